@@ -1,0 +1,2 @@
+//! Benchmarks live in `benches/benches`.
+#![forbid(unsafe_code)]

@@ -1,0 +1,17 @@
+//! placer-core: the pure placement engine behind fly-placer.
+#![forbid(unsafe_code)]
+#![warn(missing_docs)]
+
+mod actuator;
+mod memory;
+mod region;
+mod snapshot;
+mod source;
+mod time;
+
+pub use actuator::{ActuatorError, RegionActuator};
+pub use memory::{ActuatorCall, InMemoryActuator, ScriptedSource};
+pub use region::{Region, RegionError};
+pub use snapshot::{SnapshotError, TrafficSnapshot};
+pub use source::{MetricsError, MetricsSource};
+pub use time::{Timestamp, TimestampError};

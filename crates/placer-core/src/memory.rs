@@ -1,0 +1,188 @@
+//! In-memory [`MetricsSource`] and [`RegionActuator`] for tests, backtests
+//! and embedders that hold their own data.
+
+use std::collections::{BTreeSet, VecDeque};
+use std::sync::Mutex;
+
+use async_trait::async_trait;
+
+use crate::{
+    ActuatorError, MetricsError, MetricsSource, Region, RegionActuator, Timestamp, TrafficSnapshot,
+};
+
+/// A [`MetricsSource`] that plays back a script of snapshots and failures,
+/// one per fetch, in order.
+///
+/// ```
+/// # futures::executor::block_on(async {
+/// use placer_core::{MetricsSource, ScriptedSource, Timestamp, TrafficSnapshot};
+///
+/// let t = Timestamp::from_unix_seconds(60);
+/// let source = ScriptedSource::new();
+/// source.push(TrafficSnapshot::new(t, [("iad", 10.0)]).unwrap());
+/// source.push_failure("prometheus is down");
+///
+/// assert_eq!(source.fetch(t).await.unwrap().total(), 10.0);
+/// assert!(source.fetch(t).await.is_err());
+/// assert!(source.fetch(t).await.is_err()); // script exhausted
+/// # });
+/// ```
+#[derive(Debug, Default)]
+pub struct ScriptedSource {
+    script: Mutex<VecDeque<Result<TrafficSnapshot, String>>>,
+}
+
+impl ScriptedSource {
+    /// An empty script.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// A script that yields `snapshots` in order.
+    pub fn from_snapshots(snapshots: impl IntoIterator<Item = TrafficSnapshot>) -> Self {
+        let source = Self::new();
+        for snapshot in snapshots {
+            source.push(snapshot);
+        }
+        source
+    }
+
+    /// Appends a snapshot to the script.
+    pub fn push(&self, snapshot: TrafficSnapshot) {
+        self.lock().push_back(Ok(snapshot));
+    }
+
+    /// Appends a failed fetch with `message` to the script.
+    pub fn push_failure(&self, message: impl Into<String>) {
+        self.lock().push_back(Err(message.into()));
+    }
+
+    /// Number of scripted steps not yet fetched.
+    pub fn remaining(&self) -> usize {
+        self.lock().len()
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, VecDeque<Result<TrafficSnapshot, String>>> {
+        self.script.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+}
+
+#[async_trait]
+impl MetricsSource for ScriptedSource {
+    async fn fetch(&self, at: Timestamp) -> Result<TrafficSnapshot, MetricsError> {
+        match self.lock().pop_front() {
+            Some(Ok(snapshot)) => Ok(snapshot),
+            Some(Err(message)) => Err(MetricsError::backend("scripted", message)),
+            None => Err(MetricsError::NoSample { at }),
+        }
+    }
+}
+
+/// A [`RegionActuator`] that keeps the deployed set in memory.
+///
+/// It is a simulation ([`RegionActuator::is_simulation`] is true), so the
+/// engine drives it in dry-run too. Individual regions can be made to fail, to
+/// exercise partial failures.
+///
+/// ```
+/// # futures::executor::block_on(async {
+/// use placer_core::{InMemoryActuator, RegionActuator, Region};
+///
+/// let fra: Region = "fra".parse().unwrap();
+/// let actuator = InMemoryActuator::new(["iad".parse().unwrap()]);
+/// actuator.deploy(&fra).await.unwrap();
+/// assert!(actuator.deployed_regions().await.unwrap().contains(&fra));
+/// # });
+/// ```
+#[derive(Debug, Default)]
+pub struct InMemoryActuator {
+    inner: Mutex<ActuatorState>,
+}
+
+#[derive(Debug, Default)]
+struct ActuatorState {
+    deployed: BTreeSet<Region>,
+    failing: BTreeSet<Region>,
+    listing_fails: bool,
+    calls: Vec<ActuatorCall>,
+}
+
+/// A deploy or remove call received by an [`InMemoryActuator`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ActuatorCall {
+    /// `deploy(region)` was called.
+    Deploy(Region),
+    /// `remove(region)` was called.
+    Remove(Region),
+}
+
+impl InMemoryActuator {
+    /// An actuator whose app runs in `regions`.
+    pub fn new(regions: impl IntoIterator<Item = Region>) -> Self {
+        InMemoryActuator {
+            inner: Mutex::new(ActuatorState {
+                deployed: regions.into_iter().collect(),
+                ..ActuatorState::default()
+            }),
+        }
+    }
+
+    /// Makes every later deploy or remove of `region` fail.
+    pub fn fail_region(&self, region: Region) {
+        self.lock().failing.insert(region);
+    }
+
+    /// Makes later listings fail (`fails = true`) or succeed again.
+    pub fn fail_listing(&self, fails: bool) {
+        self.lock().listing_fails = fails;
+    }
+
+    /// The regions currently deployed.
+    pub fn regions(&self) -> BTreeSet<Region> {
+        self.lock().deployed.clone()
+    }
+
+    /// Every deploy and remove call received so far, in order.
+    pub fn calls(&self) -> Vec<ActuatorCall> {
+        self.lock().calls.clone()
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, ActuatorState> {
+        self.inner.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+}
+
+#[async_trait]
+impl RegionActuator for InMemoryActuator {
+    async fn deployed_regions(&self) -> Result<BTreeSet<Region>, ActuatorError> {
+        let state = self.lock();
+        if state.listing_fails {
+            return Err(ActuatorError::backend("in-memory", None, "listing failed"));
+        }
+        Ok(state.deployed.clone())
+    }
+
+    async fn deploy(&self, region: &Region) -> Result<(), ActuatorError> {
+        let mut state = self.lock();
+        state.calls.push(ActuatorCall::Deploy(region.clone()));
+        if state.failing.contains(region) {
+            return Err(ActuatorError::backend("in-memory", Some(region), "deploy failed"));
+        }
+        state.deployed.insert(region.clone());
+        Ok(())
+    }
+
+    async fn remove(&self, region: &Region) -> Result<(), ActuatorError> {
+        let mut state = self.lock();
+        state.calls.push(ActuatorCall::Remove(region.clone()));
+        if state.failing.contains(region) {
+            return Err(ActuatorError::backend("in-memory", Some(region), "remove failed"));
+        }
+        state.deployed.remove(region);
+        Ok(())
+    }
+
+    fn is_simulation(&self) -> bool {
+        true
+    }
+}
