@@ -3,6 +3,7 @@
 #![warn(missing_docs)]
 
 mod actuator;
+pub mod conformance;
 mod memory;
 mod region;
 mod snapshot;
