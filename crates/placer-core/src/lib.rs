@@ -9,6 +9,7 @@ mod region;
 mod snapshot;
 mod source;
 mod time;
+mod token;
 
 pub use actuator::{ActuatorError, RegionActuator};
 pub use memory::{ActuatorCall, InMemoryActuator, ScriptedSource};
@@ -16,3 +17,4 @@ pub use region::{Region, RegionError};
 pub use snapshot::{SnapshotError, TrafficSnapshot};
 pub use source::{MetricsError, MetricsSource};
 pub use time::{Timestamp, TimestampError};
+pub use token::ApiToken;
