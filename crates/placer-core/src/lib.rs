@@ -3,6 +3,7 @@
 #![warn(missing_docs)]
 
 mod actuator;
+pub mod config;
 pub mod conformance;
 mod memory;
 mod region;
@@ -12,6 +13,7 @@ mod time;
 mod token;
 
 pub use actuator::{ActuatorError, RegionActuator};
+pub use config::{ConfigError, PlacerConfig};
 pub use memory::{ActuatorCall, InMemoryActuator, ScriptedSource};
 pub use region::{Region, RegionError};
 pub use snapshot::{SnapshotError, TrafficSnapshot};
