@@ -142,7 +142,7 @@ proptest! {
                     prop_assert!(report.at.duration_since(*previous) >= config.cooldown_period,
                         "cooldown violated on {}", action.region);
                 }
-                last_action.insert(action.region.clone(), report.at);
+                last_action.insert(action.region, report.at);
             }
         }
     }

@@ -209,7 +209,10 @@ fn successful_actions_start_the_cooldown() {
         let report = block_on(placer.tick(&source, &actuator, at(minute)));
         let fra = report.skipped.iter().find(|s| s.region == r("fra"));
         if let Some(skip) = fra.filter(|s| s.action == Action::Remove) {
-            assert!(skip.reason.starts_with("Cooldown period"), "{skip:?}");
+            assert!(
+                skip.reason.to_string().starts_with("Cooldown period"),
+                "{skip:?}"
+            );
         }
         assert!(report.removed.is_empty());
     }
