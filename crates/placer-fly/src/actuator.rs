@@ -82,7 +82,9 @@ impl FlyMachinesActuator {
     }
 
     fn ledger(&self) -> std::sync::MutexGuard<'_, Ledger> {
-        self.ledger.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+        self.ledger
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
     }
 
     fn in_group(&self, machine: &Machine) -> bool {
@@ -116,13 +118,20 @@ impl FlyMachinesActuator {
         {
             Ok(created) => created,
             Err(err) => {
-                if matches!(err, FlyError::Transport { not_sent: false, .. }) {
+                if matches!(
+                    err,
+                    FlyError::Transport {
+                        not_sent: false,
+                        ..
+                    }
+                ) {
                     self.ledger().record_in_doubt(region, Instant::now());
                 }
                 return Err(err);
             }
         };
-        self.ledger().record_created(created.clone(), Instant::now());
+        self.ledger()
+            .record_created(created.clone(), Instant::now());
         if let Some(timeout) = self.settings.wait_for_start {
             self.client.wait_started(&created, timeout).await?;
         }
@@ -145,7 +154,11 @@ impl FlyMachinesActuator {
     }
 
     /// The machine whose config new regions get.
-    fn template<'a>(&self, machines: &'a [Machine], region: &Region) -> Result<&'a Machine, FlyError> {
+    fn template<'a>(
+        &self,
+        machines: &'a [Machine],
+        region: &Region,
+    ) -> Result<&'a Machine, FlyError> {
         let no_template = |reason: String| FlyError::NoTemplate {
             region: region.clone(),
             reason,
@@ -153,10 +166,9 @@ impl FlyMachinesActuator {
         let group = &self.settings.process_group;
         let template = match &self.settings.template_machine {
             Some(id) => {
-                let machine = machines
-                    .iter()
-                    .find(|m| &m.id == id)
-                    .ok_or_else(|| no_template(format!("template machine {id} is not in the app")))?;
+                let machine = machines.iter().find(|m| &m.id == id).ok_or_else(|| {
+                    no_template(format!("template machine {id} is not in the app"))
+                })?;
                 if !machine.is_alive() {
                     return Err(no_template(format!(
                         "template machine {id} is {} (host {})",
@@ -198,7 +210,10 @@ impl FlyMachinesActuator {
         let mut config = template.config.clone();
         let metadata = &mut config.metadata;
         metadata.insert(MANAGED_KEY.to_owned(), MANAGED_VALUE.to_owned());
-        metadata.insert(PROCESS_GROUP_KEY.to_owned(), self.settings.process_group.clone());
+        metadata.insert(
+            PROCESS_GROUP_KEY.to_owned(),
+            self.settings.process_group.clone(),
+        );
         metadata.remove(PARKED_KEY);
         config
     }
@@ -256,7 +271,9 @@ impl FlyMachinesActuator {
                 tracing::info!(%app, machine = %machine.id, region = %machine.region, "stopping and parking a machine");
                 // Parked first: from then on the region counts as removed,
                 // whether or not the stop below goes through.
-                self.client.set_metadata(machine, PARKED_KEY, "true").await?;
+                self.client
+                    .set_metadata(machine, PARKED_KEY, "true")
+                    .await?;
                 self.ledger()
                     .record_change(&machine.id, Change::Parked, Instant::now());
                 if matches!(machine.state.as_str(), "started" | "starting") {
@@ -302,12 +319,14 @@ impl RegionActuator for FlyMachinesActuator {
 
     async fn remove(&self, region: &Region) -> Result<(), ActuatorError> {
         let _one_change_at_a_time = self.changes.lock().await;
-        self.remove_region(region).await.map_err(|failure| match failure {
-            RemoveFailure::Refused(reason) => ActuatorError::Refused {
-                region: region.clone(),
-                reason,
-            },
-            RemoveFailure::Fly(err) => ActuatorError::backend(BACKEND, Some(region), err),
-        })
+        self.remove_region(region)
+            .await
+            .map_err(|failure| match failure {
+                RemoveFailure::Refused(reason) => ActuatorError::Refused {
+                    region: region.clone(),
+                    reason,
+                },
+                RemoveFailure::Fly(err) => ActuatorError::backend(BACKEND, Some(region), err),
+            })
     }
 }

@@ -52,7 +52,9 @@ impl MachinesClient {
 
     pub(crate) async fn list(&self) -> Result<Vec<Machine>, FlyError> {
         let request = self.request(Method::GET, &self.machines_url);
-        let body = self.send(Operation::ListMachines, &Target::app(), request).await?;
+        let body = self
+            .send(Operation::ListMachines, &Target::app(), request)
+            .await?;
         parse_machine_list(&body)
     }
 
@@ -68,7 +70,9 @@ impl MachinesClient {
             "config": config,
             "skip_launch": skip_launch,
         }));
-        let body = self.send(Operation::CreateMachine, &target, request).await?;
+        let body = self
+            .send(Operation::CreateMachine, &target, request)
+            .await?;
         serde_json::from_slice(&body).map_err(|err| FlyError::InvalidResponse {
             operation: Operation::CreateMachine,
             target,
@@ -81,7 +85,10 @@ impl MachinesClient {
     pub(crate) async fn destroy(&self, machine: &Machine) -> Result<(), FlyError> {
         let url = format!("{}?force=true", self.machine_url(machine)?);
         let request = self.request(Method::DELETE, &url);
-        match self.send(Operation::DestroyMachine, &target_of(machine), request).await {
+        match self
+            .send(Operation::DestroyMachine, &target_of(machine), request)
+            .await
+        {
             Err(FlyError::Http { status: 404, .. }) => Ok(()),
             other => other.map(drop),
         }
@@ -90,13 +97,17 @@ impl MachinesClient {
     pub(crate) async fn stop(&self, machine: &Machine) -> Result<(), FlyError> {
         let url = format!("{}/stop", self.machine_url(machine)?);
         let request = self.request(Method::POST, &url).json(&json!({}));
-        self.send(Operation::StopMachine, &target_of(machine), request).await.map(drop)
+        self.send(Operation::StopMachine, &target_of(machine), request)
+            .await
+            .map(drop)
     }
 
     pub(crate) async fn start(&self, machine: &Machine) -> Result<(), FlyError> {
         let url = format!("{}/start", self.machine_url(machine)?);
         let request = self.request(Method::POST, &url);
-        self.send(Operation::StartMachine, &target_of(machine), request).await.map(drop)
+        self.send(Operation::StartMachine, &target_of(machine), request)
+            .await
+            .map(drop)
     }
 
     /// Waits until the machine is `started`, at most `timeout` (whole
@@ -107,7 +118,10 @@ impl MachinesClient {
         timeout: Duration,
     ) -> Result<(), FlyError> {
         let seconds = timeout.as_secs_f64().ceil().max(1.0) as u64;
-        let mut url = format!("{}/wait?state=started&timeout={seconds}", self.machine_url(machine)?);
+        let mut url = format!(
+            "{}/wait?state=started&timeout={seconds}",
+            self.machine_url(machine)?
+        );
         if let Some(instance) = &machine.instance_id {
             url.push_str(&format!("&instance_id={}", checked_id(instance, machine)?));
         }
@@ -115,7 +129,10 @@ impl MachinesClient {
         let request = self
             .request(Method::GET, &url)
             .timeout(Duration::from_secs(seconds) + self.request_timeout);
-        match self.send(Operation::WaitForMachine, &target_of(machine), request).await {
+        match self
+            .send(Operation::WaitForMachine, &target_of(machine), request)
+            .await
+        {
             Err(FlyError::Http { status: 408, .. }) => Err(FlyError::WaitTimedOut {
                 machine: machine.id.clone(),
                 region: machine.region.clone(),
@@ -132,14 +149,25 @@ impl MachinesClient {
         value: &str,
     ) -> Result<(), FlyError> {
         let url = format!("{}/metadata/{key}", self.machine_url(machine)?);
-        let request = self.request(Method::POST, &url).json(&json!({ "value": value }));
-        self.send(Operation::UpdateMetadata, &target_of(machine), request).await.map(drop)
+        let request = self
+            .request(Method::POST, &url)
+            .json(&json!({ "value": value }));
+        self.send(Operation::UpdateMetadata, &target_of(machine), request)
+            .await
+            .map(drop)
     }
 
-    pub(crate) async fn delete_metadata(&self, machine: &Machine, key: &str) -> Result<(), FlyError> {
+    pub(crate) async fn delete_metadata(
+        &self,
+        machine: &Machine,
+        key: &str,
+    ) -> Result<(), FlyError> {
         let url = format!("{}/metadata/{key}", self.machine_url(machine)?);
         let request = self.request(Method::DELETE, &url);
-        match self.send(Operation::UpdateMetadata, &target_of(machine), request).await {
+        match self
+            .send(Operation::UpdateMetadata, &target_of(machine), request)
+            .await
+        {
             Err(FlyError::Http { status: 404, .. }) => Ok(()),
             other => other.map(drop),
         }
@@ -152,7 +180,11 @@ impl MachinesClient {
     }
 
     fn machine_url(&self, machine: &Machine) -> Result<String, FlyError> {
-        Ok(format!("{}/{}", self.machines_url, checked_id(&machine.id, machine)?))
+        Ok(format!(
+            "{}/{}",
+            self.machines_url,
+            checked_id(&machine.id, machine)?
+        ))
     }
 
     async fn send(
@@ -253,14 +285,22 @@ mod tests {
     #[test]
     fn error_messages_come_from_the_error_field_or_the_body() {
         assert_eq!(
-            error_message(StatusCode::UNPROCESSABLE_ENTITY, br#"{"error":"bad region"}"#),
+            error_message(
+                StatusCode::UNPROCESSABLE_ENTITY,
+                br#"{"error":"bad region"}"#
+            ),
             "bad region"
         );
-        assert_eq!(error_message(StatusCode::BAD_GATEWAY, b"  upstream down "), "upstream down");
+        assert_eq!(
+            error_message(StatusCode::BAD_GATEWAY, b"  upstream down "),
+            "upstream down"
+        );
         assert_eq!(error_message(StatusCode::BAD_GATEWAY, b""), "Bad Gateway");
         let long = "x".repeat(1000);
         assert_eq!(
-            error_message(StatusCode::BAD_GATEWAY, long.as_bytes()).chars().count(),
+            error_message(StatusCode::BAD_GATEWAY, long.as_bytes())
+                .chars()
+                .count(),
             MAX_MESSAGE_CHARS + 1
         );
     }

@@ -212,7 +212,9 @@ impl DryRunActuator {
     }
 
     fn lock(&self) -> std::sync::MutexGuard<'_, StateFile> {
-        self.state.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+        self.state
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
     }
 
     /// Sets `region` to `deployed`, on disk first: memory changes only once

@@ -92,7 +92,9 @@ impl Ledger {
     /// How long creating in `region` stays on hold, if it is in doubt.
     pub(crate) fn in_doubt_remaining(&self, region: &Region, now: Instant) -> Option<Duration> {
         let at = self.in_doubt.get(region)?;
-        let remaining = self.window.checked_sub(now.saturating_duration_since(*at))?;
+        let remaining = self
+            .window
+            .checked_sub(now.saturating_duration_since(*at))?;
         (!remaining.is_zero()).then_some(remaining)
     }
 
@@ -139,7 +141,9 @@ mod tests {
         assert_eq!(view.len(), 1, "listed once, not twice");
 
         ledger.record_created(machine("b2", "cdg", "started"), t0);
-        assert!(ledger.reconcile(vec![], t0 + Duration::from_secs(61)).is_empty());
+        assert!(ledger
+            .reconcile(vec![], t0 + Duration::from_secs(61))
+            .is_empty());
     }
 
     #[test]
@@ -166,6 +170,9 @@ mod tests {
             ledger.in_doubt_remaining(&fra, t0 + Duration::from_secs(20)),
             Some(Duration::from_secs(40))
         );
-        assert_eq!(ledger.in_doubt_remaining(&fra, t0 + Duration::from_secs(60)), None);
+        assert_eq!(
+            ledger.in_doubt_remaining(&fra, t0 + Duration::from_secs(60)),
+            None
+        );
     }
 }

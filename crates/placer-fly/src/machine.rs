@@ -192,7 +192,10 @@ mod tests {
         let err = parse_machine_list(br#"[{"id": "x", "state": "started", "region": "IAD"}]"#)
             .unwrap_err();
         let text = err.to_string();
-        assert!(text.contains("lowercase") && text.contains("line 1"), "{text}");
+        assert!(
+            text.contains("lowercase") && text.contains("line 1"),
+            "{text}"
+        );
         assert!(parse_machine_list(br#"{"error": "nope"}"#).is_err());
         assert!(parse_machine_list(b"").is_err());
     }

@@ -137,6 +137,9 @@ mod tests {
         let waits: Vec<u128> = (0..5).map(|_| bucket.reserve(t0).as_millis()).collect();
         assert_eq!(waits, [0, 0, 500, 1000, 1500]);
         // Once the queue has drained and the bucket refilled, calls pass at once.
-        assert_eq!(bucket.reserve(t0 + Duration::from_millis(3500)).as_millis(), 0);
+        assert_eq!(
+            bucket.reserve(t0 + Duration::from_millis(3500)).as_millis(),
+            0
+        );
     }
 }

@@ -39,9 +39,9 @@ pub struct RetryPolicy {
     /// Longest delay between two attempts, unless the server asks for more
     /// with `Retry-After`.
     pub max_delay: Duration,
-    /// Longest time the calls of one tick may spend retrying, counted from
-    /// the tick's first call. A retry that would end after it is not made
-    /// and the last error is returned.
+    /// Time from the start of a tick after which its calls are no longer
+    /// retried. A retry that would start after it is not made and the last
+    /// error is returned.
     pub tick_budget: Duration,
     /// Fraction of each backoff delay that is random (0 = none, 1 = all):
     /// a delay `d` becomes a uniform pick in `[d·(1−jitter), d]`, so many
@@ -117,9 +117,11 @@ pub fn retry_advice(error: &ActuatorError) -> RetryAdvice {
 ///
 /// The engine reads [`deployed_regions`](RegionActuator::deployed_regions)
 /// at the start of every tick, so that call starts a new
-/// [`tick_budget`](RetryPolicy::tick_budget); a call made when no tick is
-/// under way (or the last one is older than the budget) gets a budget of
-/// its own.
+/// [`tick_budget`](RetryPolicy::tick_budget): every call until the next
+/// `deployed_regions` retries only until the budget, counted from then, is
+/// spent. Embedders that do not list first can call
+/// [`start_tick`](Retrying::start_tick) instead; before either, the first
+/// call starts the budget.
 ///
 /// ```
 /// # #[tokio::main(flavor = "current_thread")] async fn main() {
@@ -164,20 +166,19 @@ impl<A: RegionActuator> Retrying<A> {
             .unwrap_or_else(|poisoned| poisoned.into_inner())
     }
 
+    /// Starts a new tick: the retry budget is full again.
+    pub fn start_tick(&self) {
+        *self.lock_tick() = Some(Instant::now());
+    }
+
     /// When retrying must end for a call starting `now`.
     fn deadline(&self, now: Instant, starts_tick: bool) -> Instant {
-        let budget = self.policy.tick_budget;
         let mut tick = self.lock_tick();
-        let current = match *tick {
-            Some(started) if !starts_tick && now.saturating_duration_since(started) < budget => {
-                started
-            }
-            _ => now,
+        let started = match *tick {
+            Some(started) if !starts_tick => started,
+            _ => *tick.insert(now),
         };
-        if starts_tick {
-            *tick = Some(now);
-        }
-        current + budget
+        started + self.policy.tick_budget
     }
 
     async fn run<T, F, Fut>(&self, starts_tick: bool, mut call: F) -> Result<T, ActuatorError>
@@ -257,7 +258,10 @@ mod tests {
                 after: Some(Duration::from_secs(3))
             }
         );
-        assert_eq!(retry_advice(&http(503, None)), RetryAdvice::Retry { after: None });
+        assert_eq!(
+            retry_advice(&http(503, None)),
+            RetryAdvice::Retry { after: None }
+        );
         assert_eq!(retry_advice(&http(403, None)), RetryAdvice::GiveUp);
         assert_eq!(
             retry_advice(&ActuatorError::backend("other", None, "boom")),
@@ -289,7 +293,10 @@ mod tests {
         };
         for _ in 0..200 {
             let d = policy.jittered(Duration::from_millis(1000));
-            assert!(d >= Duration::from_millis(500) && d <= Duration::from_millis(1000), "{d:?}");
+            assert!(
+                d >= Duration::from_millis(500) && d <= Duration::from_millis(1000),
+                "{d:?}"
+            );
         }
     }
 }

@@ -134,10 +134,16 @@ impl FlySettings {
             ));
         }
         if self.wait_for_start == Some(Duration::ZERO) {
-            return Err(FlyError::invalid_setting("wait_for_start", "must be longer than zero"));
+            return Err(FlyError::invalid_setting(
+                "wait_for_start",
+                "must be longer than zero",
+            ));
         }
         if self.request_timeout.is_zero() {
-            return Err(FlyError::invalid_setting("request_timeout", "must be longer than zero"));
+            return Err(FlyError::invalid_setting(
+                "request_timeout",
+                "must be longer than zero",
+            ));
         }
         Ok(())
     }
@@ -204,7 +210,11 @@ mod tests {
         let mut s = settings();
         s.skip_launch = true;
         s.wait_for_start = Some(Duration::from_secs(5));
-        assert!(s.validate().unwrap_err().to_string().contains("wait_for_start"));
+        assert!(s
+            .validate()
+            .unwrap_err()
+            .to_string()
+            .contains("wait_for_start"));
 
         let mut s = settings();
         s.token = ApiToken::new("  ");

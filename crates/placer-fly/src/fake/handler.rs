@@ -41,7 +41,11 @@ async fn handle(State(state): State<Shared>, request: Request) -> Response {
         let mut state = lock(&state);
         state.requests.push(RecordedRequest {
             method: method.clone(),
-            path: if query.is_empty() { path.clone() } else { format!("{path}?{query}") },
+            path: if query.is_empty() {
+                path.clone()
+            } else {
+                format!("{path}?{query}")
+            },
             headers: recorded_headers(&parts.headers),
             body: json.clone(),
             received: Instant::now(),
@@ -75,7 +79,13 @@ async fn handle(State(state): State<Shared>, request: Request) -> Response {
     respond(reply)
 }
 
-async fn route(state: &Shared, method: &str, path: &str, query: &str, body: Option<&Value>) -> Reply {
+async fn route(
+    state: &Shared,
+    method: &str,
+    path: &str,
+    query: &str,
+    body: Option<&Value>,
+) -> Reply {
     let segments: Vec<&str> = path.trim_matches('/').split('/').collect();
     let ["v1", "apps", app, "machines", rest @ ..] = segments.as_slice() else {
         return Reply::error(404, "not found");
@@ -88,14 +98,18 @@ async fn route(state: &Shared, method: &str, path: &str, query: &str, body: Opti
         ("GET", []) => lock(state).list(params.get("include_deleted").is_some_and(|v| v == "true")),
         ("POST", []) => lock(state).create(body),
         ("GET", [id]) => lock(state).get(id),
-        ("DELETE", [id]) => lock(state).destroy(id, params.get("force").is_some_and(|v| v == "true")),
+        ("DELETE", [id]) => {
+            lock(state).destroy(id, params.get("force").is_some_and(|v| v == "true"))
+        }
         ("POST", [id, "stop"]) => lock(state).stop(id),
         ("POST", [id, "start"]) => lock(state).start(id),
         ("GET", [id, "wait"]) => wait(state, id, &params).await,
-        ("POST", [id, "metadata", key]) => match body.and_then(|b| b.get("value")).and_then(Value::as_str) {
-            Some(value) => lock(state).set_metadata(id, key, Some(value.to_owned())),
-            None => Reply::error(400, "body must be {\"value\": \"...\"}"),
-        },
+        ("POST", [id, "metadata", key]) => {
+            match body.and_then(|b| b.get("value")).and_then(Value::as_str) {
+                Some(value) => lock(state).set_metadata(id, key, Some(value.to_owned())),
+                None => Reply::error(400, "body must be {\"value\": \"...\"}"),
+            }
+        }
         ("DELETE", [id, "metadata", key]) => lock(state).set_metadata(id, key, None),
         _ => Reply::error(404, "not found"),
     }
@@ -121,7 +135,10 @@ async fn wait(state: &Shared, id: &str, params: &BTreeMap<String, String>) -> Re
             Some(false) => {}
         }
         if Instant::now() >= deadline {
-            return Reply::error(408, &format!("machine did not reach state {target} in time"));
+            return Reply::error(
+                408,
+                &format!("machine did not reach state {target} in time"),
+            );
         }
         tokio::time::sleep(Duration::from_millis(10)).await;
     }
@@ -145,9 +162,10 @@ fn parse_body(body: &[u8]) -> Option<Value> {
     if body.is_empty() {
         return None;
     }
-    Some(serde_json::from_slice(body).unwrap_or_else(|_| {
-        serde_json::json!({ "unparsed": String::from_utf8_lossy(body) })
-    }))
+    Some(
+        serde_json::from_slice(body)
+            .unwrap_or_else(|_| serde_json::json!({ "unparsed": String::from_utf8_lossy(body) })),
+    )
 }
 
 fn recorded_headers(headers: &HeaderMap) -> BTreeMap<String, String> {

@@ -101,7 +101,9 @@ pub struct FakeMachinesApi {
 
 impl std::fmt::Debug for FakeMachinesApi {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("FakeMachinesApi").field("addr", &self.addr).finish_non_exhaustive()
+        f.debug_struct("FakeMachinesApi")
+            .field("addr", &self.addr)
+            .finish_non_exhaustive()
     }
 }
 
@@ -218,5 +220,7 @@ impl Drop for FakeMachinesApi {
 }
 
 fn lock(state: &Mutex<model::FakeState>) -> MutexGuard<'_, model::FakeState> {
-    state.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+    state
+        .lock()
+        .unwrap_or_else(|poisoned| poisoned.into_inner())
 }

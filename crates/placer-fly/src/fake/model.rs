@@ -81,7 +81,9 @@ impl MachineSpec {
 
     /// Sets a metadata entry.
     pub fn metadata(mut self, key: &str, value: &str) -> Self {
-        self.config.metadata.insert(key.to_owned(), value.to_owned());
+        self.config
+            .metadata
+            .insert(key.to_owned(), value.to_owned());
         self
     }
 
@@ -178,7 +180,10 @@ impl FakeState {
         let created_at = spec.created_at.unwrap_or_else(|| {
             (Timestamp::from_unix_seconds(1_767_225_600) + Duration::from_secs(60 * n)).to_string()
         });
-        let region = spec.region.parse::<Region>().expect("MachineSpec needs a valid region");
+        let region = spec
+            .region
+            .parse::<Region>()
+            .expect("MachineSpec needs a valid region");
         let machine = Machine {
             id: id.clone(),
             name: format!("{}-{region}-{n}", self.app),
@@ -259,7 +264,10 @@ impl FakeState {
                 (include_deleted || machine.state != "destroyed").then_some(machine)
             })
             .collect();
-        Reply::json(200, serde_json::to_value(listed).expect("machines serialize"))
+        Reply::json(
+            200,
+            serde_json::to_value(listed).expect("machines serialize"),
+        )
     }
 
     pub(super) fn create(&mut self, body: Option<&Value>) -> Reply {
@@ -295,7 +303,10 @@ impl FakeState {
         let machine = entry.machine.clone();
         self.entries.push(entry);
         debug_assert_eq!(machine.id, id);
-        Reply::json(200, serde_json::to_value(machine).expect("machine serializes"))
+        Reply::json(
+            200,
+            serde_json::to_value(machine).expect("machine serializes"),
+        )
     }
 
     pub(super) fn get(&mut self, id: &str) -> Reply {
@@ -313,7 +324,10 @@ impl FakeState {
             return Reply::error(404, "machine not found");
         };
         if !force && matches!(entry.machine.state.as_str(), "started" | "starting") {
-            return Reply::error(412, "machine is running; stop it first or destroy with force=true");
+            return Reply::error(
+                412,
+                "machine is running; stop it first or destroy with force=true",
+            );
         }
         let before = std::mem::replace(&mut entry.machine.state, "destroyed".to_owned());
         entry.listed_as_before = Some((before, now + lag));
