@@ -176,7 +176,7 @@ impl FakeState {
         let now = Instant::now();
         self.created += 1;
         let n = self.created;
-        let id = format!("{:014x}", 0x3d8d_4130_0000_00u64 + n);
+        let id = format!("{:014x}", 0x003d_8d41_3000_0000_u64 + n);
         let created_at = spec.created_at.unwrap_or_else(|| {
             (Timestamp::from_unix_seconds(1_767_225_600) + Duration::from_secs(60 * n)).to_string()
         });
