@@ -6,6 +6,7 @@ mod conformance;
 mod consistency;
 mod corpus;
 mod dry_run;
+mod properties;
 mod rate_limit;
 mod retry;
 mod secrets;
