@@ -10,7 +10,7 @@
 //!   backoff for transient API failures, and a client-side rate limit.
 //! - [`DryRunActuator`] simulates a deployment in a state file, for
 //!   `dry_run: true`.
-//! - With the `fake-api` feature, [`fake`] is a stateful fake of the
+//! - With the `fake-api` feature, the `fake` module is a stateful fake of the
 //!   Machines API on 127.0.0.1 for tests.
 //!
 //! ```no_run

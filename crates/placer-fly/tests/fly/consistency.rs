@@ -134,7 +134,7 @@ async fn after_the_consistency_window_the_api_is_the_truth_again() {
     let api = fake_with_app().await;
     api.set_list_lag(Duration::from_secs(30));
     let mut settings = settings(&api);
-    settings.consistency_window = Duration::from_millis(200);
+    settings.consistency_window = Duration::from_secs(1);
     let actuator = actuator(settings);
 
     actuator.deploy(&region("fra")).await.unwrap();
@@ -143,7 +143,7 @@ async fn after_the_consistency_window_the_api_is_the_truth_again() {
         .await
         .unwrap()
         .contains(&region("fra")));
-    tokio::time::sleep(Duration::from_millis(250)).await;
+    tokio::time::sleep(Duration::from_millis(1100)).await;
     assert!(!actuator
         .deployed_regions()
         .await
