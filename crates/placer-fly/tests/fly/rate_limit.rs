@@ -35,6 +35,9 @@ async fn requests_reach_the_api_no_faster_than_the_limit() {
     for pair in times.windows(2) {
         let gap = pair[1].duration_since(pair[0]);
         // 200 ms apart, less whatever one request's latency differs from the next.
-        assert!(gap >= Duration::from_millis(150), "requests only {gap:?} apart");
+        assert!(
+            gap >= Duration::from_millis(150),
+            "requests only {gap:?} apart"
+        );
     }
 }
