@@ -61,7 +61,7 @@ pub enum PromError {
     /// The server answered with a Prometheus error
     /// (`{"status":"error","errorType":...,"error":...}`), e.g. a PromQL
     /// syntax error (`bad_data`) or a query timeout on the server.
-    #[error("Prometheus rejected the query ({error_type}{}): {message}", http_status.map(|s| format!(", HTTP {s}")).unwrap_or_default())]
+    #[error("the server rejected the query ({error_type}{}): {message}", http_status.map(|s| format!(", HTTP {s}")).unwrap_or_default())]
     Api {
         /// Prometheus' error type, e.g. `bad_data`, `execution`, `timeout`.
         error_type: String,
@@ -96,7 +96,7 @@ pub enum PromError {
         value: String,
     },
     /// A series' region label holds something that is not a region code.
-    #[error("series {series} has label {label}={:?}, which is not a region code: {source}", source.code)]
+    #[error("series {series} has no usable region in label `{label}`: {source}")]
     InvalidRegion {
         /// The series' labels.
         series: String,
