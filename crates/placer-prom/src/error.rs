@@ -32,7 +32,7 @@ pub enum PromError {
         problem: String,
     },
     /// The server could not be reached, or the connection broke.
-    #[error("could not reach {endpoint}: {source}")]
+    #[error("could not reach {endpoint}: {source}{}", root_cause(source))]
     Transport {
         /// The endpoint that was called (credentials and query removed).
         endpoint: String,
@@ -154,6 +154,20 @@ impl PromError {
 impl From<PromError> for MetricsError {
     fn from(err: PromError) -> Self {
         MetricsError::backend("prometheus", err)
+    }
+}
+
+/// The innermost cause in parentheses (e.g. "Connection refused"), which the
+/// client's own message ("error sending request") leaves out.
+fn root_cause(err: &reqwest::Error) -> String {
+    let mut root: &dyn std::error::Error = err;
+    while let Some(inner) = root.source() {
+        root = inner;
+    }
+    if std::ptr::addr_eq(root, err as &dyn std::error::Error) {
+        String::new()
+    } else {
+        format!(" ({root})")
     }
 }
 

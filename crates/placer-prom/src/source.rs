@@ -23,6 +23,8 @@ const ERROR_BODY_LIMIT: usize = 512;
 /// Queries are sent as `POST` forms, so long templates never hit URL length
 /// limits. Every failure is an error, never an empty snapshot; see
 /// [`query_instant`](Self::query_instant) and [`query_range`](Self::query_range).
+/// Cloning is cheap and shares the connection pool.
+#[derive(Clone)]
 pub struct PrometheusSource {
     client: reqwest::Client,
     settings: PrometheusSettings,

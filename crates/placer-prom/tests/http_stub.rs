@@ -455,6 +455,10 @@ async fn an_unreachable_server_is_a_transport_error() {
         err.to_string().contains(&format!("127.0.0.1:{port}")),
         "{err}"
     );
+    assert!(
+        err.to_string().contains("refused"),
+        "the cause is named: {err}"
+    );
     conformance::failing_backend_is_an_error(&source, at()).await;
 }
 
