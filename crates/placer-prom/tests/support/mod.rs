@@ -2,4 +2,5 @@
 #![allow(dead_code)] // each test binary uses its own part of the helpers
 
 pub mod backend;
+pub mod stub;
 pub mod traffic;
