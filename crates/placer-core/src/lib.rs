@@ -4,16 +4,27 @@
 
 mod actuator;
 pub mod conformance;
+pub mod geo;
+pub mod kmedian;
+mod latency;
 mod memory;
 mod region;
+mod rtt_table;
 mod snapshot;
 mod source;
 mod time;
 mod token;
 
 pub use actuator::{ActuatorError, RegionActuator};
+pub use geo::RegionInfo;
+pub use kmedian::{KMedian, KMedianError, KMedianSolution};
+pub use latency::{
+    nearest_deployed, LatencyMatrixError, LatencyModel, BASE_RTT_MS, RTT_MS_PER_KM,
+    UNCATALOGUED_RTT_MS, UNSERVED_RTT_MS,
+};
 pub use memory::{ActuatorCall, InMemoryActuator, ScriptedSource};
 pub use region::{Region, RegionError};
+pub use rtt_table::RttTable;
 pub use snapshot::{SnapshotError, TrafficSnapshot};
 pub use source::{MetricsError, MetricsSource};
 pub use time::{Timestamp, TimestampError};

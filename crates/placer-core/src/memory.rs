@@ -63,7 +63,9 @@ impl ScriptedSource {
     }
 
     fn lock(&self) -> std::sync::MutexGuard<'_, VecDeque<Result<TrafficSnapshot, String>>> {
-        self.script.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+        self.script
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
     }
 }
 
@@ -148,7 +150,9 @@ impl InMemoryActuator {
     }
 
     fn lock(&self) -> std::sync::MutexGuard<'_, ActuatorState> {
-        self.inner.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+        self.inner
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
     }
 }
 
@@ -166,7 +170,11 @@ impl RegionActuator for InMemoryActuator {
         let mut state = self.lock();
         state.calls.push(ActuatorCall::Deploy(region.clone()));
         if state.failing.contains(region) {
-            return Err(ActuatorError::backend("in-memory", Some(region), "deploy failed"));
+            return Err(ActuatorError::backend(
+                "in-memory",
+                Some(region),
+                "deploy failed",
+            ));
         }
         state.deployed.insert(region.clone());
         Ok(())
@@ -176,7 +184,11 @@ impl RegionActuator for InMemoryActuator {
         let mut state = self.lock();
         state.calls.push(ActuatorCall::Remove(region.clone()));
         if state.failing.contains(region) {
-            return Err(ActuatorError::backend("in-memory", Some(region), "remove failed"));
+            return Err(ActuatorError::backend(
+                "in-memory",
+                Some(region),
+                "remove failed",
+            ));
         }
         state.deployed.remove(region);
         Ok(())

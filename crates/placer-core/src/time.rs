@@ -155,7 +155,10 @@ mod tests {
         assert_eq!(text, "2023-11-14T22:13:20Z");
         assert_eq!(text.parse::<Timestamp>().unwrap(), t);
         let with_millis = Timestamp::from_unix_millis(1_700_000_000_250);
-        assert_eq!(with_millis.to_string().parse::<Timestamp>().unwrap(), with_millis);
+        assert_eq!(
+            with_millis.to_string().parse::<Timestamp>().unwrap(),
+            with_millis
+        );
     }
 
     #[test]
