@@ -14,6 +14,7 @@ mod snapshot;
 mod source;
 mod time;
 mod token;
+pub mod trace;
 
 pub use actuator::{ActuatorError, RegionActuator};
 pub use geo::RegionInfo;
@@ -29,3 +30,4 @@ pub use snapshot::{SnapshotError, TrafficSnapshot};
 pub use source::{MetricsError, MetricsSource};
 pub use time::{Timestamp, TimestampError};
 pub use token::ApiToken;
+pub use trace::{Trace, TraceError};
