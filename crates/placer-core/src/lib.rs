@@ -10,6 +10,7 @@ mod latency;
 mod memory;
 mod region;
 mod rtt_table;
+pub mod scenario;
 mod snapshot;
 mod source;
 mod time;
