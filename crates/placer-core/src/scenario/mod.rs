@@ -249,8 +249,11 @@ struct Demand {
     regions: Vec<Region>,
     /// Standard deviation of the multiplicative noise (0.1 = 10 %).
     noise: f64,
-    mean: Box<dyn Fn(usize, &Moment) -> f64>,
+    mean: MeanRequests,
 }
+
+/// Expected requests for region index `usize` at a moment.
+type MeanRequests = Box<dyn Fn(usize, &Moment) -> f64>;
 
 /// A whole, non-negative count around `mean` with relative Gaussian noise.
 fn noisy_count(mean: f64, noise: f64, rng: &mut ChaCha8Rng) -> f64 {
