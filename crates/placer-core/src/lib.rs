@@ -8,12 +8,15 @@ pub mod geo;
 pub mod kmedian;
 mod latency;
 mod memory;
+pub mod quality;
 mod region;
 mod rtt_table;
 pub mod scenario;
+pub mod seed_rule;
 mod snapshot;
 mod source;
 mod time;
+mod timeline;
 mod token;
 pub mod trace;
 
@@ -25,10 +28,13 @@ pub use latency::{
     UNCATALOGUED_RTT_MS, UNSERVED_RTT_MS,
 };
 pub use memory::{ActuatorCall, InMemoryActuator, ScriptedSource};
+pub use quality::{QualityOptions, QualityReport, QualityRow};
 pub use region::{Region, RegionError};
 pub use rtt_table::RttTable;
+pub use seed_rule::{replay_seed_rule, SeedDecision, SeedRule, SeedRuleParams};
 pub use snapshot::{SnapshotError, TrafficSnapshot};
 pub use source::{MetricsError, MetricsSource};
 pub use time::{Timestamp, TimestampError};
+pub use timeline::Timeline;
 pub use token::ApiToken;
 pub use trace::{Trace, TraceError};
