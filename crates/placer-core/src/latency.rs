@@ -125,7 +125,8 @@ impl LatencyModel {
                 }
                 match value.as_f64() {
                     Some(ms) if ms.is_finite() && ms >= 0.0 => {
-                        parsed_row.insert(to, ms);
+                        // + 0.0 turns a "-0" into 0.
+                        parsed_row.insert(to, ms + 0.0);
                     }
                     _ => {
                         return Err(LatencyMatrixError::BadValue {

@@ -137,6 +137,21 @@ fn changes_held_longer_than_30_minutes_are_not_flaps() {
     assert_eq!(flaps(&after), 1);
 }
 
+#[test]
+fn the_flap_window_includes_its_end() {
+    // syd appears in serving(1) and leaves at serving(31): exactly 30 min.
+    let mut after: Vec<&[&str]> = vec![&["iad"]; 40];
+    for tick in after.iter_mut().take(30) {
+        *tick = &["iad", "syd"];
+    }
+    assert_eq!(flaps(&after), 1);
+    let mut after: Vec<&[&str]> = vec![&["iad"]; 40];
+    for tick in after.iter_mut().take(31) {
+        *tick = &["iad", "syd"];
+    }
+    assert_eq!(flaps(&after), 0);
+}
+
 fn shifts(requests: &[f64], initial: &[&str], after: &[&[&str]]) -> QualityRow {
     let ticks: Vec<Vec<(&str, f64)>> = requests.iter().map(|&r| vec![("syd", r)]).collect();
     let ticks: Vec<&[(&str, f64)]> = ticks.iter().map(Vec::as_slice).collect();
@@ -174,6 +189,16 @@ fn short_bursts_and_already_served_demand_are_not_shifts() {
     let row = shifts(&steady, &["iad"], &[&["iad"][..]; 8]);
     assert_eq!((row.shifts, row.shifts_served), (1, 0));
     assert_eq!(row.mean_reaction_ticks, None);
+}
+
+#[test]
+fn the_shift_level_and_length_include_their_bounds() {
+    let exactly = [50.0; 5];
+    assert_eq!(shifts(&exactly, &["iad"], &[&["iad"][..]; 5]).shifts, 1);
+    let just_below = [49.9; 5];
+    assert_eq!(shifts(&just_below, &["iad"], &[&["iad"][..]; 5]).shifts, 0);
+    let one_short = [50.0; 4];
+    assert_eq!(shifts(&one_short, &["iad"], &[&["iad"][..]; 4]).shifts, 0);
 }
 
 #[test]
@@ -354,5 +379,28 @@ proptest! {
         if let (Some(small), Some(big)) = (small.p95_rtt_ms, big.p95_rtt_ms) {
             prop_assert!(big <= small);
         }
+    }
+}
+
+#[test]
+#[ignore = "prints reports for every scenario; run with --release -- --ignored --nocapture"]
+fn print_scenario_reports() {
+    for scenario in Scenario::ALL {
+        let trace = generate(scenario, Duration::from_secs(24 * 3600), 1, DEFAULT_STEP).unwrap();
+        let started = std::time::Instant::now();
+        let seed = crate::replay_seed_rule(&trace, &set(&["iad"]), &Default::default());
+        let report = report(
+            &trace,
+            "seed-as-policy",
+            &seed,
+            &LatencyModel::distance(),
+            &QualityOptions::default(),
+        )
+        .unwrap();
+        println!(
+            "== {scenario} ({:?})\n{}",
+            started.elapsed(),
+            report.render_table()
+        );
     }
 }
