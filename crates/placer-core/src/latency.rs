@@ -206,6 +206,8 @@ pub fn nearest_deployed<'a>(
 mod tests {
     use std::collections::BTreeSet;
 
+    use proptest::prelude::*;
+
     use super::*;
 
     fn region(code: &str) -> Region {
@@ -296,6 +298,45 @@ mod tests {
         for order in [&order_a, &order_b] {
             let (server, _) = nearest_deployed(&region("lhr"), order.iter(), &model).unwrap();
             assert_eq!(server, region("ams"));
+        }
+    }
+
+    fn any_region() -> impl Strategy<Value = Region> {
+        // Mostly catalogued regions, sometimes an unknown one.
+        let codes: Vec<String> = geo::catalog()
+            .iter()
+            .map(|info| info.code.as_str().to_owned())
+            .chain(["xxa".to_owned(), "xxb".to_owned()])
+            .collect();
+        prop::sample::select(codes).prop_map(|code| region(&code))
+    }
+
+    proptest! {
+        #[test]
+        fn distance_model_is_a_metric(a in any_region(), b in any_region(), c in any_region()) {
+            let model = LatencyModel::distance();
+            let ab = model.rtt_ms(&a, &b);
+            prop_assert!(ab.is_finite() && ab >= 0.0);
+            prop_assert_eq!(ab == 0.0, a == b);
+            prop_assert!((ab - model.rtt_ms(&b, &a)).abs() < 1e-9);
+            prop_assert!(model.rtt_ms(&a, &c) <= ab + model.rtt_ms(&b, &c) + 1e-9);
+        }
+
+        #[test]
+        fn nearest_deployed_is_the_minimum(
+            from in any_region(),
+            deployed in prop::collection::btree_set(any_region(), 0..6),
+        ) {
+            let model = LatencyModel::distance();
+            match nearest_deployed(&from, &deployed, &model) {
+                None => prop_assert!(deployed.is_empty()),
+                Some((server, ms)) => {
+                    prop_assert!(deployed.contains(&server));
+                    for other in &deployed {
+                        prop_assert!(ms <= model.rtt_ms(&from, other));
+                    }
+                }
+            }
         }
     }
 }

@@ -14,7 +14,8 @@
 //! optimum (Arya et al., 2004). In practice it does far better: against
 //! [`KMedian::brute_force`] on 200,000 random small instances over the
 //! catalog it found the optimum 99.9 % of the time and was at most 13 % above
-//! it otherwise. All 36 regions solve in tens of microseconds.
+//! it otherwise. Every catalogued region as edge and candidate solves in well under
+//! 100 µs in release builds.
 //!
 //! Determinism: candidates are scanned in region-code order and a move must
 //! beat the best so far strictly, so among equal choices the alphabetically

@@ -9,7 +9,7 @@
 //! ticks and `Δ` the trace's tick interval. Each request entering at edge
 //! region `r` is served by the deployed region with the lowest round-trip
 //! time from `r` under the [`LatencyModel`]; its RTT is that round-trip
-//! time, or [`UNSERVED_RTT_MS`] (500 ms) when nothing is deployed.
+//! time, or [`UNSERVED_RTT_MS`](crate::UNSERVED_RTT_MS) (500 ms) when nothing is deployed.
 //!
 //! - **regions**: mean size of the serving set over the `n` ticks.
 //! - **mean RTT**: traffic-weighted mean RTT over every request of every
@@ -53,13 +53,12 @@
 //! Candidates for both k-median rows are every catalogued region and every
 //! region in the trace; neither row honours a policy's region limits.
 
-use std::collections::BTreeSet;
 use std::fmt;
 use std::time::Duration;
 
 use serde::Serialize;
 
-use crate::{LatencyModel, Region, SeedRuleParams, Timeline, Trace, UNSERVED_RTT_MS};
+use crate::{LatencyModel, SeedRuleParams, Timeline, Trace};
 
 mod metrics;
 mod references;
@@ -239,10 +238,4 @@ impl fmt::Display for QualityReport {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(&self.render_table())
     }
-}
-
-/// The RTT of one request from `edge` given `serving`, as the report counts
-/// it: the nearest deployed region's RTT, or [`UNSERVED_RTT_MS`].
-pub fn served_rtt_ms(edge: &Region, serving: &BTreeSet<Region>, model: &LatencyModel) -> f64 {
-    crate::nearest_deployed(edge, serving, model).map_or(UNSERVED_RTT_MS, |(_, ms)| ms)
 }

@@ -4,7 +4,9 @@ use proptest::prelude::*;
 
 use super::*;
 use crate::scenario::{generate, Scenario, DEFAULT_STEP};
-use crate::{Timestamp, TrafficSnapshot};
+use std::collections::BTreeSet;
+
+use crate::{Region, Timestamp, TrafficSnapshot, UNSERVED_RTT_MS};
 
 fn region(code: &str) -> Region {
     code.parse().unwrap()
