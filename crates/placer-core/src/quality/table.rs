@@ -19,7 +19,7 @@ const HEADERS: [&str; 10] = [
 ];
 
 pub(super) fn render(report: &QualityReport) -> String {
-    let tick = Duration::from_secs_f64(report.tick_seconds);
+    let tick = Duration::try_from_secs_f64(report.tick_seconds).unwrap_or_default();
     let length = tick.saturating_mul(u32::try_from(report.ticks).unwrap_or(u32::MAX));
     let mut out = String::new();
     let _ = writeln!(
@@ -42,7 +42,7 @@ pub(super) fn render(report: &QualityReport) -> String {
         write_line(&mut out, row, &widths);
     }
     let settings = &report.settings;
-    let flap_window = Duration::from_secs_f64(settings.flap_window_seconds);
+    let flap_window = Duration::try_from_secs_f64(settings.flap_window_seconds).unwrap_or_default();
     let _ = write!(
         out,
         "\nRTT: traffic-weighted round trip from each request's edge region to the nearest deployed region (500 ms when none).\n\

@@ -132,9 +132,12 @@ impl FromStr for Scenario {
 /// Why a trace could not be generated.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum GenerateError {
-    /// The step between ticks is zero.
-    #[error("the step between ticks must be longer than zero")]
-    ZeroStep,
+    /// The step between ticks is shorter than the timestamps' precision.
+    #[error("the step between ticks must be at least 1 ms (timestamps have millisecond precision), not {step:?}")]
+    StepTooShort {
+        /// Requested step.
+        step: Duration,
+    },
     /// The requested length holds no tick.
     #[error("a trace of {length:?} is shorter than one step of {step:?}")]
     TooShort {
@@ -157,16 +160,16 @@ pub enum GenerateError {
 /// number of ticks is `length / step`, rounded down), from `seed`.
 ///
 /// # Errors
-/// [`GenerateError`] when `step` is zero, or `length` holds no tick or more
-/// than [`MAX_TICKS`].
+/// [`GenerateError`] when `step` is under a millisecond, or `length` holds
+/// no tick or more than [`MAX_TICKS`].
 pub fn generate(
     scenario: Scenario,
     length: Duration,
     seed: u64,
     step: Duration,
 ) -> Result<Trace, GenerateError> {
-    if step.is_zero() {
-        return Err(GenerateError::ZeroStep);
+    if step < Duration::from_millis(1) {
+        return Err(GenerateError::StepTooShort { step });
     }
     let ticks = length.as_nanos() / step.as_nanos();
     if ticks == 0 {

@@ -86,10 +86,15 @@ fn length_and_step_set_the_ticks() {
 #[test]
 fn impossible_lengths_are_rejected() {
     let gen = |length, step| generate(Scenario::LongTail, length, 1, step);
-    assert_eq!(
-        gen(HOUR, Duration::ZERO).unwrap_err(),
-        GenerateError::ZeroStep
-    );
+    for step in [Duration::ZERO, Duration::from_micros(999)] {
+        assert_eq!(
+            gen(HOUR, step).unwrap_err(),
+            GenerateError::StepTooShort { step }
+        );
+    }
+    // The finest step still gives strictly increasing ticks.
+    let fine = gen(Duration::from_millis(5), Duration::from_millis(1)).unwrap();
+    assert_eq!(fine.len(), 5);
     assert!(matches!(
         gen(Duration::from_secs(59), DEFAULT_STEP).unwrap_err(),
         GenerateError::TooShort { .. }
