@@ -121,7 +121,7 @@ fn parse_catalog(csv: &'static str) -> Vec<RegionInfo> {
             }
         })
         .collect();
-    regions.sort_by(|a, b| a.code.cmp(&b.code));
+    regions.sort_by_key(|a| a.code);
     regions
 }
 

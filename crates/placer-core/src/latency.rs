@@ -199,7 +199,7 @@ pub fn nearest_deployed<'a>(
             best = Some((candidate, ms));
         }
     }
-    best.map(|(region, ms)| (region.clone(), ms))
+    best.map(|(region, ms)| (*region, ms))
 }
 
 #[cfg(test)]

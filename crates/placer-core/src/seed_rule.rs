@@ -119,7 +119,7 @@ impl SeedRule {
         let now = snapshot.at();
         let mut decision = SeedDecision::default();
         for (region, requests) in snapshot.iter() {
-            let history = self.history.entry(region.clone()).or_default();
+            let history = self.history.entry(*region).or_default();
             history.push_front(requests);
             history.truncate(keep);
             let current = newest_first_average(
@@ -133,15 +133,15 @@ impl SeedRule {
             let deploy_above = self.params.traffic_threshold.max(1.1 * long);
             let remove_below = self.params.deployment_threshold.min(0.9 * long);
             if !self.deployed.contains(region) && current >= deploy_above {
-                self.deployed.insert(region.clone());
-                self.deployed_at.insert(region.clone(), now);
-                decision.deployed.push(region.clone());
+                self.deployed.insert(*region);
+                self.deployed_at.insert(*region, now);
+                decision.deployed.push(*region);
             } else if self.deployed.contains(region)
                 && current <= remove_below
                 && !self.cooling_down(region, now)
             {
                 self.deployed.remove(region);
-                decision.removed.push(region.clone());
+                decision.removed.push(*region);
             }
         }
         decision

@@ -21,10 +21,10 @@ use crate::Region;
 ///
 /// let iad: Region = "iad".parse().unwrap();
 /// let fra: Region = "fra".parse().unwrap();
-/// let mut timeline = Timeline::new(BTreeSet::from([iad.clone()]));
-/// timeline.push(BTreeSet::from([iad.clone(), fra.clone()]), 1);
-/// timeline.push(BTreeSet::from([iad.clone(), fra.clone()]), 0);
-/// assert_eq!(timeline.serving(0), &BTreeSet::from([iad.clone()]));
+/// let mut timeline = Timeline::new(BTreeSet::from([iad]));
+/// timeline.push(BTreeSet::from([iad, fra]), 1);
+/// timeline.push(BTreeSet::from([iad, fra]), 0);
+/// assert_eq!(timeline.serving(0), &BTreeSet::from([iad]));
 /// assert_eq!(timeline.serving(1).len(), 2);
 /// ```
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]

@@ -29,9 +29,9 @@
 //! let region = |code: &str| -> Region { code.parse().unwrap() };
 //! let traffic: BTreeMap<Region, f64> =
 //!     [(region("ams"), 40.0), (region("cdg"), 30.0), (region("syd"), 50.0)].into();
-//! let everywhere: Vec<Region> = geo::catalog().iter().map(|info| info.code.clone()).collect();
+//! let everywhere: Vec<Region> = geo::catalog().iter().map(|info| info.code).collect();
 //! let solver = KMedian::new(
-//!     traffic.keys().cloned(),
+//!     traffic.keys().copied(),
 //!     everywhere,
 //!     BTreeSet::new(),
 //!     &LatencyModel::distance(),
@@ -107,7 +107,7 @@ impl KMedian {
         model: &LatencyModel,
     ) -> Self {
         let fixed: BTreeSet<Region> = fixed.into_iter().collect();
-        let servers = candidates.into_iter().chain(fixed.iter().cloned());
+        let servers = candidates.into_iter().chain(fixed.iter().copied());
         let table = RttTable::new(edges, servers, model);
         let fixed = fixed
             .iter()
@@ -248,16 +248,14 @@ impl KMedian {
             let weight = *weight.borrow();
             if !weight.is_finite() || weight < 0.0 {
                 return Err(KMedianError::BadWeight {
-                    region: region.clone(),
+                    region: *region,
                     weight,
                 });
             }
             let row = self
                 .table
                 .edge_index(region)
-                .ok_or_else(|| KMedianError::UnknownEdge {
-                    region: region.clone(),
-                })?;
+                .ok_or(KMedianError::UnknownEdge { region: *region })?;
             if weight > 0.0 {
                 demand.push((row, weight));
             }
@@ -273,9 +271,7 @@ impl KMedian {
             .map(|region| {
                 self.table
                     .server_index(region)
-                    .ok_or_else(|| KMedianError::UnknownCandidate {
-                        region: region.clone(),
-                    })
+                    .ok_or(KMedianError::UnknownCandidate { region: *region })
             })
             .collect()
     }
@@ -295,10 +291,7 @@ impl KMedian {
 
     fn solution(&self, demand: &Demand, set: Vec<usize>) -> KMedianSolution {
         let cost = self.cost_of(demand, &set);
-        let regions = set
-            .into_iter()
-            .map(|col| self.candidates()[col].clone())
-            .collect();
+        let regions = set.into_iter().map(|col| self.candidates()[col]).collect();
         KMedianSolution { regions, cost }
     }
 }

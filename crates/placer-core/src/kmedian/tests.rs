@@ -16,15 +16,12 @@ fn regions(codes: &[&str]) -> BTreeSet<Region> {
 }
 
 fn catalog_codes() -> Vec<Region> {
-    geo::catalog()
-        .iter()
-        .map(|info| info.code.clone())
-        .collect()
+    geo::catalog().iter().map(|info| info.code).collect()
 }
 
 fn everywhere(weights: &BTreeMap<Region, f64>, fixed: &[&str]) -> KMedian {
     KMedian::new(
-        weights.keys().cloned(),
+        weights.keys().copied(),
         catalog_codes(),
         regions(fixed),
         &LatencyModel::distance(),
@@ -72,7 +69,7 @@ fn random_instance(rng: &mut ChaCha8Rng, with_fixed: bool) -> Instance {
         .collect();
     let k = rng.random_range(0..=n.min(5));
     let solver = KMedian::new(
-        weights.keys().cloned(),
+        weights.keys().copied(),
         candidates,
         fixed.clone(),
         &LatencyModel::distance(),
@@ -132,7 +129,7 @@ fn fixed_regions_are_always_kept_and_k_is_clamped() {
 fn empty_set_charges_the_unserved_rtt() {
     let weights = traffic(&[("fra", 3.0)]);
     let solver = KMedian::new(
-        weights.keys().cloned(),
+        weights.keys().copied(),
         regions(&["fra"]),
         BTreeSet::new(),
         &LatencyModel::distance(),
@@ -157,7 +154,7 @@ fn equal_choices_go_to_the_first_region_codes() {
     .unwrap();
     let weights = traffic(&[("aaa", 1.0), ("ddd", 1.0)]);
     let solver = KMedian::new(
-        weights.keys().cloned(),
+        weights.keys().copied(),
         regions(&["ccc", "bbb"]),
         [],
         &model,
@@ -286,13 +283,13 @@ proptest! {
         let mut rng = ChaCha8Rng::seed_from_u64(seed);
         let codes = catalog_codes();
         let weights: BTreeMap<Region, f64> =
-            codes.iter().map(|r| (r.clone(), rng.random_range(0.0..50.0))).collect();
+            codes.iter().map(|r| (*r, rng.random_range(0.0..50.0))).collect();
         let set: BTreeSet<Region> =
-            codes.iter().filter(|_| rng.random_bool(0.2)).cloned().collect();
+            codes.iter().filter(|_| rng.random_bool(0.2)).copied().collect();
         let model = LatencyModel::distance();
         let before = cost(&weights, &set, &model);
         let mut bigger = set.clone();
-        bigger.insert(codes[extra].clone());
+        bigger.insert(codes[extra]);
         prop_assert!(cost(&weights, &bigger, &model) <= before);
         prop_assert!(before >= 0.0);
     }

@@ -54,7 +54,7 @@ impl<'a> Schedule<'a> {
         let servers: BTreeSet<Region> = self
             .serving
             .iter()
-            .flat_map(|set| set.iter().cloned())
+            .flat_map(|set| set.iter().copied())
             .collect();
         let table = RttTable::new(trace.regions(), servers, model);
         let mut latency = LatencyTally::default();

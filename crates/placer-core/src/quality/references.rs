@@ -48,8 +48,8 @@ fn solver(trace: &Trace, model: &LatencyModel) -> KMedian {
     let edges = trace.regions();
     let candidates: BTreeSet<Region> = geo::catalog()
         .iter()
-        .map(|info| info.code.clone())
-        .chain(edges.iter().cloned())
+        .map(|info| info.code)
+        .chain(edges.iter().copied())
         .collect();
     KMedian::new(edges, candidates, BTreeSet::new(), model)
 }

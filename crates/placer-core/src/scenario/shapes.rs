@@ -29,10 +29,7 @@ fn home() -> Region {
 }
 
 fn all_regions() -> Vec<Region> {
-    geo::catalog()
-        .iter()
-        .map(|info| info.code.clone())
-        .collect()
+    geo::catalog().iter().map(|info| info.code).collect()
 }
 
 fn longitude(region: &Region) -> f64 {

@@ -14,7 +14,7 @@ fn series(trace: &Trace) -> BTreeMap<Region, Vec<f64>> {
     let mut series: BTreeMap<Region, Vec<f64>> = BTreeMap::new();
     for snapshot in trace.ticks() {
         for (region, requests) in snapshot.iter() {
-            series.entry(region.clone()).or_default().push(requests);
+            series.entry(*region).or_default().push(requests);
         }
     }
     series

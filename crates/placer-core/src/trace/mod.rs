@@ -271,7 +271,7 @@ impl Trace {
     pub fn regions(&self) -> BTreeSet<Region> {
         self.ticks
             .iter()
-            .flat_map(|snapshot| snapshot.iter().map(|(region, _)| region.clone()))
+            .flat_map(|snapshot| snapshot.iter().map(|(region, _)| *region))
             .collect()
     }
 
@@ -280,7 +280,7 @@ impl Trace {
         let mut totals = BTreeMap::new();
         for snapshot in &self.ticks {
             for (region, requests) in snapshot.iter() {
-                *totals.entry(region.clone()).or_insert(0.0) += requests;
+                *totals.entry(*region).or_insert(0.0) += requests;
             }
         }
         totals
@@ -315,7 +315,7 @@ fn parse_row(line: usize, text: &str) -> Result<Row, TraceError> {
     let region = Region::new(region).map_err(|source| TraceError::Region { line, source })?;
     let bad = |problem| TraceError::Count {
         line,
-        region: region.clone(),
+        region,
         text: requests.to_owned(),
         problem,
     };

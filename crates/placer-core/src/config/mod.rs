@@ -1,0 +1,202 @@
+//! [`PlacerConfig`]: every setting of the placement engine, with the seed's
+//! key names, defaults for the keys we added, and validation.
+//!
+//! YAML parsing lives in one module ([`from_yaml`], [`from_yaml_with`]) so
+//! the YAML library can be swapped without touching the rest of the engine.
+
+mod duration;
+mod validate;
+mod yaml;
+
+use std::collections::BTreeSet;
+use std::time::Duration;
+
+use serde::{Deserialize, Serialize};
+
+use crate::Region;
+
+pub use validate::InvalidConfig;
+pub use yaml::{from_yaml, from_yaml_with, ConfigError, ConfigExtension};
+
+/// How the engine decides its deploy and remove thresholds.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ThresholdMode {
+    /// The seed's rule: deploy at `max(traffic_threshold, 1.1 × long)`,
+    /// remove at `min(deployment_threshold, 0.9 × long)`.
+    #[default]
+    Adaptive,
+    /// Widens the band when traffic is volatile: with `m` the mean and `cv`
+    /// the coefficient of variation of the recent long-term averages and
+    /// `f = 1 + cv`, deploy at `max(traffic_threshold, 1.1 × m × f)` and
+    /// remove at `min(deployment_threshold, 0.9 × m / f)`; each threshold is
+    /// then pushed outwards by 10 % of the gap between them (hysteresis).
+    VolatilityAware,
+}
+
+/// Which placement policy proposes the moves.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum PolicyKind {
+    /// Looks at each region alone: deploy where smoothed traffic crosses the
+    /// deploy threshold, remove where it falls under the remove threshold.
+    #[default]
+    Threshold,
+    /// Chooses the set of regions that minimises users' round-trip time for
+    /// the number of machines, on the region catalog's latency model.
+    Latency,
+}
+
+/// Settings of the latency-aware policy (`policy: latency`).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct LatencySettings {
+    /// The smallest traffic-weighted saving, in milliseconds of round trip per
+    /// request across all of the app's requests, that justifies running one
+    /// more region. Larger values mean fewer regions.
+    pub region_cost_ms: f64,
+    /// A change of the deployed set must improve the objective by at least
+    /// this fraction (0.05 = 5 %) before it is considered.
+    pub improvement_margin: f64,
+    /// A change must stay worth making for this many consecutive ticks before
+    /// it is carried out.
+    pub persist_ticks: u32,
+}
+
+impl Default for LatencySettings {
+    fn default() -> Self {
+        LatencySettings {
+            region_cost_ms: 5.0,
+            improvement_margin: 0.05,
+            persist_ticks: 3,
+        }
+    }
+}
+
+/// Every setting of the placement engine.
+///
+/// The seed's keys keep their names and meaning; keys added since have
+/// defaults, so the seed's `config.yml` parses unchanged. Build one with
+/// [`from_yaml`] or from [`PlacerConfig::default`] and check it with
+/// [`PlacerConfig::validate`] (the engine refuses an invalid config).
+///
+/// ```
+/// use placer_core::PlacerConfig;
+///
+/// let config = placer_core::config::from_yaml(
+///     "traffic_threshold: 80\ncooldown_period: 10m\nallowed_regions: [iad, fra]\n",
+///     "config.yml",
+/// )
+/// .unwrap();
+/// assert_eq!(config.traffic_threshold, 80.0);
+/// assert_eq!(config.cooldown_period.as_secs(), 600);
+/// assert!(config.dry_run); // safe by default
+/// ```
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct PlacerConfig {
+    /// Plan and report, but never change a real deployment. Default `true`.
+    pub dry_run: bool,
+    /// After any action on a region, no other action on it for this long.
+    /// Seconds as a number, or a duration such as `"10m"`. Default 10 s.
+    #[serde(with = "duration")]
+    pub cooldown_period: Duration,
+    /// Data points in the short-term average. Default 5.
+    pub short_term_window: usize,
+    /// Data points in the long-term average. Default 20.
+    pub long_term_window: usize,
+    /// Smoothing factor of the short-term average, in (0, 1]. Default 0.3.
+    pub alpha_short: f64,
+    /// Smoothing factor of the long-term average, in (0, 1]. Default 0.1.
+    pub alpha_long: f64,
+    /// Deploy to regions whose smoothed traffic reaches this. Default 50.
+    pub traffic_threshold: f64,
+    /// Remove from regions whose smoothed traffic falls to this. Default 10.
+    pub deployment_threshold: f64,
+    /// When not empty, the only regions that may be deployed.
+    pub allowed_regions: BTreeSet<Region>,
+    /// Regions that are never deployed.
+    pub excluded_regions: BTreeSet<Region>,
+    /// Regions that are never removed, and are deployed when missing.
+    pub always_running_regions: BTreeSet<Region>,
+    /// The most deploys and removes carried out in one tick. Default 3.
+    pub max_actions_per_tick: usize,
+    /// Consecutive ticks of smoothed traffic at or above `traffic_threshold`
+    /// after which a region is deployed even without a rising trend (and at or
+    /// below `deployment_threshold` after which it is removed). 0 turns this
+    /// off, leaving the seed's trend-only rule. Default 3.
+    pub sustain_ticks: usize,
+    /// How thresholds are computed. Default `adaptive`.
+    pub thresholds: ThresholdMode,
+    /// Which policy proposes moves. Default `threshold`.
+    pub policy: PolicyKind,
+    /// The engine never removes a region when that would leave fewer than
+    /// this many deployed. Default 1.
+    pub min_regions: usize,
+    /// The latency policy never deploys more than this many regions.
+    /// Default: no limit.
+    pub max_regions: Option<usize>,
+    /// Settings of the latency policy.
+    pub latency: LatencySettings,
+}
+
+impl Default for PlacerConfig {
+    fn default() -> Self {
+        PlacerConfig {
+            dry_run: true,
+            cooldown_period: Duration::from_secs(10),
+            short_term_window: 5,
+            long_term_window: 20,
+            alpha_short: 0.3,
+            alpha_long: 0.1,
+            traffic_threshold: 50.0,
+            deployment_threshold: 10.0,
+            allowed_regions: BTreeSet::new(),
+            excluded_regions: BTreeSet::new(),
+            always_running_regions: BTreeSet::new(),
+            max_actions_per_tick: 3,
+            sustain_ticks: 3,
+            thresholds: ThresholdMode::Adaptive,
+            policy: PolicyKind::Threshold,
+            min_regions: 1,
+            max_regions: None,
+            latency: LatencySettings::default(),
+        }
+    }
+}
+
+impl PlacerConfig {
+    /// True when `region` may be deployed: not excluded, and inside the
+    /// allowed list when one is set.
+    pub fn may_deploy(&self, region: &Region) -> bool {
+        !self.excluded_regions.contains(region)
+            && (self.allowed_regions.is_empty() || self.allowed_regions.contains(region))
+    }
+
+    /// Points of history kept per region: enough for both averages.
+    pub fn history_capacity(&self) -> usize {
+        self.long_term_window.max(self.short_term_window).max(1)
+    }
+
+    /// The keys this struct reads from a config file.
+    pub const KEYS: &'static [&'static str] = &[
+        "dry_run",
+        "cooldown_period",
+        "short_term_window",
+        "long_term_window",
+        "alpha_short",
+        "alpha_long",
+        "traffic_threshold",
+        "deployment_threshold",
+        "allowed_regions",
+        "excluded_regions",
+        "always_running_regions",
+        "max_actions_per_tick",
+        "sustain_ticks",
+        "thresholds",
+        "policy",
+        "min_regions",
+        "max_regions",
+        "latency",
+    ];
+}

@@ -1,0 +1,134 @@
+//! The rules a [`PlacerConfig`] must satisfy.
+
+use super::PlacerConfig;
+
+/// A setting that breaks one of the config's rules.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{key}: {message}")]
+pub struct InvalidConfig {
+    /// The key at fault, e.g. `short_term_window`.
+    pub key: &'static str,
+    /// What is wrong with its value.
+    pub message: String,
+}
+
+fn invalid(key: &'static str, message: impl Into<String>) -> Result<(), InvalidConfig> {
+    Err(InvalidConfig {
+        key,
+        message: message.into(),
+    })
+}
+
+impl PlacerConfig {
+    /// Checks every rule and names the first key that breaks one.
+    ///
+    /// # Errors
+    /// [`InvalidConfig`] naming the key: windows below 1 or short above long,
+    /// smoothing factors outside (0, 1], thresholds that are not finite, below
+    /// zero, or not `deployment_threshold < traffic_threshold`, regions both
+    /// always-running and excluded, always-running regions outside a set
+    /// allowed list, no action allowed per tick, or inconsistent region bounds.
+    pub fn validate(&self) -> Result<(), InvalidConfig> {
+        if self.short_term_window < 1 {
+            return invalid("short_term_window", "must be at least 1");
+        }
+        if self.long_term_window < 1 {
+            return invalid("long_term_window", "must be at least 1");
+        }
+        if self.short_term_window > self.long_term_window {
+            return invalid(
+                "short_term_window",
+                format!(
+                    "must not exceed long_term_window ({} > {})",
+                    self.short_term_window, self.long_term_window
+                ),
+            );
+        }
+        for (key, alpha) in [
+            ("alpha_short", self.alpha_short),
+            ("alpha_long", self.alpha_long),
+        ] {
+            if !(alpha > 0.0 && alpha <= 1.0) {
+                return invalid(key, format!("must be in (0, 1], got {alpha}"));
+            }
+        }
+        for (key, value) in [
+            ("traffic_threshold", self.traffic_threshold),
+            ("deployment_threshold", self.deployment_threshold),
+        ] {
+            if !value.is_finite() || value < 0.0 {
+                return invalid(key, format!("must be a finite number >= 0, got {value}"));
+            }
+        }
+        if self.deployment_threshold >= self.traffic_threshold {
+            return invalid(
+                "deployment_threshold",
+                format!(
+                    "must be below traffic_threshold ({} >= {})",
+                    self.deployment_threshold, self.traffic_threshold
+                ),
+            );
+        }
+        if let Some(region) = self
+            .always_running_regions
+            .intersection(&self.excluded_regions)
+            .next()
+        {
+            return invalid(
+                "always_running_regions",
+                format!("{region} is also in excluded_regions"),
+            );
+        }
+        if !self.allowed_regions.is_empty() {
+            if let Some(region) = self
+                .always_running_regions
+                .difference(&self.allowed_regions)
+                .next()
+            {
+                return invalid(
+                    "always_running_regions",
+                    format!("{region} is not in allowed_regions"),
+                );
+            }
+        }
+        if self.max_actions_per_tick < 1 {
+            return invalid("max_actions_per_tick", "must be at least 1");
+        }
+        if self.min_regions < 1 {
+            return invalid(
+                "min_regions",
+                "must be at least 1 (the last region is never removed)",
+            );
+        }
+        if let Some(max) = self.max_regions {
+            if max < self.min_regions {
+                return invalid(
+                    "max_regions",
+                    format!(
+                        "must be at least min_regions ({max} < {})",
+                        self.min_regions
+                    ),
+                );
+            }
+            if max < self.always_running_regions.len() {
+                return invalid(
+                    "max_regions",
+                    format!(
+                        "must leave room for the {} always-running regions",
+                        self.always_running_regions.len()
+                    ),
+                );
+            }
+        }
+        let latency = &self.latency;
+        if !latency.region_cost_ms.is_finite() || latency.region_cost_ms < 0.0 {
+            return invalid("latency", "region_cost_ms must be a finite number >= 0");
+        }
+        if !(latency.improvement_margin.is_finite()
+            && (0.0..1.0).contains(&latency.improvement_margin))
+        {
+            return invalid("latency", "improvement_margin must be in [0, 1)");
+        }
+        Ok(())
+    }
+}

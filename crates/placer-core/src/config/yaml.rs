@@ -1,0 +1,248 @@
+//! Reading a config file written in YAML. The only module that knows YAML.
+
+use std::fmt;
+
+use serde::de::DeserializeOwned;
+
+use super::{InvalidConfig, PlacerConfig};
+
+/// A config file that could not be used, with where the problem is.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum ConfigError {
+    /// The text is not valid YAML, or a value has the wrong type.
+    #[error("{}: {message}", Place(.origin, *.line))]
+    Syntax {
+        /// The file (or other origin) the text came from.
+        origin: String,
+        /// 1-based line of the problem, when known.
+        line: Option<usize>,
+        /// What the parser reported.
+        message: String,
+    },
+    /// A key the engine does not know.
+    #[error("{}: unknown key `{key}`{}", Place(.origin, *.line), suggestion_text(.suggestion))]
+    UnknownKey {
+        /// The file the text came from.
+        origin: String,
+        /// 1-based line of the key, when known.
+        line: Option<usize>,
+        /// The unknown key.
+        key: String,
+        /// The closest known key, when one is close.
+        suggestion: Option<&'static str>,
+    },
+    /// A value that breaks one of the config's rules.
+    #[error("{}: {key}: {message}", Place(.origin, *.line))]
+    InvalidValue {
+        /// The file the text came from.
+        origin: String,
+        /// 1-based line of the key, when known.
+        line: Option<usize>,
+        /// The key at fault.
+        key: String,
+        /// What is wrong with it.
+        message: String,
+    },
+}
+
+impl ConfigError {
+    /// The 1-based line of the problem, when known.
+    pub fn line(&self) -> Option<usize> {
+        match self {
+            ConfigError::Syntax { line, .. }
+            | ConfigError::UnknownKey { line, .. }
+            | ConfigError::InvalidValue { line, .. } => *line,
+        }
+    }
+}
+
+struct Place<'a>(&'a str, Option<usize>);
+
+impl fmt::Display for Place<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self.1 {
+            Some(line) => write!(f, "{}:{line}", self.0),
+            None => f.write_str(self.0),
+        }
+    }
+}
+
+fn suggestion_text(suggestion: &Option<&'static str>) -> String {
+    match suggestion {
+        Some(key) => format!(" (did you mean `{key}`?)"),
+        None => String::new(),
+    }
+}
+
+/// Settings that live in the same file as the engine's, owned by another
+/// crate (the CLI's service, Prometheus and Fly sections, say).
+///
+/// The implementing type is read from the whole document, so it must ignore
+/// keys it does not know at its top level (no `deny_unknown_fields` there);
+/// unknown top-level keys are caught here against
+/// [`PlacerConfig::KEYS`] and [`KEYS`](Self::KEYS).
+pub trait ConfigExtension: DeserializeOwned + Default {
+    /// Top-level keys the extension reads.
+    const KEYS: &'static [&'static str];
+}
+
+/// No extension: the document holds the engine's keys only.
+impl ConfigExtension for () {
+    const KEYS: &'static [&'static str] = &[];
+}
+
+/// Parses and validates an engine config from YAML text.
+///
+/// `origin` names where the text came from (usually the file path) and is
+/// repeated in every error. An empty document gives the defaults.
+///
+/// # Errors
+/// [`ConfigError`] naming the origin, the line and the key at fault.
+pub fn from_yaml(text: &str, origin: &str) -> Result<PlacerConfig, ConfigError> {
+    from_yaml_with::<()>(text, origin).map(|(config, ())| config)
+}
+
+/// Like [`from_yaml`], and also reads an extension's settings from the same
+/// document.
+///
+/// # Errors
+/// [`ConfigError`] naming the origin, the line and the key at fault.
+pub fn from_yaml_with<E: ConfigExtension>(
+    text: &str,
+    origin: &str,
+) -> Result<(PlacerConfig, E), ConfigError> {
+    let document: serde_yaml::Value =
+        serde_yaml::from_str(text).map_err(|err| syntax(origin, &err))?;
+    let mapping = match document {
+        serde_yaml::Value::Null => return Ok((PlacerConfig::default(), E::default())),
+        serde_yaml::Value::Mapping(mapping) => mapping,
+        other => {
+            return Err(ConfigError::Syntax {
+                origin: origin.to_owned(),
+                line: Some(1),
+                message: format!(
+                    "expected a mapping of keys to values, found {}",
+                    kind(&other)
+                ),
+            })
+        }
+    };
+    let known: Vec<&'static str> = PlacerConfig::KEYS.iter().chain(E::KEYS).copied().collect();
+    for key in mapping.keys() {
+        let Some(key) = key.as_str() else {
+            return Err(ConfigError::Syntax {
+                origin: origin.to_owned(),
+                line: None,
+                message: format!("keys must be strings, found {}", kind(key)),
+            });
+        };
+        if !known.contains(&key) {
+            return Err(ConfigError::UnknownKey {
+                origin: origin.to_owned(),
+                line: line_of_key(text, key),
+                key: key.to_owned(),
+                suggestion: closest(key, &known),
+            });
+        }
+    }
+    let config: PlacerConfig = serde_yaml::from_str(text).map_err(|err| {
+        let mut error = syntax(origin, &err);
+        refine_region_line(text, &mut error);
+        error
+    })?;
+    config
+        .validate()
+        .map_err(|InvalidConfig { key, message }| ConfigError::InvalidValue {
+            origin: origin.to_owned(),
+            line: line_of_key(text, key),
+            key: key.to_owned(),
+            message,
+        })?;
+    let extension = if E::KEYS.is_empty() {
+        E::default()
+    } else {
+        serde_yaml::from_str(text).map_err(|err| syntax(origin, &err))?
+    };
+    Ok((config, extension))
+}
+
+fn syntax(origin: &str, err: &serde_yaml::Error) -> ConfigError {
+    let message = err.to_string();
+    // serde_yaml appends " at line L column C"; the line is reported separately.
+    let message = match message.find(" at line ") {
+        Some(cut) => message[..cut].to_owned(),
+        None => message,
+    };
+    ConfigError::Syntax {
+        origin: origin.to_owned(),
+        line: err.location().map(|location| location.line()),
+        message,
+    }
+}
+
+/// The YAML parser places an error inside a list at the list's start; move
+/// it to the line that holds the rejected region code.
+fn refine_region_line(text: &str, error: &mut ConfigError) {
+    let ConfigError::Syntax {
+        line: Some(line),
+        message,
+        ..
+    } = error
+    else {
+        return;
+    };
+    let Some(code) = message
+        .split("invalid region code \"")
+        .nth(1)
+        .and_then(|rest| rest.split('"').next())
+    else {
+        return;
+    };
+    if code.is_empty() {
+        return;
+    }
+    if let Some(offset) = text
+        .lines()
+        .skip(*line - 1)
+        .position(|candidate| candidate.contains(code))
+    {
+        *line += offset;
+    }
+}
+
+fn kind(value: &serde_yaml::Value) -> &'static str {
+    match value {
+        serde_yaml::Value::Null => "nothing",
+        serde_yaml::Value::Bool(_) => "a boolean",
+        serde_yaml::Value::Number(_) => "a number",
+        serde_yaml::Value::String(_) => "a string",
+        serde_yaml::Value::Sequence(_) => "a list",
+        serde_yaml::Value::Mapping(_) => "a mapping",
+        serde_yaml::Value::Tagged(_) => "a tagged value",
+    }
+}
+
+/// The line where a top-level `key:` is written.
+fn line_of_key(text: &str, key: &str) -> Option<usize> {
+    text.lines()
+        .position(|line| {
+            line.strip_prefix(key)
+                .is_some_and(|rest| rest.trim_start().starts_with(':'))
+                || line
+                    .strip_prefix(&format!("\"{key}\""))
+                    .is_some_and(|rest| rest.trim_start().starts_with(':'))
+        })
+        .map(|index| index + 1)
+}
+
+fn closest(key: &str, known: &[&'static str]) -> Option<&'static str> {
+    known
+        .iter()
+        .map(|candidate| (strsim::levenshtein(key, candidate), *candidate))
+        .filter(|(distance, candidate)| *distance <= 3.max(candidate.len() / 4))
+        .min()
+        .map(|(_, candidate)| candidate)
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,236 @@
+use std::time::Duration;
+
+use super::*;
+use crate::config::{PolicyKind, ThresholdMode};
+
+/// The `config/config.yml` printed in the seed's README, byte for byte.
+const SEED_CONFIG: &str = r#"# Configuration settings for the auto-placer
+
+dry_run: True
+
+# Cooldown period to prevent rapid re-deployment
+# Used as a safeguard to prevent rapid re-deployment of regions when traffic
+# exceeds the adaptive threshold settings.
+cooldown_period: 10  # Cooldown period in seconds
+
+# Define parameters for calculating short-term and long-term traffic averages
+# These parameters are used to analyze recent trends and overall patterns in traffic data
+short_term_window: 5  # Number of recent data points to consider for short-term analysis
+long_term_window: 20  # Number of data points to consider for long-term analysis
+alpha_short: 0.3  # Exponential smoothing factor for short-term average (higher weight to recent data)
+alpha_long: 0.1  # Exponential smoothing factor for long-term average (more stable, less reactive)
+
+# Thresholds for traffic-based placement decisions
+traffic_threshold: 50         # Deploy to regions with average traffic >= 50
+deployment_threshold: 10      # Remove from regions with average traffic <= 10
+
+# Optional: Define allowed or excluded regions
+allowed_regions:
+  - iad
+  - cdg
+  - lhr
+  - fra
+  - sfo
+
+excluded_regions:
+  - nrt
+
+always_running_regions:
+  - fra
+
+"#;
+
+fn regions(codes: &[&str]) -> std::collections::BTreeSet<crate::Region> {
+    codes.iter().map(|c| c.parse().unwrap()).collect()
+}
+
+#[test]
+fn seed_config_parses_unchanged() {
+    let config = from_yaml(SEED_CONFIG, "config/config.yml").unwrap();
+    assert!(config.dry_run);
+    assert_eq!(config.cooldown_period, Duration::from_secs(10));
+    assert_eq!(config.short_term_window, 5);
+    assert_eq!(config.long_term_window, 20);
+    assert_eq!(config.alpha_short, 0.3);
+    assert_eq!(config.alpha_long, 0.1);
+    assert_eq!(config.traffic_threshold, 50.0);
+    assert_eq!(config.deployment_threshold, 10.0);
+    assert_eq!(
+        config.allowed_regions,
+        regions(&["iad", "cdg", "lhr", "fra", "sfo"])
+    );
+    assert_eq!(config.excluded_regions, regions(&["nrt"]));
+    assert_eq!(config.always_running_regions, regions(&["fra"]));
+    // Keys the seed did not have take their defaults.
+    assert_eq!(config.max_actions_per_tick, 3);
+    assert_eq!(config.thresholds, ThresholdMode::Adaptive);
+    assert_eq!(config.policy, PolicyKind::Threshold);
+}
+
+#[test]
+fn empty_document_gives_defaults() {
+    assert_eq!(from_yaml("", "c.yml").unwrap(), PlacerConfig::default());
+    assert_eq!(
+        from_yaml("# only a comment\n", "c.yml").unwrap(),
+        PlacerConfig::default()
+    );
+}
+
+#[test]
+fn cooldown_accepts_seconds_and_duration_strings() {
+    let minutes = from_yaml("cooldown_period: 10m\n", "c.yml").unwrap();
+    assert_eq!(minutes.cooldown_period, Duration::from_secs(600));
+    let fraction = from_yaml("cooldown_period: 1.5\n", "c.yml").unwrap();
+    assert_eq!(fraction.cooldown_period, Duration::from_millis(1500));
+    let quoted = from_yaml("cooldown_period: \"90s\"\n", "c.yml").unwrap();
+    assert_eq!(quoted.cooldown_period, Duration::from_secs(90));
+    let err = from_yaml("dry_run: false\ncooldown_period: soon\n", "c.yml").unwrap_err();
+    assert_eq!(err.line(), Some(2), "{err}");
+    assert!(err.to_string().contains("soon"), "{err}");
+    let negative = from_yaml("cooldown_period: -5\n", "c.yml").unwrap_err();
+    assert!(negative.to_string().contains("negative"), "{negative}");
+}
+
+#[test]
+fn unknown_key_is_rejected_with_a_suggestion_and_line() {
+    let err = from_yaml("dry_run: true\ntrafic_threshold: 40\n", "config.yml").unwrap_err();
+    assert_eq!(
+        err.to_string(),
+        "config.yml:2: unknown key `trafic_threshold` (did you mean `traffic_threshold`?)"
+    );
+    let far = from_yaml("colour: blue\n", "config.yml").unwrap_err();
+    assert_eq!(far.to_string(), "config.yml:1: unknown key `colour`");
+}
+
+#[test]
+fn type_errors_name_the_line() {
+    let err = from_yaml("dry_run: true\n\nshort_term_window: five\n", "c.yml").unwrap_err();
+    assert!(
+        matches!(err, ConfigError::Syntax { line: Some(3), .. }),
+        "{err:?}"
+    );
+    assert!(err.to_string().starts_with("c.yml:3:"), "{err}");
+}
+
+#[test]
+fn invalid_region_codes_are_reported_with_their_line() {
+    let err = from_yaml("allowed_regions:\n  - iad\n  - FRA\n", "c.yml").unwrap_err();
+    assert_eq!(err.line(), Some(3), "{err}");
+    assert!(err.to_string().contains("lowercase"), "{err}");
+}
+
+#[test]
+fn a_list_instead_of_a_mapping_is_a_clear_error() {
+    let err = from_yaml("- iad\n- fra\n", "c.yml").unwrap_err();
+    assert!(err.to_string().contains("expected a mapping"), "{err}");
+}
+
+fn rule_violation(yaml: &str) -> (String, Option<usize>) {
+    match from_yaml(yaml, "c.yml").unwrap_err() {
+        ConfigError::InvalidValue { key, line, .. } => (key, line),
+        other => panic!("expected an invalid value, got {other:?}"),
+    }
+}
+
+#[test]
+fn every_rule_names_its_key_and_line() {
+    let cases: &[(&str, &str, usize)] = &[
+        (
+            "dry_run: true\nshort_term_window: 0\n",
+            "short_term_window",
+            2,
+        ),
+        (
+            "long_term_window: 0\nshort_term_window: 0\n",
+            "short_term_window",
+            2,
+        ),
+        ("short_term_window: 30\n", "short_term_window", 1),
+        ("alpha_short: 0\n", "alpha_short", 1),
+        ("alpha_long: 1.5\n", "alpha_long", 1),
+        ("alpha_long: .nan\n", "alpha_long", 1),
+        ("traffic_threshold: .inf\n", "traffic_threshold", 1),
+        ("deployment_threshold: -1\n", "deployment_threshold", 1),
+        (
+            "traffic_threshold: 10\ndeployment_threshold: 10\n",
+            "deployment_threshold",
+            2,
+        ),
+        (
+            "excluded_regions: [fra]\nalways_running_regions: [fra]\n",
+            "always_running_regions",
+            2,
+        ),
+        (
+            "allowed_regions: [iad]\nalways_running_regions: [fra]\n",
+            "always_running_regions",
+            2,
+        ),
+        ("max_actions_per_tick: 0\n", "max_actions_per_tick", 1),
+        ("min_regions: 0\n", "min_regions", 1),
+        ("min_regions: 3\nmax_regions: 2\n", "max_regions", 2),
+    ];
+    for (yaml, key, line) in cases {
+        let (got_key, got_line) = rule_violation(yaml);
+        assert_eq!(
+            (got_key.as_str(), got_line),
+            (*key, Some(*line)),
+            "for {yaml:?}"
+        );
+    }
+}
+
+#[test]
+fn always_running_may_be_anything_when_allowed_is_empty() {
+    let config = from_yaml("always_running_regions: [syd]\n", "c.yml").unwrap();
+    assert_eq!(config.always_running_regions, regions(&["syd"]));
+}
+
+#[test]
+fn new_keys_parse() {
+    let config = from_yaml(
+        "policy: latency\nthresholds: volatility_aware\nmax_regions: 4\nlatency:\n  region_cost_ms: 8\n",
+        "c.yml",
+    )
+    .unwrap();
+    assert_eq!(config.policy, PolicyKind::Latency);
+    assert_eq!(config.thresholds, ThresholdMode::VolatilityAware);
+    assert_eq!(config.max_regions, Some(4));
+    assert_eq!(config.latency.region_cost_ms, 8.0);
+    let err = from_yaml("latency:\n  region_cost: 8\n", "c.yml").unwrap_err();
+    assert!(err.to_string().contains("region_cost"), "{err}");
+}
+
+#[derive(Debug, Default, serde::Deserialize, PartialEq)]
+struct ServiceSection {
+    #[serde(default)]
+    interval: Option<u64>,
+}
+
+#[derive(Debug, Default, serde::Deserialize, PartialEq)]
+struct Extension {
+    #[serde(default)]
+    service: ServiceSection,
+}
+
+impl ConfigExtension for Extension {
+    const KEYS: &'static [&'static str] = &["service"];
+}
+
+#[test]
+fn extensions_read_their_own_keys_from_the_same_file() {
+    let (config, extension) =
+        from_yaml_with::<Extension>("traffic_threshold: 60\nservice:\n  interval: 30\n", "c.yml")
+            .unwrap();
+    assert_eq!(config.traffic_threshold, 60.0);
+    assert_eq!(extension.service.interval, Some(30));
+    // Without the extension, its key is unknown.
+    assert!(from_yaml("service:\n  interval: 30\n", "c.yml").is_err());
+}
+
+#[test]
+fn effective_config_round_trips_through_yaml() {
+    let config = from_yaml(SEED_CONFIG, "c.yml").unwrap();
+    let text = serde_yaml::to_string(&config).unwrap();
+    assert_eq!(from_yaml(&text, "printed").unwrap(), config);
+}

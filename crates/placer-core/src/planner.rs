@@ -1,0 +1,244 @@
+//! The planner: a pure function from what was observed to a [`Plan`].
+//!
+//! It asks the configured policy for proposals, then applies the rules every
+//! policy shares, in this order: always-running regions, the excluded and
+//! allowed lists, no removals without usable metrics, cooldowns, the
+//! minimum number of regions, and the action limit. Every proposal that is
+//! not carried out ends up in `skipped` with its reason.
+
+use std::cmp::Ordering;
+use std::collections::{BTreeMap, BTreeSet};
+
+use crate::policy::{PlacementPolicy, PlanningView, Proposal};
+use crate::predictor::Averages;
+use crate::report::{Action, RegionDetail, Skipped};
+use crate::{EngineState, PlacerConfig, Reason, Region, Thresholds, Timestamp};
+
+/// A deploy or remove the planner decided on.
+#[derive(Debug, Clone, PartialEq)]
+pub struct PlannedAction {
+    /// The region.
+    pub region: Region,
+    /// Deploy or remove.
+    pub action: Action,
+    /// Why.
+    pub reason: Reason,
+}
+
+/// What the planner decided for one tick.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Plan {
+    /// Moves to carry out, most urgent first.
+    pub actions: Vec<PlannedAction>,
+    /// Regions left alone, with the reason, in region order.
+    pub skipped: Vec<Skipped>,
+    /// The numbers behind each region's decision.
+    pub regions: BTreeMap<Region, RegionDetail>,
+}
+
+/// Everything the planner needs besides the policy.
+#[derive(Debug, Clone, Copy)]
+pub struct PlanInput<'a> {
+    /// The engine's config (assumed valid).
+    pub config: &'a PlacerConfig,
+    /// History, streaks and last actions.
+    pub state: &'a EngineState,
+    /// Regions deployed now, as the actuator reported them.
+    pub deployed: &'a BTreeSet<Region>,
+    /// The tick's time.
+    pub now: Timestamp,
+    /// False when the latest observation carried no traffic at all: then
+    /// nothing is removed (missing data never shrinks the deployment).
+    pub metrics_usable: bool,
+}
+
+/// Smoothed traffic and thresholds of every region in play: those with
+/// history, those deployed and the always-running ones.
+pub fn region_details(input: &PlanInput<'_>) -> BTreeMap<Region, RegionDetail> {
+    let config = input.config;
+    let mut in_play: BTreeSet<Region> = input.state.regions().map(|(r, _)| *r).collect();
+    in_play.extend(input.deployed.iter().cloned());
+    in_play.extend(config.always_running_regions.iter().cloned());
+    in_play
+        .into_iter()
+        .map(|region| {
+            let remembered = input.state.region(&region);
+            let averages = remembered.and_then(|s| Averages::of(&s.history, config));
+            let recent_longs: Vec<f64> = remembered
+                .map(|s| s.recent_longs.iter().copied().collect())
+                .unwrap_or_default();
+            let long = averages.map_or(0.0, |a| a.long);
+            let thresholds = Thresholds::for_region(config, long, &recent_longs);
+            let detail = RegionDetail {
+                requests: remembered.and_then(|s| s.history.latest()).unwrap_or(0.0),
+                current: averages.map_or(0.0, |a| a.current),
+                short: averages.map_or(0.0, |a| a.short),
+                long,
+                deploy_threshold: thresholds.deploy,
+                remove_threshold: thresholds.remove,
+                points: averages.map_or(0, |a| a.points),
+                deployed: input.deployed.contains(&region),
+            };
+            (region, detail)
+        })
+        .collect()
+}
+
+/// Plans one tick with `policy`.
+pub fn plan(input: &PlanInput<'_>, policy: &dyn PlacementPolicy) -> Plan {
+    let config = input.config;
+    let regions = region_details(input);
+    let view = PlanningView {
+        config,
+        state: input.state,
+        deployed: input.deployed,
+        regions: &regions,
+        now: input.now,
+    };
+    let mut proposals: BTreeMap<Region, Proposal> = policy
+        .propose(&view)
+        .into_iter()
+        .filter(|p| regions.contains_key(&p.region))
+        .map(|p| (p.region, p))
+        .collect();
+
+    let mut skipped = Vec::new();
+    let mut candidates = Vec::new();
+    for region in regions.keys() {
+        let deployed = input.deployed.contains(region);
+        let proposal = proposals.remove(region);
+        let wanted = proposal.as_ref().map_or(Action::None, |p| p.action);
+        let policy_reason = proposal.map(|p| p.reason);
+        let skip = |action: Action, reason: Reason| Skipped {
+            region: *region,
+            action,
+            reason,
+        };
+
+        if config.always_running_regions.contains(region) {
+            if !deployed {
+                candidates.push(PlannedAction {
+                    region: *region,
+                    action: Action::Deploy,
+                    reason: Reason::AlwaysRunningMissing,
+                });
+            } else if wanted == Action::Remove {
+                skipped.push(skip(Action::Remove, Reason::AlwaysRunning));
+            } else {
+                skipped.push(skip(Action::None, hold_reason(policy_reason)));
+            }
+            continue;
+        }
+        if !deployed && config.excluded_regions.contains(region) {
+            skipped.push(skip(wanted_deploy(wanted), Reason::Excluded));
+            continue;
+        }
+        if !deployed && !config.may_deploy(region) {
+            skipped.push(skip(wanted_deploy(wanted), Reason::NotAllowed));
+            continue;
+        }
+        match (wanted, deployed) {
+            (Action::Deploy, false) | (Action::Remove, true) => {
+                let reason = policy_reason.unwrap_or(Reason::NoData);
+                if wanted == Action::Remove && !input.metrics_usable {
+                    skipped.push(skip(Action::Remove, Reason::NoUsableMetrics));
+                } else if let Some(left) = input.state.cooldown_remaining(region, config, input.now)
+                {
+                    skipped.push(skip(
+                        wanted,
+                        Reason::Cooldown {
+                            remaining_secs: left.as_secs_f64().ceil() as u64,
+                        },
+                    ));
+                } else {
+                    candidates.push(PlannedAction {
+                        region: *region,
+                        action: wanted,
+                        reason,
+                    });
+                }
+            }
+            _ => skipped.push(skip(Action::None, hold_reason(policy_reason))),
+        }
+    }
+
+    candidates.sort_by(|a, b| priority(a, b, config, &regions));
+    let mut actions = Vec::new();
+    let mut remaining = input.deployed.len();
+    for candidate in candidates {
+        if candidate.action == Action::Remove && remaining <= config.min_regions {
+            let reason = if config.min_regions <= 1 {
+                Reason::LastRegion
+            } else {
+                Reason::MinRegions {
+                    min: config.min_regions,
+                }
+            };
+            skipped.push(Skipped {
+                region: candidate.region,
+                action: Action::Remove,
+                reason,
+            });
+            continue;
+        }
+        if actions.len() >= config.max_actions_per_tick {
+            skipped.push(Skipped {
+                region: candidate.region,
+                action: candidate.action,
+                reason: Reason::ActionLimit {
+                    max: config.max_actions_per_tick,
+                },
+            });
+            continue;
+        }
+        if candidate.action == Action::Remove {
+            remaining -= 1;
+        }
+        actions.push(candidate);
+    }
+    skipped.sort_by_key(|a| a.region);
+    Plan {
+        actions,
+        skipped,
+        regions,
+    }
+}
+
+fn wanted_deploy(wanted: Action) -> Action {
+    if wanted == Action::Deploy {
+        Action::Deploy
+    } else {
+        Action::None
+    }
+}
+
+fn hold_reason(policy_reason: Option<Reason>) -> Reason {
+    policy_reason.unwrap_or(Reason::NoData)
+}
+
+/// Always-running deploys first, then deploys by traffic (busiest first),
+/// then removes by traffic (quietest first); region code breaks ties.
+fn priority(
+    a: &PlannedAction,
+    b: &PlannedAction,
+    config: &PlacerConfig,
+    regions: &BTreeMap<Region, RegionDetail>,
+) -> Ordering {
+    let class = |p: &PlannedAction| match p.action {
+        Action::Deploy if config.always_running_regions.contains(&p.region) => 0,
+        Action::Deploy => 1,
+        _ => 2,
+    };
+    let current = |p: &PlannedAction| regions.get(&p.region).map_or(0.0, |d| d.current);
+    class(a).cmp(&class(b)).then_with(|| {
+        let by_traffic = if a.action == Action::Deploy {
+            current(b).total_cmp(&current(a))
+        } else {
+            current(a).total_cmp(&current(b))
+        };
+        by_traffic.then_with(|| a.region.cmp(&b.region))
+    })
+}
+
+#[cfg(test)]
+mod tests;

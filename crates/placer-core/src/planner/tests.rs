@@ -1,0 +1,283 @@
+use std::time::Duration;
+
+use super::*;
+use crate::policy::ThresholdPolicy;
+use crate::TrafficSnapshot;
+
+fn r(code: &str) -> Region {
+    code.parse().unwrap()
+}
+
+fn set(codes: &[&str]) -> BTreeSet<Region> {
+    codes.iter().map(|c| r(c)).collect()
+}
+
+const T0: i64 = 1_800_000_000;
+
+/// Records `ticks` observations of the same per-region traffic, one a minute.
+fn state_with(config: &PlacerConfig, traffic: &[(&str, f64)], ticks: usize) -> EngineState {
+    let mut state = EngineState::default();
+    for i in 0..ticks {
+        let at = Timestamp::from_unix_seconds(T0 + 60 * i as i64);
+        state.record(
+            &TrafficSnapshot::new(at, traffic.iter().copied()).unwrap(),
+            config,
+        );
+    }
+    state
+}
+
+fn plan_for(config: &PlacerConfig, state: &EngineState, deployed: &[&str]) -> Plan {
+    let deployed = set(deployed);
+    let input = PlanInput {
+        config,
+        state,
+        deployed: &deployed,
+        now: Timestamp::from_unix_seconds(T0 + 3600),
+        metrics_usable: true,
+    };
+    plan(&input, &ThresholdPolicy)
+}
+
+fn skipped_reason<'a>(plan: &'a Plan, code: &str) -> (&'a Action, &'static str) {
+    let s = plan
+        .skipped
+        .iter()
+        .find(|s| s.region.as_str() == code)
+        .unwrap_or_else(|| panic!("{code} not skipped in {plan:#?}"));
+    (&s.action, Box::leak(s.reason.to_string().into_boxed_str()))
+}
+
+fn actions(plan: &Plan) -> Vec<(String, Action)> {
+    plan.actions
+        .iter()
+        .map(|a| (a.region.to_string(), a.action))
+        .collect()
+}
+
+#[test]
+fn steady_high_traffic_deploys_without_trend_after_sustain_ticks() {
+    let config = PlacerConfig::default();
+    // Flat at 80: current == long, so 80 < 1.1 × 80 and the seed would never deploy.
+    let short = state_with(&config, &[("iad", 20.0), ("fra", 80.0)], 2);
+    assert!(actions(&plan_for(&config, &short, &["iad"])).is_empty());
+    let sustained = state_with(&config, &[("iad", 20.0), ("fra", 80.0)], 3);
+    let plan = plan_for(&config, &sustained, &["iad"]);
+    assert_eq!(actions(&plan), vec![("fra".into(), Action::Deploy)]);
+    assert!(
+        plan.actions[0]
+            .reason
+            .to_string()
+            .contains("3 consecutive ticks"),
+        "{:?}",
+        plan.actions
+    );
+}
+
+#[test]
+fn seed_rule_alone_never_deploys_flat_traffic() {
+    let config = PlacerConfig {
+        sustain_ticks: 0,
+        ..PlacerConfig::default()
+    };
+    let state = state_with(&config, &[("iad", 20.0), ("fra", 500.0)], 30);
+    let plan = plan_for(&config, &state, &["iad"]);
+    assert!(actions(&plan).is_empty());
+    let (_, reason) = skipped_reason(&plan, "fra");
+    assert_eq!(
+        reason,
+        "Traffic does not meet adaptive thresholds. Current avg: 500.00, Long-term avg: 500.00"
+    );
+}
+
+#[test]
+fn rising_traffic_deploys_at_the_adaptive_threshold() {
+    let config = PlacerConfig::default();
+    let mut state = state_with(&config, &[("iad", 20.0), ("fra", 30.0)], 10);
+    for i in 0..3 {
+        let at = Timestamp::from_unix_seconds(T0 + 1000 + i);
+        state.record(
+            &TrafficSnapshot::new(at, [("iad", 20.0), ("fra", 200.0)]).unwrap(),
+            &config,
+        );
+    }
+    let plan = plan_for(&config, &state, &["iad"]);
+    assert_eq!(actions(&plan), vec![("fra".into(), Action::Deploy)]);
+    assert!(plan.actions[0]
+        .reason
+        .to_string()
+        .starts_with("Traffic meets adaptive deploy threshold"));
+}
+
+#[test]
+fn quiet_deployed_region_is_removed() {
+    let config = PlacerConfig::default();
+    let state = state_with(&config, &[("iad", 100.0), ("fra", 0.0)], 5);
+    let plan = plan_for(&config, &state, &["iad", "fra"]);
+    assert_eq!(actions(&plan), vec![("fra".into(), Action::Remove)]);
+}
+
+#[test]
+fn excluded_and_not_allowed_regions_are_never_deployed() {
+    let config = PlacerConfig {
+        allowed_regions: set(&["iad", "fra", "ams"]),
+        excluded_regions: set(&["ams"]),
+        ..PlacerConfig::default()
+    };
+    let state = state_with(&config, &[("iad", 20.0), ("ams", 90.0), ("sin", 90.0)], 5);
+    let plan = plan_for(&config, &state, &["iad"]);
+    assert!(actions(&plan).is_empty(), "{plan:#?}");
+    assert_eq!(
+        skipped_reason(&plan, "ams"),
+        (&Action::Deploy, "Region is in excluded_regions list")
+    );
+    assert_eq!(
+        skipped_reason(&plan, "sin"),
+        (&Action::Deploy, "Region is not in allowed_regions list")
+    );
+}
+
+#[test]
+fn always_running_regions_are_deployed_when_missing_and_never_removed() {
+    let config = PlacerConfig {
+        always_running_regions: set(&["fra", "syd"]),
+        ..PlacerConfig::default()
+    };
+    let state = state_with(&config, &[("iad", 100.0), ("fra", 0.0)], 5);
+    let plan = plan_for(&config, &state, &["iad", "fra"]);
+    assert_eq!(actions(&plan), vec![("syd".into(), Action::Deploy)]);
+    assert_eq!(
+        skipped_reason(&plan, "fra"),
+        (&Action::Remove, "Region is in always_running_regions list")
+    );
+}
+
+#[test]
+fn cooldown_blocks_any_action_on_a_recently_changed_region() {
+    let config = PlacerConfig {
+        cooldown_period: Duration::from_secs(600),
+        ..PlacerConfig::default()
+    };
+    let mut state = state_with(&config, &[("iad", 100.0), ("fra", 0.0)], 5);
+    // fra was deployed 100 s before the planning time: removing it now would flap.
+    state.record_action(
+        &r("fra"),
+        Action::Deploy,
+        Timestamp::from_unix_seconds(T0 + 3500),
+    );
+    let plan = plan_for(&config, &state, &["iad", "fra"]);
+    assert!(actions(&plan).is_empty());
+    assert_eq!(
+        skipped_reason(&plan, "fra"),
+        (&Action::Remove, "Cooldown period (500 seconds remaining)")
+    );
+    // Removed a moment ago: no re-deploy either (the seed only guarded removal).
+    let mut state = EngineState::default();
+    state.record_action(
+        &r("fra"),
+        Action::Remove,
+        Timestamp::from_unix_seconds(T0 + 3590),
+    );
+    for i in 0..5 {
+        let at = Timestamp::from_unix_seconds(T0 + 3591 + i);
+        state.record(
+            &TrafficSnapshot::new(at, [("iad", 100.0), ("fra", 100.0)]).unwrap(),
+            &config,
+        );
+    }
+    let plan = plan_for(&config, &state, &["iad"]);
+    assert_eq!(
+        skipped_reason(&plan, "fra"),
+        (&Action::Deploy, "Cooldown period (590 seconds remaining)")
+    );
+}
+
+#[test]
+fn the_last_region_is_never_removed() {
+    let config = PlacerConfig::default();
+    let state = state_with(&config, &[("iad", 0.0), ("fra", 1.0)], 5);
+    let plan = plan_for(&config, &state, &["iad", "fra"]);
+    // Both are quiet; the quietest goes, the other stays as the last region.
+    assert_eq!(actions(&plan), vec![("iad".into(), Action::Remove)]);
+    assert_eq!(
+        skipped_reason(&plan, "fra"),
+        (&Action::Remove, "Region is the last deployed region")
+    );
+}
+
+#[test]
+fn min_regions_keeps_more_than_one() {
+    let config = PlacerConfig {
+        min_regions: 2,
+        ..PlacerConfig::default()
+    };
+    let state = state_with(&config, &[("iad", 0.0), ("fra", 1.0), ("ams", 2.0)], 5);
+    let plan = plan_for(&config, &state, &["iad", "fra", "ams"]);
+    assert_eq!(actions(&plan), vec![("iad".into(), Action::Remove)]);
+    assert!(skipped_reason(&plan, "fra").1.contains("min_regions (2)"));
+}
+
+#[test]
+fn action_limit_keeps_the_busiest_deploys() {
+    let config = PlacerConfig {
+        max_actions_per_tick: 2,
+        ..PlacerConfig::default()
+    };
+    let traffic = [
+        ("iad", 20.0),
+        ("fra", 300.0),
+        ("ams", 100.0),
+        ("sin", 200.0),
+    ];
+    let state = state_with(&config, &traffic, 5);
+    let plan = plan_for(&config, &state, &["iad"]);
+    assert_eq!(
+        actions(&plan),
+        vec![
+            ("fra".into(), Action::Deploy),
+            ("sin".into(), Action::Deploy)
+        ]
+    );
+    assert_eq!(
+        skipped_reason(&plan, "ams"),
+        (
+            &Action::Deploy,
+            "Action limit reached (max_actions_per_tick: 2)"
+        )
+    );
+}
+
+#[test]
+fn no_usable_metrics_suspends_removals() {
+    let config = PlacerConfig::default();
+    let state = state_with(&config, &[("iad", 100.0), ("fra", 0.0)], 5);
+    let deployed = set(&["iad", "fra"]);
+    let input = PlanInput {
+        config: &config,
+        state: &state,
+        deployed: &deployed,
+        now: Timestamp::from_unix_seconds(T0 + 3600),
+        metrics_usable: false,
+    };
+    let plan = plan(&input, &ThresholdPolicy);
+    assert!(plan.actions.is_empty());
+    assert_eq!(
+        skipped_reason(&plan, "fra"),
+        (
+            &Action::Remove,
+            "No usable traffic metrics: removals are suspended"
+        )
+    );
+}
+
+#[test]
+fn deployed_region_without_data_is_left_alone() {
+    let config = PlacerConfig::default();
+    let state = EngineState::default();
+    let plan = plan_for(&config, &state, &["iad", "fra"]);
+    assert!(plan.actions.is_empty());
+    assert_eq!(
+        skipped_reason(&plan, "fra"),
+        (&Action::None, "No traffic data yet")
+    );
+}

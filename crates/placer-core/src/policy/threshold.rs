@@ -1,0 +1,80 @@
+//! The threshold policy: each region on its own, by its smoothed traffic.
+
+use super::{PlacementPolicy, PlanningView, Proposal};
+use crate::report::Action;
+use crate::Reason;
+
+/// Deploys a region when its current traffic reaches the deploy threshold,
+/// or has stayed at or above `traffic_threshold` for `sustain_ticks`
+/// observations; removes a deployed region when its traffic falls to the
+/// remove threshold, or has stayed at or below `deployment_threshold` for
+/// `sustain_ticks` observations. A region without data is left alone.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct ThresholdPolicy;
+
+impl PlacementPolicy for ThresholdPolicy {
+    fn propose(&self, view: &PlanningView<'_>) -> Vec<Proposal> {
+        let config = view.config;
+        let sustain = config.sustain_ticks;
+        view.regions
+            .iter()
+            .map(|(region, detail)| {
+                let streaks = view
+                    .state
+                    .region(region)
+                    .map(|s| (s.high_streak as usize, s.low_streak as usize))
+                    .unwrap_or((0, 0));
+                let (action, reason) = if detail.points == 0 {
+                    (Action::None, Reason::NoData)
+                } else if !detail.deployed && detail.current >= detail.deploy_threshold {
+                    (
+                        Action::Deploy,
+                        Reason::AboveDeployThreshold {
+                            current: detail.current,
+                            threshold: detail.deploy_threshold,
+                        },
+                    )
+                } else if !detail.deployed && sustain > 0 && streaks.0 >= sustain {
+                    (
+                        Action::Deploy,
+                        Reason::SustainedHigh {
+                            threshold: config.traffic_threshold,
+                            ticks: streaks.0 as u32,
+                            current: detail.current,
+                        },
+                    )
+                } else if detail.deployed && detail.current <= detail.remove_threshold {
+                    (
+                        Action::Remove,
+                        Reason::BelowRemoveThreshold {
+                            current: detail.current,
+                            threshold: detail.remove_threshold,
+                        },
+                    )
+                } else if detail.deployed && sustain > 0 && streaks.1 >= sustain {
+                    (
+                        Action::Remove,
+                        Reason::SustainedLow {
+                            threshold: config.deployment_threshold,
+                            ticks: streaks.1 as u32,
+                            current: detail.current,
+                        },
+                    )
+                } else {
+                    (
+                        Action::None,
+                        Reason::WithinThresholds {
+                            current: detail.current,
+                            long: detail.long,
+                        },
+                    )
+                };
+                Proposal {
+                    region: *region,
+                    action,
+                    reason,
+                }
+            })
+            .collect()
+    }
+}

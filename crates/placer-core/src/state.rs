@@ -1,0 +1,236 @@
+//! [`EngineState`]: everything the engine remembers between ticks — traffic
+//! history, streaks and the last action per region — in a versioned,
+//! serializable form a binary can persist and restore.
+
+use std::collections::{BTreeMap, BTreeSet, VecDeque};
+
+use serde::{Deserialize, Serialize};
+
+use crate::config::ThresholdMode;
+use crate::predictor::Averages;
+use crate::report::Action;
+use crate::{PlacerConfig, Region, RegionHistory, Timestamp, TrafficSnapshot};
+
+/// The format version written by this crate. Restoring a state written in
+/// another version fails with [`StateError::UnsupportedVersion`].
+pub const STATE_FORMAT_VERSION: u32 = 1;
+
+/// The engine's memory between ticks.
+///
+/// ```
+/// use placer_core::{EngineState, PlacerConfig, Timestamp, TrafficSnapshot};
+///
+/// let config = PlacerConfig::default();
+/// let mut state = EngineState::default();
+/// let at = Timestamp::from_unix_seconds(60);
+/// state.record(&TrafficSnapshot::new(at, [("iad", 80.0)]).unwrap(), &config);
+/// assert_eq!(state.region(&"iad".parse().unwrap()).unwrap().history.len(), 1);
+/// ```
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(try_from = "VersionedState", into = "VersionedState")]
+pub struct EngineState {
+    last_observation: Option<Timestamp>,
+    regions: BTreeMap<Region, RegionState>,
+}
+
+/// What the engine remembers about one region.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct RegionState {
+    /// Request counts, oldest first.
+    pub history: RegionHistory,
+    /// Recent long-term averages, oldest first (kept only for
+    /// volatility-aware thresholds).
+    pub recent_longs: VecDeque<f64>,
+    /// Consecutive observations with current traffic at or above
+    /// `traffic_threshold`.
+    pub high_streak: u32,
+    /// Consecutive observations with current traffic at or below
+    /// `deployment_threshold`.
+    pub low_streak: u32,
+    /// The last deploy or remove carried out on the region.
+    pub last_action: Option<LastAction>,
+}
+
+/// A deploy or remove that was carried out, and when.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct LastAction {
+    /// When it was carried out.
+    pub at: Timestamp,
+    /// What was done.
+    pub action: Action,
+}
+
+/// Why a persisted state could not be restored.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum StateError {
+    /// The state was written by an incompatible version.
+    #[error("engine state has format version {found}, this build reads version {expected}")]
+    UnsupportedVersion {
+        /// The version found in the data.
+        found: u32,
+        /// The version this build reads.
+        expected: u32,
+    },
+    /// A region's history holds a value that is not a finite count.
+    #[error("engine state: history of region {region} holds a negative or non-finite count")]
+    InvalidHistory {
+        /// The region at fault.
+        region: Region,
+    },
+}
+
+impl EngineState {
+    /// Adds a successful observation: every known region gets a point (zero
+    /// when the snapshot lacks it) and its streaks are updated.
+    pub fn record(&mut self, snapshot: &TrafficSnapshot, config: &PlacerConfig) {
+        for (region, _) in snapshot.iter() {
+            self.regions.entry(*region).or_default();
+        }
+        let capacity = config.history_capacity();
+        for (region, state) in &mut self.regions {
+            state.history.push(snapshot.requests(region), capacity);
+            let Some(averages) = Averages::of(&state.history, config) else {
+                continue;
+            };
+            state.high_streak = next_streak(
+                state.high_streak,
+                averages.current >= config.traffic_threshold,
+            );
+            state.low_streak = next_streak(
+                state.low_streak,
+                averages.current <= config.deployment_threshold,
+            );
+            if config.thresholds == ThresholdMode::VolatilityAware {
+                state.recent_longs.push_back(averages.long);
+                while state.recent_longs.len() > config.long_term_window {
+                    state.recent_longs.pop_front();
+                }
+            } else {
+                state.recent_longs.clear();
+            }
+        }
+        self.last_observation = Some(snapshot.at());
+    }
+
+    /// Notes that `action` was carried out on `region` at `at` (starts its
+    /// cooldown).
+    pub fn record_action(&mut self, region: &Region, action: Action, at: Timestamp) {
+        let state = self.regions.entry(*region).or_default();
+        state.last_action = Some(LastAction { at, action });
+        // A fresh start for the streak that caused the move.
+        state.high_streak = 0;
+        state.low_streak = 0;
+    }
+
+    /// Forgets regions that are not deployed, had no traffic in their whole
+    /// remembered history and are not cooling down, to keep the state small.
+    pub fn forget_idle(
+        &mut self,
+        deployed: &BTreeSet<Region>,
+        config: &PlacerConfig,
+        now: Timestamp,
+    ) {
+        let capacity = config.history_capacity();
+        self.regions.retain(|region, state| {
+            deployed.contains(region)
+                || !(state.history.len() >= capacity && state.history.is_all_zero())
+                || state
+                    .last_action
+                    .is_some_and(|last| now.duration_since(last.at) < config.cooldown_period)
+        });
+    }
+
+    /// Applies a changed config: history beyond the new windows is dropped.
+    pub fn adapt_to(&mut self, config: &PlacerConfig) {
+        let capacity = config.history_capacity();
+        for state in self.regions.values_mut() {
+            state.history.truncate_to(capacity);
+            while state.recent_longs.len() > config.long_term_window {
+                state.recent_longs.pop_front();
+            }
+        }
+    }
+
+    /// What is remembered about `region`.
+    pub fn region(&self, region: &Region) -> Option<&RegionState> {
+        self.regions.get(region)
+    }
+
+    /// Every remembered region, in region order.
+    pub fn regions(&self) -> impl Iterator<Item = (&Region, &RegionState)> + '_ {
+        self.regions.iter()
+    }
+
+    /// Time of the last successful observation.
+    pub fn last_observation(&self) -> Option<Timestamp> {
+        self.last_observation
+    }
+
+    /// Time left before `region` may be acted on again, if any.
+    pub fn cooldown_remaining(
+        &self,
+        region: &Region,
+        config: &PlacerConfig,
+        now: Timestamp,
+    ) -> Option<std::time::Duration> {
+        let last = self.regions.get(region)?.last_action?;
+        let elapsed = now.duration_since(last.at);
+        (elapsed < config.cooldown_period).then(|| config.cooldown_period - elapsed)
+    }
+}
+
+fn next_streak(streak: u32, holds: bool) -> u32 {
+    if holds {
+        streak.saturating_add(1)
+    } else {
+        0
+    }
+}
+
+#[derive(Serialize, Deserialize)]
+struct VersionedState {
+    format_version: u32,
+    #[serde(default)]
+    last_observation: Option<Timestamp>,
+    #[serde(default)]
+    regions: BTreeMap<Region, RegionState>,
+}
+
+impl TryFrom<VersionedState> for EngineState {
+    type Error = StateError;
+    fn try_from(stored: VersionedState) -> Result<Self, StateError> {
+        if stored.format_version != STATE_FORMAT_VERSION {
+            return Err(StateError::UnsupportedVersion {
+                found: stored.format_version,
+                expected: STATE_FORMAT_VERSION,
+            });
+        }
+        for (region, state) in &stored.regions {
+            let longs_valid = state
+                .recent_longs
+                .iter()
+                .all(|x| x.is_finite() && *x >= 0.0);
+            if !state.history.is_valid() || !longs_valid {
+                return Err(StateError::InvalidHistory { region: *region });
+            }
+        }
+        Ok(EngineState {
+            last_observation: stored.last_observation,
+            regions: stored.regions,
+        })
+    }
+}
+
+impl From<EngineState> for VersionedState {
+    fn from(state: EngineState) -> Self {
+        VersionedState {
+            format_version: STATE_FORMAT_VERSION,
+            last_observation: state.last_observation,
+            regions: state.regions,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests;

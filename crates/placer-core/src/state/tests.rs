@@ -1,0 +1,144 @@
+use super::*;
+
+fn at(seconds: i64) -> Timestamp {
+    Timestamp::from_unix_seconds(seconds)
+}
+
+fn region(code: &str) -> Region {
+    code.parse().unwrap()
+}
+
+#[test]
+fn a_region_missing_from_a_snapshot_had_zero_requests() {
+    let config = PlacerConfig::default();
+    let mut state = EngineState::default();
+    state.record(
+        &TrafficSnapshot::new(at(0), [("iad", 5.0)]).unwrap(),
+        &config,
+    );
+    state.record(
+        &TrafficSnapshot::new(at(60), [("fra", 7.0)]).unwrap(),
+        &config,
+    );
+    let iad: Vec<f64> = state
+        .region(&region("iad"))
+        .unwrap()
+        .history
+        .iter()
+        .collect();
+    assert_eq!(iad, vec![5.0, 0.0]);
+    let fra: Vec<f64> = state
+        .region(&region("fra"))
+        .unwrap()
+        .history
+        .iter()
+        .collect();
+    assert_eq!(fra, vec![7.0]);
+}
+
+#[test]
+fn history_is_bounded_by_the_longest_window() {
+    let config = PlacerConfig {
+        long_term_window: 4,
+        short_term_window: 2,
+        ..PlacerConfig::default()
+    };
+    let mut state = EngineState::default();
+    for i in 0..10 {
+        state.record(
+            &TrafficSnapshot::new(at(i), [("iad", i as f64)]).unwrap(),
+            &config,
+        );
+    }
+    let points: Vec<f64> = state
+        .region(&region("iad"))
+        .unwrap()
+        .history
+        .iter()
+        .collect();
+    assert_eq!(points, vec![6.0, 7.0, 8.0, 9.0]);
+}
+
+#[test]
+fn streaks_count_consecutive_ticks_over_and_under_thresholds() {
+    let config = PlacerConfig {
+        short_term_window: 1,
+        long_term_window: 1,
+        ..PlacerConfig::default()
+    };
+    let mut state = EngineState::default();
+    for count in [60.0, 70.0, 5.0, 80.0, 90.0, 95.0] {
+        state.record(
+            &TrafficSnapshot::new(at(0), [("iad", count)]).unwrap(),
+            &config,
+        );
+    }
+    let iad = state.region(&region("iad")).unwrap();
+    assert_eq!((iad.high_streak, iad.low_streak), (3, 0));
+}
+
+#[test]
+fn cooldown_remaining_counts_down_from_the_last_action() {
+    let config = PlacerConfig {
+        cooldown_period: std::time::Duration::from_secs(100),
+        ..PlacerConfig::default()
+    };
+    let mut state = EngineState::default();
+    state.record_action(&region("iad"), Action::Deploy, at(1000));
+    assert_eq!(
+        state.cooldown_remaining(&region("iad"), &config, at(1030)),
+        Some(std::time::Duration::from_secs(70))
+    );
+    assert_eq!(
+        state.cooldown_remaining(&region("iad"), &config, at(1100)),
+        None
+    );
+    assert_eq!(
+        state.cooldown_remaining(&region("fra"), &config, at(1030)),
+        None
+    );
+}
+
+#[test]
+fn idle_undeployed_regions_are_forgotten_but_deployed_ones_kept() {
+    let config = PlacerConfig {
+        short_term_window: 1,
+        long_term_window: 2,
+        ..PlacerConfig::default()
+    };
+    let mut state = EngineState::default();
+    state.record(
+        &TrafficSnapshot::new(at(0), [("iad", 0.0), ("fra", 0.0)]).unwrap(),
+        &config,
+    );
+    state.record(
+        &TrafficSnapshot::new(at(60), [("iad", 0.0), ("fra", 0.0)]).unwrap(),
+        &config,
+    );
+    let deployed: BTreeSet<Region> = [region("fra")].into();
+    state.forget_idle(&deployed, &config, at(60));
+    assert!(state.region(&region("iad")).is_none());
+    assert!(state.region(&region("fra")).is_some());
+}
+
+#[test]
+fn state_round_trips_with_its_version_and_rejects_others() {
+    let config = PlacerConfig::default();
+    let mut state = EngineState::default();
+    state.record(
+        &TrafficSnapshot::new(at(0), [("iad", 12.5)]).unwrap(),
+        &config,
+    );
+    state.record_action(&region("iad"), Action::Deploy, at(0));
+    let json = serde_json::to_string(&state).unwrap();
+    assert!(json.contains("\"format_version\":1"), "{json}");
+    let restored: EngineState = serde_json::from_str(&json).unwrap();
+    assert_eq!(restored, state);
+
+    let future = json.replace("\"format_version\":1", "\"format_version\":9");
+    let err = serde_json::from_str::<EngineState>(&future).unwrap_err();
+    assert!(err.to_string().contains("format version 9"), "{err}");
+
+    let corrupt = json.replace("12.5", "-12.5");
+    assert!(serde_json::from_str::<EngineState>(&corrupt).is_err());
+}
