@@ -67,6 +67,7 @@
 #![warn(missing_docs)]
 
 mod actuator;
+pub mod backtest;
 pub mod config;
 pub mod conformance;
 pub mod geo;

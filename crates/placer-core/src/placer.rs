@@ -1,12 +1,15 @@
 //! [`Placer`]: the tick orchestrator. Observe, record, plan, apply, report.
 
 use std::collections::BTreeSet;
+use std::sync::Arc;
 
 use crate::config::{InvalidConfig, PolicyKind};
 use crate::planner::{self, Plan, PlanInput};
-use crate::policy::{PlacementPolicy, ThresholdPolicy};
-use crate::report::{Action, ActionOutcome, Outcome, TickReport};
-use crate::{EngineState, MetricsSource, PlacerConfig, Region, RegionActuator, Timestamp};
+use crate::policy::{LatencyPolicy, PlacementPolicy, ThresholdPolicy};
+use crate::report::{Action, ActionOutcome, Outcome, Skipped, TickReport};
+use crate::{
+    EngineState, LatencyModel, MetricsSource, PlacerConfig, Region, RegionActuator, Timestamp,
+};
 
 /// The placement engine: a validated config plus the state it has learnt.
 ///
@@ -38,6 +41,7 @@ use crate::{EngineState, MetricsSource, PlacerConfig, Region, RegionActuator, Ti
 pub struct Placer {
     config: PlacerConfig,
     state: EngineState,
+    latency_model: Arc<LatencyModel>,
 }
 
 impl Placer {
@@ -56,7 +60,11 @@ impl Placer {
     pub fn with_state(config: PlacerConfig, mut state: EngineState) -> Result<Self, InvalidConfig> {
         config.validate()?;
         state.adapt_to(&config);
-        Ok(Placer { config, state })
+        Ok(Placer {
+            config,
+            state,
+            latency_model: Arc::new(LatencyModel::distance()),
+        })
     }
 
     /// The config in force.
@@ -93,10 +101,16 @@ impl Placer {
         planner::plan(&input, self.policy().as_ref())
     }
 
+    /// Uses `model` for round-trip times in the latency policy (default:
+    /// the distance model; pass a measured matrix for real figures).
+    pub fn set_latency_model(&mut self, model: LatencyModel) {
+        self.latency_model = Arc::new(model);
+    }
+
     fn policy(&self) -> Box<dyn PlacementPolicy> {
         match self.config.policy {
             PolicyKind::Threshold => Box::new(ThresholdPolicy),
-            PolicyKind::Latency => Box::new(ThresholdPolicy),
+            PolicyKind::Latency => Box::new(LatencyPolicy::new(Arc::clone(&self.latency_model))),
         }
     }
 
@@ -133,9 +147,23 @@ impl Placer {
         let plan = self.plan(&deployed, now, !snapshot.is_empty());
 
         let execute = !dry_run || actuator.is_simulation();
+        if execute {
+            self.state.set_policy_memory(plan.memory.clone());
+        }
         let mut updated = deployed.clone();
         let mut outcomes = Vec::with_capacity(plan.actions.len());
+        let mut skipped = plan.skipped;
         for planned in plan.actions {
+            let would_remain = updated.len().saturating_sub(1);
+            if planned.action == Action::Remove && would_remain < self.config.min_regions {
+                // A deploy this removal counted on failed.
+                skipped.push(Skipped {
+                    region: planned.region,
+                    action: Action::Remove,
+                    reason: planner::too_few_regions(&self.config),
+                });
+                continue;
+            }
             let outcome = if execute {
                 let result = match planned.action {
                     Action::Deploy => actuator.deploy(&planned.region).await,
@@ -176,10 +204,11 @@ impl Placer {
             regions.sort();
             regions
         };
+        skipped.sort_by(|a, b| a.region.cmp(&b.region));
         TickReport {
             deployed: done(Action::Deploy),
             removed: done(Action::Remove),
-            skipped: plan.skipped,
+            skipped,
             current_deployment: deployed.into_iter().collect(),
             updated_deployment: updated.into_iter().collect(),
             at: now,

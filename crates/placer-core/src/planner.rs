@@ -9,7 +9,7 @@
 use std::cmp::Ordering;
 use std::collections::{BTreeMap, BTreeSet};
 
-use crate::policy::{PlacementPolicy, PlanningView, Proposal};
+use crate::policy::{PlacementPolicy, PlanningView, PolicyMemory, Proposal};
 use crate::predictor::Averages;
 use crate::report::{Action, RegionDetail, Skipped};
 use crate::{EngineState, PlacerConfig, Reason, Region, Thresholds, Timestamp};
@@ -34,6 +34,8 @@ pub struct Plan {
     pub skipped: Vec<Skipped>,
     /// The numbers behind each region's decision.
     pub regions: BTreeMap<Region, RegionDetail>,
+    /// What the policy keeps for the next tick.
+    pub memory: PolicyMemory,
 }
 
 /// Everything the planner needs besides the policy.
@@ -95,8 +97,9 @@ pub fn plan(input: &PlanInput<'_>, policy: &dyn PlacementPolicy) -> Plan {
         regions: &regions,
         now: input.now,
     };
+    let mut memory = input.state.policy_memory().clone();
     let mut proposals: BTreeMap<Region, Proposal> = policy
-        .propose(&view)
+        .propose(&view, &mut memory)
         .into_iter()
         .filter(|p| regions.contains_key(&p.region))
         .map(|p| (p.region, p))
@@ -164,20 +167,15 @@ pub fn plan(input: &PlanInput<'_>, policy: &dyn PlacementPolicy) -> Plan {
 
     candidates.sort_by(|a, b| priority(a, b, config, &regions));
     let mut actions = Vec::new();
+    // Deploys come first, so a removal may count on this tick's deploys (a
+    // move in one tick); the orchestrator re-checks when a deploy fails.
     let mut remaining = input.deployed.len();
     for candidate in candidates {
         if candidate.action == Action::Remove && remaining <= config.min_regions {
-            let reason = if config.min_regions <= 1 {
-                Reason::LastRegion
-            } else {
-                Reason::MinRegions {
-                    min: config.min_regions,
-                }
-            };
             skipped.push(Skipped {
                 region: candidate.region,
                 action: Action::Remove,
-                reason,
+                reason: too_few_regions(config),
             });
             continue;
         }
@@ -193,6 +191,8 @@ pub fn plan(input: &PlanInput<'_>, policy: &dyn PlacementPolicy) -> Plan {
         }
         if candidate.action == Action::Remove {
             remaining -= 1;
+        } else {
+            remaining += 1;
         }
         actions.push(candidate);
     }
@@ -201,6 +201,18 @@ pub fn plan(input: &PlanInput<'_>, policy: &dyn PlacementPolicy) -> Plan {
         actions,
         skipped,
         regions,
+        memory,
+    }
+}
+
+/// The reason a removal is refused to keep `min_regions` deployed.
+pub(crate) fn too_few_regions(config: &PlacerConfig) -> Reason {
+    if config.min_regions <= 1 {
+        Reason::LastRegion
+    } else {
+        Reason::MinRegions {
+            min: config.min_regions,
+        }
     }
 }
 

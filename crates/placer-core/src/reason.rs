@@ -5,6 +5,8 @@ use std::fmt;
 
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 
+use crate::Region;
+
 /// Why the engine proposed, carried out or skipped a move.
 ///
 /// Reasons are data until someone reads them: [`Display`](fmt::Display)
@@ -92,6 +94,62 @@ pub enum Reason {
         /// `max_actions_per_tick`.
         max: usize,
     },
+    /// Latency policy: deploying the region saves `saves_ms` of round trip
+    /// for `share_pct` % of requests, entering at `serves`.
+    LatencyDeploy {
+        /// Mean round trip saved per request it will serve, in ms.
+        saves_ms: f64,
+        /// Percentage of all requests it will serve.
+        share_pct: f64,
+        /// The busiest edge regions it will serve (at most four).
+        serves: Vec<Region>,
+    },
+    /// Latency policy: the region's users are `rtt_ms` from `users_go_to`
+    /// (`None`: it serves no requests).
+    LatencyRemove {
+        /// Where most of its users will be served.
+        users_go_to: Option<Region>,
+        /// Their mean round trip there, in ms.
+        rtt_ms: f64,
+    },
+    /// Latency policy: the deployed region stays; it serves `share_pct` %.
+    LatencyKeep {
+        /// Percentage of all requests it serves.
+        share_pct: f64,
+    },
+    /// Latency policy: the undeployed region's users are served from
+    /// `server` (`None`: no traffic enters there).
+    LatencyServedFrom {
+        /// The region serving them.
+        server: Option<Region>,
+        /// Their round trip, in ms.
+        rtt_ms: f64,
+    },
+    /// Latency policy: a better set exists but must stay better for
+    /// `needed` ticks; it has for `ticks`.
+    LatencyPending {
+        /// How much better, in percent of the objective.
+        gain_pct: f64,
+        /// Consecutive ticks it has been better.
+        ticks: u32,
+        /// `latency.persist_ticks`.
+        needed: u32,
+    },
+    /// Latency policy: a better set exists but gains less than the margin.
+    LatencyBelowMargin {
+        /// How much better, in percent of the objective.
+        gain_pct: f64,
+        /// `latency.improvement_margin`, in percent.
+        margin_pct: f64,
+    },
+    /// Latency policy: the move would undo one made `remaining_secs` too
+    /// recently (`latency.stabilization_window`).
+    LatencyStabilizing {
+        /// Whole seconds until the move may be undone.
+        remaining_secs: u64,
+    },
+    /// Latency policy: no traffic at all, nothing to place machines by.
+    LatencyNoTraffic,
     /// An explanation given by a policy in its own words.
     Explained(String),
 }
@@ -115,6 +173,14 @@ impl Reason {
             Reason::LastRegion => "last_region",
             Reason::MinRegions { .. } => "min_regions",
             Reason::ActionLimit { .. } => "action_limit",
+            Reason::LatencyDeploy { .. } => "latency_deploy",
+            Reason::LatencyRemove { .. } => "latency_remove",
+            Reason::LatencyKeep { .. } => "latency_keep",
+            Reason::LatencyServedFrom { .. } => "latency_served_from",
+            Reason::LatencyPending { .. } => "latency_pending",
+            Reason::LatencyBelowMargin { .. } => "latency_below_margin",
+            Reason::LatencyStabilizing { .. } => "latency_stabilizing",
+            Reason::LatencyNoTraffic => "latency_no_traffic",
             Reason::Explained(_) => "policy",
         }
     }
@@ -163,6 +229,57 @@ impl fmt::Display for Reason {
             Reason::ActionLimit { max } => {
                 write!(f, "Action limit reached (max_actions_per_tick: {max})")
             }
+            Reason::LatencyDeploy {
+                saves_ms,
+                share_pct,
+                serves,
+            } => {
+                write!(f, "Saves {saves_ms:.0} ms for {share_pct:.1} % of requests (")?;
+                for (index, region) in serves.iter().enumerate() {
+                    if index > 0 {
+                        f.write_str(", ")?;
+                    }
+                    write!(f, "{region}")?;
+                }
+                f.write_str(")")
+            }
+            Reason::LatencyRemove {
+                users_go_to: Some(region),
+                rtt_ms,
+            } => write!(f, "Its users are {rtt_ms:.0} ms from {region}"),
+            Reason::LatencyRemove {
+                users_go_to: None, ..
+            } => f.write_str("Serves no requests"),
+            Reason::LatencyKeep { share_pct } => {
+                write!(f, "Serves {share_pct:.1} % of requests")
+            }
+            Reason::LatencyServedFrom {
+                server: Some(server),
+                rtt_ms,
+            } => write!(f, "Its users are served from {server} ({rtt_ms:.0} ms)"),
+            Reason::LatencyServedFrom { server: None, .. } => {
+                f.write_str("No traffic enters here")
+            }
+            Reason::LatencyPending {
+                gain_pct,
+                ticks,
+                needed,
+            } => write!(
+                f,
+                "A better placement would cut latency cost by {gain_pct:.1} %; waiting for it to persist ({ticks} of {needed} ticks)"
+            ),
+            Reason::LatencyBelowMargin {
+                gain_pct,
+                margin_pct,
+            } => write!(
+                f,
+                "A better placement would cut latency cost by only {gain_pct:.1} % (improvement_margin: {margin_pct:.1} %)"
+            ),
+            Reason::LatencyStabilizing { remaining_secs } => write!(
+                f,
+                "Would undo a recent move; stabilization window ({remaining_secs} seconds remaining)"
+            ),
+            Reason::LatencyNoTraffic => f.write_str("No traffic to place machines by"),
             Reason::Explained(text) => f.write_str(text),
         }
     }

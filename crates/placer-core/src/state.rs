@@ -7,6 +7,7 @@ use std::collections::{BTreeMap, BTreeSet, VecDeque};
 use serde::{Deserialize, Serialize};
 
 use crate::config::ThresholdMode;
+use crate::policy::PolicyMemory;
 use crate::predictor::Averages;
 use crate::report::Action;
 use crate::{PlacerConfig, Region, RegionHistory, Timestamp, TrafficSnapshot};
@@ -31,6 +32,7 @@ pub const STATE_FORMAT_VERSION: u32 = 1;
 pub struct EngineState {
     last_observation: Option<Timestamp>,
     regions: BTreeMap<Region, RegionState>,
+    policy_memory: PolicyMemory,
 }
 
 /// What the engine remembers about one region.
@@ -162,6 +164,16 @@ impl EngineState {
         self.regions.iter()
     }
 
+    /// What the placement policy carried over from the previous tick.
+    pub fn policy_memory(&self) -> &PolicyMemory {
+        &self.policy_memory
+    }
+
+    /// Keeps what the placement policy wants to remember until the next tick.
+    pub fn set_policy_memory(&mut self, memory: PolicyMemory) {
+        self.policy_memory = memory;
+    }
+
     /// Time of the last successful observation.
     pub fn last_observation(&self) -> Option<Timestamp> {
         self.last_observation
@@ -195,6 +207,8 @@ struct VersionedState {
     last_observation: Option<Timestamp>,
     #[serde(default)]
     regions: BTreeMap<Region, RegionState>,
+    #[serde(default)]
+    policy_memory: PolicyMemory,
 }
 
 impl TryFrom<VersionedState> for EngineState {
@@ -218,6 +232,7 @@ impl TryFrom<VersionedState> for EngineState {
         Ok(EngineState {
             last_observation: stored.last_observation,
             regions: stored.regions,
+            policy_memory: stored.policy_memory,
         })
     }
 }
@@ -228,6 +243,7 @@ impl From<EngineState> for VersionedState {
             format_version: STATE_FORMAT_VERSION,
             last_observation: state.last_observation,
             regions: state.regions,
+            policy_memory: state.policy_memory,
         }
     }
 }

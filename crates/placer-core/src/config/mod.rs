@@ -61,6 +61,17 @@ pub struct LatencySettings {
     /// A change must stay worth making for this many consecutive ticks before
     /// it is carried out.
     pub persist_ticks: u32,
+    /// A change that improves the objective by at least this fraction (0.5 =
+    /// halves the latency cost) is carried out at once: a shift that large is
+    /// not noise.
+    pub urgent_improvement: f64,
+    /// The latency policy undoes a move on a region only once more than this
+    /// has passed: a region it deployed stays, and one it removed stays away.
+    /// It reacts fast, sometimes on little data; this puts a floor under how
+    /// soon such a decision is undone (like a stabilization window of a
+    /// Kubernetes autoscaler). Seconds or a duration such as `"30m"`.
+    #[serde(with = "duration")]
+    pub stabilization_window: Duration,
 }
 
 impl Default for LatencySettings {
@@ -69,6 +80,8 @@ impl Default for LatencySettings {
             region_cost_ms: 5.0,
             improvement_margin: 0.05,
             persist_ticks: 3,
+            urgent_improvement: 0.5,
+            stabilization_window: Duration::from_secs(30 * 60),
         }
     }
 }

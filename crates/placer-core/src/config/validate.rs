@@ -129,6 +129,9 @@ impl PlacerConfig {
         {
             return invalid("latency", "improvement_margin must be in [0, 1)");
         }
+        if !(latency.urgent_improvement > 0.0 && latency.urgent_improvement <= 1.0) {
+            return invalid("latency", "urgent_improvement must be in (0, 1]");
+        }
         Ok(())
     }
 }

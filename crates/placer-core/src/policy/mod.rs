@@ -5,10 +5,12 @@
 //! cooldowns, the last region, the action limit — so a new policy cannot
 //! break them.
 
+mod latency;
 mod threshold;
 
 use std::collections::{BTreeMap, BTreeSet};
 
+pub use latency::LatencyPolicy;
 pub use threshold::ThresholdPolicy;
 
 use crate::report::{Action, RegionDetail};
@@ -40,9 +42,21 @@ pub struct Proposal {
     pub reason: Reason,
 }
 
+/// What a policy carries from one tick to the next, persisted with the
+/// engine state.
+#[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(default)]
+pub struct PolicyMemory {
+    /// Latency policy: consecutive ticks on which a better set of regions
+    /// beat the current one by the improvement margin.
+    pub latency_streak: u32,
+}
+
 /// A way of choosing where the app should run.
 pub trait PlacementPolicy: Send + Sync {
     /// Proposals for the regions in `view.regions`: at most one per region.
-    /// Regions without a proposal are left as they are.
-    fn propose(&self, view: &PlanningView<'_>) -> Vec<Proposal>;
+    /// Regions without a proposal are left as they are. `memory` is what the
+    /// policy kept from the previous tick; changes to it are kept when the
+    /// tick is carried out.
+    fn propose(&self, view: &PlanningView<'_>, memory: &mut PolicyMemory) -> Vec<Proposal>;
 }

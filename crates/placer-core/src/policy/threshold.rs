@@ -1,6 +1,6 @@
 //! The threshold policy: each region on its own, by its smoothed traffic.
 
-use super::{PlacementPolicy, PlanningView, Proposal};
+use super::{PlacementPolicy, PlanningView, PolicyMemory, Proposal};
 use crate::report::Action;
 use crate::Reason;
 
@@ -13,7 +13,7 @@ use crate::Reason;
 pub struct ThresholdPolicy;
 
 impl PlacementPolicy for ThresholdPolicy {
-    fn propose(&self, view: &PlanningView<'_>) -> Vec<Proposal> {
+    fn propose(&self, view: &PlanningView<'_>, _memory: &mut PolicyMemory) -> Vec<Proposal> {
         let config = view.config;
         let sustain = config.sustain_ticks;
         view.regions

@@ -1,0 +1,216 @@
+//! Facility location on an [`RttTable`]: the set of serving regions that
+//! minimises `Σ_e w_e · RTT(e, D) + region_cost · |D|`, by local search.
+
+use crate::{RttTable, UNSERVED_RTT_MS};
+
+/// One placement question: weights per table row, cost per region, size
+/// bounds, and which columns must or may be chosen.
+#[derive(Debug)]
+pub(crate) struct FacilityProblem<'a> {
+    pub table: &'a RttTable,
+    /// Traffic per edge row.
+    pub weights: Vec<f64>,
+    /// Objective units (request-milliseconds) one more region costs.
+    pub region_cost: f64,
+    pub min_size: usize,
+    pub max_size: usize,
+    /// Columns every solution contains.
+    pub fixed: Vec<bool>,
+    /// Columns a solution may contain.
+    pub allowed: Vec<bool>,
+}
+
+/// Per edge row: the nearest chosen column (if any), its RTT, and the RTT of
+/// the second nearest.
+#[derive(Debug, Clone, Copy)]
+struct Nearest {
+    column: Option<usize>,
+    best: f64,
+    second: f64,
+}
+
+#[derive(Debug, Clone, Copy)]
+enum Move {
+    Add(usize),
+    Drop(usize),
+    Swap { out: usize, into: usize },
+}
+
+impl FacilityProblem<'_> {
+    /// Traffic-weighted RTT of `set` plus its region cost.
+    pub fn cost(&self, set: &[bool]) -> f64 {
+        let size = set.iter().filter(|chosen| **chosen).count();
+        let latency: f64 = self
+            .nearest(set)
+            .iter()
+            .zip(&self.weights)
+            .map(|(nearest, weight)| weight * nearest.best)
+            .sum();
+        latency + self.region_cost * size as f64
+    }
+
+    /// The best set found from `start` and from the fixed columns alone;
+    /// on a tie, the one reached from `start` (no change for nothing).
+    pub fn solve(&self, start: &[bool]) -> Vec<bool> {
+        let from_start = self.improve(self.feasible(start.to_vec()));
+        let from_fixed = self.improve(self.feasible(self.fixed.clone()));
+        if self.cost(&from_fixed) < self.cost(&from_start) - self.tolerance(&from_start) {
+            from_fixed
+        } else {
+            from_start
+        }
+    }
+
+    fn tolerance(&self, set: &[bool]) -> f64 {
+        1e-9 * (1.0 + self.cost(set).abs())
+    }
+
+    fn nearest(&self, set: &[bool]) -> Vec<Nearest> {
+        (0..self.weights.len())
+            .map(|edge| {
+                let row = self.table.row(edge);
+                let mut nearest = Nearest {
+                    column: None,
+                    best: UNSERVED_RTT_MS,
+                    second: UNSERVED_RTT_MS,
+                };
+                for (column, ms) in row.iter().enumerate().filter(|(c, _)| set[*c]) {
+                    if nearest.column.is_none() || *ms < nearest.best {
+                        nearest.second = nearest.best;
+                        nearest.best = *ms;
+                        nearest.column = Some(column);
+                    } else if *ms < nearest.second {
+                        nearest.second = *ms;
+                    }
+                }
+                nearest
+            })
+            .collect()
+    }
+
+    /// Adds fixed columns, then the most useful columns until `min_size`,
+    /// then drops the least useful until `max_size`.
+    fn feasible(&self, mut set: Vec<bool>) -> Vec<bool> {
+        for (column, fixed) in self.fixed.iter().enumerate() {
+            set[column] |= *fixed;
+        }
+        for (column, allowed) in self.allowed.iter().enumerate() {
+            set[column] &= *allowed || self.fixed[column];
+        }
+        while count(&set) < self.min_size {
+            let nearest = self.nearest(&set);
+            let best = (0..set.len())
+                .filter(|c| !set[*c] && self.allowed[*c])
+                .map(|c| (c, self.add_delta(&nearest, c)))
+                .min_by(|a, b| a.1.total_cmp(&b.1));
+            match best {
+                Some((column, _)) => set[column] = true,
+                None => break,
+            }
+        }
+        while count(&set) > self.max_size {
+            let nearest = self.nearest(&set);
+            let best = (0..set.len())
+                .filter(|c| set[*c] && !self.fixed[*c])
+                .map(|c| (c, self.drop_delta(&nearest, c)))
+                .min_by(|a, b| a.1.total_cmp(&b.1));
+            match best {
+                Some((column, _)) => set[column] = false,
+                None => break,
+            }
+        }
+        set
+    }
+
+    /// Best-improvement local search over add, drop and swap moves.
+    fn improve(&self, mut set: Vec<bool>) -> Vec<bool> {
+        loop {
+            let nearest = self.nearest(&set);
+            let size = count(&set);
+            let mut best: Option<(Move, f64)> = None;
+            let tolerance = self.tolerance(&set);
+            let mut consider = |candidate: Move, delta: f64| {
+                if delta < -tolerance && best.is_none_or(|(_, d)| delta < d) {
+                    best = Some((candidate, delta));
+                }
+            };
+            let outside: Vec<usize> = (0..set.len())
+                .filter(|c| !set[*c] && self.allowed[*c])
+                .collect();
+            let removable: Vec<usize> = (0..set.len())
+                .filter(|c| set[*c] && !self.fixed[*c])
+                .collect();
+            if size < self.max_size {
+                for &column in &outside {
+                    consider(Move::Add(column), self.add_delta(&nearest, column));
+                }
+            }
+            if size > self.min_size {
+                for &column in &removable {
+                    consider(Move::Drop(column), self.drop_delta(&nearest, column));
+                }
+            }
+            for &out in &removable {
+                for &into in &outside {
+                    consider(
+                        Move::Swap { out, into },
+                        self.swap_delta(&nearest, out, into),
+                    );
+                }
+            }
+            match best {
+                None => return set,
+                Some((Move::Add(column), _)) => set[column] = true,
+                Some((Move::Drop(column), _)) => set[column] = false,
+                Some((Move::Swap { out, into }, _)) => {
+                    set[out] = false;
+                    set[into] = true;
+                }
+            }
+        }
+    }
+
+    fn add_delta(&self, nearest: &[Nearest], column: usize) -> f64 {
+        let saved: f64 = nearest
+            .iter()
+            .zip(&self.weights)
+            .enumerate()
+            .map(|(edge, (n, w))| w * (self.table.rtt(edge, column) - n.best).min(0.0))
+            .sum();
+        saved + self.region_cost
+    }
+
+    fn drop_delta(&self, nearest: &[Nearest], column: usize) -> f64 {
+        let lost: f64 = nearest
+            .iter()
+            .zip(&self.weights)
+            .filter(|(n, _)| n.column == Some(column))
+            .map(|(n, w)| w * (n.second - n.best))
+            .sum();
+        lost - self.region_cost
+    }
+
+    fn swap_delta(&self, nearest: &[Nearest], out: usize, into: usize) -> f64 {
+        nearest
+            .iter()
+            .zip(&self.weights)
+            .enumerate()
+            .map(|(edge, (n, w))| {
+                let incoming = self.table.rtt(edge, into);
+                let after = if n.column == Some(out) {
+                    n.second.min(incoming)
+                } else {
+                    n.best.min(incoming)
+                };
+                w * (after - n.best)
+            })
+            .sum()
+    }
+}
+
+fn count(set: &[bool]) -> usize {
+    set.iter().filter(|chosen| **chosen).count()
+}
+
+#[cfg(test)]
+mod tests;
