@@ -1,0 +1,190 @@
+//! `PrometheusSource` against a real VictoriaMetrics (what Fly.io runs),
+//! started on a free loopback port with a temporary data directory.
+
+mod support;
+
+use std::process::Command;
+use std::time::{Duration, Instant};
+
+use placer_core::{conformance, Timestamp, TrafficSnapshot};
+use placer_prom::{AppName, PromError, PrometheusSettings, PrometheusSource};
+use support::backend::{locate, BackendProcess};
+use support::traffic::{KnownTraffic, APP, SERIES_COUNT};
+
+/// The seed project's query.
+const SEED_QUERY: &str = "sum(fly_edge_http_responses_count{app=\"{app}\"}[5m]) by (region)";
+
+async fn start_victoria_metrics() -> Option<BackendProcess> {
+    let binary = locate("victoria-metrics", "victoria-metrics")?;
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    Some(
+        BackendProcess::start("victoria-metrics", dir, "/health", |port| {
+            let mut command = Command::new(&binary);
+            command
+                .arg(format!("-httpListenAddr=127.0.0.1:{port}"))
+                .arg(format!("-storageDataPath={}", data.display()))
+                // Fresh samples are hidden for 30 s by default; ours are old,
+                // but the tests should not depend on that.
+                .arg("-search.latencyOffset=0s")
+                .arg("-search.disableCache")
+                .arg("-loggerLevel=WARN");
+            command
+        })
+        .await,
+    )
+}
+
+/// Imports the known history and waits until every series is searchable.
+async fn load(server: &BackendProcess, traffic: &KnownTraffic) {
+    let client = reqwest::Client::new();
+    let response = client
+        .post(format!("{}/api/v1/import/prometheus", server.url()))
+        .body(traffic.prometheus_text())
+        .send()
+        .await
+        .unwrap();
+    assert!(
+        response.status().is_success(),
+        "import failed: {response:?}\n{}",
+        server.log_text()
+    );
+    // Makes the imported samples searchable now rather than within a second.
+    client
+        .get(format!("{}/internal/force_flush", server.url()))
+        .send()
+        .await
+        .unwrap();
+
+    let deadline = Instant::now() + Duration::from_secs(20);
+    let query_time = traffic.query_time().unix_seconds().to_string();
+    loop {
+        let body: serde_json::Value = client
+            .post(format!("{}/api/v1/query", server.url()))
+            .form(&[
+                ("query", "count(fly_edge_http_responses_count)"),
+                ("time", &query_time),
+            ])
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        let count = body["data"]["result"][0]["value"][1]
+            .as_str()
+            .unwrap_or("0")
+            .to_owned();
+        if count == SERIES_COUNT.to_string() {
+            return;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "imported series never became visible: {body}"
+        );
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+}
+
+fn source_for(server: &BackendProcess, app: &str) -> PrometheusSource {
+    let app: AppName = app.parse().unwrap();
+    PrometheusSource::new(PrometheusSettings::new(server.url(), app)).unwrap()
+}
+
+/// One server for the whole file: each check below runs against it in turn.
+#[tokio::test]
+async fn victoria_metrics_reports_exact_requests_per_region() {
+    let Some(server) = start_victoria_metrics().await else {
+        return;
+    };
+    let traffic = KnownTraffic::new();
+    load(&server, &traffic).await;
+
+    instant_query_reports_exact_counts_and_the_unlabelled_series(&server, &traffic).await;
+    range_query_reports_exact_counts_for_every_step(&server, &traffic).await;
+    fetch_meets_the_source_contract(&server, &traffic).await;
+    an_app_without_traffic_is_an_error(&server, &traffic).await;
+    seed_query_reports_lifetime_totals_not_requests(&server, &traffic).await;
+    syntax_errors_are_api_errors(&server, &traffic).await;
+}
+
+async fn instant_query_reports_exact_counts_and_the_unlabelled_series(
+    server: &BackendProcess,
+    traffic: &KnownTraffic,
+) {
+    let at = traffic.query_time();
+    let outcome = source_for(server, APP).query_instant(at).await.unwrap();
+    assert_eq!(outcome.snapshot, traffic.expected_requests(at));
+    assert!(!outcome.partial);
+    assert!(outcome.warnings.is_empty(), "{:?}", outcome.warnings);
+    // The series without a region label is reported with its own increase.
+    assert_eq!(outcome.unlabelled.len(), 1, "{:?}", outcome.unlabelled);
+    let value: f64 = outcome.unlabelled[0].latest_value.parse().unwrap();
+    assert_eq!(value, traffic.expected_unlabelled(at));
+}
+
+async fn range_query_reports_exact_counts_for_every_step(
+    server: &BackendProcess,
+    traffic: &KnownTraffic,
+) {
+    let (start, end, step) = traffic.range();
+    let snapshots = source_for(server, APP)
+        .query_range(start, end, step)
+        .await
+        .unwrap();
+    let expected: Vec<TrafficSnapshot> = (0..)
+        .map(|k| start + step * k)
+        .take_while(|t: &Timestamp| *t <= end)
+        .map(|t| traffic.expected_requests(t))
+        .collect();
+    assert_eq!(expected.len(), 11);
+    assert_eq!(snapshots, expected);
+    // The windows really differ, so a step mix-up could not go unnoticed.
+    assert!(expected
+        .windows(2)
+        .any(|pair| pair[0].total() != pair[1].total()));
+}
+
+async fn fetch_meets_the_source_contract(server: &BackendProcess, traffic: &KnownTraffic) {
+    let source = source_for(server, APP);
+    let at = traffic.query_time() - Duration::from_secs(120);
+    conformance::fetch_reports_expected_traffic(&source, at, &traffic.expected_requests(at)).await;
+    conformance::repeated_fetches_agree(&source, at).await;
+}
+
+async fn an_app_without_traffic_is_an_error(server: &BackendProcess, traffic: &KnownTraffic) {
+    let source = source_for(server, "no-such-app");
+    let err = conformance::failing_backend_is_an_error(&source, traffic.query_time()).await;
+    assert!(err.to_string().contains("no-such-app"), "{err}");
+}
+
+/// VictoriaMetrics (and so Fly.io) accepts the seed's query, which Prometheus
+/// rejects, but it means the counters' lifetime totals, not the requests of
+/// the last five minutes.
+async fn seed_query_reports_lifetime_totals_not_requests(
+    server: &BackendProcess,
+    traffic: &KnownTraffic,
+) {
+    let mut settings = PrometheusSettings::new(server.url(), APP.parse().unwrap());
+    settings.query_template = SEED_QUERY.to_owned();
+    let at = traffic.query_time();
+    let outcome = PrometheusSource::new(settings)
+        .unwrap()
+        .query_instant(at)
+        .await
+        .unwrap();
+    assert_eq!(outcome.snapshot, traffic.lifetime_totals(at));
+    assert_ne!(outcome.snapshot, traffic.expected_requests(at));
+}
+
+async fn syntax_errors_are_api_errors(server: &BackendProcess, traffic: &KnownTraffic) {
+    let mut settings = PrometheusSettings::new(server.url(), APP.parse().unwrap());
+    settings.query_template = "sum(".to_owned();
+    let err = PrometheusSource::new(settings)
+        .unwrap()
+        .query_instant(traffic.query_time())
+        .await
+        .unwrap_err();
+    assert!(matches!(err, PromError::Api { .. }), "{err:?}");
+    assert!(err.to_string().contains("sum("), "{err}");
+}
