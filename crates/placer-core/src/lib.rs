@@ -1,4 +1,68 @@
-//! placer-core: the pure placement engine behind fly-placer.
+//! # placer-core
+//!
+//! The pure placement engine behind `fly-placer`: it turns per-region request
+//! counts into decisions about which regions an app's machines should run in.
+//!
+//! It does no I/O of its own — no network, files, environment or clock. Traffic
+//! comes in through a [`MetricsSource`], the deployment is read and changed
+//! through a [`RegionActuator`], and the time of each tick is passed in as a
+//! [`Timestamp`]. That makes it easy to embed in an ops bot, to replay history
+//! through it, and to test.
+//!
+//! ## How a tick decides
+//! 1. **Observe**: fetch a [`TrafficSnapshot`] (a failed fetch ends the tick
+//!    with no action) and append it to each region's bounded [`RegionHistory`].
+//! 2. **Smooth**: a short and a long exponential moving average per region,
+//!    computed oldest to newest ([`predictor`]).
+//! 3. **Propose**: the configured [`policy`] proposes deploys and removes —
+//!    by default the seed's adaptive thresholds ([`Thresholds`]) plus a
+//!    sustained-traffic rule, so flat high traffic is served too.
+//! 4. **Guard**: the [`planner`] applies the shared rules: allowed, excluded and
+//!    always-running lists, per-region cooldown in both directions, never below
+//!    `min_regions`, no removal without usable metrics, and at most
+//!    `max_actions_per_tick` moves.
+//! 5. **Apply and report**: carry the plan out (in dry-run only on simulating
+//!    actuators) and return a [`TickReport`] in the seed's JSON shape.
+//!
+//! ## Embedding
+//! An ops bot with its own traffic numbers implements [`MetricsSource`] and
+//! drives the engine with its own clock:
+//!
+//! ```
+//! use async_trait::async_trait;
+//! use placer_core::{
+//!     InMemoryActuator, MetricsError, MetricsSource, Placer, PlacerConfig, Timestamp,
+//!     TrafficSnapshot,
+//! };
+//!
+//! /// Traffic counted by the bot itself, e.g. from its own load balancer logs.
+//! struct BotCounters;
+//!
+//! #[async_trait]
+//! impl MetricsSource for BotCounters {
+//!     async fn fetch(&self, at: Timestamp) -> Result<TrafficSnapshot, MetricsError> {
+//!         TrafficSnapshot::new(at, [("iad", 35.0), ("syd", 140.0)])
+//!             .map_err(|source| MetricsError::InvalidData { backend: "bot", source })
+//!     }
+//! }
+//!
+//! # futures::executor::block_on(async {
+//! let config = placer_core::config::from_yaml("dry_run: false\nsustain_ticks: 2\n", "bot.yml")?;
+//! let mut placer = Placer::new(config)?;
+//! let actuator = InMemoryActuator::new(["iad".parse()?]);
+//! let mut now = Timestamp::from_unix_seconds(1_800_000_000);
+//! for _ in 0..2 {
+//!     let report = placer.tick(&BotCounters, &actuator, now).await;
+//!     assert!(report.is_ok());
+//!     now = now + std::time::Duration::from_secs(60);
+//! }
+//! assert!(actuator.regions().contains(&"syd".parse()?));
+//! # Ok::<(), Box<dyn std::error::Error>>(())
+//! # }).unwrap();
+//! ```
+//!
+//! Persist [`Placer::state`] (it is `serde`-serializable and versioned) to
+//! resume after a restart with [`Placer::with_state`].
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]
 
@@ -11,6 +75,7 @@ mod placer;
 pub mod planner;
 pub mod policy;
 pub mod predictor;
+mod reason;
 mod region;
 mod report;
 mod snapshot;
@@ -26,6 +91,7 @@ pub use history::RegionHistory;
 pub use memory::{ActuatorCall, InMemoryActuator, ScriptedSource};
 pub use placer::Placer;
 pub use planner::{Plan, PlannedAction};
+pub use reason::Reason;
 pub use region::{Region, RegionError};
 pub use report::{Action, ActionOutcome, Outcome, RegionDetail, Skipped, TickReport};
 pub use snapshot::{SnapshotError, TrafficSnapshot};

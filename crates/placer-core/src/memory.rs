@@ -168,7 +168,7 @@ impl RegionActuator for InMemoryActuator {
 
     async fn deploy(&self, region: &Region) -> Result<(), ActuatorError> {
         let mut state = self.lock();
-        state.calls.push(ActuatorCall::Deploy(region.clone()));
+        state.calls.push(ActuatorCall::Deploy(*region));
         if state.failing.contains(region) {
             return Err(ActuatorError::backend(
                 "in-memory",
@@ -176,13 +176,13 @@ impl RegionActuator for InMemoryActuator {
                 "deploy failed",
             ));
         }
-        state.deployed.insert(region.clone());
+        state.deployed.insert(*region);
         Ok(())
     }
 
     async fn remove(&self, region: &Region) -> Result<(), ActuatorError> {
         let mut state = self.lock();
-        state.calls.push(ActuatorCall::Remove(region.clone()));
+        state.calls.push(ActuatorCall::Remove(*region));
         if state.failing.contains(region) {
             return Err(ActuatorError::backend(
                 "in-memory",

@@ -154,7 +154,7 @@ impl Placer {
             };
             if !matches!(outcome, Outcome::Error(_)) {
                 if planned.action == Action::Deploy {
-                    updated.insert(planned.region.clone());
+                    updated.insert(planned.region);
                 } else {
                     updated.remove(&planned.region);
                 }
@@ -171,7 +171,7 @@ impl Placer {
             let mut regions: Vec<Region> = outcomes
                 .iter()
                 .filter(|o| o.action == action && !matches!(o.outcome, Outcome::Error(_)))
-                .map(|o| o.region.clone())
+                .map(|o| o.region)
                 .collect();
             regions.sort();
             regions

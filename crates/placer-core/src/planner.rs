@@ -12,17 +12,17 @@ use std::collections::{BTreeMap, BTreeSet};
 use crate::policy::{PlacementPolicy, PlanningView, Proposal};
 use crate::predictor::Averages;
 use crate::report::{Action, RegionDetail, Skipped};
-use crate::{EngineState, PlacerConfig, Region, Thresholds, Timestamp};
+use crate::{EngineState, PlacerConfig, Reason, Region, Thresholds, Timestamp};
 
 /// A deploy or remove the planner decided on.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct PlannedAction {
     /// The region.
     pub region: Region,
     /// Deploy or remove.
     pub action: Action,
-    /// Why, in words.
-    pub reason: String,
+    /// Why.
+    pub reason: Reason,
 }
 
 /// What the planner decided for one tick.
@@ -56,7 +56,7 @@ pub struct PlanInput<'a> {
 /// history, those deployed and the always-running ones.
 pub fn region_details(input: &PlanInput<'_>) -> BTreeMap<Region, RegionDetail> {
     let config = input.config;
-    let mut in_play: BTreeSet<Region> = input.state.regions().map(|(r, _)| r.clone()).collect();
+    let mut in_play: BTreeSet<Region> = input.state.regions().map(|(r, _)| *r).collect();
     in_play.extend(input.deployed.iter().cloned());
     in_play.extend(config.always_running_regions.iter().cloned());
     in_play
@@ -99,7 +99,7 @@ pub fn plan(input: &PlanInput<'_>, policy: &dyn PlacementPolicy) -> Plan {
         .propose(&view)
         .into_iter()
         .filter(|p| regions.contains_key(&p.region))
-        .map(|p| (p.region.clone(), p))
+        .map(|p| (p.region, p))
         .collect();
 
     let mut skipped = Vec::new();
@@ -109,8 +109,8 @@ pub fn plan(input: &PlanInput<'_>, policy: &dyn PlacementPolicy) -> Plan {
         let proposal = proposals.remove(region);
         let wanted = proposal.as_ref().map_or(Action::None, |p| p.action);
         let policy_reason = proposal.map(|p| p.reason);
-        let skip = |action: Action, reason: String| Skipped {
-            region: region.clone(),
+        let skip = |action: Action, reason: Reason| Skipped {
+            region: *region,
             action,
             reason,
         };
@@ -118,54 +118,41 @@ pub fn plan(input: &PlanInput<'_>, policy: &dyn PlacementPolicy) -> Plan {
         if config.always_running_regions.contains(region) {
             if !deployed {
                 candidates.push(PlannedAction {
-                    region: region.clone(),
+                    region: *region,
                     action: Action::Deploy,
-                    reason: "Region is in always_running_regions list and is not deployed".into(),
+                    reason: Reason::AlwaysRunningMissing,
                 });
             } else if wanted == Action::Remove {
-                skipped.push(skip(
-                    Action::Remove,
-                    "Region is in always_running_regions list".into(),
-                ));
+                skipped.push(skip(Action::Remove, Reason::AlwaysRunning));
             } else {
                 skipped.push(skip(Action::None, hold_reason(policy_reason)));
             }
             continue;
         }
         if !deployed && config.excluded_regions.contains(region) {
-            skipped.push(skip(
-                wanted_deploy(wanted),
-                "Region is in excluded_regions list".into(),
-            ));
+            skipped.push(skip(wanted_deploy(wanted), Reason::Excluded));
             continue;
         }
         if !deployed && !config.may_deploy(region) {
-            skipped.push(skip(
-                wanted_deploy(wanted),
-                "Region is not in allowed_regions list".into(),
-            ));
+            skipped.push(skip(wanted_deploy(wanted), Reason::NotAllowed));
             continue;
         }
         match (wanted, deployed) {
             (Action::Deploy, false) | (Action::Remove, true) => {
-                let reason = policy_reason.unwrap_or_default();
+                let reason = policy_reason.unwrap_or(Reason::NoData);
                 if wanted == Action::Remove && !input.metrics_usable {
-                    skipped.push(skip(
-                        Action::Remove,
-                        "No usable traffic metrics: removals are suspended".into(),
-                    ));
+                    skipped.push(skip(Action::Remove, Reason::NoUsableMetrics));
                 } else if let Some(left) = input.state.cooldown_remaining(region, config, input.now)
                 {
                     skipped.push(skip(
                         wanted,
-                        format!(
-                            "Cooldown period ({} seconds remaining)",
-                            left.as_secs_f64().ceil() as u64
-                        ),
+                        Reason::Cooldown {
+                            remaining_secs: left.as_secs_f64().ceil() as u64,
+                        },
                     ));
                 } else {
                     candidates.push(PlannedAction {
-                        region: region.clone(),
+                        region: *region,
                         action: wanted,
                         reason,
                     });
@@ -181,12 +168,11 @@ pub fn plan(input: &PlanInput<'_>, policy: &dyn PlacementPolicy) -> Plan {
     for candidate in candidates {
         if candidate.action == Action::Remove && remaining <= config.min_regions {
             let reason = if config.min_regions <= 1 {
-                "Region is the last deployed region".to_owned()
+                Reason::LastRegion
             } else {
-                format!(
-                    "Keeping at least min_regions ({}) regions deployed",
-                    config.min_regions
-                )
+                Reason::MinRegions {
+                    min: config.min_regions,
+                }
             };
             skipped.push(Skipped {
                 region: candidate.region,
@@ -199,10 +185,9 @@ pub fn plan(input: &PlanInput<'_>, policy: &dyn PlacementPolicy) -> Plan {
             skipped.push(Skipped {
                 region: candidate.region,
                 action: candidate.action,
-                reason: format!(
-                    "Action limit reached (max_actions_per_tick: {})",
-                    config.max_actions_per_tick
-                ),
+                reason: Reason::ActionLimit {
+                    max: config.max_actions_per_tick,
+                },
             });
             continue;
         }
@@ -211,7 +196,7 @@ pub fn plan(input: &PlanInput<'_>, policy: &dyn PlacementPolicy) -> Plan {
         }
         actions.push(candidate);
     }
-    skipped.sort_by(|a, b| a.region.cmp(&b.region));
+    skipped.sort_by_key(|a| a.region);
     Plan {
         actions,
         skipped,
@@ -227,8 +212,8 @@ fn wanted_deploy(wanted: Action) -> Action {
     }
 }
 
-fn hold_reason(policy_reason: Option<String>) -> String {
-    policy_reason.unwrap_or_else(|| "No change proposed".to_owned())
+fn hold_reason(policy_reason: Option<Reason>) -> Reason {
+    policy_reason.unwrap_or(Reason::NoData)
 }
 
 /// Always-running deploys first, then deploys by traffic (busiest first),

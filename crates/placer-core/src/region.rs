@@ -7,7 +7,8 @@ use serde::{Deserialize, Deserializer, Serialize, Serializer};
 
 /// A Fly.io region code such as `iad` or `fra`.
 ///
-/// A region code is exactly three lowercase ASCII letters. Validating at the
+/// A region code is exactly three lowercase ASCII letters. It is stored
+/// inline and is `Copy`, so passing regions around costs nothing. Validating at the
 /// boundary means the rest of the engine never has to wonder whether `"IAD "`
 /// and `"iad"` are the same place.
 ///
@@ -18,8 +19,8 @@ use serde::{Deserialize, Deserializer, Serialize, Serializer};
 /// assert_eq!(fra.as_str(), "fra");
 /// assert!("FRA".parse::<Region>().is_err());
 /// ```
-#[derive(Clone, PartialEq, Eq, PartialOrd, Ord, Hash)]
-pub struct Region(String);
+#[derive(Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct Region([u8; 3]);
 
 /// Why a string is not a valid [`Region`] code.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -51,25 +52,29 @@ impl Region {
                 code: code.to_owned(),
                 problem,
             }),
-            None => Ok(Region(code.to_owned())),
+            None => {
+                let bytes = code.as_bytes();
+                Ok(Region([bytes[0], bytes[1], bytes[2]]))
+            }
         }
     }
 
     /// The code as a string slice.
     pub fn as_str(&self) -> &str {
-        &self.0
+        // Only lowercase ASCII letters are ever stored, so this cannot fail.
+        std::str::from_utf8(&self.0).unwrap_or("???")
     }
 }
 
 impl fmt::Display for Region {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(&self.0)
+        f.write_str(self.as_str())
     }
 }
 
 impl fmt::Debug for Region {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        fmt::Debug::fmt(&self.0, f)
+        fmt::Debug::fmt(self.as_str(), f)
     }
 }
 
@@ -82,13 +87,13 @@ impl FromStr for Region {
 
 impl AsRef<str> for Region {
     fn as_ref(&self) -> &str {
-        &self.0
+        self.as_str()
     }
 }
 
 impl Serialize for Region {
     fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
-        serializer.serialize_str(&self.0)
+        serializer.serialize_str(self.as_str())
     }
 }
 

@@ -6,7 +6,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use serde::{Deserialize, Serialize};
 
 use crate::config::PolicyKind;
-use crate::{Region, Timestamp};
+use crate::{Reason, Region, Timestamp};
 
 /// A move on one region.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
@@ -31,14 +31,14 @@ impl std::fmt::Display for Action {
 }
 
 /// A region the tick did not change, and why.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Skipped {
     /// The region.
     pub region: Region,
     /// What the policy wanted for it (`none` when it wanted nothing).
     pub action: Action,
-    /// Why nothing was done, in words.
-    pub reason: String,
+    /// Why nothing was done.
+    pub reason: Reason,
 }
 
 /// How a carried-out (or dry-run) action ended.
@@ -54,14 +54,14 @@ pub enum Outcome {
 }
 
 /// One deploy or remove the tick decided on, and its outcome.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct ActionOutcome {
     /// The region.
     pub region: Region,
     /// Deploy or remove.
     pub action: Action,
     /// Why the policy chose it.
-    pub reason: String,
+    pub reason: Reason,
     /// What happened.
     pub outcome: Outcome,
 }

@@ -85,7 +85,7 @@ impl EngineState {
     /// when the snapshot lacks it) and its streaks are updated.
     pub fn record(&mut self, snapshot: &TrafficSnapshot, config: &PlacerConfig) {
         for (region, _) in snapshot.iter() {
-            self.regions.entry(region.clone()).or_default();
+            self.regions.entry(*region).or_default();
         }
         let capacity = config.history_capacity();
         for (region, state) in &mut self.regions {
@@ -116,7 +116,7 @@ impl EngineState {
     /// Notes that `action` was carried out on `region` at `at` (starts its
     /// cooldown).
     pub fn record_action(&mut self, region: &Region, action: Action, at: Timestamp) {
-        let state = self.regions.entry(region.clone()).or_default();
+        let state = self.regions.entry(*region).or_default();
         state.last_action = Some(LastAction { at, action });
         // A fresh start for the streak that caused the move.
         state.high_streak = 0;
@@ -212,9 +212,7 @@ impl TryFrom<VersionedState> for EngineState {
                 .iter()
                 .all(|x| x.is_finite() && *x >= 0.0);
             if !state.history.is_valid() || !longs_valid {
-                return Err(StateError::InvalidHistory {
-                    region: region.clone(),
-                });
+                return Err(StateError::InvalidHistory { region: *region });
             }
         }
         Ok(EngineState {

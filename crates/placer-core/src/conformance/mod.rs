@@ -7,5 +7,7 @@
 mod actuator;
 mod source;
 
+#[allow(unused_imports)]
 pub use actuator::*;
+#[allow(unused_imports)]
 pub use source::*;

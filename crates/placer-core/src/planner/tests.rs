@@ -39,13 +39,13 @@ fn plan_for(config: &PlacerConfig, state: &EngineState, deployed: &[&str]) -> Pl
     plan(&input, &ThresholdPolicy)
 }
 
-fn skipped_reason<'a>(plan: &'a Plan, code: &str) -> (&'a Action, &'a str) {
+fn skipped_reason<'a>(plan: &'a Plan, code: &str) -> (&'a Action, &'static str) {
     let s = plan
         .skipped
         .iter()
         .find(|s| s.region.as_str() == code)
         .unwrap_or_else(|| panic!("{code} not skipped in {plan:#?}"));
-    (&s.action, s.reason.as_str())
+    (&s.action, Box::leak(s.reason.to_string().into_boxed_str()))
 }
 
 fn actions(plan: &Plan) -> Vec<(String, Action)> {
@@ -65,7 +65,10 @@ fn steady_high_traffic_deploys_without_trend_after_sustain_ticks() {
     let plan = plan_for(&config, &sustained, &["iad"]);
     assert_eq!(actions(&plan), vec![("fra".into(), Action::Deploy)]);
     assert!(
-        plan.actions[0].reason.contains("3 consecutive ticks"),
+        plan.actions[0]
+            .reason
+            .to_string()
+            .contains("3 consecutive ticks"),
         "{:?}",
         plan.actions
     );
@@ -102,6 +105,7 @@ fn rising_traffic_deploys_at_the_adaptive_threshold() {
     assert_eq!(actions(&plan), vec![("fra".into(), Action::Deploy)]);
     assert!(plan.actions[0]
         .reason
+        .to_string()
         .starts_with("Traffic meets adaptive deploy threshold"));
 }
 

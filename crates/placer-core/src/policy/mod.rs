@@ -12,7 +12,7 @@ use std::collections::{BTreeMap, BTreeSet};
 pub use threshold::ThresholdPolicy;
 
 use crate::report::{Action, RegionDetail};
-use crate::{EngineState, PlacerConfig, Region, Timestamp};
+use crate::{EngineState, PlacerConfig, Reason, Region, Timestamp};
 
 /// What a policy sees when it is asked for proposals.
 #[derive(Debug, Clone, Copy)]
@@ -30,14 +30,14 @@ pub struct PlanningView<'a> {
 }
 
 /// A policy's wish for one region.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct Proposal {
     /// The region.
     pub region: Region,
     /// Deploy, remove, or none (leave it).
     pub action: Action,
-    /// Why, in words a person can follow.
-    pub reason: String,
+    /// Why.
+    pub reason: Reason,
 }
 
 /// A way of choosing where the app should run.

@@ -2,6 +2,7 @@
 
 use super::{PlacementPolicy, PlanningView, Proposal};
 use crate::report::Action;
+use crate::Reason;
 
 /// Deploys a region when its current traffic reaches the deploy threshold,
 /// or has stayed at or above `traffic_threshold` for `sustain_ticks`
@@ -24,50 +25,52 @@ impl PlacementPolicy for ThresholdPolicy {
                     .map(|s| (s.high_streak as usize, s.low_streak as usize))
                     .unwrap_or((0, 0));
                 let (action, reason) = if detail.points == 0 {
-                    (Action::None, "No traffic data yet".to_owned())
+                    (Action::None, Reason::NoData)
                 } else if !detail.deployed && detail.current >= detail.deploy_threshold {
                     (
                         Action::Deploy,
-                        format!(
-                            "Traffic meets adaptive deploy threshold. Current avg: {:.2} >= {:.2}",
-                            detail.current, detail.deploy_threshold
-                        ),
+                        Reason::AboveDeployThreshold {
+                            current: detail.current,
+                            threshold: detail.deploy_threshold,
+                        },
                     )
                 } else if !detail.deployed && sustain > 0 && streaks.0 >= sustain {
                     (
                         Action::Deploy,
-                        format!(
-                            "Traffic at or above traffic_threshold ({}) for {} consecutive ticks. Current avg: {:.2}",
-                            config.traffic_threshold, streaks.0, detail.current
-                        ),
+                        Reason::SustainedHigh {
+                            threshold: config.traffic_threshold,
+                            ticks: streaks.0 as u32,
+                            current: detail.current,
+                        },
                     )
                 } else if detail.deployed && detail.current <= detail.remove_threshold {
                     (
                         Action::Remove,
-                        format!(
-                            "Traffic meets adaptive remove threshold. Current avg: {:.2} <= {:.2}",
-                            detail.current, detail.remove_threshold
-                        ),
+                        Reason::BelowRemoveThreshold {
+                            current: detail.current,
+                            threshold: detail.remove_threshold,
+                        },
                     )
                 } else if detail.deployed && sustain > 0 && streaks.1 >= sustain {
                     (
                         Action::Remove,
-                        format!(
-                            "Traffic at or below deployment_threshold ({}) for {} consecutive ticks. Current avg: {:.2}",
-                            config.deployment_threshold, streaks.1, detail.current
-                        ),
+                        Reason::SustainedLow {
+                            threshold: config.deployment_threshold,
+                            ticks: streaks.1 as u32,
+                            current: detail.current,
+                        },
                     )
                 } else {
                     (
                         Action::None,
-                        format!(
-                            "Traffic does not meet adaptive thresholds. Current avg: {:.2}, Long-term avg: {:.2}",
-                            detail.current, detail.long
-                        ),
+                        Reason::WithinThresholds {
+                            current: detail.current,
+                            long: detail.long,
+                        },
                     )
                 };
                 Proposal {
-                    region: region.clone(),
+                    region: *region,
                     action,
                     reason,
                 }

@@ -1,0 +1,58 @@
+//! Speed of planning, ticking and batch planning.
+
+use criterion::{criterion_group, criterion_main, BatchSize, BenchmarkId, Criterion, Throughput};
+use futures::executor::block_on;
+use placer_benches::{half_deployed, snapshot, tick_time, warmed_placer};
+use placer_core::{InMemoryActuator, ScriptedSource};
+
+fn plan_35_regions(c: &mut Criterion) {
+    let mut group = c.benchmark_group("plan_35_regions");
+    let deployed = half_deployed();
+    for history in [20usize, 100, 1000] {
+        let placer = warmed_placer(history, 1);
+        group.bench_with_input(
+            BenchmarkId::new("history", history),
+            &placer,
+            |b, placer| b.iter(|| placer.plan(&deployed, tick_time(history), true)),
+        );
+    }
+    group.finish();
+}
+
+fn full_tick_in_memory(c: &mut Criterion) {
+    let placer = warmed_placer(20, 2);
+    c.bench_function("tick_35_regions_in_memory", |b| {
+        b.iter_batched(
+            || {
+                let source = ScriptedSource::from_snapshots([snapshot(20, 2)]);
+                let actuator = InMemoryActuator::new(half_deployed());
+                (placer.clone(), source, actuator)
+            },
+            |(mut placer, source, actuator)| {
+                block_on(placer.tick(&source, &actuator, tick_time(20)))
+            },
+            BatchSize::SmallInput,
+        )
+    });
+}
+
+fn batch_of_apps(c: &mut Criterion) {
+    const APPS: usize = 10_000;
+    let placers: Vec<_> = (0..APPS).map(|app| warmed_placer(20, app as u64)).collect();
+    let deployed = half_deployed();
+    let mut group = c.benchmark_group("batch_plan");
+    group.sample_size(10);
+    group.throughput(Throughput::Elements(APPS as u64));
+    group.bench_function("10000_apps_x_35_regions", |b| {
+        b.iter(|| {
+            placers
+                .iter()
+                .map(|placer| placer.plan(&deployed, tick_time(20), true).actions.len())
+                .sum::<usize>()
+        })
+    });
+    group.finish();
+}
+
+criterion_group!(benches, plan_35_regions, full_tick_in_memory, batch_of_apps);
+criterion_main!(benches);

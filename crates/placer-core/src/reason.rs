@@ -1,0 +1,183 @@
+//! [`Reason`]: why a region was changed or left alone, as data that renders
+//! to the seed's sentences.
+
+use std::fmt;
+
+use serde::{Deserialize, Deserializer, Serialize, Serializer};
+
+/// Why the engine proposed, carried out or skipped a move.
+///
+/// Reasons are data until someone reads them: [`Display`](fmt::Display)
+/// gives the sentence a person sees in the report (the seed's wording where
+/// the seed had one), and [`class`](Reason::class) a stable name for metrics.
+///
+/// ```
+/// use placer_core::Reason;
+///
+/// let reason = Reason::WithinThresholds { current: 36.65, long: 39.29 };
+/// assert_eq!(
+///     reason.to_string(),
+///     "Traffic does not meet adaptive thresholds. Current avg: 36.65, Long-term avg: 39.29"
+/// );
+/// assert_eq!(reason.class(), "within_thresholds");
+/// ```
+#[derive(Debug, Clone, PartialEq)]
+#[non_exhaustive]
+pub enum Reason {
+    /// The region has no traffic history yet.
+    NoData,
+    /// Current traffic lies between the remove and deploy thresholds.
+    WithinThresholds {
+        /// Current average.
+        current: f64,
+        /// Long-term average.
+        long: f64,
+    },
+    /// Current traffic reached the adaptive deploy threshold.
+    AboveDeployThreshold {
+        /// Current average.
+        current: f64,
+        /// The deploy threshold.
+        threshold: f64,
+    },
+    /// Traffic stayed at or above `traffic_threshold` for `ticks` ticks.
+    SustainedHigh {
+        /// `traffic_threshold`.
+        threshold: f64,
+        /// Consecutive ticks.
+        ticks: u32,
+        /// Current average.
+        current: f64,
+    },
+    /// Current traffic fell to the adaptive remove threshold.
+    BelowRemoveThreshold {
+        /// Current average.
+        current: f64,
+        /// The remove threshold.
+        threshold: f64,
+    },
+    /// Traffic stayed at or below `deployment_threshold` for `ticks` ticks.
+    SustainedLow {
+        /// `deployment_threshold`.
+        threshold: f64,
+        /// Consecutive ticks.
+        ticks: u32,
+        /// Current average.
+        current: f64,
+    },
+    /// The region is in `excluded_regions`.
+    Excluded,
+    /// `allowed_regions` is set and lacks the region.
+    NotAllowed,
+    /// The region is in `always_running_regions` (never removed).
+    AlwaysRunning,
+    /// The region is in `always_running_regions` and is not deployed.
+    AlwaysRunningMissing,
+    /// The latest observation had no traffic at all, so nothing is removed.
+    NoUsableMetrics,
+    /// The region changed too recently.
+    Cooldown {
+        /// Whole seconds until it may change again.
+        remaining_secs: u64,
+    },
+    /// Removing it would leave no region.
+    LastRegion,
+    /// Removing it would leave fewer than `min_regions`.
+    MinRegions {
+        /// `min_regions`.
+        min: usize,
+    },
+    /// The tick already carried out `max_actions_per_tick` moves.
+    ActionLimit {
+        /// `max_actions_per_tick`.
+        max: usize,
+    },
+    /// An explanation given by a policy in its own words.
+    Explained(String),
+}
+
+impl Reason {
+    /// A stable, lowercase name of the kind of reason, for metrics labels.
+    pub fn class(&self) -> &'static str {
+        match self {
+            Reason::NoData => "no_data",
+            Reason::WithinThresholds { .. } => "within_thresholds",
+            Reason::AboveDeployThreshold { .. } => "above_deploy_threshold",
+            Reason::SustainedHigh { .. } => "sustained_high",
+            Reason::BelowRemoveThreshold { .. } => "below_remove_threshold",
+            Reason::SustainedLow { .. } => "sustained_low",
+            Reason::Excluded => "excluded",
+            Reason::NotAllowed => "not_allowed",
+            Reason::AlwaysRunning => "always_running",
+            Reason::AlwaysRunningMissing => "always_running_missing",
+            Reason::NoUsableMetrics => "no_usable_metrics",
+            Reason::Cooldown { .. } => "cooldown",
+            Reason::LastRegion => "last_region",
+            Reason::MinRegions { .. } => "min_regions",
+            Reason::ActionLimit { .. } => "action_limit",
+            Reason::Explained(_) => "policy",
+        }
+    }
+}
+
+impl fmt::Display for Reason {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Reason::NoData => f.write_str("No traffic data yet"),
+            Reason::WithinThresholds { current, long } => write!(
+                f,
+                "Traffic does not meet adaptive thresholds. Current avg: {current:.2}, Long-term avg: {long:.2}"
+            ),
+            Reason::AboveDeployThreshold { current, threshold } => write!(
+                f,
+                "Traffic meets adaptive deploy threshold. Current avg: {current:.2} >= {threshold:.2}"
+            ),
+            Reason::SustainedHigh { threshold, ticks, current } => write!(
+                f,
+                "Traffic at or above traffic_threshold ({threshold}) for {ticks} consecutive ticks. Current avg: {current:.2}"
+            ),
+            Reason::BelowRemoveThreshold { current, threshold } => write!(
+                f,
+                "Traffic meets adaptive remove threshold. Current avg: {current:.2} <= {threshold:.2}"
+            ),
+            Reason::SustainedLow { threshold, ticks, current } => write!(
+                f,
+                "Traffic at or below deployment_threshold ({threshold}) for {ticks} consecutive ticks. Current avg: {current:.2}"
+            ),
+            Reason::Excluded => f.write_str("Region is in excluded_regions list"),
+            Reason::NotAllowed => f.write_str("Region is not in allowed_regions list"),
+            Reason::AlwaysRunning => f.write_str("Region is in always_running_regions list"),
+            Reason::AlwaysRunningMissing => {
+                f.write_str("Region is in always_running_regions list and is not deployed")
+            }
+            Reason::NoUsableMetrics => {
+                f.write_str("No usable traffic metrics: removals are suspended")
+            }
+            Reason::Cooldown { remaining_secs } => {
+                write!(f, "Cooldown period ({remaining_secs} seconds remaining)")
+            }
+            Reason::LastRegion => f.write_str("Region is the last deployed region"),
+            Reason::MinRegions { min } => {
+                write!(f, "Keeping at least min_regions ({min}) regions deployed")
+            }
+            Reason::ActionLimit { max } => {
+                write!(f, "Action limit reached (max_actions_per_tick: {max})")
+            }
+            Reason::Explained(text) => f.write_str(text),
+        }
+    }
+}
+
+/// Serialized as its sentence, as the seed's report had it.
+impl Serialize for Reason {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.collect_str(self)
+    }
+}
+
+/// A sentence read back from a report becomes [`Reason::Explained`].
+impl<'de> Deserialize<'de> for Reason {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        String::deserialize(deserializer).map(Reason::Explained)
+    }
+}

@@ -1,0 +1,47 @@
+//! The in-memory actuator against the shared `RegionActuator` conformance suite.
+
+use placer_core::{conformance, InMemoryActuator, Region};
+
+fn region(code: &str) -> Region {
+    code.parse().unwrap()
+}
+
+#[test]
+fn in_memory_actuator_passes_the_conformance_suite() {
+    let actuator = InMemoryActuator::new([region("iad")]);
+    futures::executor::block_on(conformance::check_region_actuator(
+        &actuator,
+        [region("fra"), region("cdg")],
+    ));
+    assert_eq!(actuator.regions(), [region("iad")].into());
+}
+
+#[test]
+#[should_panic(expected = "still listed after remove")]
+fn the_suite_catches_an_actuator_that_ignores_removals() {
+    use async_trait::async_trait;
+    use placer_core::{ActuatorError, RegionActuator};
+    use std::collections::BTreeSet;
+
+    /// Deploys, but never removes anything.
+    struct Sticky(InMemoryActuator);
+
+    #[async_trait]
+    impl RegionActuator for Sticky {
+        async fn deployed_regions(&self) -> Result<BTreeSet<Region>, ActuatorError> {
+            self.0.deployed_regions().await
+        }
+        async fn deploy(&self, region: &Region) -> Result<(), ActuatorError> {
+            self.0.deploy(region).await
+        }
+        async fn remove(&self, _region: &Region) -> Result<(), ActuatorError> {
+            Ok(())
+        }
+    }
+
+    let actuator = Sticky(InMemoryActuator::new([region("iad")]));
+    futures::executor::block_on(conformance::check_region_actuator(
+        &actuator,
+        [region("fra"), region("cdg")],
+    ));
+}

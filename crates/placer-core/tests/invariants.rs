@@ -1,0 +1,218 @@
+//! Property tests: rules that hold for every valid config and traffic.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::time::Duration;
+
+use futures::executor::block_on;
+use placer_core::config::ThresholdMode;
+use placer_core::{
+    Action, InMemoryActuator, Outcome, Placer, PlacerConfig, Region, ScriptedSource, TickReport,
+    Timestamp, TrafficSnapshot,
+};
+use proptest::prelude::*;
+use proptest::sample::subsequence;
+
+const POOL: [&str; 8] = ["iad", "fra", "ams", "sin", "syd", "gru", "nrt", "lhr"];
+const TICK: Duration = Duration::from_secs(60);
+
+fn regions(codes: &[&str]) -> BTreeSet<Region> {
+    codes.iter().map(|c| c.parse().unwrap()).collect()
+}
+
+prop_compose! {
+    fn config()(
+        short in 1usize..5,
+        extra in 0usize..15,
+        alpha_short in 0.05f64..=1.0,
+        alpha_long in 0.05f64..=1.0,
+        traffic_threshold in 20.0f64..120.0,
+        deployment_fraction in 0.0f64..0.9,
+        allowed in subsequence(POOL.to_vec(), 0..=8),
+        excluded in subsequence(POOL.to_vec(), 0..=3),
+        always in subsequence(POOL.to_vec(), 0..=2),
+        max_actions in 1usize..4,
+        sustain in 0usize..4,
+        cooldown_ticks in 0u64..6,
+        volatility in any::<bool>(),
+        min_regions in 1usize..3,
+    ) -> PlacerConfig {
+        let excluded = regions(&excluded);
+        let allowed = regions(&allowed);
+        // Keep the generated config valid: always-running ⊆ allowed (when set), ∉ excluded.
+        let always: BTreeSet<Region> = regions(&always)
+            .into_iter()
+            .filter(|r| !excluded.contains(r) && (allowed.is_empty() || allowed.contains(r)))
+            .collect();
+        PlacerConfig {
+            dry_run: false,
+            cooldown_period: TICK * cooldown_ticks as u32,
+            short_term_window: short,
+            long_term_window: short + extra,
+            alpha_short,
+            alpha_long,
+            traffic_threshold,
+            deployment_threshold: traffic_threshold * deployment_fraction,
+            allowed_regions: allowed,
+            excluded_regions: excluded,
+            always_running_regions: always,
+            max_actions_per_tick: max_actions,
+            sustain_ticks: sustain,
+            thresholds: if volatility { ThresholdMode::VolatilityAware } else { ThresholdMode::Adaptive },
+            min_regions,
+            ..PlacerConfig::default()
+        }
+    }
+}
+
+/// One tick's observation: `None` is a failed fetch.
+fn observations() -> impl Strategy<Value = Vec<Option<Vec<(usize, f64)>>>> {
+    let snapshot = prop::collection::vec((0usize..8, 0.0f64..300.0), 0..6);
+    prop::collection::vec(prop::option::weighted(0.85, snapshot), 1..40)
+}
+
+fn initial() -> impl Strategy<Value = Vec<&'static str>> {
+    subsequence(POOL.to_vec(), 1..=3)
+}
+
+fn snapshot(at: Timestamp, counts: &[(usize, f64)]) -> TrafficSnapshot {
+    let mut merged: BTreeMap<&str, f64> = BTreeMap::new();
+    for (index, count) in counts {
+        merged.insert(POOL[*index], *count);
+    }
+    TrafficSnapshot::new(at, merged).unwrap()
+}
+
+fn run(
+    config: &PlacerConfig,
+    initial: &[&str],
+    observations: &[Option<Vec<(usize, f64)>>],
+) -> Vec<TickReport> {
+    let mut placer = Placer::new(config.clone()).unwrap();
+    let actuator = InMemoryActuator::new(regions(initial));
+    let source = ScriptedSource::new();
+    let start = Timestamp::from_unix_seconds(1_800_000_000);
+    observations
+        .iter()
+        .enumerate()
+        .map(|(i, observation)| {
+            let now = start + TICK * i as u32;
+            match observation {
+                Some(counts) => source.push(snapshot(now, counts)),
+                None => source.push_failure("metrics backend unavailable"),
+            }
+            block_on(placer.tick(&source, &actuator, now))
+        })
+        .collect()
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 200, ..ProptestConfig::default() })]
+
+    #[test]
+    fn safety_rules_hold_on_every_tick(
+        config in config(),
+        initial in initial(),
+        observations in observations(),
+    ) {
+        let reports = run(&config, &initial, &observations);
+        let mut last_action: BTreeMap<Region, Timestamp> = BTreeMap::new();
+        for (report, observation) in reports.iter().zip(&observations) {
+            prop_assert!(report.actions.len() <= config.max_actions_per_tick);
+            if observation.is_none() {
+                prop_assert!(report.error.is_some());
+                prop_assert!(report.actions.is_empty(), "a failed fetch acted: {report:?}");
+            }
+            for region in &report.deployed {
+                let already = report.current_deployment.contains(region);
+                prop_assert!(already || config.may_deploy(region) || config.always_running_regions.contains(region),
+                    "deployed {region} against the lists");
+                prop_assert!(!config.excluded_regions.contains(region));
+            }
+            for region in &report.removed {
+                prop_assert!(!config.always_running_regions.contains(region), "removed always-running {region}");
+            }
+            let before = report.current_deployment.len();
+            let after = report.updated_deployment.len();
+            if after < before {
+                prop_assert!(after >= config.min_regions, "went below min_regions: {report:?}");
+            }
+            prop_assert!(before == 0 || after > 0, "removed the last region");
+            for action in report.actions.iter().filter(|a| a.outcome == Outcome::Ok) {
+                if let Some(previous) = last_action.get(&action.region) {
+                    prop_assert!(report.at.duration_since(*previous) >= config.cooldown_period,
+                        "cooldown violated on {}", action.region);
+                }
+                last_action.insert(action.region, report.at);
+            }
+        }
+    }
+
+    #[test]
+    fn same_input_same_reports(
+        config in config(),
+        initial in initial(),
+        observations in observations(),
+    ) {
+        let first = run(&config, &initial, &observations);
+        let second = run(&config, &initial, &observations);
+        prop_assert_eq!(
+            serde_json::to_string(&first).unwrap(),
+            serde_json::to_string(&second).unwrap()
+        );
+    }
+
+    #[test]
+    fn steady_traffic_over_threshold_is_deployed_within_the_sustain_window(
+        config in config(),
+        level in 1.0f64..3.0,
+    ) {
+        let mut config = config;
+        config.allowed_regions.clear();
+        config.excluded_regions.clear();
+        config.always_running_regions.clear();
+        config.sustain_ticks = config.sustain_ticks.max(1);
+        let hot = 1; // fra, not initially deployed
+        let count = config.traffic_threshold * level;
+        let ticks = config.sustain_ticks + config.long_term_window;
+        let observations: Vec<_> = (0..ticks).map(|_| Some(vec![(0, 0.0), (hot, count)])).collect();
+        let reports = run(&config, &["iad"], &observations);
+        let deployed_at = reports.iter().position(|r| r.deployed.iter().any(|x| x.as_str() == "fra"));
+        prop_assert!(deployed_at.is_some(), "never deployed fra at {count}");
+        // With `short_term_window` points the current average is the steady level itself.
+        prop_assert!(deployed_at.unwrap() < config.short_term_window + config.sustain_ticks,
+            "fra deployed late, at tick {:?}", deployed_at);
+    }
+
+    #[test]
+    fn constant_traffic_settles(
+        config in config(),
+        initial in initial(),
+        counts in prop::collection::vec((0usize..8, 0.0f64..300.0), 1..8),
+    ) {
+        let cooldown_ticks = (config.cooldown_period.as_secs() / 60) as usize;
+        let settle = config.long_term_window + 8 * (cooldown_ticks + 2) + config.sustain_ticks + 8;
+        let observations: Vec<_> = (0..settle + 20).map(|_| Some(counts.clone())).collect();
+        let reports = run(&config, &initial, &observations);
+        for report in &reports[settle..] {
+            prop_assert!(report.actions.is_empty(), "still acting after settling: {:?}", report.actions);
+        }
+    }
+}
+
+#[test]
+fn failed_fetch_never_removes_even_after_quiet_history() {
+    let config = PlacerConfig {
+        dry_run: false,
+        ..PlacerConfig::default()
+    };
+    let mut observations: Vec<Option<Vec<(usize, f64)>>> =
+        vec![Some(vec![(0, 100.0), (1, 100.0)]); 5];
+    observations.extend(vec![None; 10]);
+    let reports = run(&config, &["iad", "fra"], &observations);
+    assert!(reports[5..]
+        .iter()
+        .all(|r| r.removed.is_empty() && r.error.is_some()));
+    assert!(reports[5..]
+        .iter()
+        .all(|r| r.actions.iter().all(|a| a.action != Action::Remove)));
+}

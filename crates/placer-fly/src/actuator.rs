@@ -1,0 +1,332 @@
+//! [`FlyMachinesActuator`]: deploys and removes regions by cloning,
+//! destroying or stopping an app's machines.
+
+use std::collections::BTreeSet;
+use std::fmt;
+use std::sync::Mutex;
+
+use async_trait::async_trait;
+use placer_core::{ActuatorError, Region, RegionActuator};
+use tokio::time::Instant;
+
+use crate::client::MachinesClient;
+use crate::ledger::{Change, Ledger};
+use crate::machine::{Machine, MachineConfig};
+use crate::settings::{MANAGED_KEY, MANAGED_VALUE, PARKED_KEY, PROCESS_GROUP_KEY};
+use crate::{FlyError, FlySettings, RemovalMode};
+
+/// The name errors from this actuator carry in [`ActuatorError::Backend`].
+pub const BACKEND: &str = "fly";
+
+/// A [`RegionActuator`] over the Fly Machines API.
+///
+/// - **Deployed regions**: regions with at least one machine of the process
+///   group that is alive (not destroyed, destroying or failed, host not
+///   unreachable) and not parked. Read from the API at every call.
+/// - **Deploy**: if the region already has such a machine, nothing happens.
+///   Otherwise a machine parked there by [`RemovalMode::Stop`] is started
+///   again, or the template machine's config is cloned into the region,
+///   marked `fly_placer=managed`.
+/// - **Remove**: destroys or stops (and parks) the region's machines, only
+///   those marked as fly-placer's unless
+///   [`manage_unmarked`](FlySettings::manage_unmarked) is set, and never the
+///   process group's last machine or last started machine.
+///
+/// Deploy and remove calls are serialized, so the last-machine check always
+/// sees the effect of the previous change.
+pub struct FlyMachinesActuator {
+    settings: FlySettings,
+    client: MachinesClient,
+    ledger: Mutex<Ledger>,
+    changes: tokio::sync::Mutex<()>,
+}
+
+impl fmt::Debug for FlyMachinesActuator {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("FlyMachinesActuator")
+            .field("settings", &self.settings)
+            .finish_non_exhaustive()
+    }
+}
+
+impl FlyMachinesActuator {
+    /// Validates `settings` and builds the HTTP client. Sends nothing.
+    ///
+    /// # Errors
+    /// [`FlyError::InvalidSettings`] naming the field at fault.
+    pub fn new(settings: FlySettings) -> Result<Self, FlyError> {
+        settings.validate()?;
+        let client = MachinesClient::new(&settings)?;
+        Ok(FlyMachinesActuator {
+            ledger: Mutex::new(Ledger::new(settings.consistency_window)),
+            settings,
+            client,
+            changes: tokio::sync::Mutex::new(()),
+        })
+    }
+
+    /// The settings this actuator was built with.
+    pub fn settings(&self) -> &FlySettings {
+        &self.settings
+    }
+
+    /// Every machine of the app as the actuator sees it: the API's listing
+    /// with the actuator's own changes of the last
+    /// [`consistency_window`](FlySettings::consistency_window) laid over it.
+    ///
+    /// # Errors
+    /// [`FlyError`] when the listing fails.
+    pub async fn machines(&self) -> Result<Vec<Machine>, FlyError> {
+        let listed = self.client.list().await?;
+        Ok(self.ledger().reconcile(listed, Instant::now()))
+    }
+
+    fn ledger(&self) -> std::sync::MutexGuard<'_, Ledger> {
+        self.ledger
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+
+    fn in_group(&self, machine: &Machine) -> bool {
+        machine.process_group() == self.settings.process_group
+    }
+
+    async fn deploy_region(&self, region: &Region) -> Result<(), FlyError> {
+        let machines = self.machines().await?;
+        let here: Vec<&Machine> = machines
+            .iter()
+            .filter(|m| self.in_group(m) && &m.region == region && m.is_alive())
+            .collect();
+        if here.iter().any(|m| m.is_deployed()) {
+            return Ok(());
+        }
+        if let Some(remaining) = self.ledger().in_doubt_remaining(region, Instant::now()) {
+            return Err(FlyError::CreationInDoubt {
+                region: region.clone(),
+                remaining,
+            });
+        }
+        if let Some(parked) = here.iter().find(|m| m.is_parked()) {
+            return self.unpark(parked).await;
+        }
+        let config = self.clone_config(self.template(&machines, region)?);
+        tracing::info!(app = %self.settings.app, %region, "creating a machine");
+        let created = match self
+            .client
+            .create(region, &config, self.settings.skip_launch)
+            .await
+        {
+            Ok(created) => created,
+            Err(err) => {
+                if matches!(
+                    err,
+                    FlyError::Transport {
+                        not_sent: false,
+                        ..
+                    }
+                ) {
+                    self.ledger().record_in_doubt(region, Instant::now());
+                }
+                return Err(err);
+            }
+        };
+        self.ledger()
+            .record_created(created.clone(), Instant::now());
+        if let Some(timeout) = self.settings.wait_for_start {
+            self.client.wait_started(&created, timeout).await?;
+        }
+        Ok(())
+    }
+
+    async fn unpark(&self, machine: &Machine) -> Result<(), FlyError> {
+        tracing::info!(app = %self.settings.app, machine = %machine.id, region = %machine.region, "starting a parked machine");
+        let stopped = matches!(machine.state.as_str(), "stopped" | "suspended");
+        if stopped && !self.settings.skip_launch {
+            self.client.start(machine).await?;
+        }
+        self.client.delete_metadata(machine, PARKED_KEY).await?;
+        self.ledger()
+            .record_change(&machine.id, Change::Unparked, Instant::now());
+        if let (Some(timeout), true) = (self.settings.wait_for_start, stopped) {
+            self.client.wait_started(machine, timeout).await?;
+        }
+        Ok(())
+    }
+
+    /// The machine whose config new regions get.
+    fn template<'a>(
+        &self,
+        machines: &'a [Machine],
+        region: &Region,
+    ) -> Result<&'a Machine, FlyError> {
+        let no_template = |reason: String| FlyError::NoTemplate {
+            region: region.clone(),
+            reason,
+        };
+        let group = &self.settings.process_group;
+        let template = match &self.settings.template_machine {
+            Some(id) => {
+                let machine = machines.iter().find(|m| &m.id == id).ok_or_else(|| {
+                    no_template(format!("template machine {id} is not in the app"))
+                })?;
+                if !machine.is_alive() {
+                    return Err(no_template(format!(
+                        "template machine {id} is {} (host {})",
+                        machine.state,
+                        machine.host_status.as_deref().unwrap_or("unknown")
+                    )));
+                }
+                if !self.in_group(machine) {
+                    // Its clones would not count as deployed: each tick would
+                    // create another.
+                    return Err(no_template(format!(
+                        "template machine {id} belongs to process group `{}`, not `{group}`",
+                        machine.process_group()
+                    )));
+                }
+                machine
+            }
+            None => machines
+                .iter()
+                .filter(|m| self.in_group(m) && m.is_healthy())
+                .max_by_key(|m| (m.created(), m.id.clone()))
+                .ok_or_else(|| {
+                    no_template(format!(
+                        "no healthy machine of process group `{group}` to clone; \
+                         deploy the app with `fly deploy` first, or set template_machine"
+                    ))
+                })?,
+        };
+        if template.mounts_volumes() {
+            return Err(no_template(format!(
+                "template machine {} mounts a volume, and volumes cannot follow a clone into another region",
+                template.id
+            )));
+        }
+        Ok(template)
+    }
+
+    fn clone_config(&self, template: &Machine) -> MachineConfig {
+        let mut config = template.config.clone();
+        let metadata = &mut config.metadata;
+        metadata.insert(MANAGED_KEY.to_owned(), MANAGED_VALUE.to_owned());
+        metadata.insert(
+            PROCESS_GROUP_KEY.to_owned(),
+            self.settings.process_group.clone(),
+        );
+        metadata.remove(PARKED_KEY);
+        config
+    }
+
+    async fn remove_region(&self, region: &Region) -> Result<(), RemoveFailure> {
+        let machines = self.machines().await?;
+        let group = &self.settings.process_group;
+        let deployed: Vec<&Machine> = machines
+            .iter()
+            .filter(|m| self.in_group(m) && m.is_deployed())
+            .collect();
+        let (here, others): (Vec<&Machine>, Vec<&Machine>) =
+            deployed.into_iter().partition(|m| &m.region == region);
+        if here.is_empty() {
+            return Ok(());
+        }
+        let foreign: Vec<&str> = here
+            .iter()
+            .filter(|m| !m.is_managed() && !self.settings.manage_unmarked)
+            .map(|m| m.id.as_str())
+            .collect();
+        if !foreign.is_empty() {
+            return Err(RemoveFailure::Refused(format!(
+                "{region} runs machine(s) {} of process group `{group}` that fly-placer did not create \
+                 (no metadata {MANAGED_KEY}={MANAGED_VALUE}); set manage_unmarked to let it remove them",
+                foreign.join(", ")
+            )));
+        }
+        if others.is_empty() {
+            return Err(RemoveFailure::Refused(format!(
+                "{region} has the last machine(s) of process group `{group}`; the app keeps at least one"
+            )));
+        }
+        if here.iter().any(|m| m.is_started()) && !others.iter().any(|m| m.is_started()) {
+            return Err(RemoveFailure::Refused(format!(
+                "{region} runs the last started machine of process group `{group}`"
+            )));
+        }
+        for machine in here {
+            self.remove_machine(machine).await?;
+        }
+        Ok(())
+    }
+
+    async fn remove_machine(&self, machine: &Machine) -> Result<(), FlyError> {
+        let app = &self.settings.app;
+        match self.settings.removal {
+            RemovalMode::Destroy => {
+                tracing::info!(%app, machine = %machine.id, region = %machine.region, "destroying a machine");
+                self.client.destroy(machine).await?;
+                self.ledger()
+                    .record_change(&machine.id, Change::Destroyed, Instant::now());
+            }
+            RemovalMode::Stop => {
+                tracing::info!(%app, machine = %machine.id, region = %machine.region, "stopping and parking a machine");
+                // Parked first: from then on the region counts as removed,
+                // whether or not the stop below goes through.
+                self.client
+                    .set_metadata(machine, PARKED_KEY, "true")
+                    .await?;
+                self.ledger()
+                    .record_change(&machine.id, Change::Parked, Instant::now());
+                if matches!(machine.state.as_str(), "started" | "starting") {
+                    self.client.stop(machine).await?;
+                }
+            }
+        }
+        Ok(())
+    }
+}
+
+enum RemoveFailure {
+    Refused(String),
+    Fly(FlyError),
+}
+
+impl From<FlyError> for RemoveFailure {
+    fn from(err: FlyError) -> Self {
+        RemoveFailure::Fly(err)
+    }
+}
+
+#[async_trait]
+impl RegionActuator for FlyMachinesActuator {
+    async fn deployed_regions(&self) -> Result<BTreeSet<Region>, ActuatorError> {
+        let machines = self
+            .machines()
+            .await
+            .map_err(|err| ActuatorError::backend(BACKEND, None, err))?;
+        Ok(machines
+            .into_iter()
+            .filter(|m| self.in_group(m) && m.is_deployed())
+            .map(|m| m.region)
+            .collect())
+    }
+
+    async fn deploy(&self, region: &Region) -> Result<(), ActuatorError> {
+        let _one_change_at_a_time = self.changes.lock().await;
+        self.deploy_region(region)
+            .await
+            .map_err(|err| ActuatorError::backend(BACKEND, Some(region), err))
+    }
+
+    async fn remove(&self, region: &Region) -> Result<(), ActuatorError> {
+        let _one_change_at_a_time = self.changes.lock().await;
+        self.remove_region(region)
+            .await
+            .map_err(|failure| match failure {
+                RemoveFailure::Refused(reason) => ActuatorError::Refused {
+                    region: region.clone(),
+                    reason,
+                },
+                RemoveFailure::Fly(err) => ActuatorError::backend(BACKEND, Some(region), err),
+            })
+    }
+}

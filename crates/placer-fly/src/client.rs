@@ -1,0 +1,307 @@
+//! The HTTP client for the Machines API endpoints fly-placer uses.
+//!
+//! One method per endpoint; each turns the answer into a typed result or a
+//! [`FlyError`] naming the operation, the machine and the region. Policy
+//! (which machine, when) lives in the actuator, not here.
+
+use std::time::{Duration, SystemTime};
+
+use placer_core::Region;
+use reqwest::header::{HeaderValue, AUTHORIZATION, RETRY_AFTER};
+use reqwest::{Method, RequestBuilder, StatusCode};
+use serde_json::json;
+
+use crate::error::{parse_retry_after, Operation, Target};
+use crate::machine::{parse_machine_list, Machine, MachineConfig};
+use crate::{FlyError, FlySettings};
+
+/// Longest part of a non-JSON error body kept in an error message.
+const MAX_MESSAGE_CHARS: usize = 300;
+
+pub(crate) struct MachinesClient {
+    http: reqwest::Client,
+    machines_url: String,
+    authorization: HeaderValue,
+    request_timeout: Duration,
+}
+
+impl MachinesClient {
+    pub(crate) fn new(settings: &FlySettings) -> Result<Self, FlyError> {
+        let mut authorization = HeaderValue::from_str(&settings.token.authorization_header())
+            .map_err(|_| {
+                FlyError::invalid_setting("token", "contains characters not allowed in a header")
+            })?;
+        // Keeps the value out of the HTTP stack's own Debug output.
+        authorization.set_sensitive(true);
+        let http = reqwest::Client::builder()
+            .user_agent(concat!("fly-placer/", env!("CARGO_PKG_VERSION")))
+            .timeout(settings.request_timeout)
+            .build()
+            .map_err(|err| FlyError::invalid_setting("api_url", err.to_string()))?;
+        Ok(MachinesClient {
+            http,
+            machines_url: format!(
+                "{}/v1/apps/{}/machines",
+                settings.api_url.trim_end_matches('/'),
+                settings.app
+            ),
+            authorization,
+            request_timeout: settings.request_timeout,
+        })
+    }
+
+    pub(crate) async fn list(&self) -> Result<Vec<Machine>, FlyError> {
+        let request = self.request(Method::GET, &self.machines_url);
+        let body = self
+            .send(Operation::ListMachines, &Target::app(), request)
+            .await?;
+        parse_machine_list(&body)
+    }
+
+    pub(crate) async fn create(
+        &self,
+        region: &Region,
+        config: &MachineConfig,
+        skip_launch: bool,
+    ) -> Result<Machine, FlyError> {
+        let target = Target::region(region);
+        let request = self.request(Method::POST, &self.machines_url).json(&json!({
+            "region": region,
+            "config": config,
+            "skip_launch": skip_launch,
+        }));
+        let body = self
+            .send(Operation::CreateMachine, &target, request)
+            .await?;
+        serde_json::from_slice(&body).map_err(|err| FlyError::InvalidResponse {
+            operation: Operation::CreateMachine,
+            target,
+            detail: format!("expected the new machine: {err}"),
+        })
+    }
+
+    /// Destroys a machine, stopping it first if it runs. A machine that is
+    /// already gone (404) counts as destroyed.
+    pub(crate) async fn destroy(&self, machine: &Machine) -> Result<(), FlyError> {
+        let url = format!("{}?force=true", self.machine_url(machine)?);
+        let request = self.request(Method::DELETE, &url);
+        match self
+            .send(Operation::DestroyMachine, &target_of(machine), request)
+            .await
+        {
+            Err(FlyError::Http { status: 404, .. }) => Ok(()),
+            other => other.map(drop),
+        }
+    }
+
+    pub(crate) async fn stop(&self, machine: &Machine) -> Result<(), FlyError> {
+        let url = format!("{}/stop", self.machine_url(machine)?);
+        let request = self.request(Method::POST, &url).json(&json!({}));
+        self.send(Operation::StopMachine, &target_of(machine), request)
+            .await
+            .map(drop)
+    }
+
+    pub(crate) async fn start(&self, machine: &Machine) -> Result<(), FlyError> {
+        let url = format!("{}/start", self.machine_url(machine)?);
+        let request = self.request(Method::POST, &url);
+        self.send(Operation::StartMachine, &target_of(machine), request)
+            .await
+            .map(drop)
+    }
+
+    /// Waits until the machine is `started`, at most `timeout` (whole
+    /// seconds, at least one, as the API takes them).
+    pub(crate) async fn wait_started(
+        &self,
+        machine: &Machine,
+        timeout: Duration,
+    ) -> Result<(), FlyError> {
+        let seconds = timeout.as_secs_f64().ceil().max(1.0) as u64;
+        let mut url = format!(
+            "{}/wait?state=started&timeout={seconds}",
+            self.machine_url(machine)?
+        );
+        if let Some(instance) = &machine.instance_id {
+            url.push_str(&format!("&instance_id={}", checked_id(instance, machine)?));
+        }
+        // The server holds the request open for up to `timeout`.
+        let request = self
+            .request(Method::GET, &url)
+            .timeout(Duration::from_secs(seconds) + self.request_timeout);
+        match self
+            .send(Operation::WaitForMachine, &target_of(machine), request)
+            .await
+        {
+            Err(FlyError::Http { status: 408, .. }) => Err(FlyError::WaitTimedOut {
+                machine: machine.id.clone(),
+                region: machine.region.clone(),
+                timeout: Duration::from_secs(seconds),
+            }),
+            other => other.map(drop),
+        }
+    }
+
+    pub(crate) async fn set_metadata(
+        &self,
+        machine: &Machine,
+        key: &str,
+        value: &str,
+    ) -> Result<(), FlyError> {
+        let url = format!("{}/metadata/{key}", self.machine_url(machine)?);
+        let request = self
+            .request(Method::POST, &url)
+            .json(&json!({ "value": value }));
+        self.send(Operation::UpdateMetadata, &target_of(machine), request)
+            .await
+            .map(drop)
+    }
+
+    pub(crate) async fn delete_metadata(
+        &self,
+        machine: &Machine,
+        key: &str,
+    ) -> Result<(), FlyError> {
+        let url = format!("{}/metadata/{key}", self.machine_url(machine)?);
+        let request = self.request(Method::DELETE, &url);
+        match self
+            .send(Operation::UpdateMetadata, &target_of(machine), request)
+            .await
+        {
+            Err(FlyError::Http { status: 404, .. }) => Ok(()),
+            other => other.map(drop),
+        }
+    }
+
+    fn request(&self, method: Method, url: &str) -> RequestBuilder {
+        self.http
+            .request(method, url)
+            .header(AUTHORIZATION, self.authorization.clone())
+    }
+
+    fn machine_url(&self, machine: &Machine) -> Result<String, FlyError> {
+        Ok(format!(
+            "{}/{}",
+            self.machines_url,
+            checked_id(&machine.id, machine)?
+        ))
+    }
+
+    async fn send(
+        &self,
+        operation: Operation,
+        target: &Target,
+        request: RequestBuilder,
+    ) -> Result<Vec<u8>, FlyError> {
+        let response = request
+            .send()
+            .await
+            .map_err(|err| transport_error(operation, target, &err))?;
+        let status = response.status();
+        let retry_after = response
+            .headers()
+            .get(RETRY_AFTER)
+            .and_then(|value| value.to_str().ok())
+            .and_then(|value| parse_retry_after(value, SystemTime::now()));
+        let body = response
+            .bytes()
+            .await
+            .map_err(|err| transport_error(operation, target, &err))?;
+        if status.is_success() {
+            return Ok(body.to_vec());
+        }
+        Err(FlyError::Http {
+            operation,
+            target: target.clone(),
+            status: status.as_u16(),
+            message: error_message(status, &body),
+            retry_after,
+        })
+    }
+}
+
+fn target_of(machine: &Machine) -> Target {
+    Target::machine(&machine.id, &machine.region)
+}
+
+/// Ids go into URL paths: anything but letters and digits is refused, so a
+/// strange listing cannot redirect a request elsewhere.
+fn checked_id<'a>(id: &'a str, machine: &Machine) -> Result<&'a str, FlyError> {
+    if !id.is_empty() && id.bytes().all(|b| b.is_ascii_alphanumeric()) {
+        Ok(id)
+    } else {
+        Err(FlyError::InvalidResponse {
+            operation: Operation::ListMachines,
+            target: Target::region(&machine.region),
+            detail: format!("machine id {id:?} has characters other than letters and digits"),
+        })
+    }
+}
+
+fn transport_error(operation: Operation, target: &Target, err: &reqwest::Error) -> FlyError {
+    // reqwest's messages name the URL (app and machine, never the token);
+    // the chain of sources says what actually failed.
+    let mut detail = err.to_string();
+    let mut source = std::error::Error::source(err);
+    while let Some(cause) = source {
+        detail.push_str(": ");
+        detail.push_str(&cause.to_string());
+        source = cause.source();
+    }
+    FlyError::Transport {
+        operation,
+        target: target.clone(),
+        not_sent: err.is_connect(),
+        timed_out: err.is_timeout(),
+        detail,
+    }
+}
+
+/// Fly answers errors as `{"error": "..."}`; anything else is quoted in part.
+fn error_message(status: StatusCode, body: &[u8]) -> String {
+    #[derive(serde::Deserialize)]
+    struct ErrorBody {
+        error: String,
+    }
+    if let Ok(parsed) = serde_json::from_slice::<ErrorBody>(body) {
+        return parsed.error;
+    }
+    let text = String::from_utf8_lossy(body);
+    let text = text.trim();
+    if text.is_empty() {
+        return status.canonical_reason().unwrap_or("no message").to_owned();
+    }
+    let mut quoted: String = text.chars().take(MAX_MESSAGE_CHARS).collect();
+    if text.chars().count() > MAX_MESSAGE_CHARS {
+        quoted.push('…');
+    }
+    quoted
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn error_messages_come_from_the_error_field_or_the_body() {
+        assert_eq!(
+            error_message(
+                StatusCode::UNPROCESSABLE_ENTITY,
+                br#"{"error":"bad region"}"#
+            ),
+            "bad region"
+        );
+        assert_eq!(
+            error_message(StatusCode::BAD_GATEWAY, b"  upstream down "),
+            "upstream down"
+        );
+        assert_eq!(error_message(StatusCode::BAD_GATEWAY, b""), "Bad Gateway");
+        let long = "x".repeat(1000);
+        assert_eq!(
+            error_message(StatusCode::BAD_GATEWAY, long.as_bytes())
+                .chars()
+                .count(),
+            MAX_MESSAGE_CHARS + 1
+        );
+    }
+}

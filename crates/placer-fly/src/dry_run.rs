@@ -1,0 +1,300 @@
+//! [`DryRunActuator`]: a simulated deployment kept in a state file, for
+//! `dry_run: true`.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::fmt;
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex};
+use std::time::SystemTime;
+
+use async_trait::async_trait;
+use placer_core::{ActuatorError, Region, RegionActuator, Timestamp};
+use serde::{Deserialize, Serialize};
+
+/// The name errors from this actuator carry in [`ActuatorError::Backend`].
+const BACKEND: &str = "dry-run";
+
+/// Why the dry-run state file could not be used.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum DryRunError {
+    /// The file could not be read or written.
+    #[error("cannot {action} dry-run state file {}: {source}", path.display())]
+    Io {
+        /// The file at fault.
+        path: PathBuf,
+        /// What was being done, e.g. `"write"`.
+        action: &'static str,
+        /// The underlying error.
+        #[source]
+        source: std::io::Error,
+    },
+    /// The file held something other than a dry-run state. It was moved
+    /// aside to `moved_to` and the simulation started afresh.
+    #[error(
+        "dry-run state file {} is not valid ({source}); moved it to {} and started from the initial regions",
+        path.display(),
+        moved_to.display()
+    )]
+    Corrupt {
+        /// The file that was read.
+        path: PathBuf,
+        /// Where it is now.
+        moved_to: PathBuf,
+        /// What was wrong with its content.
+        #[source]
+        source: serde_json::Error,
+    },
+}
+
+/// The state file's content: every region the simulation has known, whether
+/// it is deployed, and when that last changed.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct StateFile {
+    regions: BTreeMap<Region, RegionState>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RegionState {
+    deployed: bool,
+    /// `null` for regions of the initial deployment, never changed since.
+    changed_at: Option<Timestamp>,
+}
+
+type Clock = Arc<dyn Fn() -> Timestamp + Send + Sync>;
+
+/// A [`RegionActuator`] that only simulates: deploy and remove change a set
+/// of regions kept in a JSON state file, never anything on Fly.
+///
+/// The file records each region known to the simulation, whether it is
+/// deployed and when that last changed:
+///
+/// ```json
+/// {
+///   "regions": {
+///     "fra": { "deployed": true, "changed_at": "2026-11-28T10:00:00Z" },
+///     "iad": { "deployed": true, "changed_at": null }
+///   }
+/// }
+/// ```
+///
+/// Every change is written atomically (a temporary file in the same
+/// directory, flushed to disk, then renamed over the old one), so a crash
+/// leaves the old state or the new one, never half of one.
+///
+/// ```
+/// # #[tokio::main(flavor = "current_thread")] async fn main() {
+/// use placer_core::RegionActuator;
+/// use placer_fly::DryRunActuator;
+///
+/// let dir = tempfile::tempdir().unwrap();
+/// let path = dir.path().join("deployment_state_dry_run.json");
+/// let actuator = DryRunActuator::open(&path, ["iad".parse().unwrap()].into()).unwrap();
+/// actuator.deploy(&"fra".parse().unwrap()).await.unwrap();
+///
+/// let reopened = DryRunActuator::open(&path, Default::default()).unwrap();
+/// assert_eq!(reopened.regions().len(), 2);
+/// # }
+/// ```
+pub struct DryRunActuator {
+    path: PathBuf,
+    state: Mutex<StateFile>,
+    clock: Clock,
+    recovered: Option<DryRunError>,
+}
+
+impl fmt::Debug for DryRunActuator {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("DryRunActuator")
+            .field("path", &self.path)
+            .field("regions", &self.regions())
+            .finish_non_exhaustive()
+    }
+}
+
+impl DryRunActuator {
+    /// Restores the simulation from `state_file`, or starts it from
+    /// `initial` when the file does not exist (and writes it).
+    ///
+    /// A file that cannot be parsed is never overwritten: it is moved aside
+    /// to `<name>.corrupt-<n>`, the simulation starts from `initial`, and
+    /// [`recovered_from`](Self::recovered_from) returns
+    /// [`DryRunError::Corrupt`] so the caller can report it.
+    ///
+    /// # Errors
+    /// [`DryRunError::Io`] when the file exists but cannot be read, cannot be
+    /// moved aside, or the new state cannot be written.
+    pub fn open(
+        state_file: impl Into<PathBuf>,
+        initial: BTreeSet<Region>,
+    ) -> Result<Self, DryRunError> {
+        let path = state_file.into();
+        let fresh = StateFile {
+            regions: initial
+                .into_iter()
+                .map(|region| {
+                    let state = RegionState {
+                        deployed: true,
+                        changed_at: None,
+                    };
+                    (region, state)
+                })
+                .collect(),
+        };
+        let io = |action, source| DryRunError::Io {
+            path: path.clone(),
+            action,
+            source,
+        };
+        let (state, recovered, needs_write) = match std::fs::read(&path) {
+            Ok(bytes) => match serde_json::from_slice::<StateFile>(&bytes) {
+                Ok(state) => (state, None, false),
+                Err(source) => {
+                    let moved_to = move_aside(&path).map_err(|err| io("move aside", err))?;
+                    let error = DryRunError::Corrupt {
+                        path: path.clone(),
+                        moved_to,
+                        source,
+                    };
+                    tracing::warn!(%error, "dry-run state file replaced");
+                    (fresh, Some(error), true)
+                }
+            },
+            Err(err) if err.kind() == std::io::ErrorKind::NotFound => (fresh, None, true),
+            Err(err) => return Err(io("read", err)),
+        };
+        if needs_write {
+            write_atomically(&path, &state).map_err(|err| io("write", err))?;
+        }
+        Ok(DryRunActuator {
+            path,
+            state: Mutex::new(state),
+            clock: Arc::new(|| Timestamp::from_system_time(SystemTime::now())),
+            recovered,
+        })
+    }
+
+    /// Uses `clock` instead of the system clock to stamp changes (for
+    /// replays and tests).
+    pub fn with_clock(mut self, clock: impl Fn() -> Timestamp + Send + Sync + 'static) -> Self {
+        self.clock = Arc::new(clock);
+        self
+    }
+
+    /// The simulated deployment.
+    pub fn regions(&self) -> BTreeSet<Region> {
+        self.lock()
+            .regions
+            .iter()
+            .filter(|(_, state)| state.deployed)
+            .map(|(region, _)| region.clone())
+            .collect()
+    }
+
+    /// When `region` was last deployed or removed; `None` for regions of the
+    /// initial deployment and regions never seen.
+    pub fn changed_at(&self, region: &Region) -> Option<Timestamp> {
+        self.lock().regions.get(region)?.changed_at
+    }
+
+    /// The state file.
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    /// The problem found in the state file at [`open`](Self::open), if the
+    /// file was moved aside and the simulation started afresh.
+    pub fn recovered_from(&self) -> Option<&DryRunError> {
+        self.recovered.as_ref()
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, StateFile> {
+        self.state
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+
+    /// Sets `region` to `deployed`, on disk first: memory changes only once
+    /// the file holds the new state, so the two never disagree.
+    fn set(&self, region: &Region, deployed: bool) -> Result<(), ActuatorError> {
+        let mut state = self.lock();
+        let current = state.regions.get(region).is_some_and(|s| s.deployed);
+        if current == deployed {
+            return Ok(());
+        }
+        let mut next = state.clone();
+        next.regions.insert(
+            region.clone(),
+            RegionState {
+                deployed,
+                changed_at: Some((self.clock)()),
+            },
+        );
+        write_atomically(&self.path, &next).map_err(|source| {
+            let error = DryRunError::Io {
+                path: self.path.clone(),
+                action: "write",
+                source,
+            };
+            ActuatorError::backend(BACKEND, Some(region), error)
+        })?;
+        *state = next;
+        Ok(())
+    }
+}
+
+#[async_trait]
+impl RegionActuator for DryRunActuator {
+    async fn deployed_regions(&self) -> Result<BTreeSet<Region>, ActuatorError> {
+        Ok(self.regions())
+    }
+
+    async fn deploy(&self, region: &Region) -> Result<(), ActuatorError> {
+        self.set(region, true)
+    }
+
+    async fn remove(&self, region: &Region) -> Result<(), ActuatorError> {
+        self.set(region, false)
+    }
+
+    fn is_simulation(&self) -> bool {
+        true
+    }
+}
+
+/// Renames `path` to the first free `<name>.corrupt-<n>` beside it.
+fn move_aside(path: &Path) -> std::io::Result<PathBuf> {
+    let name = path
+        .file_name()
+        .map(|name| name.to_string_lossy().into_owned())
+        .unwrap_or_else(|| "state".to_owned());
+    for n in 1.. {
+        let candidate = path.with_file_name(format!("{name}.corrupt-{n}"));
+        if !candidate.exists() {
+            std::fs::rename(path, &candidate)?;
+            return Ok(candidate);
+        }
+    }
+    unreachable!("some suffix is free")
+}
+
+fn write_atomically(path: &Path, state: &StateFile) -> std::io::Result<()> {
+    let dir = match path.parent() {
+        Some(dir) if !dir.as_os_str().is_empty() => dir,
+        _ => Path::new("."),
+    };
+    std::fs::create_dir_all(dir)?;
+    let mut json = serde_json::to_vec_pretty(state).map_err(std::io::Error::other)?;
+    json.push(b'\n');
+    let mut temp = tempfile::NamedTempFile::new_in(dir)?;
+    temp.write_all(&json)?;
+    temp.as_file().sync_all()?;
+    temp.persist(path).map_err(|err| err.error)?;
+    // The rename itself is durable only once the directory is synced.
+    #[cfg(unix)]
+    std::fs::File::open(dir)?.sync_all()?;
+    Ok(())
+}

@@ -1,0 +1,303 @@
+//! [`FlyError`]: what went wrong talking to the Machines API, and whether
+//! trying again can help.
+
+use std::fmt;
+use std::time::Duration;
+
+use placer_core::Region;
+
+/// The Machines API call that failed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum Operation {
+    /// `GET /v1/apps/{app}/machines`
+    ListMachines,
+    /// `POST /v1/apps/{app}/machines`
+    CreateMachine,
+    /// `DELETE /v1/apps/{app}/machines/{id}?force=true`
+    DestroyMachine,
+    /// `POST /v1/apps/{app}/machines/{id}/stop`
+    StopMachine,
+    /// `POST /v1/apps/{app}/machines/{id}/start`
+    StartMachine,
+    /// `GET /v1/apps/{app}/machines/{id}/wait`
+    WaitForMachine,
+    /// `POST` or `DELETE /v1/apps/{app}/machines/{id}/metadata/{key}`
+    UpdateMetadata,
+}
+
+impl Operation {
+    /// True when repeating the call after an unclear outcome (a timeout, a
+    /// dropped connection) cannot do harm. Creating a machine is the one call
+    /// where a lost response may hide a machine that was in fact created.
+    pub fn is_safe_to_repeat(self) -> bool {
+        !matches!(self, Operation::CreateMachine)
+    }
+}
+
+impl fmt::Display for Operation {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            Operation::ListMachines => "listing machines",
+            Operation::CreateMachine => "creating a machine",
+            Operation::DestroyMachine => "destroying a machine",
+            Operation::StopMachine => "stopping a machine",
+            Operation::StartMachine => "starting a machine",
+            Operation::WaitForMachine => "waiting for a machine to start",
+            Operation::UpdateMetadata => "updating machine metadata",
+        })
+    }
+}
+
+/// What a request was about: the machine and region at stake, when known.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Target {
+    /// The machine the request was about.
+    pub machine: Option<String>,
+    /// The region the request was about.
+    pub region: Option<Region>,
+}
+
+impl Target {
+    /// A request about the app as a whole.
+    pub fn app() -> Self {
+        Target::default()
+    }
+
+    /// A request about `region`.
+    pub fn region(region: &Region) -> Self {
+        Target {
+            machine: None,
+            region: Some(region.clone()),
+        }
+    }
+
+    /// A request about `machine` in `region`.
+    pub fn machine(machine: &str, region: &Region) -> Self {
+        Target {
+            machine: Some(machine.to_owned()),
+            region: Some(region.clone()),
+        }
+    }
+}
+
+impl fmt::Display for Target {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match (&self.machine, &self.region) {
+            (Some(machine), Some(region)) => write!(f, " (machine {machine} in {region})"),
+            (Some(machine), None) => write!(f, " (machine {machine})"),
+            (None, Some(region)) => write!(f, " (region {region})"),
+            (None, None) => Ok(()),
+        }
+    }
+}
+
+/// Why a call to the Fly Machines API, or the actuator's use of it, failed.
+///
+/// No variant ever holds the API token: requests are described by operation,
+/// app, machine and region only.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum FlyError {
+    /// A setting is invalid; nothing was sent.
+    #[error("invalid Fly setting `{field}`: {problem}")]
+    InvalidSettings {
+        /// The setting at fault, e.g. `"app"`.
+        field: &'static str,
+        /// What is wrong with it.
+        problem: String,
+    },
+    /// The API answered with an error status.
+    #[error("Fly API {operation}{target} failed with HTTP {status}: {message}")]
+    Http {
+        /// The call that failed.
+        operation: Operation,
+        /// The machine and region at stake.
+        target: Target,
+        /// The HTTP status code.
+        status: u16,
+        /// Fly's error message (`{"error": "..."}`), or the start of the body.
+        message: String,
+        /// The delay the server asked for with `Retry-After`, if any.
+        retry_after: Option<Duration>,
+    },
+    /// The request did not get an answer: connection refused, reset or timed out.
+    #[error("Fly API {operation}{target} did not complete: {detail}")]
+    Transport {
+        /// The call that failed.
+        operation: Operation,
+        /// The machine and region at stake.
+        target: Target,
+        /// True when the request never reached the server (connecting
+        /// failed), so it certainly had no effect.
+        not_sent: bool,
+        /// True when the request timed out.
+        timed_out: bool,
+        /// A description of the failure (never contains request headers).
+        detail: String,
+    },
+    /// The API answered 2xx with a body that is not what the API documents.
+    #[error("Fly API {operation}{target} returned an unreadable response: {detail}")]
+    InvalidResponse {
+        /// The call whose answer could not be read.
+        operation: Operation,
+        /// The machine and region at stake.
+        target: Target,
+        /// What could not be read, with line and column for JSON errors.
+        detail: String,
+    },
+    /// No machine to clone into a new region.
+    #[error("cannot deploy {region}: {reason}")]
+    NoTemplate {
+        /// The region that was to be deployed.
+        region: Region,
+        /// Why no template machine could be used.
+        reason: String,
+    },
+    /// A machine was created but did not start within the configured wait.
+    #[error("machine {machine} in {region} did not reach `started` within {timeout:?}")]
+    WaitTimedOut {
+        /// The new machine.
+        machine: String,
+        /// Its region.
+        region: Region,
+        /// How long we waited.
+        timeout: Duration,
+    },
+    /// An earlier create request for this region got no answer, so a machine
+    /// may exist that the listing does not show yet. Creating another could
+    /// run two machines; we wait for the listing to settle instead.
+    #[error(
+        "a machine may already be starting in {region} (an earlier create request got no answer); \
+         not creating another for {remaining:?}"
+    )]
+    CreationInDoubt {
+        /// The region at stake.
+        region: Region,
+        /// How long until the actuator will create a machine there again.
+        remaining: Duration,
+    },
+}
+
+impl FlyError {
+    /// True when sending the same request again may succeed and cannot do
+    /// harm: HTTP 429, 5xx, and requests that got no answer, except a
+    /// create whose outcome is unknown.
+    pub fn is_retryable(&self) -> bool {
+        match self {
+            FlyError::Http { status, .. } => *status == 429 || (500..=599).contains(status),
+            FlyError::Transport {
+                operation,
+                not_sent,
+                ..
+            } => *not_sent || operation.is_safe_to_repeat(),
+            _ => false,
+        }
+    }
+
+    /// The delay the server asked for with `Retry-After`, if any.
+    pub fn retry_after(&self) -> Option<Duration> {
+        match self {
+            FlyError::Http { retry_after, .. } => *retry_after,
+            _ => None,
+        }
+    }
+
+    /// The HTTP status, for errors the API answered.
+    pub fn status(&self) -> Option<u16> {
+        match self {
+            FlyError::Http { status, .. } => Some(*status),
+            _ => None,
+        }
+    }
+
+    pub(crate) fn invalid_setting(field: &'static str, problem: impl Into<String>) -> Self {
+        FlyError::InvalidSettings {
+            field,
+            problem: problem.into(),
+        }
+    }
+}
+
+/// Reads a `Retry-After` header value: delay-seconds or an HTTP date.
+pub(crate) fn parse_retry_after(value: &str, now: std::time::SystemTime) -> Option<Duration> {
+    let value = value.trim();
+    if let Ok(seconds) = value.parse::<u64>() {
+        return Some(Duration::from_secs(seconds));
+    }
+    let at = httpdate::parse_http_date(value).ok()?;
+    Some(at.duration_since(now).unwrap_or(Duration::ZERO))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::time::{SystemTime, UNIX_EPOCH};
+
+    fn http(status: u16) -> FlyError {
+        FlyError::Http {
+            operation: Operation::ListMachines,
+            target: Target::app(),
+            status,
+            message: "x".into(),
+            retry_after: None,
+        }
+    }
+
+    #[test]
+    fn only_throttling_and_server_errors_are_retryable() {
+        assert!(http(429).is_retryable());
+        assert!(http(500).is_retryable());
+        assert!(http(503).is_retryable());
+        for status in [400, 401, 403, 404, 408, 409, 422] {
+            assert!(!http(status).is_retryable(), "{status}");
+        }
+    }
+
+    #[test]
+    fn a_create_without_answer_is_not_retried_but_a_refused_connection_is() {
+        let lost = FlyError::Transport {
+            operation: Operation::CreateMachine,
+            target: Target::app(),
+            not_sent: false,
+            timed_out: true,
+            detail: "timed out".into(),
+        };
+        assert!(!lost.is_retryable());
+        let refused = FlyError::Transport {
+            operation: Operation::CreateMachine,
+            target: Target::app(),
+            not_sent: true,
+            timed_out: false,
+            detail: "connection refused".into(),
+        };
+        assert!(refused.is_retryable());
+    }
+
+    #[test]
+    fn retry_after_accepts_seconds_and_http_dates() {
+        let now = UNIX_EPOCH + Duration::from_secs(1_700_000_000);
+        assert_eq!(parse_retry_after("7", now), Some(Duration::from_secs(7)));
+        let later = httpdate::fmt_http_date(now + Duration::from_secs(30));
+        assert_eq!(
+            parse_retry_after(&later, now),
+            Some(Duration::from_secs(30))
+        );
+        assert_eq!(parse_retry_after("soon", SystemTime::now()), None);
+    }
+
+    #[test]
+    fn messages_name_operation_status_machine_and_region() {
+        let err = FlyError::Http {
+            operation: Operation::DestroyMachine,
+            target: Target::machine("3d8d413b29d089", &"fra".parse().unwrap()),
+            status: 412,
+            message: "machine is leased".into(),
+            retry_after: None,
+        };
+        assert_eq!(
+            err.to_string(),
+            "Fly API destroying a machine (machine 3d8d413b29d089 in fra) failed with HTTP 412: machine is leased"
+        );
+    }
+}

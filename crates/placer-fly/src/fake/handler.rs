@@ -1,0 +1,203 @@
+//! HTTP side of the fake: records, injects faults, checks the token, routes.
+
+use std::collections::BTreeMap;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use axum::body::{to_bytes, Body};
+use axum::extract::{Request, State};
+use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::Router;
+use serde_json::Value;
+use tokio::time::Instant;
+
+use super::model::{FakeState, Reply};
+use super::{lock, Fault, RecordedRequest};
+
+type Shared = Arc<Mutex<FakeState>>;
+
+/// Request bodies larger than this are refused.
+const MAX_BODY: usize = 1 << 20;
+/// Headers kept in recordings: the ones that are part of the API contract.
+const RECORDED_HEADERS: [&str; 3] = ["accept", "authorization", "content-type"];
+
+pub(super) fn router(state: Shared) -> Router {
+    Router::new().fallback(handle).with_state(state)
+}
+
+async fn handle(State(state): State<Shared>, request: Request) -> Response {
+    let (parts, body) = request.into_parts();
+    let method = parts.method.as_str().to_owned();
+    let path = parts.uri.path().to_owned();
+    let query = parts.uri.query().unwrap_or("").to_owned();
+    let body = match to_bytes(body, MAX_BODY).await {
+        Ok(bytes) => bytes,
+        Err(_) => return respond(Reply::error(413, "request body too large")),
+    };
+    let json = parse_body(&body);
+
+    let (fault, authorized) = {
+        let mut state = lock(&state);
+        state.requests.push(RecordedRequest {
+            method: method.clone(),
+            path: if query.is_empty() {
+                path.clone()
+            } else {
+                format!("{path}?{query}")
+            },
+            headers: recorded_headers(&parts.headers),
+            body: json.clone(),
+            received: Instant::now(),
+        });
+        let authorized = parts
+            .headers
+            .get(header::AUTHORIZATION)
+            .and_then(|value| value.to_str().ok())
+            == Some(state.expected_authorization.as_str());
+        (state.take_fault(&method, &path), authorized)
+    };
+
+    let slow = match fault {
+        Some(Fault::TooManyRequests { retry_after_secs }) => {
+            let mut reply = Reply::error(429, "rate limit exceeded, slow down");
+            reply.retry_after = Some(retry_after_secs);
+            return respond(reply);
+        }
+        Some(Fault::Error { status, message }) => return respond(Reply::error(status, &message)),
+        Some(Fault::Slow(delay)) => Some(delay),
+        None => None,
+    };
+    let reply = if authorized {
+        route(&state, &method, &path, &query, json.as_ref()).await
+    } else {
+        Reply::error(401, "unauthorized: missing or invalid token")
+    };
+    if let Some(delay) = slow {
+        tokio::time::sleep(delay).await;
+    }
+    respond(reply)
+}
+
+async fn route(
+    state: &Shared,
+    method: &str,
+    path: &str,
+    query: &str,
+    body: Option<&Value>,
+) -> Reply {
+    let segments: Vec<&str> = path.trim_matches('/').split('/').collect();
+    let ["v1", "apps", app, "machines", rest @ ..] = segments.as_slice() else {
+        return Reply::error(404, "not found");
+    };
+    if *app != lock(state).app {
+        return Reply::error(404, &format!("app {app} not found"));
+    }
+    let params = query_params(query);
+    match (method, rest) {
+        ("GET", []) => lock(state).list(params.get("include_deleted").is_some_and(|v| v == "true")),
+        ("POST", []) => lock(state).create(body),
+        ("GET", [id]) => lock(state).get(id),
+        ("DELETE", [id]) => {
+            lock(state).destroy(id, params.get("force").is_some_and(|v| v == "true"))
+        }
+        ("POST", [id, "stop"]) => lock(state).stop(id),
+        ("POST", [id, "start"]) => lock(state).start(id),
+        ("GET", [id, "wait"]) => wait(state, id, &params).await,
+        ("POST", [id, "metadata", key]) => {
+            match body.and_then(|b| b.get("value")).and_then(Value::as_str) {
+                Some(value) => lock(state).set_metadata(id, key, Some(value.to_owned())),
+                None => Reply::error(400, "body must be {\"value\": \"...\"}"),
+            }
+        }
+        ("DELETE", [id, "metadata", key]) => lock(state).set_metadata(id, key, None),
+        _ => Reply::error(404, "not found"),
+    }
+}
+
+/// `GET …/wait`: holds the request until the machine reaches `state`
+/// (default `started`) or `timeout` seconds (default 60) pass.
+async fn wait(state: &Shared, id: &str, params: &BTreeMap<String, String>) -> Reply {
+    let target = params.get("state").map(String::as_str).unwrap_or("started");
+    if !matches!(target, "started" | "stopped" | "destroyed") {
+        return Reply::error(400, &format!("invalid state {target:?}"));
+    }
+    let timeout = match params.get("timeout").map(|t| t.parse::<u64>()) {
+        None => 60,
+        Some(Ok(seconds)) => seconds,
+        Some(Err(_)) => return Reply::error(400, "timeout must be a whole number of seconds"),
+    };
+    let deadline = Instant::now() + Duration::from_secs(timeout);
+    loop {
+        match lock(state).reached(id, target) {
+            None => return Reply::error(404, "machine not found"),
+            Some(true) => return Reply::ok(),
+            Some(false) => {}
+        }
+        if Instant::now() >= deadline {
+            return Reply::error(
+                408,
+                &format!("machine did not reach state {target} in time"),
+            );
+        }
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+}
+
+fn respond(reply: Reply) -> Response {
+    let status = StatusCode::from_u16(reply.status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+    let mut response = match reply.body {
+        Some(body) => (status, axum::Json(body)).into_response(),
+        None => (status, Body::empty()).into_response(),
+    };
+    if let Some(seconds) = reply.retry_after {
+        response
+            .headers_mut()
+            .insert(header::RETRY_AFTER, HeaderValue::from(seconds));
+    }
+    response
+}
+
+fn parse_body(body: &[u8]) -> Option<Value> {
+    if body.is_empty() {
+        return None;
+    }
+    Some(
+        serde_json::from_slice(body)
+            .unwrap_or_else(|_| serde_json::json!({ "unparsed": String::from_utf8_lossy(body) })),
+    )
+}
+
+fn recorded_headers(headers: &HeaderMap) -> BTreeMap<String, String> {
+    RECORDED_HEADERS
+        .iter()
+        .filter_map(|name| {
+            let value = headers.get(*name)?.to_str().unwrap_or("<not text>");
+            let value = if *name == "authorization" {
+                redact_authorization(value)
+            } else {
+                value.to_owned()
+            };
+            Some(((*name).to_owned(), value))
+        })
+        .collect()
+}
+
+/// Keeps the scheme (`Bearer`, `FlyV1`) and hides the rest.
+fn redact_authorization(value: &str) -> String {
+    match value.split_once(' ') {
+        Some((scheme, _)) => format!("{scheme} [redacted]"),
+        None => "[redacted]".to_owned(),
+    }
+}
+
+fn query_params(query: &str) -> BTreeMap<String, String> {
+    query
+        .split('&')
+        .filter(|pair| !pair.is_empty())
+        .map(|pair| match pair.split_once('=') {
+            Some((key, value)) => (key.to_owned(), value.to_owned()),
+            None => (pair.to_owned(), String::new()),
+        })
+        .collect()
+}

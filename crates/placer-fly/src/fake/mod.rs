@@ -1,0 +1,226 @@
+//! A stateful fake of the Fly Machines API on 127.0.0.1, for tests.
+//!
+//! Enabled by the cargo feature `fake-api`. This crate's own tests use it,
+//! and so can end-to-end tests of programs built on `placer-fly`:
+//!
+//! ```toml
+//! [dev-dependencies]
+//! placer-fly = { workspace = true, features = ["fake-api"] }
+//! ```
+//!
+//! It behaves as the documented API does for the endpoints fly-placer uses:
+//! list, create, get, destroy (`force`), stop, start, wait (`state`,
+//! `timeout`, `instance_id`) and metadata updates, with machines that have an
+//! id, name, state, region, config (metadata, image, guest, services),
+//! host_status and created_at. Errors are `{"error": "..."}`; a wrong token
+//! gets 401 and a wrong app 404.
+//!
+//! For tests it can also: answer 429 with `Retry-After` or any error status
+//! ([`Fault`]), hold responses back, show new machines in the listing only
+//! after a delay ([`set_list_lag`](FakeMachinesApi::set_list_lag)), let
+//! machines take time to start, and it records every request
+//! ([`RecordedRequest`]) with the token redacted, for snapshots.
+//!
+//! ```
+//! # #[tokio::main(flavor = "current_thread")] async fn main() {
+//! use placer_core::{ApiToken, RegionActuator};
+//! use placer_fly::fake::{FakeMachinesApi, MachineSpec};
+//! use placer_fly::{FlyMachinesActuator, FlySettings};
+//!
+//! let api = FakeMachinesApi::start("my-app", "test-token").await.unwrap();
+//! api.add_machine(MachineSpec::new("iad"));
+//!
+//! let mut settings = FlySettings::new("my-app", ApiToken::new("test-token"));
+//! settings.api_url = api.base_url();
+//! let actuator = FlyMachinesActuator::new(settings).unwrap();
+//! actuator.deploy(&"fra".parse().unwrap()).await.unwrap();
+//! assert_eq!(api.live_regions(), ["fra", "iad"]);
+//! # }
+//! ```
+
+mod handler;
+mod model;
+
+use std::net::SocketAddr;
+use std::sync::{Arc, Mutex, MutexGuard};
+use std::time::Duration;
+
+use placer_core::ApiToken;
+use serde::Serialize;
+use tokio::sync::oneshot;
+use tokio::task::JoinHandle;
+
+use crate::machine::Machine;
+
+pub use model::MachineSpec;
+
+/// A failure the fake produces instead of (or on top of) a normal answer.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Fault {
+    /// Answer 429 with `Retry-After: <seconds>`, changing nothing.
+    TooManyRequests {
+        /// The `Retry-After` value in seconds.
+        retry_after_secs: u64,
+    },
+    /// Answer `status` with `{"error": message}`, changing nothing.
+    Error {
+        /// The HTTP status.
+        status: u16,
+        /// The error message.
+        message: String,
+    },
+    /// Carry out the request, then hold the response back this long: a
+    /// client that gives up first does not learn that the change happened.
+    Slow(Duration),
+}
+
+/// One request the fake received.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct RecordedRequest {
+    /// HTTP method.
+    pub method: String,
+    /// Path and query string.
+    pub path: String,
+    /// The `authorization` (with the token replaced by `[redacted]`),
+    /// `content-type` and `accept` headers, when sent.
+    pub headers: std::collections::BTreeMap<String, String>,
+    /// The JSON body, if any (`{"unparsed": "..."}` for non-JSON bodies).
+    pub body: Option<serde_json::Value>,
+    /// When the request arrived.
+    #[serde(skip)]
+    pub received: tokio::time::Instant,
+}
+
+/// A running fake Machines API; stops when dropped.
+pub struct FakeMachinesApi {
+    addr: SocketAddr,
+    state: Arc<Mutex<model::FakeState>>,
+    shutdown: Option<oneshot::Sender<()>>,
+    server: JoinHandle<()>,
+}
+
+impl std::fmt::Debug for FakeMachinesApi {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("FakeMachinesApi")
+            .field("addr", &self.addr)
+            .finish_non_exhaustive()
+    }
+}
+
+impl FakeMachinesApi {
+    /// Starts the fake for `app` on a free port of 127.0.0.1. Requests must
+    /// carry `token` as a fly-placer client sends it (see
+    /// [`ApiToken::authorization_header`]).
+    ///
+    /// # Errors
+    /// When no loopback port can be bound.
+    pub async fn start(app: &str, token: &str) -> std::io::Result<Self> {
+        let expected = ApiToken::new(token).authorization_header();
+        let state = Arc::new(Mutex::new(model::FakeState::new(app, expected)));
+        let listener = tokio::net::TcpListener::bind(("127.0.0.1", 0)).await?;
+        let addr = listener.local_addr()?;
+        let router = handler::router(state.clone());
+        let (shutdown, stopped) = oneshot::channel::<()>();
+        let server = tokio::spawn(async move {
+            let serve = axum::serve(listener, router).with_graceful_shutdown(async {
+                let _ = stopped.await;
+            });
+            if let Err(err) = serve.await {
+                tracing::warn!(%err, "fake Machines API stopped with an error");
+            }
+        });
+        Ok(FakeMachinesApi {
+            addr,
+            state,
+            shutdown: Some(shutdown),
+            server,
+        })
+    }
+
+    /// The base URL to put in `FlySettings::api_url`.
+    pub fn base_url(&self) -> String {
+        format!("http://{}", self.addr)
+    }
+
+    /// Adds a machine as if the app had been deployed with it; returns its id.
+    pub fn add_machine(&self, spec: MachineSpec) -> String {
+        self.lock().add(spec)
+    }
+
+    /// Every machine, destroyed ones included, in its current true state
+    /// (no listing lag).
+    pub fn machines(&self) -> Vec<Machine> {
+        self.lock().snapshot()
+    }
+
+    /// Sorted, deduplicated regions that have a machine not destroyed.
+    pub fn live_regions(&self) -> Vec<String> {
+        let mut regions: Vec<String> = self
+            .machines()
+            .into_iter()
+            .filter(|m| m.state != "destroyed")
+            .map(|m| m.region.to_string())
+            .collect();
+        regions.sort();
+        regions.dedup();
+        regions
+    }
+
+    /// Changes a machine's state (e.g. `"failed"`) or host status (e.g.
+    /// `"unreachable"`), as Fly might at any time.
+    pub fn set_machine(&self, id: &str, state: Option<&str>, host_status: Option<&str>) {
+        self.lock().set_machine(id, state, host_status);
+    }
+
+    /// Queues `fault` for the next request, whatever it is.
+    pub fn inject(&self, fault: Fault) {
+        self.lock().faults.push_back((None, fault));
+    }
+
+    /// Queues `fault` for the next request with `method` whose path (without
+    /// query) ends with `path_suffix`, e.g. `("POST", "/machines")` for a create.
+    pub fn inject_on(&self, method: &str, path_suffix: &str, fault: Fault) {
+        let matcher = (method.to_ascii_uppercase(), path_suffix.to_owned());
+        self.lock().faults.push_back((Some(matcher), fault));
+    }
+
+    /// New machines appear in the listing, and destroyed ones leave it, only
+    /// `lag` after the change (the API's eventual consistency).
+    pub fn set_list_lag(&self, lag: Duration) {
+        self.lock().list_lag = lag;
+    }
+
+    /// Machines created or started from now on stay `starting` this long.
+    pub fn set_start_delay(&self, delay: Duration) {
+        self.lock().start_delay = delay;
+    }
+
+    /// Every request received so far, in order.
+    pub fn requests(&self) -> Vec<RecordedRequest> {
+        self.lock().requests.clone()
+    }
+
+    /// Returns the requests received so far and forgets them.
+    pub fn take_requests(&self) -> Vec<RecordedRequest> {
+        std::mem::take(&mut self.lock().requests)
+    }
+
+    fn lock(&self) -> MutexGuard<'_, model::FakeState> {
+        lock(&self.state)
+    }
+}
+
+impl Drop for FakeMachinesApi {
+    fn drop(&mut self) {
+        if let Some(shutdown) = self.shutdown.take() {
+            let _ = shutdown.send(());
+        }
+        self.server.abort();
+    }
+}
+
+fn lock(state: &Mutex<model::FakeState>) -> MutexGuard<'_, model::FakeState> {
+    state
+        .lock()
+        .unwrap_or_else(|poisoned| poisoned.into_inner())
+}

@@ -1,0 +1,385 @@
+//! The fake's machines and what each endpoint does to them.
+
+use std::collections::VecDeque;
+use std::time::Duration;
+
+use placer_core::{Region, Timestamp};
+use serde_json::{json, Value};
+use tokio::time::Instant;
+
+use super::{Fault, RecordedRequest};
+use crate::machine::{Machine, MachineConfig};
+use crate::settings::{MANAGED_KEY, MANAGED_VALUE, PROCESS_GROUP_KEY};
+
+/// A machine to add to the fake, as `fly deploy` would have made it.
+#[derive(Debug, Clone)]
+pub struct MachineSpec {
+    region: String,
+    state: String,
+    host_status: String,
+    created_at: Option<String>,
+    config: MachineConfig,
+}
+
+impl MachineSpec {
+    /// A started machine of process group `app` in `region`, with an image,
+    /// a shared-cpu guest and one HTTP service, not marked as fly-placer's.
+    pub fn new(region: &str) -> Self {
+        let mut config = MachineConfig {
+            image: Some("registry.fly.io/my-app:deployment-01".to_owned()),
+            ..MachineConfig::default()
+        };
+        config
+            .metadata
+            .insert(PROCESS_GROUP_KEY.to_owned(), "app".to_owned());
+        config.other.insert(
+            "guest".to_owned(),
+            json!({"cpu_kind": "shared", "cpus": 1, "memory_mb": 256}),
+        );
+        config.other.insert(
+            "services".to_owned(),
+            json!([{"protocol": "tcp", "internal_port": 8080, "autostart": true,
+                    "ports": [{"port": 443, "handlers": ["tls", "http"]}]}]),
+        );
+        MachineSpec {
+            region: region.to_owned(),
+            state: "started".to_owned(),
+            host_status: "ok".to_owned(),
+            created_at: None,
+            config,
+        }
+    }
+
+    /// Sets the state, e.g. `"stopped"`.
+    pub fn state(mut self, state: &str) -> Self {
+        self.state = state.to_owned();
+        self
+    }
+
+    /// Sets the host status, e.g. `"unreachable"`.
+    pub fn host_status(mut self, host_status: &str) -> Self {
+        self.host_status = host_status.to_owned();
+        self
+    }
+
+    /// Sets `created_at` (RFC 3339); by default machines are created one
+    /// minute apart from 2026-01-01T00:00:00Z in the order they are added.
+    pub fn created_at(mut self, created_at: &str) -> Self {
+        self.created_at = Some(created_at.to_owned());
+        self
+    }
+
+    /// Puts the machine in another process group.
+    pub fn process_group(self, group: &str) -> Self {
+        self.metadata(PROCESS_GROUP_KEY, group)
+    }
+
+    /// Marks the machine as created by fly-placer.
+    pub fn managed(self) -> Self {
+        self.metadata(MANAGED_KEY, MANAGED_VALUE)
+    }
+
+    /// Sets a metadata entry.
+    pub fn metadata(mut self, key: &str, value: &str) -> Self {
+        self.config
+            .metadata
+            .insert(key.to_owned(), value.to_owned());
+        self
+    }
+
+    /// Sets any other config field, e.g. `mounts`.
+    pub fn config_field(mut self, key: &str, value: Value) -> Self {
+        self.config.other.insert(key.to_owned(), value);
+        self
+    }
+}
+
+/// A machine and what the listing does not show yet.
+struct Entry {
+    machine: Machine,
+    /// Listed only from this instant on.
+    listed_from: Instant,
+    /// After a destroy: the state the listing keeps showing until then.
+    listed_as_before: Option<(String, Instant)>,
+    /// While `starting`: when it becomes `started`.
+    started_at: Option<Instant>,
+}
+
+/// What the fake answers: status, JSON body, and `Retry-After` seconds.
+pub(super) struct Reply {
+    pub(super) status: u16,
+    pub(super) body: Option<Value>,
+    pub(super) retry_after: Option<u64>,
+}
+
+impl Reply {
+    pub(super) fn json(status: u16, body: Value) -> Self {
+        Reply {
+            status,
+            body: Some(body),
+            retry_after: None,
+        }
+    }
+
+    pub(super) fn error(status: u16, message: &str) -> Self {
+        Reply::json(status, json!({ "error": message }))
+    }
+
+    pub(super) fn ok() -> Self {
+        Reply::json(200, json!({ "ok": true }))
+    }
+
+    pub(super) fn no_content() -> Self {
+        Reply {
+            status: 204,
+            body: None,
+            retry_after: None,
+        }
+    }
+}
+
+pub(super) struct FakeState {
+    pub(super) app: String,
+    pub(super) expected_authorization: String,
+    entries: Vec<Entry>,
+    created: u64,
+    pub(super) faults: VecDeque<(Option<(String, String)>, Fault)>,
+    pub(super) list_lag: Duration,
+    pub(super) start_delay: Duration,
+    pub(super) requests: Vec<RecordedRequest>,
+}
+
+impl FakeState {
+    pub(super) fn new(app: &str, expected_authorization: String) -> Self {
+        FakeState {
+            app: app.to_owned(),
+            expected_authorization,
+            entries: Vec::new(),
+            created: 0,
+            faults: VecDeque::new(),
+            list_lag: Duration::ZERO,
+            start_delay: Duration::ZERO,
+            requests: Vec::new(),
+        }
+    }
+
+    /// The first queued fault that applies to this request.
+    pub(super) fn take_fault(&mut self, method: &str, path: &str) -> Option<Fault> {
+        let index = self.faults.iter().position(|(matcher, _)| match matcher {
+            None => true,
+            Some((m, suffix)) => m == method && path.ends_with(suffix.as_str()),
+        })?;
+        self.faults.remove(index).map(|(_, fault)| fault)
+    }
+
+    pub(super) fn add(&mut self, spec: MachineSpec) -> String {
+        let now = Instant::now();
+        self.created += 1;
+        let n = self.created;
+        let id = format!("{:014x}", 0x003d_8d41_3000_0000_u64 + n);
+        let created_at = spec.created_at.unwrap_or_else(|| {
+            (Timestamp::from_unix_seconds(1_767_225_600) + Duration::from_secs(60 * n)).to_string()
+        });
+        let region = spec
+            .region
+            .parse::<Region>()
+            .expect("MachineSpec needs a valid region");
+        let machine = Machine {
+            id: id.clone(),
+            name: format!("{}-{region}-{n}", self.app),
+            state: spec.state,
+            region,
+            instance_id: Some(format!("01FAKE{n:08}")),
+            host_status: Some(spec.host_status),
+            created_at: Some(created_at),
+            config: spec.config,
+            checks: Vec::new(),
+        };
+        self.entries.push(Entry {
+            machine,
+            listed_from: now,
+            listed_as_before: None,
+            started_at: None,
+        });
+        id
+    }
+
+    /// Settles machines whose start time has come.
+    fn tick(&mut self, now: Instant) {
+        for entry in &mut self.entries {
+            if let Some(at) = entry.started_at {
+                if now >= at && entry.machine.state == "starting" {
+                    entry.machine.state = "started".to_owned();
+                    entry.started_at = None;
+                }
+            }
+        }
+    }
+
+    pub(super) fn snapshot(&mut self) -> Vec<Machine> {
+        self.tick(Instant::now());
+        self.entries.iter().map(|e| e.machine.clone()).collect()
+    }
+
+    pub(super) fn set_machine(&mut self, id: &str, state: Option<&str>, host: Option<&str>) {
+        if let Some(entry) = self.entries.iter_mut().find(|e| e.machine.id == id) {
+            if let Some(state) = state {
+                entry.machine.state = state.to_owned();
+            }
+            if let Some(host) = host {
+                entry.machine.host_status = Some(host.to_owned());
+            }
+        }
+    }
+
+    fn find(&mut self, id: &str) -> Option<&mut Entry> {
+        self.entries
+            .iter_mut()
+            .find(|e| e.machine.id == id && e.machine.state != "destroyed")
+    }
+
+    fn launch(&self, entry: &mut Entry, now: Instant) {
+        if self.start_delay.is_zero() {
+            entry.machine.state = "started".to_owned();
+        } else {
+            entry.machine.state = "starting".to_owned();
+            entry.started_at = Some(now + self.start_delay);
+        }
+    }
+
+    pub(super) fn list(&mut self, include_deleted: bool) -> Reply {
+        let now = Instant::now();
+        self.tick(now);
+        let listed: Vec<Machine> = self
+            .entries
+            .iter()
+            .filter(|e| now >= e.listed_from)
+            .filter_map(|e| {
+                let mut machine = e.machine.clone();
+                if let Some((before, until)) = &e.listed_as_before {
+                    if now < *until {
+                        machine.state = before.clone();
+                    }
+                }
+                (include_deleted || machine.state != "destroyed").then_some(machine)
+            })
+            .collect();
+        Reply::json(
+            200,
+            serde_json::to_value(listed).expect("machines serialize"),
+        )
+    }
+
+    pub(super) fn create(&mut self, body: Option<&Value>) -> Reply {
+        let Some(body) = body else {
+            return Reply::error(400, "request body must be JSON");
+        };
+        let Some(region) = body.get("region").and_then(Value::as_str) else {
+            return Reply::error(400, "region is required");
+        };
+        if region.parse::<Region>().is_err() {
+            return Reply::error(400, &format!("invalid region {region:?}"));
+        }
+        let config: MachineConfig = match serde_json::from_value(body["config"].clone()) {
+            Ok(config) => config,
+            Err(err) => return Reply::error(400, &format!("invalid config: {err}")),
+        };
+        if config.image.as_deref().unwrap_or("").is_empty() {
+            return Reply::error(400, "config.image is required");
+        }
+        let mut spec = MachineSpec::new(region);
+        spec.config = config;
+        let id = self.add(spec);
+        let now = Instant::now();
+        let skip_launch = body["skip_launch"].as_bool().unwrap_or(false);
+        let list_lag = self.list_lag;
+        let mut entry = self.entries.pop().expect("just added");
+        if skip_launch {
+            entry.machine.state = "created".to_owned();
+        } else {
+            self.launch(&mut entry, now);
+        }
+        entry.listed_from = now + list_lag;
+        let machine = entry.machine.clone();
+        self.entries.push(entry);
+        debug_assert_eq!(machine.id, id);
+        Reply::json(
+            200,
+            serde_json::to_value(machine).expect("machine serializes"),
+        )
+    }
+
+    pub(super) fn get(&mut self, id: &str) -> Reply {
+        self.tick(Instant::now());
+        match self.find(id) {
+            Some(entry) => Reply::json(200, serde_json::to_value(&entry.machine).expect("json")),
+            None => Reply::error(404, "machine not found"),
+        }
+    }
+
+    pub(super) fn destroy(&mut self, id: &str, force: bool) -> Reply {
+        let now = Instant::now();
+        let lag = self.list_lag;
+        let Some(entry) = self.find(id) else {
+            return Reply::error(404, "machine not found");
+        };
+        if !force && matches!(entry.machine.state.as_str(), "started" | "starting") {
+            return Reply::error(
+                412,
+                "machine is running; stop it first or destroy with force=true",
+            );
+        }
+        let before = std::mem::replace(&mut entry.machine.state, "destroyed".to_owned());
+        entry.listed_as_before = Some((before, now + lag));
+        Reply::ok()
+    }
+
+    pub(super) fn stop(&mut self, id: &str) -> Reply {
+        match self.find(id) {
+            Some(entry) => {
+                if matches!(entry.machine.state.as_str(), "started" | "starting") {
+                    entry.machine.state = "stopped".to_owned();
+                    entry.started_at = None;
+                }
+                Reply::ok()
+            }
+            None => Reply::error(404, "machine not found"),
+        }
+    }
+
+    pub(super) fn start(&mut self, id: &str) -> Reply {
+        let now = Instant::now();
+        let delay = self.start_delay;
+        let Some(entry) = self.find(id) else {
+            return Reply::error(404, "machine not found");
+        };
+        let previous = entry.machine.state.clone();
+        if matches!(previous.as_str(), "stopped" | "suspended" | "created") {
+            if delay.is_zero() {
+                entry.machine.state = "started".to_owned();
+            } else {
+                entry.machine.state = "starting".to_owned();
+                entry.started_at = Some(now + delay);
+            }
+        }
+        Reply::json(200, json!({ "previous_state": previous }))
+    }
+
+    /// `Some(true)` once the machine is in `state`, `None` if it is unknown.
+    pub(super) fn reached(&mut self, id: &str, state: &str) -> Option<bool> {
+        self.tick(Instant::now());
+        let entry = self.entries.iter().find(|e| e.machine.id == id)?;
+        Some(entry.machine.state == state)
+    }
+
+    pub(super) fn set_metadata(&mut self, id: &str, key: &str, value: Option<String>) -> Reply {
+        let Some(entry) = self.find(id) else {
+            return Reply::error(404, "machine not found");
+        };
+        match value {
+            Some(value) => entry.machine.config.metadata.insert(key.to_owned(), value),
+            None => entry.machine.config.metadata.remove(key),
+        };
+        Reply::no_content()
+    }
+}

@@ -1,0 +1,14 @@
+//! Integration tests of placer-fly, against the fake Machines API on
+//! 127.0.0.1 (never the real one).
+
+mod actuator;
+mod conformance;
+mod consistency;
+mod corpus;
+mod dry_run;
+mod properties;
+mod rate_limit;
+mod retry;
+mod secrets;
+mod snapshots;
+mod support;

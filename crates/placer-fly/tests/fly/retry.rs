@@ -1,0 +1,230 @@
+//! The retry wrapper: against the fake for real HTTP failures, and against a
+//! mock with tokio's paused clock for exact timing.
+
+use std::collections::BTreeSet;
+use std::time::Duration;
+
+use async_trait::async_trait;
+use placer_core::{ActuatorError, Region, RegionActuator};
+use placer_fly::fake::Fault;
+use placer_fly::{FlyError, Operation, RetryPolicy, Retrying, Target};
+use tokio::time::Instant;
+
+use crate::support::*;
+
+fn quick() -> RetryPolicy {
+    RetryPolicy {
+        max_attempts: 4,
+        base_delay: Duration::from_millis(10),
+        max_delay: Duration::from_millis(50),
+        tick_budget: Duration::from_secs(10),
+        jitter: 0.0,
+    }
+}
+
+fn lists(api: &placer_fly::fake::FakeMachinesApi) -> usize {
+    calls(api)
+        .iter()
+        .filter(|c| *c == "GET /v1/apps/my-app/machines")
+        .count()
+}
+
+#[tokio::test]
+async fn a_429_is_retried_after_the_retry_after_delay() {
+    let api = fake_with_app().await;
+    api.inject(Fault::TooManyRequests {
+        retry_after_secs: 1,
+    });
+    let actuator = Retrying::new(actuator(settings(&api)), quick());
+    let started = std::time::Instant::now();
+    let regions = actuator.deployed_regions().await.unwrap();
+    assert_eq!(regions, [region("iad")].into());
+    assert!(
+        started.elapsed() >= Duration::from_secs(1),
+        "{:?}",
+        started.elapsed()
+    );
+    assert_eq!(lists(&api), 2);
+}
+
+#[tokio::test]
+async fn server_errors_are_retried_until_success() {
+    let api = fake_with_app().await;
+    for _ in 0..2 {
+        api.inject(Fault::Error {
+            status: 503,
+            message: "unavailable".into(),
+        });
+    }
+    let actuator = Retrying::new(actuator(settings(&api)), quick());
+    actuator.deployed_regions().await.unwrap();
+    assert_eq!(lists(&api), 3);
+}
+
+#[tokio::test]
+async fn attempts_are_bounded() {
+    let api = fake_with_app().await;
+    for _ in 0..10 {
+        api.inject(Fault::Error {
+            status: 500,
+            message: "boom".into(),
+        });
+    }
+    let policy = RetryPolicy {
+        max_attempts: 3,
+        ..quick()
+    };
+    let err = Retrying::new(actuator(settings(&api)), policy)
+        .deployed_regions()
+        .await
+        .unwrap_err();
+    assert!(err.to_string().contains("HTTP 500: boom"), "{err}");
+    assert_eq!(lists(&api), 3);
+}
+
+#[tokio::test]
+async fn client_errors_other_than_429_are_not_retried() {
+    let api = fake_with_app().await;
+    api.inject(Fault::Error {
+        status: 422,
+        message: "invalid config".into(),
+    });
+    let err = Retrying::new(actuator(settings(&api)), quick())
+        .deploy(&region("fra"))
+        .await
+        .unwrap_err();
+    assert!(err.to_string().contains("422"), "{err}");
+    assert_eq!(api.requests().len(), 1);
+}
+
+#[tokio::test]
+async fn a_failed_create_is_retried_and_creates_exactly_one_machine() {
+    let api = fake_with_app().await;
+    api.inject_on(
+        "POST",
+        "/machines",
+        Fault::Error {
+            status: 502,
+            message: "bad gateway".into(),
+        },
+    );
+    let actuator = Retrying::new(actuator(settings(&api)), quick());
+    actuator.deploy(&region("fra")).await.unwrap();
+    assert_eq!(live_in(&api, "fra").len(), 1);
+    let posts = calls(&api).iter().filter(|c| c.starts_with("POST")).count();
+    assert_eq!(posts, 2);
+}
+
+#[tokio::test]
+async fn a_retry_after_beyond_the_tick_budget_is_not_waited_for() {
+    let api = fake_with_app().await;
+    api.inject(Fault::TooManyRequests {
+        retry_after_secs: 30,
+    });
+    let policy = RetryPolicy {
+        tick_budget: Duration::from_secs(2),
+        ..quick()
+    };
+    let started = std::time::Instant::now();
+    let err = Retrying::new(actuator(settings(&api)), policy)
+        .deployed_regions()
+        .await
+        .unwrap_err();
+    assert!(err.to_string().contains("429"), "{err}");
+    assert!(started.elapsed() < Duration::from_secs(2));
+    assert_eq!(lists(&api), 1);
+}
+
+mockall::mock! {
+    Actuator {}
+    #[async_trait]
+    impl RegionActuator for Actuator {
+        async fn deployed_regions(&self) -> Result<BTreeSet<Region>, ActuatorError>;
+        async fn deploy(&self, region: &Region) -> Result<(), ActuatorError>;
+        async fn remove(&self, region: &Region) -> Result<(), ActuatorError>;
+        fn is_simulation(&self) -> bool;
+    }
+}
+
+fn unavailable() -> ActuatorError {
+    let err = FlyError::Http {
+        operation: Operation::CreateMachine,
+        target: Target::region(&region("fra")),
+        status: 503,
+        message: "unavailable".into(),
+        retry_after: None,
+    };
+    ActuatorError::backend("fly", Some(&region("fra")), err)
+}
+
+#[tokio::test(start_paused = true)]
+async fn backoff_doubles_between_attempts() {
+    let mut mock = MockActuator::new();
+    let mut failures = 3;
+    mock.expect_deploy().times(4).returning(move |_| {
+        if failures > 0 {
+            failures -= 1;
+            Err(unavailable())
+        } else {
+            Ok(())
+        }
+    });
+    let policy = RetryPolicy {
+        max_attempts: 5,
+        base_delay: Duration::from_millis(100),
+        max_delay: Duration::from_secs(1),
+        tick_budget: Duration::from_secs(60),
+        jitter: 0.0,
+    };
+    let started = Instant::now();
+    Retrying::new(mock, policy)
+        .deploy(&region("fra"))
+        .await
+        .unwrap();
+    assert_eq!(started.elapsed(), Duration::from_millis(100 + 200 + 400));
+}
+
+#[tokio::test(start_paused = true)]
+async fn calls_of_one_tick_share_the_budget() {
+    let mut mock = MockActuator::new();
+    mock.expect_deployed_regions()
+        .times(1)
+        .returning(|| Ok(BTreeSet::new()));
+    mock.expect_deploy().returning(|_| Err(unavailable()));
+    let policy = RetryPolicy {
+        max_attempts: 100,
+        base_delay: Duration::from_secs(1),
+        max_delay: Duration::from_secs(1),
+        tick_budget: Duration::from_secs(5),
+        jitter: 0.0,
+    };
+    let actuator = Retrying::new(mock, policy);
+    let started = Instant::now();
+    actuator.deployed_regions().await.unwrap();
+    actuator.deploy(&region("fra")).await.unwrap_err();
+    actuator.deploy(&region("cdg")).await.unwrap_err();
+    // Both deploys together retried for at most the tick's 5 s.
+    assert_eq!(started.elapsed(), Duration::from_secs(5));
+}
+
+#[tokio::test(start_paused = true)]
+async fn refusals_and_foreign_errors_are_returned_at_once() {
+    let mut mock = MockActuator::new();
+    mock.expect_remove().times(1).returning(|r| {
+        Err(ActuatorError::Refused {
+            region: r.clone(),
+            reason: "last machine".into(),
+        })
+    });
+    mock.expect_deploy()
+        .times(1)
+        .returning(|r| Err(ActuatorError::backend("other", Some(r), "disk full")));
+    mock.expect_is_simulation().return_const(true);
+    let actuator = Retrying::new(mock, quick());
+    actuator.remove(&region("fra")).await.unwrap_err();
+    actuator.deploy(&region("fra")).await.unwrap_err();
+    assert!(
+        actuator.is_simulation(),
+        "wrappers pass is_simulation through"
+    );
+}

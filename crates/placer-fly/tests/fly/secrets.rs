@@ -1,0 +1,97 @@
+//! The token never shows in errors, Debug output or recorded requests.
+
+use std::time::Duration;
+
+use placer_core::{ApiToken, RegionActuator};
+use placer_fly::fake::Fault;
+use placer_fly::{FlyMachinesActuator, FlySettings, RateLimited, RetryPolicy, Retrying};
+
+use crate::support::*;
+
+const SECRET: &str = "test-secret-token";
+
+/// Display, Debug and every source of an error.
+fn everything_about(err: &dyn std::error::Error) -> String {
+    let mut text = format!("{err} {err:?}");
+    let mut source = err.source();
+    while let Some(cause) = source {
+        text.push_str(&format!(" {cause} {cause:?}"));
+        source = cause.source();
+    }
+    text
+}
+
+#[tokio::test]
+async fn errors_never_contain_the_token() {
+    let api = fake_with_app().await;
+    let mut errors = Vec::new();
+
+    // Refused by the API.
+    let mut bad = settings(&api);
+    bad.token = ApiToken::new(format!("FlyV1 {SECRET}-wrong"));
+    errors.push(actuator(bad).deployed_regions().await.unwrap_err());
+
+    // Server error, timeout, and an unreachable server.
+    let good = actuator(settings(&api));
+    api.inject(Fault::Error {
+        status: 500,
+        message: "boom".into(),
+    });
+    errors.push(good.deployed_regions().await.unwrap_err());
+    let mut slow = settings(&api);
+    slow.request_timeout = Duration::from_millis(200);
+    api.inject(Fault::Slow(Duration::from_secs(2)));
+    errors.push(actuator(slow).deployed_regions().await.unwrap_err());
+    let mut closed = settings(&api);
+    closed.api_url = "http://127.0.0.1:9".into();
+    errors.push(actuator(closed).deploy(&region("fra")).await.unwrap_err());
+
+    assert_eq!(errors.len(), 4);
+    for err in &errors {
+        let text = everything_about(err);
+        assert!(!text.contains(SECRET), "token leaked: {text}");
+    }
+}
+
+#[tokio::test]
+async fn debug_output_never_contains_the_token() {
+    let api = fake_with_app().await;
+    let settings = settings(&api);
+    let actuator = Retrying::new(
+        RateLimited::new(FlyMachinesActuator::new(settings.clone()).unwrap(), 5.0, 2),
+        RetryPolicy::default(),
+    );
+    for text in [
+        format!("{settings:?}"),
+        format!("{actuator:?}"),
+        format!("{settings:#?}"),
+    ] {
+        assert!(!text.contains(SECRET), "token leaked: {text}");
+        assert!(text.contains("my-app"), "Debug output still useful: {text}");
+    }
+}
+
+#[tokio::test]
+async fn invalid_settings_errors_never_contain_the_token() {
+    let mut settings = FlySettings::new("Bad App", ApiToken::new(SECRET));
+    let err = FlyMachinesActuator::new(settings.clone()).unwrap_err();
+    assert!(!everything_about(&err).contains(SECRET));
+    settings.app = "ok-app".into();
+    settings.token = ApiToken::new(format!("{SECRET}\nX-Injected: 1"));
+    let err = FlyMachinesActuator::new(settings).unwrap_err();
+    assert!(err.to_string().contains("token"), "{err}");
+    assert!(!everything_about(&err).contains(SECRET));
+}
+
+#[tokio::test]
+async fn recorded_requests_redact_the_token_but_keep_the_scheme() {
+    let api = placer_fly::fake::FakeMachinesApi::start(APP, "plain-personal-token")
+        .await
+        .unwrap();
+    let mut settings = settings(&api);
+    settings.token = ApiToken::new("plain-personal-token");
+    actuator(settings).deployed_regions().await.unwrap();
+    let request = &api.requests()[0];
+    assert_eq!(request.headers["authorization"], "Bearer [redacted]");
+    assert!(!format!("{request:?}").contains("plain-personal-token"));
+}

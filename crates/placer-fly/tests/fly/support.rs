@@ -1,0 +1,50 @@
+//! Shared helpers: a fake API with an app already deployed, and settings
+//! pointing at it.
+
+use std::time::Duration;
+
+use placer_core::{ApiToken, Region};
+use placer_fly::fake::{FakeMachinesApi, MachineSpec};
+use placer_fly::{FlyMachinesActuator, FlySettings};
+
+pub const APP: &str = "my-app";
+pub const TOKEN: &str = "FlyV1 fm2_test-secret-token";
+
+pub fn region(code: &str) -> Region {
+    code.parse().unwrap()
+}
+
+/// A fake API whose app runs one machine in `iad`, not created by fly-placer.
+pub async fn fake_with_app() -> FakeMachinesApi {
+    let api = FakeMachinesApi::start(APP, TOKEN).await.unwrap();
+    api.add_machine(MachineSpec::new("iad"));
+    api
+}
+
+/// Settings for the fake, with a short request timeout.
+pub fn settings(api: &FakeMachinesApi) -> FlySettings {
+    let mut settings = FlySettings::new(APP, ApiToken::new(TOKEN));
+    settings.api_url = api.base_url();
+    settings.request_timeout = Duration::from_secs(5);
+    settings
+}
+
+pub fn actuator(settings: FlySettings) -> FlyMachinesActuator {
+    FlyMachinesActuator::new(settings).unwrap()
+}
+
+/// Method and path of each request, for compact assertions.
+pub fn calls(api: &FakeMachinesApi) -> Vec<String> {
+    api.requests()
+        .iter()
+        .map(|r| format!("{} {}", r.method, r.path))
+        .collect()
+}
+
+/// Live machines of the fake in `region`.
+pub fn live_in(api: &FakeMachinesApi, code: &str) -> Vec<placer_fly::Machine> {
+    api.machines()
+        .into_iter()
+        .filter(|m| m.region.as_str() == code && m.state != "destroyed")
+        .collect()
+}
