@@ -1,11 +1,19 @@
 //! Building the traffic source and the actuator the resolved settings ask
-//! for. No network call happens here.
+//! for. Nothing here sends a request; opening the dry-run state file is the
+//! only file access.
 
 use std::sync::Arc;
 
-use placer_core::{InMemoryActuator, MetricsSource, RegionActuator};
+use placer_core::{MetricsSource, RegionActuator};
+use placer_fly::{
+    DryRunActuator, DryRunError, FlyError, FlyMachinesActuator, FlySettings, RateLimited,
+    RemovalMode, RetryPolicy, Retrying,
+};
+use placer_prom::{AppName, AppNameError, PromError, PrometheusSettings, PrometheusSource};
 
-use crate::resolve::{DeploymentPlan, Resolved, TrafficPlan};
+use crate::read_only::ReadOnly;
+use crate::resolve::{DeploymentPlan, FlyPlan, PrometheusPlan, Resolved, TrafficPlan};
+use crate::settings::RemovalSetting;
 use crate::SimulatedSource;
 
 /// The traffic source and actuator in use, with words for the log.
@@ -21,8 +29,9 @@ pub struct Backends {
     pub traffic_description: String,
     /// What lists and changes the deployment, in a few words.
     pub deployment_description: String,
-    /// Problems met and dealt with while building (logged as warnings).
-    pub notices: Vec<String>,
+    /// Problems met and dealt with while building, such as a corrupt
+    /// dry-run state file that was moved aside (logged as errors).
+    pub recovered: Vec<String>,
 }
 
 impl std::fmt::Debug for Backends {
@@ -37,9 +46,38 @@ impl std::fmt::Debug for Backends {
 /// A backend that could not be set up.
 #[derive(Debug, thiserror::Error)]
 pub enum BackendError {
-    /// The backend is not part of this build.
-    #[error("{0}")]
-    Unavailable(String),
+    /// The app name cannot be used in a query.
+    #[error("{from}: {source}")]
+    AppName {
+        /// Where the name came from.
+        from: &'static str,
+        /// What is wrong with it.
+        #[source]
+        source: AppNameError,
+    },
+    /// A Prometheus setting is invalid.
+    #[error("Prometheus ({url_from}): {source}")]
+    Prometheus {
+        /// Where the URL came from.
+        url_from: &'static str,
+        /// What is wrong.
+        #[source]
+        source: PromError,
+    },
+    /// A Fly setting is invalid.
+    #[error("Fly app {app} ({app_from}): {source}")]
+    Fly {
+        /// The app.
+        app: String,
+        /// Where the app name came from.
+        app_from: &'static str,
+        /// What is wrong.
+        #[source]
+        source: FlyError,
+    },
+    /// The dry-run state file cannot be used.
+    #[error(transparent)]
+    DryRun(#[from] DryRunError),
 }
 
 impl Backends {
@@ -48,7 +86,7 @@ impl Backends {
     /// # Errors
     /// [`BackendError`] naming the setting at fault.
     pub fn build(resolved: &Resolved) -> Result<Backends, BackendError> {
-        let mut notices = Vec::new();
+        let mut recovered = Vec::new();
         let (source, simulation, traffic_description): (Arc<dyn MetricsSource>, _, _) =
             match &resolved.traffic {
                 TrafficPlan::Simulated {
@@ -56,7 +94,7 @@ impl Backends {
                     seed_configured,
                     regions,
                 } => {
-                    let simulation = Arc::new(SimulatedSource::new(*seed, regions.iter().cloned()));
+                    let simulation = Arc::new(SimulatedSource::new(*seed, regions.iter().copied()));
                     let how = if *seed_configured {
                         "from simulation.seed"
                     } else {
@@ -68,10 +106,14 @@ impl Backends {
                     (simulation.clone(), Some(simulation), line)
                 }
                 TrafficPlan::Prometheus(plan) => {
-                    return Err(BackendError::Unavailable(format!(
-                        "{} is set, but this build has no Prometheus source yet",
-                        plan.url_from
-                    )))
+                    let source = prometheus_source(plan)?;
+                    let line = format!(
+                        "Prometheus at {} (from {}), app {}",
+                        without_credentials(&plan.url),
+                        plan.url_from,
+                        plan.app
+                    );
+                    (Arc::new(source), None, line)
                 }
             };
         let (actuator, deployment_description): (Arc<dyn RegionActuator>, String) =
@@ -80,22 +122,31 @@ impl Backends {
                     state_file,
                     initial,
                 } => {
-                    notices.push(format!(
-                        "the simulated deployment is kept in memory only in this build, not in {}",
+                    let actuator = DryRunActuator::open(state_file, initial.clone())?;
+                    if let Some(problem) = actuator.recovered_from() {
+                        recovered.push(problem.to_string());
+                    }
+                    let line = format!(
+                        "simulated in {} (dry run without a Fly app and token)",
                         state_file.display()
-                    ));
-                    (
-                        Arc::new(InMemoryActuator::new(initial.iter().cloned())),
-                        format!(
-                            "simulated in {} (dry run without a Fly app and token)",
-                            state_file.display()
-                        ),
-                    )
+                    );
+                    (Arc::new(actuator), line)
                 }
-                DeploymentPlan::Observed(_) | DeploymentPlan::Live(_) => {
-                    return Err(BackendError::Unavailable(
-                        "this build has no Fly Machines actuator yet".to_owned(),
-                    ))
+                DeploymentPlan::Observed(plan) => {
+                    let actuator = fly_actuator(plan)?;
+                    let line = format!(
+                        "Fly app {} ({}), observed only: dry run, nothing is changed",
+                        plan.app, plan.app_from
+                    );
+                    (Arc::new(ReadOnly(actuator)), line)
+                }
+                DeploymentPlan::Live(plan) => {
+                    let actuator = fly_actuator(plan)?;
+                    let line = format!(
+                        "Fly app {} ({}), live: machines are created and removed",
+                        plan.app, plan.app_from
+                    );
+                    (Arc::new(actuator), line)
                 }
             };
         Ok(Backends {
@@ -104,7 +155,7 @@ impl Backends {
             simulation,
             traffic_description,
             deployment_description,
-            notices,
+            recovered,
         })
     }
 }
@@ -116,15 +167,117 @@ impl Backends {
 /// [`BackendError`] naming the setting at fault.
 pub fn check(resolved: &Resolved) -> Result<(), BackendError> {
     if let TrafficPlan::Prometheus(plan) = &resolved.traffic {
-        return Err(BackendError::Unavailable(format!(
-            "{} is set, but this build has no Prometheus source yet",
-            plan.url_from
-        )));
+        prometheus_source(plan)?;
     }
-    if !matches!(resolved.deployment, DeploymentPlan::Simulated { .. }) {
-        return Err(BackendError::Unavailable(
-            "this build has no Fly Machines actuator yet".to_owned(),
-        ));
+    match &resolved.deployment {
+        DeploymentPlan::Observed(plan) | DeploymentPlan::Live(plan) => {
+            fly_actuator(plan)?;
+        }
+        DeploymentPlan::Simulated { .. } => {}
     }
     Ok(())
+}
+
+fn prometheus_source(plan: &PrometheusPlan) -> Result<PrometheusSource, BackendError> {
+    let app: AppName = plan.app.parse().map_err(|source| BackendError::AppName {
+        from: "the app name",
+        source,
+    })?;
+    let mut settings = PrometheusSettings::new(plan.url.clone(), app);
+    settings.token = plan.token.clone();
+    let section = &plan.section;
+    if let Some(template) = &section.query_template {
+        settings.query_template = template.clone();
+    }
+    if let Some(label) = &section.region_label {
+        settings.region_label = label.clone();
+    }
+    if let Some(timeout) = section.timeout {
+        settings.timeout = timeout;
+    }
+    PrometheusSource::new(settings).map_err(|source| BackendError::Prometheus {
+        url_from: plan.url_from,
+        source,
+    })
+}
+
+/// The Machines API actuator with the configured retries and rate limit.
+fn fly_actuator(
+    plan: &FlyPlan,
+) -> Result<Retrying<RateLimited<FlyMachinesActuator>>, BackendError> {
+    let failed = |source| BackendError::Fly {
+        app: plan.app.clone(),
+        app_from: plan.app_from,
+        source,
+    };
+    let settings = fly_settings(plan);
+    settings.validate().map_err(failed)?;
+    let actuator = FlyMachinesActuator::new(settings).map_err(failed)?;
+    let section = &plan.section;
+    let limited = RateLimited::new(
+        actuator,
+        section.rate_limit.requests_per_second,
+        section.rate_limit.burst,
+    );
+    let mut policy = RetryPolicy::default();
+    let retry = &section.retry;
+    policy.max_attempts = retry.max_attempts.unwrap_or(policy.max_attempts);
+    policy.base_delay = retry.base_delay.unwrap_or(policy.base_delay);
+    policy.max_delay = retry.max_delay.unwrap_or(policy.max_delay);
+    policy.tick_budget = retry.tick_budget.unwrap_or(policy.tick_budget);
+    Ok(Retrying::new(limited, policy))
+}
+
+/// placer-fly's settings from the `fly:` section; unset keys keep
+/// placer-fly's defaults.
+pub fn fly_settings(plan: &FlyPlan) -> FlySettings {
+    let mut settings = FlySettings::new(plan.app.clone(), plan.token.clone());
+    let section = &plan.section;
+    if let Some(url) = &section.api_url {
+        settings.api_url = url.trim_end_matches('/').to_owned();
+    }
+    if let Some(group) = &section.process_group {
+        settings.process_group = group.clone();
+    }
+    settings.template_machine = section.template_machine.clone();
+    if let Some(removal) = section.removal {
+        settings.removal = match removal {
+            RemovalSetting::Destroy => RemovalMode::Destroy,
+            RemovalSetting::Stop => RemovalMode::Stop,
+        };
+    }
+    settings.skip_launch = section.skip_launch;
+    settings.wait_for_start = section.wait_for_start;
+    settings.manage_unmarked = section.manage_unmarked;
+    if let Some(timeout) = section.request_timeout {
+        settings.request_timeout = timeout;
+    }
+    settings
+}
+
+/// `url` without a `user:password@` part, for the log.
+fn without_credentials(url: &str) -> String {
+    match (url.find("://"), url.find('@')) {
+        (Some(scheme_end), Some(at)) if at > scheme_end => {
+            format!("{}{}", &url[..scheme_end + 3], &url[at + 1..])
+        }
+        _ => url.to_owned(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn credentials_never_reach_the_log_line() {
+        assert_eq!(
+            without_credentials("https://user:pw@example.org/prometheus"),
+            "https://example.org/prometheus"
+        );
+        assert_eq!(
+            without_credentials("http://127.0.0.1:8428"),
+            "http://127.0.0.1:8428"
+        );
+    }
 }

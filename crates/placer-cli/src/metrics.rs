@@ -212,7 +212,7 @@ impl Metrics {
                 .inc();
         }
         for skipped in &report.skipped {
-            let reason = reason_class(&skipped.reason);
+            let reason = skipped.reason.class();
             self.skips.get_or_create(&ReasonLabels { reason }).inc();
         }
         // Regions that left the report leave the gauges too.
@@ -286,31 +286,6 @@ impl Metrics {
             .expect("writing to a String cannot fail");
         text
     }
-}
-
-/// A short class for a skip reason, for the `reason` label (the reasons
-/// themselves hold numbers and would make a label per value).
-pub fn reason_class(reason: &str) -> &'static str {
-    const CLASSES: &[(&str, &str)] = &[
-        ("Cooldown period", "cooldown"),
-        ("Region is in excluded_regions", "excluded"),
-        ("Region is not in allowed_regions", "not_allowed"),
-        ("Region is in always_running_regions", "always_running"),
-        ("No usable traffic metrics", "no_metrics"),
-        ("Region is the last deployed region", "min_regions"),
-        ("Keeping at least min_regions", "min_regions"),
-        ("Action limit reached", "action_limit"),
-        ("No traffic data yet", "no_data"),
-        (
-            "Traffic does not meet adaptive thresholds",
-            "within_thresholds",
-        ),
-        ("No change proposed", "within_thresholds"),
-    ];
-    CLASSES
-        .iter()
-        .find(|(prefix, _)| reason.starts_with(prefix))
-        .map_or("other", |(_, class)| class)
 }
 
 #[cfg(test)]

@@ -199,6 +199,9 @@ impl Service {
                     "config file {} changed; the new settings apply from the next tick",
                     self.inputs.args.config.display()
                 );
+                // The file is valid again: an earlier rejection no longer
+                // describes it.
+                self.view_mut().config_error = None;
             }
             ReloadEvent::Rejected(message) => self.reject_config(message),
         }

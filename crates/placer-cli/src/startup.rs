@@ -67,8 +67,8 @@ impl Service {
             tracing::warn!("{note}");
         }
         let backends = Backends::build(&resolved)?;
-        for notice in &backends.notices {
-            tracing::warn!("{notice}");
+        for problem in &backends.recovered {
+            tracing::error!("{problem}");
         }
         tracing::info!("traffic: {}", backends.traffic_description);
         tracing::info!("deployment: {}", backends.deployment_description);

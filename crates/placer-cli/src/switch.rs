@@ -74,8 +74,8 @@ pub(crate) fn switch_config(
             .map_err(|err| format!("{}: {err}", loaded.path.display()))?,
     }
     if let Some(backends) = backends {
-        for notice in &backends.notices {
-            tracing::warn!("{notice}");
+        for problem in &backends.recovered {
+            tracing::error!("{problem}");
         }
         tracing::info!("traffic: {}", backends.traffic_description);
         tracing::info!("deployment: {}", backends.deployment_description);

@@ -135,35 +135,3 @@ fn reload_results_and_validity() {
         Some(1.0)
     );
 }
-
-#[test]
-fn every_engine_skip_reason_has_a_class() {
-    let reasons = [
-        ("Cooldown period (7 seconds remaining)", "cooldown"),
-        ("Region is in excluded_regions list", "excluded"),
-        ("Region is not in allowed_regions list", "not_allowed"),
-        ("Region is in always_running_regions list", "always_running"),
-        (
-            "No usable traffic metrics: removals are suspended",
-            "no_metrics",
-        ),
-        ("Region is the last deployed region", "min_regions"),
-        (
-            "Keeping at least min_regions (2) regions deployed",
-            "min_regions",
-        ),
-        (
-            "Action limit reached (max_actions_per_tick: 3)",
-            "action_limit",
-        ),
-        ("No traffic data yet", "no_data"),
-        (
-            "Traffic does not meet adaptive thresholds. Current avg: 1.00, Long-term avg: 2.00",
-            "within_thresholds",
-        ),
-        ("something new", "other"),
-    ];
-    for (reason, class) in reasons {
-        assert_eq!(reason_class(reason), class, "{reason}");
-    }
-}

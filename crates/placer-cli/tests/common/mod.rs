@@ -153,6 +153,20 @@ impl Server {
         }
     }
 
+    /// Waits until `count` log lines contain `needle`.
+    pub fn wait_for_count(&self, needle: &str, count: usize, limit: Duration) {
+        let started = Instant::now();
+        while self.count_log(needle) < count {
+            if started.elapsed() > limit {
+                panic!(
+                    "fewer than {count} log lines with {needle:?} within {limit:?}:\n{}",
+                    self.log().join("\n")
+                );
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    }
+
     /// Counts log lines containing `needle`.
     pub fn count_log(&self, needle: &str) -> usize {
         self.log()
