@@ -102,7 +102,7 @@ impl FlyMachinesActuator {
         }
         if let Some(remaining) = self.ledger().in_doubt_remaining(region, Instant::now()) {
             return Err(FlyError::CreationInDoubt {
-                region: region.clone(),
+                region: *region,
                 remaining,
             });
         }
@@ -160,7 +160,7 @@ impl FlyMachinesActuator {
         region: &Region,
     ) -> Result<&'a Machine, FlyError> {
         let no_template = |reason: String| FlyError::NoTemplate {
-            region: region.clone(),
+            region: *region,
             reason,
         };
         let group = &self.settings.process_group;
@@ -323,7 +323,7 @@ impl RegionActuator for FlyMachinesActuator {
             .await
             .map_err(|failure| match failure {
                 RemoveFailure::Refused(reason) => ActuatorError::Refused {
-                    region: region.clone(),
+                    region: *region,
                     reason,
                 },
                 RemoveFailure::Fly(err) => ActuatorError::backend(BACKEND, Some(region), err),

@@ -135,7 +135,7 @@ impl MachinesClient {
         {
             Err(FlyError::Http { status: 408, .. }) => Err(FlyError::WaitTimedOut {
                 machine: machine.id.clone(),
-                region: machine.region.clone(),
+                region: machine.region,
                 timeout: Duration::from_secs(seconds),
             }),
             other => other.map(drop),

@@ -190,7 +190,7 @@ impl DryRunActuator {
             .regions
             .iter()
             .filter(|(_, state)| state.deployed)
-            .map(|(region, _)| region.clone())
+            .map(|(region, _)| *region)
             .collect()
     }
 
@@ -227,7 +227,7 @@ impl DryRunActuator {
         }
         let mut next = state.clone();
         next.regions.insert(
-            region.clone(),
+            *region,
             RegionState {
                 deployed,
                 changed_at: Some((self.clock)()),

@@ -68,7 +68,7 @@ impl Target {
     pub fn region(region: &Region) -> Self {
         Target {
             machine: None,
-            region: Some(region.clone()),
+            region: Some(*region),
         }
     }
 
@@ -76,7 +76,7 @@ impl Target {
     pub fn machine(machine: &str, region: &Region) -> Self {
         Target {
             machine: Some(machine.to_owned()),
-            region: Some(region.clone()),
+            region: Some(*region),
         }
     }
 }

@@ -86,7 +86,7 @@ impl Ledger {
     }
 
     pub(crate) fn record_in_doubt(&mut self, region: &Region, now: Instant) {
-        self.in_doubt.insert(region.clone(), now);
+        self.in_doubt.insert(*region, now);
     }
 
     /// How long creating in `region` stays on hold, if it is in doubt.

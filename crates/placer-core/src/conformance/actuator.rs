@@ -101,7 +101,7 @@ pub async fn other_regions_are_untouched(actuator: &dyn RegionActuator, region: 
     );
     deploy(actuator, region, "next to other regions").await;
     let mut expected = before.clone();
-    expected.insert(region.clone());
+    expected.insert(*region);
     assert_eq!(
         listed(actuator, "after deploying").await,
         expected,

@@ -212,7 +212,7 @@ async fn refusals_and_foreign_errors_are_returned_at_once() {
     let mut mock = MockActuator::new();
     mock.expect_remove().times(1).returning(|r| {
         Err(ActuatorError::Refused {
-            region: r.clone(),
+            region: *r,
             reason: "last machine".into(),
         })
     });
