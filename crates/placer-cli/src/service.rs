@@ -178,7 +178,7 @@ impl Service {
                     report
                         .regions
                         .iter()
-                        .map(|(region, detail)| (region.clone(), detail.requests))
+                        .map(|(region, detail)| (*region, detail.requests))
                         .collect(),
                 ));
             }

@@ -98,7 +98,7 @@ impl SimulatedSource {
             .iter()
             .map(|region| {
                 let requests = self.requests(step, region, deployed.contains(region));
-                (region.clone(), requests)
+                (*region, requests)
             })
             .collect();
         TrafficSnapshot::new(at, counts).expect("simulated counts are finite, distinct regions")
@@ -233,8 +233,8 @@ mod tests {
     #[test]
     fn undeployed_regions_are_busier_than_deployed_ones() {
         let iad: Region = "iad".parse().unwrap();
-        let source = SimulatedSource::new(1, [iad.clone()]);
-        let quiet = mean_over(&source, &BTreeSet::from([iad.clone()]), &iad);
+        let source = SimulatedSource::new(1, [iad]);
+        let quiet = mean_over(&source, &BTreeSet::from([iad]), &iad);
         let busy = mean_over(&source, &BTreeSet::new(), &iad);
         assert!(busy > quiet * 1.3, "undeployed {busy} vs deployed {quiet}");
     }
@@ -242,7 +242,7 @@ mod tests {
     #[test]
     fn traffic_has_spikes_and_drops() {
         let iad: Region = "iad".parse().unwrap();
-        let source = SimulatedSource::new(3, [iad.clone()]);
+        let source = SimulatedSource::new(3, [iad]);
         let at = Timestamp::from_unix_seconds(0);
         let values: Vec<f64> = (0..1_000)
             .map(|step| source.traffic_at(step, &BTreeSet::new(), at).requests(&iad))

@@ -207,7 +207,7 @@ impl View {
                 let last = state.last_action?;
                 let left = self.state.cooldown_remaining(region, &self.config, now)?;
                 Some(Cooldown {
-                    region: region.clone(),
+                    region: *region,
                     last_action: last.action,
                     at: last.at,
                     remaining_seconds: left.as_secs_f64().ceil() as u64,
@@ -227,7 +227,7 @@ impl View {
                     high_streak: state.high_streak,
                     low_streak: state.low_streak,
                 };
-                (region.clone(), summary)
+                (*region, summary)
             })
             .collect();
         StateDocument {

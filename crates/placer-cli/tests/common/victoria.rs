@@ -136,7 +136,7 @@ impl VictoriaMetrics {
                 .unwrap()
                 .json()
                 .unwrap();
-            if body["data"]["result"][0]["value"][1] == per_second.len().to_string() {
+            if body["data"]["result"][0]["value"][1] == per_second.len() {
                 return;
             }
             assert!(Instant::now() < deadline, "series never visible: {body}");
