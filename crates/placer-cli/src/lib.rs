@@ -47,6 +47,6 @@ pub use environment::Environment;
 pub use read_only::ReadOnly;
 pub use secret::Secret;
 pub use serve::{serve, CONFIG_POLL_INTERVAL};
-pub use service::{Inputs, Role, Service, TickError};
+pub use service::{Inputs, Role, Service, TickError, TickResult};
 pub use simulated::SimulatedSource;
 pub use startup::StartError;

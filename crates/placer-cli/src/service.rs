@@ -43,6 +43,9 @@ pub enum Role {
     Once,
 }
 
+/// A tick's report, or why there is none.
+pub type TickResult = Result<Arc<TickReport>, TickError>;
+
 /// Why a tick was not run.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum TickError {
@@ -67,7 +70,7 @@ pub struct Service {
     pub(crate) engine: Arc<tokio::sync::Mutex<Engine>>,
     pub(crate) view: RwLock<View>,
     pub(crate) trigger_token: RwLock<Option<Secret>>,
-    pub(crate) finished: watch::Sender<Option<Arc<TickReport>>>,
+    pub(crate) finished: watch::Sender<Option<TickResult>>,
     pub(crate) metrics: Metrics,
     pub(crate) reloader: Mutex<Reloader>,
     pub(crate) inputs: Inputs,
@@ -100,7 +103,7 @@ impl Service {
     ///
     /// # Errors
     /// [`TickError`] when shutting down or when the tick crashed.
-    pub async fn tick_now(self: &Arc<Self>) -> Result<Arc<TickReport>, TickError> {
+    pub async fn tick_now(self: &Arc<Self>) -> TickResult {
         if self.closing.load(Ordering::SeqCst) {
             return Err(TickError::ShuttingDown);
         }
@@ -109,9 +112,15 @@ impl Service {
         match Arc::clone(&self.engine).try_lock_owned() {
             Ok(engine) => {
                 let service = Arc::clone(self);
-                tokio::spawn(async move { service.run_tick(engine).await })
+                let result = tokio::spawn(async move { service.run_tick(engine).await })
                     .await
-                    .map_err(|err| TickError::Crashed(err.to_string()))
+                    .map_err(|err| TickError::Crashed(err.to_string()));
+                if let Err(err) = &result {
+                    tracing::error!("{err}");
+                    // Requests that joined this tick get the same answer.
+                    self.finished.send_replace(Some(Err(err.clone())));
+                }
+                result
             }
             Err(_) => {
                 // The running tick's report answers this request too.
@@ -119,8 +128,8 @@ impl Service {
                     .changed()
                     .await
                     .map_err(|_| TickError::ShuttingDown)?;
-                let report = finished.borrow().clone();
-                report.ok_or(TickError::ShuttingDown)
+                let result = finished.borrow().clone();
+                result.unwrap_or(Err(TickError::ShuttingDown))
             }
         }
     }
@@ -183,7 +192,7 @@ impl Service {
                 ));
             }
         }
-        self.finished.send_replace(Some(Arc::clone(&report)));
+        self.finished.send_replace(Some(Ok(Arc::clone(&report))));
         report
     }
 
