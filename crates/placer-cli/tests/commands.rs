@@ -165,3 +165,29 @@ fn json_logs_go_to_stderr_and_the_log_file() {
     assert!(file.contains("built-in simulation"), "{file}");
     assert!(serde_json::from_str::<serde_json::Value>(file.lines().next().unwrap()).is_ok());
 }
+
+#[test]
+fn once_exits_non_zero_when_the_tick_fails_and_still_prints_the_report() {
+    // A loopback port nobody listens on.
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let workspace = Workspace::new(&default_config());
+    let url = format!("http://127.0.0.1:{port}");
+    let output = workspace.run(
+        &["once"],
+        &[
+            ("FLY_PROMETHEUS_URL", url.as_str()),
+            ("FLY_APP_NAME", "shop"),
+        ],
+    );
+    assert_eq!(output.status.code(), Some(1), "{}", stderr(&output));
+    let report: serde_json::Value = serde_json::from_str(&stdout(&output)).unwrap();
+    let error = report["error"].as_str().unwrap();
+    assert!(error.starts_with("fetching traffic failed"), "{error}");
+    assert!(error.contains(&url), "{error}");
+    assert_eq!(report["deployed"], serde_json::json!([]));
+    assert!(stderr(&output).contains("tick failed, nothing changed"));
+}

@@ -111,3 +111,27 @@ fn corrupt_state_file_is_kept_aside_and_the_engine_starts_fresh() {
         .exists());
     server.stop();
 }
+
+#[test]
+fn corrupt_dry_run_deployment_is_kept_aside_too() {
+    let workspace = Workspace::new(&default_config());
+    workspace.write("data/deployment_state_dry_run.json", "[\"fra\",");
+    let mut server = workspace.serve(&[], &[]);
+    let line = server.wait_for_log("ERROR dry-run state file", Duration::from_secs(5));
+    assert!(
+        line.contains("deployment_state_dry_run.json.corrupt-1"),
+        "{line}"
+    );
+    assert_eq!(
+        std::fs::read_to_string(workspace.path("data/deployment_state_dry_run.json.corrupt-1"))
+            .unwrap(),
+        "[\"fra\","
+    );
+    // A fresh simulated deployment from always_running_regions.
+    let report = trigger(&server);
+    assert_eq!(report["current_deployment"], serde_json::json!(["fra"]));
+    server.stop();
+    let fresh =
+        std::fs::read_to_string(workspace.path("data/deployment_state_dry_run.json")).unwrap();
+    assert!(fresh.contains("\"fra\""), "{fresh}");
+}

@@ -136,7 +136,9 @@ impl VictoriaMetrics {
                 .unwrap()
                 .json()
                 .unwrap();
-            if body["data"]["result"][0]["value"][1] == per_second.len() {
+            // The count comes back as a string, as Prometheus values do.
+            let visible = body["data"]["result"][0]["value"][1].as_str();
+            if visible == Some(per_second.len().to_string().as_str()) {
                 return;
             }
             assert!(Instant::now() < deadline, "series never visible: {body}");
