@@ -69,34 +69,54 @@
 mod actuator;
 pub mod config;
 pub mod conformance;
+pub mod geo;
 mod history;
+pub mod kmedian;
+mod latency;
 mod memory;
 mod placer;
 pub mod planner;
 pub mod policy;
 pub mod predictor;
+pub mod quality;
 mod reason;
 mod region;
 mod report;
+mod rtt_table;
+pub mod scenario;
+pub mod seed_rule;
 mod snapshot;
 mod source;
 mod state;
 mod thresholds;
 mod time;
+mod timeline;
 mod token;
+pub mod trace;
 
 pub use actuator::{ActuatorError, RegionActuator};
 pub use config::{ConfigError, PlacerConfig};
+pub use geo::RegionInfo;
 pub use history::RegionHistory;
+pub use kmedian::{KMedian, KMedianError, KMedianSolution};
+pub use latency::{
+    nearest_deployed, LatencyMatrixError, LatencyModel, BASE_RTT_MS, RTT_MS_PER_KM,
+    UNCATALOGUED_RTT_MS, UNSERVED_RTT_MS,
+};
 pub use memory::{ActuatorCall, InMemoryActuator, ScriptedSource};
 pub use placer::Placer;
 pub use planner::{Plan, PlannedAction};
+pub use quality::{QualityOptions, QualityReport, QualityRow};
 pub use reason::Reason;
 pub use region::{Region, RegionError};
 pub use report::{Action, ActionOutcome, Outcome, RegionDetail, Skipped, TickReport};
+pub use rtt_table::RttTable;
+pub use seed_rule::{replay_seed_rule, SeedDecision, SeedRule, SeedRuleParams};
 pub use snapshot::{SnapshotError, TrafficSnapshot};
 pub use source::{MetricsError, MetricsSource};
 pub use state::{EngineState, LastAction, RegionState, StateError, STATE_FORMAT_VERSION};
 pub use thresholds::Thresholds;
 pub use time::{Timestamp, TimestampError};
+pub use timeline::Timeline;
 pub use token::ApiToken;
+pub use trace::{Trace, TraceError};

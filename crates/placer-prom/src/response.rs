@@ -215,10 +215,7 @@ impl<'a> Collector<'a> {
                 at,
                 value: raw.clone(),
             })?;
-            self.by_time
-                .entry(at)
-                .or_default()
-                .push((region.clone(), value));
+            self.by_time.entry(at).or_default().push((region, value));
         }
         Ok(())
     }

@@ -47,7 +47,7 @@ where
         at,
         "a snapshot fetched at {at} must be stamped {at}"
     );
-    let regions = |s: &TrafficSnapshot| s.iter().map(|(r, _)| r.clone()).collect::<Vec<_>>();
+    let regions = |s: &TrafficSnapshot| s.iter().map(|(r, _)| *r).collect::<Vec<_>>();
     assert_eq!(
         regions(&snapshot),
         regions(expected),

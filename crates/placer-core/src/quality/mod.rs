@@ -1,0 +1,241 @@
+//! The placement-quality report: how well a policy's deployed regions served
+//! a trace's traffic, beside reference policies on the same trace.
+//!
+//! # Definitions
+//!
+//! Tick `i`'s requests were served by [`Timeline::serving`]`(i)`, the set in
+//! force during the interval that ends at tick `i` (the initial set for tick
+//! 0, the set after tick `i − 1`'s actions otherwise). `n` is the number of
+//! ticks and `Δ` the trace's tick interval. Each request entering at edge
+//! region `r` is served by the deployed region with the lowest round-trip
+//! time from `r` under the [`LatencyModel`]; its RTT is that round-trip
+//! time, or [`UNSERVED_RTT_MS`](crate::UNSERVED_RTT_MS) (500 ms) when nothing is deployed.
+//!
+//! - **regions**: mean size of the serving set over the `n` ticks.
+//! - **mean RTT**: traffic-weighted mean RTT over every request of every
+//!   tick, `Σ requests × RTT / Σ requests`; absent when the trace has no
+//!   requests.
+//! - **p95 RTT**: the smallest RTT `x` such that at least 95 % of all
+//!   requests had an RTT ≤ `x`. Note it can be *below* the mean when under
+//!   5 % of requests are served very badly.
+//! - **machine-hours**: one machine per serving region per tick,
+//!   `Σ_i |serving(i)| × Δ`, in hours.
+//! - **actions**: deploys plus removals the policy took (for reference rows,
+//!   one per region added or removed, the move from the initial set
+//!   included).
+//! - **flaps**: walking the serving sets in order, a region removed at most
+//!   [`QualityOptions::flap_window`] (30 min) after it was added counts one
+//!   flap, and a region re-added at most that long after it was removed
+//!   counts one more. Regions of the initial set have no "added" time.
+//! - **shifts / served / reaction**: a *sustained shift* is a run of at
+//!   least [`QualityOptions::shift_sustain_ticks`] (5) consecutive ticks in
+//!   which one edge region's requests are ≥ [`QualityOptions::shift_level`]
+//!   (50), whose first tick is not already *served nearby* (its RTT ≤
+//!   [`QualityOptions::served_within_ms`], 30 ms). Runs starting at tick 0
+//!   count. The shift is *served* when some tick of the run is served nearby;
+//!   its *reaction* is the number of ticks from the run's first tick to that
+//!   tick. The report gives the number of shifts, how many were served, and
+//!   the mean and maximum reaction of those served.
+//!
+//! # Reference rows
+//!
+//! - **static**: the initial set kept for the whole trace.
+//! - **seed**: the seed's rule as shipped ([`crate::seed_rule`]), from the
+//!   same initial set.
+//! - **best-static-K**: one set of `K` regions, chosen in hindsight by
+//!   k-median on the whole trace's total traffic per region, in force from
+//!   the first tick — what a one-off best-regions pick gives.
+//! - **oracle-K**: at every tick, the k-median set of `K` regions for that
+//!   tick's own traffic (kept from the previous tick when it is at least as
+//!   good), i.e. per-tick hindsight.
+//!
+//! `K` is the evaluated policy's mean region count, rounded, at least 1.
+//! Candidates for both k-median rows are every catalogued region and every
+//! region in the trace; neither row honours a policy's region limits.
+
+use std::fmt;
+use std::time::Duration;
+
+use serde::Serialize;
+
+use crate::{LatencyModel, SeedRuleParams, Timeline, Trace};
+
+mod metrics;
+mod references;
+mod table;
+#[cfg(test)]
+mod tests;
+
+use metrics::Schedule;
+
+/// The knobs of the report's definitions.
+#[derive(Debug, Clone, PartialEq)]
+pub struct QualityOptions {
+    /// How soon after a change its reversal counts as a flap (30 min).
+    pub flap_window: Duration,
+    /// Requests per tick that make a region's demand count for a shift (50).
+    pub shift_level: f64,
+    /// Consecutive ticks at or above the level that make a shift sustained
+    /// (5).
+    pub shift_sustain_ticks: usize,
+    /// Round-trip time within which a region counts as served nearby (30 ms).
+    pub served_within_ms: f64,
+    /// Parameters of the seed rule for the **seed** row.
+    pub seed: SeedRuleParams,
+}
+
+impl Default for QualityOptions {
+    fn default() -> Self {
+        QualityOptions {
+            flap_window: Duration::from_secs(30 * 60),
+            shift_level: 50.0,
+            shift_sustain_ticks: 5,
+            served_within_ms: 30.0,
+            seed: SeedRuleParams::default(),
+        }
+    }
+}
+
+/// One policy's figures (definitions in the [module docs](self)).
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct QualityRow {
+    /// The policy: the evaluated one's name, or `static`, `seed`,
+    /// `best-static-K`, `oracle-K`.
+    pub policy: String,
+    /// Mean number of deployed regions.
+    pub mean_regions: f64,
+    /// Traffic-weighted mean RTT in milliseconds; `None` without traffic.
+    pub mean_rtt_ms: Option<f64>,
+    /// Traffic-weighted 95th-percentile RTT in milliseconds; `None` without
+    /// traffic.
+    pub p95_rtt_ms: Option<f64>,
+    /// Machine-hours, one machine per deployed region.
+    pub machine_hours: f64,
+    /// Deploys plus removals.
+    pub actions: usize,
+    /// Changes reversed within the flap window.
+    pub flaps: usize,
+    /// Sustained shifts that started where no region served nearby.
+    pub shifts: usize,
+    /// Shifts served nearby before their run ended.
+    pub shifts_served: usize,
+    /// Mean ticks from a served shift's start until it was served nearby.
+    pub mean_reaction_ticks: Option<f64>,
+    /// Most ticks any served shift waited.
+    pub max_reaction_ticks: Option<usize>,
+}
+
+/// The evaluated policy's row followed by the reference rows.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct QualityReport {
+    /// Ticks in the trace.
+    pub ticks: usize,
+    /// The trace's tick interval in seconds.
+    pub tick_seconds: f64,
+    /// `K` of the k-median reference rows.
+    pub k: usize,
+    /// The definitions' settings the figures were computed with.
+    pub settings: ReportSettings,
+    /// The evaluated policy first, then static, seed, best-static-K and
+    /// oracle-K.
+    pub rows: Vec<QualityRow>,
+}
+
+/// The settings of a report's definitions, kept with the figures so a
+/// reader knows what "flap" and "shift" meant for them.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct ReportSettings {
+    /// [`QualityOptions::flap_window`] in seconds.
+    pub flap_window_seconds: f64,
+    /// [`QualityOptions::shift_level`].
+    pub shift_level: f64,
+    /// [`QualityOptions::shift_sustain_ticks`].
+    pub shift_sustain_ticks: usize,
+    /// [`QualityOptions::served_within_ms`].
+    pub served_within_ms: f64,
+}
+
+impl From<&QualityOptions> for ReportSettings {
+    fn from(options: &QualityOptions) -> Self {
+        ReportSettings {
+            flap_window_seconds: options.flap_window.as_secs_f64(),
+            shift_level: options.shift_level,
+            shift_sustain_ticks: options.shift_sustain_ticks,
+            served_within_ms: options.served_within_ms,
+        }
+    }
+}
+
+/// Why a report could not be computed.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum QualityError {
+    /// The timeline and the trace disagree on the number of ticks.
+    #[error("the timeline has {timeline} ticks but the trace has {trace}")]
+    LengthMismatch {
+        /// Ticks in the trace.
+        trace: usize,
+        /// Ticks in the timeline.
+        timeline: usize,
+    },
+}
+
+/// The figures of one policy, named `policy`, whose decisions over `trace`
+/// are `timeline`.
+///
+/// # Errors
+/// [`QualityError::LengthMismatch`] unless the timeline has one entry per
+/// tick of the trace.
+pub fn evaluate(
+    trace: &Trace,
+    policy: &str,
+    timeline: &Timeline,
+    model: &LatencyModel,
+    options: &QualityOptions,
+) -> Result<QualityRow, QualityError> {
+    if timeline.len() != trace.len() {
+        return Err(QualityError::LengthMismatch {
+            trace: trace.len(),
+            timeline: timeline.len(),
+        });
+    }
+    Ok(Schedule::from_timeline(timeline).evaluate(policy, trace, model, options))
+}
+
+/// The full report: the policy's row, then static, seed, best-static-K and
+/// oracle-K on the same trace and initial set.
+///
+/// # Errors
+/// As [`evaluate`].
+pub fn report(
+    trace: &Trace,
+    policy: &str,
+    timeline: &Timeline,
+    model: &LatencyModel,
+    options: &QualityOptions,
+) -> Result<QualityReport, QualityError> {
+    let policy_row = evaluate(trace, policy, timeline, model, options)?;
+    let k = (policy_row.mean_regions.round() as usize).max(1);
+    let initial = timeline.initial();
+    let mut rows = vec![policy_row];
+    rows.extend(references::rows(trace, initial, k, model, options));
+    Ok(QualityReport {
+        ticks: trace.len(),
+        tick_seconds: trace.tick_interval().as_secs_f64(),
+        k,
+        settings: options.into(),
+        rows,
+    })
+}
+
+impl QualityReport {
+    /// The report as a plain-text table for people, with a short legend.
+    pub fn render_table(&self) -> String {
+        table::render(self)
+    }
+}
+
+impl fmt::Display for QualityReport {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.render_table())
+    }
+}

@@ -1,0 +1,88 @@
+//! The reference rows: static, seed, best-static-K and oracle-K.
+
+use std::collections::BTreeSet;
+
+use super::metrics::Schedule;
+use super::{QualityOptions, QualityRow};
+use crate::{geo, replay_seed_rule, KMedian, LatencyModel, Region, Trace};
+
+/// Names of the reference rows, in report order.
+pub(super) const STATIC: &str = "static";
+pub(super) const SEED: &str = "seed";
+pub(super) const BEST_STATIC_K: &str = "best-static-K";
+pub(super) const ORACLE_K: &str = "oracle-K";
+
+pub(super) fn rows(
+    trace: &Trace,
+    initial: &BTreeSet<Region>,
+    k: usize,
+    model: &LatencyModel,
+    options: &QualityOptions,
+) -> Vec<QualityRow> {
+    let n = trace.len();
+    let static_row = Schedule::counting_changes(initial, vec![initial; n])
+        .evaluate(STATIC, trace, model, options);
+
+    let seed = replay_seed_rule(trace, initial, &options.seed);
+    let seed_row = Schedule::from_timeline(&seed).evaluate(SEED, trace, model, options);
+
+    let solver = solver(trace, model);
+    let best = best_static(trace, &solver, k);
+    let best_row = Schedule::counting_changes(initial, vec![&best; n]).evaluate(
+        BEST_STATIC_K,
+        trace,
+        model,
+        options,
+    );
+
+    let oracle = oracle_sets(trace, &solver, k);
+    let oracle_row = Schedule::counting_changes(initial, oracle.iter().collect())
+        .evaluate(ORACLE_K, trace, model, options);
+
+    vec![static_row, seed_row, best_row, oracle_row]
+}
+
+/// A k-median instance over the trace's regions, choosing from every
+/// catalogued region and every region in the trace.
+fn solver(trace: &Trace, model: &LatencyModel) -> KMedian {
+    let edges = trace.regions();
+    let candidates: BTreeSet<Region> = geo::catalog()
+        .iter()
+        .map(|info| info.code)
+        .chain(edges.iter().copied())
+        .collect();
+    KMedian::new(edges, candidates, BTreeSet::new(), model)
+}
+
+fn best_static(trace: &Trace, solver: &KMedian, k: usize) -> BTreeSet<Region> {
+    solver
+        .solve(&trace.totals(), k)
+        .expect("weights come from the trace the solver was built on")
+        .regions
+}
+
+/// Per-tick k-median sets; a tick keeps the previous set when that serves
+/// its traffic at least as well, so ties do not count as moves.
+fn oracle_sets(trace: &Trace, solver: &KMedian, k: usize) -> Vec<BTreeSet<Region>> {
+    let mut sets: Vec<BTreeSet<Region>> = Vec::with_capacity(trace.len());
+    for snapshot in trace.ticks() {
+        let best = solver
+            .solve(snapshot.iter(), k)
+            .expect("weights come from the trace the solver was built on");
+        let chosen = match sets.last() {
+            Some(previous) => {
+                let kept = solver
+                    .cost(snapshot.iter(), previous)
+                    .expect("previous oracle set holds only candidates");
+                if kept <= best.cost * (1.0 + 1e-9) {
+                    previous.clone()
+                } else {
+                    best.regions
+                }
+            }
+            None => best.regions,
+        };
+        sets.push(chosen);
+    }
+    sets
+}

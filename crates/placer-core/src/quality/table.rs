@@ -1,0 +1,93 @@
+//! The report as a plain-text table for people.
+
+use std::fmt::Write as _;
+use std::time::Duration;
+
+use super::{QualityReport, QualityRow};
+
+const HEADERS: [&str; 10] = [
+    "policy",
+    "regions",
+    "mean RTT",
+    "p95 RTT",
+    "machine-h",
+    "actions",
+    "flaps",
+    "shifts served",
+    "reaction mean",
+    "reaction max",
+];
+
+pub(super) fn render(report: &QualityReport) -> String {
+    let tick = Duration::try_from_secs_f64(report.tick_seconds).unwrap_or_default();
+    let length = tick.saturating_mul(u32::try_from(report.ticks).unwrap_or(u32::MAX));
+    let mut out = String::new();
+    let _ = writeln!(
+        out,
+        "Placement quality over {} ticks of {} ({}); K = {}",
+        report.ticks,
+        humantime::format_duration(tick),
+        humantime::format_duration(length),
+        report.k
+    );
+    let cells: Vec<[String; 10]> = report.rows.iter().map(row_cells).collect();
+    let mut widths = HEADERS.map(str::len);
+    for row in &cells {
+        for (width, cell) in widths.iter_mut().zip(row) {
+            *width = (*width).max(cell.chars().count());
+        }
+    }
+    write_line(&mut out, &HEADERS.map(str::to_owned), &widths);
+    for row in &cells {
+        write_line(&mut out, row, &widths);
+    }
+    let settings = &report.settings;
+    let flap_window = Duration::try_from_secs_f64(settings.flap_window_seconds).unwrap_or_default();
+    let _ = write!(
+        out,
+        "\nRTT: traffic-weighted round trip from each request's edge region to the nearest deployed region (500 ms when none).\n\
+         machine-h: one machine per deployed region per tick. flaps: changes reversed within {}.\n\
+         shifts: runs of at least {} ticks with at least {} requests per tick in a region not served within {} ms;\n\
+         served: reached within {} ms during the run; reaction: ticks until then.\n\
+         K: the policy's mean region count, rounded; best-static-K and oracle-K choose K regions in hindsight.\n",
+        humantime::format_duration(flap_window),
+        settings.shift_sustain_ticks,
+        settings.shift_level,
+        settings.served_within_ms,
+        settings.served_within_ms,
+    );
+    out
+}
+
+fn row_cells(row: &QualityRow) -> [String; 10] {
+    let ms = |value: Option<f64>| value.map_or("-".to_owned(), |v| format!("{v:.1} ms"));
+    [
+        row.policy.clone(),
+        format!("{:.2}", row.mean_regions),
+        ms(row.mean_rtt_ms),
+        ms(row.p95_rtt_ms),
+        format!("{:.2}", row.machine_hours),
+        row.actions.to_string(),
+        row.flaps.to_string(),
+        format!("{}/{}", row.shifts_served, row.shifts),
+        row.mean_reaction_ticks
+            .map_or("-".to_owned(), |v| format!("{v:.1}")),
+        row.max_reaction_ticks
+            .map_or("-".to_owned(), |v| v.to_string()),
+    ]
+}
+
+/// The first column left-aligned, the figures right-aligned, two spaces
+/// apart, no trailing spaces.
+fn write_line(out: &mut String, cells: &[String; 10], widths: &[usize; 10]) {
+    let mut line = String::new();
+    for (index, (cell, &width)) in cells.iter().zip(widths).enumerate() {
+        if index == 0 {
+            let _ = write!(line, "{cell:<width$}");
+        } else {
+            let _ = write!(line, "  {cell:>width$}");
+        }
+    }
+    out.push_str(line.trim_end());
+    out.push('\n');
+}

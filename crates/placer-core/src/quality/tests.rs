@@ -1,0 +1,408 @@
+use std::time::Duration;
+
+use proptest::prelude::*;
+
+use super::*;
+use crate::scenario::{generate, Scenario, DEFAULT_STEP};
+use std::collections::BTreeSet;
+
+use crate::{Region, Timestamp, TrafficSnapshot, UNSERVED_RTT_MS};
+
+fn region(code: &str) -> Region {
+    code.parse().unwrap()
+}
+
+fn set(codes: &[&str]) -> BTreeSet<Region> {
+    codes.iter().map(|code| region(code)).collect()
+}
+
+fn minute(tick: usize) -> Timestamp {
+    Timestamp::from_unix_seconds(1_800_000_000 + 60 * tick as i64)
+}
+
+/// A trace with one snapshot per entry, a minute apart.
+fn trace(ticks: &[&[(&str, f64)]]) -> Trace {
+    let snapshots = ticks
+        .iter()
+        .enumerate()
+        .map(|(tick, pairs)| TrafficSnapshot::new(minute(tick), pairs.iter().copied()).unwrap())
+        .collect();
+    Trace::new(snapshots)
+        .unwrap()
+        .with_tick_interval(DEFAULT_STEP)
+        .unwrap()
+}
+
+/// A timeline whose set after tick `i` is `after[i]`, actions counted as
+/// changes.
+fn timeline(initial: &[&str], after: &[&[&str]]) -> Timeline {
+    let mut timeline = Timeline::new(set(initial));
+    for codes in after {
+        timeline.push_changes(set(codes));
+    }
+    timeline
+}
+
+fn distance_ms(from: &str, to: &str) -> f64 {
+    LatencyModel::distance().rtt_ms(&region(from), &region(to))
+}
+
+fn row(trace: &Trace, timeline: &Timeline) -> QualityRow {
+    evaluate(
+        trace,
+        "policy",
+        timeline,
+        &LatencyModel::distance(),
+        &QualityOptions::default(),
+    )
+    .unwrap()
+}
+
+#[test]
+fn figures_match_a_hand_computed_trace() {
+    let trace = trace(&[
+        &[("iad", 100.0)],
+        &[("iad", 100.0), ("ams", 50.0)],
+        &[("iad", 100.0), ("ams", 50.0)],
+    ]);
+    // fra is deployed after tick 1, so it serves tick 2 only.
+    let timeline = timeline(&["iad"], &[&["iad"], &["iad", "fra"], &["iad", "fra"]]);
+    let row = row(&trace, &timeline);
+    let from_iad = distance_ms("ams", "iad");
+    let from_fra = distance_ms("ams", "fra");
+    let mean = (50.0 * from_iad + 50.0 * from_fra) / 400.0;
+    assert!((row.mean_rtt_ms.unwrap() - mean).abs() < 1e-9, "{row:?}");
+    // 300 requests at 0 ms, 50 at fra's RTT, 50 at iad's: the 380th request
+    // is among the slowest.
+    assert_eq!(row.p95_rtt_ms, Some(from_iad));
+    assert_eq!(row.mean_regions, 4.0 / 3.0);
+    assert!((row.machine_hours - 4.0 / 60.0).abs() < 1e-12);
+    assert_eq!((row.actions, row.flaps), (1, 0));
+}
+
+#[test]
+fn nothing_deployed_costs_500_ms_per_request() {
+    let trace = trace(&[&[("syd", 10.0)], &[("syd", 30.0)]]);
+    let row = row(&trace, &timeline(&[], &[&[], &[]]));
+    assert_eq!(row.mean_rtt_ms, Some(UNSERVED_RTT_MS));
+    assert_eq!(row.p95_rtt_ms, Some(UNSERVED_RTT_MS));
+    assert_eq!(row.machine_hours, 0.0);
+}
+
+#[test]
+fn a_trace_without_requests_has_no_latency_figures() {
+    let trace = trace(&[&[("syd", 0.0)]]);
+    let row = row(&trace, &timeline(&["iad"], &[&["iad"]]));
+    assert_eq!((row.mean_rtt_ms, row.p95_rtt_ms), (None, None));
+}
+
+#[test]
+fn p95_can_sit_below_the_mean() {
+    // 96 % of requests local, 4 % unserved far away: the tail drives the
+    // mean, not the 95th percentile.
+    let trace = trace(&[&[("iad", 96.0), ("syd", 4.0)]]);
+    let row = row(&trace, &timeline(&["iad"], &[&["iad"]]));
+    assert_eq!(row.p95_rtt_ms, Some(0.0));
+    assert!(row.mean_rtt_ms.unwrap() > 5.0);
+}
+
+fn flaps(after: &[&[&str]]) -> usize {
+    let quiet: Vec<&[(&str, f64)]> = vec![&[("iad", 1.0)]; after.len()];
+    row(&trace(&quiet), &timeline(&["iad"], after)).flaps
+}
+
+#[test]
+fn reversing_a_change_within_30_minutes_is_a_flap() {
+    let mut after: Vec<&[&str]> = vec![&["iad"]; 60];
+    // syd deployed after tick 0, removed after tick 10, re-added after 20.
+    for tick in after.iter_mut().take(10) {
+        *tick = &["iad", "syd"];
+    }
+    for tick in after.iter_mut().skip(20) {
+        *tick = &["iad", "syd"];
+    }
+    assert_eq!(flaps(&after), 2);
+}
+
+#[test]
+fn changes_held_longer_than_30_minutes_are_not_flaps() {
+    let mut after: Vec<&[&str]> = vec![&["iad"]; 90];
+    for tick in after.iter_mut().take(40) {
+        *tick = &["iad", "syd"];
+    }
+    assert_eq!(flaps(&after), 0);
+    // Removing an initial region and bringing it back soon is one flap.
+    let mut after: Vec<&[&str]> = vec![&["iad"]; 20];
+    for tick in after.iter_mut().take(5) {
+        *tick = &[];
+    }
+    assert_eq!(flaps(&after), 1);
+}
+
+#[test]
+fn the_flap_window_includes_its_end() {
+    // syd appears in serving(1) and leaves at serving(31): exactly 30 min.
+    let mut after: Vec<&[&str]> = vec![&["iad"]; 40];
+    for tick in after.iter_mut().take(30) {
+        *tick = &["iad", "syd"];
+    }
+    assert_eq!(flaps(&after), 1);
+    let mut after: Vec<&[&str]> = vec![&["iad"]; 40];
+    for tick in after.iter_mut().take(31) {
+        *tick = &["iad", "syd"];
+    }
+    assert_eq!(flaps(&after), 0);
+}
+
+fn shifts(requests: &[f64], initial: &[&str], after: &[&[&str]]) -> QualityRow {
+    let ticks: Vec<Vec<(&str, f64)>> = requests.iter().map(|&r| vec![("syd", r)]).collect();
+    let ticks: Vec<&[(&str, f64)]> = ticks.iter().map(Vec::as_slice).collect();
+    row(&trace(&ticks), &timeline(initial, after))
+}
+
+#[test]
+fn reaction_counts_ticks_until_a_nearby_region_serves_the_shift() {
+    let requests = [100.0; 12];
+    let mut after: Vec<&[&str]> = vec![&["iad"]; 12];
+    for tick in after.iter_mut().skip(3) {
+        *tick = &["iad", "syd"];
+    }
+    let row = shifts(&requests, &["iad"], &after);
+    // Deployed after tick 3, so tick 4 is the first served from syd.
+    assert_eq!((row.shifts, row.shifts_served), (1, 1));
+    assert_eq!(row.mean_reaction_ticks, Some(4.0));
+    assert_eq!(row.max_reaction_ticks, Some(4));
+}
+
+#[test]
+fn short_bursts_and_already_served_demand_are_not_shifts() {
+    let burst = [0.0, 100.0, 100.0, 100.0, 100.0, 0.0, 0.0];
+    assert_eq!(shifts(&burst, &["iad"], &[&["iad"][..]; 7]).shifts, 0);
+    let steady = [100.0; 8];
+    let row = shifts(&steady, &["syd"], &[&["syd"][..]; 8]);
+    assert_eq!(row.shifts, 0);
+    // Deployed only after the first tick: a shift, served one tick later.
+    let row = shifts(&steady, &["iad"], &[&["syd"][..]; 8]);
+    assert_eq!(
+        (row.shifts, row.shifts_served, row.max_reaction_ticks),
+        (1, 1, Some(1))
+    );
+    // syd was never served nearby: one shift, not served.
+    let row = shifts(&steady, &["iad"], &[&["iad"][..]; 8]);
+    assert_eq!((row.shifts, row.shifts_served), (1, 0));
+    assert_eq!(row.mean_reaction_ticks, None);
+}
+
+#[test]
+fn the_shift_level_and_length_include_their_bounds() {
+    let exactly = [50.0; 5];
+    assert_eq!(shifts(&exactly, &["iad"], &[&["iad"][..]; 5]).shifts, 1);
+    let just_below = [49.9; 5];
+    assert_eq!(shifts(&just_below, &["iad"], &[&["iad"][..]; 5]).shifts, 0);
+    let one_short = [50.0; 4];
+    assert_eq!(shifts(&one_short, &["iad"], &[&["iad"][..]; 4]).shifts, 0);
+}
+
+#[test]
+fn each_sustained_run_is_its_own_shift() {
+    let mut requests = vec![100.0; 6];
+    requests.extend([0.0; 3]);
+    requests.extend([100.0; 6]);
+    let row = shifts(&requests, &["iad"], &vec![&["iad"][..]; requests.len()]);
+    assert_eq!(row.shifts, 2);
+}
+
+#[test]
+fn timeline_and_trace_must_have_the_same_ticks() {
+    let trace = trace(&[&[("iad", 1.0)], &[("iad", 1.0)]]);
+    let err = evaluate(
+        &trace,
+        "p",
+        &timeline(&["iad"], &[&["iad"]]),
+        &LatencyModel::distance(),
+        &QualityOptions::default(),
+    )
+    .unwrap_err();
+    assert_eq!(
+        err,
+        QualityError::LengthMismatch {
+            trace: 2,
+            timeline: 1
+        }
+    );
+}
+
+#[test]
+fn reference_rows_follow_the_policy_row() {
+    let trace = generate(
+        Scenario::SteadyHighUndeployed,
+        Duration::from_secs(3 * 3600),
+        6,
+        DEFAULT_STEP,
+    )
+    .unwrap();
+    let n = trace.len();
+    let kept = timeline(&["iad"], &vec![&["iad"][..]; n]);
+    let report = report(
+        &trace,
+        "policy",
+        &kept,
+        &LatencyModel::distance(),
+        &QualityOptions::default(),
+    )
+    .unwrap();
+    let names: Vec<&str> = report.rows.iter().map(|r| r.policy.as_str()).collect();
+    assert_eq!(
+        names,
+        ["policy", "static", "seed", "best-static-K", "oracle-K"]
+    );
+    assert_eq!(report.k, 1);
+    let [policy, fixed, seed, best, oracle] = &report.rows[..] else {
+        unreachable!()
+    };
+    // Keeping iad is the static row.
+    assert_eq!(
+        (policy.mean_rtt_ms, policy.machine_hours),
+        (fixed.mean_rtt_ms, fixed.machine_hours)
+    );
+    // Flat traffic never trips the seed's trend test.
+    assert_eq!(seed.actions, 0);
+    assert_eq!((seed.shifts, seed.shifts_served), (4, 0));
+    // One hindsight region beats iad for this traffic, and per-tick
+    // hindsight is at least as good as one fixed pick.
+    assert_eq!(best.mean_regions, 1.0);
+    assert!(best.mean_rtt_ms.unwrap() < fixed.mean_rtt_ms.unwrap());
+    assert!(oracle.mean_rtt_ms.unwrap() <= best.mean_rtt_ms.unwrap() + 1e-9);
+    assert_eq!(best.actions, 2, "one move away from iad");
+}
+
+#[test]
+fn k_is_the_policys_mean_region_count_rounded() {
+    let quiet: Vec<&[(&str, f64)]> = vec![&[("iad", 10.0), ("fra", 10.0), ("syd", 10.0)]; 4];
+    let trace = trace(&quiet);
+    let model = LatencyModel::distance();
+    let options = QualityOptions::default();
+    let three = timeline(&["iad", "fra", "syd"], &[&["iad", "fra", "syd"][..]; 4]);
+    let report_three = report(&trace, "p", &three, &model, &options).unwrap();
+    assert_eq!(report_three.k, 3);
+    assert_eq!(report_three.rows[3].mean_regions, 3.0);
+    assert_eq!(report_three.rows[4].mean_rtt_ms, Some(0.0));
+    let none = timeline(&[], &[&[][..]; 4]);
+    assert_eq!(report(&trace, "p", &none, &model, &options).unwrap().k, 1);
+}
+
+fn fixed_report() -> QualityReport {
+    let trace = trace(&[
+        &[("iad", 80.0), ("fra", 20.0), ("syd", 0.0)],
+        &[("iad", 80.0), ("fra", 60.0), ("syd", 90.0)],
+        &[("iad", 70.0), ("fra", 60.0), ("syd", 90.0)],
+        &[("iad", 70.0), ("fra", 60.0), ("syd", 95.0)],
+        &[("iad", 60.0), ("fra", 60.0), ("syd", 95.0)],
+        &[("iad", 60.0), ("fra", 10.0), ("syd", 95.0)],
+        &[("iad", 60.0), ("fra", 5.0), ("syd", 95.0)],
+    ]);
+    let policy = timeline(
+        &["iad"],
+        &[
+            &["iad"],
+            &["iad", "syd"],
+            &["iad", "syd", "fra"],
+            &["iad", "syd", "fra"],
+            &["iad", "syd", "fra"],
+            &["iad", "syd"],
+            &["iad", "syd"],
+        ],
+    );
+    report(
+        &trace,
+        "threshold",
+        &policy,
+        &LatencyModel::distance(),
+        &QualityOptions::default(),
+    )
+    .unwrap()
+}
+
+#[test]
+fn report_table_for_people() {
+    insta::assert_snapshot!(fixed_report().render_table());
+}
+
+#[test]
+fn report_json_for_machines() {
+    insta::assert_json_snapshot!(fixed_report());
+}
+
+fn arbitrary_case() -> impl Strategy<Value = (Trace, Timeline)> {
+    let codes = ["iad", "fra", "syd", "gru", "nrt", "zzz"];
+    let tick = (
+        prop::collection::vec(0.0..500.0f64, codes.len()),
+        prop::sample::subsequence(codes.to_vec(), 0..=4),
+    );
+    prop::collection::vec(tick, 1..40).prop_map(move |ticks| {
+        let mut snapshots = Vec::new();
+        let mut timeline = Timeline::new(set(&["iad"]));
+        for (index, (counts, deployed)) in ticks.into_iter().enumerate() {
+            let pairs = codes.iter().copied().zip(counts);
+            snapshots.push(TrafficSnapshot::new(minute(index), pairs).unwrap());
+            timeline.push_changes(set(&deployed));
+        }
+        (Trace::new(snapshots).unwrap(), timeline)
+    })
+}
+
+proptest! {
+    #[test]
+    fn figures_stay_within_their_bounds((trace, timeline) in arbitrary_case()) {
+        let row = row(&trace, &timeline);
+        let mean = row.mean_rtt_ms.unwrap_or(0.0);
+        let p95 = row.p95_rtt_ms.unwrap_or(0.0);
+        prop_assert!((0.0..=UNSERVED_RTT_MS).contains(&mean));
+        prop_assert!((0.0..=UNSERVED_RTT_MS).contains(&p95));
+        let sizes: usize = (0..timeline.len()).map(|t| timeline.serving(t).len()).sum();
+        let expected = sizes as f64 * trace.tick_interval().as_secs_f64() / 3600.0;
+        prop_assert!((row.machine_hours - expected).abs() < 1e-9);
+        prop_assert!(row.flaps <= row.actions);
+        prop_assert!(row.shifts_served <= row.shifts);
+        prop_assert!(row.mean_reaction_ticks.unwrap_or(0.0) <= row.max_reaction_ticks.unwrap_or(0) as f64);
+    }
+
+    #[test]
+    fn deploying_more_never_raises_latency((trace, timeline) in arbitrary_case(), extra in 0usize..5) {
+        let extra = ["iad", "fra", "syd", "gru", "nrt"][extra];
+        let mut bigger = Timeline::new(&set(&[extra]) | timeline.initial());
+        for deployed in timeline.after_ticks() {
+            bigger.push_changes(&set(&[extra]) | deployed);
+        }
+        let (small, big) = (row(&trace, &timeline), row(&trace, &bigger));
+        if let (Some(small), Some(big)) = (small.mean_rtt_ms, big.mean_rtt_ms) {
+            prop_assert!(big <= small + 1e-9);
+        }
+        if let (Some(small), Some(big)) = (small.p95_rtt_ms, big.p95_rtt_ms) {
+            prop_assert!(big <= small);
+        }
+    }
+}
+
+#[test]
+#[ignore = "prints reports for every scenario; run with --release -- --ignored --nocapture"]
+fn print_scenario_reports() {
+    for scenario in Scenario::ALL {
+        let trace = generate(scenario, Duration::from_secs(24 * 3600), 1, DEFAULT_STEP).unwrap();
+        let started = std::time::Instant::now();
+        let seed = crate::replay_seed_rule(&trace, &set(&["iad"]), &Default::default());
+        let report = report(
+            &trace,
+            "seed-as-policy",
+            &seed,
+            &LatencyModel::distance(),
+            &QualityOptions::default(),
+        )
+        .unwrap();
+        println!(
+            "== {scenario} ({:?})\n{}",
+            started.elapsed(),
+            report.render_table()
+        );
+    }
+}
