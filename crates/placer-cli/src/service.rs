@@ -317,7 +317,7 @@ impl Service {
         self.listen
     }
 
-    fn view(&self) -> RwLockReadGuard<'_, View> {
+    pub(crate) fn view(&self) -> RwLockReadGuard<'_, View> {
         self.view
             .read()
             .unwrap_or_else(|poisoned| poisoned.into_inner())

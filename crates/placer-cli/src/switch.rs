@@ -74,6 +74,10 @@ pub(crate) fn switch_config(
             .map_err(|err| format!("{}: {err}", loaded.path.display()))?,
     }
     if let Some(backends) = backends {
+        if let Some(simulation) = &backends.simulation {
+            // A new simulation learns the deployment as last observed.
+            simulation.set_deployed(service.view().deployment.iter().copied());
+        }
         for problem in &backends.recovered {
             tracing::error!("{problem}");
         }

@@ -135,3 +135,41 @@ fn corrupt_dry_run_deployment_is_kept_aside_too() {
         std::fs::read_to_string(workspace.path("data/deployment_state_dry_run.json")).unwrap();
     assert!(fresh.contains("\"fra\""), "{fresh}");
 }
+
+#[test]
+fn a_change_that_cannot_run_is_rejected_and_one_that_can_rebuilds_the_source() {
+    let base = format!(
+        "{}\nservice:\n  interval: 0\nsimulation:\n  seed: 1\n",
+        default_config()
+    );
+    let workspace = Workspace::new(&base);
+    let mut server = workspace.serve(&[], &[]);
+
+    // Valid YAML, but live mode without an app or token cannot start.
+    workspace.write(
+        "config/config.yml",
+        &base.replace("dry_run: True", "dry_run: false"),
+    );
+    server.wait_for_log("changed; the new settings apply", Duration::from_secs(10));
+    let report = trigger(&server);
+    assert_eq!(report["dry_run"], true, "the old config stays in force");
+    let health = get_json(&server.url("/health"));
+    let error = health["config"]["error"].as_str().unwrap();
+    assert!(error.contains("FLY_API_TOKEN"), "{error}");
+
+    // Another seed: a new simulation, named in /health.
+    workspace.write("config/config.yml", &base.replace("seed: 1", "seed: 2"));
+    server.wait_for_count(
+        "changed; the new settings apply",
+        2,
+        Duration::from_secs(10),
+    );
+    trigger(&server);
+    let health = get_json(&server.url("/health"));
+    assert!(health["config"]["error"].is_null(), "{health}");
+    assert!(
+        health["traffic"].as_str().unwrap().contains("seed 2"),
+        "{health}"
+    );
+    server.stop();
+}
