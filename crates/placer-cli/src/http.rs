@@ -48,8 +48,10 @@ async fn trigger(State(service): State<Arc<Service>>, headers: HeaderMap) -> Res
         let presented = headers
             .get(header::AUTHORIZATION)
             .and_then(|value| value.to_str().ok())
-            .and_then(|value| value.strip_prefix("Bearer "))
-            .map(str::trim);
+            .and_then(|value| value.trim().split_once(' '))
+            // The scheme name is case-insensitive (RFC 9110).
+            .filter(|(scheme, _)| scheme.eq_ignore_ascii_case("bearer"))
+            .map(|(_, token)| token.trim());
         if !presented.is_some_and(|token| expected.matches(token)) {
             return (
                 StatusCode::UNAUTHORIZED,

@@ -98,6 +98,15 @@ mod tests {
         }
     }
 
+    proptest::proptest! {
+        #[test]
+        fn matches_exactly_when_equal(secret in "[ -~]{1,40}", guess in "[ -~]{0,40}") {
+            let wrapped = Secret::new(secret.clone());
+            proptest::prop_assert_eq!(wrapped.matches(&guess), wrapped.expose() == guess);
+            proptest::prop_assert!(wrapped.matches(secret.trim()));
+        }
+    }
+
     #[test]
     fn blank_values_are_no_secret() {
         assert!(Secret::non_empty("   ").is_none());

@@ -258,6 +258,33 @@ mod tests {
         assert!(values.iter().all(|v| v.is_finite() && *v >= 0.0));
     }
 
+    proptest::proptest! {
+        #[test]
+        fn any_seed_gives_valid_repeatable_counts(
+            seed in proptest::prelude::any::<u64>(),
+            step in 0u64..1_000_000,
+            deployed_mask in 0u8..16,
+        ) {
+            let codes = regions(&["ams", "fra", "iad", "sin"]);
+            let deployed: BTreeSet<Region> = codes
+                .iter()
+                .enumerate()
+                .filter(|(index, _)| deployed_mask & (1 << index) != 0)
+                .map(|(_, region)| *region)
+                .collect();
+            let source = SimulatedSource::new(seed, codes.clone());
+            let at = Timestamp::from_unix_seconds(0);
+            let first = source.traffic_at(step, &deployed, at);
+            proptest::prop_assert_eq!(&first, &source.traffic_at(step, &deployed, at));
+            proptest::prop_assert_eq!(first.len(), codes.len());
+            for (_, requests) in first.iter() {
+                // At most the top band, scaled by popularity, times a spike.
+                proptest::prop_assert!((0.0..=560.0).contains(&requests));
+                proptest::prop_assert_eq!(requests, requests.round());
+            }
+        }
+    }
+
     #[tokio::test]
     async fn fetch_follows_the_deployment_it_is_told() {
         let codes = regions(&["iad", "fra"]);
