@@ -1,4 +1,27 @@
+//! `fly-placer`: see `fly-placer --help`.
 #![forbid(unsafe_code)]
-fn main() {
-    println!("fly-placer: not built yet");
+
+use std::process::ExitCode;
+
+use clap::Parser;
+use placer_cli::{logging, Cli, Environment, EXIT_BAD_SETTINGS};
+
+fn main() -> ExitCode {
+    // Read `.env` before the flags, so it can provide their variables too.
+    // Variables already set win over the file.
+    let dotenv = dotenvy::dotenv();
+    let cli = Cli::parse();
+    if let Err(err) = logging::init(cli.global.log_format, cli.global.log_file.as_deref()) {
+        eprintln!("error: {err}");
+        return ExitCode::from(EXIT_BAD_SETTINGS);
+    }
+    match dotenv {
+        Ok(path) => tracing::info!("read environment from {}", path.display()),
+        Err(err) if err.not_found() => {}
+        Err(err) => {
+            tracing::error!("cannot read .env: {err}");
+            return ExitCode::from(EXIT_BAD_SETTINGS);
+        }
+    }
+    placer_cli::run(cli, Environment::from_process())
 }

@@ -1,0 +1,283 @@
+//! Building the traffic source and the actuator the resolved settings ask
+//! for. Nothing here sends a request; opening the dry-run state file is the
+//! only file access.
+
+use std::sync::Arc;
+
+use placer_core::{MetricsSource, RegionActuator};
+use placer_fly::{
+    DryRunActuator, DryRunError, FlyError, FlyMachinesActuator, FlySettings, RateLimited,
+    RemovalMode, RetryPolicy, Retrying,
+};
+use placer_prom::{AppName, AppNameError, PromError, PrometheusSettings, PrometheusSource};
+
+use crate::read_only::ReadOnly;
+use crate::resolve::{DeploymentPlan, FlyPlan, PrometheusPlan, Resolved, TrafficPlan};
+use crate::settings::RemovalSetting;
+use crate::SimulatedSource;
+
+/// The traffic source and actuator in use, with words for the log.
+pub struct Backends {
+    /// Where traffic comes from.
+    pub source: Arc<dyn MetricsSource>,
+    /// What lists and changes the deployment.
+    pub actuator: Arc<dyn RegionActuator>,
+    /// The simulation behind `source`, when traffic is simulated (it is told
+    /// the deployment after each tick).
+    pub simulation: Option<Arc<SimulatedSource>>,
+    /// Where traffic comes from, in a few words.
+    pub traffic_description: String,
+    /// What lists and changes the deployment, in a few words.
+    pub deployment_description: String,
+    /// Problems met and dealt with while building, such as a corrupt
+    /// dry-run state file that was moved aside (logged as errors).
+    pub recovered: Vec<String>,
+}
+
+impl std::fmt::Debug for Backends {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Backends")
+            .field("traffic", &self.traffic_description)
+            .field("deployment", &self.deployment_description)
+            .finish_non_exhaustive()
+    }
+}
+
+/// A backend that could not be set up.
+#[derive(Debug, thiserror::Error)]
+pub enum BackendError {
+    /// The app name cannot be used in a query.
+    #[error("{from}: {source}")]
+    AppName {
+        /// Where the name came from.
+        from: &'static str,
+        /// What is wrong with it.
+        #[source]
+        source: AppNameError,
+    },
+    /// A Prometheus setting is invalid.
+    #[error("Prometheus ({url_from}): {source}")]
+    Prometheus {
+        /// Where the URL came from.
+        url_from: &'static str,
+        /// What is wrong.
+        #[source]
+        source: PromError,
+    },
+    /// A Fly setting is invalid.
+    #[error("Fly app {app} ({app_from}): {source}")]
+    Fly {
+        /// The app.
+        app: String,
+        /// Where the app name came from.
+        app_from: &'static str,
+        /// What is wrong.
+        #[source]
+        source: FlyError,
+    },
+    /// The dry-run state file cannot be used.
+    #[error(transparent)]
+    DryRun(#[from] DryRunError),
+}
+
+impl Backends {
+    /// Builds what `resolved` asks for.
+    ///
+    /// # Errors
+    /// [`BackendError`] naming the setting at fault.
+    pub fn build(resolved: &Resolved) -> Result<Backends, BackendError> {
+        let mut recovered = Vec::new();
+        let (source, simulation, traffic_description): (Arc<dyn MetricsSource>, _, _) =
+            match &resolved.traffic {
+                TrafficPlan::Simulated {
+                    seed,
+                    seed_configured,
+                    regions,
+                } => {
+                    let simulation = Arc::new(SimulatedSource::new(*seed, regions.iter().copied()));
+                    let how = if *seed_configured {
+                        "from simulation.seed"
+                    } else {
+                        "drawn at start; set simulation.seed to replay"
+                    };
+                    let line = format!(
+                        "built-in simulation (FLY_PROMETHEUS_URL is not set), seed {seed} ({how})"
+                    );
+                    (simulation.clone(), Some(simulation), line)
+                }
+                TrafficPlan::Prometheus(plan) => {
+                    let source = prometheus_source(plan)?;
+                    let line = format!(
+                        "Prometheus at {} (from {}), app {}",
+                        without_credentials(&plan.url),
+                        plan.url_from,
+                        plan.app
+                    );
+                    (Arc::new(source), None, line)
+                }
+            };
+        let (actuator, deployment_description): (Arc<dyn RegionActuator>, String) =
+            match &resolved.deployment {
+                DeploymentPlan::Simulated {
+                    state_file,
+                    initial,
+                } => {
+                    let actuator = DryRunActuator::open(state_file, initial.clone())?;
+                    if let Some(problem) = actuator.recovered_from() {
+                        recovered.push(problem.to_string());
+                    }
+                    let line = format!(
+                        "simulated in {} (dry run without a Fly app and token)",
+                        state_file.display()
+                    );
+                    (Arc::new(actuator), line)
+                }
+                DeploymentPlan::Observed(plan) => {
+                    let actuator = fly_actuator(plan)?;
+                    let line = format!(
+                        "Fly app {} ({}), observed only: dry run, nothing is changed",
+                        plan.app, plan.app_from
+                    );
+                    (Arc::new(ReadOnly(actuator)), line)
+                }
+                DeploymentPlan::Live(plan) => {
+                    let actuator = fly_actuator(plan)?;
+                    let line = format!(
+                        "Fly app {} ({}), live: machines are created and removed",
+                        plan.app, plan.app_from
+                    );
+                    (Arc::new(actuator), line)
+                }
+            };
+        Ok(Backends {
+            source,
+            actuator,
+            simulation,
+            traffic_description,
+            deployment_description,
+            recovered,
+        })
+    }
+}
+
+/// Checks that [`Backends::build`] would accept `resolved`, without opening
+/// files or connections (for `check-config`).
+///
+/// # Errors
+/// [`BackendError`] naming the setting at fault.
+pub fn check(resolved: &Resolved) -> Result<(), BackendError> {
+    if let TrafficPlan::Prometheus(plan) = &resolved.traffic {
+        prometheus_source(plan)?;
+    }
+    match &resolved.deployment {
+        DeploymentPlan::Observed(plan) | DeploymentPlan::Live(plan) => {
+            fly_actuator(plan)?;
+        }
+        DeploymentPlan::Simulated { .. } => {}
+    }
+    Ok(())
+}
+
+fn prometheus_source(plan: &PrometheusPlan) -> Result<PrometheusSource, BackendError> {
+    let app: AppName = plan.app.parse().map_err(|source| BackendError::AppName {
+        from: "the app name",
+        source,
+    })?;
+    let mut settings = PrometheusSettings::new(plan.url.clone(), app);
+    settings.token = plan.token.clone();
+    let section = &plan.section;
+    if let Some(template) = &section.query_template {
+        settings.query_template = template.clone();
+    }
+    if let Some(label) = &section.region_label {
+        settings.region_label = label.clone();
+    }
+    if let Some(timeout) = section.timeout {
+        settings.timeout = timeout;
+    }
+    PrometheusSource::new(settings).map_err(|source| BackendError::Prometheus {
+        url_from: plan.url_from,
+        source,
+    })
+}
+
+/// The Machines API actuator with the configured retries and rate limit.
+fn fly_actuator(
+    plan: &FlyPlan,
+) -> Result<Retrying<RateLimited<FlyMachinesActuator>>, BackendError> {
+    let failed = |source| BackendError::Fly {
+        app: plan.app.clone(),
+        app_from: plan.app_from,
+        source,
+    };
+    let settings = fly_settings(plan);
+    settings.validate().map_err(failed)?;
+    let actuator = FlyMachinesActuator::new(settings).map_err(failed)?;
+    let section = &plan.section;
+    let limited = RateLimited::new(
+        actuator,
+        section.rate_limit.requests_per_second,
+        section.rate_limit.burst,
+    );
+    let mut policy = RetryPolicy::default();
+    let retry = &section.retry;
+    policy.max_attempts = retry.max_attempts.unwrap_or(policy.max_attempts);
+    policy.base_delay = retry.base_delay.unwrap_or(policy.base_delay);
+    policy.max_delay = retry.max_delay.unwrap_or(policy.max_delay);
+    policy.tick_budget = retry.tick_budget.unwrap_or(policy.tick_budget);
+    Ok(Retrying::new(limited, policy))
+}
+
+/// placer-fly's settings from the `fly:` section; unset keys keep
+/// placer-fly's defaults.
+pub fn fly_settings(plan: &FlyPlan) -> FlySettings {
+    let mut settings = FlySettings::new(plan.app.clone(), plan.token.clone());
+    let section = &plan.section;
+    if let Some(url) = &section.api_url {
+        settings.api_url = url.trim_end_matches('/').to_owned();
+    }
+    if let Some(group) = &section.process_group {
+        settings.process_group = group.clone();
+    }
+    settings.template_machine = section.template_machine.clone();
+    if let Some(removal) = section.removal {
+        settings.removal = match removal {
+            RemovalSetting::Destroy => RemovalMode::Destroy,
+            RemovalSetting::Stop => RemovalMode::Stop,
+        };
+    }
+    settings.skip_launch = section.skip_launch;
+    settings.wait_for_start = section.wait_for_start;
+    settings.manage_unmarked = section.manage_unmarked;
+    if let Some(timeout) = section.request_timeout {
+        settings.request_timeout = timeout;
+    }
+    settings
+}
+
+/// `url` without a `user:password@` part, for the log.
+fn without_credentials(url: &str) -> String {
+    match (url.find("://"), url.find('@')) {
+        (Some(scheme_end), Some(at)) if at > scheme_end => {
+            format!("{}{}", &url[..scheme_end + 3], &url[at + 1..])
+        }
+        _ => url.to_owned(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn credentials_never_reach_the_log_line() {
+        assert_eq!(
+            without_credentials("https://user:pw@example.org/prometheus"),
+            "https://example.org/prometheus"
+        );
+        assert_eq!(
+            without_credentials("http://127.0.0.1:8428"),
+            "http://127.0.0.1:8428"
+        );
+    }
+}

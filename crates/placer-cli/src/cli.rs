@@ -1,0 +1,177 @@
+//! The command line: commands, flags and the environment variables that
+//! stand in for flags.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+
+use clap::{Args, Parser, Subcommand, ValueEnum};
+
+/// The default config file, relative to the working directory.
+pub const DEFAULT_CONFIG_PATH: &str = "config/config.yml";
+
+/// `fly-placer`: places a Fly.io app's machines in the regions its traffic
+/// comes from.
+#[derive(Debug, Clone, Parser)]
+#[command(
+    name = "fly-placer",
+    version,
+    about = "Places a Fly.io app's machines in the regions its traffic comes from.",
+    long_about = "Places a Fly.io app's machines in the regions its traffic comes from.\n\n\
+        Without a command, runs `serve`. Settings come from the config file, \
+        then from the environment (a `.env` file in the working directory is read \
+        first), then from flags; a flag wins over its environment variable.\n\n\
+        Environment: FLY_API_TOKEN (Fly token for the Machines API and Prometheus), \
+        FLY_PROMETHEUS_URL (Prometheus API; unset: simulated traffic), \
+        FLY_APP_NAME or PLACER_APP (the app to place), \
+        PLACER_PROMETHEUS_TOKEN (token for Prometheus only), \
+        PLACER_TRIGGER_TOKEN (bearer token for POST /trigger), \
+        RUST_LOG (log filter, default `info`)."
+)]
+pub struct Cli {
+    /// Options shared by every command.
+    #[command(flatten)]
+    pub global: GlobalArgs,
+    /// What to do (default: `serve`).
+    #[command(subcommand)]
+    pub command: Option<Command>,
+}
+
+/// Options shared by every command.
+#[derive(Debug, Clone, Args)]
+pub struct GlobalArgs {
+    /// Config file: the engine's settings plus the `service`, `prometheus`,
+    /// `fly` and `simulation` sections.
+    #[arg(
+        long,
+        global = true,
+        env = "PLACER_CONFIG",
+        hide_env_values = true,
+        value_name = "FILE",
+        default_value = DEFAULT_CONFIG_PATH
+    )]
+    pub config: PathBuf,
+
+    /// Directory for the engine state and the dry-run deployment
+    /// [default: `service.data_dir` from the config, else `data`].
+    #[arg(
+        long,
+        global = true,
+        env = "PLACER_DATA_DIR",
+        hide_env_values = true,
+        value_name = "DIR"
+    )]
+    pub data_dir: Option<PathBuf>,
+
+    /// Address the HTTP API listens on
+    /// [default: `service.listen` from the config, else 127.0.0.1:8000].
+    #[arg(
+        long,
+        global = true,
+        env = "PLACER_LISTEN",
+        hide_env_values = true,
+        value_name = "ADDR"
+    )]
+    pub listen: Option<SocketAddr>,
+
+    /// Log line format.
+    #[arg(
+        long,
+        global = true,
+        env = "PLACER_LOG_FORMAT",
+        hide_env_values = true,
+        value_enum,
+        default_value_t = LogFormat::Text
+    )]
+    pub log_format: LogFormat,
+
+    /// Also append log lines to this file (created with its directory if
+    /// missing), e.g. `logs/auto_placer.log`.
+    #[arg(
+        long,
+        global = true,
+        env = "PLACER_LOG_FILE",
+        hide_env_values = true,
+        value_name = "FILE"
+    )]
+    pub log_file: Option<PathBuf>,
+}
+
+/// How log lines are written.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, ValueEnum)]
+pub enum LogFormat {
+    /// One readable line per event.
+    #[default]
+    Text,
+    /// One JSON object per event, for log collectors.
+    Json,
+}
+
+/// The commands. Later ones (trace generation, backtests) are added here.
+#[derive(Debug, Clone, Subcommand)]
+pub enum Command {
+    /// Run the service: the HTTP API and a tick every `service.interval`
+    /// (the default command).
+    Serve,
+    /// Run one tick, print its report as JSON on stdout, and exit non-zero
+    /// when the tick or one of its actions failed.
+    Once,
+    /// Check a config file and print the effective settings, or the error
+    /// with file, line and key.
+    CheckConfig(CheckConfigArgs),
+}
+
+/// Arguments of `check-config`.
+#[derive(Debug, Clone, Args)]
+pub struct CheckConfigArgs {
+    /// The file to check [default: the `--config` file].
+    #[arg(value_name = "PATH")]
+    pub path: Option<PathBuf>,
+}
+
+impl Cli {
+    /// The command to run, `serve` when none was given.
+    pub fn command(&self) -> Command {
+        self.command.clone().unwrap_or(Command::Serve)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use clap::CommandFactory;
+
+    #[test]
+    fn definition_is_consistent() {
+        <Cli as CommandFactory>::command().debug_assert();
+    }
+
+    #[test]
+    fn no_command_means_serve() {
+        let cli = Cli::try_parse_from(["fly-placer", "--listen", "127.0.0.1:9000"]).unwrap();
+        assert!(matches!(cli.command(), Command::Serve));
+        assert_eq!(cli.global.listen, Some("127.0.0.1:9000".parse().unwrap()));
+    }
+
+    #[test]
+    fn global_flags_work_after_the_command() {
+        let cli = Cli::try_parse_from([
+            "fly-placer",
+            "check-config",
+            "other.yml",
+            "--log-format",
+            "json",
+        ])
+        .unwrap();
+        assert_eq!(cli.global.log_format, LogFormat::Json);
+        match cli.command() {
+            Command::CheckConfig(args) => assert_eq!(args.path, Some("other.yml".into())),
+            other => panic!("unexpected command {other:?}"),
+        }
+    }
+
+    #[test]
+    fn rejects_a_bad_listen_address() {
+        let err = Cli::try_parse_from(["fly-placer", "--listen", "localhost"]).unwrap_err();
+        assert!(err.to_string().contains("--listen"), "{err}");
+    }
+}

@@ -1,0 +1,174 @@
+//! The commands, from parsed arguments to an exit code.
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use tokio::net::TcpListener;
+
+use crate::cli::{Cli, Command, GlobalArgs};
+use crate::config_file;
+use crate::effective::effective_settings;
+use crate::environment::Environment;
+use crate::resolve::resolve;
+use crate::serve::serve;
+use crate::service::{Inputs, Role, Service};
+use crate::shutdown;
+
+/// Exit code of a run that went well.
+pub const EXIT_OK: u8 = 0;
+/// Exit code when a tick or the service failed.
+pub const EXIT_FAILURE: u8 = 1;
+/// Exit code when the settings are invalid or incomplete.
+pub const EXIT_BAD_SETTINGS: u8 = 2;
+
+/// Runs the command `cli` asks for, with `env`, and returns the exit code.
+/// Logging must be set up already (see [`crate::logging::init`]).
+pub fn run(cli: Cli, env: Environment) -> ExitCode {
+    let code = match cli.command() {
+        Command::CheckConfig(args) => check_config(&cli.global, &env, args.path),
+        Command::Serve => in_runtime(run_serve(inputs(cli.global, env))),
+        Command::Once => in_runtime(run_once(inputs(cli.global, env))),
+    };
+    ExitCode::from(code)
+}
+
+fn inputs(args: GlobalArgs, env: Environment) -> Inputs {
+    Inputs {
+        args,
+        env,
+        fallback_seed: fresh_seed(),
+    }
+}
+
+/// A seed that differs from run to run (the simulation's when none is set).
+fn fresh_seed() -> u64 {
+    let nanos = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |elapsed| elapsed.as_nanos() as u64);
+    (nanos ^ u64::from(std::process::id()).rotate_left(32)) % 1_000_000
+}
+
+fn in_runtime(command: impl std::future::Future<Output = u8>) -> u8 {
+    match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(runtime) => runtime.block_on(command),
+        Err(err) => {
+            tracing::error!("cannot start the async runtime: {err}");
+            EXIT_FAILURE
+        }
+    }
+}
+
+async fn run_serve(inputs: Inputs) -> u8 {
+    let service = match Service::start(inputs, Role::Serve).await {
+        Ok(service) => service,
+        Err(err) => {
+            tracing::error!("cannot start: {err}");
+            return err.exit_code();
+        }
+    };
+    let address = service.listen();
+    let listener = match TcpListener::bind(address).await {
+        Ok(listener) => listener,
+        Err(err) => {
+            tracing::error!("cannot listen on {address}: {err} (choose another with --listen)");
+            return EXIT_FAILURE;
+        }
+    };
+    let bound = listener.local_addr().unwrap_or(address);
+    let mode = if service.health().dry_run {
+        "dry run: no real machine is changed"
+    } else {
+        "live: machines are created and removed"
+    };
+    let interval = service.interval();
+    let ticks = if interval.is_zero() {
+        "no periodic ticks".to_owned()
+    } else {
+        format!("a tick every {}", humantime::format_duration(interval))
+    };
+    tracing::info!(
+        "fly-placer {} listening on http://{bound} ({mode}; {ticks}); POST /trigger runs a tick now",
+        env!("CARGO_PKG_VERSION")
+    );
+    match serve(service, listener, shutdown::signal()).await {
+        Ok(()) => {
+            tracing::info!("stopped");
+            EXIT_OK
+        }
+        Err(err) => {
+            tracing::error!("the server failed: {err}");
+            EXIT_FAILURE
+        }
+    }
+}
+
+async fn run_once(inputs: Inputs) -> u8 {
+    let service = match Service::start(inputs, Role::Once).await {
+        Ok(service) => service,
+        Err(err) => {
+            tracing::error!("cannot start: {err}");
+            return err.exit_code();
+        }
+    };
+    let result = service.tick_now().await;
+    service.close().await;
+    match result {
+        Ok(report) => {
+            match serde_json::to_string_pretty(report.as_ref()) {
+                Ok(json) => println!("{json}"),
+                Err(err) => {
+                    tracing::error!("cannot encode the report: {err}");
+                    return EXIT_FAILURE;
+                }
+            }
+            if report.is_ok() && !report.has_failed_actions() {
+                EXIT_OK
+            } else {
+                EXIT_FAILURE
+            }
+        }
+        Err(err) => {
+            tracing::error!("the tick did not run: {err}");
+            EXIT_FAILURE
+        }
+    }
+}
+
+fn check_config(args: &GlobalArgs, env: &Environment, path: Option<PathBuf>) -> u8 {
+    let mut args = args.clone();
+    if let Some(path) = path {
+        args.config = path;
+    }
+    let loaded = match config_file::load(&args.config) {
+        Ok(loaded) => loaded,
+        Err(err) => {
+            eprintln!("error: {err}");
+            return EXIT_BAD_SETTINGS;
+        }
+    };
+    let resolved = match resolve(&args, env, &loaded, 0) {
+        Ok(resolved) => resolved,
+        Err(err) => {
+            eprintln!("error: {err}");
+            return EXIT_BAD_SETTINGS;
+        }
+    };
+    if let Err(err) = crate::backends::check(&resolved) {
+        eprintln!("error: {err}");
+        return EXIT_BAD_SETTINGS;
+    }
+    let document = effective_settings(&loaded, &resolved);
+    println!(
+        "{}",
+        serde_json::to_string_pretty(&document).expect("JSON values always encode")
+    );
+    if let Err(err) = resolved.check_serve() {
+        eprintln!("error: `serve` would refuse to start: {err}");
+        return EXIT_BAD_SETTINGS;
+    }
+    eprintln!("{}: valid", args.config.display());
+    EXIT_OK
+}

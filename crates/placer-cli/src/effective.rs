@@ -1,0 +1,73 @@
+//! The effective settings `check-config` prints: what the config file,
+//! the environment and the flags add up to, secrets shown only as set or
+//! not.
+
+use serde_json::{json, Value};
+
+use crate::config_file::LoadedConfig;
+use crate::resolve::{DeploymentPlan, Resolved, TrafficPlan};
+
+/// The effective settings as a JSON document.
+pub fn effective_settings(loaded: &LoadedConfig, resolved: &Resolved) -> Value {
+    let secret = |set: bool| if set { "[redacted]" } else { "not set" };
+    let traffic = match &resolved.traffic {
+        TrafficPlan::Simulated {
+            seed,
+            seed_configured,
+            regions,
+        } => json!({
+            "source": "simulation",
+            "seed": if *seed_configured { json!(seed) } else { json!("drawn at start") },
+            "regions": regions,
+        }),
+        TrafficPlan::Prometheus(plan) => json!({
+            "source": "prometheus",
+            "url": plan.url,
+            "url_from": plan.url_from,
+            "app": plan.app,
+            "token": secret(plan.token.is_some()),
+            "query_template": plan.section.query_template,
+            "region_label": plan.section.region_label,
+            "timeout": plan.section.timeout.map(|t| humantime::format_duration(t).to_string()),
+        }),
+    };
+    let deployment = match &resolved.deployment {
+        DeploymentPlan::Simulated {
+            state_file,
+            initial,
+        } => json!({
+            "actuator": "simulated (dry run without a Fly app and token)",
+            "state_file": state_file,
+            "initial": initial,
+        }),
+        DeploymentPlan::Observed(plan) | DeploymentPlan::Live(plan) => {
+            let actuator = if matches!(resolved.deployment, DeploymentPlan::Live(_)) {
+                "fly machines (live: machines are created and removed)"
+            } else {
+                "fly machines, observed only (dry run: nothing is changed)"
+            };
+            json!({
+                "actuator": actuator,
+                "app": plan.app,
+                "app_from": plan.app_from,
+                "token": secret(true),
+                "fly": plan.section,
+            })
+        }
+    };
+    json!({
+        "file": loaded.path,
+        "dry_run": resolved.dry_run,
+        "engine": loaded.engine,
+        "service": {
+            "listen": resolved.listen,
+            "interval": humantime::format_duration(resolved.interval).to_string(),
+            "data_dir": resolved.data_dir,
+            "engine_state_file": resolved.engine_state_file(),
+            "trigger_token": secret(resolved.trigger_token.is_some()),
+        },
+        "traffic": traffic,
+        "deployment": deployment,
+        "notes": resolved.notes,
+    })
+}

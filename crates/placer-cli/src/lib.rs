@@ -1,0 +1,52 @@
+//! placer-cli: the `fly-placer` service and command line.
+//!
+//! The binary is thin; everything lives here so tests and benchmarks can
+//! reuse it. [`run`] takes parsed arguments and the environment and runs a
+//! command. The pieces, one concept each:
+//!
+//! - [`cli`]: commands and flags; [`environment`]: the variables read;
+//!   [`settings`]: the `service:`, `prometheus:`, `fly:` and `simulation:`
+//!   sections of the config file; [`config_file`]: reading it;
+//!   [`resolve`]: flags + environment + file → the settings in force.
+//! - [`backends`]: the traffic source and actuator those settings name;
+//!   [`SimulatedSource`]: traffic for running out of the box.
+//! - [`Service`]: ticks one at a time, hot reload ([`reload`]), state
+//!   files ([`persist`]), metrics ([`metrics`]), the endpoints' documents
+//!   ([`status`]); [`http`]: the API; [`serve()`]: the server with its
+//!   periodic loop and graceful shutdown.
+#![forbid(unsafe_code)]
+#![warn(missing_docs)]
+
+pub mod backends;
+pub mod cli;
+mod commands;
+pub mod config_file;
+pub mod effective;
+pub mod environment;
+pub mod http;
+mod log_lines;
+pub mod logging;
+pub mod metrics;
+pub mod persist;
+mod read_only;
+pub mod reload;
+pub mod resolve;
+mod secret;
+mod serve;
+mod service;
+pub mod settings;
+pub mod shutdown;
+mod simulated;
+mod startup;
+pub mod status;
+mod switch;
+
+pub use cli::Cli;
+pub use commands::{run, EXIT_BAD_SETTINGS, EXIT_FAILURE, EXIT_OK};
+pub use environment::Environment;
+pub use read_only::ReadOnly;
+pub use secret::Secret;
+pub use serve::{serve, CONFIG_POLL_INTERVAL};
+pub use service::{Inputs, Role, Service, TickError, TickResult};
+pub use simulated::SimulatedSource;
+pub use startup::StartError;

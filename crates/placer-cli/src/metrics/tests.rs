@@ -1,0 +1,137 @@
+use std::collections::BTreeSet;
+use std::time::Duration;
+
+use placer_core::{
+    InMemoryActuator, Placer, PlacerConfig, Region, ScriptedSource, Timestamp, TrafficSnapshot,
+};
+
+use super::*;
+
+fn region(code: &str) -> Region {
+    code.parse().unwrap()
+}
+
+/// Runs real ticks so the reasons and numbers come from the engine itself.
+async fn reports(config: PlacerConfig, traffic: &[(&str, f64)], ticks: usize) -> Vec<TickReport> {
+    let mut placer = Placer::new(config).unwrap();
+    let actuator = InMemoryActuator::new([region("iad")]);
+    let source = ScriptedSource::new();
+    let mut now = Timestamp::from_unix_seconds(1_800_000_000);
+    let mut out = Vec::new();
+    for _ in 0..ticks {
+        source.push(TrafficSnapshot::new(now, traffic.iter().copied()).unwrap());
+        out.push(placer.tick(&source, &actuator, now).await);
+        now = now + Duration::from_secs(60);
+    }
+    out
+}
+
+fn line_value(text: &str, prefix: &str) -> Option<f64> {
+    text.lines()
+        .find(|line| line.starts_with(prefix))
+        .and_then(|line| line.rsplit(' ').next())
+        .and_then(|value| value.parse().ok())
+}
+
+#[tokio::test]
+async fn exposes_per_region_numbers_actions_and_skip_classes() {
+    let config = PlacerConfig {
+        dry_run: false,
+        excluded_regions: BTreeSet::from([region("nrt")]),
+        ..PlacerConfig::default()
+    };
+    let reports = reports(config, &[("iad", 30.0), ("fra", 90.0), ("nrt", 90.0)], 4).await;
+    let metrics = Metrics::new();
+    let deployed = BTreeSet::from([region("iad"), region("fra")]);
+    for report in &reports {
+        metrics.observe_tick(report, Duration::from_millis(20), &deployed);
+    }
+    let text = metrics.render();
+
+    assert_eq!(
+        line_value(&text, "fly_placer_region_requests{region=\"fra\"}"),
+        Some(90.0)
+    );
+    assert!(text.contains("fly_placer_region_traffic_average{region=\"fra\",window=\"long\"}"));
+    assert!(text.contains("fly_placer_region_threshold{region=\"iad\",kind=\"deploy\"}"));
+    assert_eq!(
+        line_value(&text, "fly_placer_region_deployed{region=\"fra\"}"),
+        Some(1.0)
+    );
+    assert_eq!(
+        line_value(&text, "fly_placer_region_deployed{region=\"nrt\"}"),
+        Some(0.0)
+    );
+    assert_eq!(
+        line_value(
+            &text,
+            "fly_placer_actions_total{action=\"deploy\",outcome=\"ok\"}"
+        ),
+        Some(1.0),
+        "{text}"
+    );
+    assert_eq!(
+        line_value(&text, "fly_placer_skips_total{reason=\"excluded\"}"),
+        Some(4.0),
+        "{text}"
+    );
+    assert_eq!(
+        line_value(&text, "fly_placer_ticks_total{result=\"ok\"}"),
+        Some(4.0)
+    );
+    assert_eq!(
+        line_value(&text, "fly_placer_tick_duration_seconds_count"),
+        Some(4.0)
+    );
+    assert!(text.trim_end().ends_with("# EOF"));
+}
+
+#[tokio::test]
+async fn failed_tick_counts_an_error_by_stage_and_keeps_region_gauges() {
+    let metrics = Metrics::new();
+    let good = reports(PlacerConfig::default(), &[("iad", 20.0)], 1).await;
+    metrics.observe_tick(&good[0], Duration::ZERO, &BTreeSet::from([region("iad")]));
+
+    let mut placer = Placer::new(PlacerConfig::default()).unwrap();
+    let source = ScriptedSource::new();
+    source.push_failure("connection refused");
+    let actuator = InMemoryActuator::new([region("iad")]);
+    let failed = placer
+        .tick(&source, &actuator, Timestamp::from_unix_seconds(1))
+        .await;
+    metrics.observe_tick(&failed, Duration::ZERO, &BTreeSet::from([region("iad")]));
+
+    let text = metrics.render();
+    assert_eq!(
+        line_value(&text, "fly_placer_errors_total{stage=\"metrics\"}"),
+        Some(1.0)
+    );
+    assert_eq!(
+        line_value(&text, "fly_placer_ticks_total{result=\"failed\"}"),
+        Some(1.0)
+    );
+    assert_eq!(
+        line_value(&text, "fly_placer_region_requests{region=\"iad\"}"),
+        Some(20.0)
+    );
+}
+
+#[test]
+fn reload_results_and_validity() {
+    let metrics = Metrics::new();
+    metrics.observe_reload(false);
+    let text = metrics.render();
+    assert_eq!(line_value(&text, "fly_placer_config_valid"), Some(0.0));
+    assert_eq!(
+        line_value(
+            &text,
+            "fly_placer_config_reloads_total{result=\"rejected\"}"
+        ),
+        Some(1.0)
+    );
+    metrics.observe_reload(true);
+    assert_eq!(
+        line_value(&metrics.render(), "fly_placer_config_valid"),
+        Some(1.0)
+    );
+}

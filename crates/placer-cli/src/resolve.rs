@@ -1,0 +1,321 @@
+//! Turning flags, environment and config file into the settings in force:
+//! where traffic comes from, what changes machines, and what is missing.
+
+use std::collections::BTreeSet;
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::time::Duration;
+
+use placer_core::{ApiToken, Region};
+
+use crate::cli::GlobalArgs;
+use crate::config_file::LoadedConfig;
+use crate::environment::{
+    Environment, API_TOKEN_VAR, APP_NAME_VAR, PLACER_APP_VAR, PROMETHEUS_URL_VAR, TRIGGER_TOKEN_VAR,
+};
+use crate::settings::{FlySection, PrometheusSection};
+use crate::Secret;
+
+/// The engine state file in dry-run (kept apart from live, like the seed's
+/// `traffic_history_dry_run.json`, so simulated cooldowns never hold back
+/// real changes).
+pub const DRY_RUN_ENGINE_STATE_FILE: &str = "engine_state_dry_run.json";
+/// The engine state file in live mode.
+pub const LIVE_ENGINE_STATE_FILE: &str = "engine_state.json";
+/// The simulated deployment of a dry run (the seed's file name).
+pub const DRY_RUN_DEPLOYMENT_FILE: &str = "deployment_state_dry_run.json";
+
+/// Everything the service runs with, resolved.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Resolved {
+    /// Whether real machines are left alone.
+    pub dry_run: bool,
+    /// Address of the HTTP API.
+    pub listen: SocketAddr,
+    /// Directory of the state files.
+    pub data_dir: PathBuf,
+    /// Time between periodic ticks (zero: no loop).
+    pub interval: Duration,
+    /// Bearer token for `POST /trigger`, if any.
+    pub trigger_token: Option<Secret>,
+    /// Where traffic comes from.
+    pub traffic: TrafficPlan,
+    /// What lists and changes the deployment.
+    pub deployment: DeploymentPlan,
+    /// Things worth a warning at start.
+    pub notes: Vec<String>,
+}
+
+/// Where traffic comes from.
+#[derive(Debug, Clone, PartialEq)]
+pub enum TrafficPlan {
+    /// The built-in simulation.
+    Simulated {
+        /// The seed in use.
+        seed: u64,
+        /// Whether the seed came from the config (else it was drawn at start).
+        seed_configured: bool,
+        /// Regions the traffic comes from.
+        regions: Vec<Region>,
+    },
+    /// A Prometheus API.
+    Prometheus(PrometheusPlan),
+}
+
+/// How to reach Prometheus.
+#[derive(Debug, Clone, PartialEq)]
+pub struct PrometheusPlan {
+    /// Base URL.
+    pub url: String,
+    /// Where the URL came from (`FLY_PROMETHEUS_URL` or `prometheus.url`).
+    pub url_from: &'static str,
+    /// The app whose traffic is queried.
+    pub app: String,
+    /// The token sent, if any.
+    pub token: Option<ApiToken>,
+    /// The rest of the `prometheus:` section.
+    pub section: PrometheusSection,
+}
+
+/// What lists and changes the deployment.
+#[derive(Debug, Clone, PartialEq)]
+pub enum DeploymentPlan {
+    /// Dry run without Fly credentials: a simulated deployment kept in a
+    /// state file, changed by the plans as if they were carried out.
+    Simulated {
+        /// The state file.
+        state_file: PathBuf,
+        /// Regions deployed when there is no state file yet.
+        initial: BTreeSet<Region>,
+    },
+    /// Dry run with Fly credentials: the real deployment is listed at each
+    /// tick and never changed; planned actions are only reported.
+    Observed(FlyPlan),
+    /// Live: machines are created and removed through the Machines API.
+    Live(FlyPlan),
+}
+
+/// How to reach the Machines API.
+#[derive(Debug, Clone, PartialEq)]
+pub struct FlyPlan {
+    /// The app placed.
+    pub app: String,
+    /// Where the app name came from.
+    pub app_from: &'static str,
+    /// The token.
+    pub token: ApiToken,
+    /// The `fly:` section.
+    pub section: FlySection,
+}
+
+/// Settings that cannot work together, or something required that is
+/// missing; each message says what to set.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum SetupError {
+    /// Live mode without an app or a token.
+    #[error(
+        "dry_run is false, so fly-placer would change real machines, but {} {} not set; set {} (or put `dry_run: true` back)",
+        .missing.join(" and "),
+        if .missing.len() == 1 { "is" } else { "are" },
+        .missing.join(" and ")
+    )]
+    LiveNeedsFly {
+        /// What is missing, by the variable that provides it.
+        missing: Vec<String>,
+    },
+    /// On a Fly machine, `FLY_APP_NAME` names the placer's own app.
+    #[error(
+        "{APP_NAME_VAR}={app} is the app this machine belongs to (Fly sets it), not necessarily the app to place; set {PLACER_APP_VAR} or `fly.app` to the app whose machines fly-placer should place"
+    )]
+    OwnAppOnFly {
+        /// The value of `FLY_APP_NAME`.
+        app: String,
+    },
+    /// A Prometheus URL without an app to query.
+    #[error(
+        "{url_from} is set, but there is no app whose traffic to query: set {APP_NAME_VAR} (or {PLACER_APP_VAR}, or `fly.app` in the config)"
+    )]
+    PrometheusWithoutApp {
+        /// Where the URL came from.
+        url_from: &'static str,
+    },
+    /// Listening beyond loopback with an unguarded `POST /trigger`.
+    #[error(
+        "listening on {listen}, which is reachable from other machines, needs a bearer token for POST /trigger: set {TRIGGER_TOKEN_VAR} (or `service.trigger_token`), or listen on 127.0.0.1"
+    )]
+    TriggerTokenRequired {
+        /// The address.
+        listen: SocketAddr,
+    },
+}
+
+/// Resolves the settings in force from `args`, `env` and the `config` file.
+/// `fallback_seed` seeds the simulation when the config sets no seed.
+///
+/// # Errors
+/// [`SetupError`] naming what is missing or conflicting.
+pub fn resolve(
+    args: &GlobalArgs,
+    env: &Environment,
+    config: &LoadedConfig,
+    fallback_seed: u64,
+) -> Result<Resolved, SetupError> {
+    let service = &config.settings.service;
+    let dry_run = config.engine.dry_run;
+    let data_dir = args
+        .data_dir
+        .clone()
+        .unwrap_or_else(|| service.data_dir.clone());
+    let mut notes = Vec::new();
+
+    let app = resolve_app(env, &config.settings.fly, dry_run, &mut notes)?;
+
+    let traffic = match prometheus_url(env, &config.settings.prometheus) {
+        Some((url, url_from)) => {
+            let (app, _) = app
+                .clone()
+                .ok_or(SetupError::PrometheusWithoutApp { url_from })?;
+            TrafficPlan::Prometheus(PrometheusPlan {
+                url,
+                url_from,
+                app,
+                token: env.prometheus_token.clone().or(env.api_token.clone()),
+                section: config.settings.prometheus.clone(),
+            })
+        }
+        None => {
+            let simulation = &config.settings.simulation;
+            TrafficPlan::Simulated {
+                seed: simulation.seed.unwrap_or(fallback_seed),
+                seed_configured: simulation.seed.is_some(),
+                regions: simulation.regions.clone(),
+            }
+        }
+    };
+
+    let fly_plan = match (&app, &env.api_token) {
+        (Some((app, app_from)), Some(token)) => Some(FlyPlan {
+            app: app.clone(),
+            app_from,
+            token: token.clone(),
+            section: config.settings.fly.clone(),
+        }),
+        _ => None,
+    };
+    let deployment = match (dry_run, fly_plan) {
+        (false, Some(plan)) => DeploymentPlan::Live(plan),
+        (false, None) => {
+            let mut missing = Vec::new();
+            if app.is_none() {
+                missing.push(format!("{APP_NAME_VAR} (or {PLACER_APP_VAR}, `fly.app`)"));
+            }
+            if env.api_token.is_none() {
+                missing.push(API_TOKEN_VAR.to_owned());
+            }
+            return Err(SetupError::LiveNeedsFly { missing });
+        }
+        (true, Some(plan)) => DeploymentPlan::Observed(plan),
+        (true, None) => DeploymentPlan::Simulated {
+            state_file: data_dir.join(DRY_RUN_DEPLOYMENT_FILE),
+            initial: config
+                .settings
+                .simulation
+                .initial_deployment
+                .clone()
+                .unwrap_or_else(|| config.engine.always_running_regions.clone()),
+        },
+    };
+
+    Ok(Resolved {
+        dry_run,
+        listen: args.listen.unwrap_or(service.listen),
+        data_dir,
+        interval: service.interval,
+        trigger_token: env
+            .trigger_token
+            .clone()
+            .or_else(|| service.trigger_token.clone()),
+        traffic,
+        deployment,
+        notes,
+    })
+}
+
+impl Resolved {
+    /// The engine state file for the current mode.
+    pub fn engine_state_file(&self) -> PathBuf {
+        self.data_dir.join(if self.dry_run {
+            DRY_RUN_ENGINE_STATE_FILE
+        } else {
+            LIVE_ENGINE_STATE_FILE
+        })
+    }
+
+    /// Checks what only matters to `serve`: off loopback, `POST /trigger`
+    /// needs a token.
+    ///
+    /// # Errors
+    /// [`SetupError::TriggerTokenRequired`].
+    pub fn check_serve(&self) -> Result<(), SetupError> {
+        if !self.listen.ip().is_loopback() && self.trigger_token.is_none() {
+            return Err(SetupError::TriggerTokenRequired {
+                listen: self.listen,
+            });
+        }
+        Ok(())
+    }
+
+    /// Whether `POST /trigger` asks for the bearer token: always when one
+    /// is set, and one is required off loopback.
+    pub fn trigger_auth(&self) -> Option<&Secret> {
+        self.trigger_token.as_ref()
+    }
+}
+
+fn prometheus_url(
+    env: &Environment,
+    section: &PrometheusSection,
+) -> Option<(String, &'static str)> {
+    if let Some(url) = &env.prometheus_url {
+        return Some((url.clone(), PROMETHEUS_URL_VAR));
+    }
+    section
+        .url
+        .as_ref()
+        .map(|url| url.trim().to_owned())
+        .filter(|url| !url.is_empty())
+        .map(|url| (url, "prometheus.url"))
+}
+
+/// The app to place and where its name came from: `PLACER_APP`, then
+/// `fly.app`, then `FLY_APP_NAME`.
+fn resolve_app(
+    env: &Environment,
+    fly: &FlySection,
+    dry_run: bool,
+    notes: &mut Vec<String>,
+) -> Result<Option<(String, &'static str)>, SetupError> {
+    if let Some(app) = &env.placer_app {
+        return Ok(Some((app.clone(), PLACER_APP_VAR)));
+    }
+    if let Some(app) = fly.app.as_ref().filter(|app| !app.trim().is_empty()) {
+        return Ok(Some((app.trim().to_owned(), "fly.app")));
+    }
+    let Some(app) = &env.fly_app_name else {
+        return Ok(None);
+    };
+    if env.on_fly_machine {
+        let problem = SetupError::OwnAppOnFly { app: app.clone() };
+        if !dry_run {
+            return Err(problem);
+        }
+        notes.push(format!(
+            "{problem}; ignoring {APP_NAME_VAR} in this dry run"
+        ));
+        return Ok(None);
+    }
+    Ok(Some((app.clone(), APP_NAME_VAR)))
+}
+
+#[cfg(test)]
+mod tests;

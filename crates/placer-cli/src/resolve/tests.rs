@@ -1,0 +1,211 @@
+use std::collections::HashMap;
+use std::path::Path;
+
+use clap::Parser;
+
+use super::*;
+use crate::cli::Cli;
+use crate::config_file;
+
+fn args(flags: &[&str]) -> GlobalArgs {
+    let mut argv = vec!["fly-placer"];
+    argv.extend_from_slice(flags);
+    Cli::try_parse_from(argv).unwrap().global
+}
+
+fn env(vars: &[(&str, &str)]) -> Environment {
+    let vars: HashMap<String, String> = vars
+        .iter()
+        .map(|(k, v)| (k.to_string(), v.to_string()))
+        .collect();
+    Environment::from_lookup(|name| vars.get(name).cloned())
+}
+
+fn config(text: &str) -> LoadedConfig {
+    config_file::parse(text, Path::new("config.yml")).unwrap()
+}
+
+#[test]
+fn out_of_the_box_is_a_simulated_dry_run_on_loopback() {
+    let resolved = resolve(&args(&[]), &env(&[]), &config("dry_run: true\n"), 99).unwrap();
+    assert!(resolved.dry_run);
+    assert_eq!(resolved.listen, "127.0.0.1:8000".parse().unwrap());
+    assert_eq!(resolved.interval, Duration::from_secs(60));
+    assert_eq!(
+        resolved.engine_state_file(),
+        Path::new("data/engine_state_dry_run.json")
+    );
+    assert!(matches!(
+        resolved.traffic,
+        TrafficPlan::Simulated {
+            seed: 99,
+            seed_configured: false,
+            ..
+        }
+    ));
+    match &resolved.deployment {
+        DeploymentPlan::Simulated { state_file, .. } => {
+            assert_eq!(state_file, Path::new("data/deployment_state_dry_run.json"))
+        }
+        other => panic!("expected a simulated deployment, got {other:?}"),
+    }
+    resolved.check_serve().unwrap();
+}
+
+#[test]
+fn live_mode_names_everything_missing() {
+    let live = config("dry_run: false\n");
+    let err = resolve(&args(&[]), &env(&[]), &live, 1).unwrap_err();
+    let message = err.to_string();
+    assert!(message.contains("FLY_APP_NAME"), "{message}");
+    assert!(message.contains("FLY_API_TOKEN"), "{message}");
+
+    let err = resolve(&args(&[]), &env(&[("FLY_APP_NAME", "shop")]), &live, 1).unwrap_err();
+    assert_eq!(
+        err,
+        SetupError::LiveNeedsFly {
+            missing: vec!["FLY_API_TOKEN".into()]
+        }
+    );
+    assert!(
+        err.to_string().contains("FLY_API_TOKEN is not set"),
+        "{err}"
+    );
+
+    let ok = resolve(
+        &args(&[]),
+        &env(&[("FLY_APP_NAME", "shop"), ("FLY_API_TOKEN", "secret")]),
+        &live,
+        1,
+    )
+    .unwrap();
+    assert!(matches!(ok.deployment, DeploymentPlan::Live(ref plan) if plan.app == "shop"));
+    assert_eq!(ok.engine_state_file(), Path::new("data/engine_state.json"));
+}
+
+#[test]
+fn dry_run_with_fly_credentials_observes_the_real_app() {
+    let resolved = resolve(
+        &args(&[]),
+        &env(&[("FLY_APP_NAME", "shop"), ("FLY_API_TOKEN", "secret")]),
+        &config("dry_run: true\n"),
+        1,
+    )
+    .unwrap();
+    assert!(matches!(resolved.deployment, DeploymentPlan::Observed(_)));
+}
+
+#[test]
+fn prometheus_needs_an_app_and_the_environment_wins_over_the_file() {
+    let file = config("prometheus:\n  url: http://127.0.0.1:1/file\n");
+    let err = resolve(&args(&[]), &env(&[]), &file, 1).unwrap_err();
+    assert!(err.to_string().contains("prometheus.url is set"), "{err}");
+
+    let resolved = resolve(
+        &args(&[]),
+        &env(&[
+            ("FLY_PROMETHEUS_URL", "http://127.0.0.1:1/env"),
+            ("FLY_APP_NAME", "shop"),
+            ("FLY_API_TOKEN", "fly-token"),
+        ]),
+        &file,
+        1,
+    )
+    .unwrap();
+    match resolved.traffic {
+        TrafficPlan::Prometheus(plan) => {
+            assert_eq!(plan.url, "http://127.0.0.1:1/env");
+            assert_eq!(plan.url_from, "FLY_PROMETHEUS_URL");
+            assert_eq!(plan.token, Some(ApiToken::new("fly-token")));
+        }
+        other => panic!("expected Prometheus, got {other:?}"),
+    }
+}
+
+#[test]
+fn app_name_precedence_and_the_fly_machine_trap() {
+    let file = config("fly:\n  app: from-file\n");
+    let both = env(&[("PLACER_APP", "from-env"), ("FLY_APP_NAME", "fly-name")]);
+    let app = |resolved: Resolved| match resolved.deployment {
+        DeploymentPlan::Observed(plan) => (plan.app, plan.app_from),
+        other => panic!("unexpected {other:?}"),
+    };
+    let with_token = |mut env: Environment| {
+        env.api_token = Some(ApiToken::new("t"));
+        env
+    };
+    assert_eq!(
+        app(resolve(&args(&[]), &with_token(both), &file, 1).unwrap()),
+        ("from-env".to_owned(), "PLACER_APP")
+    );
+    assert_eq!(
+        app(resolve(
+            &args(&[]),
+            &with_token(env(&[("FLY_APP_NAME", "x")])),
+            &file,
+            1
+        )
+        .unwrap()),
+        ("from-file".to_owned(), "fly.app")
+    );
+
+    let on_fly = env(&[
+        ("FLY_APP_NAME", "placer"),
+        ("FLY_MACHINE_ID", "e784"),
+        ("FLY_API_TOKEN", "t"),
+    ]);
+    let live = config("dry_run: false\n");
+    let err = resolve(&args(&[]), &on_fly, &live, 1).unwrap_err();
+    assert_eq!(
+        err,
+        SetupError::OwnAppOnFly {
+            app: "placer".into()
+        }
+    );
+    let dry = resolve(&args(&[]), &on_fly, &config("dry_run: true\n"), 1).unwrap();
+    assert!(matches!(dry.deployment, DeploymentPlan::Simulated { .. }));
+    assert_eq!(dry.notes.len(), 1);
+}
+
+#[test]
+fn flags_win_over_the_file() {
+    let file = config("service:\n  listen: 127.0.0.1:7000\n  data_dir: /srv/placer\n");
+    let resolved = resolve(&args(&[]), &env(&[]), &file, 1).unwrap();
+    assert_eq!(resolved.listen.port(), 7000);
+    assert_eq!(resolved.data_dir, Path::new("/srv/placer"));
+    let resolved = resolve(
+        &args(&["--listen", "127.0.0.1:7001", "--data-dir", "/tmp/x"]),
+        &env(&[]),
+        &file,
+        1,
+    )
+    .unwrap();
+    assert_eq!(resolved.listen.port(), 7001);
+    assert_eq!(resolved.data_dir, Path::new("/tmp/x"));
+}
+
+#[test]
+fn off_loopback_requires_a_trigger_token() {
+    let open = args(&["--listen", "0.0.0.0:8000"]);
+    let resolved = resolve(&open, &env(&[]), &config(""), 1).unwrap();
+    let err = resolved.check_serve().unwrap_err();
+    assert!(err.to_string().contains("PLACER_TRIGGER_TOKEN"), "{err}");
+
+    let guarded = resolve(
+        &open,
+        &env(&[("PLACER_TRIGGER_TOKEN", "t")]),
+        &config(""),
+        1,
+    )
+    .unwrap();
+    guarded.check_serve().unwrap();
+    let from_file = resolve(
+        &open,
+        &env(&[]),
+        &config("service:\n  trigger_token: file-secret\n"),
+        1,
+    )
+    .unwrap();
+    from_file.check_serve().unwrap();
+    assert!(!format!("{from_file:?}").contains("file-secret"));
+}

@@ -1,0 +1,76 @@
+//! `fly-placer serve`: the HTTP API, the periodic loop and the config
+//! watch, until a signal stops them.
+
+use std::future::Future;
+use std::sync::Arc;
+use std::time::Duration;
+
+use tokio::net::TcpListener;
+use tokio::sync::watch;
+
+use crate::http::router;
+use crate::service::Service;
+
+/// How often the config file is read for changes.
+pub const CONFIG_POLL_INTERVAL: Duration = Duration::from_secs(1);
+
+/// Serves the API on `listener` with a tick every `interval`, until
+/// `shutdown` resolves; then finishes the tick in flight and saves the
+/// engine state.
+///
+/// # Errors
+/// The I/O error that stopped the server.
+pub async fn serve(
+    service: Arc<Service>,
+    listener: TcpListener,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> std::io::Result<()> {
+    let (stop, stopped) = watch::channel(false);
+    let ticking = tokio::spawn(periodic_ticks(Arc::clone(&service), stopped.clone()));
+    let watching = tokio::spawn(watch_config(Arc::clone(&service), stopped));
+    let result = axum::serve(listener, router(Arc::clone(&service)))
+        .with_graceful_shutdown(async move {
+            shutdown.await;
+            let _ = stop.send(true);
+        })
+        .await;
+    // When the server failed on its own, the dropped sender stops the loops.
+    let _ = ticking.await;
+    let _ = watching.await;
+    service.close().await;
+    result
+}
+
+async fn periodic_ticks(service: Arc<Service>, mut stopped: watch::Receiver<bool>) {
+    loop {
+        let interval = service.interval();
+        let interval_changed = service.interval_changed();
+        let wait = async {
+            if interval.is_zero() {
+                std::future::pending::<()>().await;
+            } else {
+                tokio::time::sleep(interval).await;
+            }
+        };
+        tokio::select! {
+            () = wait => {
+                if let Err(err) = service.tick_now().await {
+                    tracing::debug!("periodic tick not run: {err}");
+                }
+            }
+            () = interval_changed => {}
+            _ = stopped.changed() => break,
+        }
+    }
+}
+
+async fn watch_config(service: Arc<Service>, mut stopped: watch::Receiver<bool>) {
+    let mut every = tokio::time::interval(CONFIG_POLL_INTERVAL);
+    every.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        tokio::select! {
+            _ = every.tick() => service.poll_config(),
+            _ = stopped.changed() => break,
+        }
+    }
+}

@@ -1,0 +1,106 @@
+//! The CLI's own sections of the config file — `service:`, `prometheus:`,
+//! `fly:` and `simulation:` — read from the same `config/config.yml` as the
+//! engine's keys, through [`placer_core::config::ConfigExtension`] (YAML is
+//! only ever parsed inside placer-core).
+
+mod duration;
+mod fly;
+mod prometheus;
+mod service;
+mod simulation;
+
+use placer_core::config::ConfigExtension;
+use serde::{Deserialize, Serialize};
+
+pub use fly::{FlySection, RateLimitSection, RemovalSetting, RetrySection};
+pub use prometheus::PrometheusSection;
+pub use service::{ServiceSection, DEFAULT_DATA_DIR, DEFAULT_INTERVAL, DEFAULT_LISTEN};
+pub use simulation::{SimulationSection, DEFAULT_SIMULATED_REGIONS};
+
+/// Everything the CLI reads from the config file besides the engine's keys.
+/// Every section and key is optional.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct FileSettings {
+    /// The HTTP service and its tick loop.
+    pub service: ServiceSection,
+    /// Where real traffic comes from.
+    pub prometheus: PrometheusSection,
+    /// The Fly app and how its machines are changed.
+    pub fly: FlySection,
+    /// The built-in traffic simulation used when no Prometheus is set.
+    pub simulation: SimulationSection,
+}
+
+impl ConfigExtension for FileSettings {
+    const KEYS: &'static [&'static str] = &["service", "prometheus", "fly", "simulation"];
+}
+
+#[cfg(test)]
+mod tests {
+    use std::time::Duration;
+
+    use placer_core::config::{from_yaml_with, ConfigError};
+
+    use super::*;
+
+    fn parse(text: &str) -> Result<FileSettings, ConfigError> {
+        from_yaml_with::<FileSettings>(text, "config.yml").map(|(_, settings)| settings)
+    }
+
+    #[test]
+    fn every_section_is_optional() {
+        assert_eq!(parse("dry_run: true\n").unwrap(), FileSettings::default());
+        assert_eq!(parse("").unwrap(), FileSettings::default());
+    }
+
+    #[test]
+    fn reads_the_sections_next_to_the_engine_keys() {
+        let text = "traffic_threshold: 80\n\
+                    service:\n  listen: 0.0.0.0:9000\n  interval: 5m\n  data_dir: /var/lib/placer\n\
+                    prometheus:\n  url: http://127.0.0.1:8428\n  timeout: 3\n\
+                    fly:\n  app: shop\n  removal: stop\n  rate_limit:\n    requests_per_second: 2\n\
+                    simulation:\n  seed: 7\n  regions: [iad, fra]\n";
+        let (engine, settings) = from_yaml_with::<FileSettings>(text, "config.yml").unwrap();
+        assert_eq!(engine.traffic_threshold, 80.0);
+        assert_eq!(settings.service.listen, "0.0.0.0:9000".parse().unwrap());
+        assert_eq!(settings.service.interval, Duration::from_secs(300));
+        assert_eq!(settings.prometheus.timeout, Some(Duration::from_secs(3)));
+        assert_eq!(settings.fly.app.as_deref(), Some("shop"));
+        assert_eq!(settings.fly.removal, Some(RemovalSetting::Stop));
+        assert_eq!(settings.fly.rate_limit.requests_per_second, 2.0);
+        assert_eq!(settings.simulation.seed, Some(7));
+        assert_eq!(settings.simulation.regions.len(), 2);
+    }
+
+    #[test]
+    fn unknown_key_inside_a_section_names_it_and_its_line() {
+        let err = parse("dry_run: true\nservice:\n  listen: 127.0.0.1:8000\n  intervall: 5\n")
+            .unwrap_err();
+        let message = err.to_string();
+        assert!(message.contains("config.yml:"), "{message}");
+        assert!(message.contains("intervall"), "{message}");
+        assert!(message.contains("service"), "{message}");
+        assert_eq!(err.line(), Some(4), "{message}");
+    }
+
+    #[test]
+    fn unknown_section_is_caught_with_a_suggestion() {
+        let err = parse("servce:\n  listen: 127.0.0.1:1\n").unwrap_err();
+        assert!(err.to_string().contains("did you mean `service`"), "{err}");
+    }
+
+    #[test]
+    fn wrong_value_type_names_the_key() {
+        let err = parse("service:\n  listen: everywhere\n").unwrap_err();
+        let message = err.to_string();
+        assert!(message.contains("service.listen"), "{message}");
+        assert_eq!(err.line(), Some(2), "{message}");
+    }
+
+    #[test]
+    fn bad_simulated_region_is_rejected() {
+        let err = parse("simulation:\n  regions: [iad, Frankfurt]\n").unwrap_err();
+        assert!(err.to_string().contains("Frankfurt"), "{err}");
+    }
+}

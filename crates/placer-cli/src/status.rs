@@ -1,0 +1,258 @@
+//! What the read-only endpoints show: `/health`, `/state` and `/traffic`,
+//! built from a copy of the engine's view taken after each tick, so reading
+//! never waits for a tick in flight.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Duration;
+
+use placer_core::predictor::Averages;
+use placer_core::{Action, EngineState, PlacerConfig, Region, TickReport, Timestamp};
+use serde::Serialize;
+
+/// The service as the endpoints see it.
+#[derive(Debug, Clone)]
+pub struct View {
+    /// The engine config in force.
+    pub config: PlacerConfig,
+    /// The config file.
+    pub config_path: PathBuf,
+    /// When the config in force was loaded.
+    pub config_loaded_at: Timestamp,
+    /// Why the file's current content is not in force, if it is not.
+    pub config_error: Option<String>,
+    /// One line on the traffic source.
+    pub traffic_description: String,
+    /// One line on the deployment's actuator.
+    pub deployment_description: String,
+    /// Time between periodic ticks (zero: none).
+    pub interval: Duration,
+    /// What is deployed, as last observed.
+    pub deployment: BTreeSet<Region>,
+    /// When `deployment` was observed.
+    pub deployment_as_of: Option<Timestamp>,
+    /// The engine's memory after the latest tick.
+    pub state: EngineState,
+    /// The latest tick's report.
+    pub last_report: Option<Arc<TickReport>>,
+    /// Requests per region at the latest successful observation.
+    pub latest_traffic: Option<(Timestamp, BTreeMap<Region, f64>)>,
+    /// How long the latest tick took.
+    pub last_tick_duration: Duration,
+    /// Ticks run since start.
+    pub ticks: u64,
+    /// Why the engine state could not be saved, if the last save failed.
+    pub persist_error: Option<String>,
+}
+
+/// `GET /health`.
+#[derive(Debug, Clone, Serialize)]
+pub struct Health {
+    /// `ok`, or `degraded` when the config was rejected, the last tick
+    /// failed, or the state could not be saved.
+    pub status: &'static str,
+    /// fly-placer's version.
+    pub version: &'static str,
+    /// Whether real machines are left alone.
+    pub dry_run: bool,
+    /// The config file and its state.
+    pub config: ConfigHealth,
+    /// Where traffic comes from.
+    pub traffic: String,
+    /// What lists and changes the deployment.
+    pub deployment: String,
+    /// Seconds between periodic ticks (0: none).
+    pub interval_seconds: f64,
+    /// Ticks run since start.
+    pub ticks: u64,
+    /// The latest tick, if any.
+    pub last_tick: Option<LastTick>,
+    /// Why the engine state could not be saved, if the last save failed.
+    pub persist_error: Option<String>,
+}
+
+/// The config part of [`Health`].
+#[derive(Debug, Clone, Serialize)]
+pub struct ConfigHealth {
+    /// The file.
+    pub path: PathBuf,
+    /// When the config in force was loaded.
+    pub loaded_at: Timestamp,
+    /// Why the file's current content was rejected (the previous config
+    /// stays in force), if it was.
+    pub error: Option<String>,
+}
+
+/// The latest tick in [`Health`].
+#[derive(Debug, Clone, Serialize)]
+pub struct LastTick {
+    /// When it ran.
+    pub at: Timestamp,
+    /// How long it took.
+    pub duration_ms: u64,
+    /// Why it could not observe or plan, if it could not.
+    pub error: Option<String>,
+    /// Actions that failed.
+    pub failed_actions: usize,
+}
+
+/// `GET /state`.
+#[derive(Debug, Clone, Serialize)]
+pub struct StateDocument {
+    /// Whether real machines are left alone.
+    pub dry_run: bool,
+    /// What is deployed, as last observed.
+    pub deployment: BTreeSet<Region>,
+    /// When it was observed.
+    pub deployment_as_of: Option<Timestamp>,
+    /// Regions that may not be acted on yet.
+    pub cooldowns: Vec<Cooldown>,
+    /// What the engine remembers of the traffic.
+    pub history: HistorySummary,
+}
+
+/// A region in its cooldown.
+#[derive(Debug, Clone, Serialize)]
+pub struct Cooldown {
+    /// The region.
+    pub region: Region,
+    /// The action that started the cooldown.
+    pub last_action: Action,
+    /// When it was carried out.
+    pub at: Timestamp,
+    /// Seconds until the region may be acted on again.
+    pub remaining_seconds: u64,
+}
+
+/// The engine's traffic memory, summed up.
+#[derive(Debug, Clone, Serialize)]
+pub struct HistorySummary {
+    /// The latest successful observation.
+    pub last_observation: Option<Timestamp>,
+    /// Per region.
+    pub regions: BTreeMap<Region, RegionSummary>,
+}
+
+/// One region's traffic memory.
+#[derive(Debug, Clone, Serialize)]
+pub struct RegionSummary {
+    /// Points remembered.
+    pub points: usize,
+    /// The newest point.
+    pub latest: Option<f64>,
+    /// Short-term average.
+    pub short: Option<f64>,
+    /// Long-term average.
+    pub long: Option<f64>,
+    /// Consecutive observations at or above `traffic_threshold`.
+    pub high_streak: u32,
+    /// Consecutive observations at or below `deployment_threshold`.
+    pub low_streak: u32,
+}
+
+/// `GET /traffic`: the latest per-region request counts.
+#[derive(Debug, Clone, Serialize)]
+pub struct TrafficDocument {
+    /// When they were observed (none before the first successful tick).
+    pub at: Option<Timestamp>,
+    /// Where they came from.
+    pub source: String,
+    /// Requests per region.
+    pub traffic: BTreeMap<Region, f64>,
+}
+
+impl View {
+    /// The `/health` document.
+    pub fn health(&self) -> Health {
+        let last_tick = self.last_report.as_ref().map(|report| LastTick {
+            at: report.at,
+            duration_ms: self.last_tick_duration.as_millis() as u64,
+            error: report.error.clone(),
+            failed_actions: report
+                .actions
+                .iter()
+                .filter(|action| matches!(action.outcome, placer_core::Outcome::Error(_)))
+                .count(),
+        });
+        let degraded = self.config_error.is_some()
+            || self.persist_error.is_some()
+            || last_tick
+                .as_ref()
+                .is_some_and(|tick| tick.error.is_some() || tick.failed_actions > 0);
+        Health {
+            status: if degraded { "degraded" } else { "ok" },
+            version: env!("CARGO_PKG_VERSION"),
+            dry_run: self.config.dry_run,
+            config: ConfigHealth {
+                path: self.config_path.clone(),
+                loaded_at: self.config_loaded_at,
+                error: self.config_error.clone(),
+            },
+            traffic: self.traffic_description.clone(),
+            deployment: self.deployment_description.clone(),
+            interval_seconds: self.interval.as_secs_f64(),
+            ticks: self.ticks,
+            last_tick,
+            persist_error: self.persist_error.clone(),
+        }
+    }
+
+    /// The `/state` document, with cooldowns counted down to `now`.
+    pub fn state(&self, now: Timestamp) -> StateDocument {
+        let cooldowns = self
+            .state
+            .regions()
+            .filter_map(|(region, state)| {
+                let last = state.last_action?;
+                let left = self.state.cooldown_remaining(region, &self.config, now)?;
+                Some(Cooldown {
+                    region: *region,
+                    last_action: last.action,
+                    at: last.at,
+                    remaining_seconds: left.as_secs_f64().ceil() as u64,
+                })
+            })
+            .collect();
+        let regions = self
+            .state
+            .regions()
+            .map(|(region, state)| {
+                let averages = Averages::of(&state.history, &self.config);
+                let summary = RegionSummary {
+                    points: state.history.len(),
+                    latest: state.history.latest(),
+                    short: averages.map(|a| a.short),
+                    long: averages.map(|a| a.long),
+                    high_streak: state.high_streak,
+                    low_streak: state.low_streak,
+                };
+                (*region, summary)
+            })
+            .collect();
+        StateDocument {
+            dry_run: self.config.dry_run,
+            deployment: self.deployment.clone(),
+            deployment_as_of: self.deployment_as_of,
+            cooldowns,
+            history: HistorySummary {
+                last_observation: self.state.last_observation(),
+                regions,
+            },
+        }
+    }
+
+    /// The `/traffic` document: the counts of the latest successful tick
+    /// (kept through failed ones).
+    pub fn traffic(&self) -> TrafficDocument {
+        TrafficDocument {
+            at: self.latest_traffic.as_ref().map(|(at, _)| *at),
+            source: self.traffic_description.clone(),
+            traffic: self
+                .latest_traffic
+                .as_ref()
+                .map(|(_, traffic)| traffic.clone())
+                .unwrap_or_default(),
+        }
+    }
+}

@@ -1,0 +1,160 @@
+//! Putting a changed config file in force between two ticks: re-resolving
+//! the settings, rebuilding the backends they name, and switching the
+//! engine state file when the mode changes — all or nothing.
+
+use placer_core::Placer;
+use serde_json::Value;
+
+use crate::backends::Backends;
+use crate::config_file::LoadedConfig;
+use crate::persist::JsonFile;
+use crate::resolve::resolve;
+use crate::service::{Engine, Role, Service};
+use crate::startup::restore_engine_state;
+
+/// Applies `loaded` to `engine`, or changes nothing and says why.
+/// Returns the changed settings, one `key: old → new` line each.
+pub(crate) fn switch_config(
+    service: &Service,
+    engine: &mut Engine,
+    loaded: LoadedConfig,
+) -> Result<Vec<String>, String> {
+    let inputs = &service.inputs;
+    let mut resolved = resolve(&inputs.args, &inputs.env, &loaded, inputs.fallback_seed)
+        .map_err(|err| err.to_string())?;
+    let mut notes = Vec::new();
+    if service.role == Role::Serve {
+        if resolved.listen != engine.resolved.listen {
+            notes.push(format!(
+                "service.listen {} takes effect after a restart",
+                resolved.listen
+            ));
+            resolved.listen = engine.resolved.listen;
+        }
+        resolved.check_serve().map_err(|err| err.to_string())?;
+    }
+
+    let backends = if resolved.traffic != engine.resolved.traffic
+        || resolved.deployment != engine.resolved.deployment
+    {
+        Some(Backends::build(&resolved).map_err(|err| err.to_string())?)
+    } else {
+        None
+    };
+
+    // Each mode (and each data directory) keeps its own engine memory.
+    let new_store = if resolved.engine_state_file() != engine.store.path() {
+        let store = JsonFile::new(resolved.engine_state_file());
+        let state = restore_engine_state(&store).map_err(|err| err.to_string())?;
+        let placer = Placer::with_state(loaded.engine.clone(), state)
+            .map_err(|err| format!("{}: {err}", loaded.path.display()))?;
+        Some((store, placer))
+    } else {
+        None
+    };
+
+    // Everything that can fail has been done; from here on, commit.
+    let mut changes = describe_changes(&engine.loaded, &loaded);
+    changes.extend(notes);
+    match new_store {
+        Some((store, placer)) => {
+            if let Err(err) = engine.store.save(engine.placer.state()) {
+                tracing::error!("saving the engine state failed: {err}");
+            }
+            changes.push(format!(
+                "engine state now kept in {}",
+                store.path().display()
+            ));
+            engine.store = store;
+            engine.placer = placer;
+        }
+        None => engine
+            .placer
+            .set_config(loaded.engine.clone())
+            .map_err(|err| format!("{}: {err}", loaded.path.display()))?,
+    }
+    if let Some(backends) = backends {
+        if let Some(simulation) = &backends.simulation {
+            // A new simulation learns the deployment as last observed.
+            simulation.set_deployed(service.view().deployment.iter().copied());
+        }
+        for problem in &backends.recovered {
+            tracing::error!("{problem}");
+        }
+        tracing::info!("traffic: {}", backends.traffic_description);
+        tracing::info!("deployment: {}", backends.deployment_description);
+        engine.backends = backends;
+    }
+    engine.resolved = resolved;
+    engine.loaded = loaded;
+    Ok(changes)
+}
+
+/// One `key: old → new` line per changed setting, nested keys dotted.
+pub(crate) fn describe_changes(old: &LoadedConfig, new: &LoadedConfig) -> Vec<String> {
+    let as_value = |config: &LoadedConfig| {
+        let mut value = serde_json::to_value(&config.engine).unwrap_or(Value::Null);
+        if let (Value::Object(map), Ok(Value::Object(sections))) =
+            (&mut value, serde_json::to_value(&config.settings))
+        {
+            map.extend(sections);
+        }
+        value
+    };
+    let mut changes = Vec::new();
+    diff("", &as_value(old), &as_value(new), &mut changes);
+    changes
+}
+
+fn diff(prefix: &str, old: &Value, new: &Value, out: &mut Vec<String>) {
+    match (old, new) {
+        (Value::Object(old_map), Value::Object(new_map)) => {
+            let keys: std::collections::BTreeSet<&String> =
+                old_map.keys().chain(new_map.keys()).collect();
+            for key in keys {
+                let path = if prefix.is_empty() {
+                    key.clone()
+                } else {
+                    format!("{prefix}.{key}")
+                };
+                let none = Value::Null;
+                diff(
+                    &path,
+                    old_map.get(key).unwrap_or(&none),
+                    new_map.get(key).unwrap_or(&none),
+                    out,
+                );
+            }
+        }
+        _ if old != new => out.push(format!("{prefix}: {old} → {new}")),
+        _ => {}
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::path::Path;
+
+    use super::*;
+    use crate::config_file::parse;
+
+    #[test]
+    fn lists_changed_keys_with_old_and_new_values() {
+        let old = parse("traffic_threshold: 50\n", Path::new("c.yml")).unwrap();
+        let new = parse(
+            "traffic_threshold: 80\nservice:\n  interval: 5s\n  trigger_token: hidden\n",
+            Path::new("c.yml"),
+        )
+        .unwrap();
+        let changes = describe_changes(&old, &new);
+        assert_eq!(
+            changes,
+            [
+                "service.interval: \"1m\" → \"5s\"",
+                "service.trigger_token: null → \"[redacted]\"",
+                "traffic_threshold: 50.0 → 80.0",
+            ]
+        );
+        assert!(describe_changes(&new, &new).is_empty());
+    }
+}

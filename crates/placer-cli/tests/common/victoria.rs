@@ -1,0 +1,155 @@
+//! A real VictoriaMetrics on a free loopback port, loaded with a traffic
+//! series. Missing binary: a notice (or a failure with
+//! `PLACER_REQUIRE_BACKENDS=1`).
+
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+
+pub const REQUIRE_BACKENDS: &str = "PLACER_REQUIRE_BACKENDS";
+
+/// Finds `binary` on `PATH`, or says why the test does not run.
+pub fn locate(binary: &str, package: &str) -> Option<std::path::PathBuf> {
+    let found = std::env::var_os("PATH").and_then(|paths| {
+        std::env::split_paths(&paths)
+            .map(|dir| dir.join(binary))
+            .find(|candidate| candidate.is_file())
+    });
+    if found.is_none() {
+        let message = format!(
+            "`{binary}` is not installed (Debian package `{package}`), so the end-to-end test against it did not run"
+        );
+        if matches!(
+            std::env::var(REQUIRE_BACKENDS).as_deref(),
+            Ok("1") | Ok("true")
+        ) {
+            panic!("{message}, and {REQUIRE_BACKENDS} is set");
+        }
+        eprintln!("NOTICE: {message}; set {REQUIRE_BACKENDS}=1 to make this a failure.");
+    }
+    found
+}
+
+pub struct VictoriaMetrics {
+    child: Child,
+    pub url: String,
+    _dir: tempfile::TempDir,
+}
+
+impl VictoriaMetrics {
+    /// Starts it, or returns `None` when it is not installed.
+    pub fn start() -> Option<Self> {
+        let binary = locate("victoria-metrics", "victoria-metrics")?;
+        for _ in 0..3 {
+            let dir = tempfile::tempdir().unwrap();
+            let port = std::net::TcpListener::bind("127.0.0.1:0")
+                .unwrap()
+                .local_addr()
+                .unwrap()
+                .port();
+            let log = std::fs::File::create(dir.path().join("vm.log")).unwrap();
+            let child = Command::new(&binary)
+                .arg(format!("-httpListenAddr=127.0.0.1:{port}"))
+                .arg(format!(
+                    "-storageDataPath={}",
+                    dir.path().join("data").display()
+                ))
+                .arg("-search.latencyOffset=0s")
+                .arg("-search.disableCache")
+                .arg("-loggerLevel=WARN")
+                .stdin(Stdio::null())
+                .stdout(log.try_clone().unwrap())
+                .stderr(log)
+                .spawn()
+                .unwrap();
+            let mut server = VictoriaMetrics {
+                child,
+                url: format!("http://127.0.0.1:{port}"),
+                _dir: dir,
+            };
+            if server.wait_ready() {
+                return Some(server);
+            }
+        }
+        panic!("VictoriaMetrics did not start");
+    }
+
+    fn wait_ready(&mut self) -> bool {
+        let client = super::client();
+        let deadline = Instant::now() + Duration::from_secs(30);
+        while Instant::now() < deadline {
+            if self.child.try_wait().unwrap().is_some() {
+                return false;
+            }
+            if client
+                .get(format!("{}/health", self.url))
+                .send()
+                .is_ok_and(|r| r.status().is_success())
+            {
+                return true;
+            }
+            std::thread::sleep(Duration::from_millis(100));
+        }
+        false
+    }
+
+    /// Imports Fly's request counter for `app`, counting `per_second`
+    /// requests in each region from 20 minutes ago to 20 minutes ahead, and
+    /// waits until the series are searchable.
+    pub fn load_traffic(&self, app: &str, per_second: &[(&str, f64)]) {
+        let now_ms = SystemTime::now()
+            .duration_since(UNIX_EPOCH)
+            .unwrap()
+            .as_millis() as i64;
+        let start = now_ms - 20 * 60 * 1000;
+        let mut text = String::new();
+        for (region, rate) in per_second {
+            let mut at = start;
+            while at <= now_ms + 20 * 60 * 1000 {
+                let value = rate * ((at - start) as f64 / 1000.0);
+                text.push_str(&format!(
+                    "fly_edge_http_responses_count{{app=\"{app}\",region=\"{region}\",status=\"200\"}} {value} {at}\n"
+                ));
+                at += 15_000;
+            }
+        }
+        let client = super::client();
+        let response = client
+            .post(format!("{}/api/v1/import/prometheus", self.url))
+            .body(text)
+            .send()
+            .unwrap();
+        assert!(
+            response.status().is_success(),
+            "import: {}",
+            response.status()
+        );
+        client
+            .get(format!("{}/internal/force_flush", self.url))
+            .send()
+            .unwrap();
+        let deadline = Instant::now() + Duration::from_secs(20);
+        loop {
+            let body: serde_json::Value = client
+                .post(format!("{}/api/v1/query", self.url))
+                .form(&[("query", "count(fly_edge_http_responses_count)")])
+                .send()
+                .unwrap()
+                .json()
+                .unwrap();
+            // The count comes back as a string, as Prometheus values do.
+            let visible = body["data"]["result"][0]["value"][1].as_str();
+            if visible == Some(per_second.len().to_string().as_str()) {
+                return;
+            }
+            assert!(Instant::now() < deadline, "series never visible: {body}");
+            std::thread::sleep(Duration::from_millis(200));
+        }
+    }
+}
+
+impl Drop for VictoriaMetrics {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
