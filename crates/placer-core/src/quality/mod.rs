@@ -49,7 +49,10 @@
 //!   tick's own traffic (kept from the previous tick when it is at least as
 //!   good), i.e. per-tick hindsight.
 //!
-//! `K` is the evaluated policy's mean region count, rounded, at least 1.
+//! `K` is the evaluated policy's mean region count, at least 1. When it is
+//! not a whole number, say 3.7, both rows blend their figures for 3 and 4
+//! regions, weighted 0.3 : 0.7, so the reference runs as many machine-hours
+//! as the policy; counts are rounded and the blended p95 is approximate.
 //! Candidates for both k-median rows are every catalogued region and every
 //! region in the trace; neither row honours a policy's region limits.
 
@@ -132,8 +135,10 @@ pub struct QualityReport {
     pub ticks: usize,
     /// The trace's tick interval in seconds.
     pub tick_seconds: f64,
-    /// `K` of the k-median reference rows.
-    pub k: usize,
+    /// `K` of the k-median reference rows: the evaluated policy's mean
+    /// number of regions (at least 1). When it is not whole, those rows
+    /// blend the solutions for the whole numbers on either side of it.
+    pub k: f64,
     /// The definitions' settings the figures were computed with.
     pub settings: ReportSettings,
     /// The evaluated policy first, then static, seed, best-static-K and
@@ -214,10 +219,19 @@ pub fn report(
     options: &QualityOptions,
 ) -> Result<QualityReport, QualityError> {
     let policy_row = evaluate(trace, policy, timeline, model, options)?;
-    let k = (policy_row.mean_regions.round() as usize).max(1);
+    let k = policy_row.mean_regions.max(1.0);
     let initial = timeline.initial();
     let mut rows = vec![policy_row];
-    rows.extend(references::rows(trace, initial, k, model, options));
+    rows.extend(references::fixed_rows(trace, initial, model, options));
+    let below = k.floor() as usize;
+    let lower = references::k_rows(trace, initial, below, model, options);
+    let fraction = k - below as f64;
+    if fraction > 1e-9 {
+        let upper = references::k_rows(trace, initial, below + 1, model, options);
+        rows.extend(lower.iter().zip(&upper).map(|(a, b)| blend(a, b, fraction)));
+    } else {
+        rows.extend(lower);
+    }
     Ok(QualityReport {
         ticks: trace.len(),
         tick_seconds: trace.tick_interval().as_secs_f64(),
@@ -225,6 +239,35 @@ pub fn report(
         settings: options.into(),
         rows,
     })
+}
+
+/// `a` and `b` weighted `1 − fraction : fraction`: a reference that runs
+/// `K = k + fraction` regions on average, for a policy whose mean region
+/// count is not a whole number. Counts are rounded; the p95 is blended too
+/// (an approximation, not the p95 of a real schedule).
+fn blend(a: &QualityRow, b: &QualityRow, fraction: f64) -> QualityRow {
+    let mix = |x: f64, y: f64| x + fraction * (y - x);
+    let mix_count = |x: usize, y: usize| mix(x as f64, y as f64).round() as usize;
+    let mix_option = |x: Option<f64>, y: Option<f64>| match (x, y) {
+        (Some(x), Some(y)) => Some(mix(x, y)),
+        (x, y) => x.or(y),
+    };
+    QualityRow {
+        policy: a.policy.clone(),
+        mean_regions: mix(a.mean_regions, b.mean_regions),
+        mean_rtt_ms: mix_option(a.mean_rtt_ms, b.mean_rtt_ms),
+        p95_rtt_ms: mix_option(a.p95_rtt_ms, b.p95_rtt_ms),
+        machine_hours: mix(a.machine_hours, b.machine_hours),
+        actions: mix_count(a.actions, b.actions),
+        flaps: mix_count(a.flaps, b.flaps),
+        shifts: mix_count(a.shifts, b.shifts),
+        shifts_served: mix_count(a.shifts_served, b.shifts_served),
+        mean_reaction_ticks: mix_option(a.mean_reaction_ticks, b.mean_reaction_ticks),
+        max_reaction_ticks: match (a.max_reaction_ticks, b.max_reaction_ticks) {
+            (Some(x), Some(y)) => Some(x.max(y)),
+            (x, y) => x.or(y),
+        },
+    }
 }
 
 impl QualityReport {

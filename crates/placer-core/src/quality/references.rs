@@ -12,10 +12,10 @@ pub(super) const SEED: &str = "seed";
 pub(super) const BEST_STATIC_K: &str = "best-static-K";
 pub(super) const ORACLE_K: &str = "oracle-K";
 
-pub(super) fn rows(
+/// The rows that do not depend on `K`: static and seed.
+pub(super) fn fixed_rows(
     trace: &Trace,
     initial: &BTreeSet<Region>,
-    k: usize,
     model: &LatencyModel,
     options: &QualityOptions,
 ) -> Vec<QualityRow> {
@@ -25,7 +25,18 @@ pub(super) fn rows(
 
     let seed = replay_seed_rule(trace, initial, &options.seed);
     let seed_row = Schedule::from_timeline(&seed).evaluate(SEED, trace, model, options);
+    vec![static_row, seed_row]
+}
 
+/// The k-median rows for a whole `k`: best-static-K and oracle-K.
+pub(super) fn k_rows(
+    trace: &Trace,
+    initial: &BTreeSet<Region>,
+    k: usize,
+    model: &LatencyModel,
+    options: &QualityOptions,
+) -> Vec<QualityRow> {
+    let n = trace.len();
     let solver = solver(trace, model);
     let best = best_static(trace, &solver, k);
     let best_row = Schedule::counting_changes(initial, vec![&best; n]).evaluate(
@@ -39,7 +50,7 @@ pub(super) fn rows(
     let oracle_row = Schedule::counting_changes(initial, oracle.iter().collect())
         .evaluate(ORACLE_K, trace, model, options);
 
-    vec![static_row, seed_row, best_row, oracle_row]
+    vec![best_row, oracle_row]
 }
 
 /// A k-median instance over the trace's regions, choosing from every

@@ -24,7 +24,7 @@ pub(super) fn render(report: &QualityReport) -> String {
     let mut out = String::new();
     let _ = writeln!(
         out,
-        "Placement quality over {} ticks of {} ({}); K = {}",
+        "Placement quality over {} ticks of {} ({}); K = {:.2}",
         report.ticks,
         humantime::format_duration(tick),
         humantime::format_duration(length),
@@ -49,7 +49,8 @@ pub(super) fn render(report: &QualityReport) -> String {
          machine-h: one machine per deployed region per tick. flaps: changes reversed within {}.\n\
          shifts: runs of at least {} ticks with at least {} requests per tick in a region not served within {} ms;\n\
          served: reached within {} ms during the run; reaction: ticks until then.\n\
-         K: the policy's mean region count, rounded; best-static-K and oracle-K choose K regions in hindsight.\n",
+         K: the policy's mean region count; best-static-K and oracle-K choose K regions in hindsight\n\
+         (for a fractional K, a weighted blend of the whole numbers on either side).\n",
         humantime::format_duration(flap_window),
         settings.shift_sustain_ticks,
         settings.shift_level,

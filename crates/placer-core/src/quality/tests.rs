@@ -256,7 +256,7 @@ fn reference_rows_follow_the_policy_row() {
         names,
         ["policy", "static", "seed", "best-static-K", "oracle-K"]
     );
-    assert_eq!(report.k, 1);
+    assert_eq!(report.k, 1.0);
     let [policy, fixed, seed, best, oracle] = &report.rows[..] else {
         unreachable!()
     };
@@ -277,18 +277,60 @@ fn reference_rows_follow_the_policy_row() {
 }
 
 #[test]
-fn k_is_the_policys_mean_region_count_rounded() {
+fn k_is_the_policys_mean_region_count() {
     let quiet: Vec<&[(&str, f64)]> = vec![&[("iad", 10.0), ("fra", 10.0), ("syd", 10.0)]; 4];
     let trace = trace(&quiet);
     let model = LatencyModel::distance();
     let options = QualityOptions::default();
     let three = timeline(&["iad", "fra", "syd"], &[&["iad", "fra", "syd"][..]; 4]);
     let report_three = report(&trace, "p", &three, &model, &options).unwrap();
-    assert_eq!(report_three.k, 3);
+    assert_eq!(report_three.k, 3.0);
     assert_eq!(report_three.rows[3].mean_regions, 3.0);
     assert_eq!(report_three.rows[4].mean_rtt_ms, Some(0.0));
     let none = timeline(&[], &[&[][..]; 4]);
-    assert_eq!(report(&trace, "p", &none, &model, &options).unwrap().k, 1);
+    assert_eq!(report(&trace, "p", &none, &model, &options).unwrap().k, 1.0);
+}
+
+#[test]
+fn a_fractional_k_blends_the_references_on_either_side() {
+    let quiet: Vec<&[(&str, f64)]> = vec![&[("iad", 10.0), ("fra", 10.0), ("syd", 10.0)]; 4];
+    let trace = trace(&quiet);
+    let model = LatencyModel::distance();
+    let options = QualityOptions::default();
+    // Two regions for half the ticks, three for the other half: K = 2.5.
+    let mixed = timeline(
+        &["iad", "fra"],
+        &[
+            &["iad", "fra"][..],
+            &["iad", "fra", "syd"][..],
+            &["iad", "fra", "syd"][..],
+            &["iad", "fra"][..],
+        ],
+    );
+    let blended = report(&trace, "p", &mixed, &model, &options).unwrap();
+    assert_eq!(blended.k, 2.5);
+    let two = report(
+        &trace,
+        "p",
+        &timeline(&["iad", "fra"], &[&["iad", "fra"][..]; 4]),
+        &model,
+        &options,
+    )
+    .unwrap();
+    let three = report(
+        &trace,
+        "p",
+        &timeline(&["iad", "fra", "syd"], &[&["iad", "fra", "syd"][..]; 4]),
+        &model,
+        &options,
+    )
+    .unwrap();
+    for row in [3, 4] {
+        let expected =
+            (two.rows[row].mean_rtt_ms.unwrap() + three.rows[row].mean_rtt_ms.unwrap()) / 2.0;
+        assert!((blended.rows[row].mean_rtt_ms.unwrap() - expected).abs() < 1e-9);
+        assert!((blended.rows[row].mean_regions - 2.5).abs() < 1e-9);
+    }
 }
 
 fn fixed_report() -> QualityReport {

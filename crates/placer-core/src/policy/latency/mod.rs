@@ -73,7 +73,7 @@ impl PlacementPolicy for LatencyPolicy {
         let problem = FacilityProblem {
             table: &table,
             weights: weights.iter().map(|(_, w)| *w).collect(),
-            region_cost: config.latency.region_cost_ms * total,
+            region_cost: vec![config.latency.region_cost_ms * total; columns.len()],
             min_size: config.min_regions,
             max_size: config.max_regions.unwrap_or(usize::MAX),
             fixed: columns

@@ -10,8 +10,8 @@ pub(crate) struct FacilityProblem<'a> {
     pub table: &'a RttTable,
     /// Traffic per edge row.
     pub weights: Vec<f64>,
-    /// Objective units (request-milliseconds) one more region costs.
-    pub region_cost: f64,
+    /// Per column: objective units (request-milliseconds) choosing it costs.
+    pub region_cost: Vec<f64>,
     pub min_size: usize,
     pub max_size: usize,
     /// Columns every solution contains.
@@ -39,14 +39,19 @@ enum Move {
 impl FacilityProblem<'_> {
     /// Traffic-weighted RTT of `set` plus its region cost.
     pub fn cost(&self, set: &[bool]) -> f64 {
-        let size = set.iter().filter(|chosen| **chosen).count();
+        let regions: f64 = set
+            .iter()
+            .zip(&self.region_cost)
+            .filter(|(chosen, _)| **chosen)
+            .map(|(_, cost)| cost)
+            .sum();
         let latency: f64 = self
             .nearest(set)
             .iter()
             .zip(&self.weights)
             .map(|(nearest, weight)| weight * nearest.best)
             .sum();
-        latency + self.region_cost * size as f64
+        latency + regions
     }
 
     /// The best set found from `start` and from the fixed columns alone;
@@ -177,7 +182,7 @@ impl FacilityProblem<'_> {
             .enumerate()
             .map(|(edge, (n, w))| w * (self.table.rtt(edge, column) - n.best).min(0.0))
             .sum();
-        saved + self.region_cost
+        saved + self.region_cost[column]
     }
 
     fn drop_delta(&self, nearest: &[Nearest], column: usize) -> f64 {
@@ -187,11 +192,12 @@ impl FacilityProblem<'_> {
             .filter(|(n, _)| n.column == Some(column))
             .map(|(n, w)| w * (n.second - n.best))
             .sum();
-        lost - self.region_cost
+        lost - self.region_cost[column]
     }
 
     fn swap_delta(&self, nearest: &[Nearest], out: usize, into: usize) -> f64 {
-        nearest
+        let regions = self.region_cost[into] - self.region_cost[out];
+        let latency: f64 = nearest
             .iter()
             .zip(&self.weights)
             .enumerate()
@@ -204,7 +210,8 @@ impl FacilityProblem<'_> {
                 };
                 w * (after - n.best)
             })
-            .sum()
+            .sum();
+        regions + latency
     }
 }
 

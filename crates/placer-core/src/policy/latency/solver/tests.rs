@@ -55,7 +55,9 @@ fn local_search_matches_brute_force_on_small_instances() {
         let problem = FacilityProblem {
             table: &table,
             weights,
-            region_cost: rng.random_range(0.0..40.0) * total.max(1.0) / 100.0,
+            region_cost: (0..columns)
+                .map(|_| rng.random_range(0.0..40.0) * total.max(1.0) / 100.0)
+                .collect(),
             min_size,
             max_size: rng.random_range(min_size..=columns),
             fixed: (0..columns).map(|_| rng.random_bool(0.1)).collect(),
@@ -103,7 +105,7 @@ fn respects_fixed_columns_and_size_bounds() {
     let problem = FacilityProblem {
         table: &table,
         weights: vec![100.0; 5],
-        region_cost: 0.0,
+        region_cost: vec![0.0; 5],
         min_size: 1,
         max_size: 2,
         fixed: (0..5).map(|c| c == syd).collect(),
@@ -125,7 +127,7 @@ fn a_high_region_cost_keeps_one_region() {
     let problem = FacilityProblem {
         table: &table,
         weights: vec![10.0; 3],
-        region_cost: 1e9,
+        region_cost: vec![1e9; 3],
         min_size: 1,
         max_size: 3,
         fixed: vec![false; 3],

@@ -1,0 +1,106 @@
+//! The latency policy's targets, measured with the backtest report on every
+//! generated scenario (24 hours, seed 42, one-minute ticks, starting from
+//! `iad`).
+
+use std::collections::BTreeSet;
+use std::time::Duration;
+
+use futures::executor::block_on;
+use placer_core::config::PolicyKind;
+use placer_core::quality::{self, QualityOptions};
+use placer_core::scenario::{self, Scenario};
+use placer_core::{backtest, LatencyModel, PlacerConfig, QualityReport, Region, Trace};
+
+fn trace(scenario: Scenario) -> Trace {
+    scenario::generate(scenario, Duration::from_secs(24 * 3600), 42, scenario::DEFAULT_STEP)
+        .unwrap()
+}
+
+fn latency_report(trace: &Trace, region_cost_ms: f64) -> QualityReport {
+    let mut config = PlacerConfig {
+        policy: PolicyKind::Latency,
+        ..PlacerConfig::default()
+    };
+    config.latency.region_cost_ms = region_cost_ms;
+    let initial: BTreeSet<Region> = ["iad".parse().unwrap()].into();
+    let replay = block_on(backtest::replay(&config, trace, &initial, |_| {})).unwrap();
+    quality::report(
+        trace,
+        "latency",
+        &replay.timeline,
+        &LatencyModel::distance(),
+        &QualityOptions::default(),
+    )
+    .unwrap()
+}
+
+fn rtt(report: &QualityReport, row: usize) -> f64 {
+    report.rows[row].mean_rtt_ms.unwrap()
+}
+
+const POLICY: usize = 0;
+const SEED: usize = 2;
+const BEST_STATIC_K: usize = 3;
+const ORACLE_K: usize = 4;
+
+#[test]
+fn default_latency_policy_meets_its_targets_on_every_scenario() {
+    let default_cost = PlacerConfig::default().latency.region_cost_ms;
+    for scenario in Scenario::ALL {
+        let report = latency_report(&trace(scenario), default_cost);
+        let hindsight = rtt(&report, BEST_STATIC_K).min(rtt(&report, ORACLE_K));
+        let ours = rtt(&report, POLICY);
+        assert!(
+            ours <= 1.15 * hindsight,
+            "{scenario}: mean RTT {ours:.2} ms is more than 15 % above hindsight {hindsight:.2} ms\n{report}"
+        );
+        let row = &report.rows[POLICY];
+        if scenario == Scenario::NoisySteady {
+            assert_eq!(row.flaps, 0, "{scenario} flapped\n{report}");
+        }
+        if scenario == Scenario::SteadyHighUndeployed {
+            assert_eq!(row.shifts_served, row.shifts, "{report}");
+            assert!(row.max_reaction_ticks.unwrap() <= 10, "{report}");
+        }
+    }
+}
+
+/// Scenarios where the latency policy does not beat the seed rule at the
+/// seed's machine-hours (see BENCHMARKS.md): on flash-crowd the seed keeps
+/// crowd regions long after the crowd and wins by ~3 ms at that budget; on
+/// long-tail our two-region runs start a few ticks earlier than the seed's
+/// and use 0.1 machine-hours more, so only one region fits the budget.
+const SEED_BUDGET_EXCEPTIONS: [Scenario; 2] = [Scenario::FlashCrowd, Scenario::LongTail];
+
+#[test]
+fn at_the_seeds_machine_hours_the_latency_policy_has_lower_rtt() {
+    for scenario in Scenario::ALL {
+        if SEED_BUDGET_EXCEPTIONS.contains(&scenario) {
+            continue;
+        }
+        let trace = trace(scenario);
+        let reference = latency_report(&trace, 5.0);
+        let (seed_hours, seed_rtt) = (reference.rows[SEED].machine_hours, rtt(&reference, SEED));
+        // The cheapest region cost whose machine-hours fit the seed's, by
+        // bisection on a log scale (more cost, fewer regions).
+        let (mut low, mut high) = (0.1f64, 1000.0f64);
+        let mut within_budget = None;
+        for _ in 0..10 {
+            let cost = (low * high).sqrt();
+            let report = latency_report(&trace, cost);
+            if report.rows[POLICY].machine_hours <= seed_hours {
+                within_budget = Some(report);
+                high = cost;
+            } else {
+                low = cost;
+            }
+        }
+        let report = within_budget.expect("one region always fits the seed's budget");
+        assert!(report.rows[POLICY].machine_hours <= seed_hours);
+        assert!(
+            rtt(&report, POLICY) < seed_rtt,
+            "{scenario}: {:.2} ms against the seed's {seed_rtt:.2} ms at {seed_hours:.1} machine-hours\n{report}",
+            rtt(&report, POLICY)
+        );
+    }
+}
