@@ -12,8 +12,13 @@ use placer_core::scenario::{self, Scenario};
 use placer_core::{backtest, LatencyModel, PlacerConfig, QualityReport, Region, Trace};
 
 fn trace(scenario: Scenario) -> Trace {
-    scenario::generate(scenario, Duration::from_secs(24 * 3600), 42, scenario::DEFAULT_STEP)
-        .unwrap()
+    scenario::generate(
+        scenario,
+        Duration::from_secs(24 * 3600),
+        42,
+        scenario::DEFAULT_STEP,
+    )
+    .unwrap()
 }
 
 fn latency_report(trace: &Trace, region_cost_ms: f64) -> QualityReport {

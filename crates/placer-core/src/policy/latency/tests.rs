@@ -1,1 +1,196 @@
+use std::time::Duration;
+
 use super::*;
+use crate::config::PolicyKind;
+use crate::planner::{plan, Plan, PlanInput};
+use crate::{EngineState, PlacerConfig, Timestamp, TrafficSnapshot};
+
+fn r(code: &str) -> Region {
+    code.parse().unwrap()
+}
+
+const T0: i64 = 1_800_000_000;
+
+fn config() -> PlacerConfig {
+    PlacerConfig {
+        policy: PolicyKind::Latency,
+        latency: crate::config::LatencySettings {
+            persist_ticks: 1,
+            ..Default::default()
+        },
+        ..PlacerConfig::default()
+    }
+}
+
+fn state_with(config: &PlacerConfig, traffic: &[(&str, f64)], ticks: usize) -> EngineState {
+    let mut state = EngineState::default();
+    for i in 0..ticks {
+        let at = Timestamp::from_unix_seconds(T0 + 60 * i as i64);
+        state.record(
+            &TrafficSnapshot::new(at, traffic.iter().copied()).unwrap(),
+            config,
+        );
+    }
+    state
+}
+
+fn plan_with(config: &PlacerConfig, state: &EngineState, deployed: &[&str]) -> Plan {
+    let deployed: BTreeSet<Region> = deployed.iter().map(|c| r(c)).collect();
+    let input = PlanInput {
+        config,
+        state,
+        deployed: &deployed,
+        now: Timestamp::from_unix_seconds(T0 + 7200),
+        metrics_usable: true,
+    };
+    plan(
+        &input,
+        &LatencyPolicy::new(Arc::new(LatencyModel::distance())),
+    )
+}
+
+fn moves(plan: &Plan) -> Vec<String> {
+    plan.actions
+        .iter()
+        .map(|a| format!("{} {}", a.action, a.region))
+        .collect()
+}
+
+fn reason(plan: &Plan, code: &str) -> String {
+    plan.actions
+        .iter()
+        .find(|a| a.region.as_str() == code)
+        .map(|a| a.reason.to_string())
+        .or_else(|| {
+            plan.skipped
+                .iter()
+                .find(|s| s.region.as_str() == code)
+                .map(|s| s.reason.to_string())
+        })
+        .unwrap()
+}
+
+#[test]
+fn serves_a_distant_continent_and_explains_the_saving() {
+    let config = config();
+    let traffic = [("iad", 100.0), ("gru", 60.0), ("eze", 10.0), ("scl", 5.0)];
+    let state = state_with(&config, &traffic, 5);
+    let plan = plan_with(&config, &state, &["iad"]);
+    assert_eq!(moves(&plan), ["deploy gru"]);
+    let why = reason(&plan, "gru");
+    assert!(why.starts_with("Saves "), "{why}");
+    assert!(why.contains("% of requests (gru, eze, scl)"), "{why}");
+    assert!(reason(&plan, "eze").starts_with("Its users are served from gru"));
+}
+
+#[test]
+fn removes_a_region_next_to_another_and_says_where_its_users_go() {
+    let config = config();
+    let traffic = [("fra", 200.0), ("ams", 20.0)];
+    let state = state_with(&config, &traffic, 5);
+    let plan = plan_with(&config, &state, &["fra", "ams"]);
+    assert_eq!(moves(&plan), ["remove ams"]);
+    assert_eq!(reason(&plan, "ams"), "Its users are 8 ms from fra");
+    assert_eq!(reason(&plan, "fra"), "Serves 100.0 % of requests");
+}
+
+#[test]
+fn thinly_split_traffic_on_one_continent_still_gets_a_region() {
+    let config = config();
+    // No European region is busy alone, together they are most of the traffic.
+    let traffic = [
+        ("iad", 40.0),
+        ("ams", 30.0),
+        ("cdg", 30.0),
+        ("lhr", 30.0),
+        ("fra", 30.0),
+    ];
+    let state = state_with(&config, &traffic, 5);
+    let plan = plan_with(&config, &state, &["iad"]);
+    assert_eq!(plan.actions.len(), 1, "{plan:#?}");
+    assert_eq!(plan.actions[0].action, Action::Deploy);
+}
+
+#[test]
+fn a_small_gain_must_persist_before_it_is_acted_on() {
+    let config = PlacerConfig {
+        policy: PolicyKind::Latency,
+        latency: crate::config::LatencySettings {
+            persist_ticks: 3,
+            urgent_improvement: 1.0,
+            ..Default::default()
+        },
+        ..PlacerConfig::default()
+    };
+    let traffic = [("iad", 100.0), ("gru", 60.0)];
+    let mut state = state_with(&config, &traffic, 5);
+    for tick in 1..=3 {
+        let plan = plan_with(&config, &state, &["iad"]);
+        if tick < 3 {
+            assert!(plan.actions.is_empty(), "acted at tick {tick}");
+            assert!(reason(&plan, "gru").contains(&format!("({tick} of 3 ticks)")));
+        } else {
+            assert_eq!(moves(&plan), ["deploy gru"]);
+        }
+        state.set_policy_memory(plan.memory);
+    }
+}
+
+#[test]
+fn gains_under_the_margin_are_ignored() {
+    let config = PlacerConfig {
+        policy: PolicyKind::Latency,
+        latency: crate::config::LatencySettings {
+            improvement_margin: 0.9,
+            urgent_improvement: 1.0,
+            ..Default::default()
+        },
+        ..PlacerConfig::default()
+    };
+    let state = state_with(&config, &[("iad", 100.0), ("gru", 60.0)], 5);
+    let plan = plan_with(&config, &state, &["iad"]);
+    assert!(plan.actions.is_empty());
+    assert!(reason(&plan, "gru").contains("improvement_margin: 90.0 %"));
+    assert_eq!(plan.memory.latency_streak, 0);
+}
+
+#[test]
+fn a_recent_move_is_not_undone_inside_the_stabilization_window() {
+    let config = config();
+    let mut state = state_with(&config, &[("fra", 200.0), ("ams", 20.0)], 5);
+    let ten_minutes_ago = Timestamp::from_unix_seconds(T0 + 7200) - Duration::from_secs(600);
+    state.record_action(&r("ams"), Action::Deploy, ten_minutes_ago);
+    let plan = plan_with(&config, &state, &["fra", "ams"]);
+    assert!(plan.actions.is_empty());
+    assert!(reason(&plan, "ams").contains("stabilization window (1200 seconds remaining)"));
+}
+
+#[test]
+fn no_traffic_means_no_moves() {
+    let config = config();
+    let state = state_with(&config, &[("fra", 0.0)], 5);
+    let plan = plan_with(&config, &state, &["fra", "ams"]);
+    assert!(plan.actions.is_empty());
+    assert_eq!(reason(&plan, "ams"), "No traffic to place machines by");
+}
+
+#[test]
+fn max_regions_caps_the_set() {
+    let config = PlacerConfig {
+        policy: PolicyKind::Latency,
+        max_regions: Some(1),
+        ..PlacerConfig::default()
+    };
+    let traffic = [("iad", 100.0), ("syd", 100.0), ("fra", 100.0)];
+    let state = state_with(&config, &traffic, 5);
+    let plan = plan_with(&config, &state, &["iad"]);
+    assert!(plan.actions.iter().all(|a| a.action != Action::Deploy) || plan.actions.len() == 2);
+    let after = plan.actions.iter().fold(1i32, |n, a| {
+        if a.action == Action::Deploy {
+            n + 1
+        } else {
+            n - 1
+        }
+    });
+    assert_eq!(after, 1);
+}
