@@ -3,7 +3,12 @@
 use criterion::{criterion_group, criterion_main, BatchSize, BenchmarkId, Criterion, Throughput};
 use futures::executor::block_on;
 use placer_benches::{half_deployed, snapshot, tick_time, warmed_placer};
-use placer_core::{InMemoryActuator, ScriptedSource};
+use std::collections::BTreeSet;
+use std::time::Duration;
+
+use placer_core::config::PolicyKind;
+use placer_core::scenario::{self, Scenario};
+use placer_core::{backtest, InMemoryActuator, PlacerConfig, Region, ScriptedSource};
 
 fn plan_35_regions(c: &mut Criterion) {
     let mut group = c.benchmark_group("plan_35_regions");
@@ -54,5 +59,35 @@ fn batch_of_apps(c: &mut Criterion) {
     group.finish();
 }
 
-criterion_group!(benches, plan_35_regions, full_tick_in_memory, batch_of_apps);
+fn backtest_throughput(c: &mut Criterion) {
+    let trace = scenario::generate(
+        Scenario::FollowTheSun,
+        Duration::from_secs(24 * 3600),
+        1,
+        scenario::DEFAULT_STEP,
+    )
+    .expect("a valid scenario");
+    let initial: BTreeSet<Region> = ["iad".parse().expect("valid region")].into();
+    let mut group = c.benchmark_group("backtest_35_regions");
+    group.sample_size(10);
+    group.throughput(Throughput::Elements(trace.len() as u64));
+    for policy in [PolicyKind::Threshold, PolicyKind::Latency] {
+        let config = PlacerConfig {
+            policy,
+            ..PlacerConfig::default()
+        };
+        group.bench_function(format!("{policy:?}").to_lowercase(), |b| {
+            b.iter(|| block_on(backtest::replay(&config, &trace, &initial, |_| {})))
+        });
+    }
+    group.finish();
+}
+
+criterion_group!(
+    benches,
+    plan_35_regions,
+    full_tick_in_memory,
+    batch_of_apps,
+    backtest_throughput
+);
 criterion_main!(benches);
