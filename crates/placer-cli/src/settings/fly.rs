@@ -33,12 +33,12 @@ pub struct FlySection {
     /// Create machines stopped; Fly's proxy starts them on demand.
     pub skip_launch: bool,
     /// Wait up to this long for a new machine to start.
-    #[serde(with = "super::duration::option")]
+    #[serde(with = "placer_core::config::duration::option")]
     pub wait_for_start: Option<Duration>,
     /// Also remove machines fly-placer did not create.
     pub manage_unmarked: bool,
     /// Timeout of each Machines API request. Default 30 s.
-    #[serde(with = "super::duration::option")]
+    #[serde(with = "placer_core::config::duration::option")]
     pub request_timeout: Option<Duration>,
     /// Retries of failed Machines API calls.
     pub retry: RetrySection,
@@ -53,13 +53,13 @@ pub struct RetrySection {
     /// Attempts per call, the first included.
     pub max_attempts: Option<u32>,
     /// Delay before the first retry; doubles for each further one.
-    #[serde(with = "super::duration::option")]
+    #[serde(with = "placer_core::config::duration::option")]
     pub base_delay: Option<Duration>,
     /// Longest delay between two attempts.
-    #[serde(with = "super::duration::option")]
+    #[serde(with = "placer_core::config::duration::option")]
     pub max_delay: Option<Duration>,
     /// Longest time one tick may spend retrying.
-    #[serde(with = "super::duration::option")]
+    #[serde(with = "placer_core::config::duration::option")]
     pub tick_budget: Option<Duration>,
 }
 

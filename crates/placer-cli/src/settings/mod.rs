@@ -3,7 +3,6 @@
 //! engine's keys, through [`placer_core::config::ConfigExtension`] (YAML is
 //! only ever parsed inside placer-core).
 
-mod duration;
 mod fly;
 mod prometheus;
 mod service;

@@ -17,6 +17,6 @@ pub struct PrometheusSection {
     /// The label that holds the region code. Default `region`.
     pub region_label: Option<String>,
     /// Limit for one query. Default 10 s.
-    #[serde(with = "super::duration::option")]
+    #[serde(with = "placer_core::config::duration::option")]
     pub timeout: Option<Duration>,
 }

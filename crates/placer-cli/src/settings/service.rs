@@ -28,7 +28,7 @@ pub struct ServiceSection {
     pub listen: SocketAddr,
     /// Time between periodic ticks; `0` turns the loop off (ticks then only
     /// run on `POST /trigger`). Default 60 s.
-    #[serde(with = "super::duration")]
+    #[serde(with = "placer_core::config::duration")]
     pub interval: Duration,
     /// Directory for the engine state and the dry-run deployment. Default
     /// `data`.

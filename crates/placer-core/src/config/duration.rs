@@ -1,18 +1,79 @@
-//! `cooldown_period` as seconds (`10`, `2.5`) or a duration string (`"10m"`).
+//! Durations in config files: seconds as a number (`60`, `2.5`) or a
+//! duration such as `"90s"` or `"10m"`, as `cooldown_period` is written.
+//!
+//! Use it on fields of a [`ConfigExtension`](super::ConfigExtension) so
+//! every duration in the file reads the same way:
+//!
+//! ```
+//! use std::time::Duration;
+//!
+//! #[derive(serde::Deserialize)]
+//! struct Section {
+//!     #[serde(with = "placer_core::config::duration")]
+//!     interval: Duration,
+//!     #[serde(default, with = "placer_core::config::duration::option")]
+//!     timeout: Option<Duration>,
+//! }
+//! ```
 
 use std::time::Duration;
 
 use serde::de::{self, Visitor};
 use serde::{Deserializer, Serializer};
 
-pub(crate) fn serialize<S: Serializer>(value: &Duration, serializer: S) -> Result<S::Ok, S::Error> {
+/// Writes a duration as text such as `"1m 30s"`.
+pub fn serialize<S: Serializer>(value: &Duration, serializer: S) -> Result<S::Ok, S::Error> {
     serializer.collect_str(&humantime::format_duration(*value))
 }
 
-pub(crate) fn deserialize<'de, D: Deserializer<'de>>(
-    deserializer: D,
-) -> Result<Duration, D::Error> {
+/// Reads seconds (a number) or a duration text.
+pub fn deserialize<'de, D: Deserializer<'de>>(deserializer: D) -> Result<Duration, D::Error> {
     deserializer.deserialize_any(SecondsOrText)
+}
+
+/// The same for optional durations (`null` or a missing key is `None`).
+pub mod option {
+    use super::*;
+
+    /// Writes `Some` as [`serialize`](super::serialize) does, `None` as null.
+    pub fn serialize<S: Serializer>(
+        value: &Option<Duration>,
+        serializer: S,
+    ) -> Result<S::Ok, S::Error> {
+        match value {
+            Some(duration) => super::serialize(duration, serializer),
+            None => serializer.serialize_none(),
+        }
+    }
+
+    /// Reads null as `None`, anything else as [`deserialize`](super::deserialize) does.
+    pub fn deserialize<'de, D: Deserializer<'de>>(
+        deserializer: D,
+    ) -> Result<Option<Duration>, D::Error> {
+        deserializer.deserialize_option(OptionalDuration)
+    }
+
+    struct OptionalDuration;
+
+    impl<'de> Visitor<'de> for OptionalDuration {
+        type Value = Option<Duration>;
+
+        fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+            SecondsOrText.expecting(f)
+        }
+
+        fn visit_none<E: de::Error>(self) -> Result<Self::Value, E> {
+            Ok(None)
+        }
+
+        fn visit_unit<E: de::Error>(self) -> Result<Self::Value, E> {
+            Ok(None)
+        }
+
+        fn visit_some<D: Deserializer<'de>>(self, inner: D) -> Result<Self::Value, D::Error> {
+            super::deserialize(inner).map(Some)
+        }
+    }
 }
 
 struct SecondsOrText;

@@ -4,7 +4,7 @@
 //! YAML parsing lives in one module ([`from_yaml`], [`from_yaml_with`]) so
 //! the YAML library can be swapped without touching the rest of the engine.
 
-mod duration;
+pub mod duration;
 mod validate;
 mod yaml;
 
