@@ -165,8 +165,8 @@ mod tests {
             by_distance.decisions
         );
 
-        // Measured as next door: nothing is worth changing.
-        let near = LatencyModel::from_measured_json(r#"{"syd": {"iad": 1}}"#).unwrap();
+        // Measured as no farther than syd itself: nothing is worth changing.
+        let near = LatencyModel::from_measured_json(r#"{"syd": {"iad": 0}}"#).unwrap();
         let by_matrix =
             block_on(replay_with_model(&config, &near, &trace, &initial, |_| {})).unwrap();
         assert_eq!(final_set(&by_matrix), vec![iad]);

@@ -3,6 +3,7 @@
 
 use std::collections::BTreeSet;
 use std::fmt::Write as _;
+use std::fs::File;
 use std::io::Write as _;
 use std::path::Path;
 
@@ -32,6 +33,12 @@ pub(crate) async fn backtest(
         write(path, &trace.to_csv())?;
         eprintln!("wrote the fetched history to {}", path.display());
     }
+    // Opened before the replay, so a bad path fails before the work.
+    let decisions_file = args
+        .decisions
+        .as_deref()
+        .map(|path| create(path).map(|file| (path, file)))
+        .transpose()?;
     let initial: BTreeSet<Region> = args.initial.iter().copied().collect();
     let policy = policy_name(&config.engine);
     eprintln!(
@@ -55,8 +62,8 @@ pub(crate) async fn backtest(
     })?;
     progress.finish();
 
-    if let Some(path) = &args.decisions {
-        write_decisions(path, &replay.decisions)?;
+    if let Some((path, file)) = decisions_file {
+        write_decisions(path, file, &replay.decisions)?;
         eprintln!(
             "wrote {} decisions to {}",
             replay.decisions.len(),
@@ -100,13 +107,23 @@ fn seed_rule_params(config: &PlacerConfig) -> SeedRuleParams {
     }
 }
 
+fn create(path: &Path) -> Result<File, OfflineError> {
+    File::create(path).map_err(|source| OfflineError::Write {
+        path: path.to_owned(),
+        source,
+    })
+}
+
 /// One JSON object per line, in tick order.
-fn write_decisions(path: &Path, decisions: &[TickDecision]) -> Result<(), OfflineError> {
+fn write_decisions(
+    path: &Path,
+    file: File,
+    decisions: &[TickDecision],
+) -> Result<(), OfflineError> {
     let failed = |source| OfflineError::Write {
         path: path.to_owned(),
         source,
     };
-    let file = std::fs::File::create(path).map_err(failed)?;
     let mut out = std::io::BufWriter::new(file);
     for decision in decisions {
         serde_json::to_writer(&mut out, decision).map_err(|err| failed(err.into()))?;
