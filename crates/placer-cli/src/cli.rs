@@ -130,9 +130,19 @@ pub enum Command {
     /// Replay a trace, or an app's Prometheus history, through the engine
     /// with the config file's placement settings and print the
     /// placement-quality report beside reference policies.
+    ///
+    /// Every tick runs the service's own tick code against a simulated
+    /// deployment, so `dry_run` makes no difference. The settings come from
+    /// the config file (the engine's defaults when the default file does not
+    /// exist). Exit code 2 for bad input (trace, config, matrix, flags), 1
+    /// when fetching or writing fails.
     Backtest(BacktestArgs),
     /// The best N regions for a trace's or an app's traffic (k-median on
     /// round-trip times), with the current regions' cost beside them.
+    ///
+    /// Each region is weighted by its total requests over the trace or
+    /// window. The pick stays within the config's allowed and excluded
+    /// regions and always includes its always-running regions.
     Recommend(RecommendArgs),
 }
 

@@ -204,7 +204,7 @@ impl Placer {
             regions.sort();
             regions
         };
-        skipped.sort_by(|a, b| a.region.cmp(&b.region));
+        skipped.sort_by_key(|skip| skip.region);
         TickReport {
             deployed: done(Action::Deploy),
             removed: done(Action::Remove),

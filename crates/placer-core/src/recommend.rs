@@ -140,6 +140,16 @@ pub fn recommend(
     })
 }
 
+/// What one region of a set serves, while it is being added up.
+#[derive(Default)]
+struct Load {
+    requests: f64,
+    /// Requests times their round trip.
+    request_ms: f64,
+    /// Edge regions served, with their requests.
+    edges: Vec<(Region, f64)>,
+}
+
 fn placement(
     traffic: &BTreeMap<Region, f64>,
     regions: BTreeSet<Region>,
@@ -147,28 +157,28 @@ fn placement(
     model: &LatencyModel,
 ) -> Placement {
     let mean_rtt_ms = kmedian::cost(traffic, &regions, model) / requests;
-    // Per serving region: (requests, request-milliseconds, edges by traffic).
-    let mut load: BTreeMap<Region, (f64, f64, Vec<(Region, f64)>)> = regions
+    let mut load: BTreeMap<Region, Load> = regions
         .iter()
-        .map(|region| (*region, (0.0, 0.0, Vec::new())))
+        .map(|region| (*region, Load::default()))
         .collect();
     for (edge, &weight) in traffic.iter().filter(|(_, &w)| w > 0.0) {
         if let Some((server, ms)) = nearest_deployed(edge, &regions, model) {
             let entry = load.get_mut(&server).expect("the server is in the set");
-            entry.0 += weight;
-            entry.1 += weight * ms;
-            entry.2.push((*edge, weight));
+            entry.requests += weight;
+            entry.request_ms += weight * ms;
+            entry.edges.push((*edge, weight));
         }
     }
     let mut serving: Vec<Served> = load
         .into_iter()
-        .map(|(region, (served, weighted_ms, mut edges))| {
-            edges.sort_by(|a, b| b.1.total_cmp(&a.1).then(a.0.cmp(&b.0)));
+        .map(|(region, mut load)| {
+            load.edges
+                .sort_by(|a, b| b.1.total_cmp(&a.1).then(a.0.cmp(&b.0)));
             Served {
                 region,
-                share: served / requests,
-                mean_rtt_ms: (served > 0.0).then(|| weighted_ms / served),
-                edges: edges.into_iter().map(|(edge, _)| edge).collect(),
+                share: load.requests / requests,
+                mean_rtt_ms: (load.requests > 0.0).then(|| load.request_ms / load.requests),
+                edges: load.edges.into_iter().map(|(edge, _)| edge).collect(),
             }
         })
         .collect();

@@ -4,7 +4,7 @@
 use std::path::PathBuf;
 use std::time::Duration;
 
-use clap::builder::{PossibleValuesParser, TypedValueParser};
+use clap::builder::{PossibleValue, PossibleValuesParser, TypedValueParser};
 use clap::Args;
 use placer_core::scenario::Scenario;
 use placer_core::{Region, Timestamp};
@@ -14,6 +14,7 @@ pub const DEFAULT_INITIAL_REGIONS: &str = "iad";
 
 /// Arguments of `gen-trace`.
 #[derive(Debug, Clone, Args)]
+#[command(next_help_heading = "Trace")]
 pub struct GenTraceArgs {
     /// The traffic pattern.
     #[arg(long, value_name = "NAME", value_parser = scenario_parser())]
@@ -36,6 +37,7 @@ pub struct GenTraceArgs {
 /// An app's history in Prometheus as the traffic of `backtest` and
 /// `recommend`.
 #[derive(Debug, Clone, Args)]
+#[command(next_help_heading = "Prometheus history")]
 pub struct HistoryArgs {
     /// Fetch the app's traffic history from Prometheus (FLY_PROMETHEUS_URL
     /// or `prometheus.url`; token from PLACER_PROMETHEUS_TOKEN or
@@ -72,6 +74,7 @@ pub struct HistoryArgs {
 
 /// Arguments of `backtest`.
 #[derive(Debug, Clone, Args)]
+#[command(next_help_heading = "Backtest")]
 pub struct BacktestArgs {
     /// The trace to replay (CSV `timestamp,region,requests`, e.g. from
     /// `gen-trace`).
@@ -82,9 +85,6 @@ pub struct BacktestArgs {
         conflicts_with = "prometheus"
     )]
     pub trace: Option<PathBuf>,
-    /// Where the history comes from when there is no trace.
-    #[command(flatten)]
-    pub history: HistoryArgs,
     /// Regions deployed before the first tick, comma-separated.
     #[arg(
         long,
@@ -109,10 +109,15 @@ pub struct BacktestArgs {
     /// a trace, to replay it again without fetching.
     #[arg(long, value_name = "FILE", requires = "prometheus")]
     pub save_trace: Option<PathBuf>,
+    /// Where the history comes from when there is no trace (listed
+    /// last, under its own heading).
+    #[command(flatten)]
+    pub history: HistoryArgs,
 }
 
 /// Arguments of `recommend`.
 #[derive(Debug, Clone, Args)]
+#[command(next_help_heading = "Recommend")]
 pub struct RecommendArgs {
     /// How many regions to recommend.
     #[arg(long, value_name = "N", value_parser = parse_region_count)]
@@ -127,9 +132,6 @@ pub struct RecommendArgs {
         conflicts_with = "prometheus"
     )]
     pub from_trace: Option<PathBuf>,
-    /// Where the history comes from when there is no trace.
-    #[command(flatten)]
-    pub history: HistoryArgs,
     /// The regions deployed now, comma-separated, to compare with.
     #[arg(
         long,
@@ -146,14 +148,33 @@ pub struct RecommendArgs {
     /// distance model].
     #[arg(long, value_name = "FILE")]
     pub latency_matrix: Option<PathBuf>,
+    /// Where the history comes from when there is no trace (listed
+    /// last, under its own heading).
+    #[command(flatten)]
+    pub history: HistoryArgs,
 }
 
 /// Scenario names, listed in `--help` and in the error for an unknown one.
 fn scenario_parser() -> impl TypedValueParser<Value = Scenario> {
-    PossibleValuesParser::new(Scenario::ALL.map(Scenario::name)).map(|name| {
+    let values = Scenario::ALL
+        .map(|scenario| PossibleValue::new(scenario.name()).help(scenario_summary(scenario)));
+    PossibleValuesParser::new(values).map(|name| {
         name.parse::<Scenario>()
             .expect("only the scenarios' own names are accepted")
     })
+}
+
+/// One line on each scenario for `--help` (placer-core documents them in
+/// full).
+fn scenario_summary(scenario: Scenario) -> &'static str {
+    match scenario {
+        Scenario::FollowTheSun => "every region, busiest in its local afternoon",
+        Scenario::FlashCrowd => "steady iad and fra, and sudden short crowds elsewhere",
+        Scenario::NoisySteady => "regions near the thresholds, with heavy noise",
+        Scenario::RegionShift => "demand moving from one continent to the next",
+        Scenario::SteadyHighUndeployed => "flat high traffic far from iad, with little in iad",
+        Scenario::LongTail => "every region, most of them small, large together",
+    }
 }
 
 fn parse_duration(text: &str) -> Result<Duration, String> {

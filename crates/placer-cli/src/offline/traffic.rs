@@ -88,7 +88,11 @@ async fn fetch_history(
         without_credentials(&plan.url),
         humantime::format_duration(args.step)
     );
-    eprintln!("fetching {origin} in {} range queries", chunks.len());
+    let queries = match chunks.len() {
+        1 => "1 range query".to_owned(),
+        count => format!("{count} range queries"),
+    };
+    eprintln!("fetching {origin} in {queries}");
     let progress = Progress::new("fetching", "queries", chunks.len(), 2);
     let snapshots = source
         .query_history(start, end, args.step, |done, _| progress.set(done))

@@ -1,6 +1,7 @@
 //! A real VictoriaMetrics on a free loopback port, loaded with a traffic
 //! series. Missing binary: a notice (or a failure with
 //! `PLACER_REQUIRE_BACKENDS=1`).
+#![allow(dead_code)] // each test file uses a different part
 
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
