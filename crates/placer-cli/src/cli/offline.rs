@@ -9,6 +9,10 @@ use clap::Args;
 use placer_core::scenario::Scenario;
 use placer_core::{Region, Timestamp};
 
+/// The group of the flag that names a trace file (`--trace`,
+/// `--from-trace`): the history flags make no sense beside it.
+const TRACE_FILE: &str = "trace_file";
+
 /// The region set `--initial` and `--current` default to.
 pub const DEFAULT_INITIAL_REGIONS: &str = "iad";
 
@@ -46,7 +50,7 @@ pub struct HistoryArgs {
     pub prometheus: bool,
     /// The app whose history to fetch [default: PLACER_APP, then `fly.app`,
     /// then FLY_APP_NAME].
-    #[arg(long, value_name = "NAME", requires = "prometheus")]
+    #[arg(long, value_name = "NAME", conflicts_with = TRACE_FILE)]
     pub app: Option<String>,
     /// How much history to fetch, ending at `--until`.
     #[arg(
@@ -54,7 +58,7 @@ pub struct HistoryArgs {
         value_name = "DURATION",
         default_value = "7d",
         value_parser = parse_duration,
-        requires = "prometheus"
+        conflicts_with = TRACE_FILE
     )]
     pub since: Duration,
     /// Time between ticks of the fetched history.
@@ -63,12 +67,12 @@ pub struct HistoryArgs {
         value_name = "DURATION",
         default_value = "1m",
         value_parser = parse_duration,
-        requires = "prometheus"
+        conflicts_with = TRACE_FILE
     )]
     pub step: Duration,
     /// End of the history, RFC 3339 UTC (e.g. 2026-01-12T00:00:00Z)
     /// [default: now].
-    #[arg(long, value_name = "TIME", requires = "prometheus")]
+    #[arg(long, value_name = "TIME", conflicts_with = TRACE_FILE)]
     pub until: Option<Timestamp>,
 }
 
@@ -81,6 +85,7 @@ pub struct BacktestArgs {
     #[arg(
         long,
         value_name = "FILE",
+        group = TRACE_FILE,
         required_unless_present = "prometheus",
         conflicts_with = "prometheus"
     )]
@@ -107,7 +112,7 @@ pub struct BacktestArgs {
     pub latency_matrix: Option<PathBuf>,
     /// With `--prometheus`: also write the fetched history to this file as
     /// a trace, to replay it again without fetching.
-    #[arg(long, value_name = "FILE", requires = "prometheus")]
+    #[arg(long, value_name = "FILE", conflicts_with = TRACE_FILE)]
     pub save_trace: Option<PathBuf>,
     /// Where the history comes from when there is no trace (listed
     /// last, under its own heading).
@@ -128,6 +133,7 @@ pub struct RecommendArgs {
         long = "from-trace",
         visible_alias = "trace",
         value_name = "FILE",
+        group = TRACE_FILE,
         required_unless_present = "prometheus",
         conflicts_with = "prometheus"
     )]
@@ -287,7 +293,8 @@ mod tests {
         let err = parse(&["backtest", "--trace", "t.csv", "--since", "1d"])
             .unwrap_err()
             .to_string();
-        assert!(err.contains("--prometheus"), "{err}");
+        assert!(err.contains("cannot be used with '--trace"), "{err}");
+        assert!(parse(&["recommend", "--k", "2", "--trace", "t.csv", "--app", "shop"]).is_err());
 
         let Command::Backtest(args) = parse(&["backtest", "--trace", "t.csv"]).unwrap() else {
             panic!("not backtest")
