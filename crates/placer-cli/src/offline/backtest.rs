@@ -75,7 +75,13 @@ pub(crate) async fn backtest(
         seed: seed_rule_params(&config.engine),
         ..QualityOptions::default()
     };
+    let spinner = Progress::spinner(
+        "computing the report and its reference rows",
+        trace.len(),
+        MIN_TICKS_FOR_BAR,
+    );
     let report = quality::report(trace, policy, &replay.timeline, &model, &options)?;
+    spinner.finish();
     let mut output = if args.json {
         serde_json::to_string_pretty(&report).expect("reports always encode") + "\n"
     } else {

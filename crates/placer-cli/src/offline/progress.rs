@@ -2,6 +2,7 @@
 //! a terminal, so piped or redirected output never carries it.
 
 use std::io::IsTerminal;
+use std::time::Duration;
 
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 
@@ -26,6 +27,22 @@ impl Progress {
                 bar.set_style(style.progress_chars("=> "));
             }
             bar.set_message(label.to_owned());
+            bar
+        });
+        Progress { bar }
+    }
+
+    /// A spinner labelled `label` for work of unknown length, turning on its
+    /// own, when `size` is at least `minimum` and stderr is a terminal.
+    pub(super) fn spinner(label: &str, size: usize, minimum: usize) -> Self {
+        let visible = size >= minimum && std::io::stderr().is_terminal();
+        let bar = visible.then(|| {
+            let bar = ProgressBar::with_draw_target(None, ProgressDrawTarget::stderr());
+            if let Ok(style) = ProgressStyle::with_template("{spinner} {msg} ({elapsed})") {
+                bar.set_style(style);
+            }
+            bar.set_message(label.to_owned());
+            bar.enable_steady_tick(Duration::from_millis(120));
             bar
         });
         Progress { bar }
