@@ -1,11 +1,11 @@
-//! `gen-trace`, `backtest` and `recommend` end to end with the built binary,
-//! on generated traces.
+//! `gen-trace` and `backtest` end to end with the built binary, on
+//! generated traces (and the errors `recommend` shares with `backtest`).
 
 mod common;
 
 use std::collections::BTreeSet;
 
-use common::Workspace;
+use common::{gen_trace, Workspace};
 use placer_core::scenario::Scenario;
 use placer_core::Trace;
 use serde_json::Value;
@@ -21,33 +21,6 @@ fn stdout(output: &std::process::Output) -> String {
 /// A workspace whose config file selects `policy`.
 fn workspace(policy: &str) -> Workspace {
     Workspace::new(&format!("dry_run: true\npolicy: {policy}\n"))
-}
-
-/// Runs `gen-trace` in `workspace` and returns the trace it wrote.
-fn gen_trace(workspace: &Workspace, scenario: &str, hours: &str, seed: &str, out: &str) -> Trace {
-    let output = workspace.run(
-        &[
-            "gen-trace",
-            "--scenario",
-            scenario,
-            "--hours",
-            hours,
-            "--seed",
-            seed,
-            "--out",
-            out,
-        ],
-        &[],
-    );
-    assert!(output.status.success(), "{}", stderr(&output));
-    assert!(
-        stderr(&output).contains(&format!("to {out}")),
-        "{}",
-        stderr(&output)
-    );
-    let text = std::fs::read_to_string(workspace.path(out)).unwrap();
-    assert!(text.starts_with("timestamp,region,requests\n"));
-    text.parse().unwrap()
 }
 
 /// Checks the decisions file against the trace: one line per tick at the
@@ -180,76 +153,6 @@ fn the_json_report_is_the_same_for_the_same_seed() {
     assert_eq!(report["ticks"], 120);
     assert_eq!(report["rows"][0]["policy"], "latency");
     insta::assert_snapshot!("backtest_report_json", reports[0]);
-}
-
-#[test]
-fn recommend_picks_regions_for_the_trace_traffic() {
-    let workspace = Workspace::new("dry_run: true\nexcluded_regions: [ord]\n");
-    gen_trace(&workspace, "region-shift", "6", "3", "shift.csv");
-    let output = workspace.run(
-        &[
-            "recommend",
-            "--k",
-            "3",
-            "--from-trace",
-            "shift.csv",
-            "--current",
-            "iad,fra",
-            "--json",
-        ],
-        &[],
-    );
-    assert!(output.status.success(), "{}", stderr(&output));
-    let pick: Value = serde_json::from_str(&stdout(&output)).unwrap();
-    let regions = pick["recommended"]["regions"].as_array().unwrap();
-    assert_eq!(regions.len(), 3);
-    assert!(!regions.contains(&Value::from("ord")), "excluded: {pick}");
-    assert_eq!(
-        pick["current"]["regions"],
-        serde_json::json!(["fra", "iad"])
-    );
-    let best = pick["recommended"]["mean_rtt_ms"].as_f64().unwrap();
-    let current = pick["current"]["mean_rtt_ms"].as_f64().unwrap();
-    assert!(best <= current, "{pick}");
-    insta::assert_snapshot!("recommend_json", stdout(&output));
-
-    // The table, with the current set's cost beside the pick.
-    let output = workspace.run(
-        &[
-            "recommend",
-            "--k",
-            "3",
-            "--trace",
-            "shift.csv",
-            "--initial",
-            "iad,fra",
-        ],
-        &[],
-    );
-    assert!(output.status.success(), "{}", stderr(&output));
-    let table = stdout(&output);
-    let recommended = regions
-        .iter()
-        .map(|r| r.as_str().unwrap())
-        .collect::<Vec<_>>()
-        .join(", ");
-    assert!(
-        table.contains(&format!("recommended  {recommended}")),
-        "{table}"
-    );
-    assert!(table.contains("current      fra, iad"), "{table}");
-    assert!(table.contains(&format!("{current:.1} ms")), "{table}");
-}
-
-#[test]
-fn always_running_regions_are_part_of_the_pick() {
-    let workspace = Workspace::new("dry_run: true\nalways_running_regions: [gru, nrt]\n");
-    gen_trace(&workspace, "noisy-steady", "1", "1", "noisy.csv");
-    let output = workspace.run(&["recommend", "--k", "1", "--trace", "noisy.csv"], &[]);
-    assert!(output.status.success(), "{}", stderr(&output));
-    let table = stdout(&output);
-    assert!(table.contains("recommended  gru, nrt"), "{table}");
-    assert!(table.contains("Note: 2 regions instead of 1"), "{table}");
 }
 
 #[test]
