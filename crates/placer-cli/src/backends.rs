@@ -178,7 +178,7 @@ pub fn check(resolved: &Resolved) -> Result<(), BackendError> {
     Ok(())
 }
 
-fn prometheus_source(plan: &PrometheusPlan) -> Result<PrometheusSource, BackendError> {
+pub(crate) fn prometheus_source(plan: &PrometheusPlan) -> Result<PrometheusSource, BackendError> {
     let app: AppName = plan.app.parse().map_err(|source| BackendError::AppName {
         from: "the app name",
         source,
@@ -256,7 +256,7 @@ pub fn fly_settings(plan: &FlyPlan) -> FlySettings {
 }
 
 /// `url` without a `user:password@` part, for the log.
-fn without_credentials(url: &str) -> String {
+pub(crate) fn without_credentials(url: &str) -> String {
     match (url.find("://"), url.find('@')) {
         (Some(scheme_end), Some(at)) if at > scheme_end => {
             format!("{}{}", &url[..scheme_end + 3], &url[at + 1..])

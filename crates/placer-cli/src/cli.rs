@@ -6,6 +6,12 @@ use std::path::PathBuf;
 
 use clap::{Args, Parser, Subcommand, ValueEnum};
 
+mod offline;
+
+pub use offline::{
+    BacktestArgs, GenTraceArgs, HistoryArgs, RecommendArgs, DEFAULT_INITIAL_REGIONS,
+};
+
 /// The default config file, relative to the working directory.
 pub const DEFAULT_CONFIG_PATH: &str = "config/config.yml";
 
@@ -106,7 +112,7 @@ pub enum LogFormat {
     Json,
 }
 
-/// The commands. Later ones (trace generation, backtests) are added here.
+/// The commands.
 #[derive(Debug, Clone, Subcommand)]
 pub enum Command {
     /// Run the service: the HTTP API and a tick every `service.interval`
@@ -118,6 +124,26 @@ pub enum Command {
     /// Check a config file and print the effective settings, or the error
     /// with file, line and key.
     CheckConfig(CheckConfigArgs),
+    /// Write a synthetic traffic trace (CSV) for a named scenario, for
+    /// `backtest` and `recommend`.
+    GenTrace(GenTraceArgs),
+    /// Replay a trace, or an app's Prometheus history, through the engine
+    /// with the config file's placement settings and print the
+    /// placement-quality report beside reference policies.
+    ///
+    /// Every tick runs the service's own tick code against a simulated
+    /// deployment, so `dry_run` makes no difference. The settings come from
+    /// the config file (the engine's defaults when the default file does not
+    /// exist). Exit code 2 for bad input (trace, config, matrix, flags), 1
+    /// when fetching or writing fails.
+    Backtest(BacktestArgs),
+    /// The best N regions for a trace's or an app's traffic (k-median on
+    /// round-trip times), with the current regions' cost beside them.
+    ///
+    /// Each region is weighted by its total requests over the trace or
+    /// window. The pick stays within the config's allowed and excluded
+    /// regions and always includes its always-running regions.
+    Recommend(RecommendArgs),
 }
 
 /// Arguments of `check-config`.

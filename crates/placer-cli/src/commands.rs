@@ -9,6 +9,7 @@ use crate::cli::{Cli, Command, GlobalArgs};
 use crate::config_file;
 use crate::effective::effective_settings;
 use crate::environment::Environment;
+use crate::offline::{self, OfflineError};
 use crate::resolve::resolve;
 use crate::serve::serve;
 use crate::service::{Inputs, Role, Service};
@@ -28,8 +29,26 @@ pub fn run(cli: Cli, env: Environment) -> ExitCode {
         Command::CheckConfig(args) => check_config(&cli.global, &env, args.path),
         Command::Serve => in_runtime(run_serve(inputs(cli.global, env))),
         Command::Once => in_runtime(run_once(inputs(cli.global, env))),
+        Command::GenTrace(args) => finish(offline::gen_trace(&args)),
+        Command::Backtest(args) => {
+            in_runtime(async { finish(offline::backtest(&cli.global, &env, &args).await) })
+        }
+        Command::Recommend(args) => {
+            in_runtime(async { finish(offline::recommend(&cli.global, &env, &args).await) })
+        }
     };
     ExitCode::from(code)
+}
+
+/// The exit code of an offline command, printing its error if any.
+fn finish(result: Result<(), OfflineError>) -> u8 {
+    match result {
+        Ok(()) => EXIT_OK,
+        Err(err) => {
+            eprintln!("error: {err}");
+            err.exit_code()
+        }
+    }
 }
 
 fn inputs(args: GlobalArgs, env: Environment) -> Inputs {

@@ -14,6 +14,9 @@
 //!   files ([`persist`]), metrics ([`metrics`]), the endpoints' documents
 //!   ([`status`]); [`http`]: the API; [`serve()`]: the server with its
 //!   periodic loop and graceful shutdown.
+//! - `gen-trace`, `backtest` and `recommend` work on recorded or generated
+//!   traffic: they wire trace files and Prometheus history to placer-core's
+//!   scenarios, replay, quality report and k-median pick.
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]
 
@@ -27,6 +30,7 @@ pub mod http;
 mod log_lines;
 pub mod logging;
 pub mod metrics;
+mod offline;
 pub mod persist;
 mod read_only;
 pub mod reload;

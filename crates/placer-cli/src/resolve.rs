@@ -272,7 +272,7 @@ impl Resolved {
     }
 }
 
-fn prometheus_url(
+pub(crate) fn prometheus_url(
     env: &Environment,
     section: &PrometheusSection,
 ) -> Option<(String, &'static str)> {

@@ -24,6 +24,19 @@ fn help_lists_every_command_and_flag() {
 }
 
 #[test]
+fn offline_commands_document_their_flags() {
+    for command in ["gen-trace", "backtest", "recommend"] {
+        let output = std::process::Command::new(BINARY)
+            .args([command, "--help"])
+            .env_clear()
+            .output()
+            .unwrap();
+        assert!(output.status.success(), "{command}");
+        insta::assert_snapshot!(format!("help_{command}"), stdout(&output));
+    }
+}
+
+#[test]
 fn once_prints_a_report_in_the_seed_shape() {
     let config = format!("{}\nsimulation:\n  seed: 42\n", default_config());
     let workspace = Workspace::new(&config);

@@ -8,8 +8,8 @@ use serde::{Deserialize, Serialize};
 use crate::config::InvalidConfig;
 use crate::report::Outcome;
 use crate::{
-    Action, InMemoryActuator, Placer, PlacerConfig, Region, ScriptedSource, Timeline, Timestamp,
-    Trace,
+    Action, InMemoryActuator, LatencyModel, Placer, PlacerConfig, Region, ScriptedSource, Timeline,
+    Timestamp, Trace,
 };
 
 /// One tick of a replay, as written to a `--decisions` JSON Lines file.
@@ -72,9 +72,26 @@ pub async fn replay(
     config: &PlacerConfig,
     trace: &Trace,
     initial: &BTreeSet<Region>,
+    progress: impl FnMut(usize),
+) -> Result<Replay, InvalidConfig> {
+    replay_with_model(config, &LatencyModel::distance(), trace, initial, progress).await
+}
+
+/// Like [`replay`], with `model` as the latency policy's round-trip times
+/// (see [`Placer::set_latency_model`]), e.g. a measured matrix, so the
+/// policy decides on the same figures the quality report judges it by.
+///
+/// # Errors
+/// [`InvalidConfig`] when `config` breaks a rule.
+pub async fn replay_with_model(
+    config: &PlacerConfig,
+    model: &LatencyModel,
+    trace: &Trace,
+    initial: &BTreeSet<Region>,
     mut progress: impl FnMut(usize),
 ) -> Result<Replay, InvalidConfig> {
     let mut placer = Placer::new(config.clone())?;
+    placer.set_latency_model(model.clone());
     let actuator = InMemoryActuator::new(initial.iter().copied());
     let source = ScriptedSource::new();
     let mut timeline = Timeline::new(initial.clone());
@@ -104,4 +121,55 @@ pub async fn replay(
         timeline,
         decisions,
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use std::time::Duration;
+
+    use futures::executor::block_on;
+
+    use super::*;
+    use crate::config::PolicyKind;
+    use crate::TrafficSnapshot;
+
+    /// Ten minutes of steady traffic entering at `syd` only.
+    fn sydney_trace() -> Trace {
+        let start = Timestamp::from_unix_seconds(1_800_000_000);
+        let ticks = (0..10)
+            .map(|i| {
+                TrafficSnapshot::new(start + Duration::from_secs(60 * i), [("syd", 200.0)]).unwrap()
+            })
+            .collect();
+        Trace::new(ticks).unwrap()
+    }
+
+    fn final_set(replay: &Replay) -> Vec<Region> {
+        replay.decisions.last().unwrap().deployed.clone()
+    }
+
+    #[test]
+    fn the_latency_policy_decides_on_the_model_it_is_given() {
+        let config = PlacerConfig {
+            policy: PolicyKind::Latency,
+            ..PlacerConfig::default()
+        };
+        let iad: Region = "iad".parse().unwrap();
+        let initial = BTreeSet::from([iad]);
+        let trace = sydney_trace();
+
+        let by_distance = block_on(replay(&config, &trace, &initial, |_| {})).unwrap();
+        assert!(
+            final_set(&by_distance).contains(&"syd".parse().unwrap()),
+            "{:?}",
+            by_distance.decisions
+        );
+
+        // Measured as no farther than syd itself: nothing is worth changing.
+        let near = LatencyModel::from_measured_json(r#"{"syd": {"iad": 0}}"#).unwrap();
+        let by_matrix =
+            block_on(replay_with_model(&config, &near, &trace, &initial, |_| {})).unwrap();
+        assert_eq!(final_set(&by_matrix), vec![iad]);
+        assert!(by_matrix.decisions.iter().all(|d| d.actions.is_empty()));
+    }
 }

@@ -81,6 +81,7 @@ pub mod policy;
 pub mod predictor;
 pub mod quality;
 mod reason;
+pub mod recommend;
 mod region;
 mod report;
 mod rtt_table;

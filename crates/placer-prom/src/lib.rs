@@ -11,7 +11,8 @@
 //! - Live ticks use instant queries ([`PrometheusSource::query_instant`],
 //!   or [`MetricsSource::fetch`](placer_core::MetricsSource::fetch)).
 //! - Backtests use range queries ([`PrometheusSource::query_range`]): one
-//!   snapshot per step of real history.
+//!   snapshot per step of real history; [`PrometheusSource::query_history`]
+//!   splits a long range into queries small enough for the server.
 //! - A failed query is always an error, never an empty snapshot: an empty
 //!   snapshot would read as "no traffic anywhere" and could remove regions.
 //!   `NaN` and infinite values are refused, series without the region label
@@ -57,6 +58,7 @@
 
 mod app_name;
 mod error;
+mod history;
 mod outcome;
 mod response;
 mod settings;
@@ -64,6 +66,7 @@ mod source;
 
 pub use app_name::{AppName, AppNameError};
 pub use error::PromError;
+pub use history::{range_chunks, RangeChunk, MAX_POINTS_PER_QUERY};
 pub use outcome::QueryOutcome;
 pub use response::{parse_response, ParsedResponse, ResultType, UnlabelledSeries};
 pub use settings::{

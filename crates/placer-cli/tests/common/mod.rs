@@ -100,6 +100,43 @@ impl Workspace {
     }
 }
 
+/// Runs `gen-trace` in `workspace` and returns the trace it wrote.
+pub fn gen_trace(
+    workspace: &Workspace,
+    scenario: &str,
+    hours: &str,
+    seed: &str,
+    out: &str,
+) -> placer_core::Trace {
+    let output = workspace.run(
+        &[
+            "gen-trace",
+            "--scenario",
+            scenario,
+            "--hours",
+            hours,
+            "--seed",
+            seed,
+            "--out",
+            out,
+        ],
+        &[],
+    );
+    assert!(
+        output.status.success(),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    assert!(
+        String::from_utf8_lossy(&output.stderr).contains(&format!("to {out}")),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    let text = std::fs::read_to_string(workspace.path(out)).unwrap();
+    assert!(text.starts_with("timestamp,region,requests\n"));
+    text.parse().unwrap()
+}
+
 pub fn wait_output(mut child: Child, limit: Duration) -> Output {
     let started = Instant::now();
     while child.try_wait().unwrap().is_none() {

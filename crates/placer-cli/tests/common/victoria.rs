@@ -1,6 +1,7 @@
 //! A real VictoriaMetrics on a free loopback port, loaded with a traffic
 //! series. Missing binary: a notice (or a failure with
 //! `PLACER_REQUIRE_BACKENDS=1`).
+#![allow(dead_code)] // each test file uses a different part
 
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
@@ -38,6 +39,11 @@ pub struct VictoriaMetrics {
 impl VictoriaMetrics {
     /// Starts it, or returns `None` when it is not installed.
     pub fn start() -> Option<Self> {
+        Self::start_with(&[])
+    }
+
+    /// Starts it with `extra` command-line flags.
+    pub fn start_with(extra: &[&str]) -> Option<Self> {
         let binary = locate("victoria-metrics", "victoria-metrics")?;
         for _ in 0..3 {
             let dir = tempfile::tempdir().unwrap();
@@ -56,6 +62,7 @@ impl VictoriaMetrics {
                 .arg("-search.latencyOffset=0s")
                 .arg("-search.disableCache")
                 .arg("-loggerLevel=WARN")
+                .args(extra)
                 .stdin(Stdio::null())
                 .stdout(log.try_clone().unwrap())
                 .stderr(log)
@@ -112,10 +119,17 @@ impl VictoriaMetrics {
                 at += 15_000;
             }
         }
+        self.import(&text, per_second.len());
+    }
+
+    /// Imports samples in the Prometheus text format (`name{labels} value
+    /// millis` per line) and waits until `series` series of Fly's request
+    /// counter are searchable.
+    pub fn import(&self, text: &str, series: usize) {
         let client = super::client();
         let response = client
             .post(format!("{}/api/v1/import/prometheus", self.url))
-            .body(text)
+            .body(text.to_owned())
             .send()
             .unwrap();
         assert!(
@@ -138,7 +152,7 @@ impl VictoriaMetrics {
                 .unwrap();
             // The count comes back as a string, as Prometheus values do.
             let visible = body["data"]["result"][0]["value"][1].as_str();
-            if visible == Some(per_second.len().to_string().as_str()) {
+            if visible == Some(series.to_string().as_str()) {
                 return;
             }
             assert!(Instant::now() < deadline, "series never visible: {body}");

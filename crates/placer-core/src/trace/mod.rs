@@ -153,6 +153,25 @@ pub enum TraceError {
     ZeroTickInterval,
 }
 
+impl TraceError {
+    /// The 1-based line of the CSV text the problem is on, when it concerns
+    /// one line (the message then starts with `line N: `).
+    pub fn line(&self) -> Option<usize> {
+        match self {
+            TraceError::MissingHeader { line, .. }
+            | TraceError::FieldCount { line, .. }
+            | TraceError::Timestamp { line, .. }
+            | TraceError::Region { line, .. }
+            | TraceError::Count { line, .. }
+            | TraceError::Unsorted { line, .. }
+            | TraceError::Duplicate { line, .. } => Some(*line),
+            TraceError::Empty
+            | TraceError::TicksOutOfOrder { .. }
+            | TraceError::ZeroTickInterval => None,
+        }
+    }
+}
+
 impl Trace {
     /// A trace of `ticks`, which must be non-empty and at strictly
     /// increasing times.

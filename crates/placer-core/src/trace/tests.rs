@@ -78,7 +78,9 @@ fn bad_rows_are_reported_with_their_line() {
             "{row:?}: {text}"
         );
         assert!(text.contains(needle), "{row:?}: {text}");
+        assert_eq!(err.line(), Some(line), "{row:?}");
     }
+    assert_eq!(parse(header).unwrap_err().line(), None);
 }
 
 #[test]

@@ -1,0 +1,124 @@
+//! The commands that work on recorded or generated traffic instead of a
+//! live app: `gen-trace`, `backtest` and `recommend`. They only wire files,
+//! Prometheus and the terminal to placer-core ([`placer_core::scenario`],
+//! [`placer_core::backtest`], [`placer_core::quality`],
+//! [`placer_core::recommend`]).
+
+mod backtest;
+mod error;
+mod gen_trace;
+mod progress;
+mod recommend;
+mod traffic;
+
+use std::io::Write as _;
+use std::path::{Path, PathBuf};
+
+use placer_core::config::PolicyKind;
+use placer_core::{LatencyModel, PlacerConfig};
+
+use crate::cli::GlobalArgs;
+use crate::config_file::{self, LoadedConfig};
+use crate::settings::FileSettings;
+
+pub(crate) use backtest::backtest;
+pub(crate) use error::OfflineError;
+pub(crate) use gen_trace::gen_trace;
+pub(crate) use recommend::recommend;
+
+/// The config file's settings, and where they came from in words.
+/// Without `--config`, a missing default file means the engine's defaults
+/// (replays and picks need no service settings).
+fn load_config(args: &GlobalArgs) -> Result<(LoadedConfig, String), OfflineError> {
+    let default_path = Path::new(crate::cli::DEFAULT_CONFIG_PATH);
+    if args.config == default_path && !default_path.exists() {
+        eprintln!(
+            "note: {} does not exist; using the engine's default settings (pass --config to use a file)",
+            default_path.display()
+        );
+        let defaults = LoadedConfig {
+            path: PathBuf::from(default_path),
+            engine: PlacerConfig::default(),
+            settings: FileSettings::default(),
+        };
+        return Ok((defaults, "the engine's defaults".to_owned()));
+    }
+    let loaded = config_file::load(&args.config)?;
+    let origin = loaded.path.display().to_string();
+    Ok((loaded, origin))
+}
+
+/// The distance model, or the measured matrix in `path`.
+fn load_model(path: Option<&Path>) -> Result<LatencyModel, OfflineError> {
+    let Some(path) = path else {
+        return Ok(LatencyModel::distance());
+    };
+    let text = read(path)?;
+    LatencyModel::from_measured_json(&text).map_err(|source| OfflineError::LatencyMatrix {
+        path: path.to_owned(),
+        source,
+    })
+}
+
+/// How a model is described in output for people.
+fn model_description(path: Option<&Path>) -> String {
+    match path {
+        Some(path) => format!("the measured matrix in {}", path.display()),
+        None => "the distance model, 2 ms + 0.015 ms per km".to_owned(),
+    }
+}
+
+/// The policy's name as written in the config file.
+fn policy_name(config: &PlacerConfig) -> &'static str {
+    match config.policy {
+        PolicyKind::Threshold => "threshold",
+        PolicyKind::Latency => "latency",
+    }
+}
+
+fn read(path: &Path) -> Result<String, OfflineError> {
+    std::fs::read_to_string(path).map_err(|source| OfflineError::Read {
+        path: path.to_owned(),
+        source,
+    })
+}
+
+/// Prints `text` on stdout. A closed pipe (`| head`) is not an error: the
+/// reader has all it wanted.
+fn print_out(text: &str) -> Result<(), OfflineError> {
+    let mut stdout = std::io::stdout().lock();
+    match stdout
+        .write_all(text.as_bytes())
+        .and_then(|()| stdout.flush())
+    {
+        Err(err) if err.kind() != std::io::ErrorKind::BrokenPipe => Err(OfflineError::Write {
+            path: PathBuf::from("standard output"),
+            source: err,
+        }),
+        _ => Ok(()),
+    }
+}
+
+fn write(path: &Path, text: &str) -> Result<(), OfflineError> {
+    std::fs::write(path, text).map_err(|source| OfflineError::Write {
+        path: path.to_owned(),
+        source,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn policy_names_match_the_config_file_spelling() {
+        for policy in [PolicyKind::Threshold, PolicyKind::Latency] {
+            let config = PlacerConfig {
+                policy,
+                ..PlacerConfig::default()
+            };
+            let spelled = serde_json::to_value(policy).unwrap();
+            assert_eq!(spelled, policy_name(&config));
+        }
+    }
+}

@@ -1,0 +1,334 @@
+//! `gen-trace` and `backtest` end to end with the built binary, on
+//! generated traces (and the errors `recommend` shares with `backtest`).
+
+mod common;
+
+use std::collections::BTreeSet;
+
+use common::{gen_trace, Workspace};
+use placer_core::scenario::Scenario;
+use placer_core::Trace;
+use serde_json::Value;
+
+fn stderr(output: &std::process::Output) -> String {
+    String::from_utf8_lossy(&output.stderr).into_owned()
+}
+
+fn stdout(output: &std::process::Output) -> String {
+    String::from_utf8_lossy(&output.stdout).into_owned()
+}
+
+/// A workspace whose config file selects `policy`.
+fn workspace(policy: &str) -> Workspace {
+    Workspace::new(&format!("dry_run: true\npolicy: {policy}\n"))
+}
+
+/// Checks the decisions file against the trace: one line per tick at the
+/// tick's time, each `deployed` sorted and equal to the previous set changed
+/// by the tick's actions.
+fn check_decisions(text: &str, trace: &Trace, initial: &[&str]) {
+    let lines: Vec<&str> = text.lines().collect();
+    assert_eq!(lines.len(), trace.len());
+    let mut deployed: BTreeSet<String> = initial.iter().map(|r| r.to_string()).collect();
+    for (line, tick) in lines.iter().zip(trace.ticks()) {
+        let decision: Value = serde_json::from_str(line).unwrap();
+        let keys: Vec<&String> = decision.as_object().unwrap().keys().collect();
+        assert_eq!(keys, ["actions", "deployed", "t"], "{line}");
+        assert_eq!(decision["t"], tick.at().to_string(), "{line}");
+        for action in decision["actions"].as_array().unwrap() {
+            let region = action["region"].as_str().unwrap().to_owned();
+            match action["action"].as_str().unwrap() {
+                "deploy" => assert!(deployed.insert(region), "{line}"),
+                "remove" => assert!(deployed.remove(&region), "{line}"),
+                other => panic!("unknown action {other}: {line}"),
+            }
+        }
+        let listed: Vec<String> = decision["deployed"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|r| r.as_str().unwrap().to_owned())
+            .collect();
+        let sorted: Vec<String> = deployed.iter().cloned().collect();
+        assert_eq!(listed, sorted, "{line}");
+    }
+}
+
+#[test]
+fn every_scenario_generates_a_trace_that_backtests() {
+    for (index, scenario) in Scenario::ALL.iter().enumerate() {
+        // Both policies get their turn.
+        let policy = if index % 2 == 0 {
+            "threshold"
+        } else {
+            "latency"
+        };
+        let workspace = workspace(policy);
+        let trace = gen_trace(&workspace, scenario.name(), "3", "5", "trace.csv");
+        assert_eq!(trace.len(), 180, "{scenario}");
+
+        let output = workspace.run(
+            &[
+                "backtest",
+                "--trace",
+                "trace.csv",
+                "--initial",
+                "iad,fra",
+                "--decisions",
+                "out/decisions.jsonl",
+            ],
+            &[],
+        );
+        // The directory of --decisions does not exist yet.
+        assert_eq!(
+            output.status.code(),
+            Some(1),
+            "{scenario}: {}",
+            stderr(&output)
+        );
+        assert!(
+            stderr(&output).contains("out/decisions.jsonl"),
+            "{}",
+            stderr(&output)
+        );
+
+        let output = workspace.run(
+            &[
+                "backtest",
+                "--trace",
+                "trace.csv",
+                "--initial",
+                "iad,fra",
+                "--decisions",
+                "decisions.jsonl",
+            ],
+            &[],
+        );
+        assert!(output.status.success(), "{scenario}: {}", stderr(&output));
+        let table = stdout(&output);
+        let first_words: Vec<&str> = table
+            .lines()
+            .skip(2)
+            .take(5)
+            .map(|line| line.split_whitespace().next().unwrap())
+            .collect();
+        assert_eq!(
+            first_words,
+            [policy, "static", "seed", "best-static-K", "oracle-K"],
+            "{scenario}:\n{table}"
+        );
+        assert!(
+            table.starts_with("Placement quality over 180 ticks of 1m (3h)"),
+            "{table}"
+        );
+        let decisions = std::fs::read_to_string(workspace.path("decisions.jsonl")).unwrap();
+        check_decisions(&decisions, &trace, &["fra", "iad"]);
+        assert!(
+            stderr(&output).contains(&format!("with the {policy} policy")),
+            "{}",
+            stderr(&output)
+        );
+    }
+}
+
+#[test]
+fn the_json_report_is_the_same_for_the_same_seed() {
+    let workspace = workspace("latency");
+    let first = gen_trace(&workspace, "flash-crowd", "2", "11", "a.csv");
+    let second = gen_trace(&workspace, "flash-crowd", "2", "11", "b.csv");
+    assert_eq!(first, second);
+    let other = gen_trace(&workspace, "flash-crowd", "2", "12", "c.csv");
+    assert_ne!(first, other, "another seed, another trace");
+
+    let reports: Vec<String> = ["a.csv", "b.csv"]
+        .iter()
+        .map(|trace| {
+            let output = workspace.run(&["backtest", "--trace", trace, "--json"], &[]);
+            assert!(output.status.success(), "{}", stderr(&output));
+            stdout(&output)
+        })
+        .collect();
+    assert_eq!(reports[0], reports[1]);
+    let report: Value = serde_json::from_str(&reports[0]).unwrap();
+    assert_eq!(report["ticks"], 120);
+    assert_eq!(report["rows"][0]["policy"], "latency");
+    insta::assert_snapshot!("backtest_report_json", reports[0]);
+}
+
+#[test]
+fn bad_trace_rows_exit_2_naming_file_and_line() {
+    let workspace = workspace("threshold");
+    workspace.write(
+        "bad.csv",
+        "timestamp,region,requests\n\
+         2026-01-05T00:00:00Z,iad,10\n\
+         2026-01-05T00:01:00Z,iad,12\n\
+         2026-01-05T00:02:00Z,iad,-3\n",
+    );
+    for command in [
+        &["backtest", "--trace", "bad.csv"][..],
+        &["recommend", "--k", "2", "--from-trace", "bad.csv"],
+    ] {
+        let output = workspace.run(command, &[]);
+        assert_eq!(output.status.code(), Some(2), "{command:?}");
+        assert!(
+            stderr(&output)
+                .contains("error: bad.csv:4: requests \"-3\" for region iad is negative"),
+            "{command:?}: {}",
+            stderr(&output)
+        );
+        assert!(stdout(&output).is_empty());
+    }
+
+    let output = workspace.run(&["backtest", "--trace", "missing.csv"], &[]);
+    assert_eq!(output.status.code(), Some(2));
+    assert!(
+        stderr(&output).contains("cannot read missing.csv"),
+        "{}",
+        stderr(&output)
+    );
+}
+
+#[test]
+fn a_measured_latency_matrix_is_used_for_the_figures() {
+    let workspace = workspace("threshold");
+    workspace.write(
+        "fra.csv",
+        "timestamp,region,requests\n\
+         2026-01-05T00:00:00Z,fra,5\n\
+         2026-01-05T00:01:00Z,fra,5\n",
+    );
+    workspace.write("matrix.json", r#"{"fra": {"iad": 42.5}}"#);
+    let output = workspace.run(
+        &[
+            "backtest",
+            "--trace",
+            "fra.csv",
+            "--json",
+            "--latency-matrix",
+            "matrix.json",
+        ],
+        &[],
+    );
+    assert!(output.status.success(), "{}", stderr(&output));
+    let report: Value = serde_json::from_str(&stdout(&output)).unwrap();
+    let static_row = &report["rows"][1];
+    assert_eq!(static_row["policy"], "static");
+    assert_eq!(static_row["mean_rtt_ms"], 42.5);
+
+    workspace.write("broken.json", r#"{"fra": {"iad": -1}}"#);
+    let output = workspace.run(
+        &[
+            "backtest",
+            "--trace",
+            "fra.csv",
+            "--latency-matrix",
+            "broken.json",
+        ],
+        &[],
+    );
+    assert_eq!(output.status.code(), Some(2));
+    let message = stderr(&output);
+    assert!(
+        message.contains("broken.json: latency matrix entry fra.iad"),
+        "{message}"
+    );
+}
+
+#[test]
+fn prometheus_history_needs_a_url_and_a_reachable_server() {
+    let workspace = workspace("threshold");
+    let output = workspace.run(&["backtest", "--prometheus", "--app", "shop"], &[]);
+    assert_eq!(output.status.code(), Some(2));
+    assert!(
+        stderr(&output).contains("FLY_PROMETHEUS_URL"),
+        "{}",
+        stderr(&output)
+    );
+
+    let output = workspace.run(
+        &["recommend", "--k", "2", "--prometheus"],
+        &[("FLY_PROMETHEUS_URL", "http://127.0.0.1:9")],
+    );
+    assert_eq!(output.status.code(), Some(2));
+    assert!(stderr(&output).contains("--app"), "{}", stderr(&output));
+
+    // A loopback port nobody listens on.
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let url = format!("http://127.0.0.1:{port}");
+    let output = workspace.run(
+        &["backtest", "--prometheus", "--since", "1h"],
+        &[
+            ("FLY_PROMETHEUS_URL", url.as_str()),
+            ("FLY_APP_NAME", "shop"),
+        ],
+    );
+    assert_eq!(output.status.code(), Some(1), "{}", stderr(&output));
+    let message = stderr(&output);
+    assert!(
+        message.contains("fetching history from Prometheus failed"),
+        "{message}"
+    );
+    assert!(message.contains(&url), "{message}");
+}
+
+#[test]
+fn no_progress_bar_is_drawn_when_stderr_is_not_a_terminal() {
+    let workspace = workspace("threshold");
+    let output = workspace.run(
+        &[
+            "gen-trace",
+            "--scenario",
+            "long-tail",
+            "--hours",
+            "6",
+            "--step",
+            "10s",
+            "--seed",
+            "2",
+            "--out",
+            "long.csv",
+        ],
+        &[],
+    );
+    assert!(output.status.success(), "{}", stderr(&output));
+    let output = workspace.run(&["backtest", "--trace", "long.csv"], &[]);
+    assert!(output.status.success(), "{}", stderr(&output));
+    assert!(
+        stdout(&output).contains("2160 ticks of 10s"),
+        "{}",
+        stdout(&output)
+    );
+    let log = stderr(&output);
+    assert!(!log.contains('\r') && !log.contains('\u{1b}'), "{log:?}");
+}
+
+#[test]
+fn unknown_scenarios_are_refused_with_the_valid_names() {
+    let workspace = workspace("threshold");
+    let output = workspace.run(
+        &[
+            "gen-trace",
+            "--scenario",
+            "rush-hour",
+            "--hours",
+            "1",
+            "--seed",
+            "1",
+            "--out",
+            "x.csv",
+        ],
+        &[],
+    );
+    assert_eq!(output.status.code(), Some(2));
+    let message = stderr(&output);
+    assert!(message.contains("rush-hour"), "{message}");
+    for scenario in Scenario::ALL {
+        assert!(message.contains(scenario.name()), "{message}");
+    }
+    assert!(!workspace.path("x.csv").exists());
+}
