@@ -62,17 +62,28 @@ pub fn catalog() -> &'static [RegionInfo] {
 /// The catalog entry for `code`, or `None` for a region the catalog does not
 /// know.
 pub fn region_info(code: &Region) -> Option<&'static RegionInfo> {
-    let catalog = catalog();
-    catalog
-        .binary_search_by(|info| info.code.cmp(code))
-        .ok()
-        .map(|index| &catalog[index])
+    catalog_index(code).map(|index| &catalog()[index])
+}
+
+fn catalog_index(code: &Region) -> Option<usize> {
+    catalog().binary_search_by(|info| info.code.cmp(code)).ok()
 }
 
 /// Great-circle distance in kilometres between two regions, or `None` when
 /// either is missing from the catalog.
+///
+/// Distances between catalogued regions are computed once per process and
+/// then looked up: planners ask for the same pairs at every tick.
 pub fn distance_km(from: &Region, to: &Region) -> Option<f64> {
-    Some(region_info(from)?.distance_km(region_info(to)?))
+    static DISTANCES: OnceLock<Vec<f64>> = OnceLock::new();
+    let catalog = catalog();
+    let distances = DISTANCES.get_or_init(|| {
+        catalog
+            .iter()
+            .flat_map(|a| catalog.iter().map(move |b| a.distance_km(b)))
+            .collect()
+    });
+    Some(distances[catalog_index(from)? * catalog.len() + catalog_index(to)?])
 }
 
 /// Great-circle distance in kilometres between two `(latitude, longitude)`
