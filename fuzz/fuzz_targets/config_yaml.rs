@@ -23,7 +23,10 @@ fuzz_target!(|data: &[u8]| {
             let written = serde_yaml::to_string(config).expect("a config serializes");
             let again = from_yaml(&written, "written.yml")
                 .unwrap_or_else(|err| panic!("written config is refused: {err}\n{written}"));
-            assert_eq!(&again, config, "written config reads back different\n{written}");
+            assert_eq!(
+                &again, config,
+                "written config reads back different\n{written}"
+            );
         }
         Err(err) => check_error(err, text),
     }

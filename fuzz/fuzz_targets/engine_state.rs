@@ -17,8 +17,7 @@ fuzz_target!(|data: &[u8]| {
         return;
     };
     let written = serde_json::to_vec(&state).expect("a state serializes");
-    let again: EngineState =
-        serde_json::from_slice(&written).expect("a written state is accepted");
+    let again: EngineState = serde_json::from_slice(&written).expect("a written state is accepted");
     assert_eq!(again, state);
 
     let now = state
@@ -26,7 +25,10 @@ fuzz_target!(|data: &[u8]| {
         .unwrap_or(Timestamp::from_unix_seconds(1_800_000_000));
     let last_deployed: BTreeSet<Region> = state
         .regions()
-        .filter(|(_, s)| s.last_action.is_some_and(|last| last.action == Action::Deploy))
+        .filter(|(_, s)| {
+            s.last_action
+                .is_some_and(|last| last.action == Action::Deploy)
+        })
         .map(|(region, _)| *region)
         .collect();
     let remembered: BTreeSet<Region> = state.regions().map(|(region, _)| *region).collect();

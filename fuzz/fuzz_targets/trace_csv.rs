@@ -30,5 +30,8 @@ fuzz_target!(|data: &[u8]| {
     let written = trace.to_csv();
     let again = Trace::from_csv(&written)
         .unwrap_or_else(|err| panic!("written trace is refused: {err}\n{written}"));
-    assert_eq!(again, trace, "written trace reads back different\n{written}");
+    assert_eq!(
+        again, trace,
+        "written trace reads back different\n{written}"
+    );
 });
