@@ -9,8 +9,7 @@
 use std::cmp::Ordering;
 use std::collections::{BTreeMap, BTreeSet};
 
-use crate::policy::{PlacementPolicy, PlanningView, PolicyMemory, Proposal};
-use crate::predictor::Averages;
+use crate::policy::{PlacementPolicy, PlanningView, PolicyMemory};
 use crate::report::{Action, RegionDetail, Skipped};
 use crate::{EngineState, PlacerConfig, Reason, Region, Thresholds, Timestamp};
 
@@ -65,7 +64,7 @@ pub fn region_details(input: &PlanInput<'_>) -> BTreeMap<Region, RegionDetail> {
         .into_iter()
         .map(|region| {
             let remembered = input.state.region(&region);
-            let averages = remembered.and_then(|s| Averages::of(&s.history, config));
+            let averages = remembered.and_then(|s| s.averages(config));
             let recent_longs: Vec<f64> = remembered
                 .map(|s| s.recent_longs.iter().copied().collect())
                 .unwrap_or_default();
@@ -98,18 +97,19 @@ pub fn plan(input: &PlanInput<'_>, policy: &dyn PlacementPolicy) -> Plan {
         now: input.now,
     };
     let mut memory = input.state.policy_memory().clone();
-    let mut proposals: BTreeMap<Region, Proposal> = policy
-        .propose(&view, &mut memory)
-        .into_iter()
-        .filter(|p| regions.contains_key(&p.region))
-        .map(|p| (p.region, p))
-        .collect();
+    // At most one proposal per region, walked in region order beside
+    // `regions` (policies usually answer in that order already).
+    let mut proposals = policy.propose(&view, &mut memory);
+    proposals.sort_by_key(|p| p.region);
+    proposals.dedup_by_key(|p| p.region);
+    let mut proposals = proposals.into_iter().peekable();
 
     let mut skipped = Vec::new();
     let mut candidates = Vec::new();
     for region in regions.keys() {
         let deployed = input.deployed.contains(region);
-        let proposal = proposals.remove(region);
+        while proposals.next_if(|p| p.region < *region).is_some() {}
+        let proposal = proposals.next_if(|p| p.region == *region);
         let wanted = proposal.as_ref().map_or(Action::None, |p| p.action);
         let policy_reason = proposal.map(|p| p.reason);
         let skip = |action: Action, reason: Reason| Skipped {

@@ -36,7 +36,7 @@ pub struct EngineState {
 }
 
 /// What the engine remembers about one region.
-#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
 #[serde(default)]
 pub struct RegionState {
     /// Request counts, oldest first.
@@ -52,6 +52,33 @@ pub struct RegionState {
     pub low_streak: u32,
     /// The last deploy or remove carried out on the region.
     pub last_action: Option<LastAction>,
+    /// The averages of `history` as of the last observation, kept so a plan
+    /// does not compute them again; rebuilt from `history` on restore.
+    #[serde(skip)]
+    averages: Option<Averages>,
+}
+
+/// Equal when everything persisted is equal (the cached averages follow
+/// from the history).
+impl PartialEq for RegionState {
+    fn eq(&self, other: &Self) -> bool {
+        self.history == other.history
+            && self.recent_longs == other.recent_longs
+            && self.high_streak == other.high_streak
+            && self.low_streak == other.low_streak
+            && self.last_action == other.last_action
+    }
+}
+
+impl RegionState {
+    /// The short, long and current averages of the region's history: those
+    /// computed at the last observation (under the config in force then), or
+    /// computed now under `config` when there are none. `None` without
+    /// history.
+    pub fn averages(&self, config: &PlacerConfig) -> Option<Averages> {
+        self.averages
+            .or_else(|| Averages::of(&self.history, config))
+    }
 }
 
 /// A deploy or remove that was carried out, and when.
@@ -92,7 +119,8 @@ impl EngineState {
         let capacity = config.history_capacity();
         for (region, state) in &mut self.regions {
             state.history.push(snapshot.requests(region), capacity);
-            let Some(averages) = Averages::of(&state.history, config) else {
+            state.averages = Averages::of(&state.history, config);
+            let Some(averages) = state.averages else {
                 continue;
             };
             state.high_streak = next_streak(
@@ -148,6 +176,7 @@ impl EngineState {
         let capacity = config.history_capacity();
         for state in self.regions.values_mut() {
             state.history.truncate_to(capacity);
+            state.averages = Averages::of(&state.history, config);
             while state.recent_longs.len() > config.long_term_window {
                 state.recent_longs.pop_front();
             }
