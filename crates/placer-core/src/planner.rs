@@ -11,7 +11,7 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use crate::policy::{PlacementPolicy, PlanningView, PolicyMemory};
 use crate::report::{Action, RegionDetail, Skipped};
-use crate::{EngineState, PlacerConfig, Reason, Region, Thresholds, Timestamp};
+use crate::{EngineState, PlacerConfig, Reason, Region, RegionState, Thresholds, Timestamp};
 
 /// A deploy or remove the planner decided on.
 #[derive(Debug, Clone, PartialEq)]
@@ -56,33 +56,45 @@ pub struct PlanInput<'a> {
 /// Smoothed traffic and thresholds of every region in play: those with
 /// history, those deployed and the always-running ones.
 pub fn region_details(input: &PlanInput<'_>) -> BTreeMap<Region, RegionDetail> {
+    let mut details: BTreeMap<Region, RegionDetail> = input
+        .state
+        .regions()
+        .map(|(region, remembered)| (*region, detail(input, region, Some(remembered))))
+        .collect();
+    let extra = input
+        .deployed
+        .iter()
+        .chain(&input.config.always_running_regions);
+    for region in extra {
+        if !details.contains_key(region) {
+            details.insert(*region, detail(input, region, None));
+        }
+    }
+    details
+}
+
+fn detail(
+    input: &PlanInput<'_>,
+    region: &Region,
+    remembered: Option<&RegionState>,
+) -> RegionDetail {
     let config = input.config;
-    let mut in_play: BTreeSet<Region> = input.state.regions().map(|(r, _)| *r).collect();
-    in_play.extend(input.deployed.iter().cloned());
-    in_play.extend(config.always_running_regions.iter().cloned());
-    in_play
-        .into_iter()
-        .map(|region| {
-            let remembered = input.state.region(&region);
-            let averages = remembered.and_then(|s| s.averages(config));
-            let recent_longs: Vec<f64> = remembered
-                .map(|s| s.recent_longs.iter().copied().collect())
-                .unwrap_or_default();
-            let long = averages.map_or(0.0, |a| a.long);
-            let thresholds = Thresholds::for_region(config, long, &recent_longs);
-            let detail = RegionDetail {
-                requests: remembered.and_then(|s| s.history.latest()).unwrap_or(0.0),
-                current: averages.map_or(0.0, |a| a.current),
-                short: averages.map_or(0.0, |a| a.short),
-                long,
-                deploy_threshold: thresholds.deploy,
-                remove_threshold: thresholds.remove,
-                points: averages.map_or(0, |a| a.points),
-                deployed: input.deployed.contains(&region),
-            };
-            (region, detail)
-        })
-        .collect()
+    let averages = remembered.and_then(|s| s.averages(config));
+    let recent_longs: Vec<f64> = remembered
+        .map(|s| s.recent_longs.iter().copied().collect())
+        .unwrap_or_default();
+    let long = averages.map_or(0.0, |a| a.long);
+    let thresholds = Thresholds::for_region(config, long, &recent_longs);
+    RegionDetail {
+        requests: remembered.and_then(|s| s.history.latest()).unwrap_or(0.0),
+        current: averages.map_or(0.0, |a| a.current),
+        short: averages.map_or(0.0, |a| a.short),
+        long,
+        deploy_threshold: thresholds.deploy,
+        remove_threshold: thresholds.remove,
+        points: averages.map_or(0, |a| a.points),
+        deployed: input.deployed.contains(region),
+    }
 }
 
 /// Plans one tick with `policy`.
