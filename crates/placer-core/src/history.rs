@@ -25,8 +25,16 @@ pub struct RegionHistory {
 impl RegionHistory {
     /// Appends the newest point, dropping the oldest ones beyond `capacity`.
     pub fn push(&mut self, requests: f64, capacity: usize) {
+        let capacity = capacity.max(1);
+        // Room for exactly `capacity` points: growing by doubling would
+        // hold up to twice the memory the history needs, for every region.
+        if self.points.capacity() < capacity {
+            self.points.reserve_exact(capacity - self.points.len());
+        }
+        while self.points.len() >= capacity {
+            self.points.pop_front();
+        }
         self.points.push_back(requests);
-        self.truncate_to(capacity);
     }
 
     /// Drops the oldest points so that at most `capacity` remain.
