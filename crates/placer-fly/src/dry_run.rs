@@ -1,9 +1,9 @@
 //! [`DryRunActuator`]: a simulated deployment kept in a state file, for
 //! `dry_run: true`.
 
+use crate::state_file::{self, move_aside};
 use std::collections::{BTreeMap, BTreeSet};
 use std::fmt;
-use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 use std::time::SystemTime;
@@ -265,36 +265,8 @@ impl RegionActuator for DryRunActuator {
     }
 }
 
-/// Renames `path` to the first free `<name>.corrupt-<n>` beside it.
-fn move_aside(path: &Path) -> std::io::Result<PathBuf> {
-    let name = path
-        .file_name()
-        .map(|name| name.to_string_lossy().into_owned())
-        .unwrap_or_else(|| "state".to_owned());
-    for n in 1.. {
-        let candidate = path.with_file_name(format!("{name}.corrupt-{n}"));
-        if !candidate.exists() {
-            std::fs::rename(path, &candidate)?;
-            return Ok(candidate);
-        }
-    }
-    unreachable!("some suffix is free")
-}
-
 fn write_atomically(path: &Path, state: &StateFile) -> std::io::Result<()> {
-    let dir = match path.parent() {
-        Some(dir) if !dir.as_os_str().is_empty() => dir,
-        _ => Path::new("."),
-    };
-    std::fs::create_dir_all(dir)?;
     let mut json = serde_json::to_vec_pretty(state).map_err(std::io::Error::other)?;
     json.push(b'\n');
-    let mut temp = tempfile::NamedTempFile::new_in(dir)?;
-    temp.write_all(&json)?;
-    temp.as_file().sync_all()?;
-    temp.persist(path).map_err(|err| err.error)?;
-    // The rename itself is durable only once the directory is synced.
-    #[cfg(unix)]
-    std::fs::File::open(dir)?.sync_all()?;
-    Ok(())
+    state_file::write_atomically(path, &json)
 }

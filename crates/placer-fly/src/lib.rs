@@ -46,6 +46,7 @@ mod machine;
 mod rate_limit;
 mod retry;
 mod settings;
+pub mod state_file;
 
 pub use actuator::{FlyMachinesActuator, BACKEND};
 pub use dry_run::{DryRunActuator, DryRunError};
