@@ -99,11 +99,22 @@ fn print_out(text: &str) -> Result<(), OfflineError> {
     }
 }
 
+/// Writes an output file, creating missing parent directories first.
 fn write(path: &Path, text: &str) -> Result<(), OfflineError> {
-    std::fs::write(path, text).map_err(|source| OfflineError::Write {
-        path: path.to_owned(),
-        source,
-    })
+    create_parent(path)
+        .and_then(|()| std::fs::write(path, text))
+        .map_err(|source| OfflineError::Write {
+            path: path.to_owned(),
+            source,
+        })
+}
+
+/// Creates the directory an output file goes into, if it is missing.
+fn create_parent(path: &Path) -> std::io::Result<()> {
+    match path.parent() {
+        Some(parent) if !parent.as_os_str().is_empty() => std::fs::create_dir_all(parent),
+        _ => Ok(()),
+    }
 }
 
 #[cfg(test)]

@@ -13,8 +13,8 @@ use placer_core::{PlacerConfig, Region, SeedRuleParams};
 
 use super::progress::{Progress, MIN_TICKS_FOR_BAR};
 use super::{
-    load_config, load_model, model_description, policy_name, print_out, traffic, write,
-    OfflineError,
+    create_parent, load_config, load_model, model_description, policy_name, print_out, traffic,
+    write, OfflineError,
 };
 use crate::cli::{BacktestArgs, GlobalArgs};
 use crate::environment::Environment;
@@ -114,10 +114,12 @@ fn seed_rule_params(config: &PlacerConfig) -> SeedRuleParams {
 }
 
 fn create(path: &Path) -> Result<File, OfflineError> {
-    File::create(path).map_err(|source| OfflineError::Write {
-        path: path.to_owned(),
-        source,
-    })
+    create_parent(path)
+        .and_then(|()| File::create(path))
+        .map_err(|source| OfflineError::Write {
+            path: path.to_owned(),
+            source,
+        })
 }
 
 /// One JSON object per line, in tick order.
