@@ -67,6 +67,8 @@ fn every_scenario_generates_a_trace_that_backtests() {
         let trace = gen_trace(&workspace, scenario.name(), "3", "5", "trace.csv");
         assert_eq!(trace.len(), 180, "{scenario}");
 
+        // A --decisions path that cannot be created (its "directory" is the
+        // trace file) fails before the replay, naming the path.
         let output = workspace.run(
             &[
                 "backtest",
@@ -75,11 +77,10 @@ fn every_scenario_generates_a_trace_that_backtests() {
                 "--initial",
                 "iad,fra",
                 "--decisions",
-                "out/decisions.jsonl",
+                "trace.csv/decisions.jsonl",
             ],
             &[],
         );
-        // The directory of --decisions does not exist yet.
         assert_eq!(
             output.status.code(),
             Some(1),
@@ -87,10 +88,25 @@ fn every_scenario_generates_a_trace_that_backtests() {
             stderr(&output)
         );
         assert!(
-            stderr(&output).contains("out/decisions.jsonl"),
+            stderr(&output).contains("trace.csv/decisions.jsonl"),
             "{}",
             stderr(&output)
         );
+
+        // A missing directory is created.
+        let output = workspace.run(
+            &[
+                "backtest",
+                "--trace",
+                "trace.csv",
+                "--decisions",
+                "out/decisions.jsonl",
+            ],
+            &[],
+        );
+        assert!(output.status.success(), "{scenario}: {}", stderr(&output));
+        let lines = std::fs::read_to_string(workspace.path("out/decisions.jsonl")).unwrap();
+        assert_eq!(lines.lines().count(), 180, "{scenario}");
 
         let output = workspace.run(
             &[
