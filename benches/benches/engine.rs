@@ -2,13 +2,15 @@
 
 use criterion::{criterion_group, criterion_main, BatchSize, BenchmarkId, Criterion, Throughput};
 use futures::executor::block_on;
-use placer_benches::{half_deployed, snapshot, tick_time, warmed_placer};
-use std::collections::BTreeSet;
+use placer_benches::{half_deployed, snapshot, tick_time, warmed_placer, REGIONS};
+use std::collections::{BTreeMap, BTreeSet};
 use std::time::Duration;
 
 use placer_core::config::PolicyKind;
 use placer_core::scenario::{self, Scenario};
-use placer_core::{backtest, InMemoryActuator, PlacerConfig, Region, ScriptedSource};
+use placer_core::{
+    backtest, InMemoryActuator, KMedian, LatencyModel, PlacerConfig, Region, ScriptedSource,
+};
 
 fn plan_35_regions(c: &mut Criterion) {
     let mut group = c.benchmark_group("plan_35_regions");
@@ -20,6 +22,26 @@ fn plan_35_regions(c: &mut Criterion) {
             &placer,
             |b, placer| b.iter(|| placer.plan(&deployed, tick_time(history), true)),
         );
+    }
+    group.finish();
+}
+
+fn kmedian_35_regions(c: &mut Criterion) {
+    let regions: Vec<Region> = REGIONS
+        .iter()
+        .map(|code| code.parse().expect("valid region"))
+        .collect();
+    let weights: BTreeMap<Region, f64> = regions
+        .iter()
+        .enumerate()
+        .map(|(i, region)| (*region, 10.0 + (i * 37 % 11) as f64 * 13.0))
+        .collect();
+    let solver = KMedian::new(regions.clone(), regions, [], &LatencyModel::distance());
+    let mut group = c.benchmark_group("kmedian_35_regions");
+    for k in [3usize, 8] {
+        group.bench_with_input(BenchmarkId::new("k", k), &k, |b, k| {
+            b.iter(|| solver.solve(&weights, *k).expect("valid weights"))
+        });
     }
     group.finish();
 }
@@ -86,6 +108,7 @@ fn backtest_throughput(c: &mut Criterion) {
 criterion_group!(
     benches,
     plan_35_regions,
+    kmedian_35_regions,
     full_tick_in_memory,
     batch_of_apps,
     backtest_throughput

@@ -1,5 +1,3 @@
-use std::time::Instant;
-
 use proptest::prelude::*;
 use rand::{RngExt, SeedableRng};
 use rand_chacha::ChaCha8Rng;
@@ -258,20 +256,17 @@ fn local_search_matches_brute_force_on_nearly_all_small_instances() {
 }
 
 #[test]
-fn solves_every_region_quickly() {
-    // 36 edges, 36 candidates, k = 8. The aim is well under a millisecond in
-    // release builds; this debug-build check only guards against a blow-up.
+fn solves_with_every_catalogued_region() {
+    // 36 edges, 36 candidates, k = 8; its speed is measured in benches/.
     let weights: BTreeMap<Region, f64> = catalog_codes()
         .into_iter()
         .enumerate()
         .map(|(i, r)| (r, 10.0 + (i * 37 % 11) as f64 * 13.0))
         .collect();
     let solver = everywhere(&weights, &[]);
-    let started = Instant::now();
     let best = solver.solve(&weights, 8).unwrap();
-    let elapsed = started.elapsed();
     assert_eq!(best.regions.len(), 8);
-    assert!(elapsed.as_millis() < 200, "took {elapsed:?}");
+    assert_eq!(best.cost, solver.cost(&weights, &best.regions).unwrap());
 }
 
 proptest! {
@@ -316,25 +311,5 @@ proptest! {
         let solver = &instance.solver;
         let exact = |k| solver.brute_force(&instance.weights, k).unwrap().cost;
         prop_assert!(exact(instance.k + 1) <= exact(instance.k));
-    }
-}
-
-#[test]
-#[ignore = "timing; run with --release -- --ignored --nocapture"]
-fn timing_35_regions() {
-    let weights: BTreeMap<Region, f64> = catalog_codes()
-        .into_iter()
-        .take(35)
-        .enumerate()
-        .map(|(i, r)| (r, 10.0 + (i * 37 % 11) as f64 * 13.0))
-        .collect();
-    let solver = everywhere(&weights, &[]);
-    for k in [1, 3, 5, 8, 12, 20] {
-        let runs = 1_000;
-        let started = Instant::now();
-        for _ in 0..runs {
-            std::hint::black_box(solver.solve(&weights, k).unwrap());
-        }
-        println!("k = {k}: {:?} per solve", started.elapsed() / runs);
     }
 }

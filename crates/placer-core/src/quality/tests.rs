@@ -425,26 +425,3 @@ proptest! {
         }
     }
 }
-
-#[test]
-#[ignore = "prints reports for every scenario; run with --release -- --ignored --nocapture"]
-fn print_scenario_reports() {
-    for scenario in Scenario::ALL {
-        let trace = generate(scenario, Duration::from_secs(24 * 3600), 1, DEFAULT_STEP).unwrap();
-        let started = std::time::Instant::now();
-        let seed = crate::replay_seed_rule(&trace, &set(&["iad"]), &Default::default());
-        let report = report(
-            &trace,
-            "seed-as-policy",
-            &seed,
-            &LatencyModel::distance(),
-            &QualityOptions::default(),
-        )
-        .unwrap();
-        println!(
-            "== {scenario} ({:?})\n{}",
-            started.elapsed(),
-            report.render_table()
-        );
-    }
-}
