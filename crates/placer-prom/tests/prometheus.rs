@@ -5,11 +5,11 @@ mod support;
 
 use std::path::Path;
 use std::process::Command;
-use std::time::Duration;
 
-use placer_core::{conformance, Timestamp, TrafficSnapshot};
-use placer_prom::{AppName, PromError, PrometheusSettings, PrometheusSource};
+use placer_core::conformance;
+use placer_prom::{PromError, PrometheusSource};
 use support::backend::{locate, BackendProcess};
+use support::checks;
 use support::traffic::{KnownTraffic, APP};
 
 /// The seed project's query: `sum` over a range vector, which PromQL rejects.
@@ -60,8 +60,7 @@ async fn start_prometheus(traffic: &KnownTraffic) -> Option<BackendProcess> {
 }
 
 fn source_with(server: &BackendProcess, app: &str, template: Option<&str>) -> PrometheusSource {
-    let app: AppName = app.parse().unwrap();
-    let mut settings = PrometheusSettings::new(server.url(), app);
+    let mut settings = checks::settings_for(server, app);
     if let Some(template) = template {
         settings.query_template = template.to_owned();
     }
@@ -76,59 +75,9 @@ async fn prometheus_reports_exact_requests_per_region() {
         return;
     };
 
-    instant_query_reports_exact_counts_and_the_unlabelled_series(&server, &traffic).await;
-    range_query_reports_exact_counts_for_every_step(&server, &traffic).await;
-    fetch_meets_the_source_contract(&server, &traffic).await;
-    an_app_without_traffic_is_an_error(&server, &traffic).await;
+    checks::server_reports_the_known_traffic(&server, &traffic).await;
     seed_query_is_rejected_with_a_clear_error(&server, &traffic).await;
     infinite_values_are_refused(&server, &traffic).await;
-}
-
-async fn instant_query_reports_exact_counts_and_the_unlabelled_series(
-    server: &BackendProcess,
-    traffic: &KnownTraffic,
-) {
-    let at = traffic.query_time();
-    let outcome = source_with(server, APP, None)
-        .query_instant(at)
-        .await
-        .unwrap();
-    assert_eq!(outcome.snapshot, traffic.expected_requests(at));
-    assert!(!outcome.partial);
-    assert_eq!(outcome.unlabelled.len(), 1, "{:?}", outcome.unlabelled);
-    let value: f64 = outcome.unlabelled[0].latest_value.parse().unwrap();
-    assert_eq!(value, traffic.expected_unlabelled(at));
-}
-
-async fn range_query_reports_exact_counts_for_every_step(
-    server: &BackendProcess,
-    traffic: &KnownTraffic,
-) {
-    let (start, end, step) = traffic.range();
-    let snapshots = source_with(server, APP, None)
-        .query_range(start, end, step)
-        .await
-        .unwrap();
-    let expected: Vec<TrafficSnapshot> = (0..)
-        .map(|k| start + step * k)
-        .take_while(|t: &Timestamp| *t <= end)
-        .map(|t| traffic.expected_requests(t))
-        .collect();
-    assert_eq!(expected.len(), 11);
-    assert_eq!(snapshots, expected);
-}
-
-async fn fetch_meets_the_source_contract(server: &BackendProcess, traffic: &KnownTraffic) {
-    let source = source_with(server, APP, None);
-    let at = traffic.query_time() - Duration::from_secs(120);
-    conformance::fetch_reports_expected_traffic(&source, at, &traffic.expected_requests(at)).await;
-    conformance::repeated_fetches_agree(&source, at).await;
-}
-
-async fn an_app_without_traffic_is_an_error(server: &BackendProcess, traffic: &KnownTraffic) {
-    let source = source_with(server, "no-such-app", None);
-    let err = conformance::failing_backend_is_an_error(&source, traffic.query_time()).await;
-    assert!(err.to_string().contains("no-such-app"), "{err}");
 }
 
 async fn seed_query_is_rejected_with_a_clear_error(

@@ -6,9 +6,9 @@ mod support;
 use std::process::Command;
 use std::time::{Duration, Instant};
 
-use placer_core::{conformance, Timestamp, TrafficSnapshot};
-use placer_prom::{AppName, PromError, PrometheusSettings, PrometheusSource};
+use placer_prom::{PromError, PrometheusSettings, PrometheusSource};
 use support::backend::{locate, BackendProcess};
+use support::checks;
 use support::traffic::{KnownTraffic, APP, SERIES_COUNT};
 
 /// The seed project's query.
@@ -86,11 +86,6 @@ async fn load(server: &BackendProcess, traffic: &KnownTraffic) {
     }
 }
 
-fn source_for(server: &BackendProcess, app: &str) -> PrometheusSource {
-    let app: AppName = app.parse().unwrap();
-    PrometheusSource::new(PrometheusSettings::new(server.url(), app)).unwrap()
-}
-
 /// One server for the whole file: each check below runs against it in turn.
 #[tokio::test]
 async fn victoria_metrics_reports_exact_requests_per_region() {
@@ -100,62 +95,13 @@ async fn victoria_metrics_reports_exact_requests_per_region() {
     let traffic = KnownTraffic::new();
     load(&server, &traffic).await;
 
-    instant_query_reports_exact_counts_and_the_unlabelled_series(&server, &traffic).await;
-    range_query_reports_exact_counts_for_every_step(&server, &traffic).await;
-    fetch_meets_the_source_contract(&server, &traffic).await;
-    an_app_without_traffic_is_an_error(&server, &traffic).await;
+    checks::server_reports_the_known_traffic(&server, &traffic).await;
+    let outcome =
+        checks::instant_query_reports_exact_counts_and_the_unlabelled_series(&server, &traffic)
+            .await;
+    assert!(outcome.warnings.is_empty(), "{:?}", outcome.warnings);
     seed_query_reports_lifetime_totals_not_requests(&server, &traffic).await;
     syntax_errors_are_api_errors(&server, &traffic).await;
-}
-
-async fn instant_query_reports_exact_counts_and_the_unlabelled_series(
-    server: &BackendProcess,
-    traffic: &KnownTraffic,
-) {
-    let at = traffic.query_time();
-    let outcome = source_for(server, APP).query_instant(at).await.unwrap();
-    assert_eq!(outcome.snapshot, traffic.expected_requests(at));
-    assert!(!outcome.partial);
-    assert!(outcome.warnings.is_empty(), "{:?}", outcome.warnings);
-    // The series without a region label is reported with its own increase.
-    assert_eq!(outcome.unlabelled.len(), 1, "{:?}", outcome.unlabelled);
-    let value: f64 = outcome.unlabelled[0].latest_value.parse().unwrap();
-    assert_eq!(value, traffic.expected_unlabelled(at));
-}
-
-async fn range_query_reports_exact_counts_for_every_step(
-    server: &BackendProcess,
-    traffic: &KnownTraffic,
-) {
-    let (start, end, step) = traffic.range();
-    let snapshots = source_for(server, APP)
-        .query_range(start, end, step)
-        .await
-        .unwrap();
-    let expected: Vec<TrafficSnapshot> = (0..)
-        .map(|k| start + step * k)
-        .take_while(|t: &Timestamp| *t <= end)
-        .map(|t| traffic.expected_requests(t))
-        .collect();
-    assert_eq!(expected.len(), 11);
-    assert_eq!(snapshots, expected);
-    // The windows really differ, so a step mix-up could not go unnoticed.
-    assert!(expected
-        .windows(2)
-        .any(|pair| pair[0].total() != pair[1].total()));
-}
-
-async fn fetch_meets_the_source_contract(server: &BackendProcess, traffic: &KnownTraffic) {
-    let source = source_for(server, APP);
-    let at = traffic.query_time() - Duration::from_secs(120);
-    conformance::fetch_reports_expected_traffic(&source, at, &traffic.expected_requests(at)).await;
-    conformance::repeated_fetches_agree(&source, at).await;
-}
-
-async fn an_app_without_traffic_is_an_error(server: &BackendProcess, traffic: &KnownTraffic) {
-    let source = source_for(server, "no-such-app");
-    let err = conformance::failing_backend_is_an_error(&source, traffic.query_time()).await;
-    assert!(err.to_string().contains("no-such-app"), "{err}");
 }
 
 /// VictoriaMetrics (and so Fly.io) accepts the seed's query, which Prometheus

@@ -2,5 +2,6 @@
 #![allow(dead_code)] // each test binary uses its own part of the helpers
 
 pub mod backend;
+pub mod checks;
 pub mod stub;
 pub mod traffic;
