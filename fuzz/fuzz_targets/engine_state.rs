@@ -6,71 +6,11 @@
 //! policy and threshold mode.
 #![no_main]
 
-use std::collections::BTreeSet;
+#[path = "../checks/state.rs"]
+mod state;
 
 use libfuzzer_sys::fuzz_target;
-use placer_core::config::{PolicyKind, ThresholdMode};
-use placer_core::{Action, EngineState, Placer, PlacerConfig, Region, Timestamp};
 
 fuzz_target!(|data: &[u8]| {
-    let Ok(state) = serde_json::from_slice::<EngineState>(data) else {
-        return;
-    };
-    let written = serde_json::to_vec(&state).expect("a state serializes");
-    let again: EngineState = serde_json::from_slice(&written).expect("a written state is accepted");
-    assert_eq!(again, state);
-
-    let now = state
-        .last_observation()
-        .unwrap_or(Timestamp::from_unix_seconds(1_800_000_000));
-    let last_deployed: BTreeSet<Region> = state
-        .regions()
-        .filter(|(_, s)| {
-            s.last_action
-                .is_some_and(|last| last.action == Action::Deploy)
-        })
-        .map(|(region, _)| *region)
-        .collect();
-    let remembered: BTreeSet<Region> = state.regions().map(|(region, _)| *region).collect();
-    let configs = [
-        PlacerConfig::default(),
-        PlacerConfig {
-            thresholds: ThresholdMode::VolatilityAware,
-            ..PlacerConfig::default()
-        },
-        PlacerConfig {
-            policy: PolicyKind::Latency,
-            ..PlacerConfig::default()
-        },
-    ];
-    for config in configs {
-        let placer = Placer::with_state(config.clone(), state.clone()).expect("a valid config");
-        for deployed in [&last_deployed, &remembered] {
-            for metrics_usable in [true, false] {
-                let plan = placer.plan(deployed, now, metrics_usable);
-                check_plan(&plan.actions, deployed, &config, metrics_usable);
-            }
-        }
-    }
+    let _ = state::check_state(data);
 });
-
-fn check_plan(
-    actions: &[placer_core::PlannedAction],
-    deployed: &BTreeSet<Region>,
-    config: &PlacerConfig,
-    metrics_usable: bool,
-) {
-    assert!(actions.len() <= config.max_actions_per_tick);
-    let mut after = deployed.clone();
-    for planned in actions {
-        match planned.action {
-            Action::Deploy => assert!(after.insert(planned.region), "{planned:?}: deployed"),
-            Action::Remove => {
-                assert!(metrics_usable, "removal without usable metrics");
-                assert!(after.remove(&planned.region), "{planned:?}: not deployed");
-            }
-            Action::None => panic!("a planned action that does nothing: {planned:?}"),
-        }
-    }
-    assert!(after.len() >= deployed.len().min(config.min_regions));
-}

@@ -16,7 +16,10 @@ fuzz_target!(|body: &[u8]| {
     };
     for snapshot in &parsed.snapshots {
         for (_, count) in snapshot.iter() {
-            assert!(count.is_finite() && count >= 0.0, "unusable count {count} accepted");
+            assert!(
+                count.is_finite() && count >= 0.0,
+                "unusable count {count} accepted"
+            );
         }
     }
     let at = Timestamp::from_unix_seconds(1_800_000_000);

@@ -3,35 +3,13 @@
 //! its own `to_csv`.
 #![no_main]
 
+#[path = "../checks/trace.rs"]
+mod trace;
+
 use libfuzzer_sys::fuzz_target;
-use placer_core::Trace;
 
 fuzz_target!(|data: &[u8]| {
-    let Ok(text) = std::str::from_utf8(data) else {
-        return;
-    };
-    let trace = match Trace::from_csv(text) {
-        Ok(trace) => trace,
-        Err(err) => {
-            let _ = err.to_string();
-            return;
-        }
-    };
-    assert!(!trace.is_empty());
-    assert!(!trace.tick_interval().is_zero());
-    for pair in trace.ticks().windows(2) {
-        assert!(pair[0].at() < pair[1].at(), "ticks out of order");
+    if let Ok(text) = std::str::from_utf8(data) {
+        let _ = trace::check_trace(text);
     }
-    for snapshot in trace.ticks() {
-        for (_, requests) in snapshot.iter() {
-            assert!(requests.is_finite() && requests >= 0.0);
-        }
-    }
-    let written = trace.to_csv();
-    let again = Trace::from_csv(&written)
-        .unwrap_or_else(|err| panic!("written trace is refused: {err}\n{written}"));
-    assert_eq!(
-        again, trace,
-        "written trace reads back different\n{written}"
-    );
 });

@@ -9,53 +9,17 @@
 use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::path::{Path, PathBuf};
 
-use placer_cli::config_file::parse;
-use placer_core::config::{from_yaml, ConfigError};
-
 fn corpus_dir() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("../../fuzz/corpus/config_yaml")
 }
 
-// Repeats the CLI half of fuzz/fuzz_targets/config_yaml.rs; keep them in step.
-fn check(text: &str) -> Result<(), String> {
-    let whole_file = parse(text, Path::new("fuzz.yml"));
-    match &whole_file {
-        Ok(loaded) => loaded
-            .engine
-            .validate()
-            .expect("a config the CLI accepts is valid"),
-        Err(err) => check_error(err, text),
-    }
-    if let Ok(config) = from_yaml(text, "fuzz.yml") {
-        let loaded = whole_file
-            .as_ref()
-            .expect("the CLI accepts what the engine accepts");
-        assert_eq!(loaded.engine, config);
-    }
-    whole_file.map(|_| ()).map_err(|err| err.to_string())
-}
+// The target's own checks, shared from fuzz/checks/.
+#[path = "../../../fuzz/checks/config_cli.rs"]
+mod config_cli;
+#[path = "../../../fuzz/checks/config_error.rs"]
+mod config_error;
 
-fn check_error(err: &ConfigError, text: &str) {
-    let message = err.to_string();
-    assert!(message.starts_with("fuzz.yml"), "{message}");
-    if let Some(line) = err.line() {
-        assert!(
-            line >= 1 && line <= yaml_lines(text) + 1,
-            "line {line} is outside the text: {message}"
-        );
-    }
-}
-
-/// Lines as the YAML parser numbers them: a line ends at `\r\n`, `\n`, a
-/// lone `\r`, or one of the Unicode breaks NEL, LS and PS.
-fn yaml_lines(text: &str) -> usize {
-    let breaks = text
-        .replace("\r\n", "\n")
-        .chars()
-        .filter(|c| matches!(c, '\n' | '\r' | '\u{85}' | '\u{2028}' | '\u{2029}'))
-        .count();
-    breaks + 1
-}
+use config_cli::check_cli_config as check;
 
 #[test]
 fn config_yaml_corpus_through_the_whole_file_reader() {
