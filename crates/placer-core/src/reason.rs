@@ -135,6 +135,17 @@ pub enum Reason {
         /// `latency.persist_ticks`.
         needed: u32,
     },
+    /// Latency policy: a better set gains less than the margin but at least
+    /// `patient_margin`; it is adopted once it has stayed better for
+    /// `needed_secs` (`latency.stabilization_window`).
+    LatencyPatient {
+        /// How much better, in percent of the objective.
+        gain_pct: f64,
+        /// Whole seconds it has stayed better without a break.
+        held_secs: u64,
+        /// Whole seconds it must stay better.
+        needed_secs: u64,
+    },
     /// Latency policy: a better set exists but gains less than the margin.
     LatencyBelowMargin {
         /// How much better, in percent of the objective.
@@ -178,6 +189,7 @@ impl Reason {
             Reason::LatencyKeep { .. } => "latency_keep",
             Reason::LatencyServedFrom { .. } => "latency_served_from",
             Reason::LatencyPending { .. } => "latency_pending",
+            Reason::LatencyPatient { .. } => "latency_patient",
             Reason::LatencyBelowMargin { .. } => "latency_below_margin",
             Reason::LatencyStabilizing { .. } => "latency_stabilizing",
             Reason::LatencyNoTraffic => "latency_no_traffic",
@@ -267,6 +279,14 @@ impl fmt::Display for Reason {
             } => write!(
                 f,
                 "A better placement would cut latency cost by {gain_pct:.1} %; waiting for it to persist ({ticks} of {needed} ticks)"
+            ),
+            Reason::LatencyPatient {
+                gain_pct,
+                held_secs,
+                needed_secs,
+            } => write!(
+                f,
+                "A better placement would cut latency cost by {gain_pct:.1} %, under the margin; adopting it once it has lasted {needed_secs} seconds ({held_secs} so far)"
             ),
             Reason::LatencyBelowMargin {
                 gain_pct,

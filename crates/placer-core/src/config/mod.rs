@@ -52,18 +52,31 @@ pub enum PolicyKind {
 #[serde(default, deny_unknown_fields)]
 pub struct LatencySettings {
     /// The smallest traffic-weighted saving, in milliseconds of round trip per
-    /// request across all of the app's requests, that justifies running one
-    /// more region. Larger values mean fewer regions.
+    /// request across all of the app's usual requests, that justifies running
+    /// one more region. Larger values mean fewer regions.
     pub region_cost_ms: f64,
+    /// How the app's usual traffic is measured: the lower of the current
+    /// total and its exponential average with this half-life. A crowd in one
+    /// region then does not make the regions serving everyone else look too
+    /// dear to keep; a quiet night still needs fewer regions. Zero counts
+    /// the current total alone. Seconds or a duration such as `"6h"`.
+    #[serde(with = "duration")]
+    pub baseline_half_life: Duration,
     /// A change of the deployed set must improve the objective by at least
     /// this fraction (0.05 = 5 %) before it is considered.
     pub improvement_margin: f64,
     /// A change must stay worth making for this many consecutive ticks before
     /// it is carried out.
     pub persist_ticks: u32,
-    /// A change that improves the objective by at least this fraction (0.5 =
-    /// halves the latency cost) is carried out at once: a shift that large is
-    /// not noise.
+    /// A change that improves the objective by less than
+    /// `improvement_margin` but by at least this fraction is carried out
+    /// once it has stayed that much better, without a break, for
+    /// `stabilization_window`: a small lasting gain is not noise either. Set
+    /// it to `improvement_margin` to turn this off.
+    pub patient_margin: f64,
+    /// A change that improves the objective by at least this fraction (0.3 =
+    /// cuts it by 30 %) is carried out at once: a shift that large is not
+    /// noise.
     pub urgent_improvement: f64,
     /// The latency policy undoes a move on a region only once more than this
     /// has passed: a region it deployed stays, and one it removed stays away.
@@ -78,9 +91,11 @@ impl Default for LatencySettings {
     fn default() -> Self {
         LatencySettings {
             region_cost_ms: 5.0,
+            baseline_half_life: Duration::from_secs(6 * 3600),
             improvement_margin: 0.05,
             persist_ticks: 3,
-            urgent_improvement: 0.5,
+            patient_margin: 0.01,
+            urgent_improvement: 0.3,
             stabilization_window: Duration::from_secs(30 * 60),
         }
     }

@@ -129,6 +129,9 @@ impl PlacerConfig {
         {
             return invalid("latency", "improvement_margin must be in [0, 1)");
         }
+        if !(latency.patient_margin.is_finite() && (0.0..1.0).contains(&latency.patient_margin)) {
+            return invalid("latency", "patient_margin must be in [0, 1)");
+        }
         if !(latency.urgent_improvement > 0.0 && latency.urgent_improvement <= 1.0) {
             return invalid("latency", "urgent_improvement must be in (0, 1]");
         }

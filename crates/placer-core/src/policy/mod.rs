@@ -10,7 +10,7 @@ mod threshold;
 
 use std::collections::{BTreeMap, BTreeSet};
 
-pub use latency::LatencyPolicy;
+pub use latency::{LatencyPolicy, TrafficBaseline};
 pub use threshold::ThresholdPolicy;
 
 use crate::report::{Action, RegionDetail};
@@ -44,12 +44,18 @@ pub struct Proposal {
 
 /// What a policy carries from one tick to the next, persisted with the
 /// engine state.
-#[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, serde::Serialize, serde::Deserialize)]
 #[serde(default)]
 pub struct PolicyMemory {
     /// Latency policy: consecutive ticks on which a better set of regions
     /// beat the current one by the improvement margin.
     pub latency_streak: u32,
+    /// Latency policy: the app's usual total traffic, against which a
+    /// region's cost is counted (`None` until the first observation).
+    pub traffic_baseline: Option<TrafficBaseline>,
+    /// Latency policy: since when a better set has beaten the current one
+    /// without interruption, by at least the small margin.
+    pub better_since: Option<Timestamp>,
 }
 
 /// A way of choosing where the app should run.

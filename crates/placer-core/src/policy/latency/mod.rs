@@ -2,30 +2,41 @@
 //! round-trip time for the machines it costs.
 //!
 //! Placement is facility location on the [`LatencyModel`]: with `w_r` the
-//! smoothed traffic entering at edge region `r` and `W = Σ w_r`, choose the
-//! deployed set `D` minimising
+//! traffic entering at edge region `r` and `U` the app's usual total
+//! traffic, choose the deployed set `D` minimising
 //!
 //! ```text
-//! Σ_r w_r · RTT(r, D)  +  region_cost_ms · W · |D|
+//! Σ_r w_r · RTT(r, D)  +  region_cost_ms · U · |D|
 //! ```
 //!
 //! so one more region is worth it exactly when it lowers the mean round trip
-//! per request by at least `region_cost_ms`. `D` keeps the always-running
-//! regions, stays within the allowed and not excluded regions (and those
-//! already deployed), and has between `min_regions` and `max_regions`
-//! members. A change is proposed only when it improves the objective by
-//! `improvement_margin` for `persist_ticks` consecutive ticks, so noise does
-//! not move machines.
+//! of the usual traffic by at least `region_cost_ms`. `w_r` is the larger of
+//! the region's latest count and its short-term average: a rise counts at
+//! once, a fall only as the average comes down. `U` is the lower of the
+//! current total `Σ w_r` and its slow average ([`TrafficBaseline`], half-life
+//! `baseline_half_life`): a crowd in one region does not price out the
+//! regions serving everyone else, and a quiet night still calls for fewer
+//! regions.
+//!
+//! `D` keeps the always-running regions, stays within the allowed and not
+//! excluded regions (and those already deployed), and has between
+//! `min_regions` and `max_regions` members. A change is proposed only when
+//! it improves the objective by `improvement_margin` for `persist_ticks`
+//! consecutive ticks (or by `urgent_improvement` at once), so noise does not
+//! move machines, and a move is not undone within `stabilization_window`.
 
+mod baseline;
 mod explain;
 mod solver;
 
 use std::collections::BTreeSet;
 use std::sync::Arc;
+use std::time::Duration;
 
 use super::{PlacementPolicy, PlanningView, PolicyMemory, Proposal};
-use crate::report::Action;
+use crate::report::{Action, RegionDetail};
 use crate::{LatencyModel, Reason, Region, RttTable};
+pub use baseline::TrafficBaseline;
 use explain::Explainer;
 use solver::FacilityProblem;
 
@@ -48,12 +59,19 @@ impl PlacementPolicy for LatencyPolicy {
         let weights: Vec<(Region, f64)> = view
             .regions
             .iter()
-            .map(|(region, detail)| (*region, detail.current))
+            .map(|(region, detail)| (*region, weight(detail, view.deployed.contains(region))))
             .filter(|(_, weight)| *weight > 0.0)
             .collect();
         let total: f64 = weights.iter().map(|(_, w)| w).sum();
+        let baseline = match memory.traffic_baseline {
+            Some(baseline) => baseline.update(total, view.now, config.latency.baseline_half_life),
+            None => TrafficBaseline::start(total, view.now),
+        };
+        memory.traffic_baseline = Some(baseline);
+        let usual_total = total.min(baseline.requests);
         if total <= 0.0 {
             memory.latency_streak = 0;
+            memory.better_since = None;
             return hold_all(view, Reason::LatencyNoTraffic);
         }
         let candidates: BTreeSet<Region> = view
@@ -70,19 +88,38 @@ impl PlacementPolicy for LatencyPolicy {
         // Table rows are sorted by region, like `weights` (taken from a BTreeMap).
         debug_assert!(table.edges().iter().eq(weights.iter().map(|(r, _)| r)));
         let columns = table.servers();
+        // Regions that cannot change this tick keep their state in every
+        // candidate set, so a move never relies on a deploy or removal that
+        // the stabilization window or the cooldown would hold back.
+        let held: Vec<bool> = columns
+            .iter()
+            .map(|r| {
+                stabilizing(view, r).is_some()
+                    || view.state.cooldown_remaining(r, config, view.now).is_some()
+            })
+            .collect();
         let problem = FacilityProblem {
             table: &table,
             weights: weights.iter().map(|(_, w)| *w).collect(),
-            region_cost: vec![config.latency.region_cost_ms * total; columns.len()],
+            region_cost: vec![config.latency.region_cost_ms * usual_total; columns.len()],
             min_size: config.min_regions,
             max_size: config.max_regions.unwrap_or(usize::MAX),
             fixed: columns
                 .iter()
-                .map(|r| config.always_running_regions.contains(r))
+                .zip(&held)
+                .map(|(r, held)| {
+                    config.always_running_regions.contains(r)
+                        || (*held && view.deployed.contains(r))
+                })
                 .collect(),
             allowed: columns
                 .iter()
-                .map(|r| config.may_deploy(r) || view.deployed.contains(r))
+                .zip(&held)
+                .map(|(r, held)| {
+                    view.deployed.contains(r)
+                        || config.always_running_regions.contains(r)
+                        || (config.may_deploy(r) && !held)
+                })
                 .collect(),
         };
         let current: Vec<bool> = columns.iter().map(|r| view.deployed.contains(r)).collect();
@@ -94,15 +131,27 @@ impl PlacementPolicy for LatencyPolicy {
             0.0
         };
         let changes = target != current;
-        let worthwhile = changes && gain > 0.0 && gain >= config.latency.improvement_margin;
+        let settings = &config.latency;
+        let worthwhile = changes && gain > 0.0 && gain >= settings.improvement_margin;
         memory.latency_streak = if worthwhile {
             memory.latency_streak.saturating_add(1)
         } else {
             0
         };
-        let ready = worthwhile
-            && (memory.latency_streak >= config.latency.persist_ticks
-                || gain >= config.latency.urgent_improvement);
+        let patient = changes && gain > 0.0 && gain >= settings.patient_margin;
+        memory.better_since = if patient {
+            Some(memory.better_since.unwrap_or(view.now))
+        } else {
+            None
+        };
+        let better_for = memory
+            .better_since
+            .map_or(Duration::ZERO, |since| view.now.duration_since(since));
+        let patience_done = patient && better_for >= settings.stabilization_window;
+        let ready = (worthwhile
+            && (memory.latency_streak >= settings.persist_ticks
+                || gain >= settings.urgent_improvement))
+            || patience_done;
 
         let target_set: BTreeSet<Region> = columns
             .iter()
@@ -117,31 +166,39 @@ impl PlacementPolicy for LatencyPolicy {
                 let wanted = target_set.contains(region);
                 let deployed = view.deployed.contains(region);
                 let (action, reason) = match (wanted, deployed) {
-                    (true, true) => (Action::None, explainer.keep(region)),
-                    (false, false) => (Action::None, explainer.served_from(region)),
-                    _ if !worthwhile => (
-                        Action::None,
-                        Reason::LatencyBelowMargin {
-                            gain_pct: 100.0 * gain,
-                            margin_pct: 100.0 * config.latency.improvement_margin,
-                        },
-                    ),
-                    _ if !ready => (
-                        Action::None,
-                        Reason::LatencyPending {
-                            gain_pct: 100.0 * gain,
-                            ticks: memory.latency_streak,
-                            needed: config.latency.persist_ticks,
-                        },
-                    ),
                     _ if stabilizing(view, region).is_some() => (
                         Action::None,
                         Reason::LatencyStabilizing {
                             remaining_secs: stabilizing(view, region).unwrap_or_default(),
                         },
                     ),
-                    (true, false) => (Action::Deploy, explainer.deploy(region)),
-                    (false, true) => (Action::Remove, explainer.remove(region)),
+                    (true, true) => (Action::None, explainer.keep(region)),
+                    (false, false) => (Action::None, explainer.served_from(region)),
+                    (true, false) if ready => (Action::Deploy, explainer.deploy(region)),
+                    (false, true) if ready => (Action::Remove, explainer.remove(region)),
+                    _ if worthwhile => (
+                        Action::None,
+                        Reason::LatencyPending {
+                            gain_pct: 100.0 * gain,
+                            ticks: memory.latency_streak,
+                            needed: settings.persist_ticks,
+                        },
+                    ),
+                    _ if patient => (
+                        Action::None,
+                        Reason::LatencyPatient {
+                            gain_pct: 100.0 * gain,
+                            held_secs: better_for.as_secs(),
+                            needed_secs: settings.stabilization_window.as_secs(),
+                        },
+                    ),
+                    _ => (
+                        Action::None,
+                        Reason::LatencyBelowMargin {
+                            gain_pct: 100.0 * gain,
+                            margin_pct: 100.0 * settings.improvement_margin,
+                        },
+                    ),
                 };
                 Proposal {
                     region: *region,
@@ -150,6 +207,20 @@ impl PlacementPolicy for LatencyPolicy {
                 }
             })
             .collect()
+    }
+}
+
+/// The traffic a region's requests count with: the larger of its latest
+/// count and its short-term average, so a rise counts at once and a fall as
+/// the average comes down; for a deployed region also its long-term average,
+/// so a machine stays while its crowd fades rather than on the first quiet
+/// minutes.
+fn weight(detail: &RegionDetail, deployed: bool) -> f64 {
+    let latest = detail.current.max(detail.requests);
+    if deployed {
+        latest.max(detail.long)
+    } else {
+        latest
     }
 }
 

@@ -3,6 +3,7 @@ use std::time::Duration;
 use super::*;
 use crate::config::PolicyKind;
 use crate::planner::{plan, Plan, PlanInput};
+use crate::policy::TrafficBaseline;
 use crate::{EngineState, PlacerConfig, Timestamp, TrafficSnapshot};
 
 fn r(code: &str) -> Region {
@@ -142,6 +143,7 @@ fn gains_under_the_margin_are_ignored() {
         policy: PolicyKind::Latency,
         latency: crate::config::LatencySettings {
             improvement_margin: 0.9,
+            patient_margin: 0.9,
             urgent_improvement: 1.0,
             ..Default::default()
         },
@@ -152,6 +154,167 @@ fn gains_under_the_margin_are_ignored() {
     assert!(plan.actions.is_empty());
     assert!(reason(&plan, "gru").contains("improvement_margin: 90.0 %"));
     assert_eq!(plan.memory.latency_streak, 0);
+    assert_eq!(plan.memory.better_since, None);
+}
+
+fn plan_at(config: &PlacerConfig, state: &EngineState, deployed: &[&str], now: Timestamp) -> Plan {
+    let deployed: BTreeSet<Region> = deployed.iter().map(|c| r(c)).collect();
+    let input = PlanInput {
+        config,
+        state,
+        deployed: &deployed,
+        now,
+        metrics_usable: true,
+    };
+    plan(
+        &input,
+        &LatencyPolicy::new(Arc::new(LatencyModel::distance())),
+    )
+}
+
+#[test]
+fn a_small_gain_is_made_once_it_has_lasted_the_stabilization_window() {
+    let config = PlacerConfig {
+        policy: PolicyKind::Latency,
+        latency: crate::config::LatencySettings {
+            improvement_margin: 0.9,
+            patient_margin: 0.01,
+            urgent_improvement: 1.0,
+            stabilization_window: Duration::from_secs(600),
+            ..Default::default()
+        },
+        ..PlacerConfig::default()
+    };
+    let mut state = state_with(&config, &[("iad", 100.0), ("gru", 60.0)], 5);
+    let start = Timestamp::from_unix_seconds(T0 + 7200);
+    for minute in 0..=10u64 {
+        let plan = plan_at(&config, &state, &["iad"], start + Duration::from_secs(60 * minute));
+        if minute < 10 {
+            assert!(plan.actions.is_empty(), "acted after {minute} minutes");
+            let why = reason(&plan, "gru");
+            let so_far = format!("once it has lasted 600 seconds ({} so far)", 60 * minute);
+            assert!(why.contains(&so_far), "{why}");
+        } else {
+            assert_eq!(moves(&plan), ["deploy gru"]);
+        }
+        state.set_policy_memory(plan.memory);
+    }
+}
+
+#[test]
+fn a_small_gain_that_lapses_starts_its_wait_again() {
+    let config = PlacerConfig {
+        policy: PolicyKind::Latency,
+        latency: crate::config::LatencySettings {
+            improvement_margin: 0.9,
+            urgent_improvement: 1.0,
+            stabilization_window: Duration::from_secs(600),
+            ..Default::default()
+        },
+        ..PlacerConfig::default()
+    };
+    let state = state_with(&config, &[("iad", 100.0), ("gru", 60.0)], 5);
+    let start = Timestamp::from_unix_seconds(T0 + 7200);
+    let waiting = plan_at(&config, &state, &["iad"], start);
+    assert!(waiting.memory.better_since.is_some());
+    // gru's users are served where they are: nothing better to wait for.
+    let settled = plan_at(&config, &state, &["iad", "gru"], start + Duration::from_secs(60));
+    assert_eq!(settled.memory.better_since, None);
+}
+
+#[test]
+fn a_move_never_counts_on_a_region_the_stabilization_window_holds_back() {
+    let config = config();
+    // ord is where the users are, but it was removed ten minutes ago.
+    let traffic = [("ord", 300.0), ("iad", 10.0), ("sjc", 10.0)];
+    let mut state = state_with(&config, &traffic, 5);
+    let now = Timestamp::from_unix_seconds(T0 + 7200);
+    state.record_action(&r("ord"), Action::Remove, now - Duration::from_secs(600));
+    let plan = plan_with(&config, &state, &["iad", "sjc"]);
+    assert!(reason(&plan, "ord").contains("stabilization window"));
+    // Without ord, iad is the region nearest its users: it must stay.
+    assert_eq!(moves(&plan), ["remove sjc"], "{plan:#?}");
+}
+
+#[test]
+fn a_crowd_in_one_region_does_not_price_out_the_others() {
+    let config = PlacerConfig {
+        policy: PolicyKind::Latency,
+        latency: crate::config::LatencySettings {
+            region_cost_ms: 20.0,
+            persist_ticks: 1,
+            ..Default::default()
+        },
+        ..PlacerConfig::default()
+    };
+    // Hours of iad traffic, then a crowd at arn six times its size.
+    let mut state = state_with(&config, &[("iad", 100.0), ("arn", 0.0)], 5);
+    let now = Timestamp::from_unix_seconds(T0 + 7200);
+    let mut memory = state.policy_memory().clone();
+    memory.traffic_baseline = Some(TrafficBaseline::start(100.0, now - Duration::from_secs(60)));
+    state.set_policy_memory(memory);
+    for _ in 0..5 {
+        state.record(
+            &TrafficSnapshot::new(now, [("iad", 100.0), ("arn", 600.0)]).unwrap(),
+            &config,
+        );
+    }
+    let plan = plan_at(&config, &state, &["iad"], now);
+    assert_eq!(moves(&plan), ["deploy arn"], "{plan:#?}");
+
+    // Priced against the crowd itself, iad's users are not worth a region.
+    let spiky = PlacerConfig {
+        latency: crate::config::LatencySettings {
+            baseline_half_life: Duration::ZERO,
+            ..config.latency.clone()
+        },
+        ..config.clone()
+    };
+    let plan = plan_at(&spiky, &state, &["iad"], now);
+    assert_eq!(moves(&plan), ["deploy arn", "remove iad"], "{plan:#?}");
+}
+
+#[test]
+fn a_sudden_rise_counts_in_full_at_once() {
+    let config = PlacerConfig {
+        policy: PolicyKind::Latency,
+        latency: crate::config::LatencySettings {
+            persist_ticks: 5,
+            urgent_improvement: 0.8,
+            ..Default::default()
+        },
+        ..PlacerConfig::default()
+    };
+    let mut state = state_with(&config, &[("iad", 100.0), ("syd", 0.0)], 5);
+    let now = Timestamp::from_unix_seconds(T0 + 7200);
+    state.record(
+        &TrafficSnapshot::new(now, [("iad", 100.0), ("syd", 60.0)]).unwrap(),
+        &config,
+    );
+    // The short-term average has seen under a third of the jump; counted in
+    // full, the gain is urgent on the first tick.
+    let plan = plan_at(&config, &state, &["iad"], now);
+    assert!(plan.regions[&r("syd")].current < 20.0);
+    assert_eq!(moves(&plan), ["deploy syd"], "{plan:#?}");
+}
+
+#[test]
+fn a_deployed_region_stays_while_its_traffic_fades() {
+    let config = config();
+    // ord is next to iad: only a crowd there is worth its own region.
+    let mut state = state_with(&config, &[("iad", 100.0), ("ord", 200.0)], 20);
+    let now = Timestamp::from_unix_seconds(T0 + 7200);
+    for _ in 0..8 {
+        state.record(
+            &TrafficSnapshot::new(now, [("iad", 100.0), ("ord", 3.0)]).unwrap(),
+            &config,
+        );
+    }
+    // Its short-term average is down to a few requests; the long-term one
+    // still remembers the crowd.
+    let plan = plan_at(&config, &state, &["iad", "ord"], now);
+    assert!(plan.regions[&r("ord")].current < 20.0);
+    assert!(plan.actions.is_empty(), "{plan:#?}");
 }
 
 #[test]
