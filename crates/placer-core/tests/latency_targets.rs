@@ -12,10 +12,14 @@ use placer_core::scenario::{self, Scenario};
 use placer_core::{backtest, LatencyModel, PlacerConfig, QualityReport, Region, Trace};
 
 fn trace(scenario: Scenario) -> Trace {
+    trace_with_seed(scenario, 42)
+}
+
+fn trace_with_seed(scenario: Scenario, seed: u64) -> Trace {
     scenario::generate(
         scenario,
         Duration::from_secs(24 * 3600),
-        42,
+        seed,
         scenario::DEFAULT_STEP,
     )
     .unwrap()
@@ -70,12 +74,34 @@ fn default_latency_policy_meets_its_targets_on_every_scenario() {
     }
 }
 
+/// The targets are set on seed 42; on other draws of the same scenarios the
+/// default policy stays within 15 % of the best static set of its size and
+/// never flaps. (The per-tick oracle is left out here: on noisy-steady it
+/// follows 40 % noise with thousands of moves no real policy can match.)
+#[test]
+fn on_other_seeds_the_default_policy_stays_near_the_best_static_set() {
+    let default_cost = PlacerConfig::default().latency.region_cost_ms;
+    for seed in 1..=4 {
+        for scenario in Scenario::ALL {
+            let report = latency_report(&trace_with_seed(scenario, seed), default_cost);
+            let ours = rtt(&report, POLICY);
+            let best_static = rtt(&report, BEST_STATIC_K);
+            assert!(
+                ours <= 1.15 * best_static,
+                "{scenario}, seed {seed}: {ours:.2} ms against best-static-K {best_static:.2} ms\n{report}"
+            );
+            assert_eq!(report.rows[POLICY].flaps, 0, "{scenario}, seed {seed}\n{report}");
+        }
+    }
+}
+
 /// Scenarios where the latency policy does not beat the seed rule at the
-/// seed's machine-hours (see BENCHMARKS.md): on flash-crowd the seed keeps
-/// crowd regions long after the crowd and wins by ~3 ms at that budget; on
-/// long-tail our two-region runs start a few ticks earlier than the seed's
-/// and use 0.1 machine-hours more, so only one region fits the budget.
-const SEED_BUDGET_EXCEPTIONS: [Scenario; 2] = [Scenario::FlashCrowd, Scenario::LongTail];
+/// seed's machine-hours (see BENCHMARKS.md). long-tail is steady traffic on
+/// which the seed ends up on the same two regions as the best static pair;
+/// our two-region run starts a few ticks sooner and uses 0.05 machine-hours
+/// more, so only one region fits under the seed's figure. Deploying later
+/// would at best tie.
+const SEED_BUDGET_EXCEPTIONS: [Scenario; 1] = [Scenario::LongTail];
 
 #[test]
 fn at_the_seeds_machine_hours_the_latency_policy_has_lower_rtt() {
