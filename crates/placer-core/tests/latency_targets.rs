@@ -90,7 +90,10 @@ fn on_other_seeds_the_default_policy_stays_near_the_best_static_set() {
                 ours <= 1.15 * best_static,
                 "{scenario}, seed {seed}: {ours:.2} ms against best-static-K {best_static:.2} ms\n{report}"
             );
-            assert_eq!(report.rows[POLICY].flaps, 0, "{scenario}, seed {seed}\n{report}");
+            assert_eq!(
+                report.rows[POLICY].flaps, 0,
+                "{scenario}, seed {seed}\n{report}"
+            );
         }
     }
 }

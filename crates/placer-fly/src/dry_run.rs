@@ -159,7 +159,7 @@ impl DryRunActuator {
                         moved_to,
                         source,
                     };
-                    tracing::warn!(%error, "dry-run state file replaced");
+                    // Returned, not logged: the caller reports it once.
                     (fresh, Some(error), true)
                 }
             },

@@ -118,7 +118,7 @@ pub enum PromError {
     /// The answer holds no series with a region label at all. Reported as an
     /// error because an empty snapshot would read as zero traffic everywhere;
     /// usually the app name, the metric or the region label is wrong.
-    #[error("query returned no series with a `{region_label}` label ({unlabelled} series without it): {query}")]
+    #[error("query returned no series with a `{region_label}` label ({unlabelled} series without it); check the app name, the metric and the region label: {query}")]
     NoRegionSeries {
         /// The query that was sent.
         query: String,

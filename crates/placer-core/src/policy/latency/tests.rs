@@ -188,7 +188,12 @@ fn a_small_gain_is_made_once_it_has_lasted_the_stabilization_window() {
     let mut state = state_with(&config, &[("iad", 100.0), ("gru", 60.0)], 5);
     let start = Timestamp::from_unix_seconds(T0 + 7200);
     for minute in 0..=10u64 {
-        let plan = plan_at(&config, &state, &["iad"], start + Duration::from_secs(60 * minute));
+        let plan = plan_at(
+            &config,
+            &state,
+            &["iad"],
+            start + Duration::from_secs(60 * minute),
+        );
         if minute < 10 {
             assert!(plan.actions.is_empty(), "acted after {minute} minutes");
             let why = reason(&plan, "gru");
@@ -218,7 +223,12 @@ fn a_small_gain_that_lapses_starts_its_wait_again() {
     let waiting = plan_at(&config, &state, &["iad"], start);
     assert!(waiting.memory.better_since.is_some());
     // gru's users are served where they are: nothing better to wait for.
-    let settled = plan_at(&config, &state, &["iad", "gru"], start + Duration::from_secs(60));
+    let settled = plan_at(
+        &config,
+        &state,
+        &["iad", "gru"],
+        start + Duration::from_secs(60),
+    );
     assert_eq!(settled.memory.better_since, None);
 }
 
