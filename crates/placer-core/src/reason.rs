@@ -153,10 +153,10 @@ pub enum Reason {
         /// `latency.improvement_margin`, in percent.
         margin_pct: f64,
     },
-    /// Latency policy: the move would undo one made `remaining_secs` too
-    /// recently (`latency.stabilization_window`).
+    /// Latency policy: the region was deployed or removed recently; it stays
+    /// as it is until `latency.stabilization_window` has passed.
     LatencyStabilizing {
-        /// Whole seconds until the move may be undone.
+        /// Whole seconds until the region may change again.
         remaining_secs: u64,
     },
     /// Latency policy: no traffic at all, nothing to place machines by.
@@ -297,7 +297,7 @@ impl fmt::Display for Reason {
             ),
             Reason::LatencyStabilizing { remaining_secs } => write!(
                 f,
-                "Would undo a recent move; stabilization window ({remaining_secs} seconds remaining)"
+                "Moved recently; left as it is for the stabilization window ({remaining_secs} seconds remaining)"
             ),
             Reason::LatencyNoTraffic => f.write_str("No traffic to place machines by"),
             Reason::Explained(text) => f.write_str(text),
