@@ -201,6 +201,22 @@ fn new_keys_parse() {
     assert!(err.to_string().contains("region_cost"), "{err}");
 }
 
+#[test]
+fn latency_patience_and_baseline_keys_parse_and_are_checked() {
+    let config = from_yaml(
+        "latency:\n  baseline_half_life: 2h\n  patient_margin: 0.02\n",
+        "c.yml",
+    )
+    .unwrap();
+    assert_eq!(config.latency.baseline_half_life.as_secs(), 7200);
+    assert_eq!(config.latency.patient_margin, 0.02);
+    let err = from_yaml("latency:\n  patient_margin: 1.5\n", "c.yml").unwrap_err();
+    assert!(
+        err.to_string().contains("patient_margin must be in [0, 1)"),
+        "{err}"
+    );
+}
+
 #[derive(Debug, Default, serde::Deserialize, PartialEq)]
 struct ServiceSection {
     #[serde(default)]
