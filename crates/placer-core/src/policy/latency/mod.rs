@@ -63,6 +63,14 @@ impl PlacementPolicy for LatencyPolicy {
             .filter(|(_, weight)| *weight > 0.0)
             .collect();
         let total: f64 = weights.iter().map(|(_, w)| w).sum();
+        // A gap in observation (the service was down) is not evidence that a
+        // better set stayed better: the patient wait starts again.
+        let last_seen = memory.traffic_baseline.map(|baseline| baseline.at);
+        if last_seen
+            .is_some_and(|at| view.now.duration_since(at) > config.latency.stabilization_window)
+        {
+            memory.better_since = None;
+        }
         let baseline = match memory.traffic_baseline {
             Some(baseline) => baseline.update(total, view.now, config.latency.baseline_half_life),
             None => TrafficBaseline::start(total, view.now),

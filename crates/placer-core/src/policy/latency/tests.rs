@@ -233,6 +233,30 @@ fn a_small_gain_that_lapses_starts_its_wait_again() {
 }
 
 #[test]
+fn a_gap_in_observation_restarts_the_patient_wait() {
+    let config = PlacerConfig {
+        policy: PolicyKind::Latency,
+        latency: crate::config::LatencySettings {
+            improvement_margin: 0.9,
+            urgent_improvement: 1.0,
+            stabilization_window: Duration::from_secs(600),
+            ..Default::default()
+        },
+        ..PlacerConfig::default()
+    };
+    let mut state = state_with(&config, &[("iad", 100.0), ("gru", 60.0)], 5);
+    let start = Timestamp::from_unix_seconds(T0 + 7200);
+    let first = plan_at(&config, &state, &["iad"], start);
+    assert_eq!(first.memory.better_since, Some(start));
+    state.set_policy_memory(first.memory);
+    // An hour later, with nothing observed in between: no move yet.
+    let later = start + Duration::from_secs(3600);
+    let plan = plan_at(&config, &state, &["iad"], later);
+    assert!(plan.actions.is_empty(), "{plan:#?}");
+    assert_eq!(plan.memory.better_since, Some(later));
+}
+
+#[test]
 fn a_move_never_counts_on_a_region_the_stabilization_window_holds_back() {
     let config = config();
     // ord is where the users are, but it was removed ten minutes ago.
