@@ -58,7 +58,8 @@ for scenario in scenarios:
         h1, r1 = ours["machine_hours"], ours["mean_rtt_ms"]
         h2, r2 = over[1]["machine_hours"], over[1]["mean_rtt_ms"]
         frontier = r1 + (budget - h1) / (h2 - h1) * (r2 - r1)
-    verdict = "better" if ours["mean_rtt_ms"] < seed_rtt else "**worse**"
+    gap = ours["mean_rtt_ms"] - seed_rtt
+    verdict = "tie" if abs(gap) < 0.005 else ("better" if gap < 0 else "**worse**")
     print(f"| {scenario} | {seed_rtt:.2f} ms / {budget:.2f} | {ours['mean_rtt_ms']:.2f} ms / "
           f"{ours['machine_hours']:.2f} ({cost:.1f}) | {frontier:.2f} ms | {verdict} |")
 PY
