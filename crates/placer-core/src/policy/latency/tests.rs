@@ -1,7 +1,7 @@
 use std::time::Duration;
 
 use super::*;
-use crate::config::PolicyKind;
+use crate::config::{LatencySettings, PolicyKind};
 use crate::planner::{plan, Plan, PlanInput};
 use crate::policy::TrafficBaseline;
 use crate::{EngineState, PlacerConfig, Timestamp, TrafficSnapshot};
@@ -12,15 +12,35 @@ fn r(code: &str) -> Region {
 
 const T0: i64 = 1_800_000_000;
 
-fn config() -> PlacerConfig {
+/// When the plans are made: two hours after the first recorded tick.
+fn now() -> Timestamp {
+    Timestamp::from_unix_seconds(T0 + 7200)
+}
+
+fn with_latency(latency: LatencySettings) -> PlacerConfig {
     PlacerConfig {
         policy: PolicyKind::Latency,
-        latency: crate::config::LatencySettings {
-            persist_ticks: 1,
-            ..Default::default()
-        },
+        latency,
         ..PlacerConfig::default()
     }
+}
+
+fn config() -> PlacerConfig {
+    with_latency(LatencySettings {
+        persist_ticks: 1,
+        ..Default::default()
+    })
+}
+
+/// Gains under a 90 % margin, never urgent, a ten-minute window: only the
+/// patient path can act.
+fn patient_config() -> PlacerConfig {
+    with_latency(LatencySettings {
+        improvement_margin: 0.9,
+        urgent_improvement: 1.0,
+        stabilization_window: Duration::from_secs(600),
+        ..Default::default()
+    })
 }
 
 fn state_with(config: &PlacerConfig, traffic: &[(&str, f64)], ticks: usize) -> EngineState {
@@ -36,18 +56,7 @@ fn state_with(config: &PlacerConfig, traffic: &[(&str, f64)], ticks: usize) -> E
 }
 
 fn plan_with(config: &PlacerConfig, state: &EngineState, deployed: &[&str]) -> Plan {
-    let deployed: BTreeSet<Region> = deployed.iter().map(|c| r(c)).collect();
-    let input = PlanInput {
-        config,
-        state,
-        deployed: &deployed,
-        now: Timestamp::from_unix_seconds(T0 + 7200),
-        metrics_usable: true,
-    };
-    plan(
-        &input,
-        &LatencyPolicy::new(Arc::new(LatencyModel::distance())),
-    )
+    plan_at(config, state, deployed, now())
 }
 
 fn moves(plan: &Plan) -> Vec<String> {
@@ -114,15 +123,11 @@ fn thinly_split_traffic_on_one_continent_still_gets_a_region() {
 
 #[test]
 fn a_small_gain_must_persist_before_it_is_acted_on() {
-    let config = PlacerConfig {
-        policy: PolicyKind::Latency,
-        latency: crate::config::LatencySettings {
-            persist_ticks: 3,
-            urgent_improvement: 1.0,
-            ..Default::default()
-        },
-        ..PlacerConfig::default()
-    };
+    let config = with_latency(LatencySettings {
+        persist_ticks: 3,
+        urgent_improvement: 1.0,
+        ..Default::default()
+    });
     let traffic = [("iad", 100.0), ("gru", 60.0)];
     let mut state = state_with(&config, &traffic, 5);
     for tick in 1..=3 {
@@ -139,16 +144,12 @@ fn a_small_gain_must_persist_before_it_is_acted_on() {
 
 #[test]
 fn gains_under_the_margin_are_ignored() {
-    let config = PlacerConfig {
-        policy: PolicyKind::Latency,
-        latency: crate::config::LatencySettings {
-            improvement_margin: 0.9,
-            patient_margin: 0.9,
-            urgent_improvement: 1.0,
-            ..Default::default()
-        },
-        ..PlacerConfig::default()
-    };
+    let config = with_latency(LatencySettings {
+        improvement_margin: 0.9,
+        patient_margin: 0.9,
+        urgent_improvement: 1.0,
+        ..Default::default()
+    });
     let state = state_with(&config, &[("iad", 100.0), ("gru", 60.0)], 5);
     let plan = plan_with(&config, &state, &["iad"]);
     assert!(plan.actions.is_empty());
@@ -174,19 +175,9 @@ fn plan_at(config: &PlacerConfig, state: &EngineState, deployed: &[&str], now: T
 
 #[test]
 fn a_small_gain_is_made_once_it_has_lasted_the_stabilization_window() {
-    let config = PlacerConfig {
-        policy: PolicyKind::Latency,
-        latency: crate::config::LatencySettings {
-            improvement_margin: 0.9,
-            patient_margin: 0.01,
-            urgent_improvement: 1.0,
-            stabilization_window: Duration::from_secs(600),
-            ..Default::default()
-        },
-        ..PlacerConfig::default()
-    };
+    let config = patient_config();
     let mut state = state_with(&config, &[("iad", 100.0), ("gru", 60.0)], 5);
-    let start = Timestamp::from_unix_seconds(T0 + 7200);
+    let start = now();
     for minute in 0..=10u64 {
         let plan = plan_at(
             &config,
@@ -208,18 +199,9 @@ fn a_small_gain_is_made_once_it_has_lasted_the_stabilization_window() {
 
 #[test]
 fn a_small_gain_that_lapses_starts_its_wait_again() {
-    let config = PlacerConfig {
-        policy: PolicyKind::Latency,
-        latency: crate::config::LatencySettings {
-            improvement_margin: 0.9,
-            urgent_improvement: 1.0,
-            stabilization_window: Duration::from_secs(600),
-            ..Default::default()
-        },
-        ..PlacerConfig::default()
-    };
+    let config = patient_config();
     let state = state_with(&config, &[("iad", 100.0), ("gru", 60.0)], 5);
-    let start = Timestamp::from_unix_seconds(T0 + 7200);
+    let start = now();
     let waiting = plan_at(&config, &state, &["iad"], start);
     assert!(waiting.memory.better_since.is_some());
     // gru's users are served where they are: nothing better to wait for.
@@ -234,18 +216,9 @@ fn a_small_gain_that_lapses_starts_its_wait_again() {
 
 #[test]
 fn a_gap_in_observation_restarts_the_patient_wait() {
-    let config = PlacerConfig {
-        policy: PolicyKind::Latency,
-        latency: crate::config::LatencySettings {
-            improvement_margin: 0.9,
-            urgent_improvement: 1.0,
-            stabilization_window: Duration::from_secs(600),
-            ..Default::default()
-        },
-        ..PlacerConfig::default()
-    };
+    let config = patient_config();
     let mut state = state_with(&config, &[("iad", 100.0), ("gru", 60.0)], 5);
-    let start = Timestamp::from_unix_seconds(T0 + 7200);
+    let start = now();
     let first = plan_at(&config, &state, &["iad"], start);
     assert_eq!(first.memory.better_since, Some(start));
     state.set_policy_memory(first.memory);
@@ -262,7 +235,7 @@ fn a_move_never_counts_on_a_region_the_stabilization_window_holds_back() {
     // ord is where the users are, but it was removed ten minutes ago.
     let traffic = [("ord", 300.0), ("iad", 10.0), ("sjc", 10.0)];
     let mut state = state_with(&config, &traffic, 5);
-    let now = Timestamp::from_unix_seconds(T0 + 7200);
+    let now = now();
     state.record_action(&r("ord"), Action::Remove, now - Duration::from_secs(600));
     let plan = plan_with(&config, &state, &["iad", "sjc"]);
     assert!(reason(&plan, "ord").contains("stabilization window"));
@@ -272,18 +245,14 @@ fn a_move_never_counts_on_a_region_the_stabilization_window_holds_back() {
 
 #[test]
 fn a_crowd_in_one_region_does_not_price_out_the_others() {
-    let config = PlacerConfig {
-        policy: PolicyKind::Latency,
-        latency: crate::config::LatencySettings {
-            region_cost_ms: 20.0,
-            persist_ticks: 1,
-            ..Default::default()
-        },
-        ..PlacerConfig::default()
-    };
+    let config = with_latency(LatencySettings {
+        region_cost_ms: 20.0,
+        persist_ticks: 1,
+        ..Default::default()
+    });
     // Hours of iad traffic, then a crowd at arn six times its size.
     let mut state = state_with(&config, &[("iad", 100.0), ("arn", 0.0)], 5);
-    let now = Timestamp::from_unix_seconds(T0 + 7200);
+    let now = now();
     let mut memory = state.policy_memory().clone();
     memory.traffic_baseline = Some(TrafficBaseline::start(100.0, now - Duration::from_secs(60)));
     state.set_policy_memory(memory);
@@ -298,7 +267,7 @@ fn a_crowd_in_one_region_does_not_price_out_the_others() {
 
     // Priced against the crowd itself, iad's users are not worth a region.
     let spiky = PlacerConfig {
-        latency: crate::config::LatencySettings {
+        latency: LatencySettings {
             baseline_half_life: Duration::ZERO,
             ..config.latency.clone()
         },
@@ -310,17 +279,13 @@ fn a_crowd_in_one_region_does_not_price_out_the_others() {
 
 #[test]
 fn a_sudden_rise_counts_in_full_at_once() {
-    let config = PlacerConfig {
-        policy: PolicyKind::Latency,
-        latency: crate::config::LatencySettings {
-            persist_ticks: 5,
-            urgent_improvement: 0.8,
-            ..Default::default()
-        },
-        ..PlacerConfig::default()
-    };
+    let config = with_latency(LatencySettings {
+        persist_ticks: 5,
+        urgent_improvement: 0.8,
+        ..Default::default()
+    });
     let mut state = state_with(&config, &[("iad", 100.0), ("syd", 0.0)], 5);
-    let now = Timestamp::from_unix_seconds(T0 + 7200);
+    let now = now();
     state.record(
         &TrafficSnapshot::new(now, [("iad", 100.0), ("syd", 60.0)]).unwrap(),
         &config,
@@ -337,7 +302,7 @@ fn a_deployed_region_stays_while_its_traffic_fades() {
     let config = config();
     // ord is next to iad: only a crowd there is worth its own region.
     let mut state = state_with(&config, &[("iad", 100.0), ("ord", 200.0)], 20);
-    let now = Timestamp::from_unix_seconds(T0 + 7200);
+    let now = now();
     for _ in 0..8 {
         state.record(
             &TrafficSnapshot::new(now, [("iad", 100.0), ("ord", 3.0)]).unwrap(),
@@ -355,7 +320,7 @@ fn a_deployed_region_stays_while_its_traffic_fades() {
 fn a_recent_move_is_not_undone_inside_the_stabilization_window() {
     let config = config();
     let mut state = state_with(&config, &[("fra", 200.0), ("ams", 20.0)], 5);
-    let ten_minutes_ago = Timestamp::from_unix_seconds(T0 + 7200) - Duration::from_secs(600);
+    let ten_minutes_ago = now() - Duration::from_secs(600);
     state.record_action(&r("ams"), Action::Deploy, ten_minutes_ago);
     let plan = plan_with(&config, &state, &["fra", "ams"]);
     assert!(plan.actions.is_empty());
