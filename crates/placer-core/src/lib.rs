@@ -90,6 +90,8 @@ pub mod seed_rule;
 mod snapshot;
 mod source;
 mod state;
+#[cfg(test)]
+mod test_support;
 mod thresholds;
 mod time;
 mod timeline;

@@ -2,29 +2,11 @@ use std::time::Duration;
 
 use super::*;
 use crate::policy::ThresholdPolicy;
+use crate::test_support::{r, state_with, T0};
 use crate::TrafficSnapshot;
-
-fn r(code: &str) -> Region {
-    code.parse().unwrap()
-}
 
 fn set(codes: &[&str]) -> BTreeSet<Region> {
     codes.iter().map(|c| r(c)).collect()
-}
-
-const T0: i64 = 1_800_000_000;
-
-/// Records `ticks` observations of the same per-region traffic, one a minute.
-fn state_with(config: &PlacerConfig, traffic: &[(&str, f64)], ticks: usize) -> EngineState {
-    let mut state = EngineState::default();
-    for i in 0..ticks {
-        let at = Timestamp::from_unix_seconds(T0 + 60 * i as i64);
-        state.record(
-            &TrafficSnapshot::new(at, traffic.iter().copied()).unwrap(),
-            config,
-        );
-    }
-    state
 }
 
 fn plan_for(config: &PlacerConfig, state: &EngineState, deployed: &[&str]) -> Plan {

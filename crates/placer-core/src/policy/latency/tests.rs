@@ -4,13 +4,8 @@ use super::*;
 use crate::config::{LatencySettings, PolicyKind};
 use crate::planner::{plan, Plan, PlanInput};
 use crate::policy::TrafficBaseline;
+use crate::test_support::{r, state_with, T0};
 use crate::{EngineState, PlacerConfig, Timestamp, TrafficSnapshot};
-
-fn r(code: &str) -> Region {
-    code.parse().unwrap()
-}
-
-const T0: i64 = 1_800_000_000;
 
 /// When the plans are made: two hours after the first recorded tick.
 fn now() -> Timestamp {
@@ -41,18 +36,6 @@ fn patient_config() -> PlacerConfig {
         stabilization_window: Duration::from_secs(600),
         ..Default::default()
     })
-}
-
-fn state_with(config: &PlacerConfig, traffic: &[(&str, f64)], ticks: usize) -> EngineState {
-    let mut state = EngineState::default();
-    for i in 0..ticks {
-        let at = Timestamp::from_unix_seconds(T0 + 60 * i as i64);
-        state.record(
-            &TrafficSnapshot::new(at, traffic.iter().copied()).unwrap(),
-            config,
-        );
-    }
-    state
 }
 
 fn plan_with(config: &PlacerConfig, state: &EngineState, deployed: &[&str]) -> Plan {
