@@ -8,13 +8,11 @@ use std::time::{Duration, Instant};
 use placer_core::{conformance, ApiToken};
 use placer_prom::{PromError, PrometheusSettings};
 use support::stub::*;
-use wiremock::{MockServer, ResponseTemplate};
+use wiremock::ResponseTemplate;
 
 #[tokio::test]
 async fn unauthorized_is_an_http_error_that_never_shows_the_token() {
-    let server = MockServer::start().await;
-    answer(
-        &server,
+    let server = stub_answering(
         INSTANT_PATH,
         ResponseTemplate::new(401).set_body_string("unauthorized"),
     )
@@ -40,9 +38,7 @@ async fn unauthorized_is_an_http_error_that_never_shows_the_token() {
 
 #[tokio::test]
 async fn a_server_error_carries_its_status_and_body() {
-    let server = MockServer::start().await;
-    answer(
-        &server,
+    let server = stub_answering(
         INSTANT_PATH,
         ResponseTemplate::new(500).set_body_string("vmselect: storage node unavailable"),
     )
@@ -60,9 +56,7 @@ async fn a_server_error_carries_its_status_and_body() {
 
 #[tokio::test]
 async fn a_json_error_with_an_http_status_is_an_api_error() {
-    let server = MockServer::start().await;
-    answer(
-        &server,
+    let server = stub_answering(
         INSTANT_PATH,
         ResponseTemplate::new(400).set_body_raw(
             fixture("error_prometheus_bad_data.json"),
@@ -85,9 +79,7 @@ async fn a_json_error_with_an_http_status_is_an_api_error() {
 
 #[tokio::test]
 async fn status_error_in_a_200_answer_is_an_api_error() {
-    let server = MockServer::start().await;
-    answer(
-        &server,
+    let server = stub_answering(
         INSTANT_PATH,
         json(fixture("error_victoria_metrics_422.json")),
     )
@@ -104,9 +96,7 @@ async fn status_error_in_a_200_answer_is_an_api_error() {
 
 #[tokio::test]
 async fn malformed_json_is_a_decode_error() {
-    let server = MockServer::start().await;
-    answer(
-        &server,
+    let server = stub_answering(
         INSTANT_PATH,
         json(r#"{"status":"success","data":{"resultTy"#.into()),
     )
@@ -123,9 +113,7 @@ async fn malformed_json_is_a_decode_error() {
 
 #[tokio::test]
 async fn a_slow_server_times_out_after_the_configured_limit() {
-    let server = MockServer::start().await;
-    answer(
-        &server,
+    let server = stub_answering(
         INSTANT_PATH,
         json(fixture("vector_prometheus.json")).set_delay(Duration::from_secs(3)),
     )
@@ -150,8 +138,7 @@ async fn a_slow_server_times_out_after_the_configured_limit() {
 
 #[tokio::test]
 async fn an_empty_result_is_an_error_not_an_empty_snapshot() {
-    let server = MockServer::start().await;
-    answer(&server, INSTANT_PATH, json(fixture("vector_empty.json"))).await;
+    let server = stub_answering(INSTANT_PATH, json(fixture("vector_empty.json"))).await;
     let source = source(settings(&server));
     let err = source.query_instant(at()).await.unwrap_err();
     assert!(
@@ -167,9 +154,7 @@ async fn an_empty_result_is_an_error_not_an_empty_snapshot() {
 
 #[tokio::test]
 async fn only_unlabelled_series_is_an_error_too() {
-    let server = MockServer::start().await;
-    answer(
-        &server,
+    let server = stub_answering(
         INSTANT_PATH,
         json(fixture("vector_without_region_label.json")),
     )
@@ -186,8 +171,7 @@ async fn only_unlabelled_series_is_an_error_too() {
 
 #[tokio::test]
 async fn nan_traffic_fails_the_tick() {
-    let server = MockServer::start().await;
-    answer(&server, INSTANT_PATH, json(fixture("vector_nan.json"))).await;
+    let server = stub_answering(INSTANT_PATH, json(fixture("vector_nan.json"))).await;
     let source = source(settings(&server));
     let err = conformance::failing_backend_is_an_error(&source, at()).await;
     assert!(err.to_string().contains("NaN"), "{err}");

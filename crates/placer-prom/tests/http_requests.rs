@@ -13,13 +13,7 @@ use wiremock::MockServer;
 
 #[tokio::test]
 async fn instant_queries_post_the_rendered_query_and_time_as_a_form() {
-    let server = MockServer::start().await;
-    answer(
-        &server,
-        INSTANT_PATH,
-        json(fixture("vector_prometheus.json")),
-    )
-    .await;
+    let server = stub_answering(INSTANT_PATH, json(fixture("vector_prometheus.json"))).await;
 
     let outcome = source(settings(&server)).query_instant(at()).await.unwrap();
     assert_eq!(outcome.snapshot.total(), 132.5);
@@ -54,13 +48,7 @@ async fn fly_tokens_are_sent_as_given_and_other_tokens_as_bearer() {
         ("FlyV1 fm2_abc,fm2_def", "FlyV1 fm2_abc,fm2_def"),
         ("personal123", "Bearer personal123"),
     ] {
-        let server = MockServer::start().await;
-        answer(
-            &server,
-            INSTANT_PATH,
-            json(fixture("vector_prometheus.json")),
-        )
-        .await;
+        let server = stub_answering(INSTANT_PATH, json(fixture("vector_prometheus.json"))).await;
         let mut settings = settings(&server);
         settings.token = Some(ApiToken::new(token));
         source(settings).query_instant(at()).await.unwrap();
@@ -71,9 +59,7 @@ async fn fly_tokens_are_sent_as_given_and_other_tokens_as_bearer() {
 
 #[tokio::test]
 async fn partial_answers_are_shown_by_query_instant_and_refused_by_fetch() {
-    let server = MockServer::start().await;
-    answer(
-        &server,
+    let server = stub_answering(
         INSTANT_PATH,
         json(fixture("vector_partial_with_warnings.json")),
     )
@@ -101,13 +87,7 @@ async fn partial_answers_are_shown_by_query_instant_and_refused_by_fetch() {
 
 #[tokio::test]
 async fn fetch_meets_the_source_contract() {
-    let server = MockServer::start().await;
-    answer(
-        &server,
-        INSTANT_PATH,
-        json(fixture("vector_prometheus.json")),
-    )
-    .await;
+    let server = stub_answering(INSTANT_PATH, json(fixture("vector_prometheus.json"))).await;
     let source = source(settings(&server));
     let expected =
         TrafficSnapshot::new(at(), [("fra", 40.0), ("iad", 80.0), ("syd", 12.5)]).unwrap();
@@ -117,13 +97,7 @@ async fn fetch_meets_the_source_contract() {
 
 #[tokio::test]
 async fn range_queries_post_start_end_and_step_and_give_a_snapshot_per_step() {
-    let server = MockServer::start().await;
-    answer(
-        &server,
-        RANGE_PATH,
-        json(fixture("matrix_victoria_metrics.json")),
-    )
-    .await;
+    let server = stub_answering(RANGE_PATH, json(fixture("matrix_victoria_metrics.json"))).await;
     let start = Timestamp::from_unix_seconds(1_795_819_200);
     let end = Timestamp::from_unix_seconds(1_795_819_800);
 
@@ -180,13 +154,7 @@ async fn range_arguments_are_checked_before_anything_is_sent() {
 
 #[tokio::test]
 async fn result_types_that_do_not_fit_the_call_are_refused() {
-    let server = MockServer::start().await;
-    answer(
-        &server,
-        INSTANT_PATH,
-        json(fixture("matrix_victoria_metrics.json")),
-    )
-    .await;
+    let server = stub_answering(INSTANT_PATH, json(fixture("matrix_victoria_metrics.json"))).await;
     answer(&server, RANGE_PATH, json(fixture("vector_prometheus.json"))).await;
     let source = source(settings(&server));
     let err = source.query_instant(at()).await.unwrap_err();

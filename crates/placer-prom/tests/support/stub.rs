@@ -38,6 +38,13 @@ pub async fn answer(server: &MockServer, at_path: &str, response: ResponseTempla
         .await;
 }
 
+/// A stub that answers every POST to `at_path` with `response`.
+pub async fn stub_answering(at_path: &str, response: ResponseTemplate) -> MockServer {
+    let server = MockServer::start().await;
+    answer(&server, at_path, response).await;
+    server
+}
+
 pub fn json(body: String) -> ResponseTemplate {
     ResponseTemplate::new(200).set_body_raw(body, "application/json")
 }
