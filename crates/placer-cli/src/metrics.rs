@@ -5,7 +5,7 @@ use std::collections::BTreeSet;
 use std::sync::atomic::AtomicU64;
 use std::time::Duration;
 
-use placer_core::{Action, Outcome, Region, TickReport};
+use placer_core::{Action, FailedStage, Outcome, Region, TickReport};
 use prometheus_client::encoding::{EncodeLabelSet, EncodeLabelValue};
 use prometheus_client::metrics::counter::Counter;
 use prometheus_client::metrics::family::Family;
@@ -182,11 +182,10 @@ impl Metrics {
         self.dry_run.set(i64::from(report.dry_run));
         let result = if report.is_ok() { "ok" } else { "failed" };
         self.ticks.get_or_create(&ResultLabels { result }).inc();
-        if let Some(error) = &report.error {
-            let stage = if error.starts_with("fetching traffic") {
-                "metrics"
-            } else {
-                "deployment"
+        if report.error.is_some() {
+            let stage = match report.failed_stage() {
+                Some(FailedStage::FetchingTraffic) => "metrics",
+                _ => "deployment",
             };
             self.errors.get_or_create(&StageLabels { stage }).inc();
             return;

@@ -113,7 +113,7 @@ pub use planner::{Plan, PlannedAction};
 pub use quality::{QualityOptions, QualityReport, QualityRow};
 pub use reason::Reason;
 pub use region::{Region, RegionError};
-pub use report::{Action, ActionOutcome, Outcome, RegionDetail, Skipped, TickReport};
+pub use report::{Action, ActionOutcome, FailedStage, Outcome, RegionDetail, Skipped, TickReport};
 pub use rtt_table::RttTable;
 pub use seed_rule::{replay_seed_rule, SeedDecision, SeedRule, SeedRuleParams};
 pub use snapshot::{SnapshotError, TrafficSnapshot};

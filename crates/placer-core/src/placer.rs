@@ -6,7 +6,7 @@ use std::sync::Arc;
 use crate::config::{InvalidConfig, PolicyKind};
 use crate::planner::{self, Plan, PlanInput};
 use crate::policy::{LatencyPolicy, PlacementPolicy, ThresholdPolicy};
-use crate::report::{Action, ActionOutcome, Outcome, Skipped, TickReport};
+use crate::report::{Action, ActionOutcome, FailedStage, Outcome, Skipped, TickReport};
 use crate::{
     EngineState, LatencyModel, MetricsSource, PlacerConfig, Region, RegionActuator, Timestamp,
 };
@@ -131,16 +131,28 @@ impl Placer {
             Ok(snapshot) => snapshot,
             Err(err) => {
                 let current = actuator.deployed_regions().await.ok();
-                let error = format!("fetching traffic failed: {err}");
-                return TickReport::failed(now, dry_run, policy, current.as_ref(), error);
+                return TickReport::failed(
+                    now,
+                    dry_run,
+                    policy,
+                    current.as_ref(),
+                    FailedStage::FetchingTraffic,
+                    err,
+                );
             }
         };
         self.state.record(&snapshot, &self.config);
         let deployed = match actuator.deployed_regions().await {
             Ok(deployed) => deployed,
             Err(err) => {
-                let error = format!("listing deployed regions failed: {err}");
-                return TickReport::failed(now, dry_run, policy, None, error);
+                return TickReport::failed(
+                    now,
+                    dry_run,
+                    policy,
+                    None,
+                    FailedStage::ListingDeployment,
+                    err,
+                );
             }
         };
         self.state.forget_idle(&deployed, &self.config, now);

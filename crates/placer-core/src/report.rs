@@ -118,14 +118,43 @@ pub struct TickReport {
     pub error: Option<String>,
 }
 
+/// The step at which a tick gave up (see [`TickReport::failed_stage`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum FailedStage {
+    /// Reading traffic from the metrics source.
+    FetchingTraffic,
+    /// Listing the deployed regions from the actuator.
+    ListingDeployment,
+}
+
+impl FailedStage {
+    /// How a report's `error` begins for this stage.
+    pub(crate) fn prefix(self) -> &'static str {
+        match self {
+            FailedStage::FetchingTraffic => "fetching traffic failed: ",
+            FailedStage::ListingDeployment => "listing deployed regions failed: ",
+        }
+    }
+}
+
 impl TickReport {
+    /// The step at which the tick gave up, when it did.
+    pub fn failed_stage(&self) -> Option<FailedStage> {
+        let error = self.error.as_deref()?;
+        [FailedStage::FetchingTraffic, FailedStage::ListingDeployment]
+            .into_iter()
+            .find(|stage| error.starts_with(stage.prefix()))
+    }
+
     pub(crate) fn failed(
         at: Timestamp,
         dry_run: bool,
         policy: PolicyKind,
         current: Option<&BTreeSet<Region>>,
-        error: String,
+        stage: FailedStage,
+        cause: impl std::fmt::Display,
     ) -> TickReport {
+        let error = format!("{}{cause}", stage.prefix());
         let current: Vec<Region> = current
             .map(|c| c.iter().cloned().collect())
             .unwrap_or_default();

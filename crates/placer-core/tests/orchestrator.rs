@@ -6,8 +6,8 @@ use async_trait::async_trait;
 use futures::executor::block_on;
 use mockall::{mock, predicate::eq, Sequence};
 use placer_core::{
-    Action, ActuatorError, InMemoryActuator, MetricsError, MetricsSource, Outcome, Placer,
-    PlacerConfig, Region, RegionActuator, ScriptedSource, Timestamp, TrafficSnapshot,
+    Action, ActuatorError, FailedStage, InMemoryActuator, MetricsError, MetricsSource, Outcome,
+    Placer, PlacerConfig, Region, RegionActuator, ScriptedSource, Timestamp, TrafficSnapshot,
 };
 
 mock! {
@@ -73,6 +73,7 @@ fn fetch_failure_means_no_actions_and_an_error_in_the_report() {
 
     let mut placer = Placer::new(live()).unwrap();
     let report = block_on(placer.tick(&source, &actuator, at(0)));
+    assert_eq!(report.failed_stage(), Some(FailedStage::FetchingTraffic));
     let error = report.error.as_deref().unwrap();
     assert!(error.contains("connection refused"), "{error}");
     assert_eq!(report.current_deployment, vec![r("fra"), r("iad")]);
@@ -95,6 +96,7 @@ fn listing_failure_means_no_actions() {
     actuator.expect_is_simulation().return_const(false);
     let mut placer = Placer::new(live()).unwrap();
     let report = block_on(placer.tick(&source, &actuator, at(0)));
+    assert_eq!(report.failed_stage(), Some(FailedStage::ListingDeployment));
     assert!(report.error.unwrap().contains("502 bad gateway"));
 }
 
