@@ -4,14 +4,20 @@ use placer_core::{Outcome, Region, TickReport};
 
 /// `fra, iad`, or `none`.
 pub(crate) fn regions(regions: &[Region]) -> String {
-    if regions.is_empty() {
-        return "none".to_owned();
+    region_list(regions, "none")
+}
+
+/// The codes joined with commas (`fra, iad`), or `empty` when there are none.
+pub(crate) fn region_list<'a>(
+    regions: impl IntoIterator<Item = &'a Region>,
+    empty: &str,
+) -> String {
+    let codes: Vec<&str> = regions.into_iter().map(Region::as_str).collect();
+    if codes.is_empty() {
+        empty.to_owned()
+    } else {
+        codes.join(", ")
     }
-    regions
-        .iter()
-        .map(Region::as_str)
-        .collect::<Vec<_>>()
-        .join(", ")
 }
 
 /// Logs a finished tick.

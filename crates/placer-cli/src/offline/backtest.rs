@@ -140,16 +140,9 @@ fn write_decisions(
     out.flush().map_err(failed)
 }
 
-/// `fra, iad`, or `nothing`.
+/// `fra, iad`, or `nothing deployed`.
 fn list(regions: &BTreeSet<Region>) -> String {
-    if regions.is_empty() {
-        return "nothing deployed".to_owned();
-    }
-    regions
-        .iter()
-        .map(Region::as_str)
-        .collect::<Vec<_>>()
-        .join(", ")
+    crate::log_lines::region_list(regions, "nothing deployed")
 }
 
 #[cfg(test)]

@@ -126,15 +126,7 @@ fn render(pick: &Recommendation) -> String {
 }
 
 fn regions(placement: &Placement) -> String {
-    if placement.regions.is_empty() {
-        return "(none)".to_owned();
-    }
-    placement
-        .regions
-        .iter()
-        .map(Region::as_str)
-        .collect::<Vec<_>>()
-        .join(", ")
+    crate::log_lines::region_list(&placement.regions, "(none)")
 }
 
 #[cfg(test)]
