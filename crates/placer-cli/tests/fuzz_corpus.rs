@@ -7,11 +7,9 @@
 //! have to pass the checks.
 
 use std::panic::{catch_unwind, AssertUnwindSafe};
-use std::path::{Path, PathBuf};
 
-fn corpus_dir() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("../../fuzz/corpus/config_yaml")
-}
+#[path = "../../../fuzz/checks/corpus.rs"]
+mod corpus;
 
 // The target's own checks, shared from fuzz/checks/.
 #[path = "../../../fuzz/checks/config_cli.rs"]
@@ -23,26 +21,12 @@ use config_cli::check_cli_config as check;
 
 #[test]
 fn config_yaml_corpus_through_the_whole_file_reader() {
-    let dir = corpus_dir();
-    let mut paths: Vec<PathBuf> = std::fs::read_dir(&dir)
-        .unwrap_or_else(|e| panic!("cannot read the corpus at {}: {e}", dir.display()))
-        .map(|entry| entry.unwrap().path())
-        .filter(|path| path.is_file())
-        .collect();
-    paths.sort();
-    assert!(
-        !paths.is_empty(),
-        "the corpus at {} is empty",
-        dir.display()
-    );
-
+    let files = corpus::corpus_files("config_yaml");
     let mut accepted = 0;
-    for path in &paths {
-        let name = path.file_name().unwrap().to_string_lossy().into_owned();
+    for (name, bytes) in &files {
         let expect_accepted = name.starts_with("valid-") || name.starts_with("cli-valid-");
         let expect_refused = name.starts_with("invalid-") || name.starts_with("cli-invalid-");
-        let bytes = std::fs::read(path).unwrap();
-        let Ok(text) = std::str::from_utf8(&bytes) else {
+        let Ok(text) = std::str::from_utf8(bytes) else {
             // A config file is text; the reader never sees other bytes.
             assert!(!expect_accepted, "{name} is not UTF-8");
             continue;
@@ -61,5 +45,5 @@ fn config_yaml_corpus_through_the_whole_file_reader() {
         }
     }
     assert!(accepted > 0, "no corpus input is accepted");
-    assert!(accepted < paths.len(), "no corpus input is refused");
+    assert!(accepted < files.len(), "no corpus input is refused");
 }

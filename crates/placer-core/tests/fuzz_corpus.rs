@@ -8,32 +8,9 @@
 //! other name (inputs the fuzzer found) only has to pass the checks.
 
 use std::panic::{catch_unwind, AssertUnwindSafe};
-use std::path::{Path, PathBuf};
 
-/// Every file of one target's corpus, by name, in name order.
-fn corpus(target: &str) -> Vec<(String, Vec<u8>)> {
-    let dir = Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("../../fuzz/corpus")
-        .join(target);
-    let mut paths: Vec<PathBuf> = std::fs::read_dir(&dir)
-        .unwrap_or_else(|e| panic!("cannot read the corpus at {}: {e}", dir.display()))
-        .map(|entry| entry.unwrap().path())
-        .filter(|path| path.is_file())
-        .collect();
-    paths.sort();
-    assert!(
-        !paths.is_empty(),
-        "the corpus at {} is empty",
-        dir.display()
-    );
-    paths
-        .into_iter()
-        .map(|path| {
-            let name = path.file_name().unwrap().to_string_lossy().into_owned();
-            (name, std::fs::read(&path).unwrap())
-        })
-        .collect()
-}
+#[path = "../../../fuzz/checks/corpus.rs"]
+mod corpus;
 
 /// What a check made of one input: `Ok` when the reader accepted it, the
 /// reader's error otherwise.
@@ -44,7 +21,7 @@ type Verdict = Result<(), String>;
 fn run_corpus(target: &str, refused_prefixes: &[&str], check: impl Fn(&[u8]) -> Verdict) {
     let mut accepted_count = 0;
     let mut refused_count = 0;
-    for (name, data) in corpus(target) {
+    for (name, data) in corpus::corpus_files(target) {
         let verdict = catch_unwind(AssertUnwindSafe(|| check(&data)))
             .unwrap_or_else(|_| panic!("{target}/{name}: a check panicked (see above)"));
         if let (true, Err(reason)) = (name.starts_with("valid-"), &verdict) {

@@ -1,16 +1,13 @@
 //! Runs the committed fuzz corpus through the machine-list parser, so the
 //! cases the fuzzer starts from are checked on every test run.
 
-use std::path::PathBuf;
+#[path = "../../../../fuzz/checks/corpus.rs"]
+mod committed;
 
 #[test]
 fn the_fuzz_corpus_parses_as_its_names_say() {
-    let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../fuzz/corpus/fly_machines");
     let mut seen = 0;
-    for entry in std::fs::read_dir(&dir).unwrap_or_else(|err| panic!("{}: {err}", dir.display())) {
-        let path = entry.unwrap().path();
-        let name = path.file_name().unwrap().to_string_lossy().into_owned();
-        let body = std::fs::read(&path).unwrap();
+    for (name, body) in committed::corpus_files("fly_machines") {
         let parsed = placer_fly::parse_machine_list(&body);
         if name.starts_with("valid-") {
             let machines = parsed.unwrap_or_else(|err| panic!("{name}: {err}"));
@@ -24,6 +21,6 @@ fn the_fuzz_corpus_parses_as_its_names_say() {
     assert!(
         seen >= 5,
         "expected the committed corpus in {}",
-        dir.display()
+        committed::corpus_dir("fly_machines").display()
     );
 }
