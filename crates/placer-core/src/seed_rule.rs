@@ -38,7 +38,7 @@ use std::time::Duration;
 
 use serde::Serialize;
 
-use crate::{Region, Timeline, Timestamp, Trace, TrafficSnapshot};
+use crate::{PlacerConfig, Region, Timeline, Timestamp, Trace, TrafficSnapshot};
 
 /// The seed's tuning knobs, defaulting to its shipped configuration.
 #[derive(Debug, Clone, PartialEq, Serialize)]
@@ -69,6 +69,30 @@ impl Default for SeedRuleParams {
             traffic_threshold: 50.0,
             deployment_threshold: 10.0,
             cooldown: Duration::from_secs(10),
+        }
+    }
+}
+
+impl SeedRuleParams {
+    /// The seed's rule with the settings it shares with the engine's
+    /// `config` (windows, smoothing, thresholds, cooldown), so a comparison
+    /// answers "what would the original script have done with this config".
+    ///
+    /// ```
+    /// use placer_core::{PlacerConfig, SeedRuleParams};
+    ///
+    /// // The defaults agree: a default config gives the seed as shipped.
+    /// assert_eq!(SeedRuleParams::from_config(&PlacerConfig::default()), SeedRuleParams::default());
+    /// ```
+    pub fn from_config(config: &PlacerConfig) -> Self {
+        SeedRuleParams {
+            short_term_window: config.short_term_window,
+            long_term_window: config.long_term_window,
+            alpha_short: config.alpha_short,
+            alpha_long: config.alpha_long,
+            traffic_threshold: config.traffic_threshold,
+            deployment_threshold: config.deployment_threshold,
+            cooldown: config.cooldown_period,
         }
     }
 }
@@ -257,6 +281,23 @@ mod tests {
             (20..40).find(|&tick| !feed(&mut rule, tick, &[("iad", 2.0)]).removed.is_empty());
         assert!(removed_at.is_some());
         assert!(rule.deployed().is_empty());
+    }
+
+    #[test]
+    fn the_seed_row_uses_the_config_shared_settings() {
+        let config = PlacerConfig {
+            traffic_threshold: 80.0,
+            cooldown_period: std::time::Duration::from_secs(600),
+            ..PlacerConfig::default()
+        };
+        let params = SeedRuleParams::from_config(&config);
+        assert_eq!(params.traffic_threshold, 80.0);
+        assert_eq!(params.cooldown.as_secs(), 600);
+        // The defaults agree, so a default config gives the seed as shipped.
+        assert_eq!(
+            SeedRuleParams::from_config(&PlacerConfig::default()),
+            SeedRuleParams::default()
+        );
     }
 
     #[test]

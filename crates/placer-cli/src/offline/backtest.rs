@@ -9,7 +9,7 @@ use std::path::Path;
 
 use placer_core::backtest::{self, TickDecision};
 use placer_core::quality::{self, QualityOptions};
-use placer_core::{PlacerConfig, Region, SeedRuleParams};
+use placer_core::{Region, SeedRuleParams};
 
 use super::progress::{Progress, MIN_TICKS_FOR_BAR};
 use super::{
@@ -72,7 +72,7 @@ pub(crate) async fn backtest(
     }
 
     let options = QualityOptions {
-        seed: seed_rule_params(&config.engine),
+        seed: SeedRuleParams::from_config(&config.engine),
         ..QualityOptions::default()
     };
     let spinner = Progress::spinner(
@@ -96,21 +96,6 @@ pub(crate) async fn backtest(
     }
     print_out(&output)?;
     Ok(())
-}
-
-/// The seed's rule with the settings it shares with the engine, so the
-/// **seed** row answers "what would the original script have done with
-/// this config".
-fn seed_rule_params(config: &PlacerConfig) -> SeedRuleParams {
-    SeedRuleParams {
-        short_term_window: config.short_term_window,
-        long_term_window: config.long_term_window,
-        alpha_short: config.alpha_short,
-        alpha_long: config.alpha_long,
-        traffic_threshold: config.traffic_threshold,
-        deployment_threshold: config.deployment_threshold,
-        cooldown: config.cooldown_period,
-    }
 }
 
 fn create(path: &Path) -> Result<File, OfflineError> {
@@ -143,26 +128,4 @@ fn write_decisions(
 /// `fra, iad`, or `nothing deployed`.
 fn list(regions: &BTreeSet<Region>) -> String {
     crate::log_lines::region_list(regions, "nothing deployed")
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn the_seed_row_uses_the_config_shared_settings() {
-        let config = PlacerConfig {
-            traffic_threshold: 80.0,
-            cooldown_period: std::time::Duration::from_secs(600),
-            ..PlacerConfig::default()
-        };
-        let params = seed_rule_params(&config);
-        assert_eq!(params.traffic_threshold, 80.0);
-        assert_eq!(params.cooldown.as_secs(), 600);
-        // The defaults agree, so a default config gives the seed as shipped.
-        assert_eq!(
-            seed_rule_params(&PlacerConfig::default()),
-            SeedRuleParams::default()
-        );
-    }
 }
