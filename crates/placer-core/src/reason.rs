@@ -161,6 +161,21 @@ pub enum Reason {
     },
     /// Latency policy: no traffic at all, nothing to place machines by.
     LatencyNoTraffic,
+    /// Latency policy: the machine budget pays for `regions` regions from
+    /// `in_secs` from now, and the better placement needs them; it waits to
+    /// make the change in one step rather than move a machine twice.
+    LatencyBudgetWait {
+        /// Regions the budget will pay for until the end of its period.
+        regions: usize,
+        /// Whole seconds until it does.
+        in_secs: u64,
+    },
+    /// Latency policy: the machine budget left in this period pays for only
+    /// `regions` regions until the period ends.
+    LatencyOverBudget {
+        /// Regions the budget pays for.
+        regions: usize,
+    },
     /// An explanation given by a policy in its own words.
     Explained(String),
 }
@@ -193,6 +208,8 @@ impl Reason {
             Reason::LatencyBelowMargin { .. } => "latency_below_margin",
             Reason::LatencyStabilizing { .. } => "latency_stabilizing",
             Reason::LatencyNoTraffic => "latency_no_traffic",
+            Reason::LatencyBudgetWait { .. } => "latency_budget_wait",
+            Reason::LatencyOverBudget { .. } => "latency_over_budget",
             Reason::Explained(_) => "policy",
         }
     }
@@ -300,6 +317,14 @@ impl fmt::Display for Reason {
                 "Moved recently; left as it is for the stabilization window ({remaining_secs} seconds remaining)"
             ),
             Reason::LatencyNoTraffic => f.write_str("No traffic to place machines by"),
+            Reason::LatencyBudgetWait { regions, in_secs } => write!(
+                f,
+                "The machine budget pays for {regions} regions in {in_secs} seconds; waiting to place them in one step"
+            ),
+            Reason::LatencyOverBudget { regions } => write!(
+                f,
+                "The machine budget left in this period pays for {regions} regions until it ends"
+            ),
             Reason::Explained(text) => f.write_str(text),
         }
     }

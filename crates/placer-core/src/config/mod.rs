@@ -13,7 +13,7 @@ use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
 
-use crate::Region;
+use crate::{Region, Timestamp};
 
 pub use validate::InvalidConfig;
 pub use yaml::{from_yaml, from_yaml_with, ConfigError, ConfigExtension};
@@ -85,6 +85,63 @@ pub struct LatencySettings {
     /// Kubernetes autoscaler). Seconds or a duration such as `"30m"`.
     #[serde(with = "duration")]
     pub stabilization_window: Duration,
+    /// A ceiling on machine time: at most this many machine-hours in each
+    /// period. Default: none.
+    pub budget: Option<MachineBudget>,
+}
+
+/// A ceiling on the machine time the latency policy spends in each period.
+///
+/// Periods follow each other from `starts` (by default the Unix epoch, so a
+/// one-day period starts at midnight UTC). The policy never plans more
+/// regions than what is left of the period's budget pays for until the
+/// period ends. A budget below what the traffic calls for therefore runs
+/// fewer regions first and more once it can pay for them to the end of the
+/// period, and what it runs is never cut short by what it spent earlier.
+///
+/// ```
+/// let config = placer_core::config::from_yaml(
+///     "policy: latency\nlatency:\n  budget:\n    machine_hours: 48\n    period: 24h\n",
+///     "config.yml",
+/// )
+/// .unwrap();
+/// let budget = config.latency.budget.unwrap();
+/// assert_eq!(budget.machine_hours, 48.0);
+/// assert_eq!(budget.period.as_secs(), 24 * 3600);
+/// ```
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct MachineBudget {
+    /// Machine-hours per period: one machine in one region for an hour is
+    /// one machine-hour.
+    pub machine_hours: f64,
+    /// The length of a period. Seconds or a duration such as `"30d"`.
+    /// Default one day.
+    #[serde(with = "duration")]
+    pub period: Duration,
+    /// When a period starts; the ones before and after it follow on from
+    /// it. RFC 3339 UTC, such as `"2026-01-01T00:00:00Z"`. Default the Unix
+    /// epoch.
+    pub starts: Timestamp,
+}
+
+impl Default for MachineBudget {
+    fn default() -> Self {
+        MachineBudget {
+            machine_hours: 0.0,
+            period: Duration::from_secs(24 * 3600),
+            starts: Timestamp::EPOCH,
+        }
+    }
+}
+
+impl MachineBudget {
+    /// The start of the period `now` falls in.
+    pub fn period_start(&self, now: Timestamp) -> Timestamp {
+        let length = (self.period.as_millis() as i64).max(1);
+        let offset = now.unix_millis() - self.starts.unix_millis();
+        Timestamp::from_unix_millis(now.unix_millis() - offset.rem_euclid(length))
+    }
 }
 
 impl Default for LatencySettings {
@@ -97,6 +154,7 @@ impl Default for LatencySettings {
             patient_margin: 0.01,
             urgent_improvement: 0.3,
             stabilization_window: Duration::from_secs(30 * 60),
+            budget: None,
         }
     }
 }

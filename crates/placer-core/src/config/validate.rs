@@ -27,7 +27,9 @@ impl PlacerConfig {
     /// smoothing factors outside (0, 1], thresholds that are not finite, below
     /// zero, or not `deployment_threshold < traffic_threshold`, regions both
     /// always-running and excluded, always-running regions outside a set
-    /// allowed list, no action allowed per tick, or inconsistent region bounds.
+    /// allowed list, no action allowed per tick, inconsistent region bounds,
+    /// or latency settings out of range (including a machine budget that is
+    /// not positive or a budget period under a second).
     pub fn validate(&self) -> Result<(), InvalidConfig> {
         if self.short_term_window < 1 {
             return invalid("short_term_window", "must be at least 1");
@@ -134,6 +136,20 @@ impl PlacerConfig {
         }
         if !(latency.urgent_improvement > 0.0 && latency.urgent_improvement <= 1.0) {
             return invalid("latency", "urgent_improvement must be in (0, 1]");
+        }
+        if let Some(budget) = &latency.budget {
+            if !(budget.machine_hours.is_finite() && budget.machine_hours > 0.0) {
+                return invalid(
+                    "latency",
+                    format!(
+                        "budget.machine_hours must be a finite number > 0, got {}",
+                        budget.machine_hours
+                    ),
+                );
+            }
+            if budget.period < std::time::Duration::from_secs(1) {
+                return invalid("latency", "budget.period must be at least 1 second");
+            }
         }
         Ok(())
     }

@@ -10,7 +10,7 @@ mod threshold;
 
 use std::collections::{BTreeMap, BTreeSet};
 
-pub use latency::{LatencyPolicy, TrafficBaseline};
+pub use latency::{LatencyPolicy, MachineTime, TrafficBaseline};
 pub use threshold::ThresholdPolicy;
 
 use crate::report::{Action, RegionDetail};
@@ -56,6 +56,12 @@ pub struct PolicyMemory {
     /// Latency policy: since when a better set has beaten the current one
     /// without interruption, by at least the small margin.
     pub better_since: Option<Timestamp>,
+    /// Latency policy: machine time spent in the current budget period
+    /// (`None` without a budget, or until the first observation).
+    pub machine_time: Option<MachineTime>,
+    /// Latency policy: regions removed to stay within the machine budget,
+    /// which may come back before the stabilization window has passed.
+    pub budget_removed: BTreeSet<Region>,
 }
 
 /// A way of choosing where the app should run.

@@ -26,6 +26,7 @@
 //! move machines, and a move is not undone within `stabilization_window`.
 
 mod baseline;
+mod budget;
 mod explain;
 mod solver;
 
@@ -37,6 +38,8 @@ use super::{PlacementPolicy, PlanningView, PolicyMemory, Proposal};
 use crate::report::{Action, RegionDetail};
 use crate::{LatencyModel, Reason, Region, RttTable};
 pub use baseline::TrafficBaseline;
+pub use budget::MachineTime;
+use budget::BudgetLimits;
 use explain::Explainer;
 use solver::FacilityProblem;
 
@@ -77,6 +80,7 @@ impl PlacementPolicy for LatencyPolicy {
         };
         memory.traffic_baseline = Some(baseline);
         let usual_total = total.min(baseline.requests);
+        let budget = BudgetLimits::read(view, memory);
         if total <= 0.0 {
             memory.latency_streak = 0;
             memory.better_since = None;
@@ -99,19 +103,32 @@ impl PlacementPolicy for LatencyPolicy {
         // Regions that cannot change this tick keep their state in every
         // candidate set, so a move never relies on a deploy or removal that
         // the stabilization window or the cooldown would hold back.
+        // A region the budget took away is not held by the window: it may
+        // come back as soon as the budget pays for it.
+        memory
+            .budget_removed
+            .retain(|r| stabilizing(view, r).is_some() && !view.deployed.contains(r));
+        let exempt = memory.budget_removed.clone();
+        let window_holds = |r: &Region| stabilizing(view, r).filter(|_| !exempt.contains(r));
         let held: Vec<bool> = columns
             .iter()
             .map(|r| {
-                stabilizing(view, r).is_some()
+                window_holds(r).is_some()
                     || view.state.cooldown_remaining(r, config, view.now).is_some()
             })
             .collect();
-        let problem = FacilityProblem {
+        let max_regions = config.max_regions.unwrap_or(usize::MAX);
+        let cap = |limit: Option<usize>| {
+            limit
+                .map_or(max_regions, |regions| max_regions.min(regions))
+                .max(config.min_regions)
+        };
+        let mut problem = FacilityProblem {
             table: &table,
             weights: weights.iter().map(|(_, w)| *w).collect(),
             region_cost: vec![config.latency.region_cost_ms * usual_total; columns.len()],
             min_size: config.min_regions,
-            max_size: config.max_regions.unwrap_or(usize::MAX),
+            max_size: cap(budget.map(|limits| limits.now)),
             fixed: columns
                 .iter()
                 .zip(&held)
@@ -131,6 +148,30 @@ impl PlacementPolicy for LatencyPolicy {
                 .collect(),
         };
         let current: Vec<bool> = columns.iter().map(|r| view.deployed.contains(r)).collect();
+        // When the budget will pay for more regions within the stabilization
+        // window and the better placement needs them, a change now would
+        // move a machine that the window then holds where it is.
+        let budget_wait = budget.and_then(|limits| {
+            let soon = cap(Some(limits.soon));
+            if soon <= problem.max_size {
+                return None;
+            }
+            let affordable = std::mem::replace(&mut problem.max_size, soon);
+            let wanted = count(&problem.solve(&current));
+            problem.max_size = affordable;
+            (wanted > affordable).then(|| Reason::LatencyBudgetWait {
+                regions: limits.soon,
+                in_secs: limits.soon_in.as_secs(),
+            })
+        });
+        let over_budget = count(&current) > problem.max_size;
+        if over_budget {
+            // Cut back by removals alone: a machine deployed now would have
+            // to stay through the stabilization window.
+            for (allowed, deployed) in problem.allowed.iter_mut().zip(&current) {
+                *allowed &= *deployed;
+            }
+        }
         let target = problem.solve(&current);
         let current_cost = problem.cost(&current);
         let gain = if current_cost > 0.0 {
@@ -156,10 +197,12 @@ impl PlacementPolicy for LatencyPolicy {
             .better_since
             .map_or(Duration::ZERO, |since| view.now.duration_since(since));
         let patience_done = patient && better_for >= settings.stabilization_window;
-        let ready = (worthwhile
-            && (memory.latency_streak >= settings.persist_ticks
-                || gain >= settings.urgent_improvement))
-            || patience_done;
+        let urgent = worthwhile && gain >= settings.urgent_improvement;
+        let ready = (over_budget && changes)
+            || urgent
+            || (budget_wait.is_none()
+                && ((worthwhile && memory.latency_streak >= settings.persist_ticks)
+                    || patience_done));
 
         let target_set: BTreeSet<Region> = columns
             .iter()
@@ -168,22 +211,36 @@ impl PlacementPolicy for LatencyPolicy {
             .map(|(r, _)| *r)
             .collect();
         let explainer = Explainer::new(&table, &weights, total, view.deployed, &target_set);
+        if over_budget && ready {
+            let cut = view.deployed.difference(&target_set);
+            memory.budget_removed.extend(cut.copied());
+        }
         view.regions
             .keys()
             .map(|region| {
                 let wanted = target_set.contains(region);
                 let deployed = view.deployed.contains(region);
                 let (action, reason) = match (wanted, deployed) {
-                    _ if stabilizing(view, region).is_some() => (
+                    _ if window_holds(region).is_some() => (
                         Action::None,
                         Reason::LatencyStabilizing {
-                            remaining_secs: stabilizing(view, region).unwrap_or_default(),
+                            remaining_secs: window_holds(region).unwrap_or_default(),
                         },
                     ),
                     (true, true) => (Action::None, explainer.keep(region)),
                     (false, false) => (Action::None, explainer.served_from(region)),
                     (true, false) if ready => (Action::Deploy, explainer.deploy(region)),
+                    (false, true) if ready && over_budget => (
+                        Action::Remove,
+                        Reason::LatencyOverBudget {
+                            regions: problem.max_size,
+                        },
+                    ),
                     (false, true) if ready => (Action::Remove, explainer.remove(region)),
+                    _ if changes && budget_wait.is_some() => (
+                        Action::None,
+                        budget_wait.clone().unwrap_or(Reason::LatencyNoTraffic),
+                    ),
                     _ if worthwhile => (
                         Action::None,
                         Reason::LatencyPending {
@@ -238,6 +295,10 @@ fn stabilizing(view: &PlanningView<'_>, region: &Region) -> Option<u64> {
     let elapsed = view.now.duration_since(last.at);
     let window = view.config.latency.stabilization_window;
     (elapsed <= window).then(|| (window - elapsed).as_secs_f64().ceil() as u64)
+}
+
+fn count(set: &[bool]) -> usize {
+    set.iter().filter(|chosen| **chosen).count()
 }
 
 fn hold_all(view: &PlanningView<'_>, reason: Reason) -> Vec<Proposal> {
