@@ -161,9 +161,9 @@ pub enum Reason {
     },
     /// Latency policy: no traffic at all, nothing to place machines by.
     LatencyNoTraffic,
-    /// Latency policy: the machine budget pays for `regions` regions from
-    /// `in_secs` from now, and the better placement needs them; it waits to
-    /// make the change in one step rather than move a machine twice.
+    /// Latency policy: the better placement needs this undeployed region,
+    /// and the machine budget pays for its `regions` regions only `in_secs`
+    /// from now; until then the policy only makes changes towards it.
     LatencyBudgetWait {
         /// Regions the budget will pay for until the end of its period.
         regions: usize,
@@ -319,13 +319,27 @@ impl fmt::Display for Reason {
             Reason::LatencyNoTraffic => f.write_str("No traffic to place machines by"),
             Reason::LatencyBudgetWait { regions, in_secs } => write!(
                 f,
-                "The machine budget pays for {regions} regions in {in_secs} seconds; waiting to place them in one step"
+                "Wanted, but the machine budget pays for {} only in {in_secs} seconds",
+                Regions(*regions)
             ),
             Reason::LatencyOverBudget { regions } => write!(
                 f,
-                "The machine budget left in this period pays for {regions} regions until it ends"
+                "The machine budget left in this period pays for only {} until it ends",
+                Regions(*regions)
             ),
             Reason::Explained(text) => f.write_str(text),
+        }
+    }
+}
+
+/// A count of regions in words: "1 region", "3 regions".
+struct Regions(usize);
+
+impl fmt::Display for Regions {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self.0 {
+            1 => f.write_str("1 region"),
+            n => write!(f, "{n} regions"),
         }
     }
 }

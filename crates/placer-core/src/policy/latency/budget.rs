@@ -162,3 +162,112 @@ fn regions_paid(machine_seconds: f64, seconds: f64) -> usize {
     }
     (machine_seconds / seconds + ROUNDING).floor() as usize
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const MINUTE: Duration = Duration::from_secs(60);
+    const HOUR: Duration = Duration::from_secs(3600);
+
+    /// Midnight UTC on a day in 2026.
+    fn midnight() -> Timestamp {
+        Timestamp::from_unix_seconds(20_454 * 24 * 3600)
+    }
+
+    fn daily(machine_hours: f64) -> MachineBudget {
+        MachineBudget {
+            machine_hours,
+            ..MachineBudget::default()
+        }
+    }
+
+    #[test]
+    fn the_first_tick_counts_what_it_finds_as_running_since_the_period_began() {
+        let budget = daily(48.0);
+        let spent = MachineTime::first(&budget, 2, midnight() + 6 * HOUR);
+        assert_eq!(spent.period_start, midnight());
+        assert_eq!(spent.machine_seconds, 2.0 * 6.0 * 3600.0);
+        // 36 machine-hours left for 18 hours: two regions.
+        assert_eq!(spent.affordable(&budget, midnight() + 6 * HOUR, Duration::ZERO, 2), 2);
+    }
+
+    #[test]
+    fn only_the_part_of_an_interval_inside_the_new_period_counts() {
+        let budget = daily(48.0);
+        let late = midnight() - 10 * MINUTE;
+        let spent = MachineTime::first(&budget, 1, late).charge(&budget, 3, midnight() + 5 * MINUTE);
+        assert_eq!(spent.period_start, midnight());
+        assert_eq!(spent.machine_seconds, 3.0 * 300.0);
+        assert_eq!(spent.at, midnight() + 5 * MINUTE);
+    }
+
+    #[test]
+    fn a_clock_that_goes_back_charges_nothing() {
+        let budget = daily(48.0);
+        let spent = MachineTime::first(&budget, 1, midnight() + HOUR);
+        let back = spent.charge(&budget, 5, midnight() + 30 * MINUTE);
+        assert_eq!(back.machine_seconds, spent.machine_seconds);
+        assert_eq!(back.at, spent.at);
+    }
+
+    #[test]
+    fn spending_the_budget_exactly_never_reads_as_a_region_short() {
+        // Two regions all day on a two-region budget, charged every minute.
+        let budget = daily(48.0);
+        let mut spent = MachineTime::first(&budget, 2, midnight());
+        for minute in 1..24 * 60 {
+            let now = midnight() + minute * MINUTE;
+            spent = spent.charge(&budget, 2, now);
+            assert_eq!(spent.affordable(&budget, now, Duration::ZERO, 2), 2, "minute {minute}");
+        }
+    }
+
+    #[test]
+    fn a_budget_short_of_whole_regions_pays_for_more_once_enough_is_saved() {
+        // 47.9 machine-hours: two regions all day are six minutes too many.
+        let budget = daily(47.9);
+        let spent = MachineTime::first(&budget, 1, midnight());
+        assert_eq!(spent.affordable(&budget, midnight(), Duration::ZERO, 1), 1);
+        assert_eq!(spent.affordable(&budget, midnight(), 30 * MINUTE, 1), 2);
+        assert_eq!(
+            spent.time_until(&budget, midnight(), 1, 2),
+            Some(6 * MINUTE)
+        );
+        let later = midnight() + 6 * MINUTE;
+        let spent = spent.charge(&budget, 1, later);
+        assert_eq!(spent.affordable(&budget, later, Duration::ZERO, 1), 2);
+        // Running two regions meanwhile saves nothing: never in this period.
+        assert_eq!(spent.time_until(&budget, later, 2, 3), None);
+    }
+
+    #[test]
+    fn past_the_end_of_the_period_a_whole_budget_is_there_again() {
+        let budget = daily(48.0);
+        let late = midnight() + 23 * HOUR;
+        let spent = MachineTime::first(&budget, 2, late);
+        assert_eq!(spent.affordable(&budget, late, 2 * HOUR, 2), 2);
+        let next_day = spent.charge(&budget, 2, midnight() + 25 * HOUR);
+        assert_eq!(next_day.period_start, midnight() + 24 * HOUR);
+        assert_eq!(next_day.machine_seconds, 2.0 * 3600.0);
+    }
+
+    #[test]
+    fn periods_follow_on_from_their_start_in_both_directions() {
+        let budget = MachineBudget {
+            machine_hours: 10.0,
+            period: 7 * 24 * HOUR,
+            starts: midnight() + 9 * HOUR,
+        };
+        assert_eq!(budget.period_start(midnight() + 9 * HOUR), midnight() + 9 * HOUR);
+        assert_eq!(
+            budget.period_start(midnight() + 3 * 24 * HOUR),
+            midnight() + 9 * HOUR
+        );
+        // Before `starts`: the period that ends where it begins.
+        assert_eq!(
+            budget.period_start(midnight()),
+            midnight() + 9 * HOUR - 7 * 24 * HOUR
+        );
+    }
+}

@@ -148,30 +148,28 @@ impl PlacementPolicy for LatencyPolicy {
                 .collect(),
         };
         let current: Vec<bool> = columns.iter().map(|r| view.deployed.contains(r)).collect();
-        // When the budget will pay for more regions within the stabilization
-        // window and the better placement needs them, a change now would
-        // move a machine that the window then holds where it is.
-        let budget_wait = budget.and_then(|limits| {
+        // When the budget pays for more regions within the stabilization
+        // window and the better placement needs them, the changes made now
+        // are steps towards that placement: a machine deployed now is not
+        // then held by the window somewhere the larger set does not use.
+        let mut awaited: BTreeSet<Region> = BTreeSet::new();
+        if let Some(limits) = budget {
             let soon = cap(Some(limits.soon));
-            if soon <= problem.max_size {
-                return None;
-            }
-            let affordable = std::mem::replace(&mut problem.max_size, soon);
-            let wanted = count(&problem.solve(&current));
-            problem.max_size = affordable;
-            (wanted > affordable).then(|| Reason::LatencyBudgetWait {
-                regions: limits.soon,
-                in_secs: limits.soon_in.as_secs(),
-            })
-        });
-        let over_budget = count(&current) > problem.max_size;
-        if over_budget {
-            // Cut back by removals alone: a machine deployed now would have
-            // to stay through the stabilization window.
-            for (allowed, deployed) in problem.allowed.iter_mut().zip(&current) {
-                *allowed &= *deployed;
+            if soon > problem.max_size {
+                let affordable = std::mem::replace(&mut problem.max_size, soon);
+                let later = problem.solve(&current);
+                problem.max_size = affordable;
+                if count(&later) > affordable {
+                    for ((allowed, wanted), deployed) in
+                        problem.allowed.iter_mut().zip(&later).zip(&current)
+                    {
+                        *allowed &= *wanted || *deployed;
+                    }
+                    awaited = chosen(&columns, &later);
+                }
             }
         }
+        let over_budget = count(&current) > problem.max_size;
         let target = problem.solve(&current);
         let current_cost = problem.cost(&current);
         let gain = if current_cost > 0.0 {
@@ -200,21 +198,19 @@ impl PlacementPolicy for LatencyPolicy {
         let urgent = worthwhile && gain >= settings.urgent_improvement;
         let ready = (over_budget && changes)
             || urgent
-            || (budget_wait.is_none()
-                && ((worthwhile && memory.latency_streak >= settings.persist_ticks)
-                    || patience_done));
+            || (worthwhile && memory.latency_streak >= settings.persist_ticks)
+            || patience_done;
 
-        let target_set: BTreeSet<Region> = columns
-            .iter()
-            .zip(&target)
-            .filter(|(_, chosen)| **chosen)
-            .map(|(r, _)| *r)
-            .collect();
+        let target_set = chosen(&columns, &target);
         let explainer = Explainer::new(&table, &weights, total, view.deployed, &target_set);
         if over_budget && ready {
             let cut = view.deployed.difference(&target_set);
             memory.budget_removed.extend(cut.copied());
         }
+        let postponed = match budget {
+            Some(_) if ready => deploys_over_budget(view, &target_set, problem.max_size),
+            _ => BTreeSet::new(),
+        };
         view.regions
             .keys()
             .map(|region| {
@@ -228,7 +224,20 @@ impl PlacementPolicy for LatencyPolicy {
                         },
                     ),
                     (true, true) => (Action::None, explainer.keep(region)),
+                    (false, false) if awaited.contains(region) => (
+                        Action::None,
+                        Reason::LatencyBudgetWait {
+                            regions: awaited.len(),
+                            in_secs: budget.map_or(0, |limits| limits.soon_in.as_secs()),
+                        },
+                    ),
                     (false, false) => (Action::None, explainer.served_from(region)),
+                    (true, false) if ready && postponed.contains(region) => (
+                        Action::None,
+                        Reason::LatencyOverBudget {
+                            regions: problem.max_size,
+                        },
+                    ),
                     (true, false) if ready => (Action::Deploy, explainer.deploy(region)),
                     (false, true) if ready && over_budget => (
                         Action::Remove,
@@ -237,10 +246,6 @@ impl PlacementPolicy for LatencyPolicy {
                         },
                     ),
                     (false, true) if ready => (Action::Remove, explainer.remove(region)),
-                    _ if changes && budget_wait.is_some() => (
-                        Action::None,
-                        budget_wait.clone().unwrap_or(Reason::LatencyNoTraffic),
-                    ),
                     _ if worthwhile => (
                         Action::None,
                         Reason::LatencyPending {
@@ -297,6 +302,41 @@ fn stabilizing(view: &PlanningView<'_>, region: &Region) -> Option<u64> {
     (elapsed <= window).then(|| (window - elapsed).as_secs_f64().ceil() as u64)
 }
 
+/// The deploys of a change to `target` that must wait for a later tick so
+/// that no tick ends with more than `affordable` regions: the planner
+/// carries out deploys before removals and at most `max_actions_per_tick`
+/// actions, so a large change is made over several ticks. The busiest
+/// regions, which the planner deploys first, go first.
+fn deploys_over_budget(
+    view: &PlanningView<'_>,
+    target: &BTreeSet<Region>,
+    affordable: usize,
+) -> BTreeSet<Region> {
+    let mut deploys: Vec<Region> = target.difference(view.deployed).copied().collect();
+    let removals = view.deployed.difference(target).count() as i64;
+    let actions = view.config.max_actions_per_tick as i64;
+    let headroom = affordable as i64 - view.deployed.len() as i64;
+    // d deploys and then min(removals, actions - d) removals must not add
+    // more than `headroom` regions.
+    let now = (deploys.len() as i64)
+        .min(removals + headroom)
+        .min((actions + headroom).div_euclid(2))
+        .max(0) as usize;
+    let traffic = |r: &Region| view.regions.get(r).map_or(0.0, |d| d.current);
+    deploys.sort_by(|a, b| traffic(b).total_cmp(&traffic(a)).then_with(|| a.cmp(b)));
+    deploys.into_iter().skip(now).collect()
+}
+
+/// The regions of `columns` that `set` chooses.
+fn chosen(columns: &[Region], set: &[bool]) -> BTreeSet<Region> {
+    columns
+        .iter()
+        .zip(set)
+        .filter(|(_, chosen)| **chosen)
+        .map(|(r, _)| *r)
+        .collect()
+}
+
 fn count(set: &[bool]) -> usize {
     set.iter().filter(|chosen| **chosen).count()
 }
@@ -314,3 +354,5 @@ fn hold_all(view: &PlanningView<'_>, reason: Reason) -> Vec<Proposal> {
 
 #[cfg(test)]
 mod tests;
+#[cfg(test)]
+mod budget_tests;

@@ -8,11 +8,11 @@ use crate::test_support::{r, state_with, T0};
 use crate::{EngineState, PlacerConfig, Timestamp, TrafficSnapshot};
 
 /// When the plans are made: two hours after the first recorded tick.
-fn now() -> Timestamp {
+pub(super) fn now() -> Timestamp {
     Timestamp::from_unix_seconds(T0 + 7200)
 }
 
-fn with_latency(latency: LatencySettings) -> PlacerConfig {
+pub(super) fn with_latency(latency: LatencySettings) -> PlacerConfig {
     PlacerConfig {
         policy: PolicyKind::Latency,
         latency,
@@ -42,14 +42,14 @@ fn plan_with(config: &PlacerConfig, state: &EngineState, deployed: &[&str]) -> P
     plan_at(config, state, deployed, now())
 }
 
-fn moves(plan: &Plan) -> Vec<String> {
+pub(super) fn moves(plan: &Plan) -> Vec<String> {
     plan.actions
         .iter()
         .map(|a| format!("{} {}", a.action, a.region))
         .collect()
 }
 
-fn reason(plan: &Plan, code: &str) -> String {
+pub(super) fn reason(plan: &Plan, code: &str) -> String {
     plan.actions
         .iter()
         .find(|a| a.region.as_str() == code)
@@ -141,7 +141,12 @@ fn gains_under_the_margin_are_ignored() {
     assert_eq!(plan.memory.better_since, None);
 }
 
-fn plan_at(config: &PlacerConfig, state: &EngineState, deployed: &[&str], now: Timestamp) -> Plan {
+pub(super) fn plan_at(
+    config: &PlacerConfig,
+    state: &EngineState,
+    deployed: &[&str],
+    now: Timestamp,
+) -> Plan {
     let deployed: BTreeSet<Region> = deployed.iter().map(|c| r(c)).collect();
     let input = PlanInput {
         config,
