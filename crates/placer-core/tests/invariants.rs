@@ -216,3 +216,51 @@ fn failed_fetch_never_removes_even_after_quiet_history() {
         .iter()
         .all(|r| r.actions.iter().all(|a| a.action != Action::Remove)));
 }
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 128, ..ProptestConfig::default() })]
+
+    /// With a machine budget over the whole run, the latency policy never
+    /// spends more than it, whatever the traffic and the action limit.
+    #[test]
+    fn the_latency_policy_stays_within_its_machine_budget(
+        initial in subsequence(POOL.to_vec(), 1..=1),
+        observations in prop::collection::vec(
+            prop::option::weighted(0.9, prop::collection::vec((0usize..8, 0.0f64..300.0), 2..8)),
+            5..60,
+        ),
+        regions_on_average in 1.0f64..3.0,
+        region_cost_ms in 0.1f64..5.0,
+        max_actions in 1usize..4,
+    ) {
+        let ticks = observations.len();
+        let machine_hours = regions_on_average * ticks as f64 / 60.0;
+        let start = Timestamp::from_unix_seconds(1_800_000_000);
+        let mut config = PlacerConfig {
+            dry_run: false,
+            policy: placer_core::config::PolicyKind::Latency,
+            max_actions_per_tick: max_actions,
+            ..PlacerConfig::default()
+        };
+        config.latency.region_cost_ms = region_cost_ms;
+        config.latency.budget = Some(placer_core::config::MachineBudget {
+            machine_hours,
+            period: TICK * ticks as u32,
+            // The period covers the interval before each tick, as the
+            // machines that served it ran then.
+            starts: start - TICK,
+        });
+        let reports = run(&config, &initial, &observations);
+        let mut running = initial.len();
+        let mut machine_minutes = 0usize;
+        for report in &reports {
+            machine_minutes += running;
+            running = report.updated_deployment.len();
+        }
+        prop_assert!(
+            machine_minutes as f64 <= machine_hours * 60.0 + 1e-6,
+            "{machine_minutes} machine-minutes against a budget of {:.2}", machine_hours * 60.0
+        );
+    }
+}
+

@@ -313,14 +313,15 @@ fn deploys_over_budget(
     affordable: usize,
 ) -> BTreeSet<Region> {
     let mut deploys: Vec<Region> = target.difference(view.deployed).copied().collect();
-    let removals = view.deployed.difference(target).count() as i64;
-    let actions = view.config.max_actions_per_tick as i64;
-    let headroom = affordable as i64 - view.deployed.len() as i64;
+    let count = |n: usize| i64::try_from(n).unwrap_or(i64::MAX);
+    let removals = count(view.deployed.difference(target).count());
+    let actions = count(view.config.max_actions_per_tick);
+    let headroom = count(affordable).saturating_sub(count(view.deployed.len()));
     // d deploys and then min(removals, actions - d) removals must not add
     // more than `headroom` regions.
-    let now = (deploys.len() as i64)
-        .min(removals + headroom)
-        .min((actions + headroom).div_euclid(2))
+    let now = count(deploys.len())
+        .min(removals.saturating_add(headroom))
+        .min(actions.saturating_add(headroom).div_euclid(2))
         .max(0) as usize;
     let traffic = |r: &Region| view.regions.get(r).map_or(0.0, |d| d.current);
     deploys.sort_by(|a, b| traffic(b).total_cmp(&traffic(a)).then_with(|| a.cmp(b)));
