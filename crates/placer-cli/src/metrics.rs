@@ -5,6 +5,8 @@ use std::collections::BTreeSet;
 use std::sync::atomic::AtomicU64;
 use std::time::Duration;
 
+use placer_core::config::MachineBudget;
+use placer_core::policy::MachineTime;
 use placer_core::{Action, FailedStage, Outcome, Region, TickReport};
 use prometheus_client::encoding::{EncodeLabelSet, EncodeLabelValue};
 use prometheus_client::metrics::counter::Counter;
@@ -81,6 +83,8 @@ pub struct Metrics {
     reloads: Family<ResultLabels, Counter>,
     config_valid: Gauge,
     dry_run: Gauge,
+    budget: FloatGauge,
+    budget_spent: FloatGauge,
 }
 
 impl Default for Metrics {
@@ -107,6 +111,8 @@ impl Metrics {
             reloads: Family::default(),
             config_valid: Gauge::default(),
             dry_run: Gauge::default(),
+            budget: FloatGauge::default(),
+            budget_spent: FloatGauge::default(),
         };
         let registry = &mut metrics.registry;
         registry.register(
@@ -170,8 +176,31 @@ impl Metrics {
             "1 in dry-run, 0 when machines are really changed",
             metrics.dry_run.clone(),
         );
+        registry.register(
+            "budget_machine_hours",
+            "The latency policy's machine budget per period (latency.budget), 0 without one",
+            metrics.budget.clone(),
+        );
+        registry.register(
+            "budget_spent_machine_hours",
+            "Machine-hours spent so far in the budget's current period",
+            metrics.budget_spent.clone(),
+        );
         metrics.config_valid.set(1);
         metrics
+    }
+
+    /// Records the machine budget in force and what its current period has
+    /// spent (both 0 without a budget).
+    pub fn observe_budget(&self, budget: Option<&MachineBudget>, spent: Option<&MachineTime>) {
+        let Some(budget) = budget else {
+            self.budget.set(0.0);
+            self.budget_spent.set(0.0);
+            return;
+        };
+        self.budget.set(budget.machine_hours);
+        self.budget_spent
+            .set(spent.map_or(0.0, |spent| spent.machine_seconds / 3600.0));
     }
 
     /// Records a finished tick: its report, how long it took, and the

@@ -170,6 +170,10 @@ impl Service {
         }
         log_lines::tick(&report);
         self.metrics.observe_tick(&report, took, &deployment);
+        self.metrics.observe_budget(
+            engine.placer.config().latency.budget.as_ref(),
+            engine.placer.state().policy_memory().machine_time.as_ref(),
+        );
 
         let report = Arc::new(report);
         {

@@ -135,3 +135,44 @@ fn reload_results_and_validity() {
         Some(1.0)
     );
 }
+
+#[tokio::test]
+async fn exposes_the_machine_budget_and_what_its_period_has_spent() {
+    let mut config = PlacerConfig {
+        policy: placer_core::config::PolicyKind::Latency,
+        ..PlacerConfig::default()
+    };
+    let start = Timestamp::from_unix_seconds(1_800_000_000);
+    config.latency.budget = Some(MachineBudget {
+        machine_hours: 48.0,
+        starts: start,
+        ..MachineBudget::default()
+    });
+    let mut placer = Placer::new(config).unwrap();
+    let actuator = InMemoryActuator::new([region("iad")]);
+    let source = ScriptedSource::new();
+    for minute in 0..=30u64 {
+        let now = start + Duration::from_secs(60 * minute);
+        source.push(TrafficSnapshot::new(now, [("iad", 10.0)]).unwrap());
+        placer.tick(&source, &actuator, now).await;
+    }
+    let metrics = Metrics::new();
+    assert_eq!(
+        line_value(&metrics.render(), "fly_placer_budget_machine_hours "),
+        Some(0.0)
+    );
+    metrics.observe_budget(
+        placer.config().latency.budget.as_ref(),
+        placer.state().policy_memory().machine_time.as_ref(),
+    );
+    let text = metrics.render();
+    assert_eq!(
+        line_value(&text, "fly_placer_budget_machine_hours "),
+        Some(48.0)
+    );
+    // One region for the half hour since the period began.
+    assert_eq!(
+        line_value(&text, "fly_placer_budget_spent_machine_hours "),
+        Some(0.5)
+    );
+}

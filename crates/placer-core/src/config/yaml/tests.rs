@@ -250,3 +250,45 @@ fn effective_config_round_trips_through_yaml() {
     let text = serde_yaml::to_string(&config).unwrap();
     assert_eq!(from_yaml(&text, "printed").unwrap(), config);
 }
+
+#[test]
+fn a_machine_budget_parses_with_its_defaults_and_is_checked() {
+    let config = from_yaml(
+        "policy: latency\nlatency:\n  budget:\n    machine_hours: 1500\n    period: 30d\n    starts: 2026-01-01T00:00:00Z\n",
+        "c.yml",
+    )
+    .unwrap();
+    let budget = config.latency.budget.clone().unwrap();
+    assert_eq!(budget.machine_hours, 1500.0);
+    assert_eq!(budget.period.as_secs(), 30 * 24 * 3600);
+    assert_eq!(budget.starts.to_string(), "2026-01-01T00:00:00Z");
+    // It round-trips through the effective config.
+    let text = serde_yaml::to_string(&config).unwrap();
+    assert_eq!(from_yaml(&text, "printed").unwrap(), config);
+
+    let daily = from_yaml("latency:\n  budget:\n    machine_hours: 48\n", "c.yml").unwrap();
+    let daily = daily.latency.budget.unwrap();
+    assert_eq!(daily.period.as_secs(), 24 * 3600);
+    assert_eq!(daily.starts, crate::Timestamp::EPOCH);
+
+    let (key, line) = rule_violation("latency:\n  budget:\n    machine_hours: 0\n");
+    assert_eq!((key.as_str(), line), ("latency", Some(1)));
+    let err = from_yaml("latency:\n  budget:\n    machine_hours: -2\n", "c.yml").unwrap_err();
+    assert!(
+        err.to_string()
+            .contains("budget.machine_hours must be a finite number > 0"),
+        "{err}"
+    );
+    let err = from_yaml("latency:\n  budget:\n    machine_hour: 48\n", "c.yml").unwrap_err();
+    assert!(err.to_string().contains("machine_hour"), "{err}");
+    let err = from_yaml(
+        "latency:\n  budget:\n    machine_hours: 48\n    period: 0\n",
+        "c.yml",
+    )
+    .unwrap_err();
+    assert!(
+        err.to_string()
+            .contains("budget.period must be at least 1 second"),
+        "{err}"
+    );
+}

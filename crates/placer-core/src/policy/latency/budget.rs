@@ -189,14 +189,18 @@ mod tests {
         assert_eq!(spent.period_start, midnight());
         assert_eq!(spent.machine_seconds, 2.0 * 6.0 * 3600.0);
         // 36 machine-hours left for 18 hours: two regions.
-        assert_eq!(spent.affordable(&budget, midnight() + 6 * HOUR, Duration::ZERO, 2), 2);
+        assert_eq!(
+            spent.affordable(&budget, midnight() + 6 * HOUR, Duration::ZERO, 2),
+            2
+        );
     }
 
     #[test]
     fn only_the_part_of_an_interval_inside_the_new_period_counts() {
         let budget = daily(48.0);
         let late = midnight() - 10 * MINUTE;
-        let spent = MachineTime::first(&budget, 1, late).charge(&budget, 3, midnight() + 5 * MINUTE);
+        let spent =
+            MachineTime::first(&budget, 1, late).charge(&budget, 3, midnight() + 5 * MINUTE);
         assert_eq!(spent.period_start, midnight());
         assert_eq!(spent.machine_seconds, 3.0 * 300.0);
         assert_eq!(spent.at, midnight() + 5 * MINUTE);
@@ -219,7 +223,11 @@ mod tests {
         for minute in 1..24 * 60 {
             let now = midnight() + minute * MINUTE;
             spent = spent.charge(&budget, 2, now);
-            assert_eq!(spent.affordable(&budget, now, Duration::ZERO, 2), 2, "minute {minute}");
+            assert_eq!(
+                spent.affordable(&budget, now, Duration::ZERO, 2),
+                2,
+                "minute {minute}"
+            );
         }
     }
 
@@ -259,7 +267,10 @@ mod tests {
             period: 7 * 24 * HOUR,
             starts: midnight() + 9 * HOUR,
         };
-        assert_eq!(budget.period_start(midnight() + 9 * HOUR), midnight() + 9 * HOUR);
+        assert_eq!(
+            budget.period_start(midnight() + 9 * HOUR),
+            midnight() + 9 * HOUR
+        );
         assert_eq!(
             budget.period_start(midnight() + 3 * 24 * HOUR),
             midnight() + 9 * HOUR

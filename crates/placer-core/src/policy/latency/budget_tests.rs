@@ -60,14 +60,21 @@ fn until_the_budget_pays_for_the_better_set_it_only_moves_towards_it() {
         for action in &plan.actions {
             // The single machine goes to one of the pair, not to sin where
             // the window would then hold it.
-            assert!(["syd", "nrt", "iad"].contains(&action.region.as_str()), "{plan:#?}");
+            assert!(
+                ["syd", "nrt", "iad"].contains(&action.region.as_str()),
+                "{plan:#?}"
+            );
             state.record_action(&action.region, action.action, at);
             match action.action {
                 Action::Deploy => deployed.push(action.region.to_string()),
                 _ => deployed.retain(|code| code != action.region.as_str()),
             }
         }
-        assert_eq!(deployed.len(), if minute < 6 { 1 } else { 2 }, "minute {minute}");
+        assert_eq!(
+            deployed.len(),
+            if minute < 6 { 1 } else { 2 },
+            "minute {minute}"
+        );
         if minute < 6 {
             let waiting = if deployed == ["syd"] { "nrt" } else { "syd" };
             let left = 360 - 60 * minute;
@@ -84,13 +91,25 @@ fn until_the_budget_pays_for_the_better_set_it_only_moves_towards_it() {
 
 #[test]
 fn over_budget_it_cuts_back_at_once_and_says_why() {
-    let traffic = [("iad", 100.0), ("fra", 100.0), ("syd", 100.0), ("gru", 50.0)];
+    let traffic = [
+        ("iad", 100.0),
+        ("fra", 100.0),
+        ("syd", 100.0),
+        ("gru", 50.0),
+    ];
     let config = budgeted(24.0);
     let state = state_with(&config, &traffic, 5);
     let plan = plan_at(&config, &state, &["iad", "fra", "syd"], now());
-    let cut: Vec<_> = plan.actions.iter().filter(|a| a.action == Action::Remove).collect();
+    let cut: Vec<_> = plan
+        .actions
+        .iter()
+        .filter(|a| a.action == Action::Remove)
+        .collect();
     assert_eq!(cut.len(), 2, "{plan:#?}");
-    assert!(plan.actions.iter().all(|a| a.action == Action::Remove), "{plan:#?}");
+    assert!(
+        plan.actions.iter().all(|a| a.action == Action::Remove),
+        "{plan:#?}"
+    );
     for action in cut {
         assert_eq!(
             action.reason.to_string(),
@@ -110,7 +129,11 @@ fn a_change_larger_than_one_tick_never_runs_more_regions_than_the_budget_pays_fo
     let plan = plan_at(&config, &state, &["iad", "fra"], now());
     let mut done = moves(&plan);
     done.sort();
-    assert_eq!(done, ["deploy syd", "remove fra", "remove iad"], "{plan:#?}");
+    assert_eq!(
+        done,
+        ["deploy syd", "remove fra", "remove iad"],
+        "{plan:#?}"
+    );
     assert_eq!(
         reason(&plan, "nrt"),
         "The machine budget left in this period pays for only 2 regions until it ends"

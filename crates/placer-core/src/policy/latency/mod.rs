@@ -38,8 +38,8 @@ use super::{PlacementPolicy, PlanningView, PolicyMemory, Proposal};
 use crate::report::{Action, RegionDetail};
 use crate::{LatencyModel, Reason, Region, RttTable};
 pub use baseline::TrafficBaseline;
-pub use budget::MachineTime;
 use budget::BudgetLimits;
+pub use budget::MachineTime;
 use explain::Explainer;
 use solver::FacilityProblem;
 
@@ -354,6 +354,6 @@ fn hold_all(view: &PlanningView<'_>, reason: Reason) -> Vec<Proposal> {
 }
 
 #[cfg(test)]
-mod tests;
-#[cfg(test)]
 mod budget_tests;
+#[cfg(test)]
+mod tests;
