@@ -165,7 +165,7 @@ impl PlacementPolicy for LatencyPolicy {
                     {
                         *allowed &= *wanted || *deployed;
                     }
-                    awaited = chosen(&columns, &later);
+                    awaited = chosen(columns, &later);
                 }
             }
         }
@@ -201,7 +201,7 @@ impl PlacementPolicy for LatencyPolicy {
             || (worthwhile && memory.latency_streak >= settings.persist_ticks)
             || patience_done;
 
-        let target_set = chosen(&columns, &target);
+        let target_set = chosen(columns, &target);
         let explainer = Explainer::new(&table, &weights, total, view.deployed, &target_set);
         if over_budget && ready {
             let cut = view.deployed.difference(&target_set);
