@@ -13,18 +13,30 @@ fn region(code: &str) -> Region {
 
 /// Runs real ticks so the reasons and numbers come from the engine itself.
 async fn reports(config: PlacerConfig, traffic: &[(&str, f64)], ticks: usize) -> Vec<TickReport> {
+    run(config, traffic, ticks).await.1
+}
+
+/// The engine after `ticks` one-minute ticks of `traffic` from [`START`],
+/// starting from `iad`, and each tick's report.
+async fn run(
+    config: PlacerConfig,
+    traffic: &[(&str, f64)],
+    ticks: usize,
+) -> (Placer, Vec<TickReport>) {
     let mut placer = Placer::new(config).unwrap();
     let actuator = InMemoryActuator::new([region("iad")]);
     let source = ScriptedSource::new();
-    let mut now = Timestamp::from_unix_seconds(1_800_000_000);
+    let mut now = START;
     let mut out = Vec::new();
     for _ in 0..ticks {
         source.push(TrafficSnapshot::new(now, traffic.iter().copied()).unwrap());
         out.push(placer.tick(&source, &actuator, now).await);
         now = now + Duration::from_secs(60);
     }
-    out
+    (placer, out)
 }
+
+const START: Timestamp = Timestamp::from_unix_seconds(1_800_000_000);
 
 fn line_value(text: &str, prefix: &str) -> Option<f64> {
     text.lines()
@@ -142,20 +154,12 @@ async fn exposes_the_machine_budget_and_what_its_period_has_spent() {
         policy: placer_core::config::PolicyKind::Latency,
         ..PlacerConfig::default()
     };
-    let start = Timestamp::from_unix_seconds(1_800_000_000);
     config.latency.budget = Some(MachineBudget {
         machine_hours: 48.0,
-        starts: start,
+        starts: START,
         ..MachineBudget::default()
     });
-    let mut placer = Placer::new(config).unwrap();
-    let actuator = InMemoryActuator::new([region("iad")]);
-    let source = ScriptedSource::new();
-    for minute in 0..=30u64 {
-        let now = start + Duration::from_secs(60 * minute);
-        source.push(TrafficSnapshot::new(now, [("iad", 10.0)]).unwrap());
-        placer.tick(&source, &actuator, now).await;
-    }
+    let (placer, _) = run(config, &[("iad", 10.0)], 31).await;
     let metrics = Metrics::new();
     assert_eq!(
         line_value(&metrics.render(), "fly_placer_budget_machine_hours "),

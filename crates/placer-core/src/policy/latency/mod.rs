@@ -20,10 +20,12 @@
 //!
 //! `D` keeps the always-running regions, stays within the allowed and not
 //! excluded regions (and those already deployed), and has between
-//! `min_regions` and `max_regions` members. A change is proposed only when
-//! it improves the objective by `improvement_margin` for `persist_ticks`
-//! consecutive ticks (or by `urgent_improvement` at once), so noise does not
-//! move machines, and a move is not undone within `stabilization_window`.
+//! `min_regions` and `max_regions` members; with a machine budget
+//! (`latency.budget`), no more than what is left of it pays for until the
+//! end of its period. A change is proposed only when it improves the
+//! objective by `improvement_margin` for `persist_ticks` consecutive ticks
+//! (or by `urgent_improvement` at once), so noise does not move machines,
+//! and a move is not undone within `stabilization_window`.
 
 mod baseline;
 mod budget;
@@ -41,7 +43,7 @@ pub use baseline::TrafficBaseline;
 use budget::BudgetLimits;
 pub use budget::MachineTime;
 use explain::Explainer;
-use solver::FacilityProblem;
+use solver::{count, FacilityProblem};
 
 /// Places machines where they cut users' round trips most.
 #[derive(Debug, Clone)]
@@ -100,9 +102,6 @@ impl PlacementPolicy for LatencyPolicy {
         // Table rows are sorted by region, like `weights` (taken from a BTreeMap).
         debug_assert!(table.edges().iter().eq(weights.iter().map(|(r, _)| r)));
         let columns = table.servers();
-        // Regions that cannot change this tick keep their state in every
-        // candidate set, so a move never relies on a deploy or removal that
-        // the stabilization window or the cooldown would hold back.
         // A region the budget took away is not held by the window: it may
         // come back as soon as the budget pays for it.
         memory
@@ -110,6 +109,9 @@ impl PlacementPolicy for LatencyPolicy {
             .retain(|r| stabilizing(view, r).is_some() && !view.deployed.contains(r));
         let exempt = memory.budget_removed.clone();
         let window_holds = |r: &Region| stabilizing(view, r).filter(|_| !exempt.contains(r));
+        // Regions that cannot change this tick keep their state in every
+        // candidate set, so a move never relies on a deploy or removal that
+        // the stabilization window or the cooldown would hold back.
         let held: Vec<bool> = columns
             .iter()
             .map(|r| {
@@ -313,13 +315,13 @@ fn deploys_over_budget(
     affordable: usize,
 ) -> BTreeSet<Region> {
     let mut deploys: Vec<Region> = target.difference(view.deployed).copied().collect();
-    let count = |n: usize| i64::try_from(n).unwrap_or(i64::MAX);
-    let removals = count(view.deployed.difference(target).count());
-    let actions = count(view.config.max_actions_per_tick);
-    let headroom = count(affordable).saturating_sub(count(view.deployed.len()));
+    let signed = |n: usize| i64::try_from(n).unwrap_or(i64::MAX);
+    let removals = signed(view.deployed.difference(target).count());
+    let actions = signed(view.config.max_actions_per_tick);
+    let headroom = signed(affordable).saturating_sub(signed(view.deployed.len()));
     // d deploys and then min(removals, actions - d) removals must not add
     // more than `headroom` regions.
-    let now = count(deploys.len())
+    let now = signed(deploys.len())
         .min(removals.saturating_add(headroom))
         .min(actions.saturating_add(headroom).div_euclid(2))
         .max(0) as usize;
@@ -336,10 +338,6 @@ fn chosen(columns: &[Region], set: &[bool]) -> BTreeSet<Region> {
         .filter(|(_, chosen)| **chosen)
         .map(|(r, _)| *r)
         .collect()
-}
-
-fn count(set: &[bool]) -> usize {
-    set.iter().filter(|chosen| **chosen).count()
 }
 
 fn hold_all(view: &PlanningView<'_>, reason: Reason) -> Vec<Proposal> {

@@ -215,7 +215,8 @@ impl FacilityProblem<'_> {
     }
 }
 
-fn count(set: &[bool]) -> usize {
+/// How many columns `set` chooses.
+pub(super) fn count(set: &[bool]) -> usize {
     set.iter().filter(|chosen| **chosen).count()
 }
 
