@@ -5,7 +5,7 @@ use std::path::{Path, PathBuf};
 
 /// Every file of `target`'s corpus (`fuzz/corpus/<target>/`) as its name and
 /// bytes, in name order. Panics, naming the folder, when it cannot be read
-/// or holds no file. The including test crate sits in `crates/<name>/`.
+/// or holds no file. The including test crate sits in `<name>/` at the top level.
 pub fn corpus_files(target: &str) -> Vec<(String, Vec<u8>)> {
     let dir = corpus_dir(target);
     let mut paths: Vec<PathBuf> = std::fs::read_dir(&dir)
@@ -31,6 +31,6 @@ pub fn corpus_files(target: &str) -> Vec<(String, Vec<u8>)> {
 /// `fuzz/corpus/<target>/`, from the including crate's folder.
 pub fn corpus_dir(target: &str) -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("../../fuzz/corpus")
+        .join("../fuzz/corpus")
         .join(target)
 }

@@ -1,0 +1,186 @@
+//! Reading the config file: the engine's keys and the CLI's sections, with
+//! errors that name the file, the line and the key.
+
+use std::path::{Path, PathBuf};
+
+use placer_core::config::{from_yaml_with, ConfigError};
+use placer_core::PlacerConfig;
+
+use crate::settings::FileSettings;
+
+/// A config file that was read and passed every check.
+#[derive(Debug, Clone, PartialEq)]
+pub struct LoadedConfig {
+    /// Where it was read from.
+    pub path: PathBuf,
+    /// The engine's settings.
+    pub engine: PlacerConfig,
+    /// The CLI's sections.
+    pub settings: FileSettings,
+}
+
+/// Why a config file could not be used.
+#[derive(Debug, thiserror::Error)]
+pub enum LoadError {
+    /// The file could not be read.
+    #[error("cannot read config file {}: {source}{}", path.display(), hint(path, source))]
+    Read {
+        /// The file.
+        path: PathBuf,
+        /// The underlying error.
+        #[source]
+        source: std::io::Error,
+    },
+    /// The file was read but is not a valid config; the message names the
+    /// file, the line and the key.
+    #[error(transparent)]
+    Invalid(#[from] ConfigError),
+}
+
+fn hint(path: &Path, source: &std::io::Error) -> String {
+    if source.kind() == std::io::ErrorKind::NotFound && path.is_relative() {
+        " (paths are relative to the working directory: run from the repository root or pass --config)"
+            .to_owned()
+    } else {
+        String::new()
+    }
+}
+
+/// Reads and checks the config file at `path`.
+///
+/// # Errors
+/// [`LoadError`] naming the file, and for content problems the line and key.
+pub fn load(path: &Path) -> Result<LoadedConfig, LoadError> {
+    let text = std::fs::read_to_string(path).map_err(|source| LoadError::Read {
+        path: path.to_owned(),
+        source,
+    })?;
+    Ok(parse(&text, path)?)
+}
+
+/// Checks config `text` that came from `path`.
+///
+/// # Errors
+/// [`ConfigError`] naming the file, the line and the key.
+pub fn parse(text: &str, path: &Path) -> Result<LoadedConfig, ConfigError> {
+    let origin = path.display().to_string();
+    let (engine, settings) = from_yaml_with::<FileSettings>(text, &origin)?;
+    check_sections(&settings, text, &origin)?;
+    Ok(LoadedConfig {
+        path: path.to_owned(),
+        engine,
+        settings,
+    })
+}
+
+/// Rules on the CLI's sections that their types cannot express.
+fn check_sections(settings: &FileSettings, text: &str, origin: &str) -> Result<(), ConfigError> {
+    let invalid = |section: &str, key: &str, message: &str| ConfigError::InvalidValue {
+        origin: origin.to_owned(),
+        line: line_of_nested_key(text, section, key.rsplit('.').next().unwrap_or(key)),
+        key: format!("{section}.{key}"),
+        message: message.to_owned(),
+    };
+    if settings.simulation.regions.is_empty() {
+        return Err(invalid(
+            "simulation",
+            "regions",
+            "must list at least one region",
+        ));
+    }
+    let rate = &settings.fly.rate_limit;
+    if !(rate.requests_per_second.is_finite() && rate.requests_per_second > 0.0) {
+        return Err(invalid(
+            "fly",
+            "rate_limit.requests_per_second",
+            "must be a number above 0",
+        ));
+    }
+    if rate.burst == 0 {
+        return Err(invalid("fly", "rate_limit.burst", "must be at least 1"));
+    }
+    if settings.fly.retry.max_attempts == Some(0) {
+        return Err(invalid("fly", "retry.max_attempts", "must be at least 1"));
+    }
+    if settings.fly.skip_launch && settings.fly.wait_for_start.is_some() {
+        return Err(invalid(
+            "fly",
+            "wait_for_start",
+            "cannot be combined with skip_launch (a machine created stopped never starts by itself)",
+        ));
+    }
+    Ok(())
+}
+
+/// The line of `key:` inside the top-level `section:` block, if written.
+fn line_of_nested_key(text: &str, section: &str, key: &str) -> Option<usize> {
+    let mut inside = false;
+    for (index, line) in text.lines().enumerate() {
+        let indented = line.starts_with(' ') || line.starts_with('\t');
+        if !indented && !line.trim().is_empty() && !line.trim_start().starts_with('#') {
+            inside = line
+                .strip_prefix(section)
+                .is_some_and(|rest| rest.trim_start().starts_with(':'));
+            if inside && line.contains(&format!("{key}:")) {
+                return Some(index + 1);
+            }
+            continue;
+        }
+        if inside {
+            let trimmed = line.trim_start();
+            if trimmed
+                .strip_prefix(key)
+                .is_some_and(|rest| rest.trim_start().starts_with(':'))
+            {
+                return Some(index + 1);
+            }
+        }
+    }
+    None
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn seed_config_file_parses_unchanged() {
+        let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("../config/config.yml");
+        let loaded = load(&path).unwrap();
+        assert!(loaded.engine.dry_run);
+        assert_eq!(loaded.engine.traffic_threshold, 50.0);
+        assert_eq!(loaded.engine.allowed_regions.len(), 5);
+    }
+
+    #[test]
+    fn missing_file_says_where_paths_start() {
+        let err = load(Path::new("no/such/config.yml")).unwrap_err();
+        let message = err.to_string();
+        assert!(message.contains("no/such/config.yml"), "{message}");
+        assert!(message.contains("--config"), "{message}");
+    }
+
+    #[test]
+    fn section_rule_errors_name_file_line_and_key() {
+        let text = "dry_run: true\nsimulation:\n  seed: 1\n  regions: []\n";
+        let err = parse(text, Path::new("c.yml")).unwrap_err();
+        assert_eq!(
+            err.to_string(),
+            "c.yml:4: simulation.regions: must list at least one region"
+        );
+        let text = "fly:\n  rate_limit:\n    requests_per_second: 0\n";
+        let err = parse(text, Path::new("c.yml")).unwrap_err();
+        assert_eq!(err.line(), Some(3), "{err}");
+        assert!(err
+            .to_string()
+            .contains("fly.rate_limit.requests_per_second"));
+    }
+
+    #[test]
+    fn engine_errors_keep_their_line() {
+        let text = "dry_run: true\ntraffic_threshold: 5\ndeployment_threshold: 10\n";
+        let err = parse(text, Path::new("c.yml")).unwrap_err();
+        assert!(err.to_string().starts_with("c.yml:"), "{err}");
+        assert!(err.line().is_some());
+    }
+}
