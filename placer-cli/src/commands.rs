@@ -11,9 +11,9 @@ use crate::effective::effective_settings;
 use crate::environment::Environment;
 use crate::offline::{self, OfflineError};
 use crate::resolve::resolve;
-use crate::serve::serve;
+use crate::service::serve;
 use crate::service::{Inputs, Role, Service};
-use crate::shutdown;
+use crate::service::shutdown;
 
 /// Exit code of a run that went well.
 pub const EXIT_OK: u8 = 0;

@@ -10,10 +10,10 @@
 //!   [`resolve`]: flags + environment + file → the settings in force.
 //! - [`backends`]: the traffic source and actuator those settings name;
 //!   [`SimulatedSource`]: traffic for running out of the box.
-//! - [`Service`]: ticks one at a time, hot reload ([`reload`]), state
-//!   files ([`persist`]), metrics ([`metrics`]), the endpoints' documents
-//!   ([`status`]); [`http`]: the API; [`serve()`]: the server with its
-//!   periodic loop and graceful shutdown.
+//! - [`Service`]: ticks one at a time, hot reload ([`service::reload`]),
+//!   state files ([`runtime::store`]), metrics ([`service::metrics`]), the
+//!   endpoints' documents ([`service::status`]); [`service::http`]: the API;
+//!   [`serve()`]: the server with its periodic loop and graceful shutdown.
 //! - `gen-trace`, `backtest` and `recommend` work on recorded or generated
 //!   traffic: they wire trace files and Prometheus history to placer-core's
 //!   scenarios, replay, quality report and k-median pick.
@@ -26,31 +26,23 @@ mod commands;
 pub mod config_file;
 pub mod effective;
 pub mod environment;
-pub mod http;
 mod log_lines;
 pub mod logging;
-pub mod metrics;
 mod offline;
-pub mod persist;
 mod read_only;
-pub mod reload;
 pub mod resolve;
 mod secret;
-mod serve;
-mod service;
+pub mod runtime;
+pub mod service;
 pub mod settings;
-pub mod shutdown;
 mod simulated;
-mod startup;
-pub mod status;
-mod switch;
 
 pub use cli::Cli;
 pub use commands::{run, EXIT_BAD_SETTINGS, EXIT_FAILURE, EXIT_OK};
 pub use environment::Environment;
 pub use read_only::ReadOnly;
 pub use secret::Secret;
-pub use serve::{serve, CONFIG_POLL_INTERVAL};
+pub use service::{serve, CONFIG_POLL_INTERVAL};
 pub use service::{Inputs, Role, Service, TickError, TickResult};
 pub use simulated::SimulatedSource;
-pub use startup::StartError;
+pub use runtime::StartError;

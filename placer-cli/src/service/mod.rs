@@ -2,6 +2,15 @@
 //! one tick at a time, saving its state, and taking config changes between
 //! ticks.
 
+pub mod http;
+pub mod metrics;
+pub mod reload;
+mod serve;
+pub mod shutdown;
+pub mod status;
+
+pub use serve::{serve, CONFIG_POLL_INTERVAL};
+
 use std::net::SocketAddr;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, RwLock, RwLockReadGuard, RwLockWriteGuard};
@@ -14,11 +23,11 @@ use crate::backends::Backends;
 use crate::cli::GlobalArgs;
 use crate::config_file::LoadedConfig;
 use crate::environment::Environment;
-use crate::metrics::Metrics;
-use crate::persist::JsonFile;
-use crate::reload::{ReloadEvent, Reloader};
+use crate::service::metrics::Metrics;
+use crate::runtime::store::JsonFile;
+use crate::service::reload::{ReloadEvent, Reloader};
 use crate::resolve::Resolved;
-use crate::status::{Health, StateDocument, TrafficDocument, View};
+use crate::service::status::{Health, StateDocument, TrafficDocument, View};
 use crate::{log_lines, Secret};
 
 /// What the service was started from, kept to resolve config changes the
@@ -230,7 +239,7 @@ impl Service {
         let Some(loaded) = self.reloader().take_pending() else {
             return;
         };
-        match crate::switch::switch_config(self, engine, loaded) {
+        match crate::runtime::switch_config(self, engine, loaded) {
             Ok(changes) => {
                 let summary = if changes.is_empty() {
                     "no setting changed".to_owned()

@@ -8,7 +8,7 @@ use std::time::Duration;
 use tokio::net::TcpListener;
 use tokio::sync::watch;
 
-use crate::http::router;
+use crate::service::http::router;
 use crate::service::Service;
 
 /// How often the config file is read for changes.

@@ -92,7 +92,7 @@ pub enum Restored<T> {
 /// A value kept as a JSON file, with the rules of this module.
 ///
 /// ```
-/// use placer_cli::persist::{JsonFile, Restored};
+/// use placer_cli::runtime::store::{JsonFile, Restored};
 ///
 /// let dir = tempfile::tempdir().unwrap();
 /// let file = JsonFile::<Vec<u32>>::new(dir.path().join("numbers.json"));

@@ -10,12 +10,12 @@ use tokio::sync::{watch, Notify};
 
 use crate::backends::{BackendError, Backends};
 use crate::config_file::{self, LoadError};
-use crate::metrics::Metrics;
-use crate::persist::{JsonFile, PersistError, Restored};
-use crate::reload::Reloader;
+use crate::service::metrics::Metrics;
+use crate::runtime::store::{JsonFile, PersistError, Restored};
+use crate::service::reload::Reloader;
 use crate::resolve::{resolve, SetupError};
 use crate::service::{now, Engine, Inputs, Role, Service};
-use crate::status::View;
+use crate::service::status::View;
 
 /// Why the service could not start.
 #[derive(Debug, thiserror::Error)]

@@ -10,7 +10,7 @@ use axum::routing::{get, post};
 use axum::{Json, Router};
 use serde_json::json;
 
-use crate::metrics::CONTENT_TYPE;
+use crate::service::metrics::CONTENT_TYPE;
 use crate::service::{Service, TickError};
 
 /// The API's routes, answering from `service`.

@@ -7,10 +7,10 @@ use serde_json::Value;
 
 use crate::backends::Backends;
 use crate::config_file::LoadedConfig;
-use crate::persist::JsonFile;
+use crate::runtime::store::JsonFile;
 use crate::resolve::resolve;
 use crate::service::{Engine, Role, Service};
-use crate::startup::restore_engine_state;
+use crate::runtime::restore_engine_state;
 
 /// Applies `loaded` to `engine`, or changes nothing and says why.
 /// Returns the changed settings, one `key: old → new` line each.
