@@ -11,9 +11,10 @@ use crate::effective::effective_settings;
 use crate::environment::Environment;
 use crate::offline::{self, OfflineError};
 use crate::resolve::resolve;
+use crate::runtime::{Inputs, Role};
 use crate::service::serve;
-use crate::service::{Inputs, Role, Service};
 use crate::service::shutdown;
+use crate::service::Service;
 
 /// Exit code of a run that went well.
 pub const EXIT_OK: u8 = 0;

@@ -1,21 +1,34 @@
-//! Starting the service: config, settings, backends and saved state, each
-//! failure with a message that says what to fix.
+//! [`AppRunner`]: one app's engine with its traffic source, actuator and
+//! stored state, running one tick at a time and taking config changes
+//! between ticks.
 
-use std::sync::atomic::AtomicBool;
-use std::sync::{Arc, Mutex, RwLock};
-use std::time::Duration;
+use std::collections::BTreeSet;
+use std::sync::{Arc, RwLock, RwLockReadGuard, RwLockWriteGuard};
+use std::time::{Duration, Instant};
 
-use placer_core::{EngineState, Placer};
-use tokio::sync::{watch, Notify};
+use placer_core::{EngineState, Placer, Region, TickReport};
+use tokio::sync::{watch, OwnedMutexGuard};
 
 use crate::backends::{BackendError, Backends};
-use crate::config_file::{self, LoadError};
-use crate::service::metrics::Metrics;
-use crate::runtime::store::{JsonFile, PersistError, Restored};
-use crate::service::reload::Reloader;
-use crate::resolve::{resolve, SetupError};
-use crate::service::{now, Engine, Inputs, Role, Service};
-use crate::service::status::View;
+use crate::config_file::{LoadError, LoadedConfig};
+use crate::log_lines;
+use crate::resolve::{resolve, Resolved, SetupError};
+use crate::runtime::store::{restore_engine_state, JsonFile, PersistError};
+use crate::runtime::{now, Inputs, Role, View};
+
+/// A tick's report, or why there is none.
+pub type TickResult = Result<Arc<TickReport>, TickError>;
+
+/// Why a tick was not run.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum TickError {
+    /// The service is shutting down.
+    #[error("the service is shutting down")]
+    ShuttingDown,
+    /// The tick panicked (a bug); the engine keeps its previous state.
+    #[error("the tick stopped unexpectedly: {0}")]
+    Crashed(String),
+}
 
 /// Why the service could not start.
 #[derive(Debug, thiserror::Error)]
@@ -45,20 +58,88 @@ impl StartError {
     }
 }
 
-impl Service {
-    /// Loads the config, resolves the settings, builds the backends and
-    /// restores the engine state; then lists the deployment once, so the
-    /// endpoints have something to show before the first tick.
+/// The process around a runner, called during a tick: it polls the config
+/// file and keeps what all apps share (metrics, the trigger token, the
+/// periodic loop). [`Service`](crate::Service) is the implementation; the
+/// trait keeps the runner free of the service's types.
+pub trait Host: Send + Sync {
+    /// Reads the config file and hands over a valid change waiting to be
+    /// applied, if any. Called at the start of each tick.
+    fn staged_config(&self) -> Option<LoadedConfig>;
+    /// `runner` put a changed config in force.
+    fn config_applied(&self, runner: &AppRunner, applied: &Applied);
+    /// A staged config could not be applied (`message` says why); the
+    /// previous config stays in force.
+    fn config_rejected(&self, runner: &AppRunner, message: String);
+    /// A tick finished; its state was saved, or not (`tick.saved`).
+    fn tick_finished(&self, runner: &AppRunner, tick: &FinishedTick<'_>);
+}
+
+/// A config change a runner applied.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Applied {
+    /// The changed settings, one `key: old → new` line each.
+    pub changes: Vec<String>,
+    /// Whether the time between periodic ticks changed.
+    pub interval_changed: bool,
+}
+
+/// What [`Host::tick_finished`] is told about a tick.
+#[derive(Debug)]
+pub struct FinishedTick<'a> {
+    /// The tick's report.
+    pub report: &'a TickReport,
+    /// How long it took.
+    pub took: Duration,
+    /// What is deployed after it, as far as the runner knows.
+    pub deployment: &'a BTreeSet<Region>,
+    /// The engine after the tick.
+    pub placer: &'a Placer,
+    /// Whether saving the engine state failed.
+    pub persist_failed: bool,
+}
+
+/// The parts a tick changes, behind one lock so ticks never overlap.
+pub(crate) struct Engine {
+    pub(crate) placer: Placer,
+    pub(crate) backends: Backends,
+    pub(crate) loaded: LoadedConfig,
+    pub(crate) store: JsonFile<EngineState>,
+}
+
+/// One app: its placer, its backends (traffic source and actuator), its
+/// stored state and its config. It ticks one at a time, applies a changed
+/// config between ticks, and keeps a [`View`] of itself for the endpoints.
+/// Share it as `Arc<AppRunner>`.
+pub struct AppRunner {
+    pub(super) engine: Arc<tokio::sync::Mutex<Engine>>,
+    pub(super) resolved: RwLock<Resolved>,
+    view: RwLock<View>,
+    finished: watch::Sender<Option<TickResult>>,
+    pub(super) inputs: Inputs,
+    pub(super) role: Role,
+}
+
+impl std::fmt::Debug for AppRunner {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("AppRunner")
+            .field("role", &self.role)
+            .finish_non_exhaustive()
+    }
+}
+
+impl AppRunner {
+    /// Resolves the settings of `loaded`, builds the backends and restores
+    /// the engine state; then lists the deployment once, so the endpoints
+    /// have something to show before the first tick.
     ///
     /// # Errors
     /// [`StartError`] saying what to fix.
-    pub async fn start(inputs: Inputs, role: Role) -> Result<Arc<Service>, StartError> {
-        let path = inputs.args.config.clone();
-        let text = std::fs::read_to_string(&path).map_err(|source| LoadError::Read {
-            path: path.clone(),
-            source,
-        })?;
-        let loaded = config_file::parse(&text, &path).map_err(LoadError::from)?;
+    pub async fn start(
+        inputs: Inputs,
+        role: Role,
+        loaded: LoadedConfig,
+    ) -> Result<AppRunner, StartError> {
         let resolved = resolve(&inputs.args, &inputs.env, &loaded, inputs.fallback_seed)?;
         if role == Role::Serve {
             resolved.check_serve()?;
@@ -91,11 +172,9 @@ impl Service {
             simulation.set_deployed(deployment.iter().cloned());
         }
 
-        let metrics = Metrics::new();
-        metrics.set_dry_run(resolved.dry_run);
         let view = View {
             config: loaded.engine.clone(),
-            config_path: path.clone(),
+            config_path: loaded.path.clone(),
             config_loaded_at: now(),
             config_error: None,
             traffic_description: backends.traffic_description.clone(),
@@ -110,65 +189,200 @@ impl Service {
             ticks: 0,
             persist_error: None,
         };
-        let listen = resolved.listen;
-        let trigger_token = resolved.trigger_token.clone();
         let engine = Engine {
             placer,
             backends,
-            resolved,
             loaded,
             store,
         };
-        Ok(Arc::new(Service {
+        Ok(AppRunner {
             engine: Arc::new(tokio::sync::Mutex::new(engine)),
+            resolved: RwLock::new(resolved),
             view: RwLock::new(view),
-            trigger_token: RwLock::new(trigger_token),
             finished: watch::Sender::new(None),
-            metrics,
-            reloader: Mutex::new(Reloader::new(path, Some(text))),
             inputs,
             role,
-            listen,
-            closing: AtomicBool::new(false),
-            interval_changed: Notify::new(),
-        }))
+        })
     }
-}
 
-/// Reads the engine state from `store`: a missing file is a fresh start; an
-/// unusable one is moved aside (logged as an error) and is a fresh start.
-///
-/// # Errors
-/// [`PersistError::MoveAside`] when an unusable file cannot be moved.
-pub(crate) fn restore_engine_state(
-    store: &JsonFile<EngineState>,
-) -> Result<EngineState, PersistError> {
-    Ok(match store.load()? {
-        Restored::Missing => {
-            tracing::info!(
-                "no engine state at {} yet: starting with no history",
-                store.path().display()
-            );
-            EngineState::default()
+    /// Runs a tick now and returns its report. Ticks never overlap: when one
+    /// is already running, this waits for it and returns its report.
+    ///
+    /// The tick runs as its own task, so it completes (and its state is
+    /// saved) even when the caller stops waiting, e.g. an HTTP client that
+    /// hangs up.
+    ///
+    /// # Errors
+    /// [`TickError::Crashed`] when the tick crashed; [`TickError::ShuttingDown`]
+    /// when the runner went away while waiting.
+    pub async fn tick(self: &Arc<Self>, host: Arc<dyn Host>) -> TickResult {
+        let mut finished = self.finished.subscribe();
+        finished.borrow_and_update();
+        match Arc::clone(&self.engine).try_lock_owned() {
+            Ok(engine) => {
+                let runner = Arc::clone(self);
+                let result = tokio::spawn(async move { runner.run_tick(engine, &*host).await })
+                    .await
+                    .map_err(|err| TickError::Crashed(err.to_string()));
+                if let Err(err) = &result {
+                    tracing::error!("{err}");
+                    // Requests that joined this tick get the same answer.
+                    self.finished.send_replace(Some(Err(err.clone())));
+                }
+                result
+            }
+            Err(_) => {
+                // The running tick's report answers this request too.
+                finished
+                    .changed()
+                    .await
+                    .map_err(|_| TickError::ShuttingDown)?;
+                let result = finished.borrow().clone();
+                result.unwrap_or(Err(TickError::ShuttingDown))
+            }
         }
-        Restored::Loaded(state) => {
-            let regions = state.regions().count();
-            let last = state
-                .last_observation()
-                .map_or_else(|| "never".to_owned(), |at| at.to_string());
-            tracing::info!(
-                "engine state restored from {} ({regions} regions, last observation {last})",
-                store.path().display()
-            );
-            state
+    }
+
+    async fn run_tick(
+        &self,
+        mut engine: OwnedMutexGuard<Engine>,
+        host: &dyn Host,
+    ) -> Arc<TickReport> {
+        if let Some(loaded) = host.staged_config() {
+            self.apply_staged_config(&mut engine, loaded, host);
         }
-        Restored::MovedAside { problem, moved_to } => {
-            tracing::error!(
-                "engine state file {} {problem}; it was moved to {} and the engine starts with no history",
-                store.path().display(),
-                moved_to.display()
-            );
-            EngineState::default()
+
+        let started = Instant::now();
+        let at = now();
+        let Engine {
+            placer, backends, ..
+        } = &mut *engine;
+        let report = placer
+            .tick(backends.source.as_ref(), backends.actuator.as_ref(), at)
+            .await;
+        let took = started.elapsed();
+
+        // What is really deployed now: the plan's result where the actuator
+        // carried it out (or simulated it), the observed set otherwise.
+        let acted = !report.dry_run || backends.actuator.is_simulation();
+        let deployment = if report.is_ok() && acted {
+            &report.updated_deployment
+        } else {
+            &report.current_deployment
+        };
+        let deployment: BTreeSet<_> = deployment.iter().cloned().collect();
+        if let Some(simulation) = &backends.simulation {
+            if report.is_ok() {
+                simulation.set_deployed(deployment.iter().cloned());
+            }
         }
-    })
+
+        let saved = engine.store.save(engine.placer.state());
+        if let Err(err) = &saved {
+            tracing::error!("saving the engine state failed: {err}");
+        }
+        log_lines::tick(&report);
+        host.tick_finished(
+            self,
+            &FinishedTick {
+                report: &report,
+                took,
+                deployment: &deployment,
+                placer: &engine.placer,
+                persist_failed: saved.is_err(),
+            },
+        );
+
+        let report = Arc::new(report);
+        {
+            let mut view = self.view_mut();
+            view.ticks += 1;
+            view.last_report = Some(Arc::clone(&report));
+            view.last_tick_duration = took;
+            view.state = engine.placer.state().clone();
+            view.persist_error = saved.err().map(|err| err.to_string());
+            if report.is_ok() {
+                view.deployment = deployment;
+                view.deployment_as_of = Some(report.at);
+                view.latest_traffic = Some((
+                    report.at,
+                    report
+                        .regions
+                        .iter()
+                        .map(|(region, detail)| (*region, detail.requests))
+                        .collect(),
+                ));
+            }
+        }
+        self.finished.send_replace(Some(Ok(Arc::clone(&report))));
+        report
+    }
+
+    fn apply_staged_config(&self, engine: &mut Engine, loaded: LoadedConfig, host: &dyn Host) {
+        match self.switch_config(engine, loaded) {
+            Ok(changes) => {
+                let summary = if changes.is_empty() {
+                    "no setting changed".to_owned()
+                } else {
+                    changes.join("; ")
+                };
+                tracing::info!("config {} applied: {summary}", engine.loaded.path.display());
+                let interval = self.settings().interval;
+                let interval_changed = {
+                    let mut view = self.view_mut();
+                    let changed = view.interval != interval;
+                    view.config = engine.loaded.engine.clone();
+                    view.config_loaded_at = now();
+                    view.config_error = None;
+                    view.interval = interval;
+                    view.traffic_description = engine.backends.traffic_description.clone();
+                    view.deployment_description = engine.backends.deployment_description.clone();
+                    changed
+                };
+                let applied = Applied {
+                    changes,
+                    interval_changed,
+                };
+                host.config_applied(self, &applied);
+            }
+            Err(message) => host.config_rejected(self, message),
+        }
+    }
+
+    /// Waits for the tick in flight and saves the engine state.
+    pub async fn close(&self) {
+        let engine = self.engine.lock().await;
+        match engine.store.save(engine.placer.state()) {
+            Ok(()) => tracing::info!("engine state saved to {}", engine.store.path().display()),
+            Err(err) => tracing::error!("saving the engine state failed: {err}"),
+        }
+    }
+
+    /// The settings in force, resolved from the config, the flags and the
+    /// environment.
+    pub fn settings(&self) -> RwLockReadGuard<'_, Resolved> {
+        self.resolved
+            .read()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+
+    /// The runner as the endpoints see it, as of the latest tick or config
+    /// change.
+    pub fn view(&self) -> RwLockReadGuard<'_, View> {
+        self.view
+            .read()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+
+    /// Records why the config file's current content is not in force (or
+    /// that it is valid again, with `None`).
+    pub fn set_config_error(&self, error: Option<String>) {
+        self.view_mut().config_error = error;
+    }
+
+    fn view_mut(&self) -> RwLockWriteGuard<'_, View> {
+        self.view
+            .write()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
 }

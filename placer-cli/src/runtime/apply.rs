@@ -7,87 +7,91 @@ use serde_json::Value;
 
 use crate::backends::Backends;
 use crate::config_file::LoadedConfig;
-use crate::runtime::store::JsonFile;
 use crate::resolve::resolve;
-use crate::service::{Engine, Role, Service};
-use crate::runtime::restore_engine_state;
+use crate::runtime::app::{AppRunner, Engine};
+use crate::runtime::store::{restore_engine_state, JsonFile};
+use crate::runtime::Role;
 
-/// Applies `loaded` to `engine`, or changes nothing and says why.
-/// Returns the changed settings, one `key: old → new` line each.
-pub(crate) fn switch_config(
-    service: &Service,
-    engine: &mut Engine,
-    loaded: LoadedConfig,
-) -> Result<Vec<String>, String> {
-    let inputs = &service.inputs;
-    let mut resolved = resolve(&inputs.args, &inputs.env, &loaded, inputs.fallback_seed)
-        .map_err(|err| err.to_string())?;
-    let mut notes = Vec::new();
-    if service.role == Role::Serve {
-        if resolved.listen != engine.resolved.listen {
-            notes.push(format!(
-                "service.listen {} takes effect after a restart",
-                resolved.listen
-            ));
-            resolved.listen = engine.resolved.listen;
-        }
-        resolved.check_serve().map_err(|err| err.to_string())?;
-    }
-
-    let backends = if resolved.traffic != engine.resolved.traffic
-        || resolved.deployment != engine.resolved.deployment
-    {
-        Some(Backends::build(&resolved).map_err(|err| err.to_string())?)
-    } else {
-        None
-    };
-
-    // Each mode (and each data directory) keeps its own engine memory.
-    let new_store = if resolved.engine_state_file() != engine.store.path() {
-        let store = JsonFile::new(resolved.engine_state_file());
-        let state = restore_engine_state(&store).map_err(|err| err.to_string())?;
-        let placer = Placer::with_state(loaded.engine.clone(), state)
-            .map_err(|err| format!("{}: {err}", loaded.path.display()))?;
-        Some((store, placer))
-    } else {
-        None
-    };
-
-    // Everything that can fail has been done; from here on, commit.
-    let mut changes = describe_changes(&engine.loaded, &loaded);
-    changes.extend(notes);
-    match new_store {
-        Some((store, placer)) => {
-            if let Err(err) = engine.store.save(engine.placer.state()) {
-                tracing::error!("saving the engine state failed: {err}");
+impl AppRunner {
+    /// Applies `loaded` to `engine`, or changes nothing and says why.
+    /// Returns the changed settings, one `key: old → new` line each.
+    pub(super) fn switch_config(
+        &self,
+        engine: &mut Engine,
+        loaded: LoadedConfig,
+    ) -> Result<Vec<String>, String> {
+        let inputs = &self.inputs;
+        let mut resolved = resolve(&inputs.args, &inputs.env, &loaded, inputs.fallback_seed)
+            .map_err(|err| err.to_string())?;
+        let old = self.settings().clone();
+        let mut notes = Vec::new();
+        if self.role == Role::Serve {
+            if resolved.listen != old.listen {
+                notes.push(format!(
+                    "service.listen {} takes effect after a restart",
+                    resolved.listen
+                ));
+                resolved.listen = old.listen;
             }
-            changes.push(format!(
-                "engine state now kept in {}",
-                store.path().display()
-            ));
-            engine.store = store;
-            engine.placer = placer;
+            resolved.check_serve().map_err(|err| err.to_string())?;
         }
-        None => engine
-            .placer
-            .set_config(loaded.engine.clone())
-            .map_err(|err| format!("{}: {err}", loaded.path.display()))?,
+
+        let backends = if resolved.traffic != old.traffic || resolved.deployment != old.deployment {
+            Some(Backends::build(&resolved).map_err(|err| err.to_string())?)
+        } else {
+            None
+        };
+
+        // Each mode (and each data directory) keeps its own engine memory.
+        let new_store = if resolved.engine_state_file() != engine.store.path() {
+            let store = JsonFile::new(resolved.engine_state_file());
+            let state = restore_engine_state(&store).map_err(|err| err.to_string())?;
+            let placer = Placer::with_state(loaded.engine.clone(), state)
+                .map_err(|err| format!("{}: {err}", loaded.path.display()))?;
+            Some((store, placer))
+        } else {
+            None
+        };
+
+        // Everything that can fail has been done; from here on, commit.
+        let mut changes = describe_changes(&engine.loaded, &loaded);
+        changes.extend(notes);
+        match new_store {
+            Some((store, placer)) => {
+                if let Err(err) = engine.store.save(engine.placer.state()) {
+                    tracing::error!("saving the engine state failed: {err}");
+                }
+                changes.push(format!(
+                    "engine state now kept in {}",
+                    store.path().display()
+                ));
+                engine.store = store;
+                engine.placer = placer;
+            }
+            None => engine
+                .placer
+                .set_config(loaded.engine.clone())
+                .map_err(|err| format!("{}: {err}", loaded.path.display()))?,
+        }
+        if let Some(backends) = backends {
+            if let Some(simulation) = &backends.simulation {
+                // A new simulation learns the deployment as last observed.
+                simulation.set_deployed(self.view().deployment.iter().copied());
+            }
+            for problem in &backends.recovered {
+                tracing::error!("{problem}");
+            }
+            tracing::info!("traffic: {}", backends.traffic_description);
+            tracing::info!("deployment: {}", backends.deployment_description);
+            engine.backends = backends;
+        }
+        *self
+            .resolved
+            .write()
+            .unwrap_or_else(|poisoned| poisoned.into_inner()) = resolved;
+        engine.loaded = loaded;
+        Ok(changes)
     }
-    if let Some(backends) = backends {
-        if let Some(simulation) = &backends.simulation {
-            // A new simulation learns the deployment as last observed.
-            simulation.set_deployed(service.view().deployment.iter().copied());
-        }
-        for problem in &backends.recovered {
-            tracing::error!("{problem}");
-        }
-        tracing::info!("traffic: {}", backends.traffic_description);
-        tracing::info!("deployment: {}", backends.deployment_description);
-        engine.backends = backends;
-    }
-    engine.resolved = resolved;
-    engine.loaded = loaded;
-    Ok(changes)
 }
 
 /// One `key: old → new` line per changed setting, nested keys dotted.

@@ -1,8 +1,11 @@
-//! Files that must survive a crash: written atomically, read back with
-//! care, and never overwritten when they cannot be read.
+//! An app's stored state: files that must survive a crash, written
+//! atomically, read back with care, and never overwritten when they cannot
+//! be read. [`restore_engine_state`] reads the engine state file; the
+//! dry-run deployment file is kept by placer-fly's `DryRunActuator` with the
+//! same rules (`placer_fly::state_file`).
 //!
-//! Every file the service keeps under its data directory goes through this
-//! module, so the rules live in one place:
+//! Every file the service keeps under its data directory follows these
+//! rules:
 //! - a write goes to a temporary file in the same directory, is flushed to
 //!   disk, then renamed over the old file (and the directory is flushed), so
 //!   a crash leaves the old content or the new, never half of one;
@@ -18,6 +21,7 @@ use std::path::{Path, PathBuf};
 use serde::de::DeserializeOwned;
 use serde::Serialize;
 
+use placer_core::EngineState;
 use placer_fly::state_file;
 
 /// Why a persisted file could not be handled.
@@ -162,6 +166,42 @@ impl<T: Serialize + DeserializeOwned> JsonFile<T> {
         bytes.push(b'\n');
         write_atomically(&self.path, &bytes)
     }
+}
+
+/// Reads the engine state from `store`: a missing file is a fresh start; an
+/// unusable one is moved aside (logged as an error) and is a fresh start.
+///
+/// # Errors
+/// [`PersistError::MoveAside`] when an unusable file cannot be moved.
+pub fn restore_engine_state(store: &JsonFile<EngineState>) -> Result<EngineState, PersistError> {
+    Ok(match store.load()? {
+        Restored::Missing => {
+            tracing::info!(
+                "no engine state at {} yet: starting with no history",
+                store.path().display()
+            );
+            EngineState::default()
+        }
+        Restored::Loaded(state) => {
+            let regions = state.regions().count();
+            let last = state
+                .last_observation()
+                .map_or_else(|| "never".to_owned(), |at| at.to_string());
+            tracing::info!(
+                "engine state restored from {} ({regions} regions, last observation {last})",
+                store.path().display()
+            );
+            state
+        }
+        Restored::MovedAside { problem, moved_to } => {
+            tracing::error!(
+                "engine state file {} {problem}; it was moved to {} and the engine starts with no history",
+                store.path().display(),
+                moved_to.display()
+            );
+            EngineState::default()
+        }
+    })
 }
 
 #[cfg(test)]

@@ -10,8 +10,9 @@ use axum::routing::{get, post};
 use axum::{Json, Router};
 use serde_json::json;
 
+use crate::runtime::TickError;
 use crate::service::metrics::CONTENT_TYPE;
-use crate::service::{Service, TickError};
+use crate::service::Service;
 
 /// The API's routes, answering from `service`.
 pub fn router(service: Arc<Service>) -> Router {

@@ -13,6 +13,36 @@
 use std::path::{Path, PathBuf};
 
 use crate::config_file::{self, LoadError, LoadedConfig};
+use crate::service::Service;
+
+impl Service {
+    /// Reads the config file; a change is checked now and applied at the
+    /// next tick. Called every second by `serve` and at the start of each
+    /// tick.
+    pub fn poll_config(&self) {
+        let event = self.reloader().poll();
+        match event {
+            ReloadEvent::Unchanged => {}
+            ReloadEvent::Staged => {
+                tracing::info!(
+                    "config file {} changed; the new settings apply from the next tick",
+                    self.reloader().path().display()
+                );
+                // The file is valid again: an earlier rejection no longer
+                // describes it.
+                self.runner().set_config_error(None);
+            }
+            ReloadEvent::Rejected(message) => self.reject_config(message),
+        }
+    }
+
+    /// Logs and records that the file's content is not in force.
+    pub(crate) fn reject_config(&self, message: String) {
+        tracing::error!("config change rejected, the previous config stays in force: {message}");
+        self.metrics().observe_reload(false);
+        self.runner().set_config_error(Some(message));
+    }
+}
 
 /// What one poll found.
 #[derive(Debug, Clone, PartialEq)]

@@ -1,51 +1,15 @@
 //! What the read-only endpoints show: `/health`, `/state` and `/traffic`,
-//! built from a copy of the engine's view taken after each tick, so reading
-//! never waits for a tick in flight.
+//! built from an app's [`View`], so reading never waits for a tick in
+//! flight.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::PathBuf;
-use std::sync::Arc;
-use std::time::Duration;
 
 use placer_core::predictor::Averages;
-use placer_core::{Action, EngineState, PlacerConfig, Region, TickReport, Timestamp};
+use placer_core::{Action, Region, Timestamp};
 use serde::Serialize;
 
-/// The service as the endpoints see it.
-#[derive(Debug, Clone)]
-pub struct View {
-    /// The engine config in force.
-    pub config: PlacerConfig,
-    /// The config file.
-    pub config_path: PathBuf,
-    /// When the config in force was loaded.
-    pub config_loaded_at: Timestamp,
-    /// Why the file's current content is not in force, if it is not.
-    pub config_error: Option<String>,
-    /// One line on the traffic source.
-    pub traffic_description: String,
-    /// One line on the deployment's actuator.
-    pub deployment_description: String,
-    /// Time between periodic ticks (zero: none).
-    pub interval: Duration,
-    /// What is deployed, as last observed.
-    pub deployment: BTreeSet<Region>,
-    /// When `deployment` was observed.
-    pub deployment_as_of: Option<Timestamp>,
-    /// The engine's memory after the latest tick.
-    pub state: EngineState,
-    /// The latest tick's report.
-    pub last_report: Option<Arc<TickReport>>,
-    /// Requests per region at the latest successful observation.
-    pub latest_traffic: Option<(Timestamp, BTreeMap<Region, f64>)>,
-    /// How long the latest tick took.
-    pub last_tick_duration: Duration,
-    /// Ticks run since start.
-    pub ticks: u64,
-    /// Why the engine state could not be saved, if the last save failed.
-    pub persist_error: Option<String>,
-}
-
+use crate::runtime::View;
 /// `GET /health`.
 #[derive(Debug, Clone, Serialize)]
 pub struct Health {
