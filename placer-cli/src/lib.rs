@@ -10,10 +10,17 @@
 //!   [`resolve`]: flags + environment + file → the settings in force.
 //! - [`backends`]: the traffic source and actuator those settings name;
 //!   [`SimulatedSource`]: traffic for running out of the box.
-//! - [`Service`]: ticks one at a time, hot reload ([`service::reload`]),
-//!   state files ([`runtime::store`]), metrics ([`service::metrics`]), the
-//!   endpoints' documents ([`service::status`]); [`service::http`]: the API;
-//!   [`serve()`]: the server with its periodic loop and graceful shutdown.
+//! - [`runtime`]: one app at work. [`AppRunner`] holds the app's placer,
+//!   backends, stored state ([`runtime::store`]) and config; it ticks one at
+//!   a time and applies a changed config to itself.
+//! - [`service`]: the process. [`Service`] holds the runners by app name
+//!   (one for now), the config file watch ([`service::reload`]), metrics
+//!   ([`service::metrics`]), the endpoints' documents
+//!   ([`service::status`]), the API ([`service::http`]) and [`serve()`]: the
+//!   server with its periodic loop and graceful shutdown.
+//!
+//! Imports go one way: the commands use the service, the service uses the
+//! runtime, the runtime uses the settings and backends.
 //! - `gen-trace`, `backtest` and `recommend` work on recorded or generated
 //!   traffic: they wire trace files and Prometheus history to placer-core's
 //!   scenarios, replay, quality report and k-median pick.
@@ -43,6 +50,5 @@ pub use environment::Environment;
 pub use read_only::ReadOnly;
 pub use runtime::{AppRunner, Inputs, Role, StartError, TickError, TickResult};
 pub use secret::Secret;
-pub use service::Service;
-pub use service::{serve, CONFIG_POLL_INTERVAL};
+pub use service::{serve, Service, CONFIG_POLL_INTERVAL};
 pub use simulated::SimulatedSource;
