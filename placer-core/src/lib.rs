@@ -70,11 +70,10 @@ mod actuator;
 pub mod backtest;
 pub mod config;
 pub mod conformance;
-pub mod geo;
 mod history;
 pub mod kmedian;
-mod latency;
 mod memory;
+pub mod network;
 mod placer;
 pub mod planner;
 pub mod policy;
@@ -84,7 +83,6 @@ mod reason;
 pub mod recommend;
 mod region;
 mod report;
-mod rtt_table;
 pub mod scenario;
 pub mod seed_rule;
 mod snapshot;
@@ -100,21 +98,21 @@ pub mod trace;
 
 pub use actuator::{ActuatorError, RegionActuator};
 pub use config::{ConfigError, PlacerConfig};
-pub use geo::RegionInfo;
 pub use history::RegionHistory;
 pub use kmedian::{KMedian, KMedianError, KMedianSolution};
-pub use latency::{
-    nearest_deployed, LatencyMatrixError, LatencyModel, BASE_RTT_MS, RTT_MS_PER_KM,
+pub use memory::{ActuatorCall, InMemoryActuator, ScriptedSource};
+pub use network::geo;
+pub use network::geo::RegionInfo;
+pub use network::{
+    nearest_deployed, LatencyMatrixError, LatencyModel, RttTable, BASE_RTT_MS, RTT_MS_PER_KM,
     UNCATALOGUED_RTT_MS, UNSERVED_RTT_MS,
 };
-pub use memory::{ActuatorCall, InMemoryActuator, ScriptedSource};
 pub use placer::Placer;
 pub use planner::{Plan, PlannedAction};
 pub use quality::{QualityOptions, QualityReport, QualityRow};
 pub use reason::Reason;
 pub use region::{Region, RegionError};
 pub use report::{Action, ActionOutcome, FailedStage, Outcome, RegionDetail, Skipped, TickReport};
-pub use rtt_table::RttTable;
 pub use seed_rule::{replay_seed_rule, SeedDecision, SeedRule, SeedRuleParams};
 pub use snapshot::{SnapshotError, TrafficSnapshot};
 pub use source::{MetricsError, MetricsSource};

@@ -30,20 +30,19 @@
 mod baseline;
 mod budget;
 mod explain;
-mod solver;
 
 use std::collections::BTreeSet;
 use std::sync::Arc;
 use std::time::Duration;
 
 use super::{PlacementPolicy, PlanningView, PolicyMemory, Proposal};
+use crate::network::solver::{count, FacilityProblem};
 use crate::report::{Action, RegionDetail};
 use crate::{LatencyModel, Reason, Region, RttTable};
 pub use baseline::TrafficBaseline;
 use budget::BudgetLimits;
 pub use budget::MachineTime;
 use explain::Explainer;
-use solver::{count, FacilityProblem};
 
 /// Places machines where they cut users' round trips most.
 #[derive(Debug, Clone)]

@@ -1,18 +1,48 @@
 //! Facility location on an [`RttTable`]: the set of serving regions that
 //! minimises `Σ_e w_e · RTT(e, D) + region_cost · |D|`, by local search.
+//!
+//! This is the engine's one placement solver: the latency policy asks it
+//! every tick, and offline tools ask it for reference placements (a fixed
+//! size `k` is `min_size = max_size = k` with no region cost).
+//!
+//! ```
+//! use placer_core::network::solver::{count, FacilityProblem};
+//! use placer_core::{LatencyModel, Region, RttTable};
+//!
+//! let regions: Vec<Region> = ["fra", "iad", "syd"].iter().map(|c| c.parse().unwrap()).collect();
+//! let table = RttTable::new(regions.clone(), regions, &LatencyModel::distance());
+//! // Most traffic enters in Sydney (rows and columns are sorted by code).
+//! let syd = table.server_index(&"syd".parse().unwrap()).unwrap();
+//! let problem = FacilityProblem {
+//!     table: &table,
+//!     weights: (0..3).map(|row| if row == syd { 100.0 } else { 1.0 }).collect(),
+//!     region_cost: vec![0.0; 3],
+//!     min_size: 1,
+//!     max_size: 1,
+//!     fixed: vec![false; 3],
+//!     allowed: vec![true; 3],
+//! };
+//! let best = problem.solve(&[false; 3]);
+//! assert_eq!(count(&best), 1);
+//! assert!(best[syd]);
+//! ```
 
 use crate::{RttTable, UNSERVED_RTT_MS};
 
 /// One placement question: weights per table row, cost per region, size
-/// bounds, and which columns must or may be chosen.
+/// bounds, and which columns must or may be chosen. Sets of columns are
+/// `Vec<bool>`/`&[bool]` indexed like the table's servers.
 #[derive(Debug)]
-pub(crate) struct FacilityProblem<'a> {
+pub struct FacilityProblem<'a> {
+    /// Round-trip times from every edge (row) to every candidate (column).
     pub table: &'a RttTable,
     /// Traffic per edge row.
     pub weights: Vec<f64>,
     /// Per column: objective units (request-milliseconds) choosing it costs.
     pub region_cost: Vec<f64>,
+    /// Fewest columns a solution may have.
     pub min_size: usize,
+    /// Most columns a solution may have.
     pub max_size: usize,
     /// Columns every solution contains.
     pub fixed: Vec<bool>,
@@ -216,7 +246,7 @@ impl FacilityProblem<'_> {
 }
 
 /// How many columns `set` chooses.
-pub(super) fn count(set: &[bool]) -> usize {
+pub fn count(set: &[bool]) -> usize {
     set.iter().filter(|chosen| **chosen).count()
 }
 

@@ -26,7 +26,7 @@ use crate::Region;
 pub const EARTH_RADIUS_KM: f64 = 6371.0088;
 
 /// The embedded catalog, a copy of the shared region table.
-const CATALOG_CSV: &str = include_str!("../data/fly-regions.csv");
+const CATALOG_CSV: &str = include_str!("../../data/fly-regions.csv");
 
 /// One Fly.io region and where it is.
 #[derive(Debug, Clone, PartialEq, Serialize)]
