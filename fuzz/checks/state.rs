@@ -3,7 +3,7 @@
 use std::collections::BTreeSet;
 
 use placer_core::config::{PolicyKind, ThresholdMode};
-use placer_core::{Action, EngineState, Placer, PlacerConfig, PlannedAction, Region, Timestamp};
+use placer_core::{Action, Decision, EngineState, Move, Placer, PlacerConfig, Region, Timestamp};
 
 /// Reads `data` as a persisted engine state: an accepted state reads back
 /// equal, and an engine resumed from it plans within the planner's rules
@@ -50,7 +50,7 @@ pub fn check_state(data: &[u8]) -> Result<(), String> {
 }
 
 fn check_plan(
-    actions: &[PlannedAction],
+    actions: &[Decision<Move>],
     deployed: &BTreeSet<Region>,
     config: &PlacerConfig,
     metrics_usable: bool,
@@ -59,12 +59,11 @@ fn check_plan(
     let mut after = deployed.clone();
     for planned in actions {
         match planned.action {
-            Action::Deploy => assert!(after.insert(planned.region), "{planned:?}: deployed"),
-            Action::Remove => {
+            Move::Deploy => assert!(after.insert(planned.region), "{planned:?}: deployed"),
+            Move::Remove => {
                 assert!(metrics_usable, "removal without usable metrics");
                 assert!(after.remove(&planned.region), "{planned:?}: not deployed");
             }
-            Action::None => panic!("a planned action that does nothing: {planned:?}"),
         }
     }
     assert!(after.len() >= deployed.len().min(config.min_regions));

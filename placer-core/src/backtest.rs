@@ -110,8 +110,8 @@ pub async fn replay_with_model(
                 .iter()
                 .filter(|a| a.outcome == Outcome::Ok)
                 .map(|a| DecidedAction {
-                    region: a.region,
-                    action: a.action,
+                    region: a.decision.region,
+                    action: a.decision.action.into(),
                 })
                 .collect(),
         });

@@ -67,6 +67,7 @@
 #![warn(missing_docs)]
 
 mod actuator;
+mod decision;
 pub mod backtest;
 pub mod config;
 pub mod conformance;
@@ -97,6 +98,9 @@ mod token;
 pub mod trace;
 
 pub use actuator::{ActuatorError, RegionActuator};
+/// Re-exported so a [`MetricsSource`] or [`RegionActuator`] can be
+/// implemented without adding `async-trait` to your own dependencies.
+pub use async_trait::async_trait;
 pub use config::{ConfigError, PlacerConfig};
 pub use history::RegionHistory;
 pub use kmedian::{KMedian, KMedianError, KMedianSolution};
@@ -108,11 +112,12 @@ pub use network::{
     UNCATALOGUED_RTT_MS, UNSERVED_RTT_MS,
 };
 pub use placer::Placer;
-pub use planner::{Plan, PlannedAction};
+pub use decision::{Action, Decision, Move};
+pub use planner::Plan;
 pub use quality::{QualityOptions, QualityReport, QualityRow};
 pub use reason::Reason;
 pub use region::{Region, RegionError};
-pub use report::{Action, ActionOutcome, FailedStage, Outcome, RegionDetail, Skipped, TickReport};
+pub use report::{ActionOutcome, FailedStage, Outcome, RegionDetail, TickError, TickReport};
 pub use seed_rule::{replay_seed_rule, SeedDecision, SeedRule, SeedRuleParams};
 pub use snapshot::{SnapshotError, TrafficSnapshot};
 pub use source::{MetricsError, MetricsSource};

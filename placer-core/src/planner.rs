@@ -10,31 +10,31 @@ use std::cmp::Ordering;
 use std::collections::{BTreeMap, BTreeSet};
 
 use crate::policy::{PlacementPolicy, PlanningView, PolicyMemory};
-use crate::report::{Action, RegionDetail, Skipped};
-use crate::{EngineState, PlacerConfig, Reason, Region, RegionState, Thresholds, Timestamp};
-
-/// A deploy or remove the planner decided on.
-#[derive(Debug, Clone, PartialEq)]
-pub struct PlannedAction {
-    /// The region.
-    pub region: Region,
-    /// Deploy or remove.
-    pub action: Action,
-    /// Why.
-    pub reason: Reason,
-}
+use crate::report::RegionDetail;
+use crate::{
+    Action, Decision, EngineState, Move, PlacerConfig, Reason, Region, RegionState, Thresholds,
+    Timestamp,
+};
 
 /// What the planner decided for one tick.
+///
+/// It is only a decision: nothing has changed until its moves are carried
+/// out and [committed](crate::Placer::commit).
 #[derive(Debug, Clone, PartialEq)]
+#[non_exhaustive]
 pub struct Plan {
     /// Moves to carry out, most urgent first.
-    pub actions: Vec<PlannedAction>,
+    pub actions: Vec<Decision<Move>>,
     /// Regions left alone, with the reason, in region order.
-    pub skipped: Vec<Skipped>,
+    pub skipped: Vec<Decision>,
     /// The numbers behind each region's decision.
     pub regions: BTreeMap<Region, RegionDetail>,
     /// What the policy keeps for the next tick.
     pub memory: PolicyMemory,
+    /// The deployment the plan was made against.
+    pub deployed: BTreeSet<Region>,
+    /// The time the plan was made for.
+    pub at: Timestamp,
 }
 
 /// Everything the planner needs besides the policy.
@@ -124,19 +124,15 @@ pub fn plan(input: &PlanInput<'_>, policy: &dyn PlacementPolicy) -> Plan {
         let proposal = proposals.next_if(|p| p.region == *region);
         let wanted = proposal.as_ref().map_or(Action::None, |p| p.action);
         let policy_reason = proposal.map(|p| p.reason);
-        let skip = |action: Action, reason: Reason| Skipped {
-            region: *region,
-            action,
-            reason,
-        };
+        let skip = |action: Action, reason: Reason| Decision::new(*region, action, reason);
 
         if config.always_running_regions.contains(region) {
             if !deployed {
-                candidates.push(PlannedAction {
-                    region: *region,
-                    action: Action::Deploy,
-                    reason: Reason::AlwaysRunningMissing,
-                });
+                candidates.push(Decision::new(
+                    *region,
+                    Move::Deploy,
+                    Reason::AlwaysRunningMissing,
+                ));
             } else if wanted == Action::Remove {
                 skipped.push(skip(Action::Remove, Reason::AlwaysRunning));
             } else {
@@ -152,10 +148,15 @@ pub fn plan(input: &PlanInput<'_>, policy: &dyn PlacementPolicy) -> Plan {
             skipped.push(skip(wanted_deploy(wanted), Reason::NotAllowed));
             continue;
         }
-        match (wanted, deployed) {
-            (Action::Deploy, false) | (Action::Remove, true) => {
+        let change = match (wanted, deployed) {
+            (Action::Deploy, false) => Some(Move::Deploy),
+            (Action::Remove, true) => Some(Move::Remove),
+            _ => None,
+        };
+        match change {
+            Some(change) => {
                 let reason = policy_reason.unwrap_or(Reason::NoData);
-                if wanted == Action::Remove && !input.metrics_usable {
+                if change == Move::Remove && !input.metrics_usable {
                     skipped.push(skip(Action::Remove, Reason::NoUsableMetrics));
                 } else if let Some(left) = input.state.cooldown_remaining(region, config, input.now)
                 {
@@ -166,14 +167,10 @@ pub fn plan(input: &PlanInput<'_>, policy: &dyn PlacementPolicy) -> Plan {
                         },
                     ));
                 } else {
-                    candidates.push(PlannedAction {
-                        region: *region,
-                        action: wanted,
-                        reason,
-                    });
+                    candidates.push(Decision::new(*region, change, reason));
                 }
             }
-            _ => skipped.push(skip(Action::None, hold_reason(policy_reason))),
+            None => skipped.push(skip(Action::None, hold_reason(policy_reason))),
         }
     }
 
@@ -183,25 +180,25 @@ pub fn plan(input: &PlanInput<'_>, policy: &dyn PlacementPolicy) -> Plan {
     // move in one tick); the orchestrator re-checks when a deploy fails.
     let mut remaining = input.deployed.len();
     for candidate in candidates {
-        if candidate.action == Action::Remove && remaining <= config.min_regions {
-            skipped.push(Skipped {
-                region: candidate.region,
-                action: Action::Remove,
-                reason: too_few_regions(config),
-            });
+        if candidate.action == Move::Remove && remaining <= config.min_regions {
+            skipped.push(Decision::new(
+                candidate.region,
+                Action::Remove,
+                too_few_regions(config),
+            ));
             continue;
         }
         if actions.len() >= config.max_actions_per_tick {
-            skipped.push(Skipped {
-                region: candidate.region,
-                action: candidate.action,
-                reason: Reason::ActionLimit {
+            skipped.push(Decision::new(
+                candidate.region,
+                candidate.action.into(),
+                Reason::ActionLimit {
                     max: config.max_actions_per_tick,
                 },
-            });
+            ));
             continue;
         }
-        if candidate.action == Action::Remove {
+        if candidate.action == Move::Remove {
             remaining -= 1;
         } else {
             remaining += 1;
@@ -214,6 +211,8 @@ pub fn plan(input: &PlanInput<'_>, policy: &dyn PlacementPolicy) -> Plan {
         skipped,
         regions,
         memory,
+        deployed: input.deployed.clone(),
+        at: input.now,
     }
 }
 
@@ -243,19 +242,19 @@ fn hold_reason(policy_reason: Option<Reason>) -> Reason {
 /// Always-running deploys first, then deploys by traffic (busiest first),
 /// then removes by traffic (quietest first); region code breaks ties.
 fn priority(
-    a: &PlannedAction,
-    b: &PlannedAction,
+    a: &Decision<Move>,
+    b: &Decision<Move>,
     config: &PlacerConfig,
     regions: &BTreeMap<Region, RegionDetail>,
 ) -> Ordering {
-    let class = |p: &PlannedAction| match p.action {
-        Action::Deploy if config.always_running_regions.contains(&p.region) => 0,
-        Action::Deploy => 1,
-        _ => 2,
+    let class = |p: &Decision<Move>| match p.action {
+        Move::Deploy if config.always_running_regions.contains(&p.region) => 0,
+        Move::Deploy => 1,
+        Move::Remove => 2,
     };
-    let current = |p: &PlannedAction| regions.get(&p.region).map_or(0.0, |d| d.current);
+    let current = |p: &Decision<Move>| regions.get(&p.region).map_or(0.0, |d| d.current);
     class(a).cmp(&class(b)).then_with(|| {
-        let by_traffic = if a.action == Action::Deploy {
+        let by_traffic = if a.action == Move::Deploy {
             current(b).total_cmp(&current(a))
         } else {
             current(a).total_cmp(&current(b))

@@ -2,44 +2,13 @@
 //! shape plus the detail a person needs to see why.
 
 use std::collections::{BTreeMap, BTreeSet};
+use std::fmt;
+use std::sync::Arc;
 
 use serde::{Deserialize, Serialize};
 
 use crate::config::PolicyKind;
-use crate::{Reason, Region, Timestamp};
-
-/// A move on one region.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
-#[serde(rename_all = "lowercase")]
-pub enum Action {
-    /// Start running the app in the region.
-    Deploy,
-    /// Stop running the app in the region.
-    Remove,
-    /// Leave the region as it is.
-    None,
-}
-
-impl std::fmt::Display for Action {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str(match self {
-            Action::Deploy => "deploy",
-            Action::Remove => "remove",
-            Action::None => "none",
-        })
-    }
-}
-
-/// A region the tick did not change, and why.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct Skipped {
-    /// The region.
-    pub region: Region,
-    /// What the policy wanted for it (`none` when it wanted nothing).
-    pub action: Action,
-    /// Why nothing was done.
-    pub reason: Reason,
-}
+use crate::{Decision, Move, Region, Timestamp};
 
 /// How a carried-out (or dry-run) action ended.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -53,17 +22,22 @@ pub enum Outcome {
     Error(String),
 }
 
-/// One deploy or remove the tick decided on, and its outcome.
+/// One deploy or remove the tick decided on, and its outcome. Serialized
+/// flat: `{"region", "action", "reason", "outcome"}`.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct ActionOutcome {
-    /// The region.
-    pub region: Region,
-    /// Deploy or remove.
-    pub action: Action,
-    /// Why the policy chose it.
-    pub reason: Reason,
+    /// The region, deploy or remove, and why the policy chose it.
+    #[serde(flatten)]
+    pub decision: Decision<Move>,
     /// What happened.
     pub outcome: Outcome,
+}
+
+impl ActionOutcome {
+    /// What came of carrying out `decision`.
+    pub fn new(decision: Decision<Move>, outcome: Outcome) -> Self {
+        ActionOutcome { decision, outcome }
+    }
 }
 
 /// The numbers behind a region's decision.
@@ -99,7 +73,7 @@ pub struct TickReport {
     /// Regions removed by this tick (planned ones, in dry-run).
     pub removed: Vec<Region>,
     /// Regions left as they were, with the reason.
-    pub skipped: Vec<Skipped>,
+    pub skipped: Vec<Decision>,
     /// Regions deployed at the start of the tick.
     pub current_deployment: Vec<Region>,
     /// Regions deployed after the tick's actions.
@@ -115,11 +89,12 @@ pub struct TickReport {
     /// Each deploy or remove decided on, with its outcome.
     pub actions: Vec<ActionOutcome>,
     /// Why the tick could not observe or plan, if it could not.
-    pub error: Option<String>,
+    pub error: Option<TickError>,
 }
 
 /// The step at which a tick gave up (see [`TickReport::failed_stage`]).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
 pub enum FailedStage {
     /// Reading traffic from the metrics source.
     FetchingTraffic,
@@ -128,8 +103,10 @@ pub enum FailedStage {
 }
 
 impl FailedStage {
+    const ALL: [FailedStage; 2] = [FailedStage::FetchingTraffic, FailedStage::ListingDeployment];
+
     /// How a report's `error` begins for this stage.
-    pub(crate) fn prefix(self) -> &'static str {
+    fn prefix(self) -> &'static str {
         match self {
             FailedStage::FetchingTraffic => "fetching traffic failed: ",
             FailedStage::ListingDeployment => "listing deployed regions failed: ",
@@ -137,13 +114,96 @@ impl FailedStage {
     }
 }
 
+/// Why a tick could not observe or plan: the stage and the error it met.
+///
+/// It is serialized as its sentence (`"fetching traffic failed: …"`), as
+/// the report always had it; [`source`](std::error::Error::source) gives
+/// the error itself.
+///
+/// ```
+/// use placer_core::{FailedStage, MetricsError, TickError};
+///
+/// let error = TickError::new(
+///     FailedStage::FetchingTraffic,
+///     MetricsError::backend("bot", "timed out"),
+/// );
+/// assert_eq!(error.stage(), FailedStage::FetchingTraffic);
+/// assert!(error.to_string().starts_with("fetching traffic failed: "));
+/// assert_eq!(serde_json::to_value(&error).unwrap(), error.to_string());
+/// ```
+#[derive(Debug, Clone)]
+pub struct TickError {
+    stage: FailedStage,
+    cause: Arc<dyn std::error::Error + Send + Sync>,
+}
+
+impl TickError {
+    /// The error `cause` met at `stage`.
+    pub fn new(
+        stage: FailedStage,
+        cause: impl Into<Box<dyn std::error::Error + Send + Sync>>,
+    ) -> Self {
+        TickError {
+            stage,
+            cause: Arc::from(cause.into()),
+        }
+    }
+
+    /// The step at which the tick gave up.
+    pub fn stage(&self) -> FailedStage {
+        self.stage
+    }
+
+    /// The error met there.
+    pub fn cause(&self) -> &(dyn std::error::Error + Send + Sync + 'static) {
+        self.cause.as_ref()
+    }
+}
+
+impl fmt::Display for TickError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}{}", self.stage.prefix(), self.cause)
+    }
+}
+
+impl std::error::Error for TickError {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        Some(self.cause.as_ref())
+    }
+}
+
+/// Equal when the stage and the sentence are.
+impl PartialEq for TickError {
+    fn eq(&self, other: &Self) -> bool {
+        self.stage == other.stage && self.cause.to_string() == other.cause.to_string()
+    }
+}
+
+impl Serialize for TickError {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.collect_str(self)
+    }
+}
+
+/// A sentence read back from a report: the stage from its beginning, the
+/// rest as the error's message.
+impl<'de> Deserialize<'de> for TickError {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        let text = String::deserialize(deserializer)?;
+        FailedStage::ALL
+            .into_iter()
+            .find_map(|stage| {
+                let message = text.strip_prefix(stage.prefix())?;
+                Some(TickError::new(stage, message.to_owned()))
+            })
+            .ok_or_else(|| serde::de::Error::custom(format!("not a tick error: {text:?}")))
+    }
+}
+
 impl TickReport {
     /// The step at which the tick gave up, when it did.
     pub fn failed_stage(&self) -> Option<FailedStage> {
-        let error = self.error.as_deref()?;
-        [FailedStage::FetchingTraffic, FailedStage::ListingDeployment]
-            .into_iter()
-            .find(|stage| error.starts_with(stage.prefix()))
+        self.error.as_ref().map(TickError::stage)
     }
 
     pub(crate) fn failed(
@@ -151,10 +211,8 @@ impl TickReport {
         dry_run: bool,
         policy: PolicyKind,
         current: Option<&BTreeSet<Region>>,
-        stage: FailedStage,
-        cause: impl std::fmt::Display,
+        error: TickError,
     ) -> TickReport {
-        let error = format!("{}{cause}", stage.prefix());
         let current: Vec<Region> = current
             .map(|c| c.iter().cloned().collect())
             .unwrap_or_default();

@@ -9,8 +9,7 @@ use serde::{Deserialize, Serialize};
 use crate::config::ThresholdMode;
 use crate::policy::PolicyMemory;
 use crate::predictor::Averages;
-use crate::report::Action;
-use crate::{PlacerConfig, Region, RegionHistory, Timestamp, TrafficSnapshot};
+use crate::{Action, PlacerConfig, Region, RegionHistory, Timestamp, TrafficSnapshot};
 
 /// The format version written by this crate. Restoring a state written in
 /// another version fails with [`StateError::UnsupportedVersion`].
@@ -92,7 +91,14 @@ pub struct LastAction {
 
 /// Why a persisted state could not be restored.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
 pub enum StateError {
+    /// The text is not a serialized engine state.
+    #[error("engine state is malformed: {message}")]
+    Malformed {
+        /// What the parser reported.
+        message: String,
+    },
     /// The state was written by an incompatible version.
     #[error("engine state has format version {found}, this build reads version {expected}")]
     UnsupportedVersion {
@@ -110,6 +116,43 @@ pub enum StateError {
 }
 
 impl EngineState {
+    /// Restores a state from the JSON that [`to_json`](Self::to_json) (or
+    /// `serde_json` on an `EngineState`) wrote, in this format version or
+    /// an older one. This is the way to resume after a restart: pass the
+    /// result to [`Placer::with_state`](crate::Placer::with_state).
+    ///
+    /// ```
+    /// use placer_core::{EngineState, Placer, PlacerConfig, StateError};
+    ///
+    /// let placer = Placer::new(PlacerConfig::default()).unwrap();
+    /// let saved = placer.state().to_json();
+    /// let restored = EngineState::from_json(&saved).unwrap();
+    /// let placer = Placer::with_state(PlacerConfig::default(), restored).unwrap();
+    /// assert_eq!(placer.state().to_json(), saved);
+    ///
+    /// let future = r#"{"format_version": 99}"#;
+    /// assert!(matches!(
+    ///     EngineState::from_json(future),
+    ///     Err(StateError::UnsupportedVersion { found: 99, .. })
+    /// ));
+    /// ```
+    ///
+    /// # Errors
+    /// [`StateError`] when the text is not a state, was written by a newer
+    /// format version, or holds impossible counts.
+    pub fn from_json(text: &str) -> Result<Self, StateError> {
+        let stored: VersionedState =
+            serde_json::from_str(text).map_err(|err| StateError::Malformed {
+                message: err.to_string(),
+            })?;
+        EngineState::try_from(stored)
+    }
+
+    /// The state as JSON, for [`from_json`](Self::from_json).
+    pub fn to_json(&self) -> String {
+        serde_json::to_string(self).expect("an engine state always serializes")
+    }
+
     /// Adds a successful observation: every known region gets a point (zero
     /// when the snapshot lacks it) and its streaks are updated.
     pub fn record(&mut self, snapshot: &TrafficSnapshot, config: &PlacerConfig) {
@@ -161,14 +204,20 @@ impl EngineState {
         config: &PlacerConfig,
         now: Timestamp,
     ) {
-        let capacity = config.history_capacity();
-        self.regions.retain(|region, state| {
-            deployed.contains(region)
-                || !(state.history.len() >= capacity && state.history.is_all_zero())
-                || state
-                    .last_action
-                    .is_some_and(|last| now.duration_since(last.at) < config.cooldown_period)
-        });
+        self.regions
+            .retain(|region, state| !is_idle(region, state, deployed, config, now));
+    }
+
+    /// True when [`forget_idle`](Self::forget_idle) would forget a region.
+    pub(crate) fn has_idle(
+        &self,
+        deployed: &BTreeSet<Region>,
+        config: &PlacerConfig,
+        now: Timestamp,
+    ) -> bool {
+        self.regions
+            .iter()
+            .any(|(region, state)| is_idle(region, state, deployed, config, now))
     }
 
     /// Applies a changed config: history beyond the new windows is dropped.
@@ -219,6 +268,21 @@ impl EngineState {
         let elapsed = now.duration_since(last.at);
         (elapsed < config.cooldown_period).then(|| config.cooldown_period - elapsed)
     }
+}
+
+fn is_idle(
+    region: &Region,
+    state: &RegionState,
+    deployed: &BTreeSet<Region>,
+    config: &PlacerConfig,
+    now: Timestamp,
+) -> bool {
+    !deployed.contains(region)
+        && state.history.len() >= config.history_capacity()
+        && state.history.is_all_zero()
+        && !state
+            .last_action
+            .is_some_and(|last| now.duration_since(last.at) < config.cooldown_period)
 }
 
 fn next_streak(streak: u32, holds: bool) -> u32 {

@@ -138,11 +138,11 @@ proptest! {
             }
             prop_assert!(before == 0 || after > 0, "removed the last region");
             for action in report.actions.iter().filter(|a| a.outcome == Outcome::Ok) {
-                if let Some(previous) = last_action.get(&action.region) {
+                if let Some(previous) = last_action.get(&action.decision.region) {
                     prop_assert!(report.at.duration_since(*previous) >= config.cooldown_period,
-                        "cooldown violated on {}", action.region);
+                        "cooldown violated on {}", action.decision.region);
                 }
-                last_action.insert(action.region, report.at);
+                last_action.insert(action.decision.region, report.at);
             }
         }
     }
@@ -214,7 +214,7 @@ fn failed_fetch_never_removes_even_after_quiet_history() {
         .all(|r| r.removed.is_empty() && r.error.is_some()));
     assert!(reports[5..]
         .iter()
-        .all(|r| r.actions.iter().all(|a| a.action != Action::Remove)));
+        .all(|r| r.actions.iter().all(|a| a.decision.action != Action::Remove)));
 }
 
 proptest! {

@@ -74,7 +74,7 @@ fn fetch_failure_means_no_actions_and_an_error_in_the_report() {
     let mut placer = Placer::new(live()).unwrap();
     let report = block_on(placer.tick(&source, &actuator, at(0)));
     assert_eq!(report.failed_stage(), Some(FailedStage::FetchingTraffic));
-    let error = report.error.as_deref().unwrap();
+    let error = report.error.as_ref().unwrap().to_string();
     assert!(error.contains("connection refused"), "{error}");
     assert_eq!(report.current_deployment, vec![r("fra"), r("iad")]);
     assert_eq!(report.updated_deployment, report.current_deployment);
@@ -97,7 +97,7 @@ fn listing_failure_means_no_actions() {
     let mut placer = Placer::new(live()).unwrap();
     let report = block_on(placer.tick(&source, &actuator, at(0)));
     assert_eq!(report.failed_stage(), Some(FailedStage::ListingDeployment));
-    assert!(report.error.unwrap().contains("502 bad gateway"));
+    assert!(report.error.unwrap().to_string().contains("502 bad gateway"));
 }
 
 #[test]
@@ -138,7 +138,7 @@ fn one_failed_region_does_not_stop_the_others() {
     let fra = report
         .actions
         .iter()
-        .find(|a| a.region == r("fra"))
+        .find(|a| a.decision.region == r("fra"))
         .unwrap();
     assert!(
         matches!(&fra.outcome, Outcome::Error(m) if m.contains("capacity")),

@@ -33,7 +33,7 @@ fn skipped_reason<'a>(plan: &'a Plan, code: &str) -> (&'a Action, &'static str) 
 fn actions(plan: &Plan) -> Vec<(String, Action)> {
     plan.actions
         .iter()
-        .map(|a| (a.region.to_string(), a.action))
+        .map(|a| (a.region.to_string(), a.action.into()))
         .collect()
 }
 

@@ -13,8 +13,8 @@ use std::collections::{BTreeMap, BTreeSet};
 pub use latency::{LatencyPolicy, MachineTime, TrafficBaseline};
 pub use threshold::ThresholdPolicy;
 
-use crate::report::{Action, RegionDetail};
-use crate::{EngineState, PlacerConfig, Reason, Region, Timestamp};
+use crate::report::RegionDetail;
+use crate::{Decision, EngineState, PlacerConfig, Region, Timestamp};
 
 /// What a policy sees when it is asked for proposals.
 #[derive(Debug, Clone, Copy)]
@@ -29,17 +29,6 @@ pub struct PlanningView<'a> {
     pub regions: &'a BTreeMap<Region, RegionDetail>,
     /// The tick's time.
     pub now: Timestamp,
-}
-
-/// A policy's wish for one region.
-#[derive(Debug, Clone, PartialEq)]
-pub struct Proposal {
-    /// The region.
-    pub region: Region,
-    /// Deploy, remove, or none (leave it).
-    pub action: Action,
-    /// Why.
-    pub reason: Reason,
 }
 
 /// What a policy carries from one tick to the next, persisted with the
@@ -66,9 +55,10 @@ pub struct PolicyMemory {
 
 /// A way of choosing where the app should run.
 pub trait PlacementPolicy: Send + Sync {
-    /// Proposals for the regions in `view.regions`: at most one per region.
+    /// A wish for each region in `view.regions` (deploy, remove or none, and
+    /// why): at most one per region.
     /// Regions without a proposal are left as they are. `memory` is what the
     /// policy kept from the previous tick; changes to it are kept when the
     /// tick is carried out.
-    fn propose(&self, view: &PlanningView<'_>, memory: &mut PolicyMemory) -> Vec<Proposal>;
+    fn propose(&self, view: &PlanningView<'_>, memory: &mut PolicyMemory) -> Vec<Decision>;
 }

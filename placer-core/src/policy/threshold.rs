@@ -1,8 +1,7 @@
 //! The threshold policy: each region on its own, by its smoothed traffic.
 
-use super::{PlacementPolicy, PlanningView, PolicyMemory, Proposal};
-use crate::report::Action;
-use crate::Reason;
+use super::{PlacementPolicy, PlanningView, PolicyMemory};
+use crate::{Action, Decision, Reason};
 
 /// Deploys a region when its current traffic reaches the deploy threshold,
 /// or has stayed at or above `traffic_threshold` for `sustain_ticks`
@@ -13,7 +12,7 @@ use crate::Reason;
 pub struct ThresholdPolicy;
 
 impl PlacementPolicy for ThresholdPolicy {
-    fn propose(&self, view: &PlanningView<'_>, _memory: &mut PolicyMemory) -> Vec<Proposal> {
+    fn propose(&self, view: &PlanningView<'_>, _memory: &mut PolicyMemory) -> Vec<Decision> {
         let config = view.config;
         let sustain = config.sustain_ticks;
         view.regions
@@ -69,11 +68,7 @@ impl PlacementPolicy for ThresholdPolicy {
                         },
                     )
                 };
-                Proposal {
-                    region: *region,
-                    action,
-                    reason,
-                }
+                Decision::new(*region, action, reason)
             })
             .collect()
     }

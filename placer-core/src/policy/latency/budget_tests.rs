@@ -5,7 +5,7 @@ use std::time::Duration;
 use super::tests::{moves, now, plan_at, reason, with_latency};
 use crate::config::{LatencySettings, MachineBudget};
 use crate::test_support::{r, state_with};
-use crate::{Action, PlacerConfig};
+use crate::{Action, Move, PlacerConfig};
 
 const MINUTE: Duration = Duration::from_secs(60);
 
@@ -64,9 +64,9 @@ fn until_the_budget_pays_for_the_better_set_it_only_moves_towards_it() {
                 ["syd", "nrt", "iad"].contains(&action.region.as_str()),
                 "{plan:#?}"
             );
-            state.record_action(&action.region, action.action, at);
+            state.record_action(&action.region, action.action.into(), at);
             match action.action {
-                Action::Deploy => deployed.push(action.region.to_string()),
+                Move::Deploy => deployed.push(action.region.to_string()),
                 _ => deployed.retain(|code| code != action.region.as_str()),
             }
         }

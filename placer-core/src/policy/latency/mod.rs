@@ -35,10 +35,10 @@ use std::collections::BTreeSet;
 use std::sync::Arc;
 use std::time::Duration;
 
-use super::{PlacementPolicy, PlanningView, PolicyMemory, Proposal};
+use super::{PlacementPolicy, PlanningView, PolicyMemory};
 use crate::network::solver::{count, FacilityProblem};
-use crate::report::{Action, RegionDetail};
-use crate::{LatencyModel, Reason, Region, RttTable};
+use crate::report::RegionDetail;
+use crate::{Action, Decision, LatencyModel, Reason, Region, RttTable};
 pub use baseline::TrafficBaseline;
 use budget::BudgetLimits;
 pub use budget::MachineTime;
@@ -58,7 +58,7 @@ impl LatencyPolicy {
 }
 
 impl PlacementPolicy for LatencyPolicy {
-    fn propose(&self, view: &PlanningView<'_>, memory: &mut PolicyMemory) -> Vec<Proposal> {
+    fn propose(&self, view: &PlanningView<'_>, memory: &mut PolicyMemory) -> Vec<Decision> {
         let config = view.config;
         let weights: Vec<(Region, f64)> = view
             .regions
@@ -271,11 +271,7 @@ impl PlacementPolicy for LatencyPolicy {
                         },
                     ),
                 };
-                Proposal {
-                    region: *region,
-                    action,
-                    reason,
-                }
+                Decision::new(*region, action, reason)
             })
             .collect()
     }
@@ -339,14 +335,10 @@ fn chosen(columns: &[Region], set: &[bool]) -> BTreeSet<Region> {
         .collect()
 }
 
-fn hold_all(view: &PlanningView<'_>, reason: Reason) -> Vec<Proposal> {
+fn hold_all(view: &PlanningView<'_>, reason: Reason) -> Vec<Decision> {
     view.regions
         .keys()
-        .map(|region| Proposal {
-            region: *region,
-            action: Action::None,
-            reason: reason.clone(),
-        })
+        .map(|region| Decision::new(*region, Action::None, reason.clone()))
         .collect()
 }
 
