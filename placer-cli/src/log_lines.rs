@@ -36,7 +36,11 @@ pub(crate) fn tick(report: &TickReport) {
     );
     for action in &report.actions {
         if let Outcome::Error(error) = &action.outcome {
-            tracing::warn!("{} {} failed: {error}", action.action, action.region);
+            tracing::warn!(
+                "{} {} failed: {error}",
+                action.decision.action,
+                action.decision.region
+            );
         }
     }
 }

@@ -29,9 +29,8 @@
 //! drives the engine with its own clock:
 //!
 //! ```
-//! use async_trait::async_trait;
 //! use placer_core::{
-//!     InMemoryActuator, MetricsError, MetricsSource, Placer, PlacerConfig, Timestamp,
+//!     async_trait, InMemoryActuator, MetricsError, MetricsSource, Placer, PlacerConfig, Timestamp,
 //!     TrafficSnapshot,
 //! };
 //!
@@ -47,7 +46,7 @@
 //! }
 //!
 //! # futures::executor::block_on(async {
-//! let config = placer_core::config::from_yaml("dry_run: false\nsustain_ticks: 2\n", "bot.yml")?;
+//! let config = PlacerConfig { dry_run: false, sustain_ticks: 2, ..PlacerConfig::default() };
 //! let mut placer = Placer::new(config)?;
 //! let actuator = InMemoryActuator::new(["iad".parse()?]);
 //! let mut now = Timestamp::from_unix_seconds(1_800_000_000);
@@ -101,7 +100,10 @@ pub use actuator::{ActuatorError, RegionActuator};
 /// Re-exported so a [`MetricsSource`] or [`RegionActuator`] can be
 /// implemented without adding `async-trait` to your own dependencies.
 pub use async_trait::async_trait;
-pub use config::{ConfigError, PlacerConfig};
+#[cfg(feature = "yaml")]
+pub use config::ConfigError;
+pub use config::PlacerConfig;
+pub use geo::RegionInfo;
 pub use history::RegionHistory;
 pub use kmedian::{KMedian, KMedianError, KMedianSolution};
 pub use memory::{ActuatorCall, InMemoryActuator, ScriptedSource};

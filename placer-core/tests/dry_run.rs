@@ -6,8 +6,8 @@ use std::collections::BTreeSet;
 use async_trait::async_trait;
 use futures::executor::block_on;
 use placer_core::{
-    ActuatorError, InMemoryActuator, Placer, PlacerConfig, Region, RegionActuator, Timestamp,
-    TickReport, TrafficSnapshot,
+    ActuatorError, InMemoryActuator, Placer, PlacerConfig, Region, RegionActuator, TickReport,
+    Timestamp, TrafficSnapshot,
 };
 
 /// A real deployment as far as the engine can tell: not a simulation, so a
@@ -34,11 +34,11 @@ fn r(code: &str) -> Region {
 /// The latency policy with its defaults: a change must stay worth making
 /// for `persist_ticks` (3) ticks unless it is urgent.
 fn latency(dry_run: bool) -> PlacerConfig {
-    placer_core::config::from_yaml(
-        &format!("policy: latency\ndry_run: {dry_run}\n"),
-        "test.yml",
-    )
-    .unwrap()
+    PlacerConfig {
+        policy: placer_core::config::PolicyKind::Latency,
+        dry_run,
+        ..PlacerConfig::default()
+    }
 }
 
 /// Steady traffic at iad, and a smaller crowd at gru that grows slowly:
@@ -59,7 +59,12 @@ fn planned(report: &TickReport) -> Vec<String> {
     report
         .actions
         .iter()
-        .map(|a| format!("{} {}: {}", a.decision.action, a.decision.region, a.decision.reason))
+        .map(|a| {
+            format!(
+                "{} {}: {}",
+                a.decision.action, a.decision.region, a.decision.reason
+            )
+        })
         .collect()
 }
 

@@ -45,8 +45,10 @@ fn run_corpus(target: &str, refused_prefixes: &[&str], check: impl Fn(&[u8]) -> 
 }
 
 // The checks are the fuzz targets' own, shared from fuzz/checks/.
+#[cfg(feature = "yaml")]
 #[path = "../../fuzz/checks/config_engine.rs"]
 mod config_engine;
+#[cfg(feature = "yaml")]
 #[path = "../../fuzz/checks/config_error.rs"]
 mod config_error;
 #[path = "../../fuzz/checks/state.rs"]
@@ -54,6 +56,7 @@ mod state;
 #[path = "../../fuzz/checks/trace.rs"]
 mod trace;
 
+#[cfg(feature = "yaml")]
 fn check_config(data: &[u8]) -> Verdict {
     let text = std::str::from_utf8(data).map_err(|err| err.to_string())?;
     config_engine::check_engine_config(text)
@@ -64,6 +67,7 @@ fn check_trace(data: &[u8]) -> Verdict {
     trace::check_trace(text)
 }
 
+#[cfg(feature = "yaml")]
 #[test]
 fn config_yaml_corpus() {
     run_corpus("config_yaml", &["invalid-", "cli-"], check_config);

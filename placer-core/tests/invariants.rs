@@ -212,9 +212,10 @@ fn failed_fetch_never_removes_even_after_quiet_history() {
     assert!(reports[5..]
         .iter()
         .all(|r| r.removed.is_empty() && r.error.is_some()));
-    assert!(reports[5..]
+    assert!(reports[5..].iter().all(|r| r
+        .actions
         .iter()
-        .all(|r| r.actions.iter().all(|a| a.decision.action != Action::Remove)));
+        .all(|a| a.decision.action != Action::Remove)));
 }
 
 proptest! {

@@ -97,7 +97,11 @@ fn listing_failure_means_no_actions() {
     let mut placer = Placer::new(live()).unwrap();
     let report = block_on(placer.tick(&source, &actuator, at(0)));
     assert_eq!(report.failed_stage(), Some(FailedStage::ListingDeployment));
-    assert!(report.error.unwrap().to_string().contains("502 bad gateway"));
+    assert!(report
+        .error
+        .unwrap()
+        .to_string()
+        .contains("502 bad gateway"));
 }
 
 #[test]

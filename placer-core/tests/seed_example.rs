@@ -1,4 +1,5 @@
 //! The situation of the seed README's example output, as a snapshot.
+#![cfg(feature = "yaml")]
 
 use futures::executor::block_on;
 use placer_core::{config, InMemoryActuator, Placer, ScriptedSource, Timestamp, TrafficSnapshot};

@@ -7,7 +7,7 @@ use std::time::Duration;
 
 use placer_core::config::MachineBudget;
 use placer_core::policy::MachineTime;
-use placer_core::{Action, FailedStage, Outcome, Region, TickReport};
+use placer_core::{FailedStage, Move, Outcome, Region, TickReport};
 use prometheus_client::encoding::{EncodeLabelSet, EncodeLabelValue};
 use prometheus_client::metrics::counter::Counter;
 use prometheus_client::metrics::family::Family;
@@ -230,10 +230,9 @@ impl Metrics {
                     "error"
                 }
             };
-            let action = match action.action {
-                Action::Deploy => "deploy",
-                Action::Remove => "remove",
-                Action::None => "none",
+            let action = match action.decision.action {
+                Move::Deploy => "deploy",
+                Move::Remove => "remove",
             };
             self.actions
                 .get_or_create(&ActionLabels { action, outcome })

@@ -132,7 +132,7 @@ impl View {
         let last_tick = self.last_report.as_ref().map(|report| LastTick {
             at: report.at,
             duration_ms: self.last_tick_duration.as_millis() as u64,
-            error: report.error.clone(),
+            error: report.error.as_ref().map(ToString::to_string),
             failed_actions: report
                 .actions
                 .iter()

@@ -1,11 +1,13 @@
 //! [`PlacerConfig`]: every setting of the placement engine, with the seed's
 //! key names, defaults for the keys we added, and validation.
 //!
-//! YAML parsing lives in one module ([`from_yaml`], [`from_yaml_with`]) so
-//! the YAML library can be swapped without touching the rest of the engine.
+//! YAML parsing lives in one module (`from_yaml`, `from_yaml_with`, behind
+//! the default `yaml` feature) so the YAML library can be swapped, or left
+//! out, without touching the rest of the engine.
 
 pub mod duration;
 mod validate;
+#[cfg(feature = "yaml")]
 mod yaml;
 
 use std::collections::BTreeSet;
@@ -16,6 +18,7 @@ use serde::{Deserialize, Serialize};
 use crate::{Region, Timestamp};
 
 pub use validate::InvalidConfig;
+#[cfg(feature = "yaml")]
 pub use yaml::{from_yaml, from_yaml_with, ConfigError, ConfigExtension};
 
 /// How the engine decides its deploy and remove thresholds.
@@ -100,6 +103,8 @@ pub struct LatencySettings {
 /// period, and what it runs is never cut short by what it spent earlier.
 ///
 /// ```
+/// # #[cfg(feature = "yaml")]
+/// # fn main() {
 /// let config = placer_core::config::from_yaml(
 ///     "policy: latency\nlatency:\n  budget:\n    machine_hours: 48\n    period: 24h\n",
 ///     "config.yml",
@@ -108,6 +113,9 @@ pub struct LatencySettings {
 /// let budget = config.latency.budget.unwrap();
 /// assert_eq!(budget.machine_hours, 48.0);
 /// assert_eq!(budget.period.as_secs(), 24 * 3600);
+/// # }
+/// # #[cfg(not(feature = "yaml"))]
+/// # fn main() {}
 /// ```
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
@@ -163,12 +171,13 @@ impl Default for LatencySettings {
 ///
 /// The seed's keys keep their names and meaning; keys added since have
 /// defaults, so the seed's `config.yml` parses unchanged. Build one with
-/// [`from_yaml`] or from [`PlacerConfig::default`] and check it with
-/// [`PlacerConfig::validate`] (the engine refuses an invalid config).
+/// `from_yaml` (the `yaml` feature) or from [`PlacerConfig::default`] and
+/// check it with [`PlacerConfig::validate`] (the engine refuses an invalid
+/// config).
 ///
 /// ```
-/// use placer_core::PlacerConfig;
-///
+/// # #[cfg(feature = "yaml")]
+/// # fn main() {
 /// let config = placer_core::config::from_yaml(
 ///     "traffic_threshold: 80\ncooldown_period: 10m\nallowed_regions: [iad, fra]\n",
 ///     "config.yml",
@@ -177,6 +186,9 @@ impl Default for LatencySettings {
 /// assert_eq!(config.traffic_threshold, 80.0);
 /// assert_eq!(config.cooldown_period.as_secs(), 600);
 /// assert!(config.dry_run); // safe by default
+/// # }
+/// # #[cfg(not(feature = "yaml"))]
+/// # fn main() {}
 /// ```
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(default)]
