@@ -66,10 +66,10 @@
 #![warn(missing_docs)]
 
 mod actuator;
-mod decision;
 pub mod backtest;
 pub mod config;
 pub mod conformance;
+mod decision;
 mod history;
 pub mod kmedian;
 mod memory;
@@ -103,7 +103,7 @@ pub use async_trait::async_trait;
 #[cfg(feature = "yaml")]
 pub use config::ConfigError;
 pub use config::PlacerConfig;
-pub use geo::RegionInfo;
+pub use decision::{Action, Decision, Move};
 pub use history::RegionHistory;
 pub use kmedian::{KMedian, KMedianError, KMedianSolution};
 pub use memory::{ActuatorCall, InMemoryActuator, ScriptedSource};
@@ -114,7 +114,6 @@ pub use network::{
     UNCATALOGUED_RTT_MS, UNSERVED_RTT_MS,
 };
 pub use placer::Placer;
-pub use decision::{Action, Decision, Move};
 pub use planner::Plan;
 pub use quality::{QualityOptions, QualityReport, QualityRow};
 pub use reason::Reason;

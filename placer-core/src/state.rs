@@ -280,9 +280,9 @@ fn is_idle(
     !deployed.contains(region)
         && state.history.len() >= config.history_capacity()
         && state.history.is_all_zero()
-        && !state
+        && state
             .last_action
-            .is_some_and(|last| now.duration_since(last.at) < config.cooldown_period)
+            .is_none_or(|last| now.duration_since(last.at) >= config.cooldown_period)
 }
 
 fn next_streak(streak: u32, holds: bool) -> u32 {
