@@ -14,7 +14,7 @@ use placer_prom::{AppName, AppNameError, PromError, PrometheusSettings, Promethe
 use crate::read_only::ReadOnly;
 use crate::resolve::{DeploymentPlan, FlyPlan, PrometheusPlan, Resolved, TrafficPlan};
 use crate::settings::RemovalSetting;
-use crate::SimulatedSource;
+use crate::{DeployedRegions, SimulatedSource};
 
 /// The traffic source and actuator in use, with words for the log.
 pub struct Backends {
@@ -22,9 +22,6 @@ pub struct Backends {
     pub source: Arc<dyn MetricsSource>,
     /// What lists and changes the deployment.
     pub actuator: Arc<dyn RegionActuator>,
-    /// The simulation behind `source`, when traffic is simulated (it is told
-    /// the deployment after each tick).
-    pub simulation: Option<Arc<SimulatedSource>>,
     /// Where traffic comes from, in a few words.
     pub traffic_description: String,
     /// What lists and changes the deployment, in a few words.
@@ -81,41 +78,45 @@ pub enum BackendError {
 }
 
 impl Backends {
-    /// Builds what `resolved` asks for.
+    /// Builds what `resolved` asks for. Simulated traffic reads the
+    /// deployment from `deployed`.
     ///
     /// # Errors
     /// [`BackendError`] naming the setting at fault.
-    pub fn build(resolved: &Resolved) -> Result<Backends, BackendError> {
+    pub fn build(
+        resolved: &Resolved,
+        deployed: &DeployedRegions,
+    ) -> Result<Backends, BackendError> {
         let mut recovered = Vec::new();
-        let (source, simulation, traffic_description): (Arc<dyn MetricsSource>, _, _) =
-            match &resolved.traffic {
-                TrafficPlan::Simulated {
-                    seed,
-                    seed_configured,
-                    regions,
-                } => {
-                    let simulation = Arc::new(SimulatedSource::new(*seed, regions.iter().copied()));
-                    let how = if *seed_configured {
-                        "from simulation.seed"
-                    } else {
-                        "drawn at start; set simulation.seed to replay"
-                    };
-                    let line = format!(
-                        "built-in simulation (FLY_PROMETHEUS_URL is not set), seed {seed} ({how})"
-                    );
-                    (simulation.clone(), Some(simulation), line)
-                }
-                TrafficPlan::Prometheus(plan) => {
-                    let source = prometheus_source(plan)?;
-                    let line = format!(
-                        "Prometheus at {} (from {}), app {}",
-                        without_credentials(&plan.url),
-                        plan.url_from,
-                        plan.app
-                    );
-                    (Arc::new(source), None, line)
-                }
-            };
+        let (source, traffic_description): (Arc<dyn MetricsSource>, _) = match &resolved.traffic {
+            TrafficPlan::Simulated {
+                seed,
+                seed_configured,
+                regions,
+            } => {
+                let simulation =
+                    SimulatedSource::new(*seed, regions.iter().copied(), deployed.clone());
+                let how = if *seed_configured {
+                    "from simulation.seed"
+                } else {
+                    "drawn at start; set simulation.seed to replay"
+                };
+                let line = format!(
+                    "built-in simulation (FLY_PROMETHEUS_URL is not set), seed {seed} ({how})"
+                );
+                (Arc::new(simulation), line)
+            }
+            TrafficPlan::Prometheus(plan) => {
+                let source = prometheus_source(plan)?;
+                let line = format!(
+                    "Prometheus at {} (from {}), app {}",
+                    without_credentials(&plan.url),
+                    plan.url_from,
+                    plan.app
+                );
+                (Arc::new(source), line)
+            }
+        };
         let (actuator, deployment_description): (Arc<dyn RegionActuator>, String) =
             match &resolved.deployment {
                 DeploymentPlan::Simulated {
@@ -152,7 +153,6 @@ impl Backends {
         Ok(Backends {
             source,
             actuator,
-            simulation,
             traffic_description,
             deployment_description,
             recovered,

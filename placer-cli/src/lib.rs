@@ -51,4 +51,4 @@ pub use read_only::ReadOnly;
 pub use runtime::{AppRunner, Inputs, Role, StartError, TickError, TickResult};
 pub use secret::Secret;
 pub use service::{serve, Service, CONFIG_POLL_INTERVAL};
-pub use simulated::SimulatedSource;
+pub use simulated::{DeployedRegions, SimulatedSource};

@@ -1,9 +1,11 @@
 //! [`SimulatedSource`]: made-up traffic so the service runs out of the box,
-//! before any Prometheus is configured.
+//! before any Prometheus is configured. It reads what is deployed from a
+//! [`DeployedRegions`] handle that whatever changes the deployment keeps up
+//! to date.
 
 use std::collections::BTreeSet;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::RwLock;
+use std::sync::{Arc, RwLock};
 
 use async_trait::async_trait;
 use placer_core::{MetricsError, MetricsSource, Region, Timestamp, TrafficSnapshot};
@@ -22,6 +24,57 @@ const SPIKE_PERCENT: u64 = 5;
 /// Chance, in percent, of a drop (traffic falls to almost nothing).
 const DROP_PERCENT: u64 = 5;
 
+/// What is deployed, shared between what lists and changes the deployment
+/// and a [`SimulatedSource`] that reads it. Clones are handles to the same
+/// set.
+///
+/// ```
+/// use placer_cli::DeployedRegions;
+///
+/// let deployment = DeployedRegions::default();
+/// let reader = deployment.clone();
+/// deployment.insert("iad".parse().unwrap());
+/// assert!(reader.get().contains(&"iad".parse().unwrap()));
+/// ```
+#[derive(Debug, Clone, Default)]
+pub struct DeployedRegions(Arc<RwLock<BTreeSet<Region>>>);
+
+impl DeployedRegions {
+    /// A handle to a new set holding `regions`.
+    pub fn new(regions: impl IntoIterator<Item = Region>) -> Self {
+        DeployedRegions(Arc::new(RwLock::new(regions.into_iter().collect())))
+    }
+
+    /// The regions deployed now.
+    pub fn get(&self) -> BTreeSet<Region> {
+        self.0
+            .read()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+            .clone()
+    }
+
+    /// Replaces the set (after the deployment was listed).
+    pub fn set(&self, regions: impl IntoIterator<Item = Region>) {
+        *self.write() = regions.into_iter().collect();
+    }
+
+    /// Adds a region (after it was deployed).
+    pub fn insert(&self, region: Region) {
+        self.write().insert(region);
+    }
+
+    /// Takes a region out (after it was removed).
+    pub fn remove(&self, region: &Region) {
+        self.write().remove(region);
+    }
+
+    fn write(&self) -> std::sync::RwLockWriteGuard<'_, BTreeSet<Region>> {
+        self.0
+            .write()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+}
+
 /// A [`MetricsSource`] that invents per-region request counts.
 ///
 /// Each fetch draws, for every configured region, a traffic band whose odds
@@ -31,14 +84,17 @@ const DROP_PERCENT: u64 = 5;
 /// drop. The numbers depend only on the seed, the fetch's sequence number,
 /// the region and the deployed set, so a seed replays the same traffic.
 ///
+/// The deployed set is read at each fetch from the [`DeployedRegions`]
+/// given at construction.
+///
 /// ```
 /// # futures::executor::block_on(async {
-/// use placer_cli::SimulatedSource;
+/// use placer_cli::{DeployedRegions, SimulatedSource};
 /// use placer_core::{MetricsSource, Timestamp};
 ///
 /// let regions = vec!["iad".parse().unwrap(), "fra".parse().unwrap()];
-/// let a = SimulatedSource::new(42, regions.clone());
-/// let b = SimulatedSource::new(42, regions);
+/// let a = SimulatedSource::new(42, regions.clone(), DeployedRegions::default());
+/// let b = SimulatedSource::new(42, regions, DeployedRegions::default());
 /// let t = Timestamp::from_unix_seconds(1_800_000_000);
 /// assert_eq!(a.fetch(t).await.unwrap(), b.fetch(t).await.unwrap());
 /// # });
@@ -47,20 +103,25 @@ const DROP_PERCENT: u64 = 5;
 pub struct SimulatedSource {
     seed: u64,
     regions: Vec<Region>,
-    deployed: RwLock<BTreeSet<Region>>,
+    deployed: DeployedRegions,
     fetches: AtomicU64,
 }
 
 impl SimulatedSource {
-    /// Traffic from `regions`, drawn from `seed`, with nothing deployed yet.
-    pub fn new(seed: u64, regions: impl IntoIterator<Item = Region>) -> Self {
+    /// Traffic from `regions`, drawn from `seed`, with the deployment read
+    /// from `deployed` at each fetch.
+    pub fn new(
+        seed: u64,
+        regions: impl IntoIterator<Item = Region>,
+        deployed: DeployedRegions,
+    ) -> Self {
         let mut regions: Vec<Region> = regions.into_iter().collect();
         regions.sort();
         regions.dedup();
         SimulatedSource {
             seed,
             regions,
-            deployed: RwLock::new(BTreeSet::new()),
+            deployed,
             fetches: AtomicU64::new(0),
         }
     }
@@ -73,16 +134,6 @@ impl SimulatedSource {
     /// The regions traffic comes from.
     pub fn regions(&self) -> &[Region] {
         &self.regions
-    }
-
-    /// Tells the simulation what is deployed now; later fetches draw
-    /// deployed and undeployed regions from different bands.
-    pub fn set_deployed(&self, deployed: impl IntoIterator<Item = Region>) {
-        let mut guard = self
-            .deployed
-            .write()
-            .unwrap_or_else(|poisoned| poisoned.into_inner());
-        *guard = deployed.into_iter().collect();
     }
 
     /// The traffic of fetch number `step` (0 for the first) with `deployed`
@@ -134,12 +185,7 @@ impl SimulatedSource {
 impl MetricsSource for SimulatedSource {
     async fn fetch(&self, at: Timestamp) -> Result<TrafficSnapshot, MetricsError> {
         let step = self.fetches.fetch_add(1, Ordering::Relaxed);
-        let deployed = self
-            .deployed
-            .read()
-            .unwrap_or_else(|poisoned| poisoned.into_inner())
-            .clone();
-        Ok(self.traffic_at(step, &deployed, at))
+        Ok(self.traffic_at(step, &self.deployed.get(), at))
     }
 }
 
@@ -220,9 +266,9 @@ mod tests {
         let codes = regions(&["iad", "fra", "sin"]);
         let at = Timestamp::from_unix_seconds(0);
         let none = BTreeSet::new();
-        let a = SimulatedSource::new(7, codes.clone());
-        let b = SimulatedSource::new(7, codes.clone());
-        let c = SimulatedSource::new(8, codes);
+        let a = SimulatedSource::new(7, codes.clone(), DeployedRegions::default());
+        let b = SimulatedSource::new(7, codes.clone(), DeployedRegions::default());
+        let c = SimulatedSource::new(8, codes, DeployedRegions::default());
         let run = |s: &SimulatedSource| -> Vec<TrafficSnapshot> {
             (0..20).map(|step| s.traffic_at(step, &none, at)).collect()
         };
@@ -233,7 +279,7 @@ mod tests {
     #[test]
     fn undeployed_regions_are_busier_than_deployed_ones() {
         let iad: Region = "iad".parse().unwrap();
-        let source = SimulatedSource::new(1, [iad]);
+        let source = SimulatedSource::new(1, [iad], DeployedRegions::default());
         let quiet = mean_over(&source, &BTreeSet::from([iad]), &iad);
         let busy = mean_over(&source, &BTreeSet::new(), &iad);
         assert!(busy > quiet * 1.3, "undeployed {busy} vs deployed {quiet}");
@@ -242,7 +288,7 @@ mod tests {
     #[test]
     fn traffic_has_spikes_and_drops() {
         let iad: Region = "iad".parse().unwrap();
-        let source = SimulatedSource::new(3, [iad]);
+        let source = SimulatedSource::new(3, [iad], DeployedRegions::default());
         let at = Timestamp::from_unix_seconds(0);
         let values: Vec<f64> = (0..1_000)
             .map(|step| source.traffic_at(step, &BTreeSet::new(), at).requests(&iad))
@@ -272,7 +318,7 @@ mod tests {
                 .filter(|(index, _)| deployed_mask & (1 << index) != 0)
                 .map(|(_, region)| *region)
                 .collect();
-            let source = SimulatedSource::new(seed, codes.clone());
+            let source = SimulatedSource::new(seed, codes.clone(), DeployedRegions::default());
             let at = Timestamp::from_unix_seconds(0);
             let first = source.traffic_at(step, &deployed, at);
             proptest::prop_assert_eq!(&first, &source.traffic_at(step, &deployed, at));
@@ -286,13 +332,14 @@ mod tests {
     }
 
     #[tokio::test]
-    async fn fetch_follows_the_deployment_it_is_told() {
+    async fn fetch_follows_the_deployment_it_reads() {
         let codes = regions(&["iad", "fra"]);
-        let source = SimulatedSource::new(5, codes.clone());
+        let deployment = DeployedRegions::default();
+        let source = SimulatedSource::new(5, codes.clone(), deployment.clone());
         let at = Timestamp::from_unix_seconds(60);
         let first = source.fetch(at).await.unwrap();
         assert_eq!(first, source.traffic_at(0, &BTreeSet::new(), at));
-        source.set_deployed(codes.clone());
+        deployment.set(codes.clone());
         let second = source.fetch(at).await.unwrap();
         assert_eq!(
             second,

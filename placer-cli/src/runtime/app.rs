@@ -14,7 +14,9 @@ use crate::config_file::{LoadError, LoadedConfig};
 use crate::log_lines;
 use crate::resolve::{resolve, Resolved, SetupError};
 use crate::runtime::store::{restore_engine_state, JsonFile, PersistError};
+use crate::runtime::tracked::Tracked;
 use crate::runtime::{now, Inputs, Role, View};
+use crate::DeployedRegions;
 
 /// A tick's report, or why there is none.
 pub type TickResult = Result<Arc<TickReport>, TickError>;
@@ -114,6 +116,9 @@ pub(crate) struct Engine {
 pub struct AppRunner {
     pub(super) engine: Arc<tokio::sync::Mutex<Engine>>,
     pub(super) resolved: RwLock<Resolved>,
+    /// What is deployed as the actuator last listed and changed it; the
+    /// simulated traffic source reads it. It outlives rebuilt backends.
+    pub(super) deployed: DeployedRegions,
     view: RwLock<View>,
     finished: watch::Sender<Option<TickResult>>,
     pub(super) inputs: Inputs,
@@ -147,7 +152,8 @@ impl AppRunner {
         for note in &resolved.notes {
             tracing::warn!("{note}");
         }
-        let backends = Backends::build(&resolved)?;
+        let deployed = DeployedRegions::default();
+        let backends = build_backends(&resolved, &deployed)?;
         for problem in &backends.recovered {
             tracing::error!("{problem}");
         }
@@ -168,9 +174,6 @@ impl AppRunner {
                 (Default::default(), None)
             }
         };
-        if let Some(simulation) = &backends.simulation {
-            simulation.set_deployed(deployment.iter().cloned());
-        }
 
         let view = View {
             config: loaded.engine.clone(),
@@ -200,6 +203,7 @@ impl AppRunner {
             resolved: RwLock::new(resolved),
             view: RwLock::new(view),
             finished: watch::Sender::new(None),
+            deployed,
             inputs,
             role,
         })
@@ -271,11 +275,6 @@ impl AppRunner {
             &report.current_deployment
         };
         let deployment: BTreeSet<_> = deployment.iter().cloned().collect();
-        if let Some(simulation) = &backends.simulation {
-            if report.is_ok() {
-                simulation.set_deployed(deployment.iter().cloned());
-            }
-        }
 
         let saved = engine.store.save(engine.placer.state());
         if let Err(err) = &saved {
@@ -385,4 +384,15 @@ impl AppRunner {
             .write()
             .unwrap_or_else(|poisoned| poisoned.into_inner())
     }
+}
+
+/// The backends `resolved` names, with the actuator recording into
+/// `deployed` what it lists and changes.
+pub(super) fn build_backends(
+    resolved: &Resolved,
+    deployed: &DeployedRegions,
+) -> Result<Backends, BackendError> {
+    let mut backends = Backends::build(resolved, deployed)?;
+    backends.actuator = Arc::new(Tracked::new(backends.actuator, deployed.clone()));
+    Ok(backends)
 }

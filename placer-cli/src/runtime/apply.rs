@@ -5,10 +5,9 @@
 use placer_core::Placer;
 use serde_json::Value;
 
-use crate::backends::Backends;
 use crate::config_file::LoadedConfig;
 use crate::resolve::resolve;
-use crate::runtime::app::{AppRunner, Engine};
+use crate::runtime::app::{build_backends, AppRunner, Engine};
 use crate::runtime::store::{restore_engine_state, JsonFile};
 use crate::runtime::Role;
 
@@ -37,7 +36,7 @@ impl AppRunner {
         }
 
         let backends = if resolved.traffic != old.traffic || resolved.deployment != old.deployment {
-            Some(Backends::build(&resolved).map_err(|err| err.to_string())?)
+            Some(build_backends(&resolved, &self.deployed).map_err(|err| err.to_string())?)
         } else {
             None
         };
@@ -74,10 +73,6 @@ impl AppRunner {
                 .map_err(|err| format!("{}: {err}", loaded.path.display()))?,
         }
         if let Some(backends) = backends {
-            if let Some(simulation) = &backends.simulation {
-                // A new simulation learns the deployment as last observed.
-                simulation.set_deployed(self.view().deployment.iter().copied());
-            }
             for problem in &backends.recovered {
                 tracing::error!("{problem}");
             }

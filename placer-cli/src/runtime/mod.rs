@@ -10,6 +10,7 @@
 mod app;
 mod apply;
 pub mod store;
+mod tracked;
 mod view;
 
 use std::time::SystemTime;

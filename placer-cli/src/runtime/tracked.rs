@@ -1,0 +1,95 @@
+//! [`Tracked`]: an actuator that keeps an app's [`DeployedRegions`] up to
+//! date, so the simulated traffic source reads the deployment itself and
+//! nothing else has to tell it.
+
+use std::collections::BTreeSet;
+use std::sync::Arc;
+
+use async_trait::async_trait;
+use placer_core::{ActuatorError, Region, RegionActuator};
+
+use crate::DeployedRegions;
+
+/// Wraps an actuator and records in a [`DeployedRegions`] what it lists and
+/// what it really changed. A refused or failed change records nothing, so
+/// a dry run against a real app (which never changes it) records only what
+/// was listed.
+pub(crate) struct Tracked {
+    inner: Arc<dyn RegionActuator>,
+    deployment: DeployedRegions,
+}
+
+impl Tracked {
+    /// `inner`, recording into `deployment`.
+    pub(crate) fn new(inner: Arc<dyn RegionActuator>, deployment: DeployedRegions) -> Self {
+        Tracked { inner, deployment }
+    }
+}
+
+#[async_trait]
+impl RegionActuator for Tracked {
+    async fn deployed_regions(&self) -> Result<BTreeSet<Region>, ActuatorError> {
+        let regions = self.inner.deployed_regions().await?;
+        self.deployment.set(regions.iter().copied());
+        Ok(regions)
+    }
+
+    async fn deploy(&self, region: &Region) -> Result<(), ActuatorError> {
+        self.inner.deploy(region).await?;
+        self.deployment.insert(*region);
+        Ok(())
+    }
+
+    async fn remove(&self, region: &Region) -> Result<(), ActuatorError> {
+        self.inner.remove(region).await?;
+        self.deployment.remove(region);
+        Ok(())
+    }
+
+    fn is_simulation(&self) -> bool {
+        self.inner.is_simulation()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use placer_core::InMemoryActuator;
+
+    use super::*;
+    use crate::ReadOnly;
+
+    fn region(code: &str) -> Region {
+        code.parse().unwrap()
+    }
+
+    #[tokio::test]
+    async fn records_what_is_listed_and_what_really_changed() {
+        let deployment = DeployedRegions::default();
+        let tracked = Tracked::new(
+            Arc::new(InMemoryActuator::new([region("iad")])),
+            deployment.clone(),
+        );
+        assert!(
+            deployment.get().is_empty(),
+            "nothing known before a listing"
+        );
+        tracked.deployed_regions().await.unwrap();
+        assert_eq!(deployment.get(), BTreeSet::from([region("iad")]));
+        tracked.deploy(&region("fra")).await.unwrap();
+        tracked.remove(&region("iad")).await.unwrap();
+        assert_eq!(deployment.get(), BTreeSet::from([region("fra")]));
+        assert_eq!(tracked.deployed_regions().await.unwrap(), deployment.get());
+    }
+
+    #[tokio::test]
+    async fn a_refused_change_records_nothing() {
+        let deployment = DeployedRegions::default();
+        let inner = ReadOnly(InMemoryActuator::new([region("iad")]));
+        let tracked = Tracked::new(Arc::new(inner), deployment.clone());
+        tracked.deployed_regions().await.unwrap();
+        assert!(tracked.deploy(&region("fra")).await.is_err());
+        assert!(tracked.remove(&region("iad")).await.is_err());
+        assert_eq!(deployment.get(), BTreeSet::from([region("iad")]));
+        assert!(!tracked.is_simulation());
+    }
+}
