@@ -6,100 +6,18 @@ use std::collections::BTreeSet;
 use std::sync::{Arc, RwLock, RwLockReadGuard, RwLockWriteGuard};
 use std::time::{Duration, Instant};
 
-use placer_core::{EngineState, Placer, Region, TickReport};
+use placer_core::{EngineState, Placer, TickReport};
 use tokio::sync::{watch, OwnedMutexGuard};
 
 use crate::backends::{BackendError, Backends};
-use crate::config_file::{LoadError, LoadedConfig};
+use crate::config_file::LoadedConfig;
 use crate::log_lines;
-use crate::resolve::{resolve, Resolved, SetupError};
-use crate::runtime::store::{restore_engine_state, JsonFile, PersistError};
+use crate::resolve::{resolve, Resolved};
+use crate::runtime::store::{restore_engine_state, JsonFile};
 use crate::runtime::tracked::Tracked;
 use crate::runtime::{now, Inputs, Role, View};
+use crate::runtime::{Applied, FinishedTick, Host, StartError, TickError, TickResult};
 use crate::DeployedRegions;
-
-/// A tick's report, or why there is none.
-pub type TickResult = Result<Arc<TickReport>, TickError>;
-
-/// Why a tick was not run.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-pub enum TickError {
-    /// The service is shutting down.
-    #[error("the service is shutting down")]
-    ShuttingDown,
-    /// The tick panicked (a bug); the engine keeps its previous state.
-    #[error("the tick stopped unexpectedly: {0}")]
-    Crashed(String),
-}
-
-/// Why the service could not start.
-#[derive(Debug, thiserror::Error)]
-pub enum StartError {
-    /// The config file is missing or invalid.
-    #[error(transparent)]
-    Config(#[from] LoadError),
-    /// Settings are missing or conflict.
-    #[error(transparent)]
-    Setup(#[from] SetupError),
-    /// A backend could not be set up.
-    #[error(transparent)]
-    Backend(#[from] BackendError),
-    /// A state file is unusable and could not be moved aside.
-    #[error(transparent)]
-    Persist(#[from] PersistError),
-}
-
-impl StartError {
-    /// The process exit code: 2 for problems in the user's settings, 1 for
-    /// the rest.
-    pub fn exit_code(&self) -> u8 {
-        match self {
-            StartError::Config(_) | StartError::Setup(_) | StartError::Backend(_) => 2,
-            StartError::Persist(_) => 1,
-        }
-    }
-}
-
-/// The process around a runner, called during a tick: it polls the config
-/// file and keeps what all apps share (metrics, the trigger token, the
-/// periodic loop). [`Service`](crate::Service) is the implementation; the
-/// trait keeps the runner free of the service's types.
-pub trait Host: Send + Sync {
-    /// Reads the config file and hands over a valid change waiting to be
-    /// applied, if any. Called at the start of each tick.
-    fn staged_config(&self) -> Option<LoadedConfig>;
-    /// `runner` put a changed config in force.
-    fn config_applied(&self, runner: &AppRunner, applied: &Applied);
-    /// A staged config could not be applied (`message` says why); the
-    /// previous config stays in force.
-    fn config_rejected(&self, runner: &AppRunner, message: String);
-    /// A tick finished; its state was saved, or not (`tick.saved`).
-    fn tick_finished(&self, runner: &AppRunner, tick: &FinishedTick<'_>);
-}
-
-/// A config change a runner applied.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Applied {
-    /// The changed settings, one `key: old → new` line each.
-    pub changes: Vec<String>,
-    /// Whether the time between periodic ticks changed.
-    pub interval_changed: bool,
-}
-
-/// What [`Host::tick_finished`] is told about a tick.
-#[derive(Debug)]
-pub struct FinishedTick<'a> {
-    /// The tick's report.
-    pub report: &'a TickReport,
-    /// How long it took.
-    pub took: Duration,
-    /// What is deployed after it, as far as the runner knows.
-    pub deployment: &'a BTreeSet<Region>,
-    /// The engine after the tick.
-    pub placer: &'a Placer,
-    /// Whether saving the engine state failed.
-    pub persist_failed: bool,
-}
 
 /// The parts a tick changes, behind one lock so ticks never overlap.
 pub(crate) struct Engine {

@@ -9,6 +9,8 @@
 
 mod app;
 mod apply;
+mod error;
+mod host;
 pub mod store;
 mod tracked;
 mod view;
@@ -20,7 +22,9 @@ use placer_core::Timestamp;
 use crate::cli::GlobalArgs;
 use crate::environment::Environment;
 
-pub use app::{AppRunner, Applied, FinishedTick, Host, StartError, TickError, TickResult};
+pub use app::AppRunner;
+pub use error::{StartError, TickError, TickResult};
+pub use host::{Applied, FinishedTick, Host};
 pub use view::View;
 
 /// What the service was started from, kept to resolve config changes the

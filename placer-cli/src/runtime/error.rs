@@ -1,0 +1,52 @@
+//! Why a runner could not start or tick.
+
+use std::sync::Arc;
+
+use placer_core::TickReport;
+
+use crate::backends::BackendError;
+use crate::config_file::LoadError;
+use crate::resolve::SetupError;
+use crate::runtime::store::PersistError;
+
+/// A tick's report, or why there is none.
+pub type TickResult = Result<Arc<TickReport>, TickError>;
+
+/// Why a tick was not run.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum TickError {
+    /// The service is shutting down.
+    #[error("the service is shutting down")]
+    ShuttingDown,
+    /// The tick panicked (a bug); the engine keeps its previous state.
+    #[error("the tick stopped unexpectedly: {0}")]
+    Crashed(String),
+}
+
+/// Why the service could not start.
+#[derive(Debug, thiserror::Error)]
+pub enum StartError {
+    /// The config file is missing or invalid.
+    #[error(transparent)]
+    Config(#[from] LoadError),
+    /// Settings are missing or conflict.
+    #[error(transparent)]
+    Setup(#[from] SetupError),
+    /// A backend could not be set up.
+    #[error(transparent)]
+    Backend(#[from] BackendError),
+    /// A state file is unusable and could not be moved aside.
+    #[error(transparent)]
+    Persist(#[from] PersistError),
+}
+
+impl StartError {
+    /// The process exit code: 2 for problems in the user's settings, 1 for
+    /// the rest.
+    pub fn exit_code(&self) -> u8 {
+        match self {
+            StartError::Config(_) | StartError::Setup(_) | StartError::Backend(_) => 2,
+            StartError::Persist(_) => 1,
+        }
+    }
+}

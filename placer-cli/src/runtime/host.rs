@@ -1,0 +1,51 @@
+//! [`Host`]: what a runner needs from the process around it, so the
+//! runtime never imports the service.
+
+use std::collections::BTreeSet;
+use std::time::Duration;
+
+use placer_core::{Placer, Region, TickReport};
+
+use crate::config_file::LoadedConfig;
+use crate::runtime::AppRunner;
+
+/// The process around a runner, called during a tick: it polls the config
+/// file and keeps what all apps share (metrics, the trigger token, the
+/// periodic loop). [`Service`](crate::Service) is the implementation; the
+/// trait keeps the runner free of the service's types.
+pub trait Host: Send + Sync {
+    /// Reads the config file and hands over a valid change waiting to be
+    /// applied, if any. Called at the start of each tick.
+    fn staged_config(&self) -> Option<LoadedConfig>;
+    /// `runner` put a changed config in force.
+    fn config_applied(&self, runner: &AppRunner, applied: &Applied);
+    /// A staged config could not be applied (`message` says why); the
+    /// previous config stays in force.
+    fn config_rejected(&self, runner: &AppRunner, message: String);
+    /// A tick finished; its state was saved, or not (`tick.saved`).
+    fn tick_finished(&self, runner: &AppRunner, tick: &FinishedTick<'_>);
+}
+
+/// A config change a runner applied.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Applied {
+    /// The changed settings, one `key: old → new` line each.
+    pub changes: Vec<String>,
+    /// Whether the time between periodic ticks changed.
+    pub interval_changed: bool,
+}
+
+/// What [`Host::tick_finished`] is told about a tick.
+#[derive(Debug)]
+pub struct FinishedTick<'a> {
+    /// The tick's report.
+    pub report: &'a TickReport,
+    /// How long it took.
+    pub took: Duration,
+    /// What is deployed after it, as far as the runner knows.
+    pub deployment: &'a BTreeSet<Region>,
+    /// The engine after the tick.
+    pub placer: &'a Placer,
+    /// Whether saving the engine state failed.
+    pub persist_failed: bool,
+}
