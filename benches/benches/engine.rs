@@ -6,7 +6,7 @@ use placer_benches::{half_deployed, snapshot, tick_time, warmed_placer, REGIONS}
 use std::collections::{BTreeMap, BTreeSet};
 use std::time::Duration;
 
-use placer_core::config::PolicyKind;
+use placer_core::policy::PolicyName;
 use placer_core::scenario::{self, Scenario};
 use placer_core::{
     backtest, InMemoryActuator, KMedian, LatencyModel, PlacerConfig, Region, ScriptedSource,
@@ -93,12 +93,13 @@ fn backtest_throughput(c: &mut Criterion) {
     let mut group = c.benchmark_group("backtest_35_regions");
     group.sample_size(10);
     group.throughput(Throughput::Elements(trace.len() as u64));
-    for policy in [PolicyKind::Threshold, PolicyKind::Latency] {
+    for policy in [PolicyName::THRESHOLD, PolicyName::LATENCY] {
+        let name = policy.to_string();
         let config = PlacerConfig {
             policy,
             ..PlacerConfig::default()
         };
-        group.bench_function(format!("{policy:?}").to_lowercase(), |b| {
+        group.bench_function(name, |b| {
             b.iter(|| block_on(backtest::replay(&config, &trace, &initial, |_| {})))
         });
     }

@@ -2,7 +2,8 @@
 
 use std::collections::BTreeSet;
 
-use placer_core::config::{PolicyKind, ThresholdMode};
+use placer_core::config::ThresholdMode;
+use placer_core::policy::PolicyName;
 use placer_core::{Action, Decision, EngineState, Move, Placer, PlacerConfig, Region, Timestamp};
 
 /// Reads `data` as a persisted engine state: an accepted state reads back
@@ -33,7 +34,7 @@ pub fn check_state(data: &[u8]) -> Result<(), String> {
             ..PlacerConfig::default()
         },
         PlacerConfig {
-            policy: PolicyKind::Latency,
+            policy: PolicyName::LATENCY,
             ..PlacerConfig::default()
         },
     ];

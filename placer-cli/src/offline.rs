@@ -14,7 +14,6 @@ mod traffic;
 use std::io::Write as _;
 use std::path::{Path, PathBuf};
 
-use placer_core::config::PolicyKind;
 use placer_core::{LatencyModel, PlacerConfig};
 
 use crate::cli::GlobalArgs;
@@ -68,14 +67,6 @@ fn model_description(path: Option<&Path>) -> String {
     }
 }
 
-/// The policy's name as written in the config file.
-fn policy_name(config: &PlacerConfig) -> &'static str {
-    match config.policy {
-        PolicyKind::Threshold => "threshold",
-        PolicyKind::Latency => "latency",
-    }
-}
-
 fn read(path: &Path) -> Result<String, OfflineError> {
     std::fs::read_to_string(path).map_err(|source| OfflineError::Read {
         path: path.to_owned(),
@@ -114,22 +105,5 @@ fn create_parent(path: &Path) -> std::io::Result<()> {
     match path.parent() {
         Some(parent) if !parent.as_os_str().is_empty() => std::fs::create_dir_all(parent),
         _ => Ok(()),
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn policy_names_match_the_config_file_spelling() {
-        for policy in [PolicyKind::Threshold, PolicyKind::Latency] {
-            let config = PlacerConfig {
-                policy,
-                ..PlacerConfig::default()
-            };
-            let spelled = serde_json::to_value(policy).unwrap();
-            assert_eq!(spelled, policy_name(&config));
-        }
     }
 }

@@ -130,7 +130,7 @@ mod tests {
     use futures::executor::block_on;
 
     use super::*;
-    use crate::config::PolicyKind;
+    use crate::policy::PolicyName;
     use crate::TrafficSnapshot;
 
     /// Ten minutes of steady traffic entering at `syd` only.
@@ -151,7 +151,7 @@ mod tests {
     #[test]
     fn the_latency_policy_decides_on_the_model_it_is_given() {
         let config = PlacerConfig {
-            policy: PolicyKind::Latency,
+            policy: PolicyName::LATENCY,
             ..PlacerConfig::default()
         };
         let iad: Region = "iad".parse().unwrap();

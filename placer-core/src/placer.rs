@@ -1,11 +1,12 @@
 //! [`Placer`]: the tick orchestrator. Observe, record, plan, apply, report.
 
 use std::collections::BTreeSet;
+use std::fmt;
 use std::sync::Arc;
 
-use crate::config::{InvalidConfig, PolicyKind};
+use crate::config::InvalidConfig;
 use crate::planner::{self, Plan, PlanInput};
-use crate::policy::{LatencyPolicy, PlacementPolicy, ThresholdPolicy};
+use crate::policy::{PlacementPolicy, PolicyContext, PolicyEntry, PolicyName};
 use crate::report::{ActionOutcome, FailedStage, Outcome, TickError, TickReport};
 use crate::{
     Action, Decision, EngineState, LatencyModel, MetricsSource, Move, PlacerConfig, Region,
@@ -38,18 +39,32 @@ use crate::{
 /// assert!(actuator.regions().contains(&"fra".parse().unwrap()));
 /// # });
 /// ```
-#[derive(Debug, Clone)]
+#[derive(Clone)]
 pub struct Placer {
     config: PlacerConfig,
     state: EngineState,
     latency_model: Arc<LatencyModel>,
+    policy: Arc<dyn PlacementPolicy>,
+    /// True when the policy was given by the caller rather than chosen by
+    /// the config's `policy:` name.
+    custom_policy: bool,
     /// Whether the latest observation carried any region (not persisted:
     /// after a restart nothing is removed before the first observation).
     metrics_usable: bool,
 }
 
+impl fmt::Debug for Placer {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Placer")
+            .field("config", &self.config)
+            .field("policy", &self.policy.name())
+            .field("state", &self.state)
+            .finish_non_exhaustive()
+    }
+}
+
 impl Placer {
-    /// An engine with no history.
+    /// An engine with no history, running the policy the config names.
     ///
     /// # Errors
     /// [`InvalidConfig`] when `config` breaks a rule.
@@ -57,19 +72,97 @@ impl Placer {
         Self::with_state(config, EngineState::default())
     }
 
-    /// An engine that resumes from a restored `state`.
+    /// An engine that resumes from a restored `state` (see
+    /// [`EngineState::from_json`]).
     ///
     /// # Errors
     /// [`InvalidConfig`] when `config` breaks a rule.
-    pub fn with_state(config: PlacerConfig, mut state: EngineState) -> Result<Self, InvalidConfig> {
+    pub fn with_state(config: PlacerConfig, state: EngineState) -> Result<Self, InvalidConfig> {
         config.validate()?;
-        state.adapt_to(&config);
-        Ok(Placer {
+        let latency_model = Arc::new(LatencyModel::distance());
+        let policy = built_in(&config, &latency_model);
+        Ok(Self::assemble(config, state, latency_model, policy, false))
+    }
+
+    /// An engine with no history that runs `policy`, one of your own,
+    /// instead of the one the config's `policy:` names. Its memory is kept
+    /// in the [state](Self::state) under its [name](PlacementPolicy::name),
+    /// so it survives a save and restore like a built-in policy's. Combine
+    /// with a restored state through [`with_state`](Self::with_state)'s
+    /// sibling [`with_policy_and_state`](Self::with_policy_and_state).
+    ///
+    /// ```
+    /// use placer_core::policy::{PlacementPolicy, PlanningView, PolicyMemory, PolicyName};
+    /// use placer_core::{Decision, Placer, PlacerConfig, Timestamp, TrafficSnapshot};
+    ///
+    /// /// Never moves anything; counts the ticks it was asked.
+    /// struct Patient;
+    ///
+    /// impl PlacementPolicy for Patient {
+    ///     fn name(&self) -> PolicyName {
+    ///         PolicyName::new("patient")
+    ///     }
+    ///     fn propose(&self, _: &PlanningView<'_>, memory: &mut PolicyMemory) -> Vec<Decision> {
+    ///         memory.store(&(memory.load::<u32>() + 1));
+    ///         Vec::new()
+    ///     }
+    /// }
+    ///
+    /// let mut placer = Placer::with_policy(PlacerConfig::default(), Box::new(Patient)).unwrap();
+    /// let now = Timestamp::from_unix_seconds(1_800_000_000);
+    /// placer.observe(&TrafficSnapshot::new(now, [("fra", 90.0)]).unwrap());
+    /// let plan = placer.decide(&["fra".parse().unwrap()].into(), now);
+    /// placer.commit(&plan, &[]);
+    /// let asked: u32 = placer.state().policy_memory(&PolicyName::new("patient")).load();
+    /// assert_eq!(asked, 1);
+    /// ```
+    ///
+    /// # Errors
+    /// [`InvalidConfig`] when `config` breaks a rule (its `policy:` name is
+    /// not used).
+    pub fn with_policy(
+        config: PlacerConfig,
+        policy: Box<dyn PlacementPolicy>,
+    ) -> Result<Self, InvalidConfig> {
+        Self::with_policy_and_state(config, policy, EngineState::default())
+    }
+
+    /// Like [`with_policy`](Self::with_policy), resuming from `state`.
+    ///
+    /// # Errors
+    /// [`InvalidConfig`] when `config` breaks a rule.
+    pub fn with_policy_and_state(
+        config: PlacerConfig,
+        policy: Box<dyn PlacementPolicy>,
+        state: EngineState,
+    ) -> Result<Self, InvalidConfig> {
+        config.validate_engine()?;
+        let latency_model = Arc::new(LatencyModel::distance());
+        Ok(Self::assemble(
             config,
             state,
-            latency_model: Arc::new(LatencyModel::distance()),
+            latency_model,
+            Arc::from(policy),
+            true,
+        ))
+    }
+
+    fn assemble(
+        config: PlacerConfig,
+        mut state: EngineState,
+        latency_model: Arc<LatencyModel>,
+        policy: Arc<dyn PlacementPolicy>,
+        custom_policy: bool,
+    ) -> Self {
+        state.adapt_to(&config);
+        Placer {
+            config,
+            state,
+            latency_model,
+            policy,
+            custom_policy,
             metrics_usable: false,
-        })
+        }
     }
 
     /// The config in force.
@@ -77,13 +170,24 @@ impl Placer {
         &self.config
     }
 
+    /// The name of the policy that proposes the moves.
+    pub fn policy_name(&self) -> PolicyName {
+        self.policy.name()
+    }
+
     /// Replaces the config from the next tick on (hot reload). History is
-    /// kept; points beyond the new windows are dropped.
+    /// kept; points beyond the new windows are dropped. A policy given with
+    /// [`with_policy`](Self::with_policy) stays.
     ///
     /// # Errors
     /// [`InvalidConfig`] when `config` breaks a rule; the old config stays.
     pub fn set_config(&mut self, config: PlacerConfig) -> Result<(), InvalidConfig> {
-        config.validate()?;
+        if self.custom_policy {
+            config.validate_engine()?;
+        } else {
+            config.validate()?;
+            self.policy = built_in(&config, &self.latency_model);
+        }
         self.state.adapt_to(&config);
         self.config = config;
         Ok(())
@@ -158,7 +262,7 @@ impl Placer {
             now,
             metrics_usable,
         };
-        planner::plan(&input, self.policy().as_ref())
+        planner::plan(&input, self.policy.as_ref())
     }
 
     /// Step 3 of a tick: records what came of `plan`. Regions idle for their
@@ -195,23 +299,20 @@ impl Placer {
     pub fn commit(&mut self, plan: &Plan, outcomes: &[ActionOutcome]) {
         self.state
             .forget_idle(&plan.deployed, &self.config, plan.at);
-        self.state.set_policy_memory(plan.memory.clone());
+        self.state
+            .set_policy_memory(&plan.policy, plan.memory.clone());
         for done in outcomes.iter().filter(|o| o.outcome == Outcome::Ok) {
             self.state
                 .record_action(&done.decision.region, done.decision.action.into(), plan.at);
         }
     }
 
-    /// Uses `model` for round-trip times in the latency policy (default:
+    /// Uses `model` for round-trip times in the built-in policies (default:
     /// the distance model; pass a measured matrix for real figures).
     pub fn set_latency_model(&mut self, model: LatencyModel) {
         self.latency_model = Arc::new(model);
-    }
-
-    fn policy(&self) -> Box<dyn PlacementPolicy> {
-        match self.config.policy {
-            PolicyKind::Threshold => Box::new(ThresholdPolicy),
-            PolicyKind::Latency => Box::new(LatencyPolicy::new(Arc::clone(&self.latency_model))),
+        if !self.custom_policy {
+            self.policy = built_in(&self.config, &self.latency_model);
         }
     }
 
@@ -235,7 +336,7 @@ impl Placer {
         A: RegionActuator + ?Sized,
     {
         let dry_run = self.config.dry_run;
-        let policy = self.config.policy;
+        let policy = self.policy.name();
         let snapshot = match source.fetch(now).await {
             Ok(snapshot) => snapshot,
             Err(err) => {
@@ -310,10 +411,17 @@ impl Placer {
             updated_deployment: updated.into_iter().collect(),
             at: now,
             dry_run,
-            policy,
+            policy: plan.policy,
             regions: plan.regions,
             actions: outcomes,
             error: None,
         }
     }
+}
+
+/// The built-in policy `config` names (a valid config names one).
+fn built_in(config: &PlacerConfig, latency_model: &Arc<LatencyModel>) -> Arc<dyn PlacementPolicy> {
+    let entry = PolicyEntry::find(config.policy.as_str())
+        .expect("a validated config names a registered policy");
+    Arc::from(entry.build(&PolicyContext::new(config, latency_model)))
 }

@@ -9,7 +9,7 @@
 use std::cmp::Ordering;
 use std::collections::{BTreeMap, BTreeSet};
 
-use crate::policy::{PlacementPolicy, PlanningView, PolicyMemory};
+use crate::policy::{PlacementPolicy, PlanningView, PolicyMemory, PolicyName};
 use crate::report::RegionDetail;
 use crate::{
     Action, Decision, EngineState, Move, PlacerConfig, Reason, Region, RegionState, Thresholds,
@@ -29,7 +29,9 @@ pub struct Plan {
     pub skipped: Vec<Decision>,
     /// The numbers behind each region's decision.
     pub regions: BTreeMap<Region, RegionDetail>,
-    /// What the policy keeps for the next tick.
+    /// The policy that proposed the moves.
+    pub policy: PolicyName,
+    /// What the policy keeps for its next tick.
     pub memory: PolicyMemory,
     /// The deployment the plan was made against.
     pub deployed: BTreeSet<Region>,
@@ -108,7 +110,8 @@ pub fn plan(input: &PlanInput<'_>, policy: &dyn PlacementPolicy) -> Plan {
         regions: &regions,
         now: input.now,
     };
-    let mut memory = input.state.policy_memory().clone();
+    let policy_name = policy.name();
+    let mut memory = input.state.policy_memory(&policy_name);
     // At most one proposal per region, walked in region order beside
     // `regions` (policies usually answer in that order already).
     let mut proposals = policy.propose(&view, &mut memory);
@@ -210,6 +213,7 @@ pub fn plan(input: &PlanInput<'_>, policy: &dyn PlacementPolicy) -> Plan {
         actions,
         skipped,
         regions,
+        policy: policy_name,
         memory,
         deployed: input.deployed.clone(),
         at: input.now,

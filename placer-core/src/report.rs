@@ -7,7 +7,7 @@ use std::sync::Arc;
 
 use serde::{Deserialize, Serialize};
 
-use crate::config::PolicyKind;
+use crate::policy::PolicyName;
 use crate::{Decision, Move, Region, Timestamp};
 
 /// How a carried-out (or dry-run) action ended.
@@ -83,7 +83,7 @@ pub struct TickReport {
     /// Whether this was a dry run.
     pub dry_run: bool,
     /// The policy that proposed the moves.
-    pub policy: PolicyKind,
+    pub policy: PolicyName,
     /// The numbers behind each region's decision.
     pub regions: BTreeMap<Region, RegionDetail>,
     /// Each deploy or remove decided on, with its outcome.
@@ -209,7 +209,7 @@ impl TickReport {
     pub(crate) fn failed(
         at: Timestamp,
         dry_run: bool,
-        policy: PolicyKind,
+        policy: PolicyName,
         current: Option<&BTreeSet<Region>>,
         error: TickError,
     ) -> TickReport {

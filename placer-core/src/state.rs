@@ -7,7 +7,7 @@ use std::collections::{BTreeMap, BTreeSet, VecDeque};
 use serde::{Deserialize, Serialize};
 
 use crate::config::ThresholdMode;
-use crate::policy::PolicyMemory;
+use crate::policy::{PolicyMemory, PolicyName};
 use crate::predictor::Averages;
 use crate::{Action, PlacerConfig, Region, RegionHistory, Timestamp, TrafficSnapshot};
 
@@ -31,7 +31,8 @@ pub const STATE_FORMAT_VERSION: u32 = 1;
 pub struct EngineState {
     last_observation: Option<Timestamp>,
     regions: BTreeMap<Region, RegionState>,
-    policy_memory: PolicyMemory,
+    /// Each policy's memory, under its name.
+    policies: BTreeMap<String, serde_json::Value>,
 }
 
 /// What the engine remembers about one region.
@@ -242,14 +243,26 @@ impl EngineState {
         self.regions.iter()
     }
 
-    /// What the placement policy carried over from the previous tick.
-    pub fn policy_memory(&self) -> &PolicyMemory {
-        &self.policy_memory
+    /// What the policy called `policy` carried over from its previous tick
+    /// (empty when it has kept nothing).
+    pub fn policy_memory(&self, policy: &PolicyName) -> PolicyMemory {
+        self.policies
+            .get(policy.as_str())
+            .cloned()
+            .map(PolicyMemory::from_value)
+            .unwrap_or_default()
     }
 
-    /// Keeps what the placement policy wants to remember until the next tick.
-    pub fn set_policy_memory(&mut self, memory: PolicyMemory) {
-        self.policy_memory = memory;
+    /// Keeps what the policy called `policy` wants to remember until its
+    /// next tick. Other policies' memories are kept as they are, so a
+    /// switch of policy and back finds its memory again.
+    pub fn set_policy_memory(&mut self, policy: &PolicyName, memory: PolicyMemory) {
+        if memory.is_empty() {
+            self.policies.remove(policy.as_str());
+        } else {
+            self.policies
+                .insert(policy.as_str().to_owned(), memory.into_value());
+        }
     }
 
     /// Time of the last successful observation.
@@ -300,8 +313,13 @@ struct VersionedState {
     last_observation: Option<Timestamp>,
     #[serde(default)]
     regions: BTreeMap<Region, RegionState>,
-    #[serde(default)]
-    policy_memory: PolicyMemory,
+    /// Each policy's memory, under its name.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    policies: BTreeMap<String, serde_json::Value>,
+    /// Before each policy kept its own memory, the latency policy's fields
+    /// were kept here: read, never written.
+    #[serde(default, skip_serializing)]
+    policy_memory: Option<serde_json::Value>,
 }
 
 impl TryFrom<VersionedState> for EngineState {
@@ -322,10 +340,16 @@ impl TryFrom<VersionedState> for EngineState {
                 return Err(StateError::InvalidHistory { region: *region });
             }
         }
+        let mut policies = stored.policies;
+        if let Some(legacy) = stored.policy_memory.filter(holds_something) {
+            policies
+                .entry(PolicyName::LATENCY.as_str().to_owned())
+                .or_insert(legacy);
+        }
         Ok(EngineState {
             last_observation: stored.last_observation,
             regions: stored.regions,
-            policy_memory: stored.policy_memory,
+            policies,
         })
     }
 }
@@ -336,8 +360,22 @@ impl From<EngineState> for VersionedState {
             format_version: STATE_FORMAT_VERSION,
             last_observation: state.last_observation,
             regions: state.regions,
-            policy_memory: state.policy_memory,
+            policies: state.policies,
+            policy_memory: None,
         }
+    }
+}
+
+/// False for a value that holds nothing but empty fields, as the old
+/// `policy_memory` did whenever the latency policy had not run.
+fn holds_something(value: &serde_json::Value) -> bool {
+    match value {
+        serde_json::Value::Null | serde_json::Value::Bool(false) => false,
+        serde_json::Value::Number(n) => n.as_f64() != Some(0.0),
+        serde_json::Value::String(text) => !text.is_empty(),
+        serde_json::Value::Array(items) => !items.is_empty(),
+        serde_json::Value::Object(fields) => fields.values().any(holds_something),
+        serde_json::Value::Bool(true) => true,
     }
 }
 

@@ -35,7 +35,7 @@ fn r(code: &str) -> Region {
 /// for `persist_ticks` (3) ticks unless it is urgent.
 fn latency(dry_run: bool) -> PlacerConfig {
     PlacerConfig {
-        policy: placer_core::config::PolicyKind::Latency,
+        policy: placer_core::policy::PolicyName::LATENCY,
         dry_run,
         ..PlacerConfig::default()
     }

@@ -239,12 +239,12 @@ proptest! {
         let start = Timestamp::from_unix_seconds(1_800_000_000);
         let mut config = PlacerConfig {
             dry_run: false,
-            policy: placer_core::config::PolicyKind::Latency,
+            policy: placer_core::policy::PolicyName::LATENCY,
             max_actions_per_tick: max_actions,
             ..PlacerConfig::default()
         };
         config.latency.region_cost_ms = region_cost_ms;
-        config.latency.budget = Some(placer_core::config::MachineBudget {
+        config.latency.budget = Some(placer_core::policy::MachineBudget {
             machine_hours,
             period: TICK * ticks as u32,
             // The period covers the interval before each tick, as the

@@ -6,7 +6,7 @@ use std::collections::BTreeSet;
 use std::time::Duration;
 
 use futures::executor::block_on;
-use placer_core::config::{MachineBudget, PolicyKind};
+use placer_core::policy::{MachineBudget, PolicyName};
 use placer_core::quality::{self, QualityOptions};
 use placer_core::scenario::{self, Scenario};
 use placer_core::{backtest, LatencyModel, PlacerConfig, QualityReport, Region, Trace};
@@ -34,7 +34,7 @@ fn latency_report(trace: &Trace, region_cost_ms: f64) -> QualityReport {
 /// counts (the one before each tick).
 fn budgeted_report(trace: &Trace, region_cost_ms: f64, budget: Option<f64>) -> QualityReport {
     let mut config = PlacerConfig {
-        policy: PolicyKind::Latency,
+        policy: PolicyName::LATENCY,
         ..PlacerConfig::default()
     };
     config.latency.region_cost_ms = region_cost_ms;

@@ -13,8 +13,8 @@ use placer_core::{Region, SeedRuleParams};
 
 use super::progress::{Progress, MIN_TICKS_FOR_BAR};
 use super::{
-    create_parent, load_config, load_model, model_description, policy_name, print_out, traffic,
-    write, OfflineError,
+    create_parent, load_config, load_model, model_description, print_out, traffic, write,
+    OfflineError,
 };
 use crate::cli::{BacktestArgs, GlobalArgs};
 use crate::environment::Environment;
@@ -40,7 +40,7 @@ pub(crate) async fn backtest(
         .map(|path| create(path).map(|file| (path, file)))
         .transpose()?;
     let initial: BTreeSet<Region> = args.initial.iter().copied().collect();
-    let policy = policy_name(&config.engine);
+    let policy = config.engine.policy.as_str();
     eprintln!(
         "replaying {} ticks of {} with the {policy} policy (settings: {config_origin}), starting from {}",
         trace.len(),

@@ -5,7 +5,7 @@ use std::collections::BTreeSet;
 use std::sync::atomic::AtomicU64;
 use std::time::Duration;
 
-use placer_core::config::MachineBudget;
+use placer_core::policy::MachineBudget;
 use placer_core::policy::MachineTime;
 use placer_core::{FailedStage, Move, Outcome, Region, TickReport};
 use prometheus_client::encoding::{EncodeLabelSet, EncodeLabelValue};

@@ -30,6 +30,7 @@ use crate::runtime::{
 };
 use crate::Secret;
 use metrics::Metrics;
+use placer_core::policy::{LatencyMemory, PolicyName};
 use reload::Reloader;
 use status::{Health, StateDocument, TrafficDocument};
 
@@ -206,7 +207,12 @@ impl Host for Service {
             .observe_tick(tick.report, tick.took, tick.deployment);
         self.metrics.observe_budget(
             tick.placer.config().latency.budget.as_ref(),
-            tick.placer.state().policy_memory().machine_time.as_ref(),
+            tick.placer
+                .state()
+                .policy_memory(&PolicyName::LATENCY)
+                .load::<LatencyMemory>()
+                .machine_time
+                .as_ref(),
         );
     }
 }

@@ -1,6 +1,7 @@
 //! The rules a [`PlacerConfig`] must satisfy.
 
 use super::PlacerConfig;
+use crate::policy::{PolicyEntry, POLICIES};
 
 /// A setting that breaks one of the config's rules.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -31,6 +32,26 @@ impl PlacerConfig {
     /// or latency settings out of range (including a machine budget that is
     /// not positive or a budget period under a second).
     pub fn validate(&self) -> Result<(), InvalidConfig> {
+        if PolicyEntry::find(self.policy.as_str()).is_none() {
+            let known: Vec<String> = POLICIES
+                .iter()
+                .map(|entry| format!("`{}`", entry.name()))
+                .collect();
+            return invalid(
+                "policy",
+                format!(
+                    "unknown policy `{}`, expected one of {}",
+                    self.policy,
+                    known.join(", ")
+                ),
+            );
+        }
+        self.validate_engine()
+    }
+
+    /// Every rule but the one on the `policy:` name: for an engine that
+    /// runs a policy of its own.
+    pub(crate) fn validate_engine(&self) -> Result<(), InvalidConfig> {
         if self.short_term_window < 1 {
             return invalid("short_term_window", "must be at least 1");
         }

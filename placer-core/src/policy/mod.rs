@@ -4,16 +4,55 @@
 //! rules every policy shares — allowed/excluded/always-running lists,
 //! cooldowns, the last region, the action limit — so a new policy cannot
 //! break them.
+//!
+//! ## The extension point: [`PlacementPolicy`] plus the [registry](POLICIES)
+//! Each policy lives in its own folder and owns everything that is its
+//! own: its settings, its memory and its reasons.
+//!
+//! - `threshold/`: each region alone, by its smoothed traffic (the
+//!   default); its reasons ([`ThresholdReason`]).
+//! - `latency/`: the set of regions that cuts users' round trips most;
+//!   its settings (the `latency:` section: [`LatencySettings`],
+//!   [`MachineBudget`]), its memory ([`LatencyMemory`]) and its reasons
+//!   ([`LatencyReason`]).
+//!
+//! ### Adding a policy
+//! 1. A new folder `policy/<name>/` with a type implementing
+//!    [`PlacementPolicy`]. Its memory is any serde type it reads from and
+//!    writes to the [`PolicyMemory`] it is handed each tick
+//!    ([`PolicyMemory::load`], [`PolicyMemory::store`]); the engine keeps it
+//!    in the persisted state under the policy's name. Its reasons are a
+//!    type implementing [`PolicyReason`], wrapped with [`Reason::policy`];
+//!    their [`class`](PolicyReason::class) names are metric labels.
+//!    An `ENTRY: PolicyEntry` in the folder names it and builds it.
+//! 2. One line in [`POLICIES`]: `<name>::ENTRY,`. From then on `policy:
+//!    <name>` in a config selects it.
+//!
+//! A policy that is not built in (an ops bot's own) needs no registry: give
+//! it to the engine with [`Placer::with_policy`](crate::Placer::with_policy).
 
 mod latency;
+mod memory;
+mod name;
+pub(crate) mod reason;
+mod registry;
 mod threshold;
 
 use std::collections::{BTreeMap, BTreeSet};
 
-pub use latency::{LatencyPolicy, MachineTime, TrafficBaseline};
-pub use threshold::ThresholdPolicy;
+pub use latency::{
+    LatencyMemory, LatencyPolicy, LatencyReason, LatencySettings, MachineBudget, MachineTime,
+    TrafficBaseline,
+};
+pub use memory::PolicyMemory;
+pub use name::PolicyName;
+pub use reason::PolicyReason;
+pub use registry::{PolicyContext, PolicyEntry, POLICIES};
+pub use threshold::{ThresholdPolicy, ThresholdReason};
 
 use crate::report::RegionDetail;
+#[cfg(doc)]
+use crate::Reason;
 use crate::{Decision, EngineState, PlacerConfig, Region, Timestamp};
 
 /// What a policy sees when it is asked for proposals.
@@ -31,34 +70,45 @@ pub struct PlanningView<'a> {
     pub now: Timestamp,
 }
 
-/// What a policy carries from one tick to the next, persisted with the
-/// engine state.
-#[derive(Debug, Clone, Default, PartialEq, serde::Serialize, serde::Deserialize)]
-#[serde(default)]
-pub struct PolicyMemory {
-    /// Latency policy: consecutive ticks on which a better set of regions
-    /// beat the current one by the improvement margin.
-    pub latency_streak: u32,
-    /// Latency policy: the app's usual total traffic, against which a
-    /// region's cost is counted (`None` until the first observation).
-    pub traffic_baseline: Option<TrafficBaseline>,
-    /// Latency policy: since when a better set has beaten the current one
-    /// without interruption, by at least the small margin.
-    pub better_since: Option<Timestamp>,
-    /// Latency policy: machine time spent in the current budget period
-    /// (`None` without a budget, or until the first observation).
-    pub machine_time: Option<MachineTime>,
-    /// Latency policy: regions removed to stay within the machine budget,
-    /// which may come back before the stabilization window has passed.
-    pub budget_removed: BTreeSet<Region>,
-}
-
 /// A way of choosing where the app should run.
+///
+/// ```
+/// use placer_core::policy::{PlacementPolicy, PlanningView, PolicyMemory, PolicyName};
+/// use placer_core::{Action, Decision, Reason};
+///
+/// /// Wants a machine wherever any traffic came in, and counts its ticks.
+/// struct Everywhere;
+///
+/// impl PlacementPolicy for Everywhere {
+///     fn name(&self) -> PolicyName {
+///         PolicyName::new("everywhere")
+///     }
+///
+///     fn propose(&self, view: &PlanningView<'_>, memory: &mut PolicyMemory) -> Vec<Decision> {
+///         let ticks: u64 = memory.load();
+///         memory.store(&(ticks + 1));
+///         view.regions
+///             .iter()
+///             .map(|(region, detail)| {
+///                 let action = if detail.current > 0.0 && !detail.deployed {
+///                     Action::Deploy
+///                 } else {
+///                     Action::None
+///                 };
+///                 Decision::new(*region, action, Reason::Explained(format!("tick {ticks}")))
+///             })
+///             .collect()
+///     }
+/// }
+/// ```
 pub trait PlacementPolicy: Send + Sync {
+    /// The policy's name: in reports, and the key of its memory in the
+    /// persisted state.
+    fn name(&self) -> PolicyName;
+
     /// A wish for each region in `view.regions` (deploy, remove or none, and
-    /// why): at most one per region.
-    /// Regions without a proposal are left as they are. `memory` is what the
-    /// policy kept from the previous tick; changes to it are kept when the
-    /// tick is carried out.
+    /// why): at most one per region. Regions without one are left as they
+    /// are. `memory` is what the policy kept from the previous tick; what it
+    /// stores there is kept when the plan is committed.
     fn propose(&self, view: &PlanningView<'_>, memory: &mut PolicyMemory) -> Vec<Decision>;
 }

@@ -151,7 +151,7 @@ fn reload_results_and_validity() {
 #[tokio::test]
 async fn exposes_the_machine_budget_and_what_its_period_has_spent() {
     let mut config = PlacerConfig {
-        policy: placer_core::config::PolicyKind::Latency,
+        policy: placer_core::policy::PolicyName::LATENCY,
         ..PlacerConfig::default()
     };
     config.latency.budget = Some(MachineBudget {
@@ -167,7 +167,12 @@ async fn exposes_the_machine_budget_and_what_its_period_has_spent() {
     );
     metrics.observe_budget(
         placer.config().latency.budget.as_ref(),
-        placer.state().policy_memory().machine_time.as_ref(),
+        placer
+            .state()
+            .policy_memory(&placer_core::policy::PolicyName::LATENCY)
+            .load::<placer_core::policy::LatencyMemory>()
+            .machine_time
+            .as_ref(),
     );
     let text = metrics.render();
     assert_eq!(

@@ -1,7 +1,8 @@
 use std::time::Duration;
 
 use super::*;
-use crate::config::{PolicyKind, ThresholdMode};
+use crate::config::ThresholdMode;
+use crate::policy::PolicyName;
 
 /// The `config/config.yml` printed in the seed's README, byte for byte.
 const SEED_CONFIG: &str = r#"# Configuration settings for the auto-placer
@@ -64,7 +65,7 @@ fn seed_config_parses_unchanged() {
     // Keys the seed did not have take their defaults.
     assert_eq!(config.max_actions_per_tick, 3);
     assert_eq!(config.thresholds, ThresholdMode::Adaptive);
-    assert_eq!(config.policy, PolicyKind::Threshold);
+    assert_eq!(config.policy, PolicyName::THRESHOLD);
 }
 
 #[test]
@@ -193,7 +194,7 @@ fn new_keys_parse() {
         "c.yml",
     )
     .unwrap();
-    assert_eq!(config.policy, PolicyKind::Latency);
+    assert_eq!(config.policy, PolicyName::LATENCY);
     assert_eq!(config.thresholds, ThresholdMode::VolatilityAware);
     assert_eq!(config.max_regions, Some(4));
     assert_eq!(config.latency.region_cost_ms, 8.0);

@@ -5,8 +5,7 @@ use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
 
-use super::{PlanningView, PolicyMemory};
-use crate::config::MachineBudget;
+use super::{LatencyMemory, MachineBudget, PlanningView};
 use crate::Timestamp;
 
 /// How many regions the machine budget pays for this tick: `now` to the
@@ -23,7 +22,7 @@ pub(super) struct BudgetLimits {
 impl BudgetLimits {
     /// Brings the budget's spending in `memory` up to date and reads what
     /// it pays for; `None` without a budget.
-    pub fn read(view: &PlanningView<'_>, memory: &mut PolicyMemory) -> Option<Self> {
+    pub fn read(view: &PlanningView<'_>, memory: &mut LatencyMemory) -> Option<Self> {
         let budget = view.config.latency.budget.as_ref()?;
         let running = view.deployed.len();
         let spent = match memory.machine_time {
@@ -51,7 +50,7 @@ impl BudgetLimits {
 ///
 /// ```
 /// use std::time::Duration;
-/// use placer_core::config::MachineBudget;
+/// use placer_core::policy::MachineBudget;
 /// use placer_core::policy::MachineTime;
 /// use placer_core::Timestamp;
 ///

@@ -3,7 +3,7 @@
 use std::time::Duration;
 
 use super::tests::{moves, now, plan_at, reason, with_latency};
-use crate::config::{LatencySettings, MachineBudget};
+use super::{LatencyMemory, LatencySettings, MachineBudget};
 use crate::test_support::{r, state_with};
 use crate::{Action, Move, PlacerConfig};
 
@@ -41,7 +41,7 @@ fn the_budget_caps_the_regions_planned() {
         plan.actions.iter().all(|a| a.action != Action::Deploy),
         "{plan:#?}"
     );
-    assert!(plan.memory.machine_time.is_some());
+    assert!(plan.memory.load::<LatencyMemory>().machine_time.is_some());
 }
 
 #[test]
@@ -83,7 +83,7 @@ fn until_the_budget_pays_for_the_better_set_it_only_moves_towards_it() {
                 format!("Wanted, but the machine budget pays for 2 regions only in {left} seconds")
             );
         }
-        state.set_policy_memory(plan.memory);
+        state.set_policy_memory(&plan.policy, plan.memory);
     }
     deployed.sort();
     assert_eq!(deployed, ["nrt", "syd"]);
@@ -149,9 +149,13 @@ fn a_region_the_budget_took_away_comes_back_once_it_is_paid_for() {
     let mut state = state_with(&config, &traffic, 5);
     let cut = plan_at(&config, &state, &["iad", "syd"], now());
     assert_eq!(moves(&cut), ["remove syd"], "{cut:#?}");
-    assert!(cut.memory.budget_removed.contains(&r("syd")));
+    assert!(cut
+        .memory
+        .load::<LatencyMemory>()
+        .budget_removed
+        .contains(&r("syd")));
     state.record_action(&r("syd"), Action::Remove, now());
-    state.set_policy_memory(cut.memory);
+    state.set_policy_memory(&cut.policy, cut.memory);
     for minute in 1..=6u32 {
         let plan = plan_at(&config, &state, &["iad"], now() + minute * MINUTE);
         if minute < 6 {
@@ -160,13 +164,13 @@ fn a_region_the_budget_took_away_comes_back_once_it_is_paid_for() {
             // Six minutes after it went, well inside the stabilization window.
             assert_eq!(moves(&plan), ["deploy syd"], "{plan:#?}");
         }
-        state.set_policy_memory(plan.memory);
+        state.set_policy_memory(&plan.policy, plan.memory);
     }
 }
 
 #[test]
 fn state_files_from_before_the_budget_still_load() {
-    let memory: crate::policy::PolicyMemory =
+    let memory: LatencyMemory =
         serde_json::from_str(r#"{"latency_streak": 2, "better_since": null}"#).unwrap();
     assert_eq!(memory.latency_streak, 2);
     assert_eq!(memory.machine_time, None);

@@ -2,6 +2,7 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 
+use super::LatencyReason;
 use crate::{Reason, Region, RttTable, UNSERVED_RTT_MS};
 
 /// Who serves each edge region before and after a change.
@@ -62,11 +63,11 @@ impl<'a> Explainer<'a> {
             })
             .sum();
         served.sort_by(|a, b| self.weights[*b].1.total_cmp(&self.weights[*a].1));
-        Reason::LatencyDeploy {
+        Reason::policy(LatencyReason::Deploy {
             saves_ms: if weight > 0.0 { saved / weight } else { 0.0 },
             share_pct: self.share(&served),
             serves: served.iter().take(4).map(|e| self.weights[*e].0).collect(),
-        }
+        })
     }
 
     /// Why removing `region` costs little: where its users go instead.
@@ -86,14 +87,16 @@ impl<'a> Explainer<'a> {
             .into_iter()
             .max_by(|a, b| a.1 .0.total_cmp(&b.1 .0).then(b.0.cmp(&a.0)));
         match main {
-            Some((to, (weight, weighted_ms))) if weight > 0.0 => Reason::LatencyRemove {
-                users_go_to: Some(to),
-                rtt_ms: weighted_ms / weight,
-            },
-            _ => Reason::LatencyRemove {
+            Some((to, (weight, weighted_ms))) if weight > 0.0 => {
+                Reason::policy(LatencyReason::Remove {
+                    users_go_to: Some(to),
+                    rtt_ms: weighted_ms / weight,
+                })
+            }
+            _ => Reason::policy(LatencyReason::Remove {
                 users_go_to: None,
                 rtt_ms: 0.0,
-            },
+            }),
         }
     }
 
@@ -102,9 +105,9 @@ impl<'a> Explainer<'a> {
         let served: Vec<usize> = (0..self.weights.len())
             .filter(|e| self.after[*e].is_some_and(|(r, _)| r == *region))
             .collect();
-        Reason::LatencyKeep {
+        Reason::policy(LatencyReason::Keep {
             share_pct: self.share(&served),
-        }
+        })
     }
 
     /// Why an undeployed region gets no machine: who serves its users.
@@ -113,9 +116,9 @@ impl<'a> Explainer<'a> {
             .table
             .edge_index(region)
             .and_then(|edge| self.after[edge]);
-        Reason::LatencyServedFrom {
+        Reason::policy(LatencyReason::ServedFrom {
             server: assignment.map(|(r, _)| r),
             rtt_ms: Self::rtt(&assignment),
-        }
+        })
     }
 }

@@ -30,12 +30,15 @@
 mod baseline;
 mod budget;
 mod explain;
+mod memory;
+mod reason;
+mod settings;
 
 use std::collections::BTreeSet;
 use std::sync::Arc;
 use std::time::Duration;
 
-use super::{PlacementPolicy, PlanningView, PolicyMemory};
+use super::{PlacementPolicy, PlanningView, PolicyContext, PolicyEntry, PolicyMemory, PolicyName};
 use crate::network::solver::{count, FacilityProblem};
 use crate::report::RegionDetail;
 use crate::{Action, Decision, LatencyModel, Reason, Region, RttTable};
@@ -43,6 +46,22 @@ pub use baseline::TrafficBaseline;
 use budget::BudgetLimits;
 pub use budget::MachineTime;
 use explain::Explainer;
+pub use memory::LatencyMemory;
+pub use reason::LatencyReason;
+pub use settings::{LatencySettings, MachineBudget};
+
+/// The latency policy's line in the [registry](super::POLICIES): its
+/// settings are the config's `latency:` section.
+pub(super) const ENTRY: PolicyEntry = PolicyEntry::new("latency", build).with_settings("latency");
+
+impl PolicyName {
+    /// The latency policy.
+    pub const LATENCY: PolicyName = PolicyName::new("latency");
+}
+
+fn build(context: &PolicyContext<'_>) -> Box<dyn PlacementPolicy> {
+    Box::new(LatencyPolicy::new(Arc::clone(context.latency_model)))
+}
 
 /// Places machines where they cut users' round trips most.
 #[derive(Debug, Clone)]
@@ -58,7 +77,20 @@ impl LatencyPolicy {
 }
 
 impl PlacementPolicy for LatencyPolicy {
+    fn name(&self) -> PolicyName {
+        PolicyName::LATENCY
+    }
+
     fn propose(&self, view: &PlanningView<'_>, memory: &mut PolicyMemory) -> Vec<Decision> {
+        let mut mine: LatencyMemory = memory.load();
+        let proposals = self.propose_with(view, &mut mine);
+        memory.store(&mine);
+        proposals
+    }
+}
+
+impl LatencyPolicy {
+    fn propose_with(&self, view: &PlanningView<'_>, memory: &mut LatencyMemory) -> Vec<Decision> {
         let config = view.config;
         let weights: Vec<(Region, f64)> = view
             .regions
@@ -85,7 +117,7 @@ impl PlacementPolicy for LatencyPolicy {
         if total <= 0.0 {
             memory.latency_streak = 0;
             memory.better_since = None;
-            return hold_all(view, Reason::LatencyNoTraffic);
+            return hold_all(view, Reason::policy(LatencyReason::NoTraffic));
         }
         let candidates: BTreeSet<Region> = view
             .regions
@@ -220,55 +252,55 @@ impl PlacementPolicy for LatencyPolicy {
                 let (action, reason) = match (wanted, deployed) {
                     _ if window_holds(region).is_some() => (
                         Action::None,
-                        Reason::LatencyStabilizing {
+                        Reason::policy(LatencyReason::Stabilizing {
                             remaining_secs: window_holds(region).unwrap_or_default(),
-                        },
+                        }),
                     ),
                     (true, true) => (Action::None, explainer.keep(region)),
                     (false, false) if awaited.contains(region) => (
                         Action::None,
-                        Reason::LatencyBudgetWait {
+                        Reason::policy(LatencyReason::BudgetWait {
                             regions: awaited.len(),
                             in_secs: budget.map_or(0, |limits| limits.soon_in.as_secs()),
-                        },
+                        }),
                     ),
                     (false, false) => (Action::None, explainer.served_from(region)),
                     (true, false) if ready && postponed.contains(region) => (
                         Action::None,
-                        Reason::LatencyOverBudget {
+                        Reason::policy(LatencyReason::OverBudget {
                             regions: problem.max_size,
-                        },
+                        }),
                     ),
                     (true, false) if ready => (Action::Deploy, explainer.deploy(region)),
                     (false, true) if ready && over_budget => (
                         Action::Remove,
-                        Reason::LatencyOverBudget {
+                        Reason::policy(LatencyReason::OverBudget {
                             regions: problem.max_size,
-                        },
+                        }),
                     ),
                     (false, true) if ready => (Action::Remove, explainer.remove(region)),
                     _ if worthwhile => (
                         Action::None,
-                        Reason::LatencyPending {
+                        Reason::policy(LatencyReason::Pending {
                             gain_pct: 100.0 * gain,
                             ticks: memory.latency_streak,
                             needed: settings.persist_ticks,
-                        },
+                        }),
                     ),
                     _ if patient => (
                         Action::None,
-                        Reason::LatencyPatient {
+                        Reason::policy(LatencyReason::Patient {
                             gain_pct: 100.0 * gain,
                             held_secs: better_for.as_secs(),
                             needed_secs: settings.stabilization_window.as_secs(),
-                        },
+                        }),
                     ),
                     _ => (
                         Action::None,
-                        Reason::LatencyBelowMargin {
+                        Reason::policy(LatencyReason::BelowMargin {
                             gain_pct: 100.0 * gain,
                             margin_pct: 100.0 * settings.improvement_margin,
-                        },
+                        }),
                     ),
                 };
                 Decision::new(*region, action, reason)

@@ -1,8 +1,9 @@
 use std::time::Duration;
 
 use super::*;
-use crate::config::{LatencySettings, PolicyKind};
+use super::{LatencyMemory, LatencySettings};
 use crate::planner::{plan, Plan, PlanInput};
+use crate::policy::PolicyName;
 use crate::policy::TrafficBaseline;
 use crate::test_support::{r, state_with, T0};
 use crate::{EngineState, PlacerConfig, Timestamp, TrafficSnapshot};
@@ -14,7 +15,7 @@ pub(super) fn now() -> Timestamp {
 
 pub(super) fn with_latency(latency: LatencySettings) -> PlacerConfig {
     PlacerConfig {
-        policy: PolicyKind::Latency,
+        policy: PolicyName::LATENCY,
         latency,
         ..PlacerConfig::default()
     }
@@ -121,7 +122,7 @@ fn a_small_gain_must_persist_before_it_is_acted_on() {
         } else {
             assert_eq!(moves(&plan), ["deploy gru"]);
         }
-        state.set_policy_memory(plan.memory);
+        state.set_policy_memory(&plan.policy, plan.memory);
     }
 }
 
@@ -137,8 +138,8 @@ fn gains_under_the_margin_are_ignored() {
     let plan = plan_with(&config, &state, &["iad"]);
     assert!(plan.actions.is_empty());
     assert!(reason(&plan, "gru").contains("improvement_margin: 90.0 %"));
-    assert_eq!(plan.memory.latency_streak, 0);
-    assert_eq!(plan.memory.better_since, None);
+    assert_eq!(plan.memory.load::<LatencyMemory>().latency_streak, 0);
+    assert_eq!(plan.memory.load::<LatencyMemory>().better_since, None);
 }
 
 pub(super) fn plan_at(
@@ -181,7 +182,7 @@ fn a_small_gain_is_made_once_it_has_lasted_the_stabilization_window() {
         } else {
             assert_eq!(moves(&plan), ["deploy gru"]);
         }
-        state.set_policy_memory(plan.memory);
+        state.set_policy_memory(&plan.policy, plan.memory);
     }
 }
 
@@ -191,7 +192,11 @@ fn a_small_gain_that_lapses_starts_its_wait_again() {
     let state = state_with(&config, &[("iad", 100.0), ("gru", 60.0)], 5);
     let start = now();
     let waiting = plan_at(&config, &state, &["iad"], start);
-    assert!(waiting.memory.better_since.is_some());
+    assert!(waiting
+        .memory
+        .load::<LatencyMemory>()
+        .better_since
+        .is_some());
     // gru's users are served where they are: nothing better to wait for.
     let settled = plan_at(
         &config,
@@ -199,7 +204,7 @@ fn a_small_gain_that_lapses_starts_its_wait_again() {
         &["iad", "gru"],
         start + Duration::from_secs(60),
     );
-    assert_eq!(settled.memory.better_since, None);
+    assert_eq!(settled.memory.load::<LatencyMemory>().better_since, None);
 }
 
 #[test]
@@ -208,13 +213,19 @@ fn a_gap_in_observation_restarts_the_patient_wait() {
     let mut state = state_with(&config, &[("iad", 100.0), ("gru", 60.0)], 5);
     let start = now();
     let first = plan_at(&config, &state, &["iad"], start);
-    assert_eq!(first.memory.better_since, Some(start));
-    state.set_policy_memory(first.memory);
+    assert_eq!(
+        first.memory.load::<LatencyMemory>().better_since,
+        Some(start)
+    );
+    state.set_policy_memory(&first.policy, first.memory);
     // An hour later, with nothing observed in between: no move yet.
     let later = start + Duration::from_secs(3600);
     let plan = plan_at(&config, &state, &["iad"], later);
     assert!(plan.actions.is_empty(), "{plan:#?}");
-    assert_eq!(plan.memory.better_since, Some(later));
+    assert_eq!(
+        plan.memory.load::<LatencyMemory>().better_since,
+        Some(later)
+    );
 }
 
 #[test]
@@ -241,9 +252,11 @@ fn a_crowd_in_one_region_does_not_price_out_the_others() {
     // Hours of iad traffic, then a crowd at arn six times its size.
     let mut state = state_with(&config, &[("iad", 100.0), ("arn", 0.0)], 5);
     let now = now();
-    let mut memory = state.policy_memory().clone();
-    memory.traffic_baseline = Some(TrafficBaseline::start(100.0, now - Duration::from_secs(60)));
-    state.set_policy_memory(memory);
+    let mut memory = state.policy_memory(&PolicyName::LATENCY);
+    let mut latency: LatencyMemory = memory.load();
+    latency.traffic_baseline = Some(TrafficBaseline::start(100.0, now - Duration::from_secs(60)));
+    memory.store(&latency);
+    state.set_policy_memory(&PolicyName::LATENCY, memory);
     for _ in 0..5 {
         state.record(
             &TrafficSnapshot::new(now, [("iad", 100.0), ("arn", 600.0)]).unwrap(),
@@ -327,7 +340,7 @@ fn no_traffic_means_no_moves() {
 #[test]
 fn max_regions_caps_the_set() {
     let config = PlacerConfig {
-        policy: PolicyKind::Latency,
+        policy: PolicyName::LATENCY,
         max_regions: Some(1),
         ..PlacerConfig::default()
     };

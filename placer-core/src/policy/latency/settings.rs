@@ -1,0 +1,125 @@
+//! The latency policy's settings: the `latency:` section of the config.
+
+use std::time::Duration;
+
+use serde::{Deserialize, Serialize};
+
+use crate::config::duration;
+use crate::Timestamp;
+
+/// Settings of the latency-aware policy (`policy: latency`).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct LatencySettings {
+    /// The smallest traffic-weighted saving, in milliseconds of round trip per
+    /// request across all of the app's usual requests, that justifies running
+    /// one more region. Larger values mean fewer regions.
+    pub region_cost_ms: f64,
+    /// How the app's usual traffic is measured: the lower of the current
+    /// total and its exponential average with this half-life. A crowd in one
+    /// region then does not make the regions serving everyone else look too
+    /// dear to keep; a quiet night still needs fewer regions. Zero counts
+    /// the current total alone. Seconds or a duration such as `"6h"`.
+    #[serde(with = "duration")]
+    pub baseline_half_life: Duration,
+    /// A change of the deployed set must improve the objective by at least
+    /// this fraction (0.05 = 5 %) before it is considered.
+    pub improvement_margin: f64,
+    /// A change must stay worth making for this many consecutive ticks before
+    /// it is carried out.
+    pub persist_ticks: u32,
+    /// A change that improves the objective by less than
+    /// `improvement_margin` but by at least this fraction is carried out
+    /// once it has stayed that much better, without a break, for
+    /// `stabilization_window`: a small lasting gain is not noise either. Set
+    /// it to `improvement_margin` to turn this off.
+    pub patient_margin: f64,
+    /// A change that improves the objective by at least this fraction (0.3 =
+    /// cuts it by 30 %) is carried out at once: a shift that large is not
+    /// noise.
+    pub urgent_improvement: f64,
+    /// The latency policy undoes a move on a region only once more than this
+    /// has passed: a region it deployed stays, and one it removed stays away.
+    /// It reacts fast, sometimes on little data; this puts a floor under how
+    /// soon such a decision is undone (like a stabilization window of a
+    /// Kubernetes autoscaler). Seconds or a duration such as `"30m"`.
+    #[serde(with = "duration")]
+    pub stabilization_window: Duration,
+    /// A ceiling on machine time: at most this many machine-hours in each
+    /// period. Default: none.
+    pub budget: Option<MachineBudget>,
+}
+
+/// A ceiling on the machine time the latency policy spends in each period.
+///
+/// Periods follow each other from `starts` (by default the Unix epoch, so a
+/// one-day period starts at midnight UTC). The policy never plans more
+/// regions than what is left of the period's budget pays for until the
+/// period ends. A budget below what the traffic calls for therefore runs
+/// fewer regions first and more once it can pay for them to the end of the
+/// period, and what it runs is never cut short by what it spent earlier.
+///
+/// ```
+/// # #[cfg(feature = "yaml")]
+/// # fn main() {
+/// let config = placer_core::config::from_yaml(
+///     "policy: latency\nlatency:\n  budget:\n    machine_hours: 48\n    period: 24h\n",
+///     "config.yml",
+/// )
+/// .unwrap();
+/// let budget = config.latency.budget.unwrap();
+/// assert_eq!(budget.machine_hours, 48.0);
+/// assert_eq!(budget.period.as_secs(), 24 * 3600);
+/// # }
+/// # #[cfg(not(feature = "yaml"))]
+/// # fn main() {}
+/// ```
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct MachineBudget {
+    /// Machine-hours per period: one machine in one region for an hour is
+    /// one machine-hour.
+    pub machine_hours: f64,
+    /// The length of a period. Seconds or a duration such as `"30d"`.
+    /// Default one day.
+    #[serde(with = "duration")]
+    pub period: Duration,
+    /// When a period starts; the ones before and after it follow on from
+    /// it. RFC 3339 UTC, such as `"2026-01-01T00:00:00Z"`. Default the Unix
+    /// epoch.
+    pub starts: Timestamp,
+}
+
+impl Default for MachineBudget {
+    fn default() -> Self {
+        MachineBudget {
+            machine_hours: 0.0,
+            period: Duration::from_secs(24 * 3600),
+            starts: Timestamp::EPOCH,
+        }
+    }
+}
+
+impl MachineBudget {
+    /// The start of the period `now` falls in.
+    pub fn period_start(&self, now: Timestamp) -> Timestamp {
+        let length = (self.period.as_millis() as i64).max(1);
+        let offset = now.unix_millis() - self.starts.unix_millis();
+        Timestamp::from_unix_millis(now.unix_millis() - offset.rem_euclid(length))
+    }
+}
+
+impl Default for LatencySettings {
+    fn default() -> Self {
+        LatencySettings {
+            region_cost_ms: 5.0,
+            baseline_half_life: Duration::from_secs(6 * 3600),
+            improvement_margin: 0.05,
+            persist_ticks: 3,
+            patient_margin: 0.01,
+            urgent_improvement: 0.3,
+            stabilization_window: Duration::from_secs(30 * 60),
+            budget: None,
+        }
+    }
+}
