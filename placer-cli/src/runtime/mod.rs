@@ -12,6 +12,8 @@ mod apply;
 mod error;
 mod host;
 pub mod store;
+#[cfg(test)]
+mod tests;
 mod tracked;
 mod view;
 

@@ -1,0 +1,109 @@
+//! A runner on its own: the runtime works without the service around it.
+
+use std::collections::BTreeSet;
+use std::path::Path;
+use std::sync::{Arc, Mutex};
+
+use clap::Parser;
+use placer_core::Region;
+
+use super::*;
+use crate::cli::Cli;
+use crate::config_file::{self, LoadedConfig};
+
+/// A host that hands over what a test stages and records what it is told.
+#[derive(Default)]
+struct Recorder {
+    staged: Mutex<Option<LoadedConfig>>,
+    applied: Mutex<Vec<Applied>>,
+    rejected: Mutex<Vec<String>>,
+    deployments: Mutex<Vec<BTreeSet<Region>>>,
+}
+
+impl Host for Recorder {
+    fn staged_config(&self) -> Option<LoadedConfig> {
+        self.staged.lock().unwrap().take()
+    }
+
+    fn config_applied(&self, _runner: &AppRunner, applied: &Applied) {
+        self.applied.lock().unwrap().push(applied.clone());
+    }
+
+    fn config_rejected(&self, _runner: &AppRunner, message: String) {
+        self.rejected.lock().unwrap().push(message);
+    }
+
+    fn tick_finished(&self, _runner: &AppRunner, tick: &FinishedTick<'_>) {
+        self.deployments
+            .lock()
+            .unwrap()
+            .push(tick.deployment.clone());
+    }
+}
+
+const CONFIG: &str = "dry_run: true\nalways_running_regions: [fra]\nsimulation:\n  seed: 7\n";
+
+fn parse(text: &str) -> LoadedConfig {
+    config_file::parse(text, Path::new("config.yml")).unwrap()
+}
+
+async fn runner(data_dir: &Path) -> Arc<AppRunner> {
+    let argv = [
+        "fly-placer",
+        "--data-dir",
+        data_dir.to_str().unwrap(),
+        "once",
+    ];
+    let inputs = Inputs {
+        args: Cli::try_parse_from(argv).unwrap().global,
+        env: crate::Environment::from_lookup(|_| None),
+        fallback_seed: 1,
+    };
+    Arc::new(
+        AppRunner::start(inputs, Role::Once, parse(CONFIG))
+            .await
+            .unwrap(),
+    )
+}
+
+#[tokio::test]
+async fn ticks_save_state_and_keep_the_tracked_deployment() {
+    let dir = tempfile::tempdir().unwrap();
+    let runner = runner(dir.path()).await;
+    let host = Arc::new(Recorder::default());
+    for _ in 0..3 {
+        let report = runner.tick(host.clone()).await.unwrap();
+        assert!(report.is_ok());
+    }
+    let view = runner.view().clone();
+    assert_eq!(view.ticks, 3);
+    assert_eq!(host.deployments.lock().unwrap().len(), 3);
+    assert_eq!(host.deployments.lock().unwrap()[2], view.deployment);
+    // The simulated source reads what the actuator listed and changed.
+    assert_eq!(runner.deployed.get(), view.deployment);
+    assert!(dir.path().join("engine_state_dry_run.json").exists());
+}
+
+#[tokio::test]
+async fn a_staged_config_applies_at_the_next_tick_or_is_rejected_whole() {
+    let dir = tempfile::tempdir().unwrap();
+    let runner = runner(dir.path()).await;
+    let host = Arc::new(Recorder::default());
+
+    *host.staged.lock().unwrap() = Some(parse(&format!("{CONFIG}traffic_threshold: 80\n")));
+    runner.tick(host.clone()).await.unwrap();
+    let applied = host.applied.lock().unwrap().clone();
+    assert_eq!(applied.len(), 1);
+    assert_eq!(applied[0].changes, ["traffic_threshold: 50.0 → 80.0"]);
+    assert!(!applied[0].interval_changed);
+    assert_eq!(runner.view().config.traffic_threshold, 80.0);
+
+    // Live without Fly credentials cannot resolve: nothing changes.
+    *host.staged.lock().unwrap() = Some(parse("dry_run: false\n"));
+    runner.tick(host.clone()).await.unwrap();
+    let rejected = host.rejected.lock().unwrap().clone();
+    assert_eq!(rejected.len(), 1, "{rejected:?}");
+    assert!(runner.view().config.dry_run);
+    assert!(runner.settings().dry_run);
+    assert_eq!(runner.view().config.traffic_threshold, 80.0);
+}
