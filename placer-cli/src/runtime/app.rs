@@ -20,11 +20,11 @@ use crate::runtime::{Applied, FinishedTick, Host, StartError, TickError, TickRes
 use crate::DeployedRegions;
 
 /// The parts a tick changes, behind one lock so ticks never overlap.
-pub(crate) struct Engine {
-    pub(crate) placer: Placer,
-    pub(crate) backends: Backends,
-    pub(crate) loaded: LoadedConfig,
-    pub(crate) store: JsonFile<EngineState>,
+pub(super) struct Engine {
+    pub(super) placer: Placer,
+    pub(super) backends: Backends,
+    pub(super) loaded: LoadedConfig,
+    pub(super) store: JsonFile<EngineState>,
 }
 
 /// One app: its placer, its backends (traffic source and actuator), its
