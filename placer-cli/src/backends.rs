@@ -4,14 +4,15 @@
 
 use std::sync::Arc;
 
+use placer_core::wrap::{RateLimited, ReadOnly, RetryPolicy, Retrying};
+use placer_core::{AppName, AppNameError};
 use placer_core::{MetricsSource, RegionActuator};
 use placer_fly::{
-    DryRunActuator, DryRunError, FlyError, FlyMachinesActuator, FlySettings, RateLimited,
-    RemovalMode, RetryPolicy, Retrying,
+    DryRunActuator, DryRunError, FlyError, FlyMachinesActuator, FlySettings, RemovalMode,
+    TokioTimer,
 };
-use placer_prom::{AppName, AppNameError, PromError, PrometheusSettings, PrometheusSource};
+use placer_prom::{PromError, PrometheusSettings, PrometheusSource};
 
-use crate::read_only::ReadOnly;
 use crate::resolve::{DeploymentPlan, FlyPlan, PrometheusPlan, Resolved, TrafficPlan};
 use crate::settings::RemovalSetting;
 use crate::{DeployedRegions, SimulatedSource};
@@ -210,14 +211,16 @@ fn fly_actuator(
         app_from: plan.app_from,
         source,
     };
-    let settings = fly_settings(plan);
+    let settings = fly_settings(plan)?;
     settings.validate().map_err(failed)?;
     let actuator = FlyMachinesActuator::new(settings).map_err(failed)?;
     let section = &plan.section;
+    let timer = Arc::new(TokioTimer::new());
     let limited = RateLimited::new(
         actuator,
         section.rate_limit.requests_per_second,
         section.rate_limit.burst,
+        timer.clone(),
     );
     let mut policy = RetryPolicy::default();
     let retry = &section.retry;
@@ -225,13 +228,20 @@ fn fly_actuator(
     policy.base_delay = retry.base_delay.unwrap_or(policy.base_delay);
     policy.max_delay = retry.max_delay.unwrap_or(policy.max_delay);
     policy.tick_budget = retry.tick_budget.unwrap_or(policy.tick_budget);
-    Ok(Retrying::new(limited, policy))
+    Ok(Retrying::new(limited, policy, timer))
 }
 
 /// placer-fly's settings from the `fly:` section; unset keys keep
 /// placer-fly's defaults.
-pub fn fly_settings(plan: &FlyPlan) -> FlySettings {
-    let mut settings = FlySettings::new(plan.app.clone(), plan.token.clone());
+///
+/// # Errors
+/// [`BackendError::AppName`] when the app name is not a Fly app name.
+pub fn fly_settings(plan: &FlyPlan) -> Result<FlySettings, BackendError> {
+    let app: AppName = plan.app.parse().map_err(|source| BackendError::AppName {
+        from: plan.app_from,
+        source,
+    })?;
+    let mut settings = FlySettings::new(app, plan.token.clone());
     let section = &plan.section;
     if let Some(url) = &section.api_url {
         settings.api_url = url.trim_end_matches('/').to_owned();
@@ -252,7 +262,7 @@ pub fn fly_settings(plan: &FlyPlan) -> FlySettings {
     if let Some(timeout) = section.request_timeout {
         settings.request_timeout = timeout;
     }
-    settings
+    Ok(settings)
 }
 
 /// `url` without a `user:password@` part, for the log.

@@ -1,8 +1,6 @@
 //! The environment variables fly-placer reads, captured once at start.
 
-use placer_core::ApiToken;
-
-use crate::Secret;
+use placer_core::Secret;
 
 /// Fly token for the Machines API, and for Prometheus unless
 /// [`PROMETHEUS_TOKEN_VAR`] is set.
@@ -26,9 +24,9 @@ pub const FLY_MACHINE_ID_VAR: &str = "FLY_MACHINE_ID";
 #[derive(Debug, Clone, Default)]
 pub struct Environment {
     /// `FLY_API_TOKEN`.
-    pub api_token: Option<ApiToken>,
+    pub api_token: Option<Secret>,
     /// `PLACER_PROMETHEUS_TOKEN`.
-    pub prometheus_token: Option<ApiToken>,
+    pub prometheus_token: Option<Secret>,
     /// `FLY_PROMETHEUS_URL`.
     pub prometheus_url: Option<String>,
     /// `FLY_APP_NAME`.
@@ -55,8 +53,8 @@ impl Environment {
                 .filter(|value| !value.is_empty())
         };
         Environment {
-            api_token: text(API_TOKEN_VAR).map(ApiToken::new),
-            prometheus_token: text(PROMETHEUS_TOKEN_VAR).map(ApiToken::new),
+            api_token: text(API_TOKEN_VAR).map(Secret::new),
+            prometheus_token: text(PROMETHEUS_TOKEN_VAR).map(Secret::new),
             prometheus_url: text(PROMETHEUS_URL_VAR),
             fly_app_name: text(APP_NAME_VAR),
             placer_app: text(PLACER_APP_VAR),

@@ -6,7 +6,7 @@ use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::time::Duration;
 
-use placer_core::{ApiToken, Region};
+use placer_core::Region;
 
 use crate::cli::GlobalArgs;
 use crate::config_file::LoadedConfig;
@@ -72,7 +72,7 @@ pub struct PrometheusPlan {
     /// The app whose traffic is queried.
     pub app: String,
     /// The token sent, if any.
-    pub token: Option<ApiToken>,
+    pub token: Option<Secret>,
     /// The rest of the `prometheus:` section.
     pub section: PrometheusSection,
 }
@@ -103,7 +103,7 @@ pub struct FlyPlan {
     /// Where the app name came from.
     pub app_from: &'static str,
     /// The token.
-    pub token: ApiToken,
+    pub token: Secret,
     /// The `fly:` section.
     pub section: FlySection,
 }

@@ -1,6 +1,7 @@
 //! The [`RegionActuator`] trait: what is deployed, and changing it.
 
 use std::collections::BTreeSet;
+use std::time::Duration;
 
 use async_trait::async_trait;
 
@@ -62,6 +63,8 @@ pub enum ActuatorError {
         /// The underlying error.
         #[source]
         source: Box<dyn std::error::Error + Send + Sync>,
+        /// Whether trying again may help, as the backend judged it.
+        retry: Retry,
     },
     /// The actuator refused the change to keep the app safe.
     #[error("refused to change {region}: {reason}")]
@@ -80,8 +83,42 @@ fn region_suffix(region: &Option<Region>) -> String {
     }
 }
 
+/// What a failed call says about trying it again. Only the backend knows
+/// (an HTTP 503 is transient, a 403 is not; a create whose answer was lost
+/// must not be repeated), so it sets this when it builds the
+/// [`ActuatorError`]; wrappers such as [`Retrying`](crate::wrap::Retrying)
+/// only read it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+#[non_exhaustive]
+pub enum Retry {
+    /// Trying again cannot help, or could repeat a change that did happen.
+    /// The default: a backend that says nothing is never retried.
+    #[default]
+    Never,
+    /// The failure is transient: the same call may succeed later and cannot
+    /// do harm.
+    Transient {
+        /// The delay the backend asked for (e.g. HTTP `Retry-After`), if any.
+        after: Option<Duration>,
+    },
+}
+
 impl ActuatorError {
-    /// Wraps any error from a backend.
+    /// Wraps any error from a backend, as not worth retrying. Mark it
+    /// [`transient`](Self::transient) when trying again may help.
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use placer_core::ActuatorError;
+    ///
+    /// let err = ActuatorError::backend("fly", None, "HTTP 403");
+    /// assert!(!err.is_transient());
+    ///
+    /// let err = ActuatorError::backend("fly", None, "HTTP 429")
+    ///     .with_retry_after(Duration::from_secs(3));
+    /// assert!(err.is_transient());
+    /// assert_eq!(err.retry_after(), Some(Duration::from_secs(3)));
+    /// ```
     pub fn backend(
         backend: &'static str,
         region: Option<&Region>,
@@ -91,6 +128,84 @@ impl ActuatorError {
             backend,
             region: region.cloned(),
             source: source.into(),
+            retry: Retry::Never,
         }
+    }
+
+    /// The same error, marked transient: the same call may succeed later.
+    /// A [`Refused`](Self::Refused) change stays final.
+    pub fn transient(self) -> Self {
+        self.with_retry(Retry::Transient { after: None })
+    }
+
+    /// The same error, marked transient, with the delay the backend asked
+    /// for before trying again.
+    pub fn with_retry_after(self, after: Duration) -> Self {
+        self.with_retry(Retry::Transient { after: Some(after) })
+    }
+
+    /// The same error with `retry` as its retry advice. A
+    /// [`Refused`](Self::Refused) change stays final.
+    pub fn with_retry(mut self, retry: Retry) -> Self {
+        if let ActuatorError::Backend { retry: slot, .. } = &mut self {
+            *slot = retry;
+        }
+        self
+    }
+
+    /// What the backend said about trying again.
+    pub fn retry(&self) -> Retry {
+        match self {
+            ActuatorError::Backend { retry, .. } => *retry,
+            ActuatorError::Refused { .. } => Retry::Never,
+        }
+    }
+
+    /// True when the same call may succeed if tried again.
+    pub fn is_transient(&self) -> bool {
+        matches!(self.retry(), Retry::Transient { .. })
+    }
+
+    /// The delay the backend asked for before trying again, if it said.
+    pub fn retry_after(&self) -> Option<Duration> {
+        match self.retry() {
+            Retry::Transient { after } => after,
+            Retry::Never => None,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn backend_errors_are_final_unless_the_backend_says_otherwise() {
+        let err = ActuatorError::backend("x", None, "boom");
+        assert_eq!(err.retry(), Retry::Never);
+        let err = err.transient();
+        assert!(err.is_transient());
+        assert_eq!(err.retry_after(), None);
+        let err = err.with_retry_after(Duration::from_millis(1500));
+        assert_eq!(err.retry_after(), Some(Duration::from_millis(1500)));
+        assert!(!err.with_retry(Retry::Never).is_transient());
+    }
+
+    #[test]
+    fn a_refusal_is_never_transient() {
+        let refused = ActuatorError::Refused {
+            region: "fra".parse().unwrap(),
+            reason: "last machine".into(),
+        }
+        .transient();
+        assert!(!refused.is_transient());
+        assert_eq!(refused.retry_after(), None);
+    }
+
+    #[test]
+    fn the_message_is_unchanged_by_the_advice() {
+        let fra: Region = "fra".parse().unwrap();
+        let err = ActuatorError::backend("fly", Some(&fra), "HTTP 503").transient();
+        assert_eq!(err.to_string(), "fly failed for region fra: HTTP 503");
     }
 }

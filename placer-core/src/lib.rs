@@ -66,6 +66,7 @@
 #![warn(missing_docs)]
 
 mod actuator;
+mod app_name;
 pub mod backtest;
 pub mod config;
 pub mod conformance;
@@ -84,6 +85,7 @@ pub mod recommend;
 mod region;
 mod report;
 pub mod scenario;
+mod secret;
 pub mod seed_rule;
 mod snapshot;
 mod source;
@@ -93,10 +95,11 @@ mod test_support;
 mod thresholds;
 mod time;
 mod timeline;
-mod token;
 pub mod trace;
+pub mod wrap;
 
-pub use actuator::{ActuatorError, RegionActuator};
+pub use actuator::{ActuatorError, RegionActuator, Retry};
+pub use app_name::{AppName, AppNameError};
 /// Re-exported so a [`MetricsSource`] or [`RegionActuator`] can be
 /// implemented without adding `async-trait` to your own dependencies.
 pub use async_trait::async_trait;
@@ -119,6 +122,7 @@ pub use quality::{QualityOptions, QualityReport, QualityRow};
 pub use reason::Reason;
 pub use region::{Region, RegionError};
 pub use report::{ActionOutcome, FailedStage, Outcome, RegionDetail, TickError, TickReport};
+pub use secret::{Secret, REDACTED};
 pub use seed_rule::{replay_seed_rule, SeedDecision, SeedRule, SeedRuleParams};
 pub use snapshot::{SnapshotError, TrafficSnapshot};
 pub use source::{MetricsError, MetricsSource};
@@ -126,5 +130,4 @@ pub use state::{EngineState, LastAction, RegionState, StateError, STATE_FORMAT_V
 pub use thresholds::Thresholds;
 pub use time::{Timestamp, TimestampError};
 pub use timeline::Timeline;
-pub use token::ApiToken;
 pub use trace::{Trace, TraceError};

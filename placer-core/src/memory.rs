@@ -3,6 +3,7 @@
 
 use std::collections::{BTreeSet, VecDeque};
 use std::sync::Mutex;
+use std::time::Duration;
 
 use async_trait::async_trait;
 
@@ -106,7 +107,24 @@ struct ActuatorState {
     deployed: BTreeSet<Region>,
     failing: BTreeSet<Region>,
     listing_fails: bool,
+    transient_failures: u32,
+    transient_retry_after: Option<Duration>,
     calls: Vec<ActuatorCall>,
+}
+
+impl ActuatorState {
+    /// Takes one injected transient failure, if any are left.
+    fn take_transient(&mut self, region: Option<&Region>) -> Result<(), ActuatorError> {
+        if self.transient_failures == 0 {
+            return Ok(());
+        }
+        self.transient_failures -= 1;
+        let error = ActuatorError::backend("in-memory", region, "transient failure");
+        Err(match self.transient_retry_after {
+            Some(after) => error.with_retry_after(after),
+            None => error.transient(),
+        })
+    }
 }
 
 /// A deploy or remove call received by an [`InMemoryActuator`].
@@ -134,6 +152,16 @@ impl InMemoryActuator {
         self.lock().failing.insert(region);
     }
 
+    /// Makes the next `times` calls of any kind fail with a transient error
+    /// ([`ActuatorError::is_transient`]), asking to wait `retry_after` if
+    /// given, as a backend does when it is briefly unavailable. A failed
+    /// call changes nothing.
+    pub fn fail_transiently(&self, times: u32, retry_after: Option<Duration>) {
+        let mut state = self.lock();
+        state.transient_failures = times;
+        state.transient_retry_after = retry_after;
+    }
+
     /// Makes later listings fail (`fails = true`) or succeed again.
     pub fn fail_listing(&self, fails: bool) {
         self.lock().listing_fails = fails;
@@ -159,7 +187,8 @@ impl InMemoryActuator {
 #[async_trait]
 impl RegionActuator for InMemoryActuator {
     async fn deployed_regions(&self) -> Result<BTreeSet<Region>, ActuatorError> {
-        let state = self.lock();
+        let mut state = self.lock();
+        state.take_transient(None)?;
         if state.listing_fails {
             return Err(ActuatorError::backend("in-memory", None, "listing failed"));
         }
@@ -169,6 +198,7 @@ impl RegionActuator for InMemoryActuator {
     async fn deploy(&self, region: &Region) -> Result<(), ActuatorError> {
         let mut state = self.lock();
         state.calls.push(ActuatorCall::Deploy(*region));
+        state.take_transient(Some(region))?;
         if state.failing.contains(region) {
             return Err(ActuatorError::backend(
                 "in-memory",
@@ -183,6 +213,7 @@ impl RegionActuator for InMemoryActuator {
     async fn remove(&self, region: &Region) -> Result<(), ActuatorError> {
         let mut state = self.lock();
         state.calls.push(ActuatorCall::Remove(*region));
+        state.take_transient(Some(region))?;
         if state.failing.contains(region) {
             return Err(ActuatorError::backend(
                 "in-memory",

@@ -45,3 +45,25 @@ fn the_suite_catches_an_actuator_that_ignores_removals() {
         [region("fra"), region("cdg")],
     ));
 }
+
+#[test]
+fn the_wrappers_pass_the_conformance_suite_around_a_flaky_backend() {
+    use placer_core::wrap::{InstantTimer, RateLimited, RetryPolicy, Retrying};
+    use std::sync::Arc;
+
+    let timer = Arc::new(InstantTimer::new());
+    let inner = InMemoryActuator::new([region("iad")]);
+    // Every backend hiccups now and then; the retry wrapper hides it.
+    inner.fail_transiently(3, None);
+    let actuator = Retrying::new(
+        RateLimited::new(inner, 5.0, 2, timer.clone()),
+        RetryPolicy::default(),
+        timer.clone(),
+    );
+    futures::executor::block_on(conformance::check_region_actuator(
+        &actuator,
+        [region("fra"), region("cdg")],
+    ));
+    assert_eq!(actuator.inner().inner().regions(), [region("iad")].into());
+    assert!(!timer.sleeps().is_empty());
+}

@@ -302,7 +302,7 @@ impl RegionActuator for FlyMachinesActuator {
         let machines = self
             .machines()
             .await
-            .map_err(|err| ActuatorError::backend(BACKEND, None, err))?;
+            .map_err(|err| err.into_actuator_error(None))?;
         Ok(machines
             .into_iter()
             .filter(|m| self.in_group(m) && m.is_deployed())
@@ -314,7 +314,7 @@ impl RegionActuator for FlyMachinesActuator {
         let _one_change_at_a_time = self.changes.lock().await;
         self.deploy_region(region)
             .await
-            .map_err(|err| ActuatorError::backend(BACKEND, Some(region), err))
+            .map_err(|err| err.into_actuator_error(Some(region)))
     }
 
     async fn remove(&self, region: &Region) -> Result<(), ActuatorError> {
@@ -326,7 +326,7 @@ impl RegionActuator for FlyMachinesActuator {
                     region: *region,
                     reason,
                 },
-                RemoveFailure::Fly(err) => ActuatorError::backend(BACKEND, Some(region), err),
+                RemoveFailure::Fly(err) => err.into_actuator_error(Some(region)),
             })
     }
 }

@@ -27,8 +27,8 @@ pub(crate) struct MachinesClient {
 
 impl MachinesClient {
     pub(crate) fn new(settings: &FlySettings) -> Result<Self, FlyError> {
-        let mut authorization = HeaderValue::from_str(&settings.token.authorization_header())
-            .map_err(|_| {
+        let mut authorization =
+            HeaderValue::from_str(&crate::authorization_header(&settings.token)).map_err(|_| {
                 FlyError::invalid_setting("token", "contains characters not allowed in a header")
             })?;
         // Keeps the value out of the HTTP stack's own Debug output.

@@ -4,7 +4,7 @@
 use std::fmt;
 use std::time::Duration;
 
-use placer_core::Region;
+use placer_core::{ActuatorError, Region, Retry};
 
 /// The Machines API call that failed.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -203,6 +203,22 @@ impl FlyError {
         }
     }
 
+    /// This error as a [`RegionActuator`](placer_core::RegionActuator)
+    /// error about `region`, carrying its retry advice: transient when
+    /// [`is_retryable`](Self::is_retryable), after the server's
+    /// [`retry_after`](Self::retry_after) if it gave one. The error itself
+    /// stays the source, so callers can still downcast to it.
+    pub fn into_actuator_error(self, region: Option<&Region>) -> ActuatorError {
+        let retry = if self.is_retryable() {
+            Retry::Transient {
+                after: self.retry_after(),
+            }
+        } else {
+            Retry::Never
+        };
+        ActuatorError::backend(crate::BACKEND, region, self).with_retry(retry)
+    }
+
     /// The HTTP status, for errors the API answered.
     pub fn status(&self) -> Option<u16> {
         match self {
@@ -272,6 +288,31 @@ mod tests {
             detail: "connection refused".into(),
         };
         assert!(refused.is_retryable());
+    }
+
+    #[test]
+    fn the_actuator_error_carries_the_retry_advice() {
+        let mut throttled = http(429);
+        if let FlyError::Http { retry_after, .. } = &mut throttled {
+            *retry_after = Some(Duration::from_secs(3));
+        }
+        let err = throttled.into_actuator_error(None);
+        assert!(err.is_transient());
+        assert_eq!(err.retry_after(), Some(Duration::from_secs(3)));
+        let err = http(503).into_actuator_error(None);
+        assert!(err.is_transient());
+        assert_eq!(err.retry_after(), None);
+        let err = http(403).into_actuator_error(Some(&"fra".parse().unwrap()));
+        assert!(!err.is_transient());
+        assert!(err.to_string().contains("HTTP 403"), "{err}");
+        let lost_create = FlyError::Transport {
+            operation: Operation::CreateMachine,
+            target: Target::app(),
+            not_sent: false,
+            timed_out: true,
+            detail: "timed out".into(),
+        };
+        assert!(!lost_create.into_actuator_error(None).is_transient());
     }
 
     #[test]

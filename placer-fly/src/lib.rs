@@ -6,8 +6,10 @@
 //!   region by cloning a template machine into it, and removes one by
 //!   destroying or stopping the machines fly-placer created there — never
 //!   the app's last machine.
-//! - [`Retrying`] and [`RateLimited`] wrap any actuator: retries with
-//!   backoff for transient API failures, and a client-side rate limit.
+//! - Its errors say whether they are transient (HTTP 429 and 5xx, requests
+//!   that got no answer, but never a create whose answer was lost) and how
+//!   long the API asked to wait, so `placer_core::wrap::Retrying` retries
+//!   them; [`TokioTimer`] runs that wrapper and `RateLimited` on tokio.
 //! - [`DryRunActuator`] simulates a deployment in a state file, for
 //!   `dry_run: true`.
 //! - With the `fake-api` feature, the `fake` module is a stateful fake of the
@@ -16,17 +18,21 @@
 //! ```no_run
 //! # #[tokio::main] async fn main() -> Result<(), Box<dyn std::error::Error>> {
 //! use std::time::Duration;
-//! use placer_core::{ApiToken, RegionActuator};
-//! use placer_fly::{FlyMachinesActuator, FlySettings, RateLimited, RetryPolicy, Retrying};
+//! use std::sync::Arc;
+//! use placer_core::wrap::{RateLimited, RetryPolicy, Retrying};
+//! use placer_core::RegionActuator;
+//! use placer_fly::{ApiToken, FlyMachinesActuator, FlySettings, TokioTimer};
 //!
 //! // An app-scoped deploy token: `fly tokens create deploy -a my-app`.
 //! let token = ApiToken::new(std::env::var("FLY_API_TOKEN")?);
-//! let mut settings = FlySettings::new("my-app", token);
+//! let mut settings = FlySettings::new("my-app".parse()?, token);
 //! settings.wait_for_start = Some(Duration::from_secs(60));
 //!
+//! let timer = Arc::new(TokioTimer::new());
 //! let actuator = Retrying::new(
-//!     RateLimited::new(FlyMachinesActuator::new(settings)?, 1.0, 3),
+//!     RateLimited::new(FlyMachinesActuator::new(settings)?, 1.0, 3, timer.clone()),
 //!     RetryPolicy::default(),
+//!     timer,
 //! );
 //! println!("running in {:?}", actuator.deployed_regions().await?);
 //! actuator.deploy(&"fra".parse()?).await?;
@@ -43,18 +49,18 @@ mod error;
 pub mod fake;
 mod ledger;
 mod machine;
-mod rate_limit;
-mod retry;
 mod settings;
 pub mod state_file;
+mod timer;
+mod token;
 
 pub use actuator::{FlyMachinesActuator, BACKEND};
 pub use dry_run::{DryRunActuator, DryRunError};
 pub use error::{FlyError, Operation, Target};
 pub use machine::{parse_machine_list, CheckStatus, Machine, MachineConfig};
-pub use rate_limit::RateLimited;
-pub use retry::{retry_advice, RetryAdvice, RetryPolicy, Retrying};
 pub use settings::{
-    validate_app_name, FlySettings, RemovalMode, INTERNAL_API_URL, MANAGED_KEY, MANAGED_VALUE,
-    PARKED_KEY, PROCESS_GROUP_KEY, PUBLIC_API_URL,
+    FlySettings, RemovalMode, INTERNAL_API_URL, MANAGED_KEY, MANAGED_VALUE, PARKED_KEY,
+    PROCESS_GROUP_KEY, PUBLIC_API_URL,
 };
+pub use timer::TokioTimer;
+pub use token::{authorization_header, ApiToken};

@@ -2,9 +2,9 @@
 
 use std::time::Duration;
 
-use placer_core::ApiToken;
+use placer_core::AppName;
 
-use crate::FlyError;
+use crate::{ApiToken, FlyError};
 
 /// The public Machines API endpoint.
 pub const PUBLIC_API_URL: &str = "https://api.machines.dev";
@@ -45,8 +45,8 @@ pub struct FlySettings {
     /// Base URL of the Machines API: [`PUBLIC_API_URL`] by default,
     /// [`INTERNAL_API_URL`] from inside Fly's network.
     pub api_url: String,
-    /// The Fly app whose machines are placed (lowercase letters, digits, dashes).
-    pub app: String,
+    /// The Fly app whose machines are placed.
+    pub app: AppName,
     /// An app-scoped deploy token (`fly tokens create deploy`).
     pub token: ApiToken,
     /// The process group whose machines are placed (`config.metadata.fly_process_group`).
@@ -79,10 +79,10 @@ impl FlySettings {
     /// process group `app`, newest healthy machine as template, destroy on
     /// removal, machines started at once without waiting, only marked
     /// machines removed, 30 s request timeout, 60 s consistency window.
-    pub fn new(app: impl Into<String>, token: ApiToken) -> Self {
+    pub fn new(app: AppName, token: ApiToken) -> Self {
         FlySettings {
             api_url: PUBLIC_API_URL.to_owned(),
-            app: app.into(),
+            app,
             token,
             process_group: "app".to_owned(),
             template_machine: None,
@@ -100,7 +100,6 @@ impl FlySettings {
     /// # Errors
     /// [`FlyError::InvalidSettings`] naming the first field at fault.
     pub fn validate(&self) -> Result<(), FlyError> {
-        validate_app_name(&self.app)?;
         let url = reqwest::Url::parse(&self.api_url).map_err(|err| {
             FlyError::invalid_setting("api_url", format!("{:?} is not a URL: {err}", self.api_url))
         })?;
@@ -149,40 +148,12 @@ impl FlySettings {
     }
 }
 
-/// Checks a Fly app name: lowercase letters, digits and dashes, starting
-/// with a letter or digit.
-///
-/// # Errors
-/// [`FlyError::InvalidSettings`] for field `app`.
-pub fn validate_app_name(app: &str) -> Result<(), FlyError> {
-    let problem = if app.is_empty() {
-        Some("is empty".to_owned())
-    } else if app.len() > 63 {
-        Some(format!("{app:?} is longer than 63 characters"))
-    } else if let Some(bad) = app
-        .chars()
-        .find(|c| !(c.is_ascii_lowercase() || c.is_ascii_digit() || *c == '-'))
-    {
-        Some(format!(
-            "{app:?} contains {bad:?}; app names have only lowercase letters, digits and dashes"
-        ))
-    } else if app.starts_with('-') {
-        Some(format!("{app:?} starts with a dash"))
-    } else {
-        None
-    };
-    match problem {
-        Some(problem) => Err(FlyError::invalid_setting("app", problem)),
-        None => Ok(()),
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
 
     fn settings() -> FlySettings {
-        FlySettings::new("my-app", ApiToken::new("FlyV1 secret"))
+        FlySettings::new("my-app".parse().unwrap(), ApiToken::new("FlyV1 secret"))
     }
 
     #[test]
@@ -194,15 +165,6 @@ mod tests {
         assert_eq!(s.removal, RemovalMode::Destroy);
         assert!(!s.skip_launch && !s.manage_unmarked);
         assert_eq!(s.request_timeout, Duration::from_secs(30));
-    }
-
-    #[test]
-    fn app_names_are_checked() {
-        for bad in ["", "My-App", "app_1", "app name", "-app", "app\"}"] {
-            let err = validate_app_name(bad).unwrap_err();
-            assert!(err.to_string().contains("`app`"), "{err}");
-        }
-        validate_app_name("my-app-2").unwrap();
     }
 
     #[test]
@@ -227,7 +189,10 @@ mod tests {
 
     #[test]
     fn debug_output_hides_the_token() {
-        let s = FlySettings::new("my-app", ApiToken::new("FlyV1 fm2_topsecret"));
+        let s = FlySettings::new(
+            "my-app".parse().unwrap(),
+            ApiToken::new("FlyV1 fm2_topsecret"),
+        );
         assert!(!format!("{s:?}").contains("topsecret"));
     }
 }

@@ -19,7 +19,7 @@
 //!   are reported, and server warnings and partial answers are surfaced.
 //!
 //! ```no_run
-//! use placer_core::{ApiToken, MetricsSource, Timestamp};
+//! use placer_core::{MetricsSource, Secret, Timestamp};
 //! use placer_prom::{PrometheusSettings, PrometheusSource};
 //! use std::time::{Duration, SystemTime};
 //!
@@ -28,7 +28,7 @@
 //!     "https://api.fly.io/prometheus/personal",
 //!     "shop".parse()?, // validated: lowercase letters, digits, dashes
 //! );
-//! settings.token = Some(ApiToken::new(std::env::var("FLY_API_TOKEN")?));
+//! settings.token = Some(Secret::new(std::env::var("FLY_API_TOKEN")?));
 //! let source = PrometheusSource::new(settings)?;
 //!
 //! // A live tick: requests per region over the last five minutes.
@@ -56,7 +56,6 @@
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]
 
-mod app_name;
 mod error;
 mod history;
 mod outcome;
@@ -64,7 +63,6 @@ mod response;
 mod settings;
 mod source;
 
-pub use app_name::{AppName, AppNameError};
 pub use error::PromError;
 pub use history::{range_chunks, RangeChunk, MAX_POINTS_PER_QUERY};
 pub use outcome::QueryOutcome;

@@ -2,9 +2,9 @@
 
 use std::time::Duration;
 
-use placer_core::ApiToken;
+use placer_core::{AppName, Secret};
 
-use crate::{AppName, PromError};
+use crate::PromError;
 
 /// The query used unless another is configured: requests per region over the
 /// last five minutes, summed over every status code and edge instance.
@@ -29,7 +29,7 @@ pub const APP_PLACEHOLDER: &str = "{app}";
 ///
 /// Plain data: build it with [`new`](Self::new), adjust fields, then hand it
 /// to [`PrometheusSource::new`](crate::PrometheusSource::new), which checks
-/// it. `Debug` output never shows the token ([`ApiToken`] redacts itself).
+/// it. `Debug` output never shows the token ([`Secret`] redacts itself).
 ///
 /// ```
 /// use std::time::Duration;
@@ -47,7 +47,7 @@ pub const APP_PLACEHOLDER: &str = "{app}";
 ///     r#"sum by (region) (increase(fly_edge_http_responses_count{app="shop"}[5m]))"#
 /// );
 ///
-/// settings.token = Some(placer_core::ApiToken::new("FlyV1 fm2_secret"));
+/// settings.token = Some(placer_core::Secret::new("FlyV1 fm2_secret"));
 /// assert!(!format!("{settings:?}").contains("fm2_secret"));
 /// ```
 #[derive(Debug, Clone, PartialEq)]
@@ -58,7 +58,7 @@ pub struct PrometheusSettings {
     /// Access token; `None` sends no `Authorization` header (a local
     /// Prometheus). Tokens starting with `FlyV1 ` are sent as they are, any
     /// other as `Bearer <token>`.
-    pub token: Option<ApiToken>,
+    pub token: Option<Secret>,
     /// The app whose traffic is measured; fills `{app}` in the template.
     pub app: AppName,
     /// PromQL with an `{app}` placeholder. It must return one series per
@@ -122,6 +122,18 @@ impl PrometheusSettings {
             ));
         }
         Ok(())
+    }
+}
+
+/// The `Authorization` header for `token`: Fly macaroons (`FlyV1 …`) and
+/// values that already say `Bearer ` go as they are, anything else as
+/// `Bearer <token>` (Fly's Prometheus takes both kinds of Fly token).
+pub(crate) fn authorization_header(token: &Secret) -> String {
+    let token = token.expose();
+    if token.starts_with("FlyV1 ") || token.starts_with("Bearer ") {
+        token.to_owned()
+    } else {
+        format!("Bearer {token}")
     }
 }
 

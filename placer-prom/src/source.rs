@@ -60,13 +60,15 @@ impl PrometheusSource {
         }
         let authorization = match &settings.token {
             Some(token) if !token.is_empty() => {
-                let mut value =
-                    HeaderValue::from_str(&token.authorization_header()).map_err(|_| {
-                        PromError::invalid_settings(
-                            "token",
-                            "the token contains characters that cannot be sent in an HTTP header",
-                        )
-                    })?;
+                let mut value = HeaderValue::from_str(&crate::settings::authorization_header(
+                    token,
+                ))
+                .map_err(|_| {
+                    PromError::invalid_settings(
+                        "token",
+                        "the token contains characters that cannot be sent in an HTTP header",
+                    )
+                })?;
                 value.set_sensitive(true);
                 Some(value)
             }

@@ -5,7 +5,7 @@ mod support;
 
 use std::time::{Duration, Instant};
 
-use placer_core::{conformance, ApiToken};
+use placer_core::{conformance, Secret};
 use placer_prom::{PromError, PrometheusSettings};
 use support::stub::*;
 use wiremock::ResponseTemplate;
@@ -18,7 +18,7 @@ async fn unauthorized_is_an_http_error_that_never_shows_the_token() {
     )
     .await;
     let mut settings = settings(&server);
-    settings.token = Some(ApiToken::new("FlyV1 fm2_topsecret"));
+    settings.token = Some(Secret::new("FlyV1 fm2_topsecret"));
     let source = source(settings);
 
     match source.query_instant(at()).await {

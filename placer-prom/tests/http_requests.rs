@@ -6,7 +6,7 @@ mod support;
 use std::collections::BTreeMap;
 use std::time::Duration;
 
-use placer_core::{conformance, ApiToken, MetricsError, MetricsSource, Timestamp, TrafficSnapshot};
+use placer_core::{conformance, MetricsError, MetricsSource, Secret, Timestamp, TrafficSnapshot};
 use placer_prom::{PromError, PrometheusSettings, PrometheusSource};
 use support::stub::*;
 use wiremock::MockServer;
@@ -50,7 +50,7 @@ async fn fly_tokens_are_sent_as_given_and_other_tokens_as_bearer() {
     ] {
         let server = stub_answering(INSTANT_PATH, json(fixture("vector_prometheus.json"))).await;
         let mut settings = settings(&server);
-        settings.token = Some(ApiToken::new(token));
+        settings.token = Some(Secret::new(token));
         source(settings).query_instant(at()).await.unwrap();
         let request = only_request(&server).await;
         assert_eq!(request.headers.get("authorization").unwrap(), header);
@@ -192,7 +192,7 @@ fn unusable_settings_are_refused_naming_the_setting() {
         }
     }
     let mut settings = PrometheusSettings::new("http://127.0.0.1:9", app());
-    settings.token = Some(ApiToken::new("bad\ntoken-secret"));
+    settings.token = Some(Secret::new("bad\ntoken-secret"));
     let err = PrometheusSource::new(settings).unwrap_err();
     assert!(
         matches!(

@@ -116,7 +116,7 @@ fn prometheus_needs_an_app_and_the_environment_wins_over_the_file() {
         TrafficPlan::Prometheus(plan) => {
             assert_eq!(plan.url, "http://127.0.0.1:1/env");
             assert_eq!(plan.url_from, "FLY_PROMETHEUS_URL");
-            assert_eq!(plan.token, Some(ApiToken::new("fly-token")));
+            assert_eq!(plan.token, Some(Secret::new("fly-token")));
         }
         other => panic!("expected Prometheus, got {other:?}"),
     }
@@ -131,7 +131,7 @@ fn app_name_precedence_and_the_fly_machine_trap() {
         other => panic!("unexpected {other:?}"),
     };
     let with_token = |mut env: Environment| {
-        env.api_token = Some(ApiToken::new("t"));
+        env.api_token = Some(Secret::new("t"));
         env
     };
     assert_eq!(

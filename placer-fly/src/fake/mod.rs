@@ -23,14 +23,14 @@
 //!
 //! ```
 //! # #[tokio::main(flavor = "current_thread")] async fn main() {
-//! use placer_core::{ApiToken, RegionActuator};
+//! use placer_core::RegionActuator;
 //! use placer_fly::fake::{FakeMachinesApi, MachineSpec};
-//! use placer_fly::{FlyMachinesActuator, FlySettings};
+//! use placer_fly::{ApiToken, FlyMachinesActuator, FlySettings};
 //!
 //! let api = FakeMachinesApi::start("my-app", "test-token").await.unwrap();
 //! api.add_machine(MachineSpec::new("iad"));
 //!
-//! let mut settings = FlySettings::new("my-app", ApiToken::new("test-token"));
+//! let mut settings = FlySettings::new("my-app".parse().unwrap(), ApiToken::new("test-token"));
 //! settings.api_url = api.base_url();
 //! let actuator = FlyMachinesActuator::new(settings).unwrap();
 //! actuator.deploy(&"fra".parse().unwrap()).await.unwrap();
@@ -45,7 +45,7 @@ use std::net::SocketAddr;
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Duration;
 
-use placer_core::ApiToken;
+use crate::ApiToken;
 use serde::Serialize;
 use tokio::sync::oneshot;
 use tokio::task::JoinHandle;
@@ -110,12 +110,12 @@ impl std::fmt::Debug for FakeMachinesApi {
 impl FakeMachinesApi {
     /// Starts the fake for `app` on a free port of 127.0.0.1. Requests must
     /// carry `token` as a fly-placer client sends it (see
-    /// [`ApiToken::authorization_header`]).
+    /// [`authorization_header`](crate::authorization_header)).
     ///
     /// # Errors
     /// When no loopback port can be bound.
     pub async fn start(app: &str, token: &str) -> std::io::Result<Self> {
-        let expected = ApiToken::new(token).authorization_header();
+        let expected = crate::authorization_header(&ApiToken::new(token));
         let state = Arc::new(Mutex::new(model::FakeState::new(app, expected)));
         let listener = tokio::net::TcpListener::bind(("127.0.0.1", 0)).await?;
         let addr = listener.local_addr()?;

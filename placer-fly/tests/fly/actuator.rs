@@ -3,8 +3,9 @@
 
 use std::time::Duration;
 
-use placer_core::{ActuatorError, ApiToken, RegionActuator};
+use placer_core::{ActuatorError, RegionActuator};
 use placer_fly::fake::{Fault, MachineSpec};
+use placer_fly::ApiToken;
 use placer_fly::{FlyError, RemovalMode};
 use serde_json::json;
 
@@ -320,7 +321,7 @@ async fn a_bad_token_is_a_401_with_fly_s_message() {
 async fn a_wrong_app_is_a_404_naming_it() {
     let api = fake_with_app().await;
     let mut settings = settings(&api);
-    settings.app = "other-app".into();
+    settings.app = "other-app".parse().unwrap();
     let err = actuator(settings).deployed_regions().await.unwrap_err();
     assert_eq!(fly_error(&err).status(), Some(404));
     assert!(err.to_string().contains("app other-app not found"), "{err}");

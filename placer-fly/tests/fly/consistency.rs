@@ -3,9 +3,10 @@
 
 use std::time::Duration;
 
+use placer_core::wrap::{RetryPolicy, Retrying};
 use placer_core::{ActuatorError, RegionActuator};
 use placer_fly::fake::{Fault, MachineSpec};
-use placer_fly::{FlyError, RetryPolicy, Retrying};
+use placer_fly::FlyError;
 
 use crate::support::*;
 
@@ -53,7 +54,7 @@ async fn a_retried_tick_after_a_failed_wait_creates_one_machine() {
         base_delay: Duration::from_millis(10),
         ..RetryPolicy::default()
     };
-    let actuator = Retrying::new(actuator(settings), policy);
+    let actuator = Retrying::new(actuator(settings), policy, timer());
 
     // The wait fails with a 503 after the create went through; the retry
     // re-reads the (lagging) listing and must not create again.
@@ -74,7 +75,7 @@ async fn a_create_without_answer_is_not_repeated_while_in_doubt() {
         base_delay: Duration::from_millis(10),
         ..RetryPolicy::default()
     };
-    let actuator = Retrying::new(actuator(settings), policy);
+    let actuator = Retrying::new(actuator(settings), policy, timer());
 
     let err = actuator.deploy(&region("fra")).await.unwrap_err();
     assert!(matches!(err, ActuatorError::Backend { .. }), "{err}");

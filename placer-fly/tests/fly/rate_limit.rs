@@ -2,15 +2,15 @@
 
 use std::time::Duration;
 
+use placer_core::wrap::RateLimited;
 use placer_core::{InMemoryActuator, RegionActuator};
-use placer_fly::RateLimited;
 use tokio::time::Instant;
 
 use crate::support::*;
 
 #[tokio::test(start_paused = true)]
 async fn a_burst_passes_and_the_rest_follow_at_the_rate() {
-    let actuator = RateLimited::new(InMemoryActuator::new([]), 2.0, 2);
+    let actuator = RateLimited::new(InMemoryActuator::new([]), 2.0, 2, timer());
     let started = Instant::now();
     for code in ["fra", "cdg", "ams", "lhr", "mad", "arn"] {
         actuator.deploy(&region(code)).await.unwrap();
@@ -23,7 +23,7 @@ async fn a_burst_passes_and_the_rest_follow_at_the_rate() {
 #[tokio::test]
 async fn requests_reach_the_api_no_faster_than_the_limit() {
     let api = fake_with_app().await;
-    let actuator = RateLimited::new(actuator(settings(&api)), 5.0, 1);
+    let actuator = RateLimited::new(actuator(settings(&api)), 5.0, 1, timer());
     // The first call takes the burst and opens the connection; measure after it.
     actuator.deployed_regions().await.unwrap();
     api.take_requests();

@@ -5,9 +5,10 @@ use std::collections::BTreeSet;
 use std::time::Duration;
 
 use async_trait::async_trait;
+use placer_core::wrap::{RetryPolicy, Retrying};
 use placer_core::{ActuatorError, Region, RegionActuator};
 use placer_fly::fake::Fault;
-use placer_fly::{FlyError, Operation, RetryPolicy, Retrying, Target};
+use placer_fly::{FlyError, Operation, Target};
 use tokio::time::Instant;
 
 use crate::support::*;
@@ -35,7 +36,7 @@ async fn a_429_is_retried_after_the_retry_after_delay() {
     api.inject(Fault::TooManyRequests {
         retry_after_secs: 1,
     });
-    let actuator = Retrying::new(actuator(settings(&api)), quick());
+    let actuator = Retrying::new(actuator(settings(&api)), quick(), timer());
     let started = std::time::Instant::now();
     let regions = actuator.deployed_regions().await.unwrap();
     assert_eq!(regions, [region("iad")].into());
@@ -56,7 +57,7 @@ async fn server_errors_are_retried_until_success() {
             message: "unavailable".into(),
         });
     }
-    let actuator = Retrying::new(actuator(settings(&api)), quick());
+    let actuator = Retrying::new(actuator(settings(&api)), quick(), timer());
     actuator.deployed_regions().await.unwrap();
     assert_eq!(lists(&api), 3);
 }
@@ -74,7 +75,7 @@ async fn attempts_are_bounded() {
         max_attempts: 3,
         ..quick()
     };
-    let err = Retrying::new(actuator(settings(&api)), policy)
+    let err = Retrying::new(actuator(settings(&api)), policy, timer())
         .deployed_regions()
         .await
         .unwrap_err();
@@ -89,7 +90,7 @@ async fn client_errors_other_than_429_are_not_retried() {
         status: 422,
         message: "invalid config".into(),
     });
-    let err = Retrying::new(actuator(settings(&api)), quick())
+    let err = Retrying::new(actuator(settings(&api)), quick(), timer())
         .deploy(&region("fra"))
         .await
         .unwrap_err();
@@ -108,7 +109,7 @@ async fn a_failed_create_is_retried_and_creates_exactly_one_machine() {
             message: "bad gateway".into(),
         },
     );
-    let actuator = Retrying::new(actuator(settings(&api)), quick());
+    let actuator = Retrying::new(actuator(settings(&api)), quick(), timer());
     actuator.deploy(&region("fra")).await.unwrap();
     assert_eq!(live_in(&api, "fra").len(), 1);
     let posts = calls(&api).iter().filter(|c| c.starts_with("POST")).count();
@@ -126,7 +127,7 @@ async fn a_retry_after_beyond_the_tick_budget_is_not_waited_for() {
         ..quick()
     };
     let started = std::time::Instant::now();
-    let err = Retrying::new(actuator(settings(&api)), policy)
+    let err = Retrying::new(actuator(settings(&api)), policy, timer())
         .deployed_regions()
         .await
         .unwrap_err();
@@ -154,7 +155,7 @@ fn unavailable() -> ActuatorError {
         message: "unavailable".into(),
         retry_after: None,
     };
-    ActuatorError::backend("fly", Some(&region("fra")), err)
+    err.into_actuator_error(Some(&region("fra")))
 }
 
 #[tokio::test(start_paused = true)]
@@ -177,7 +178,7 @@ async fn backoff_doubles_between_attempts() {
         jitter: 0.0,
     };
     let started = Instant::now();
-    Retrying::new(mock, policy)
+    Retrying::new(mock, policy, timer())
         .deploy(&region("fra"))
         .await
         .unwrap();
@@ -198,7 +199,7 @@ async fn calls_of_one_tick_share_the_budget() {
         tick_budget: Duration::from_secs(5),
         jitter: 0.0,
     };
-    let actuator = Retrying::new(mock, policy);
+    let actuator = Retrying::new(mock, policy, timer());
     let started = Instant::now();
     actuator.deployed_regions().await.unwrap();
     actuator.deploy(&region("fra")).await.unwrap_err();
@@ -220,7 +221,7 @@ async fn refusals_and_foreign_errors_are_returned_at_once() {
         .times(1)
         .returning(|r| Err(ActuatorError::backend("other", Some(r), "disk full")));
     mock.expect_is_simulation().return_const(true);
-    let actuator = Retrying::new(mock, quick());
+    let actuator = Retrying::new(mock, quick(), timer());
     actuator.remove(&region("fra")).await.unwrap_err();
     actuator.deploy(&region("fra")).await.unwrap_err();
     assert!(

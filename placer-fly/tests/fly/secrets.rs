@@ -2,9 +2,11 @@
 
 use std::time::Duration;
 
-use placer_core::{ApiToken, RegionActuator};
+use placer_core::wrap::{RateLimited, RetryPolicy, Retrying};
+use placer_core::RegionActuator;
 use placer_fly::fake::Fault;
-use placer_fly::{FlyMachinesActuator, FlySettings, RateLimited, RetryPolicy, Retrying};
+use placer_fly::ApiToken;
+use placer_fly::{FlyMachinesActuator, FlySettings};
 
 use crate::support::*;
 
@@ -58,8 +60,14 @@ async fn debug_output_never_contains_the_token() {
     let api = fake_with_app().await;
     let settings = settings(&api);
     let actuator = Retrying::new(
-        RateLimited::new(FlyMachinesActuator::new(settings.clone()).unwrap(), 5.0, 2),
+        RateLimited::new(
+            FlyMachinesActuator::new(settings.clone()).unwrap(),
+            5.0,
+            2,
+            timer(),
+        ),
         RetryPolicy::default(),
+        timer(),
     );
     for text in [
         format!("{settings:?}"),
@@ -73,10 +81,11 @@ async fn debug_output_never_contains_the_token() {
 
 #[tokio::test]
 async fn invalid_settings_errors_never_contain_the_token() {
-    let mut settings = FlySettings::new("Bad App", ApiToken::new(SECRET));
+    let mut settings = FlySettings::new("ok-app".parse().unwrap(), ApiToken::new(SECRET));
+    settings.api_url = "not a url".into();
     let err = FlyMachinesActuator::new(settings.clone()).unwrap_err();
     assert!(!everything_about(&err).contains(SECRET));
-    settings.app = "ok-app".into();
+    settings.api_url = placer_fly::PUBLIC_API_URL.into();
     settings.token = ApiToken::new(format!("{SECRET}\nX-Injected: 1"));
     let err = FlyMachinesActuator::new(settings).unwrap_err();
     assert!(err.to_string().contains("token"), "{err}");

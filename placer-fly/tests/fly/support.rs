@@ -1,11 +1,14 @@
 //! Shared helpers: a fake API with an app already deployed, and settings
 //! pointing at it.
 
+use std::sync::Arc;
 use std::time::Duration;
 
-use placer_core::{ApiToken, Region};
+use placer_core::wrap::Timer;
+
+use placer_core::Region;
 use placer_fly::fake::{FakeMachinesApi, MachineSpec};
-use placer_fly::{FlyMachinesActuator, FlySettings};
+use placer_fly::{ApiToken, FlyMachinesActuator, FlySettings, TokioTimer};
 
 pub const APP: &str = "my-app";
 pub const TOKEN: &str = "FlyV1 fm2_test-secret-token";
@@ -23,10 +26,15 @@ pub async fn fake_with_app() -> FakeMachinesApi {
 
 /// Settings for the fake, with a short request timeout.
 pub fn settings(api: &FakeMachinesApi) -> FlySettings {
-    let mut settings = FlySettings::new(APP, ApiToken::new(TOKEN));
+    let mut settings = FlySettings::new(APP.parse().unwrap(), ApiToken::new(TOKEN));
     settings.api_url = api.base_url();
     settings.request_timeout = Duration::from_secs(5);
     settings
+}
+
+/// The wrappers' timer on tokio's clock (paused in the timing tests).
+pub fn timer() -> Arc<dyn Timer> {
+    Arc::new(TokioTimer::new())
 }
 
 pub fn actuator(settings: FlySettings) -> FlyMachinesActuator {

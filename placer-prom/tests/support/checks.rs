@@ -4,8 +4,9 @@
 
 use std::time::Duration;
 
+use placer_core::AppName;
 use placer_core::{conformance, Timestamp, TrafficSnapshot};
-use placer_prom::{AppName, PrometheusSettings, PrometheusSource, QueryOutcome};
+use placer_prom::{PrometheusSettings, PrometheusSource, QueryOutcome};
 
 use super::backend::BackendProcess;
 use super::traffic::{KnownTraffic, APP};

@@ -3,21 +3,24 @@
 use std::fmt;
 use std::str::FromStr;
 
-use serde::{Deserialize, Deserializer};
+use serde::{Deserialize, Deserializer, Serialize, Serializer};
 
 /// Longest app name accepted: app names become DNS labels (`<app>.fly.dev`).
 const MAX_LEN: usize = 63;
 
 /// The name of a Fly.io app, such as `shop-eu` or `api2`.
 ///
-/// Fly app names consist of lowercase ASCII letters, digits and dashes, and
-/// neither start nor end with a dash. Because nothing else can get in, an
+/// Fly app names consist of lowercase ASCII letters, digits and dashes, at
+/// most 63 of them, and neither start nor end with a dash: each name is a DNS
+/// label (`<app>.fly.dev`, `<app>.internal`), and DNS labels follow exactly
+/// these rules. Every adapter takes this one type, so the Machines API and the
+/// metrics query agree on which names exist. Because nothing else can get in, an
 /// `AppName` can be placed inside a quoted PromQL label matcher without any
 /// escaping: a quote, backslash or brace in a would-be name is rejected here,
 /// before any query is built.
 ///
 /// ```
-/// use placer_prom::AppName;
+/// use placer_core::AppName;
 ///
 /// let app: AppName = "shop-eu".parse().unwrap();
 /// assert_eq!(app.as_str(), "shop-eu");
@@ -132,6 +135,12 @@ impl AsRef<str> for AppName {
     }
 }
 
+impl Serialize for AppName {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.serialize_str(&self.0)
+    }
+}
+
 impl<'de> Deserialize<'de> for AppName {
     fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
         let name = String::deserialize(deserializer)?;
@@ -182,6 +191,25 @@ mod tests {
             AppName::new("shop-"),
             Err(AppNameError::DashAtEdge { .. })
         ));
+    }
+
+    #[test]
+    fn a_trailing_dash_is_refused_as_by_dns() {
+        // placer-fly once accepted `shop-` while placer-prom refused it; a
+        // name ending in a dash is no DNS label, so Fly has no such app.
+        assert_eq!(
+            AppName::new("shop-"),
+            Err(AppNameError::DashAtEdge {
+                name: "shop-".into()
+            })
+        );
+        assert!(AppName::new("shop-eu-2").is_ok());
+    }
+
+    #[test]
+    fn serializes_as_the_plain_name() {
+        let app = AppName::new("shop-eu").unwrap();
+        assert_eq!(serde_json::to_string(&app).unwrap(), "\"shop-eu\"");
     }
 
     #[test]

@@ -1,33 +1,40 @@
 //! [`RateLimited`]: a client-side token bucket in front of any
-//! [`RegionActuator`], so bursts of changes stay under the API's limits.
+//! [`RegionActuator`], so bursts of changes stay under a backend's limits.
 
 use std::collections::BTreeSet;
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use async_trait::async_trait;
-use placer_core::{ActuatorError, Region, RegionActuator};
-use tokio::time::Instant;
+
+use super::Timer;
+use crate::{ActuatorError, Region, RegionActuator};
 
 /// A [`RegionActuator`] that lets at most `burst` calls through at once and
 /// `max_requests_per_second` on average; callers beyond that wait their turn.
 ///
-/// Each actuator call counts once. A Fly deploy sends up to three requests
-/// (list, create, wait) and a remove one list plus one or two per machine,
-/// so set the rate at a third of the API rate you want to stay under.
+/// Each actuator call counts once, whatever it costs the backend: a Fly
+/// deploy sends up to three requests (list, create, wait), so set the rate
+/// at a third of the API rate you want to stay under.
 ///
 /// ```
-/// # #[tokio::main(flavor = "current_thread")] async fn main() {
+/// # futures::executor::block_on(async {
+/// use std::sync::Arc;
+/// use std::time::Duration;
+/// use placer_core::wrap::{InstantTimer, RateLimited};
 /// use placer_core::{InMemoryActuator, RegionActuator};
-/// use placer_fly::RateLimited;
 ///
-/// let actuator = RateLimited::new(InMemoryActuator::new([]), 2.0, 4);
+/// let timer = Arc::new(InstantTimer::new());
+/// let actuator = RateLimited::new(InMemoryActuator::new([]), 2.0, 1, timer.clone());
 /// actuator.deploy(&"fra".parse().unwrap()).await.unwrap();
-/// # }
+/// actuator.deploy(&"cdg".parse().unwrap()).await.unwrap(); // waits its turn
+/// assert_eq!(timer.sleeps(), [Duration::from_millis(500)]);
+/// # });
 /// ```
 #[derive(Debug)]
 pub struct RateLimited<A> {
     inner: A,
+    timer: Arc<dyn Timer>,
     bucket: Mutex<Bucket>,
 }
 
@@ -37,17 +44,18 @@ struct Bucket {
     burst: f64,
     /// Tokens available at `updated`; negative when callers are queued.
     tokens: f64,
-    updated: Option<Instant>,
+    updated: Option<Duration>,
 }
 
 impl Bucket {
-    /// Takes one token and says how long to wait before using it.
-    fn reserve(&mut self, now: Instant) -> Duration {
+    /// Takes one token at `now` (the timer's time) and says how long to
+    /// wait before using it.
+    fn reserve(&mut self, now: Duration) -> Duration {
         if self.rate.is_infinite() {
             return Duration::ZERO;
         }
         let elapsed = match self.updated {
-            Some(updated) => now.saturating_duration_since(updated).as_secs_f64(),
+            Some(updated) => now.saturating_sub(updated).as_secs_f64(),
             None => 0.0,
         };
         self.tokens = (self.tokens + elapsed * self.rate).min(self.burst);
@@ -63,8 +71,9 @@ impl Bucket {
 
 impl<A> RateLimited<A> {
     /// Wraps `inner`. A rate that is not a positive number (zero, negative,
-    /// NaN) means "no limit"; `burst` is at least 1.
-    pub fn new(inner: A, max_requests_per_second: f64, burst: u32) -> Self {
+    /// NaN) means "no limit"; `burst` is at least 1. `timer` tells the time
+    /// and does the waiting.
+    pub fn new(inner: A, max_requests_per_second: f64, burst: u32, timer: Arc<dyn Timer>) -> Self {
         let rate = if max_requests_per_second > 0.0 {
             max_requests_per_second
         } else {
@@ -73,6 +82,7 @@ impl<A> RateLimited<A> {
         let burst = f64::from(burst.max(1));
         RateLimited {
             inner,
+            timer,
             bucket: Mutex::new(Bucket {
                 rate,
                 burst,
@@ -92,9 +102,9 @@ impl<A> RateLimited<A> {
             .bucket
             .lock()
             .unwrap_or_else(|poisoned| poisoned.into_inner())
-            .reserve(Instant::now());
+            .reserve(self.timer.now());
         if !delay.is_zero() {
-            tokio::time::sleep(delay).await;
+            self.timer.sleep(delay).await;
         }
     }
 }
@@ -133,7 +143,7 @@ mod tests {
             tokens: 2.0,
             updated: None,
         };
-        let t0 = Instant::now();
+        let t0 = Duration::from_secs(100);
         let waits: Vec<u128> = (0..5).map(|_| bucket.reserve(t0).as_millis()).collect();
         assert_eq!(waits, [0, 0, 500, 1000, 1500]);
         // Once the queue has drained and the bucket refilled, calls pass at once.
