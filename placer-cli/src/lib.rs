@@ -45,7 +45,7 @@ mod simulated;
 pub use cli::Cli;
 pub use commands::{run, EXIT_BAD_SETTINGS, EXIT_FAILURE, EXIT_OK};
 pub use environment::Environment;
-pub use runtime::{AppRunner, Inputs, Role, StartError, TickError, TickResult};
 pub use placer_core::Secret;
+pub use runtime::{AppRunner, Inputs, Role, StartError, TickError, TickResult};
 pub use service::{serve, Service, CONFIG_POLL_INTERVAL};
 pub use simulated::{DeployedRegions, SimulatedSource};
