@@ -56,7 +56,7 @@ mod tests {
     use placer_core::InMemoryActuator;
 
     use super::*;
-    use crate::ReadOnly;
+    use placer_core::wrap::ReadOnly;
 
     fn region(code: &str) -> Region {
         code.parse().unwrap()
