@@ -42,6 +42,7 @@ impl ActionOutcome {
 
 /// The numbers behind a region's decision.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[non_exhaustive]
 pub struct RegionDetail {
     /// Requests in the latest observation.
     pub requests: f64,
@@ -67,6 +68,7 @@ pub struct RegionDetail {
 /// meaning; the rest is detail. Lists are sorted, so the same input always
 /// gives the same report.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[non_exhaustive]
 pub struct TickReport {
     /// Regions deployed by this tick (planned ones, in dry-run).
     pub deployed: Vec<Region>,

@@ -243,13 +243,16 @@ proptest! {
             max_actions_per_tick: max_actions,
             ..PlacerConfig::default()
         };
-        config.latency.region_cost_ms = region_cost_ms;
-        config.latency.budget = Some(placer_core::policy::MachineBudget {
-            machine_hours,
-            period: TICK * ticks as u32,
-            // The period covers the interval before each tick, as the
-            // machines that served it ran then.
-            starts: start - TICK,
+        config.policy_settings.set(&placer_core::policy::LatencySettings {
+            region_cost_ms,
+            budget: Some(placer_core::policy::MachineBudget {
+                machine_hours,
+                period: TICK * ticks as u32,
+                // The period covers the interval before each tick, as the
+                // machines that served it ran then.
+                starts: start - TICK,
+            }),
+            ..Default::default()
         });
         let reports = run(&config, &initial, &observations);
         let mut running = initial.len();

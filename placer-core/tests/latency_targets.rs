@@ -6,7 +6,7 @@ use std::collections::BTreeSet;
 use std::time::Duration;
 
 use futures::executor::block_on;
-use placer_core::policy::{MachineBudget, PolicyName};
+use placer_core::policy::{LatencySettings, MachineBudget, PolicyName};
 use placer_core::quality::{self, QualityOptions};
 use placer_core::scenario::{self, Scenario};
 use placer_core::{backtest, LatencyModel, PlacerConfig, QualityReport, Region, Trace};
@@ -37,11 +37,14 @@ fn budgeted_report(trace: &Trace, region_cost_ms: f64, budget: Option<f64>) -> Q
         policy: PolicyName::LATENCY,
         ..PlacerConfig::default()
     };
-    config.latency.region_cost_ms = region_cost_ms;
-    config.latency.budget = budget.map(|machine_hours| MachineBudget {
-        machine_hours,
-        period: trace.tick_interval() * trace.len() as u32,
-        starts: trace.ticks()[0].at() - trace.tick_interval(),
+    config.policy_settings.set(&LatencySettings {
+        region_cost_ms,
+        budget: budget.map(|machine_hours| MachineBudget {
+            machine_hours,
+            period: trace.tick_interval() * trace.len() as u32,
+            starts: trace.ticks()[0].at() - trace.tick_interval(),
+        }),
+        ..LatencySettings::default()
     });
     let initial: BTreeSet<Region> = ["iad".parse().unwrap()].into();
     let replay = block_on(backtest::replay(&config, trace, &initial, |_| {})).unwrap();
@@ -66,7 +69,7 @@ const ORACLE_K: usize = 4;
 
 #[test]
 fn default_latency_policy_meets_its_targets_on_every_scenario() {
-    let default_cost = PlacerConfig::default().latency.region_cost_ms;
+    let default_cost = LatencySettings::default().region_cost_ms;
     for scenario in Scenario::ALL {
         let report = latency_report(&trace(scenario), default_cost);
         let hindsight = rtt(&report, BEST_STATIC_K).min(rtt(&report, ORACLE_K));
@@ -92,7 +95,7 @@ fn default_latency_policy_meets_its_targets_on_every_scenario() {
 /// follows 40 % noise with thousands of moves no real policy can match.)
 #[test]
 fn on_other_seeds_the_default_policy_stays_near_the_best_static_set() {
-    let default_cost = PlacerConfig::default().latency.region_cost_ms;
+    let default_cost = LatencySettings::default().region_cost_ms;
     for seed in 1..=4 {
         for scenario in Scenario::ALL {
             let report = latency_report(&trace_with_seed(scenario, seed), default_cost);

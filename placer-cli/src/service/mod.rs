@@ -30,7 +30,7 @@ use crate::runtime::{
 };
 use crate::Secret;
 use metrics::Metrics;
-use placer_core::policy::{LatencyMemory, PolicyName};
+use placer_core::policy::{LatencyMemory, LatencySettings, PolicyName};
 use reload::Reloader;
 use status::{Health, StateDocument, TrafficDocument};
 
@@ -206,7 +206,12 @@ impl Host for Service {
         self.metrics
             .observe_tick(tick.report, tick.took, tick.deployment);
         self.metrics.observe_budget(
-            tick.placer.config().latency.budget.as_ref(),
+            tick.placer
+                .config()
+                .policy_settings
+                .get::<LatencySettings>()
+                .budget
+                .as_ref(),
             tick.placer
                 .state()
                 .policy_memory(&PolicyName::LATENCY)

@@ -15,7 +15,7 @@ use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
 
-use crate::policy::{LatencySettings, PolicyName};
+use crate::policy::{PolicyName, PolicySettings};
 use crate::Region;
 
 pub use validate::InvalidConfig;
@@ -105,8 +105,11 @@ pub struct PlacerConfig {
     /// The latency policy never deploys more than this many regions.
     /// Default: no limit.
     pub max_regions: Option<usize>,
-    /// Settings of the latency policy.
-    pub latency: LatencySettings,
+    /// Each built-in policy's settings section (`latency:` for the latency
+    /// policy), typed with [`PolicySettings::get`]. The registry says which
+    /// sections there are.
+    #[serde(flatten)]
+    pub policy_settings: PolicySettings,
 }
 
 impl Default for PlacerConfig {
@@ -129,7 +132,7 @@ impl Default for PlacerConfig {
             policy: PolicyName::THRESHOLD,
             min_regions: 1,
             max_regions: None,
-            latency: LatencySettings::default(),
+            policy_settings: PolicySettings::default(),
         }
     }
 }
@@ -147,7 +150,8 @@ impl PlacerConfig {
         self.long_term_window.max(self.short_term_window).max(1)
     }
 
-    /// The keys this struct reads from a config file.
+    /// The engine's own keys in a config file. Policies' sections
+    /// ([`PolicySettings::keys`]) sit beside them.
     pub const KEYS: &'static [&'static str] = &[
         "dry_run",
         "cooldown_period",
@@ -166,6 +170,5 @@ impl PlacerConfig {
         "policy",
         "min_regions",
         "max_regions",
-        "latency",
     ];
 }

@@ -143,34 +143,8 @@ impl PlacerConfig {
                 );
             }
         }
-        let latency = &self.latency;
-        if !latency.region_cost_ms.is_finite() || latency.region_cost_ms < 0.0 {
-            return invalid("latency", "region_cost_ms must be a finite number >= 0");
-        }
-        if !(latency.improvement_margin.is_finite()
-            && (0.0..1.0).contains(&latency.improvement_margin))
-        {
-            return invalid("latency", "improvement_margin must be in [0, 1)");
-        }
-        if !(latency.patient_margin.is_finite() && (0.0..1.0).contains(&latency.patient_margin)) {
-            return invalid("latency", "patient_margin must be in [0, 1)");
-        }
-        if !(latency.urgent_improvement > 0.0 && latency.urgent_improvement <= 1.0) {
-            return invalid("latency", "urgent_improvement must be in (0, 1]");
-        }
-        if let Some(budget) = &latency.budget {
-            if !(budget.machine_hours.is_finite() && budget.machine_hours > 0.0) {
-                return invalid(
-                    "latency",
-                    format!(
-                        "budget.machine_hours must be a finite number > 0, got {}",
-                        budget.machine_hours
-                    ),
-                );
-            }
-            if budget.period < std::time::Duration::from_secs(1) {
-                return invalid("latency", "budget.period must be at least 1 second");
-            }
+        if let Err((key, message)) = self.policy_settings.validate() {
+            return invalid(key, message);
         }
         Ok(())
     }

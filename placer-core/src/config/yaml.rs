@@ -5,6 +5,7 @@ use std::fmt;
 use serde::de::DeserializeOwned;
 
 use super::{InvalidConfig, PlacerConfig};
+use crate::policy::PolicySettings;
 
 /// A config file that could not be used, with where the problem is.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -80,7 +81,8 @@ fn suggestion_text(suggestion: &Option<&'static str>) -> String {
 /// The implementing type is read from the whole document, so it must ignore
 /// keys it does not know at its top level (no `deny_unknown_fields` there);
 /// unknown top-level keys are caught here against
-/// [`PlacerConfig::KEYS`] and [`KEYS`](Self::KEYS).
+/// [`PlacerConfig::KEYS`], the policies' sections
+/// ([`PolicySettings::keys`]) and [`KEYS`](Self::KEYS).
 pub trait ConfigExtension: DeserializeOwned + Default {
     /// Top-level keys the extension reads.
     const KEYS: &'static [&'static str];
@@ -127,7 +129,12 @@ pub fn from_yaml_with<E: ConfigExtension>(
             })
         }
     };
-    let known: Vec<&'static str> = PlacerConfig::KEYS.iter().chain(E::KEYS).copied().collect();
+    let known: Vec<&'static str> = PlacerConfig::KEYS
+        .iter()
+        .copied()
+        .chain(PolicySettings::keys())
+        .chain(E::KEYS.iter().copied())
+        .collect();
     for key in mapping.keys() {
         let Some(key) = key.as_str() else {
             return Err(ConfigError::Syntax {
@@ -148,6 +155,7 @@ pub fn from_yaml_with<E: ConfigExtension>(
     let config: PlacerConfig = serde_yaml::from_str(text).map_err(|err| {
         let mut error = syntax(origin, &err);
         refine_region_line(text, &mut error);
+        refine_section_line(text, &mut error);
         error
     })?;
     config
@@ -207,6 +215,38 @@ fn refine_region_line(text: &str, error: &mut ConfigError) {
         .position(|candidate| candidate.contains(code))
     {
         *line += offset;
+    }
+}
+
+/// A policy's section is read after the rest of the document, where the
+/// parser places an error at the document's start: find the section, and
+/// in it the field the message names, if it names one.
+fn refine_section_line(text: &str, error: &mut ConfigError) {
+    let ConfigError::Syntax { line, message, .. } = error else {
+        return;
+    };
+    let Some(section) = PolicySettings::keys().find(|key| message.starts_with(&format!("{key}: ")))
+    else {
+        return;
+    };
+    let Some(start) = line_of_key(text, section) else {
+        return;
+    };
+    *line = Some(start);
+    let Some(field) = message
+        .split('`')
+        .nth(1)
+        .filter(|_| message.contains("field `"))
+    else {
+        return;
+    };
+    let within = text
+        .lines()
+        .skip(start)
+        .take_while(|candidate| candidate.starts_with([' ', '\t']) || candidate.trim().is_empty())
+        .position(|candidate| candidate.trim_start().starts_with(&format!("{field}:")));
+    if let Some(offset) = within {
+        *line = Some(start + offset + 1);
     }
 }
 

@@ -24,7 +24,12 @@
 //!    in the persisted state under the policy's name. Its reasons are a
 //!    type implementing [`PolicyReason`], wrapped with [`Reason::policy`];
 //!    their [`class`](PolicyReason::class) names are metric labels.
-//!    An `ENTRY: PolicyEntry` in the folder names it and builds it.
+//!    Its settings, if it has any, are a type implementing
+//!    [`SettingsSection`]: a top-level section of the config, read into
+//!    [`PlacerConfig::policy_settings`] and typed with
+//!    [`PolicySettings::get`]. An `ENTRY: PolicyEntry` in the folder names
+//!    it, builds it and, with [`PolicyEntry::with_settings`], names its
+//!    settings.
 //! 2. One line in [`POLICIES`]: `<name>::ENTRY,`. From then on `policy:
 //!    <name>` in a config selects it.
 //!
@@ -36,6 +41,7 @@ mod memory;
 mod name;
 pub(crate) mod reason;
 mod registry;
+mod settings;
 mod threshold;
 
 use std::collections::{BTreeMap, BTreeSet};
@@ -48,6 +54,7 @@ pub use memory::PolicyMemory;
 pub use name::PolicyName;
 pub use reason::PolicyReason;
 pub use registry::{PolicyContext, PolicyEntry, POLICIES};
+pub use settings::{PolicySettings, SettingsSection};
 pub use threshold::{ThresholdPolicy, ThresholdReason};
 
 use crate::report::RegionDetail;
@@ -57,6 +64,7 @@ use crate::{Decision, EngineState, PlacerConfig, Region, Timestamp};
 
 /// What a policy sees when it is asked for proposals.
 #[derive(Debug, Clone, Copy)]
+#[non_exhaustive]
 pub struct PlanningView<'a> {
     /// The engine's config.
     pub config: &'a PlacerConfig,

@@ -2,6 +2,7 @@
 
 use std::sync::Arc;
 
+use super::settings::{SectionHooks, SettingsSection};
 use super::{latency, threshold, PlacementPolicy, PolicyName};
 use crate::{LatencyModel, PlacerConfig};
 
@@ -20,10 +21,9 @@ pub static POLICIES: &[PolicyEntry] = &[threshold::ENTRY, latency::ENTRY];
 /// its memory in the state), the top-level config section holding its
 /// settings, if any, and how to build it.
 #[derive(Debug, Clone, Copy)]
-#[non_exhaustive]
 pub struct PolicyEntry {
     name: &'static str,
-    settings_key: Option<&'static str>,
+    pub(crate) settings: Option<SectionHooks>,
     build: fn(&PolicyContext<'_>) -> Box<dyn PlacementPolicy>,
 }
 
@@ -35,15 +35,17 @@ impl PolicyEntry {
     ) -> Self {
         PolicyEntry {
             name,
-            settings_key: None,
+            settings: None,
             build,
         }
     }
 
-    /// The same, with its settings in the config section `key`.
-    pub const fn with_settings(self, key: &'static str) -> Self {
+    /// The same, with settings of type `T`: the config's section
+    /// [`T::KEY`](SettingsSection::KEY), read into
+    /// [`PlacerConfig::policy_settings`].
+    pub const fn with_settings<T: SettingsSection>(self) -> Self {
         PolicyEntry {
-            settings_key: Some(key),
+            settings: Some(SectionHooks::of::<T>()),
             ..self
         }
     }
@@ -55,7 +57,7 @@ impl PolicyEntry {
 
     /// The config section holding its settings, if it has any.
     pub fn settings_key(&self) -> Option<&'static str> {
-        self.settings_key
+        self.settings.map(|section| section.key)
     }
 
     /// Builds the policy for `context`.

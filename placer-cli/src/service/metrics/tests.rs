@@ -154,11 +154,16 @@ async fn exposes_the_machine_budget_and_what_its_period_has_spent() {
         policy: placer_core::policy::PolicyName::LATENCY,
         ..PlacerConfig::default()
     };
-    config.latency.budget = Some(MachineBudget {
-        machine_hours: 48.0,
-        starts: START,
-        ..MachineBudget::default()
-    });
+    config
+        .policy_settings
+        .set(&placer_core::policy::LatencySettings {
+            budget: Some(MachineBudget {
+                machine_hours: 48.0,
+                starts: START,
+                ..MachineBudget::default()
+            }),
+            ..Default::default()
+        });
     let (placer, _) = run(config, &[("iad", 10.0)], 31).await;
     let metrics = Metrics::new();
     assert_eq!(
@@ -166,7 +171,12 @@ async fn exposes_the_machine_budget_and_what_its_period_has_spent() {
         Some(0.0)
     );
     metrics.observe_budget(
-        placer.config().latency.budget.as_ref(),
+        placer
+            .config()
+            .policy_settings
+            .get::<placer_core::policy::LatencySettings>()
+            .budget
+            .as_ref(),
         placer
             .state()
             .policy_memory(&placer_core::policy::PolicyName::LATENCY)

@@ -2,7 +2,7 @@ use std::time::Duration;
 
 use super::*;
 use crate::config::ThresholdMode;
-use crate::policy::PolicyName;
+use crate::policy::{LatencySettings, PolicyName};
 
 /// The `config/config.yml` printed in the seed's README, byte for byte.
 const SEED_CONFIG: &str = r#"# Configuration settings for the auto-placer
@@ -197,7 +197,13 @@ fn new_keys_parse() {
     assert_eq!(config.policy, PolicyName::LATENCY);
     assert_eq!(config.thresholds, ThresholdMode::VolatilityAware);
     assert_eq!(config.max_regions, Some(4));
-    assert_eq!(config.latency.region_cost_ms, 8.0);
+    assert_eq!(
+        config
+            .policy_settings
+            .get::<LatencySettings>()
+            .region_cost_ms,
+        8.0
+    );
     let err = from_yaml("latency:\n  region_cost: 8\n", "c.yml").unwrap_err();
     assert!(err.to_string().contains("region_cost"), "{err}");
 }
@@ -209,8 +215,21 @@ fn latency_patience_and_baseline_keys_parse_and_are_checked() {
         "c.yml",
     )
     .unwrap();
-    assert_eq!(config.latency.baseline_half_life.as_secs(), 7200);
-    assert_eq!(config.latency.patient_margin, 0.02);
+    assert_eq!(
+        config
+            .policy_settings
+            .get::<LatencySettings>()
+            .baseline_half_life
+            .as_secs(),
+        7200
+    );
+    assert_eq!(
+        config
+            .policy_settings
+            .get::<LatencySettings>()
+            .patient_margin,
+        0.02
+    );
     let err = from_yaml("latency:\n  patient_margin: 1.5\n", "c.yml").unwrap_err();
     assert!(
         err.to_string().contains("patient_margin must be in [0, 1)"),
@@ -259,7 +278,12 @@ fn a_machine_budget_parses_with_its_defaults_and_is_checked() {
         "c.yml",
     )
     .unwrap();
-    let budget = config.latency.budget.clone().unwrap();
+    let budget = config
+        .policy_settings
+        .get::<LatencySettings>()
+        .budget
+        .clone()
+        .unwrap();
     assert_eq!(budget.machine_hours, 1500.0);
     assert_eq!(budget.period.as_secs(), 30 * 24 * 3600);
     assert_eq!(budget.starts.to_string(), "2026-01-01T00:00:00Z");
@@ -268,7 +292,11 @@ fn a_machine_budget_parses_with_its_defaults_and_is_checked() {
     assert_eq!(from_yaml(&text, "printed").unwrap(), config);
 
     let daily = from_yaml("latency:\n  budget:\n    machine_hours: 48\n", "c.yml").unwrap();
-    let daily = daily.latency.budget.unwrap();
+    let daily = daily
+        .policy_settings
+        .get::<LatencySettings>()
+        .budget
+        .unwrap();
     assert_eq!(daily.period.as_secs(), 24 * 3600);
     assert_eq!(daily.starts, crate::Timestamp::EPOCH);
 
@@ -292,4 +320,24 @@ fn a_machine_budget_parses_with_its_defaults_and_is_checked() {
             .contains("budget.period must be at least 1 second"),
         "{err}"
     );
+}
+
+#[test]
+fn an_error_inside_a_policy_section_names_its_line() {
+    let err = from_yaml(
+        "policy: latency\nlatency:\n  persist_ticks: 2\n  region_cost: 8\n",
+        "c.yml",
+    )
+    .unwrap_err();
+    assert_eq!(err.line(), Some(4), "{err}");
+    assert!(
+        err.to_string()
+            .starts_with("c.yml:4: latency: unknown field `region_cost`"),
+        "{err}"
+    );
+    let err = from_yaml("latency:\n  persist_ticks: many\n", "c.yml").unwrap_err();
+    assert_eq!(err.line(), Some(1), "{err}");
+    let err = from_yaml("policy: fancy\n", "c.yml").unwrap_err();
+    assert_eq!(err.line(), Some(1), "{err}");
+    assert!(err.to_string().contains("unknown policy `fancy`"), "{err}");
 }

@@ -5,7 +5,7 @@ use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
 
-use super::{LatencyMemory, MachineBudget, PlanningView};
+use super::{LatencyMemory, LatencySettings, MachineBudget, PlanningView};
 use crate::Timestamp;
 
 /// How many regions the machine budget pays for this tick: `now` to the
@@ -22,15 +22,19 @@ pub(super) struct BudgetLimits {
 impl BudgetLimits {
     /// Brings the budget's spending in `memory` up to date and reads what
     /// it pays for; `None` without a budget.
-    pub fn read(view: &PlanningView<'_>, memory: &mut LatencyMemory) -> Option<Self> {
-        let budget = view.config.latency.budget.as_ref()?;
+    pub fn read(
+        view: &PlanningView<'_>,
+        settings: &LatencySettings,
+        memory: &mut LatencyMemory,
+    ) -> Option<Self> {
+        let budget = settings.budget.as_ref()?;
         let running = view.deployed.len();
         let spent = match memory.machine_time {
             Some(spent) => spent.charge(budget, running, view.now),
             None => MachineTime::first(budget, running, view.now),
         };
         memory.machine_time = Some(spent);
-        let window = view.config.latency.stabilization_window;
+        let window = settings.stabilization_window;
         let now = spent.affordable(budget, view.now, Duration::ZERO, running);
         let soon = spent.affordable(budget, view.now, window, running);
         let soon_in = spent

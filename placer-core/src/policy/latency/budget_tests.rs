@@ -25,7 +25,10 @@ fn budgeted(machine_hours: f64) -> PlacerConfig {
 
 fn unbudgeted() -> PlacerConfig {
     let mut config = budgeted(1.0);
-    config.latency.budget = None;
+    config.policy_settings.set(&LatencySettings {
+        budget: None,
+        ..config.policy_settings.get()
+    });
     config
 }
 

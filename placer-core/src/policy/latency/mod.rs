@@ -52,7 +52,8 @@ pub use settings::{LatencySettings, MachineBudget};
 
 /// The latency policy's line in the [registry](super::POLICIES): its
 /// settings are the config's `latency:` section.
-pub(super) const ENTRY: PolicyEntry = PolicyEntry::new("latency", build).with_settings("latency");
+pub(super) const ENTRY: PolicyEntry =
+    PolicyEntry::new("latency", build).with_settings::<LatencySettings>();
 
 impl PolicyName {
     /// The latency policy.
@@ -92,6 +93,8 @@ impl PlacementPolicy for LatencyPolicy {
 impl LatencyPolicy {
     fn propose_with(&self, view: &PlanningView<'_>, memory: &mut LatencyMemory) -> Vec<Decision> {
         let config = view.config;
+        let settings: LatencySettings = config.policy_settings.get();
+        let window = settings.stabilization_window;
         let weights: Vec<(Region, f64)> = view
             .regions
             .iter()
@@ -102,18 +105,16 @@ impl LatencyPolicy {
         // A gap in observation (the service was down) is not evidence that a
         // better set stayed better: the patient wait starts again.
         let last_seen = memory.traffic_baseline.map(|baseline| baseline.at);
-        if last_seen
-            .is_some_and(|at| view.now.duration_since(at) > config.latency.stabilization_window)
-        {
+        if last_seen.is_some_and(|at| view.now.duration_since(at) > window) {
             memory.better_since = None;
         }
         let baseline = match memory.traffic_baseline {
-            Some(baseline) => baseline.update(total, view.now, config.latency.baseline_half_life),
+            Some(baseline) => baseline.update(total, view.now, settings.baseline_half_life),
             None => TrafficBaseline::start(total, view.now),
         };
         memory.traffic_baseline = Some(baseline);
         let usual_total = total.min(baseline.requests);
-        let budget = BudgetLimits::read(view, memory);
+        let budget = BudgetLimits::read(view, &settings, memory);
         if total <= 0.0 {
             memory.latency_streak = 0;
             memory.better_since = None;
@@ -137,9 +138,10 @@ impl LatencyPolicy {
         // come back as soon as the budget pays for it.
         memory
             .budget_removed
-            .retain(|r| stabilizing(view, r).is_some() && !view.deployed.contains(r));
+            .retain(|r| stabilizing(view, window, r).is_some() && !view.deployed.contains(r));
         let exempt = memory.budget_removed.clone();
-        let window_holds = |r: &Region| stabilizing(view, r).filter(|_| !exempt.contains(r));
+        let window_holds =
+            |r: &Region| stabilizing(view, window, r).filter(|_| !exempt.contains(r));
         // Regions that cannot change this tick keep their state in every
         // candidate set, so a move never relies on a deploy or removal that
         // the stabilization window or the cooldown would hold back.
@@ -159,7 +161,7 @@ impl LatencyPolicy {
         let mut problem = FacilityProblem {
             table: &table,
             weights: weights.iter().map(|(_, w)| *w).collect(),
-            region_cost: vec![config.latency.region_cost_ms * usual_total; columns.len()],
+            region_cost: vec![settings.region_cost_ms * usual_total; columns.len()],
             min_size: config.min_regions,
             max_size: cap(budget.map(|limits| limits.now)),
             fixed: columns
@@ -211,7 +213,6 @@ impl LatencyPolicy {
             0.0
         };
         let changes = target != current;
-        let settings = &config.latency;
         let worthwhile = changes && gain > 0.0 && gain >= settings.improvement_margin;
         memory.latency_streak = if worthwhile {
             memory.latency_streak.saturating_add(1)
@@ -324,10 +325,9 @@ fn weight(detail: &RegionDetail, deployed: bool) -> f64 {
 }
 
 /// Seconds left before a move on `region` may undo its last one.
-fn stabilizing(view: &PlanningView<'_>, region: &Region) -> Option<u64> {
+fn stabilizing(view: &PlanningView<'_>, window: Duration, region: &Region) -> Option<u64> {
     let last = view.state.region(region)?.last_action?;
     let elapsed = view.now.duration_since(last.at);
-    let window = view.config.latency.stabilization_window;
     (elapsed <= window).then(|| (window - elapsed).as_secs_f64().ceil() as u64)
 }
 

@@ -5,6 +5,7 @@ use std::time::Duration;
 use serde::{Deserialize, Serialize};
 
 use crate::config::duration;
+use crate::policy::SettingsSection;
 use crate::Timestamp;
 
 /// Settings of the latency-aware policy (`policy: latency`).
@@ -67,7 +68,8 @@ pub struct LatencySettings {
 ///     "config.yml",
 /// )
 /// .unwrap();
-/// let budget = config.latency.budget.unwrap();
+/// let latency: placer_core::policy::LatencySettings = config.policy_settings.get();
+/// let budget = latency.budget.unwrap();
 /// assert_eq!(budget.machine_hours, 48.0);
 /// assert_eq!(budget.period.as_secs(), 24 * 3600);
 /// # }
@@ -121,5 +123,36 @@ impl Default for LatencySettings {
             stabilization_window: Duration::from_secs(30 * 60),
             budget: None,
         }
+    }
+}
+
+impl SettingsSection for LatencySettings {
+    const KEY: &'static str = "latency";
+
+    fn validate(&self) -> Result<(), String> {
+        if !self.region_cost_ms.is_finite() || self.region_cost_ms < 0.0 {
+            return Err("region_cost_ms must be a finite number >= 0".into());
+        }
+        if !(self.improvement_margin.is_finite() && (0.0..1.0).contains(&self.improvement_margin)) {
+            return Err("improvement_margin must be in [0, 1)".into());
+        }
+        if !(self.patient_margin.is_finite() && (0.0..1.0).contains(&self.patient_margin)) {
+            return Err("patient_margin must be in [0, 1)".into());
+        }
+        if !(self.urgent_improvement > 0.0 && self.urgent_improvement <= 1.0) {
+            return Err("urgent_improvement must be in (0, 1]".into());
+        }
+        if let Some(budget) = &self.budget {
+            if !(budget.machine_hours.is_finite() && budget.machine_hours > 0.0) {
+                return Err(format!(
+                    "budget.machine_hours must be a finite number > 0, got {}",
+                    budget.machine_hours
+                ));
+            }
+            if budget.period < std::time::Duration::from_secs(1) {
+                return Err("budget.period must be at least 1 second".into());
+            }
+        }
+        Ok(())
     }
 }

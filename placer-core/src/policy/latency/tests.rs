@@ -14,11 +14,12 @@ pub(super) fn now() -> Timestamp {
 }
 
 pub(super) fn with_latency(latency: LatencySettings) -> PlacerConfig {
-    PlacerConfig {
+    let mut config = PlacerConfig {
         policy: PolicyName::LATENCY,
-        latency,
         ..PlacerConfig::default()
-    }
+    };
+    config.policy_settings.set(&latency);
+    config
 }
 
 fn config() -> PlacerConfig {
@@ -267,13 +268,11 @@ fn a_crowd_in_one_region_does_not_price_out_the_others() {
     assert_eq!(moves(&plan), ["deploy arn"], "{plan:#?}");
 
     // Priced against the crowd itself, iad's users are not worth a region.
-    let spiky = PlacerConfig {
-        latency: LatencySettings {
-            baseline_half_life: Duration::ZERO,
-            ..config.latency.clone()
-        },
-        ..config.clone()
-    };
+    let mut spiky = config.clone();
+    spiky.policy_settings.set(&LatencySettings {
+        baseline_half_life: Duration::ZERO,
+        ..config.policy_settings.get()
+    });
     let plan = plan_at(&spiky, &state, &["iad"], now);
     assert_eq!(moves(&plan), ["deploy arn", "remove iad"], "{plan:#?}");
 }

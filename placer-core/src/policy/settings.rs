@@ -1,0 +1,167 @@
+//! [`PolicySettings`]: each built-in policy's section of the config, keyed
+//! by the section name the [registry](super::POLICIES) gives it.
+
+use std::collections::BTreeMap;
+use std::fmt;
+
+use serde::de::{DeserializeOwned, IgnoredAny, MapAccess, Visitor};
+use serde::{Deserialize, Deserializer, Serialize, Serializer};
+
+use super::POLICIES;
+
+/// A policy's settings: one top-level section of the config (`latency:`
+/// for the latency policy), named by [`KEY`](Self::KEY).
+///
+/// ```
+/// use placer_core::policy::{LatencySettings, SettingsSection};
+/// use placer_core::PlacerConfig;
+///
+/// let mut config = PlacerConfig::default();
+/// let mut latency: LatencySettings = config.policy_settings.get();
+/// latency.region_cost_ms = 8.0;
+/// config.policy_settings.set(&latency);
+/// assert_eq!(config.policy_settings.get::<LatencySettings>().region_cost_ms, 8.0);
+/// assert_eq!(LatencySettings::KEY, "latency");
+/// ```
+pub trait SettingsSection: Serialize + DeserializeOwned + Default {
+    /// The section's top-level key in the config.
+    const KEY: &'static str;
+
+    /// Checks the section's rules; the message names the setting at fault.
+    ///
+    /// # Errors
+    /// What is wrong, as a sentence that starts with the setting's name.
+    fn validate(&self) -> Result<(), String>;
+}
+
+/// How the registry handles one policy's section without knowing its type.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct SectionHooks {
+    pub key: &'static str,
+    pub defaults: fn() -> serde_json::Value,
+    /// Reads a written section (defaults filled in) and writes it back in
+    /// its one canonical form, so equal settings compare equal.
+    pub normalize: fn(serde_json::Value) -> Result<serde_json::Value, String>,
+    pub validate: fn(&serde_json::Value) -> Result<(), String>,
+}
+
+impl SectionHooks {
+    pub const fn of<T: SettingsSection>() -> Self {
+        SectionHooks {
+            key: T::KEY,
+            defaults: defaults::<T>,
+            normalize: normalize::<T>,
+            validate: validate::<T>,
+        }
+    }
+}
+
+fn defaults<T: SettingsSection>() -> serde_json::Value {
+    serde_json::to_value(T::default()).expect("settings serialize to a serde value")
+}
+
+fn normalize<T: SettingsSection>(value: serde_json::Value) -> Result<serde_json::Value, String> {
+    let settings = T::deserialize(value).map_err(|err| err.to_string())?;
+    Ok(serde_json::to_value(settings).expect("settings serialize to a serde value"))
+}
+
+fn validate<T: SettingsSection>(value: &serde_json::Value) -> Result<(), String> {
+    T::deserialize(value)
+        .map_err(|err| err.to_string())?
+        .validate()
+}
+
+fn sections() -> impl Iterator<Item = SectionHooks> {
+    POLICIES.iter().filter_map(|entry| entry.settings)
+}
+
+/// The settings of every built-in policy that has any, each under its
+/// section's key, with the defaults for sections a config leaves out.
+///
+/// In a config they are top-level sections beside the engine's keys. Read
+/// and change them typed with [`get`](Self::get) and [`set`](Self::set).
+#[derive(Debug, Clone, PartialEq)]
+pub struct PolicySettings {
+    sections: BTreeMap<&'static str, serde_json::Value>,
+}
+
+impl Default for PolicySettings {
+    fn default() -> Self {
+        PolicySettings {
+            sections: sections()
+                .map(|section| (section.key, (section.defaults)()))
+                .collect(),
+        }
+    }
+}
+
+impl PolicySettings {
+    /// The settings of section `T`; its defaults when they cannot be read
+    /// (a section that is not registered).
+    pub fn get<T: SettingsSection>(&self) -> T {
+        self.sections
+            .get(T::KEY)
+            .and_then(|value| T::deserialize(value).ok())
+            .unwrap_or_default()
+    }
+
+    /// Replaces the settings of section `T`.
+    pub fn set<T: SettingsSection>(&mut self, settings: &T) {
+        let value = serde_json::to_value(settings).expect("settings serialize to a serde value");
+        self.sections.insert(T::KEY, value);
+    }
+
+    /// The top-level keys of every registered section.
+    pub fn keys() -> impl Iterator<Item = &'static str> {
+        sections().map(|section| section.key)
+    }
+
+    /// Checks each section's rules.
+    pub(crate) fn validate(&self) -> Result<(), (&'static str, String)> {
+        for section in sections() {
+            if let Some(value) = self.sections.get(section.key) {
+                (section.validate)(value).map_err(|message| (section.key, message))?;
+            }
+        }
+        Ok(())
+    }
+}
+
+impl Serialize for PolicySettings {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.collect_map(&self.sections)
+    }
+}
+
+/// Reads the registered sections among a config's keys and ignores the
+/// others (the engine's own keys, and sections other crates own).
+impl<'de> Deserialize<'de> for PolicySettings {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        deserializer.deserialize_map(SectionsVisitor)
+    }
+}
+
+struct SectionsVisitor;
+
+impl<'de> Visitor<'de> for SectionsVisitor {
+    type Value = PolicySettings;
+
+    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("a mapping of config sections")
+    }
+
+    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<PolicySettings, A::Error> {
+        let mut settings = PolicySettings::default();
+        while let Some(key) = map.next_key::<String>()? {
+            let Some(section) = sections().find(|section| section.key == key) else {
+                map.next_value::<IgnoredAny>()?;
+                continue;
+            };
+            let written: serde_json::Value = map.next_value()?;
+            let value = (section.normalize)(written)
+                .map_err(|message| serde::de::Error::custom(format!("{key}: {message}")))?;
+            settings.sections.insert(section.key, value);
+        }
+        Ok(settings)
+    }
+}
