@@ -4,17 +4,15 @@
 
 use std::sync::Arc;
 
-use placer_core::wrap::{RateLimited, ReadOnly, RetryPolicy, Retrying};
+use placer_core::wrap::{RateLimited, ReadOnly, Retrying};
 use placer_core::{AppName, AppNameError};
 use placer_core::{MetricsSource, RegionActuator};
 use placer_fly::{
-    DryRunActuator, DryRunError, FlyError, FlyMachinesActuator, FlySettings, RemovalMode,
-    TokioTimer,
+    DryRunActuator, DryRunError, FlyError, FlyMachinesActuator, FlyOptions, TokioTimer,
 };
-use placer_prom::{PromError, PrometheusSettings, PrometheusSource};
+use placer_prom::{PromError, PrometheusSource};
 
 use crate::resolve::{DeploymentPlan, FlyPlan, PrometheusPlan, Resolved, TrafficPlan};
-use crate::settings::RemovalSetting;
 use crate::{DeployedRegions, SimulatedSource};
 
 /// The traffic source and actuator in use, with words for the log.
@@ -184,19 +182,11 @@ pub(crate) fn prometheus_source(plan: &PrometheusPlan) -> Result<PrometheusSourc
         from: "the app name",
         source,
     })?;
-    let mut settings = PrometheusSettings::new(plan.url.clone(), app);
-    settings.token = plan.token.clone();
-    let section = &plan.section;
-    if let Some(template) = &section.query_template {
-        settings.query_template = template.clone();
-    }
-    if let Some(label) = &section.region_label {
-        settings.region_label = label.clone();
-    }
-    if let Some(timeout) = section.timeout {
-        settings.timeout = timeout;
-    }
-    PrometheusSource::new(settings).map_err(|source| BackendError::Prometheus {
+    let mut options = plan.section.clone();
+    options.url = Some(plan.url.clone());
+    options.app = Some(app);
+    options.token = plan.token.clone();
+    PrometheusSource::new(options).map_err(|source| BackendError::Prometheus {
         url_from: plan.url_from,
         source,
     })
@@ -211,58 +201,31 @@ fn fly_actuator(
         app_from: plan.app_from,
         source,
     };
-    let settings = fly_settings(plan)?;
-    settings.validate().map_err(failed)?;
-    let actuator = FlyMachinesActuator::new(settings).map_err(failed)?;
-    let section = &plan.section;
+    let options = fly_options(plan)?;
+    let actuator = FlyMachinesActuator::new(options.clone()).map_err(failed)?;
     let timer = Arc::new(TokioTimer::new());
     let limited = RateLimited::new(
         actuator,
-        section.rate_limit.requests_per_second,
-        section.rate_limit.burst,
+        options.rate_limit.requests_per_second,
+        options.rate_limit.burst,
         timer.clone(),
     );
-    let mut policy = RetryPolicy::default();
-    let retry = &section.retry;
-    policy.max_attempts = retry.max_attempts.unwrap_or(policy.max_attempts);
-    policy.base_delay = retry.base_delay.unwrap_or(policy.base_delay);
-    policy.max_delay = retry.max_delay.unwrap_or(policy.max_delay);
-    policy.tick_budget = retry.tick_budget.unwrap_or(policy.tick_budget);
-    Ok(Retrying::new(limited, policy, timer))
+    Ok(Retrying::new(limited, options.retry, timer))
 }
 
-/// placer-fly's settings from the `fly:` section; unset keys keep
-/// placer-fly's defaults.
+/// The `fly:` section with the app and token in force.
 ///
 /// # Errors
 /// [`BackendError::AppName`] when the app name is not a Fly app name.
-pub fn fly_settings(plan: &FlyPlan) -> Result<FlySettings, BackendError> {
+pub fn fly_options(plan: &FlyPlan) -> Result<FlyOptions, BackendError> {
     let app: AppName = plan.app.parse().map_err(|source| BackendError::AppName {
         from: plan.app_from,
         source,
     })?;
-    let mut settings = FlySettings::new(app, plan.token.clone());
-    let section = &plan.section;
-    if let Some(url) = &section.api_url {
-        settings.api_url = url.trim_end_matches('/').to_owned();
-    }
-    if let Some(group) = &section.process_group {
-        settings.process_group = group.clone();
-    }
-    settings.template_machine = section.template_machine.clone();
-    if let Some(removal) = section.removal {
-        settings.removal = match removal {
-            RemovalSetting::Destroy => RemovalMode::Destroy,
-            RemovalSetting::Stop => RemovalMode::Stop,
-        };
-    }
-    settings.skip_launch = section.skip_launch;
-    settings.wait_for_start = section.wait_for_start;
-    settings.manage_unmarked = section.manage_unmarked;
-    if let Some(timeout) = section.request_timeout {
-        settings.request_timeout = timeout;
-    }
-    Ok(settings)
+    let mut options = plan.section.clone();
+    options.app = Some(app);
+    options.token = Some(plan.token.clone());
+    Ok(options)
 }
 
 /// `url` without a `user:password@` part, for the log.

@@ -99,7 +99,7 @@ fn check_sections(settings: &FileSettings, text: &str, origin: &str) -> Result<(
     if rate.burst == 0 {
         return Err(invalid("fly", "rate_limit.burst", "must be at least 1"));
     }
-    if settings.fly.retry.max_attempts == Some(0) {
+    if settings.fly.retry.max_attempts == 0 {
         return Err(invalid("fly", "retry.max_attempts", "must be at least 1"));
     }
     if settings.fly.skip_launch && settings.fly.wait_for_start.is_some() {

@@ -28,7 +28,7 @@ pub fn effective_settings(loaded: &LoadedConfig, resolved: &Resolved) -> Value {
             "token": secret(plan.token.is_some()),
             "query_template": plan.section.query_template,
             "region_label": plan.section.region_label,
-            "timeout": plan.section.timeout.map(|t| humantime::format_duration(t).to_string()),
+            "timeout": humantime::format_duration(plan.section.timeout).to_string(),
         }),
     };
     let deployment = match &resolved.deployment {

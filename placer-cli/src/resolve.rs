@@ -13,8 +13,9 @@ use crate::config_file::LoadedConfig;
 use crate::environment::{
     Environment, API_TOKEN_VAR, APP_NAME_VAR, PLACER_APP_VAR, PROMETHEUS_URL_VAR, TRIGGER_TOKEN_VAR,
 };
-use crate::settings::{FlySection, PrometheusSection};
 use crate::Secret;
+use placer_fly::FlyOptions;
+use placer_prom::PrometheusOptions;
 
 /// The engine state file in dry-run (kept apart from live, like the seed's
 /// `traffic_history_dry_run.json`, so simulated cooldowns never hold back
@@ -73,8 +74,8 @@ pub struct PrometheusPlan {
     pub app: String,
     /// The token sent, if any.
     pub token: Option<Secret>,
-    /// The rest of the `prometheus:` section.
-    pub section: PrometheusSection,
+    /// The `prometheus:` section (URL, app and token are the fields above).
+    pub section: PrometheusOptions,
 }
 
 /// What lists and changes the deployment.
@@ -104,8 +105,8 @@ pub struct FlyPlan {
     pub app_from: &'static str,
     /// The token.
     pub token: Secret,
-    /// The `fly:` section.
-    pub section: FlySection,
+    /// The `fly:` section (app and token are the fields above).
+    pub section: FlyOptions,
 }
 
 /// Settings that cannot work together, or something required that is
@@ -274,7 +275,7 @@ impl Resolved {
 
 pub(crate) fn prometheus_url(
     env: &Environment,
-    section: &PrometheusSection,
+    section: &PrometheusOptions,
 ) -> Option<(String, &'static str)> {
     if let Some(url) = &env.prometheus_url {
         return Some((url.clone(), PROMETHEUS_URL_VAR));
@@ -291,15 +292,15 @@ pub(crate) fn prometheus_url(
 /// `fly.app`, then `FLY_APP_NAME`.
 fn resolve_app(
     env: &Environment,
-    fly: &FlySection,
+    fly: &FlyOptions,
     dry_run: bool,
     notes: &mut Vec<String>,
 ) -> Result<Option<(String, &'static str)>, SetupError> {
     if let Some(app) = &env.placer_app {
         return Ok(Some((app.clone(), PLACER_APP_VAR)));
     }
-    if let Some(app) = fly.app.as_ref().filter(|app| !app.trim().is_empty()) {
-        return Ok(Some((app.trim().to_owned(), "fly.app")));
+    if let Some(app) = &fly.app {
+        return Ok(Some((app.to_string(), "fly.app")));
     }
     let Some(app) = &env.fly_app_name else {
         return Ok(None);

@@ -12,8 +12,8 @@ use tokio::time::Instant;
 use crate::client::MachinesClient;
 use crate::ledger::{Change, Ledger};
 use crate::machine::{Machine, MachineConfig};
-use crate::settings::{MANAGED_KEY, MANAGED_VALUE, PARKED_KEY, PROCESS_GROUP_KEY};
-use crate::{FlyError, FlySettings, RemovalMode};
+use crate::options::{MANAGED_KEY, MANAGED_VALUE, PARKED_KEY, PROCESS_GROUP_KEY};
+use crate::{FlyError, FlyOptions, RemovalMode};
 
 /// The name errors from this actuator carry in [`ActuatorError::Backend`].
 pub const BACKEND: &str = "fly";
@@ -29,13 +29,13 @@ pub const BACKEND: &str = "fly";
 ///   marked `fly_placer=managed`.
 /// - **Remove**: destroys or stops (and parks) the region's machines, only
 ///   those marked as fly-placer's unless
-///   [`manage_unmarked`](FlySettings::manage_unmarked) is set, and never the
+///   [`manage_unmarked`](FlyOptions::manage_unmarked) is set, and never the
 ///   process group's last machine or last started machine.
 ///
 /// Deploy and remove calls are serialized, so the last-machine check always
 /// sees the effect of the previous change.
 pub struct FlyMachinesActuator {
-    settings: FlySettings,
+    settings: FlyOptions,
     client: MachinesClient,
     ledger: Mutex<Ledger>,
     changes: tokio::sync::Mutex<()>,
@@ -54,7 +54,7 @@ impl FlyMachinesActuator {
     ///
     /// # Errors
     /// [`FlyError::InvalidSettings`] naming the field at fault.
-    pub fn new(settings: FlySettings) -> Result<Self, FlyError> {
+    pub fn new(settings: FlyOptions) -> Result<Self, FlyError> {
         settings.validate()?;
         let client = MachinesClient::new(&settings)?;
         Ok(FlyMachinesActuator {
@@ -66,13 +66,13 @@ impl FlyMachinesActuator {
     }
 
     /// The settings this actuator was built with.
-    pub fn settings(&self) -> &FlySettings {
+    pub fn settings(&self) -> &FlyOptions {
         &self.settings
     }
 
     /// Every machine of the app as the actuator sees it: the API's listing
     /// with the actuator's own changes of the last
-    /// [`consistency_window`](FlySettings::consistency_window) laid over it.
+    /// [`consistency_window`](FlyOptions::consistency_window) laid over it.
     ///
     /// # Errors
     /// [`FlyError`] when the listing fails.
@@ -110,7 +110,7 @@ impl FlyMachinesActuator {
             return self.unpark(parked).await;
         }
         let config = self.clone_config(self.template(&machines, region)?);
-        tracing::info!(app = %self.settings.app, %region, "creating a machine");
+        tracing::info!(app = self.settings.app_name(), %region, "creating a machine");
         let created = match self
             .client
             .create(region, &config, self.settings.skip_launch)
@@ -139,7 +139,7 @@ impl FlyMachinesActuator {
     }
 
     async fn unpark(&self, machine: &Machine) -> Result<(), FlyError> {
-        tracing::info!(app = %self.settings.app, machine = %machine.id, region = %machine.region, "starting a parked machine");
+        tracing::info!(app = self.settings.app_name(), machine = %machine.id, region = %machine.region, "starting a parked machine");
         let stopped = matches!(machine.state.as_str(), "stopped" | "suspended");
         if stopped && !self.settings.skip_launch {
             self.client.start(machine).await?;
@@ -259,7 +259,7 @@ impl FlyMachinesActuator {
     }
 
     async fn remove_machine(&self, machine: &Machine) -> Result<(), FlyError> {
-        let app = &self.settings.app;
+        let app = self.settings.app_name();
         match self.settings.removal {
             RemovalMode::Destroy => {
                 tracing::info!(%app, machine = %machine.id, region = %machine.region, "destroying a machine");

@@ -13,7 +13,7 @@ use serde_json::json;
 
 use crate::error::{parse_retry_after, Operation, Target};
 use crate::machine::{parse_machine_list, Machine, MachineConfig};
-use crate::{FlyError, FlySettings};
+use crate::{FlyError, FlyOptions};
 
 /// Longest part of a non-JSON error body kept in an error message.
 const MAX_MESSAGE_CHARS: usize = 300;
@@ -26,11 +26,16 @@ pub(crate) struct MachinesClient {
 }
 
 impl MachinesClient {
-    pub(crate) fn new(settings: &FlySettings) -> Result<Self, FlyError> {
-        let mut authorization =
-            HeaderValue::from_str(&crate::authorization_header(&settings.token)).map_err(|_| {
-                FlyError::invalid_setting("token", "contains characters not allowed in a header")
-            })?;
+    pub(crate) fn new(settings: &FlyOptions) -> Result<Self, FlyError> {
+        let mut authorization = HeaderValue::from_str(&crate::authorization_header(
+            settings
+                .token
+                .as_ref()
+                .ok_or_else(|| FlyError::invalid_setting("token", "is not set"))?,
+        ))
+        .map_err(|_| {
+            FlyError::invalid_setting("token", "contains characters not allowed in a header")
+        })?;
         // Keeps the value out of the HTTP stack's own Debug output.
         authorization.set_sensitive(true);
         let http = reqwest::Client::builder()
@@ -43,7 +48,7 @@ impl MachinesClient {
             machines_url: format!(
                 "{}/v1/apps/{}/machines",
                 settings.api_url.trim_end_matches('/'),
-                settings.app
+                settings.app_name()
             ),
             authorization,
             request_timeout: settings.request_timeout,

@@ -15,7 +15,7 @@ use placer_core::Region;
 use tokio::time::Instant;
 
 use crate::machine::Machine;
-use crate::settings::PARKED_KEY;
+use crate::options::PARKED_KEY;
 
 /// A change made to a listed machine.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -21,16 +21,16 @@
 //! use std::sync::Arc;
 //! use placer_core::wrap::{RateLimited, RetryPolicy, Retrying};
 //! use placer_core::RegionActuator;
-//! use placer_fly::{ApiToken, FlyMachinesActuator, FlySettings, TokioTimer};
+//! use placer_fly::{ApiToken, FlyMachinesActuator, FlyOptions, TokioTimer};
 //!
 //! // An app-scoped deploy token: `fly tokens create deploy -a my-app`.
 //! let token = ApiToken::new(std::env::var("FLY_API_TOKEN")?);
-//! let mut settings = FlySettings::new("my-app".parse()?, token);
-//! settings.wait_for_start = Some(Duration::from_secs(60));
+//! let mut options = FlyOptions::new("my-app".parse()?, token);
+//! options.wait_for_start = Some(Duration::from_secs(60));
 //!
 //! let timer = Arc::new(TokioTimer::new());
 //! let actuator = Retrying::new(
-//!     RateLimited::new(FlyMachinesActuator::new(settings)?, 1.0, 3, timer.clone()),
+//!     RateLimited::new(FlyMachinesActuator::new(options)?, 1.0, 3, timer.clone()),
 //!     RetryPolicy::default(),
 //!     timer,
 //! );
@@ -49,7 +49,7 @@ mod error;
 pub mod fake;
 mod ledger;
 mod machine;
-mod settings;
+mod options;
 pub mod state_file;
 mod timer;
 mod token;
@@ -58,9 +58,9 @@ pub use actuator::{FlyMachinesActuator, BACKEND};
 pub use dry_run::{DryRunActuator, DryRunError};
 pub use error::{FlyError, Operation, Target};
 pub use machine::{parse_machine_list, CheckStatus, Machine, MachineConfig};
-pub use settings::{
-    FlySettings, RemovalMode, INTERNAL_API_URL, MANAGED_KEY, MANAGED_VALUE, PARKED_KEY,
-    PROCESS_GROUP_KEY, PUBLIC_API_URL,
+pub use options::{
+    FlyOptions, RateLimitOptions, RemovalMode, INTERNAL_API_URL, MANAGED_KEY, MANAGED_VALUE,
+    PARKED_KEY, PROCESS_GROUP_KEY, PUBLIC_API_URL,
 };
 pub use timer::TokioTimer;
 pub use token::{authorization_header, ApiToken};

@@ -7,7 +7,7 @@ use placer_core::{Region, Timestamp};
 use serde::{Deserialize, Serialize};
 
 use crate::error::{Operation, Target};
-use crate::settings::{MANAGED_KEY, MANAGED_VALUE, PARKED_KEY, PROCESS_GROUP_KEY};
+use crate::options::{MANAGED_KEY, MANAGED_VALUE, PARKED_KEY, PROCESS_GROUP_KEY};
 use crate::FlyError;
 
 /// A machine as returned by `GET /v1/apps/{app}/machines`.

@@ -36,9 +36,9 @@ pub enum PromError {
     Transport {
         /// The endpoint that was called (credentials and query removed).
         endpoint: String,
-        /// The underlying client error (its URL removed).
+        /// The HTTP client's error (its URL removed), with its causes.
         #[source]
-        source: reqwest::Error,
+        source: TransportError,
     },
     /// No complete answer arrived within the configured timeout.
     #[error("{endpoint} did not answer within {}", humanize(*.after))]
@@ -157,18 +157,42 @@ impl From<PromError> for MetricsError {
     }
 }
 
+/// What the HTTP client said when a request got no answer: its message and
+/// its chain of causes ([`source`](std::error::Error::source)), without tying
+/// this crate's API to the client library or its version.
+#[derive(Debug)]
+pub struct TransportError(Box<dyn std::error::Error + Send + Sync>);
+
+impl TransportError {
+    /// Wraps the client's error, its URL removed (the URL is named
+    /// separately, without credentials).
+    pub(crate) fn new(err: reqwest::Error) -> Self {
+        TransportError(Box::new(err.without_url()))
+    }
+}
+
+impl std::fmt::Display for TransportError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        self.0.fmt(f)
+    }
+}
+
+impl std::error::Error for TransportError {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        self.0.source()
+    }
+}
+
 /// The innermost cause in parentheses (e.g. "Connection refused"), which the
 /// client's own message ("error sending request") leaves out.
-fn root_cause(err: &reqwest::Error) -> String {
-    let mut root: &dyn std::error::Error = err;
-    while let Some(inner) = root.source() {
-        root = inner;
+fn root_cause(err: &TransportError) -> String {
+    let mut root: Option<&dyn std::error::Error> = None;
+    let mut next = std::error::Error::source(err);
+    while let Some(inner) = next {
+        root = Some(inner);
+        next = inner.source();
     }
-    if std::ptr::addr_eq(root, err as &dyn std::error::Error) {
-        String::new()
-    } else {
-        format!(" ({root})")
-    }
+    root.map_or_else(String::new, |root| format!(" ({root})"))
 }
 
 fn humanize(duration: Duration) -> String {

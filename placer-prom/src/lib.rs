@@ -20,11 +20,11 @@
 //!
 //! ```no_run
 //! use placer_core::{MetricsSource, Secret, Timestamp};
-//! use placer_prom::{PrometheusSettings, PrometheusSource};
+//! use placer_prom::{PrometheusOptions, PrometheusSource};
 //! use std::time::{Duration, SystemTime};
 //!
 //! # async fn run() -> Result<(), Box<dyn std::error::Error>> {
-//! let mut settings = PrometheusSettings::new(
+//! let mut settings = PrometheusOptions::new(
 //!     "https://api.fly.io/prometheus/personal",
 //!     "shop".parse()?, // validated: lowercase letters, digits, dashes
 //! );
@@ -58,17 +58,17 @@
 
 mod error;
 mod history;
+mod options;
 mod outcome;
 mod response;
-mod settings;
 mod source;
 
-pub use error::PromError;
+pub use error::{PromError, TransportError};
 pub use history::{range_chunks, RangeChunk, MAX_POINTS_PER_QUERY};
-pub use outcome::QueryOutcome;
-pub use response::{parse_response, ParsedResponse, ResultType, UnlabelledSeries};
-pub use settings::{
-    PrometheusSettings, APP_PLACEHOLDER, DEFAULT_QUERY_TEMPLATE, DEFAULT_REGION_LABEL,
+pub use options::{
+    PrometheusOptions, APP_PLACEHOLDER, DEFAULT_QUERY_TEMPLATE, DEFAULT_REGION_LABEL,
     DEFAULT_TIMEOUT,
 };
+pub use outcome::QueryOutcome;
+pub use response::{parse_response, ParsedResponse, ResultType, UnlabelledSeries};
 pub use source::PrometheusSource;

@@ -10,7 +10,7 @@ use reqwest::Url;
 
 use crate::response::api_error;
 use crate::{
-    parse_response, ParsedResponse, PromError, PrometheusSettings, QueryOutcome, ResultType,
+    parse_response, ParsedResponse, PromError, PrometheusOptions, QueryOutcome, ResultType,
 };
 
 /// How much of an error body goes into [`PromError::Http`].
@@ -27,7 +27,7 @@ const ERROR_BODY_LIMIT: usize = 512;
 #[derive(Clone)]
 pub struct PrometheusSource {
     client: reqwest::Client,
-    settings: PrometheusSettings,
+    settings: PrometheusOptions,
     query: String,
     instant_url: Url,
     range_url: Url,
@@ -44,10 +44,11 @@ impl PrometheusSource {
     /// [`PromError::InvalidSettings`] for a URL that is not `http(s)://`, an
     /// empty template, a bad label name, a zero timeout or a token that
     /// cannot be sent in a header.
-    pub fn new(settings: PrometheusSettings) -> Result<Self, PromError> {
+    pub fn new(settings: PrometheusOptions) -> Result<Self, PromError> {
         settings.validate()?;
-        let base = Url::parse(settings.url.trim()).map_err(|e| {
-            PromError::invalid_settings("url", format!("{:?} is not a URL: {e}", settings.url))
+        let url = settings.url.as_deref().unwrap_or_default();
+        let base = Url::parse(url.trim()).map_err(|e| {
+            PromError::invalid_settings("url", format!("{url:?} is not a URL: {e}"))
         })?;
         if !matches!(base.scheme(), "http" | "https") || base.host_str().is_none() {
             return Err(PromError::invalid_settings(
@@ -60,15 +61,13 @@ impl PrometheusSource {
         }
         let authorization = match &settings.token {
             Some(token) if !token.is_empty() => {
-                let mut value = HeaderValue::from_str(&crate::settings::authorization_header(
-                    token,
-                ))
-                .map_err(|_| {
-                    PromError::invalid_settings(
-                        "token",
-                        "the token contains characters that cannot be sent in an HTTP header",
-                    )
-                })?;
+                let mut value = HeaderValue::from_str(&crate::options::authorization_header(token))
+                    .map_err(|_| {
+                        PromError::invalid_settings(
+                            "token",
+                            "the token contains characters that cannot be sent in an HTTP header",
+                        )
+                    })?;
                 value.set_sensitive(true);
                 Some(value)
             }
@@ -91,7 +90,7 @@ impl PrometheusSource {
     }
 
     /// The settings this source was built from.
-    pub fn settings(&self) -> &PrometheusSettings {
+    pub fn settings(&self) -> &PrometheusOptions {
         &self.settings
     }
 
@@ -212,7 +211,7 @@ impl PrometheusSource {
         } else {
             PromError::Transport {
                 endpoint: self.endpoint.clone(),
-                source: err.without_url(),
+                source: crate::error::TransportError::new(err),
             }
         }
     }

@@ -6,7 +6,7 @@ mod support;
 use std::time::{Duration, Instant};
 
 use placer_core::{conformance, Secret};
-use placer_prom::{PromError, PrometheusSettings};
+use placer_prom::{PromError, PrometheusOptions};
 use support::stub::*;
 use wiremock::ResponseTemplate;
 
@@ -186,7 +186,7 @@ async fn an_unreachable_server_is_a_transport_error() {
         .unwrap()
         .port();
     let settings =
-        PrometheusSettings::new(format!("http://127.0.0.1:{port}"), "shop".parse().unwrap());
+        PrometheusOptions::new(format!("http://127.0.0.1:{port}"), "shop".parse().unwrap());
     let source = source(settings);
     let err = source.query_instant(at()).await.unwrap_err();
     assert!(matches!(err, PromError::Transport { .. }), "{err:?}");

@@ -7,7 +7,7 @@ use std::collections::BTreeMap;
 use std::time::Duration;
 
 use placer_core::{conformance, MetricsError, MetricsSource, Secret, Timestamp, TrafficSnapshot};
-use placer_prom::{PromError, PrometheusSettings, PrometheusSource};
+use placer_prom::{PromError, PrometheusOptions, PrometheusSource};
 use support::stub::*;
 use wiremock::MockServer;
 
@@ -184,14 +184,14 @@ fn unusable_settings_are_refused_naming_the_setting() {
         ("not a url", "url"),
         ("", "url"),
     ] {
-        match PrometheusSource::new(PrometheusSettings::new(url, app())) {
+        match PrometheusSource::new(PrometheusOptions::new(url, app())) {
             Err(PromError::InvalidSettings { setting, .. }) => {
                 assert_eq!(setting, expected, "{url}")
             }
             other => panic!("{url}: expected InvalidSettings, got {other:?}"),
         }
     }
-    let mut settings = PrometheusSettings::new("http://127.0.0.1:9", app());
+    let mut settings = PrometheusOptions::new("http://127.0.0.1:9", app());
     settings.token = Some(Secret::new("bad\ntoken-secret"));
     let err = PrometheusSource::new(settings).unwrap_err();
     assert!(

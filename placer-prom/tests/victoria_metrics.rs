@@ -6,7 +6,7 @@ mod support;
 use std::process::Command;
 use std::time::{Duration, Instant};
 
-use placer_prom::{PromError, PrometheusSettings, PrometheusSource};
+use placer_prom::{PromError, PrometheusOptions, PrometheusSource};
 use support::backend::{locate, BackendProcess};
 use support::checks;
 use support::traffic::{KnownTraffic, APP, SERIES_COUNT};
@@ -111,7 +111,7 @@ async fn seed_query_reports_lifetime_totals_not_requests(
     server: &BackendProcess,
     traffic: &KnownTraffic,
 ) {
-    let mut settings = PrometheusSettings::new(server.url(), APP.parse().unwrap());
+    let mut settings = PrometheusOptions::new(server.url(), APP.parse().unwrap());
     settings.query_template = SEED_QUERY.to_owned();
     let at = traffic.query_time();
     let outcome = PrometheusSource::new(settings)
@@ -124,7 +124,7 @@ async fn seed_query_reports_lifetime_totals_not_requests(
 }
 
 async fn syntax_errors_are_api_errors(server: &BackendProcess, traffic: &KnownTraffic) {
-    let mut settings = PrometheusSettings::new(server.url(), APP.parse().unwrap());
+    let mut settings = PrometheusOptions::new(server.url(), APP.parse().unwrap());
     settings.query_template = "sum(".to_owned();
     let err = PrometheusSource::new(settings)
         .unwrap()

@@ -128,14 +128,8 @@ fn app_name(
     if let Some(app) = &env.placer_app {
         return Some((app.clone(), PLACER_APP_VAR));
     }
-    if let Some(app) = config
-        .settings
-        .fly
-        .app
-        .as_ref()
-        .filter(|a| !a.trim().is_empty())
-    {
-        return Some((app.trim().to_owned(), "fly.app"));
+    if let Some(app) = &config.settings.fly.app {
+        return Some((app.to_string(), "fly.app"));
     }
     env.fly_app_name
         .clone()

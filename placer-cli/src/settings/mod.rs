@@ -1,18 +1,17 @@
 //! The CLI's own sections of the config file — `service:`, `prometheus:`,
 //! `fly:` and `simulation:` — read from the same `config/config.yml` as the
-//! engine's keys, through [`placer_core::config::ConfigExtension`] (YAML is
+//! engine's keys. The `prometheus:` and `fly:` sections are the adapters' own
+//! options ([`PrometheusOptions`], [`FlyOptions`]), embedded as they are; through [`placer_core::config::ConfigExtension`] (YAML is
 //! only ever parsed inside placer-core).
 
-mod fly;
-mod prometheus;
 mod service;
 mod simulation;
 
 use placer_core::config::ConfigExtension;
+use placer_fly::FlyOptions;
+use placer_prom::PrometheusOptions;
 use serde::{Deserialize, Serialize};
 
-pub use fly::{FlySection, RateLimitSection, RemovalSetting, RetrySection};
-pub use prometheus::PrometheusSection;
 pub use service::{ServiceSection, DEFAULT_DATA_DIR, DEFAULT_INTERVAL, DEFAULT_LISTEN};
 pub use simulation::{SimulationSection, DEFAULT_SIMULATED_REGIONS};
 
@@ -24,9 +23,9 @@ pub struct FileSettings {
     /// The HTTP service and its tick loop.
     pub service: ServiceSection,
     /// Where real traffic comes from.
-    pub prometheus: PrometheusSection,
+    pub prometheus: PrometheusOptions,
     /// The Fly app and how its machines are changed.
-    pub fly: FlySection,
+    pub fly: FlyOptions,
     /// The built-in traffic simulation used when no Prometheus is set.
     pub simulation: SimulationSection,
 }
@@ -64,9 +63,12 @@ mod tests {
         assert_eq!(engine.traffic_threshold, 80.0);
         assert_eq!(settings.service.listen, "0.0.0.0:9000".parse().unwrap());
         assert_eq!(settings.service.interval, Duration::from_secs(300));
-        assert_eq!(settings.prometheus.timeout, Some(Duration::from_secs(3)));
-        assert_eq!(settings.fly.app.as_deref(), Some("shop"));
-        assert_eq!(settings.fly.removal, Some(RemovalSetting::Stop));
+        assert_eq!(settings.prometheus.timeout, Duration::from_secs(3));
+        assert_eq!(
+            settings.fly.app.as_ref().map(|app| app.as_str()),
+            Some("shop")
+        );
+        assert_eq!(settings.fly.removal, placer_fly::RemovalMode::Stop);
         assert_eq!(settings.fly.rate_limit.requests_per_second, 2.0);
         assert_eq!(settings.simulation.seed, Some(7));
         assert_eq!(settings.simulation.regions.len(), 2);

@@ -21,27 +21,46 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use async_trait::async_trait;
+use serde::{Deserialize, Serialize};
 
 use super::Timer;
 use crate::{ActuatorError, Region, RegionActuator};
 
 /// How [`Retrying`] retries.
-#[derive(Debug, Clone, PartialEq)]
+///
+/// It reads from a config section (`serde`; every key optional, durations
+/// as seconds or text such as `"500ms"`); the jitter is not a key.
+///
+/// ```
+/// use std::time::Duration;
+/// use placer_core::wrap::RetryPolicy;
+///
+/// let policy: RetryPolicy = serde_json::from_str(r#"{"max_attempts": 2, "base_delay": "1s"}"#).unwrap();
+/// assert_eq!(policy.max_attempts, 2);
+/// assert_eq!(policy.base_delay, Duration::from_secs(1));
+/// assert_eq!(policy.max_delay, RetryPolicy::default().max_delay);
+/// ```
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
 pub struct RetryPolicy {
     /// Attempts per call, the first one included (at least 1).
     pub max_attempts: u32,
     /// Delay before the first retry; it doubles for each further retry.
+    #[serde(with = "crate::config::duration")]
     pub base_delay: Duration,
     /// Longest delay between two attempts, unless the backend asks for more
     /// (e.g. with `Retry-After`).
+    #[serde(with = "crate::config::duration")]
     pub max_delay: Duration,
     /// Time from the start of a tick after which its calls are no longer
     /// retried. A retry that would start after it is not made and the last
     /// error is returned.
+    #[serde(with = "crate::config::duration")]
     pub tick_budget: Duration,
     /// Fraction of each backoff delay that is random (0 = none, 1 = all):
     /// a delay `d` becomes a uniform pick in `[d·(1−jitter), d]`, so many
     /// clients failing together do not retry together.
+    #[serde(skip)]
     pub jitter: f64,
 }
 

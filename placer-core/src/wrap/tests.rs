@@ -144,6 +144,21 @@ fn listing_starts_a_new_tick_budget_and_changes_share_it() {
 }
 
 #[test]
+fn a_policy_reads_its_keys_and_keeps_the_default_jitter() {
+    let policy: RetryPolicy = serde_json::from_str(
+        r#"{"max_attempts": 2, "base_delay": 0.25, "max_delay": "3s", "tick_budget": "1m"}"#,
+    )
+    .unwrap();
+    assert_eq!(policy.max_attempts, 2);
+    assert_eq!(policy.base_delay, ms(250));
+    assert_eq!(policy.max_delay, Duration::from_secs(3));
+    assert_eq!(policy.tick_budget, Duration::from_secs(60));
+    assert_eq!(policy.jitter, RetryPolicy::default().jitter);
+    let err = serde_json::from_str::<RetryPolicy>(r#"{"jitter": 0}"#).unwrap_err();
+    assert!(err.to_string().contains("unknown field `jitter`"), "{err}");
+}
+
+#[test]
 fn backoff_doubles_up_to_the_cap() {
     let policy = RetryPolicy {
         base_delay: ms(100),

@@ -25,12 +25,12 @@
 //! # #[tokio::main(flavor = "current_thread")] async fn main() {
 //! use placer_core::RegionActuator;
 //! use placer_fly::fake::{FakeMachinesApi, MachineSpec};
-//! use placer_fly::{ApiToken, FlyMachinesActuator, FlySettings};
+//! use placer_fly::{ApiToken, FlyMachinesActuator, FlyOptions};
 //!
 //! let api = FakeMachinesApi::start("my-app", "test-token").await.unwrap();
 //! api.add_machine(MachineSpec::new("iad"));
 //!
-//! let mut settings = FlySettings::new("my-app".parse().unwrap(), ApiToken::new("test-token"));
+//! let mut settings = FlyOptions::new("my-app".parse().unwrap(), ApiToken::new("test-token"));
 //! settings.api_url = api.base_url();
 //! let actuator = FlyMachinesActuator::new(settings).unwrap();
 //! actuator.deploy(&"fra".parse().unwrap()).await.unwrap();
@@ -137,7 +137,7 @@ impl FakeMachinesApi {
         })
     }
 
-    /// The base URL to put in `FlySettings::api_url`.
+    /// The base URL to put in `FlyOptions::api_url`.
     pub fn base_url(&self) -> String {
         format!("http://{}", self.addr)
     }

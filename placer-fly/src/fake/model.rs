@@ -9,7 +9,7 @@ use tokio::time::Instant;
 
 use super::{Fault, RecordedRequest};
 use crate::machine::{Machine, MachineConfig};
-use crate::settings::{MANAGED_KEY, MANAGED_VALUE, PROCESS_GROUP_KEY};
+use crate::options::{MANAGED_KEY, MANAGED_VALUE, PROCESS_GROUP_KEY};
 
 /// A machine to add to the fake, as `fly deploy` would have made it.
 #[derive(Debug, Clone)]

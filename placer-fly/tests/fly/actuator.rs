@@ -309,7 +309,7 @@ async fn stop_mode_parks_machines_and_a_later_deploy_starts_them_again() {
 async fn a_bad_token_is_a_401_with_fly_s_message() {
     let api = fake_with_app().await;
     let mut settings = settings(&api);
-    settings.token = ApiToken::new("FlyV1 wrong-token");
+    settings.token = Some(ApiToken::new("FlyV1 wrong-token"));
     let err = actuator(settings).deployed_regions().await.unwrap_err();
     let fly = fly_error(&err);
     assert_eq!(fly.status(), Some(401));
@@ -321,7 +321,7 @@ async fn a_bad_token_is_a_401_with_fly_s_message() {
 async fn a_wrong_app_is_a_404_naming_it() {
     let api = fake_with_app().await;
     let mut settings = settings(&api);
-    settings.app = "other-app".parse().unwrap();
+    settings.app = Some("other-app".parse().unwrap());
     let err = actuator(settings).deployed_regions().await.unwrap_err();
     assert_eq!(fly_error(&err).status(), Some(404));
     assert!(err.to_string().contains("app other-app not found"), "{err}");

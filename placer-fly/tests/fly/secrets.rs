@@ -6,7 +6,7 @@ use placer_core::wrap::{RateLimited, RetryPolicy, Retrying};
 use placer_core::RegionActuator;
 use placer_fly::fake::Fault;
 use placer_fly::ApiToken;
-use placer_fly::{FlyMachinesActuator, FlySettings};
+use placer_fly::{FlyMachinesActuator, FlyOptions};
 
 use crate::support::*;
 
@@ -30,7 +30,7 @@ async fn errors_never_contain_the_token() {
 
     // Refused by the API.
     let mut bad = settings(&api);
-    bad.token = ApiToken::new(format!("FlyV1 {SECRET}-wrong"));
+    bad.token = Some(ApiToken::new(format!("FlyV1 {SECRET}-wrong")));
     errors.push(actuator(bad).deployed_regions().await.unwrap_err());
 
     // Server error, timeout, and an unreachable server.
@@ -81,12 +81,12 @@ async fn debug_output_never_contains_the_token() {
 
 #[tokio::test]
 async fn invalid_settings_errors_never_contain_the_token() {
-    let mut settings = FlySettings::new("ok-app".parse().unwrap(), ApiToken::new(SECRET));
+    let mut settings = FlyOptions::new("ok-app".parse().unwrap(), ApiToken::new(SECRET));
     settings.api_url = "not a url".into();
     let err = FlyMachinesActuator::new(settings.clone()).unwrap_err();
     assert!(!everything_about(&err).contains(SECRET));
     settings.api_url = placer_fly::PUBLIC_API_URL.into();
-    settings.token = ApiToken::new(format!("{SECRET}\nX-Injected: 1"));
+    settings.token = Some(ApiToken::new(format!("{SECRET}\nX-Injected: 1")));
     let err = FlyMachinesActuator::new(settings).unwrap_err();
     assert!(err.to_string().contains("token"), "{err}");
     assert!(!everything_about(&err).contains(SECRET));
@@ -98,7 +98,7 @@ async fn recorded_requests_redact_the_token_but_keep_the_scheme() {
         .await
         .unwrap();
     let mut settings = settings(&api);
-    settings.token = ApiToken::new("plain-personal-token");
+    settings.token = Some(ApiToken::new("plain-personal-token"));
     actuator(settings).deployed_regions().await.unwrap();
     let request = &api.requests()[0];
     assert_eq!(request.headers["authorization"], "Bearer [redacted]");

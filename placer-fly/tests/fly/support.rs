@@ -8,7 +8,7 @@ use placer_core::wrap::Timer;
 
 use placer_core::Region;
 use placer_fly::fake::{FakeMachinesApi, MachineSpec};
-use placer_fly::{ApiToken, FlyMachinesActuator, FlySettings, TokioTimer};
+use placer_fly::{ApiToken, FlyMachinesActuator, FlyOptions, TokioTimer};
 
 pub const APP: &str = "my-app";
 pub const TOKEN: &str = "FlyV1 fm2_test-secret-token";
@@ -25,8 +25,8 @@ pub async fn fake_with_app() -> FakeMachinesApi {
 }
 
 /// Settings for the fake, with a short request timeout.
-pub fn settings(api: &FakeMachinesApi) -> FlySettings {
-    let mut settings = FlySettings::new(APP.parse().unwrap(), ApiToken::new(TOKEN));
+pub fn settings(api: &FakeMachinesApi) -> FlyOptions {
+    let mut settings = FlyOptions::new(APP.parse().unwrap(), ApiToken::new(TOKEN));
     settings.api_url = api.base_url();
     settings.request_timeout = Duration::from_secs(5);
     settings
@@ -37,7 +37,7 @@ pub fn timer() -> Arc<dyn Timer> {
     Arc::new(TokioTimer::new())
 }
 
-pub fn actuator(settings: FlySettings) -> FlyMachinesActuator {
+pub fn actuator(settings: FlyOptions) -> FlyMachinesActuator {
     FlyMachinesActuator::new(settings).unwrap()
 }
 

@@ -6,15 +6,15 @@ use std::time::Duration;
 
 use placer_core::AppName;
 use placer_core::{conformance, Timestamp, TrafficSnapshot};
-use placer_prom::{PrometheusSettings, PrometheusSource, QueryOutcome};
+use placer_prom::{PrometheusOptions, PrometheusSource, QueryOutcome};
 
 use super::backend::BackendProcess;
 use super::traffic::{KnownTraffic, APP};
 
 /// Default settings for `app` on `server`.
-pub fn settings_for(server: &BackendProcess, app: &str) -> PrometheusSettings {
+pub fn settings_for(server: &BackendProcess, app: &str) -> PrometheusOptions {
     let app: AppName = app.parse().unwrap();
-    PrometheusSettings::new(server.url(), app)
+    PrometheusOptions::new(server.url(), app)
 }
 
 /// A source with default settings for `app` on `server`.

@@ -3,7 +3,7 @@
 use std::collections::BTreeMap;
 
 use placer_core::Timestamp;
-use placer_prom::{PrometheusSettings, PrometheusSource};
+use placer_prom::{PrometheusOptions, PrometheusSource};
 use wiremock::matchers::{method, path};
 use wiremock::{Mock, MockServer, Request, ResponseTemplate};
 
@@ -19,14 +19,14 @@ pub fn fixture(name: &str) -> String {
     std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("cannot read {path}: {e}"))
 }
 
-pub fn settings(server: &MockServer) -> PrometheusSettings {
-    PrometheusSettings::new(
+pub fn settings(server: &MockServer) -> PrometheusOptions {
+    PrometheusOptions::new(
         format!("{}/prometheus/acme", server.uri()),
         "shop".parse().unwrap(),
     )
 }
 
-pub fn source(settings: PrometheusSettings) -> PrometheusSource {
+pub fn source(settings: PrometheusOptions) -> PrometheusSource {
     PrometheusSource::new(settings).unwrap()
 }
 

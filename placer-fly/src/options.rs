@@ -1,0 +1,330 @@
+//! [`FlyOptions`]: which app, which machines, how to change them, and how
+//! hard to press the API.
+
+use std::time::Duration;
+
+use placer_core::wrap::RetryPolicy;
+use placer_core::AppName;
+use serde::{Deserialize, Deserializer, Serialize};
+
+use crate::{ApiToken, FlyError};
+
+/// The public Machines API endpoint.
+pub const PUBLIC_API_URL: &str = "https://api.machines.dev";
+
+/// The Machines API endpoint as seen from inside Fly's private network.
+pub const INTERNAL_API_URL: &str = "http://_api.internal:4280";
+
+/// The metadata key and value that mark machines created by fly-placer.
+pub const MANAGED_KEY: &str = "fly_placer";
+/// See [`MANAGED_KEY`].
+pub const MANAGED_VALUE: &str = "managed";
+/// The metadata key Fly uses for a machine's process group.
+pub const PROCESS_GROUP_KEY: &str = "fly_process_group";
+/// The metadata key fly-placer sets on machines it stopped in
+/// [`RemovalMode::Stop`], so they no longer count as deployed.
+pub const PARKED_KEY: &str = "fly_placer_parked";
+
+/// How a region is removed (`destroy` or `stop` in a config file).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum RemovalMode {
+    /// Destroy the region's machines (`DELETE …?force=true`). Nothing is left
+    /// behind, and nothing is billed.
+    #[default]
+    Destroy,
+    /// Stop the region's machines and mark them parked (metadata
+    /// `fly_placer_parked`). A later deploy of the region starts a parked
+    /// machine again instead of creating one, which is faster; stopped
+    /// machines still cost their root filesystem.
+    Stop,
+}
+
+/// The client-side limit on actuator calls, for
+/// [`RateLimited`](placer_core::wrap::RateLimited).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct RateLimitOptions {
+    /// Sustained calls per second; not a positive number: no limit.
+    pub requests_per_second: f64,
+    /// Calls allowed at once after a quiet spell.
+    pub burst: u32,
+}
+
+impl Default for RateLimitOptions {
+    /// 5 calls per second, bursts of 10: well under the Machines API's
+    /// per-app limits, a deploy costing up to three requests.
+    fn default() -> Self {
+        RateLimitOptions {
+            requests_per_second: 5.0,
+            burst: 10,
+        }
+    }
+}
+
+/// Everything [`FlyMachinesActuator`](crate::FlyMachinesActuator) needs to
+/// know, and what its wrappers should do. Plain data that reads from and
+/// writes to a config section (`serde`; every key optional, durations as
+/// seconds or text such as `"30s"`): build it with [`FlyOptions::new`] or
+/// deserialize it, then change fields.
+///
+/// The token is never read from or written to a config file: set it from
+/// the environment. `Debug` output never shows it (see [`ApiToken`]).
+///
+/// ```
+/// use std::time::Duration;
+/// use placer_fly::{ApiToken, FlyOptions, RemovalMode};
+///
+/// let options: FlyOptions =
+///     serde_json::from_str(r#"{"app": "shop", "removal": "stop", "request_timeout": "5s"}"#).unwrap();
+/// assert_eq!(options.removal, RemovalMode::Stop);
+/// assert_eq!(options.request_timeout, Duration::from_secs(5));
+/// assert_eq!(options.process_group, "app");
+///
+/// let options = FlyOptions::new("shop".parse().unwrap(), ApiToken::new("FlyV1 fm2_x"));
+/// options.validate().unwrap();
+/// assert!(!format!("{options:?}").contains("fm2_x"));
+/// ```
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct FlyOptions {
+    /// The Fly app whose machines are placed. Required by the actuator; a
+    /// blank value in a file counts as unset.
+    #[serde(deserialize_with = "blank_is_none")]
+    pub app: Option<AppName>,
+    /// An app-scoped deploy token (`fly tokens create deploy`). Required by
+    /// the actuator; never (de)serialized.
+    #[serde(skip)]
+    pub token: Option<ApiToken>,
+    /// Base URL of the Machines API: [`PUBLIC_API_URL`] by default,
+    /// [`INTERNAL_API_URL`] from inside Fly's network.
+    pub api_url: String,
+    /// The process group whose machines are placed (`config.metadata.fly_process_group`).
+    pub process_group: String,
+    /// The machine whose config is cloned into new regions. `None`: the
+    /// newest healthy machine of the process group.
+    pub template_machine: Option<String>,
+    /// How regions are removed.
+    pub removal: RemovalMode,
+    /// Create machines stopped (`skip_launch`), so Fly's proxy starts them
+    /// when requests arrive.
+    pub skip_launch: bool,
+    /// After creating a machine, wait until it is `started`, at most this
+    /// long. Cannot be combined with `skip_launch`.
+    #[serde(with = "placer_core::config::duration::option")]
+    pub wait_for_start: Option<Duration>,
+    /// Also remove machines fly-placer did not create. By default only
+    /// machines with metadata `fly_placer=managed` are ever stopped or destroyed.
+    pub manage_unmarked: bool,
+    /// Timeout of each HTTP request.
+    #[serde(with = "placer_core::config::duration")]
+    pub request_timeout: Duration,
+    /// How long the actuator trusts its own recent changes over a listing
+    /// that does not show them yet (the API's listing is eventually
+    /// consistent). Within this window a region it just deployed counts as
+    /// deployed, and a machine it just destroyed does not. Not a config key.
+    #[serde(skip)]
+    pub consistency_window: Duration,
+    /// How failed calls are retried ([`Retrying`](placer_core::wrap::Retrying)).
+    pub retry: RetryPolicy,
+    /// The client-side limit on calls ([`RateLimited`](placer_core::wrap::RateLimited)).
+    pub rate_limit: RateLimitOptions,
+}
+
+impl Default for FlyOptions {
+    /// No app and no token yet; public API, process group `app`, newest
+    /// healthy machine as template, destroy on removal, machines started at
+    /// once without waiting, only marked machines removed, 30 s request
+    /// timeout, 60 s consistency window, the default retries and rate limit.
+    fn default() -> Self {
+        FlyOptions {
+            app: None,
+            token: None,
+            api_url: PUBLIC_API_URL.to_owned(),
+            process_group: "app".to_owned(),
+            template_machine: None,
+            removal: RemovalMode::Destroy,
+            skip_launch: false,
+            wait_for_start: None,
+            manage_unmarked: false,
+            request_timeout: Duration::from_secs(30),
+            consistency_window: Duration::from_secs(60),
+            retry: RetryPolicy::default(),
+            rate_limit: RateLimitOptions::default(),
+        }
+    }
+}
+
+impl FlyOptions {
+    /// Options for `app` with `token` and every other field at its default.
+    pub fn new(app: AppName, token: ApiToken) -> Self {
+        FlyOptions {
+            app: Some(app),
+            token: Some(token),
+            ..FlyOptions::default()
+        }
+    }
+
+    /// The app, once [`validate`](Self::validate) passed.
+    pub(crate) fn app_name(&self) -> &str {
+        self.app.as_ref().map_or("", AppName::as_str)
+    }
+
+    /// Checks every field.
+    ///
+    /// # Errors
+    /// [`FlyError::InvalidSettings`] naming the first field at fault.
+    pub fn validate(&self) -> Result<(), FlyError> {
+        if self.app.is_none() {
+            return Err(FlyError::invalid_setting("app", "is not set"));
+        }
+        let url = reqwest::Url::parse(&self.api_url).map_err(|err| {
+            FlyError::invalid_setting("api_url", format!("{:?} is not a URL: {err}", self.api_url))
+        })?;
+        if !matches!(url.scheme(), "http" | "https") || url.host_str().is_none() {
+            return Err(FlyError::invalid_setting(
+                "api_url",
+                format!("{:?} must be an http(s) URL with a host", self.api_url),
+            ));
+        }
+        if self.token.as_ref().is_none_or(ApiToken::is_empty) {
+            return Err(FlyError::invalid_setting(
+                "token",
+                "is empty; create one with `fly tokens create deploy`",
+            ));
+        }
+        if self.process_group.trim().is_empty() {
+            return Err(FlyError::invalid_setting("process_group", "is empty"));
+        }
+        if let Some(template) = &self.template_machine {
+            if template.is_empty() || !template.bytes().all(|b| b.is_ascii_alphanumeric()) {
+                return Err(FlyError::invalid_setting(
+                    "template_machine",
+                    format!("{template:?} is not a machine id (letters and digits)"),
+                ));
+            }
+        }
+        if self.skip_launch && self.wait_for_start.is_some() {
+            return Err(FlyError::invalid_setting(
+                "wait_for_start",
+                "cannot wait for machines created stopped (skip_launch); set one of them only",
+            ));
+        }
+        if self.wait_for_start == Some(Duration::ZERO) {
+            return Err(FlyError::invalid_setting(
+                "wait_for_start",
+                "must be longer than zero",
+            ));
+        }
+        if self.request_timeout.is_zero() {
+            return Err(FlyError::invalid_setting(
+                "request_timeout",
+                "must be longer than zero",
+            ));
+        }
+        Ok(())
+    }
+}
+
+/// Reads an optional app name; blank text is `None` and surrounding
+/// whitespace is dropped, as the config file always allowed.
+fn blank_is_none<'de, D: Deserializer<'de>>(deserializer: D) -> Result<Option<AppName>, D::Error> {
+    let text: Option<String> = Option::deserialize(deserializer)?;
+    match text.as_deref().map(str::trim) {
+        None | Some("") => Ok(None),
+        Some(name) => AppName::new(name)
+            .map(Some)
+            .map_err(serde::de::Error::custom),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn options() -> FlyOptions {
+        FlyOptions::new("my-app".parse().unwrap(), ApiToken::new("FlyV1 secret"))
+    }
+
+    #[test]
+    fn defaults_are_valid_and_documented() {
+        let s = options();
+        s.validate().unwrap();
+        assert_eq!(s.api_url, "https://api.machines.dev");
+        assert_eq!(s.process_group, "app");
+        assert_eq!(s.removal, RemovalMode::Destroy);
+        assert!(!s.skip_launch && !s.manage_unmarked);
+        assert_eq!(s.request_timeout, Duration::from_secs(30));
+        assert_eq!(s.consistency_window, Duration::from_secs(60));
+        assert_eq!(s.retry, RetryPolicy::default());
+        assert_eq!(s.rate_limit, RateLimitOptions::default());
+    }
+
+    #[test]
+    fn contradictory_missing_or_empty_settings_are_named() {
+        let mut s = options();
+        s.skip_launch = true;
+        s.wait_for_start = Some(Duration::from_secs(5));
+        assert!(s
+            .validate()
+            .unwrap_err()
+            .to_string()
+            .contains("wait_for_start"));
+
+        let mut s = options();
+        s.token = Some(ApiToken::new("  "));
+        assert!(s.validate().unwrap_err().to_string().contains("`token`"));
+        s.token = None;
+        assert!(s.validate().unwrap_err().to_string().contains("`token`"));
+
+        let mut s = options();
+        s.app = None;
+        assert!(s.validate().unwrap_err().to_string().contains("`app`"));
+
+        let mut s = options();
+        s.api_url = "ftp://example".into();
+        assert!(s.validate().unwrap_err().to_string().contains("api_url"));
+    }
+
+    #[test]
+    fn debug_output_hides_the_token() {
+        let s = FlyOptions::new(
+            "my-app".parse().unwrap(),
+            ApiToken::new("FlyV1 fm2_topsecret"),
+        );
+        assert!(!format!("{s:?} {s:#?}").contains("topsecret"));
+    }
+
+    #[test]
+    fn reads_every_key_and_never_the_token() {
+        let s: FlyOptions = serde_json::from_str(
+            r#"{"app": " shop ", "api_url": "http://127.0.0.1:1", "process_group": "web",
+                "template_machine": "abc123", "removal": "stop", "skip_launch": true,
+                "manage_unmarked": true, "request_timeout": 5,
+                "retry": {"max_attempts": 2, "base_delay": "1s", "max_delay": "3s", "tick_budget": "20s"},
+                "rate_limit": {"requests_per_second": 2, "burst": 3}}"#,
+        )
+        .unwrap();
+        assert_eq!(s.app.as_ref().map(AppName::as_str), Some("shop"));
+        assert_eq!(s.removal, RemovalMode::Stop);
+        assert_eq!(s.request_timeout, Duration::from_secs(5));
+        assert_eq!(s.retry.max_attempts, 2);
+        assert_eq!(s.retry.tick_budget, Duration::from_secs(20));
+        assert_eq!(s.retry.jitter, RetryPolicy::default().jitter);
+        assert_eq!(s.rate_limit.burst, 3);
+        assert!(s.token.is_none());
+
+        let err = serde_json::from_str::<FlyOptions>(r#"{"token": "x"}"#).unwrap_err();
+        assert!(err.to_string().contains("unknown field `token`"), "{err}");
+        let blank: FlyOptions = serde_json::from_str(r#"{"app": "  "}"#).unwrap();
+        assert!(blank.app.is_none());
+        let bad = serde_json::from_str::<FlyOptions>(r#"{"app": "Shop"}"#).unwrap_err();
+        assert!(bad.to_string().contains("'S'"), "{bad}");
+
+        let written = serde_json::to_string(&options()).unwrap();
+        assert!(
+            !written.contains("secret") && !written.contains("token"),
+            "{written}"
+        );
+    }
+}
