@@ -95,10 +95,7 @@ fn backtest_throughput(c: &mut Criterion) {
     group.throughput(Throughput::Elements(trace.len() as u64));
     for policy in [PolicyName::THRESHOLD, PolicyName::LATENCY] {
         let name = policy.to_string();
-        let config = PlacerConfig {
-            policy,
-            ..PlacerConfig::default()
-        };
+        let config = PlacerConfig::default().with_policy(policy);
         group.bench_function(name, |b| {
             b.iter(|| block_on(backtest::replay(&config, &trace, &initial, |_| {})))
         });

@@ -34,12 +34,10 @@ pub fn snapshot(index: usize, salt: u64) -> TrafficSnapshot {
 
 /// A live config keeping `history` points per region.
 pub fn config_with_history(history: usize) -> PlacerConfig {
-    PlacerConfig {
-        dry_run: false,
-        long_term_window: history,
-        short_term_window: 5.min(history),
-        ..PlacerConfig::default()
-    }
+    PlacerConfig::default()
+        .with_dry_run(false)
+        .with_long_term_window(history)
+        .with_short_term_window(5.min(history))
 }
 
 /// An engine that has seen `history` ticks of traffic.

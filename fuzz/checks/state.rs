@@ -29,14 +29,8 @@ pub fn check_state(data: &[u8]) -> Result<(), String> {
     let remembered: BTreeSet<Region> = state.regions().map(|(region, _)| *region).collect();
     let configs = [
         PlacerConfig::default(),
-        PlacerConfig {
-            thresholds: ThresholdMode::VolatilityAware,
-            ..PlacerConfig::default()
-        },
-        PlacerConfig {
-            policy: PolicyName::LATENCY,
-            ..PlacerConfig::default()
-        },
+        PlacerConfig::default().with_thresholds(ThresholdMode::VolatilityAware),
+        PlacerConfig::default().with_policy(PolicyName::LATENCY),
     ];
     for config in configs {
         let placer = Placer::with_state(config.clone(), state.clone()).expect("a valid config");

@@ -24,6 +24,13 @@
 //! 5. **Apply and report**: carry the plan out (in dry-run only on simulating
 //!    actuators) and return a [`TickReport`] in the seed's JSON shape.
 //!
+//! [`Placer::tick`] does all of this. A bot that does its own I/O uses the
+//! steps under it: [`Placer::observe`] a snapshot, [`Placer::decide`]
+//! against a deployment (pure: ask "what would you do?" as often as you
+//! like), carry out what you choose, then [`Placer::commit`] the outcomes.
+//! A policy of your own plugs in with [`Placer::with_policy`] (see
+//! [`policy`]).
+//!
 //! ## Embedding
 //! An ops bot with its own traffic numbers implements [`MetricsSource`] and
 //! drives the engine with its own clock:
@@ -46,7 +53,7 @@
 //! }
 //!
 //! # futures::executor::block_on(async {
-//! let config = PlacerConfig { dry_run: false, sustain_ticks: 2, ..PlacerConfig::default() };
+//! let config = PlacerConfig::default().with_dry_run(false).with_sustain_ticks(2);
 //! let mut placer = Placer::new(config)?;
 //! let actuator = InMemoryActuator::new(["iad".parse()?]);
 //! let mut now = Timestamp::from_unix_seconds(1_800_000_000);
@@ -60,8 +67,9 @@
 //! # }).unwrap();
 //! ```
 //!
-//! Persist [`Placer::state`] (it is `serde`-serializable and versioned) to
-//! resume after a restart with [`Placer::with_state`].
+//! Persist [`Placer::state`] ([`EngineState::to_json`]; it is versioned) to
+//! resume after a restart: [`EngineState::from_json`] (a [`StateError`]
+//! when it cannot) and [`Placer::with_state`].
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]
 

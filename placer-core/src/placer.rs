@@ -25,7 +25,7 @@ use crate::{
 /// # futures::executor::block_on(async {
 /// use placer_core::{InMemoryActuator, Placer, PlacerConfig, ScriptedSource, Timestamp, TrafficSnapshot};
 ///
-/// let config = PlacerConfig { dry_run: false, ..PlacerConfig::default() };
+/// let config = PlacerConfig::default().with_dry_run(false);
 /// let mut placer = Placer::new(config).unwrap();
 /// let actuator = InMemoryActuator::new(["iad".parse().unwrap()]);
 /// let source = ScriptedSource::new();

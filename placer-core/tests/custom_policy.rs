@@ -103,11 +103,9 @@ fn at(minute: i64) -> Timestamp {
 }
 
 fn live() -> PlacerConfig {
-    PlacerConfig {
-        dry_run: false,
-        cooldown_period: std::time::Duration::ZERO,
-        ..PlacerConfig::default()
-    }
+    PlacerConfig::default()
+        .with_dry_run(false)
+        .with_cooldown_period(std::time::Duration::ZERO)
 }
 
 fn name() -> PolicyName {

@@ -34,11 +34,9 @@ fn r(code: &str) -> Region {
 /// The latency policy with its defaults: a change must stay worth making
 /// for `persist_ticks` (3) ticks unless it is urgent.
 fn latency(dry_run: bool) -> PlacerConfig {
-    PlacerConfig {
-        policy: placer_core::policy::PolicyName::LATENCY,
-        dry_run,
-        ..PlacerConfig::default()
-    }
+    PlacerConfig::default()
+        .with_policy(placer_core::policy::PolicyName::LATENCY)
+        .with_dry_run(dry_run)
 }
 
 /// Steady traffic at iad, and a smaller crowd at gru that grows slowly:

@@ -43,24 +43,7 @@ prop_compose! {
             .into_iter()
             .filter(|r| !excluded.contains(r) && (allowed.is_empty() || allowed.contains(r)))
             .collect();
-        PlacerConfig {
-            dry_run: false,
-            cooldown_period: TICK * cooldown_ticks as u32,
-            short_term_window: short,
-            long_term_window: short + extra,
-            alpha_short,
-            alpha_long,
-            traffic_threshold,
-            deployment_threshold: traffic_threshold * deployment_fraction,
-            allowed_regions: allowed,
-            excluded_regions: excluded,
-            always_running_regions: always,
-            max_actions_per_tick: max_actions,
-            sustain_ticks: sustain,
-            thresholds: if volatility { ThresholdMode::VolatilityAware } else { ThresholdMode::Adaptive },
-            min_regions,
-            ..PlacerConfig::default()
-        }
+        PlacerConfig::default().with_dry_run(false).with_cooldown_period(TICK * cooldown_ticks as u32).with_short_term_window(short).with_long_term_window(short + extra).with_alpha_short(alpha_short).with_alpha_long(alpha_long).with_traffic_threshold(traffic_threshold).with_deployment_threshold(traffic_threshold * deployment_fraction).with_allowed_regions(allowed).with_excluded_regions(excluded).with_always_running_regions(always).with_max_actions_per_tick(max_actions).with_sustain_ticks(sustain).with_thresholds(if volatility { ThresholdMode::VolatilityAware } else { ThresholdMode::Adaptive }).with_min_regions(min_regions)
     }
 }
 
@@ -201,10 +184,7 @@ proptest! {
 
 #[test]
 fn failed_fetch_never_removes_even_after_quiet_history() {
-    let config = PlacerConfig {
-        dry_run: false,
-        ..PlacerConfig::default()
-    };
+    let config = PlacerConfig::default().with_dry_run(false);
     let mut observations: Vec<Option<Vec<(usize, f64)>>> =
         vec![Some(vec![(0, 100.0), (1, 100.0)]); 5];
     observations.extend(vec![None; 10]);
@@ -237,12 +217,7 @@ proptest! {
         let ticks = observations.len();
         let machine_hours = regions_on_average * ticks as f64 / 60.0;
         let start = Timestamp::from_unix_seconds(1_800_000_000);
-        let mut config = PlacerConfig {
-            dry_run: false,
-            policy: placer_core::policy::PolicyName::LATENCY,
-            max_actions_per_tick: max_actions,
-            ..PlacerConfig::default()
-        };
+        let mut config = PlacerConfig::default().with_dry_run(false).with_policy(placer_core::policy::PolicyName::LATENCY).with_max_actions_per_tick(max_actions);
         config.policy_settings.set(&placer_core::policy::LatencySettings {
             region_cost_ms,
             budget: Some(placer_core::policy::MachineBudget {

@@ -33,10 +33,7 @@ fn latency_report(trace: &Trace, region_cost_ms: f64) -> QualityReport {
 /// whole trace: one period that covers exactly the intervals the report
 /// counts (the one before each tick).
 fn budgeted_report(trace: &Trace, region_cost_ms: f64, budget: Option<f64>) -> QualityReport {
-    let mut config = PlacerConfig {
-        policy: PolicyName::LATENCY,
-        ..PlacerConfig::default()
-    };
+    let mut config = PlacerConfig::default().with_policy(PolicyName::LATENCY);
     config.policy_settings.set(&LatencySettings {
         region_cost_ms,
         budget: budget.map(|machine_hours| MachineBudget {

@@ -33,10 +33,7 @@ fn an_old_state_file_loads_with_the_latency_memory_in_place() {
 #[test]
 fn the_latency_policy_resumes_from_an_old_state() {
     let state = EngineState::from_json(OLD_STATE).unwrap();
-    let config = PlacerConfig {
-        policy: PolicyName::LATENCY,
-        ..PlacerConfig::default()
-    };
+    let config = PlacerConfig::default().with_policy(PolicyName::LATENCY);
     let placer = Placer::with_state(config, state).unwrap();
     let deployed: std::collections::BTreeSet<Region> = ["ams", "iad", "nrt", "sfo", "sin"]
         .iter()

@@ -42,10 +42,7 @@ fn at(minute: i64) -> Timestamp {
 }
 
 fn live() -> PlacerConfig {
-    PlacerConfig {
-        dry_run: false,
-        ..PlacerConfig::default()
-    }
+    PlacerConfig::default().with_dry_run(false)
 }
 
 fn busy_fra_source(times: usize) -> MockSource {
@@ -106,11 +103,9 @@ fn listing_failure_means_no_actions() {
 
 #[test]
 fn one_failed_region_does_not_stop_the_others() {
-    let config = PlacerConfig {
-        dry_run: false,
-        sustain_ticks: 1,
-        ..PlacerConfig::default()
-    };
+    let config = PlacerConfig::default()
+        .with_dry_run(false)
+        .with_sustain_ticks(1);
     let mut source = MockSource::new();
     source.expect_fetch().returning(|at| {
         Ok(TrafficSnapshot::new(at, [("iad", 40.0), ("fra", 400.0), ("sin", 300.0)]).unwrap())
@@ -153,10 +148,7 @@ fn one_failed_region_does_not_stop_the_others() {
 
 #[test]
 fn dry_run_never_calls_a_real_actuator_to_change_anything() {
-    let config = PlacerConfig {
-        sustain_ticks: 1,
-        ..PlacerConfig::default()
-    };
+    let config = PlacerConfig::default().with_sustain_ticks(1);
     assert!(config.dry_run);
     let source = busy_fra_source(3);
     let mut actuator = MockActuator::new();
@@ -178,10 +170,7 @@ fn dry_run_never_calls_a_real_actuator_to_change_anything() {
 
 #[test]
 fn dry_run_drives_a_simulating_actuator() {
-    let config = PlacerConfig {
-        sustain_ticks: 1,
-        ..PlacerConfig::default()
-    };
+    let config = PlacerConfig::default().with_sustain_ticks(1);
     let actuator = InMemoryActuator::new([r("iad")]);
     let source = ScriptedSource::from_snapshots(
         (0..2).map(|m| TrafficSnapshot::new(at(m), [("iad", 40.0), ("fra", 400.0)]).unwrap()),
@@ -197,12 +186,10 @@ fn dry_run_drives_a_simulating_actuator() {
 
 #[test]
 fn successful_actions_start_the_cooldown() {
-    let config = PlacerConfig {
-        dry_run: false,
-        sustain_ticks: 1,
-        cooldown_period: std::time::Duration::from_secs(300),
-        ..PlacerConfig::default()
-    };
+    let config = PlacerConfig::default()
+        .with_dry_run(false)
+        .with_sustain_ticks(1)
+        .with_cooldown_period(std::time::Duration::from_secs(300));
     let actuator = InMemoryActuator::new([r("iad")]);
     let source = ScriptedSource::new();
     let mut placer = Placer::new(config).unwrap();

@@ -14,10 +14,7 @@ proptest! {
             1..30,
         ),
     ) {
-        let config = PlacerConfig {
-            thresholds: ThresholdMode::VolatilityAware,
-            ..PlacerConfig::default()
-        };
+        let config = PlacerConfig::default().with_thresholds(ThresholdMode::VolatilityAware);
         let codes = ["iad", "fra", "syd", "gru"];
         let mut state = EngineState::default();
         for (index, counts) in ticks.iter().enumerate() {

@@ -5,6 +5,7 @@
 //! the default `yaml` feature) so the YAML library can be swapped, or left
 //! out, without touching the rest of the engine.
 
+mod builder;
 pub mod duration;
 mod validate;
 #[cfg(feature = "yaml")]
@@ -43,6 +44,7 @@ pub enum ThresholdMode {
 /// The seed's keys keep their names and meaning; keys added since have
 /// defaults, so the seed's `config.yml` parses unchanged. Build one with
 /// `from_yaml` (the `yaml` feature) or from [`PlacerConfig::default`] and
+/// its `with_*` setters ([`with_dry_run`](Self::with_dry_run), …), and
 /// check it with [`PlacerConfig::validate`] (the engine refuses an invalid
 /// config).
 ///
@@ -63,6 +65,7 @@ pub enum ThresholdMode {
 /// ```
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(default)]
+#[non_exhaustive]
 pub struct PlacerConfig {
     /// Plan and report, but never change a real deployment. Default `true`.
     pub dry_run: bool,

@@ -47,11 +47,9 @@ fn line_value(text: &str, prefix: &str) -> Option<f64> {
 
 #[tokio::test]
 async fn exposes_per_region_numbers_actions_and_skip_classes() {
-    let config = PlacerConfig {
-        dry_run: false,
-        excluded_regions: BTreeSet::from([region("nrt")]),
-        ..PlacerConfig::default()
-    };
+    let config = PlacerConfig::default()
+        .with_dry_run(false)
+        .with_excluded_regions(BTreeSet::from([region("nrt")]));
     let reports = reports(config, &[("iad", 30.0), ("fra", 90.0), ("nrt", 90.0)], 4).await;
     let metrics = Metrics::new();
     let deployed = BTreeSet::from([region("iad"), region("fra")]);
@@ -150,10 +148,7 @@ fn reload_results_and_validity() {
 
 #[tokio::test]
 async fn exposes_the_machine_budget_and_what_its_period_has_spent() {
-    let mut config = PlacerConfig {
-        policy: placer_core::policy::PolicyName::LATENCY,
-        ..PlacerConfig::default()
-    };
+    let mut config = PlacerConfig::default().with_policy(placer_core::policy::PolicyName::LATENCY);
     config
         .policy_settings
         .set(&placer_core::policy::LatencySettings {
