@@ -18,12 +18,12 @@
 //!   ([`service::metrics`]), the endpoints' documents
 //!   ([`service::status`]), the API ([`service::http`]) and [`serve()`]: the
 //!   server with its periodic loop and graceful shutdown.
-//!
-//! Imports go one way: the commands use the service, the service uses the
-//! runtime, the runtime uses the settings and backends.
 //! - `gen-trace`, `backtest` and `recommend` work on recorded or generated
 //!   traffic: they wire trace files and Prometheus history to placer-core's
 //!   scenarios, replay, quality report and k-median pick.
+//!
+//! Imports go one way: the commands use the service, the service uses the
+//! runtime, the runtime uses the settings and backends.
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]
 
