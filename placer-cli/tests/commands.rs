@@ -204,3 +204,36 @@ fn once_exits_non_zero_when_the_tick_fails_and_still_prints_the_report() {
     assert_eq!(report["deployed"], serde_json::json!([]));
     assert!(stderr(&output).contains("tick failed, nothing changed"));
 }
+
+#[test]
+fn once_reads_the_traffic_from_a_prometheus_api() {
+    use placer_prom::test_server::FakePrometheus;
+
+    let runtime = tokio::runtime::Runtime::new().unwrap();
+    let server = runtime.block_on(FakePrometheus::start()).unwrap();
+    server.set_rates([("iad", 500.0), ("cdg", 5.0)]);
+    server.require_authorization("Bearer fly-token");
+    let workspace = Workspace::new(&default_config());
+    let url = server.url();
+    let output = workspace.run(
+        &["once"],
+        &[
+            ("FLY_PROMETHEUS_URL", url.as_str()),
+            ("FLY_APP_NAME", "shop"),
+            ("PLACER_PROMETHEUS_TOKEN", "fly-token"),
+        ],
+    );
+    assert!(output.status.success(), "{}", stderr(&output));
+    let report: serde_json::Value = serde_json::from_str(&stdout(&output)).unwrap();
+    assert!(report["error"].is_null(), "{report}");
+    assert_eq!(report["regions"]["iad"]["points"], 1, "{report}");
+    let queries = server.queries();
+    assert_eq!(queries.len(), 1);
+    assert_eq!(queries[0].kind, "query");
+    assert!(
+        queries[0].query.contains(r#"app="shop""#),
+        "{:?}",
+        queries[0]
+    );
+    assert!(!stdout(&output).contains("fly-token"));
+}

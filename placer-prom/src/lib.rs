@@ -17,6 +17,9 @@
 //!   snapshot would read as "no traffic anywhere" and could remove regions.
 //!   `NaN` and infinite values are refused, series without the region label
 //!   are reported, and server warnings and partial answers are surfaced.
+//! - With the `test-server` feature, `test_server::FakePrometheus` is a
+//!   small Prometheus API on 127.0.0.1 for tests, here and in programs built
+//!   on this crate.
 //!
 //! ```no_run
 //! use placer_core::{MetricsSource, Secret, Timestamp};
@@ -62,6 +65,8 @@ mod options;
 mod outcome;
 mod response;
 mod source;
+#[cfg(feature = "test-server")]
+pub mod test_server;
 
 pub use error::{PromError, TransportError};
 pub use history::{range_chunks, RangeChunk, MAX_POINTS_PER_QUERY};
