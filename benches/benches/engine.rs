@@ -7,10 +7,9 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::time::Duration;
 
 use placer_core::policy::PolicyName;
-use placer_core::scenario::{self, Scenario};
-use placer_core::{
-    backtest, InMemoryActuator, KMedian, LatencyModel, PlacerConfig, Region, ScriptedSource,
-};
+use placer_core::{InMemoryActuator, LatencyModel, PlacerConfig, Region, ScriptedSource};
+use placer_lab::scenario::{self, Scenario};
+use placer_lab::{backtest, FixedK};
 
 fn plan_35_regions(c: &mut Criterion) {
     let mut group = c.benchmark_group("plan_35_regions");
@@ -36,7 +35,7 @@ fn kmedian_35_regions(c: &mut Criterion) {
         .enumerate()
         .map(|(i, region)| (*region, 10.0 + (i * 37 % 11) as f64 * 13.0))
         .collect();
-    let solver = KMedian::new(regions.clone(), regions, [], &LatencyModel::distance());
+    let solver = FixedK::new(regions.clone(), regions, [], &LatencyModel::distance());
     let mut group = c.benchmark_group("kmedian_35_regions");
     for k in [3usize, 8] {
         group.bench_with_input(BenchmarkId::new("k", k), &k, |b, k| {

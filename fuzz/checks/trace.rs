@@ -1,6 +1,6 @@
 //! Shared by the fuzz target and the corpus test: the trace CSV reader.
 
-use placer_core::Trace;
+use placer_lab::Trace;
 
 /// Reads `text` as a trace: an accepted trace is well-formed and reads back
 /// equal from its own `to_csv`.

@@ -9,7 +9,8 @@
 //!   sections of the config file; [`config_file`]: reading it;
 //!   [`resolve`]: flags + environment + file → the settings in force.
 //! - [`backends`]: the traffic source and actuator those settings name;
-//!   [`SimulatedSource`]: traffic for running out of the box.
+//!   [`SimulatedSource`] (from placer-lab): traffic for running out of the
+//!   box.
 //! - [`runtime`]: one app at work. [`AppRunner`] holds the app's placer,
 //!   backends, stored state ([`runtime::store`]) and config; it ticks one at
 //!   a time and applies a changed config to itself.
@@ -19,8 +20,8 @@
 //!   ([`service::status`]), the API ([`service::http`]) and [`serve()`]: the
 //!   server with its periodic loop and graceful shutdown.
 //! - `gen-trace`, `backtest` and `recommend` work on recorded or generated
-//!   traffic: they wire trace files and Prometheus history to placer-core's
-//!   scenarios, replay, quality report and k-median pick.
+//!   traffic: they wire trace files and Prometheus history to placer-lab's
+//!   scenarios, replay, quality report and recommendation.
 //!
 //! Imports go one way: the commands use the service, the service uses the
 //! runtime, the runtime uses the settings and backends.
@@ -40,7 +41,6 @@ pub mod resolve;
 pub mod runtime;
 pub mod service;
 pub mod settings;
-mod simulated;
 
 pub use cli::Cli;
 pub use commands::{run, EXIT_BAD_SETTINGS, EXIT_FAILURE, EXIT_OK};
@@ -48,4 +48,4 @@ pub use environment::Environment;
 pub use placer_core::Secret;
 pub use runtime::{AppRunner, Inputs, Role, StartError, TickError, TickResult};
 pub use service::{serve, Service, CONFIG_POLL_INTERVAL};
-pub use simulated::{DeployedRegions, SimulatedSource};
+pub use placer_lab::{DeployedRegions, SimulatedSource};

@@ -1,8 +1,8 @@
 //! The commands that work on recorded or generated traffic instead of a
 //! live app: `gen-trace`, `backtest` and `recommend`. They only wire files,
-//! Prometheus and the terminal to placer-core ([`placer_core::scenario`],
-//! [`placer_core::backtest`], [`placer_core::quality`],
-//! [`placer_core::recommend`]).
+//! Prometheus and the terminal to placer-lab ([`placer_lab::scenario`],
+//! [`placer_lab::backtest`], [`placer_lab::quality`],
+//! [`placer_lab::recommend`]).
 
 mod backtest;
 mod error;

@@ -6,8 +6,8 @@ mod common;
 use std::collections::BTreeSet;
 
 use common::{gen_trace, Workspace};
-use placer_core::scenario::Scenario;
-use placer_core::Trace;
+use placer_lab::scenario::Scenario;
+use placer_lab::Trace;
 use serde_json::Value;
 
 fn stderr(output: &std::process::Output) -> String {

@@ -1,5 +1,5 @@
 //! Runs the committed corpora of the engine's fuzz targets (`fuzz/corpus/`
-//! `config_yaml`, `trace_csv` and `engine_state`) as ordinary tests, with the
+//! `config_yaml` and `engine_state`; `trace_csv` is placer-lab's) as ordinary tests, with the
 //! same checks as the targets, so every input that was ever interesting keeps
 //! being checked on a stable toolchain.
 //!
@@ -53,8 +53,6 @@ mod config_engine;
 mod config_error;
 #[path = "../../fuzz/checks/state.rs"]
 mod state;
-#[path = "../../fuzz/checks/trace.rs"]
-mod trace;
 
 #[cfg(feature = "yaml")]
 fn check_config(data: &[u8]) -> Verdict {
@@ -62,20 +60,10 @@ fn check_config(data: &[u8]) -> Verdict {
     config_engine::check_engine_config(text)
 }
 
-fn check_trace(data: &[u8]) -> Verdict {
-    let text = std::str::from_utf8(data).map_err(|err| err.to_string())?;
-    trace::check_trace(text)
-}
-
 #[cfg(feature = "yaml")]
 #[test]
 fn config_yaml_corpus() {
     run_corpus("config_yaml", &["invalid-", "cli-"], check_config);
-}
-
-#[test]
-fn trace_csv_corpus() {
-    run_corpus("trace_csv", &["invalid-"], check_trace);
 }
 
 #[test]

@@ -6,8 +6,8 @@ use std::time::Duration;
 
 use clap::builder::{PossibleValue, PossibleValuesParser, TypedValueParser};
 use clap::Args;
-use placer_core::scenario::Scenario;
 use placer_core::{Region, Timestamp};
+use placer_lab::scenario::Scenario;
 
 /// The group of the flag that names a trace file (`--trace`,
 /// `--from-trace`): the history flags make no sense beside it.

@@ -7,9 +7,10 @@ use std::fs::File;
 use std::io::Write as _;
 use std::path::Path;
 
-use placer_core::backtest::{self, TickDecision};
-use placer_core::quality::{self, QualityOptions};
-use placer_core::{Region, SeedRuleParams};
+use placer_core::Region;
+use placer_lab::backtest::{self, TickDecision};
+use placer_lab::quality::{self, QualityOptions};
+use placer_lab::SeedRuleParams;
 
 use super::progress::{Progress, MIN_TICKS_FOR_BAR};
 use super::{

@@ -4,10 +4,11 @@
 use std::path::PathBuf;
 
 use placer_core::config::InvalidConfig;
-use placer_core::quality::QualityError;
-use placer_core::recommend::RecommendError;
-use placer_core::scenario::GenerateError;
-use placer_core::{LatencyMatrixError, TraceError};
+use placer_core::LatencyMatrixError;
+use placer_lab::quality::QualityError;
+use placer_lab::recommend::RecommendError;
+use placer_lab::scenario::GenerateError;
+use placer_lab::TraceError;
 use placer_prom::PromError;
 
 use crate::backends::BackendError;
@@ -127,7 +128,7 @@ mod tests {
     #[test]
     fn trace_errors_read_like_a_compiler_message() {
         let err = "timestamp,region,requests\n2026-01-05T00:00:00Z,iad,lots\n"
-            .parse::<placer_core::Trace>()
+            .parse::<placer_lab::Trace>()
             .unwrap_err();
         let shown = OfflineError::Trace {
             path: "traces/day.csv".into(),

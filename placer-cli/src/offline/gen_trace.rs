@@ -1,6 +1,6 @@
 //! `gen-trace`: a scenario's synthetic traffic, written as a trace CSV.
 
-use placer_core::scenario;
+use placer_lab::scenario;
 
 use super::{write, OfflineError};
 use crate::cli::GenTraceArgs;

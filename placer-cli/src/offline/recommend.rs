@@ -4,8 +4,8 @@
 use std::collections::BTreeSet;
 use std::fmt::Write as _;
 
-use placer_core::recommend::{self, Placement, Recommendation};
 use placer_core::Region;
+use placer_lab::recommend::{self, Placement, Recommendation};
 
 use super::{load_config, load_model, model_description, print_out, traffic, OfflineError};
 use crate::cli::{GlobalArgs, RecommendArgs};

@@ -4,7 +4,8 @@
 use std::path::Path;
 use std::time::{Duration, SystemTime};
 
-use placer_core::{Timestamp, Trace};
+use placer_core::Timestamp;
+use placer_lab::Trace;
 
 use super::progress::Progress;
 use super::{read, OfflineError};

@@ -107,7 +107,7 @@ pub fn gen_trace(
     hours: &str,
     seed: &str,
     out: &str,
-) -> placer_core::Trace {
+) -> placer_lab::Trace {
     let output = workspace.run(
         &[
             "gen-trace",

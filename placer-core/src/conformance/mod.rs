@@ -3,6 +3,9 @@
 //! Each backend's tests call these functions with a freshly built instance,
 //! so the in-memory, dry-run, Fly and Prometheus implementations are held to
 //! one contract.
+//!
+//! Behind the `conformance` feature: backends enable it in their
+//! `dev-dependencies`, so the engine itself does not carry the suites.
 
 mod actuator;
 mod source;

@@ -87,13 +87,31 @@ impl FacilityProblem<'_> {
     /// The best set found from `start` and from the fixed columns alone;
     /// on a tie, the one reached from `start` (no change for nothing).
     pub fn solve(&self, start: &[bool]) -> Vec<bool> {
-        let from_start = self.improve(self.feasible(start.to_vec()));
-        let from_fixed = self.improve(self.feasible(self.fixed.clone()));
-        if self.cost(&from_fixed) < self.cost(&from_start) - self.tolerance(&from_start) {
-            from_fixed
-        } else {
-            from_start
+        self.solve_from_each(&[start, &self.fixed])
+    }
+
+    /// The best set found by local search from each of `starts`, or from
+    /// the fixed columns alone when `starts` is empty. Each start is first
+    /// made feasible: fixed columns added, then the most useful columns
+    /// added one at a time up to `min_size` (greedy addition) or the least
+    /// useful dropped down to `max_size` (greedy removal). A later start's
+    /// result replaces an earlier one only when it is cheaper by more than
+    /// rounding noise, so on a tie the earliest start wins.
+    ///
+    /// Starting from every column and from none gives greedy removal and
+    /// greedy addition, the two classic starts for a fixed-size problem.
+    pub fn solve_from_each(&self, starts: &[&[bool]]) -> Vec<bool> {
+        let mut best: Option<Vec<bool>> = None;
+        for start in starts {
+            let found = self.improve(self.feasible(start.to_vec()));
+            best = match best {
+                Some(kept) if self.cost(&found) >= self.cost(&kept) - self.tolerance(&kept) => {
+                    Some(kept)
+                }
+                _ => Some(found),
+            };
         }
+        best.unwrap_or_else(|| self.improve(self.feasible(self.fixed.clone())))
     }
 
     fn tolerance(&self, set: &[bool]) -> f64 {

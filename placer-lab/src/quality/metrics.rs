@@ -3,7 +3,9 @@
 use std::collections::{BTreeMap, BTreeSet};
 
 use super::{QualityOptions, QualityRow};
-use crate::{LatencyModel, Region, RttTable, Timeline, Timestamp, Trace, UNSERVED_RTT_MS};
+use placer_core::{LatencyModel, Region, RttTable, Timestamp, UNSERVED_RTT_MS};
+
+use crate::{Timeline, Trace};
 
 /// The serving sets of one policy over a trace, as the report sees them:
 /// the set before the trace, the set serving each tick, and the actions

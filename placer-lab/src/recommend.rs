@@ -1,10 +1,10 @@
 //! A one-off pick of the best `k` regions for observed traffic, with the
 //! current set beside it: what best-regions answers, from the engine's own
-//! latency model and k-median solver.
+//! latency model and facility-location solver ([`crate::FixedK`]).
 //!
 //! The weights are the requests that entered at each edge region over some
 //! window (for a [`Trace`](crate::Trace), [`Trace::totals`](crate::Trace::totals)).
-//! The pick is [`KMedian::solve`] over every catalogued region and every
+//! The pick is [`FixedK::solve`] over every catalogued region and every
 //! region with traffic, minus those the config forbids
 //! ([`PlacerConfig::may_deploy`]), always containing the config's
 //! `always_running_regions`. A set's *mean RTT* is the traffic-weighted mean
@@ -13,7 +13,7 @@
 //!
 //! ```
 //! use std::collections::{BTreeMap, BTreeSet};
-//! use placer_core::recommend::recommend;
+//! use placer_lab::recommend::recommend;
 //! use placer_core::{LatencyModel, PlacerConfig, Region};
 //!
 //! let region = |code: &str| -> Region { code.parse().unwrap() };
@@ -30,9 +30,9 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use serde::Serialize;
 
-use crate::{
-    geo, kmedian, nearest_deployed, KMedian, KMedianError, LatencyModel, PlacerConfig, Region,
-};
+use placer_core::{geo, nearest_deployed, LatencyModel, PlacerConfig, Region};
+
+use crate::fixed_k::{set_cost, FixedK, WeightError};
 
 /// The best `k` regions for some traffic, and the current set for
 /// comparison.
@@ -93,7 +93,7 @@ pub enum RecommendError {
     NoCandidates,
     /// A weight is negative or not a number.
     #[error(transparent)]
-    Weights(#[from] KMedianError),
+    Weights(#[from] WeightError),
 }
 
 /// The best `k` regions for `traffic` (requests per edge region) under
@@ -121,7 +121,7 @@ pub fn recommend(
     if candidates.is_empty() && config.always_running_regions.is_empty() {
         return Err(RecommendError::NoCandidates);
     }
-    let solver = KMedian::new(
+    let solver = FixedK::new(
         traffic.keys().copied(),
         candidates,
         config.always_running_regions.iter().copied(),
@@ -156,7 +156,7 @@ fn placement(
     requests: f64,
     model: &LatencyModel,
 ) -> Placement {
-    let mean_rtt_ms = kmedian::cost(traffic, &regions, model) / requests;
+    let mean_rtt_ms = set_cost(traffic, &regions, model) / requests;
     let mut load: BTreeMap<Region, Load> = regions
         .iter()
         .map(|region| (*region, Load::default()))
@@ -194,7 +194,7 @@ fn placement(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::UNSERVED_RTT_MS;
+    use placer_core::UNSERVED_RTT_MS;
 
     fn region(code: &str) -> Region {
         code.parse().unwrap()
@@ -229,7 +229,7 @@ mod tests {
         assert_eq!(pick.recommended.regions.len(), 2);
         assert!(pick.recommended.regions.contains(&region("syd")));
         // The figure is exactly the k-median cost per request.
-        let expected = kmedian::cost(
+        let expected = set_cost(
             &traffic,
             &pick.recommended.regions,
             &LatencyModel::distance(),
@@ -324,7 +324,7 @@ mod tests {
         };
         for k in 1..=3 {
             let pick = recommend(&traffic, k, &BTreeSet::new(), &config, &model).unwrap();
-            let brute = KMedian::new(traffic.keys().copied(), candidates.clone(), [], &model)
+            let brute = FixedK::new(traffic.keys().copied(), candidates.clone(), [], &model)
                 .brute_force(&traffic, k)
                 .unwrap();
             assert!(

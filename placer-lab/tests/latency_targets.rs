@@ -7,9 +7,10 @@ use std::time::Duration;
 
 use futures::executor::block_on;
 use placer_core::policy::{LatencySettings, MachineBudget, PolicyName};
-use placer_core::quality::{self, QualityOptions};
-use placer_core::scenario::{self, Scenario};
-use placer_core::{backtest, LatencyModel, PlacerConfig, QualityReport, Region, Trace};
+use placer_core::{LatencyModel, PlacerConfig, Region};
+use placer_lab::quality::{self, QualityOptions};
+use placer_lab::scenario::{self, Scenario};
+use placer_lab::{backtest, QualityReport, Trace};
 
 fn trace(scenario: Scenario) -> Trace {
     trace_with_seed(scenario, 42)

@@ -5,12 +5,13 @@ use std::collections::BTreeSet;
 
 use serde::{Deserialize, Serialize};
 
-use crate::config::InvalidConfig;
-use crate::report::Outcome;
-use crate::{
-    Action, InMemoryActuator, LatencyModel, Placer, PlacerConfig, Region, ScriptedSource, Timeline,
-    Timestamp, Trace,
+use placer_core::config::InvalidConfig;
+use placer_core::{
+    Action, InMemoryActuator, LatencyModel, Outcome, Placer, PlacerConfig, Region, ScriptedSource,
+    Timestamp,
 };
+
+use crate::{Timeline, Trace};
 
 /// One tick of a replay, as written to a `--decisions` JSON Lines file.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -50,7 +51,8 @@ pub struct Replay {
 ///
 /// ```
 /// # futures::executor::block_on(async {
-/// use placer_core::{backtest, scenario, PlacerConfig, Region};
+/// use placer_core::{PlacerConfig, Region};
+/// use placer_lab::{backtest, scenario};
 /// use std::time::Duration;
 ///
 /// let trace = scenario::generate(
@@ -130,8 +132,8 @@ mod tests {
     use futures::executor::block_on;
 
     use super::*;
-    use crate::policy::PolicyName;
-    use crate::TrafficSnapshot;
+    use placer_core::policy::PolicyName;
+    use placer_core::TrafficSnapshot;
 
     /// Ten minutes of steady traffic entering at `syd` only.
     fn sydney_trace() -> Trace {

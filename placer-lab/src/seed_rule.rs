@@ -22,7 +22,8 @@
 //!
 //! ```
 //! use std::collections::BTreeSet;
-//! use placer_core::{SeedRule, SeedRuleParams, Timestamp, TrafficSnapshot};
+//! use placer_core::{Timestamp, TrafficSnapshot};
+//! use placer_lab::{SeedRule, SeedRuleParams};
 //!
 //! let mut rule = SeedRule::new(SeedRuleParams::default(), BTreeSet::new());
 //! let at = |minute: i64| Timestamp::from_unix_seconds(60 * minute);
@@ -38,7 +39,9 @@ use std::time::Duration;
 
 use serde::Serialize;
 
-use crate::{PlacerConfig, Region, Timeline, Timestamp, Trace, TrafficSnapshot};
+use placer_core::{PlacerConfig, Region, Timestamp, TrafficSnapshot};
+
+use crate::{Timeline, Trace};
 
 /// The seed's tuning knobs, defaulting to its shipped configuration.
 #[derive(Debug, Clone, PartialEq, Serialize)]
@@ -79,7 +82,8 @@ impl SeedRuleParams {
     /// answers "what would the original script have done with this config".
     ///
     /// ```
-    /// use placer_core::{PlacerConfig, SeedRuleParams};
+    /// use placer_core::PlacerConfig;
+    /// use placer_lab::SeedRuleParams;
     ///
     /// // The defaults agree: a default config gives the seed as shipped.
     /// assert_eq!(SeedRuleParams::from_config(&PlacerConfig::default()), SeedRuleParams::default());

@@ -13,7 +13,7 @@
 //!
 //! ```
 //! use std::time::Duration;
-//! use placer_core::scenario::{generate, Scenario, DEFAULT_STEP};
+//! use placer_lab::scenario::{generate, Scenario, DEFAULT_STEP};
 //!
 //! let scenario: Scenario = "flash-crowd".parse().unwrap();
 //! let day = Duration::from_secs(24 * 3600);
@@ -29,7 +29,9 @@ use std::time::Duration;
 use rand::{RngExt, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 
-use crate::{Region, Timestamp, Trace, TrafficSnapshot};
+use placer_core::{Region, Timestamp, TrafficSnapshot};
+
+use crate::Trace;
 
 mod shapes;
 #[cfg(test)]

@@ -4,7 +4,9 @@ use std::collections::BTreeSet;
 
 use super::metrics::Schedule;
 use super::{QualityOptions, QualityRow};
-use crate::{geo, replay_seed_rule, KMedian, LatencyModel, Region, Trace};
+use placer_core::{geo, LatencyModel, Region};
+
+use crate::{replay_seed_rule, FixedK, Trace};
 
 /// Names of the reference rows, in report order.
 pub(super) const STATIC: &str = "static";
@@ -53,19 +55,19 @@ pub(super) fn k_rows(
     vec![best_row, oracle_row]
 }
 
-/// A k-median instance over the trace's regions, choosing from every
+/// A fixed-size instance over the trace's regions, choosing from every
 /// catalogued region and every region in the trace.
-fn solver(trace: &Trace, model: &LatencyModel) -> KMedian {
+fn solver(trace: &Trace, model: &LatencyModel) -> FixedK {
     let edges = trace.regions();
     let candidates: BTreeSet<Region> = geo::catalog()
         .iter()
         .map(|info| info.code)
         .chain(edges.iter().copied())
         .collect();
-    KMedian::new(edges, candidates, BTreeSet::new(), model)
+    FixedK::new(edges, candidates, BTreeSet::new(), model)
 }
 
-fn best_static(trace: &Trace, solver: &KMedian, k: usize) -> BTreeSet<Region> {
+fn best_static(trace: &Trace, solver: &FixedK, k: usize) -> BTreeSet<Region> {
     solver
         .solve(&trace.totals(), k)
         .expect("weights come from the trace the solver was built on")
@@ -74,7 +76,7 @@ fn best_static(trace: &Trace, solver: &KMedian, k: usize) -> BTreeSet<Region> {
 
 /// Per-tick k-median sets; a tick keeps the previous set when that serves
 /// its traffic at least as well, so ties do not count as moves.
-fn oracle_sets(trace: &Trace, solver: &KMedian, k: usize) -> Vec<BTreeSet<Region>> {
+fn oracle_sets(trace: &Trace, solver: &FixedK, k: usize) -> Vec<BTreeSet<Region>> {
     let mut sets: Vec<BTreeSet<Region>> = Vec::with_capacity(trace.len());
     for snapshot in trace.ticks() {
         let best = solver

@@ -17,7 +17,7 @@
 //! row at a tick had no requests then. Blank lines are ignored.
 //!
 //! ```
-//! use placer_core::Trace;
+//! use placer_lab::Trace;
 //!
 //! let trace: Trace = "timestamp,region,requests\n\
 //!     2026-01-05T00:00:00Z,iad,120\n\
@@ -34,7 +34,7 @@ use std::fmt::Write as _;
 use std::str::FromStr;
 use std::time::Duration;
 
-use crate::{Region, RegionError, Timestamp, TimestampError, TrafficSnapshot};
+use placer_core::{Region, RegionError, Timestamp, TimestampError, TrafficSnapshot};
 
 #[cfg(test)]
 mod tests;

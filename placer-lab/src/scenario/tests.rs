@@ -1,7 +1,7 @@
 use std::collections::BTreeMap;
 
 use super::*;
-use crate::geo;
+use placer_core::geo;
 
 const HOUR: Duration = Duration::from_secs(3600);
 

@@ -29,7 +29,7 @@ const DROP_PERCENT: u64 = 5;
 /// set.
 ///
 /// ```
-/// use placer_cli::DeployedRegions;
+/// use placer_lab::DeployedRegions;
 ///
 /// let deployment = DeployedRegions::default();
 /// let reader = deployment.clone();
@@ -89,7 +89,7 @@ impl DeployedRegions {
 ///
 /// ```
 /// # futures::executor::block_on(async {
-/// use placer_cli::{DeployedRegions, SimulatedSource};
+/// use placer_lab::{DeployedRegions, SimulatedSource};
 /// use placer_core::{MetricsSource, Timestamp};
 ///
 /// let regions = vec!["iad".parse().unwrap(), "fra".parse().unwrap()];
@@ -331,19 +331,21 @@ mod tests {
         }
     }
 
-    #[tokio::test]
-    async fn fetch_follows_the_deployment_it_reads() {
-        let codes = regions(&["iad", "fra"]);
-        let deployment = DeployedRegions::default();
-        let source = SimulatedSource::new(5, codes.clone(), deployment.clone());
-        let at = Timestamp::from_unix_seconds(60);
-        let first = source.fetch(at).await.unwrap();
-        assert_eq!(first, source.traffic_at(0, &BTreeSet::new(), at));
-        deployment.set(codes.clone());
-        let second = source.fetch(at).await.unwrap();
-        assert_eq!(
-            second,
-            source.traffic_at(1, &codes.into_iter().collect(), at)
-        );
+    #[test]
+    fn fetch_follows_the_deployment_it_reads() {
+        futures::executor::block_on(async {
+            let codes = regions(&["iad", "fra"]);
+            let deployment = DeployedRegions::default();
+            let source = SimulatedSource::new(5, codes.clone(), deployment.clone());
+            let at = Timestamp::from_unix_seconds(60);
+            let first = source.fetch(at).await.unwrap();
+            assert_eq!(first, source.traffic_at(0, &BTreeSet::new(), at));
+            deployment.set(codes.clone());
+            let second = source.fetch(at).await.unwrap();
+            assert_eq!(
+                second,
+                source.traffic_at(1, &codes.into_iter().collect(), at)
+            );
+        });
     }
 }

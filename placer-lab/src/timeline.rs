@@ -4,7 +4,7 @@ use std::collections::BTreeSet;
 
 use serde::Serialize;
 
-use crate::Region;
+use placer_core::Region;
 
 /// The regions deployed before a trace's first tick, the regions deployed
 /// after each tick's actions, and how many actions each tick took.
@@ -17,7 +17,8 @@ use crate::Region;
 ///
 /// ```
 /// use std::collections::BTreeSet;
-/// use placer_core::{Region, Timeline};
+/// use placer_core::Region;
+/// use placer_lab::Timeline;
 ///
 /// let iad: Region = "iad".parse().unwrap();
 /// let fra: Region = "fra".parse().unwrap();

@@ -6,7 +6,7 @@ use super::*;
 use crate::scenario::{generate, Scenario, DEFAULT_STEP};
 use std::collections::BTreeSet;
 
-use crate::{Region, Timestamp, TrafficSnapshot, UNSERVED_RTT_MS};
+use placer_core::{Region, Timestamp, TrafficSnapshot, UNSERVED_RTT_MS};
 
 fn region(code: &str) -> Region {
     code.parse().unwrap()

@@ -61,7 +61,9 @@ use std::time::Duration;
 
 use serde::Serialize;
 
-use crate::{LatencyModel, SeedRuleParams, Timeline, Trace};
+use placer_core::LatencyModel;
+
+use crate::{SeedRuleParams, Timeline, Trace};
 
 mod metrics;
 mod references;
