@@ -11,7 +11,8 @@ mod victoria;
 use std::time::{SystemTime, UNIX_EPOCH};
 
 use common::{client, Workspace};
-use placer_core::{Timestamp, Trace};
+use placer_core::Timestamp;
+use placer_lab::Trace;
 use serde_json::Value;
 use victoria::VictoriaMetrics;
 

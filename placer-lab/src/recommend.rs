@@ -9,7 +9,7 @@
 //! ([`PlacerConfig::may_deploy`]), always containing the config's
 //! `always_running_regions`. A set's *mean RTT* is the traffic-weighted mean
 //! round trip from each request's edge region to the nearest region of the
-//! set ([`UNSERVED_RTT_MS`](crate::UNSERVED_RTT_MS) when the set is empty).
+//! set ([`UNSERVED_RTT_MS`](placer_core::UNSERVED_RTT_MS) when the set is empty).
 //!
 //! ```
 //! use std::collections::{BTreeMap, BTreeSet};
