@@ -46,6 +46,6 @@ pub use cli::Cli;
 pub use commands::{run, EXIT_BAD_SETTINGS, EXIT_FAILURE, EXIT_OK};
 pub use environment::Environment;
 pub use placer_core::Secret;
+pub use placer_lab::{DeployedRegions, SimulatedSource};
 pub use runtime::{AppRunner, Inputs, Role, StartError, TickError, TickResult};
 pub use service::{serve, Service, CONFIG_POLL_INTERVAL};
-pub use placer_lab::{DeployedRegions, SimulatedSource};
