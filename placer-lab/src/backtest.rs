@@ -152,10 +152,8 @@ mod tests {
 
     #[test]
     fn the_latency_policy_decides_on_the_model_it_is_given() {
-        let config = PlacerConfig {
-            policy: PolicyName::LATENCY,
-            ..PlacerConfig::default()
-        };
+        let mut config = PlacerConfig::default();
+        config.policy = PolicyName::LATENCY;
         let iad: Region = "iad".parse().unwrap();
         let initial = BTreeSet::from([iad]);
         let trace = sydney_trace();

@@ -248,11 +248,9 @@ mod tests {
 
     #[test]
     fn honours_the_config_region_lists() {
-        let config = PlacerConfig {
-            excluded_regions: set(&["syd"]),
-            always_running_regions: set(&["iad"]),
-            ..PlacerConfig::default()
-        };
+        let mut config = PlacerConfig::default();
+        config.excluded_regions = set(&["syd"]);
+        config.always_running_regions = set(&["iad"]);
         let pick = recommend(
             &europe_and_sydney(),
             2,
@@ -268,10 +266,8 @@ mod tests {
         assert_eq!(pick.current.mean_rtt_ms, UNSERVED_RTT_MS);
         assert!(pick.current.serving.is_empty());
 
-        let only = PlacerConfig {
-            allowed_regions: set(&["fra", "nrt"]),
-            ..PlacerConfig::default()
-        };
+        let mut only = PlacerConfig::default();
+        only.allowed_regions = set(&["fra", "nrt"]);
         let pick = recommend(
             &europe_and_sydney(),
             1,
@@ -297,11 +293,9 @@ mod tests {
             recommend(&idle, 1, &none, &config, &model),
             Err(RecommendError::NoTraffic)
         );
-        let nowhere = PlacerConfig {
-            allowed_regions: set(&["fra"]),
-            excluded_regions: set(&["fra"]),
-            ..PlacerConfig::default()
-        };
+        let mut nowhere = PlacerConfig::default();
+        nowhere.allowed_regions = set(&["fra"]);
+        nowhere.excluded_regions = set(&["fra"]);
         assert_eq!(
             recommend(&europe_and_sydney(), 1, &none, &nowhere, &model),
             Err(RecommendError::NoCandidates)
@@ -318,10 +312,8 @@ mod tests {
         let traffic = europe_and_sydney();
         let model = LatencyModel::distance();
         let candidates = set(&["ams", "fra", "iad", "lhr", "nrt", "sin", "syd"]);
-        let config = PlacerConfig {
-            allowed_regions: candidates.clone(),
-            ..PlacerConfig::default()
-        };
+        let mut config = PlacerConfig::default();
+        config.allowed_regions = candidates.clone();
         for k in 1..=3 {
             let pick = recommend(&traffic, k, &BTreeSet::new(), &config, &model).unwrap();
             let brute = FixedK::new(traffic.keys().copied(), candidates.clone(), [], &model)

@@ -289,11 +289,9 @@ mod tests {
 
     #[test]
     fn the_seed_row_uses_the_config_shared_settings() {
-        let config = PlacerConfig {
-            traffic_threshold: 80.0,
-            cooldown_period: std::time::Duration::from_secs(600),
-            ..PlacerConfig::default()
-        };
+        let mut config = PlacerConfig::default();
+        config.traffic_threshold = 80.0;
+        config.cooldown_period = std::time::Duration::from_secs(600);
         let params = SeedRuleParams::from_config(&config);
         assert_eq!(params.traffic_threshold, 80.0);
         assert_eq!(params.cooldown.as_secs(), 600);
