@@ -124,6 +124,9 @@ fn random_fraction() -> f64 {
 /// [`start_tick`](Retrying::start_tick) instead; before either, the first
 /// call starts the budget.
 ///
+/// With the crate's `tracing` feature, each retry (and each retry given up
+/// for the budget) is a warning through `tracing`.
+///
 /// ```
 /// # futures::executor::block_on(async {
 /// use std::sync::Arc;
@@ -210,9 +213,11 @@ impl<A: RegionActuator> Retrying<A> {
                 .retry_after()
                 .map_or(backoff, |asked| asked.max(backoff));
             if self.timer.now().saturating_add(delay) > deadline {
+                #[cfg(feature = "tracing")]
                 tracing::warn!(%error, ?delay, "not retrying: the tick's retry budget is spent");
                 return Err(error);
             }
+            #[cfg(feature = "tracing")]
             tracing::warn!(%error, attempt, ?delay, "retrying");
             self.timer.sleep(delay).await;
             attempt += 1;
