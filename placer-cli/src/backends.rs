@@ -109,7 +109,7 @@ impl Backends {
                 let source = prometheus_source(plan)?;
                 let line = format!(
                     "Prometheus at {} (from {}), app {}",
-                    without_credentials(&plan.url),
+                    placer_prom::url_without_credentials(&plan.url),
                     plan.url_from,
                     plan.app
                 );
@@ -226,31 +226,4 @@ pub fn fly_options(plan: &FlyPlan) -> Result<FlyOptions, BackendError> {
     options.app = Some(app);
     options.token = Some(plan.token.clone());
     Ok(options)
-}
-
-/// `url` without a `user:password@` part, for the log.
-pub(crate) fn without_credentials(url: &str) -> String {
-    match (url.find("://"), url.find('@')) {
-        (Some(scheme_end), Some(at)) if at > scheme_end => {
-            format!("{}{}", &url[..scheme_end + 3], &url[at + 1..])
-        }
-        _ => url.to_owned(),
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn credentials_never_reach_the_log_line() {
-        assert_eq!(
-            without_credentials("https://user:pw@example.org/prometheus"),
-            "https://example.org/prometheus"
-        );
-        assert_eq!(
-            without_credentials("http://127.0.0.1:8428"),
-            "http://127.0.0.1:8428"
-        );
-    }
 }

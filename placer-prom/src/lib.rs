@@ -70,6 +70,7 @@ pub mod test_server;
 
 pub use error::{PromError, TransportError};
 pub use history::{range_chunks, RangeChunk, MAX_POINTS_PER_QUERY};
+pub use options::url_without_credentials;
 pub use options::{
     PrometheusOptions, APP_PLACEHOLDER, DEFAULT_QUERY_TEMPLATE, DEFAULT_REGION_LABEL,
     DEFAULT_TIMEOUT,

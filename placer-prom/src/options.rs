@@ -183,6 +183,25 @@ fn is_label_name(name: &str) -> bool {
         && chars.all(|c| c.is_ascii_alphanumeric() || c == '_')
 }
 
+/// `url` without a `user:password@` part, for log lines and reports: a
+/// password in the Prometheus URL never leaves the process.
+///
+/// ```
+/// assert_eq!(
+///     placer_prom::url_without_credentials("https://user:pw@example.org/prometheus"),
+///     "https://example.org/prometheus"
+/// );
+/// assert_eq!(placer_prom::url_without_credentials("http://127.0.0.1:8428"), "http://127.0.0.1:8428");
+/// ```
+pub fn url_without_credentials(url: &str) -> String {
+    match (url.find("://"), url.find('@')) {
+        (Some(scheme_end), Some(at)) if at > scheme_end => {
+            format!("{}{}", &url[..scheme_end + 3], &url[at + 1..])
+        }
+        _ => url.to_owned(),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

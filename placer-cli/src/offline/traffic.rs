@@ -9,7 +9,7 @@ use placer_lab::Trace;
 
 use super::progress::Progress;
 use super::{read, OfflineError};
-use crate::backends::{prometheus_source, without_credentials};
+use crate::backends::prometheus_source;
 use crate::cli::HistoryArgs;
 use crate::config_file::LoadedConfig;
 use crate::environment::{Environment, APP_NAME_VAR, PLACER_APP_VAR, PROMETHEUS_URL_VAR};
@@ -86,7 +86,7 @@ async fn fetch_history(
     let origin = format!(
         "app {} from Prometheus at {} ({start} to {end}, every {})",
         plan.app,
-        without_credentials(&plan.url),
+        placer_prom::url_without_credentials(&plan.url),
         humantime::format_duration(args.step)
     );
     let queries = match chunks.len() {
