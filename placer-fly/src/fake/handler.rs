@@ -13,7 +13,7 @@ use serde_json::Value;
 use tokio::time::Instant;
 
 use super::model::{FakeState, Reply};
-use super::{lock, Fault, RecordedRequest};
+use super::{lock, Fault, RecordedRequest, RecordedResponse};
 
 type Shared = Arc<Mutex<FakeState>>;
 
@@ -37,8 +37,10 @@ async fn handle(State(state): State<Shared>, request: Request) -> Response {
     };
     let json = parse_body(&body);
 
-    let (fault, authorized) = {
+    let (fault, authorized, seq) = {
         let mut state = lock(&state);
+        state.next_seq += 1;
+        let seq = state.next_seq;
         state.requests.push(RecordedRequest {
             method: method.clone(),
             path: if query.is_empty() {
@@ -49,34 +51,69 @@ async fn handle(State(state): State<Shared>, request: Request) -> Response {
             headers: recorded_headers(&parts.headers),
             body: json.clone(),
             received: Instant::now(),
+            response: None,
+            seq,
         });
         let authorized = parts
             .headers
             .get(header::AUTHORIZATION)
             .and_then(|value| value.to_str().ok())
             == Some(state.expected_authorization.as_str());
-        (state.take_fault(&method, &path), authorized)
+        (state.take_fault(&method, &path), authorized, seq)
     };
+    let reply = answer(
+        &state,
+        fault,
+        authorized,
+        &method,
+        &path,
+        &query,
+        json.as_ref(),
+    )
+    .await;
+    record_response(&state, seq, &reply);
+    respond(reply)
+}
 
+async fn answer(
+    state: &Shared,
+    fault: Option<Fault>,
+    authorized: bool,
+    method: &str,
+    path: &str,
+    query: &str,
+    json: Option<&Value>,
+) -> Reply {
     let slow = match fault {
         Some(Fault::TooManyRequests { retry_after_secs }) => {
             let mut reply = Reply::error(429, "rate limit exceeded, slow down");
             reply.retry_after = Some(retry_after_secs);
-            return respond(reply);
+            return reply;
         }
-        Some(Fault::Error { status, message }) => return respond(Reply::error(status, &message)),
+        Some(Fault::Error { status, message }) => return Reply::error(status, &message),
         Some(Fault::Slow(delay)) => Some(delay),
         None => None,
     };
     let reply = if authorized {
-        route(&state, &method, &path, &query, json.as_ref()).await
+        route(state, method, path, query, json).await
     } else {
         Reply::error(401, "unauthorized: missing or invalid token")
     };
     if let Some(delay) = slow {
         tokio::time::sleep(delay).await;
     }
-    respond(reply)
+    reply
+}
+
+/// Keeps the answer with its request, for checks of what the fake returns.
+fn record_response(state: &Shared, seq: u64, reply: &Reply) {
+    let mut state = lock(state);
+    if let Some(request) = state.requests.iter_mut().rev().find(|r| r.seq == seq) {
+        request.response = Some(RecordedResponse {
+            status: reply.status,
+            body: reply.body.clone(),
+        });
+    }
 }
 
 async fn route(
@@ -95,7 +132,10 @@ async fn route(
     }
     let params = query_params(query);
     match (method, rest) {
-        ("GET", []) => lock(state).list(params.get("include_deleted").is_some_and(|v| v == "true")),
+        ("GET", []) => lock(state).list(
+            params.get("include_deleted").is_some_and(|v| v == "true"),
+            params.get("region").map(String::as_str),
+        ),
         ("POST", []) => lock(state).create(body),
         ("GET", [id]) => lock(state).get(id),
         ("DELETE", [id]) => {
@@ -104,6 +144,7 @@ async fn route(
         ("POST", [id, "stop"]) => lock(state).stop(id),
         ("POST", [id, "start"]) => lock(state).start(id),
         ("GET", [id, "wait"]) => wait(state, id, &params).await,
+        ("GET", [id, "metadata"]) => lock(state).metadata(id),
         ("POST", [id, "metadata", key]) => {
             match body.and_then(|b| b.get("value")).and_then(Value::as_str) {
                 Some(value) => lock(state).set_metadata(id, key, Some(value.to_owned())),

@@ -8,12 +8,22 @@
 //! placer-fly = { workspace = true, features = ["fake-api"] }
 //! ```
 //!
-//! It behaves as the documented API does for the endpoints fly-placer uses:
-//! list, create, get, destroy (`force`), stop, start, wait (`state`,
-//! `timeout`, `instance_id`) and metadata updates, with machines that have an
-//! id, name, state, region, config (metadata, image, guest, services),
-//! host_status and created_at. Errors are `{"error": "..."}`; a wrong token
-//! gets 401 and a wrong app 404.
+//! It follows Fly's published description of the Machines API (Swagger
+//! 2.0) for the endpoints fly-placer uses: list (`include_deleted`,
+//! `region`), create, get, destroy (`force`), stop, start, wait (`state`,
+//! `timeout`, `instance_id`), and get, set and delete metadata, with
+//! machines that have an id, name, state, region, instance_id, config
+//! (metadata, image, guest, services, anything else verbatim) and
+//! created_at. Errors are `{"error": "..."}` (the description's
+//! `ErrorResponse`). placer-fly's tests check every request and answer
+//! against JSON Schema derived from that description
+//! (`placer-fly/tests/contract/`).
+//!
+//! Where the description says nothing, the fake models what the API does:
+//! machines have a `host_status`; a wrong token gets 401 and a wrong app or
+//! machine 404; a wait that runs out answers 408; a `DELETE` without
+//! `force=true` of a machine that is not stopped answers 412; setting
+//! metadata takes `{"value": "..."}`.
 //!
 //! For tests it can also: answer 429 with `Retry-After` or any error status
 //! ([`Fault`]), hold responses back, show new machines in the listing only
@@ -89,6 +99,21 @@ pub struct RecordedRequest {
     /// When the request arrived.
     #[serde(skip)]
     pub received: tokio::time::Instant,
+    /// The fake's answer, once it was sent (not part of snapshots).
+    #[serde(skip)]
+    pub response: Option<RecordedResponse>,
+    /// Tells this request apart from others with the same content.
+    #[serde(skip)]
+    pub(crate) seq: u64,
+}
+
+/// The answer the fake gave to a [`RecordedRequest`].
+#[derive(Debug, Clone, PartialEq)]
+pub struct RecordedResponse {
+    /// HTTP status.
+    pub status: u16,
+    /// The JSON body, if any.
+    pub body: Option<serde_json::Value>,
 }
 
 /// A running fake Machines API; stops when dropped.

@@ -147,6 +147,7 @@ pub(super) struct FakeState {
     pub(super) list_lag: Duration,
     pub(super) start_delay: Duration,
     pub(super) requests: Vec<RecordedRequest>,
+    pub(super) next_seq: u64,
 }
 
 impl FakeState {
@@ -160,6 +161,7 @@ impl FakeState {
             list_lag: Duration::ZERO,
             start_delay: Duration::ZERO,
             requests: Vec::new(),
+            next_seq: 0,
         }
     }
 
@@ -247,13 +249,14 @@ impl FakeState {
         }
     }
 
-    pub(super) fn list(&mut self, include_deleted: bool) -> Reply {
+    pub(super) fn list(&mut self, include_deleted: bool, region: Option<&str>) -> Reply {
         let now = Instant::now();
         self.tick(now);
         let listed: Vec<Machine> = self
             .entries
             .iter()
             .filter(|e| now >= e.listed_from)
+            .filter(|e| region.is_none_or(|r| e.machine.region.as_str() == r))
             .filter_map(|e| {
                 let mut machine = e.machine.clone();
                 if let Some((before, until)) = &e.listed_as_before {
@@ -370,6 +373,16 @@ impl FakeState {
         self.tick(Instant::now());
         let entry = self.entries.iter().find(|e| e.machine.id == id)?;
         Some(entry.machine.state == state)
+    }
+
+    pub(super) fn metadata(&mut self, id: &str) -> Reply {
+        match self.find(id) {
+            Some(entry) => Reply::json(
+                200,
+                serde_json::to_value(&entry.machine.config.metadata).expect("json"),
+            ),
+            None => Reply::error(404, "machine not found"),
+        }
     }
 
     pub(super) fn set_metadata(&mut self, id: &str, key: &str, value: Option<String>) -> Reply {

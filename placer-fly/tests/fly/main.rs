@@ -4,6 +4,7 @@
 mod actuator;
 mod conformance;
 mod consistency;
+mod contract;
 mod corpus;
 mod dry_run;
 mod properties;
