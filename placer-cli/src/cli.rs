@@ -68,6 +68,16 @@ pub struct GlobalArgs {
     )]
     pub data_dir: Option<PathBuf>,
 
+    /// `serve` and `once`: when another fly-placer uses the same data
+    /// directory, wait until it stops instead of exiting with code 3.
+    #[arg(
+        long,
+        global = true,
+        env = "PLACER_WAIT_FOR_LOCK",
+        hide_env_values = true
+    )]
+    pub wait_for_lock: bool,
+
     /// Address the HTTP API listens on
     /// [default: `service.listen` from the config, else 127.0.0.1:8000].
     #[arg(

@@ -22,6 +22,9 @@ pub const EXIT_OK: u8 = 0;
 pub const EXIT_FAILURE: u8 = 1;
 /// Exit code when the settings are invalid or incomplete.
 pub const EXIT_BAD_SETTINGS: u8 = 2;
+/// Exit code of `serve` and `once` when another placer uses the same data
+/// directory (see [`crate::data_lock`]).
+pub const EXIT_LOCKED: u8 = 3;
 
 /// Runs the command `cli` asks for, with `env`, and returns the exit code.
 /// Logging must be set up already (see [`crate::logging::init`]).

@@ -11,6 +11,7 @@
 //! - [`backends`]: the traffic source and actuator those settings name;
 //!   [`SimulatedSource`] (from placer-lab): traffic for running out of the
 //!   box.
+//! - [`data_lock`]: one active placer per data directory.
 //! - [`runtime`]: one app at work. [`AppRunner`] holds the app's placer,
 //!   backends, stored state ([`runtime::store`]) and config; it ticks one at
 //!   a time and applies a changed config to itself.
@@ -32,6 +33,7 @@ pub mod backends;
 pub mod cli;
 mod commands;
 pub mod config_file;
+pub mod data_lock;
 pub mod effective;
 pub mod environment;
 mod log_lines;
@@ -43,7 +45,7 @@ pub mod service;
 pub mod settings;
 
 pub use cli::Cli;
-pub use commands::{run, EXIT_BAD_SETTINGS, EXIT_FAILURE, EXIT_OK};
+pub use commands::{run, EXIT_BAD_SETTINGS, EXIT_FAILURE, EXIT_LOCKED, EXIT_OK};
 pub use environment::Environment;
 pub use placer_core::Secret;
 pub use placer_lab::{DeployedRegions, SimulatedSource};

@@ -11,6 +11,7 @@ use tokio::sync::{watch, OwnedMutexGuard};
 
 use crate::backends::{BackendError, Backends};
 use crate::config_file::LoadedConfig;
+use crate::data_lock::DataDirLock;
 use crate::log_lines;
 use crate::resolve::{resolve, Resolved};
 use crate::runtime::store::{restore_engine_state, JsonFile};
@@ -25,6 +26,8 @@ pub(super) struct Engine {
     pub(super) backends: Backends,
     pub(super) loaded: LoadedConfig,
     pub(super) store: JsonFile<EngineState>,
+    /// The data directory's lock, held as long as the state lives there.
+    pub(super) lock: DataDirLock,
 }
 
 /// One app: its placer, its backends (traffic source and actuator), its
@@ -67,6 +70,12 @@ impl AppRunner {
         if role == Role::Serve {
             resolved.check_serve()?;
         }
+        // Nothing in the data directory is read before its lock is held.
+        let lock = if inputs.args.wait_for_lock {
+            DataDirLock::acquire_waiting(&resolved.data_dir).await?
+        } else {
+            DataDirLock::try_acquire(&resolved.data_dir)?
+        };
         for note in &resolved.notes {
             tracing::warn!("{note}");
         }
@@ -115,6 +124,7 @@ impl AppRunner {
             backends,
             loaded,
             store,
+            lock,
         };
         Ok(AppRunner {
             engine: Arc::new(tokio::sync::Mutex::new(engine)),

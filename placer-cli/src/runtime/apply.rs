@@ -6,6 +6,7 @@ use placer_core::Placer;
 use serde_json::Value;
 
 use crate::config_file::LoadedConfig;
+use crate::data_lock::DataDirLock;
 use crate::resolve::resolve;
 use crate::runtime::app::{build_backends, AppRunner, Engine};
 use crate::runtime::store::{restore_engine_state, JsonFile};
@@ -34,6 +35,13 @@ impl AppRunner {
             }
             resolved.check_serve().map_err(|err| err.to_string())?;
         }
+
+        // A new data directory is locked before anything in it is read.
+        let new_lock = if resolved.data_dir != engine.lock.dir() {
+            Some(DataDirLock::try_acquire(&resolved.data_dir).map_err(|err| err.to_string())?)
+        } else {
+            None
+        };
 
         let backends = if resolved.traffic != old.traffic || resolved.deployment != old.deployment {
             Some(build_backends(&resolved, &self.deployed).map_err(|err| err.to_string())?)
@@ -71,6 +79,9 @@ impl AppRunner {
                 .placer
                 .set_config(loaded.engine.clone())
                 .map_err(|err| format!("{}: {err}", loaded.path.display()))?,
+        }
+        if let Some(lock) = new_lock {
+            engine.lock = lock;
         }
         if let Some(backends) = backends {
             for problem in &backends.recovered {

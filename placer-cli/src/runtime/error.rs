@@ -6,6 +6,7 @@ use placer_core::TickReport;
 
 use crate::backends::BackendError;
 use crate::config_file::LoadError;
+use crate::data_lock::LockError;
 use crate::resolve::SetupError;
 use crate::runtime::store::PersistError;
 
@@ -38,15 +39,19 @@ pub enum StartError {
     /// A state file is unusable and could not be moved aside.
     #[error(transparent)]
     Persist(#[from] PersistError),
+    /// Another placer uses the data directory, or it cannot be locked.
+    #[error(transparent)]
+    Lock(#[from] LockError),
 }
 
 impl StartError {
-    /// The process exit code: 2 for problems in the user's settings, 1 for
-    /// the rest.
+    /// The process exit code: 2 for problems in the user's settings, 3 when
+    /// another placer uses the data directory, 1 for the rest.
     pub fn exit_code(&self) -> u8 {
         match self {
             StartError::Config(_) | StartError::Setup(_) | StartError::Backend(_) => 2,
-            StartError::Persist(_) => 1,
+            StartError::Lock(LockError::Held { .. }) => 3,
+            StartError::Persist(_) | StartError::Lock(LockError::Io { .. }) => 1,
         }
     }
 }

@@ -107,3 +107,50 @@ async fn a_staged_config_applies_at_the_next_tick_or_is_rejected_whole() {
     assert!(runner.settings().dry_run);
     assert_eq!(runner.view().config.traffic_threshold, 80.0);
 }
+
+#[tokio::test]
+async fn a_config_that_moves_the_data_dir_takes_the_new_directorys_lock_first() {
+    use crate::data_lock::DataDirLock;
+
+    let dir = tempfile::tempdir().unwrap();
+    let (first, second) = (dir.path().join("first"), dir.path().join("second"));
+    let config = |data: &Path| {
+        parse(&format!(
+            "{CONFIG}service:\n  data_dir: {}\n",
+            data.display()
+        ))
+    };
+    let inputs = Inputs {
+        args: Cli::try_parse_from(["fly-placer", "once"]).unwrap().global,
+        env: crate::Environment::from_lookup(|_| None),
+        fallback_seed: 1,
+    };
+    let runner = Arc::new(
+        AppRunner::start(inputs, Role::Once, config(&first))
+            .await
+            .unwrap(),
+    );
+    let host = Arc::new(Recorder::default());
+
+    // Another placer holds the new directory: the change is refused whole.
+    let other = DataDirLock::try_acquire(&second).unwrap();
+    *host.staged.lock().unwrap() = Some(config(&second));
+    runner.tick(host.clone()).await.unwrap();
+    let rejected = host.rejected.lock().unwrap().clone();
+    assert_eq!(rejected.len(), 1, "{rejected:?}");
+    assert!(
+        rejected[0].contains("is in use by another fly-placer"),
+        "{rejected:?}"
+    );
+    assert_eq!(runner.settings().data_dir, first);
+    assert!(DataDirLock::try_acquire(&first).is_err());
+
+    // Once it is free, the runner moves, and lets the old directory go.
+    drop(other);
+    *host.staged.lock().unwrap() = Some(config(&second));
+    runner.tick(host.clone()).await.unwrap();
+    assert_eq!(host.applied.lock().unwrap().len(), 1);
+    assert_eq!(runner.settings().data_dir, second);
+    assert!(DataDirLock::try_acquire(&second).is_err());
+    DataDirLock::try_acquire(&first).unwrap();
+}

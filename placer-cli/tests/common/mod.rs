@@ -212,6 +212,19 @@ impl Server {
             .count()
     }
 
+    /// The server's process id.
+    pub fn pid(&self) -> u32 {
+        self.child.id()
+    }
+
+    /// Kills the server with SIGKILL, as a crash would, and waits for it.
+    pub fn kill(&mut self) -> ExitStatus {
+        let _ = self.child.kill();
+        let status = self.child.wait().unwrap();
+        self.stopped = Some(status);
+        status
+    }
+
     /// Sends SIGTERM and waits for the exit.
     pub fn stop(&mut self) -> ExitStatus {
         if let Some(status) = self.stopped {
