@@ -12,6 +12,7 @@ use tokio::time::Instant;
 use crate::client::MachinesClient;
 use crate::ledger::{Change, Ledger};
 use crate::machine::{Machine, MachineConfig};
+use crate::naming::NameFamily;
 use crate::options::{MANAGED_KEY, MANAGED_VALUE, PARKED_KEY, PROCESS_GROUP_KEY};
 use crate::{FlyError, FlyOptions, RemovalMode};
 
@@ -26,7 +27,12 @@ pub const BACKEND: &str = "fly";
 /// - **Deploy**: if the region already has such a machine, nothing happens.
 ///   Otherwise a machine parked there by [`RemovalMode::Stop`] is started
 ///   again, or the template machine's config is cloned into the region,
-///   marked `fly_placer=managed`.
+///   marked `fly_placer=managed`, as a machine named
+///   `fly-placer-<group>-<region>-<n>`. The name makes the create
+///   idempotent: a create repeated after a lost answer, a restart or by a
+///   second fly-placer is refused by the API (the name is taken), and the
+///   machine holding the name is adopted instead — at most one machine per
+///   region per create decision (`docs/design.md`, "Idempotent creates").
 /// - **Remove**: destroys or stops (and parks) the region's machines, only
 ///   those marked as fly-placer's unless
 ///   [`manage_unmarked`](FlyOptions::manage_unmarked) is set, and never the
@@ -100,42 +106,96 @@ impl FlyMachinesActuator {
         if here.iter().any(|m| m.is_deployed()) {
             return Ok(());
         }
-        if let Some(remaining) = self.ledger().in_doubt_remaining(region, Instant::now()) {
-            return Err(FlyError::CreationInDoubt {
-                region: *region,
-                remaining,
-            });
-        }
         if let Some(parked) = here.iter().find(|m| m.is_parked()) {
             return self.unpark(parked).await;
         }
         let config = self.clone_config(self.template(&machines, region)?);
-        tracing::info!(app = self.settings.app_name(), %region, "creating a machine");
-        let created = match self
+        let family = NameFamily::new(&self.settings.process_group, region);
+        // The name of this create decision: the one a create in doubt used,
+        // or else one derived from the listing alone (see NameFamily).
+        let remembered = self
+            .ledger()
+            .in_doubt(region, Instant::now())
+            .and_then(|name| family.attempt(name));
+        let first = remembered.unwrap_or_else(|| family.next_attempt(&machines));
+        for attempt in first..first.saturating_add(MAX_NAMES_PER_CREATE) {
+            let name = family.name(attempt);
+            match self.create_named(region, &name, &config).await? {
+                Created::Yes(machine) | Created::Adopted(machine) => {
+                    if let Some(timeout) = self.settings.wait_for_start {
+                        self.client.wait_started(&machine, timeout).await?;
+                    }
+                    return Ok(());
+                }
+                Created::Unparked => return Ok(()),
+                Created::NameHeldElsewhere => continue,
+            }
+        }
+        Err(FlyError::NamesTaken {
+            region: *region,
+            first: family.name(first),
+            last: family.name(first.saturating_add(MAX_NAMES_PER_CREATE - 1)),
+        })
+    }
+
+    /// Creates machine `name` in `region`, or adopts the machine of the
+    /// process group that already holds the name there. A create without a
+    /// clear answer is remembered as in doubt, so the next attempt uses the
+    /// same name.
+    async fn create_named(
+        &self,
+        region: &Region,
+        name: &str,
+        config: &MachineConfig,
+    ) -> Result<Created, FlyError> {
+        let app = self.settings.app_name();
+        tracing::info!(%app, %region, machine_name = name, "creating a machine");
+        let err = match self
             .client
-            .create(region, &config, self.settings.skip_launch)
+            .create(region, name, config, self.settings.skip_launch)
             .await
         {
-            Ok(created) => created,
-            Err(err) => {
-                if matches!(
-                    err,
-                    FlyError::Transport {
-                        not_sent: false,
-                        ..
-                    }
-                ) {
-                    self.ledger().record_in_doubt(region, Instant::now());
-                }
-                return Err(err);
+            Ok(created) => {
+                self.ledger()
+                    .record_created(created.clone(), Instant::now());
+                return Ok(Created::Yes(created));
             }
+            Err(err) => err,
         };
-        self.ledger()
-            .record_created(created.clone(), Instant::now());
-        if let Some(timeout) = self.settings.wait_for_start {
-            self.client.wait_started(&created, timeout).await?;
+        if err.may_have_taken_effect() {
+            self.ledger().record_in_doubt(region, name, Instant::now());
+            return Err(err);
         }
-        Ok(())
+        if err.status() != Some(409) {
+            return Err(err);
+        }
+        // The name is taken: look at who holds it. Destroyed machines are
+        // included in case the API keeps their names reserved.
+        let listed = self.client.list_including_deleted().await?;
+        let holders: Vec<&Machine> = listed.iter().filter(|m| m.name == name).collect();
+        if let Some(ours) = holders
+            .iter()
+            .find(|m| m.is_alive() && self.in_group(m) && &m.region == region)
+        {
+            if ours.is_parked() {
+                self.unpark(ours).await?;
+                return Ok(Created::Unparked);
+            }
+            tracing::info!(%app, %region, machine = %ours.id, machine_name = name,
+                "adopting the machine an earlier create made");
+            self.ledger()
+                .record_created((*ours).clone(), Instant::now());
+            return Ok(Created::Adopted((*ours).clone()));
+        }
+        if holders.is_empty() {
+            // Made, but not listed yet: never create under another name.
+            self.ledger().record_in_doubt(region, name, Instant::now());
+            return Err(FlyError::CreationInDoubt {
+                region: *region,
+                name: name.to_owned(),
+            });
+        }
+        Ok(Created::NameHeldElsewhere)
     }
 
     async fn unpark(&self, machine: &Machine) -> Result<(), FlyError> {
@@ -283,6 +343,23 @@ impl FlyMachinesActuator {
         }
         Ok(())
     }
+}
+
+/// How many names one deploy tries before giving up, when each is held by
+/// a machine it cannot adopt.
+const MAX_NAMES_PER_CREATE: u32 = 8;
+
+/// What [`FlyMachinesActuator::create_named`] did.
+enum Created {
+    /// Created the machine.
+    Yes(Machine),
+    /// The process group's alive machine in the region already had the
+    /// name: an earlier create made it.
+    Adopted(Machine),
+    /// That machine was parked, and is started again.
+    Unparked,
+    /// A machine that cannot be adopted holds the name: try the next one.
+    NameHeldElsewhere,
 }
 
 enum RemoveFailure {

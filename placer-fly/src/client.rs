@@ -63,14 +63,29 @@ impl MachinesClient {
         parse_machine_list(&body)
     }
 
+    /// Every machine of the app, destroyed ones included (as long as the
+    /// API still lists them).
+    pub(crate) async fn list_including_deleted(&self) -> Result<Vec<Machine>, FlyError> {
+        let url = format!("{}?include_deleted=true", self.machines_url);
+        let request = self.request(Method::GET, &url);
+        let body = self
+            .send(Operation::ListMachines, &Target::app(), request)
+            .await?;
+        parse_machine_list(&body)
+    }
+
+    /// Creates machine `name`; the API refuses a name the app already uses
+    /// (HTTP 409).
     pub(crate) async fn create(
         &self,
         region: &Region,
+        name: &str,
         config: &MachineConfig,
         skip_launch: bool,
     ) -> Result<Machine, FlyError> {
         let target = Target::region(region);
         let request = self.request(Method::POST, &self.machines_url).json(&json!({
+            "name": name,
             "region": region,
             "config": config,
             "skip_launch": skip_launch,

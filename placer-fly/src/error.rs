@@ -164,18 +164,33 @@ pub enum FlyError {
         /// How long we waited.
         timeout: Duration,
     },
-    /// An earlier create request for this region got no answer, so a machine
-    /// may exist that the listing does not show yet. Creating another could
-    /// run two machines; we wait for the listing to settle instead.
+    /// The API refused to create machine `name` because the app already has
+    /// a machine of that name, and the listing does not show it yet: an
+    /// earlier create whose answer was lost (a 5xx, a timeout) made it, by
+    /// this process, a process before a restart or another fly-placer
+    /// sharing the app. Creating one under another name could run two
+    /// machines; the actuator adopts it once the listing shows it.
     #[error(
-        "a machine may already be starting in {region} (an earlier create request got no answer); \
-         not creating another for {remaining:?}"
+        "machine {name} already exists in {region} (an earlier create made it, but its answer \
+         was lost and the listing does not show it yet); not creating another"
     )]
     CreationInDoubt {
         /// The region at stake.
         region: Region,
-        /// How long until the actuator will create a machine there again.
-        remaining: Duration,
+        /// The name the machine was created under.
+        name: String,
+    },
+    /// Every name tried for a new machine in `region` is held by a machine
+    /// that cannot be adopted (destroyed, failed, or another process
+    /// group's).
+    #[error("cannot deploy {region}: the names {first} to {last} are all taken by machines that are gone or belong elsewhere")]
+    NamesTaken {
+        /// The region that was to be deployed.
+        region: Region,
+        /// The first name tried.
+        first: String,
+        /// The last name tried.
+        last: String,
     },
 }
 
@@ -217,6 +232,17 @@ impl FlyError {
             Retry::Never
         };
         ActuatorError::backend(crate::BACKEND, region, self).with_retry(retry)
+    }
+
+    /// True when the request may have changed something although it failed:
+    /// a 5xx answer (the server may have acted before failing) or a request
+    /// sent without an answer. 429 and other 4xx answers change nothing.
+    pub(crate) fn may_have_taken_effect(&self) -> bool {
+        match self {
+            FlyError::Http { status, .. } => (500..=599).contains(status),
+            FlyError::Transport { not_sent, .. } => !*not_sent,
+            _ => false,
+        }
     }
 
     /// The HTTP status, for errors the API answered.

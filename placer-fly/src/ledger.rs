@@ -7,6 +7,12 @@
 //! short window the actuator therefore lays its own changes over what the
 //! API lists (read-your-writes); once the listing agrees, or the window has
 //! passed, the API is the only truth again.
+//!
+//! It also remembers, per region, the name of a machine whose create got no
+//! clear answer (in doubt), so every later attempt in that region creates
+//! under that same name and the API refuses a second machine. The memory is
+//! a shortcut only: after a restart the name is derived from the listing
+//! again (see [`NameFamily::next_attempt`](crate::naming::NameFamily::next_attempt)).
 
 use std::collections::HashMap;
 use std::time::Duration;
@@ -30,8 +36,8 @@ pub(crate) struct Ledger {
     window: Duration,
     /// Machines created, keyed by id, until the listing shows them.
     created: HashMap<String, (Machine, Instant)>,
-    /// Regions whose create request got no answer.
-    in_doubt: HashMap<Region, Instant>,
+    /// Regions whose create request got no clear answer: the name it used.
+    in_doubt: HashMap<Region, (String, Instant)>,
     /// Changes to machines, until the listing shows them.
     changes: HashMap<String, (Change, Instant)>,
 }
@@ -52,7 +58,9 @@ impl Ledger {
         let fresh = |at: &Instant| now.saturating_duration_since(*at) < window;
         self.created
             .retain(|id, (_, at)| fresh(at) && !listed.iter().any(|m| &m.id == id));
-        self.in_doubt.retain(|_, at| fresh(at));
+        self.in_doubt.retain(|_, (name, at)| {
+            fresh(at) && !listed.iter().any(|m| &m.name == name && m.is_alive())
+        });
         self.changes.retain(|_, (_, at)| fresh(at));
 
         for machine in &mut listed {
@@ -85,17 +93,16 @@ impl Ledger {
         self.created.insert(machine.id.clone(), (machine, now));
     }
 
-    pub(crate) fn record_in_doubt(&mut self, region: &Region, now: Instant) {
-        self.in_doubt.insert(*region, now);
+    /// Notes that a create of `name` in `region` got no clear answer: the
+    /// machine may exist.
+    pub(crate) fn record_in_doubt(&mut self, region: &Region, name: &str, now: Instant) {
+        self.in_doubt.insert(*region, (name.to_owned(), now));
     }
 
-    /// How long creating in `region` stays on hold, if it is in doubt.
-    pub(crate) fn in_doubt_remaining(&self, region: &Region, now: Instant) -> Option<Duration> {
-        let at = self.in_doubt.get(region)?;
-        let remaining = self
-            .window
-            .checked_sub(now.saturating_duration_since(*at))?;
-        (!remaining.is_zero()).then_some(remaining)
+    /// The name of the create in doubt in `region`, within the window.
+    pub(crate) fn in_doubt(&self, region: &Region, now: Instant) -> Option<&str> {
+        let (name, at) = self.in_doubt.get(region)?;
+        (now.saturating_duration_since(*at) < self.window).then_some(name.as_str())
     }
 
     pub(crate) fn record_change(&mut self, machine_id: &str, change: Change, now: Instant) {
@@ -161,18 +168,21 @@ mod tests {
     }
 
     #[test]
-    fn creation_in_doubt_holds_for_the_window() {
+    fn a_name_in_doubt_is_kept_for_the_window_or_until_listed() {
         let t0 = Instant::now();
         let fra: Region = "fra".parse().unwrap();
         let mut ledger = Ledger::new(Duration::from_secs(60));
-        ledger.record_in_doubt(&fra, t0);
+        ledger.record_in_doubt(&fra, "fly-placer-app-fra-1", t0);
         assert_eq!(
-            ledger.in_doubt_remaining(&fra, t0 + Duration::from_secs(20)),
-            Some(Duration::from_secs(40))
+            ledger.in_doubt(&fra, t0 + Duration::from_secs(20)),
+            Some("fly-placer-app-fra-1")
         );
-        assert_eq!(
-            ledger.in_doubt_remaining(&fra, t0 + Duration::from_secs(60)),
-            None
-        );
+        assert_eq!(ledger.in_doubt(&fra, t0 + Duration::from_secs(60)), None);
+
+        ledger.record_in_doubt(&fra, "fly-placer-app-fra-1", t0);
+        let mut listed = machine("a1", "fra", "started");
+        listed.name = "fly-placer-app-fra-1".to_owned();
+        ledger.reconcile(vec![listed], t0);
+        assert_eq!(ledger.in_doubt(&fra, t0), None, "the listing shows it");
     }
 }

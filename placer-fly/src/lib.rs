@@ -49,6 +49,7 @@ mod error;
 pub mod fake;
 mod ledger;
 mod machine;
+mod naming;
 mod options;
 pub mod state_file;
 mod timer;

@@ -84,6 +84,7 @@ async fn answer(
     query: &str,
     json: Option<&Value>,
 ) -> Reply {
+    let mut error_after = None;
     let slow = match fault {
         Some(Fault::TooManyRequests { retry_after_secs }) => {
             let mut reply = Reply::error(429, "rate limit exceeded, slow down");
@@ -92,6 +93,10 @@ async fn answer(
         }
         Some(Fault::Error { status, message }) => return Reply::error(status, &message),
         Some(Fault::Slow(delay)) => Some(delay),
+        Some(Fault::ErrorAfterChange { status, message }) => {
+            error_after = Some(Reply::error(status, &message));
+            None
+        }
         None => None,
     };
     let reply = if authorized {
@@ -102,7 +107,7 @@ async fn answer(
     if let Some(delay) = slow {
         tokio::time::sleep(delay).await;
     }
-    reply
+    error_after.unwrap_or(reply)
 }
 
 /// Keeps the answer with its request, for checks of what the fake returns.

@@ -25,8 +25,17 @@
 //! `force=true` of a machine that is not stopped answers 412; setting
 //! metadata takes `{"value": "..."}`.
 //!
+//! Machine names are unique within the app: a create whose `name` a machine
+//! that is not destroyed already has is refused with 409 Conflict, changing
+//! nothing, and a destroyed machine's name is free again. The API's
+//! description says only "Unique name for this Machine"; it states neither
+//! the status of the refusal nor whether destroyed machines keep their
+//! names, so this is the fake's reading. A create without a name gets a
+//! generated one.
+//!
 //! For tests it can also: answer 429 with `Retry-After` or any error status
-//! ([`Fault`]), hold responses back, show new machines in the listing only
+//! ([`Fault`]), carry a request out and still answer with an error, hold
+//! responses back, show new machines in the listing only
 //! after a delay ([`set_list_lag`](FakeMachinesApi::set_list_lag)), let
 //! machines take time to start, and it records every request
 //! ([`RecordedRequest`]) with the token redacted, for snapshots.
@@ -82,6 +91,15 @@ pub enum Fault {
     /// Carry out the request, then hold the response back this long: a
     /// client that gives up first does not learn that the change happened.
     Slow(Duration),
+    /// Carry out the request, then answer `status` with `{"error": message}`
+    /// instead of its result: e.g. a create that made the machine but
+    /// answered 500, so the client does not learn that it exists.
+    ErrorAfterChange {
+        /// The HTTP status.
+        status: u16,
+        /// The error message.
+        message: String,
+    },
 }
 
 /// One request the fake received.

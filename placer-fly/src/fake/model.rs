@@ -14,6 +14,7 @@ use crate::options::{MANAGED_KEY, MANAGED_VALUE, PROCESS_GROUP_KEY};
 /// A machine to add to the fake, as `fly deploy` would have made it.
 #[derive(Debug, Clone)]
 pub struct MachineSpec {
+    name: Option<String>,
     region: String,
     state: String,
     host_status: String,
@@ -42,12 +43,20 @@ impl MachineSpec {
                     "ports": [{"port": 443, "handlers": ["tls", "http"]}]}]),
         );
         MachineSpec {
+            name: None,
             region: region.to_owned(),
             state: "started".to_owned(),
             host_status: "ok".to_owned(),
             created_at: None,
             config,
         }
+    }
+
+    /// Sets the name; by default `<app>-<region>-<n>`, `n` counting the
+    /// machines added so far.
+    pub fn name(mut self, name: &str) -> Self {
+        self.name = Some(name.to_owned());
+        self
     }
 
     /// Sets the state, e.g. `"stopped"`.
@@ -188,7 +197,9 @@ impl FakeState {
             .expect("MachineSpec needs a valid region");
         let machine = Machine {
             id: id.clone(),
-            name: format!("{}-{region}-{n}", self.app),
+            name: spec
+                .name
+                .unwrap_or_else(|| format!("{}-{region}-{n}", self.app)),
             state: spec.state,
             region,
             instance_id: Some(format!("01FAKE{n:08}")),
@@ -290,7 +301,25 @@ impl FakeState {
         if config.image.as_deref().unwrap_or("").is_empty() {
             return Reply::error(400, "config.image is required");
         }
+        let name = match body.get("name") {
+            None | Some(Value::Null) => None,
+            Some(Value::String(name)) if !name.is_empty() => Some(name.clone()),
+            Some(other) => return Reply::error(400, &format!("invalid name {other}")),
+        };
+        if let Some(name) = &name {
+            if self
+                .entries
+                .iter()
+                .any(|e| &e.machine.name == name && e.machine.state != "destroyed")
+            {
+                return Reply::error(
+                    409,
+                    &format!("a machine named {name:?} already exists in this app"),
+                );
+            }
+        }
         let mut spec = MachineSpec::new(region);
+        spec.name = name;
         spec.config = config;
         let id = self.add(spec);
         let now = Instant::now();

@@ -7,6 +7,7 @@ mod consistency;
 mod contract;
 mod corpus;
 mod dry_run;
+mod idempotent;
 mod properties;
 mod rate_limit;
 mod retry;
