@@ -4,14 +4,15 @@
 use std::collections::BTreeSet;
 use std::fmt;
 use std::sync::Mutex;
+use std::time::Duration;
 
 use async_trait::async_trait;
 use placer_core::{ActuatorError, Region, RegionActuator};
 use tokio::time::Instant;
 
-use crate::client::MachinesClient;
+use crate::client::{MachinesClient, MAX_WAIT};
 use crate::ledger::{Change, Ledger};
-use crate::machine::{Machine, MachineConfig};
+use crate::machine::{Machine, MachineConfig, StopConfig};
 use crate::naming::NameFamily;
 use crate::options::{MANAGED_KEY, MANAGED_VALUE, PARKED_KEY, PROCESS_GROUP_KEY};
 use crate::{FlyError, FlyOptions, RemovalMode};
@@ -36,7 +37,10 @@ pub const BACKEND: &str = "fly";
 /// - **Remove**: destroys or stops (and parks) the region's machines, only
 ///   those marked as fly-placer's unless
 ///   [`manage_unmarked`](FlyOptions::manage_unmarked) is set, and never the
-///   process group's last machine or last started machine.
+///   process group's last machine or last started machine. A destroy
+///   stops the machine first with the template's `stop_config` and
+///   destroys it once stopped; force only after
+///   [`force_destroy_after`](FlyOptions::force_destroy_after).
 ///
 /// Deploy and remove calls are serialized, so the last-machine check always
 /// sees the effect of the previous change.
@@ -313,17 +317,28 @@ impl FlyMachinesActuator {
             )));
         }
         for machine in here {
-            self.remove_machine(machine).await?;
+            let how = self.stop_config(&machines, machine);
+            self.remove_machine(machine, &how).await?;
         }
         Ok(())
     }
 
-    async fn remove_machine(&self, machine: &Machine) -> Result<(), FlyError> {
+    /// How a machine is stopped: the template machine's `stop_config` (the
+    /// config new regions get), else the machine's own, else Fly's defaults.
+    fn stop_config(&self, machines: &[Machine], machine: &Machine) -> StopConfig {
+        self.template(machines, &machine.region)
+            .ok()
+            .and_then(|template| template.config.stop_config())
+            .or_else(|| machine.config.stop_config())
+            .unwrap_or_default()
+    }
+
+    async fn remove_machine(&self, machine: &Machine, how: &StopConfig) -> Result<(), FlyError> {
         let app = self.settings.app_name();
         match self.settings.removal {
             RemovalMode::Destroy => {
-                tracing::info!(%app, machine = %machine.id, region = %machine.region, "destroying a machine");
-                self.client.destroy(machine).await?;
+                tracing::info!(%app, machine = %machine.id, region = %machine.region, "stopping and destroying a machine");
+                self.destroy_gracefully(machine, how).await?;
                 self.ledger()
                     .record_change(&machine.id, Change::Destroyed, Instant::now());
             }
@@ -336,13 +351,81 @@ impl FlyMachinesActuator {
                     .await?;
                 self.ledger()
                     .record_change(&machine.id, Change::Parked, Instant::now());
-                if matches!(machine.state.as_str(), "started" | "starting") {
-                    self.client.stop(machine).await?;
+                if is_running(machine) {
+                    self.client.stop(machine, how).await?;
                 }
             }
         }
         Ok(())
     }
+
+    /// Stops the machine, waits until it is stopped, then destroys it
+    /// without force; with force only when it is not stopped within
+    /// [`force_destroy_after`](FlyOptions::force_destroy_after), or started
+    /// again before the destroy.
+    async fn destroy_gracefully(
+        &self,
+        machine: &Machine,
+        how: &StopConfig,
+    ) -> Result<(), FlyError> {
+        let bound = self.settings.force_destroy_after;
+        let reason = if bound.is_zero() {
+            "force_destroy_after is zero"
+        } else {
+            if is_running(machine) {
+                match self.client.stop(machine, how).await {
+                    // Already gone.
+                    Err(FlyError::Http { status: 404, .. }) => return Ok(()),
+                    other => other?,
+                }
+            }
+            if !self.wait_stopped(machine, bound).await? {
+                "it did not stop in time"
+            } else {
+                match self.client.destroy(machine, false).await {
+                    Ok(()) => return Ok(()),
+                    // Started again (e.g. by Fly's proxy) after it stopped.
+                    Err(FlyError::Http { status: 412, .. }) => "it was running again",
+                    Err(err) => return Err(err),
+                }
+            }
+        };
+        tracing::warn!(
+            app = self.settings.app_name(),
+            machine = %machine.id,
+            region = %machine.region,
+            force_destroy_after = ?bound,
+            "destroying a machine with force: {reason}"
+        );
+        self.client.destroy(machine, true).await
+    }
+
+    /// Waits until the machine is stopped, at most `bound` (in waits the
+    /// API holds open for at most a minute each). False when it is not.
+    async fn wait_stopped(&self, machine: &Machine, bound: Duration) -> Result<bool, FlyError> {
+        if matches!(machine.state.as_str(), "stopped" | "suspended" | "created") {
+            return Ok(true);
+        }
+        let deadline = Instant::now() + bound;
+        loop {
+            let left = deadline.saturating_duration_since(Instant::now());
+            if left.is_zero() {
+                return Ok(false);
+            }
+            if self
+                .client
+                .wait_for(machine, "stopped", left.min(MAX_WAIT))
+                .await?
+            {
+                return Ok(true);
+            }
+        }
+    }
+}
+
+/// True for a machine that runs, or is about to.
+fn is_running(machine: &Machine) -> bool {
+    matches!(machine.state.as_str(), "started" | "starting")
 }
 
 /// How many names one deploy tries before giving up, when each is held by

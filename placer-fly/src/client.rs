@@ -12,7 +12,7 @@ use reqwest::{Method, RequestBuilder, StatusCode};
 use serde_json::json;
 
 use crate::error::{parse_retry_after, Operation, Target};
-use crate::machine::{parse_machine_list, Machine, MachineConfig};
+use crate::machine::{parse_machine_list, Machine, MachineConfig, StopConfig};
 use crate::{FlyError, FlyOptions};
 
 /// Longest part of a non-JSON error body kept in an error message.
@@ -100,10 +100,14 @@ impl MachinesClient {
         })
     }
 
-    /// Destroys a machine, stopping it first if it runs. A machine that is
-    /// already gone (404) counts as destroyed.
-    pub(crate) async fn destroy(&self, machine: &Machine) -> Result<(), FlyError> {
-        let url = format!("{}?force=true", self.machine_url(machine)?);
+    /// Destroys a machine. Without `force` the API refuses (412) a machine
+    /// that is not stopped; with it, Fly kills a running machine. A machine
+    /// that is already gone (404) counts as destroyed.
+    pub(crate) async fn destroy(&self, machine: &Machine, force: bool) -> Result<(), FlyError> {
+        let mut url = self.machine_url(machine)?;
+        if force {
+            url.push_str("?force=true");
+        }
         let request = self.request(Method::DELETE, &url);
         match self
             .send(Operation::DestroyMachine, &target_of(machine), request)
@@ -114,9 +118,12 @@ impl MachinesClient {
         }
     }
 
-    pub(crate) async fn stop(&self, machine: &Machine) -> Result<(), FlyError> {
+    /// Stops a machine: Fly sends `how.signal` and kills the process if it
+    /// has not exited after `how.timeout` (each the machine's own setting
+    /// when absent).
+    pub(crate) async fn stop(&self, machine: &Machine, how: &StopConfig) -> Result<(), FlyError> {
         let url = format!("{}/stop", self.machine_url(machine)?);
-        let request = self.request(Method::POST, &url).json(&json!({}));
+        let request = self.request(Method::POST, &url).json(how);
         self.send(Operation::StopMachine, &target_of(machine), request)
             .await
             .map(drop)
@@ -137,9 +144,30 @@ impl MachinesClient {
         machine: &Machine,
         timeout: Duration,
     ) -> Result<(), FlyError> {
-        let seconds = timeout.as_secs_f64().ceil().max(1.0) as u64;
+        if self.wait_for(machine, "started", timeout).await? {
+            Ok(())
+        } else {
+            Err(FlyError::WaitTimedOut {
+                machine: machine.id.clone(),
+                region: machine.region,
+                timeout: Duration::from_secs(wait_seconds(timeout)),
+            })
+        }
+    }
+
+    /// Waits until the machine is in `state` (`started`, `stopped` or
+    /// `destroyed`), at most `timeout` rounded up to whole seconds, at
+    /// least one (the API holds one wait for at most [`MAX_WAIT`]). False
+    /// when the machine did not get there in time (408).
+    pub(crate) async fn wait_for(
+        &self,
+        machine: &Machine,
+        state: &str,
+        timeout: Duration,
+    ) -> Result<bool, FlyError> {
+        let seconds = wait_seconds(timeout);
         let mut url = format!(
-            "{}/wait?state=started&timeout={seconds}",
+            "{}/wait?state={state}&timeout={seconds}",
             self.machine_url(machine)?
         );
         if let Some(instance) = &machine.instance_id {
@@ -153,12 +181,8 @@ impl MachinesClient {
             .send(Operation::WaitForMachine, &target_of(machine), request)
             .await
         {
-            Err(FlyError::Http { status: 408, .. }) => Err(FlyError::WaitTimedOut {
-                machine: machine.id.clone(),
-                region: machine.region,
-                timeout: Duration::from_secs(seconds),
-            }),
-            other => other.map(drop),
+            Err(FlyError::Http { status: 408, .. }) => Ok(false),
+            other => other.map(|_| true),
         }
     }
 
@@ -238,6 +262,14 @@ impl MachinesClient {
             retry_after,
         })
     }
+}
+
+/// The longest wait the API holds open ("up to 60 seconds").
+pub(crate) const MAX_WAIT: Duration = Duration::from_secs(60);
+
+/// A wait's `timeout` parameter: whole seconds, at least one.
+fn wait_seconds(timeout: Duration) -> u64 {
+    timeout.as_secs_f64().ceil().max(1.0) as u64
 }
 
 fn target_of(machine: &Machine) -> Target {

@@ -58,6 +58,28 @@ pub struct MachineConfig {
     pub other: serde_json::Map<String, serde_json::Value>,
 }
 
+/// How a machine is stopped: its config's `stop_config` (Swagger
+/// `fly.StopConfig`), which is also the body of `POST …/stop` (Swagger
+/// `StopRequest`, the same two fields).
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub(crate) struct StopConfig {
+    /// The signal sent first, e.g. `SIGINT`; Fly's default is `SIGINT`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub(crate) signal: Option<String>,
+    /// How long the process may take to exit before it is killed: a
+    /// `fly.Duration`, which Fly writes as Go duration text (`"30s"`) and
+    /// reads as that or nanoseconds. Kept verbatim.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub(crate) timeout: Option<serde_json::Value>,
+}
+
+impl MachineConfig {
+    /// The config's `stop_config`, if it has a readable one.
+    pub(crate) fn stop_config(&self) -> Option<StopConfig> {
+        serde_json::from_value(self.other.get("stop_config")?.clone()).ok()
+    }
+}
+
 /// One health check result of a machine.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct CheckStatus {

@@ -29,8 +29,11 @@ pub const PARKED_KEY: &str = "fly_placer_parked";
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum RemovalMode {
-    /// Destroy the region's machines (`DELETE …?force=true`). Nothing is left
-    /// behind, and nothing is billed.
+    /// Destroy the region's machines: stop each one the way its config's
+    /// `stop_config` says, wait until it is stopped, then `DELETE` it; only a
+    /// machine that is not stopped within
+    /// [`force_destroy_after`](FlyOptions::force_destroy_after) is destroyed
+    /// with `force=true`. Nothing is left behind, and nothing is billed.
     #[default]
     Destroy,
     /// Stop the region's machines and mark them parked (metadata
@@ -113,6 +116,13 @@ pub struct FlyOptions {
     /// long. Cannot be combined with `skip_launch`.
     #[serde(with = "placer_core::config::duration::option")]
     pub wait_for_start: Option<Duration>,
+    /// How long removal waits for a machine it stopped to reach `stopped`
+    /// before destroying it with `force=true` (a warning in the log says
+    /// so). Make it longer than the app's `stop_config.timeout` (Fly's
+    /// `kill_timeout`), or machines are killed before their shutdown is
+    /// over. Zero: destroy with `force=true` at once, without stopping first.
+    #[serde(with = "placer_core::config::duration")]
+    pub force_destroy_after: Duration,
     /// Also remove machines fly-placer did not create. By default only
     /// machines with metadata `fly_placer=managed` are ever stopped or destroyed.
     pub manage_unmarked: bool,
@@ -133,7 +143,8 @@ pub struct FlyOptions {
 
 impl Default for FlyOptions {
     /// No app and no token yet; public API, process group `app`, newest
-    /// healthy machine as template, destroy on removal, machines started at
+    /// healthy machine as template, destroy on removal (forced after 60 s
+    /// not stopping), machines started at
     /// once without waiting, only marked machines removed, 30 s request
     /// timeout, 60 s consistency window, the default retries and rate limit.
     fn default() -> Self {
@@ -147,6 +158,7 @@ impl Default for FlyOptions {
             skip_launch: false,
             wait_for_start: None,
             manage_unmarked: false,
+            force_destroy_after: Duration::from_secs(60),
             request_timeout: Duration::from_secs(30),
             consistency_window: Duration::from_secs(60),
             retry: RetryPolicy::default(),
@@ -255,6 +267,7 @@ mod tests {
         assert_eq!(s.removal, RemovalMode::Destroy);
         assert!(!s.skip_launch && !s.manage_unmarked);
         assert_eq!(s.request_timeout, Duration::from_secs(30));
+        assert_eq!(s.force_destroy_after, Duration::from_secs(60));
         assert_eq!(s.consistency_window, Duration::from_secs(60));
         assert_eq!(s.retry, RetryPolicy::default());
         assert_eq!(s.rate_limit, RateLimitOptions::default());
@@ -300,7 +313,7 @@ mod tests {
         let s: FlyOptions = serde_json::from_str(
             r#"{"app": " shop ", "api_url": "http://127.0.0.1:1", "process_group": "web",
                 "template_machine": "abc123", "removal": "stop", "skip_launch": true,
-                "manage_unmarked": true, "request_timeout": 5,
+                "manage_unmarked": true, "request_timeout": 5, "force_destroy_after": "2m",
                 "retry": {"max_attempts": 2, "base_delay": "1s", "max_delay": "3s", "tick_budget": "20s"},
                 "rate_limit": {"requests_per_second": 2, "burst": 3}}"#,
         )
@@ -308,6 +321,7 @@ mod tests {
         assert_eq!(s.app.as_ref().map(AppName::as_str), Some("shop"));
         assert_eq!(s.removal, RemovalMode::Stop);
         assert_eq!(s.request_timeout, Duration::from_secs(5));
+        assert_eq!(s.force_destroy_after, Duration::from_secs(120));
         assert_eq!(s.retry.max_attempts, 2);
         assert_eq!(s.retry.tick_budget, Duration::from_secs(20));
         assert_eq!(s.retry.jitter, RetryPolicy::default().jitter);

@@ -146,7 +146,7 @@ async fn route(
         ("DELETE", [id]) => {
             lock(state).destroy(id, params.get("force").is_some_and(|v| v == "true"))
         }
-        ("POST", [id, "stop"]) => lock(state).stop(id),
+        ("POST", [id, "stop"]) => lock(state).stop(id, body),
         ("POST", [id, "start"]) => lock(state).start(id),
         ("GET", [id, "wait"]) => wait(state, id, &params).await,
         ("GET", [id, "metadata"]) => lock(state).metadata(id),

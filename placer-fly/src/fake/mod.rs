@@ -23,7 +23,12 @@
 //! machines have a `host_status`; a wrong token gets 401 and a wrong app or
 //! machine 404; a wait that runs out answers 408; a `DELETE` without
 //! `force=true` of a machine that is not stopped answers 412; setting
-//! metadata takes `{"value": "..."}`.
+//! metadata takes `{"value": "..."}`; a stop sends its `signal` and kills
+//! the process after its `timeout` (else the config's
+//! `stop_config.timeout`, else 5 s), the machine being `stopping` until
+//! then ([`set_stop_delay`](FakeMachinesApi::set_stop_delay),
+//! [`set_stops_hang`](FakeMachinesApi::set_stops_hang),
+//! [`stops`](FakeMachinesApi::stops)).
 //!
 //! Machine names are unique within the app: a create whose `name` a machine
 //! that is not destroyed already has is refused with 409 Conflict, changing
@@ -134,6 +139,18 @@ pub struct RecordedResponse {
     pub body: Option<serde_json::Value>,
 }
 
+/// One `POST …/stop` the fake accepted: what the client asked for
+/// (`StopRequest`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StopRecord {
+    /// The machine's id.
+    pub machine: String,
+    /// The `signal` sent, e.g. `SIGINT`.
+    pub signal: Option<String>,
+    /// The `timeout` sent, read as Fly reads it.
+    pub timeout: Option<Duration>,
+}
+
 /// A running fake Machines API; stops when dropped.
 pub struct FakeMachinesApi {
     addr: SocketAddr,
@@ -236,6 +253,25 @@ impl FakeMachinesApi {
     /// Machines created or started from now on stay `starting` this long.
     pub fn set_start_delay(&self, delay: Duration) {
         self.lock().start_delay = delay;
+    }
+
+    /// Stopped machines take this long to exit after the stop signal; a
+    /// process still running after the stop's timeout (the request's, else
+    /// the config's `stop_config.timeout`, else 5 s) is killed, as Fly does.
+    /// Until then the machine is `stopping`.
+    pub fn set_stop_delay(&self, delay: Duration) {
+        self.lock().stop_delay = delay;
+    }
+
+    /// While set, stop requests are accepted but machines stay `stopping`,
+    /// as on a host that does not answer.
+    pub fn set_stops_hang(&self, hang: bool) {
+        self.lock().stops_hang = hang;
+    }
+
+    /// Every stop request accepted so far, in order.
+    pub fn stops(&self) -> Vec<StopRecord> {
+        self.lock().stops.clone()
     }
 
     /// Every request received so far, in order.

@@ -7,7 +7,7 @@ use placer_core::{Region, Timestamp};
 use serde_json::{json, Value};
 use tokio::time::Instant;
 
-use super::{Fault, RecordedRequest};
+use super::{Fault, RecordedRequest, StopRecord};
 use crate::machine::{Machine, MachineConfig};
 use crate::options::{MANAGED_KEY, MANAGED_VALUE, PROCESS_GROUP_KEY};
 
@@ -112,6 +112,8 @@ struct Entry {
     listed_as_before: Option<(String, Instant)>,
     /// While `starting`: when it becomes `started`.
     started_at: Option<Instant>,
+    /// While `stopping`: when it becomes `stopped` (never if `None`).
+    stopped_at: Option<Instant>,
 }
 
 /// What the fake answers: status, JSON body, and `Retry-After` seconds.
@@ -157,6 +159,9 @@ pub(super) struct FakeState {
     pub(super) start_delay: Duration,
     pub(super) requests: Vec<RecordedRequest>,
     pub(super) next_seq: u64,
+    pub(super) stop_delay: Duration,
+    pub(super) stops_hang: bool,
+    pub(super) stops: Vec<StopRecord>,
 }
 
 impl FakeState {
@@ -171,6 +176,9 @@ impl FakeState {
             start_delay: Duration::ZERO,
             requests: Vec::new(),
             next_seq: 0,
+            stop_delay: Duration::ZERO,
+            stops_hang: false,
+            stops: Vec::new(),
         }
     }
 
@@ -213,6 +221,7 @@ impl FakeState {
             listed_from: now,
             listed_as_before: None,
             started_at: None,
+            stopped_at: None,
         });
         id
     }
@@ -224,6 +233,12 @@ impl FakeState {
                 if now >= at && entry.machine.state == "starting" {
                     entry.machine.state = "started".to_owned();
                     entry.started_at = None;
+                }
+            }
+            if let Some(at) = entry.stopped_at {
+                if now >= at && entry.machine.state == "stopping" {
+                    entry.machine.state = "stopped".to_owned();
+                    entry.stopped_at = None;
                 }
             }
         }
@@ -355,10 +370,13 @@ impl FakeState {
         let Some(entry) = self.find(id) else {
             return Reply::error(404, "machine not found");
         };
-        if !force && matches!(entry.machine.state.as_str(), "started" | "starting") {
+        let state = entry.machine.state.as_str();
+        if !force && !matches!(state, "stopped" | "suspended" | "created" | "failed") {
             return Reply::error(
                 412,
-                "machine is running; stop it first or destroy with force=true",
+                &format!(
+                    "machine is {state}, not stopped; stop it first or destroy with force=true"
+                ),
             );
         }
         let before = std::mem::replace(&mut entry.machine.state, "destroyed".to_owned());
@@ -366,17 +384,45 @@ impl FakeState {
         Reply::ok()
     }
 
-    pub(super) fn stop(&mut self, id: &str) -> Reply {
-        match self.find(id) {
-            Some(entry) => {
-                if matches!(entry.machine.state.as_str(), "started" | "starting") {
-                    entry.machine.state = "stopped".to_owned();
-                    entry.started_at = None;
-                }
-                Reply::ok()
+    /// `POST …/stop` with an optional `StopRequest` body: the process gets
+    /// the signal, and is killed if it has not exited after the timeout
+    /// (the request's, else the config's `stop_config.timeout`, else 5 s).
+    pub(super) fn stop(&mut self, id: &str, body: Option<&Value>) -> Reply {
+        let (signal, timeout) = match parse_stop_request(body) {
+            Ok(parsed) => parsed,
+            Err(message) => return Reply::error(400, &message),
+        };
+        let now = Instant::now();
+        let (delay, hang) = (self.stop_delay, self.stops_hang);
+        let Some(entry) = self.find(id) else {
+            return Reply::error(404, "machine not found");
+        };
+        let record = StopRecord {
+            machine: id.to_owned(),
+            signal,
+            timeout,
+        };
+        if matches!(entry.machine.state.as_str(), "started" | "starting") {
+            entry.started_at = None;
+            let kill_after = timeout
+                .or_else(|| {
+                    let config = entry.machine.config.stop_config()?;
+                    parse_fly_duration(config.timeout.as_ref()?).ok()
+                })
+                .unwrap_or(Duration::from_secs(5));
+            let exit = delay.min(kill_after);
+            if hang {
+                entry.machine.state = "stopping".to_owned();
+                entry.stopped_at = None;
+            } else if exit.is_zero() {
+                entry.machine.state = "stopped".to_owned();
+            } else {
+                entry.machine.state = "stopping".to_owned();
+                entry.stopped_at = Some(now + exit);
             }
-            None => Reply::error(404, "machine not found"),
         }
+        self.stops.push(record);
+        Reply::ok()
     }
 
     pub(super) fn start(&mut self, id: &str) -> Reply {
@@ -424,4 +470,67 @@ impl FakeState {
         };
         Reply::no_content()
     }
+}
+
+/// Reads a `StopRequest` body: an object with an optional string `signal`
+/// and an optional `fly.Duration` `timeout`.
+fn parse_stop_request(body: Option<&Value>) -> Result<(Option<String>, Option<Duration>), String> {
+    let Some(body) = body else {
+        return Ok((None, None));
+    };
+    let Some(fields) = body.as_object() else {
+        return Err("the body must be a JSON object".to_owned());
+    };
+    if let Some(unknown) = fields
+        .keys()
+        .find(|k| !matches!(k.as_str(), "signal" | "timeout"))
+    {
+        return Err(format!("unknown field {unknown:?}"));
+    }
+    let signal = match fields.get("signal") {
+        None => None,
+        Some(Value::String(signal)) if signal.starts_with("SIG") && signal.len() > 3 => {
+            Some(signal.clone())
+        }
+        Some(other) => return Err(format!("invalid signal {other}")),
+    };
+    let timeout = fields.get("timeout").map(parse_fly_duration).transpose()?;
+    Ok((signal, timeout))
+}
+
+/// A `fly.Duration` as Fly reads it: Go duration text (`"1m30s"`,
+/// `"500ms"`) or a whole number of nanoseconds.
+fn parse_fly_duration(value: &Value) -> Result<Duration, String> {
+    let invalid = || format!("invalid duration {value}");
+    if let Some(nanos) = value.as_u64() {
+        return Ok(Duration::from_nanos(nanos));
+    }
+    let text = value.as_str().ok_or_else(invalid)?;
+    let mut rest = text;
+    let mut total = Duration::ZERO;
+    if rest.is_empty() {
+        return Err(invalid());
+    }
+    while !rest.is_empty() {
+        let number_len = rest
+            .find(|c: char| !(c.is_ascii_digit() || c == '.'))
+            .ok_or_else(invalid)?;
+        let number: f64 = rest[..number_len].parse().map_err(|_| invalid())?;
+        rest = &rest[number_len..];
+        let unit_len = rest
+            .find(|c: char| c.is_ascii_digit() || c == '.')
+            .unwrap_or(rest.len());
+        let seconds_per_unit = match &rest[..unit_len] {
+            "ns" => 1e-9,
+            "us" | "µs" => 1e-6,
+            "ms" => 1e-3,
+            "s" => 1.0,
+            "m" => 60.0,
+            "h" => 3600.0,
+            _ => return Err(invalid()),
+        };
+        rest = &rest[unit_len..];
+        total += Duration::from_secs_f64(number * seconds_per_unit);
+    }
+    Ok(total)
 }

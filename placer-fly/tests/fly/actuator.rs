@@ -192,7 +192,9 @@ async fn remove_destroys_the_machines_fly_placer_created() {
         calls(&api),
         [
             "GET /v1/apps/my-app/machines".to_owned(),
-            format!("DELETE /v1/apps/my-app/machines/{id}?force=true")
+            format!("POST /v1/apps/my-app/machines/{id}/stop"),
+            format!("GET /v1/apps/my-app/machines/{id}/wait?state=stopped&timeout=60&instance_id=01FAKE00000002"),
+            format!("DELETE /v1/apps/my-app/machines/{id}"),
         ]
     );
     assert_eq!(
@@ -333,14 +335,17 @@ async fn errors_name_status_message_machine_and_region() {
     let actuator = actuator(settings(&api));
     actuator.deploy(&region("fra")).await.unwrap();
     let id = live_in(&api, "fra")[0].id.clone();
-    api.inject_on(
-        "DELETE",
-        "",
-        Fault::Error {
-            status: 412,
-            message: "machine is leased".into(),
-        },
-    );
+    // Refused without force, then with force.
+    for _ in 0..2 {
+        api.inject_on(
+            "DELETE",
+            "",
+            Fault::Error {
+                status: 412,
+                message: "machine is leased".into(),
+            },
+        );
+    }
 
     let err = actuator.remove(&region("fra")).await.unwrap_err();
     let text = err.to_string();

@@ -10,6 +10,7 @@ mod dry_run;
 mod idempotent;
 mod properties;
 mod rate_limit;
+mod removal;
 mod retry;
 mod secrets;
 mod snapshots;
