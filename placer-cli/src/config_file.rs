@@ -5,6 +5,8 @@ use std::path::{Path, PathBuf};
 
 use placer_core::config::{from_yaml_with, ConfigError};
 use placer_core::PlacerConfig;
+use placer_fly::FlyError;
+use placer_prom::PromError;
 
 use crate::settings::FileSettings;
 
@@ -81,6 +83,16 @@ fn check_sections(settings: &FileSettings, text: &str, origin: &str) -> Result<(
         key: format!("{section}.{key}"),
         message: message.to_owned(),
     };
+    // Any other error of an adapter's check: the section as a whole.
+    let in_section = |section: &str, message: String| ConfigError::InvalidValue {
+        origin: origin.to_owned(),
+        line: text
+            .lines()
+            .position(|line| line.starts_with(&format!("{section}:")))
+            .map(|index| index + 1),
+        key: section.to_owned(),
+        message,
+    };
     if settings.simulation.regions.is_empty() {
         return Err(invalid(
             "simulation",
@@ -102,12 +114,20 @@ fn check_sections(settings: &FileSettings, text: &str, origin: &str) -> Result<(
     if settings.fly.retry.max_attempts == 0 {
         return Err(invalid("fly", "retry.max_attempts", "must be at least 1"));
     }
-    if settings.fly.skip_launch && settings.fly.wait_for_start.is_some() {
-        return Err(invalid(
-            "fly",
-            "wait_for_start",
-            "cannot be combined with skip_launch (a machine created stopped never starts by itself)",
-        ));
+    // The adapters' own checks of their sections, with the file's lines.
+    if let Err(err) = settings.fly.validate_section() {
+        return Err(match err {
+            FlyError::InvalidSettings { field, problem } => invalid("fly", field, &problem),
+            other => in_section("fly", other.to_string()),
+        });
+    }
+    if let Err(err) = settings.prometheus.validate_section() {
+        return Err(match err {
+            PromError::InvalidSettings { setting, problem } => {
+                invalid("prometheus", setting, &problem)
+            }
+            other => in_section("prometheus", other.to_string()),
+        });
     }
     Ok(())
 }

@@ -1,6 +1,6 @@
 //! The effective settings `check-config` prints: what the config file,
 //! the environment and the flags add up to, secrets shown only as set or
-//! not.
+//! not, URLs without their credentials.
 
 use serde_json::{json, Value};
 
@@ -22,7 +22,7 @@ pub fn effective_settings(loaded: &LoadedConfig, resolved: &Resolved) -> Value {
         }),
         TrafficPlan::Prometheus(plan) => json!({
             "source": "prometheus",
-            "url": plan.url,
+            "url": placer_prom::url_without_credentials(&plan.url),
             "url_from": plan.url_from,
             "app": plan.app,
             "token": secret(plan.token.is_some()),
@@ -51,7 +51,7 @@ pub fn effective_settings(loaded: &LoadedConfig, resolved: &Resolved) -> Value {
                 "app": plan.app,
                 "app_from": plan.app_from,
                 "token": secret(true),
-                "fly": plan.section,
+                "fly": crate::settings::shown_fly(&plan.section),
             })
         }
     };

@@ -182,7 +182,8 @@ impl FlyOptions {
         self.app.as_ref().map_or("", AppName::as_str)
     }
 
-    /// Checks every field.
+    /// Checks every field: an app and a token are set, and everything
+    /// [`validate_section`](Self::validate_section) checks.
     ///
     /// # Errors
     /// [`FlyError::InvalidSettings`] naming the first field at fault.
@@ -190,19 +191,31 @@ impl FlyOptions {
         if self.app.is_none() {
             return Err(FlyError::invalid_setting("app", "is not set"));
         }
-        let url = reqwest::Url::parse(&self.api_url).map_err(|err| {
-            FlyError::invalid_setting("api_url", format!("{:?} is not a URL: {err}", self.api_url))
-        })?;
-        if !matches!(url.scheme(), "http" | "https") || url.host_str().is_none() {
-            return Err(FlyError::invalid_setting(
-                "api_url",
-                format!("{:?} must be an http(s) URL with a host", self.api_url),
-            ));
-        }
         if self.token.as_ref().is_none_or(ApiToken::is_empty) {
             return Err(FlyError::invalid_setting(
                 "token",
                 "is empty; create one with `fly tokens create deploy`",
+            ));
+        }
+        self.validate_section()
+    }
+
+    /// Checks the fields a config section holds, so a config file can be
+    /// refused as it is read, even before there is an app or a token.
+    /// Errors never show credentials written into `api_url`.
+    ///
+    /// # Errors
+    /// [`FlyError::InvalidSettings`] naming the first field at fault.
+    pub fn validate_section(&self) -> Result<(), FlyError> {
+        let url = reqwest::Url::parse(&self.api_url)
+            .map_err(|err| FlyError::invalid_setting("api_url", format!("is not a URL: {err}")))?;
+        if !matches!(url.scheme(), "http" | "https") || url.host_str().is_none() {
+            let mut shown = url;
+            let _ = shown.set_username("");
+            let _ = shown.set_password(None);
+            return Err(FlyError::invalid_setting(
+                "api_url",
+                format!("{:?} must be an http(s) URL with a host", shown.as_str()),
             ));
         }
         if self.process_group.trim().is_empty() {
@@ -297,6 +310,31 @@ mod tests {
         let mut s = options();
         s.api_url = "ftp://example".into();
         assert!(s.validate().unwrap_err().to_string().contains("api_url"));
+    }
+
+    #[test]
+    fn a_section_is_checked_without_app_or_token_and_url_errors_hide_credentials() {
+        let mut section = FlyOptions::default();
+        section.validate_section().unwrap();
+        section.request_timeout = Duration::ZERO;
+        assert!(section
+            .validate_section()
+            .unwrap_err()
+            .to_string()
+            .contains("`request_timeout`"));
+
+        for url in [
+            "ftp://user:hunter2@example.org",
+            "http://user:hunter2@exa mple.org",
+        ] {
+            let section = FlyOptions {
+                api_url: url.to_owned(),
+                ..FlyOptions::default()
+            };
+            let message = section.validate_section().unwrap_err().to_string();
+            assert!(message.contains("`api_url`"), "{message}");
+            assert!(!message.contains("hunter2"), "{message}");
+        }
     }
 
     #[test]

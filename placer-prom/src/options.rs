@@ -3,6 +3,7 @@
 use std::time::Duration;
 
 use placer_core::{AppName, Secret};
+use reqwest::Url;
 use serde::{Deserialize, Serialize};
 
 use crate::PromError;
@@ -123,9 +124,8 @@ impl PrometheusOptions {
     }
 
     /// Checks the parts that do not need the network: an app and a URL are
-    /// set, a non-empty template, a valid label name and a non-zero timeout.
-    /// The URL's form is checked by
-    /// [`PrometheusSource::new`](crate::PrometheusSource::new).
+    /// set, and everything [`validate_section`](Self::validate_section)
+    /// checks.
     ///
     /// # Errors
     /// [`PromError::InvalidSettings`] naming the setting at fault.
@@ -138,6 +138,20 @@ impl PrometheusOptions {
                 "app",
                 "no app whose traffic to query is set",
             ));
+        }
+        self.validate_section()
+    }
+
+    /// Checks what a config section holds, so a config file can be refused
+    /// as it is read, even before there is an app or a token: the URL's form
+    /// when one is set (`http://` or `https://` with a host), a non-empty
+    /// template, a valid label name and a non-zero timeout.
+    ///
+    /// # Errors
+    /// [`PromError::InvalidSettings`] naming the setting at fault.
+    pub fn validate_section(&self) -> Result<(), PromError> {
+        if let Some(url) = self.url.as_deref().filter(|url| !url.trim().is_empty()) {
+            base_url(url)?;
         }
         if self.query_template.trim().is_empty() {
             return Err(PromError::invalid_settings(
@@ -164,6 +178,23 @@ impl PrometheusOptions {
     }
 }
 
+/// `url` read as the base URL of a Prometheus API: `http://` or `https://`
+/// with a host. Errors never show the URL's credentials.
+pub(crate) fn base_url(url: &str) -> Result<Url, PromError> {
+    let url = url.trim();
+    let shown = || url_without_credentials(url);
+    let base = Url::parse(url).map_err(|e| {
+        PromError::invalid_settings("url", format!("{:?} is not a URL: {e}", shown()))
+    })?;
+    if !matches!(base.scheme(), "http" | "https") || base.host_str().is_none() {
+        return Err(PromError::invalid_settings(
+            "url",
+            format!("{} is not an http:// or https:// URL with a host", shown()),
+        ));
+    }
+    Ok(base)
+}
+
 /// The `Authorization` header for `token`: Fly macaroons (`FlyV1 …`) and
 /// values that already say `Bearer ` go as they are, anything else as
 /// `Bearer <token>` (Fly's Prometheus takes both kinds of Fly token).
@@ -183,22 +214,32 @@ fn is_label_name(name: &str) -> bool {
         && chars.all(|c| c.is_ascii_alphanumeric() || c == '_')
 }
 
-/// `url` without a `user:password@` part, for log lines and reports: a
-/// password in the Prometheus URL never leaves the process.
+/// `url` without a `user:password@` part, for log lines, reports and
+/// errors: a password in the Prometheus URL never leaves the process. The
+/// credentials end at the last `@` before the path, query or fragment, as
+/// URL parsers read them, so a password with an `@` in it goes whole, and
+/// an `@` in the path stays.
 ///
 /// ```
+/// use placer_prom::url_without_credentials;
+///
 /// assert_eq!(
-///     placer_prom::url_without_credentials("https://user:pw@example.org/prometheus"),
+///     url_without_credentials("https://user:pw@example.org/prometheus"),
 ///     "https://example.org/prometheus"
 /// );
-/// assert_eq!(placer_prom::url_without_credentials("http://127.0.0.1:8428"), "http://127.0.0.1:8428");
+/// assert_eq!(url_without_credentials("https://user:p@ss@example.org"), "https://example.org");
+/// assert_eq!(url_without_credentials("http://h:9090/a@b?c=d@e"), "http://h:9090/a@b?c=d@e");
+/// assert_eq!(url_without_credentials("http://127.0.0.1:8428"), "http://127.0.0.1:8428");
 /// ```
 pub fn url_without_credentials(url: &str) -> String {
-    match (url.find("://"), url.find('@')) {
-        (Some(scheme_end), Some(at)) if at > scheme_end => {
-            format!("{}{}", &url[..scheme_end + 3], &url[at + 1..])
-        }
-        _ => url.to_owned(),
+    let Some(scheme_end) = url.find("://").map(|index| index + 3) else {
+        return url.to_owned();
+    };
+    let rest = &url[scheme_end..];
+    let authority = &rest[..rest.find(['/', '?', '#']).unwrap_or(rest.len())];
+    match authority.rfind('@') {
+        Some(at) => format!("{}{}", &url[..scheme_end], &rest[at + 1..]),
+        None => url.to_owned(),
     }
 }
 
@@ -247,6 +288,31 @@ mod tests {
         assert!(s.validate().unwrap_err().to_string().contains("app"));
         let s = PrometheusOptions::default();
         assert!(s.validate().unwrap_err().to_string().contains("url"));
+    }
+
+    #[test]
+    fn a_section_is_checked_without_app_or_url_and_url_errors_hide_credentials() {
+        let mut section = PrometheusOptions::default();
+        section.validate_section().unwrap();
+        section.timeout = Duration::ZERO;
+        assert!(section
+            .validate_section()
+            .unwrap_err()
+            .to_string()
+            .contains("`timeout`"));
+
+        for url in [
+            "ftp://user:hunter2@example.org",
+            "http://user:hunter2@exa mple.org",
+        ] {
+            let section = PrometheusOptions {
+                url: Some(url.to_owned()),
+                ..PrometheusOptions::default()
+            };
+            let message = section.validate_section().unwrap_err().to_string();
+            assert!(message.contains("`url`"), "{message}");
+            assert!(!message.contains("hunter2"), "{message}");
+        }
     }
 
     #[test]

@@ -46,19 +46,7 @@ impl PrometheusSource {
     /// cannot be sent in a header.
     pub fn new(settings: PrometheusOptions) -> Result<Self, PromError> {
         settings.validate()?;
-        let url = settings.url.as_deref().unwrap_or_default();
-        let base = Url::parse(url.trim()).map_err(|e| {
-            PromError::invalid_settings("url", format!("{url:?} is not a URL: {e}"))
-        })?;
-        if !matches!(base.scheme(), "http" | "https") || base.host_str().is_none() {
-            return Err(PromError::invalid_settings(
-                "url",
-                format!(
-                    "{} is not an http:// or https:// URL with a host",
-                    display_url(&base)
-                ),
-            ));
-        }
+        let base = crate::options::base_url(settings.url.as_deref().unwrap_or_default())?;
         let authorization = match &settings.token {
             Some(token) if !token.is_empty() => {
                 let mut value = HeaderValue::from_str(&crate::options::authorization_header(token))

@@ -104,8 +104,7 @@ impl AppRunner {
 pub(crate) fn describe_changes(old: &LoadedConfig, new: &LoadedConfig) -> Vec<String> {
     let as_value = |config: &LoadedConfig| {
         let mut value = serde_json::to_value(&config.engine).unwrap_or(Value::Null);
-        if let (Value::Object(map), Ok(Value::Object(sections))) =
-            (&mut value, serde_json::to_value(&config.settings))
+        if let (Value::Object(map), Value::Object(sections)) = (&mut value, config.settings.shown())
         {
             map.extend(sections);
         }
@@ -166,5 +165,23 @@ mod tests {
             ]
         );
         assert!(describe_changes(&new, &new).is_empty());
+    }
+
+    #[test]
+    fn changed_urls_are_listed_without_their_credentials() {
+        let old = parse(
+            "prometheus:\n  url: http://reader:hunter2@127.0.0.1:8428\n",
+            Path::new("c.yml"),
+        )
+        .unwrap();
+        let new = parse(
+            "prometheus:\n  url: http://reader:hunter2@127.0.0.1:9090\n",
+            Path::new("c.yml"),
+        )
+        .unwrap();
+        assert_eq!(
+            describe_changes(&old, &new),
+            ["prometheus.url: \"http://127.0.0.1:8428\" → \"http://127.0.0.1:9090\""]
+        );
     }
 }

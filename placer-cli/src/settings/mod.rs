@@ -11,6 +11,7 @@ use placer_core::config::ConfigExtension;
 use placer_fly::FlyOptions;
 use placer_prom::PrometheusOptions;
 use serde::{Deserialize, Serialize};
+use serde_json::Value;
 
 pub use service::{ServiceSection, DEFAULT_DATA_DIR, DEFAULT_INTERVAL, DEFAULT_LISTEN};
 pub use simulation::{SimulationSection, DEFAULT_SIMULATED_REGIONS};
@@ -32,6 +33,37 @@ pub struct FileSettings {
 
 impl ConfigExtension for FileSettings {
     const KEYS: &'static [&'static str] = &["service", "prometheus", "fly", "simulation"];
+}
+
+impl FileSettings {
+    /// The sections as logs and `check-config` show them: tokens as
+    /// `[redacted]` (they redact themselves) and URLs without their
+    /// credentials.
+    pub fn shown(&self) -> Value {
+        let mut value = serde_json::to_value(self).unwrap_or(Value::Null);
+        for pointer in ["/prometheus/url", "/fly/api_url"] {
+            if let Some(url) = value.pointer_mut(pointer) {
+                strip_credentials(url);
+            }
+        }
+        value
+    }
+}
+
+/// The `fly:` section as logs and `check-config` show it (see
+/// [`FileSettings::shown`]).
+pub fn shown_fly(fly: &FlyOptions) -> Value {
+    let mut value = serde_json::to_value(fly).unwrap_or(Value::Null);
+    if let Some(url) = value.get_mut("api_url") {
+        strip_credentials(url);
+    }
+    value
+}
+
+fn strip_credentials(url: &mut Value) {
+    if let Value::String(text) = url {
+        *text = placer_prom::url_without_credentials(text);
+    }
 }
 
 #[cfg(test)]
@@ -97,6 +129,22 @@ mod tests {
         let message = err.to_string();
         assert!(message.contains("service.listen"), "{message}");
         assert_eq!(err.line(), Some(2), "{message}");
+    }
+
+    #[test]
+    fn shown_settings_keep_url_credentials_and_tokens_out() {
+        let settings = parse(
+            "prometheus:\n  url: https://reader:hunter2@prom.example/api\n\
+             fly:\n  api_url: https://fly:hunter3@api.example\n\
+             service:\n  trigger_token: hunter4\n",
+        )
+        .unwrap();
+        let shown = settings.shown();
+        assert_eq!(shown["prometheus"]["url"], "https://prom.example/api");
+        assert_eq!(shown["fly"]["api_url"], "https://api.example");
+        assert_eq!(shown_fly(&settings.fly)["api_url"], "https://api.example");
+        let text = shown.to_string();
+        assert!(!text.contains("hunter"), "{text}");
     }
 
     #[test]

@@ -32,6 +32,22 @@ pub enum ConfigError {
         /// The closest known key, when one is close.
         suggestion: Option<&'static str>,
     },
+    /// A key written twice in the same mapping.
+    #[error(
+        "{}: {key}: set twice{}; keep one",
+        Place(.origin, *.line),
+        .first_line.map_or_else(String::new, |line| format!(" (first on line {line})"))
+    )]
+    DuplicateKey {
+        /// The file the text came from.
+        origin: String,
+        /// 1-based line of the second occurrence, when known.
+        line: Option<usize>,
+        /// The key, nested keys dotted (`service.interval`).
+        key: String,
+        /// 1-based line of the first occurrence, when known.
+        first_line: Option<usize>,
+    },
     /// A value that breaks one of the config's rules.
     #[error("{}: {key}: {message}", Place(.origin, *.line))]
     InvalidValue {
@@ -52,6 +68,7 @@ impl ConfigError {
         match self {
             ConfigError::Syntax { line, .. }
             | ConfigError::UnknownKey { line, .. }
+            | ConfigError::DuplicateKey { line, .. }
             | ConfigError::InvalidValue { line, .. } => *line,
         }
     }
@@ -114,7 +131,7 @@ pub fn from_yaml_with<E: ConfigExtension>(
     origin: &str,
 ) -> Result<(PlacerConfig, E), ConfigError> {
     let document: serde_yaml::Value =
-        serde_yaml::from_str(text).map_err(|err| syntax(origin, &err))?;
+        serde_yaml::from_str(text).map_err(|err| duplicate_key(text, syntax(origin, &err)))?;
     let mapping = match document {
         serde_yaml::Value::Null => return Ok((PlacerConfig::default(), E::default())),
         serde_yaml::Value::Mapping(mapping) => mapping,
@@ -186,6 +203,80 @@ fn syntax(origin: &str, err: &serde_yaml::Error) -> ConfigError {
         line: err.location().map(|location| location.line()),
         message,
     }
+}
+
+/// The YAML parser reports a key written twice at the start of its mapping,
+/// with the mapping's path: name the whole key and the lines of both
+/// occurrences instead.
+fn duplicate_key(text: &str, error: ConfigError) -> ConfigError {
+    let ConfigError::Syntax {
+        origin,
+        line: Some(start),
+        message,
+    } = &error
+    else {
+        return error;
+    };
+    let Some((path, rest)) = message.split_once("duplicate entry with key \"") else {
+        return error;
+    };
+    let Some(key) = rest.strip_suffix('"').filter(|key| !key.contains('"')) else {
+        return error;
+    };
+    let lines = mapping_lines_of(text, *start, key);
+    let path = path.trim_end_matches(": ").trim();
+    ConfigError::DuplicateKey {
+        origin: origin.clone(),
+        line: lines.get(1).copied().or(Some(*start)),
+        key: if path.is_empty() {
+            key.to_owned()
+        } else {
+            format!("{path}.{key}")
+        },
+        first_line: lines.first().copied().filter(|_| lines.len() > 1),
+    }
+}
+
+/// The 1-based lines where `key:` is written in the block mapping whose
+/// first key is on line `start`.
+fn mapping_lines_of(text: &str, start: usize, key: &str) -> Vec<usize> {
+    let mut lines = text.lines().enumerate().skip(start - 1);
+    let Some((_, first)) = lines.next() else {
+        return Vec::new();
+    };
+    // The keys' column: after the indentation and any `- ` of a list item.
+    let mut rest = first.trim_start();
+    while let Some(after) = rest.strip_prefix("- ") {
+        rest = after.trim_start();
+    }
+    let column = first.len() - rest.len();
+    let is_key = |content: &str| {
+        [key.to_owned(), format!("\"{key}\""), format!("'{key}'")]
+            .iter()
+            .any(|written| {
+                content
+                    .strip_prefix(written.as_str())
+                    .is_some_and(|after| after.trim_start().starts_with(':'))
+            })
+    };
+    let mut found = Vec::new();
+    if is_key(rest) {
+        found.push(start);
+    }
+    for (index, line) in lines {
+        let content = line.trim_start();
+        if content.is_empty() || content.starts_with('#') {
+            continue;
+        }
+        let indent = line.len() - content.len();
+        if indent < column || content.starts_with("---") {
+            break;
+        }
+        if indent == column && is_key(content) {
+            found.push(index + 1);
+        }
+    }
+    found
 }
 
 /// The YAML parser places an error inside a list at the list's start; move

@@ -341,3 +341,24 @@ fn an_error_inside_a_policy_section_names_its_line() {
     assert_eq!(err.line(), Some(1), "{err}");
     assert!(err.to_string().contains("unknown policy `fancy`"), "{err}");
 }
+
+#[test]
+fn a_duplicate_key_is_reported_on_its_own_line_with_the_first_one() {
+    let err = from_yaml(
+        "dry_run: true\ntraffic_threshold: 60\ncooldown_period: 5\n\ntraffic_threshold: 70\n",
+        "c.yml",
+    )
+    .unwrap_err();
+    assert_eq!(err.line(), Some(5), "{err}");
+    assert_eq!(
+        err.to_string(),
+        "c.yml:5: traffic_threshold: set twice (first on line 2); keep one"
+    );
+
+    let text = "latency:\n  improvement_margin: 0.1\n  # a note\n  persist_ticks: 2\n  improvement_margin: 0.2\nmin_regions: 1\n";
+    let err = from_yaml(text, "c.yml").unwrap_err();
+    assert_eq!(
+        err.to_string(),
+        "c.yml:5: latency.improvement_margin: set twice (first on line 2); keep one"
+    );
+}

@@ -1,0 +1,89 @@
+//! `check-config` end to end: every settings error names the file, the line
+//! and the key, values checked after parsing included; URL credentials never
+//! appear in what it prints.
+
+mod common;
+
+use common::Workspace;
+
+fn stderr(output: &std::process::Output) -> String {
+    String::from_utf8_lossy(&output.stderr).into_owned()
+}
+
+fn stdout(output: &std::process::Output) -> String {
+    String::from_utf8_lossy(&output.stdout).into_owned()
+}
+
+/// Bad configs, each with the environment that lets check-config go as far
+/// as it can (an app and a token, so the Fly and Prometheus backends are
+/// built).
+const CASES: &[&str] = &[
+    "fly:\n  app: shop\n  api_url: ftp://user:hunter2@api.example\n",
+    "fly:\n  api_url: http://user:hunter2@exa mple.org\n",
+    "fly:\n  request_timeout: 0\n",
+    "fly:\n  process_group: \" \"\n",
+    "fly:\n  template_machine: a-b\n",
+    "fly:\n  wait_for_start: 0s\n",
+    "fly:\n  skip_launch: true\n  wait_for_start: 30s\n",
+    "prometheus:\n  url: ftp://reader:hunter2@prom.example\n",
+    "prometheus:\n  url: http://reader:hunter2@pr om.example\n",
+    "prometheus:\n  region_label: fly-region\n",
+    "prometheus:\n  timeout: 0\n",
+    "prometheus:\n  query_template: \" \"\n",
+    "dry_run: true\ntraffic_threshold: 60\ncooldown_period: 5\ntraffic_threshold: 70\n",
+    "service:\n  listen: 127.0.0.1:8000\n  interval: 5m\n  data_dir: data\n  interval: 6m\n",
+    "fly:\n  retry:\n    max_attempts: 2\n    base_delay: 1s\n    max_attempts: 3\n",
+];
+
+#[test]
+fn settings_errors_name_file_line_and_key_and_never_a_password() {
+    let workspace = Workspace::new("dry_run: true\n");
+    let mut report = String::new();
+    for (index, config) in CASES.iter().enumerate() {
+        let file = format!("bad-{index}.yml");
+        workspace.write(&file, &format!("# case {index}\n{config}"));
+        let output = workspace.run(
+            &["check-config", &file],
+            &[("FLY_API_TOKEN", "FlyV1 fm2_token"), ("PLACER_APP", "shop")],
+        );
+        let message = stderr(&output);
+        assert_eq!(output.status.code(), Some(2), "{config}: {message}");
+        assert!(stdout(&output).is_empty(), "{config}");
+        assert!(!message.contains("hunter2"), "{config}: {message}");
+        assert!(
+            message.starts_with(&format!("error: {file}:")),
+            "{config}: {message}"
+        );
+        report.push_str(&format!("{config}=> {message}\n"));
+    }
+    insta::assert_snapshot!("settings_errors", report);
+}
+
+#[test]
+fn check_config_shows_urls_without_their_credentials() {
+    let workspace = Workspace::new(
+        "dry_run: false\nfly:\n  app: shop\n  api_url: https://fly:hunter2@api.example\n",
+    );
+    let output = workspace.run(
+        &["check-config"],
+        &[
+            ("FLY_API_TOKEN", "FlyV1 fm2_token"),
+            (
+                "FLY_PROMETHEUS_URL",
+                "https://reader:hunter2@prom.example/prometheus/org",
+            ),
+        ],
+    );
+    assert!(output.status.success(), "{}", stderr(&output));
+    let printed = format!("{}{}", stdout(&output), stderr(&output));
+    assert!(!printed.contains("hunter2"), "{printed}");
+    let effective: serde_json::Value = serde_json::from_str(&stdout(&output)).unwrap();
+    assert_eq!(
+        effective["traffic"]["url"],
+        "https://prom.example/prometheus/org"
+    );
+    assert_eq!(
+        effective["deployment"]["fly"]["api_url"],
+        "https://api.example"
+    );
+}
