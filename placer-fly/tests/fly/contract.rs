@@ -12,7 +12,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::time::Duration;
 
 use placer_core::RegionActuator;
-use placer_fly::fake::{FakeMachinesApi, MachineSpec, RecordedRequest};
+use placer_fly::fake::{FakeMachinesApi, Fault, MachineSpec, RecordedRequest};
 use placer_fly::{ApiToken, RemovalMode};
 use serde_json::{json, Value};
 
@@ -260,6 +260,25 @@ async fn placer_fly_and_its_fake_keep_to_the_published_api() {
     destroying.deploy(&region("cdg")).await.unwrap();
     destroying.remove(&region("fra")).await.unwrap();
 
+    // A create that made the machine but answered 500, and its repeat
+    // under the same name while the listing lags, refused (409).
+    api.set_list_lag(Duration::from_secs(600));
+    api.inject_on(
+        "POST",
+        "/machines",
+        Fault::ErrorAfterChange {
+            status: 500,
+            message: "internal error".into(),
+        },
+    );
+    destroying.deploy(&region("ams")).await.unwrap_err();
+    // After a restart, with nothing remembered.
+    actuator(settings(&api))
+        .deploy(&region("ams"))
+        .await
+        .unwrap_err();
+    api.set_list_lag(Duration::ZERO);
+
     // Stop mode: park, then start again.
     let mut parking = settings(&api);
     parking.removal = RemovalMode::Stop;
@@ -267,10 +286,21 @@ async fn placer_fly_and_its_fake_keep_to_the_published_api() {
     let parking = actuator(parking);
     parking.remove(&region("cdg")).await.unwrap();
     parking.deploy(&region("cdg")).await.unwrap();
-    assert_eq!(api.live_regions(), ["cdg", "iad"]);
+    assert_eq!(api.live_regions(), ["ams", "cdg", "iad"]);
 
     direct_requests(&api, &template).await;
 
+    let statuses: BTreeSet<u16> = api
+        .requests()
+        .iter()
+        .filter_map(|r| Some(r.response.as_ref()?.status))
+        .collect();
+    assert!(
+        [401, 404, 409, 412, 500]
+            .iter()
+            .all(|s| statuses.contains(s)),
+        "error answers are checked too: {statuses:?}"
+    );
     let reached = check_all(&contract, &api.requests());
     let all: BTreeSet<String> = contract.endpoints.iter().map(|e| e.id.clone()).collect();
     assert_eq!(
