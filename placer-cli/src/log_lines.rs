@@ -34,13 +34,24 @@ pub(crate) fn tick(report: &TickReport) {
         report.skipped.len(),
         regions(&report.updated_deployment),
     );
+    for region in &report.ignored_regions {
+        tracing::warn!(
+            "ignoring the traffic labelled {region}: not a Fly region (not in the region catalog)"
+        );
+    }
     for action in &report.actions {
-        if let Outcome::Error(error) = &action.outcome {
-            tracing::warn!(
+        match &action.outcome {
+            Outcome::Error(error) => tracing::warn!(
                 "{} {} failed: {error}",
                 action.decision.action,
                 action.decision.region
-            );
+            ),
+            Outcome::Skipped(reason) => tracing::info!(
+                "{} {} skipped: {reason}",
+                action.decision.action,
+                action.decision.region
+            ),
+            Outcome::Ok | Outcome::DryRun => {}
         }
     }
 }

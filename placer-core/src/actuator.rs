@@ -66,13 +66,31 @@ pub enum ActuatorError {
         /// Whether trying again may help, as the backend judged it.
         retry: Retry,
     },
-    /// The actuator refused the change to keep the app safe.
+    /// The actuator refused the change to keep the app safe. An expected
+    /// refusal, not a failure: the engine reports the action as
+    /// [skipped](crate::Outcome::Skipped) and does not ask again for a while.
     #[error("refused to change {region}: {reason}")]
     Refused {
         /// The region at stake.
         region: Region,
         /// Why the change was refused.
         reason: String,
+    },
+    /// The backend cannot run the app in `region` for now: no capacity
+    /// there, or the region is refused (unknown, closed to the app). The
+    /// engine backs off from the region and plans without it until trying
+    /// again (see [`RegionBackoff`](crate::RegionBackoff)).
+    #[error("{backend} cannot deploy to {region}: {reason}")]
+    RegionUnavailable {
+        /// Which kind of actuator failed, e.g. `"fly"`.
+        backend: &'static str,
+        /// The region that cannot be deployed.
+        region: Region,
+        /// The backend's own words, e.g. `HTTP 422: insufficient capacity`.
+        reason: String,
+        /// The underlying error.
+        #[source]
+        source: Box<dyn std::error::Error + Send + Sync>,
     },
 }
 
@@ -157,13 +175,22 @@ impl ActuatorError {
     pub fn retry(&self) -> Retry {
         match self {
             ActuatorError::Backend { retry, .. } => *retry,
-            ActuatorError::Refused { .. } => Retry::Never,
+            ActuatorError::Refused { .. } | ActuatorError::RegionUnavailable { .. } => Retry::Never,
         }
     }
 
     /// True when the same call may succeed if tried again.
     pub fn is_transient(&self) -> bool {
         matches!(self.retry(), Retry::Transient { .. })
+    }
+
+    /// The region the backend cannot deploy for now, when this error says
+    /// so ([`RegionUnavailable`](Self::RegionUnavailable)), with its reason.
+    pub fn unavailable_region(&self) -> Option<(&Region, &str)> {
+        match self {
+            ActuatorError::RegionUnavailable { region, reason, .. } => Some((region, reason)),
+            _ => None,
+        }
     }
 
     /// The delay the backend asked for before trying again, if it said.

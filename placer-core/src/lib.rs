@@ -124,6 +124,9 @@ pub use report::{ActionOutcome, FailedStage, Outcome, RegionDetail, TickError, T
 pub use secret::{Secret, REDACTED};
 pub use snapshot::{SnapshotError, TrafficSnapshot};
 pub use source::{MetricsError, MetricsSource};
-pub use state::{EngineState, LastAction, RegionState, StateError, STATE_FORMAT_VERSION};
+pub use state::{
+    EngineState, LastAction, RegionBackoff, RegionState, StateError, FIRST_BACKOFF, MAX_BACKOFF,
+    STATE_FORMAT_VERSION,
+};
 pub use thresholds::Thresholds;
 pub use time::{Timestamp, TimestampError};

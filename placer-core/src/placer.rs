@@ -9,8 +9,8 @@ use crate::planner::{self, Plan, PlanInput};
 use crate::policy::{PlacementPolicy, PolicyContext, PolicyEntry, PolicyName};
 use crate::report::{ActionOutcome, FailedStage, Outcome, TickError, TickReport};
 use crate::{
-    Action, Decision, EngineState, LatencyModel, MetricsSource, Move, PlacerConfig, Region,
-    RegionActuator, Timestamp, TrafficSnapshot,
+    geo, Action, ActuatorError, Decision, EngineState, LatencyModel, MetricsSource, Move,
+    PlacerConfig, Region, RegionActuator, Timestamp, TrafficSnapshot,
 };
 
 /// The placement engine: a validated config plus the state it has learnt.
@@ -51,6 +51,8 @@ pub struct Placer {
     /// Whether the latest observation carried any region (not persisted:
     /// after a restart nothing is removed before the first observation).
     metrics_usable: bool,
+    /// Regions of the latest observation that are not Fly regions.
+    ignored: Vec<Region>,
 }
 
 impl fmt::Debug for Placer {
@@ -162,6 +164,7 @@ impl Placer {
             policy,
             custom_policy,
             metrics_usable: false,
+            ignored: Vec::new(),
         }
     }
 
@@ -210,9 +213,39 @@ impl Placer {
     /// placer.observe(&TrafficSnapshot::new(now, [("fra", 90.0)]).unwrap());
     /// assert_eq!(placer.state().last_observation(), Some(now));
     /// ```
+    ///
+    /// Regions that are not in Fly's [catalog](crate::geo::catalog) (a
+    /// mislabelled series such as `zzz`) are ignored: never recorded, never
+    /// deployed, and listed in [`ignored_regions`](Self::ignored_regions).
+    ///
+    /// ```
+    /// use placer_core::{Placer, PlacerConfig, Timestamp, TrafficSnapshot};
+    ///
+    /// let mut placer = Placer::new(PlacerConfig::default()).unwrap();
+    /// let now = Timestamp::from_unix_seconds(1_800_000_000);
+    /// placer.observe(&TrafficSnapshot::new(now, [("fra", 90.0), ("zzz", 500.0)]).unwrap());
+    /// assert!(placer.state().region(&"zzz".parse().unwrap()).is_none());
+    /// assert_eq!(placer.ignored_regions(), ["zzz".parse().unwrap()]);
+    /// ```
     pub fn observe(&mut self, snapshot: &TrafficSnapshot) {
-        self.state.record(snapshot, &self.config);
-        self.metrics_usable = !snapshot.is_empty();
+        let (known, ignored): (Vec<_>, Vec<_>) = snapshot
+            .iter()
+            .partition(|(region, _)| geo::region_info(region).is_some());
+        self.ignored = ignored.into_iter().map(|(region, _)| *region).collect();
+        if self.ignored.is_empty() {
+            self.state.record(snapshot, &self.config);
+        } else {
+            let known = TrafficSnapshot::new(snapshot.at(), known)
+                .expect("a part of a valid snapshot is valid");
+            self.state.record(&known, &self.config);
+        }
+        self.metrics_usable = snapshot.len() > self.ignored.len();
+    }
+
+    /// Regions of the latest observation whose traffic was ignored because
+    /// they are not Fly regions, in region order.
+    pub fn ignored_regions(&self) -> &[Region] {
+        &self.ignored
     }
 
     /// Step 2 of a tick: what the engine would do with `deployed` at `now`,
@@ -274,7 +307,9 @@ impl Placer {
     /// policy learns (how long a better placement has lasted, the usual
     /// traffic, the machine time spent). An action that was not carried out
     /// ([`Outcome::DryRun`], [`Outcome::Error`]) changed nothing, so it
-    /// starts no cooldown.
+    /// starts no cooldown. One the actuator refused on purpose
+    /// ([`Outcome::Skipped`]) is not asked for again for a while (see
+    /// [`RegionBackoff`](crate::RegionBackoff)).
     ///
     /// ```
     /// use placer_core::{ActionOutcome, Outcome, Placer, PlacerConfig, Timestamp, TrafficSnapshot};
@@ -301,10 +336,27 @@ impl Placer {
             .forget_idle(&plan.deployed, &self.config, plan.at);
         self.state
             .set_policy_memory(&plan.policy, plan.memory.clone());
-        for done in outcomes.iter().filter(|o| o.outcome == Outcome::Ok) {
-            self.state
-                .record_action(&done.decision.region, done.decision.action.into(), plan.at);
+        let mut deployed = plan.deployed.clone();
+        let mut done = BTreeSet::new();
+        for outcome in outcomes {
+            let Decision { region, action, .. } = &outcome.decision;
+            match &outcome.outcome {
+                Outcome::Ok => {
+                    self.state.record_action(region, (*action).into(), plan.at);
+                    done.insert(*region);
+                    match action {
+                        Move::Deploy => deployed.insert(*region),
+                        Move::Remove => deployed.remove(region),
+                    };
+                }
+                Outcome::Skipped(reason) => {
+                    self.state
+                        .record_refusal(region, *action, reason.as_str(), plan.at);
+                }
+                Outcome::DryRun | Outcome::Error(_) => {}
+            }
         }
+        self.state.settle_backoffs(&deployed, &done, plan.at);
     }
 
     /// Uses `model` for round-trip times in the built-in policies (default:
@@ -377,12 +429,21 @@ impl Placer {
                 };
                 match result {
                     Ok(()) => Outcome::Ok,
-                    Err(err) => Outcome::Error(err.to_string()),
+                    Err(ActuatorError::Refused { reason, .. }) => Outcome::Skipped(reason),
+                    Err(err) => {
+                        if let (Move::Deploy, Some((_, reason))) =
+                            (planned.action, err.unavailable_region())
+                        {
+                            self.state
+                                .record_refusal(&planned.region, Move::Deploy, reason, now);
+                        }
+                        Outcome::Error(err.to_string())
+                    }
                 }
             } else {
                 Outcome::DryRun
             };
-            if !matches!(outcome, Outcome::Error(_)) {
+            if outcome.changes_deployment() {
                 match planned.action {
                     Move::Deploy => updated.insert(planned.region),
                     Move::Remove => updated.remove(&planned.region),
@@ -395,7 +456,7 @@ impl Placer {
         let done = |action: Move| -> Vec<Region> {
             let mut regions: Vec<Region> = outcomes
                 .iter()
-                .filter(|o| o.decision.action == action && !matches!(o.outcome, Outcome::Error(_)))
+                .filter(|o| o.decision.action == action && o.outcome.changes_deployment())
                 .map(|o| o.decision.region)
                 .collect();
             regions.sort();
@@ -415,6 +476,7 @@ impl Placer {
             regions: plan.regions,
             actions: outcomes,
             error: None,
+            ignored_regions: self.ignored.clone(),
         }
     }
 }

@@ -1,9 +1,11 @@
 //! The planner: a pure function from what was observed to a [`Plan`].
 //!
 //! It asks the configured policy for proposals, then applies the rules every
-//! policy shares, in this order: always-running regions, the excluded and
-//! allowed lists, no removals without usable metrics, cooldowns, the
-//! minimum number of regions, and the action limit. Every proposal that is
+//! policy shares, in this order: regions the backend could not deploy
+//! lately (they sit out their backoff), always-running regions, the
+//! excluded and allowed lists, no removals without usable metrics, removals
+//! the backend refused lately, cooldowns, the minimum number of regions, and
+//! the action limit. Every proposal that is
 //! not carried out ends up in `skipped` with its reason.
 
 use std::cmp::Ordering;
@@ -12,8 +14,8 @@ use std::collections::{BTreeMap, BTreeSet};
 use crate::policy::{PlacementPolicy, PlanningView, PolicyMemory, PolicyName};
 use crate::report::RegionDetail;
 use crate::{
-    Action, Decision, EngineState, Move, PlacerConfig, Reason, Region, RegionState, Thresholds,
-    Timestamp,
+    geo, Action, Decision, EngineState, Move, PlacerConfig, Reason, Region, RegionState,
+    Thresholds, Timestamp,
 };
 
 /// What the planner decided for one tick.
@@ -121,6 +123,8 @@ pub fn plan(input: &PlanInput<'_>, policy: &dyn PlacementPolicy) -> Plan {
 
     let mut skipped = Vec::new();
     let mut candidates = Vec::new();
+    // Regions sitting out a backoff after the backend could not deploy them.
+    let mut unavailable = Vec::new();
     for region in regions.keys() {
         let deployed = input.deployed.contains(region);
         while proposals.next_if(|p| p.region < *region).is_some() {}
@@ -129,6 +133,19 @@ pub fn plan(input: &PlanInput<'_>, policy: &dyn PlacementPolicy) -> Plan {
         let policy_reason = proposal.map(|p| p.reason);
         let skip = |action: Action, reason: Reason| Decision::new(*region, action, reason);
 
+        if !deployed {
+            if let Some(backoff) = input.state.held_back(region, Move::Deploy, input.now) {
+                let wants_it =
+                    wanted == Action::Deploy || config.always_running_regions.contains(region);
+                let action = if wants_it {
+                    Action::Deploy
+                } else {
+                    Action::None
+                };
+                unavailable.push((*region, action, backoff));
+                continue;
+            }
+        }
         if config.always_running_regions.contains(region) {
             if !deployed {
                 candidates.push(Decision::new(
@@ -159,8 +176,20 @@ pub fn plan(input: &PlanInput<'_>, policy: &dyn PlacementPolicy) -> Plan {
         match change {
             Some(change) => {
                 let reason = policy_reason.unwrap_or(Reason::NoData);
+                let refused = (change == Move::Remove)
+                    .then(|| input.state.held_back(region, Move::Remove, input.now))
+                    .flatten();
                 if change == Move::Remove && !input.metrics_usable {
                     skipped.push(skip(Action::Remove, Reason::NoUsableMetrics));
+                } else if let Some(backoff) = refused {
+                    skipped.push(skip(
+                        Action::Remove,
+                        Reason::RemovalRefused {
+                            since: backoff.since,
+                            until: backoff.until,
+                            reason: backoff.reason.clone(),
+                        },
+                    ));
                 } else if let Some(left) = input.state.cooldown_remaining(region, config, input.now)
                 {
                     skipped.push(skip(
@@ -208,6 +237,22 @@ pub fn plan(input: &PlanInput<'_>, policy: &dyn PlacementPolicy) -> Plan {
         }
         actions.push(candidate);
     }
+    let mut after = input.deployed.clone();
+    for action in &actions {
+        match action.action {
+            Move::Deploy => after.insert(action.region),
+            Move::Remove => after.remove(&action.region),
+        };
+    }
+    for (region, action, backoff) in unavailable {
+        let reason = Reason::Unavailable {
+            since: backoff.since,
+            until: backoff.until,
+            reason: backoff.reason.clone(),
+            served_from: nearest(&region, &after),
+        };
+        skipped.push(Decision::new(region, action, reason));
+    }
     skipped.sort_by_key(|a| a.region);
     Plan {
         actions,
@@ -229,6 +274,16 @@ pub(crate) fn too_few_regions(config: &PlacerConfig) -> Reason {
             min: config.min_regions,
         }
     }
+}
+
+/// The region of `deployed` nearest to `region` (by great-circle distance
+/// in the catalog), which serves its users.
+fn nearest(region: &Region, deployed: &BTreeSet<Region>) -> Option<Region> {
+    deployed
+        .iter()
+        .filter_map(|d| Some((geo::distance_km(region, d)?, *d)))
+        .min_by(|a, b| a.0.total_cmp(&b.0))
+        .map(|(_, d)| d)
 }
 
 fn wanted_deploy(wanted: Action) -> Action {

@@ -8,6 +8,7 @@ use serde::{Deserialize, Deserializer, Serialize, Serializer};
 
 use crate::policy::reason::AnyPolicyReason;
 use crate::policy::PolicyReason;
+use crate::{Region, Timestamp};
 
 /// Why the engine proposed, carried out or skipped a move.
 ///
@@ -60,6 +61,32 @@ pub enum Reason {
     ActionLimit {
         /// `max_actions_per_tick`.
         max: usize,
+    },
+    /// The backend could not deploy the region lately (no capacity, region
+    /// rejected): it sits out, and its users are served from elsewhere,
+    /// until the deploy is tried again at `until`.
+    Unavailable {
+        /// The first refusal in a row.
+        since: Timestamp,
+        /// When the deploy is tried again.
+        until: Timestamp,
+        /// The backend's words.
+        reason: String,
+        /// The nearest region deployed after the tick, which serves the
+        /// region's users (none when nothing is deployed or the region is
+        /// not in the catalog).
+        served_from: Option<Region>,
+    },
+    /// The backend refused on purpose to remove the region (machines
+    /// fly-placer did not create, the app's last machine): the removal is
+    /// not asked for again before `until`.
+    RemovalRefused {
+        /// The first refusal in a row.
+        since: Timestamp,
+        /// When the removal is asked for again.
+        until: Timestamp,
+        /// The backend's words.
+        reason: String,
     },
     /// A policy's own reason (see [`PolicyReason`]).
     Policy(PolicyExplanation),
@@ -117,6 +144,8 @@ impl Reason {
             Reason::LastRegion => "last_region",
             Reason::MinRegions { .. } => "min_regions",
             Reason::ActionLimit { .. } => "action_limit",
+            Reason::Unavailable { .. } => "unavailable",
+            Reason::RemovalRefused { .. } => "removal_refused",
             Reason::Policy(PolicyExplanation(reason)) => reason.class(),
             Reason::Explained(_) => "policy",
         }
@@ -146,6 +175,26 @@ impl fmt::Display for Reason {
             Reason::ActionLimit { max } => {
                 write!(f, "Action limit reached (max_actions_per_tick: {max})")
             }
+            Reason::Unavailable {
+                since,
+                until,
+                reason,
+                served_from,
+            } => {
+                write!(f, "Region unavailable since {since} ({reason})")?;
+                if let Some(from) = served_from {
+                    write!(f, "; its users are served from {from}")?;
+                }
+                write!(f, "; deploy tried again after {until}")
+            }
+            Reason::RemovalRefused {
+                since,
+                until,
+                reason,
+            } => write!(
+                f,
+                "Removal refused since {since} ({reason}); asked again after {until}"
+            ),
             Reason::Policy(reason) => reason.fmt(f),
             Reason::Explained(text) => f.write_str(text),
         }

@@ -11,6 +11,9 @@ use crate::policy::PolicyName;
 use crate::{Decision, Move, Region, Timestamp};
 
 /// How a carried-out (or dry-run) action ended.
+///
+/// Serialized as `"ok"`, `"dry_run"`, `{"error": "…"}` or
+/// `{"skipped": "…"}`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Outcome {
@@ -20,6 +23,18 @@ pub enum Outcome {
     DryRun,
     /// The actuator failed; the message says why.
     Error(String),
+    /// The actuator refused on purpose, as it should (machines fly-placer
+    /// did not create, the app's last machine): nothing changed, and that is
+    /// not a failure. The message says why.
+    Skipped(String),
+}
+
+impl Outcome {
+    /// True when the action changed the deployment (or, in dry-run, would
+    /// have): [`Ok`](Self::Ok) and [`DryRun`](Self::DryRun).
+    pub fn changes_deployment(&self) -> bool {
+        matches!(self, Outcome::Ok | Outcome::DryRun)
+    }
 }
 
 /// One deploy or remove the tick decided on, and its outcome. Serialized
@@ -92,6 +107,11 @@ pub struct TickReport {
     pub actions: Vec<ActionOutcome>,
     /// Why the tick could not observe or plan, if it could not.
     pub error: Option<TickError>,
+    /// Regions in the traffic that are not Fly regions (not in the
+    /// [catalog](crate::geo::catalog)): their traffic was ignored. Left out
+    /// of the JSON when empty.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub ignored_regions: Vec<Region>,
 }
 
 /// The step at which a tick gave up (see [`TickReport::failed_stage`]).
@@ -230,6 +250,7 @@ impl TickReport {
             regions: BTreeMap::new(),
             actions: Vec::new(),
             error: Some(error),
+            ignored_regions: Vec::new(),
         }
     }
 
@@ -238,7 +259,8 @@ impl TickReport {
         self.error.is_none()
     }
 
-    /// True when any action failed.
+    /// True when any action failed (a [skipped](Outcome::Skipped) one did
+    /// not).
     pub fn has_failed_actions(&self) -> bool {
         self.actions
             .iter()

@@ -9,7 +9,10 @@ use serde::{Deserialize, Serialize};
 use crate::config::ThresholdMode;
 use crate::policy::{PolicyMemory, PolicyName};
 use crate::predictor::Averages;
-use crate::{Action, PlacerConfig, Region, RegionHistory, Timestamp, TrafficSnapshot};
+use crate::{Action, Move, PlacerConfig, Region, RegionHistory, Timestamp, TrafficSnapshot};
+
+mod backoff;
+pub use backoff::{RegionBackoff, FIRST_BACKOFF, MAX_BACKOFF};
 
 /// The format version written by this crate. Restoring a state written in
 /// another version fails with [`StateError::UnsupportedVersion`].
@@ -33,6 +36,8 @@ pub struct EngineState {
     regions: BTreeMap<Region, RegionState>,
     /// Each policy's memory, under its name.
     policies: BTreeMap<String, serde_json::Value>,
+    /// Regions whose deploy or removal the backend refused lately.
+    backoffs: BTreeMap<Region, RegionBackoff>,
 }
 
 /// What the engine remembers about one region.
@@ -265,6 +270,58 @@ impl EngineState {
         }
     }
 
+    /// Notes that the backend refused `action` on `region` at `at`
+    /// (a region unavailable for a deploy, or a removal refused on purpose):
+    /// the move is held back for a while, twice as long as last time when it
+    /// was refused before. [`Placer::tick`](crate::Placer::tick) calls this;
+    /// a caller that carries out plans itself calls it for such refusals.
+    pub fn record_refusal(
+        &mut self,
+        region: &Region,
+        action: Move,
+        reason: impl Into<String>,
+        at: Timestamp,
+    ) {
+        let next = RegionBackoff::after_refusal(self.backoffs.get(region), action, reason, at);
+        self.backoffs.insert(*region, next);
+    }
+
+    /// The backoff that holds `action` on `region` back at `now`, if any.
+    pub fn held_back(
+        &self,
+        region: &Region,
+        action: Move,
+        now: Timestamp,
+    ) -> Option<&RegionBackoff> {
+        self.backoffs
+            .get(region)
+            .filter(|backoff| backoff.action == action && backoff.holds(now))
+    }
+
+    /// Every remembered refusal, in region order (some may no longer hold).
+    pub fn backoffs(&self) -> impl Iterator<Item = (&Region, &RegionBackoff)> + '_ {
+        self.backoffs.iter()
+    }
+
+    /// Forgets refusals that no longer apply after a tick that left
+    /// `deployed` at `now`: `done` regions had their move carried out, a
+    /// refused deploy of a region now deployed (or removal of a region now
+    /// gone) is moot, and a backoff over for [`MAX_BACKOFF`] is old.
+    pub(crate) fn settle_backoffs(
+        &mut self,
+        deployed: &BTreeSet<Region>,
+        done: &BTreeSet<Region>,
+        now: Timestamp,
+    ) {
+        self.backoffs.retain(|region, backoff| {
+            let moot = match backoff.action {
+                Move::Deploy => deployed.contains(region),
+                Move::Remove => !deployed.contains(region),
+            };
+            !moot && !done.contains(region) && backoff.is_recent(now)
+        });
+    }
+
     /// Time of the last successful observation.
     pub fn last_observation(&self) -> Option<Timestamp> {
         self.last_observation
@@ -316,6 +373,9 @@ struct VersionedState {
     /// Each policy's memory, under its name.
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     policies: BTreeMap<String, serde_json::Value>,
+    /// Regions whose deploy or removal the backend refused lately.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    backoffs: BTreeMap<Region, RegionBackoff>,
     /// Before each policy kept its own memory, the latency policy's fields
     /// were kept here: read, never written.
     #[serde(default, skip_serializing)]
@@ -350,6 +410,7 @@ impl TryFrom<VersionedState> for EngineState {
             last_observation: stored.last_observation,
             regions: stored.regions,
             policies,
+            backoffs: stored.backoffs,
         })
     }
 }
@@ -361,6 +422,7 @@ impl From<EngineState> for VersionedState {
             last_observation: state.last_observation,
             regions: state.regions,
             policies: state.policies,
+            backoffs: state.backoffs,
             policy_memory: None,
         }
     }

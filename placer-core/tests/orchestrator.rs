@@ -1,13 +1,15 @@
 //! Tick orchestration against mocked sources and actuators.
 
 use std::collections::BTreeSet;
+use std::sync::{Arc, Mutex};
 
 use async_trait::async_trait;
 use futures::executor::block_on;
 use mockall::{mock, predicate::eq, Sequence};
 use placer_core::{
-    Action, ActuatorError, FailedStage, InMemoryActuator, MetricsError, MetricsSource, Outcome,
-    Placer, PlacerConfig, Region, RegionActuator, ScriptedSource, Timestamp, TrafficSnapshot,
+    Action, ActuatorError, EngineState, FailedStage, InMemoryActuator, MetricsError, MetricsSource,
+    Outcome, Placer, PlacerConfig, Region, RegionActuator, ScriptedSource, Timestamp,
+    TrafficSnapshot,
 };
 
 mock! {
@@ -212,4 +214,180 @@ fn successful_actions_start_the_cooldown() {
     source.push(TrafficSnapshot::new(at(6), [("iad", 40.0)]).unwrap());
     let report = block_on(placer.tick(&source, &actuator, at(6)));
     assert_eq!(report.removed, vec![r("fra")]);
+}
+
+/// A live engine acting on one region per tick.
+fn one_action_per_tick() -> PlacerConfig {
+    let mut config = live().with_sustain_ticks(1);
+    config.max_actions_per_tick = 1;
+    config
+}
+
+fn unavailable(region: &Region) -> ActuatorError {
+    ActuatorError::RegionUnavailable {
+        backend: "fly",
+        region: *region,
+        reason: "HTTP 422: insufficient capacity".into(),
+        source: "insufficient capacity".into(),
+    }
+}
+
+/// An actuator whose deployment is `deployed`, that cannot deploy syd and
+/// notes the minute of each attempt in `syd_attempts`.
+fn syd_at_capacity(
+    deployed: &Arc<Mutex<BTreeSet<Region>>>,
+    minute: &Arc<Mutex<i64>>,
+    syd_attempts: &Arc<Mutex<Vec<i64>>>,
+) -> MockActuator {
+    let mut actuator = MockActuator::new();
+    let listing = deployed.clone();
+    actuator
+        .expect_deployed_regions()
+        .returning(move || Ok(listing.lock().unwrap().clone()));
+    actuator.expect_is_simulation().return_const(false);
+    let (deploying, minute, attempts) = (deployed.clone(), minute.clone(), syd_attempts.clone());
+    actuator.expect_deploy().returning(move |region| {
+        if *region == r("syd") {
+            attempts.lock().unwrap().push(*minute.lock().unwrap());
+            return Err(unavailable(region));
+        }
+        deploying.lock().unwrap().insert(*region);
+        Ok(())
+    });
+    actuator.expect_remove().never();
+    actuator
+}
+
+#[test]
+fn a_region_the_backend_cannot_deploy_frees_the_action_slot() {
+    let deployed = Arc::new(Mutex::new(set(&["iad"])));
+    let minute = Arc::new(Mutex::new(0));
+    let attempts = Arc::new(Mutex::new(Vec::new()));
+    let actuator = syd_at_capacity(&deployed, &minute, &attempts);
+    let mut source = MockSource::new();
+    source.expect_fetch().returning(|at| {
+        Ok(TrafficSnapshot::new(at, [("iad", 40.0), ("syd", 400.0), ("nrt", 300.0)]).unwrap())
+    });
+    let mut placer = Placer::new(one_action_per_tick()).unwrap();
+
+    let first = block_on(placer.tick(&source, &actuator, at(0)));
+    assert!(
+        first.has_failed_actions(),
+        "syd, the busiest, was tried first"
+    );
+    *minute.lock().unwrap() = 1;
+    let second = block_on(placer.tick(&source, &actuator, at(1)));
+    assert_eq!(second.deployed, vec![r("nrt")]);
+    assert!(!second.has_failed_actions());
+    assert_eq!(*attempts.lock().unwrap(), vec![0]);
+    let syd = second
+        .skipped
+        .iter()
+        .find(|s| s.region == r("syd"))
+        .unwrap();
+    assert_eq!(syd.reason.class(), "unavailable");
+    assert_eq!(
+        syd.reason.to_string(),
+        format!(
+            "Region unavailable since {} (HTTP 422: insufficient capacity); \
+             its users are served from nrt; deploy tried again after {}",
+            at(0),
+            at(2)
+        )
+    );
+}
+
+#[test]
+fn a_region_the_backend_cannot_deploy_backs_off_doubling_across_a_restart() {
+    let deployed = Arc::new(Mutex::new(set(&["iad"])));
+    let minute = Arc::new(Mutex::new(0));
+    let attempts = Arc::new(Mutex::new(Vec::new()));
+    let actuator = syd_at_capacity(&deployed, &minute, &attempts);
+    let mut source = MockSource::new();
+    source
+        .expect_fetch()
+        .returning(|at| Ok(TrafficSnapshot::new(at, [("iad", 40.0), ("syd", 400.0)]).unwrap()));
+    let config = one_action_per_tick();
+    let mut placer = Placer::new(config.clone()).unwrap();
+    for m in 0..=30 {
+        if m == 7 {
+            // A restart: the backoff comes back with the saved state.
+            let saved = placer.state().to_json();
+            assert!(saved.contains("\"backoffs\""), "{saved}");
+            let state = EngineState::from_json(&saved).unwrap();
+            placer = Placer::with_state(config.clone(), state).unwrap();
+        }
+        *minute.lock().unwrap() = m;
+        block_on(placer.tick(&source, &actuator, at(m)));
+    }
+    // Two minutes, then four, then eight, then sixteen.
+    assert_eq!(*attempts.lock().unwrap(), vec![0, 2, 6, 14, 30]);
+    assert_eq!(*deployed.lock().unwrap(), set(&["iad"]));
+}
+
+#[test]
+fn a_refused_removal_is_a_skip_and_is_not_asked_for_every_tick() {
+    let mut actuator = MockActuator::new();
+    actuator
+        .expect_deployed_regions()
+        .returning(|| Ok(set(&["iad", "fra"])));
+    actuator.expect_is_simulation().return_const(false);
+    actuator.expect_deploy().never();
+    let minute = Arc::new(Mutex::new(0));
+    let calls = Arc::new(Mutex::new(Vec::new()));
+    let (now, noted) = (minute.clone(), calls.clone());
+    actuator.expect_remove().returning(move |region| {
+        noted.lock().unwrap().push(*now.lock().unwrap());
+        Err(ActuatorError::Refused {
+            region: *region,
+            reason: "fra runs machine(s) 3d8d that fly-placer did not create".into(),
+        })
+    });
+    let mut source = MockSource::new();
+    source
+        .expect_fetch()
+        .returning(|at| Ok(TrafficSnapshot::new(at, [("iad", 400.0), ("fra", 0.0)]).unwrap()));
+    let mut placer = Placer::new(one_action_per_tick()).unwrap();
+    let mut reports = Vec::new();
+    for m in 0..=3 {
+        *minute.lock().unwrap() = m;
+        reports.push(block_on(placer.tick(&source, &actuator, at(m))));
+    }
+    let first = &reports[0];
+    assert_eq!(
+        first.actions[0].outcome,
+        Outcome::Skipped("fra runs machine(s) 3d8d that fly-placer did not create".into())
+    );
+    assert!(!first.has_failed_actions());
+    assert!(first.removed.is_empty());
+    assert_eq!(first.updated_deployment, vec![r("fra"), r("iad")]);
+    let quiet = &reports[1];
+    assert!(quiet.actions.is_empty(), "{:?}", quiet.actions);
+    let fra = quiet.skipped.iter().find(|s| s.region == r("fra")).unwrap();
+    assert_eq!(fra.reason.class(), "removal_refused");
+    assert!(fra.reason.to_string().contains("did not create"), "{fra:?}");
+    // Asked again once the backoff is over.
+    assert_eq!(*calls.lock().unwrap(), vec![0, 2]);
+}
+
+#[test]
+fn traffic_from_a_region_fly_does_not_have_is_ignored() {
+    let mut actuator = MockActuator::new();
+    actuator
+        .expect_deployed_regions()
+        .returning(|| Ok(set(&["iad"])));
+    actuator.expect_is_simulation().return_const(false);
+    actuator.expect_deploy().never();
+    actuator.expect_remove().never();
+    let mut source = MockSource::new();
+    source
+        .expect_fetch()
+        .returning(|at| Ok(TrafficSnapshot::new(at, [("iad", 40.0), ("zzz", 900.0)]).unwrap()));
+    let mut placer = Placer::new(one_action_per_tick()).unwrap();
+    for m in 0..5 {
+        let report = block_on(placer.tick(&source, &actuator, at(m)));
+        assert_eq!(report.ignored_regions, vec![r("zzz")]);
+        assert!(!report.regions.contains_key(&r("zzz")));
+    }
+    assert!(placer.state().region(&r("zzz")).is_none());
 }

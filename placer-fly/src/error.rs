@@ -223,7 +223,26 @@ impl FlyError {
     /// [`is_retryable`](Self::is_retryable), after the server's
     /// [`retry_after`](Self::retry_after) if it gave one. The error itself
     /// stays the source, so callers can still downcast to it.
+    ///
+    /// A [region refusal](Self::refuses_region) about a known region
+    /// becomes [`ActuatorError::RegionUnavailable`], so the engine backs off
+    /// from that region instead of trying it every tick.
     pub fn into_actuator_error(self, region: Option<&Region>) -> ActuatorError {
+        if let (
+            true,
+            Some(region),
+            FlyError::Http {
+                status, message, ..
+            },
+        ) = (self.refuses_region(), region, &self)
+        {
+            return ActuatorError::RegionUnavailable {
+                backend: crate::BACKEND,
+                region: *region,
+                reason: format!("HTTP {status}: {message}"),
+                source: Box::new(self),
+            };
+        }
         let retry = if self.is_retryable() {
             Retry::Transient {
                 after: self.retry_after(),
@@ -243,6 +262,32 @@ impl FlyError {
             FlyError::Transport { not_sent, .. } => !*not_sent,
             _ => false,
         }
+    }
+
+    /// True when the API refused to create a machine because of the region
+    /// itself rather than the request or the account: HTTP 422, or a 4xx
+    /// answer whose message speaks of capacity, insufficient resources or
+    /// the region (Fly answers so for a region at capacity or one it does
+    /// not have). Never for 401, 403, 404, 408, 409 or 429, nor for a 5xx
+    /// answer, after which the create may have taken effect.
+    pub fn refuses_region(&self) -> bool {
+        let FlyError::Http {
+            operation: Operation::CreateMachine,
+            status,
+            message,
+            ..
+        } = self
+        else {
+            return false;
+        };
+        if !(400..=499).contains(status) || matches!(status, 401 | 403 | 404 | 408 | 409 | 429) {
+            return false;
+        }
+        let message = message.to_ascii_lowercase();
+        *status == 422
+            || ["capacity", "insufficient", "region"]
+                .iter()
+                .any(|word| message.contains(word))
     }
 
     /// The HTTP status, for errors the API answered.
@@ -339,6 +384,47 @@ mod tests {
             detail: "timed out".into(),
         };
         assert!(!lost_create.into_actuator_error(None).is_transient());
+    }
+
+    fn create_failed(status: u16, message: &str) -> FlyError {
+        FlyError::Http {
+            operation: Operation::CreateMachine,
+            target: Target::region(&"syd".parse().unwrap()),
+            status,
+            message: message.into(),
+            retry_after: None,
+        }
+    }
+
+    #[test]
+    fn a_create_refused_for_the_region_makes_the_region_unavailable() {
+        let syd: Region = "syd".parse().unwrap();
+        for (status, message) in [
+            (422, "could not reserve resource for machine"),
+            (412, "insufficient resources available to fulfill request"),
+            (400, "region syd is at capacity"),
+            (400, "unknown region zzz"),
+        ] {
+            let err = create_failed(status, message).into_actuator_error(Some(&syd));
+            let (region, reason) = err.unavailable_region().expect("a region refusal");
+            assert_eq!(region, &syd);
+            assert_eq!(reason, format!("HTTP {status}: {message}"));
+            assert!(!err.is_transient(), "backed off, not retried");
+        }
+        for (status, message) in [
+            (401, "region"),
+            (429, "capacity"),
+            (500, "boom"),
+            (400, "bad image"),
+        ] {
+            let err = create_failed(status, message).into_actuator_error(Some(&syd));
+            assert!(err.unavailable_region().is_none(), "{status} {message}");
+        }
+        let mut listing = create_failed(422, "capacity");
+        if let FlyError::Http { operation, .. } = &mut listing {
+            *operation = Operation::ListMachines;
+        }
+        assert!(!listing.refuses_region());
     }
 
     #[test]

@@ -7,7 +7,7 @@ use std::time::Duration;
 
 use placer_core::policy::MachineBudget;
 use placer_core::policy::MachineTime;
-use placer_core::{FailedStage, Move, Outcome, Region, TickReport};
+use placer_core::{FailedStage, Move, Outcome, Reason, Region, TickReport};
 use prometheus_client::encoding::{EncodeLabelSet, EncodeLabelValue};
 use prometheus_client::metrics::counter::Counter;
 use prometheus_client::metrics::family::Family;
@@ -74,6 +74,8 @@ pub struct Metrics {
     averages: Family<AverageLabels, FloatGauge>,
     thresholds: Family<ThresholdLabels, FloatGauge>,
     deployed: Family<RegionLabels, Gauge>,
+    unavailable: Family<RegionLabels, Gauge>,
+    ignored: Family<RegionLabels, Counter>,
     actions: Family<ActionLabels, Counter>,
     skips: Family<ReasonLabels, Counter>,
     ticks: Family<ResultLabels, Counter>,
@@ -102,6 +104,8 @@ impl Metrics {
             averages: Family::default(),
             thresholds: Family::default(),
             deployed: Family::default(),
+            unavailable: Family::default(),
+            ignored: Family::default(),
             actions: Family::default(),
             skips: Family::default(),
             ticks: Family::default(),
@@ -136,8 +140,18 @@ impl Metrics {
             metrics.deployed.clone(),
         );
         registry.register(
+            "region_unavailable",
+            "1 for a region the backend could not deploy lately (no capacity, region refused), sitting out its backoff",
+            metrics.unavailable.clone(),
+        );
+        registry.register(
+            "ignored_regions",
+            "Observations whose traffic from the region was ignored: not a Fly region (not in the region catalog)",
+            metrics.ignored.clone(),
+        );
+        registry.register(
             "actions",
-            "Deploys and removes decided, by outcome (ok, dry_run, error)",
+            "Deploys and removes decided, by outcome (ok, dry_run, error, skipped)",
             metrics.actions.clone(),
         );
         registry.register(
@@ -229,6 +243,7 @@ impl Metrics {
                         .inc();
                     "error"
                 }
+                Outcome::Skipped(_) => "skipped",
             };
             let action = match action.decision.action {
                 Move::Deploy => "deploy",
@@ -238,9 +253,24 @@ impl Metrics {
                 .get_or_create(&ActionLabels { action, outcome })
                 .inc();
         }
+        for region in &report.ignored_regions {
+            self.ignored
+                .get_or_create(&RegionLabels {
+                    region: region.to_string(),
+                })
+                .inc();
+        }
+        self.unavailable.clear();
         for skipped in &report.skipped {
             let reason = skipped.reason.class();
             self.skips.get_or_create(&ReasonLabels { reason }).inc();
+            if matches!(skipped.reason, Reason::Unavailable { .. }) {
+                self.unavailable
+                    .get_or_create(&RegionLabels {
+                        region: skipped.region.to_string(),
+                    })
+                    .set(1);
+            }
         }
         // Regions that left the report leave the gauges too.
         self.requests.clear();

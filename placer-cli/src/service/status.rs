@@ -6,7 +6,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::path::PathBuf;
 
 use placer_core::predictor::Averages;
-use placer_core::{Action, Region, Timestamp};
+use placer_core::{Action, Region, RegionBackoff, Timestamp};
 use serde::Serialize;
 
 use crate::runtime::View;
@@ -72,6 +72,8 @@ pub struct StateDocument {
     pub deployment_as_of: Option<Timestamp>,
     /// Regions that may not be acted on yet.
     pub cooldowns: Vec<Cooldown>,
+    /// Moves the backend refused lately, not tried again yet.
+    pub backoffs: Vec<Backoff>,
     /// What the engine remembers of the traffic.
     pub history: HistorySummary,
 }
@@ -86,6 +88,19 @@ pub struct Cooldown {
     /// When it was carried out.
     pub at: Timestamp,
     /// Seconds until the region may be acted on again.
+    pub remaining_seconds: u64,
+}
+
+/// A region whose deploy (unavailable) or removal (refused) waits out its
+/// backoff.
+#[derive(Debug, Clone, Serialize)]
+pub struct Backoff {
+    /// The region.
+    pub region: Region,
+    /// The refused move, since when, until when, how often, and why.
+    #[serde(flatten)]
+    pub backoff: RegionBackoff,
+    /// Seconds until the move is tried again.
     pub remaining_seconds: u64,
 }
 
@@ -178,6 +193,16 @@ impl View {
                 })
             })
             .collect();
+        let backoffs = self
+            .state
+            .backoffs()
+            .filter(|(_, backoff)| backoff.holds(now))
+            .map(|(region, backoff)| Backoff {
+                region: *region,
+                backoff: backoff.clone(),
+                remaining_seconds: backoff.until.duration_since(now).as_secs_f64().ceil() as u64,
+            })
+            .collect();
         let regions = self
             .state
             .regions()
@@ -199,6 +224,7 @@ impl View {
             deployment: self.deployment.clone(),
             deployment_as_of: self.deployment_as_of,
             cooldowns,
+            backoffs,
             history: HistorySummary {
                 last_observation: self.state.last_observation(),
                 regions,

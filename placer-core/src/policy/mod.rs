@@ -60,7 +60,7 @@ pub use threshold::{ThresholdPolicy, ThresholdReason};
 use crate::report::RegionDetail;
 #[cfg(doc)]
 use crate::Reason;
-use crate::{Decision, EngineState, PlacerConfig, Region, Timestamp};
+use crate::{Decision, EngineState, Move, PlacerConfig, Region, Timestamp};
 
 /// What a policy sees when it is asked for proposals.
 #[derive(Debug, Clone, Copy)]
@@ -76,6 +76,29 @@ pub struct PlanningView<'a> {
     pub regions: &'a BTreeMap<Region, RegionDetail>,
     /// The tick's time.
     pub now: Timestamp,
+}
+
+impl PlanningView<'_> {
+    /// True when the backend could not deploy `region` lately and it sits
+    /// out its backoff (see [`RegionBackoff`](crate::RegionBackoff)): the
+    /// planner will not deploy it this tick, so a policy plans without it.
+    pub fn unavailable(&self, region: &Region) -> bool {
+        !self.deployed.contains(region)
+            && self
+                .state
+                .held_back(region, Move::Deploy, self.now)
+                .is_some()
+    }
+
+    /// True when the backend refused to remove `region` lately and the
+    /// planner will not ask again this tick: a policy plans with it kept.
+    pub fn removal_refused(&self, region: &Region) -> bool {
+        self.deployed.contains(region)
+            && self
+                .state
+                .held_back(region, Move::Remove, self.now)
+                .is_some()
+    }
 }
 
 /// A way of choosing where the app should run.

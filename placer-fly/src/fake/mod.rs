@@ -213,6 +213,23 @@ impl FakeMachinesApi {
         self.lock().snapshot()
     }
 
+    /// From now on, creating a machine in `region` fails with `status` and
+    /// `{"error": message}`, as Fly answers for a region at capacity or one
+    /// it does not have. `None` makes the region available again.
+    pub fn set_region_unavailable(&self, region: &str, refusal: Option<(u16, &str)>) {
+        let mut state = self.lock();
+        match refusal {
+            Some((status, message)) => {
+                state
+                    .unavailable
+                    .insert(region.to_owned(), (status, message.to_owned()));
+            }
+            None => {
+                state.unavailable.remove(region);
+            }
+        }
+    }
+
     /// Sorted, deduplicated regions that have a machine not destroyed.
     pub fn live_regions(&self) -> Vec<String> {
         let mut regions: Vec<String> = self

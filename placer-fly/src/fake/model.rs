@@ -162,6 +162,8 @@ pub(super) struct FakeState {
     pub(super) stop_delay: Duration,
     pub(super) stops_hang: bool,
     pub(super) stops: Vec<StopRecord>,
+    /// Regions where creating a machine fails: the status and message.
+    pub(super) unavailable: std::collections::BTreeMap<String, (u16, String)>,
 }
 
 impl FakeState {
@@ -179,6 +181,7 @@ impl FakeState {
             stop_delay: Duration::ZERO,
             stops_hang: false,
             stops: Vec::new(),
+            unavailable: std::collections::BTreeMap::new(),
         }
     }
 
@@ -308,6 +311,9 @@ impl FakeState {
         };
         if region.parse::<Region>().is_err() {
             return Reply::error(400, &format!("invalid region {region:?}"));
+        }
+        if let Some((status, message)) = self.unavailable.get(region) {
+            return Reply::error(*status, message);
         }
         let config: MachineConfig = match serde_json::from_value(body["config"].clone()) {
             Ok(config) => config,

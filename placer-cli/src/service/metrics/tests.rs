@@ -2,7 +2,8 @@ use std::collections::BTreeSet;
 use std::time::Duration;
 
 use placer_core::{
-    InMemoryActuator, Placer, PlacerConfig, Region, ScriptedSource, Timestamp, TrafficSnapshot,
+    ActionOutcome, InMemoryActuator, Placer, PlacerConfig, Region, ScriptedSource, Timestamp,
+    TrafficSnapshot,
 };
 
 use super::*;
@@ -188,5 +189,43 @@ async fn exposes_the_machine_budget_and_what_its_period_has_spent() {
     assert_eq!(
         line_value(&text, "fly_placer_budget_spent_machine_hours "),
         Some(0.5)
+    );
+}
+
+#[tokio::test]
+async fn counts_skipped_actions_ignored_regions_and_unavailable_regions() {
+    let config = PlacerConfig::default().with_dry_run(false);
+    let mut report = reports(config, &[("iad", 30.0), ("zzz", 90.0)], 1)
+        .await
+        .remove(0);
+    assert_eq!(report.ignored_regions, vec![region("zzz")]);
+    report.actions.push(ActionOutcome::new(
+        placer_core::Decision::new(region("lhr"), Move::Remove, Reason::NoData),
+        Outcome::Skipped("lhr runs machines fly-placer did not create".into()),
+    ));
+    report.skipped.push(placer_core::Decision::new(
+        region("syd"),
+        placer_core::Action::Deploy,
+        Reason::Unavailable {
+            since: START,
+            until: START + Duration::from_secs(120),
+            reason: "HTTP 422: no capacity".into(),
+            served_from: None,
+        },
+    ));
+    let metrics = Metrics::new();
+    metrics.observe_tick(&report, Duration::from_millis(20), &BTreeSet::new());
+    let text = metrics.render();
+    for line in [
+        r#"fly_placer_actions_total{action="remove",outcome="skipped"} 1"#,
+        r#"fly_placer_ignored_regions_total{region="zzz"} 1"#,
+        r#"fly_placer_region_unavailable{region="syd"} 1"#,
+        r#"fly_placer_skips_total{reason="unavailable"} 1"#,
+    ] {
+        assert!(text.contains(line), "{line} missing from\n{text}");
+    }
+    assert!(
+        line_value(&text, "fly_placer_errors_total").is_none(),
+        "{text}"
     );
 }

@@ -19,7 +19,10 @@
 //! regions.
 //!
 //! `D` keeps the always-running regions, stays within the allowed and not
-//! excluded regions (and those already deployed), and has between
+//! excluded regions (and those already deployed), leaves out regions the
+//! backend could not deploy lately (their users count, served from the
+//! next-best region), keeps regions whose removal the backend refused, has
+//! between
 //! `min_regions` and `max_regions` members; with a machine budget
 //! (`latency.budget`), no more than what is left of it pays for until the
 //! end of its period. A change is proposed only when it improves the
@@ -124,9 +127,9 @@ impl LatencyPolicy {
             .regions
             .keys()
             .filter(|r| {
-                config.may_deploy(r)
-                    || view.deployed.contains(r)
-                    || config.always_running_regions.contains(r)
+                view.deployed.contains(r)
+                    || (!view.unavailable(r)
+                        && (config.may_deploy(r) || config.always_running_regions.contains(r)))
             })
             .copied()
             .collect();
@@ -150,6 +153,7 @@ impl LatencyPolicy {
             .map(|r| {
                 window_holds(r).is_some()
                     || view.state.cooldown_remaining(r, config, view.now).is_some()
+                    || view.removal_refused(r)
             })
             .collect();
         let max_regions = config.max_regions.unwrap_or(usize::MAX);

@@ -356,3 +356,27 @@ fn max_regions_caps_the_set() {
     });
     assert_eq!(after, 1);
 }
+
+#[test]
+fn a_region_the_backend_cannot_deploy_sits_out_and_its_users_are_served_from_the_next_best() {
+    let config = config();
+    let traffic = [("iad", 100.0), ("gru", 60.0), ("eze", 10.0), ("scl", 5.0)];
+    let mut state = state_with(&config, &traffic, 5);
+    let refused_at = now() - Duration::from_secs(60);
+    state.record_refusal(
+        &r("gru"),
+        crate::Move::Deploy,
+        "HTTP 422: no capacity",
+        refused_at,
+    );
+    let plan = plan_with(&config, &state, &["iad"]);
+    let deployed = moves(&plan);
+    assert_eq!(deployed.len(), 1, "{plan:#?}");
+    let next_best = deployed[0].strip_prefix("deploy ").unwrap();
+    assert!(["eze", "scl"].contains(&next_best), "{deployed:?}");
+    let why = reason(&plan, "gru");
+    assert!(
+        why.starts_with(&format!("Region unavailable since {refused_at} (HTTP 422: no capacity); its users are served from {next_best}")),
+        "{why}"
+    );
+}
