@@ -7,9 +7,9 @@ use placer_core::Region;
 use serde::{Deserialize, Serialize};
 
 /// The regions the simulation sends traffic from unless told otherwise: the
-/// ones the seed project's mock generator used.
+/// ones the seed project's mock generator used, with sjc for its sfo (not a Fly region).
 pub const DEFAULT_SIMULATED_REGIONS: &[&str] =
-    &["ams", "cdg", "fra", "iad", "lhr", "nrt", "sfo", "sin"];
+    &["ams", "cdg", "fra", "iad", "lhr", "nrt", "sin", "sjc"];
 
 /// The `simulation:` section.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
