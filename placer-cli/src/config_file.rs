@@ -19,6 +19,36 @@ pub struct LoadedConfig {
     pub engine: PlacerConfig,
     /// The CLI's sections.
     pub settings: FileSettings,
+    /// The file's text, so that problems found later, when the file meets
+    /// the environment and the flags, can name a key's line.
+    pub text: String,
+}
+
+impl LoadedConfig {
+    /// `file:line: key` for a top-level `key` or a `section.key` written in
+    /// the file (`file: key` when it is not written there), to start an
+    /// error found after reading.
+    pub fn place(&self, key: &str) -> String {
+        let line = match key.split_once('.') {
+            Some((section, nested)) => line_of_nested_key(
+                &self.text,
+                section,
+                nested.rsplit('.').next().unwrap_or(nested),
+            ),
+            None => self
+                .text
+                .lines()
+                .position(|line| {
+                    line.strip_prefix(key)
+                        .is_some_and(|rest| rest.trim_start().starts_with(':'))
+                })
+                .map(|index| index + 1),
+        };
+        match line {
+            Some(line) => format!("{}:{line}: {key}", self.path.display()),
+            None => format!("{}: {key}", self.path.display()),
+        }
+    }
 }
 
 /// Why a config file could not be used.
@@ -72,6 +102,7 @@ pub fn parse(text: &str, path: &Path) -> Result<LoadedConfig, ConfigError> {
         path: path.to_owned(),
         engine,
         settings,
+        text: text.to_owned(),
     })
 }
 

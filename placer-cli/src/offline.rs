@@ -39,6 +39,7 @@ fn load_config(args: &GlobalArgs) -> Result<(LoadedConfig, String), OfflineError
             path: PathBuf::from(default_path),
             engine: PlacerConfig::default(),
             settings: FileSettings::default(),
+            text: String::new(),
         };
         return Ok((defaults, "the engine's defaults".to_owned()));
     }

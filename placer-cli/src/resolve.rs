@@ -33,6 +33,9 @@ pub struct Resolved {
     pub dry_run: bool,
     /// Address of the HTTP API.
     pub listen: SocketAddr,
+    /// Where the address came from, for errors: the flag, or the config
+    /// file's `service.listen` with its line.
+    pub listen_from: String,
     /// Directory of the state files.
     pub data_dir: PathBuf,
     /// Time between periodic ticks (zero: no loop).
@@ -115,12 +118,14 @@ pub struct FlyPlan {
 pub enum SetupError {
     /// Live mode without an app or a token.
     #[error(
-        "dry_run is false, so fly-placer would change real machines, but {} {} not set; set {} (or put `dry_run: true` back)",
+        "{at} is false, so fly-placer would change real machines, but {} {} not set; set {} (or put `dry_run: true` back)",
         .missing.join(" and "),
         if .missing.len() == 1 { "is" } else { "are" },
         .missing.join(" and ")
     )]
     LiveNeedsFly {
+        /// Where `dry_run: false` is written (`file:line: dry_run`).
+        at: String,
         /// What is missing, by the variable that provides it.
         missing: Vec<String>,
     },
@@ -134,19 +139,22 @@ pub enum SetupError {
     },
     /// A Prometheus URL without an app to query.
     #[error(
-        "{url_from} is set, but there is no app whose traffic to query: set {APP_NAME_VAR} (or {PLACER_APP_VAR}, or `fly.app` in the config)"
+        "{at} is set, but there is no app whose traffic to query: set {APP_NAME_VAR} (or {PLACER_APP_VAR}, or `fly.app` in the config)"
     )]
     PrometheusWithoutApp {
-        /// Where the URL came from.
-        url_from: &'static str,
+        /// Where the URL came from: the variable, or `file:line:
+        /// prometheus.url`.
+        at: String,
     },
     /// Listening beyond loopback with an unguarded `POST /trigger`.
     #[error(
-        "listening on {listen}, which is reachable from other machines, needs a bearer token for POST /trigger: set {TRIGGER_TOKEN_VAR} (or `service.trigger_token`), or listen on 127.0.0.1"
+        "{from}: listening on {listen}, which is reachable from other machines, needs a bearer token for POST /trigger: set {TRIGGER_TOKEN_VAR} (or `service.trigger_token`), or listen on 127.0.0.1"
     )]
     TriggerTokenRequired {
         /// The address.
         listen: SocketAddr,
+        /// Where it came from (see [`Resolved::listen_from`]).
+        from: String,
     },
 }
 
@@ -175,7 +183,13 @@ pub fn resolve(
         Some((url, url_from)) => {
             let (app, _) = app
                 .clone()
-                .ok_or(SetupError::PrometheusWithoutApp { url_from })?;
+                .ok_or_else(|| SetupError::PrometheusWithoutApp {
+                    at: if url_from == PROMETHEUS_URL_VAR {
+                        url_from.to_owned()
+                    } else {
+                        config.place(url_from)
+                    },
+                })?;
             TrafficPlan::Prometheus(PrometheusPlan {
                 url,
                 url_from,
@@ -213,7 +227,10 @@ pub fn resolve(
             if env.api_token.is_none() {
                 missing.push(API_TOKEN_VAR.to_owned());
             }
-            return Err(SetupError::LiveNeedsFly { missing });
+            return Err(SetupError::LiveNeedsFly {
+                at: config.place("dry_run"),
+                missing,
+            });
         }
         (true, Some(plan)) => DeploymentPlan::Observed(plan),
         (true, None) => DeploymentPlan::Simulated {
@@ -230,6 +247,10 @@ pub fn resolve(
     Ok(Resolved {
         dry_run,
         listen: args.listen.unwrap_or(service.listen),
+        listen_from: match args.listen {
+            Some(_) => "--listen (PLACER_LISTEN)".to_owned(),
+            None => config.place("service.listen"),
+        },
         data_dir,
         interval: service.interval,
         trigger_token: env
@@ -261,6 +282,7 @@ impl Resolved {
         if !self.listen.ip().is_loopback() && self.trigger_token.is_none() {
             return Err(SetupError::TriggerTokenRequired {
                 listen: self.listen,
+                from: self.listen_from.clone(),
             });
         }
         Ok(())

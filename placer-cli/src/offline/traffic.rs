@@ -195,6 +195,7 @@ mod tests {
             path: "c.yml".into(),
             engine: Default::default(),
             settings: Default::default(),
+            text: String::new(),
         };
         let args = |app: Option<&str>| HistoryArgs {
             prometheus: true,

@@ -64,6 +64,7 @@ fn live_mode_names_everything_missing() {
     assert_eq!(
         err,
         SetupError::LiveNeedsFly {
+            at: "config.yml:1: dry_run".into(),
             missing: vec!["FLY_API_TOKEN".into()]
         }
     );
@@ -208,4 +209,53 @@ fn off_loopback_requires_a_trigger_token() {
     .unwrap();
     from_file.check_serve().unwrap();
     assert!(!format!("{from_file:?}").contains("file-secret"));
+}
+
+#[test]
+fn errors_about_file_settings_name_the_file_line_and_key() {
+    let live = config("# live\ntraffic_threshold: 60\ndry_run: false\n");
+    let err = resolve(&args(&[]), &env(&[]), &live, 1).unwrap_err();
+    assert!(
+        err.to_string().starts_with(
+            "config.yml:3: dry_run is false, so fly-placer would change real machines"
+        ),
+        "{err}"
+    );
+
+    let prometheus =
+        config("dry_run: true\nprometheus:\n  timeout: 5s\n  url: http://127.0.0.1:9090\n");
+    let err = resolve(&args(&[]), &env(&[]), &prometheus, 1).unwrap_err();
+    assert!(
+        err.to_string()
+            .starts_with("config.yml:4: prometheus.url is set, but there is no app"),
+        "{err}"
+    );
+    let err = resolve(
+        &args(&[]),
+        &env(&[("FLY_PROMETHEUS_URL", "http://127.0.0.1:9090")]),
+        &config("dry_run: true\n"),
+        1,
+    )
+    .unwrap_err();
+    assert!(
+        err.to_string()
+            .starts_with("FLY_PROMETHEUS_URL is set, but"),
+        "{err}"
+    );
+
+    let open = config("service:\n  interval: 5s\n  listen: 0.0.0.0:8000\n");
+    let resolved = resolve(&args(&[]), &env(&[]), &open, 1).unwrap();
+    let err = resolved.check_serve().unwrap_err();
+    assert!(
+        err.to_string()
+            .starts_with("config.yml:3: service.listen: listening on 0.0.0.0:8000"),
+        "{err}"
+    );
+    let resolved = resolve(&args(&["--listen", "0.0.0.0:9000"]), &env(&[]), &open, 1).unwrap();
+    let err = resolved.check_serve().unwrap_err();
+    assert!(
+        err.to_string()
+            .starts_with("--listen (PLACER_LISTEN): listening on 0.0.0.0:9000"),
+        "{err}"
+    );
 }

@@ -32,6 +32,7 @@ impl AppRunner {
                     resolved.listen
                 ));
                 resolved.listen = old.listen;
+                resolved.listen_from = old.listen_from.clone();
             }
             resolved.check_serve().map_err(|err| err.to_string())?;
         }
