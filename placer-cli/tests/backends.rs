@@ -221,3 +221,33 @@ fn stopping_finishes_the_tick_in_flight_and_saves_its_state() {
     .unwrap();
     assert_eq!(saved["last_observation"], report["at"]);
 }
+
+#[test]
+fn once_lists_the_machines_once() {
+    let runtime = runtime();
+    let (api, _) = fake_app(&runtime);
+    let config = format!(
+        "{}simulation:\n  seed: 7\n  regions: [fra, iad, lhr, sin]\n",
+        config(false, &api.base_url())
+    );
+    let workspace = Workspace::new(&config);
+    let output = workspace.run(&["once"], &fly_env(&[]));
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    let report: serde_json::Value = serde_json::from_slice(&output.stdout).unwrap();
+    assert!(report["error"].is_null(), "{report}\n{stderr}");
+    let lists: Vec<String> = api
+        .requests()
+        .iter()
+        .filter(|r| r.method == "GET" && r.path == format!("/v1/apps/{APP}/machines"))
+        .map(|r| r.path.clone())
+        .collect();
+    assert_eq!(
+        lists.len(),
+        1,
+        "{:?}\n{stderr}",
+        api.requests()
+            .iter()
+            .map(|r| format!("{} {}", r.method, r.path))
+            .collect::<Vec<_>>()
+    );
+}

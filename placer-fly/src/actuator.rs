@@ -11,6 +11,7 @@ use placer_core::{ActuatorError, Region, RegionActuator};
 use tokio::time::Instant;
 
 use crate::client::{MachinesClient, MAX_WAIT};
+use crate::gate::RequestGate;
 use crate::ledger::{Change, Ledger};
 use crate::machine::{Machine, MachineConfig, StopConfig};
 use crate::naming::NameFamily;
@@ -44,12 +45,28 @@ pub const BACKEND: &str = "fly";
 ///
 /// Deploy and remove calls are serialized, so the last-machine check always
 /// sees the effect of the previous change.
+///
+/// **One listing per tick**: `deployed_regions`, which the engine calls at
+/// the start of every tick, always lists; the deploys and removes that
+/// follow reuse that listing (with the actuator's own changes laid over it)
+/// for up to [`LISTING_REUSE`] instead of listing again, and so do their
+/// retries. An answer that may have changed the app without saying how (a
+/// 5xx, a request without an answer, a create in doubt) drops the listing,
+/// so the next attempt looks again.
+///
+/// A 429 answer's `Retry-After` pauses every request of the actuator — and
+/// of the others sharing its [`RequestGate`] — until it has passed.
 pub struct FlyMachinesActuator {
     settings: FlyOptions,
     client: MachinesClient,
+    gate: RequestGate,
     ledger: Mutex<Ledger>,
+    listing: Mutex<Option<(Vec<Machine>, Instant)>>,
     changes: tokio::sync::Mutex<()>,
 }
+
+/// How long deploys and removes reuse the latest listing.
+pub const LISTING_REUSE: Duration = Duration::from_secs(30);
 
 impl fmt::Debug for FlyMachinesActuator {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
@@ -65,14 +82,30 @@ impl FlyMachinesActuator {
     /// # Errors
     /// [`FlyError::InvalidSettings`] naming the field at fault.
     pub fn new(settings: FlyOptions) -> Result<Self, FlyError> {
+        Self::with_gate(settings, RequestGate::new())
+    }
+
+    /// Like [`new`](Self::new), with requests held back by `gate`, which
+    /// other actuators using the same token may share.
+    ///
+    /// # Errors
+    /// [`FlyError::InvalidSettings`] naming the field at fault.
+    pub fn with_gate(settings: FlyOptions, gate: RequestGate) -> Result<Self, FlyError> {
         settings.validate()?;
-        let client = MachinesClient::new(&settings)?;
+        let client = MachinesClient::new(&settings, gate.clone())?;
         Ok(FlyMachinesActuator {
             ledger: Mutex::new(Ledger::new(settings.consistency_window)),
             settings,
             client,
+            gate,
+            listing: Mutex::new(None),
             changes: tokio::sync::Mutex::new(()),
         })
+    }
+
+    /// The gate that holds this actuator's requests back after a 429.
+    pub fn gate(&self) -> &RequestGate {
+        &self.gate
     }
 
     /// The settings this actuator was built with.
@@ -88,7 +121,41 @@ impl FlyMachinesActuator {
     /// [`FlyError`] when the listing fails.
     pub async fn machines(&self) -> Result<Vec<Machine>, FlyError> {
         let listed = self.client.list().await?;
+        *self.lock_listing() = Some((listed.clone(), Instant::now()));
         Ok(self.ledger().reconcile(listed, Instant::now()))
+    }
+
+    /// [`machines`](Self::machines), from the latest listing while it may
+    /// be reused.
+    async fn recent_machines(&self) -> Result<Vec<Machine>, FlyError> {
+        let now = Instant::now();
+        let cached = self
+            .lock_listing()
+            .as_ref()
+            .filter(|(_, at)| now.saturating_duration_since(*at) < LISTING_REUSE)
+            .map(|(listed, _)| listed.clone());
+        match cached {
+            Some(listed) => Ok(self.ledger().reconcile(listed, now)),
+            None => self.machines().await,
+        }
+    }
+
+    /// Drops the latest listing after `err`, unless `err` says the app is
+    /// as listed.
+    fn after_failure(&self, err: &FlyError) {
+        if err.may_have_taken_effect() || matches!(err, FlyError::CreationInDoubt { .. }) {
+            self.forget_listing();
+        }
+    }
+
+    fn forget_listing(&self) {
+        *self.lock_listing() = None;
+    }
+
+    fn lock_listing(&self) -> std::sync::MutexGuard<'_, Option<(Vec<Machine>, Instant)>> {
+        self.listing
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
     }
 
     fn ledger(&self) -> std::sync::MutexGuard<'_, Ledger> {
@@ -102,7 +169,7 @@ impl FlyMachinesActuator {
     }
 
     async fn deploy_region(&self, region: &Region) -> Result<(), FlyError> {
-        let machines = self.machines().await?;
+        let machines = self.recent_machines().await?;
         let here: Vec<&Machine> = machines
             .iter()
             .filter(|m| self.in_group(m) && &m.region == region && m.is_alive())
@@ -211,6 +278,10 @@ impl FlyMachinesActuator {
         self.client.delete_metadata(machine, PARKED_KEY).await?;
         self.ledger()
             .record_change(&machine.id, Change::Unparked, Instant::now());
+        if stopped && !self.settings.skip_launch {
+            // Started again, which the ledger does not model.
+            self.forget_listing();
+        }
         if let (Some(timeout), true) = (self.settings.wait_for_start, stopped) {
             self.client.wait_started(machine, timeout).await?;
         }
@@ -283,7 +354,7 @@ impl FlyMachinesActuator {
     }
 
     async fn remove_region(&self, region: &Region) -> Result<(), RemoveFailure> {
-        let machines = self.machines().await?;
+        let machines = self.recent_machines().await?;
         let group = &self.settings.process_group;
         let deployed: Vec<&Machine> = machines
             .iter()
@@ -353,6 +424,9 @@ impl FlyMachinesActuator {
                     .record_change(&machine.id, Change::Parked, Instant::now());
                 if is_running(machine) {
                     self.client.stop(machine, how).await?;
+                    // The ledger knows the machine is parked, not that it
+                    // stopped: the next change lists again.
+                    self.forget_listing();
                 }
             }
         }
@@ -472,9 +546,10 @@ impl RegionActuator for FlyMachinesActuator {
 
     async fn deploy(&self, region: &Region) -> Result<(), ActuatorError> {
         let _one_change_at_a_time = self.changes.lock().await;
-        self.deploy_region(region)
-            .await
-            .map_err(|err| err.into_actuator_error(Some(region)))
+        self.deploy_region(region).await.map_err(|err| {
+            self.after_failure(&err);
+            err.into_actuator_error(Some(region))
+        })
     }
 
     async fn remove(&self, region: &Region) -> Result<(), ActuatorError> {
@@ -486,7 +561,12 @@ impl RegionActuator for FlyMachinesActuator {
                     region: *region,
                     reason,
                 },
-                RemoveFailure::Fly(err) => err.into_actuator_error(Some(region)),
+                RemoveFailure::Fly(err) => {
+                    // A removal takes several requests (stop, wait,
+                    // destroy): after any failure the app may be half way.
+                    self.forget_listing();
+                    err.into_actuator_error(Some(region))
+                }
             })
     }
 }

@@ -12,6 +12,7 @@ use reqwest::{Method, RequestBuilder, StatusCode};
 use serde_json::json;
 
 use crate::error::{parse_retry_after, Operation, Target};
+use crate::gate::RequestGate;
 use crate::machine::{parse_machine_list, Machine, MachineConfig, StopConfig};
 use crate::{FlyError, FlyOptions};
 
@@ -23,10 +24,11 @@ pub(crate) struct MachinesClient {
     machines_url: String,
     authorization: HeaderValue,
     request_timeout: Duration,
+    gate: RequestGate,
 }
 
 impl MachinesClient {
-    pub(crate) fn new(settings: &FlyOptions) -> Result<Self, FlyError> {
+    pub(crate) fn new(settings: &FlyOptions, gate: RequestGate) -> Result<Self, FlyError> {
         let mut authorization = HeaderValue::from_str(&crate::authorization_header(
             settings
                 .token
@@ -52,6 +54,7 @@ impl MachinesClient {
             ),
             authorization,
             request_timeout: settings.request_timeout,
+            gate,
         })
     }
 
@@ -237,6 +240,7 @@ impl MachinesClient {
         target: &Target,
         request: RequestBuilder,
     ) -> Result<Vec<u8>, FlyError> {
+        self.gate.wait().await;
         let response = request
             .send()
             .await
@@ -253,6 +257,9 @@ impl MachinesClient {
             .map_err(|err| transport_error(operation, target, &err))?;
         if status.is_success() {
             return Ok(body.to_vec());
+        }
+        if let (StatusCode::TOO_MANY_REQUESTS, Some(pause)) = (status, retry_after) {
+            self.gate.pause_for(pause);
         }
         Err(FlyError::Http {
             operation,

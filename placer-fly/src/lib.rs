@@ -10,6 +10,8 @@
 //!   that got no answer, but never a create whose answer was lost) and how
 //!   long the API asked to wait, so `placer_core::wrap::Retrying` retries
 //!   them; [`TokioTimer`] runs that wrapper and `RateLimited` on tokio.
+//! - A 429 answer's `Retry-After` holds back every later request of the
+//!   actuator, and of others sharing its [`RequestGate`].
 //! - [`DryRunActuator`] simulates a deployment in a state file, for
 //!   `dry_run: true`.
 //! - With the `fake-api` feature, the `fake` module is a stateful fake of the
@@ -47,6 +49,7 @@ mod dry_run;
 mod error;
 #[cfg(feature = "fake-api")]
 pub mod fake;
+mod gate;
 mod ledger;
 mod machine;
 mod naming;
@@ -55,9 +58,10 @@ pub mod state_file;
 mod timer;
 mod token;
 
-pub use actuator::{FlyMachinesActuator, BACKEND};
+pub use actuator::{FlyMachinesActuator, BACKEND, LISTING_REUSE};
 pub use dry_run::{DryRunActuator, DryRunError};
 pub use error::{FlyError, Operation, Target};
+pub use gate::RequestGate;
 pub use machine::{parse_machine_list, CheckStatus, Machine, MachineConfig};
 pub use options::{
     FlyOptions, RateLimitOptions, RemovalMode, INTERNAL_API_URL, MANAGED_KEY, MANAGED_VALUE,

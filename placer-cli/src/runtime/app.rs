@@ -14,6 +14,7 @@ use crate::config_file::LoadedConfig;
 use crate::data_lock::DataDirLock;
 use crate::log_lines;
 use crate::resolve::{resolve, Resolved};
+use crate::runtime::listed::ListedAtStart;
 use crate::runtime::store::{restore_engine_state, JsonFile};
 use crate::runtime::tracked::Tracked;
 use crate::runtime::{now, Inputs, Role, View};
@@ -80,7 +81,7 @@ impl AppRunner {
             tracing::warn!("{note}");
         }
         let deployed = DeployedRegions::default();
-        let backends = build_backends(&resolved, &deployed)?;
+        let mut backends = build_backends(&resolved, &deployed)?;
         for problem in &backends.recovered {
             tracing::error!("{problem}");
         }
@@ -92,8 +93,13 @@ impl AppRunner {
         let placer = Placer::with_state(loaded.engine.clone(), state.clone())
             .expect("the config passed validation when it was parsed");
 
-        let (deployment, deployment_as_of) = match backends.actuator.deployed_regions().await {
-            Ok(regions) => (regions, Some(now())),
+        let listed = backends.actuator.deployed_regions().await;
+        let (deployment, deployment_as_of) = match &listed {
+            Ok(regions) => (regions.clone(), Some(now())),
+            Err(err) if role == Role::Once => {
+                tracing::warn!("listing the deployment at start failed: {err}");
+                (Default::default(), None)
+            }
             Err(err) => {
                 tracing::warn!(
                     "listing the deployment at start failed (the first tick retries): {err}"
@@ -101,6 +107,10 @@ impl AppRunner {
                 (Default::default(), None)
             }
         };
+        if role == Role::Once {
+            // The tick starts now: it uses this listing instead of listing again.
+            backends.actuator = Arc::new(ListedAtStart::new(backends.actuator, listed));
+        }
 
         let view = View {
             config: loaded.engine.clone(),

@@ -11,6 +11,7 @@ mod app;
 mod apply;
 mod error;
 mod host;
+mod listed;
 pub mod store;
 #[cfg(test)]
 mod tests;

@@ -190,8 +190,8 @@ async fn remove_destroys_the_machines_fly_placer_created() {
     assert!(live_in(&api, "fra").is_empty());
     assert_eq!(
         calls(&api),
+        // The deploy's listing is reused.
         [
-            "GET /v1/apps/my-app/machines".to_owned(),
             format!("POST /v1/apps/my-app/machines/{id}/stop"),
             format!("GET /v1/apps/my-app/machines/{id}/wait?state=stopped&timeout=60&instance_id=01FAKE00000002"),
             format!("DELETE /v1/apps/my-app/machines/{id}"),
@@ -299,8 +299,8 @@ async fn stop_mode_parks_machines_and_a_later_deploy_starts_them_again() {
     );
     assert_eq!(
         calls(&api),
+        // deployed_regions' listing is reused.
         [
-            "GET /v1/apps/my-app/machines".to_owned(),
             format!("POST /v1/apps/my-app/machines/{id}/start"),
             format!("DELETE /v1/apps/my-app/machines/{id}/metadata/fly_placer_parked"),
         ]

@@ -53,7 +53,7 @@ async fn removal_stops_with_the_templates_signal_and_timeout_waits_then_destroys
     assert_eq!(
         calls(&api),
         [
-            format!("GET /v1/apps/{APP}/machines"),
+            // (the deploy's listing is reused)
             format!("POST {path}/stop"),
             format!("GET {path}/wait?state=stopped&timeout=60&instance_id=01FAKE00000002"),
             format!("DELETE {path}"),
@@ -61,10 +61,10 @@ async fn removal_stops_with_the_templates_signal_and_timeout_waits_then_destroys
     );
     let requests = api.requests();
     assert_eq!(
-        requests[1].body,
+        requests[0].body,
         Some(json!({"signal": "SIGTERM", "timeout": "30s"}))
     );
-    assert_eq!(requests[3].response.as_ref().unwrap().status, 200);
+    assert_eq!(requests[2].response.as_ref().unwrap().status, 200);
     assert!(live_in(&api, "fra").is_empty());
     assert_eq!(
         actuator.deployed_regions().await.unwrap(),
@@ -90,7 +90,7 @@ async fn a_machine_that_never_stops_is_destroyed_with_force_after_the_bounded_wa
     assert_eq!(
         calls(&api),
         [
-            format!("GET /v1/apps/{APP}/machines"),
+            // (the deploy's listing is reused)
             format!("POST {path}/stop"),
             // At most a minute per wait, 150 s in all.
             wait(60),
@@ -154,7 +154,7 @@ async fn a_zero_bound_destroys_with_force_at_once() {
     assert_eq!(
         calls(&api),
         [
-            format!("GET /v1/apps/{APP}/machines"),
+            // (the deploy's listing is reused)
             format!("DELETE {}?force=true", machine_path(&id)),
         ]
     );

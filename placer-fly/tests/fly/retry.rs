@@ -229,3 +229,74 @@ async fn refusals_and_foreign_errors_are_returned_at_once() {
         "wrappers pass is_simulation through"
     );
 }
+
+#[tokio::test(start_paused = true)]
+async fn after_a_final_429_the_next_operation_waits_for_retry_after() {
+    let api = fake_with_app().await;
+    let no_retries = RetryPolicy {
+        max_attempts: 1,
+        ..quick()
+    };
+    let actuator = Retrying::new(actuator(settings(&api)), no_retries, timer());
+    api.inject(Fault::TooManyRequests {
+        retry_after_secs: 30,
+    });
+    actuator.deployed_regions().await.unwrap_err();
+    let throttled = Instant::now();
+
+    // Another operation: it does not go out before the pause ends.
+    actuator.deploy(&region("fra")).await.unwrap();
+    let requests = api.requests();
+    assert_eq!(requests[0].response.as_ref().map(|r| r.status), Some(429));
+    assert!(
+        requests[1..]
+            .iter()
+            .all(|r| r.received.duration_since(throttled) >= Duration::from_secs(30)),
+        "{:?}",
+        requests
+            .iter()
+            .map(|r| (&r.method, &r.path, r.received.duration_since(throttled)))
+            .collect::<Vec<_>>()
+    );
+    assert_eq!(live_in(&api, "fra").len(), 1);
+}
+
+#[tokio::test(start_paused = true)]
+async fn actuators_sharing_a_gate_both_wait_after_a_429() {
+    let api = fake_with_app().await;
+    let gate = placer_fly::RequestGate::new();
+    let first = placer_fly::FlyMachinesActuator::with_gate(settings(&api), gate.clone()).unwrap();
+    let second = placer_fly::FlyMachinesActuator::with_gate(settings(&api), gate).unwrap();
+    api.inject(Fault::TooManyRequests {
+        retry_after_secs: 20,
+    });
+    first.deployed_regions().await.unwrap_err();
+    let throttled = Instant::now();
+    second.deployed_regions().await.unwrap();
+    let listed = api.requests().last().unwrap().received;
+    assert!(listed.duration_since(throttled) >= Duration::from_secs(20));
+}
+
+#[tokio::test]
+async fn retries_of_a_deploy_reuse_the_ticks_listing() {
+    let api = fake_with_app().await;
+    let actuator = Retrying::new(actuator(settings(&api)), quick(), timer());
+    actuator.deployed_regions().await.unwrap();
+    api.inject_on(
+        "POST",
+        "/machines",
+        Fault::TooManyRequests {
+            retry_after_secs: 0,
+        },
+    );
+    api.inject_on(
+        "POST",
+        "/machines",
+        Fault::TooManyRequests {
+            retry_after_secs: 0,
+        },
+    );
+    actuator.deploy(&region("fra")).await.unwrap();
+    assert_eq!(live_in(&api, "fra").len(), 1);
+    assert_eq!(lists(&api), 1, "{:?}", calls(&api));
+}

@@ -29,6 +29,8 @@ async fn skip_launch_and_stop_mode_requests() {
     // Fly's proxy starts the machine on demand.
     let id = live_in(&api, "fra")[0].id.clone();
     api.set_machine(&id, Some("started"), None);
+    // The next tick lists first, as the engine does.
+    actuator.deployed_regions().await.unwrap();
     actuator.remove(&region("fra")).await.unwrap();
     actuator.deploy(&region("fra")).await.unwrap();
     insta::assert_yaml_snapshot!(api.requests());

@@ -1,0 +1,108 @@
+//! [`RequestGate`]: the pause a 429 answer's `Retry-After` puts on every
+//! request to the Machines API.
+
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use tokio::time::Instant;
+
+/// Holds back every request to the Machines API while the API asked for a
+/// pause.
+///
+/// A 429 answer with `Retry-After` is about the client, not about the one
+/// request: Fly counts requests per token and app. So the pause applies to
+/// every later request of every actuator sharing the gate — the next
+/// operation, a different one included, waits until the pause ends instead
+/// of going out at once and drawing another 429. A longer `Retry-After`
+/// extends the pause; a shorter one never shortens it.
+///
+/// Cloning shares the gate (it is `Arc` state): give actuators that use the
+/// same token and organization one gate with
+/// [`FlyMachinesActuator::with_gate`](crate::FlyMachinesActuator::with_gate).
+/// [`FlyMachinesActuator::new`](crate::FlyMachinesActuator::new) makes one
+/// of its own. Time is tokio's, so tests can pause it.
+///
+/// ```
+/// # #[tokio::main(flavor = "current_thread", start_paused = true)] async fn main() {
+/// use std::time::Duration;
+/// use placer_fly::RequestGate;
+///
+/// let gate = RequestGate::new();
+/// let shared = gate.clone();
+/// gate.pause_for(Duration::from_secs(5));
+/// assert_eq!(shared.remaining(), Some(Duration::from_secs(5)));
+/// shared.wait().await;
+/// assert_eq!(gate.remaining(), None);
+/// # }
+/// ```
+#[derive(Debug, Clone, Default)]
+pub struct RequestGate {
+    until: Arc<Mutex<Option<Instant>>>,
+}
+
+impl RequestGate {
+    /// An open gate.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Holds requests back for `duration` from now, unless they already are
+    /// for longer.
+    pub fn pause_for(&self, duration: Duration) {
+        let end = Instant::now() + duration;
+        let mut until = self.lock();
+        if until.is_none_or(|current| current < end) {
+            *until = Some(end);
+        }
+    }
+
+    /// How long requests are still held back, if they are.
+    pub fn remaining(&self) -> Option<Duration> {
+        let until = (*self.lock())?;
+        let left = until.saturating_duration_since(Instant::now());
+        (!left.is_zero()).then_some(left)
+    }
+
+    /// Waits until the pause, if any, has ended (also a pause extended while
+    /// waiting).
+    pub async fn wait(&self) {
+        loop {
+            let Some(until) = *self.lock() else {
+                return;
+            };
+            if Instant::now() >= until {
+                return;
+            }
+            tokio::time::sleep_until(until).await;
+        }
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, Option<Instant>> {
+        self.until
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test(start_paused = true)]
+    async fn a_longer_pause_extends_and_a_shorter_one_does_not_shorten() {
+        let gate = RequestGate::new();
+        assert_eq!(gate.remaining(), None);
+        gate.pause_for(Duration::from_secs(10));
+        gate.pause_for(Duration::from_secs(2));
+        assert_eq!(gate.remaining(), Some(Duration::from_secs(10)));
+        let started = Instant::now();
+        let waiting = tokio::spawn({
+            let gate = gate.clone();
+            async move { gate.wait().await }
+        });
+        tokio::time::sleep(Duration::from_secs(1)).await;
+        gate.pause_for(Duration::from_secs(20));
+        waiting.await.unwrap();
+        assert_eq!(started.elapsed(), Duration::from_secs(21));
+    }
+}
