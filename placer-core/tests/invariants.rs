@@ -1,13 +1,16 @@
 //! Property tests: rules that hold for every valid config and traffic.
 
 use std::collections::{BTreeMap, BTreeSet};
+use std::sync::Mutex;
 use std::time::Duration;
+
+use async_trait::async_trait;
 
 use futures::executor::block_on;
 use placer_core::config::ThresholdMode;
 use placer_core::{
-    Action, InMemoryActuator, Outcome, Placer, PlacerConfig, Region, ScriptedSource, TickReport,
-    Timestamp, TrafficSnapshot,
+    Action, ActuatorError, InMemoryActuator, Outcome, Placer, PlacerConfig, Region, RegionActuator,
+    ScriptedSource, TickReport, Timestamp, TrafficSnapshot, FIRST_BACKOFF, MAX_BACKOFF,
 };
 use proptest::prelude::*;
 use proptest::sample::subsequence;
@@ -240,5 +243,90 @@ proptest! {
             machine_minutes as f64 <= machine_hours * 60.0 + 1e-6,
             "{machine_minutes} machine-minutes against a budget of {:.2}", machine_hours * 60.0
         );
+    }
+}
+
+/// An actuator over [`InMemoryActuator`] that cannot deploy the `full`
+/// regions: each attempt is noted at the time in `now` and refused as
+/// [`ActuatorError::RegionUnavailable`].
+struct AtCapacity {
+    inner: InMemoryActuator,
+    full: BTreeSet<Region>,
+    now: Mutex<Timestamp>,
+    attempts: Mutex<Vec<(Region, Timestamp)>>,
+}
+
+#[async_trait]
+impl RegionActuator for AtCapacity {
+    async fn deployed_regions(&self) -> Result<BTreeSet<Region>, ActuatorError> {
+        self.inner.deployed_regions().await
+    }
+
+    async fn deploy(&self, region: &Region) -> Result<(), ActuatorError> {
+        if !self.full.contains(region) {
+            return self.inner.deploy(region).await;
+        }
+        let at = *self.now.lock().unwrap();
+        self.attempts.lock().unwrap().push((*region, at));
+        Err(ActuatorError::RegionUnavailable {
+            backend: "test",
+            region: *region,
+            reason: "no capacity".into(),
+            source: "no capacity".into(),
+        })
+    }
+
+    async fn remove(&self, region: &Region) -> Result<(), ActuatorError> {
+        self.inner.remove(region).await
+    }
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 200, ..ProptestConfig::default() })]
+
+    /// A region that is never available is never deployed, and tried again
+    /// only after a backoff that doubles with each refusal.
+    #[test]
+    fn a_region_always_at_capacity_is_tried_ever_less_often(
+        config in config(),
+        initial in initial(),
+        full in subsequence(POOL.to_vec(), 1..=3),
+        observations in observations(),
+    ) {
+        let full = regions(&full);
+        let initial: BTreeSet<Region> = regions(&initial).difference(&full).copied().collect();
+        prop_assume!(!initial.is_empty());
+        let actuator = AtCapacity {
+            inner: InMemoryActuator::new(initial),
+            full: full.clone(),
+            now: Mutex::new(Timestamp::EPOCH),
+            attempts: Mutex::new(Vec::new()),
+        };
+        let mut placer = Placer::new(config).unwrap();
+        let source = ScriptedSource::new();
+        let start = Timestamp::from_unix_seconds(1_800_000_000);
+        for (i, observation) in observations.iter().enumerate() {
+            let now = start + TICK * i as u32;
+            *actuator.now.lock().unwrap() = now;
+            match observation {
+                Some(counts) => source.push(snapshot(now, counts)),
+                None => source.push_failure("metrics backend unavailable"),
+            }
+            let report = block_on(placer.tick(&source, &actuator, now));
+            for region in &full {
+                prop_assert!(!report.updated_deployment.contains(region));
+            }
+        }
+        let attempts = actuator.attempts.lock().unwrap().clone();
+        for region in &full {
+            let times: Vec<Timestamp> = attempts.iter().filter(|(r, _)| r == region).map(|(_, t)| *t).collect();
+            let gaps: Vec<Duration> = times.windows(2).map(|w| w[1].duration_since(w[0])).collect();
+            // The n-th wait is at least 2^(n-1) times the first, up to the
+            // longest (a run this short never forgets a backoff).
+            for (n, gap) in gaps.iter().enumerate() {
+                let least = (FIRST_BACKOFF * (1 << n.min(16))).min(MAX_BACKOFF);
+                prop_assert!(*gap >= least, "{region}: {gaps:?}");
+            }
+        }
     }
 }
