@@ -177,18 +177,55 @@ pub fn from_yaml_with<E: ConfigExtension>(
     })?;
     config
         .validate()
-        .map_err(|InvalidConfig { key, message }| ConfigError::InvalidValue {
-            origin: origin.to_owned(),
-            line: line_of_key(text, key),
-            key: key.to_owned(),
-            message,
-        })?;
+        .map_err(|InvalidConfig { key, message }| invalid_value(text, origin, key, message))?;
     let extension = if E::KEYS.is_empty() {
         E::default()
     } else {
         serde_yaml::from_str(text).map_err(|err| syntax(origin, &err))?
     };
     Ok((config, extension))
+}
+
+/// A broken rule, at its key's line. A policy's section says what is wrong
+/// in a sentence that starts with the field's name
+/// ([`SettingsSection::validate`](crate::policy::SettingsSection::validate)):
+/// the key is then `section.field`, at the field's line.
+fn invalid_value(text: &str, origin: &str, key: &str, message: String) -> ConfigError {
+    let field = PolicySettings::keys()
+        .any(|section| section == key)
+        .then(|| message.split_once(' '))
+        .flatten()
+        .filter(|(field, _)| {
+            !field.is_empty()
+                && field
+                    .chars()
+                    .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_' || c == '.')
+        });
+    match field {
+        Some((field, rest)) => ConfigError::InvalidValue {
+            origin: origin.to_owned(),
+            line: line_in_section(text, key, field.rsplit('.').next().unwrap_or(field))
+                .or_else(|| line_of_key(text, key)),
+            key: format!("{key}.{field}"),
+            message: rest.to_owned(),
+        },
+        None => ConfigError::InvalidValue {
+            origin: origin.to_owned(),
+            line: line_of_key(text, key),
+            key: key.to_owned(),
+            message,
+        },
+    }
+}
+
+/// The line of `field:` inside the top-level `section:` block.
+fn line_in_section(text: &str, section: &str, field: &str) -> Option<usize> {
+    let start = line_of_key(text, section)?;
+    text.lines()
+        .skip(start)
+        .take_while(|candidate| candidate.starts_with([' ', '\t']) || candidate.trim().is_empty())
+        .position(|candidate| candidate.trim_start().starts_with(&format!("{field}:")))
+        .map(|offset| start + offset + 1)
 }
 
 fn syntax(origin: &str, err: &serde_yaml::Error) -> ConfigError {
@@ -331,13 +368,8 @@ fn refine_section_line(text: &str, error: &mut ConfigError) {
     else {
         return;
     };
-    let within = text
-        .lines()
-        .skip(start)
-        .take_while(|candidate| candidate.starts_with([' ', '\t']) || candidate.trim().is_empty())
-        .position(|candidate| candidate.trim_start().starts_with(&format!("{field}:")));
-    if let Some(offset) = within {
-        *line = Some(start + offset + 1);
+    if let Some(within) = line_in_section(text, section, field) {
+        *line = Some(within);
     }
 }
 

@@ -232,8 +232,27 @@ fn latency_patience_and_baseline_keys_parse_and_are_checked() {
     );
     let err = from_yaml("latency:\n  patient_margin: 1.5\n", "c.yml").unwrap_err();
     assert!(
-        err.to_string().contains("patient_margin must be in [0, 1)"),
+        err.to_string()
+            .contains("patient_margin: must be in [0, 1)"),
         "{err}"
+    );
+    let err = from_yaml(
+        "dry_run: true\nlatency:\n  persist_ticks: 2\n  budget:\n    machine_hours: -1\n    period: 1d\n",
+        "c.yml",
+    )
+    .unwrap_err();
+    assert_eq!(
+        err.to_string(),
+        "c.yml:5: latency.budget.machine_hours: must be a finite number > 0, got -1"
+    );
+    let err = from_yaml(
+        "latency:\n  persist_ticks: 2\n  improvement_margin: 1\n",
+        "c.yml",
+    )
+    .unwrap_err();
+    assert_eq!(
+        err.to_string(),
+        "c.yml:3: latency.improvement_margin: must be in [0, 1)"
     );
 }
 
@@ -301,11 +320,14 @@ fn a_machine_budget_parses_with_its_defaults_and_is_checked() {
     assert_eq!(daily.starts, crate::Timestamp::EPOCH);
 
     let (key, line) = rule_violation("latency:\n  budget:\n    machine_hours: 0\n");
-    assert_eq!((key.as_str(), line), ("latency", Some(1)));
+    assert_eq!(
+        (key.as_str(), line),
+        ("latency.budget.machine_hours", Some(3))
+    );
     let err = from_yaml("latency:\n  budget:\n    machine_hours: -2\n", "c.yml").unwrap_err();
     assert!(
         err.to_string()
-            .contains("budget.machine_hours must be a finite number > 0"),
+            .contains("budget.machine_hours: must be a finite number > 0"),
         "{err}"
     );
     let err = from_yaml("latency:\n  budget:\n    machine_hour: 48\n", "c.yml").unwrap_err();
@@ -317,7 +339,7 @@ fn a_machine_budget_parses_with_its_defaults_and_is_checked() {
     .unwrap_err();
     assert!(
         err.to_string()
-            .contains("budget.period must be at least 1 second"),
+            .contains("latency.budget.period: must be at least 1 second"),
         "{err}"
     );
 }
