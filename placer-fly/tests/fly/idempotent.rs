@@ -148,3 +148,17 @@ async fn the_fake_refuses_a_taken_name_with_409() {
     assert_eq!(refused.status(), 409);
     assert_eq!(live_in(&api, "fra").len(), 1);
 }
+
+#[tokio::test]
+async fn two_processes_deploying_the_same_region_make_one_machine() {
+    let api = fake_with_app().await;
+    api.set_list_lag(Duration::from_secs(30));
+    let first = actuator(settings(&api));
+    let second = actuator(settings(&api));
+    first.deploy(&region("fra")).await.unwrap();
+    // The second one lists without the new machine and derives the same
+    // name: the API refuses it.
+    let err = second.deploy(&region("fra")).await.unwrap_err();
+    assert!(err.to_string().contains("fly-placer-app-fra-1"), "{err}");
+    assert_eq!(live_in(&api, "fra").len(), 1);
+}
