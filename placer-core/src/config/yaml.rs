@@ -361,11 +361,23 @@ fn refine_section_line(text: &str, error: &mut ConfigError) {
         return;
     };
     *line = Some(start);
-    let Some(field) = message
+    // `field `name`` in serde's messages, or a `name: ` the section puts
+    // first (`budget.period: ...`).
+    let named = message
         .split('`')
         .nth(1)
-        .filter(|_| message.contains("field `"))
-    else {
+        .filter(|_| message.contains("field `"));
+    let leading = message[section.len() + 2..]
+        .split_once(": ")
+        .map(|(path, _)| path)
+        .filter(|path| {
+            !path.is_empty()
+                && path
+                    .chars()
+                    .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_' || c == '.')
+        })
+        .and_then(|path| path.rsplit('.').next());
+    let Some(field) = named.or(leading) else {
         return;
     };
     if let Some(within) = line_in_section(text, section, field) {

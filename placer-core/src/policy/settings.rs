@@ -60,8 +60,19 @@ fn defaults<T: SettingsSection>() -> serde_json::Value {
     serde_json::to_value(T::default()).expect("settings serialize to a serde value")
 }
 
+/// Reads a written section; a refused value's message starts with its
+/// field (`budget.period: ...`) unless it names the field already.
 fn normalize<T: SettingsSection>(value: serde_json::Value) -> Result<serde_json::Value, String> {
-    let settings = T::deserialize(value).map_err(|err| err.to_string())?;
+    let settings: T = serde_path_to_error::deserialize(value).map_err(|err| {
+        let path = err.path().to_string();
+        let message = err.into_inner().to_string();
+        let field = path.rsplit('.').next().unwrap_or_default();
+        if field.is_empty() || message.contains(&format!("`{field}`")) {
+            message
+        } else {
+            format!("{path}: {message}")
+        }
+    })?;
     Ok(serde_json::to_value(settings).expect("settings serialize to a serde value"))
 }
 

@@ -358,7 +358,12 @@ fn an_error_inside_a_policy_section_names_its_line() {
         "{err}"
     );
     let err = from_yaml("latency:\n  persist_ticks: many\n", "c.yml").unwrap_err();
-    assert_eq!(err.line(), Some(1), "{err}");
+    assert_eq!(err.line(), Some(2), "{err}");
+    assert!(
+        err.to_string()
+            .starts_with("c.yml:2: latency: persist_ticks: invalid type"),
+        "{err}"
+    );
     let err = from_yaml("policy: fancy\n", "c.yml").unwrap_err();
     assert_eq!(err.line(), Some(1), "{err}");
     assert!(err.to_string().contains("unknown policy `fancy`"), "{err}");
@@ -382,5 +387,30 @@ fn a_duplicate_key_is_reported_on_its_own_line_with_the_first_one() {
     assert_eq!(
         err.to_string(),
         "c.yml:5: latency.improvement_margin: set twice (first on line 2); keep one"
+    );
+}
+
+#[test]
+fn a_refused_value_in_a_policy_section_names_its_field_and_line() {
+    let err = from_yaml(
+        "dry_run: true\nlatency:\n  persist_ticks: 2\n  stabilization_window: -1\n",
+        "c.yml",
+    )
+    .unwrap_err();
+    assert_eq!(err.line(), Some(4), "{err}");
+    assert!(
+        err.to_string()
+            .starts_with("c.yml:4: latency: stabilization_window: must not be negative"),
+        "{err}"
+    );
+    let err = from_yaml(
+        "latency:\n  budget:\n    machine_hours: 48\n    period: soon\n",
+        "c.yml",
+    )
+    .unwrap_err();
+    assert_eq!(err.line(), Some(4), "{err}");
+    assert!(
+        err.to_string().contains("latency: budget.period: "),
+        "{err}"
     );
 }
