@@ -128,6 +128,18 @@ fn a_region_at_capacity_does_not_block_the_others() {
     );
     assert_eq!(creates(&api), 2, "syd once, nrt once");
     assert_eq!(api.live_regions(), ["iad", "nrt"]);
+    // The backoff is kept with the engine state, for the next run.
+    let state: Value = serde_json::from_str(
+        &std::fs::read_to_string(workspace.path("data/engine_state.json")).unwrap(),
+    )
+    .unwrap();
+    let syd = &state["backoffs"]["syd"];
+    assert_eq!(syd["action"], "deploy", "{state}");
+    assert_eq!(syd["refusals"], 1, "{state}");
+    assert_eq!(
+        syd["reason"], "HTTP 422: insufficient capacity in syd",
+        "{state}"
+    );
 }
 
 #[test]

@@ -375,6 +375,12 @@ impl Placer {
     ///
     /// A failed fetch or listing ends the tick with no action and an error
     /// in the report. One region's failed action does not stop the others.
+    /// A deploy refused with [`ActuatorError::RegionUnavailable`] puts its
+    /// region in a backoff (it sits out the next ticks, leaving its action
+    /// slot to others); a change refused with [`ActuatorError::Refused`] is
+    /// reported as [`Outcome::Skipped`], not as an error, and is not asked
+    /// for again until its own backoff ends (see
+    /// [`RegionBackoff`](crate::RegionBackoff)).
     ///
     /// In dry-run, deploy and remove are only called on actuators that are
     /// [simulations](RegionActuator::is_simulation). Everything observed is
