@@ -277,7 +277,7 @@ fn duplicate_key(text: &str, error: ConfigError) -> ConfigError {
 /// The 1-based lines where `key:` is written in the block mapping whose
 /// first key is on line `start`.
 fn mapping_lines_of(text: &str, start: usize, key: &str) -> Vec<usize> {
-    let mut lines = text.lines().enumerate().skip(start - 1);
+    let mut lines = text.lines().enumerate().skip(start.saturating_sub(1));
     let Some((_, first)) = lines.next() else {
         return Vec::new();
     };
