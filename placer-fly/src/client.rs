@@ -12,6 +12,7 @@ use reqwest::{Method, RequestBuilder, StatusCode};
 use serde_json::json;
 
 use crate::error::{parse_retry_after, Operation, Target};
+use crate::options::without_credentials;
 use crate::gate::RequestGate;
 use crate::machine::{parse_machine_list, Machine, MachineConfig, StopConfig};
 use crate::{FlyError, FlyOptions};
@@ -298,9 +299,13 @@ fn checked_id<'a>(id: &'a str, machine: &Machine) -> Result<&'a str, FlyError> {
 }
 
 fn transport_error(operation: Operation, target: &Target, err: &reqwest::Error) -> FlyError {
-    // reqwest's messages name the URL (app and machine, never the token);
-    // the chain of sources says what actually failed.
+    // reqwest's messages name the URL (app and machine, never the token,
+    // but a password written into api_url would be there too); the chain of
+    // sources says what actually failed.
     let mut detail = err.to_string();
+    if let Some(url) = err.url() {
+        detail = detail.replace(url.as_str(), &without_credentials(url.as_str()));
+    }
     let mut source = std::error::Error::source(err);
     while let Some(cause) = source {
         detail.push_str(": ");

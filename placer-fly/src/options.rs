@@ -1,6 +1,7 @@
 //! [`FlyOptions`]: which app, which machines, how to change them, and how
 //! hard to press the API.
 
+use std::fmt;
 use std::time::Duration;
 
 use placer_core::wrap::RetryPolicy;
@@ -88,7 +89,7 @@ impl Default for RateLimitOptions {
 /// options.validate().unwrap();
 /// assert!(!format!("{options:?}").contains("fm2_x"));
 /// ```
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, PartialEq, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct FlyOptions {
     /// The Fly app whose machines are placed. Required by the actuator; a
@@ -139,6 +140,58 @@ pub struct FlyOptions {
     pub retry: RetryPolicy,
     /// The client-side limit on calls ([`RateLimited`](placer_core::wrap::RateLimited)).
     pub rate_limit: RateLimitOptions,
+}
+
+impl fmt::Debug for FlyOptions {
+    /// Every field, with `api_url` shown without the user name and password
+    /// it may hold and the token as `ApiToken(***)`.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let FlyOptions {
+            app,
+            token,
+            api_url,
+            process_group,
+            template_machine,
+            removal,
+            skip_launch,
+            wait_for_start,
+            force_destroy_after,
+            manage_unmarked,
+            request_timeout,
+            consistency_window,
+            retry,
+            rate_limit,
+        } = self;
+        f.debug_struct("FlyOptions")
+            .field("app", app)
+            .field("token", token)
+            .field("api_url", &without_credentials(api_url))
+            .field("process_group", process_group)
+            .field("template_machine", template_machine)
+            .field("removal", removal)
+            .field("skip_launch", skip_launch)
+            .field("wait_for_start", wait_for_start)
+            .field("force_destroy_after", force_destroy_after)
+            .field("manage_unmarked", manage_unmarked)
+            .field("request_timeout", request_timeout)
+            .field("consistency_window", consistency_window)
+            .field("retry", retry)
+            .field("rate_limit", rate_limit)
+            .finish()
+    }
+}
+
+/// `url` without the user name and password it may hold (a text that is
+/// not a URL is returned as it is: it cannot be used to send anything).
+pub(crate) fn without_credentials(url: &str) -> String {
+    match reqwest::Url::parse(url) {
+        Ok(mut parsed) if !parsed.username().is_empty() || parsed.password().is_some() => {
+            let _ = parsed.set_username("");
+            let _ = parsed.set_password(None);
+            parsed.to_string()
+        }
+        _ => url.to_owned(),
+    }
 }
 
 impl Default for FlyOptions {
@@ -210,12 +263,12 @@ impl FlyOptions {
         let url = reqwest::Url::parse(&self.api_url)
             .map_err(|err| FlyError::invalid_setting("api_url", format!("is not a URL: {err}")))?;
         if !matches!(url.scheme(), "http" | "https") || url.host_str().is_none() {
-            let mut shown = url;
-            let _ = shown.set_username("");
-            let _ = shown.set_password(None);
             return Err(FlyError::invalid_setting(
                 "api_url",
-                format!("{:?} must be an http(s) URL with a host", shown.as_str()),
+                format!(
+                    "{:?} must be an http(s) URL with a host",
+                    without_credentials(url.as_str())
+                ),
             ));
         }
         if self.process_group.trim().is_empty() {

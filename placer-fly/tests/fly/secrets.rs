@@ -104,3 +104,35 @@ async fn recorded_requests_redact_the_token_but_keep_the_scheme() {
     assert_eq!(request.headers["authorization"], "Bearer [redacted]");
     assert!(!format!("{request:?}").contains("plain-personal-token"));
 }
+
+#[tokio::test]
+async fn a_password_in_the_api_url_shows_in_no_error_or_debug_output() {
+    let api = fake_with_app().await;
+    let mut errors = Vec::new();
+    // Unreachable: the transport error names the URL it could not reach.
+    let mut closed = settings(&api);
+    closed.api_url = "http://placer:url-password@127.0.0.1:9".into();
+    let shown = format!("{closed:?} {closed:#?}");
+    errors.push(actuator(closed).deploy(&region("fra")).await.unwrap_err());
+    // Reachable, with the credentials sent along: refused by the fake.
+    let mut reached = settings(&api);
+    reached.api_url = api
+        .base_url()
+        .replacen("http://", "http://placer:url-password@", 1);
+    api.inject(Fault::Error {
+        status: 500,
+        message: "boom".into(),
+    });
+    errors.push(actuator(reached).deployed_regions().await.unwrap_err());
+
+    assert!(!shown.contains("url-password"), "{shown}");
+    assert!(shown.contains("127.0.0.1:9"), "Debug still names the host: {shown}");
+    for err in &errors {
+        let text = everything_about(err);
+        assert!(!text.contains("url-password"), "password leaked: {text}");
+    }
+    assert!(
+        everything_about(&errors[0]).contains("127.0.0.1:9"),
+        "the error still says where it failed"
+    );
+}
