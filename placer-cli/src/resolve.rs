@@ -176,6 +176,13 @@ pub fn resolve(
         .clone()
         .unwrap_or_else(|| service.data_dir.clone());
     let mut notes = Vec::new();
+    for (key, region) in config.engine.uncatalogued_regions() {
+        notes.push(format!(
+            "{}: `{key}` lists {region}, which is not a Fly region: no traffic is \
+             reported for it and Fly cannot deploy it (a typo, or a retired region?)",
+            config.path.display()
+        ));
+    }
 
     let app = resolve_app(env, &config.settings.fly, dry_run, &mut notes)?;
 

@@ -141,6 +141,38 @@ impl Default for PlacerConfig {
 }
 
 impl PlacerConfig {
+    /// Region codes written in `allowed_regions`, `excluded_regions` or
+    /// `always_running_regions` that are not in Fly's
+    /// [catalog](crate::geo::catalog), each with the key that lists it.
+    /// They are valid codes, but Fly reports no traffic from them and
+    /// refuses to deploy them: most likely a typo or a retired region.
+    ///
+    /// ```
+    /// use placer_core::PlacerConfig;
+    ///
+    /// let mut config = PlacerConfig::default();
+    /// config.always_running_regions = ["fra".parse().unwrap(), "sfo".parse().unwrap()].into();
+    /// assert_eq!(
+    ///     config.uncatalogued_regions(),
+    ///     [("always_running_regions", "sfo".parse().unwrap())]
+    /// );
+    /// ```
+    pub fn uncatalogued_regions(&self) -> Vec<(&'static str, Region)> {
+        [
+            ("allowed_regions", &self.allowed_regions),
+            ("excluded_regions", &self.excluded_regions),
+            ("always_running_regions", &self.always_running_regions),
+        ]
+        .into_iter()
+        .flat_map(|(key, regions)| {
+            regions
+                .iter()
+                .filter(|region| crate::geo::region_info(region).is_none())
+                .map(move |region| (key, *region))
+        })
+        .collect()
+    }
+
     /// True when `region` may be deployed: not excluded, and inside the
     /// allowed list when one is set.
     pub fn may_deploy(&self, region: &Region) -> bool {

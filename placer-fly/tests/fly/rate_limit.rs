@@ -27,17 +27,17 @@ async fn requests_reach_the_api_no_faster_than_the_limit() {
     // The first call takes the burst and opens the connection; measure after it.
     actuator.deployed_regions().await.unwrap();
     api.take_requests();
-    for _ in 0..3 {
+    for _ in 0..6 {
         actuator.deployed_regions().await.unwrap();
     }
     let times: Vec<_> = api.requests().iter().map(|r| r.received).collect();
-    assert_eq!(times.len(), 3);
-    for pair in times.windows(2) {
-        let gap = pair[1].duration_since(pair[0]);
-        // 200 ms apart, less whatever one request's latency differs from the next.
-        assert!(
-            gap >= Duration::from_millis(150),
-            "requests only {gap:?} apart"
-        );
-    }
+    assert_eq!(times.len(), 6);
+    // Five gaps of 200 ms. Measured where the requests arrive, so a slow
+    // trip of the first one shortens the span: a fifth of it is allowed for
+    // that. Without the limit the six arrive within a few milliseconds.
+    let span = times[5].duration_since(times[0]);
+    assert!(
+        span >= Duration::from_millis(800),
+        "six requests within {span:?}"
+    );
 }
