@@ -12,9 +12,9 @@ use reqwest::{Method, RequestBuilder, StatusCode};
 use serde_json::json;
 
 use crate::error::{parse_retry_after, Operation, Target};
-use crate::options::without_credentials;
 use crate::gate::RequestGate;
 use crate::machine::{parse_machine_list, Machine, MachineConfig, StopConfig};
+use crate::options::without_credentials;
 use crate::{FlyError, FlyOptions};
 
 /// Longest part of a non-JSON error body kept in an error message.

@@ -266,9 +266,15 @@ fn region_lists_naming_no_fly_region_get_a_note_naming_file_and_key() {
     let resolved = resolve(&args(&[]), &env(&[]), &file, 1).unwrap();
     assert_eq!(resolved.notes.len(), 1, "{:?}", resolved.notes);
     let note = &resolved.notes[0];
-    assert!(note.starts_with("config.yml: `allowed_regions` lists sfo"), "{note}");
+    assert!(
+        note.starts_with("config.yml: `allowed_regions` lists sfo"),
+        "{note}"
+    );
     assert!(note.contains("not a Fly region"), "{note}");
 
     let clean = config("allowed_regions: [fra, sjc]\n");
-    assert!(resolve(&args(&[]), &env(&[]), &clean, 1).unwrap().notes.is_empty());
+    assert!(resolve(&args(&[]), &env(&[]), &clean, 1)
+        .unwrap()
+        .notes
+        .is_empty());
 }

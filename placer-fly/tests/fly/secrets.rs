@@ -126,7 +126,10 @@ async fn a_password_in_the_api_url_shows_in_no_error_or_debug_output() {
     errors.push(actuator(reached).deployed_regions().await.unwrap_err());
 
     assert!(!shown.contains("url-password"), "{shown}");
-    assert!(shown.contains("127.0.0.1:9"), "Debug still names the host: {shown}");
+    assert!(
+        shown.contains("127.0.0.1:9"),
+        "Debug still names the host: {shown}"
+    );
     for err in &errors {
         let text = everything_about(err);
         assert!(!text.contains("url-password"), "password leaked: {text}");
