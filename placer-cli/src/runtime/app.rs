@@ -2,7 +2,7 @@
 //! stored state, running one tick at a time and taking config changes
 //! between ticks.
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeSet, VecDeque};
 use std::sync::{Arc, RwLock, RwLockReadGuard, RwLockWriteGuard};
 use std::time::{Duration, Instant};
 
@@ -17,7 +17,7 @@ use crate::resolve::{resolve, Resolved};
 use crate::runtime::listed::ListedAtStart;
 use crate::runtime::store::{restore_engine_state, JsonFile};
 use crate::runtime::tracked::Tracked;
-use crate::runtime::{now, Inputs, Role, View};
+use crate::runtime::{now, Inputs, Role, View, RECENT_TICKS};
 use crate::runtime::{Applied, FinishedTick, Host, StartError, TickError, TickResult};
 use crate::DeployedRegions;
 
@@ -124,6 +124,7 @@ impl AppRunner {
             deployment_as_of,
             state,
             last_report: None,
+            recent_reports: VecDeque::new(),
             latest_traffic: None,
             last_tick_duration: Duration::ZERO,
             ticks: 0,
@@ -235,6 +236,8 @@ impl AppRunner {
             let mut view = self.view_mut();
             view.ticks += 1;
             view.last_report = Some(Arc::clone(&report));
+            view.recent_reports.push_front(Arc::clone(&report));
+            view.recent_reports.truncate(RECENT_TICKS);
             view.last_tick_duration = took;
             view.state = engine.placer.state().clone();
             view.persist_error = saved.err().map(|err| err.to_string());

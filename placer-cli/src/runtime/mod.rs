@@ -28,7 +28,7 @@ use crate::environment::Environment;
 pub use app::AppRunner;
 pub use error::{StartError, TickError, TickResult};
 pub use host::{Applied, FinishedTick, Host};
-pub use view::View;
+pub use view::{View, RECENT_TICKS};
 
 /// What the service was started from, kept to resolve config changes the
 /// same way.

@@ -3,12 +3,16 @@
 //! for a tick in flight. The documents built from it are in
 //! [`crate::service::status`].
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::{BTreeMap, BTreeSet, VecDeque};
 use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
 
 use placer_core::{EngineState, PlacerConfig, Region, TickReport, Timestamp};
+
+/// How many of the latest ticks' reports a [`View`] keeps (the status
+/// page's decisions list).
+pub const RECENT_TICKS: usize = 20;
 
 /// One app as the endpoints see it.
 #[derive(Debug, Clone)]
@@ -35,6 +39,8 @@ pub struct View {
     pub state: EngineState,
     /// The latest tick's report.
     pub last_report: Option<Arc<TickReport>>,
+    /// The latest ticks' reports, newest first, at most [`RECENT_TICKS`].
+    pub recent_reports: VecDeque<Arc<TickReport>>,
     /// Requests per region at the latest successful observation.
     pub latest_traffic: Option<(Timestamp, BTreeMap<Region, f64>)>,
     /// How long the latest tick took.

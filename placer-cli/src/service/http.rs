@@ -1,23 +1,26 @@
 //! The HTTP API: `POST /trigger`, `GET /health`, `/metrics`, `/state`,
-//! `/traffic`, and an index at `/`.
+//! `/traffic`, the status page at `/` with its document at `/api/status`,
+//! and the list of endpoints at `/api`.
 
 use std::sync::Arc;
 
-use axum::extract::State;
+use axum::extract::{Query, State};
 use axum::http::{header, HeaderMap, StatusCode};
-use axum::response::{IntoResponse, Response};
+use axum::response::{Html, IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::{Json, Router};
 use serde_json::json;
 
 use crate::runtime::TickError;
 use crate::service::metrics::CONTENT_TYPE;
-use crate::service::Service;
+use crate::service::{page, Service};
 
 /// The API's routes, answering from `service`.
 pub fn router(service: Arc<Service>) -> Router {
     Router::new()
-        .route("/", get(index))
+        .route("/", get(page))
+        .route("/api", get(index))
+        .route("/api/status", get(page_document))
         .route("/trigger", post(trigger))
         .route("/health", get(health))
         .route("/metrics", get(metrics))
@@ -37,8 +40,34 @@ async fn index() -> Json<serde_json::Value> {
             "GET /metrics": "Prometheus metrics",
             "GET /state": "deployment, cooldowns and traffic memory",
             "GET /traffic": "latest requests per region",
+            "GET /": "the status page (HTML)",
+            "GET /api/status": "what the status page shows: regions, recent ticks, mode",
+            "GET /api": "this list",
         }
     }))
+}
+
+async fn page() -> Html<&'static str> {
+    Html(page::html())
+}
+
+/// `?app=NAME` picks an app of several.
+#[derive(Debug, serde::Deserialize)]
+struct AppQuery {
+    app: Option<String>,
+}
+
+async fn page_document(
+    State(service): State<Arc<Service>>,
+    Query(query): Query<AppQuery>,
+) -> Response {
+    match page::document(&service, query.app.as_deref()) {
+        Some(document) => Json(document).into_response(),
+        None => error(
+            StatusCode::NOT_FOUND,
+            &format!("no app named {:?}", query.app.unwrap_or_default()),
+        ),
+    }
 }
 
 /// Runs a tick (or joins the one running) and returns its report: 200 when
@@ -99,7 +128,10 @@ async fn traffic(State(service): State<Arc<Service>>) -> Response {
 }
 
 async fn not_found() -> Response {
-    error(StatusCode::NOT_FOUND, &"no such endpoint; GET / lists them")
+    error(
+        StatusCode::NOT_FOUND,
+        &"no such endpoint; GET /api lists them",
+    )
 }
 
 fn error(status: StatusCode, message: &dyn std::fmt::Display) -> Response {

@@ -8,6 +8,7 @@
 
 pub mod http;
 pub mod metrics;
+pub mod page;
 pub mod reload;
 mod serve;
 pub mod shutdown;

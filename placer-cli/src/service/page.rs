@@ -1,0 +1,338 @@
+//! The status page: `GET /` (one HTML document, its styles, script and map
+//! embedded, so it works offline) and the document it refreshes itself
+//! from, `GET /api/status` ([`PageDocument`]).
+//!
+//! The land outlines are Natural Earth's 1:110m land polygons (public
+//! domain), simplified by `assets/land.py` into `assets/land.path`.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::path::PathBuf;
+use std::sync::LazyLock;
+
+use placer_core::policy::{LatencyMemory, LatencySettings, PolicyName};
+use placer_core::{
+    geo, nearest_deployed, Action, LatencyModel, Outcome, Region, TickReport, Timestamp,
+};
+use serde::Serialize;
+
+use crate::runtime::View;
+use crate::service::Service;
+
+const HTML: &str = include_str!("../../assets/status.html");
+const CSS: &str = include_str!("../../assets/status.css");
+const SCRIPT: &str = include_str!("../../assets/status.js");
+const LAND: &str = include_str!("../../assets/land.path");
+
+/// The status page's HTML, every asset inlined.
+pub fn html() -> &'static str {
+    static PAGE: LazyLock<String> = LazyLock::new(|| {
+        HTML.replace("/*STYLE*/", CSS)
+            .replace("LAND_PATH", LAND.trim())
+            .replace("/*SCRIPT*/", SCRIPT)
+            .replace("VERSION", env!("CARGO_PKG_VERSION"))
+    });
+    &PAGE
+}
+
+/// `GET /api/status`: what the status page shows of one app.
+#[derive(Debug, Clone, Serialize)]
+pub struct PageDocument {
+    /// The app shown.
+    pub app: String,
+    /// Every app the service places (the page's picker when there are
+    /// several).
+    pub apps: Vec<String>,
+    /// fly-placer's version.
+    pub version: &'static str,
+    /// When the document was made.
+    pub now: Timestamp,
+    /// `ok` or `degraded`, as in `/health`.
+    pub status: &'static str,
+    /// Whether real machines are left alone.
+    pub dry_run: bool,
+    /// The policy in force.
+    pub policy: PolicyName,
+    /// The config file and its state.
+    pub config: PageConfig,
+    /// Where traffic comes from.
+    pub traffic_source: String,
+    /// What lists and changes the deployment.
+    pub deployment_backend: String,
+    /// Seconds between periodic ticks (0: none).
+    pub interval_seconds: f64,
+    /// When the next periodic tick is due (none without a loop or before
+    /// the first tick).
+    pub next_tick_at: Option<Timestamp>,
+    /// Ticks run since start.
+    pub ticks: u64,
+    /// The machine budget, when the latency policy has one.
+    pub budget: Option<PageBudget>,
+    /// What is deployed, as last observed.
+    pub deployment: BTreeSet<Region>,
+    /// The regions with traffic, deployed or remembered, in the catalog,
+    /// by code.
+    pub regions: Vec<PageRegion>,
+    /// The latest ticks, newest first.
+    pub recent_ticks: Vec<PageTick>,
+}
+
+/// The config part of [`PageDocument`].
+#[derive(Debug, Clone, Serialize)]
+pub struct PageConfig {
+    /// The file.
+    pub path: PathBuf,
+    /// When the config in force was loaded.
+    pub loaded_at: Timestamp,
+    /// Why the file's current content was rejected, if it was.
+    pub error: Option<String>,
+}
+
+/// The latency policy's machine budget and what is spent of it.
+#[derive(Debug, Clone, Serialize)]
+pub struct PageBudget {
+    /// Machine-hours allowed per period.
+    pub machine_hours: f64,
+    /// Machine-hours spent in the current period.
+    pub spent_machine_hours: f64,
+}
+
+/// One region on the page.
+#[derive(Debug, Clone, Serialize)]
+pub struct PageRegion {
+    /// The region.
+    pub code: Region,
+    /// Its city.
+    pub city: &'static str,
+    /// Degrees north.
+    pub latitude: f64,
+    /// Degrees east.
+    pub longitude: f64,
+    /// Requests in the latest observation (0 when none).
+    pub requests: f64,
+    /// The traffic remembered, oldest first.
+    pub history: Vec<f64>,
+    /// Short-term average, from the latest tick.
+    pub short: Option<f64>,
+    /// Long-term average, from the latest tick.
+    pub long: Option<f64>,
+    /// Deploy threshold (threshold policy), from the latest tick.
+    pub deploy_threshold: Option<f64>,
+    /// Remove threshold (threshold policy), from the latest tick.
+    pub remove_threshold: Option<f64>,
+    /// Whether it is deployed, as last observed.
+    pub deployed: bool,
+    /// The move the latest tick planned in dry run and did not carry out
+    /// (`deploy`/`remove`), if any.
+    pub planned: Option<Action>,
+    /// The latest tick's words on the region.
+    pub reason: Option<String>,
+    /// Seconds left in its cooldown.
+    pub cooldown_seconds: Option<u64>,
+    /// Seconds until a refused move is tried again.
+    pub backoff_seconds: Option<u64>,
+    /// Not deployed: the deployed region serving its users, with the RTT.
+    pub served_from: Option<ServedFrom>,
+}
+
+/// Where an undeployed region's users are served from.
+#[derive(Debug, Clone, Serialize)]
+pub struct ServedFrom {
+    /// The nearest deployed region.
+    pub region: Region,
+    /// Estimated round trip from the region to it, in milliseconds.
+    pub rtt_ms: f64,
+    /// Milliseconds a machine in the region itself would save its users.
+    pub gain_ms: f64,
+}
+
+/// One tick in [`PageDocument::recent_ticks`].
+#[derive(Debug, Clone, Serialize)]
+pub struct PageTick {
+    /// When it ran.
+    pub at: Timestamp,
+    /// Whether it was a dry run.
+    pub dry_run: bool,
+    /// Why it could not observe or plan, if it could not.
+    pub error: Option<String>,
+    /// Its deploys and removes.
+    pub actions: Vec<PageAction>,
+    /// How many regions it left alone.
+    pub skipped: usize,
+}
+
+/// One deploy or remove in a [`PageTick`].
+#[derive(Debug, Clone, Serialize)]
+pub struct PageAction {
+    /// The region.
+    pub region: Region,
+    /// `deploy` or `remove`.
+    pub action: Action,
+    /// Why, in words.
+    pub reason: String,
+    /// `ok`, `dry run`, `failed: …` or `skipped: …`.
+    pub outcome: String,
+    /// Whether the actuator failed.
+    pub failed: bool,
+}
+
+/// The page document of `app` (the first app when `None`), or `None` when
+/// there is no such app.
+pub fn document(service: &Service, app: Option<&str>) -> Option<PageDocument> {
+    let (name, runner) = match app {
+        Some(name) => service.runners.get_key_value(name)?,
+        None => service.runners.iter().next()?,
+    };
+    let apps = service.runners.keys().cloned().collect();
+    let view = runner.view();
+    Some(build(&view, name.clone(), apps, crate::runtime::now()))
+}
+
+fn build(view: &View, app: String, apps: Vec<String>, now: Timestamp) -> PageDocument {
+    let health = view.health();
+    let state = view.state(now);
+    let report = view.last_report.as_deref();
+    let cooldowns: BTreeMap<Region, u64> = state
+        .cooldowns
+        .iter()
+        .map(|c| (c.region, c.remaining_seconds))
+        .collect();
+    let backoffs: BTreeMap<Region, u64> = state
+        .backoffs
+        .iter()
+        .map(|b| (b.region, b.remaining_seconds))
+        .collect();
+    let traffic = view
+        .latest_traffic
+        .as_ref()
+        .map(|(_, traffic)| traffic.clone())
+        .unwrap_or_default();
+
+    let mut codes: BTreeSet<Region> = view.deployment.clone();
+    codes.extend(traffic.keys().copied());
+    codes.extend(view.state.regions().map(|(region, _)| *region));
+    let model = LatencyModel::distance();
+    let regions = codes
+        .into_iter()
+        .filter_map(|code| {
+            let info = geo::region_info(&code)?;
+            let detail = report.and_then(|r| r.regions.get(&code));
+            let deployed = view.deployment.contains(&code);
+            let served_from = (!deployed)
+                .then(|| nearest_deployed(&code, &view.deployment, &model))
+                .flatten()
+                .map(|(region, rtt_ms)| ServedFrom {
+                    region,
+                    rtt_ms,
+                    gain_ms: (rtt_ms - model.rtt_ms(&code, &code)).max(0.0),
+                });
+            Some(PageRegion {
+                code,
+                city: info.city,
+                latitude: info.latitude,
+                longitude: info.longitude,
+                requests: traffic.get(&code).copied().unwrap_or(0.0),
+                history: view
+                    .state
+                    .region(&code)
+                    .map(|s| s.history.iter().collect())
+                    .unwrap_or_default(),
+                short: detail.filter(|d| d.points > 0).map(|d| d.short),
+                long: detail.filter(|d| d.points > 0).map(|d| d.long),
+                deploy_threshold: detail.map(|d| d.deploy_threshold),
+                remove_threshold: detail.map(|d| d.remove_threshold),
+                deployed,
+                planned: report.and_then(|r| planned(r, &code)),
+                reason: report.and_then(|r| reason(r, &code)),
+                cooldown_seconds: cooldowns.get(&code).copied(),
+                backoff_seconds: backoffs.get(&code).copied(),
+                served_from,
+            })
+        })
+        .collect();
+
+    let latency = view.config.policy_settings.get::<LatencySettings>();
+    let budget = latency.budget.as_ref().map(|budget| PageBudget {
+        machine_hours: budget.machine_hours,
+        spent_machine_hours: view
+            .state
+            .policy_memory(&PolicyName::LATENCY)
+            .load::<LatencyMemory>()
+            .machine_time
+            .map_or(0.0, |spent| spent.machine_seconds / 3600.0),
+    });
+    let next_tick_at = (!view.interval.is_zero())
+        .then(|| report.map(|r| r.at + view.interval))
+        .flatten();
+
+    PageDocument {
+        app,
+        apps,
+        version: health.version,
+        now,
+        status: health.status,
+        dry_run: view.config.dry_run,
+        policy: view.config.policy.clone(),
+        config: PageConfig {
+            path: health.config.path,
+            loaded_at: health.config.loaded_at,
+            error: health.config.error,
+        },
+        traffic_source: health.traffic,
+        deployment_backend: health.deployment,
+        interval_seconds: health.interval_seconds,
+        next_tick_at,
+        ticks: health.ticks,
+        budget,
+        deployment: view.deployment.clone(),
+        regions,
+        recent_ticks: view.recent_reports.iter().map(|r| tick(r)).collect(),
+    }
+}
+
+fn planned(report: &TickReport, code: &Region) -> Option<Action> {
+    report
+        .actions
+        .iter()
+        .find(|a| a.decision.region == *code && a.outcome == Outcome::DryRun)
+        .map(|a| a.decision.action.into())
+}
+
+fn reason(report: &TickReport, code: &Region) -> Option<String> {
+    let acted = report
+        .actions
+        .iter()
+        .find(|a| a.decision.region == *code)
+        .map(|a| a.decision.reason.to_string());
+    acted.or_else(|| {
+        report
+            .skipped
+            .iter()
+            .find(|d| d.region == *code)
+            .map(|d| d.reason.to_string())
+    })
+}
+
+fn tick(report: &TickReport) -> PageTick {
+    PageTick {
+        at: report.at,
+        dry_run: report.dry_run,
+        error: report.error.as_ref().map(ToString::to_string),
+        actions: report
+            .actions
+            .iter()
+            .map(|a| PageAction {
+                region: a.decision.region,
+                action: a.decision.action.into(),
+                reason: a.decision.reason.to_string(),
+                outcome: match &a.outcome {
+                    Outcome::Ok => "ok".to_owned(),
+                    Outcome::DryRun => "dry run".to_owned(),
+                    Outcome::Error(e) => format!("failed: {e}"),
+                    Outcome::Skipped(why) => format!("skipped: {why}"),
+                },
+                failed: matches!(a.outcome, Outcome::Error(_)),
+            })
+            .collect(),
+        skipped: report.skipped.len(),
+    }
+}

@@ -1,0 +1,235 @@
+//! The status page at `GET /` in a real headless Chromium against a running
+//! `fly-placer`: the map shows one dot per region in the traffic, marks the
+//! deployed ones, and a `POST /trigger` shows up in the decisions list
+//! without a reload. Screenshots at desktop and phone widths are left in
+//! `target/test-artifacts/`.
+
+mod common;
+
+#[path = "common/victoria.rs"]
+mod victoria;
+
+#[path = "common/browser.rs"]
+mod browser;
+
+use std::collections::BTreeSet;
+use std::time::Duration;
+
+use browser::Browser;
+use common::{client, default_config, get_json, trigger, Workspace};
+use serde_json::Value;
+
+const WAIT: Duration = Duration::from_secs(30);
+
+fn strings(value: &Value) -> BTreeSet<String> {
+    value
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|v| v.as_str().unwrap().to_owned())
+        .collect()
+}
+
+#[test]
+fn the_page_is_html_and_the_endpoint_list_moved_to_api() {
+    let workspace = Workspace::new(&default_config());
+    let mut server = workspace.serve(&[], &[]);
+    let page = client().get(server.url("/")).send().unwrap();
+    assert_eq!(page.status(), 200);
+    assert!(page.headers()["content-type"]
+        .to_str()
+        .unwrap()
+        .starts_with("text/html"));
+    let html = page.text().unwrap();
+    // Everything is inline: no stylesheet, script or image is fetched from
+    // anywhere, this server included.
+    for external in ["src=", "rel=\"stylesheet\"", "http://", "https://"] {
+        let found: Vec<&str> = html
+            .match_indices(external)
+            .map(|(at, _)| &html[at.saturating_sub(40)..(at + 60).min(html.len())])
+            // The SVG namespace is a name, not a request.
+            .filter(|context| !context.contains("www.w3.org/2000/svg"))
+            .collect();
+        assert!(found.is_empty(), "{external}: {found:?}");
+    }
+    assert!(html.contains("class=\"land\" d=\"M"), "the land outlines");
+
+    let api = get_json(&server.url("/api"));
+    assert_eq!(api["name"], "fly-placer");
+    for endpoint in [
+        "POST /trigger",
+        "GET /health",
+        "GET /state",
+        "GET /api/status",
+    ] {
+        assert!(
+            api["endpoints"][endpoint].is_string(),
+            "{endpoint} in {api}"
+        );
+    }
+
+    let missing = client()
+        .get(server.url("/api/status?app=nope"))
+        .send()
+        .unwrap();
+    assert_eq!(missing.status(), 404);
+    assert!(missing.text().unwrap().contains("nope"));
+    assert!(server.stop().success());
+}
+
+#[test]
+fn the_status_document_shows_regions_ticks_and_mode() {
+    let workspace = Workspace::new(&default_config());
+    let mut server = workspace.serve(&[], &[]);
+    let before = get_json(&server.url("/api/status"));
+    assert_eq!(before["app"], "default");
+    assert_eq!(before["apps"], serde_json::json!(["default"]));
+    assert_eq!(before["dry_run"], true);
+    assert_eq!(before["recent_ticks"], serde_json::json!([]));
+    assert!(before["next_tick_at"].is_null());
+
+    let mut reports = Vec::new();
+    for _ in 0..3 {
+        reports.push(trigger(&server));
+    }
+    let status = get_json(&server.url("/api/status"));
+    let ticks = status["recent_ticks"].as_array().unwrap();
+    assert_eq!(ticks.len(), 3);
+    // Newest first.
+    assert_eq!(ticks[0]["at"], reports[2]["at"]);
+    assert_eq!(ticks[2]["at"], reports[0]["at"]);
+    let last = &reports[2];
+    let regions = status["regions"].as_array().unwrap();
+    let traffic = get_json(&server.url("/traffic"));
+    for (code, requests) in traffic["traffic"].as_object().unwrap() {
+        let region = regions
+            .iter()
+            .find(|r| r["code"] == code.as_str())
+            .unwrap_or_else(|| panic!("{code} in {status}"));
+        assert_eq!(&region["requests"], requests);
+        assert_eq!(region["history"].as_array().unwrap().len(), 3, "{region}");
+        assert!(region["latitude"].is_f64() && region["longitude"].is_f64());
+        let deployed = strings(&last["updated_deployment"]).contains(code);
+        assert_eq!(region["deployed"], deployed, "{region}");
+        if !deployed && !last["updated_deployment"].as_array().unwrap().is_empty() {
+            assert!(region["served_from"]["rtt_ms"].as_f64().unwrap() > 0.0);
+        }
+    }
+    assert!(server.stop().success());
+}
+
+#[test]
+fn the_page_in_a_browser_maps_the_traffic_and_follows_new_ticks() {
+    let workspace = Workspace::new(&default_config());
+    let mut server = workspace.serve(&[], &[]);
+    for _ in 0..4 {
+        trigger(&server);
+    }
+    let Some(browser) = Browser::start(1280, 800) else {
+        return;
+    };
+    browser.goto(&server.url("/"));
+    browser.wait_until(
+        "return document.querySelectorAll('#dots circle').length > 0",
+        WAIT,
+    );
+
+    // One dot per region in the traffic, and the deployed ones marked.
+    let traffic = get_json(&server.url("/traffic"));
+    let state = get_json(&server.url("/state"));
+    let traffic_regions: BTreeSet<String> = traffic["traffic"]
+        .as_object()
+        .unwrap()
+        .keys()
+        .cloned()
+        .collect();
+    let dots = browser.eval(
+        "return [...document.querySelectorAll('#dots circle')].map(c => c.dataset.region)",
+        vec![],
+    );
+    let dot_list: Vec<String> = serde_json::from_value(dots).unwrap();
+    let dot_set: BTreeSet<String> = dot_list.iter().cloned().collect();
+    assert_eq!(
+        dot_list.len(),
+        dot_set.len(),
+        "one dot per region: {dot_list:?}"
+    );
+    let expected: BTreeSet<String> = traffic_regions
+        .union(&strings(&state["deployment"]))
+        .cloned()
+        .collect();
+    assert_eq!(dot_set, expected);
+    let marked = browser.eval(
+        "return [...document.querySelectorAll('#dots circle.deployed')].map(c => c.dataset.region)",
+        vec![],
+    );
+    let marked: BTreeSet<String> = serde_json::from_value(marked).unwrap();
+    assert_eq!(marked, strings(&state["deployment"]));
+    assert!(!marked.is_empty(), "the simulation deploys something");
+    // Busy regions left undeployed are linked to the region serving them,
+    // with the RTT on hover.
+    let links = browser.eval(
+        "return [...document.querySelectorAll('#links .link-group')].map(g => [g.dataset.from, g.dataset.to, g.querySelector('title').textContent])",
+        vec![],
+    );
+    let links: Vec<(String, String, String)> = serde_json::from_value(links).unwrap();
+    let busy_undeployed: BTreeSet<String> = traffic["traffic"]
+        .as_object()
+        .unwrap()
+        .iter()
+        .filter(|(code, requests)| requests.as_f64().unwrap() > 0.0 && !marked.contains(*code))
+        .map(|(code, _)| code.clone())
+        .collect();
+    assert_eq!(
+        links.iter().map(|l| l.0.clone()).collect::<BTreeSet<_>>(),
+        busy_undeployed
+    );
+    for (from, to, title) in &links {
+        assert!(marked.contains(to), "{from} served from {to}");
+        assert!(title.contains("ms RTT"), "{title}");
+    }
+    assert_eq!(browser.count("#ticks li.tick"), 4);
+    assert_eq!(browser.count("#regions tbody tr"), expected.len());
+    assert_eq!(
+        browser.eval("return document.getElementById('mode').textContent", vec![]),
+        "dry run"
+    );
+
+    // A trigger from outside shows up without a reload.
+    browser.eval("window.__still_this_page = true; return null", vec![]);
+    let report = trigger(&server);
+    let at = report["at"].as_str().unwrap().to_owned();
+    browser.wait_until(
+        &format!(
+            "const t = document.querySelector('#ticks li.tick'); return t && t.dataset.at === {}",
+            serde_json::to_string(&at).unwrap()
+        ),
+        WAIT,
+    );
+    assert_eq!(
+        browser.eval("return window.__still_this_page === true", vec![]),
+        true,
+        "the page was not reloaded"
+    );
+    assert_eq!(browser.count("#ticks li.tick"), 5);
+
+    let desktop = browser.screenshot("status-page-desktop.png");
+    assert!(std::fs::metadata(desktop).unwrap().len() > 10_000);
+    // Phone width: nothing wider than the screen but the regions table,
+    // which scrolls inside its panel.
+    browser.resize(390, 844);
+    browser.wait_until("return window.innerWidth <= 400", WAIT);
+    let overflow = browser.eval(
+        "return document.documentElement.scrollWidth - window.innerWidth",
+        vec![],
+    );
+    assert!(
+        overflow.as_i64().unwrap() <= 0,
+        "page overflows by {overflow}px"
+    );
+    browser.screenshot("status-page-phone.png");
+    let errors = browser.console_errors();
+    assert!(errors.is_empty(), "console errors: {errors:?}");
+    drop(browser);
+    assert!(server.stop().success());
+}
