@@ -21,7 +21,9 @@ use crate::Region;
 
 pub use validate::InvalidConfig;
 #[cfg(feature = "yaml")]
-pub use yaml::{from_yaml, from_yaml_with, ConfigError, ConfigExtension};
+pub use yaml::{
+    from_yaml, from_yaml_with, overrides_from_yaml, ConfigError, ConfigExtension, ConfigOverrides,
+};
 
 /// How the engine decides its deploy and remove thresholds.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]

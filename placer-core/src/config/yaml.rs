@@ -7,6 +7,10 @@ use serde::de::DeserializeOwned;
 use super::{InvalidConfig, PlacerConfig};
 use crate::policy::PolicySettings;
 
+mod overrides;
+
+pub use overrides::{overrides_from_yaml, ConfigOverrides};
+
 /// A config file that could not be used, with where the problem is.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum ConfigError {
