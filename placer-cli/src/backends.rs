@@ -4,11 +4,11 @@
 
 use std::sync::Arc;
 
-use placer_core::wrap::{RateLimited, ReadOnly, Retrying};
+use placer_core::wrap::{RateLimited, RateLimiter, ReadOnly, Retrying};
 use placer_core::{AppName, AppNameError};
 use placer_core::{MetricsSource, RegionActuator};
 use placer_fly::{
-    DryRunActuator, DryRunError, FlyError, FlyMachinesActuator, FlyOptions, TokioTimer,
+    DryRunActuator, DryRunError, FlyError, FlyMachinesActuator, FlyOptions, RequestGate, TokioTimer,
 };
 use placer_prom::{PromError, PrometheusSource};
 
@@ -36,6 +36,32 @@ impl std::fmt::Debug for Backends {
             .field("traffic", &self.traffic_description)
             .field("deployment", &self.deployment_description)
             .finish_non_exhaustive()
+    }
+}
+
+/// What the Machines API actuators of every app in one process share: one
+/// token and one organization, so one client-side rate limit, one pause
+/// after a 429's `Retry-After`, and one cap on requests in flight
+/// (`fly.rate_limit` and `fly.max_in_flight` of the file's top level).
+#[derive(Debug, Clone)]
+pub struct SharedLimits {
+    /// The pause and the cap on requests in flight.
+    pub gate: RequestGate,
+    /// The rate limit on actuator calls.
+    pub limiter: RateLimiter,
+}
+
+impl SharedLimits {
+    /// Limits as the `fly:` section sets them.
+    pub fn new(fly: &FlyOptions) -> Self {
+        SharedLimits {
+            gate: RequestGate::with_max_in_flight(fly.max_in_flight),
+            limiter: RateLimiter::new(
+                fly.rate_limit.requests_per_second,
+                fly.rate_limit.burst,
+                Arc::new(TokioTimer::new()),
+            ),
+        }
     }
 }
 
@@ -82,9 +108,13 @@ impl Backends {
     ///
     /// # Errors
     /// [`BackendError`] naming the setting at fault.
+    ///
+    /// With `shared` limits (several apps in one process), the Machines API
+    /// actuator draws on them instead of limits of its own.
     pub fn build(
         resolved: &Resolved,
         deployed: &DeployedRegions,
+        shared: Option<&SharedLimits>,
     ) -> Result<Backends, BackendError> {
         let mut recovered = Vec::new();
         let (source, traffic_description): (Arc<dyn MetricsSource>, _) = match &resolved.traffic {
@@ -133,7 +163,7 @@ impl Backends {
                     (Arc::new(actuator), line)
                 }
                 DeploymentPlan::Observed(plan) => {
-                    let actuator = fly_actuator(plan)?;
+                    let actuator = fly_actuator(plan, shared)?;
                     let line = format!(
                         "Fly app {} ({}), observed only: dry run, nothing is changed",
                         plan.app, plan.app_from
@@ -141,7 +171,7 @@ impl Backends {
                     (Arc::new(ReadOnly(actuator)), line)
                 }
                 DeploymentPlan::Live(plan) => {
-                    let actuator = fly_actuator(plan)?;
+                    let actuator = fly_actuator(plan, shared)?;
                     let line = format!(
                         "Fly app {} ({}), live: machines are created and removed",
                         plan.app, plan.app_from
@@ -170,7 +200,7 @@ pub fn check(resolved: &Resolved) -> Result<(), BackendError> {
     }
     match &resolved.deployment {
         DeploymentPlan::Observed(plan) | DeploymentPlan::Live(plan) => {
-            fly_actuator(plan)?;
+            fly_actuator(plan, None)?;
         }
         DeploymentPlan::Simulated { .. } => {}
     }
@@ -195,6 +225,7 @@ pub(crate) fn prometheus_source(plan: &PrometheusPlan) -> Result<PrometheusSourc
 /// The Machines API actuator with the configured retries and rate limit.
 fn fly_actuator(
     plan: &FlyPlan,
+    shared: Option<&SharedLimits>,
 ) -> Result<Retrying<RateLimited<FlyMachinesActuator>>, BackendError> {
     let failed = |source| BackendError::Fly {
         app: plan.app.clone(),
@@ -202,14 +233,23 @@ fn fly_actuator(
         source,
     };
     let options = fly_options(plan)?;
-    let actuator = FlyMachinesActuator::new(options.clone()).map_err(failed)?;
     let timer = Arc::new(TokioTimer::new());
-    let limited = RateLimited::new(
-        actuator,
-        options.rate_limit.requests_per_second,
-        options.rate_limit.burst,
-        timer.clone(),
-    );
+    let limited = match shared {
+        Some(shared) => RateLimited::with_limiter(
+            FlyMachinesActuator::with_gate(options.clone(), shared.gate.clone()).map_err(failed)?,
+            shared.limiter.clone(),
+        ),
+        None => RateLimited::new(
+            FlyMachinesActuator::with_gate(
+                options.clone(),
+                RequestGate::with_max_in_flight(options.max_in_flight),
+            )
+            .map_err(failed)?,
+            options.rate_limit.requests_per_second,
+            options.rate_limit.burst,
+            timer.clone(),
+        ),
+    };
     Ok(Retrying::new(limited, options.retry, timer))
 }
 

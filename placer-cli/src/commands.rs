@@ -136,6 +136,9 @@ async fn run_once(inputs: Inputs) -> u8 {
             return err.exit_code();
         }
     };
+    if service.is_many() {
+        return once_many(&service).await;
+    }
     let result = service.tick_now().await;
     service.close().await;
     match result {
@@ -160,6 +163,44 @@ async fn run_once(inputs: Inputs) -> u8 {
     }
 }
 
+/// `once` with several apps: one tick of every app, and one report per
+/// app in a JSON object keyed by app (an app that could not start, or whose
+/// tick did not run, by its error). Fails when any app failed.
+async fn once_many(service: &std::sync::Arc<Service>) -> u8 {
+    let results = service.tick_all().await;
+    service.close().await;
+    let mut all_ok = service.failed_apps().is_empty();
+    let mut reports = serde_json::Map::new();
+    for (app, message) in service.failed_apps() {
+        reports.insert(app, serde_json::json!({ "error": message }));
+    }
+    for (app, result) in results {
+        let value = match result {
+            Ok(report) => {
+                all_ok &= report.is_ok() && !report.has_failed_actions();
+                serde_json::to_value(report.as_ref()).unwrap_or_default()
+            }
+            Err(err) => {
+                all_ok = false;
+                serde_json::json!({ "error": err.to_string() })
+            }
+        };
+        reports.insert(app, value);
+    }
+    match serde_json::to_string_pretty(&reports) {
+        Ok(json) => println!("{json}"),
+        Err(err) => {
+            tracing::error!("cannot encode the reports: {err}");
+            return EXIT_FAILURE;
+        }
+    }
+    if all_ok {
+        EXIT_OK
+    } else {
+        EXIT_FAILURE
+    }
+}
+
 fn check_config(args: &GlobalArgs, env: &Environment, path: Option<PathBuf>) -> u8 {
     let mut args = args.clone();
     if let Some(path) = path {
@@ -172,6 +213,9 @@ fn check_config(args: &GlobalArgs, env: &Environment, path: Option<PathBuf>) -> 
             return EXIT_BAD_SETTINGS;
         }
     };
+    if let crate::apps::AppSelection::Many { names, patterns } = crate::apps::selection(&loaded) {
+        return check_config_many(&args, env, &loaded, &names, &patterns);
+    }
     let resolved = match resolve(&args, env, &loaded, 0) {
         Ok(resolved) => resolved,
         Err(err) => {
@@ -189,6 +233,71 @@ fn check_config(args: &GlobalArgs, env: &Environment, path: Option<PathBuf>) -> 
         serde_json::to_string_pretty(&document).expect("JSON values always encode")
     );
     if let Err(err) = resolved.check_serve() {
+        eprintln!("error: `serve` would refuse to start: {err}");
+        return EXIT_BAD_SETTINGS;
+    }
+    eprintln!("{}: valid", args.config.display());
+    EXIT_OK
+}
+
+/// `check-config` with several apps: each named app's effective settings
+/// (the `apps:` entries laid over the top level, with the entries applied),
+/// and the patterns waiting for the organization's app list.
+fn check_config_many(
+    args: &GlobalArgs,
+    env: &Environment,
+    loaded: &config_file::LoadedConfig,
+    names: &[String],
+    patterns: &[String],
+) -> u8 {
+    let mut apps = serde_json::Map::new();
+    let mut serve_problem = None;
+    for name in names {
+        let narrowed = match loaded.for_app(name) {
+            Ok(narrowed) => narrowed,
+            Err(err) => {
+                eprintln!("error: app {name}: {err}");
+                return EXIT_BAD_SETTINGS;
+            }
+        };
+        let resolved = match resolve(args, env, &narrowed, 0) {
+            Ok(resolved) => resolved,
+            Err(err) => {
+                eprintln!("error: app {name}: {err}");
+                return EXIT_BAD_SETTINGS;
+            }
+        };
+        if let Err(err) = crate::backends::check(&resolved) {
+            eprintln!("error: app {name}: {err}");
+            return EXIT_BAD_SETTINGS;
+        }
+        if let Err(err) = resolved.check_serve() {
+            serve_problem.get_or_insert(err);
+        }
+        let mut document = effective_settings(&narrowed, &resolved);
+        if let Some(map) = document.as_object_mut() {
+            map.remove("file");
+            map.insert(
+                "entries".to_owned(),
+                serde_json::json!(crate::apps::entries_for(loaded, name)),
+            );
+        }
+        apps.insert(name.clone(), document);
+    }
+    let document = serde_json::json!({
+        "file": loaded.path,
+        "apps": apps,
+        "patterns": patterns.iter().map(|pattern| serde_json::json!({
+            "pattern": pattern,
+            "overrides": loaded.overrides.overridden_keys(pattern),
+            "org": loaded.settings.fly.org,
+        })).collect::<Vec<_>>(),
+    });
+    println!(
+        "{}",
+        serde_json::to_string_pretty(&document).expect("JSON values always encode")
+    );
+    if let Some(err) = serve_problem {
         eprintln!("error: `serve` would refuse to start: {err}");
         return EXIT_BAD_SETTINGS;
     }

@@ -3,7 +3,7 @@
 
 use std::path::{Path, PathBuf};
 
-use placer_core::config::{from_yaml_with, ConfigError};
+use placer_core::config::{from_yaml_with, overrides_from_yaml, ConfigError, ConfigOverrides};
 use placer_core::PlacerConfig;
 use placer_fly::FlyError;
 use placer_prom::PromError;
@@ -22,9 +22,31 @@ pub struct LoadedConfig {
     /// The file's text, so that problems found later, when the file meets
     /// the environment and the flags, can name a key's line.
     pub text: String,
+    /// The `apps:` section: the apps and their engine settings.
+    pub overrides: ConfigOverrides,
+    /// The app this copy was narrowed to ([`for_app`](Self::for_app)):
+    /// its `engine` is then that app's, and the app name is fixed.
+    pub app: Option<String>,
 }
 
 impl LoadedConfig {
+    /// The config of one of several apps: the engine settings the `apps:`
+    /// entries matching `app` lay over the top-level values (see
+    /// [`crate::apps::entries_for`]), the app name fixed to `app`.
+    ///
+    /// # Errors
+    /// [`ConfigError`] at the overriding key's line when the entries make
+    /// an invalid config together.
+    pub fn for_app(&self, app: &str) -> Result<LoadedConfig, ConfigError> {
+        let entries = crate::apps::entries_for(self, app);
+        let engine = self.overrides.config_for(entries)?;
+        Ok(LoadedConfig {
+            engine,
+            app: Some(app.to_owned()),
+            ..self.clone()
+        })
+    }
+
     /// `file:line: key` for a top-level `key` or a `section.key` written in
     /// the file (`file: key` when it is not written there), to start an
     /// error found after reading.
@@ -98,11 +120,24 @@ pub fn parse(text: &str, path: &Path) -> Result<LoadedConfig, ConfigError> {
     let origin = path.display().to_string();
     let (engine, settings) = from_yaml_with::<FileSettings>(text, &origin)?;
     check_sections(&settings, text, &origin)?;
+    let overrides = overrides_from_yaml(text, &origin, crate::apps::APPS_SECTION)?;
+    for entry in overrides.names() {
+        if let Err(message) = crate::apps::check_entry(entry) {
+            return Err(ConfigError::InvalidValue {
+                origin: origin.clone(),
+                line: overrides.line_of_entry(entry),
+                key: format!("{}.{entry}", crate::apps::APPS_SECTION),
+                message,
+            });
+        }
+    }
     Ok(LoadedConfig {
         path: path.to_owned(),
         engine,
         settings,
         text: text.to_owned(),
+        overrides,
+        app: None,
     })
 }
 
@@ -130,6 +165,9 @@ fn check_sections(settings: &FileSettings, text: &str, origin: &str) -> Result<(
             "regions",
             "must list at least one region",
         ));
+    }
+    if settings.simulation.apps == Some(0) {
+        return Err(invalid("simulation", "apps", "must be at least 1"));
     }
     let rate = &settings.fly.rate_limit;
     if !(rate.requests_per_second.is_finite() && rate.requests_per_second > 0.0) {

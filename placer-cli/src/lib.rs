@@ -16,7 +16,7 @@
 //!   backends, stored state ([`runtime::store`]) and config; it ticks one at
 //!   a time and applies a changed config to itself.
 //! - [`service`]: the process. [`Service`] holds the runners by app name
-//!   (one for now), the config file watch ([`service::reload`]), metrics
+//!   (one, or several with an `apps:` section: [`apps`]), the config file watch ([`service::reload`]), metrics
 //!   ([`service::metrics`]), the endpoints' documents
 //!   ([`service::status`]), the API ([`service::http`]) and [`serve()`]: the
 //!   server with its periodic loop and graceful shutdown.
@@ -29,6 +29,7 @@
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]
 
+pub mod apps;
 pub mod backends;
 pub mod cli;
 mod commands;

@@ -40,6 +40,8 @@ fn load_config(args: &GlobalArgs) -> Result<(LoadedConfig, String), OfflineError
             engine: PlacerConfig::default(),
             settings: FileSettings::default(),
             text: String::new(),
+            overrides: Default::default(),
+            app: None,
         };
         return Ok((defaults, "the engine's defaults".to_owned()));
     }

@@ -31,12 +31,17 @@ pub const DRY_RUN_DEPLOYMENT_FILE: &str = "deployment_state_dry_run.json";
 pub struct Resolved {
     /// Whether real machines are left alone.
     pub dry_run: bool,
+    /// The app placed, when one is named.
+    pub app: Option<String>,
+    /// The data directory as configured: the one locked by a process. With
+    /// several apps, each keeps its files in `apps/<app>/` inside it.
+    pub data_root: PathBuf,
     /// Address of the HTTP API.
     pub listen: SocketAddr,
     /// Where the address came from, for errors: the flag, or the config
     /// file's `service.listen` with its line.
     pub listen_from: String,
-    /// Directory of the state files.
+    /// Directory of the app's state files.
     pub data_dir: PathBuf,
     /// Time between periodic ticks (zero: no loop).
     pub interval: Duration,
@@ -171,7 +176,7 @@ pub fn resolve(
 ) -> Result<Resolved, SetupError> {
     let service = &config.settings.service;
     let dry_run = config.engine.dry_run;
-    let data_dir = args
+    let data_root = args
         .data_dir
         .clone()
         .unwrap_or_else(|| service.data_dir.clone());
@@ -184,7 +189,18 @@ pub fn resolve(
         ));
     }
 
-    let app = resolve_app(env, &config.settings.fly, dry_run, &mut notes)?;
+    // One of several apps: the name is the `apps:` section's (or the
+    // simulation's), and its files have a directory of their own.
+    let (app, data_dir) = match &config.app {
+        Some(name) => (
+            Some((name.clone(), APPS_SECTION_FROM)),
+            data_root.join(APPS_DIR).join(name),
+        ),
+        None => (
+            resolve_app(env, &config.settings.fly, dry_run, &mut notes)?,
+            data_root.clone(),
+        ),
+    };
 
     let traffic = match prometheus_url(env, &config.settings.prometheus) {
         Some((url, url_from)) => {
@@ -207,8 +223,13 @@ pub fn resolve(
         }
         None => {
             let simulation = &config.settings.simulation;
+            let seed = simulation.seed.unwrap_or(fallback_seed);
             TrafficPlan::Simulated {
-                seed: simulation.seed.unwrap_or(fallback_seed),
+                // Each simulated app draws its own traffic.
+                seed: config
+                    .app
+                    .as_deref()
+                    .map_or(seed, |name| seed.wrapping_add(name_hash(name))),
                 seed_configured: simulation.seed.is_some(),
                 regions: simulation.regions.clone(),
             }
@@ -253,6 +274,8 @@ pub fn resolve(
 
     Ok(Resolved {
         dry_run,
+        app: app.map(|(name, _)| name),
+        data_root,
         listen: args.listen.unwrap_or(service.listen),
         listen_from: match args.listen {
             Some(_) => "--listen (PLACER_LISTEN)".to_owned(),
@@ -300,6 +323,20 @@ impl Resolved {
     pub fn trigger_auth(&self) -> Option<&Secret> {
         self.trigger_token.as_ref()
     }
+}
+
+/// Where an app's name comes from when it is one of several.
+pub const APPS_SECTION_FROM: &str = "apps";
+
+/// The directory, inside the data directory, of the apps' own directories.
+pub const APPS_DIR: &str = "apps";
+
+/// A stable number from an app's name (FNV-1a), to give each simulated app
+/// its own seed.
+fn name_hash(name: &str) -> u64 {
+    name.bytes().fold(0xcbf2_9ce4_8422_2325, |hash, byte| {
+        (hash ^ u64::from(byte)).wrapping_mul(0x0100_0000_01b3)
+    })
 }
 
 pub(crate) fn prometheus_url(

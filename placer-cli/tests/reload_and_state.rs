@@ -60,7 +60,10 @@ fn valid_change_applies_from_the_next_tick_and_a_bad_one_keeps_the_old_config() 
         .unwrap()
         .text()
         .unwrap();
-    assert!(metrics.contains("fly_placer_config_valid 0"), "{metrics}");
+    assert!(
+        metrics.contains("fly_placer_config_valid{app=\"default\"} 0"),
+        "{metrics}"
+    );
 
     // Fixing the file clears the error; the next tick applies it.
     workspace.write("config/config.yml", &base);

@@ -85,11 +85,11 @@ fn out_of_the_box_run_serves_the_seed_api_on_simulated_traffic() {
         .starts_with("application/openmetrics-text"));
     let text = metrics.text().unwrap();
     assert!(
-        text.contains("fly_placer_ticks_total{result=\"ok\"} 5"),
+        text.contains("fly_placer_ticks_total{app=\"default\",result=\"ok\"} 5"),
         "{text}"
     );
-    assert!(text.contains("fly_placer_region_requests{region=\"iad\"}"));
-    assert!(text.contains("fly_placer_skips_total{reason=\"excluded\"} 5"));
+    assert!(text.contains("fly_placer_region_requests{app=\"default\",region=\"iad\"}"));
+    assert!(text.contains("fly_placer_skips_total{app=\"default\",reason=\"excluded\"} 5"));
 
     assert!(server.stop().success(), "{}", server.log().join("\n"));
     let saved: serde_json::Value = serde_json::from_str(

@@ -241,7 +241,8 @@ impl MachinesClient {
         target: &Target,
         request: RequestBuilder,
     ) -> Result<Vec<u8>, FlyError> {
-        self.gate.wait().await;
+        // Held until the answer is read: it counts against the gate's cap.
+        let _admitted = self.gate.admit().await;
         let response = request
             .send()
             .await

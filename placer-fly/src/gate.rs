@@ -4,6 +4,7 @@
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
+use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 use tokio::time::Instant;
 
 /// Holds back every request to the Machines API while the API asked for a
@@ -35,15 +36,70 @@ use tokio::time::Instant;
 /// assert_eq!(gate.remaining(), None);
 /// # }
 /// ```
+///
+/// A gate may also cap the requests in flight at once
+/// ([`with_max_in_flight`](Self::with_max_in_flight)): many apps placed by
+/// one process then never have more than that many requests open together.
 #[derive(Debug, Clone, Default)]
 pub struct RequestGate {
     until: Arc<Mutex<Option<Instant>>>,
+    in_flight: Option<(Arc<Semaphore>, usize)>,
+}
+
+/// A request's place among those in flight, held until its answer is read.
+#[derive(Debug)]
+pub struct Admission {
+    _permit: Option<OwnedSemaphorePermit>,
 }
 
 impl RequestGate {
     /// An open gate.
     pub fn new() -> Self {
         Self::default()
+    }
+
+    /// An open gate that lets at most `max` requests (at least one) be in
+    /// flight at once.
+    pub fn with_max_in_flight(max: usize) -> Self {
+        RequestGate {
+            until: Arc::default(),
+            in_flight: Some((Arc::new(Semaphore::new(max.max(1))), max.max(1))),
+        }
+    }
+
+    /// Requests in flight now through this gate (0 without a cap).
+    pub fn in_flight(&self) -> usize {
+        match &self.in_flight {
+            Some((semaphore, max)) => max - semaphore.available_permits(),
+            None => 0,
+        }
+    }
+
+    /// The cap on requests in flight, if there is one.
+    pub fn max_in_flight(&self) -> Option<usize> {
+        self.in_flight.as_ref().map(|(_, max)| *max)
+    }
+
+    /// Waits until a request may go out: any pause has ended and there is
+    /// room among the requests in flight. Keep the admission until the
+    /// answer has been read.
+    pub async fn admit(&self) -> Admission {
+        loop {
+            self.wait().await;
+            let permit = match &self.in_flight {
+                Some((semaphore, _)) => Some(
+                    Arc::clone(semaphore)
+                        .acquire_owned()
+                        .await
+                        .expect("the gate never closes its semaphore"),
+                ),
+                None => None,
+            };
+            // A 429 may have paused the gate while this request waited.
+            if self.remaining().is_none() {
+                return Admission { _permit: permit };
+            }
+        }
     }
 
     /// Holds requests back for `duration` from now, unless they already are
@@ -104,5 +160,25 @@ mod tests {
         gate.pause_for(Duration::from_secs(20));
         waiting.await.unwrap();
         assert_eq!(started.elapsed(), Duration::from_secs(21));
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn admissions_beyond_the_cap_wait_for_one_to_end() {
+        let gate = RequestGate::with_max_in_flight(2);
+        let first = gate.admit().await;
+        let _second = gate.admit().await;
+        assert_eq!(gate.in_flight(), 2);
+        let third = tokio::spawn({
+            let gate = gate.clone();
+            async move {
+                let _admitted = gate.admit().await;
+            }
+        });
+        tokio::task::yield_now().await;
+        assert!(!third.is_finished());
+        drop(first);
+        third.await.unwrap();
+        assert_eq!(gate.in_flight(), 1);
+        assert_eq!(RequestGate::new().max_in_flight(), None);
     }
 }

@@ -61,7 +61,7 @@ mod token;
 pub use actuator::{FlyMachinesActuator, BACKEND, LISTING_REUSE};
 pub use dry_run::{DryRunActuator, DryRunError};
 pub use error::{FlyError, Operation, Target};
-pub use gate::RequestGate;
+pub use gate::{Admission, RequestGate};
 pub use machine::{parse_machine_list, CheckStatus, Machine, MachineConfig};
 pub use options::{
     FlyOptions, RateLimitOptions, RemovalMode, INTERNAL_API_URL, MANAGED_KEY, MANAGED_VALUE,

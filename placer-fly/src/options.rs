@@ -139,7 +139,15 @@ pub struct FlyOptions {
     /// How failed calls are retried ([`Retrying`](placer_core::wrap::Retrying)).
     pub retry: RetryPolicy,
     /// The client-side limit on calls ([`RateLimited`](placer_core::wrap::RateLimited)).
+    /// A process placing several apps with one token shares it among them.
     pub rate_limit: RateLimitOptions,
+    /// The Fly organization (slug) whose apps are listed to match app
+    /// name patterns (`GET /v1/apps?org_slug=`). Only needed for patterns.
+    #[serde(deserialize_with = "blank_is_none_string")]
+    pub org: Option<String>,
+    /// The most Machines API requests in flight at once, shared by every
+    /// app a process places ([`RequestGate::with_max_in_flight`](crate::RequestGate::with_max_in_flight)).
+    pub max_in_flight: usize,
 }
 
 impl fmt::Debug for FlyOptions {
@@ -161,6 +169,8 @@ impl fmt::Debug for FlyOptions {
             consistency_window,
             retry,
             rate_limit,
+            org,
+            max_in_flight,
         } = self;
         f.debug_struct("FlyOptions")
             .field("app", app)
@@ -177,6 +187,8 @@ impl fmt::Debug for FlyOptions {
             .field("consistency_window", consistency_window)
             .field("retry", retry)
             .field("rate_limit", rate_limit)
+            .field("org", org)
+            .field("max_in_flight", max_in_flight)
             .finish()
     }
 }
@@ -216,9 +228,14 @@ impl Default for FlyOptions {
             consistency_window: Duration::from_secs(60),
             retry: RetryPolicy::default(),
             rate_limit: RateLimitOptions::default(),
+            org: None,
+            max_in_flight: DEFAULT_MAX_IN_FLIGHT,
         }
     }
 }
+
+/// Machines API requests in flight at once unless told otherwise.
+pub const DEFAULT_MAX_IN_FLIGHT: usize = 8;
 
 impl FlyOptions {
     /// Options for `app` with `token` and every other field at its default.
@@ -271,6 +288,23 @@ impl FlyOptions {
                 ),
             ));
         }
+        if self.max_in_flight == 0 {
+            return Err(FlyError::invalid_setting(
+                "max_in_flight",
+                "must be at least 1",
+            ));
+        }
+        if let Some(org) = &self.org {
+            if !org
+                .bytes()
+                .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
+            {
+                return Err(FlyError::invalid_setting(
+                    "org",
+                    format!("{org:?} is not an organization slug (letters, digits, - and _)"),
+                ));
+            }
+        }
         if self.process_group.trim().is_empty() {
             return Err(FlyError::invalid_setting("process_group", "is empty"));
         }
@@ -314,6 +348,15 @@ fn blank_is_none<'de, D: Deserializer<'de>>(deserializer: D) -> Result<Option<Ap
             .map(Some)
             .map_err(serde::de::Error::custom),
     }
+}
+
+fn blank_is_none_string<'de, D: Deserializer<'de>>(
+    deserializer: D,
+) -> Result<Option<String>, D::Error> {
+    let text: Option<String> = Option::deserialize(deserializer)?;
+    Ok(text
+        .map(|text| text.trim().to_owned())
+        .filter(|text| !text.is_empty()))
 }
 
 #[cfg(test)]

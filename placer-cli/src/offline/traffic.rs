@@ -196,6 +196,8 @@ mod tests {
             engine: Default::default(),
             settings: Default::default(),
             text: String::new(),
+            overrides: Default::default(),
+            app: None,
         };
         let args = |app: Option<&str>| HistoryArgs {
             prometheus: true,

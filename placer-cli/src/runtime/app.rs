@@ -9,11 +9,11 @@ use std::time::{Duration, Instant};
 use placer_core::{EngineState, Placer, TickReport};
 use tokio::sync::{watch, OwnedMutexGuard};
 
-use crate::backends::{BackendError, Backends};
+use crate::backends::{BackendError, Backends, SharedLimits};
 use crate::config_file::LoadedConfig;
 use crate::data_lock::DataDirLock;
 use crate::log_lines;
-use crate::resolve::{resolve, Resolved};
+use crate::resolve::{resolve, DeploymentPlan, Resolved, TrafficPlan};
 use crate::runtime::listed::ListedAtStart;
 use crate::runtime::store::{restore_engine_state, JsonFile};
 use crate::runtime::tracked::Tracked;
@@ -21,14 +21,19 @@ use crate::runtime::{now, Inputs, Role, View, RECENT_TICKS};
 use crate::runtime::{Applied, FinishedTick, Host, StartError, TickError, TickResult};
 use crate::DeployedRegions;
 
+/// The key of an app without a name (simulated traffic and deployment).
+pub const UNNAMED_APP: &str = "default";
+
 /// The parts a tick changes, behind one lock so ticks never overlap.
 pub(super) struct Engine {
     pub(super) placer: Placer,
     pub(super) backends: Backends,
     pub(super) loaded: LoadedConfig,
     pub(super) store: JsonFile<EngineState>,
-    /// The data directory's lock, held as long as the state lives there.
-    pub(super) lock: DataDirLock,
+    /// The data directory's lock, held as long as the state lives there
+    /// (none for one of several apps: the service holds the lock of the
+    /// directory they share).
+    pub(super) lock: Option<DataDirLock>,
 }
 
 /// One app: its placer, its backends (traffic source and actuator), its
@@ -36,6 +41,8 @@ pub(super) struct Engine {
 /// config between ticks, and keeps a [`View`] of itself for the endpoints.
 /// Share it as `Arc<AppRunner>`.
 pub struct AppRunner {
+    name: String,
+    pub(super) shared: Option<SharedLimits>,
     pub(super) engine: Arc<tokio::sync::Mutex<Engine>>,
     pub(super) resolved: RwLock<Resolved>,
     /// What is deployed as the actuator last listed and changed it; the
@@ -50,6 +57,7 @@ pub struct AppRunner {
 impl std::fmt::Debug for AppRunner {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("AppRunner")
+            .field("app", &self.name)
             .field("role", &self.role)
             .finish_non_exhaustive()
     }
@@ -67,26 +75,54 @@ impl AppRunner {
         role: Role,
         loaded: LoadedConfig,
     ) -> Result<AppRunner, StartError> {
+        Self::start_with(inputs, role, loaded, None).await
+    }
+
+    /// Like [`start`](Self::start), for one of several apps (`loaded`
+    /// narrowed with [`LoadedConfig::for_app`]) when `shared` is set: its
+    /// Machines API calls draw on the limits all apps share, and the data
+    /// directory's lock is left to the caller.
+    ///
+    /// # Errors
+    /// [`StartError`] saying what to fix.
+    pub async fn start_with(
+        inputs: Inputs,
+        role: Role,
+        loaded: LoadedConfig,
+        shared: Option<SharedLimits>,
+    ) -> Result<AppRunner, StartError> {
         let resolved = resolve(&inputs.args, &inputs.env, &loaded, inputs.fallback_seed)?;
         if role == Role::Serve {
             resolved.check_serve()?;
         }
+        let name = match &loaded.app {
+            Some(name) => name.clone(),
+            None => app_key(&resolved),
+        };
         // Nothing in the data directory is read before its lock is held.
-        let lock = if inputs.args.wait_for_lock {
-            DataDirLock::acquire_waiting(&resolved.data_dir).await?
+        let lock = if loaded.app.is_some() {
+            std::fs::create_dir_all(&resolved.data_dir).map_err(|source| {
+                crate::data_lock::LockError::Io {
+                    dir: resolved.data_dir.clone(),
+                    source,
+                }
+            })?;
+            None
+        } else if inputs.args.wait_for_lock {
+            Some(DataDirLock::acquire_waiting(&resolved.data_dir).await?)
         } else {
-            DataDirLock::try_acquire(&resolved.data_dir)?
+            Some(DataDirLock::try_acquire(&resolved.data_dir)?)
         };
         for note in &resolved.notes {
             tracing::warn!("{note}");
         }
         let deployed = DeployedRegions::default();
-        let mut backends = build_backends(&resolved, &deployed)?;
+        let mut backends = build_backends(&resolved, &deployed, shared.as_ref())?;
         for problem in &backends.recovered {
             tracing::error!("{problem}");
         }
-        tracing::info!("traffic: {}", backends.traffic_description);
-        tracing::info!("deployment: {}", backends.deployment_description);
+        tracing::info!(app = %name, "traffic: {}", backends.traffic_description);
+        tracing::info!(app = %name, "deployment: {}", backends.deployment_description);
 
         let store = JsonFile::new(resolved.engine_state_file());
         let state = restore_engine_state(&store)?;
@@ -138,6 +174,8 @@ impl AppRunner {
             lock,
         };
         Ok(AppRunner {
+            name,
+            shared,
             engine: Arc::new(tokio::sync::Mutex::new(engine)),
             resolved: RwLock::new(resolved),
             view: RwLock::new(view),
@@ -191,7 +229,7 @@ impl AppRunner {
         mut engine: OwnedMutexGuard<Engine>,
         host: &dyn Host,
     ) -> Arc<TickReport> {
-        if let Some(loaded) = host.staged_config() {
+        if let Some(loaded) = host.staged_config(self) {
             self.apply_staged_config(&mut engine, loaded, host);
         }
 
@@ -289,6 +327,11 @@ impl AppRunner {
         }
     }
 
+    /// The app's name (`default` for a simulated app without one).
+    pub fn name(&self) -> &str {
+        &self.name
+    }
+
     /// Waits for the tick in flight and saves the engine state.
     pub async fn close(&self) {
         let engine = self.engine.lock().await;
@@ -332,8 +375,20 @@ impl AppRunner {
 pub(super) fn build_backends(
     resolved: &Resolved,
     deployed: &DeployedRegions,
+    shared: Option<&SharedLimits>,
 ) -> Result<Backends, BackendError> {
-    let mut backends = Backends::build(resolved, deployed)?;
+    let mut backends = Backends::build(resolved, deployed, shared)?;
     backends.actuator = Arc::new(Tracked::new(backends.actuator, deployed.clone()));
     Ok(backends)
+}
+
+/// The name the one app of old is kept under: the app its traffic or
+/// deployment names, or [`UNNAMED_APP`] when both are simulated.
+fn app_key(resolved: &Resolved) -> String {
+    let app = match (&resolved.deployment, &resolved.traffic) {
+        (DeploymentPlan::Observed(plan) | DeploymentPlan::Live(plan), _) => Some(&plan.app),
+        (_, TrafficPlan::Prometheus(plan)) => Some(&plan.app),
+        _ => None,
+    };
+    app.map_or_else(|| UNNAMED_APP.to_owned(), Clone::clone)
 }

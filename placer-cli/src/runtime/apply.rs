@@ -38,14 +38,23 @@ impl AppRunner {
         }
 
         // A new data directory is locked before anything in it is read.
-        let new_lock = if resolved.data_dir != engine.lock.dir() {
-            Some(DataDirLock::try_acquire(&resolved.data_dir).map_err(|err| err.to_string())?)
-        } else {
-            None
+        let new_lock = match &engine.lock {
+            Some(lock) if resolved.data_dir != lock.dir() => {
+                Some(DataDirLock::try_acquire(&resolved.data_dir).map_err(|err| err.to_string())?)
+            }
+            // One of several apps: the service holds the shared directory's lock.
+            _ => None,
         };
+        if engine.lock.is_none() {
+            std::fs::create_dir_all(&resolved.data_dir)
+                .map_err(|err| format!("cannot create {}: {err}", resolved.data_dir.display()))?;
+        }
 
         let backends = if resolved.traffic != old.traffic || resolved.deployment != old.deployment {
-            Some(build_backends(&resolved, &self.deployed).map_err(|err| err.to_string())?)
+            Some(
+                build_backends(&resolved, &self.deployed, self.shared.as_ref())
+                    .map_err(|err| err.to_string())?,
+            )
         } else {
             None
         };
@@ -82,7 +91,7 @@ impl AppRunner {
                 .map_err(|err| format!("{}: {err}", loaded.path.display()))?,
         }
         if let Some(lock) = new_lock {
-            engine.lock = lock;
+            engine.lock = Some(lock);
         }
         if let Some(backends) = backends {
             for problem in &backends.recovered {

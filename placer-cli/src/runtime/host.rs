@@ -14,9 +14,9 @@ use crate::runtime::AppRunner;
 /// periodic loop). [`Service`](crate::Service) is the implementation; the
 /// trait keeps the runner free of the service's types.
 pub trait Host: Send + Sync {
-    /// Reads the config file and hands over a valid change waiting to be
-    /// applied, if any. Called at the start of each tick.
-    fn staged_config(&self) -> Option<LoadedConfig>;
+    /// Reads the config file and hands `runner` a valid change waiting to
+    /// be applied to it, if any. Called at the start of each of its ticks.
+    fn staged_config(&self, runner: &AppRunner) -> Option<LoadedConfig>;
     /// `runner` put a changed config in force.
     fn config_applied(&self, runner: &AppRunner, applied: &Applied);
     /// A staged config could not be applied (`message` says why); the

@@ -25,7 +25,7 @@ use placer_core::Timestamp;
 use crate::cli::GlobalArgs;
 use crate::environment::Environment;
 
-pub use app::AppRunner;
+pub use app::{AppRunner, UNNAMED_APP};
 pub use error::{StartError, TickError, TickResult};
 pub use host::{Applied, FinishedTick, Host};
 pub use view::{View, RECENT_TICKS};

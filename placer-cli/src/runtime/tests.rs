@@ -21,7 +21,7 @@ struct Recorder {
 }
 
 impl Host for Recorder {
-    fn staged_config(&self) -> Option<LoadedConfig> {
+    fn staged_config(&self, _runner: &AppRunner) -> Option<LoadedConfig> {
         self.staged.lock().unwrap().take()
     }
 

@@ -1,6 +1,6 @@
 //! The HTTP API: `POST /trigger`, `GET /health`, `/metrics`, `/state`,
-//! `/traffic`, the status page at `/` with its document at `/api/status`,
-//! and the list of endpoints at `/api`.
+//! `/traffic`, `/apps`, the status page at `/` with its document at
+//! `/api/status`, and the list of endpoints at `/api`.
 
 use std::sync::Arc;
 
@@ -9,6 +9,7 @@ use axum::http::{header, HeaderMap, StatusCode};
 use axum::response::{Html, IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::{Json, Router};
+use serde::Deserialize;
 use serde_json::json;
 
 use crate::runtime::TickError;
@@ -26,6 +27,7 @@ pub fn router(service: Arc<Service>) -> Router {
         .route("/metrics", get(metrics))
         .route("/state", get(state))
         .route("/traffic", get(traffic))
+        .route("/apps", get(apps))
         .fallback(not_found)
         .with_state(service)
 }
@@ -35,13 +37,14 @@ async fn index() -> Json<serde_json::Value> {
         "name": "fly-placer",
         "version": env!("CARGO_PKG_VERSION"),
         "endpoints": {
-            "POST /trigger": "run a tick now and return its report",
-            "GET /health": "config, mode, and the latest tick",
+            "POST /trigger": "run a tick now and return its report (several apps: every app's, keyed by app; ?app=NAME: one)",
+            "GET /health": "config, mode, and the latest tick (?app=NAME: one app)",
             "GET /metrics": "Prometheus metrics",
-            "GET /state": "deployment, cooldowns and traffic memory",
-            "GET /traffic": "latest requests per region",
+            "GET /state": "deployment, cooldowns and traffic memory (?app=NAME: one app)",
+            "GET /traffic": "latest requests per region (?app=NAME: one app)",
+            "GET /apps": "the apps placed",
             "GET /": "the status page (HTML)",
-            "GET /api/status": "what the status page shows: regions, recent ticks, mode",
+            "GET /api/status": "what the status page shows: regions, recent ticks, mode (?app=NAME: one app)",
             "GET /api": "this list",
         }
     }))
@@ -49,12 +52,6 @@ async fn index() -> Json<serde_json::Value> {
 
 async fn page() -> Html<&'static str> {
     Html(page::html())
-}
-
-/// `?app=NAME` picks an app of several.
-#[derive(Debug, serde::Deserialize)]
-struct AppQuery {
-    app: Option<String>,
 }
 
 async fn page_document(
@@ -73,7 +70,15 @@ async fn page_document(
 /// Runs a tick (or joins the one running) and returns its report: 200 when
 /// the tick observed and planned, 502 when traffic or the deployment could
 /// not be read (the report says why).
-async fn trigger(State(service): State<Arc<Service>>, headers: HeaderMap) -> Response {
+///
+/// With several apps, a trigger without `?app=` ticks all of them and
+/// answers an object keyed by app: 200 when every tick observed and
+/// planned, 502 otherwise.
+async fn trigger(
+    State(service): State<Arc<Service>>,
+    Query(query): Query<AppQuery>,
+    headers: HeaderMap,
+) -> Response {
     if let Some(expected) = service.trigger_token() {
         let presented = headers
             .get(header::AUTHORIZATION)
@@ -93,7 +98,38 @@ async fn trigger(State(service): State<Arc<Service>>, headers: HeaderMap) -> Res
                 .into_response();
         }
     }
-    match service.tick_now().await {
+    let result = match (&query.app, service.is_many()) {
+        (Some(app), _) => match service.tick_app(app).await {
+            Ok(result) => result,
+            Err(err) => return error(StatusCode::NOT_FOUND, &err),
+        },
+        (None, false) => service.tick_now().await,
+        (None, true) => {
+            let results = service.tick_all().await;
+            let all_ok = results
+                .values()
+                .all(|result| result.as_ref().is_ok_and(|report| report.is_ok()));
+            let body: serde_json::Map<String, serde_json::Value> = results
+                .into_iter()
+                .map(|(app, result)| {
+                    let value = match result {
+                        Ok(report) => {
+                            serde_json::to_value(report.as_ref()).unwrap_or(serde_json::Value::Null)
+                        }
+                        Err(err) => json!({ "error": err.to_string() }),
+                    };
+                    (app, value)
+                })
+                .collect();
+            let status = if all_ok {
+                StatusCode::OK
+            } else {
+                StatusCode::BAD_GATEWAY
+            };
+            return (status, Json(body)).into_response();
+        }
+    };
+    match result {
         Ok(report) => {
             let status = if report.is_ok() {
                 StatusCode::OK
@@ -107,8 +143,54 @@ async fn trigger(State(service): State<Arc<Service>>, headers: HeaderMap) -> Res
     }
 }
 
-async fn health(State(service): State<Arc<Service>>) -> Response {
-    Json(service.health()).into_response()
+/// `?app=NAME`: one app of several.
+#[derive(Debug, Deserialize)]
+struct AppQuery {
+    app: Option<String>,
+}
+
+/// One app's document when asked for one (or when there is one), else
+/// every app's keyed by name.
+fn per_app<T: serde::Serialize>(
+    service: &Service,
+    query: &AppQuery,
+    one: impl Fn(Option<&str>) -> Result<T, crate::service::UnknownApp>,
+    all: impl Fn() -> serde_json::Value,
+) -> Response {
+    if query.app.is_none() && service.is_many() {
+        return Json(all()).into_response();
+    }
+    match one(query.app.as_deref()) {
+        Ok(document) => Json(document).into_response(),
+        Err(err) => error(StatusCode::NOT_FOUND, &err),
+    }
+}
+
+async fn health(State(service): State<Arc<Service>>, Query(query): Query<AppQuery>) -> Response {
+    per_app(
+        &service,
+        &query,
+        |app| service.health_of(app),
+        || {
+            let apps = service.health_all();
+            let failed = service.failed_apps();
+            let degraded = !failed.is_empty() || apps.values().any(|health| health.status != "ok");
+            json!({
+                "status": if degraded { "degraded" } else { "ok" },
+                "version": env!("CARGO_PKG_VERSION"),
+                "apps": apps,
+                "failed_apps": failed,
+            })
+        },
+    )
+}
+
+async fn apps(State(service): State<Arc<Service>>) -> Response {
+    Json(json!({
+        "apps": service.app_names(),
+        "failed_apps": service.failed_apps(),
+    }))
+    .into_response()
 }
 
 async fn metrics(State(service): State<Arc<Service>>) -> Response {
@@ -119,12 +201,22 @@ async fn metrics(State(service): State<Arc<Service>>) -> Response {
         .into_response()
 }
 
-async fn state(State(service): State<Arc<Service>>) -> Response {
-    Json(service.state()).into_response()
+async fn state(State(service): State<Arc<Service>>, Query(query): Query<AppQuery>) -> Response {
+    per_app(
+        &service,
+        &query,
+        |app| service.state_of(app),
+        || json!(service.state_all()),
+    )
 }
 
-async fn traffic(State(service): State<Arc<Service>>) -> Response {
-    Json(service.traffic()).into_response()
+async fn traffic(State(service): State<Arc<Service>>, Query(query): Query<AppQuery>) -> Response {
+    per_app(
+        &service,
+        &query,
+        |app| service.traffic_of(app),
+        || json!(service.traffic_all()),
+    )
 }
 
 async fn not_found() -> Response {

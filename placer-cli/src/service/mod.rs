@@ -3,8 +3,11 @@
 //! periodic loop ([`serve()`]), shutdown ([`shutdown`]) and the trigger
 //! token — and the apps' [`AppRunner`]s, one per app name.
 //!
-//! There is one app for now. Every endpoint reaches it through
-//! [`Service::runner`], the one place to change when there are more.
+//! With one app (no `apps:` section, no `simulation.apps`) everything
+//! behaves and answers as it did before there could be several. With
+//! several, a tick runs every app concurrently; each has its own state,
+//! cooldowns and report, and they share the Machines API limits
+//! ([`SharedLimits`]).
 
 pub mod http;
 pub mod metrics;
@@ -16,7 +19,7 @@ pub mod status;
 
 pub use serve::{serve, CONFIG_POLL_INTERVAL};
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
 use std::net::SocketAddr;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, RwLock};
@@ -24,8 +27,11 @@ use std::time::Duration;
 
 use tokio::sync::Notify;
 
+use crate::apps::{selection, AppSelection};
+use crate::backends::SharedLimits;
 use crate::config_file::{self, LoadError, LoadedConfig};
-use crate::resolve::{DeploymentPlan, Resolved, TrafficPlan};
+use crate::data_lock::DataDirLock;
+use crate::resolve::resolve;
 use crate::runtime::{
     now, AppRunner, Applied, FinishedTick, Host, Inputs, Role, StartError, TickError, TickResult,
 };
@@ -35,19 +41,25 @@ use placer_core::policy::{LatencyMemory, LatencySettings, PolicyName};
 use reload::Reloader;
 use status::{Health, StateDocument, TrafficDocument};
 
-/// The key of an app without a name (simulated traffic and deployment).
-const UNNAMED_APP: &str = "default";
-
 /// The running service. Share it as `Arc<Service>`.
 pub struct Service {
-    runners: BTreeMap<String, Arc<AppRunner>>,
+    runners: RwLock<BTreeMap<String, Arc<AppRunner>>>,
+    /// Apps that could not be started, and why.
+    failed: RwLock<BTreeMap<String, String>>,
+    /// Whether several apps may be placed (answers are keyed by app).
+    many: bool,
+    /// Config changes staged for each app, taken at its next tick.
+    staged: Mutex<HashMap<String, LoadedConfig>>,
     trigger_token: RwLock<Option<Secret>>,
     metrics: Metrics,
     reloader: Mutex<Reloader>,
     role: Role,
     listen: SocketAddr,
+    interval: RwLock<Duration>,
     closing: AtomicBool,
     interval_changed: Notify,
+    /// The shared data directory's lock, with several apps.
+    _lock: Option<DataDirLock>,
 }
 
 impl std::fmt::Debug for Service {
@@ -55,13 +67,21 @@ impl std::fmt::Debug for Service {
         f.debug_struct("Service")
             .field("role", &self.role)
             .field("listen", &self.listen)
-            .field("apps", &self.runners.keys().collect::<Vec<_>>())
+            .field("apps", &self.app_names())
             .finish_non_exhaustive()
     }
 }
 
+/// Why an app named in a request is not there.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("no app {name:?} is placed here; GET /apps lists them")]
+pub struct UnknownApp {
+    /// The name asked for.
+    pub name: String,
+}
+
 impl Service {
-    /// Loads the config and starts its app's runner (see
+    /// Loads the config and starts its apps' runners (see
     /// [`AppRunner::start`]).
     ///
     /// # Errors
@@ -73,40 +93,174 @@ impl Service {
             source,
         })?;
         let loaded = config_file::parse(&text, &path).map_err(LoadError::from)?;
-        let runner = AppRunner::start(inputs, role, loaded).await?;
-        let (key, listen, trigger_token, dry_run) = {
-            let settings = runner.settings();
-            (
-                app_key(&settings),
-                settings.listen,
-                settings.trigger_token.clone(),
-                settings.dry_run,
-            )
-        };
         let metrics = Metrics::new();
-        metrics.set_dry_run(dry_run);
-        Ok(Arc::new(Service {
-            runners: BTreeMap::from([(key, Arc::new(runner))]),
-            trigger_token: RwLock::new(trigger_token),
+        let reloader = Mutex::new(Reloader::new(path, Some(text)));
+        let AppSelection::Many { names, patterns } = selection(&loaded) else {
+            let runner = AppRunner::start(inputs, role, loaded).await?;
+            let key = runner.name().to_owned();
+            let (listen, trigger_token, dry_run, interval) = {
+                let settings = runner.settings();
+                (
+                    settings.listen,
+                    settings.trigger_token.clone(),
+                    settings.dry_run,
+                    settings.interval,
+                )
+            };
+            metrics.add_app(&key, dry_run);
+            return Ok(Arc::new(Service {
+                runners: RwLock::new(BTreeMap::from([(key, Arc::new(runner))])),
+                failed: RwLock::default(),
+                many: false,
+                staged: Mutex::default(),
+                trigger_token: RwLock::new(trigger_token),
+                metrics,
+                reloader,
+                role,
+                listen,
+                interval: RwLock::new(interval),
+                closing: AtomicBool::new(false),
+                interval_changed: Notify::new(),
+                _lock: None,
+            }));
+        };
+
+        // The process-wide settings, from the file's top level.
+        let top =
+            resolve(&inputs.args, &inputs.env, &loaded, inputs.fallback_seed).or_else(|_| {
+                // The top level alone may lack what each app has (its name).
+                let first = names.first().map_or("app", String::as_str);
+                let narrowed = loaded.for_app(first).map_err(LoadError::from)?;
+                resolve(&inputs.args, &inputs.env, &narrowed, inputs.fallback_seed)
+                    .map_err(StartError::from)
+            })?;
+        if role == Role::Serve {
+            top.check_serve()?;
+        }
+        // Nothing in the data directory is read before its lock is held.
+        let lock = if inputs.args.wait_for_lock {
+            DataDirLock::acquire_waiting(&top.data_root).await?
+        } else {
+            DataDirLock::try_acquire(&top.data_root)?
+        };
+        if !patterns.is_empty() {
+            tracing::warn!(
+                "apps: patterns {} are matched against the organization's apps when the app list is refreshed",
+                patterns.join(", ")
+            );
+        }
+        let shared = SharedLimits::new(&loaded.settings.fly);
+        let service = Arc::new(Service {
+            runners: RwLock::default(),
+            failed: RwLock::default(),
+            many: true,
+            staged: Mutex::default(),
+            trigger_token: RwLock::new(top.trigger_token.clone()),
             metrics,
-            reloader: Mutex::new(Reloader::new(path, Some(text))),
+            reloader,
             role,
-            listen,
+            listen: top.listen,
+            interval: RwLock::new(top.interval),
             closing: AtomicBool::new(false),
             interval_changed: Notify::new(),
-        }))
+            _lock: Some(lock),
+        });
+        let mut started = tokio::task::JoinSet::new();
+        for name in names {
+            let narrowed = match loaded.for_app(&name) {
+                Ok(narrowed) => narrowed,
+                Err(err) => {
+                    service.app_failed(&name, err.to_string());
+                    continue;
+                }
+            };
+            let inputs = inputs.clone();
+            let shared = shared.clone();
+            started.spawn(async move {
+                let result = AppRunner::start_with(inputs, role, narrowed, Some(shared)).await;
+                (name, result)
+            });
+        }
+        while let Some(joined) = started.join_next().await {
+            let Ok((name, result)) = joined else {
+                continue;
+            };
+            match result {
+                Ok(runner) => service.add_runner(runner),
+                Err(err) => service.app_failed(&name, err.to_string()),
+            }
+        }
+        Ok(service)
     }
 
-    /// The app's runner. Every endpoint goes through here: with one app
-    /// there is one runner.
-    pub fn runner(&self) -> &Arc<AppRunner> {
-        self.runners
+    fn add_runner(&self, runner: AppRunner) {
+        let name = runner.name().to_owned();
+        self.metrics.add_app(&name, runner.settings().dry_run);
+        self.failed_mut().remove(&name);
+        self.runners_mut().insert(name, Arc::new(runner));
+    }
+
+    fn app_failed(&self, name: &str, message: String) {
+        tracing::error!(app = %name, "app {name} not placed: {message}");
+        self.failed_mut().insert(name.to_owned(), message);
+    }
+
+    /// Whether several apps may be placed: answers are then keyed by app.
+    pub fn is_many(&self) -> bool {
+        self.many
+    }
+
+    /// The apps placed, by name.
+    pub fn app_names(&self) -> Vec<String> {
+        self.runners_read().keys().cloned().collect()
+    }
+
+    /// Apps that could not be started, with why.
+    pub fn failed_apps(&self) -> BTreeMap<String, String> {
+        self.failed
+            .read()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+            .clone()
+    }
+
+    /// Every runner, by app name.
+    pub fn runners(&self) -> Vec<(String, Arc<AppRunner>)> {
+        self.runners_read()
+            .iter()
+            .map(|(name, runner)| (name.clone(), Arc::clone(runner)))
+            .collect()
+    }
+
+    /// The runner of app `name`; with one app, `None` names it too.
+    ///
+    /// # Errors
+    /// [`UnknownApp`] when no such app is placed.
+    pub fn runner_of(&self, name: Option<&str>) -> Result<Arc<AppRunner>, UnknownApp> {
+        let runners = self.runners_read();
+        let found = match name {
+            Some(name) => runners.get(name),
+            None if runners.len() == 1 => runners.values().next(),
+            None => None,
+        };
+        found.cloned().ok_or_else(|| UnknownApp {
+            name: name.unwrap_or_default().to_owned(),
+        })
+    }
+
+    /// The one app's runner (the first app's with several).
+    ///
+    /// # Panics
+    /// When no app is placed at all.
+    pub fn runner(&self) -> Arc<AppRunner> {
+        self.runners_read()
             .values()
             .next()
-            .expect("the service starts with one app")
+            .cloned()
+            .expect("the service places at least one app")
     }
 
-    /// Runs a tick now and returns its report (see [`AppRunner::tick`]).
+    /// Runs a tick of the one app now and returns its report (see
+    /// [`AppRunner::tick`]); with several apps, of the first.
     ///
     /// # Errors
     /// [`TickError`] when shutting down or when the tick crashed.
@@ -118,28 +272,119 @@ impl Service {
         self.runner().tick(host).await
     }
 
+    /// Runs a tick of app `name` now.
+    ///
+    /// # Errors
+    /// [`UnknownApp`] when no such app is placed.
+    pub async fn tick_app(self: &Arc<Self>, name: &str) -> Result<TickResult, UnknownApp> {
+        let runner = self.runner_of(Some(name))?;
+        if self.closing.load(Ordering::SeqCst) {
+            return Ok(Err(TickError::ShuttingDown));
+        }
+        let host: Arc<dyn Host> = Arc::clone(self) as Arc<dyn Host>;
+        Ok(runner.tick(host).await)
+    }
+
+    /// Runs a tick of every app now, all at once, and returns each app's
+    /// report. One app's failure never stops another's tick.
+    pub async fn tick_all(self: &Arc<Self>) -> BTreeMap<String, TickResult> {
+        let runners = self.runners();
+        if self.closing.load(Ordering::SeqCst) {
+            return runners
+                .into_iter()
+                .map(|(name, _)| (name, Err(TickError::ShuttingDown)))
+                .collect();
+        }
+        // A saved change reaches every app at this tick.
+        self.poll_config();
+        if let Some(loaded) = self.reloader().take_pending() {
+            self.stage_for_apps(loaded);
+        }
+        let mut ticks = tokio::task::JoinSet::new();
+        for (name, runner) in runners {
+            let host: Arc<dyn Host> = Arc::clone(self) as Arc<dyn Host>;
+            ticks.spawn(async move { (name, runner.tick(host).await) });
+        }
+        let mut results = BTreeMap::new();
+        while let Some(joined) = ticks.join_next().await {
+            if let Ok((name, result)) = joined {
+                results.insert(name, result);
+            }
+        }
+        results
+    }
+
     /// Stops taking ticks, waits for the ticks in flight, and saves the
     /// engine states.
     pub async fn close(&self) {
         self.closing.store(true, Ordering::SeqCst);
-        for runner in self.runners.values() {
+        for (_, runner) in self.runners() {
             runner.close().await;
         }
     }
 
-    /// The `/health` document.
+    /// The `/health` document of app `name` (`None`: the one app).
+    ///
+    /// # Errors
+    /// [`UnknownApp`] when no such app is placed.
+    pub fn health_of(&self, name: Option<&str>) -> Result<Health, UnknownApp> {
+        Ok(self.runner_of(name)?.view().health())
+    }
+
+    /// The `/health` document of the one app (the first with several).
     pub fn health(&self) -> Health {
         self.runner().view().health()
     }
 
-    /// The `/state` document.
+    /// Every app's `/health` document.
+    pub fn health_all(&self) -> BTreeMap<String, Health> {
+        self.runners()
+            .into_iter()
+            .map(|(name, runner)| (name, runner.view().health()))
+            .collect()
+    }
+
+    /// The `/state` document of the one app (the first with several).
     pub fn state(&self) -> StateDocument {
         self.runner().view().state(now())
     }
 
-    /// The `/traffic` document.
+    /// The `/state` document of app `name` (`None`: the one app).
+    ///
+    /// # Errors
+    /// [`UnknownApp`] when no such app is placed.
+    pub fn state_of(&self, name: Option<&str>) -> Result<StateDocument, UnknownApp> {
+        Ok(self.runner_of(name)?.view().state(now()))
+    }
+
+    /// Every app's `/state` document.
+    pub fn state_all(&self) -> BTreeMap<String, StateDocument> {
+        let at = now();
+        self.runners()
+            .into_iter()
+            .map(|(name, runner)| (name, runner.view().state(at)))
+            .collect()
+    }
+
+    /// The `/traffic` document of the one app (the first with several).
     pub fn traffic(&self) -> TrafficDocument {
         self.runner().view().traffic()
+    }
+
+    /// The `/traffic` document of app `name` (`None`: the one app).
+    ///
+    /// # Errors
+    /// [`UnknownApp`] when no such app is placed.
+    pub fn traffic_of(&self, name: Option<&str>) -> Result<TrafficDocument, UnknownApp> {
+        Ok(self.runner_of(name)?.view().traffic())
+    }
+
+    /// Every app's `/traffic` document.
+    pub fn traffic_all(&self) -> BTreeMap<String, TrafficDocument> {
+        self.runners()
+            .into_iter()
+            .map(|(name, runner)| (name, runner.view().traffic()))
+            .collect()
     }
 
     /// The metrics registry.
@@ -149,7 +394,10 @@ impl Service {
 
     /// Time between periodic ticks (zero: no loop).
     pub fn interval(&self) -> Duration {
-        self.runner().view().interval
+        *self
+            .interval
+            .read()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
     }
 
     /// Resolves when a config change alters the interval.
@@ -175,38 +423,100 @@ impl Service {
             .lock()
             .unwrap_or_else(|poisoned| poisoned.into_inner())
     }
+
+    /// Hands a valid new config to every app: each gets its own narrowed
+    /// copy at its next tick. An app whose entries make an invalid config
+    /// keeps its previous one and says why; the others take the change.
+    pub(crate) fn stage_for_apps(&self, loaded: LoadedConfig) {
+        let mut staged = self.staged();
+        for (name, runner) in self.runners() {
+            if !self.many {
+                staged.insert(name, loaded.clone());
+                continue;
+            }
+            match loaded.for_app(&name) {
+                Ok(narrowed) => {
+                    staged.insert(name, narrowed);
+                }
+                Err(err) => {
+                    let message = err.to_string();
+                    tracing::error!(app = %name, "config change rejected for app {name}, its previous config stays in force: {message}");
+                    self.metrics.observe_reload(&name, false);
+                    runner.set_config_error(Some(message));
+                }
+            }
+        }
+    }
+
+    fn staged(&self) -> MutexGuard<'_, HashMap<String, LoadedConfig>> {
+        self.staged
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+
+    fn runners_read(&self) -> std::sync::RwLockReadGuard<'_, BTreeMap<String, Arc<AppRunner>>> {
+        self.runners
+            .read()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+
+    fn runners_mut(&self) -> std::sync::RwLockWriteGuard<'_, BTreeMap<String, Arc<AppRunner>>> {
+        self.runners
+            .write()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+
+    fn failed_mut(&self) -> std::sync::RwLockWriteGuard<'_, BTreeMap<String, String>> {
+        self.failed
+            .write()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
 }
 
 impl Host for Service {
-    fn staged_config(&self) -> Option<LoadedConfig> {
+    fn staged_config(&self, runner: &AppRunner) -> Option<LoadedConfig> {
         self.poll_config();
-        self.reloader().take_pending()
+        if let Some(loaded) = self.reloader().take_pending() {
+            self.stage_for_apps(loaded);
+        }
+        self.staged().remove(runner.name())
     }
 
     fn config_applied(&self, runner: &AppRunner, applied: &Applied) {
-        self.metrics.observe_reload(true);
+        self.metrics.observe_reload(runner.name(), true);
+        let settings = runner.settings();
         *self
             .trigger_token
             .write()
-            .unwrap_or_else(|poisoned| poisoned.into_inner()) =
-            runner.settings().trigger_token.clone();
+            .unwrap_or_else(|poisoned| poisoned.into_inner()) = settings.trigger_token.clone();
         if applied.interval_changed {
+            *self
+                .interval
+                .write()
+                .unwrap_or_else(|poisoned| poisoned.into_inner()) = settings.interval;
             self.interval_changed.notify_waiters();
         }
     }
 
-    fn config_rejected(&self, _runner: &AppRunner, message: String) {
+    fn config_rejected(&self, runner: &AppRunner, message: String) {
         self.reloader().reject_applied(message.clone());
-        self.reject_config(message);
+        tracing::error!(
+            app = %runner.name(),
+            "config change rejected, the previous config stays in force: {message}"
+        );
+        self.metrics.observe_reload(runner.name(), false);
+        runner.set_config_error(Some(message));
     }
 
-    fn tick_finished(&self, _runner: &AppRunner, tick: &FinishedTick<'_>) {
+    fn tick_finished(&self, runner: &AppRunner, tick: &FinishedTick<'_>) {
+        let app = runner.name();
         if tick.persist_failed {
-            self.metrics.observe_persist_error();
+            self.metrics.observe_persist_error(app);
         }
         self.metrics
-            .observe_tick(tick.report, tick.took, tick.deployment);
+            .observe_tick(app, tick.report, tick.took, tick.deployment);
         self.metrics.observe_budget(
+            app,
             tick.placer
                 .config()
                 .policy_settings
@@ -221,15 +531,4 @@ impl Host for Service {
                 .as_ref(),
         );
     }
-}
-
-/// The name a runner is kept under: its app's, or [`UNNAMED_APP`] when
-/// neither traffic nor deployment names one.
-fn app_key(resolved: &Resolved) -> String {
-    let app = match (&resolved.deployment, &resolved.traffic) {
-        (DeploymentPlan::Observed(plan) | DeploymentPlan::Live(plan), _) => Some(&plan.app),
-        (_, TrafficPlan::Prometheus(plan)) => Some(&plan.app),
-        _ => None,
-    };
-    app.map_or_else(|| UNNAMED_APP.to_owned(), Clone::clone)
 }

@@ -178,11 +178,12 @@ pub struct PageAction {
 /// The page document of `app` (the first app when `None`), or `None` when
 /// there is no such app.
 pub fn document(service: &Service, app: Option<&str>) -> Option<PageDocument> {
+    let runners = service.runners();
     let (name, runner) = match app {
-        Some(name) => service.runners.get_key_value(name)?,
-        None => service.runners.iter().next()?,
+        Some(name) => runners.iter().find(|(key, _)| key == name)?,
+        None => runners.first()?,
     };
-    let apps = service.runners.keys().cloned().collect();
+    let apps = runners.iter().map(|(key, _)| key.clone()).collect();
     let view = runner.view();
     Some(build(&view, name.clone(), apps, crate::runtime::now()))
 }

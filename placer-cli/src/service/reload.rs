@@ -30,7 +30,9 @@ impl Service {
                 );
                 // The file is valid again: an earlier rejection no longer
                 // describes it.
-                self.runner().set_config_error(None);
+                for (_, runner) in self.runners() {
+                    runner.set_config_error(None);
+                }
             }
             ReloadEvent::Rejected(message) => self.reject_config(message),
         }
@@ -39,8 +41,10 @@ impl Service {
     /// Logs and records that the file's content is not in force.
     pub(crate) fn reject_config(&self, message: String) {
         tracing::error!("config change rejected, the previous config stays in force: {message}");
-        self.metrics().observe_reload(false);
-        self.runner().set_config_error(Some(message));
+        for (name, runner) in self.runners() {
+            self.metrics().observe_reload(&name, false);
+            runner.set_config_error(Some(message.clone()));
+        }
     }
 }
 

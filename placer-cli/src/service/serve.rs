@@ -54,7 +54,13 @@ async fn periodic_ticks(service: Arc<Service>, mut stopped: watch::Receiver<bool
         };
         tokio::select! {
             () = wait => {
-                if let Err(err) = service.tick_now().await {
+                if service.is_many() {
+                    for (app, result) in service.tick_all().await {
+                        if let Err(err) = result {
+                            tracing::debug!(app = %app, "periodic tick not run: {err}");
+                        }
+                    }
+                } else if let Err(err) = service.tick_now().await {
                     tracing::debug!("periodic tick not run: {err}");
                 }
             }

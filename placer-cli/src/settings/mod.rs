@@ -32,7 +32,13 @@ pub struct FileSettings {
 }
 
 impl ConfigExtension for FileSettings {
-    const KEYS: &'static [&'static str] = &["service", "prometheus", "fly", "simulation"];
+    const KEYS: &'static [&'static str] = &[
+        "service",
+        "prometheus",
+        "fly",
+        "simulation",
+        crate::apps::APPS_SECTION,
+    ];
 }
 
 impl FileSettings {

@@ -23,6 +23,10 @@ pub struct SimulationSection {
     /// Regions deployed when the simulated (dry-run) deployment starts, with
     /// no state file yet. Unset: the engine's `always_running_regions`.
     pub initial_deployment: Option<BTreeSet<Region>>,
+    /// How many apps to simulate (`sim-1` … `sim-N`), each with its own
+    /// traffic, deployment and state, when the file has no `apps:` section.
+    /// Unset or 1: one app, as always.
+    pub apps: Option<usize>,
 }
 
 impl Default for SimulationSection {
@@ -34,6 +38,7 @@ impl Default for SimulationSection {
                 .map(|code| code.parse().expect("built-in region codes are valid"))
                 .collect(),
             initial_deployment: None,
+            apps: None,
         }
     }
 }

@@ -29,7 +29,7 @@ mod read_only;
 mod retry;
 mod timer;
 
-pub use rate_limit::RateLimited;
+pub use rate_limit::{RateLimited, RateLimiter};
 pub use read_only::ReadOnly;
 pub use retry::{RetryPolicy, Retrying};
 pub use timer::{InstantTimer, Timer};

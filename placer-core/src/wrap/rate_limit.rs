@@ -34,8 +34,34 @@ use crate::{ActuatorError, Region, RegionActuator};
 #[derive(Debug)]
 pub struct RateLimited<A> {
     inner: A,
+    limiter: RateLimiter,
+}
+
+/// The token bucket behind [`RateLimited`]. Cloning shares it: actuators
+/// built with [`RateLimited::with_limiter`] and clones of one limiter draw
+/// from the same bucket, so a limit that holds per token (one Fly org, many
+/// apps) holds for all of them together.
+///
+/// ```
+/// # futures::executor::block_on(async {
+/// use std::sync::Arc;
+/// use std::time::Duration;
+/// use placer_core::wrap::{InstantTimer, RateLimited, RateLimiter};
+/// use placer_core::{InMemoryActuator, RegionActuator};
+///
+/// let timer = Arc::new(InstantTimer::new());
+/// let limiter = RateLimiter::new(2.0, 1, timer.clone());
+/// let shop = RateLimited::with_limiter(InMemoryActuator::new([]), limiter.clone());
+/// let blog = RateLimited::with_limiter(InMemoryActuator::new([]), limiter);
+/// shop.deploy(&"fra".parse().unwrap()).await.unwrap();
+/// blog.deploy(&"cdg".parse().unwrap()).await.unwrap(); // the shared bucket is empty
+/// assert_eq!(timer.sleeps(), [Duration::from_millis(500)]);
+/// # });
+/// ```
+#[derive(Debug, Clone)]
+pub struct RateLimiter {
     timer: Arc<dyn Timer>,
-    bucket: Mutex<Bucket>,
+    bucket: Arc<Mutex<Bucket>>,
 }
 
 #[derive(Debug)]
@@ -69,35 +95,31 @@ impl Bucket {
     }
 }
 
-impl<A> RateLimited<A> {
-    /// Wraps `inner`. A rate that is not a positive number (zero, negative,
-    /// NaN) means "no limit"; `burst` is at least 1. `timer` tells the time
-    /// and does the waiting.
-    pub fn new(inner: A, max_requests_per_second: f64, burst: u32, timer: Arc<dyn Timer>) -> Self {
+impl RateLimiter {
+    /// At most `burst` calls at once and `max_requests_per_second` on
+    /// average. A rate that is not a positive number (zero, negative, NaN)
+    /// means "no limit"; `burst` is at least 1. `timer` tells the time and
+    /// does the waiting.
+    pub fn new(max_requests_per_second: f64, burst: u32, timer: Arc<dyn Timer>) -> Self {
         let rate = if max_requests_per_second > 0.0 {
             max_requests_per_second
         } else {
             f64::INFINITY
         };
         let burst = f64::from(burst.max(1));
-        RateLimited {
-            inner,
+        RateLimiter {
             timer,
-            bucket: Mutex::new(Bucket {
+            bucket: Arc::new(Mutex::new(Bucket {
                 rate,
                 burst,
                 tokens: burst,
                 updated: None,
-            }),
+            })),
         }
     }
 
-    /// The wrapped actuator.
-    pub fn inner(&self) -> &A {
-        &self.inner
-    }
-
-    async fn wait_turn(&self) {
+    /// Waits until a call may go out.
+    pub async fn wait_turn(&self) {
         let delay = self
             .bucket
             .lock()
@@ -106,6 +128,30 @@ impl<A> RateLimited<A> {
         if !delay.is_zero() {
             self.timer.sleep(delay).await;
         }
+    }
+}
+
+impl<A> RateLimited<A> {
+    /// Wraps `inner` with a bucket of its own (see [`RateLimiter::new`]).
+    pub fn new(inner: A, max_requests_per_second: f64, burst: u32, timer: Arc<dyn Timer>) -> Self {
+        Self::with_limiter(
+            inner,
+            RateLimiter::new(max_requests_per_second, burst, timer),
+        )
+    }
+
+    /// Wraps `inner`, drawing from `limiter`, which others may share.
+    pub fn with_limiter(inner: A, limiter: RateLimiter) -> Self {
+        RateLimited { inner, limiter }
+    }
+
+    /// The wrapped actuator.
+    pub fn inner(&self) -> &A {
+        &self.inner
+    }
+
+    async fn wait_turn(&self) {
+        self.limiter.wait_turn().await;
     }
 }
 

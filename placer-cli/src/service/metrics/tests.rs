@@ -55,39 +55,55 @@ async fn exposes_per_region_numbers_actions_and_skip_classes() {
     let metrics = Metrics::new();
     let deployed = BTreeSet::from([region("iad"), region("fra")]);
     for report in &reports {
-        metrics.observe_tick(report, Duration::from_millis(20), &deployed);
+        metrics.observe_tick("shop", report, Duration::from_millis(20), &deployed);
     }
     let text = metrics.render();
 
     assert_eq!(
-        line_value(&text, "fly_placer_region_requests{region=\"fra\"}"),
+        line_value(
+            &text,
+            "fly_placer_region_requests{app=\"shop\",region=\"fra\"}"
+        ),
         Some(90.0)
     );
-    assert!(text.contains("fly_placer_region_traffic_average{region=\"fra\",window=\"long\"}"));
-    assert!(text.contains("fly_placer_region_threshold{region=\"iad\",kind=\"deploy\"}"));
+    assert!(text.contains(
+        "fly_placer_region_traffic_average{app=\"shop\",region=\"fra\",window=\"long\"}"
+    ));
+    assert!(
+        text.contains("fly_placer_region_threshold{app=\"shop\",region=\"iad\",kind=\"deploy\"}")
+    );
     assert_eq!(
-        line_value(&text, "fly_placer_region_deployed{region=\"fra\"}"),
+        line_value(
+            &text,
+            "fly_placer_region_deployed{app=\"shop\",region=\"fra\"}"
+        ),
         Some(1.0)
     );
     assert_eq!(
-        line_value(&text, "fly_placer_region_deployed{region=\"nrt\"}"),
+        line_value(
+            &text,
+            "fly_placer_region_deployed{app=\"shop\",region=\"nrt\"}"
+        ),
         Some(0.0)
     );
     assert_eq!(
         line_value(
             &text,
-            "fly_placer_actions_total{action=\"deploy\",outcome=\"ok\"}"
+            "fly_placer_actions_total{app=\"shop\",action=\"deploy\",outcome=\"ok\"}"
         ),
         Some(1.0),
         "{text}"
     );
     assert_eq!(
-        line_value(&text, "fly_placer_skips_total{reason=\"excluded\"}"),
+        line_value(
+            &text,
+            "fly_placer_skips_total{app=\"shop\",reason=\"excluded\"}"
+        ),
         Some(4.0),
         "{text}"
     );
     assert_eq!(
-        line_value(&text, "fly_placer_ticks_total{result=\"ok\"}"),
+        line_value(&text, "fly_placer_ticks_total{app=\"shop\",result=\"ok\"}"),
         Some(4.0)
     );
     assert_eq!(
@@ -101,7 +117,12 @@ async fn exposes_per_region_numbers_actions_and_skip_classes() {
 async fn failed_tick_counts_an_error_by_stage_and_keeps_region_gauges() {
     let metrics = Metrics::new();
     let good = reports(PlacerConfig::default(), &[("iad", 20.0)], 1).await;
-    metrics.observe_tick(&good[0], Duration::ZERO, &BTreeSet::from([region("iad")]));
+    metrics.observe_tick(
+        "shop",
+        &good[0],
+        Duration::ZERO,
+        &BTreeSet::from([region("iad")]),
+    );
 
     let mut placer = Placer::new(PlacerConfig::default()).unwrap();
     let source = ScriptedSource::new();
@@ -110,19 +131,33 @@ async fn failed_tick_counts_an_error_by_stage_and_keeps_region_gauges() {
     let failed = placer
         .tick(&source, &actuator, Timestamp::from_unix_seconds(1))
         .await;
-    metrics.observe_tick(&failed, Duration::ZERO, &BTreeSet::from([region("iad")]));
+    metrics.observe_tick(
+        "shop",
+        &failed,
+        Duration::ZERO,
+        &BTreeSet::from([region("iad")]),
+    );
 
     let text = metrics.render();
     assert_eq!(
-        line_value(&text, "fly_placer_errors_total{stage=\"metrics\"}"),
+        line_value(
+            &text,
+            "fly_placer_errors_total{app=\"shop\",stage=\"metrics\"}"
+        ),
         Some(1.0)
     );
     assert_eq!(
-        line_value(&text, "fly_placer_ticks_total{result=\"failed\"}"),
+        line_value(
+            &text,
+            "fly_placer_ticks_total{app=\"shop\",result=\"failed\"}"
+        ),
         Some(1.0)
     );
     assert_eq!(
-        line_value(&text, "fly_placer_region_requests{region=\"iad\"}"),
+        line_value(
+            &text,
+            "fly_placer_region_requests{app=\"shop\",region=\"iad\"}"
+        ),
         Some(20.0)
     );
 }
@@ -130,19 +165,22 @@ async fn failed_tick_counts_an_error_by_stage_and_keeps_region_gauges() {
 #[test]
 fn reload_results_and_validity() {
     let metrics = Metrics::new();
-    metrics.observe_reload(false);
+    metrics.observe_reload("shop", false);
     let text = metrics.render();
-    assert_eq!(line_value(&text, "fly_placer_config_valid"), Some(0.0));
+    assert_eq!(
+        line_value(&text, "fly_placer_config_valid{app=\"shop\"}"),
+        Some(0.0)
+    );
     assert_eq!(
         line_value(
             &text,
-            "fly_placer_config_reloads_total{result=\"rejected\"}"
+            "fly_placer_config_reloads_total{app=\"shop\",result=\"rejected\"}"
         ),
         Some(1.0)
     );
-    metrics.observe_reload(true);
+    metrics.observe_reload("shop", true);
     assert_eq!(
-        line_value(&metrics.render(), "fly_placer_config_valid"),
+        line_value(&metrics.render(), "fly_placer_config_valid{app=\"shop\"}"),
         Some(1.0)
     );
 }
@@ -162,11 +200,16 @@ async fn exposes_the_machine_budget_and_what_its_period_has_spent() {
         });
     let (placer, _) = run(config, &[("iad", 10.0)], 31).await;
     let metrics = Metrics::new();
+    metrics.add_app("shop", false);
     assert_eq!(
-        line_value(&metrics.render(), "fly_placer_budget_machine_hours "),
+        line_value(
+            &metrics.render(),
+            "fly_placer_budget_machine_hours{app=\"shop\"} "
+        ),
         Some(0.0)
     );
     metrics.observe_budget(
+        "shop",
         placer
             .config()
             .policy_settings
@@ -182,12 +225,15 @@ async fn exposes_the_machine_budget_and_what_its_period_has_spent() {
     );
     let text = metrics.render();
     assert_eq!(
-        line_value(&text, "fly_placer_budget_machine_hours "),
+        line_value(&text, "fly_placer_budget_machine_hours{app=\"shop\"} "),
         Some(48.0)
     );
     // One region for the half hour since the period began.
     assert_eq!(
-        line_value(&text, "fly_placer_budget_spent_machine_hours "),
+        line_value(
+            &text,
+            "fly_placer_budget_spent_machine_hours{app=\"shop\"} "
+        ),
         Some(0.5)
     );
 }
@@ -214,13 +260,13 @@ async fn counts_skipped_actions_ignored_regions_and_unavailable_regions() {
         },
     ));
     let metrics = Metrics::new();
-    metrics.observe_tick(&report, Duration::from_millis(20), &BTreeSet::new());
+    metrics.observe_tick("shop", &report, Duration::from_millis(20), &BTreeSet::new());
     let text = metrics.render();
     for line in [
-        r#"fly_placer_actions_total{action="remove",outcome="skipped"} 1"#,
-        r#"fly_placer_ignored_regions_total{region="zzz"} 1"#,
-        r#"fly_placer_region_unavailable{region="syd"} 1"#,
-        r#"fly_placer_skips_total{reason="unavailable"} 1"#,
+        r#"fly_placer_actions_total{app="shop",action="remove",outcome="skipped"} 1"#,
+        r#"fly_placer_ignored_regions_total{app="shop",region="zzz"} 1"#,
+        r#"fly_placer_region_unavailable{app="shop",region="syd"} 1"#,
+        r#"fly_placer_skips_total{app="shop",reason="unavailable"} 1"#,
     ] {
         assert!(text.contains(line), "{line} missing from\n{text}");
     }
@@ -228,4 +274,57 @@ async fn counts_skipped_actions_ignored_regions_and_unavailable_regions() {
         line_value(&text, "fly_placer_errors_total").is_none(),
         "{text}"
     );
+}
+
+#[tokio::test]
+async fn each_app_keeps_its_own_region_gauges() {
+    let metrics = Metrics::new();
+    let shop = reports(PlacerConfig::default(), &[("iad", 20.0), ("fra", 5.0)], 1).await;
+    let blog = reports(PlacerConfig::default(), &[("syd", 7.0)], 1).await;
+    metrics.observe_tick(
+        "shop",
+        &shop[0],
+        Duration::ZERO,
+        &BTreeSet::from([region("iad")]),
+    );
+    metrics.observe_tick(
+        "blog",
+        &blog[0],
+        Duration::ZERO,
+        &BTreeSet::from([region("iad")]),
+    );
+    let text = metrics.render();
+    assert_eq!(
+        line_value(
+            &text,
+            "fly_placer_region_requests{app=\"shop\",region=\"fra\"}"
+        ),
+        Some(5.0)
+    );
+    assert_eq!(
+        line_value(
+            &text,
+            "fly_placer_region_requests{app=\"blog\",region=\"syd\"}"
+        ),
+        Some(7.0)
+    );
+    // fra leaves shop's report: its gauges go, blog's stay.
+    let shop = reports(PlacerConfig::default(), &[("iad", 20.0)], 1).await;
+    metrics.observe_tick(
+        "shop",
+        &shop[0],
+        Duration::ZERO,
+        &BTreeSet::from([region("iad")]),
+    );
+    let text = metrics.render();
+    assert!(!text.contains("app=\"shop\",region=\"fra\""), "{text}");
+    assert_eq!(
+        line_value(
+            &text,
+            "fly_placer_region_requests{app=\"blog\",region=\"syd\"}"
+        ),
+        Some(7.0)
+    );
+    metrics.remove_app("blog");
+    assert!(!metrics.render().contains("region_requests{app=\"blog\""));
 }

@@ -193,11 +193,7 @@ impl ConfigOverrides {
         }
         // Which entry wrote a key last, to name its line.
         let place = |key: &str| -> (String, Option<usize>) {
-            match used
-                .iter()
-                .rev()
-                .find(|entry| entry.keys.contains_key(key))
-            {
+            match used.iter().rev().find(|entry| entry.keys.contains_key(key)) {
                 Some(entry) => (
                     format!("{}.{}.{key}", self.section, entry.name),
                     key_line_in_entry(&self.text, &self.section, &entry.name, key)
@@ -366,14 +362,15 @@ mod tests {
             ["shop-*", "shop-eu", "plain"]
         );
         let plain = overrides.config_for(["plain"]).unwrap();
-        assert_eq!(plain, crate::config::from_yaml(TEXT.split("apps:").next().unwrap(), "c").unwrap());
+        assert_eq!(
+            plain,
+            crate::config::from_yaml(TEXT.split("apps:").next().unwrap(), "c").unwrap()
+        );
         let both = overrides.config_for(["shop-*", "shop-eu"]).unwrap();
         assert_eq!(both.traffic_threshold, 80.0);
         assert_eq!(both.deployment_threshold, 10.0);
         assert_eq!(both.allowed_regions.len(), 2);
-        let latency = both
-            .policy_settings
-            .get::<crate::policy::LatencySettings>();
+        let latency = both.policy_settings.get::<crate::policy::LatencySettings>();
         assert_eq!(latency.improvement_margin, 0.3);
         assert_eq!(
             overrides.overridden_keys("shop-*"),
@@ -388,7 +385,14 @@ mod tests {
             overrides_from_yaml("cooldown_period: 5\napps: [a, \"b-*\"]\n", "c.yml", "apps")
                 .unwrap();
         assert_eq!(overrides.names().collect::<Vec<_>>(), ["a", "b-*"]);
-        assert_eq!(overrides.config_for(["a"]).unwrap().cooldown_period.as_secs(), 5);
+        assert_eq!(
+            overrides
+                .config_for(["a"])
+                .unwrap()
+                .cooldown_period
+                .as_secs(),
+            5
+        );
         assert_eq!(overrides.line_of_entry("b-*"), None);
     }
 
@@ -414,12 +418,19 @@ mod tests {
         let text = "traffic_threshold: 50\napps:\n  shop:\n    deployment_threshold: 60\n";
         let err = overrides_from_yaml(text, "c.yml", "apps").unwrap_err();
         assert_eq!(err.line(), Some(4), "{err}");
-        assert!(err.to_string().contains("apps.shop.deployment_threshold"), "{err}");
+        assert!(
+            err.to_string().contains("apps.shop.deployment_threshold"),
+            "{err}"
+        );
         // The rule names a top-level key the entry did not write: at the entry.
         let text = "deployment_threshold: 10\napps:\n  shop:\n    traffic_threshold: 5\n";
         let err = overrides_from_yaml(text, "c.yml", "apps").unwrap_err();
         assert_eq!(err.line(), Some(3), "{err}");
-        assert!(err.to_string().starts_with("c.yml:3: apps.shop: deployment_threshold"), "{err}");
+        assert!(
+            err.to_string()
+                .starts_with("c.yml:3: apps.shop: deployment_threshold"),
+            "{err}"
+        );
     }
 
     #[test]
@@ -427,7 +438,10 @@ mod tests {
         let text = "apps:\n  shop:\n    cooldown_period: 5\n    max_actions_per_tick: many\n";
         let err = overrides_from_yaml(text, "c.yml", "apps").unwrap_err();
         assert_eq!(err.line(), Some(4), "{err}");
-        assert!(err.to_string().contains("apps.shop.max_actions_per_tick"), "{err}");
+        assert!(
+            err.to_string().contains("apps.shop.max_actions_per_tick"),
+            "{err}"
+        );
         let text = "apps:\n  shop:\n    allowed_regions: [iad, Frankfurt]\n";
         let err = overrides_from_yaml(text, "c.yml", "apps").unwrap_err();
         assert_eq!(err.line(), Some(3), "{err}");
