@@ -171,6 +171,54 @@ fn the_json_report_is_the_same_for_the_same_seed() {
     insta::assert_snapshot!("backtest_report_json", reports[0]);
 }
 
+/// The report of `backtest --json` with `extra` flags, in `workspace`.
+fn json_report(workspace: &Workspace, extra: &[&str]) -> Value {
+    let mut args = vec!["backtest", "--trace", "trace.csv", "--json"];
+    args.extend(extra);
+    let output = workspace.run(&args, &[]);
+    assert!(output.status.success(), "{}", stderr(&output));
+    serde_json::from_str(&stdout(&output)).unwrap()
+}
+
+#[test]
+fn startup_ticks_come_from_the_flag_or_the_configs_machine_startup() {
+    let workspace = workspace("latency");
+    gen_trace(&workspace, "steady-high-undeployed", "1", "4", "trace.csv");
+    let at_once = json_report(&workspace, &[]);
+    let late = json_report(&workspace, &["--startup-ticks", "3"]);
+    assert_eq!(at_once["settings"]["startup_ticks"], 0);
+    assert_eq!(late["settings"]["startup_ticks"], 3);
+    let (policy_now, policy_late) = (&at_once["rows"][0], &late["rows"][0]);
+    // The same decisions, paid for alike, served later.
+    assert_eq!(policy_now["machine_hours"], policy_late["machine_hours"]);
+    assert!(
+        policy_late["mean_rtt_ms"].as_f64().unwrap() > policy_now["mean_rtt_ms"].as_f64().unwrap()
+    );
+    // The hindsight rows start at once either way.
+    assert_eq!(at_once["rows"][5], late["rows"][5]);
+    assert_eq!(late["rows"][5]["policy"], "oracle-equal-mh");
+    assert!(
+        late["ratio_to_oracle"].as_f64().unwrap() > at_once["ratio_to_oracle"].as_f64().unwrap()
+    );
+
+    // 2m30s of start-up on one-minute ticks is three ticks.
+    workspace.write(
+        "startup.yml",
+        "dry_run: true\npolicy: latency\nmachine_startup: 2m30s\n",
+    );
+    let configured = json_report(&workspace, &["--config", "startup.yml"]);
+    assert_eq!(configured, late);
+    let table = workspace.run(
+        &["backtest", "--trace", "trace.csv", "--startup-ticks", "2"],
+        &[],
+    );
+    assert!(
+        stdout(&table).contains("A region deployed at tick t serves from tick t + 2"),
+        "{}",
+        stdout(&table)
+    );
+}
+
 #[test]
 fn bad_trace_rows_exit_2_naming_file_and_line() {
     let workspace = workspace("threshold");

@@ -34,6 +34,25 @@ fn latency_report(trace: &Trace, region_cost_ms: f64) -> QualityReport {
 /// whole trace: one period that covers exactly the intervals the report
 /// counts (the one before each tick).
 fn budgeted_report(trace: &Trace, region_cost_ms: f64, budget: Option<f64>) -> QualityReport {
+    budgeted_report_with(trace, region_cost_ms, budget, QualityOptions::default())
+}
+
+/// [`budgeted_report`] without the oracle at equal machine-hours, for the
+/// searches that run many reports and read only the policy and seed rows.
+fn quick_report(trace: &Trace, region_cost_ms: f64, budget: Option<f64>) -> QualityReport {
+    let options = QualityOptions {
+        oracle_equal_machine_hours: false,
+        ..QualityOptions::default()
+    };
+    budgeted_report_with(trace, region_cost_ms, budget, options)
+}
+
+fn budgeted_report_with(
+    trace: &Trace,
+    region_cost_ms: f64,
+    budget: Option<f64>,
+    options: QualityOptions,
+) -> QualityReport {
     let mut config = PlacerConfig::default().with_policy(PolicyName::LATENCY);
     config.policy_settings.set(&LatencySettings {
         region_cost_ms,
@@ -51,7 +70,7 @@ fn budgeted_report(trace: &Trace, region_cost_ms: f64, budget: Option<f64>) -> Q
         "latency",
         &replay.timeline,
         &LatencyModel::distance(),
-        &QualityOptions::default(),
+        &options,
     )
     .unwrap()
 }
@@ -96,7 +115,7 @@ fn on_other_seeds_the_default_policy_stays_near_the_best_static_set() {
     let default_cost = LatencySettings::default().region_cost_ms;
     for seed in 1..=4 {
         for scenario in Scenario::ALL {
-            let report = latency_report(&trace_with_seed(scenario, seed), default_cost);
+            let report = quick_report(&trace_with_seed(scenario, seed), default_cost, None);
             let ours = rtt(&report, POLICY);
             let best_static = rtt(&report, BEST_STATIC_K);
             assert!(
@@ -123,7 +142,7 @@ const BUDGETED_REGION_COST_MS: f64 = 1.0;
 fn at_the_seeds_machine_hours_the_latency_policy_has_lower_rtt() {
     for scenario in Scenario::ALL {
         let trace = trace(scenario);
-        let reference = latency_report(&trace, 5.0);
+        let reference = quick_report(&trace, 5.0, None);
         let (seed_hours, seed_rtt) = (reference.rows[SEED].machine_hours, rtt(&reference, SEED));
 
         // The cheapest region cost whose machine-hours fit the seed's, by
@@ -132,7 +151,7 @@ fn at_the_seeds_machine_hours_the_latency_policy_has_lower_rtt() {
         let mut priced = None;
         for _ in 0..10 {
             let cost = (low * high).sqrt();
-            let report = latency_report(&trace, cost);
+            let report = quick_report(&trace, cost, None);
             if report.rows[POLICY].machine_hours <= seed_hours {
                 priced = Some(report);
                 high = cost;
@@ -142,7 +161,7 @@ fn at_the_seeds_machine_hours_the_latency_policy_has_lower_rtt() {
         }
         let priced = priced.expect("one region always fits the seed's budget");
 
-        let budgeted = budgeted_report(&trace, BUDGETED_REGION_COST_MS, Some(seed_hours));
+        let budgeted = quick_report(&trace, BUDGETED_REGION_COST_MS, Some(seed_hours));
         assert!(
             budgeted.rows[POLICY].machine_hours <= seed_hours + 1e-9,
             "{scenario}: the budgeted run spent more than its budget\n{budgeted}"

@@ -105,6 +105,11 @@ pub struct BacktestArgs {
     /// Print the report as JSON instead of a table.
     #[arg(long)]
     pub json: bool,
+    /// Ticks a newly deployed region takes to start: deployed at tick t, it
+    /// serves from t + N; its machine-hours count from t [default: the
+    /// config's `machine_startup`, rounded up to whole ticks].
+    #[arg(long, value_name = "N")]
+    pub startup_ticks: Option<usize>,
     /// Measured round-trip times, JSON `{"from": {"to": ms}}` (the shape
     /// best-regions publishes), for the policy and the report [default: the
     /// distance model].

@@ -72,8 +72,18 @@ pub(crate) async fn backtest(
         );
     }
 
+    let startup_ticks = args.startup_ticks.unwrap_or_else(|| {
+        let tick = trace.tick_interval().as_secs_f64();
+        let startup = config.engine.machine_startup.as_secs_f64();
+        if tick > 0.0 {
+            (startup / tick - 1e-9).ceil().max(0.0) as usize
+        } else {
+            0
+        }
+    });
     let options = QualityOptions {
         seed: SeedRuleParams::from_config(&config.engine),
+        startup_ticks,
         ..QualityOptions::default()
     };
     let spinner = Progress::spinner(

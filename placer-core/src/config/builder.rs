@@ -42,6 +42,7 @@ setters! {
     with_policy => policy: PolicyName,
     with_min_regions => min_regions: usize,
     with_max_regions => max_regions: Option<usize>,
+    with_machine_startup => machine_startup: Duration,
 }
 
 impl PlacerConfig {

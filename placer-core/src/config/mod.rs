@@ -110,6 +110,12 @@ pub struct PlacerConfig {
     /// The latency policy never deploys more than this many regions.
     /// Default: no limit.
     pub max_regions: Option<usize>,
+    /// How long a newly deployed machine takes to start and pass its health
+    /// checks before it serves. Backtests count a new region as serving only
+    /// after it (`backtest --startup-ticks` defaults to it, rounded up to
+    /// whole ticks). Seconds or a duration such as `"3m"`. Default 0.
+    #[serde(with = "duration")]
+    pub machine_startup: Duration,
     /// Each built-in policy's settings section (`latency:` for the latency
     /// policy), typed with [`PolicySettings::get`]. The registry says which
     /// sections there are.
@@ -137,6 +143,7 @@ impl Default for PlacerConfig {
             policy: PolicyName::THRESHOLD,
             min_regions: 1,
             max_regions: None,
+            machine_startup: Duration::ZERO,
             policy_settings: PolicySettings::default(),
         }
     }
@@ -207,5 +214,6 @@ impl PlacerConfig {
         "policy",
         "min_regions",
         "max_regions",
+        "machine_startup",
     ];
 }

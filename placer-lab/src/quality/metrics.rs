@@ -8,21 +8,30 @@ use placer_core::{LatencyModel, Region, RttTable, Timestamp, UNSERVED_RTT_MS};
 use crate::{Timeline, Trace};
 
 /// The serving sets of one policy over a trace, as the report sees them:
-/// the set before the trace, the set serving each tick, and the actions
-/// taken.
+/// the set before the trace, the set deployed (and paid for) during each
+/// tick, the part of it that was up and serving, and the actions taken.
 pub(crate) struct Schedule<'a> {
     pub(crate) before: &'a BTreeSet<Region>,
     pub(crate) serving: Vec<&'a BTreeSet<Region>>,
+    /// Per tick, the regions of `serving` that had started; `None` when
+    /// every deployed region serves at once.
+    pub(crate) ready: Option<Vec<BTreeSet<Region>>>,
     pub(crate) actions: usize,
 }
 
 impl<'a> Schedule<'a> {
-    pub(crate) fn from_timeline(timeline: &'a Timeline) -> Self {
+    /// The timeline's serving sets, where a region deployed by tick `t`'s
+    /// actions serves only from the interval that starts `startup_ticks`
+    /// ticks after `t` (regions of the initial set serve from the start).
+    pub(crate) fn from_timeline(timeline: &'a Timeline, startup_ticks: usize) -> Self {
+        let serving: Vec<&BTreeSet<Region>> = (0..timeline.len())
+            .map(|tick| timeline.serving(tick))
+            .collect();
+        let ready = (startup_ticks > 0).then(|| ready_sets(&serving, startup_ticks));
         Schedule {
             before: timeline.initial(),
-            serving: (0..timeline.len())
-                .map(|tick| timeline.serving(tick))
-                .collect(),
+            serving,
+            ready,
             actions: timeline.actions().iter().sum(),
         }
     }
@@ -42,7 +51,16 @@ impl<'a> Schedule<'a> {
         Schedule {
             before,
             serving,
+            ready: None,
             actions,
+        }
+    }
+
+    /// The set whose nearest region serves tick `tick`'s requests.
+    fn serving_ready(&self, tick: usize) -> &BTreeSet<Region> {
+        match &self.ready {
+            Some(ready) => &ready[tick],
+            None => self.serving[tick],
         }
     }
 
@@ -63,8 +81,8 @@ impl<'a> Schedule<'a> {
         let mut shifts = ShiftTracker::new(table.edges().len(), options);
         let mut rtts = vec![0.0; table.edges().len()];
         for (tick, snapshot) in trace.ticks().iter().enumerate() {
-            let serving = self.serving[tick];
-            if tick == 0 || serving != self.serving[tick - 1] {
+            let serving = self.serving_ready(tick);
+            if tick == 0 || serving != self.serving_ready(tick - 1) {
                 let columns: Vec<usize> = serving
                     .iter()
                     .filter_map(|r| table.server_index(r))
@@ -100,6 +118,30 @@ impl<'a> Schedule<'a> {
             max_reaction_ticks: shifts.reactions.iter().copied().max(),
         }
     }
+}
+
+/// Per tick, the regions of `serving[tick]` that have been in the serving
+/// sets without a break for at least `startup_ticks` ticks; the regions of
+/// the first set count as started long before.
+fn ready_sets(serving: &[&BTreeSet<Region>], startup_ticks: usize) -> Vec<BTreeSet<Region>> {
+    let mut since: BTreeMap<Region, Option<usize>> = BTreeMap::new();
+    let mut ready = Vec::with_capacity(serving.len());
+    for (tick, set) in serving.iter().enumerate() {
+        since.retain(|region, _| set.contains(region));
+        for region in *set {
+            since
+                .entry(*region)
+                .or_insert(if tick == 0 { None } else { Some(tick) });
+        }
+        ready.push(
+            since
+                .iter()
+                .filter(|(_, from)| from.is_none_or(|from| tick >= from + startup_ticks))
+                .map(|(region, _)| *region)
+                .collect(),
+        );
+    }
+    ready
 }
 
 /// Requests per distinct RTT, for the weighted mean and quantiles.

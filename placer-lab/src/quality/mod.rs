@@ -48,6 +48,24 @@
 //! - **oracle-K**: at every tick, the k-median set of `K` regions for that
 //!   tick's own traffic (kept from the previous tick when it is at least as
 //!   good), i.e. per-tick hindsight.
+//! - **oracle-equal-mh**: the oracle at equal machine-hours. Each tick gets
+//!   its own number of regions `k_i` and the k-median set of that size for
+//!   its traffic; the `k_i` are chosen jointly, minimising
+//!   `Σ_i cost_i(k_i) + λ · Σ_i k_i` with the price `λ` of a region-tick
+//!   bisected so that the machine-hours equal the evaluated policy's (the
+//!   two schedules either side blended when no price meets them exactly).
+//!   A tick considers up to twice the most regions the policy ever ran,
+//!   plus two. This is the true limit for a policy that varies its region
+//!   count: [`QualityReport::ratio_to_oracle`] is the policy's mean RTT
+//!   over this row's.
+//!
+//! # Start-up delay
+//!
+//! With [`QualityOptions::startup_ticks`] `N > 0`, a region the policy (or
+//! the seed rule) deploys at tick `t` serves requests only from `t + N`: it
+//! is paid for (machine-hours, regions) from `t`, but the RTT of tick `t + i`
+//! for `i ≤ N` is computed without it. The hindsight rows (best-static-K,
+//! oracle-K, oracle-equal-mh) are limits and start at once.
 //!
 //! `K` is the evaluated policy's mean region count, at least 1. When it is
 //! not a whole number, say 3.7, both rows blend their figures for 3 and 4
@@ -56,6 +74,7 @@
 //! Candidates for both k-median rows are every catalogued region and every
 //! region in the trace; neither row honours a policy's region limits.
 
+use std::collections::BTreeSet;
 use std::fmt;
 use std::time::Duration;
 
@@ -87,6 +106,16 @@ pub struct QualityOptions {
     pub served_within_ms: f64,
     /// Parameters of the seed rule for the **seed** row.
     pub seed: SeedRuleParams,
+    /// Ticks a newly deployed region needs before it serves: a region
+    /// deployed at tick `t` serves from `t + startup_ticks` (0: at once, the
+    /// interval right after the tick). Its machine-hours count from `t`.
+    /// Applies to the evaluated policy and the seed row; the hindsight rows
+    /// are limits and start at once.
+    pub startup_ticks: usize,
+    /// Whether the report computes the oracle-equal-mh row (true). It
+    /// solves a k-median per tick for several region counts: a caller that
+    /// needs only the other rows, many times over, may leave it out.
+    pub oracle_equal_machine_hours: bool,
 }
 
 impl Default for QualityOptions {
@@ -97,6 +126,8 @@ impl Default for QualityOptions {
             shift_sustain_ticks: 5,
             served_within_ms: 30.0,
             seed: SeedRuleParams::default(),
+            startup_ticks: 0,
+            oracle_equal_machine_hours: true,
         }
     }
 }
@@ -143,9 +174,14 @@ pub struct QualityReport {
     pub k: f64,
     /// The definitions' settings the figures were computed with.
     pub settings: ReportSettings,
-    /// The evaluated policy first, then static, seed, best-static-K and
-    /// oracle-K.
+    /// The evaluated policy first, then static, seed, best-static-K,
+    /// oracle-K and oracle-equal-mh.
     pub rows: Vec<QualityRow>,
+    /// The evaluated policy's mean RTT divided by the oracle's at equal
+    /// machine-hours (the last row); `None` without traffic, when the
+    /// oracle's is 0 or when the row was left out
+    /// ([`QualityOptions::oracle_equal_machine_hours`]).
+    pub ratio_to_oracle: Option<f64>,
 }
 
 /// The settings of a report's definitions, kept with the figures so a
@@ -160,6 +196,8 @@ pub struct ReportSettings {
     pub shift_sustain_ticks: usize,
     /// [`QualityOptions::served_within_ms`].
     pub served_within_ms: f64,
+    /// [`QualityOptions::startup_ticks`].
+    pub startup_ticks: usize,
 }
 
 impl From<&QualityOptions> for ReportSettings {
@@ -169,6 +207,7 @@ impl From<&QualityOptions> for ReportSettings {
             shift_level: options.shift_level,
             shift_sustain_ticks: options.shift_sustain_ticks,
             served_within_ms: options.served_within_ms,
+            startup_ticks: options.startup_ticks,
         }
     }
 }
@@ -205,7 +244,8 @@ pub fn evaluate(
             timeline: timeline.len(),
         });
     }
-    Ok(Schedule::from_timeline(timeline).evaluate(policy, trace, model, options))
+    Ok(Schedule::from_timeline(timeline, options.startup_ticks)
+        .evaluate(policy, trace, model, options))
 }
 
 /// The full report: the policy's row, then static, seed, best-static-K and
@@ -234,14 +274,43 @@ pub fn report(
     } else {
         rows.extend(lower);
     }
+    let mut ratio_to_oracle = None;
+    if options.oracle_equal_machine_hours {
+        let region_ticks = rows[0].mean_regions * trace.len() as f64;
+        let largest = timeline
+            .after_ticks()
+            .iter()
+            .chain([initial])
+            .map(BTreeSet::len)
+            .max()
+            .unwrap_or(1);
+        let oracle = references::oracle_equal_machine_hours(
+            trace,
+            initial,
+            region_ticks,
+            ORACLE_MAX_K_FACTOR * largest + 2,
+            model,
+            options,
+        );
+        ratio_to_oracle = match (rows[0].mean_rtt_ms, oracle.mean_rtt_ms) {
+            (Some(policy), Some(oracle)) if oracle > 0.0 => Some(policy / oracle),
+            _ => None,
+        };
+        rows.push(oracle);
+    }
     Ok(QualityReport {
         ticks: trace.len(),
         tick_seconds: trace.tick_interval().as_secs_f64(),
         k,
         settings: options.into(),
         rows,
+        ratio_to_oracle,
     })
 }
+
+/// The oracle at equal machine-hours considers, per tick, up to this many
+/// times the most regions the policy ever ran (plus two).
+const ORACLE_MAX_K_FACTOR: usize = 2;
 
 /// `a` and `b` weighted `1 − fraction : fraction`: a reference that runs
 /// `K = k + fraction` regions on average, for a policy whose mean region

@@ -41,6 +41,19 @@ pub(super) fn render(report: &QualityReport) -> String {
     for row in &cells {
         write_line(&mut out, row, &widths);
     }
+    if let Some(ratio) = report.ratio_to_oracle {
+        let _ = writeln!(
+            out,
+            "\nmean RTT / oracle at equal machine-hours: {ratio:.3}"
+        );
+    }
+    if report.settings.startup_ticks > 0 {
+        let _ = writeln!(
+            out,
+            "A region deployed at tick t serves from tick t + {} (machine-hours count from t); the hindsight rows start at once.",
+            report.settings.startup_ticks
+        );
+    }
     let settings = &report.settings;
     let flap_window = Duration::try_from_secs_f64(settings.flap_window_seconds).unwrap_or_default();
     let _ = write!(
@@ -50,7 +63,8 @@ pub(super) fn render(report: &QualityReport) -> String {
          shifts: runs of at least {} ticks with at least {} requests per tick in a region not served within {} ms;\n\
          served: reached within {} ms during the run; reaction: ticks until then.\n\
          K: the policy's mean region count; best-static-K and oracle-K choose K regions in hindsight\n\
-         (for a fractional K, a weighted blend of the whole numbers on either side).\n",
+         (for a fractional K, a weighted blend of the whole numbers on either side).\n\
+         oracle-equal-mh: in hindsight, each tick's own region count and best set, at the policy's machine-hours.\n",
         humantime::format_duration(flap_window),
         settings.shift_sustain_ticks,
         settings.shift_level,

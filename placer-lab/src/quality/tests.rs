@@ -4,7 +4,7 @@ use proptest::prelude::*;
 
 use super::*;
 use crate::scenario::{generate, Scenario, DEFAULT_STEP};
-use std::collections::BTreeSet;
+use std::collections::{BTreeMap, BTreeSet};
 
 use placer_core::{Region, Timestamp, TrafficSnapshot, UNSERVED_RTT_MS};
 
@@ -254,10 +254,17 @@ fn reference_rows_follow_the_policy_row() {
     let names: Vec<&str> = report.rows.iter().map(|r| r.policy.as_str()).collect();
     assert_eq!(
         names,
-        ["policy", "static", "seed", "best-static-K", "oracle-K"]
+        [
+            "policy",
+            "static",
+            "seed",
+            "best-static-K",
+            "oracle-K",
+            "oracle-equal-mh"
+        ]
     );
     assert_eq!(report.k, 1.0);
-    let [policy, fixed, seed, best, oracle] = &report.rows[..] else {
+    let [policy, fixed, seed, best, oracle, _] = &report.rows[..] else {
         unreachable!()
     };
     // Keeping iad is the static row.
@@ -375,6 +382,164 @@ fn report_json_for_machines() {
     insta::assert_json_snapshot!(fixed_report());
 }
 
+fn with_startup(trace: &Trace, timeline: &Timeline, startup_ticks: usize) -> QualityRow {
+    let options = QualityOptions {
+        startup_ticks,
+        ..QualityOptions::default()
+    };
+    evaluate(trace, "p", timeline, &LatencyModel::distance(), &options).unwrap()
+}
+
+#[test]
+fn a_new_region_serves_only_after_its_startup_ticks_but_is_paid_for_at_once() {
+    // syd is deployed by tick 0's actions; its users wait in iad until it
+    // has started.
+    let busy: Vec<&[(&str, f64)]> = vec![&[("syd", 100.0)]; 6];
+    let trace = trace(&busy);
+    let deployed = timeline(&["iad"], &[&["iad", "syd"][..]; 6]);
+    let far = distance_ms("syd", "iad");
+    let at_once = with_startup(&trace, &deployed, 0);
+    let late = with_startup(&trace, &deployed, 3);
+    // At once: tick 0 from iad, ticks 1–5 from syd itself.
+    assert!((at_once.mean_rtt_ms.unwrap() - far / 6.0).abs() < 1e-9);
+    // Three ticks of start-up: ticks 0–3 from iad, 4 and 5 from syd.
+    assert!((late.mean_rtt_ms.unwrap() - 4.0 * far / 6.0).abs() < 1e-9);
+    assert_eq!(late.machine_hours, at_once.machine_hours);
+    assert_eq!(late.actions, at_once.actions);
+    // A region of the initial set needs no start-up.
+    let from_start = timeline(&["syd"], &[&["syd"][..]; 6]);
+    assert_eq!(with_startup(&trace, &from_start, 3).mean_rtt_ms, Some(0.0));
+}
+
+#[test]
+fn a_region_removed_and_deployed_again_starts_again() {
+    let busy: Vec<&[(&str, f64)]> = vec![&[("syd", 100.0)]; 6];
+    let trace = trace(&busy);
+    // syd from the start, gone after tick 1, back after tick 2.
+    let back = timeline(
+        &["iad", "syd"],
+        &[
+            &["iad", "syd"][..],
+            &["iad"][..],
+            &["iad", "syd"][..],
+            &["iad", "syd"][..],
+            &["iad", "syd"][..],
+            &["iad", "syd"][..],
+        ],
+    );
+    let far = distance_ms("syd", "iad");
+    // Served from iad at tick 2 (removed) and ticks 3 and 4 (starting).
+    let row = with_startup(&trace, &back, 2);
+    assert!((row.mean_rtt_ms.unwrap() - 3.0 * far / 6.0).abs() < 1e-9);
+}
+
+#[test]
+fn the_oracle_at_equal_machine_hours_spends_what_the_policy_spends() {
+    let trace = generate(
+        Scenario::FlashCrowd,
+        Duration::from_secs(4 * 3600),
+        3,
+        DEFAULT_STEP,
+    )
+    .unwrap();
+    let n = trace.len();
+    // Two regions for the first half, three for the second.
+    let mut after: Vec<&[&str]> = vec![&["iad", "fra"][..]; n / 2];
+    after.extend(vec![&["iad", "fra", "syd"][..]; n - n / 2]);
+    let policy = timeline(&["iad", "fra"], &after);
+    let model = LatencyModel::distance();
+    let report = report(&trace, "p", &policy, &model, &QualityOptions::default()).unwrap();
+    let oracle = report.rows.last().unwrap();
+    assert_eq!(oracle.policy, "oracle-equal-mh");
+    let mine = &report.rows[0];
+    assert!(
+        (oracle.machine_hours - mine.machine_hours).abs() < 1e-6,
+        "{} against {}",
+        oracle.machine_hours,
+        mine.machine_hours
+    );
+    // It may give a tick more regions and another fewer; no fixed-K row
+    // does better at the same spend.
+    let oracle_rtt = oracle.mean_rtt_ms.unwrap();
+    assert!(oracle_rtt <= mine.mean_rtt_ms.unwrap());
+    assert!(oracle_rtt <= report.rows[4].mean_rtt_ms.unwrap() + 1e-9);
+    assert!(
+        (report.ratio_to_oracle.unwrap() - mine.mean_rtt_ms.unwrap() / oracle_rtt).abs() < 1e-12
+    );
+}
+
+#[test]
+fn the_oracle_at_equal_machine_hours_moves_regions_to_busy_ticks() {
+    // Quiet ticks in three far-apart regions, then busy ones; the policy
+    // runs two regions throughout.
+    let mut ticks: Vec<&[(&str, f64)]> = vec![&[("iad", 1.0), ("syd", 1.0), ("fra", 1.0)]; 4];
+    ticks.extend(vec![
+        &[("iad", 100.0), ("syd", 100.0), ("fra", 100.0)][..];
+        4
+    ]);
+    let trace = trace(&ticks);
+    let policy = timeline(&["iad", "fra"], &[&["iad", "fra"][..]; 8]);
+    let model = LatencyModel::distance();
+    let report = report(&trace, "p", &policy, &model, &QualityOptions::default()).unwrap();
+    let oracle = report.rows.last().unwrap();
+    // One region on quiet ticks pays for three on busy ones: every busy
+    // request is served where it enters.
+    assert_eq!(oracle.mean_regions, 2.0);
+    let quiet: BTreeMap<Region, f64> = [("iad", 1.0), ("syd", 1.0), ("fra", 1.0)]
+        .into_iter()
+        .map(|(code, requests)| (region(code), requests))
+        .collect();
+    let solver = crate::FixedK::new(trace.regions(), geo_codes(&trace), BTreeSet::new(), &model);
+    let quiet_cost = solver.solve(&quiet, 1).unwrap().cost;
+    let total: f64 = 4.0 * 3.0 + 4.0 * 300.0;
+    let expected = 4.0 * quiet_cost / total;
+    assert!(
+        (oracle.mean_rtt_ms.unwrap() - expected).abs() < 1e-9,
+        "{:?} against {expected}",
+        oracle.mean_rtt_ms
+    );
+    assert!(report.ratio_to_oracle.unwrap() > 1.0);
+}
+
+#[test]
+fn the_oracle_at_equal_machine_hours_handles_a_single_busy_region() {
+    let alone: Vec<&[(&str, f64)]> = vec![&[("fra", 5.0)]; 2];
+    let trace = trace(&alone);
+    let policy = timeline(&["iad"], &[&["iad"][..]; 2]);
+    let model = LatencyModel::distance();
+    let report = report(&trace, "p", &policy, &model, &QualityOptions::default()).unwrap();
+    let oracle = report.rows.last().unwrap();
+    assert_eq!(oracle.mean_regions, 1.0);
+    assert_eq!(oracle.mean_rtt_ms, Some(0.0));
+    assert_eq!(report.ratio_to_oracle, None, "no ratio to a zero RTT");
+}
+
+#[test]
+fn the_oracle_at_equal_machine_hours_can_be_left_out() {
+    let busy: Vec<&[(&str, f64)]> = vec![&[("syd", 100.0), ("iad", 10.0)]; 3];
+    let trace = trace(&busy);
+    let policy = timeline(&["iad"], &[&["iad"][..]; 3]);
+    let options = QualityOptions {
+        oracle_equal_machine_hours: false,
+        ..QualityOptions::default()
+    };
+    let model = LatencyModel::distance();
+    let without = report(&trace, "p", &policy, &model, &options).unwrap();
+    let with = report(&trace, "p", &policy, &model, &QualityOptions::default()).unwrap();
+    assert_eq!(without.rows[..], with.rows[..5]);
+    assert_eq!(with.rows.len(), 6);
+    assert_eq!(without.ratio_to_oracle, None);
+    assert!(with.ratio_to_oracle.is_some());
+}
+
+fn geo_codes(trace: &Trace) -> Vec<Region> {
+    placer_core::geo::catalog()
+        .iter()
+        .map(|info| info.code)
+        .chain(trace.regions())
+        .collect()
+}
+
 fn arbitrary_case() -> impl Strategy<Value = (Trace, Timeline)> {
     let codes = ["iad", "fra", "syd", "gru", "nrt", "zzz"];
     let tick = (
@@ -407,6 +572,20 @@ proptest! {
         prop_assert!(row.flaps <= row.actions);
         prop_assert!(row.shifts_served <= row.shifts);
         prop_assert!(row.mean_reaction_ticks.unwrap_or(0.0) <= row.max_reaction_ticks.unwrap_or(0) as f64);
+    }
+
+    #[test]
+    fn startup_delay_never_lowers_latency_nor_changes_spend(
+        (trace, timeline) in arbitrary_case(),
+        startup in 1usize..6,
+    ) {
+        let (at_once, late) = (with_startup(&trace, &timeline, 0), with_startup(&trace, &timeline, startup));
+        prop_assert_eq!(late.machine_hours, at_once.machine_hours);
+        prop_assert_eq!(late.actions, at_once.actions);
+        prop_assert_eq!(late.flaps, at_once.flaps);
+        if let (Some(at_once), Some(late)) = (at_once.mean_rtt_ms, late.mean_rtt_ms) {
+            prop_assert!(late >= at_once - 1e-9);
+        }
     }
 
     #[test]
