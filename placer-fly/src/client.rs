@@ -22,6 +22,7 @@ const MAX_MESSAGE_CHARS: usize = 300;
 
 pub(crate) struct MachinesClient {
     http: reqwest::Client,
+    api_url: String,
     machines_url: String,
     authorization: HeaderValue,
     request_timeout: Duration,
@@ -48,6 +49,7 @@ impl MachinesClient {
             .map_err(|err| FlyError::invalid_setting("api_url", err.to_string()))?;
         Ok(MachinesClient {
             http,
+            api_url: settings.api_url.trim_end_matches('/').to_owned(),
             machines_url: format!(
                 "{}/v1/apps/{}/machines",
                 settings.api_url.trim_end_matches('/'),
@@ -57,6 +59,32 @@ impl MachinesClient {
             request_timeout: settings.request_timeout,
             gate,
         })
+    }
+
+    /// The names of organization `org`'s apps (`GET /v1/apps?org_slug=`).
+    /// `org` must be a slug (letters, digits, `-`, `_`).
+    pub(crate) async fn list_apps(&self, org: &str) -> Result<Vec<String>, FlyError> {
+        #[derive(serde::Deserialize)]
+        struct Listed {
+            #[serde(default)]
+            apps: Vec<ListedApp>,
+        }
+        #[derive(serde::Deserialize)]
+        struct ListedApp {
+            name: String,
+        }
+        let url = format!("{}/v1/apps?org_slug={org}", self.api_url);
+        let request = self.request(Method::GET, &url);
+        let body = self
+            .send(Operation::ListApps, &Target::app(), request)
+            .await?;
+        let listed: Listed =
+            serde_json::from_slice(&body).map_err(|err| FlyError::InvalidResponse {
+                operation: Operation::ListApps,
+                target: Target::app(),
+                detail: format!("expected a ListAppsResponse: {err}"),
+            })?;
+        Ok(listed.apps.into_iter().map(|app| app.name).collect())
     }
 
     pub(crate) async fn list(&self) -> Result<Vec<Machine>, FlyError> {

@@ -24,6 +24,8 @@ pub enum Operation {
     WaitForMachine,
     /// `POST` or `DELETE /v1/apps/{app}/machines/{id}/metadata/{key}`
     UpdateMetadata,
+    /// `GET /v1/apps?org_slug={org}`
+    ListApps,
 }
 
 impl Operation {
@@ -45,6 +47,7 @@ impl fmt::Display for Operation {
             Operation::StartMachine => "starting a machine",
             Operation::WaitForMachine => "waiting for a machine to start",
             Operation::UpdateMetadata => "updating machine metadata",
+            Operation::ListApps => "listing the organization's apps",
         })
     }
 }

@@ -54,6 +54,7 @@ mod ledger;
 mod machine;
 mod naming;
 mod options;
+mod org;
 pub mod state_file;
 mod timer;
 mod token;
@@ -67,5 +68,6 @@ pub use options::{
     FlyOptions, RateLimitOptions, RemovalMode, INTERNAL_API_URL, MANAGED_KEY, MANAGED_VALUE,
     PARKED_KEY, PROCESS_GROUP_KEY, PUBLIC_API_URL,
 };
+pub use org::OrgApps;
 pub use timer::TokioTimer;
 pub use token::{authorization_header, ApiToken};

@@ -129,13 +129,18 @@ async fn route(
     body: Option<&Value>,
 ) -> Reply {
     let segments: Vec<&str> = path.trim_matches('/').split('/').collect();
+    let params = query_params(query);
+    if let (&["v1", "apps"], "GET") = (segments.as_slice(), method) {
+        return lock(state).list_apps(params.get("org_slug").map(String::as_str));
+    }
     let ["v1", "apps", app, "machines", rest @ ..] = segments.as_slice() else {
         return Reply::error(404, "not found");
     };
-    if *app != lock(state).app {
+    if !lock(state).apps.contains_key(*app) {
         return Reply::error(404, &format!("app {app} not found"));
     }
-    let params = query_params(query);
+    // Every call below is about this app's machines.
+    let lock = |state| scoped(state, app);
     match (method, rest) {
         ("GET", []) => lock(state).list(
             params.get("include_deleted").is_some_and(|v| v == "true"),
@@ -148,7 +153,7 @@ async fn route(
         }
         ("POST", [id, "stop"]) => lock(state).stop(id, body),
         ("POST", [id, "start"]) => lock(state).start(id),
-        ("GET", [id, "wait"]) => wait(state, id, &params).await,
+        ("GET", [id, "wait"]) => wait(state, app, id, &params).await,
         ("GET", [id, "metadata"]) => lock(state).metadata(id),
         ("POST", [id, "metadata", key]) => {
             match body.and_then(|b| b.get("value")).and_then(Value::as_str) {
@@ -163,7 +168,7 @@ async fn route(
 
 /// `GET …/wait`: holds the request until the machine reaches `state`
 /// (default `started`) or `timeout` seconds (default 60) pass.
-async fn wait(state: &Shared, id: &str, params: &BTreeMap<String, String>) -> Reply {
+async fn wait(state: &Shared, app: &str, id: &str, params: &BTreeMap<String, String>) -> Reply {
     let target = params.get("state").map(String::as_str).unwrap_or("started");
     if !matches!(target, "started" | "stopped" | "destroyed") {
         return Reply::error(400, &format!("invalid state {target:?}"));
@@ -175,7 +180,8 @@ async fn wait(state: &Shared, id: &str, params: &BTreeMap<String, String>) -> Re
     };
     let deadline = Instant::now() + Duration::from_secs(timeout);
     loop {
-        match lock(state).reached(id, target) {
+        let reached = scoped(state, app).reached(id, target);
+        match reached {
             None => return Reply::error(404, "machine not found"),
             Some(true) => return Reply::ok(),
             Some(false) => {}
@@ -188,6 +194,13 @@ async fn wait(state: &Shared, id: &str, params: &BTreeMap<String, String>) -> Re
         }
         tokio::time::sleep(Duration::from_millis(10)).await;
     }
+}
+
+/// The state, about `app`'s machines.
+fn scoped<'a>(state: &'a Shared, app: &str) -> std::sync::MutexGuard<'a, FakeState> {
+    let mut guard = lock(state);
+    guard.scope = app.to_owned();
+    guard
 }
 
 fn respond(reply: Reply) -> Response {

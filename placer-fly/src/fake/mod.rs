@@ -38,6 +38,14 @@
 //! names, so this is the fake's reading. A create without a name gets a
 //! generated one.
 //!
+//! It can hold several apps of one organization
+//! ([`add_app`](FakeMachinesApi::add_app),
+//! [`delete_app`](FakeMachinesApi::delete_app), [`MachineSpec::app`]), each
+//! with its own machines behind `/v1/apps/{app}/machines`, and lists them
+//! at `GET /v1/apps?org_slug=` (`ListAppsResponse`: `apps` with `id`,
+//! `name`, `machine_count`, and `total_apps`); the organization is
+//! `personal` unless [`set_org`](FakeMachinesApi::set_org) says otherwise.
+//!
 //! For tests it can also: answer 429 with `Retry-After` or any error status
 //! ([`Fault`]), carry a request out and still answer with an error, hold
 //! responses back, show new machines in the listing only
@@ -202,15 +210,46 @@ impl FakeMachinesApi {
         format!("http://{}", self.addr)
     }
 
-    /// Adds a machine as if the app had been deployed with it; returns its id.
+    /// Adds a machine as if the app had been deployed with it; returns its
+    /// id. The machine goes to the app the fake was started for unless the
+    /// spec names another ([`MachineSpec::app`]).
     pub fn add_machine(&self, spec: MachineSpec) -> String {
-        self.lock().add(spec)
+        let mut state = self.lock();
+        state.scope = state.app.clone();
+        state.add(spec)
     }
 
-    /// Every machine, destroyed ones included, in its current true state
-    /// (no listing lag).
+    /// Every machine of the app the fake was started for, destroyed ones
+    /// included, in its current true state (no listing lag).
     pub fn machines(&self) -> Vec<Machine> {
-        self.lock().snapshot()
+        let mut state = self.lock();
+        let app = state.app.clone();
+        state.snapshot(&app)
+    }
+
+    /// Every machine of `app`, destroyed ones included.
+    pub fn machines_of(&self, app: &str) -> Vec<Machine> {
+        self.lock().snapshot(app)
+    }
+
+    /// Creates another app in the fake's organization (no machines yet):
+    /// it answers on its own `/v1/apps/{app}/machines` endpoints, with the
+    /// same token, and `GET /v1/apps?org_slug=` lists it.
+    pub fn add_app(&self, app: &str) {
+        self.lock().apps.insert(app.to_owned(), model::app_id(app));
+    }
+
+    /// Deletes `app` with its machines: its endpoints answer 404 and the
+    /// organization's listing no longer shows it.
+    pub fn delete_app(&self, app: &str) {
+        self.lock().delete_app(app);
+    }
+
+    /// Sets the organization's slug (`personal` unless set), the only
+    /// `org_slug` for which `GET /v1/apps` lists the apps (another answers
+    /// 404).
+    pub fn set_org(&self, slug: &str) {
+        self.lock().org = slug.to_owned();
     }
 
     /// From now on, creating a machine in `region` fails with `status` and
@@ -232,8 +271,16 @@ impl FakeMachinesApi {
 
     /// Sorted, deduplicated regions that have a machine not destroyed.
     pub fn live_regions(&self) -> Vec<String> {
-        let mut regions: Vec<String> = self
-            .machines()
+        Self::live(self.machines())
+    }
+
+    /// [`live_regions`](Self::live_regions) of `app`.
+    pub fn live_regions_of(&self, app: &str) -> Vec<String> {
+        Self::live(self.machines_of(app))
+    }
+
+    fn live(machines: Vec<Machine>) -> Vec<String> {
+        let mut regions: Vec<String> = machines
             .into_iter()
             .filter(|m| m.state != "destroyed")
             .map(|m| m.region.to_string())

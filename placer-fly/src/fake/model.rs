@@ -14,6 +14,7 @@ use crate::options::{MANAGED_KEY, MANAGED_VALUE, PROCESS_GROUP_KEY};
 /// A machine to add to the fake, as `fly deploy` would have made it.
 #[derive(Debug, Clone)]
 pub struct MachineSpec {
+    app: Option<String>,
     name: Option<String>,
     region: String,
     state: String,
@@ -43,6 +44,7 @@ impl MachineSpec {
                     "ports": [{"port": 443, "handlers": ["tls", "http"]}]}]),
         );
         MachineSpec {
+            app: None,
             name: None,
             region: region.to_owned(),
             state: "started".to_owned(),
@@ -56,6 +58,14 @@ impl MachineSpec {
     /// machines added so far.
     pub fn name(mut self, name: &str) -> Self {
         self.name = Some(name.to_owned());
+        self
+    }
+
+    /// Puts the machine in another app of the fake's organization (see
+    /// [`add_app`](super::FakeMachinesApi::add_app)); by default it goes to
+    /// the app the fake was started for.
+    pub fn app(mut self, app: &str) -> Self {
+        self.app = Some(app.to_owned());
         self
     }
 
@@ -105,6 +115,8 @@ impl MachineSpec {
 
 /// A machine and what the listing does not show yet.
 struct Entry {
+    /// The app the machine belongs to.
+    app: String,
     machine: Machine,
     /// Listed only from this instant on.
     listed_from: Instant,
@@ -150,7 +162,14 @@ impl Reply {
 }
 
 pub(super) struct FakeState {
+    /// The app the fake was started for.
     pub(super) app: String,
+    /// The app the request being answered is about (set by the router).
+    pub(super) scope: String,
+    /// The organization's apps, the first one included, with their ids.
+    pub(super) apps: std::collections::BTreeMap<String, String>,
+    /// The organization's slug (`GET /v1/apps?org_slug=`).
+    pub(super) org: String,
     pub(super) expected_authorization: String,
     entries: Vec<Entry>,
     created: u64,
@@ -170,6 +189,9 @@ impl FakeState {
     pub(super) fn new(app: &str, expected_authorization: String) -> Self {
         FakeState {
             app: app.to_owned(),
+            scope: app.to_owned(),
+            apps: std::collections::BTreeMap::from([(app.to_owned(), app_id(app))]),
+            org: "personal".to_owned(),
             expected_authorization,
             entries: Vec::new(),
             created: 0,
@@ -194,7 +216,9 @@ impl FakeState {
         self.faults.remove(index).map(|(_, fault)| fault)
     }
 
+    /// Adds a machine to the app `spec` names, else to the scope's app.
     pub(super) fn add(&mut self, spec: MachineSpec) -> String {
+        let app = spec.app.clone().unwrap_or_else(|| self.scope.clone());
         let now = Instant::now();
         self.created += 1;
         let n = self.created;
@@ -208,9 +232,7 @@ impl FakeState {
             .expect("MachineSpec needs a valid region");
         let machine = Machine {
             id: id.clone(),
-            name: spec
-                .name
-                .unwrap_or_else(|| format!("{}-{region}-{n}", self.app)),
+            name: spec.name.unwrap_or_else(|| format!("{app}-{region}-{n}")),
             state: spec.state,
             region,
             instance_id: Some(format!("01FAKE{n:08}")),
@@ -220,6 +242,7 @@ impl FakeState {
             checks: Vec::new(),
         };
         self.entries.push(Entry {
+            app,
             machine,
             listed_from: now,
             listed_as_before: None,
@@ -247,9 +270,44 @@ impl FakeState {
         }
     }
 
-    pub(super) fn snapshot(&mut self) -> Vec<Machine> {
+    /// Every machine of `app`, destroyed ones included.
+    pub(super) fn snapshot(&mut self, app: &str) -> Vec<Machine> {
         self.tick(Instant::now());
-        self.entries.iter().map(|e| e.machine.clone()).collect()
+        self.entries
+            .iter()
+            .filter(|e| e.app == app)
+            .map(|e| e.machine.clone())
+            .collect()
+    }
+
+    /// `GET /v1/apps?org_slug=`: the organization's apps.
+    pub(super) fn list_apps(&mut self, org_slug: Option<&str>) -> Reply {
+        let Some(org_slug) = org_slug.filter(|slug| !slug.is_empty()) else {
+            return Reply::error(400, "org_slug is required");
+        };
+        if org_slug != self.org {
+            return Reply::error(404, &format!("organization {org_slug} not found"));
+        }
+        self.tick(Instant::now());
+        let apps: Vec<Value> = self
+            .apps
+            .iter()
+            .map(|(name, id)| {
+                let machines = self
+                    .entries
+                    .iter()
+                    .filter(|e| &e.app == name && e.machine.state != "destroyed")
+                    .count();
+                json!({ "id": id, "name": name, "machine_count": machines })
+            })
+            .collect();
+        Reply::json(200, json!({ "total_apps": apps.len(), "apps": apps }))
+    }
+
+    /// Deletes `app` and its machines, as `fly apps destroy` does.
+    pub(super) fn delete_app(&mut self, app: &str) {
+        self.apps.remove(app);
+        self.entries.retain(|e| e.app != app);
     }
 
     pub(super) fn set_machine(&mut self, id: &str, state: Option<&str>, host: Option<&str>) {
@@ -264,9 +322,10 @@ impl FakeState {
     }
 
     fn find(&mut self, id: &str) -> Option<&mut Entry> {
+        let scope = &self.scope;
         self.entries
             .iter_mut()
-            .find(|e| e.machine.id == id && e.machine.state != "destroyed")
+            .find(|e| &e.app == scope && e.machine.id == id && e.machine.state != "destroyed")
     }
 
     fn launch(&self, entry: &mut Entry, now: Instant) {
@@ -284,7 +343,7 @@ impl FakeState {
         let listed: Vec<Machine> = self
             .entries
             .iter()
-            .filter(|e| now >= e.listed_from)
+            .filter(|e| e.app == self.scope && now >= e.listed_from)
             .filter(|e| region.is_none_or(|r| e.machine.region.as_str() == r))
             .filter_map(|e| {
                 let mut machine = e.machine.clone();
@@ -328,11 +387,9 @@ impl FakeState {
             Some(other) => return Reply::error(400, &format!("invalid name {other}")),
         };
         if let Some(name) = &name {
-            if self
-                .entries
-                .iter()
-                .any(|e| &e.machine.name == name && e.machine.state != "destroyed")
-            {
+            if self.entries.iter().any(|e| {
+                e.app == self.scope && &e.machine.name == name && e.machine.state != "destroyed"
+            }) {
                 return Reply::error(
                     409,
                     &format!("a machine named {name:?} already exists in this app"),
@@ -452,7 +509,10 @@ impl FakeState {
     /// `Some(true)` once the machine is in `state`, `None` if it is unknown.
     pub(super) fn reached(&mut self, id: &str, state: &str) -> Option<bool> {
         self.tick(Instant::now());
-        let entry = self.entries.iter().find(|e| e.machine.id == id)?;
+        let entry = self
+            .entries
+            .iter()
+            .find(|e| e.app == self.scope && e.machine.id == id)?;
         Some(entry.machine.state == state)
     }
 
@@ -480,6 +540,14 @@ impl FakeState {
 
 /// Reads a `StopRequest` body: an object with an optional string `signal`
 /// and an optional `fly.Duration` `timeout`.
+/// An app's id, made up from its name as Fly's look (letters and digits).
+pub(super) fn app_id(name: &str) -> String {
+    let hash = name.bytes().fold(0xcbf2_9ce4_8422_2325_u64, |hash, byte| {
+        (hash ^ u64::from(byte)).wrapping_mul(0x0100_0000_01b3)
+    });
+    format!("{hash:016x}")
+}
+
 fn parse_stop_request(body: Option<&Value>) -> Result<(Option<String>, Option<Duration>), String> {
     let Some(body) = body else {
         return Ok((None, None));

@@ -359,3 +359,36 @@ async fn errors_name_status_message_machine_and_region() {
         assert!(text.contains(needle), "{needle:?} missing from: {text}");
     }
 }
+
+#[tokio::test]
+async fn apps_of_one_fake_org_keep_their_own_machines() {
+    let api = fake_with_app().await;
+    api.add_app("blog");
+    api.add_machine(MachineSpec::new("syd").app("blog"));
+    let mut blog_settings = settings(&api);
+    blog_settings.app = Some("blog".parse().unwrap());
+    let blog = actuator(blog_settings.clone());
+    let shop = actuator(settings(&api));
+
+    blog.deploy(&region("ams")).await.unwrap();
+    shop.deploy(&region("fra")).await.unwrap();
+    assert_eq!(api.live_regions_of("blog"), ["ams", "syd"]);
+    assert_eq!(api.live_regions(), ["fra", "iad"]);
+    assert_eq!(
+        blog.deployed_regions().await.unwrap(),
+        [region("ams"), region("syd")].into()
+    );
+
+    // A deleted app's endpoints answer 404, the other app carries on.
+    api.delete_app("blog");
+    let err = actuator(blog_settings)
+        .deployed_regions()
+        .await
+        .unwrap_err();
+    assert!(err.to_string().contains("404"), "{err}");
+    assert!(api.machines_of("blog").is_empty());
+    assert_eq!(
+        shop.deployed_regions().await.unwrap(),
+        [region("fra"), region("iad")].into()
+    );
+}

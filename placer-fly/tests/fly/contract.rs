@@ -290,6 +290,16 @@ async fn placer_fly_and_its_fake_keep_to_the_published_api() {
 
     direct_requests(&api, &template).await;
 
+    // The organization's apps, for app name patterns.
+    api.add_app("blog");
+    let mut listing = settings(&api);
+    listing.org = Some("personal".to_owned());
+    let org = placer_fly::OrgApps::new(&listing, placer_fly::RequestGate::new()).unwrap();
+    assert_eq!(org.names().await.unwrap(), ["blog", APP]);
+    listing.org = Some("elsewhere".to_owned());
+    let elsewhere = placer_fly::OrgApps::new(&listing, placer_fly::RequestGate::new()).unwrap();
+    elsewhere.names().await.unwrap_err();
+
     let statuses: BTreeSet<u16> = api
         .requests()
         .iter()
