@@ -71,10 +71,11 @@ pub mod test_server;
 pub use error::{PromError, TransportError};
 pub use history::{range_chunks, RangeChunk, MAX_POINTS_PER_QUERY};
 pub use options::url_without_credentials;
+pub use options::{apps_regex, APPS_PLACEHOLDER, DEFAULT_APPS_QUERY_TEMPLATE, DEFAULT_APP_LABEL};
 pub use options::{
     PrometheusOptions, APP_PLACEHOLDER, DEFAULT_QUERY_TEMPLATE, DEFAULT_REGION_LABEL,
     DEFAULT_TIMEOUT,
 };
 pub use outcome::QueryOutcome;
-pub use response::{parse_response, ParsedResponse, ResultType, UnlabelledSeries};
+pub use response::{parse_response, split_by_label, ParsedResponse, ResultType, UnlabelledSeries};
 pub use source::PrometheusSource;

@@ -82,6 +82,18 @@ pub struct PrometheusOptions {
     pub query_template: String,
     /// Name of the label holding the region code (default `region`).
     pub region_label: String,
+    /// PromQL with an `{apps}` placeholder, for placing several apps with
+    /// one query per tick ([`PrometheusSource::query_apps`](crate::PrometheusSource::query_apps)):
+    /// `{apps}` becomes a regular expression matching exactly the apps'
+    /// names, for a `=~` matcher; the query must return one series per app
+    /// and region, labelled with [`app_label`](Self::app_label) and
+    /// [`region_label`](Self::region_label). Unset: the multi-app form of
+    /// the default template when `query_template` is the default, else
+    /// none (one query per app).
+    pub apps_query_template: Option<String>,
+    /// Name of the label holding the app's name in the multi-app query
+    /// (default `app`).
+    pub app_label: String,
     /// Limit for a whole query, from connecting to the last byte of the answer.
     #[serde(with = "placer_core::config::duration")]
     pub timeout: Duration,
@@ -97,9 +109,50 @@ impl Default for PrometheusOptions {
             app: None,
             query_template: DEFAULT_QUERY_TEMPLATE.to_owned(),
             region_label: DEFAULT_REGION_LABEL.to_owned(),
+            apps_query_template: None,
+            app_label: DEFAULT_APP_LABEL.to_owned(),
             timeout: DEFAULT_TIMEOUT,
         }
     }
+}
+
+/// The multi-app form of [`DEFAULT_QUERY_TEMPLATE`]: every app's requests
+/// per region over the last 5 minutes, grouped by app and region.
+pub const DEFAULT_APPS_QUERY_TEMPLATE: &str =
+    "sum by (app, region) (increase(fly_edge_http_responses_count{app=~\"{apps}\"}[5m]))";
+
+/// The placeholder of the apps' regular expression in a multi-app template.
+pub const APPS_PLACEHOLDER: &str = "{apps}";
+
+/// The label holding the app's name unless told otherwise.
+pub const DEFAULT_APP_LABEL: &str = "app";
+
+/// A regular expression (RE2, as Prometheus reads it) matching exactly the
+/// names `apps`, written for a PromQL double-quoted string: each name's
+/// regex metacharacters escaped, then backslashes and quotes escaped for
+/// the string. Prometheus anchors `=~` matchers at both ends.
+///
+/// ```
+/// use placer_prom::apps_regex;
+/// assert_eq!(apps_regex(["shop", "blog-2"]), "shop|blog-2");
+/// assert_eq!(apps_regex(["a.b", "c\"d"]), "a\\\\.b|c\\\"d");
+/// ```
+pub fn apps_regex<'a>(apps: impl IntoIterator<Item = &'a str>) -> String {
+    apps.into_iter()
+        .map(|app| {
+            let mut escaped = String::with_capacity(app.len());
+            for c in app.chars() {
+                if "\\.+*?()|[]{}^$".contains(c) {
+                    escaped.push_str("\\\\");
+                } else if c == '"' {
+                    escaped.push('\\');
+                }
+                escaped.push(c);
+            }
+            escaped
+        })
+        .collect::<Vec<_>>()
+        .join("|")
 }
 
 impl PrometheusOptions {
@@ -121,6 +174,28 @@ impl PrometheusOptions {
     pub fn query(&self) -> String {
         let app = self.app.as_ref().map_or("", AppName::as_str);
         self.query_template.replace(APP_PLACEHOLDER, app)
+    }
+
+    /// The multi-app template in force: [`apps_query_template`](Self::apps_query_template),
+    /// else [`DEFAULT_APPS_QUERY_TEMPLATE`] when `query_template` is the
+    /// default, else none.
+    pub fn apps_template(&self) -> Option<&str> {
+        match &self.apps_query_template {
+            Some(template) => Some(template),
+            None if self.query_template == DEFAULT_QUERY_TEMPLATE
+                && self.region_label == DEFAULT_REGION_LABEL
+                && self.app_label == DEFAULT_APP_LABEL =>
+            {
+                Some(DEFAULT_APPS_QUERY_TEMPLATE)
+            }
+            None => None,
+        }
+    }
+
+    /// The multi-app query for `apps`, if there is a multi-app template.
+    pub fn apps_query<'a>(&self, apps: impl IntoIterator<Item = &'a str>) -> Option<String> {
+        let template = self.apps_template()?;
+        Some(template.replace(APPS_PLACEHOLDER, &apps_regex(apps)))
     }
 
     /// Checks the parts that do not need the network: an app and a URL are
@@ -166,6 +241,20 @@ impl PrometheusOptions {
                     "{:?} is not a Prometheus label name (letters, digits and '_', not starting with a digit)",
                     self.region_label
                 ),
+            ));
+        }
+        if let Some(template) = &self.apps_query_template {
+            if !template.contains(APPS_PLACEHOLDER) {
+                return Err(PromError::invalid_settings(
+                    "apps_query_template",
+                    "the multi-app query template has no {apps} placeholder",
+                ));
+            }
+        }
+        if !is_label_name(&self.app_label) {
+            return Err(PromError::invalid_settings(
+                "app_label",
+                format!("{:?} is not a Prometheus label name", self.app_label),
             ));
         }
         if self.timeout.is_zero() {

@@ -70,6 +70,63 @@ pub struct ParsedResponse {
     pub partial: bool,
 }
 
+/// Splits a successful answer into one answer per value of `label` (the
+/// app's name in a multi-app query), each holding that value's series, so
+/// each can be read with [`parse_response`] on its own. Series without the
+/// label are left out. An answer that is not a success is an error.
+///
+/// # Errors
+/// [`PromError::Api`] or [`PromError::Decode`] as [`parse_response`].
+pub fn split_by_label(
+    body: &[u8],
+    label: &str,
+) -> Result<BTreeMap<String, Vec<u8>>, PromError> {
+    let mut envelope: serde_json::Value =
+        serde_json::from_slice(body).map_err(|e| PromError::decode(e.to_string()))?;
+    match envelope["status"].as_str() {
+        Some("success") => {}
+        Some("error") => {
+            return Err(PromError::Api {
+                error_type: envelope["errorType"]
+                    .as_str()
+                    .unwrap_or("unknown")
+                    .to_owned(),
+                message: envelope["error"].as_str().unwrap_or_default().to_owned(),
+                http_status: None,
+            })
+        }
+        _ => return Err(PromError::decode("not a Prometheus answer")),
+    }
+    let result_type = envelope["data"]["resultType"].clone();
+    let warnings = envelope["warnings"].take();
+    let partial = envelope["isPartial"].take();
+    let Some(series) = envelope["data"]["result"].as_array_mut() else {
+        return Err(PromError::decode("a successful answer has no `data.result` list"));
+    };
+    let mut groups: BTreeMap<String, Vec<serde_json::Value>> = BTreeMap::new();
+    for one in series.drain(..) {
+        if let Some(value) = one["metric"][label].as_str() {
+            groups.entry(value.to_owned()).or_default().push(one);
+        }
+    }
+    Ok(groups
+        .into_iter()
+        .map(|(value, result)| {
+            let mut answer = serde_json::json!({
+                "status": "success",
+                "data": {"resultType": result_type, "result": result},
+            });
+            if !warnings.is_null() {
+                answer["warnings"] = warnings.clone();
+            }
+            if !partial.is_null() {
+                answer["isPartial"] = partial.clone();
+            }
+            (value, serde_json::to_vec(&answer).expect("JSON values encode"))
+        })
+        .collect())
+}
+
 /// Decodes the body of a `/api/v1/query` or `/api/v1/query_range` answer.
 ///
 /// The series' `region_label` values become the snapshots' regions. Values

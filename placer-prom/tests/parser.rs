@@ -255,3 +255,34 @@ proptest! {
         let _ = parse_response(body.as_bytes(), "region");
     }
 }
+
+#[test]
+fn a_multi_app_answer_splits_by_app_and_a_bad_series_fails_its_app_alone() {
+    let body = br#"{"status":"success","data":{"resultType":"vector","result":[
+        {"metric":{"app":"shop","region":"fra"},"value":[1800000000,"90"]},
+        {"metric":{"app":"shop","region":"iad"},"value":[1800000000,"10"]},
+        {"metric":{"app":"blog","region":"syd"},"value":[1800000000,"NaN"]},
+        {"metric":{"region":"ams"},"value":[1800000000,"5"]}]}}"#;
+    let split = placer_prom::split_by_label(body, "app").unwrap();
+    assert_eq!(split.keys().collect::<Vec<_>>(), ["blog", "shop"]);
+    let shop = placer_prom::parse_response(&split["shop"], "region").unwrap();
+    assert_eq!(shop.snapshots[0].requests(&"fra".parse().unwrap()), 90.0);
+    assert_eq!(shop.snapshots[0].requests(&"iad".parse().unwrap()), 10.0);
+    assert!(placer_prom::parse_response(&split["blog"], "region").is_err());
+    let error = br#"{"status":"error","errorType":"bad_data","error":"parse error"}"#;
+    assert!(placer_prom::split_by_label(error, "app").is_err());
+}
+
+#[test]
+fn the_multi_app_query_matches_exactly_the_apps() {
+    let options = placer_prom::PrometheusOptions::default();
+    assert_eq!(
+        options.apps_query(["shop", "blog-2"]).unwrap(),
+        "sum by (app, region) (increase(fly_edge_http_responses_count{app=~\"shop|blog-2\"}[5m]))"
+    );
+    let custom = placer_prom::PrometheusOptions {
+        query_template: "sum by (region) (rate(x{app=\"{app}\"}[1m]))".into(),
+        ..Default::default()
+    };
+    assert_eq!(custom.apps_query(["shop"]), None);
+}
