@@ -43,12 +43,17 @@ impl std::fmt::Debug for Backends {
 /// token and one organization, so one client-side rate limit, one pause
 /// after a 429's `Retry-After`, and one cap on requests in flight
 /// (`fly.rate_limit` and `fly.max_in_flight` of the file's top level).
+///
+/// It also carries the one Prometheus query all apps' traffic comes from,
+/// when there is one.
 #[derive(Debug, Clone)]
 pub struct SharedLimits {
     /// The pause and the cap on requests in flight.
     pub gate: RequestGate,
     /// The rate limit on actuator calls.
     pub limiter: RateLimiter,
+    /// Every app's traffic from one query per tick.
+    pub traffic: Option<Arc<crate::apps_traffic::AppsTraffic>>,
 }
 
 impl SharedLimits {
@@ -61,6 +66,7 @@ impl SharedLimits {
                 fly.rate_limit.burst,
                 Arc::new(TokioTimer::new()),
             ),
+            traffic: None,
         }
     }
 }
@@ -134,6 +140,22 @@ impl Backends {
                     "built-in simulation (FLY_PROMETHEUS_URL is not set), seed {seed} ({how})"
                 );
                 (Arc::new(simulation), line)
+            }
+            TrafficPlan::Prometheus(plan) if shared.is_some_and(|s| s.traffic.is_some()) => {
+                let apps = shared
+                    .and_then(|shared| shared.traffic.clone())
+                    .expect("checked by the guard");
+                let line = format!(
+                    "Prometheus at {} (from {}), app {}, one query per tick for every app",
+                    placer_prom::url_without_credentials(&plan.url),
+                    plan.url_from,
+                    plan.app
+                );
+                let source = crate::apps_traffic::AppTraffic {
+                    apps,
+                    app: plan.app.clone(),
+                };
+                (Arc::new(source), line)
             }
             TrafficPlan::Prometheus(plan) => {
                 let source = prometheus_source(plan)?;

@@ -101,7 +101,7 @@ async fn run_serve(inputs: Inputs) -> u8 {
         }
     };
     let bound = listener.local_addr().unwrap_or(address);
-    let mode = if service.health().dry_run {
+    let mode = if service.dry_run() {
         "dry run: no real machine is changed"
     } else {
         "live: machines are created and removed"

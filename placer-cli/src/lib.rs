@@ -30,6 +30,7 @@
 #![warn(missing_docs)]
 
 pub mod apps;
+pub mod apps_traffic;
 pub mod backends;
 pub mod cli;
 mod commands;

@@ -68,7 +68,7 @@ pub enum TrafficPlan {
         regions: Vec<Region>,
     },
     /// A Prometheus API.
-    Prometheus(PrometheusPlan),
+    Prometheus(Box<PrometheusPlan>),
 }
 
 /// How to reach Prometheus.
@@ -213,13 +213,13 @@ pub fn resolve(
                         config.place(url_from)
                     },
                 })?;
-            TrafficPlan::Prometheus(PrometheusPlan {
+            TrafficPlan::Prometheus(Box::new(PrometheusPlan {
                 url,
                 url_from,
                 app,
                 token: env.prometheus_token.clone().or(env.api_token.clone()),
                 section: config.settings.prometheus.clone(),
-            })
+            }))
         }
         None => {
             let simulation = &config.settings.simulation;

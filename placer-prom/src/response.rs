@@ -77,10 +77,7 @@ pub struct ParsedResponse {
 ///
 /// # Errors
 /// [`PromError::Api`] or [`PromError::Decode`] as [`parse_response`].
-pub fn split_by_label(
-    body: &[u8],
-    label: &str,
-) -> Result<BTreeMap<String, Vec<u8>>, PromError> {
+pub fn split_by_label(body: &[u8], label: &str) -> Result<BTreeMap<String, Vec<u8>>, PromError> {
     let mut envelope: serde_json::Value =
         serde_json::from_slice(body).map_err(|e| PromError::decode(e.to_string()))?;
     match envelope["status"].as_str() {
@@ -101,7 +98,9 @@ pub fn split_by_label(
     let warnings = envelope["warnings"].take();
     let partial = envelope["isPartial"].take();
     let Some(series) = envelope["data"]["result"].as_array_mut() else {
-        return Err(PromError::decode("a successful answer has no `data.result` list"));
+        return Err(PromError::decode(
+            "a successful answer has no `data.result` list",
+        ));
     };
     let mut groups: BTreeMap<String, Vec<serde_json::Value>> = BTreeMap::new();
     for one in series.drain(..) {
@@ -122,7 +121,10 @@ pub fn split_by_label(
             if !partial.is_null() {
                 answer["isPartial"] = partial.clone();
             }
-            (value, serde_json::to_vec(&answer).expect("JSON values encode"))
+            (
+                value,
+                serde_json::to_vec(&answer).expect("JSON values encode"),
+            )
         })
         .collect())
 }

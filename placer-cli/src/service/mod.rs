@@ -48,6 +48,8 @@ pub struct Service {
     failed: RwLock<BTreeMap<String, String>>,
     /// Whether several apps may be placed (answers are keyed by app).
     many: bool,
+    /// Whether the file's top level is a dry run.
+    dry_run: bool,
     /// Config changes staged for each app, taken at its next tick.
     staged: Mutex<HashMap<String, LoadedConfig>>,
     trigger_token: RwLock<Option<Secret>>,
@@ -60,6 +62,37 @@ pub struct Service {
     interval_changed: Notify,
     /// The shared data directory's lock, with several apps.
     _lock: Option<DataDirLock>,
+    /// With several apps: what new apps start from.
+    fleet: Option<Fleet>,
+}
+
+/// What starting another app takes, with several apps.
+struct Fleet {
+    inputs: Inputs,
+    shared: SharedLimits,
+    /// The config file as last read and put in force.
+    loaded: Mutex<LoadedConfig>,
+    /// Apps named in `apps:`: always placed.
+    named: Vec<String>,
+    /// Patterns of `apps:`, matched against the organization's apps.
+    patterns: Vec<String>,
+    /// Lists the organization's apps, when there are patterns.
+    org: Option<placer_fly::OrgApps>,
+    /// Where dropped apps' directories are moved aside.
+    apps_dir: std::path::PathBuf,
+    /// Time between two listings of the organization's apps.
+    refresh: Duration,
+    /// One refresh at a time.
+    refreshing: tokio::sync::Mutex<()>,
+}
+
+/// What a refresh of the app list changed.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Refreshed {
+    /// Apps picked up.
+    pub added: Vec<String>,
+    /// Apps dropped.
+    pub dropped: Vec<String>,
 }
 
 impl std::fmt::Debug for Service {
@@ -112,6 +145,7 @@ impl Service {
                 runners: RwLock::new(BTreeMap::from([(key, Arc::new(runner))])),
                 failed: RwLock::default(),
                 many: false,
+                dry_run,
                 staged: Mutex::default(),
                 trigger_token: RwLock::new(trigger_token),
                 metrics,
@@ -122,6 +156,7 @@ impl Service {
                 closing: AtomicBool::new(false),
                 interval_changed: Notify::new(),
                 _lock: None,
+                fleet: None,
             }));
         };
 
@@ -143,17 +178,40 @@ impl Service {
         } else {
             DataDirLock::try_acquire(&top.data_root)?
         };
-        if !patterns.is_empty() {
-            tracing::warn!(
-                "apps: patterns {} are matched against the organization's apps when the app list is refreshed",
-                patterns.join(", ")
-            );
-        }
-        let shared = SharedLimits::new(&loaded.settings.fly);
+        let mut shared = SharedLimits::new(&loaded.settings.fly);
+        shared.traffic = apps_traffic(&inputs, &loaded, &top)?;
+        let org = if patterns.is_empty() {
+            None
+        } else {
+            let mut fly = loaded.settings.fly.clone();
+            fly.token = inputs.env.api_token.clone();
+            match placer_fly::OrgApps::new(&fly, shared.gate.clone()) {
+                Ok(org) => Some(org),
+                Err(err) => {
+                    tracing::warn!(
+                        "apps: patterns {} match no app: listing the organization's apps needs fly.org and FLY_API_TOKEN ({err})",
+                        patterns.join(", ")
+                    );
+                    None
+                }
+            }
+        };
+        let fleet = Fleet {
+            inputs: inputs.clone(),
+            shared: shared.clone(),
+            loaded: Mutex::new(loaded.clone()),
+            named: names.clone(),
+            patterns: patterns.clone(),
+            org,
+            apps_dir: top.data_root.join(crate::resolve::APPS_DIR),
+            refresh: loaded.settings.service.apps_refresh,
+            refreshing: tokio::sync::Mutex::new(()),
+        };
         let service = Arc::new(Service {
             runners: RwLock::default(),
             failed: RwLock::default(),
             many: true,
+            dry_run: top.dry_run,
             staged: Mutex::default(),
             trigger_token: RwLock::new(top.trigger_token.clone()),
             metrics,
@@ -164,6 +222,7 @@ impl Service {
             closing: AtomicBool::new(false),
             interval_changed: Notify::new(),
             _lock: Some(lock),
+            fleet: Some(fleet),
         });
         let mut started = tokio::task::JoinSet::new();
         for name in names {
@@ -190,7 +249,122 @@ impl Service {
                 Err(err) => service.app_failed(&name, err.to_string()),
             }
         }
+        if let Err(err) = service.refresh_apps().await {
+            tracing::error!("{err}");
+        }
         Ok(service)
+    }
+
+    /// Time between two listings of the organization's apps, when app name
+    /// patterns need them.
+    pub fn apps_refresh(&self) -> Option<Duration> {
+        let fleet = self.fleet.as_ref()?;
+        fleet.org.as_ref().map(|_| fleet.refresh)
+    }
+
+    /// Lists the organization's apps and brings the apps placed in line
+    /// with the patterns: a new matching app is started, an app no longer
+    /// listed is dropped (its tick finished and its state saved, then its
+    /// directory moved aside to `<app>.dropped-<unix seconds>`). Apps named
+    /// in `apps:` are never dropped.
+    ///
+    /// # Errors
+    /// Why the organization's apps could not be listed; nothing changes.
+    pub async fn refresh_apps(self: &Arc<Self>) -> Result<Refreshed, String> {
+        let Some(fleet) = &self.fleet else {
+            return Ok(Refreshed::default());
+        };
+        let Some(org) = &fleet.org else {
+            return Ok(Refreshed::default());
+        };
+        let _one_at_a_time = fleet.refreshing.lock().await;
+        let listed = org.names().await.map_err(|err| {
+            format!(
+                "listing the apps of organization {} failed, the app list stays as it is: {err}",
+                org.org()
+            )
+        })?;
+        let wanted = crate::apps::matching(
+            &fleet.patterns,
+            &fleet.named,
+            listed.iter().map(String::as_str),
+        );
+        let current: Vec<String> = self
+            .app_names()
+            .into_iter()
+            .filter(|name| !fleet.named.contains(name))
+            .collect();
+        let mut refreshed = Refreshed::default();
+        for name in &current {
+            if wanted.contains(name) {
+                continue;
+            }
+            let Some(runner) = self.runners_mut().remove(name) else {
+                continue;
+            };
+            runner.close().await;
+            self.metrics.remove_app(name);
+            self.update_traffic_apps();
+            let dir = fleet.apps_dir.join(name);
+            let aside = fleet.apps_dir.join(format!(
+                "{name}.dropped-{}",
+                now().unix_millis().div_euclid(1000)
+            ));
+            let kept = match std::fs::rename(&dir, &aside) {
+                Ok(()) => aside.display().to_string(),
+                Err(err) => {
+                    tracing::error!(app = %name, "moving {} aside failed: {err}", dir.display());
+                    dir.display().to_string()
+                }
+            };
+            tracing::warn!(
+                app = %name,
+                "app {name} is no longer in organization {}: dropped; its state is kept in {kept}",
+                org.org()
+            );
+            refreshed.dropped.push(name.clone());
+        }
+        let failed = self.failed_apps();
+        for name in wanted {
+            if current.contains(&name) && !failed.contains_key(&name) {
+                continue;
+            }
+            if self.runners_read().contains_key(&name) {
+                continue;
+            }
+            let loaded = fleet
+                .loaded
+                .lock()
+                .unwrap_or_else(|poisoned| poisoned.into_inner())
+                .clone();
+            let narrowed = match loaded.for_app(&name) {
+                Ok(narrowed) => narrowed,
+                Err(err) => {
+                    self.app_failed(&name, err.to_string());
+                    continue;
+                }
+            };
+            match AppRunner::start_with(
+                fleet.inputs.clone(),
+                self.role,
+                narrowed,
+                Some(fleet.shared.clone()),
+            )
+            .await
+            {
+                Ok(runner) => {
+                    tracing::info!(
+                        app = %name,
+                        "app {name} of organization {} matches apps: placing it",
+                        org.org()
+                    );
+                    self.add_runner(runner);
+                    refreshed.added.push(name);
+                }
+                Err(err) => self.app_failed(&name, err.to_string()),
+            }
+        }
+        Ok(refreshed)
     }
 
     fn add_runner(&self, runner: AppRunner) {
@@ -198,11 +372,28 @@ impl Service {
         self.metrics.add_app(&name, runner.settings().dry_run);
         self.failed_mut().remove(&name);
         self.runners_mut().insert(name, Arc::new(runner));
+        self.update_traffic_apps();
+    }
+
+    /// Tells the one traffic query which apps to ask for.
+    fn update_traffic_apps(&self) {
+        if let Some(traffic) = self
+            .fleet
+            .as_ref()
+            .and_then(|fleet| fleet.shared.traffic.as_ref())
+        {
+            traffic.set_apps(self.app_names());
+        }
     }
 
     fn app_failed(&self, name: &str, message: String) {
         tracing::error!(app = %name, "app {name} not placed: {message}");
         self.failed_mut().insert(name.to_owned(), message);
+    }
+
+    /// Whether the file's top level is a dry run (an app may override it).
+    pub fn dry_run(&self) -> bool {
+        self.dry_run
     }
 
     /// Whether several apps may be placed: answers are then keyed by app.
@@ -294,6 +485,14 @@ impl Service {
                 .into_iter()
                 .map(|(name, _)| (name, Err(TickError::ShuttingDown)))
                 .collect();
+        }
+        // One traffic query for this tick.
+        if let Some(traffic) = self
+            .fleet
+            .as_ref()
+            .and_then(|fleet| fleet.shared.traffic.as_ref())
+        {
+            traffic.expire().await;
         }
         // A saved change reaches every app at this tick.
         self.poll_config();
@@ -428,6 +627,12 @@ impl Service {
     /// copy at its next tick. An app whose entries make an invalid config
     /// keeps its previous one and says why; the others take the change.
     pub(crate) fn stage_for_apps(&self, loaded: LoadedConfig) {
+        if let Some(fleet) = &self.fleet {
+            *fleet
+                .loaded
+                .lock()
+                .unwrap_or_else(|poisoned| poisoned.into_inner()) = loaded.clone();
+        }
         let mut staged = self.staged();
         for (name, runner) in self.runners() {
             if !self.many {
@@ -531,4 +736,29 @@ impl Host for Service {
                 .as_ref(),
         );
     }
+}
+
+/// The one query for every app's traffic, when traffic comes from
+/// Prometheus and its `prometheus:` section has a multi-app template (the
+/// default query has one); without one, each app queries on its own.
+fn apps_traffic(
+    inputs: &Inputs,
+    loaded: &LoadedConfig,
+    top: &crate::resolve::Resolved,
+) -> Result<Option<Arc<crate::apps_traffic::AppsTraffic>>, StartError> {
+    let crate::resolve::TrafficPlan::Prometheus(plan) = &top.traffic else {
+        return Ok(None);
+    };
+    let section = &loaded.settings.prometheus;
+    if section.apps_template().is_none() {
+        tracing::warn!(
+            "prometheus.query_template is not the default and prometheus.apps_query_template is not set: each app's traffic is queried on its own"
+        );
+        return Ok(None);
+    }
+    let _ = inputs;
+    let source = crate::backends::prometheus_source(plan)?;
+    Ok(Some(Arc::new(crate::apps_traffic::AppsTraffic::new(
+        source,
+    ))))
 }

@@ -27,6 +27,7 @@ pub async fn serve(
 ) -> std::io::Result<()> {
     let (stop, stopped) = watch::channel(false);
     let ticking = tokio::spawn(periodic_ticks(Arc::clone(&service), stopped.clone()));
+    let refreshing = tokio::spawn(refresh_apps(Arc::clone(&service), stopped.clone()));
     let watching = tokio::spawn(watch_config(Arc::clone(&service), stopped));
     let result = axum::serve(listener, router(Arc::clone(&service)))
         .with_graceful_shutdown(async move {
@@ -37,6 +38,7 @@ pub async fn serve(
     // When the server failed on its own, the dropped sender stops the loops.
     let _ = ticking.await;
     let _ = watching.await;
+    let _ = refreshing.await;
     service.close().await;
     result
 }
@@ -65,6 +67,28 @@ async fn periodic_ticks(service: Arc<Service>, mut stopped: watch::Receiver<bool
                 }
             }
             () = interval_changed => {}
+            _ = stopped.changed() => break,
+        }
+    }
+}
+
+/// Lists the organization's apps every `service.apps_refresh`, when app
+/// name patterns need it.
+async fn refresh_apps(service: Arc<Service>, mut stopped: watch::Receiver<bool>) {
+    let Some(every) = service.apps_refresh() else {
+        return;
+    };
+    let mut every = tokio::time::interval(every);
+    every.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    // The first refresh ran at start.
+    every.tick().await;
+    loop {
+        tokio::select! {
+            _ = every.tick() => {
+                if let Err(err) = service.refresh_apps().await {
+                    tracing::error!("{err}");
+                }
+            }
             _ = stopped.changed() => break,
         }
     }

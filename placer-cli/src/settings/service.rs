@@ -36,7 +36,15 @@ pub struct ServiceSection {
     /// Bearer token required by `POST /trigger`. `PLACER_TRIGGER_TOKEN`
     /// wins over it; prefer the variable, so the secret stays out of files.
     pub trigger_token: Option<Secret>,
+    /// With app name patterns in `apps:`, how often the organization's
+    /// apps are listed again: new matching apps are picked up, deleted
+    /// ones dropped. Default 5 minutes.
+    #[serde(with = "placer_core::config::duration")]
+    pub apps_refresh: Duration,
 }
+
+/// How often the organization's apps are listed unless told otherwise.
+pub const DEFAULT_APPS_REFRESH: Duration = Duration::from_secs(300);
 
 impl Default for ServiceSection {
     fn default() -> Self {
@@ -45,6 +53,7 @@ impl Default for ServiceSection {
             interval: DEFAULT_INTERVAL,
             data_dir: PathBuf::from(DEFAULT_DATA_DIR),
             trigger_token: None,
+            apps_refresh: DEFAULT_APPS_REFRESH,
         }
     }
 }

@@ -103,6 +103,55 @@ impl VictoriaMetrics {
     /// requests in each region from 20 minutes ago to 20 minutes ahead, and
     /// waits until the series are searchable.
     pub fn load_traffic(&self, app: &str, per_second: &[(&str, f64)]) {
+        self.load_apps_traffic(&[(app, per_second)]);
+    }
+
+    /// [`load_traffic`](Self::load_traffic) for several apps at once.
+    pub fn load_apps_traffic(&self, apps: &[(&str, &[(&str, f64)])]) {
+        let mut text = String::new();
+        let mut series = 0;
+        for (app, per_second) in apps {
+            text.push_str(&Self::traffic_text(app, per_second));
+            series += per_second.len();
+        }
+        self.import(&text, series);
+    }
+
+    /// Instant queries the server has answered so far
+    /// (`vm_http_requests_total{path="/api/v1/query"}`).
+    pub fn query_count(&self) -> u64 {
+        let text = super::client()
+            .get(format!("{}/metrics", self.url))
+            .send()
+            .unwrap()
+            .text()
+            .unwrap();
+        text.lines()
+            .filter(|line| {
+                line.starts_with("vm_http_requests_total{")
+                    && line.contains("path=\"/api/v1/query\"")
+            })
+            .filter_map(|line| line.rsplit(' ').next()?.parse::<u64>().ok())
+            .sum()
+    }
+
+    /// [`query_count`](Self::query_count) once it has stopped changing
+    /// (the same for a second), within 30 s.
+    pub fn settled_query_count(&self) -> u64 {
+        let deadline = Instant::now() + Duration::from_secs(30);
+        let mut seen = (self.query_count(), Instant::now());
+        loop {
+            std::thread::sleep(Duration::from_millis(100));
+            let count = self.query_count();
+            if count != seen.0 {
+                seen = (count, Instant::now());
+            } else if seen.1.elapsed() >= Duration::from_secs(1) || Instant::now() > deadline {
+                return count;
+            }
+        }
+    }
+
+    fn traffic_text(app: &str, per_second: &[(&str, f64)]) -> String {
         let now_ms = SystemTime::now()
             .duration_since(UNIX_EPOCH)
             .unwrap()
@@ -119,7 +168,7 @@ impl VictoriaMetrics {
                 at += 15_000;
             }
         }
-        self.import(&text, per_second.len());
+        text
     }
 
     /// Imports samples in the Prometheus text format (`name{labels} value

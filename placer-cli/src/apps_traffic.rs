@@ -1,0 +1,114 @@
+//! [`AppsTraffic`]: every app's traffic from one Prometheus query per tick
+//! ([`PrometheusSource::query_apps`]), handed to each app's engine through
+//! [`AppTraffic`], its [`MetricsSource`].
+
+use std::collections::BTreeMap;
+use std::sync::{Arc, RwLock};
+use std::time::Duration;
+
+use async_trait::async_trait;
+use placer_core::{MetricsError, MetricsSource, Timestamp, TrafficSnapshot};
+use placer_prom::{PromError, PrometheusSource};
+use tokio::time::Instant;
+
+/// How long one answer serves the apps' ticks: the apps of one tick fetch
+/// within this of each other, so they share the query.
+pub const SHARED_ANSWER_AGE: Duration = Duration::from_secs(5);
+
+type Answer = Arc<Result<BTreeMap<String, Result<TrafficSnapshot, PromError>>, PromError>>;
+
+/// One query for many apps, its answer shared by the ticks that ask within
+/// [`SHARED_ANSWER_AGE`] (one at a time: a tick arriving while the query
+/// runs waits for its answer).
+pub struct AppsTraffic {
+    source: PrometheusSource,
+    apps: RwLock<Vec<String>>,
+    latest: tokio::sync::Mutex<Option<(Instant, Answer)>>,
+}
+
+impl std::fmt::Debug for AppsTraffic {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("AppsTraffic")
+            .field("source", &self.source)
+            .finish_non_exhaustive()
+    }
+}
+
+impl AppsTraffic {
+    /// Queries through `source` (its multi-app template) for the apps set
+    /// with [`set_apps`](Self::set_apps).
+    pub fn new(source: PrometheusSource) -> Self {
+        AppsTraffic {
+            source,
+            apps: RwLock::new(Vec::new()),
+            latest: tokio::sync::Mutex::new(None),
+        }
+    }
+
+    /// The apps the query asks for; the next query uses the new list.
+    pub fn set_apps(&self, apps: Vec<String>) {
+        *self
+            .apps
+            .write()
+            .unwrap_or_else(|poisoned| poisoned.into_inner()) = apps;
+    }
+
+    /// The source's endpoint and query, for the log.
+    pub fn source(&self) -> &PrometheusSource {
+        &self.source
+    }
+
+    /// The answer for the apps, the latest one when recent enough, else
+    /// from a new query.
+    pub async fn answer(&self, at: Timestamp) -> Answer {
+        let mut latest = self.latest.lock().await;
+        if let Some((when, answer)) = latest.as_ref() {
+            if when.elapsed() < SHARED_ANSWER_AGE {
+                return Arc::clone(answer);
+            }
+        }
+        let apps = self
+            .apps
+            .read()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+            .clone();
+        let answer = Arc::new(self.source.query_apps(&apps, at).await);
+        *latest = Some((Instant::now(), Arc::clone(&answer)));
+        answer
+    }
+
+    /// Forgets the latest answer, so the next tick queries again.
+    pub async fn expire(&self) {
+        *self.latest.lock().await = None;
+    }
+}
+
+/// One app's traffic out of an [`AppsTraffic`].
+#[derive(Debug, Clone)]
+pub struct AppTraffic {
+    /// The shared query.
+    pub apps: Arc<AppsTraffic>,
+    /// The app.
+    pub app: String,
+}
+
+#[async_trait]
+impl MetricsSource for AppTraffic {
+    async fn fetch(&self, at: Timestamp) -> Result<TrafficSnapshot, MetricsError> {
+        let answer = self.apps.answer(at).await;
+        match answer.as_ref() {
+            Err(err) => Err(MetricsError::backend("prometheus", err.to_string())),
+            Ok(apps) => match apps.get(&self.app) {
+                Some(Ok(snapshot)) => Ok(snapshot.clone()),
+                Some(Err(err)) => Err(MetricsError::backend("prometheus", err.to_string())),
+                None => Err(MetricsError::backend(
+                    "prometheus",
+                    format!(
+                        "app {} was not part of the query (it joined after it ran)",
+                        self.app
+                    ),
+                )),
+            },
+        }
+    }
+}

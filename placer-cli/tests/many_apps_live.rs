@@ -1,0 +1,164 @@
+//! Several apps from one fly-placer against a real VictoriaMetrics and the
+//! fake Machines API: each app placed in its own hot regions from one
+//! query per tick, an app that cannot be placed failing alone, and apps
+//! matched by a pattern picked up and dropped as the organization changes.
+
+mod common;
+
+#[path = "common/victoria.rs"]
+mod victoria;
+
+use std::time::{Duration, Instant};
+
+use common::{client, get_json, Workspace};
+use placer_fly::fake::{FakeMachinesApi, MachineSpec};
+use victoria::VictoriaMetrics;
+
+const TOKEN: &str = "FlyV1 fm2_test-token";
+
+fn runtime() -> tokio::runtime::Runtime {
+    tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(1)
+        .enable_all()
+        .build()
+        .unwrap()
+}
+
+#[test]
+fn each_app_is_placed_in_its_own_regions_and_a_failing_one_fails_alone() {
+    let Some(metrics) = VictoriaMetrics::start() else {
+        return;
+    };
+    // shop is busy in fra, blog in syd; vault in ams, but its template
+    // machine mounts a volume.
+    metrics.load_apps_traffic(&[
+        ("shop", &[("fra", 3.0), ("iad", 1.0)][..]),
+        ("blog", &[("syd", 3.0), ("iad", 1.0)][..]),
+        ("vault", &[("ams", 3.0), ("iad", 1.0)][..]),
+    ]);
+    let runtime = runtime();
+    let api = runtime
+        .block_on(FakeMachinesApi::start("shop", TOKEN))
+        .unwrap();
+    api.add_app("blog");
+    api.add_app("vault");
+    api.add_machine(MachineSpec::new("iad"));
+    api.add_machine(MachineSpec::new("iad").app("blog"));
+    api.add_machine(MachineSpec::new("iad").app("vault").config_field(
+        "mounts",
+        serde_json::json!([{"volume": "vol_1", "path": "/data"}]),
+    ));
+    let config = format!(
+        "dry_run: false\ncooldown_period: 10\nsustain_ticks: 1\n\
+         apps: [shop, blog, vault]\n\
+         service:\n  interval: 0\n\
+         fly:\n  api_url: {}\n  retry:\n    max_attempts: 1\n",
+        api.base_url()
+    );
+    let workspace = Workspace::new(&config);
+    let env = [
+        ("FLY_API_TOKEN", TOKEN),
+        ("FLY_PROMETHEUS_URL", metrics.url.as_str()),
+    ];
+    let mut server = workspace.serve(&[], &env);
+    let queries_before = metrics.settled_query_count();
+
+    let response = client().post(server.url("/trigger")).send().unwrap();
+    let reports: serde_json::Value = response.json().unwrap();
+    // One query for the three apps.
+    assert_eq!(
+        reports["shop"]["deployed"],
+        serde_json::json!(["fra"]),
+        "{reports}"
+    );
+    assert_eq!(
+        reports["blog"]["deployed"],
+        serde_json::json!(["syd"]),
+        "{reports}"
+    );
+    assert_eq!(api.live_regions_of("shop"), ["fra", "iad"]);
+    assert_eq!(api.live_regions_of("blog"), ["iad", "syd"]);
+    // vault alone failed, saying why; nothing was created for it.
+    assert_eq!(api.live_regions_of("vault"), ["iad"]);
+    let failed = &reports["vault"]["actions"][0];
+    assert_eq!(failed["region"], "ams", "{reports}");
+    let error = failed["outcome"]["error"].as_str().unwrap_or_default();
+    assert!(error.contains("mounts a volume"), "{reports}");
+    let health = get_json(&server.url("/health"));
+    assert_eq!(health["status"], "degraded");
+    assert_eq!(health["apps"]["shop"]["status"], "ok", "{health}");
+    assert_eq!(health["apps"]["vault"]["status"], "degraded", "{health}");
+    assert!(server.stop().success());
+    assert!(workspace.path("data/apps/shop/engine_state.json").exists());
+    // One query for the three apps' tick. VictoriaMetrics counts a request
+    // once its connection is done with it: read the count once it has
+    // settled after the placer stopped.
+    assert_eq!(
+        metrics.settled_query_count() - queries_before,
+        1,
+        "{reports}"
+    );
+}
+
+/// Polls `GET /apps` until `wanted` holds, for at most 30 s.
+fn wait_for_apps(server: &common::Server, wanted: impl Fn(&[String]) -> bool) -> Vec<String> {
+    let deadline = Instant::now() + Duration::from_secs(30);
+    loop {
+        let apps: Vec<String> =
+            serde_json::from_value(get_json(&server.url("/apps"))["apps"].clone()).unwrap();
+        if wanted(&apps) {
+            return apps;
+        }
+        assert!(Instant::now() < deadline, "apps never matched: {apps:?}");
+        std::thread::sleep(Duration::from_millis(100));
+    }
+}
+
+#[test]
+fn pattern_apps_are_picked_up_and_dropped_as_the_org_changes() {
+    let runtime = runtime();
+    let api = runtime
+        .block_on(FakeMachinesApi::start("shop-web", TOKEN))
+        .unwrap();
+    api.set_org("acme");
+    api.add_app("blog");
+    api.add_machine(MachineSpec::new("iad"));
+    api.add_machine(MachineSpec::new("iad").app("blog"));
+    let config = format!(
+        "dry_run: true\n\
+         apps:\n  shop-*:\n    traffic_threshold: 80\n\
+         service:\n  interval: 0\n  apps_refresh: 1s\n\
+         simulation:\n  seed: 3\n\
+         fly:\n  org: acme\n  api_url: {}\n  retry:\n    max_attempts: 1\n",
+        api.base_url()
+    );
+    let workspace = Workspace::new(&config);
+    let mut server = workspace.serve(&[], &[("FLY_API_TOKEN", TOKEN)]);
+    assert_eq!(wait_for_apps(&server, |_| true), ["shop-web"]);
+
+    // An app created mid-run is picked up at the next refresh.
+    api.add_app("shop-eu");
+    api.add_machine(MachineSpec::new("cdg").app("shop-eu"));
+    wait_for_apps(&server, |apps| apps == ["shop-eu", "shop-web"]);
+    let report = common::trigger(&server);
+    assert_eq!(
+        report["shop-eu"]["current_deployment"],
+        serde_json::json!(["cdg"]),
+        "{report}"
+    );
+
+    // A deleted one is dropped, its state kept aside.
+    api.delete_app("shop-web");
+    wait_for_apps(&server, |apps| apps == ["shop-eu"]);
+    server.wait_for_log("dropped", Duration::from_secs(10));
+    let aside: Vec<String> = std::fs::read_dir(workspace.path("data/apps"))
+        .unwrap()
+        .map(|entry| entry.unwrap().file_name().to_string_lossy().into_owned())
+        .filter(|name| name.starts_with("shop-web.dropped-"))
+        .collect();
+    assert_eq!(aside.len(), 1, "{aside:?}");
+    assert!(workspace
+        .path(&format!("data/apps/{}/engine_state_dry_run.json", aside[0]))
+        .exists());
+    assert!(server.stop().success());
+}
