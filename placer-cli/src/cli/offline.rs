@@ -185,6 +185,9 @@ fn scenario_summary(scenario: Scenario) -> &'static str {
         Scenario::RegionShift => "demand moving from one continent to the next",
         Scenario::SteadyHighUndeployed => "flat high traffic far from iad, with little in iad",
         Scenario::LongTail => "every region, most of them small, large together",
+        Scenario::BusinessHours => "weekday office hours in eight metros, quiet weekends",
+        Scenario::WeeklyGrowth => "business hours, growing 10 % a week",
+        Scenario::PatternStops => "business hours, then flat from halfway on",
     }
 }
 

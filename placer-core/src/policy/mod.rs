@@ -48,7 +48,7 @@ use std::collections::{BTreeMap, BTreeSet};
 
 pub use latency::{
     LatencyMemory, LatencyPolicy, LatencyReason, LatencySettings, MachineBudget, MachineTime,
-    TrafficBaseline,
+    TrafficBaseline, DEFAULT_MIN_REGION_SAVING,
 };
 pub use memory::PolicyMemory;
 pub use name::PolicyName;

@@ -1,4 +1,4 @@
-//! Synthetic traffic traces for backtests: six named scenarios, each
+//! Synthetic traffic traces for backtests: nine named scenarios, each
 //! generated deterministically from a seed.
 //!
 //! Values are requests per tick as a metrics source would report them, in
@@ -75,17 +75,51 @@ pub enum Scenario {
     /// busiest, most regions below 10, so each region alone is small while
     /// together they are large.
     LongTail,
+    /// Weekday office hours in eight metros far apart (`sjc`, `iad`, `gru`,
+    /// `lhr`, `fra`, `bom`, `sin`, `nrt`), each in its own time zone: 3 % of
+    /// the peak at night, a steep ramp from 07:45 to 09:00 local time, a
+    /// plateau and a drop from 17:00 to 18:30; weekends carry 4 % of a
+    /// weekday's traffic, spread evenly. Traffic that repeats every week.
+    BusinessHours,
+    /// The business-hours week, growing by 10 % a week.
+    WeeklyGrowth,
+    /// The business-hours week for the first half of the trace; then every
+    /// office's traffic stays flat at its weekday mean, day and night, every
+    /// day: a weekly pattern that stops.
+    PatternStops,
 }
 
 impl Scenario {
     /// Every scenario, in documentation order.
-    pub const ALL: [Scenario; 6] = [
+    pub const ALL: [Scenario; 9] = [
         Scenario::FollowTheSun,
         Scenario::FlashCrowd,
         Scenario::NoisySteady,
         Scenario::RegionShift,
         Scenario::SteadyHighUndeployed,
         Scenario::LongTail,
+        Scenario::BusinessHours,
+        Scenario::WeeklyGrowth,
+        Scenario::PatternStops,
+    ];
+
+    /// The six scenarios of one day's shapes (everything but the weekly
+    /// ones), on which the policies' first targets were set.
+    pub const DAILY: [Scenario; 6] = [
+        Scenario::FollowTheSun,
+        Scenario::FlashCrowd,
+        Scenario::NoisySteady,
+        Scenario::RegionShift,
+        Scenario::SteadyHighUndeployed,
+        Scenario::LongTail,
+    ];
+
+    /// The scenarios whose traffic repeats week by week (and their
+    /// variations): business hours, with growth, and the pattern that stops.
+    pub const WEEKLY: [Scenario; 3] = [
+        Scenario::BusinessHours,
+        Scenario::WeeklyGrowth,
+        Scenario::PatternStops,
     ];
 
     /// The scenario's name, as accepted by [`FromStr`].
@@ -97,6 +131,9 @@ impl Scenario {
             Scenario::RegionShift => "region-shift",
             Scenario::SteadyHighUndeployed => "steady-high-undeployed",
             Scenario::LongTail => "long-tail",
+            Scenario::BusinessHours => "business-hours",
+            Scenario::WeeklyGrowth => "weekly-growth",
+            Scenario::PatternStops => "pattern-stops",
         }
     }
 }

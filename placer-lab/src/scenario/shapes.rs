@@ -17,6 +17,9 @@ pub(super) fn demand(scenario: Scenario, clock: &Clock, rng: &mut ChaCha8Rng) ->
         Scenario::RegionShift => region_shift(rng),
         Scenario::SteadyHighUndeployed => steady_high_undeployed(rng),
         Scenario::LongTail => long_tail(rng),
+        Scenario::BusinessHours => business_hours(rng),
+        Scenario::WeeklyGrowth => weekly_growth(rng),
+        Scenario::PatternStops => pattern_stops(clock, rng),
     }
 }
 
@@ -242,5 +245,117 @@ fn long_tail(rng: &mut ChaCha8Rng) -> Demand {
         regions,
         noise: 0.3,
         mean: Box::new(move |region, _: &Moment| means[region]),
+    }
+}
+
+/// The metros of the business-hours scenarios: region, UTC offset of its
+/// office hours in hours (no daylight saving), and weekday peak in
+/// requests per tick.
+const OFFICES: [(&str, f64, f64); 8] = [
+    ("sjc", -8.0, 160.0),
+    ("iad", -5.0, 240.0),
+    ("gru", -3.0, 70.0),
+    ("lhr", 0.0, 200.0),
+    ("fra", 1.0, 150.0),
+    ("bom", 5.5, 90.0),
+    ("sin", 8.0, 110.0),
+    ("nrt", 9.0, 140.0),
+];
+
+/// A weekday's share of the peak at `local_hour`: 3 % at night, a steep
+/// ramp from 07:45 to 09:00, a plateau, and a drop from 17:00 to 18:30.
+fn office_curve(local_hour: f64) -> f64 {
+    let rise = smoothstep((local_hour - 7.75) / 1.25);
+    let fall = 1.0 - smoothstep((local_hour - 17.0) / 1.5);
+    0.03 + 0.97 * rise.min(fall)
+}
+
+/// 0 below 0, 1 above 1, a smooth S between.
+fn smoothstep(x: f64) -> f64 {
+    let x = x.clamp(0.0, 1.0);
+    x * x * (3.0 - 2.0 * x)
+}
+
+/// A weekend tick's share of the peak: 4 % of a weekday's mean, spread
+/// evenly over the day.
+const WEEKEND_SHARE: f64 = 0.04 * OFFICE_DAY_MEAN;
+
+/// Share of `peak` in an office `offset` hours from UTC at `moment`: the
+/// office curve on its local weekdays, a flat trickle on its weekends.
+fn office_hours(moment: &Moment, offset: f64) -> f64 {
+    let local_minutes = moment.minutes + offset * 60.0;
+    let day = (local_minutes / MINUTES_PER_DAY).floor() as i64;
+    // Traces start on a Monday at 00:00 UTC: day 0 is a Monday, day -1
+    // the Sunday before.
+    let weekday = day.rem_euclid(7);
+    if weekday >= 5 {
+        WEEKEND_SHARE
+    } else {
+        let local_hour = (local_minutes - day as f64 * MINUTES_PER_DAY) / 60.0;
+        office_curve(local_hour)
+    }
+}
+
+const MINUTES_PER_DAY: f64 = 24.0 * 60.0;
+
+/// The offices of a business-hours trace: regions, peaks (each within
+/// 20 % of its nominal peak, by seed) and UTC offsets.
+fn offices(rng: &mut ChaCha8Rng) -> (Vec<Region>, Vec<f64>, Vec<f64>) {
+    let regions = OFFICES
+        .iter()
+        .map(|(code, _, _)| code.parse().expect("valid region code"))
+        .collect();
+    let peaks = OFFICES
+        .iter()
+        .map(|(_, _, peak)| peak * rng.random_range(0.8..1.2))
+        .collect();
+    let offsets = OFFICES.iter().map(|(_, offset, _)| *offset).collect();
+    (regions, peaks, offsets)
+}
+
+fn business_hours(rng: &mut ChaCha8Rng) -> Demand {
+    let (regions, peaks, offsets) = offices(rng);
+    Demand {
+        regions,
+        noise: 0.1,
+        mean: Box::new(move |region, moment: &Moment| {
+            peaks[region] * office_hours(moment, offsets[region])
+        }),
+    }
+}
+
+/// Growth of the weekly-growth scenario per week (0.1 = 10 %).
+const WEEKLY_GROWTH: f64 = 0.1;
+
+fn weekly_growth(rng: &mut ChaCha8Rng) -> Demand {
+    let (regions, peaks, offsets) = offices(rng);
+    Demand {
+        regions,
+        noise: 0.1,
+        mean: Box::new(move |region, moment: &Moment| {
+            let weeks = moment.minutes / (7.0 * MINUTES_PER_DAY);
+            let growth = (1.0 + WEEKLY_GROWTH).powf(weeks);
+            peaks[region] * office_hours(moment, offsets[region]) * growth
+        }),
+    }
+}
+
+/// A weekday's mean share of the peak under [`office_curve`].
+const OFFICE_DAY_MEAN: f64 = 0.41;
+
+fn pattern_stops(clock: &Clock, rng: &mut ChaCha8Rng) -> Demand {
+    let (regions, peaks, offsets) = offices(rng);
+    let stop = clock.total_minutes() / 2.0;
+    Demand {
+        regions,
+        noise: 0.1,
+        mean: Box::new(move |region, moment: &Moment| {
+            let share = if moment.minutes < stop {
+                office_hours(moment, offsets[region])
+            } else {
+                OFFICE_DAY_MEAN
+            };
+            peaks[region] * share
+        }),
     }
 }

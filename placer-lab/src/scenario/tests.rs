@@ -242,3 +242,83 @@ fn generated_values_stay_the_same_across_versions() {
     }
     insta::assert_snapshot!(text);
 }
+
+/// Mean requests per tick over all regions, per (weekday from Monday, UTC
+/// hour), of a trace that starts on a Monday at 00:00 UTC with one-minute
+/// ticks.
+fn week_profile(trace: &Trace) -> BTreeMap<(usize, usize), f64> {
+    let mut sums: BTreeMap<(usize, usize), (f64, usize)> = BTreeMap::new();
+    for (tick, snapshot) in trace.ticks().iter().enumerate() {
+        let total: f64 = snapshot.iter().map(|(_, requests)| requests).sum();
+        let entry = sums
+            .entry(((tick / 1440) % 7, (tick / 60) % 24))
+            .or_default();
+        entry.0 += total;
+        entry.1 += 1;
+    }
+    sums.into_iter()
+        .map(|(key, (sum, count))| (key, sum / count as f64))
+        .collect()
+}
+
+#[test]
+fn business_hours_ramps_in_each_metros_morning_and_rests_on_weekends() {
+    let trace = trace(Scenario::BusinessHours, 24 * 7, 5);
+    let series = series(&trace);
+    assert_eq!(series.len(), 8);
+    // London (UTC+0): quiet at 06:00, busy at 10:00 and 15:00, quiet again
+    // at 20:00 on a Tuesday; flat and low on Saturday.
+    let lhr = &series[&"lhr".parse::<Region>().unwrap()];
+    let at =
+        |day: usize, hour: usize| mean(&lhr[day * 1440 + hour * 60..day * 1440 + hour * 60 + 60]);
+    assert!(
+        at(1, 10) > 10.0 * at(1, 6),
+        "{} against {}",
+        at(1, 10),
+        at(1, 6)
+    );
+    assert!(at(1, 15) > 10.0 * at(1, 20));
+    // Tokyo (UTC+9) opens at 09:00 local, 00:00 UTC.
+    let nrt = &series[&"nrt".parse::<Region>().unwrap()];
+    let tokyo = |hour: usize| mean(&nrt[1440 + hour * 60..1440 + hour * 60 + 60]);
+    assert!(tokyo(2) > 10.0 * tokyo(21));
+    let weekday: f64 = series.values().map(|v| mean(&v[..5 * 1440])).sum();
+    let weekend: f64 = series.values().map(|v| mean(&v[5 * 1440 + 600..])).sum();
+    let share = weekend / weekday;
+    assert!((0.02..0.07).contains(&share), "weekend share {share}");
+    // Spread evenly: a weekend's busiest hour is not a peak.
+    let profile = week_profile(&trace);
+    let saturday: Vec<f64> = (12..24).map(|hour| profile[&(5, hour)]).collect();
+    let (low, high) = saturday
+        .iter()
+        .fold((f64::INFINITY, 0.0f64), |(lo, hi), v| {
+            (lo.min(*v), hi.max(*v))
+        });
+    assert!(high < 1.5 * low, "{saturday:?}");
+}
+
+#[test]
+fn weekly_growth_repeats_the_week_a_tenth_larger() {
+    let trace = trace(Scenario::WeeklyGrowth, 24 * 14, 5);
+    let totals: Vec<f64> = trace
+        .ticks()
+        .iter()
+        .map(|snapshot| snapshot.iter().map(|(_, requests)| requests).sum())
+        .collect();
+    let week = 7 * 1440;
+    let ratio = mean(&totals[week..]) / mean(&totals[..week]);
+    assert!((1.07..1.13).contains(&ratio), "growth {ratio}");
+}
+
+#[test]
+fn pattern_stops_is_business_hours_then_flat() {
+    let stops = trace(Scenario::PatternStops, 24 * 14, 5);
+    let regular = trace(Scenario::BusinessHours, 24 * 14, 5);
+    let half = stops.len() / 2;
+    assert_eq!(stops.ticks()[..half - 1], regular.ticks()[..half - 1]);
+    for values in series(&stops).values() {
+        let after = &values[half..];
+        // Nights and weekends as busy as office hours: within the noise.
+        assert!(variation(after) < 0.2, "{}", variation(after));
+    }
+}

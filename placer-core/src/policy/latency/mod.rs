@@ -6,11 +6,14 @@
 //! traffic, choose the deployed set `D` minimising
 //!
 //! ```text
-//! Σ_r w_r · RTT(r, D)  +  region_cost_ms · U · |D|
+//! Σ_r w_r · RTT(r, D)  +  max(region_cost_ms · U, min_region_saving) · |D|
 //! ```
 //!
 //! so one more region is worth it exactly when it lowers the mean round trip
-//! of the usual traffic by at least `region_cost_ms`. `w_r` is the larger of
+//! of the usual traffic by at least `region_cost_ms`, and saves at least
+//! `min_region_saving` request-milliseconds in all: the relative price
+//! scales with the app, the absolute floor makes a quiet spell run fewer
+//! machines than a peak. `w_r` is the larger of
 //! the region's latest count and its short-term average: a rise counts at
 //! once, a fall only as the average comes down. `U` is the lower of the
 //! current total `Σ w_r` and its slow average ([`TrafficBaseline`], half-life
@@ -51,7 +54,7 @@ pub use budget::MachineTime;
 use explain::Explainer;
 pub use memory::LatencyMemory;
 pub use reason::LatencyReason;
-pub use settings::{LatencySettings, MachineBudget};
+pub use settings::{LatencySettings, MachineBudget, DEFAULT_MIN_REGION_SAVING};
 
 /// The latency policy's line in the [registry](super::POLICIES): its
 /// settings are the config's `latency:` section.
@@ -165,7 +168,11 @@ impl LatencyPolicy {
         let mut problem = FacilityProblem {
             table: &table,
             weights: weights.iter().map(|(_, w)| *w).collect(),
-            region_cost: vec![settings.region_cost_ms * usual_total; columns.len()],
+            region_cost: vec![
+                (settings.region_cost_ms * usual_total)
+                    .max(settings.min_region_saving);
+                columns.len()
+            ],
             min_size: config.min_regions,
             max_size: cap(budget.map(|limits| limits.now)),
             fixed: columns

@@ -16,6 +16,16 @@ pub struct LatencySettings {
     /// request across all of the app's usual requests, that justifies running
     /// one more region. Larger values mean fewer regions.
     pub region_cost_ms: f64,
+    /// An absolute floor under the price of a region, whatever the app's
+    /// traffic: one more region must save at least this many
+    /// request-milliseconds per observation (requests as the metrics source
+    /// counts them, like `traffic_threshold`, times the milliseconds of round
+    /// trip each is spared). 2000 is 20 requests brought 100 ms closer. With
+    /// it, machine count follows volume: quiet hours and weekends run fewer
+    /// machines than peaks, where `region_cost_ms` alone, relative to the
+    /// app's own traffic, buys as many for a quiet spell spread evenly as for
+    /// a peak. 0 turns it off.
+    pub min_region_saving: f64,
     /// How the app's usual traffic is measured: the lower of the current
     /// total and its exponential average with this half-life. A crowd in one
     /// region then does not make the regions serving everyone else look too
@@ -111,10 +121,15 @@ impl MachineBudget {
     }
 }
 
+/// The default [`LatencySettings::min_region_saving`], chosen on the
+/// generated scenarios (BENCHMARKS.md).
+pub const DEFAULT_MIN_REGION_SAVING: f64 = 1000.0;
+
 impl Default for LatencySettings {
     fn default() -> Self {
         LatencySettings {
             region_cost_ms: 5.0,
+            min_region_saving: DEFAULT_MIN_REGION_SAVING,
             baseline_half_life: Duration::from_secs(6 * 3600),
             improvement_margin: 0.05,
             persist_ticks: 3,
@@ -132,6 +147,9 @@ impl SettingsSection for LatencySettings {
     fn validate(&self) -> Result<(), String> {
         if !self.region_cost_ms.is_finite() || self.region_cost_ms < 0.0 {
             return Err("region_cost_ms must be a finite number >= 0".into());
+        }
+        if !self.min_region_saving.is_finite() || self.min_region_saving < 0.0 {
+            return Err("min_region_saving must be a finite number >= 0".into());
         }
         if !(self.improvement_margin.is_finite() && (0.0..1.0).contains(&self.improvement_margin)) {
             return Err("improvement_margin must be in [0, 1)".into());

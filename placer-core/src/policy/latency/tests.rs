@@ -380,3 +380,59 @@ fn a_region_the_backend_cannot_deploy_sits_out_and_its_users_are_served_from_the
         "{why}"
     );
 }
+
+/// Requests spread evenly over four continents, `scale` per region.
+fn spread(scale: f64) -> [(&'static str, f64); 4] {
+    [
+        ("iad", scale),
+        ("fra", scale),
+        ("syd", scale),
+        ("nrt", scale),
+    ]
+}
+
+fn regions_after(config: &PlacerConfig, traffic: &[(&str, f64)]) -> usize {
+    let state = state_with(config, traffic, 5);
+    let plan = plan_with(config, &state, &["iad"]);
+    let change = |action: Action| plan.actions.iter().filter(|a| a.action == action).count();
+    1 + change(Action::Deploy) - change(Action::Remove)
+}
+
+#[test]
+fn machine_count_follows_volume_with_the_absolute_floor() {
+    let relative = with_latency(LatencySettings {
+        persist_ticks: 1,
+        min_region_saving: 0.0,
+        ..Default::default()
+    });
+    let floored = with_latency(LatencySettings {
+        persist_ticks: 1,
+        ..Default::default()
+    });
+    // The relative price alone is scale-free: a trickle buys as many
+    // regions as a peak of the same shape.
+    assert_eq!(
+        regions_after(&relative, &spread(2.0)),
+        regions_after(&relative, &spread(200.0))
+    );
+    assert!(regions_after(&relative, &spread(2.0)) > 1);
+    // With the floor (1000 request·ms by default), the trickle is not worth
+    // another machine; the peak is.
+    assert_eq!(regions_after(&floored, &spread(2.0)), 1);
+    assert_eq!(
+        regions_after(&floored, &spread(200.0)),
+        regions_after(&relative, &spread(200.0))
+    );
+}
+
+#[test]
+fn a_negative_or_endless_floor_is_refused() {
+    for floor in [-1.0, f64::INFINITY, f64::NAN] {
+        let settings = LatencySettings {
+            min_region_saving: floor,
+            ..Default::default()
+        };
+        let err = crate::policy::SettingsSection::validate(&settings).unwrap_err();
+        assert!(err.contains("min_region_saving"), "{err}");
+    }
+}
