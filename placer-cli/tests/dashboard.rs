@@ -1,0 +1,310 @@
+//! The Grafana dashboard in `dashboards/fly-placer.json` cannot rot: a real
+//! Prometheus on loopback scrapes running `fly-placer`s — one on simulated
+//! traffic with the threshold policy, one with the latency policy and a
+//! machine budget, one whose traffic source is down — and every query of
+//! every panel must parse and return data.
+
+mod common;
+
+#[path = "common/victoria.rs"]
+mod victoria;
+
+use std::collections::BTreeSet;
+use std::path::Path;
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use common::{client, default_config, Server, Workspace};
+use serde_json::Value;
+use victoria::locate;
+
+/// Metrics that have series only after a rare event (a region the backend
+/// could not deploy): their queries must parse, and the family must be
+/// declared in `/metrics`, but they may return nothing here.
+const EVENT_ONLY: &[&str] = &["fly_placer_region_unavailable"];
+
+fn dashboard() -> Value {
+    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("../dashboards/fly-placer.json");
+    serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap()
+}
+
+/// Every panel's title and queries.
+fn queries(dashboard: &Value) -> Vec<(String, String)> {
+    let mut out = Vec::new();
+    for panel in dashboard["panels"].as_array().unwrap() {
+        let title = panel["title"].as_str().unwrap().to_owned();
+        let targets = panel["targets"].as_array().unwrap();
+        assert!(!targets.is_empty(), "panel {title} has no query");
+        for target in targets {
+            out.push((title.clone(), target["expr"].as_str().unwrap().to_owned()));
+        }
+    }
+    out
+}
+
+/// What Grafana puts in place of the variables: all apps, and a rate
+/// window of a few scrape intervals (the scrape interval here is 1s).
+fn expand(expr: &str) -> String {
+    expr.replace("$__rate_interval", "15s")
+        .replace("$app", ".*")
+}
+
+fn metric_names(expr: &str) -> BTreeSet<String> {
+    let mut names = BTreeSet::new();
+    let mut rest = expr;
+    while let Some(at) = rest.find("fly_placer_") {
+        let tail = &rest[at..];
+        let end = tail
+            .find(|c: char| !(c.is_ascii_alphanumeric() || c == '_'))
+            .unwrap_or(tail.len());
+        names.insert(tail[..end].to_owned());
+        rest = &tail[end..];
+    }
+    names
+}
+
+struct Prometheus {
+    child: Child,
+    url: String,
+    _dir: tempfile::TempDir,
+}
+
+impl Prometheus {
+    fn start(targets: &[&Server]) -> Option<Prometheus> {
+        let binary = locate("prometheus", "prometheus")?;
+        let dir = tempfile::tempdir().unwrap();
+        let targets: Vec<String> = targets
+            .iter()
+            .map(|server| format!("'{}'", server.base.trim_start_matches("http://")))
+            .collect();
+        let config = format!(
+            "global:\n  scrape_interval: 1s\n  evaluation_interval: 1s\nscrape_configs:\n  - job_name: fly-placer\n    static_configs:\n      - targets: [{}]\n",
+            targets.join(", ")
+        );
+        std::fs::write(dir.path().join("prometheus.yml"), config).unwrap();
+        let port = std::net::TcpListener::bind("127.0.0.1:0")
+            .unwrap()
+            .local_addr()
+            .unwrap()
+            .port();
+        let child = Command::new(binary)
+            .arg(format!(
+                "--config.file={}",
+                dir.path().join("prometheus.yml").display()
+            ))
+            .arg(format!(
+                "--storage.tsdb.path={}",
+                dir.path().join("data").display()
+            ))
+            .arg(format!("--web.listen-address=127.0.0.1:{port}"))
+            .arg("--log.level=warn")
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap();
+        let prometheus = Prometheus {
+            child,
+            url: format!("http://127.0.0.1:{port}"),
+            _dir: dir,
+        };
+        let deadline = Instant::now() + Duration::from_secs(60);
+        while !client()
+            .get(format!("{}/-/ready", prometheus.url))
+            .send()
+            .is_ok_and(|r| r.status().is_success())
+        {
+            assert!(Instant::now() < deadline, "Prometheus did not start");
+            std::thread::sleep(Duration::from_millis(200));
+        }
+        Some(prometheus)
+    }
+
+    /// Runs an instant query: its result, or the error Prometheus gave.
+    fn query(&self, expr: &str) -> Result<Vec<Value>, String> {
+        let answer: Value = client()
+            .get(format!("{}/api/v1/query", self.url))
+            .query(&[("query", expr)])
+            .send()
+            .unwrap()
+            .json()
+            .unwrap();
+        if answer["status"] != "success" {
+            return Err(format!("{}: {}", answer["errorType"], answer["error"]));
+        }
+        Ok(answer["data"]["result"]
+            .as_array()
+            .cloned()
+            .unwrap_or_default())
+    }
+}
+
+impl Drop for Prometheus {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+const EVERY_SECOND: &str = "\nservice:\n  interval: 1s\n";
+
+#[test]
+fn every_panel_query_parses_and_returns_data_from_a_scraped_fly_placer() {
+    let dashboard = dashboard();
+    let queries = queries(&dashboard);
+    assert!(queries.len() >= 10, "{queries:?}");
+
+    // Threshold policy on simulated traffic, one region of it not a Fly
+    // region (its traffic is ignored and counted).
+    let threshold = Workspace::new(&format!(
+        "{}{EVERY_SECOND}simulation:\n  regions: [ams, cdg, fra, iad, lhr, nrt, sin, sjc, sfo]\n",
+        default_config()
+    ));
+    let mut threshold_server = threshold.serve(&[], &[]);
+    // The latency policy with a machine budget.
+    let latency_config = std::fs::read_to_string(
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("../config/latency.yml"),
+    )
+    .unwrap();
+    let latency = Workspace::new(&format!("{latency_config}{EVERY_SECOND}"));
+    latency.write(
+        "config/config.yml",
+        &format!(
+            "{}{EVERY_SECOND}",
+            latency_config.replace(
+                "  # budget:\n  #   machine_hours: 48          # per period: two machines' worth a day\n  #   period: 24h\n  #   starts: 1970-01-01T00:00:00Z",
+                "  budget:\n    machine_hours: 48\n    period: 24h\n    starts: 1970-01-01T00:00:00Z"
+            )
+        ),
+    );
+    let mut latency_server = latency.serve(&[], &[]);
+    // A traffic source that is down: failed ticks and errors.
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let down = Workspace::new(&format!("{}{EVERY_SECOND}", default_config()));
+    let url = format!("http://127.0.0.1:{port}");
+    let mut down_server = down.serve(
+        &[],
+        &[
+            ("FLY_PROMETHEUS_URL", url.as_str()),
+            ("FLY_APP_NAME", "shop"),
+        ],
+    );
+
+    let Some(prometheus) = Prometheus::start(&[&threshold_server, &latency_server, &down_server])
+    else {
+        return;
+    };
+    // A config change applied, then one rejected.
+    threshold_server.wait_for_log("tick", Duration::from_secs(30));
+    threshold.write(
+        "config/config.yml",
+        &format!(
+            "{}{EVERY_SECOND}simulation:\n  regions: [ams, cdg, fra, iad, lhr, nrt, sin, sjc, sfo]\n",
+            default_config().replace("cooldown_period: 10", "cooldown_period: 30")
+        ),
+    );
+    threshold_server.wait_for_log("the new settings apply", Duration::from_secs(30));
+    threshold.write("config/config.yml", "cooldown_period: [not a number\n");
+    threshold_server.wait_for_log("config change rejected", Duration::from_secs(30));
+
+    // Each query parses at once; data comes within a few scrapes.
+    let deadline = Instant::now() + Duration::from_secs(90);
+    let mut waiting: Vec<&(String, String)> = queries.iter().collect();
+    loop {
+        let mut still = Vec::new();
+        for query in waiting {
+            let (title, expr) = query;
+            match prometheus.query(&expand(expr)) {
+                Err(error) => panic!("panel {title}: {expr} does not parse: {error}"),
+                Ok(result) if result.is_empty() => {
+                    if !metric_names(expr)
+                        .iter()
+                        .any(|n| EVENT_ONLY.contains(&n.as_str()))
+                    {
+                        still.push(query);
+                    }
+                }
+                Ok(_) => {}
+            }
+        }
+        if still.is_empty() {
+            break;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "no data for: {:?}",
+            still
+                .iter()
+                .map(|(t, e)| format!("{t}: {e}"))
+                .collect::<Vec<_>>()
+        );
+        waiting = still;
+        std::thread::sleep(Duration::from_millis(500));
+    }
+    // Every metric a panel names is one fly-placer exposes (a family shows
+    // in /metrics once it has a series), and every metric it exposes has a
+    // panel.
+    let mut declared: BTreeSet<String> = EVENT_ONLY.iter().map(|s| (*s).to_owned()).collect();
+    for server in [&threshold_server, &latency_server, &down_server] {
+        let exposed = client()
+            .get(server.url("/metrics"))
+            .send()
+            .unwrap()
+            .text()
+            .unwrap();
+        declared.extend(
+            exposed
+                .lines()
+                .filter_map(|line| line.strip_prefix("# TYPE "))
+                .filter_map(|line| line.split_whitespace().next())
+                .map(str::to_owned),
+        );
+    }
+    let mut used = BTreeSet::new();
+    for (title, expr) in &queries {
+        for name in metric_names(expr) {
+            let family = name
+                .trim_end_matches("_total")
+                .trim_end_matches("_bucket")
+                .to_owned();
+            assert!(
+                declared.contains(&family),
+                "panel {title}: {name} is not a metric fly-placer exposes ({declared:?})"
+            );
+            used.insert(family);
+        }
+    }
+    let unused: Vec<&String> = declared.difference(&used).collect();
+    assert!(
+        unused.is_empty(),
+        "metrics without a panel in dashboards/fly-placer.json: {unused:?}"
+    );
+
+    // The down source's errors, the ignored region and the budget made it
+    // through with the values expected.
+    let errors = prometheus
+        .query("sum by (stage) (fly_placer_errors_total)")
+        .unwrap();
+    assert!(
+        errors.iter().any(|s| s["metric"]["stage"] == "metrics"),
+        "{errors:?}"
+    );
+    let ignored = prometheus
+        .query("fly_placer_ignored_regions_total")
+        .unwrap();
+    assert!(
+        ignored.iter().all(|s| s["metric"]["region"] == "sfo"),
+        "{ignored:?}"
+    );
+    let budget = prometheus
+        .query("max(fly_placer_budget_machine_hours)")
+        .unwrap();
+    assert_eq!(budget[0]["value"][1], "48", "{budget:?}");
+
+    for server in [&mut threshold_server, &mut latency_server, &mut down_server] {
+        assert!(server.stop().success(), "{}", server.log().join("\n"));
+    }
+}
