@@ -7,6 +7,7 @@
 mod backtest;
 mod error;
 mod gen_trace;
+mod html;
 mod progress;
 mod recommend;
 mod traffic;

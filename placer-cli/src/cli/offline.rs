@@ -110,6 +110,11 @@ pub struct BacktestArgs {
     /// config's `machine_startup`, rounded up to whole ticks].
     #[arg(long, value_name = "N")]
     pub startup_ticks: Option<usize>,
+    /// Also write the report as a self-contained HTML page with charts
+    /// (mean RTT over time, deployed regions, machines over time) to this
+    /// file.
+    #[arg(long, value_name = "FILE")]
+    pub html: Option<PathBuf>,
     /// Measured round-trip times, JSON `{"from": {"to": ms}}` (the shape
     /// best-regions publishes), for the policy and the report [default: the
     /// distance model].

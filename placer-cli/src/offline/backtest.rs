@@ -12,6 +12,7 @@ use placer_lab::backtest::{self, TickDecision};
 use placer_lab::quality::{self, QualityOptions};
 use placer_lab::SeedRuleParams;
 
+use super::html::BacktestPage;
 use super::progress::{Progress, MIN_TICKS_FOR_BAR};
 use super::{
     create_parent, load_config, load_model, model_description, print_out, traffic, write,
@@ -37,6 +38,11 @@ pub(crate) async fn backtest(
     // Opened before the replay, so a bad path fails before the work.
     let decisions_file = args
         .decisions
+        .as_deref()
+        .map(|path| create(path).map(|file| (path, file)))
+        .transpose()?;
+    let html_file = args
+        .html
         .as_deref()
         .map(|path| create(path).map(|file| (path, file)))
         .transpose()?;
@@ -93,6 +99,25 @@ pub(crate) async fn backtest(
     );
     let report = quality::report(trace, policy, &replay.timeline, &model, &options)?;
     spinner.finish();
+    if let Some((path, file)) = html_file {
+        let spinner = Progress::spinner("drawing the HTML report", trace.len(), MIN_TICKS_FOR_BAR);
+        // The curves' K-region references run the whole number nearest K.
+        let k = report.k.round().max(1.0) as usize;
+        let series = quality::series(trace, policy, &replay.timeline, &model, &options, k)?;
+        let latency = model_description(args.latency_matrix.as_deref());
+        let page = BacktestPage {
+            origin: &traffic.origin,
+            policy,
+            report: &report,
+            series: &series,
+            timeline: &replay.timeline,
+            latency: &latency,
+        }
+        .render();
+        spinner.finish();
+        write_file(path, file, &page)?;
+        eprintln!("wrote the HTML report to {}", path.display());
+    }
     let mut output = if args.json {
         serde_json::to_string_pretty(&report).expect("reports always encode") + "\n"
     } else {
@@ -112,6 +137,15 @@ pub(crate) async fn backtest(
 fn create(path: &Path) -> Result<File, OfflineError> {
     create_parent(path)
         .and_then(|()| File::create(path))
+        .map_err(|source| OfflineError::Write {
+            path: path.to_owned(),
+            source,
+        })
+}
+
+fn write_file(path: &Path, mut file: File, text: &str) -> Result<(), OfflineError> {
+    file.write_all(text.as_bytes())
+        .and_then(|()| file.flush())
         .map_err(|source| OfflineError::Write {
             path: path.to_owned(),
             source,

@@ -86,11 +86,13 @@ use crate::{SeedRuleParams, Timeline, Trace};
 
 mod metrics;
 mod references;
+mod series;
 mod table;
 #[cfg(test)]
 mod tests;
 
 use metrics::Schedule;
+pub use series::{series, TickSeries};
 
 /// The knobs of the report's definitions.
 #[derive(Debug, Clone, PartialEq)]

@@ -60,7 +60,7 @@ pub(super) fn k_rows(
 
 /// A fixed-size instance over the trace's regions, choosing from every
 /// catalogued region and every region in the trace.
-fn solver(trace: &Trace, model: &LatencyModel) -> FixedK {
+pub(super) fn solver(trace: &Trace, model: &LatencyModel) -> FixedK {
     let edges = trace.regions();
     let candidates: BTreeSet<Region> = geo::catalog()
         .iter()
@@ -70,7 +70,7 @@ fn solver(trace: &Trace, model: &LatencyModel) -> FixedK {
     FixedK::new(edges, candidates, BTreeSet::new(), model)
 }
 
-fn best_static(trace: &Trace, solver: &FixedK, k: usize) -> BTreeSet<Region> {
+pub(super) fn best_static(trace: &Trace, solver: &FixedK, k: usize) -> BTreeSet<Region> {
     solver
         .solve(&trace.totals(), k)
         .expect("weights come from the trace the solver was built on")
@@ -79,7 +79,7 @@ fn best_static(trace: &Trace, solver: &FixedK, k: usize) -> BTreeSet<Region> {
 
 /// Per-tick k-median sets; a tick keeps the previous set when that serves
 /// its traffic at least as well, so ties do not count as moves.
-fn oracle_sets(trace: &Trace, solver: &FixedK, k: usize) -> Vec<BTreeSet<Region>> {
+pub(super) fn oracle_sets(trace: &Trace, solver: &FixedK, k: usize) -> Vec<BTreeSet<Region>> {
     let mut sets: Vec<BTreeSet<Region>> = Vec::with_capacity(trace.len());
     for snapshot in trace.ticks() {
         let best = solver

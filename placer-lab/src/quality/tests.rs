@@ -604,3 +604,72 @@ proptest! {
         }
     }
 }
+
+/// Each curve's ticks, weighted by their requests, add up to its row's
+/// mean RTT; its region counts to the row's mean regions.
+#[test]
+fn the_curves_add_up_to_the_rows() {
+    let trace = generate(
+        Scenario::FollowTheSun,
+        Duration::from_secs(6 * 3600),
+        3,
+        DEFAULT_STEP,
+    )
+    .unwrap();
+    let n = trace.len();
+    // Two regions for the first half, three for the second: K = 2.5. The
+    // rows blend 2 and 3; the curves are asked for 3.
+    let mut after: Vec<&[&str]> = vec![&["iad", "fra"][..]; n / 2];
+    after.extend(vec![&["iad", "fra", "sin"][..]; n - n / 2]);
+    let policy = timeline(&["iad", "fra"], &after);
+    let model = LatencyModel::distance();
+    let options = QualityOptions::default();
+    let report = report(&trace, "policy", &policy, &model, &options).unwrap();
+    let curves = series(&trace, "policy", &policy, &model, &options, 3).unwrap();
+    let names: Vec<&str> = curves.iter().map(|c| c.policy.as_str()).collect();
+    assert_eq!(
+        names,
+        ["policy", "static", "seed", "best-static-K", "oracle-K"]
+    );
+    for curve in &curves {
+        assert_eq!(curve.mean_rtt_ms.len(), n);
+        assert_eq!(curve.regions.len(), n);
+    }
+    let weighted_mean = |curve: &TickSeries| {
+        let (mut sum, mut requests) = (0.0, 0.0);
+        for (snapshot, rtt) in trace.ticks().iter().zip(&curve.mean_rtt_ms) {
+            let r: f64 = snapshot.iter().map(|(_, v)| v).sum();
+            if let Some(rtt) = rtt {
+                sum += rtt * r;
+                requests += r;
+            }
+        }
+        sum / requests
+    };
+    // The policy, static and seed curves are the rows' own schedules.
+    for (curve, row) in curves.iter().zip(&report.rows).take(3) {
+        let mean = weighted_mean(curve);
+        let expected = row.mean_rtt_ms.unwrap();
+        assert!(
+            (mean - expected).abs() < 1e-6 * expected.max(1.0),
+            "{}: {mean} vs {expected}",
+            curve.policy
+        );
+        let regions = curve.regions.iter().sum::<usize>() as f64 / n as f64;
+        assert!(
+            (regions - row.mean_regions).abs() < 1e-9,
+            "{}",
+            curve.policy
+        );
+    }
+    assert_eq!(curves[0].regions[0], 2);
+    assert_eq!(curves[0].regions[n - 1], 3);
+    // The K-region references run exactly K = 3 regions at every tick, and
+    // per-tick hindsight is never worse than one fixed pick.
+    assert!(curves[3].regions.iter().all(|&r| r == 3));
+    assert!(curves[4].regions.iter().all(|&r| r == 3));
+    assert!(weighted_mean(&curves[4]) <= weighted_mean(&curves[3]) + 1e-9);
+    // A timeline of the wrong length is refused, as by the report.
+    let short = timeline(&["iad"], &[&["iad"]]);
+    assert!(series(&trace, "p", &short, &model, &options, 1).is_err());
+}

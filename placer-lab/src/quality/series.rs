@@ -1,0 +1,112 @@
+//! The policy's and the reference rows' figures tick by tick, for charts:
+//! [`series`].
+
+use std::collections::BTreeSet;
+
+use serde::Serialize;
+
+use placer_core::{LatencyModel, Region, RttTable, UNSERVED_RTT_MS};
+
+use super::metrics::Schedule;
+use super::references::{self, BEST_STATIC_K, ORACLE_K, SEED, STATIC};
+use super::{QualityError, QualityOptions};
+use crate::{replay_seed_rule, Timeline, Trace};
+
+/// One policy's figures, one entry per tick of the trace.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct TickSeries {
+    /// The policy, or the reference row's name.
+    pub policy: String,
+    /// The traffic-weighted mean RTT of the tick's requests, as the report
+    /// defines it (`None` for a tick without requests).
+    pub mean_rtt_ms: Vec<Option<f64>>,
+    /// How many regions served the tick.
+    pub regions: Vec<usize>,
+}
+
+/// The curves behind [`report`](super::report)'s rows: the policy named
+/// `policy` (its decisions over `trace` are `timeline`), static, seed, and
+/// best-static-K and oracle-K for a whole `k` (at least 1; the report's
+/// rows blend two whole `K`s where a curve takes the nearest).
+///
+/// # Errors
+/// [`QualityError::LengthMismatch`] unless the timeline has one entry per
+/// tick of the trace.
+pub fn series(
+    trace: &Trace,
+    policy: &str,
+    timeline: &Timeline,
+    model: &LatencyModel,
+    options: &QualityOptions,
+    k: usize,
+) -> Result<Vec<TickSeries>, QualityError> {
+    if timeline.len() != trace.len() {
+        return Err(QualityError::LengthMismatch {
+            trace: trace.len(),
+            timeline: timeline.len(),
+        });
+    }
+    let n = trace.len();
+    let initial = timeline.initial();
+    let seed = replay_seed_rule(trace, initial, &options.seed);
+    let solver = references::solver(trace, model);
+    let best = references::best_static(trace, &solver, k.max(1));
+    let oracle = references::oracle_sets(trace, &solver, k.max(1));
+    let schedules = [
+        (policy, Schedule::from_timeline(timeline)),
+        (
+            STATIC,
+            Schedule::counting_changes(initial, vec![initial; n]),
+        ),
+        (SEED, Schedule::from_timeline(&seed)),
+        (
+            BEST_STATIC_K,
+            Schedule::counting_changes(initial, vec![&best; n]),
+        ),
+        (
+            ORACLE_K,
+            Schedule::counting_changes(initial, oracle.iter().collect()),
+        ),
+    ];
+    Ok(schedules
+        .iter()
+        .map(|(name, schedule)| TickSeries {
+            policy: (*name).to_owned(),
+            mean_rtt_ms: tick_rtts(&schedule.serving, trace, model),
+            regions: schedule.serving.iter().map(|set| set.len()).collect(),
+        })
+        .collect())
+}
+
+/// Each tick's traffic-weighted mean RTT under its serving set.
+fn tick_rtts(
+    serving: &[&BTreeSet<Region>],
+    trace: &Trace,
+    model: &LatencyModel,
+) -> Vec<Option<f64>> {
+    let servers: BTreeSet<Region> = serving.iter().flat_map(|set| set.iter().copied()).collect();
+    let table = RttTable::new(trace.regions(), servers, model);
+    let mut rtts = vec![0.0; table.edges().len()];
+    let mut out = Vec::with_capacity(trace.len());
+    for (tick, snapshot) in trace.ticks().iter().enumerate() {
+        if tick == 0 || serving[tick] != serving[tick - 1] {
+            let columns: Vec<usize> = serving[tick]
+                .iter()
+                .filter_map(|r| table.server_index(r))
+                .collect();
+            for (row, rtt) in rtts.iter_mut().enumerate() {
+                *rtt = table
+                    .nearest(row, &columns)
+                    .map_or(UNSERVED_RTT_MS, |(_, ms)| ms);
+            }
+        }
+        let (mut weighted, mut requests) = (0.0, 0.0);
+        for (row, edge) in table.edges().iter().enumerate() {
+            let r = snapshot.requests(edge);
+            weighted += rtts[row] * r;
+            requests += r;
+        }
+        out.push((requests > 0.0).then(|| weighted / requests));
+    }
+    out
+}
