@@ -62,6 +62,19 @@ impl BacktestPage<'_> {
         );
         out.push_str("<h2>Summary</h2>\n");
         out.push_str(&summary_table(&self.report.rows));
+        if let Some(ratio) = self.report.ratio_to_oracle {
+            let _ = writeln!(
+                out,
+                "<p>The policy's mean RTT is {ratio:.2} × the oracle's at equal machine-hours (oracle-equal-mh).</p>"
+            );
+        }
+        if self.report.settings.startup_ticks > 0 {
+            let _ = writeln!(
+                out,
+                "<p>A newly deployed region serves {} ticks after its deploy (the policy and seed; the hindsight rows start at once).</p>",
+                self.report.settings.startup_ticks
+            );
+        }
         out.push_str(
             "<h2>Mean RTT over time</h2>\n<p>Traffic-weighted mean round trip of each tick's requests \
              to the nearest deployed region, for the policy and the reference rows \

@@ -57,7 +57,7 @@ impl<'a> Schedule<'a> {
     }
 
     /// The set whose nearest region serves tick `tick`'s requests.
-    fn serving_ready(&self, tick: usize) -> &BTreeSet<Region> {
+    pub(crate) fn serving_ready(&self, tick: usize) -> &BTreeSet<Region> {
         match &self.ready {
             Some(ready) => &ready[tick],
             None => self.serving[tick],

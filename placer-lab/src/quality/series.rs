@@ -27,7 +27,9 @@ pub struct TickSeries {
 /// The curves behind [`report`](super::report)'s rows: the policy named
 /// `policy` (its decisions over `trace` are `timeline`), static, seed, and
 /// best-static-K and oracle-K for a whole `k` (at least 1; the report's
-/// rows blend two whole `K`s where a curve takes the nearest).
+/// rows blend two whole `K`s where a curve takes the nearest). The policy
+/// and seed curves count [`QualityOptions::startup_ticks`] as the rows do.
+/// oracle-equal-mh has no curve.
 ///
 /// # Errors
 /// [`QualityError::LengthMismatch`] unless the timeline has one entry per
@@ -53,12 +55,15 @@ pub fn series(
     let best = references::best_static(trace, &solver, k.max(1));
     let oracle = references::oracle_sets(trace, &solver, k.max(1));
     let schedules = [
-        (policy, Schedule::from_timeline(timeline)),
+        (
+            policy,
+            Schedule::from_timeline(timeline, options.startup_ticks),
+        ),
         (
             STATIC,
             Schedule::counting_changes(initial, vec![initial; n]),
         ),
-        (SEED, Schedule::from_timeline(&seed)),
+        (SEED, Schedule::from_timeline(&seed, options.startup_ticks)),
         (
             BEST_STATIC_K,
             Schedule::counting_changes(initial, vec![&best; n]),
@@ -72,25 +77,27 @@ pub fn series(
         .iter()
         .map(|(name, schedule)| TickSeries {
             policy: (*name).to_owned(),
-            mean_rtt_ms: tick_rtts(&schedule.serving, trace, model),
+            mean_rtt_ms: tick_rtts(schedule, trace, model),
             regions: schedule.serving.iter().map(|set| set.len()).collect(),
         })
         .collect())
 }
 
-/// Each tick's traffic-weighted mean RTT under its serving set.
-fn tick_rtts(
-    serving: &[&BTreeSet<Region>],
-    trace: &Trace,
-    model: &LatencyModel,
-) -> Vec<Option<f64>> {
-    let servers: BTreeSet<Region> = serving.iter().flat_map(|set| set.iter().copied()).collect();
+/// Each tick's traffic-weighted mean RTT under the regions of its serving
+/// set that had started.
+fn tick_rtts(schedule: &Schedule<'_>, trace: &Trace, model: &LatencyModel) -> Vec<Option<f64>> {
+    let servers: BTreeSet<Region> = schedule
+        .serving
+        .iter()
+        .flat_map(|set| set.iter().copied())
+        .collect();
     let table = RttTable::new(trace.regions(), servers, model);
     let mut rtts = vec![0.0; table.edges().len()];
     let mut out = Vec::with_capacity(trace.len());
     for (tick, snapshot) in trace.ticks().iter().enumerate() {
-        if tick == 0 || serving[tick] != serving[tick - 1] {
-            let columns: Vec<usize> = serving[tick]
+        let serving = schedule.serving_ready(tick);
+        if tick == 0 || serving != schedule.serving_ready(tick - 1) {
+            let columns: Vec<usize> = serving
                 .iter()
                 .filter_map(|r| table.server_index(r))
                 .collect();

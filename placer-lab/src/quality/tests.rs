@@ -669,6 +669,17 @@ fn the_curves_add_up_to_the_rows() {
     assert!(curves[3].regions.iter().all(|&r| r == 3));
     assert!(curves[4].regions.iter().all(|&r| r == 3));
     assert!(weighted_mean(&curves[4]) <= weighted_mean(&curves[3]) + 1e-9);
+    // With a start-up delay the policy's curve counts a new region from
+    // when it serves, as its row does.
+    let slow = QualityOptions {
+        startup_ticks: 5,
+        ..QualityOptions::default()
+    };
+    let slow_report = super::report(&trace, "policy", &policy, &model, &slow).unwrap();
+    let slow_curves = series(&trace, "policy", &policy, &model, &slow, 3).unwrap();
+    let expected = slow_report.rows[0].mean_rtt_ms.unwrap();
+    assert!((weighted_mean(&slow_curves[0]) - expected).abs() < 1e-6 * expected.max(1.0));
+    assert_ne!(slow_curves[0].mean_rtt_ms, curves[0].mean_rtt_ms);
     // A timeline of the wrong length is refused, as by the report.
     let short = timeline(&["iad"], &[&["iad"]]);
     assert!(series(&trace, "p", &short, &model, &options, 1).is_err());
