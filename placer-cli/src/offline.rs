@@ -8,6 +8,7 @@ mod backtest;
 mod error;
 mod gen_trace;
 mod html;
+mod map;
 mod progress;
 mod recommend;
 mod traffic;

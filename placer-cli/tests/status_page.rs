@@ -233,3 +233,41 @@ fn the_page_in_a_browser_maps_the_traffic_and_follows_new_ticks() {
     drop(browser);
     assert!(server.stop().success());
 }
+
+#[test]
+fn with_several_apps_the_page_has_an_app_picker() {
+    let config = format!("{}\nsimulation:\n  seed: 42\n  apps: 2\n", default_config());
+    let workspace = Workspace::new(&config);
+    let mut server = workspace.serve(&[], &[]);
+    let first = client()
+        .post(server.url("/trigger?app=sim-2"))
+        .send()
+        .unwrap();
+    assert_eq!(first.status(), 200);
+    let status = get_json(&server.url("/api/status?app=sim-2"));
+    assert_eq!(status["apps"], serde_json::json!(["sim-1", "sim-2"]));
+    assert_eq!(status["recent_ticks"].as_array().unwrap().len(), 1);
+    let Some(browser) = Browser::start(1280, 800) else {
+        return;
+    };
+    browser.goto(&server.url("/"));
+    browser.wait_until(
+        "return !document.getElementById('app-picker').hidden && document.getElementById('app-select').options.length === 2",
+        WAIT,
+    );
+    // The first app has not ticked yet; picking sim-2 shows its tick.
+    assert_eq!(browser.count("#ticks li.tick"), 0);
+    browser.eval(
+        "const s = document.getElementById('app-select'); s.value = 'sim-2'; s.dispatchEvent(new Event('change')); return null",
+        vec![],
+    );
+    browser.wait_until(
+        "return document.querySelectorAll('#ticks li.tick').length === 1",
+        WAIT,
+    );
+    assert_eq!(browser.eval("return location.search", vec![]), "?app=sim-2");
+    let errors = browser.console_errors();
+    assert!(errors.is_empty(), "console errors: {errors:?}");
+    drop(browser);
+    assert!(server.stop().success());
+}

@@ -160,6 +160,10 @@ pub struct RecommendArgs {
     /// Print the recommendation as JSON instead of a table.
     #[arg(long)]
     pub json: bool,
+    /// Also write the recommendation as a self-contained HTML page with the
+    /// recommended and current sets on a world map to this file.
+    #[arg(long, value_name = "FILE")]
+    pub html: Option<PathBuf>,
     /// Measured round-trip times, JSON `{"from": {"to": ms}}` [default: the
     /// distance model].
     #[arg(long, value_name = "FILE")]

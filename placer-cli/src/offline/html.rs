@@ -324,14 +324,15 @@ fn format_hours(hours: f64) -> String {
 }
 
 /// Text made safe for HTML.
-pub(crate) fn escape(text: &str) -> String {
+pub(super) fn escape(text: &str) -> String {
     text.replace('&', "&amp;")
         .replace('<', "&lt;")
         .replace('>', "&gt;")
         .replace('"', "&quot;")
 }
 
-const STYLE: &str = "body{font:14px/1.45 system-ui,sans-serif;color:#1d2430;max-width:1000px;margin:24px auto;padding:0 16px}\
+/// The pages' shared style sheet.
+pub(super) const STYLE: &str = "body{font:14px/1.45 system-ui,sans-serif;color:#1d2430;max-width:1000px;margin:24px auto;padding:0 16px}\
 h1{font-size:22px}h2{font-size:17px;margin-top:28px}figure{margin:0;overflow-x:auto}svg{max-width:100%;height:auto}\
 table{border-collapse:collapse;font-size:13px;width:100%}th,td{padding:4px 8px;border-top:1px solid #d9dee7;text-align:right;white-space:nowrap}\
 th:first-child,td:first-child{text-align:left}tr.policy{font-weight:600;background:#f5f3ff}.error{color:#b91c1c}";

@@ -7,7 +7,9 @@ use std::fmt::Write as _;
 use placer_core::Region;
 use placer_lab::recommend::{self, Placement, Recommendation};
 
-use super::{load_config, load_model, model_description, print_out, traffic, OfflineError};
+use super::{
+    load_config, load_model, map, model_description, print_out, traffic, write, OfflineError,
+};
 use crate::cli::{GlobalArgs, RecommendArgs};
 use crate::environment::Environment;
 
@@ -26,6 +28,22 @@ pub(crate) async fn recommend(
     let current: BTreeSet<Region> = args.current.iter().copied().collect();
     let totals = traffic.trace.totals();
     let pick = recommend::recommend(&totals, args.k, &current, &config.engine, &model)?;
+    if let Some(path) = &args.html {
+        let trace = &traffic.trace;
+        let length = trace
+            .tick_interval()
+            .saturating_mul(u32::try_from(trace.len()).unwrap_or(u32::MAX));
+        let title = format!(
+            "{:.0} requests over {} ticks ({}) of {}; mean RTT on {}.",
+            pick.requests,
+            trace.len(),
+            humantime::format_duration(length),
+            traffic.origin,
+            model_description(args.latency_matrix.as_deref())
+        );
+        write(path, &map::render(&pick, &totals, &title))?;
+        eprintln!("wrote the HTML page to {}", path.display());
+    }
     if args.json {
         return print_out(
             &(serde_json::to_string_pretty(&pick).expect("recommendations always encode") + "\n"),
