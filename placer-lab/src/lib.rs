@@ -49,6 +49,7 @@ pub mod seed_rule;
 mod simulated;
 mod timeline;
 pub mod trace;
+pub mod window;
 
 pub use fixed_k::{set_cost, FixedK, Pick, WeightError};
 pub use quality::{QualityOptions, QualityReport, QualityRow};

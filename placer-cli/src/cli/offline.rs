@@ -8,6 +8,7 @@ use clap::builder::{PossibleValue, PossibleValuesParser, TypedValueParser};
 use clap::Args;
 use placer_core::{Region, Timestamp};
 use placer_lab::scenario::Scenario;
+use placer_lab::window::TimeWindow;
 
 /// The group of the flag that names a trace file (`--trace`,
 /// `--from-trace`): the history flags make no sense beside it.
@@ -157,6 +158,14 @@ pub struct RecommendArgs {
         default_value = DEFAULT_INITIAL_REGIONS
     )]
     pub current: Vec<Region>,
+    /// Weigh only the traffic of these days of the week (UTC), e.g.
+    /// `mon-fri`, `sat,sun` [default: every day].
+    #[arg(long, value_name = "DAYS", value_parser = parse_days)]
+    pub days: Option<String>,
+    /// Weigh only the traffic between these times of day (UTC), e.g.
+    /// `08:00-18:00`; `22:00-06:00` runs past midnight [default: all day].
+    #[arg(long, value_name = "HH:MM-HH:MM", value_parser = parse_between)]
+    pub between: Option<String>,
     /// Print the recommendation as JSON instead of a table.
     #[arg(long)]
     pub json: bool,
@@ -198,6 +207,18 @@ fn scenario_summary(scenario: Scenario) -> &'static str {
         Scenario::WeeklyGrowth => "business hours, growing 10 % a week",
         Scenario::PatternStops => "business hours, then flat from halfway on",
     }
+}
+
+fn parse_days(text: &str) -> Result<String, String> {
+    TimeWindow::parse(text, "")
+        .map(|_| text.to_owned())
+        .map_err(|err| err.to_string())
+}
+
+fn parse_between(text: &str) -> Result<String, String> {
+    TimeWindow::parse("", text)
+        .map(|_| text.to_owned())
+        .map_err(|err| err.to_string())
 }
 
 fn parse_duration(text: &str) -> Result<Duration, String> {

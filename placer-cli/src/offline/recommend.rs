@@ -6,6 +6,7 @@ use std::fmt::Write as _;
 
 use placer_core::Region;
 use placer_lab::recommend::{self, Placement, Recommendation};
+use placer_lab::window::TimeWindow;
 
 use super::{
     load_config, load_model, map, model_description, print_out, traffic, write, OfflineError,
@@ -26,7 +27,18 @@ pub(crate) async fn recommend(
     let model = load_model(args.latency_matrix.as_deref())?;
     let traffic = traffic::load(args.from_trace.as_deref(), &args.history, &config, env).await?;
     let current: BTreeSet<Region> = args.current.iter().copied().collect();
-    let totals = traffic.trace.totals();
+    let window = TimeWindow::parse(
+        args.days.as_deref().unwrap_or(""),
+        args.between.as_deref().unwrap_or(""),
+    )
+    .map_err(|err| OfflineError::Setup(err.to_string()))?;
+    let (totals, ticks_within) = traffic.trace.totals_within(&window);
+    if ticks_within == 0 {
+        return Err(OfflineError::Setup(format!(
+            "no tick of {} falls within {window} (--days, --between)",
+            traffic.origin
+        )));
+    }
     let pick = recommend::recommend(&totals, args.k, &current, &config.engine, &model)?;
     if let Some(path) = &args.html {
         let trace = &traffic.trace;
@@ -53,14 +65,25 @@ pub(crate) async fn recommend(
     let length = trace
         .tick_interval()
         .saturating_mul(u32::try_from(trace.len()).unwrap_or(u32::MAX));
-    let mut output = format!(
-        "Best {} regions for {:.0} requests over {} ticks ({}) of {}\n",
-        args.k,
-        pick.requests,
-        trace.len(),
-        humantime::format_duration(length),
-        traffic.origin
-    );
+    let mut output = if window.is_always() {
+        format!(
+            "Best {} regions for {:.0} requests over {} ticks ({}) of {}\n",
+            args.k,
+            pick.requests,
+            trace.len(),
+            humantime::format_duration(length),
+            traffic.origin
+        )
+    } else {
+        format!(
+            "Best {} regions for {:.0} requests over the {ticks_within} of {} ticks ({}) of {} within {window}\n",
+            args.k,
+            pick.requests,
+            trace.len(),
+            humantime::format_duration(length),
+            traffic.origin
+        )
+    };
     output.push_str(&render(&pick));
     let _ = write!(
         output,

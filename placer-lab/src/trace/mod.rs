@@ -36,6 +36,8 @@ use std::time::Duration;
 
 use placer_core::{Region, RegionError, Timestamp, TimestampError, TrafficSnapshot};
 
+use crate::window::TimeWindow;
+
 #[cfg(test)]
 mod tests;
 
@@ -296,13 +298,21 @@ impl Trace {
 
     /// Total requests per region over the whole trace.
     pub fn totals(&self) -> BTreeMap<Region, f64> {
+        self.totals_within(&TimeWindow::ALWAYS).0
+    }
+
+    /// Total requests per region over the ticks whose time falls inside
+    /// `window`, and how many ticks those are.
+    pub fn totals_within(&self, window: &TimeWindow) -> (BTreeMap<Region, f64>, usize) {
         let mut totals = BTreeMap::new();
-        for snapshot in &self.ticks {
+        let mut ticks = 0;
+        for snapshot in self.ticks.iter().filter(|s| window.contains(s.at())) {
+            ticks += 1;
             for (region, requests) in snapshot.iter() {
                 *totals.entry(*region).or_insert(0.0) += requests;
             }
         }
-        totals
+        (totals, ticks)
     }
 }
 
