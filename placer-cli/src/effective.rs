@@ -6,6 +6,7 @@ use serde_json::{json, Value};
 
 use crate::config_file::LoadedConfig;
 use crate::resolve::{DeploymentPlan, Resolved, TrafficPlan};
+use crate::state_store::StateUrl;
 
 /// The effective settings as a JSON document.
 pub fn effective_settings(loaded: &LoadedConfig, resolved: &Resolved) -> Value {
@@ -55,6 +56,35 @@ pub fn effective_settings(loaded: &LoadedConfig, resolved: &Resolved) -> Value {
             })
         }
     };
+    let store = &resolved.state;
+    let state = match &store.url {
+        StateUrl::File(dir) => json!({
+            "url": store.url.to_string(),
+            "url_from": store.url_from,
+            "store": "files",
+            "dir": dir,
+        }),
+        StateUrl::Etcd(url) => json!({
+            "url": store.url.to_string(),
+            "url_from": store.url_from,
+            "store": "etcd (shared; leader election)",
+            "username": store.username.clone().or(url.username.clone()),
+            "password": secret(store.password.is_some() || url.password.is_some()),
+            "tls": store.tls || url.tls || store.ca_file.is_some(),
+            "ca_file": store.ca_file,
+            "cert_file": store.cert_file,
+            "key_file": store.key_file,
+            "lease_ttl": humantime::format_duration(store.lease_ttl).to_string(),
+            "timeout": humantime::format_duration(store.timeout).to_string(),
+            "identity": store.identity,
+            "engine_state_key": format!(
+                "{}/apps/{}/{}",
+                url.prefix,
+                resolved.app.as_deref().unwrap_or(crate::runtime::UNNAMED_APP),
+                crate::state_store::StateItem::engine_state(resolved.dry_run).name()
+            ),
+        }),
+    };
     json!({
         "file": loaded.path,
         "dry_run": resolved.dry_run,
@@ -68,6 +98,7 @@ pub fn effective_settings(loaded: &LoadedConfig, resolved: &Resolved) -> Value {
         },
         "traffic": traffic,
         "deployment": deployment,
+        "state": state,
         "notes": resolved.notes,
     })
 }

@@ -16,6 +16,10 @@ pub const PLACER_APP_VAR: &str = "PLACER_APP";
 pub const PROMETHEUS_TOKEN_VAR: &str = "PLACER_PROMETHEUS_TOKEN";
 /// Bearer token for `POST /trigger`; wins over `service.trigger_token`.
 pub const TRIGGER_TOKEN_VAR: &str = "PLACER_TRIGGER_TOKEN";
+/// Where state is kept (`file:DIR`, `etcd://…`); wins over `state.url`.
+pub const STATE_URL_VAR: &str = "PLACER_STATE_URL";
+/// Password for the state store; wins over `state.password`.
+pub const STATE_PASSWORD_VAR: &str = "PLACER_STATE_PASSWORD";
 /// Set by Fly on its machines; tells that [`APP_NAME_VAR`] names the
 /// machine's own app.
 pub const FLY_MACHINE_ID_VAR: &str = "FLY_MACHINE_ID";
@@ -37,12 +41,30 @@ pub struct Environment {
     pub trigger_token: Option<Secret>,
     /// Whether `FLY_MACHINE_ID` is set (running on a Fly machine).
     pub on_fly_machine: bool,
+    /// `FLY_MACHINE_ID`.
+    pub machine_id: Option<String>,
+    /// `PLACER_STATE_URL`, kept as a secret since it may hold a password.
+    pub state_url: Option<Secret>,
+    /// `PLACER_STATE_PASSWORD`.
+    pub state_password: Option<Secret>,
+    /// This process as `<host name>-<process id>` (the default name in a
+    /// leader election); not read from the variables.
+    pub host_identity: Option<String>,
 }
 
 impl Environment {
     /// Reads the process environment. Blank values count as unset.
     pub fn from_process() -> Self {
-        Environment::from_lookup(|name| std::env::var(name).ok())
+        let host = std::fs::read_to_string("/proc/sys/kernel/hostname")
+            .ok()
+            .or_else(|| std::env::var("HOSTNAME").ok())
+            .map(|host| host.trim().to_owned())
+            .filter(|host| !host.is_empty())
+            .unwrap_or_else(|| "fly-placer".to_owned());
+        Environment {
+            host_identity: Some(format!("{host}-{}", std::process::id())),
+            ..Environment::from_lookup(|name| std::env::var(name).ok())
+        }
     }
 
     /// Reads variables through `lookup` (tests pass a map).
@@ -60,6 +82,10 @@ impl Environment {
             placer_app: text(PLACER_APP_VAR),
             trigger_token: text(TRIGGER_TOKEN_VAR).and_then(Secret::non_empty),
             on_fly_machine: text(FLY_MACHINE_ID_VAR).is_some(),
+            machine_id: text(FLY_MACHINE_ID_VAR),
+            state_url: text(STATE_URL_VAR).map(Secret::new),
+            state_password: text(STATE_PASSWORD_VAR).and_then(Secret::non_empty),
+            host_identity: None,
         }
     }
 }
@@ -76,6 +102,8 @@ mod tests {
             (API_TOKEN_VAR, "FlyV1 secret-value"),
             (APP_NAME_VAR, "  "),
             (TRIGGER_TOKEN_VAR, "t0k"),
+            (STATE_URL_VAR, "etcd://u:pw-in-url@127.0.0.1:2379/p"),
+            (STATE_PASSWORD_VAR, "st4te-pw"),
         ]);
         let env = Environment::from_lookup(|name| vars.get(name).map(|v| v.to_string()));
         assert!(env.api_token.is_some());
@@ -83,7 +111,10 @@ mod tests {
         assert!(!env.on_fly_machine);
         let debug = format!("{env:?}");
         assert!(
-            !debug.contains("secret-value") && !debug.contains("t0k"),
+            !debug.contains("secret-value")
+                && !debug.contains("t0k")
+                && !debug.contains("st4te-pw")
+                && !debug.contains("pw-in-url"),
             "{debug}"
         );
     }

@@ -12,6 +12,8 @@
 //!   [`SimulatedSource`] (from placer-lab): traffic for running out of the
 //!   box.
 //! - [`data_lock`]: one active placer per data directory.
+//! - [`state_store`]: where engine state is kept (files, or etcd shared by
+//!   several placers) and which placer leads.
 //! - [`runtime`]: one app at work. [`AppRunner`] holds the app's placer,
 //!   backends, stored state ([`runtime::store`]) and config; it ticks one at
 //!   a time and applies a changed config to itself.
@@ -45,6 +47,7 @@ pub mod resolve;
 pub mod runtime;
 pub mod service;
 pub mod settings;
+pub mod state_store;
 
 pub use cli::Cli;
 pub use commands::{run, EXIT_BAD_SETTINGS, EXIT_FAILURE, EXIT_LOCKED, EXIT_OK};

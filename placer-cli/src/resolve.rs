@@ -11,8 +11,10 @@ use placer_core::Region;
 use crate::cli::GlobalArgs;
 use crate::config_file::LoadedConfig;
 use crate::environment::{
-    Environment, API_TOKEN_VAR, APP_NAME_VAR, PLACER_APP_VAR, PROMETHEUS_URL_VAR, TRIGGER_TOKEN_VAR,
+    Environment, API_TOKEN_VAR, APP_NAME_VAR, PLACER_APP_VAR, PROMETHEUS_URL_VAR, STATE_URL_VAR,
+    TRIGGER_TOKEN_VAR,
 };
+use crate::state_store::{StateUrl, StateUrlError, StoreSettings};
 use crate::Secret;
 use placer_fly::FlyOptions;
 use placer_prom::PrometheusOptions;
@@ -51,6 +53,8 @@ pub struct Resolved {
     pub traffic: TrafficPlan,
     /// What lists and changes the deployment.
     pub deployment: DeploymentPlan,
+    /// Where engine state is kept, and the election with a shared store.
+    pub state: StoreSettings,
     /// Things worth a warning at start.
     pub notes: Vec<String>,
 }
@@ -161,6 +165,25 @@ pub enum SetupError {
         /// Where it came from (see [`Resolved::listen_from`]).
         from: String,
     },
+    /// The state URL cannot be used.
+    #[error("{from}: {source}")]
+    StateUrl {
+        /// `PLACER_STATE_URL`, or `file:line: state.url`.
+        from: String,
+        /// What is wrong.
+        #[source]
+        source: StateUrlError,
+    },
+    /// A `file:` state URL and the data directory disagree.
+    #[error("{from} keeps state in {state_dir}, but the data directory is {data_dir} (from --data-dir or PLACER_DATA_DIR); set only one of them")]
+    StateDirConflict {
+        /// Where the state URL came from.
+        from: String,
+        /// The URL's directory.
+        state_dir: String,
+        /// The data directory.
+        data_dir: String,
+    },
 }
 
 /// Resolves the settings in force from `args`, `env` and the `config` file.
@@ -176,10 +199,25 @@ pub fn resolve(
 ) -> Result<Resolved, SetupError> {
     let service = &config.settings.service;
     let dry_run = config.engine.dry_run;
-    let data_root = args
-        .data_dir
-        .clone()
-        .unwrap_or_else(|| service.data_dir.clone());
+    let (state_url, state_url_from) = state_url(env, config)?;
+    let data_root = match (&state_url, &args.data_dir) {
+        (Some(StateUrl::File(dir)), Some(flag)) if dir != flag => {
+            return Err(SetupError::StateDirConflict {
+                from: state_url_from,
+                state_dir: dir.display().to_string(),
+                data_dir: flag.display().to_string(),
+            })
+        }
+        (Some(StateUrl::File(dir)), _) => dir.clone(),
+        (_, Some(flag)) => flag.clone(),
+        (_, None) => service.data_dir.clone(),
+    };
+    let state = store_settings(
+        env,
+        config,
+        state_url.unwrap_or_else(|| StateUrl::File(data_root.clone())),
+        state_url_from,
+    );
     let mut notes = Vec::new();
     for (key, region) in config.engine.uncatalogued_regions() {
         notes.push(format!(
@@ -289,8 +327,53 @@ pub fn resolve(
             .or_else(|| service.trigger_token.clone()),
         traffic,
         deployment,
+        state,
         notes,
     })
+}
+
+/// The state URL in force and where it came from, if one is set.
+fn state_url(
+    env: &Environment,
+    config: &LoadedConfig,
+) -> Result<(Option<StateUrl>, String), SetupError> {
+    let (text, from) = match (&env.state_url, &config.settings.state.url) {
+        (Some(url), _) => (url.expose().to_owned(), STATE_URL_VAR.to_owned()),
+        (None, Some(url)) if !url.trim().is_empty() => (url.clone(), config.place("state.url")),
+        _ => return Ok((None, "the data directory".to_owned())),
+    };
+    let url = text.parse().map_err(|source| SetupError::StateUrl {
+        from: from.clone(),
+        source,
+    })?;
+    Ok((Some(url), from))
+}
+
+fn store_settings(
+    env: &Environment,
+    config: &LoadedConfig,
+    url: StateUrl,
+    url_from: String,
+) -> StoreSettings {
+    let section = &config.settings.state;
+    StoreSettings {
+        url,
+        url_from,
+        username: section.username.clone(),
+        password: env.state_password.clone().or(section.password.clone()),
+        ca_file: section.ca_file.clone(),
+        cert_file: section.cert_file.clone(),
+        key_file: section.key_file.clone(),
+        tls: section.tls,
+        lease_ttl: section.lease_ttl,
+        identity: section
+            .identity
+            .clone()
+            .or(env.machine_id.clone())
+            .or(env.host_identity.clone())
+            .unwrap_or_else(|| "fly-placer".to_owned()),
+        timeout: section.timeout,
+    }
 }
 
 impl Resolved {

@@ -6,7 +6,7 @@ use std::collections::{BTreeSet, VecDeque};
 use std::sync::{Arc, RwLock, RwLockReadGuard, RwLockWriteGuard};
 use std::time::{Duration, Instant};
 
-use placer_core::{EngineState, Placer, TickReport};
+use placer_core::{EngineState, Placer};
 use tokio::sync::{watch, OwnedMutexGuard};
 
 use crate::backends::{BackendError, Backends, SharedLimits};
@@ -14,11 +14,15 @@ use crate::config_file::LoadedConfig;
 use crate::data_lock::DataDirLock;
 use crate::log_lines;
 use crate::resolve::{resolve, DeploymentPlan, Resolved, TrafficPlan};
+use crate::runtime::fenced::Fenced;
 use crate::runtime::listed::ListedAtStart;
-use crate::runtime::store::{restore_engine_state, JsonFile};
+use crate::runtime::store::restore_engine_state;
 use crate::runtime::tracked::Tracked;
 use crate::runtime::{now, Inputs, Role, View, RECENT_TICKS};
 use crate::runtime::{Applied, FinishedTick, Host, StartError, TickError, TickResult};
+use crate::state_store::StoreError;
+use crate::state_store::{save_json, store_for_app, Leadership, OpenedStore};
+use crate::state_store::{StateItem, StateKey, StateStore};
 use crate::DeployedRegions;
 
 /// The key of an app without a name (simulated traffic and deployment).
@@ -29,11 +33,33 @@ pub(super) struct Engine {
     pub(super) placer: Placer,
     pub(super) backends: Backends,
     pub(super) loaded: LoadedConfig,
-    pub(super) store: JsonFile<EngineState>,
+    /// Where the engine state is kept.
+    pub(super) store: Arc<dyn StateStore>,
+    /// The engine state's key in the store.
+    pub(super) key: StateKey,
+    /// The leadership term the placer's state was read in; `None` (or
+    /// another term) means it is read again before the next tick acts.
+    pub(super) term: Option<i64>,
     /// The data directory's lock, held as long as the state lives there
     /// (none for one of several apps: the service holds the lock of the
     /// directory they share).
     pub(super) lock: Option<DataDirLock>,
+}
+
+impl Engine {
+    /// Saves the engine state. A stale or fenced write (another placer
+    /// wrote since) forgets the term, so the state is read again before
+    /// this placer acts next.
+    pub(super) async fn save(&mut self) -> Result<(), StoreError> {
+        let saved = save_json(self.store.as_ref(), &self.key, self.placer.state()).await;
+        if matches!(
+            saved,
+            Err(StoreError::Stale { .. } | StoreError::Fenced { .. })
+        ) {
+            self.term = None;
+        }
+        saved
+    }
 }
 
 /// One app: its placer, its backends (traffic source and actuator), its
@@ -52,6 +78,7 @@ pub struct AppRunner {
     finished: watch::Sender<Option<TickResult>>,
     pub(super) inputs: Inputs,
     pub(super) role: Role,
+    pub(super) leadership: Leadership,
 }
 
 impl std::fmt::Debug for AppRunner {
@@ -65,8 +92,9 @@ impl std::fmt::Debug for AppRunner {
 
 impl AppRunner {
     /// Resolves the settings of `loaded`, builds the backends and restores
-    /// the engine state; then lists the deployment once, so the endpoints
-    /// have something to show before the first tick.
+    /// the engine state from `opened`'s store; then lists the deployment
+    /// once, so the endpoints have something to show before the first tick.
+    /// It ticks only while `opened`'s leadership says this placer leads.
     ///
     /// # Errors
     /// [`StartError`] saying what to fix.
@@ -74,8 +102,9 @@ impl AppRunner {
         inputs: Inputs,
         role: Role,
         loaded: LoadedConfig,
+        opened: OpenedStore,
     ) -> Result<AppRunner, StartError> {
-        Self::start_with(inputs, role, loaded, None).await
+        Self::start_with(inputs, role, loaded, None, opened).await
     }
 
     /// Like [`start`](Self::start), for one of several apps (`loaded`
@@ -90,6 +119,7 @@ impl AppRunner {
         role: Role,
         loaded: LoadedConfig,
         shared: Option<SharedLimits>,
+        opened: OpenedStore,
     ) -> Result<AppRunner, StartError> {
         let resolved = resolve(&inputs.args, &inputs.env, &loaded, inputs.fallback_seed)?;
         if role == Role::Serve {
@@ -124,8 +154,12 @@ impl AppRunner {
         tracing::info!(app = %name, "traffic: {}", backends.traffic_description);
         tracing::info!(app = %name, "deployment: {}", backends.deployment_description);
 
-        let store = JsonFile::new(resolved.engine_state_file());
-        let state = restore_engine_state(&store)?;
+        let OpenedStore { store, leadership } = opened;
+        let store = store_for_app(&store, &resolved.state, &resolved.data_dir);
+        let key = StateKey::new(name.clone(), StateItem::engine_state(resolved.dry_run));
+        // The term is read first: state read after winning is that term's.
+        let term = leadership.term().ok();
+        let state = restore_engine_state(store.as_ref(), &key).await?;
         let placer = Placer::with_state(loaded.engine.clone(), state.clone())
             .expect("the config passed validation when it was parsed");
 
@@ -171,6 +205,8 @@ impl AppRunner {
             backends,
             loaded,
             store,
+            key,
+            term,
             lock,
         };
         Ok(AppRunner {
@@ -183,6 +219,7 @@ impl AppRunner {
             deployed,
             inputs,
             role,
+            leadership,
         })
     }
 
@@ -197,6 +234,11 @@ impl AppRunner {
     /// [`TickError::Crashed`] when the tick crashed; [`TickError::ShuttingDown`]
     /// when the runner went away while waiting.
     pub async fn tick(self: &Arc<Self>, host: Arc<dyn Host>) -> TickResult {
+        if let Err(not_leader) = self.leadership.term() {
+            // A follower shows what the leader saved.
+            self.refresh_from_store().await;
+            return Err(not_leader.into());
+        }
         let mut finished = self.finished.subscribe();
         finished.borrow_and_update();
         match Arc::clone(&self.engine).try_lock_owned() {
@@ -204,7 +246,8 @@ impl AppRunner {
                 let runner = Arc::clone(self);
                 let result = tokio::spawn(async move { runner.run_tick(engine, &*host).await })
                     .await
-                    .map_err(|err| TickError::Crashed(err.to_string()));
+                    .map_err(|err| TickError::Crashed(err.to_string()))
+                    .and_then(|result| result);
                 if let Err(err) = &result {
                     tracing::error!("{err}");
                     // Requests that joined this tick get the same answer.
@@ -224,23 +267,20 @@ impl AppRunner {
         }
     }
 
-    async fn run_tick(
-        &self,
-        mut engine: OwnedMutexGuard<Engine>,
-        host: &dyn Host,
-    ) -> Arc<TickReport> {
+    async fn run_tick(&self, mut engine: OwnedMutexGuard<Engine>, host: &dyn Host) -> TickResult {
         if let Some(loaded) = host.staged_config(self) {
-            self.apply_staged_config(&mut engine, loaded, host);
+            self.apply_staged_config(&mut engine, loaded, host).await;
         }
+        self.catch_up(&mut engine).await?;
 
         let started = Instant::now();
         let at = now();
         let Engine {
             placer, backends, ..
         } = &mut *engine;
-        let report = placer
-            .tick(backends.source.as_ref(), backends.actuator.as_ref(), at)
-            .await;
+        // Every change is preceded by a check that this placer still leads.
+        let fenced = Fenced::new(Arc::clone(&backends.actuator), self.leadership.clone());
+        let report = placer.tick(backends.source.as_ref(), &fenced, at).await;
         let took = started.elapsed();
 
         // What is really deployed now: the plan's result where the actuator
@@ -253,7 +293,7 @@ impl AppRunner {
         };
         let deployment: BTreeSet<_> = deployment.iter().cloned().collect();
 
-        let saved = engine.store.save(engine.placer.state());
+        let saved = engine.save().await;
         if let Err(err) = &saved {
             tracing::error!("saving the engine state failed: {err}");
         }
@@ -293,11 +333,54 @@ impl AppRunner {
             }
         }
         self.finished.send_replace(Some(Ok(Arc::clone(&report))));
-        report
+        Ok(report)
     }
 
-    fn apply_staged_config(&self, engine: &mut Engine, loaded: LoadedConfig, host: &dyn Host) {
-        match self.switch_config(engine, loaded) {
+    /// Before a leader's tick: when the state was read in another term (or
+    /// before this placer led), reads it again, so the new leader goes on
+    /// from what the previous one saved.
+    async fn catch_up(&self, engine: &mut Engine) -> Result<(), TickError> {
+        let term = self.leadership.term()?;
+        if engine.term == Some(term) {
+            return Ok(());
+        }
+        let state = restore_engine_state(engine.store.as_ref(), &engine.key)
+            .await
+            .map_err(|err| TickError::StateUnavailable(err.to_string()))?;
+        engine.placer = Placer::with_state(engine.loaded.engine.clone(), state.clone())
+            .expect("the config passed validation when it was parsed");
+        engine.term = Some(term);
+        self.view_mut().state = state;
+        tracing::info!("leading (term {term}): going on from the stored engine state");
+        Ok(())
+    }
+
+    /// On a follower: reads the stored engine state for the endpoints, so
+    /// they show what the leader saved.
+    pub async fn refresh_from_store(&self) {
+        let Ok(engine) = self.engine.try_lock() else {
+            return;
+        };
+        match crate::state_store::load_json::<EngineState>(engine.store.as_ref(), &engine.key).await
+        {
+            Ok(crate::state_store::Restored::Loaded(state)) => self.view_mut().state = state,
+            Ok(_) => {}
+            Err(err) => tracing::warn!("reading the leader's engine state failed: {err}"),
+        }
+    }
+
+    /// Whether this placer leads, and who does otherwise.
+    pub fn leadership(&self) -> &Leadership {
+        &self.leadership
+    }
+
+    async fn apply_staged_config(
+        &self,
+        engine: &mut Engine,
+        loaded: LoadedConfig,
+        host: &dyn Host,
+    ) {
+        match self.switch_config(engine, loaded).await {
             Ok(changes) => {
                 let summary = if changes.is_empty() {
                     "no setting changed".to_owned()
@@ -332,11 +415,18 @@ impl AppRunner {
         &self.name
     }
 
-    /// Waits for the tick in flight and saves the engine state.
+    /// Waits for the tick in flight and saves the engine state (when this
+    /// placer leads: a follower's copy is the leader's).
     pub async fn close(&self) {
-        let engine = self.engine.lock().await;
-        match engine.store.save(engine.placer.state()) {
-            Ok(()) => tracing::info!("engine state saved to {}", engine.store.path().display()),
+        let mut engine = self.engine.lock().await;
+        if engine.term.is_none() || self.leadership.term().ok() != engine.term {
+            return;
+        }
+        match engine.save().await {
+            Ok(()) => tracing::info!(
+                "engine state saved to {}",
+                engine.store.location(&engine.key)
+            ),
             Err(err) => tracing::error!("saving the engine state failed: {err}"),
         }
     }

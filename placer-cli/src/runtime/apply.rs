@@ -9,13 +9,14 @@ use crate::config_file::LoadedConfig;
 use crate::data_lock::DataDirLock;
 use crate::resolve::resolve;
 use crate::runtime::app::{build_backends, AppRunner, Engine};
-use crate::runtime::store::{restore_engine_state, JsonFile};
+use crate::runtime::store::restore_engine_state;
 use crate::runtime::Role;
+use crate::state_store::{store_for_app, StateItem, StateKey, StateUrl};
 
 impl AppRunner {
     /// Applies `loaded` to `engine`, or changes nothing and says why.
     /// Returns the changed settings, one `key: old → new` line each.
-    pub(super) fn switch_config(
+    pub(super) async fn switch_config(
         &self,
         engine: &mut Engine,
         loaded: LoadedConfig,
@@ -36,6 +37,22 @@ impl AppRunner {
             }
             resolved.check_serve().map_err(|err| err.to_string())?;
         }
+        // A file store follows the data directory; another store is kept
+        // until a restart.
+        let new_store = match (&resolved.state.url, &old.state.url) {
+            (StateUrl::File(_), StateUrl::File(_)) if resolved.data_dir != old.data_dir => Some(
+                store_for_app(&engine.store, &resolved.state, &resolved.data_dir),
+            ),
+            (StateUrl::File(_), StateUrl::File(_)) => None,
+            (new, old_url) if new != old_url => {
+                notes.push(format!(
+                    "state.url {new} takes effect after a restart (state stays in {old_url})"
+                ));
+                resolved.state = old.state.clone();
+                None
+            }
+            _ => None,
+        };
 
         // A new data directory is locked before anything in it is read.
         let new_lock = match &engine.lock {
@@ -60,12 +77,15 @@ impl AppRunner {
         };
 
         // Each mode (and each data directory) keeps its own engine memory.
-        let new_store = if resolved.engine_state_file() != engine.store.path() {
-            let store = JsonFile::new(resolved.engine_state_file());
-            let state = restore_engine_state(&store).map_err(|err| err.to_string())?;
+        let key = StateKey::new(self.name(), StateItem::engine_state(resolved.dry_run));
+        let new_state = if key != engine.key || new_store.is_some() {
+            let store = new_store.unwrap_or_else(|| engine.store.clone());
+            let state = restore_engine_state(store.as_ref(), &key)
+                .await
+                .map_err(|err| err.to_string())?;
             let placer = Placer::with_state(loaded.engine.clone(), state)
                 .map_err(|err| format!("{}: {err}", loaded.path.display()))?;
-            Some((store, placer))
+            Some((store, key, placer))
         } else {
             None
         };
@@ -73,16 +93,14 @@ impl AppRunner {
         // Everything that can fail has been done; from here on, commit.
         let mut changes = describe_changes(&engine.loaded, &loaded);
         changes.extend(notes);
-        match new_store {
-            Some((store, placer)) => {
-                if let Err(err) = engine.store.save(engine.placer.state()) {
+        match new_state {
+            Some((store, key, placer)) => {
+                if let Err(err) = engine.save().await {
                     tracing::error!("saving the engine state failed: {err}");
                 }
-                changes.push(format!(
-                    "engine state now kept in {}",
-                    store.path().display()
-                ));
+                changes.push(format!("engine state now kept in {}", store.location(&key)));
                 engine.store = store;
+                engine.key = key;
                 engine.placer = placer;
             }
             None => engine

@@ -8,7 +8,7 @@ use crate::backends::BackendError;
 use crate::config_file::LoadError;
 use crate::data_lock::LockError;
 use crate::resolve::SetupError;
-use crate::runtime::store::PersistError;
+use crate::state_store::{NotLeader, StoreError};
 
 /// A tick's report, or why there is none.
 pub type TickResult = Result<Arc<TickReport>, TickError>;
@@ -22,6 +22,13 @@ pub enum TickError {
     /// The tick panicked (a bug); the engine keeps its previous state.
     #[error("the tick stopped unexpectedly: {0}")]
     Crashed(String),
+    /// Another placer leads (shared state store): only the leader ticks.
+    #[error(transparent)]
+    NotLeader(#[from] NotLeader),
+    /// The engine state could not be read from the store before acting, so
+    /// nothing was done.
+    #[error("the engine state could not be read: {0}")]
+    StateUnavailable(String),
 }
 
 /// Why the service could not start.
@@ -36,9 +43,10 @@ pub enum StartError {
     /// A backend could not be set up.
     #[error(transparent)]
     Backend(#[from] BackendError),
-    /// A state file is unusable and could not be moved aside.
+    /// The state store cannot be reached, or a stored value is unusable and
+    /// could not be moved aside.
     #[error(transparent)]
-    Persist(#[from] PersistError),
+    Store(#[from] StoreError),
     /// Another placer uses the data directory, or it cannot be locked.
     #[error(transparent)]
     Lock(#[from] LockError),
@@ -51,7 +59,7 @@ impl StartError {
         match self {
             StartError::Config(_) | StartError::Setup(_) | StartError::Backend(_) => 2,
             StartError::Lock(LockError::Held { .. }) => 3,
-            StartError::Persist(_) | StartError::Lock(LockError::Io { .. }) => 1,
+            StartError::Store(_) | StartError::Lock(LockError::Io { .. }) => 1,
         }
     }
 }

@@ -10,6 +10,7 @@
 mod app;
 mod apply;
 mod error;
+mod fenced;
 mod host;
 mod listed;
 pub mod store;

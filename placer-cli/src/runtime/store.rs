@@ -1,6 +1,7 @@
 //! An app's stored state: files that must survive a crash, written
 //! atomically, read back with care, and never overwritten when they cannot
-//! be read. [`restore_engine_state`] reads the engine state file; the
+//! be read. [`restore_engine_state`] reads the engine state from the state
+//! store ([`crate::state_store`]; its file backend follows these rules); the
 //! dry-run deployment file is kept by placer-fly's `DryRunActuator` with the
 //! same rules (`placer_fly::state_file`).
 //!
@@ -23,6 +24,8 @@ use serde::Serialize;
 
 use placer_core::EngineState;
 use placer_fly::state_file;
+
+use crate::state_store::{load_json, Restored as StoreRestored, StateKey, StateStore, StoreError};
 
 /// Why a persisted file could not be handled.
 #[derive(Debug, thiserror::Error)]
@@ -168,36 +171,37 @@ impl<T: Serialize + DeserializeOwned> JsonFile<T> {
     }
 }
 
-/// Reads the engine state from `store`: a missing file is a fresh start; an
-/// unusable one is moved aside (logged as an error) and is a fresh start.
+/// Reads the engine state at `key` of `store`: nothing there is a fresh
+/// start; an unusable value is moved aside (logged as an error) and is a
+/// fresh start.
 ///
 /// # Errors
-/// [`PersistError::MoveAside`] when an unusable file cannot be moved.
-pub fn restore_engine_state(store: &JsonFile<EngineState>) -> Result<EngineState, PersistError> {
-    Ok(match store.load()? {
-        Restored::Missing => {
-            tracing::info!(
-                "no engine state at {} yet: starting with no history",
-                store.path().display()
-            );
+/// [`StoreError`] when the store cannot be reached or an unusable value
+/// cannot be moved.
+pub async fn restore_engine_state(
+    store: &dyn StateStore,
+    key: &StateKey,
+) -> Result<EngineState, StoreError> {
+    let at = store.location(key);
+    Ok(match load_json(store, key).await? {
+        StoreRestored::Missing => {
+            tracing::info!("no engine state at {at} yet: starting with no history");
             EngineState::default()
         }
-        Restored::Loaded(state) => {
+        StoreRestored::Loaded(state) => {
+            let state: EngineState = state;
             let regions = state.regions().count();
             let last = state
                 .last_observation()
                 .map_or_else(|| "never".to_owned(), |at| at.to_string());
             tracing::info!(
-                "engine state restored from {} ({regions} regions, last observation {last})",
-                store.path().display()
+                "engine state restored from {at} ({regions} regions, last observation {last})"
             );
             state
         }
-        Restored::MovedAside { problem, moved_to } => {
+        StoreRestored::MovedAside { problem, moved_to } => {
             tracing::error!(
-                "engine state file {} {problem}; it was moved to {} and the engine starts with no history",
-                store.path().display(),
-                moved_to.display()
+                "engine state {at} {problem}; it was moved to {moved_to} and the engine starts with no history"
             );
             EngineState::default()
         }

@@ -47,6 +47,13 @@ fn parse(text: &str) -> LoadedConfig {
     config_file::parse(text, Path::new("config.yml")).unwrap()
 }
 
+fn files(dir: &Path) -> crate::state_store::OpenedStore {
+    crate::state_store::OpenedStore {
+        store: Arc::new(crate::state_store::file::FileStore::new(dir)),
+        leadership: crate::state_store::Leadership::sole(),
+    }
+}
+
 async fn runner(data_dir: &Path) -> Arc<AppRunner> {
     let argv = [
         "fly-placer",
@@ -60,7 +67,7 @@ async fn runner(data_dir: &Path) -> Arc<AppRunner> {
         fallback_seed: 1,
     };
     Arc::new(
-        AppRunner::start(inputs, Role::Once, parse(CONFIG))
+        AppRunner::start(inputs, Role::Once, parse(CONFIG), files(data_dir))
             .await
             .unwrap(),
     )
@@ -126,7 +133,7 @@ async fn a_config_that_moves_the_data_dir_takes_the_new_directorys_lock_first() 
         fallback_seed: 1,
     };
     let runner = Arc::new(
-        AppRunner::start(inputs, Role::Once, config(&first))
+        AppRunner::start(inputs, Role::Once, config(&first), files(&first))
             .await
             .unwrap(),
     );

@@ -69,7 +69,9 @@ async fn page_document(
 
 /// Runs a tick (or joins the one running) and returns its report: 200 when
 /// the tick observed and planned, 502 when traffic or the deployment could
-/// not be read (the report says why).
+/// not be read (the report says why). On a follower (shared state store):
+/// 409 with `{"error", "leader"}` naming the leader; 503 when the leader
+/// could not read its stored state.
 ///
 /// With several apps, a trigger without `?app=` ticks all of them and
 /// answers an object keyed by app: 200 when every tick observed and
@@ -97,6 +99,9 @@ async fn trigger(
             )
                 .into_response();
         }
+    }
+    if let Err(not_leader) = service.leadership().term() {
+        return not_leader_response(&not_leader);
     }
     let result = match (&query.app, service.is_many()) {
         (Some(app), _) => match service.tick_app(app).await {
@@ -140,6 +145,10 @@ async fn trigger(
         }
         Err(err @ TickError::ShuttingDown) => error(StatusCode::SERVICE_UNAVAILABLE, &err),
         Err(err @ TickError::Crashed(_)) => error(StatusCode::INTERNAL_SERVER_ERROR, &err),
+        // Only the leader ticks; the answer names it, so the caller can go
+        // there (on Fly: the `fly-force-instance-id` header).
+        Err(TickError::NotLeader(not_leader)) => not_leader_response(&not_leader),
+        Err(err @ TickError::StateUnavailable(_)) => error(StatusCode::SERVICE_UNAVAILABLE, &err),
     }
 }
 
@@ -224,6 +233,19 @@ async fn not_found() -> Response {
         StatusCode::NOT_FOUND,
         &"no such endpoint; GET /api lists them",
     )
+}
+
+/// 409 naming the leader, so the caller can go there (on Fly: the
+/// `fly-force-instance-id` header).
+fn not_leader_response(not_leader: &crate::state_store::NotLeader) -> Response {
+    (
+        StatusCode::CONFLICT,
+        Json(json!({
+            "error": not_leader.to_string(),
+            "leader": not_leader.leader,
+        })),
+    )
+        .into_response()
 }
 
 fn error(status: StatusCode, message: &dyn std::fmt::Display) -> Response {

@@ -35,6 +35,7 @@ use crate::resolve::resolve;
 use crate::runtime::{
     now, AppRunner, Applied, FinishedTick, Host, Inputs, Role, StartError, TickError, TickResult,
 };
+use crate::state_store::{self, Leadership};
 use crate::Secret;
 use metrics::Metrics;
 use placer_core::policy::{LatencyMemory, LatencySettings, PolicyName};
@@ -64,6 +65,7 @@ pub struct Service {
     _lock: Option<DataDirLock>,
     /// With several apps: what new apps start from.
     fleet: Option<Fleet>,
+    leadership: Leadership,
 }
 
 /// What starting another app takes, with several apps.
@@ -84,6 +86,8 @@ struct Fleet {
     refresh: Duration,
     /// One refresh at a time.
     refreshing: tokio::sync::Mutex<()>,
+    /// The state store all apps share.
+    opened: state_store::OpenedStore,
 }
 
 /// What a refresh of the app list changed.
@@ -129,7 +133,10 @@ impl Service {
         let metrics = Metrics::new();
         let reloader = Mutex::new(Reloader::new(path, Some(text)));
         let AppSelection::Many { names, patterns } = selection(&loaded) else {
-            let runner = AppRunner::start(inputs, role, loaded).await?;
+            let settings = resolve(&inputs.args, &inputs.env, &loaded, inputs.fallback_seed)?;
+            let opened = open_store(settings.state).await?;
+            let leadership = opened.leadership.clone();
+            let runner = AppRunner::start(inputs, role, loaded, opened).await?;
             let key = runner.name().to_owned();
             let (listen, trigger_token, dry_run, interval) = {
                 let settings = runner.settings();
@@ -157,6 +164,7 @@ impl Service {
                 interval_changed: Notify::new(),
                 _lock: None,
                 fleet: None,
+                leadership,
             }));
         };
 
@@ -178,6 +186,7 @@ impl Service {
         } else {
             DataDirLock::try_acquire(&top.data_root)?
         };
+        let opened = open_store(top.state.clone()).await?;
         let mut shared = SharedLimits::new(&loaded.settings.fly);
         shared.traffic = apps_traffic(&inputs, &loaded, &top)?;
         let org = if patterns.is_empty() {
@@ -206,6 +215,7 @@ impl Service {
             apps_dir: top.data_root.join(crate::resolve::APPS_DIR),
             refresh: loaded.settings.service.apps_refresh,
             refreshing: tokio::sync::Mutex::new(()),
+            opened: opened.clone(),
         };
         let service = Arc::new(Service {
             runners: RwLock::default(),
@@ -223,6 +233,7 @@ impl Service {
             interval_changed: Notify::new(),
             _lock: Some(lock),
             fleet: Some(fleet),
+            leadership: opened.leadership.clone(),
         });
         let mut started = tokio::task::JoinSet::new();
         for name in names {
@@ -235,8 +246,10 @@ impl Service {
             };
             let inputs = inputs.clone();
             let shared = shared.clone();
+            let opened = opened.clone();
             started.spawn(async move {
-                let result = AppRunner::start_with(inputs, role, narrowed, Some(shared)).await;
+                let result =
+                    AppRunner::start_with(inputs, role, narrowed, Some(shared), opened).await;
                 (name, result)
             });
         }
@@ -349,6 +362,7 @@ impl Service {
                 self.role,
                 narrowed,
                 Some(fleet.shared.clone()),
+                fleet.opened.clone(),
             )
             .await
             {
@@ -365,6 +379,11 @@ impl Service {
             }
         }
         Ok(refreshed)
+    }
+
+    /// Whether this placer leads, and who does otherwise.
+    pub fn leadership(&self) -> &Leadership {
+        &self.leadership
     }
 
     fn add_runner(&self, runner: AppRunner) {
@@ -520,6 +539,7 @@ impl Service {
         for (_, runner) in self.runners() {
             runner.close().await;
         }
+        self.leadership.resign().await;
     }
 
     /// The `/health` document of app `name` (`None`: the one app).
@@ -527,19 +547,27 @@ impl Service {
     /// # Errors
     /// [`UnknownApp`] when no such app is placed.
     pub fn health_of(&self, name: Option<&str>) -> Result<Health, UnknownApp> {
-        Ok(self.runner_of(name)?.view().health())
+        Ok(self.with_election(self.runner_of(name)?.view().health()))
+    }
+
+    /// `health` with this placer's role, with a shared state store.
+    fn with_election(&self, mut health: Health) -> Health {
+        if self.leadership.is_elected() {
+            health.election = Some(status::Election::from(self.leadership.role()));
+        }
+        health
     }
 
     /// The `/health` document of the one app (the first with several).
     pub fn health(&self) -> Health {
-        self.runner().view().health()
+        self.with_election(self.runner().view().health())
     }
 
     /// Every app's `/health` document.
     pub fn health_all(&self) -> BTreeMap<String, Health> {
         self.runners()
             .into_iter()
-            .map(|(name, runner)| (name, runner.view().health()))
+            .map(|(name, runner)| (name, self.with_election(runner.view().health())))
             .collect()
     }
 
@@ -761,4 +789,18 @@ fn apps_traffic(
     Ok(Some(Arc::new(crate::apps_traffic::AppsTraffic::new(
         source,
     ))))
+}
+
+/// Opens the state store (one for all apps) and, with a shared store, gives
+/// the first campaign a moment, so a lone placer leads at once.
+async fn open_store(
+    settings: state_store::StoreSettings,
+) -> Result<state_store::OpenedStore, StartError> {
+    let opened = state_store::open(settings).await?;
+    tracing::info!("state: {}", opened.store.describe());
+    let mut leadership = opened.leadership.clone();
+    if leadership.is_elected() {
+        let _ = tokio::time::timeout(Duration::from_secs(5), leadership.changed()).await;
+    }
+    Ok(opened)
 }

@@ -10,6 +10,8 @@ use placer_core::{Action, Region, RegionBackoff, Timestamp};
 use serde::Serialize;
 
 use crate::runtime::View;
+use crate::state_store::Role;
+
 /// `GET /health`.
 #[derive(Debug, Clone, Serialize)]
 pub struct Health {
@@ -34,6 +36,45 @@ pub struct Health {
     pub last_tick: Option<LastTick>,
     /// Why the engine state could not be saved, if the last save failed.
     pub persist_error: Option<String>,
+    /// With a shared state store: this placer's role and the leader (not
+    /// shown with the file store, where the one placer always leads).
+    #[serde(flatten, skip_serializing_if = "Option::is_none")]
+    pub election: Option<Election>,
+}
+
+/// The election part of [`Health`].
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Election {
+    /// `leader` or `follower`.
+    pub role: &'static str,
+    /// The leader's name, when one is known (this placer's when it leads).
+    pub leader: Option<String>,
+    /// The leader's term (see [`Role::Leader`]), when this placer leads.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub term: Option<i64>,
+}
+
+impl From<Role> for Election {
+    fn from(role: Role) -> Self {
+        let name = role.name();
+        match role {
+            Role::Sole => Election {
+                role: name,
+                leader: None,
+                term: None,
+            },
+            Role::Leader { term, identity } => Election {
+                role: name,
+                leader: Some(identity),
+                term: Some(term),
+            },
+            Role::Follower { leader } => Election {
+                role: name,
+                leader,
+                term: None,
+            },
+        }
+    }
 }
 
 /// The config part of [`Health`].
@@ -174,6 +215,7 @@ impl View {
             ticks: self.ticks,
             last_tick,
             persist_error: self.persist_error.clone(),
+            election: None,
         }
     }
 

@@ -6,6 +6,7 @@
 
 mod service;
 mod simulation;
+mod state;
 
 use placer_core::config::ConfigExtension;
 use placer_fly::FlyOptions;
@@ -15,6 +16,7 @@ use serde_json::Value;
 
 pub use service::{ServiceSection, DEFAULT_DATA_DIR, DEFAULT_INTERVAL, DEFAULT_LISTEN};
 pub use simulation::{SimulationSection, DEFAULT_SIMULATED_REGIONS};
+pub use state::{StateSection, DEFAULT_LEASE_TTL, DEFAULT_STORE_TIMEOUT};
 
 /// Everything the CLI reads from the config file besides the engine's keys.
 /// Every section and key is optional.
@@ -29,6 +31,9 @@ pub struct FileSettings {
     pub fly: FlyOptions,
     /// The built-in traffic simulation used when no Prometheus is set.
     pub simulation: SimulationSection,
+    /// Where engine state is kept, and the leader election with a shared
+    /// store.
+    pub state: StateSection,
 }
 
 impl ConfigExtension for FileSettings {
@@ -38,6 +43,7 @@ impl ConfigExtension for FileSettings {
         "fly",
         "simulation",
         crate::apps::APPS_SECTION,
+        "state",
     ];
 }
 
@@ -52,6 +58,9 @@ impl FileSettings {
                 strip_credentials(url);
             }
         }
+        if let Some(Value::String(text)) = value.pointer_mut("/state/url") {
+            *text = shown_state_url(text);
+        }
         value
     }
 }
@@ -64,6 +73,14 @@ pub fn shown_fly(fly: &FlyOptions) -> Value {
         strip_credentials(url);
     }
     value
+}
+
+/// A `state.url` as logs and `check-config` show it: without its password
+/// (a URL that does not parse is shown as `[invalid]`, since it may hold
+/// one).
+pub fn shown_state_url(text: &str) -> String {
+    text.parse::<crate::state_store::StateUrl>()
+        .map_or_else(|_| "[invalid]".to_owned(), |url| url.to_string())
 }
 
 fn strip_credentials(url: &mut Value) {
@@ -142,10 +159,12 @@ mod tests {
         let settings = parse(
             "prometheus:\n  url: https://reader:hunter2@prom.example/api\n\
              fly:\n  api_url: https://fly:hunter3@api.example\n\
-             service:\n  trigger_token: hunter4\n",
+             service:\n  trigger_token: hunter4\n\
+             state:\n  url: etcd://me:hunter5@127.0.0.1:2379/placer\n  password: hunter6\n",
         )
         .unwrap();
         let shown = settings.shown();
+        assert_eq!(shown["state"]["url"], "etcd://127.0.0.1:2379/placer");
         assert_eq!(shown["prometheus"]["url"], "https://prom.example/api");
         assert_eq!(shown["fly"]["api_url"], "https://api.example");
         assert_eq!(shown_fly(&settings.fly)["api_url"], "https://api.example");

@@ -1,0 +1,590 @@
+//! The etcd store (`etcd://HOST:PORT[,HOST:PORT…]/PREFIX`, `etcds://` for
+//! TLS) and its leader election, over the v3 API.
+//!
+//! Keys, all under the prefix:
+//! - `PREFIX/apps/<app>/<item>` — one value per app and item (JSON);
+//! - `PREFIX/apps/<app>/<item>.corrupt-<revision>` — an unreadable value set
+//!   aside;
+//! - `PREFIX/leader` — the leader's name, attached to its lease.
+//!
+//! **Revision-checked writes.** The store remembers, per key, the revision
+//! it last read or wrote. A write is one transaction that puts the value
+//! only if the key still has that revision *and* the leader key was still
+//! created at this placer's term: a placer that missed a newer write gets
+//! [`StoreError::Stale`], one that no longer leads [`StoreError::Fenced`].
+//!
+//! **Election.** Each placer holds a lease of `lease_ttl`, renewed every
+//! third of it. A placer takes `PREFIX/leader` when no one has it (a
+//! transaction: create if absent), attached to its lease; the revision
+//! that created the key is its term. When the leader dies its lease runs
+//! out and the key goes with it: another placer takes it within one TTL
+//! plus a third. A leader that cannot renew steps down two thirds of a TTL
+//! after its last successful renewal was sent — before the lease can
+//! expire on the server, which counts from when it received that renewal.
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use async_trait::async_trait;
+use etcd_client::{Client, Compare, CompareOp, ConnectOptions, PutOptions, Txn, TxnOp};
+use etcd_client::{TxnOpResponse, TxnResponse};
+use tokio::sync::watch;
+use tokio::time::Instant;
+
+use super::leader::{Fence, Role};
+use super::url::EtcdUrl;
+use super::{Leadership, NotLeader, OpenedStore, Opening, StateKey, StateStore, StateUrl};
+use super::{StoreEntry, StoreError, StoreSettings};
+
+/// The registry's line for `etcd://` URLs.
+pub const ENTRY: StoreEntry = StoreEntry::new("etcd", open);
+/// The registry's line for `etcds://` URLs (TLS).
+pub const TLS_ENTRY: StoreEntry = StoreEntry::new("etcds", open);
+
+fn open(settings: StoreSettings) -> Opening {
+    Box::pin(async move {
+        let store = EtcdStore::connect(&settings).await?;
+        let leadership = store.join_election(&settings);
+        Ok(OpenedStore {
+            store: Arc::new(store),
+            leadership,
+        })
+    })
+}
+
+/// Values as keys in etcd, written with revision checks and fenced by the
+/// election.
+#[derive(Debug, Clone)]
+pub struct EtcdStore {
+    inner: Arc<Inner>,
+}
+
+struct Inner {
+    client: Client,
+    prefix: String,
+    described: String,
+    timeout: Duration,
+    /// The revision last read or written, per key.
+    revisions: Mutex<HashMap<String, i64>>,
+    /// The election's view, once joined: writes are fenced by its term.
+    role: Mutex<Option<watch::Receiver<Role>>>,
+}
+
+impl std::fmt::Debug for Inner {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("EtcdStore")
+            .field("at", &self.described)
+            .finish_non_exhaustive()
+    }
+}
+
+fn unavailable(at: &str, err: impl std::fmt::Display) -> StoreError {
+    StoreError::Unavailable {
+        at: at.to_owned(),
+        problem: err.to_string(),
+    }
+}
+
+impl EtcdStore {
+    /// Connects to the cluster `settings` name (no election; see
+    /// [`join_election`](Self::join_election)).
+    ///
+    /// # Errors
+    /// [`StoreError::Unavailable`] when a setting is unusable (e.g. an
+    /// unreadable certificate) or the cluster cannot be reached.
+    pub async fn connect(settings: &StoreSettings) -> Result<EtcdStore, StoreError> {
+        let StateUrl::Etcd(url) = &settings.url else {
+            unreachable!("the registry hands etcd URLs only");
+        };
+        let described = settings.url.to_string();
+        let mut options = ConnectOptions::new()
+            .with_timeout(settings.timeout)
+            .with_connect_timeout(settings.timeout);
+        let username = settings.username.clone().or_else(|| url.username.clone());
+        let password = settings.password.clone().or_else(|| url.password.clone());
+        if let Some(user) = username {
+            let password = password.map(|p| p.expose().to_owned()).unwrap_or_default();
+            options = options.with_user(user, password);
+        }
+        let tls = settings.tls || url.tls || settings.ca_file.is_some();
+        if tls {
+            options =
+                options.with_tls(
+                    tls_options(settings).map_err(|err| StoreError::Unavailable {
+                        at: described.clone(),
+                        problem: err,
+                    })?,
+                );
+        }
+        let endpoints = endpoints(url, tls);
+        let client =
+            tokio::time::timeout(settings.timeout, Client::connect(&endpoints, Some(options)))
+                .await
+                .map_err(|_| unavailable(&described, "no answer within the timeout"))?
+                .map_err(|err| unavailable(&described, err))?;
+        Ok(EtcdStore {
+            inner: Arc::new(Inner {
+                client,
+                prefix: url.prefix.clone(),
+                described,
+                timeout: settings.timeout,
+                revisions: Mutex::new(HashMap::new()),
+                role: Mutex::new(None),
+            }),
+        })
+    }
+
+    /// The key holding `key`.
+    pub fn key(&self, key: &StateKey) -> String {
+        format!("{}/apps/{}/{}", self.inner.prefix, key.app, key.item.name())
+    }
+
+    /// The election's key.
+    pub fn leader_key(&self) -> String {
+        format!("{}/leader", self.inner.prefix)
+    }
+
+    /// Joins the election as `settings.identity` and keeps campaigning in
+    /// the background; writes are fenced by its term from now on.
+    pub fn join_election(&self, settings: &StoreSettings) -> Leadership {
+        let (tx, rx) = watch::channel(Role::Follower { leader: None });
+        *self.inner.role.lock().unwrap_or_else(|p| p.into_inner()) = Some(rx.clone());
+        let election = Arc::new(Election {
+            store: self.clone(),
+            identity: settings.identity.clone(),
+            ttl: settings.lease_ttl.max(Duration::from_secs(2)),
+            role: tx,
+            lease: Mutex::new(None),
+            renewed: Mutex::new(None),
+            resigned: std::sync::atomic::AtomicBool::new(false),
+        });
+        tokio::spawn(Arc::clone(&election).run());
+        Leadership::elected(rx, election)
+    }
+
+    fn client(&self) -> Client {
+        self.inner.client.clone()
+    }
+
+    fn remember(&self, key: &str, revision: i64) {
+        self.inner
+            .revisions
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .insert(key.to_owned(), revision);
+    }
+
+    fn remembered(&self, key: &str) -> i64 {
+        self.inner
+            .revisions
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .get(key)
+            .copied()
+            .unwrap_or(0)
+    }
+
+    /// The term writes are fenced with: `None` outside an election, the
+    /// leader's term, or who leads instead.
+    fn fencing_term(&self) -> Result<Option<i64>, NotLeader> {
+        let role = self.inner.role.lock().unwrap_or_else(|p| p.into_inner());
+        match role.as_ref().map(|role| role.borrow().clone()) {
+            None | Some(Role::Sole) => Ok(None),
+            Some(Role::Leader { term, .. }) => Ok(Some(term)),
+            Some(Role::Follower { leader }) => Err(NotLeader { leader }),
+        }
+    }
+
+    async fn txn(&self, at: &str, txn: Txn) -> Result<TxnResponse, StoreError> {
+        let mut client = self.client();
+        tokio::time::timeout(self.inner.timeout, client.txn(txn))
+            .await
+            .map_err(|_| unavailable(at, "no answer within the timeout"))?
+            .map_err(|err| unavailable(at, err))
+    }
+}
+
+fn endpoints(url: &EtcdUrl, tls: bool) -> Vec<String> {
+    let scheme = if tls { "https" } else { "http" };
+    url.endpoints
+        .iter()
+        .map(|host| format!("{scheme}://{host}"))
+        .collect()
+}
+
+fn tls_options(settings: &StoreSettings) -> Result<etcd_client::TlsOptions, String> {
+    let read = |path: &std::path::Path, what: &str| {
+        std::fs::read(path).map_err(|err| format!("state.{what} {}: {err}", path.display()))
+    };
+    let mut tls = etcd_client::TlsOptions::new().with_webpki_roots();
+    if let Some(ca) = &settings.ca_file {
+        tls = tls.ca_certificate(etcd_client::Certificate::from_pem(read(ca, "ca_file")?));
+    }
+    match (&settings.cert_file, &settings.key_file) {
+        (Some(cert), Some(key)) => {
+            tls = tls.identity(etcd_client::Identity::from_pem(
+                read(cert, "cert_file")?,
+                read(key, "key_file")?,
+            ));
+        }
+        (None, None) => {}
+        _ => return Err("state.cert_file and state.key_file go together".to_owned()),
+    }
+    Ok(tls)
+}
+
+fn range_of(response: &TxnResponse, index: usize) -> Option<etcd_client::KeyValue> {
+    match response.op_responses().into_iter().nth(index) {
+        Some(TxnOpResponse::Get(get)) => get.kvs().first().cloned(),
+        _ => None,
+    }
+}
+
+fn revision_of(response: &TxnResponse) -> i64 {
+    response.header().map_or(0, |header| header.revision())
+}
+
+#[async_trait]
+impl StateStore for EtcdStore {
+    fn describe(&self) -> String {
+        format!("etcd at {}", self.inner.described)
+    }
+
+    fn location(&self, key: &StateKey) -> String {
+        format!("etcd key {}", self.key(key))
+    }
+
+    async fn load(&self, key: &StateKey) -> Result<Option<Vec<u8>>, StoreError> {
+        let at = self.location(key);
+        let name = self.key(key);
+        let mut client = self.client();
+        let response = tokio::time::timeout(self.inner.timeout, client.get(name.clone(), None))
+            .await
+            .map_err(|_| unavailable(&at, "no answer within the timeout"))?
+            .map_err(|err| unavailable(&at, err))?;
+        match response.kvs().first() {
+            Some(kv) => {
+                self.remember(&name, kv.mod_revision());
+                Ok(Some(kv.value().to_vec()))
+            }
+            None => {
+                self.remember(&name, 0);
+                Ok(None)
+            }
+        }
+    }
+
+    async fn save(&self, key: &StateKey, value: &[u8]) -> Result<(), StoreError> {
+        let at = self.location(key);
+        let name = self.key(key);
+        let expected = self.remembered(&name);
+        let term = self.fencing_term().map_err(|source| StoreError::Fenced {
+            at: at.clone(),
+            source,
+        })?;
+        let leader_key = self.leader_key();
+        let mut compares = vec![Compare::mod_revision(
+            name.clone(),
+            CompareOp::Equal,
+            expected,
+        )];
+        if let Some(term) = term {
+            compares.push(Compare::create_revision(
+                leader_key.clone(),
+                CompareOp::Equal,
+                term,
+            ));
+        }
+        let txn = Txn::new()
+            .when(compares)
+            .and_then(vec![TxnOp::put(name.clone(), value.to_vec(), None)])
+            .or_else(vec![
+                TxnOp::get(name.clone(), None),
+                TxnOp::get(leader_key, None),
+            ]);
+        let response = self.txn(&at, txn).await?;
+        if response.succeeded() {
+            self.remember(&name, revision_of(&response));
+            return Ok(());
+        }
+        let leader = range_of(&response, 1);
+        if let Some(term) = term {
+            if leader.as_ref().map(|kv| kv.create_revision()) != Some(term) {
+                return Err(StoreError::Fenced {
+                    at,
+                    source: NotLeader {
+                        leader: leader.map(|kv| String::from_utf8_lossy(kv.value()).into_owned()),
+                    },
+                });
+            }
+        }
+        Err(StoreError::Stale {
+            at,
+            expected,
+            found: range_of(&response, 0).map_or(0, |kv| kv.mod_revision()),
+        })
+    }
+
+    async fn move_aside(&self, key: &StateKey) -> Result<String, StoreError> {
+        let at = self.location(key);
+        let name = self.key(key);
+        let mut client = self.client();
+        let current = tokio::time::timeout(self.inner.timeout, client.get(name.clone(), None))
+            .await
+            .map_err(|_| unavailable(&at, "no answer within the timeout"))?
+            .map_err(|err| unavailable(&at, err))?;
+        let Some(kv) = current.kvs().first().cloned() else {
+            return Err(StoreError::Write {
+                at,
+                problem: "the key vanished before it could be moved aside".to_owned(),
+            });
+        };
+        let aside = format!("{name}.corrupt-{}", kv.mod_revision());
+        let txn = Txn::new()
+            .when(vec![
+                Compare::mod_revision(name.clone(), CompareOp::Equal, kv.mod_revision()),
+                Compare::create_revision(aside.clone(), CompareOp::Equal, 0),
+            ])
+            .and_then(vec![
+                TxnOp::put(aside.clone(), kv.value().to_vec(), None),
+                TxnOp::delete(name.clone(), None),
+            ]);
+        let response = self.txn(&at, txn).await?;
+        if !response.succeeded() {
+            return Err(StoreError::Write {
+                at,
+                problem: "the key changed while it was being moved aside".to_owned(),
+            });
+        }
+        self.remember(&name, 0);
+        Ok(format!("etcd key {aside}"))
+    }
+}
+
+/// The background campaign of one placer.
+struct Election {
+    store: EtcdStore,
+    identity: String,
+    ttl: Duration,
+    role: watch::Sender<Role>,
+    /// The lease in use.
+    lease: Mutex<Option<i64>>,
+    /// When the last renewal that the store answered was sent.
+    renewed: Mutex<Option<Instant>>,
+    /// Set by [`Fence::resign`]: campaign no more.
+    resigned: std::sync::atomic::AtomicBool,
+}
+
+impl std::fmt::Debug for Election {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Election")
+            .field("identity", &self.identity)
+            .field("ttl", &self.ttl)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Election {
+    fn step(&self) -> Duration {
+        self.ttl / 3
+    }
+
+    /// Whether the lease surely still holds: two thirds of a TTL since the
+    /// last renewal the store answered was sent.
+    fn lease_holds(&self) -> bool {
+        self.renewed
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .is_some_and(|at| at.elapsed() < self.ttl * 2 / 3)
+    }
+
+    fn set_role(&self, role: Role) {
+        let previous = self.role.borrow().clone();
+        if previous == role {
+            return;
+        }
+        match (&previous, &role) {
+            (_, Role::Leader { term, .. }) => {
+                tracing::info!("elected leader (term {term}) as {}", self.identity)
+            }
+            (Role::Leader { .. }, Role::Follower { leader }) => tracing::warn!(
+                "no longer the leader; {}",
+                leader
+                    .as_ref()
+                    .map_or("no leader known".to_owned(), |l| format!(
+                        "the leader is {l}"
+                    ))
+            ),
+            (
+                _,
+                Role::Follower {
+                    leader: Some(leader),
+                },
+            ) => {
+                tracing::info!("following the leader {leader}")
+            }
+            _ => {}
+        }
+        self.role.send_replace(role);
+    }
+
+    fn step_down(&self, why: &str) {
+        if matches!(*self.role.borrow(), Role::Leader { .. }) {
+            tracing::warn!("stepping down: {why}");
+        }
+        self.set_role(Role::Follower { leader: None });
+    }
+
+    fn resigned(&self) -> bool {
+        self.resigned.load(std::sync::atomic::Ordering::SeqCst)
+    }
+
+    async fn run(self: Arc<Self>) {
+        while !self.resigned() {
+            if let Err(err) = self.campaign_with_new_lease().await {
+                self.step_down(&err);
+                tracing::warn!("leader election: {err}; trying again");
+            }
+            tokio::time::sleep(self.step()).await;
+        }
+    }
+
+    /// Grants a lease and campaigns with it until it is lost.
+    async fn campaign_with_new_lease(&self) -> Result<(), String> {
+        let timeout = self.store.inner.timeout.min(self.step());
+        let mut client = self.store.client();
+        let ttl_secs = i64::try_from(self.ttl.as_secs()).unwrap_or(i64::MAX);
+        let sent = Instant::now();
+        let lease = tokio::time::timeout(timeout, client.lease_grant(ttl_secs, None))
+            .await
+            .map_err(|_| "no answer to a lease grant".to_owned())?
+            .map_err(|err| format!("cannot get a lease: {err}"))?
+            .id();
+        *self.lease.lock().unwrap_or_else(|p| p.into_inner()) = Some(lease);
+        *self.renewed.lock().unwrap_or_else(|p| p.into_inner()) = Some(sent);
+        let (mut keeper, mut answers) =
+            tokio::time::timeout(timeout, client.lease_keep_alive(lease))
+                .await
+                .map_err(|_| "no answer to a lease renewal".to_owned())?
+                .map_err(|err| format!("cannot renew the lease: {err}"))?;
+        while !self.resigned() {
+            self.campaign(lease).await?;
+            tokio::time::sleep(self.step()).await;
+            let sent = Instant::now();
+            let renewed = tokio::time::timeout(timeout, async {
+                keeper.keep_alive().await?;
+                answers.message().await
+            })
+            .await;
+            match renewed {
+                Ok(Ok(Some(answer))) if answer.ttl() > 0 => {
+                    *self.renewed.lock().unwrap_or_else(|p| p.into_inner()) = Some(sent);
+                }
+                Ok(Ok(_)) => return Err("the lease expired".to_owned()),
+                Ok(Err(err)) if !self.lease_holds() => {
+                    return Err(format!("cannot renew the lease: {err}"))
+                }
+                Err(_) if !self.lease_holds() => {
+                    return Err("no answer to lease renewals".to_owned())
+                }
+                _ => {
+                    // Renewal failed, but the lease surely holds for a while:
+                    // try again at the next step.
+                    tracing::warn!("renewing the leader lease failed; retrying");
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// Takes the leader key if it is free, else learns who holds it.
+    async fn campaign(&self, lease: i64) -> Result<(), String> {
+        if self.resigned() {
+            return Ok(());
+        }
+        if !self.lease_holds() {
+            return Err("the lease may have expired".to_owned());
+        }
+        let key = self.store.leader_key();
+        let txn = Txn::new()
+            .when(vec![Compare::create_revision(
+                key.clone(),
+                CompareOp::Equal,
+                0,
+            )])
+            .and_then(vec![TxnOp::put(
+                key.clone(),
+                self.identity.clone(),
+                Some(PutOptions::new().with_lease(lease)),
+            )])
+            .or_else(vec![TxnOp::get(key.clone(), None)]);
+        let response = self
+            .store
+            .txn(&key, txn)
+            .await
+            .map_err(|err| err.to_string())?;
+        if response.succeeded() {
+            self.set_role(Role::Leader {
+                term: revision_of(&response),
+                identity: self.identity.clone(),
+            });
+            return Ok(());
+        }
+        match range_of(&response, 0) {
+            Some(kv) if kv.lease() == lease => self.set_role(Role::Leader {
+                term: kv.create_revision(),
+                identity: self.identity.clone(),
+            }),
+            Some(kv) => self.set_role(Role::Follower {
+                leader: Some(String::from_utf8_lossy(kv.value()).into_owned()),
+            }),
+            None => self.set_role(Role::Follower { leader: None }),
+        }
+        Ok(())
+    }
+}
+
+#[async_trait]
+impl Fence for Election {
+    async fn confirm(&self, term: i64) -> Result<(), NotLeader> {
+        let not_leader = |leader| Err(NotLeader { leader });
+        if !self.lease_holds() {
+            self.step_down("the lease could not be renewed in time");
+            return not_leader(None);
+        }
+        let key = self.store.leader_key();
+        let mut client = self.store.client();
+        let timeout = self.store.inner.timeout.min(self.step());
+        match tokio::time::timeout(timeout, client.get(key, None)).await {
+            Ok(Ok(response)) => match response.kvs().first() {
+                Some(kv) if kv.create_revision() == term => Ok(()),
+                Some(kv) => {
+                    let leader = String::from_utf8_lossy(kv.value()).into_owned();
+                    self.set_role(Role::Follower {
+                        leader: Some(leader.clone()),
+                    });
+                    not_leader(Some(leader))
+                }
+                None => {
+                    self.set_role(Role::Follower { leader: None });
+                    not_leader(None)
+                }
+            },
+            // Cannot confirm: do not act.
+            _ => not_leader(None),
+        }
+    }
+
+    async fn resign(&self) {
+        self.resigned
+            .store(true, std::sync::atomic::Ordering::SeqCst);
+        let lease = *self.lease.lock().unwrap_or_else(|p| p.into_inner());
+        if let Some(lease) = lease {
+            let mut client = self.store.client();
+            let timeout = self.store.inner.timeout.min(self.step());
+            let _ = tokio::time::timeout(timeout, client.lease_revoke(lease)).await;
+        }
+        self.step_down("shutting down");
+    }
+}

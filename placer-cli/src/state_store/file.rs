@@ -1,0 +1,135 @@
+//! The file store (`file:DIR`, the default): each value is a JSON file in
+//! the data directory, named as it always was (`engine_state.json`,
+//! `engine_state_dry_run.json`), with the rules of
+//! [`runtime::store`](crate::runtime::store): atomic writes, an unreadable
+//! file moved aside to `<name>.corrupt-<n>`.
+//!
+//! The data directory's lock ([`crate::data_lock`]) keeps a second placer
+//! out, so there is never a stale writer and this placer always leads
+//! ([`Role::Sole`](super::Role::Sole)). A directory holds one app: with
+//! several apps, each has its own (see [`store_for_app`](super::store_for_app)).
+
+use std::fs;
+use std::io;
+use std::path::{Path, PathBuf};
+
+use async_trait::async_trait;
+
+use super::{Leadership, OpenedStore, Opening, StateKey, StateStore, StateUrl, StoreEntry};
+use super::{StoreError, StoreSettings};
+use crate::runtime::store::{move_aside, write_atomically};
+
+/// The registry's line for `file:` URLs.
+pub const ENTRY: StoreEntry = StoreEntry::new("file", open);
+
+fn open(settings: StoreSettings) -> Opening {
+    Box::pin(async move {
+        let StateUrl::File(dir) = settings.url else {
+            unreachable!("the registry hands `file:` URLs only");
+        };
+        Ok(OpenedStore {
+            store: std::sync::Arc::new(FileStore::new(dir)),
+            leadership: Leadership::sole(),
+        })
+    })
+}
+
+/// Values as files in one directory.
+#[derive(Debug, Clone)]
+pub struct FileStore {
+    dir: PathBuf,
+}
+
+impl FileStore {
+    /// A store in `dir` (created on the first write).
+    pub fn new(dir: impl Into<PathBuf>) -> Self {
+        FileStore { dir: dir.into() }
+    }
+
+    /// The directory.
+    pub fn dir(&self) -> &Path {
+        &self.dir
+    }
+
+    /// The file holding `key`.
+    pub fn path(&self, key: &StateKey) -> PathBuf {
+        self.dir.join(format!("{}.json", key.item.name()))
+    }
+}
+
+#[async_trait]
+impl StateStore for FileStore {
+    fn describe(&self) -> String {
+        format!("files in {}", self.dir.display())
+    }
+
+    fn location(&self, key: &StateKey) -> String {
+        format!("file {}", self.path(key).display())
+    }
+
+    async fn load(&self, key: &StateKey) -> Result<Option<Vec<u8>>, StoreError> {
+        match fs::read(self.path(key)) {
+            Ok(bytes) => Ok(Some(bytes)),
+            Err(err) if err.kind() == io::ErrorKind::NotFound => Ok(None),
+            Err(err) => Err(StoreError::Unreadable {
+                at: self.location(key),
+                problem: err.to_string(),
+            }),
+        }
+    }
+
+    async fn save(&self, key: &StateKey, value: &[u8]) -> Result<(), StoreError> {
+        write_atomically(&self.path(key), value).map_err(|err| StoreError::Write {
+            at: self.location(key),
+            problem: err.to_string(),
+        })
+    }
+
+    async fn move_aside(&self, key: &StateKey) -> Result<String, StoreError> {
+        move_aside(&self.path(key))
+            .map(|moved| moved.display().to_string())
+            .map_err(|err| StoreError::Write {
+                at: self.location(key),
+                problem: err.to_string(),
+            })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::state_store::{load_json, save_json, Restored, StateItem};
+
+    #[tokio::test]
+    async fn keeps_the_file_names_of_before_and_sets_a_corrupt_file_aside() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = FileStore::new(dir.path());
+        let live = StateKey::new("shop", StateItem::EngineState);
+        let dry = StateKey::new("shop", StateItem::EngineStateDryRun);
+        assert!(matches!(
+            load_json::<Vec<u32>>(&store, &live).await.unwrap(),
+            Restored::Missing
+        ));
+        save_json(&store, &live, &vec![1, 2]).await.unwrap();
+        save_json(&store, &dry, &vec![3]).await.unwrap();
+        assert!(dir.path().join("engine_state.json").is_file());
+        assert!(dir.path().join("engine_state_dry_run.json").is_file());
+
+        fs::write(dir.path().join("engine_state.json"), "{ broken").unwrap();
+        let Restored::MovedAside { problem, moved_to } =
+            load_json::<Vec<u32>>(&store, &live).await.unwrap()
+        else {
+            panic!("expected the file to be moved aside");
+        };
+        assert!(problem.contains("is not valid"), "{problem}");
+        assert!(
+            moved_to.ends_with("engine_state.json.corrupt-1"),
+            "{moved_to}"
+        );
+        assert_eq!(fs::read_to_string(&moved_to).unwrap(), "{ broken");
+        assert!(matches!(
+            load_json::<Vec<u32>>(&store, &dry).await.unwrap(),
+            Restored::Loaded(v) if v == [3]
+        ));
+    }
+}

@@ -1,0 +1,215 @@
+//! The etcd state store against a real etcd on loopback: revision-checked
+//! writes, an unusable value kept aside, and the leader election with its
+//! fencing.
+#![cfg(feature = "etcd")]
+
+mod common;
+
+#[path = "common/etcd.rs"]
+mod etcd;
+#[path = "common/victoria.rs"]
+mod victoria;
+
+#[allow(unused_imports)] // common/victoria.rs calls `super::client`
+use common::client;
+use std::time::{Duration, Instant};
+
+use placer_cli::state_store::etcd::EtcdStore;
+use placer_cli::state_store::{
+    load_json, save_json, Leadership, Restored, Role, StateItem, StateKey, StateStore, StoreError,
+    StoreSettings,
+};
+
+fn settings(etcd: &etcd::Etcd, prefix: &str, identity: &str) -> StoreSettings {
+    StoreSettings {
+        url: etcd.url(prefix).parse().unwrap(),
+        url_from: "test".into(),
+        username: None,
+        password: None,
+        ca_file: None,
+        cert_file: None,
+        key_file: None,
+        tls: false,
+        lease_ttl: Duration::from_secs(3),
+        identity: identity.into(),
+        timeout: Duration::from_secs(2),
+    }
+}
+
+fn key() -> StateKey {
+    StateKey::new("shop", StateItem::EngineState)
+}
+
+async fn wait_for(what: &str, mut done: impl FnMut() -> bool) {
+    let started = Instant::now();
+    while !done() {
+        assert!(
+            started.elapsed() < Duration::from_secs(30),
+            "no {what} within 30 s"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
+#[tokio::test]
+async fn a_writer_that_missed_a_newer_write_is_refused() {
+    let Some(etcd) = etcd::Etcd::start() else {
+        return;
+    };
+    let a = EtcdStore::connect(&settings(&etcd, "stale", "a"))
+        .await
+        .unwrap();
+    let b = EtcdStore::connect(&settings(&etcd, "stale", "b"))
+        .await
+        .unwrap();
+    assert!(matches!(
+        load_json::<u32>(&a, &key()).await.unwrap(),
+        Restored::Missing
+    ));
+    assert!(matches!(
+        load_json::<u32>(&b, &key()).await.unwrap(),
+        Restored::Missing
+    ));
+    save_json(&a, &key(), &1).await.unwrap();
+    save_json(&a, &key(), &2).await.unwrap();
+
+    // b read before a's writes: its write would overwrite them.
+    let err = save_json(&b, &key(), &10).await.unwrap_err();
+    assert!(matches!(err, StoreError::Stale { .. }), "{err}");
+    assert!(
+        err.to_string()
+            .contains("etcd key /stale/apps/shop/engine_state was changed by another placer"),
+        "{err}"
+    );
+    // Once it has read the newer state, it may write.
+    assert!(matches!(
+        load_json::<u32>(&b, &key()).await.unwrap(),
+        Restored::Loaded(2)
+    ));
+    save_json(&b, &key(), &3).await.unwrap();
+    assert!(matches!(
+        save_json(&a, &key(), &4).await.unwrap_err(),
+        StoreError::Stale { .. }
+    ));
+    assert!(matches!(
+        load_json::<u32>(&a, &key()).await.unwrap(),
+        Restored::Loaded(3)
+    ));
+
+    // Apps are kept apart.
+    let other = StateKey::new("blog", StateItem::EngineState);
+    assert!(matches!(
+        load_json::<u32>(&a, &other).await.unwrap(),
+        Restored::Missing
+    ));
+}
+
+#[tokio::test]
+async fn an_unreadable_value_is_kept_aside_and_the_app_starts_afresh() {
+    let Some(etcd) = etcd::Etcd::start() else {
+        return;
+    };
+    let store = EtcdStore::connect(&settings(&etcd, "corrupt", "a"))
+        .await
+        .unwrap();
+    store.load(&key()).await.unwrap();
+    store.save(&key(), b"{ not json").await.unwrap();
+    let Restored::MovedAside { problem, moved_to } =
+        load_json::<u32>(&store, &key()).await.unwrap()
+    else {
+        panic!("expected the value to be moved aside");
+    };
+    assert!(problem.contains("is not valid"), "{problem}");
+    assert!(
+        moved_to.starts_with("etcd key /corrupt/apps/shop/engine_state.corrupt-"),
+        "{moved_to}"
+    );
+    let mut client = etcd_client::Client::connect([etcd.endpoint()], None)
+        .await
+        .unwrap();
+    let aside = moved_to.trim_start_matches("etcd key ");
+    let kept = client.get(aside, None).await.unwrap();
+    assert_eq!(kept.kvs()[0].value(), b"{ not json");
+    assert!(matches!(
+        load_json::<u32>(&store, &key()).await.unwrap(),
+        Restored::Missing
+    ));
+    save_json(&store, &key(), &5).await.unwrap();
+}
+
+async fn wait_for_leader(placers: &[&Leadership]) -> usize {
+    let started = Instant::now();
+    loop {
+        let leaders: Vec<usize> = placers
+            .iter()
+            .enumerate()
+            .filter(|(_, l)| matches!(l.role(), Role::Leader { .. }))
+            .map(|(i, _)| i)
+            .collect();
+        if leaders.len() == 1 {
+            return leaders[0];
+        }
+        assert!(leaders.len() < 2, "two leaders at once");
+        assert!(
+            started.elapsed() < Duration::from_secs(30),
+            "no leader within 30 s"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
+#[tokio::test]
+async fn one_leader_writes_and_a_successor_fences_the_old_one_out() {
+    let Some(etcd) = etcd::Etcd::start() else {
+        return;
+    };
+    let stores = [
+        EtcdStore::connect(&settings(&etcd, "elect", "placer-a"))
+            .await
+            .unwrap(),
+        EtcdStore::connect(&settings(&etcd, "elect", "placer-b"))
+            .await
+            .unwrap(),
+    ];
+    let leaderships = [
+        stores[0].join_election(&settings(&etcd, "elect", "placer-a")),
+        stores[1].join_election(&settings(&etcd, "elect", "placer-b")),
+    ];
+    let first = wait_for_leader(&[&leaderships[0], &leaderships[1]]).await;
+    let second = 1 - first;
+    let first_name = ["placer-a", "placer-b"][first];
+    wait_for("the follower to learn the leader", || {
+        leaderships[second].role()
+            == Role::Follower {
+                leader: Some(first_name.into()),
+            }
+    })
+    .await;
+
+    for store in &stores {
+        store.load(&key()).await.unwrap();
+    }
+    leaderships[first].confirm().await.unwrap();
+    save_json(&stores[first], &key(), &1).await.unwrap();
+    let refused = save_json(&stores[second], &key(), &2).await.unwrap_err();
+    assert!(matches!(refused, StoreError::Fenced { .. }), "{refused}");
+    assert!(refused.to_string().contains(first_name), "{refused}");
+    let not_leader = leaderships[second].confirm().await.unwrap_err();
+    assert_eq!(not_leader.leader.as_deref(), Some(first_name));
+
+    // The leader goes; the other takes over and the old one cannot write.
+    leaderships[first].resign().await;
+    wait_for("the successor", || {
+        matches!(leaderships[second].role(), Role::Leader { .. })
+    })
+    .await;
+    stores[second].load(&key()).await.unwrap();
+    save_json(&stores[second], &key(), &3).await.unwrap();
+    assert!(leaderships[first].confirm().await.is_err());
+    let refused = save_json(&stores[first], &key(), &4).await.unwrap_err();
+    assert!(matches!(refused, StoreError::Fenced { .. }), "{refused}");
+    assert!(matches!(
+        load_json::<u32>(&stores[first], &key()).await.unwrap(),
+        Restored::Loaded(3)
+    ));
+}
