@@ -5,7 +5,7 @@
 //! parsed into a [`StateUrl`]. Each backend is one module and one line in
 //! [`STORES`]:
 //!
-//! - [`file`] (`file:DIR`, the default: the data directory): today's files,
+//! - [`file`](mod@file) (`file:DIR`, the default: the data directory): today's files,
 //!   written atomically, an unreadable one moved aside. One placer per
 //!   directory (the data directory's lock), so it is always the leader.
 //! - `etcd` (`etcd://HOST:PORT[,HOST:PORT…]/PREFIX`, cargo feature `etcd`):
