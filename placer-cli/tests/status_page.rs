@@ -271,3 +271,52 @@ fn with_several_apps_the_page_has_an_app_picker() {
     drop(browser);
     assert!(server.stop().success());
 }
+
+#[test]
+fn a_failed_tick_shows_in_red_with_its_reason() {
+    // A loopback port nobody listens on: fetching traffic fails.
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let url = format!("http://127.0.0.1:{port}");
+    let workspace = Workspace::new(&default_config());
+    let mut server = workspace.serve(
+        &[],
+        &[
+            ("FLY_PROMETHEUS_URL", url.as_str()),
+            ("FLY_APP_NAME", "shop"),
+        ],
+    );
+    let failed = client().post(server.url("/trigger")).send().unwrap();
+    assert_eq!(failed.status(), 502);
+    let Some(browser) = Browser::start(1280, 800) else {
+        return;
+    };
+    browser.goto(&server.url("/"));
+    let text = browser.wait_until(
+        "const t = document.querySelector('#ticks li.tick.failed'); return t && t.textContent",
+        WAIT,
+    );
+    assert!(
+        text.as_str().unwrap().contains("fetching traffic failed"),
+        "{text}"
+    );
+    let colour = browser.eval(
+        "return getComputedStyle(document.querySelector('#ticks li.tick.failed')).color",
+        vec![],
+    );
+    assert_eq!(colour, "rgb(185, 28, 28)", "failures are red");
+    assert_eq!(
+        browser.eval(
+            "return document.getElementById('status').textContent",
+            vec![]
+        ),
+        "degraded"
+    );
+    let errors = browser.console_errors();
+    assert!(errors.is_empty(), "console errors: {errors:?}");
+    drop(browser);
+    assert!(server.stop().success());
+}
