@@ -230,3 +230,40 @@ fn on_business_hours_machine_count_follows_volume() {
     );
     assert_eq!(report.rows[POLICY].flaps, 0, "{report}");
 }
+
+/// On a week of business hours with three ticks of start-up, the latency
+/// policy priced to fit the seed rule's machine-hours (an absolute floor of
+/// 4000 request-milliseconds) has a lower mean RTT than the seed at them.
+#[test]
+fn on_business_hours_the_latency_policy_beats_the_seed_at_its_machine_hours() {
+    let trace = scenario::generate(
+        Scenario::BusinessHours,
+        Duration::from_secs(7 * 24 * 3600),
+        42,
+        scenario::DEFAULT_STEP,
+    )
+    .unwrap();
+    let mut config = PlacerConfig::default().with_policy(PolicyName::LATENCY);
+    config.policy_settings.set(&LatencySettings {
+        min_region_saving: 4000.0,
+        ..LatencySettings::default()
+    });
+    let initial: BTreeSet<Region> = ["iad".parse().unwrap()].into();
+    let replay = block_on(backtest::replay(&config, &trace, &initial, |_| {})).unwrap();
+    let options = QualityOptions {
+        startup_ticks: 3,
+        oracle_equal_machine_hours: false,
+        ..QualityOptions::default()
+    };
+    let report = quality::report(
+        &trace,
+        "latency",
+        &replay.timeline,
+        &LatencyModel::distance(),
+        &options,
+    )
+    .unwrap();
+    let (ours, seed) = (&report.rows[POLICY], &report.rows[SEED]);
+    assert!(ours.machine_hours <= seed.machine_hours, "{report}");
+    assert!(rtt(&report, POLICY) < rtt(&report, SEED), "{report}");
+}
