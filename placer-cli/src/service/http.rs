@@ -101,6 +101,7 @@ async fn trigger(
         }
     }
     if let Err(not_leader) = service.leadership().term() {
+        service.refresh_from_store().await;
         return not_leader_response(&not_leader);
     }
     let result = match (&query.app, service.is_many()) {

@@ -386,6 +386,14 @@ impl Service {
         &self.leadership
     }
 
+    /// On a follower: reads every app's stored engine state, so the
+    /// endpoints show what the leader saved.
+    pub async fn refresh_from_store(&self) {
+        for (_, runner) in self.runners() {
+            runner.refresh_from_store().await;
+        }
+    }
+
     fn add_runner(&self, runner: AppRunner) {
         let name = runner.name().to_owned();
         self.metrics.add_app(&name, runner.settings().dry_run);
