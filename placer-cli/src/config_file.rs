@@ -21,9 +21,10 @@ pub struct LoadedConfig {
     pub settings: FileSettings,
     /// The file's text, so that problems found later, when the file meets
     /// the environment and the flags, can name a key's line.
-    pub text: String,
-    /// The `apps:` section: the apps and their engine settings.
-    pub overrides: ConfigOverrides,
+    pub text: std::sync::Arc<str>,
+    /// The `apps:` section: the apps and their engine settings (shared by
+    /// the apps' narrowed copies).
+    pub overrides: std::sync::Arc<ConfigOverrides>,
     /// The app this copy was narrowed to ([`for_app`](Self::for_app)):
     /// its `engine` is then that app's, and the app name is fixed.
     pub app: Option<String>,
@@ -135,8 +136,8 @@ pub fn parse(text: &str, path: &Path) -> Result<LoadedConfig, ConfigError> {
         path: path.to_owned(),
         engine,
         settings,
-        text: text.to_owned(),
-        overrides,
+        text: text.into(),
+        overrides: std::sync::Arc::new(overrides),
         app: None,
     })
 }

@@ -41,7 +41,7 @@ fn load_config(args: &GlobalArgs) -> Result<(LoadedConfig, String), OfflineError
             path: PathBuf::from(default_path),
             engine: PlacerConfig::default(),
             settings: FileSettings::default(),
-            text: String::new(),
+            text: "".into(),
             overrides: Default::default(),
             app: None,
         };

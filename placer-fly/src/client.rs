@@ -42,10 +42,8 @@ impl MachinesClient {
         })?;
         // Keeps the value out of the HTTP stack's own Debug output.
         authorization.set_sensitive(true);
-        let http = reqwest::Client::builder()
-            .user_agent(concat!("fly-placer/", env!("CARGO_PKG_VERSION")))
-            .timeout(settings.request_timeout)
-            .build()
+        let http = gate
+            .http_client()
             .map_err(|err| FlyError::invalid_setting("api_url", err.to_string()))?;
         Ok(MachinesClient {
             http,
@@ -252,6 +250,7 @@ impl MachinesClient {
     fn request(&self, method: Method, url: &str) -> RequestBuilder {
         self.http
             .request(method, url)
+            .timeout(self.request_timeout)
             .header(AUTHORIZATION, self.authorization.clone())
     }
 

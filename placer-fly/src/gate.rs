@@ -40,10 +40,14 @@ use tokio::time::Instant;
 /// A gate may also cap the requests in flight at once
 /// ([`with_max_in_flight`](Self::with_max_in_flight)): many apps placed by
 /// one process then never have more than that many requests open together.
+///
+/// Actuators sharing a gate also share one HTTP client (connection pool
+/// and TLS settings), so many apps cost one client, not one each.
 #[derive(Debug, Clone, Default)]
 pub struct RequestGate {
     until: Arc<Mutex<Option<Instant>>>,
     in_flight: Option<(Arc<Semaphore>, usize)>,
+    http: Arc<std::sync::OnceLock<reqwest::Client>>,
 }
 
 /// A request's place among those in flight, held until its answer is read.
@@ -64,7 +68,20 @@ impl RequestGate {
         RequestGate {
             until: Arc::default(),
             in_flight: Some((Arc::new(Semaphore::new(max.max(1))), max.max(1))),
+            http: Arc::default(),
         }
+    }
+
+    /// The HTTP client of every request through this gate, built at first
+    /// use. Timeouts are set per request.
+    pub(crate) fn http_client(&self) -> Result<reqwest::Client, reqwest::Error> {
+        if let Some(client) = self.http.get() {
+            return Ok(client.clone());
+        }
+        let client = reqwest::Client::builder()
+            .user_agent(concat!("fly-placer/", env!("CARGO_PKG_VERSION")))
+            .build()?;
+        Ok(self.http.get_or_init(|| client).clone())
     }
 
     /// Requests in flight now through this gate (0 without a cap).

@@ -4,7 +4,7 @@
 //! memory.
 //!
 //! ```text
-//! cargo run --release -p placer-benches --bin many_apps -- [APPS] [REQUESTS_PER_SECOND]
+//! cargo run --release -p placer-benches --bin many_apps -- [APPS] [CALLS_PER_SECOND]
 //! ```
 //!
 //! Needs `victoria-metrics` on the PATH. The fake API and the import of
@@ -122,7 +122,7 @@ fn parent(apps: usize, rate: f64) {
         "fly-placer",
         "--config",
         config_path.to_str().unwrap(),
-        "once",
+        "serve",
     ]);
     let env = Environment::from_lookup(|name| match name {
         "FLY_API_TOKEN" => Some(TOKEN.to_owned()),
@@ -158,7 +158,7 @@ fn parent(apps: usize, rate: f64) {
 
     let started = Instant::now();
     let service = runtime
-        .block_on(Service::start(inputs, Role::Once))
+        .block_on(Service::start(inputs, Role::Serve))
         .unwrap_or_else(|err| panic!("{err}"));
     let start_took = started.elapsed();
     let rss_started = memory("VmRSS");
@@ -196,9 +196,9 @@ fn parent(apps: usize, rate: f64) {
         start_took.as_secs_f64()
     );
     println!(
-        "one tick of every app: {:.2} s ({calls} actuator calls: {apps} listings, {deploys} deploys; the rate limit alone needs {:.2} s; {failed} apps failed)",
+        "one tick of every app: {:.2} s ({calls} actuator calls: {apps} listings, {deploys} deploys, which at {rate}/s take {:.2} s; {failed} apps failed)",
         tick_took.as_secs_f64(),
-        calls.saturating_sub(rate as usize) as f64 / rate
+        calls as f64 / rate
     );
     println!(
         "memory: RSS {} KiB before start, {} KiB after start, peak {} KiB; engine state files {:.1} KiB per app on disk",

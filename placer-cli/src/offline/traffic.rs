@@ -195,7 +195,7 @@ mod tests {
             path: "c.yml".into(),
             engine: Default::default(),
             settings: Default::default(),
-            text: String::new(),
+            text: "".into(),
             overrides: Default::default(),
             app: None,
         };

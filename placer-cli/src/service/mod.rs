@@ -109,6 +109,11 @@ impl std::fmt::Debug for Service {
     }
 }
 
+/// Apps that start or tick at the same time; the others wait their turn.
+/// Their Machines API calls wait for the shared rate limit anyway, so more
+/// at once would only hold more ticks in memory, not finish sooner.
+pub const APPS_AT_ONCE: usize = 64;
+
 /// Why an app named in a request is not there.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[error("no app {name:?} is placed here; GET /apps lists them")]
@@ -236,6 +241,7 @@ impl Service {
             leadership: opened.leadership.clone(),
         });
         let mut started = tokio::task::JoinSet::new();
+        let at_once = Arc::new(tokio::sync::Semaphore::new(APPS_AT_ONCE));
         for name in names {
             let narrowed = match loaded.for_app(&name) {
                 Ok(narrowed) => narrowed,
@@ -247,7 +253,9 @@ impl Service {
             let inputs = inputs.clone();
             let shared = shared.clone();
             let opened = opened.clone();
+            let at_once = Arc::clone(&at_once);
             started.spawn(async move {
+                let _turn = at_once.acquire_owned().await;
                 let result =
                     AppRunner::start_with(inputs, role, narrowed, Some(shared), opened).await;
                 (name, result)
@@ -499,12 +507,23 @@ impl Service {
         if self.closing.load(Ordering::SeqCst) {
             return Ok(Err(TickError::ShuttingDown));
         }
+        self.stage_changed_config();
         let host: Arc<dyn Host> = Arc::clone(self) as Arc<dyn Host>;
         Ok(runner.tick(host).await)
     }
 
-    /// Runs a tick of every app now, all at once, and returns each app's
-    /// report. One app's failure never stops another's tick.
+    /// Reads the config file and hands a valid change to every app.
+    fn stage_changed_config(&self) {
+        self.poll_config();
+        let pending = self.reloader().take_pending();
+        if let Some(loaded) = pending {
+            self.stage_for_apps(loaded);
+        }
+    }
+
+    /// Runs a tick of every app now, [`APPS_AT_ONCE`] at a time, and
+    /// returns each app's report. One app's failure never stops another's
+    /// tick.
     pub async fn tick_all(self: &Arc<Self>) -> BTreeMap<String, TickResult> {
         let runners = self.runners();
         if self.closing.load(Ordering::SeqCst) {
@@ -522,14 +541,16 @@ impl Service {
             traffic.expire().await;
         }
         // A saved change reaches every app at this tick.
-        self.poll_config();
-        if let Some(loaded) = self.reloader().take_pending() {
-            self.stage_for_apps(loaded);
-        }
+        self.stage_changed_config();
         let mut ticks = tokio::task::JoinSet::new();
+        let at_once = Arc::new(tokio::sync::Semaphore::new(APPS_AT_ONCE));
         for (name, runner) in runners {
             let host: Arc<dyn Host> = Arc::clone(self) as Arc<dyn Host>;
-            ticks.spawn(async move { (name, runner.tick(host).await) });
+            let at_once = Arc::clone(&at_once);
+            ticks.spawn(async move {
+                let _turn = at_once.acquire_owned().await;
+                (name, runner.tick(host).await)
+            });
         }
         let mut results = BTreeMap::new();
         while let Some(joined) = ticks.join_next().await {
@@ -716,9 +737,10 @@ impl Service {
 
 impl Host for Service {
     fn staged_config(&self, runner: &AppRunner) -> Option<LoadedConfig> {
-        self.poll_config();
-        if let Some(loaded) = self.reloader().take_pending() {
-            self.stage_for_apps(loaded);
+        // With several apps, `tick_all` and `tick_app` read the file once
+        // for all the apps they tick.
+        if !self.many {
+            self.stage_changed_config();
         }
         self.staged().remove(runner.name())
     }
