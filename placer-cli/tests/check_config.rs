@@ -87,3 +87,50 @@ fn check_config_shows_urls_without_their_credentials() {
         "https://api.example"
     );
 }
+
+#[test]
+fn check_config_shows_the_state_store_without_its_password() {
+    let workspace = Workspace::new(
+        "dry_run: true\nstate:\n  url: etcd://me:hunter5@127.0.0.1:2379/fly-placer\n  password: hunter6\n  lease_ttl: 10s\n",
+    );
+    let output = workspace.run(
+        &["check-config"],
+        &[
+            (
+                "PLACER_STATE_URL",
+                "etcd://me:hunter7@10.0.0.1:2379,10.0.0.2:2379/placer/prod",
+            ),
+            ("PLACER_STATE_PASSWORD", "hunter8"),
+        ],
+    );
+    assert!(output.status.success(), "{}", stderr(&output));
+    let printed = format!("{}{}", stdout(&output), stderr(&output));
+    assert!(!printed.contains("hunter"), "{printed}");
+    let effective: serde_json::Value = serde_json::from_str(&stdout(&output)).unwrap();
+    let state = &effective["state"];
+    assert_eq!(
+        state["url"], "etcd://10.0.0.1:2379,10.0.0.2:2379/placer/prod",
+        "{state}"
+    );
+    assert_eq!(state["url_from"], "PLACER_STATE_URL", "{state}");
+    assert_eq!(state["password"], "[redacted]", "{state}");
+    assert_eq!(state["username"], "me", "{state}");
+    assert_eq!(state["lease_ttl"], "10s", "{state}");
+    assert_eq!(
+        state["engine_state_key"], "/placer/prod/apps/default/engine_state_dry_run",
+        "{state}"
+    );
+}
+
+#[test]
+fn a_state_url_that_cannot_be_used_names_where_it_came_from() {
+    let workspace = Workspace::new("dry_run: true\nstate:\n  url: consul://127.0.0.1:8500/x\n");
+    let output = workspace.run(&["check-config"], &[]);
+    assert_eq!(output.status.code(), Some(2), "{}", stderr(&output));
+    let message = stderr(&output);
+    assert!(message.contains("state.url"), "{message}");
+    assert!(
+        message.contains("unknown state store `consul`"),
+        "{message}"
+    );
+}
