@@ -213,3 +213,57 @@ async fn one_leader_writes_and_a_successor_fences_the_old_one_out() {
         Restored::Loaded(3)
     ));
 }
+
+#[tokio::test]
+async fn a_cluster_with_authentication_takes_the_user_and_password_and_never_shows_it() {
+    let Some(etcd) = etcd::Etcd::start() else {
+        return;
+    };
+    // Turn authentication on the way an operator would: a root user with
+    // the root role, then `auth enable`.
+    let mut admin = etcd_client::Client::connect([etcd.endpoint()], None)
+        .await
+        .unwrap();
+    admin
+        .user_add("root", "root-password-1", None)
+        .await
+        .unwrap();
+    admin.user_grant_role("root", "root").await.unwrap();
+    admin.auth_enable().await.unwrap();
+
+    let with = |user: Option<&str>, password: Option<&str>| {
+        let mut s = settings(&etcd, "auth", "a");
+        s.username = user.map(str::to_owned);
+        s.password = password.map(placer_cli::Secret::new);
+        s
+    };
+
+    // The right password: state is written and read back.
+    let store = EtcdStore::connect(&with(Some("root"), Some("root-password-1")))
+        .await
+        .unwrap();
+    save_json(&store, &key(), &7).await.unwrap();
+    assert!(matches!(
+        load_json::<u32>(&store, &key()).await.unwrap(),
+        Restored::Loaded(7)
+    ));
+    assert!(!format!("{store:?}").contains("root-password-1"));
+
+    // A wrong password is refused with an error that does not show it.
+    let wrong = with(Some("root"), Some("not-the-password-2"));
+    assert!(!format!("{wrong:?}").contains("not-the-password-2"));
+    let err = match EtcdStore::connect(&wrong).await {
+        Err(err) => err,
+        Ok(store) => load_json::<u32>(&store, &key()).await.unwrap_err(),
+    };
+    let text = format!("{err} {err:?}");
+    assert!(!text.contains("not-the-password-2"), "{text}");
+    assert!(
+        text.contains("etcd://"),
+        "the error names the store: {text}"
+    );
+
+    // No credentials at all: reading is refused, not taken for "no state".
+    let anonymous = EtcdStore::connect(&with(None, None)).await.unwrap();
+    assert!(load_json::<u32>(&anonymous, &key()).await.is_err());
+}
