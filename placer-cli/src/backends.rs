@@ -28,6 +28,9 @@ pub struct Backends {
     /// Problems met and dealt with while building, such as a corrupt
     /// dry-run state file that was moved aside (logged as errors).
     pub recovered: Vec<String>,
+    /// The simulated deployment, when [`actuator`](Self::actuator) is one,
+    /// so it can be kept in a shared state store too.
+    pub simulation: Option<Arc<DryRunActuator>>,
 }
 
 impl std::fmt::Debug for Backends {
@@ -168,13 +171,14 @@ impl Backends {
                 (Arc::new(source), line)
             }
         };
+        let mut simulation = None;
         let (actuator, deployment_description): (Arc<dyn RegionActuator>, String) =
             match &resolved.deployment {
                 DeploymentPlan::Simulated {
                     state_file,
                     initial,
                 } => {
-                    let actuator = DryRunActuator::open(state_file, initial.clone())?;
+                    let actuator = Arc::new(DryRunActuator::open(state_file, initial.clone())?);
                     if let Some(problem) = actuator.recovered_from() {
                         recovered.push(problem.to_string());
                     }
@@ -182,7 +186,8 @@ impl Backends {
                         "simulated in {} (dry run without a Fly app and token)",
                         state_file.display()
                     );
-                    (Arc::new(actuator), line)
+                    simulation = Some(Arc::clone(&actuator));
+                    (actuator, line)
                 }
                 DeploymentPlan::Observed(plan) => {
                     let actuator = fly_actuator(plan, shared)?;
@@ -207,6 +212,7 @@ impl Backends {
             traffic_description,
             deployment_description,
             recovered,
+            simulation,
         })
     }
 }

@@ -266,3 +266,52 @@ fn a_paused_leader_is_replaced_and_acts_no_more_when_it_wakes() {
     assert_eq!(setup.writes(), writes, "no change from the old leader");
     assert_eq!(setup.alive_in("fra"), 1);
 }
+
+#[test]
+fn a_dry_runs_simulated_deployment_carries_over_to_the_new_leader() {
+    let Some(etcd) = etcd::Etcd::start() else {
+        return;
+    };
+    let Some(metrics) = VictoriaMetrics::start() else {
+        return;
+    };
+    metrics.load_traffic(APP, &[("fra", 5.0), ("nrt", 3.0), ("iad", 1.0)]);
+    // Dry run without a Fly token: the deployment is simulated.
+    let workspace = Workspace::new(
+        "dry_run: true\ncooldown_period: 3600\nsustain_ticks: 1\nmax_actions_per_tick: 1\n\
+         service:\n  interval: 0\n\
+         simulation:\n  initial_deployment: [iad]\n\
+         state:\n  lease_ttl: 3s\n  timeout: 1s\n",
+    );
+    let state_url = etcd.url("dry");
+    let serve = |data_dir: &str| {
+        workspace.serve(
+            &["--data-dir", data_dir],
+            &[
+                ("PLACER_APP", APP),
+                ("FLY_PROMETHEUS_URL", metrics.url.as_str()),
+                ("PLACER_STATE_URL", state_url.as_str()),
+            ],
+        )
+    };
+    let mut a = serve("a");
+    wait_for_role(&a, "leader");
+    let b = serve("b");
+    wait_for_role(&b, "follower");
+
+    let (status, report) = trigger(&a);
+    assert_eq!(status, 200, "{report}");
+    assert_eq!(report["deployed"], serde_json::json!(["fra"]), "{report}");
+    a.kill();
+
+    wait_for_role(&b, "leader");
+    let (status, report) = trigger(&b);
+    assert_eq!(status, 200, "{report}");
+    // b's own simulation file still says iad alone; it goes on from a's.
+    assert_eq!(
+        report["current_deployment"],
+        serde_json::json!(["fra", "iad"]),
+        "{report}"
+    );
+    assert_eq!(report["deployed"], serde_json::json!(["nrt"]), "{report}");
+}

@@ -46,6 +46,16 @@ pub enum DryRunError {
         #[source]
         source: serde_json::Error,
     },
+    /// A simulated deployment handed over from elsewhere (a shared state
+    /// store) was not one; the simulation was left as it was.
+    #[error("the simulated deployment read from {from} is not valid: {source}")]
+    Invalid {
+        /// Where it was read, for messages.
+        from: String,
+        /// What was wrong with it.
+        #[source]
+        source: serde_json::Error,
+    },
 }
 
 /// The state file's content: every region the simulation has known, whether
@@ -198,6 +208,48 @@ impl DryRunActuator {
     /// initial deployment and regions never seen.
     pub fn changed_at(&self, region: &Region) -> Option<Timestamp> {
         self.lock().regions.get(region)?.changed_at
+    }
+
+    /// The simulated deployment as its state file holds it (JSON), to keep
+    /// it somewhere else as well, such as a store shared by several placers.
+    pub fn to_json(&self) -> Vec<u8> {
+        serde_json::to_vec(&*self.lock()).expect("the state always encodes")
+    }
+
+    /// Replaces the simulated deployment with one written by
+    /// [`to_json`](Self::to_json), on disk first. `from` names where it was
+    /// read, for the error.
+    ///
+    /// ```
+    /// use placer_fly::DryRunActuator;
+    ///
+    /// let dir = tempfile::tempdir().unwrap();
+    /// let one = DryRunActuator::open(dir.path().join("a.json"), ["iad".parse().unwrap()].into()).unwrap();
+    /// let other = DryRunActuator::open(dir.path().join("b.json"), Default::default()).unwrap();
+    /// other.replace_from_json(&one.to_json(), "a").unwrap();
+    /// assert_eq!(other.regions(), one.regions());
+    /// assert!(other.replace_from_json(b"[]", "a").is_err());
+    /// assert_eq!(other.regions(), one.regions());
+    /// ```
+    ///
+    /// # Errors
+    /// [`DryRunError::Invalid`] when `json` is not a simulated deployment,
+    /// [`DryRunError::Io`] when the state file cannot be written; either
+    /// way nothing changes.
+    pub fn replace_from_json(&self, json: &[u8], from: &str) -> Result<(), DryRunError> {
+        let next: StateFile =
+            serde_json::from_slice(json).map_err(|source| DryRunError::Invalid {
+                from: from.to_owned(),
+                source,
+            })?;
+        let mut state = self.lock();
+        write_atomically(&self.path, &next).map_err(|source| DryRunError::Io {
+            path: self.path.clone(),
+            action: "write",
+            source,
+        })?;
+        *state = next;
+        Ok(())
     }
 
     /// The state file.

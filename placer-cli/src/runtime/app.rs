@@ -37,6 +37,10 @@ pub(super) struct Engine {
     pub(super) store: Arc<dyn StateStore>,
     /// The engine state's key in the store.
     pub(super) key: StateKey,
+    /// Whether the store is shared by several placers (not files): then a
+    /// simulated deployment is kept there too, so a placer that takes over
+    /// goes on from it.
+    pub(super) shared_store: bool,
     /// The leadership term the placer's state was read in; `None` (or
     /// another term) means it is read again before the next tick acts.
     pub(super) term: Option<i64>,
@@ -51,7 +55,10 @@ impl Engine {
     /// wrote since) forgets the term, so the state is read again before
     /// this placer acts next.
     pub(super) async fn save(&mut self) -> Result<(), StoreError> {
-        let saved = save_json(self.store.as_ref(), &self.key, self.placer.state()).await;
+        let mut saved = save_json(self.store.as_ref(), &self.key, self.placer.state()).await;
+        if let (Ok(()), Some((key, simulation))) = (&saved, self.simulation()) {
+            saved = self.store.save(&key, &simulation.to_json()).await;
+        }
         if matches!(
             saved,
             Err(StoreError::Stale { .. } | StoreError::Fenced { .. })
@@ -59,6 +66,37 @@ impl Engine {
             self.term = None;
         }
         saved
+    }
+
+    /// The simulated deployment and its key in a shared store; none with
+    /// files or a deployment that is not simulated.
+    fn simulation(&self) -> Option<(StateKey, &placer_fly::DryRunActuator)> {
+        let simulation = self.backends.simulation.as_deref()?;
+        self.shared_store.then(|| {
+            let key = StateKey::new(self.key.app.clone(), StateItem::SimulatedDeployment);
+            (key, simulation)
+        })
+    }
+
+    /// Replaces the simulated deployment with the one kept in the shared
+    /// store, if there is one. One that cannot be used is moved aside and
+    /// the local one kept.
+    async fn restore_simulation(&self) -> Result<(), StoreError> {
+        let Some((key, simulation)) = self.simulation() else {
+            return Ok(());
+        };
+        let Some(json) = self.store.load(&key).await? else {
+            return Ok(());
+        };
+        let from = self.store.location(&key);
+        if let Err(err) = simulation.replace_from_json(&json, &from) {
+            tracing::error!("{err}; keeping the local simulated deployment");
+            if matches!(err, placer_fly::DryRunError::Invalid { .. }) {
+                let moved_to = self.store.move_aside(&key).await?;
+                tracing::warn!("moved the unusable simulated deployment to {moved_to}");
+            }
+        }
+        Ok(())
     }
 }
 
@@ -147,7 +185,7 @@ impl AppRunner {
             tracing::warn!("{note}");
         }
         let deployed = DeployedRegions::default();
-        let mut backends = build_backends(&resolved, &deployed, shared.as_ref())?;
+        let backends = build_backends(&resolved, &deployed, shared.as_ref())?;
         for problem in &backends.recovered {
             tracing::error!("{problem}");
         }
@@ -162,8 +200,19 @@ impl AppRunner {
         let state = restore_engine_state(store.as_ref(), &key).await?;
         let placer = Placer::with_state(loaded.engine.clone(), state.clone())
             .expect("the config passed validation when it was parsed");
-
-        let listed = backends.actuator.deployed_regions().await;
+        let shared_store = !matches!(resolved.state.url, crate::state_store::StateUrl::File(_));
+        let mut engine = Engine {
+            placer,
+            backends,
+            loaded,
+            store,
+            key,
+            shared_store,
+            term,
+            lock,
+        };
+        engine.restore_simulation().await?;
+        let listed = engine.backends.actuator.deployed_regions().await;
         let (deployment, deployment_as_of) = match &listed {
             Ok(regions) => (regions.clone(), Some(now())),
             Err(err) if role == Role::Once => {
@@ -179,16 +228,17 @@ impl AppRunner {
         };
         if role == Role::Once {
             // The tick starts now: it uses this listing instead of listing again.
-            backends.actuator = Arc::new(ListedAtStart::new(backends.actuator, listed));
+            let actuator = Arc::clone(&engine.backends.actuator);
+            engine.backends.actuator = Arc::new(ListedAtStart::new(actuator, listed));
         }
 
         let view = View {
-            config: loaded.engine.clone(),
-            config_path: loaded.path.clone(),
+            config: engine.loaded.engine.clone(),
+            config_path: engine.loaded.path.clone(),
             config_loaded_at: now(),
             config_error: None,
-            traffic_description: backends.traffic_description.clone(),
-            deployment_description: backends.deployment_description.clone(),
+            traffic_description: engine.backends.traffic_description.clone(),
+            deployment_description: engine.backends.deployment_description.clone(),
             interval: resolved.interval,
             deployment,
             deployment_as_of,
@@ -199,15 +249,6 @@ impl AppRunner {
             last_tick_duration: Duration::ZERO,
             ticks: 0,
             persist_error: None,
-        };
-        let engine = Engine {
-            placer,
-            backends,
-            loaded,
-            store,
-            key,
-            term,
-            lock,
         };
         Ok(AppRunner {
             name,
@@ -349,6 +390,10 @@ impl AppRunner {
             .map_err(|err| TickError::StateUnavailable(err.to_string()))?;
         engine.placer = Placer::with_state(engine.loaded.engine.clone(), state.clone())
             .expect("the config passed validation when it was parsed");
+        engine
+            .restore_simulation()
+            .await
+            .map_err(|err| TickError::StateUnavailable(err.to_string()))?;
         engine.term = Some(term);
         self.view_mut().state = state;
         tracing::info!("leading (term {term}): going on from the stored engine state");

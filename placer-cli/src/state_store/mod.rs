@@ -46,6 +46,10 @@ pub enum StateItem {
     /// The engine's memory in dry-run (kept apart from live, so simulated
     /// cooldowns never hold back real changes).
     EngineStateDryRun,
+    /// The simulated deployment of a dry run without Fly credentials, kept
+    /// in a shared store (with files it stays in the data directory's
+    /// `deployment_state_dry_run.json`).
+    SimulatedDeployment,
 }
 
 impl StateItem {
@@ -54,6 +58,7 @@ impl StateItem {
         match self {
             StateItem::EngineState => "engine_state",
             StateItem::EngineStateDryRun => "engine_state_dry_run",
+            StateItem::SimulatedDeployment => "simulated_deployment",
         }
     }
 
