@@ -267,3 +267,116 @@ async fn a_cluster_with_authentication_takes_the_user_and_password_and_never_sho
     let anonymous = EtcdStore::connect(&with(None, None)).await.unwrap();
     assert!(load_json::<u32>(&anonymous, &key()).await.is_err());
 }
+
+/// A CA and a server certificate for 127.0.0.1 made with the `openssl`
+/// command, or `None` without it.
+fn certificates(
+    dir: &std::path::Path,
+) -> Option<(std::path::PathBuf, std::path::PathBuf, std::path::PathBuf)> {
+    let openssl = |args: &[&str]| {
+        std::process::Command::new("openssl")
+            .args(args)
+            .current_dir(dir)
+            .output()
+            .map(|out| assert!(out.status.success(), "openssl {args:?}: {out:?}"))
+    };
+    if openssl(&["version"]).is_err() {
+        eprintln!("openssl not found: skipping the TLS test");
+        return None;
+    }
+    std::fs::write(
+        dir.join("server.ext"),
+        "subjectAltName=IP:127.0.0.1\nbasicConstraints=CA:FALSE\n\
+         keyUsage=digitalSignature,keyEncipherment\nextendedKeyUsage=serverAuth\n",
+    )
+    .unwrap();
+    let ec = [
+        "-newkey",
+        "ec",
+        "-pkeyopt",
+        "ec_paramgen_curve:prime256v1",
+        "-nodes",
+    ];
+    let mut ca = vec!["req", "-x509"];
+    ca.extend(ec);
+    ca.extend([
+        "-keyout",
+        "ca.key",
+        "-out",
+        "ca.pem",
+        "-days",
+        "1",
+        "-subj",
+        "/CN=placer test CA",
+    ]);
+    openssl(&ca).unwrap();
+    let mut csr = vec!["req"];
+    csr.extend(ec);
+    csr.extend([
+        "-keyout",
+        "server.key",
+        "-out",
+        "server.csr",
+        "-subj",
+        "/CN=127.0.0.1",
+    ]);
+    openssl(&csr).unwrap();
+    openssl(&[
+        "x509",
+        "-req",
+        "-in",
+        "server.csr",
+        "-CA",
+        "ca.pem",
+        "-CAkey",
+        "ca.key",
+        "-CAcreateserial",
+        "-out",
+        "server.pem",
+        "-days",
+        "1",
+        "-extfile",
+        "server.ext",
+    ])
+    .unwrap();
+    Some((
+        dir.join("ca.pem"),
+        dir.join("server.pem"),
+        dir.join("server.key"),
+    ))
+}
+
+#[tokio::test]
+async fn a_cluster_served_over_tls_is_reached_with_its_ca_and_refused_without() {
+    let certs = tempfile::tempdir().unwrap();
+    let Some((ca, cert, key_file)) = certificates(certs.path()) else {
+        return;
+    };
+    let Some(etcd) = etcd::Etcd::start_with_tls(Some((cert, key_file))) else {
+        return;
+    };
+    let mut trusted = settings(&etcd, "tls", "a");
+    trusted.tls = true;
+    trusted.ca_file = Some(ca);
+    let store = EtcdStore::connect(&trusted).await.unwrap();
+    save_json(&store, &key(), &11).await.unwrap();
+    assert!(matches!(
+        load_json::<u32>(&store, &key()).await.unwrap(),
+        Restored::Loaded(11)
+    ));
+
+    // Without the CA the server's certificate is not trusted.
+    let mut untrusted = settings(&etcd, "tls", "b");
+    untrusted.tls = true;
+    let refused = match EtcdStore::connect(&untrusted).await {
+        Err(_) => true,
+        Ok(store) => load_json::<u32>(&store, &key()).await.is_err(),
+    };
+    assert!(refused, "a certificate from an unknown CA was accepted");
+    // Plain HTTP to a TLS-only server is refused too.
+    let plain = match EtcdStore::connect(&settings(&etcd, "tls", "c")).await {
+        Err(_) => true,
+        Ok(store) => load_json::<u32>(&store, &key()).await.is_err(),
+    };
+    assert!(plain, "plain HTTP reached a TLS-only etcd");
+}

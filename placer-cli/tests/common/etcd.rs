@@ -14,6 +14,10 @@ pub struct Etcd {
     child: Option<Child>,
     client_port: u16,
     peer_port: u16,
+    /// Plain HTTP `/health` and `/metrics`, also when clients speak TLS.
+    metrics_port: u16,
+    /// Server certificate and key: clients must speak TLS.
+    tls: Option<(PathBuf, PathBuf)>,
     dir: tempfile::TempDir,
 }
 
@@ -28,12 +32,20 @@ fn free_port() -> u16 {
 impl Etcd {
     /// Starts it, or returns `None` when it is not installed.
     pub fn start() -> Option<Self> {
+        Self::start_with_tls(None)
+    }
+
+    /// Starts it with clients served over TLS with this certificate and
+    /// key, or returns `None` when it is not installed.
+    pub fn start_with_tls(tls: Option<(PathBuf, PathBuf)>) -> Option<Self> {
         let binary = locate("etcd", "etcd-server")?;
         let mut etcd = Etcd {
             binary,
             child: None,
             client_port: free_port(),
             peer_port: free_port(),
+            metrics_port: free_port(),
+            tls,
             dir: tempfile::tempdir().unwrap(),
         };
         etcd.resume_process();
@@ -52,10 +64,21 @@ impl Etcd {
 
     fn resume_process(&mut self) {
         let log = std::fs::File::create(self.dir.path().join("etcd.log")).unwrap();
-        let client = format!("http://127.0.0.1:{}", self.client_port);
+        let scheme = if self.tls.is_some() { "https" } else { "http" };
+        let client = format!("{scheme}://127.0.0.1:{}", self.client_port);
         let peer = format!("http://127.0.0.1:{}", self.peer_port);
-        let child = Command::new(&self.binary)
+        let mut command = Command::new(&self.binary);
+        if let Some((cert, key)) = &self.tls {
+            command
+                .arg(format!("--cert-file={}", cert.display()))
+                .arg(format!("--key-file={}", key.display()));
+        }
+        let child = command
             .arg("--name=test")
+            .arg(format!(
+                "--listen-metrics-urls=http://127.0.0.1:{}",
+                self.metrics_port
+            ))
             .arg(format!(
                 "--data-dir={}",
                 self.dir.path().join("data").display()
@@ -99,7 +122,7 @@ impl Etcd {
     /// inside an async test too).
     fn healthy(&self) -> bool {
         use std::io::{Read, Write};
-        let Ok(mut stream) = std::net::TcpStream::connect(self.endpoint()) else {
+        let Ok(mut stream) = std::net::TcpStream::connect(("127.0.0.1", self.metrics_port)) else {
             return false;
         };
         let _ = stream.set_read_timeout(Some(Duration::from_secs(2)));
