@@ -8,6 +8,7 @@ use placer_core::Region;
 use placer_lab::quality::{QualityReport, QualityRow, TickSeries};
 use placer_lab::Timeline;
 use plotters::coord::ranged1d::SegmentValue;
+use plotters::coord::types::RangedCoordf64;
 use plotters::prelude::*;
 
 const WIDTH: u32 = 960;
@@ -110,27 +111,16 @@ impl BacktestPage<'_> {
                 .y_label_formatter(&|ms| format!("{ms:.0}"))
                 .light_line_style(WHITE.mix(0.0))
                 .draw()?;
-            for (index, series) in self.series.iter().enumerate() {
-                let colour = COLOURS[index % COLOURS.len()];
-                let width = if index == 0 { 3 } else { 1 };
+            let lines = self.series.iter().enumerate().map(|(index, series)| {
                 let points = series
                     .mean_rtt_ms
                     .iter()
                     .enumerate()
-                    .filter_map(|(tick, rtt)| rtt.map(|ms| (tick as f64 * hours, ms)));
-                chart
-                    .draw_series(LineSeries::new(points, colour.stroke_width(width)))?
-                    .label(series.policy.clone())
-                    .legend(move |(x, y)| {
-                        PathElement::new(vec![(x, y), (x + 20, y)], colour.stroke_width(width))
-                    });
-            }
-            chart
-                .configure_series_labels()
-                .position(SeriesLabelPosition::UpperRight)
-                .background_style(WHITE.mix(0.85))
-                .border_style(BLACK.mix(0.3))
-                .draw()?;
+                    .filter_map(|(tick, rtt)| rtt.map(|ms| (tick as f64 * hours, ms)))
+                    .collect();
+                (index, series.policy.clone(), points)
+            });
+            draw_lines(&mut chart, lines)?;
             Ok(())
         })
     }
@@ -228,32 +218,50 @@ impl BacktestPage<'_> {
                 .y_label_formatter(&|n| format!("{n:.0}"))
                 .light_line_style(WHITE.mix(0.0))
                 .draw()?;
-            for &(index, series) in &drawn {
-                let colour = COLOURS[index % COLOURS.len()];
-                let width = if index == 0 { 3 } else { 1 };
-                let points = series.regions.iter().enumerate().flat_map(|(tick, &n)| {
-                    let y = n as f64;
-                    [(tick as f64 * hours, y), ((tick + 1) as f64 * hours, y)]
-                });
-                chart
-                    .draw_series(LineSeries::new(points, colour.stroke_width(width)))?
-                    .label(series.policy.clone())
-                    .legend(move |(x, y)| {
-                        PathElement::new(vec![(x, y), (x + 20, y)], colour.stroke_width(width))
-                    });
-            }
-            chart
-                .configure_series_labels()
-                .position(SeriesLabelPosition::UpperRight)
-                .background_style(WHITE.mix(0.85))
-                .border_style(BLACK.mix(0.3))
-                .draw()?;
+            let lines = drawn.iter().map(|&(index, series)| {
+                let points = series
+                    .regions
+                    .iter()
+                    .enumerate()
+                    .flat_map(|(tick, &n)| {
+                        let y = n as f64;
+                        [(tick as f64 * hours, y), ((tick + 1) as f64 * hours, y)]
+                    })
+                    .collect();
+                (index, series.policy.clone(), points)
+            });
+            draw_lines(&mut chart, lines)?;
             Ok(())
         })
     }
 }
 
 type DrawResult = Result<(), Box<dyn std::error::Error>>;
+
+/// Draws each `(index, label, points)` as a line in the series colour of
+/// `index` (the policy, index 0, thicker), with a legend in the upper right.
+fn draw_lines<'a>(
+    chart: &mut ChartContext<'a, SVGBackend<'a>, Cartesian2d<RangedCoordf64, RangedCoordf64>>,
+    lines: impl IntoIterator<Item = (usize, String, Vec<(f64, f64)>)>,
+) -> DrawResult {
+    for (index, label, points) in lines {
+        let colour = COLOURS[index % COLOURS.len()];
+        let width = if index == 0 { 3 } else { 1 };
+        chart
+            .draw_series(LineSeries::new(points, colour.stroke_width(width)))?
+            .label(label)
+            .legend(move |(x, y)| {
+                PathElement::new(vec![(x, y), (x + 20, y)], colour.stroke_width(width))
+            });
+    }
+    chart
+        .configure_series_labels()
+        .position(SeriesLabelPosition::UpperRight)
+        .background_style(WHITE.mix(0.85))
+        .border_style(BLACK.mix(0.3))
+        .draw()?;
+    Ok(())
+}
 
 /// An SVG drawn by `draw` on a white `width`×`height` area.
 fn svg(

@@ -3,7 +3,7 @@
 use std::collections::{BTreeMap, BTreeSet};
 
 use super::{QualityOptions, QualityRow};
-use placer_core::{LatencyModel, Region, RttTable, Timestamp, UNSERVED_RTT_MS};
+use placer_core::{LatencyModel, Region, RttTable, Timestamp, TrafficSnapshot, UNSERVED_RTT_MS};
 
 use crate::{Timeline, Trace};
 
@@ -64,21 +64,27 @@ impl<'a> Schedule<'a> {
         }
     }
 
-    pub(crate) fn evaluate(
-        &self,
-        policy: &str,
-        trace: &Trace,
-        model: &LatencyModel,
-        options: &QualityOptions,
-    ) -> QualityRow {
+    /// The RTT table between the trace's regions and every region this
+    /// schedule ever serves from.
+    pub(crate) fn rtt_table(&self, trace: &Trace, model: &LatencyModel) -> RttTable {
         let servers: BTreeSet<Region> = self
             .serving
             .iter()
             .flat_map(|set| set.iter().copied())
             .collect();
-        let table = RttTable::new(trace.regions(), servers, model);
-        let mut latency = LatencyTally::default();
-        let mut shifts = ShiftTracker::new(table.edges().len(), options);
+        RttTable::new(trace.regions(), servers, model)
+    }
+
+    /// Walks `trace` tick by tick, handing `visit` the tick, its traffic and
+    /// each edge's RTT (by `table`'s rows, from [`rtt_table`](Self::rtt_table))
+    /// to the nearest region of the serving set that had started
+    /// ([`UNSERVED_RTT_MS`] with none).
+    pub(crate) fn walk_rtts(
+        &self,
+        table: &RttTable,
+        trace: &Trace,
+        mut visit: impl FnMut(usize, &TrafficSnapshot, &[f64]),
+    ) {
         let mut rtts = vec![0.0; table.edges().len()];
         for (tick, snapshot) in trace.ticks().iter().enumerate() {
             let serving = self.serving_ready(tick);
@@ -93,12 +99,27 @@ impl<'a> Schedule<'a> {
                         .map_or(UNSERVED_RTT_MS, |(_, ms)| ms);
                 }
             }
+            visit(tick, snapshot, &rtts);
+        }
+    }
+
+    pub(crate) fn evaluate(
+        &self,
+        policy: &str,
+        trace: &Trace,
+        model: &LatencyModel,
+        options: &QualityOptions,
+    ) -> QualityRow {
+        let table = self.rtt_table(trace, model);
+        let mut latency = LatencyTally::default();
+        let mut shifts = ShiftTracker::new(table.edges().len(), options);
+        self.walk_rtts(&table, trace, |tick, snapshot, rtts| {
             for (row, edge) in table.edges().iter().enumerate() {
                 let requests = snapshot.requests(edge);
                 latency.add(rtts[row], requests);
                 shifts.observe(tick, row, requests, rtts[row]);
             }
-        }
+        });
         let shifts = shifts.finish();
         let sizes: usize = self.serving.iter().map(|set| set.len()).sum();
         let ticks = trace.len().max(1) as f64;

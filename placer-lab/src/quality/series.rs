@@ -1,11 +1,9 @@
 //! The policy's and the reference rows' figures tick by tick, for charts:
 //! [`series`].
 
-use std::collections::BTreeSet;
-
 use serde::Serialize;
 
-use placer_core::{LatencyModel, Region, RttTable, UNSERVED_RTT_MS};
+use placer_core::LatencyModel;
 
 use super::metrics::Schedule;
 use super::references::{self, BEST_STATIC_K, ORACLE_K, SEED, STATIC};
@@ -86,27 +84,9 @@ pub fn series(
 /// Each tick's traffic-weighted mean RTT under the regions of its serving
 /// set that had started.
 fn tick_rtts(schedule: &Schedule<'_>, trace: &Trace, model: &LatencyModel) -> Vec<Option<f64>> {
-    let servers: BTreeSet<Region> = schedule
-        .serving
-        .iter()
-        .flat_map(|set| set.iter().copied())
-        .collect();
-    let table = RttTable::new(trace.regions(), servers, model);
-    let mut rtts = vec![0.0; table.edges().len()];
+    let table = schedule.rtt_table(trace, model);
     let mut out = Vec::with_capacity(trace.len());
-    for (tick, snapshot) in trace.ticks().iter().enumerate() {
-        let serving = schedule.serving_ready(tick);
-        if tick == 0 || serving != schedule.serving_ready(tick - 1) {
-            let columns: Vec<usize> = serving
-                .iter()
-                .filter_map(|r| table.server_index(r))
-                .collect();
-            for (row, rtt) in rtts.iter_mut().enumerate() {
-                *rtt = table
-                    .nearest(row, &columns)
-                    .map_or(UNSERVED_RTT_MS, |(_, ms)| ms);
-            }
-        }
+    schedule.walk_rtts(&table, trace, |_, snapshot, rtts| {
         let (mut weighted, mut requests) = (0.0, 0.0);
         for (row, edge) in table.edges().iter().enumerate() {
             let r = snapshot.requests(edge);
@@ -114,6 +94,6 @@ fn tick_rtts(schedule: &Schedule<'_>, trace: &Trace, model: &LatencyModel) -> Ve
             requests += r;
         }
         out.push((requests > 0.0).then(|| weighted / requests));
-    }
+    });
     out
 }
