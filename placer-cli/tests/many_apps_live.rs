@@ -1,7 +1,8 @@
 //! Several apps from one fly-placer against a real VictoriaMetrics and the
 //! fake Machines API: each app placed in its own hot regions from one
-//! query per tick, an app that cannot be placed failing alone, and apps
-//! matched by a pattern picked up and dropped as the organization changes.
+//! query per tick, an app that cannot be placed failing alone, apps
+//! matched by a pattern picked up and dropped as the organization changes,
+//! and apps ticking together within the Machines API limits they share.
 
 mod common;
 
@@ -161,4 +162,112 @@ fn pattern_apps_are_picked_up_and_dropped_as_the_org_changes() {
         .path(&format!("data/apps/{}/engine_state_dry_run.json", aside[0]))
         .exists());
     assert!(server.stop().success());
+}
+
+/// `n` apps named `app-1`… in one fake organization, one machine in iad each.
+fn fake_with_apps(runtime: &tokio::runtime::Runtime, n: usize) -> (FakeMachinesApi, Vec<String>) {
+    let names: Vec<String> = (1..=n).map(|i| format!("app-{i}")).collect();
+    let api = runtime
+        .block_on(FakeMachinesApi::start(&names[0], TOKEN))
+        .unwrap();
+    for name in &names {
+        api.add_app(name);
+        api.add_machine(MachineSpec::new("iad").app(name));
+    }
+    (api, names)
+}
+
+#[test]
+fn apps_ticking_together_share_one_cap_on_requests_in_flight() {
+    // Six apps, live, each answer held back: without one cap for all of
+    // them, their listings and creates would all be open at once.
+    let runtime = runtime();
+    let (api, names) = fake_with_apps(&runtime, 6);
+    api.set_answer_delay(Duration::from_millis(200));
+    let config = format!(
+        "dry_run: false\ncooldown_period: 10\nsustain_ticks: 1\n\
+         apps: [{}]\n\
+         service:\n  interval: 0\n\
+         simulation:\n  seed: 7\n\
+         fly:\n  api_url: {}\n  max_in_flight: 2\n  retry:\n    max_attempts: 1\n  \
+         rate_limit:\n    requests_per_second: 1000\n    burst: 1000\n",
+        names.join(", "),
+        api.base_url()
+    );
+    let workspace = Workspace::new(&config);
+    let mut server = workspace.serve(&[], &[("FLY_API_TOKEN", TOKEN)]);
+    for _ in 0..2 {
+        let reports = common::trigger(&server);
+        for name in &names {
+            assert_eq!(reports[name]["error"], serde_json::Value::Null, "{reports}");
+        }
+    }
+    assert!(server.stop().success());
+    let requests = api.requests();
+    // Every app listed its machines at start and at both ticks.
+    for name in &names {
+        let listings = requests
+            .iter()
+            .filter(|r| r.method == "GET" && r.path == format!("/v1/apps/{name}/machines"))
+            .count();
+        assert!(listings >= 3, "{name}: {listings} listings");
+    }
+    // Requests of several apps were open together, never more than the cap.
+    assert_eq!(api.most_in_flight(), 2, "{} requests", requests.len());
+}
+
+#[test]
+fn apps_ticking_together_share_one_rate_limit() {
+    // Five apps observed (dry run): every Machines API call they make is
+    // one listing, so the listings the fake receives are the calls the
+    // limit counts. 2 calls per second with a burst of 2 for all of them.
+    const RATE: f64 = 2.0;
+    const BURST: f64 = 2.0;
+    let runtime = runtime();
+    let (api, names) = fake_with_apps(&runtime, 5);
+    let config = format!(
+        "dry_run: true\n\
+         apps: [{}]\n\
+         service:\n  interval: 0\n\
+         simulation:\n  seed: 7\n\
+         fly:\n  api_url: {}\n  max_in_flight: 16\n  retry:\n    max_attempts: 1\n  \
+         rate_limit:\n    requests_per_second: {RATE}\n    burst: {BURST}\n",
+        names.join(", "),
+        api.base_url()
+    );
+    let workspace = Workspace::new(&config);
+    let mut server = workspace.serve(&[], &[("FLY_API_TOKEN", TOKEN)]);
+    for _ in 0..2 {
+        let reports = common::trigger(&server);
+        assert_eq!(reports.as_object().unwrap().len(), names.len(), "{reports}");
+    }
+    assert!(server.stop().success());
+
+    let calls: Vec<tokio::time::Instant> = api
+        .requests()
+        .iter()
+        .filter(|r| r.method == "GET" && r.path.ends_with("/machines"))
+        .map(|r| r.received)
+        .collect();
+    // One listing per app at start and at each of the two ticks.
+    assert_eq!(calls.len(), 3 * names.len());
+    // However the calls fall, any stretch of time holds at most the burst
+    // plus what the rate refills meanwhile. One call more is allowed for
+    // the way between the limiter and the fake (up to 1 / RATE = 0.5 s
+    // late): with a limit per app, 5 apps × a burst of 2 would arrive at
+    // once.
+    let mut most_over = f64::MIN;
+    for (i, first) in calls.iter().enumerate() {
+        for (j, last) in calls.iter().enumerate().skip(i) {
+            let window = last.duration_since(*first).as_secs_f64();
+            let allowed = BURST + RATE * window + 1.0;
+            let count = (j - i + 1) as f64;
+            most_over = most_over.max(count - (BURST + RATE * window));
+            assert!(
+                count <= allowed,
+                "{count} calls within {window:.3} s: more than {allowed:.1}"
+            );
+        }
+    }
+    eprintln!("the most calls over the limit in any stretch: {most_over:.2}");
 }

@@ -37,8 +37,10 @@ async fn handle(State(state): State<Shared>, request: Request) -> Response {
     };
     let json = parse_body(&body);
 
-    let (fault, authorized, seq) = {
+    let (fault, authorized, seq, delay) = {
         let mut state = lock(&state);
+        state.in_flight += 1;
+        state.most_in_flight = state.most_in_flight.max(state.in_flight);
         state.next_seq += 1;
         let seq = state.next_seq;
         state.requests.push(RecordedRequest {
@@ -59,8 +61,11 @@ async fn handle(State(state): State<Shared>, request: Request) -> Response {
             .get(header::AUTHORIZATION)
             .and_then(|value| value.to_str().ok())
             == Some(state.expected_authorization.as_str());
-        (state.take_fault(&method, &path), authorized, seq)
+        let fault = state.take_fault(&method, &path);
+        (fault, authorized, seq, state.answer_delay)
     };
+    // Counted as in flight until answered, or until the client hangs up.
+    let _answering = Answering(Arc::clone(&state));
     let reply = answer(
         &state,
         fault,
@@ -71,8 +76,20 @@ async fn handle(State(state): State<Shared>, request: Request) -> Response {
         json.as_ref(),
     )
     .await;
+    if !delay.is_zero() {
+        tokio::time::sleep(delay).await;
+    }
     record_response(&state, seq, &reply);
     respond(reply)
+}
+
+/// A request being answered: counted in [`FakeState::in_flight`] while it lives.
+struct Answering(Shared);
+
+impl Drop for Answering {
+    fn drop(&mut self) {
+        lock(&self.0).in_flight -= 1;
+    }
 }
 
 async fn answer(

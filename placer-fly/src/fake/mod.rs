@@ -48,10 +48,14 @@
 //!
 //! For tests it can also: answer 429 with `Retry-After` or any error status
 //! ([`Fault`]), carry a request out and still answer with an error, hold
-//! responses back, show new machines in the listing only
-//! after a delay ([`set_list_lag`](FakeMachinesApi::set_list_lag)), let
-//! machines take time to start, and it records every request
-//! ([`RecordedRequest`]) with the token redacted, for snapshots.
+//! responses back (one request's, or every answer with
+//! [`set_answer_delay`](FakeMachinesApi::set_answer_delay)), count the most
+//! requests it answered at once
+//! ([`most_in_flight`](FakeMachinesApi::most_in_flight)), show new machines
+//! in the listing only after a delay
+//! ([`set_list_lag`](FakeMachinesApi::set_list_lag)), let machines take time
+//! to start, and it records every request ([`RecordedRequest`]) with the
+//! token redacted, for snapshots.
 //!
 //! ```
 //! # #[tokio::main(flavor = "current_thread")] async fn main() {
@@ -331,6 +335,19 @@ impl FakeMachinesApi {
     /// as on a host that does not answer.
     pub fn set_stops_hang(&self, hang: bool) {
         self.lock().stops_hang = hang;
+    }
+
+    /// From now on every answer is held back `delay` after the request was
+    /// carried out, as from a distant or busy API: requests sent together
+    /// are then in flight together.
+    pub fn set_answer_delay(&self, delay: Duration) {
+        self.lock().answer_delay = delay;
+    }
+
+    /// The most requests the fake was answering at once so far (counted
+    /// from a request's arrival to its answer, holds and delays included).
+    pub fn most_in_flight(&self) -> usize {
+        self.lock().most_in_flight
     }
 
     /// Every stop request accepted so far, in order.

@@ -181,6 +181,11 @@ pub(super) struct FakeState {
     pub(super) stop_delay: Duration,
     pub(super) stops_hang: bool,
     pub(super) stops: Vec<StopRecord>,
+    /// Every answer is held back this long after the request was carried out.
+    pub(super) answer_delay: Duration,
+    /// Requests being answered now, and the most there ever were at once.
+    pub(super) in_flight: usize,
+    pub(super) most_in_flight: usize,
     /// Regions where creating a machine fails: the status and message.
     pub(super) unavailable: std::collections::BTreeMap<String, (u16, String)>,
 }
@@ -203,6 +208,9 @@ impl FakeState {
             stop_delay: Duration::ZERO,
             stops_hang: false,
             stops: Vec::new(),
+            answer_delay: Duration::ZERO,
+            in_flight: 0,
+            most_in_flight: 0,
             unavailable: std::collections::BTreeMap::new(),
         }
     }
