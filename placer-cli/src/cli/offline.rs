@@ -107,8 +107,9 @@ pub struct BacktestArgs {
     #[arg(long)]
     pub json: bool,
     /// Ticks a newly deployed region takes to start: deployed at tick t, it
-    /// serves from t + N; its machine-hours count from t [default: the
-    /// config's `machine_startup`, rounded up to whole ticks].
+    /// serves from t + N; its machine-hours count from t. The replayed
+    /// engine plans with it as its `machine_startup` [default: the config's
+    /// `machine_startup`, rounded up to whole ticks].
     #[arg(long, value_name = "N")]
     pub startup_ticks: Option<usize>,
     /// Also write the report as a self-contained HTML page with charts

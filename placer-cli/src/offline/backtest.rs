@@ -55,8 +55,14 @@ pub(crate) async fn backtest(
         list(&initial)
     );
 
+    // The flag describes the machines being simulated: the engine plans
+    // with the same start-up time the report charges.
+    let mut engine = config.engine.clone();
+    if let Some(ticks) = args.startup_ticks {
+        engine.machine_startup = trace.tick_interval() * u32::try_from(ticks).unwrap_or(u32::MAX);
+    }
     let progress = Progress::new("replaying", "ticks", trace.len(), MIN_TICKS_FOR_BAR);
-    let replay = backtest::replay_with_model(&config.engine, &model, trace, &initial, |done| {
+    let replay = backtest::replay_with_model(&engine, &model, trace, &initial, |done| {
         // Drawing is rate-limited by indicatif; this keeps the calls cheap too.
         if done % 64 == 0 || done == trace.len() {
             progress.set(done);

@@ -39,4 +39,8 @@ pub struct LatencyMemory {
     /// Regions removed to stay within the machine budget, which may come
     /// back before the stabilization window has passed.
     pub budget_removed: BTreeSet<Region>,
+    /// Regions chosen for removal and kept until the regions taking over
+    /// their users have started (`machine_startup`): they go as soon as
+    /// those are up, without waiting for the margins again.
+    pub awaiting_startup: BTreeSet<Region>,
 }

@@ -31,7 +31,9 @@
 //! end of its period. A change is proposed only when it improves the
 //! objective by `improvement_margin` for `persist_ticks` consecutive ticks
 //! (or by `urgent_improvement` at once), so noise does not move machines,
-//! and a move is not undone within `stabilization_window`.
+//! and a move is not undone within `stabilization_window`. With
+//! `machine_startup`, a region the new set drops stays until the regions
+//! taking over its users have started (make before break).
 
 mod baseline;
 mod budget;
@@ -40,7 +42,7 @@ mod memory;
 mod reason;
 mod settings;
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -194,6 +196,14 @@ impl LatencyPolicy {
                 .collect(),
         };
         let current: Vec<bool> = columns.iter().map(|r| view.deployed.contains(r)).collect();
+        // Regions whose removal was decided and waits for their successors
+        // to start count as gone: the wait is not a reason to move again.
+        let awaiting = std::mem::take(&mut memory.awaiting_startup);
+        let planned: Vec<bool> = columns
+            .iter()
+            .zip(&current)
+            .map(|(r, deployed)| *deployed && !awaiting.contains(r))
+            .collect();
         // When the budget pays for more regions within the stabilization
         // window and the better placement needs them, the changes made now
         // are steps towards that placement: a machine deployed now is not
@@ -203,7 +213,7 @@ impl LatencyPolicy {
             let soon = cap(Some(limits.soon));
             if soon > problem.max_size {
                 let affordable = std::mem::replace(&mut problem.max_size, soon);
-                let later = problem.solve(&current);
+                let later = problem.solve(&planned);
                 problem.max_size = affordable;
                 if count(&later) > affordable {
                     for ((allowed, wanted), deployed) in
@@ -216,14 +226,14 @@ impl LatencyPolicy {
             }
         }
         let over_budget = count(&current) > problem.max_size;
-        let target = problem.solve(&current);
-        let current_cost = problem.cost(&current);
+        let target = problem.solve(&planned);
+        let current_cost = problem.cost(&planned);
         let gain = if current_cost > 0.0 {
             (current_cost - problem.cost(&target)) / current_cost
         } else {
             0.0
         };
-        let changes = target != current;
+        let changes = target != planned;
         let worthwhile = changes && gain > 0.0 && gain >= settings.improvement_margin;
         memory.latency_streak = if worthwhile {
             memory.latency_streak.saturating_add(1)
@@ -256,6 +266,19 @@ impl LatencyPolicy {
             Some(_) if ready => deploys_over_budget(view, &target_set, problem.max_size),
             _ => BTreeSet::new(),
         };
+        // Make before break: a removal waits while users it serves are to
+        // be served by a machine that has not started yet.
+        let removing: BTreeSet<Region> = view
+            .deployed
+            .difference(&target_set)
+            .filter(|r| {
+                window_holds(r).is_none()
+                    && ((ready && !over_budget) || (!ready && awaiting.contains(r)))
+            })
+            .copied()
+            .collect();
+        let startup_holds = startup_holds(view, &table, &target_set, &removing);
+        memory.awaiting_startup = startup_holds.keys().copied().collect();
         view.regions
             .keys()
             .map(|region| {
@@ -290,7 +313,16 @@ impl LatencyPolicy {
                             regions: problem.max_size,
                         }),
                     ),
-                    (false, true) if ready => (Action::Remove, explainer.remove(region)),
+                    (false, true) if removing.contains(region) => match startup_holds.get(region) {
+                        Some(&(successor, remaining_secs)) => (
+                            Action::None,
+                            Reason::policy(LatencyReason::AwaitingStartup {
+                                successor,
+                                remaining_secs,
+                            }),
+                        ),
+                        None => (Action::Remove, explainer.remove(region)),
+                    },
                     _ if worthwhile => (
                         Action::None,
                         Reason::policy(LatencyReason::Pending {
@@ -333,6 +365,64 @@ fn weight(detail: &RegionDetail, deployed: bool) -> f64 {
     } else {
         latest
     }
+}
+
+/// Whole seconds until `region`, deployed and still starting, serves
+/// (`machine_startup` after its deploy); `None` once it has started, or
+/// when it is not deployed.
+fn starting(view: &PlanningView<'_>, region: &Region) -> Option<u64> {
+    let startup = view.config.machine_startup;
+    if startup.is_zero() || !view.deployed.contains(region) {
+        return None;
+    }
+    let last = view.state.region(region)?.last_action?;
+    let elapsed = view.now.duration_since(last.at);
+    (last.action == Action::Deploy && elapsed < startup)
+        .then(|| (startup - elapsed).as_secs_f64().ceil() as u64)
+}
+
+/// The regions of `removing` that still serve users whom `target` hands to
+/// a machine that has not started (deployed and starting, or not deployed
+/// yet): each with that successor and the whole seconds until it serves.
+/// Without `machine_startup` nothing is held.
+fn startup_holds(
+    view: &PlanningView<'_>,
+    table: &RttTable,
+    target: &BTreeSet<Region>,
+    removing: &BTreeSet<Region>,
+) -> BTreeMap<Region, (Region, u64)> {
+    let mut holds: BTreeMap<Region, (Region, u64)> = BTreeMap::new();
+    if view.config.machine_startup.is_zero() || removing.is_empty() {
+        return holds;
+    }
+    let columns = table.servers();
+    let indices = |keep: &dyn Fn(&Region) -> bool| -> Vec<usize> {
+        (0..columns.len()).filter(|&c| keep(&columns[c])).collect()
+    };
+    let up = indices(&|r| view.deployed.contains(r) && starting(view, r).is_none());
+    let planned = indices(&|r| target.contains(r));
+    for edge in 0..table.edges().len() {
+        let Some((now, _)) = table.nearest(edge, &up) else {
+            continue;
+        };
+        let Some((next, _)) = table.nearest(edge, &planned) else {
+            continue;
+        };
+        let (server, successor) = (columns[now], columns[next]);
+        if !removing.contains(&server) || up.contains(&next) {
+            continue;
+        }
+        let remaining = if view.deployed.contains(&successor) {
+            starting(view, &successor).unwrap_or(0)
+        } else {
+            view.config.machine_startup.as_secs_f64().ceil() as u64
+        };
+        let hold = holds.entry(server).or_insert((successor, remaining));
+        if remaining > hold.1 {
+            *hold = (successor, remaining);
+        }
+    }
+    holds
 }
 
 /// Seconds left before a move on `region` may undo its last one.

@@ -100,6 +100,15 @@ pub enum LatencyReason {
         /// Regions the budget pays for.
         regions: usize,
     },
+    /// The region is to be removed, but it still serves users that
+    /// `successor`, deployed and still starting (`machine_startup`), will
+    /// serve: it stays until that machine is up, `remaining_secs` from now.
+    AwaitingStartup {
+        /// The starting region that takes over its users.
+        successor: Region,
+        /// Whole seconds until the successor has started.
+        remaining_secs: u64,
+    },
 }
 
 impl PolicyReason for LatencyReason {
@@ -116,6 +125,7 @@ impl PolicyReason for LatencyReason {
             LatencyReason::NoTraffic => "latency_no_traffic",
             LatencyReason::BudgetWait { .. } => "latency_budget_wait",
             LatencyReason::OverBudget { .. } => "latency_over_budget",
+            LatencyReason::AwaitingStartup { .. } => "latency_awaiting_startup",
         }
     }
 }
@@ -191,6 +201,13 @@ impl fmt::Display for LatencyReason {
                 f,
                 "The machine budget left in this period pays for only {} until it ends",
                 Regions(*regions)
+            ),
+            LatencyReason::AwaitingStartup {
+                successor,
+                remaining_secs,
+            } => write!(
+                f,
+                "To be removed once {successor}, which takes over its users, has started ({remaining_secs} seconds remaining)"
             ),
         }
     }

@@ -436,3 +436,73 @@ fn a_negative_or_endless_floor_is_refused() {
         assert!(err.contains("min_region_saving"), "{err}");
     }
 }
+
+/// Traffic gone from iad to Europe: lhr takes over iad's few users.
+const MOVED_TO_LHR: [(&str, f64); 2] = [("lhr", 300.0), ("iad", 2.0)];
+
+#[test]
+fn with_a_start_up_time_a_region_stays_until_its_successor_has_started() {
+    let instant = config();
+    let state = state_with(&instant, &MOVED_TO_LHR, 5);
+    let plan = plan_with(&instant, &state, &["iad"]);
+    assert_eq!(moves(&plan), ["deploy lhr", "remove iad"], "{plan:#?}");
+
+    let mut config = config();
+    config.machine_startup = Duration::from_secs(180);
+    let mut state = state_with(&config, &MOVED_TO_LHR, 5);
+    let start = now();
+    let plan = plan_at(&config, &state, &["iad"], start);
+    assert_eq!(moves(&plan), ["deploy lhr"], "{plan:#?}");
+    assert_eq!(
+        reason(&plan, "iad"),
+        "To be removed once lhr, which takes over its users, has started (180 seconds remaining)"
+    );
+    state.record_action(&r("lhr"), Action::Deploy, start);
+    state.set_policy_memory(&PolicyName::LATENCY, plan.memory.clone());
+
+    let minute = Duration::from_secs(60);
+    let plan = plan_at(&config, &state, &["iad", "lhr"], start + minute);
+    assert!(plan.actions.is_empty(), "{plan:#?}");
+    assert!(reason(&plan, "iad").ends_with("(120 seconds remaining)"));
+    state.set_policy_memory(&PolicyName::LATENCY, plan.memory.clone());
+
+    let plan = plan_at(&config, &state, &["iad", "lhr"], start + 3 * minute);
+    assert_eq!(moves(&plan), ["remove iad"], "{plan:#?}");
+}
+
+#[test]
+fn a_removal_waits_for_no_one_when_its_users_go_to_a_running_region() {
+    let mut config = config();
+    config.machine_startup = Duration::from_secs(180);
+    let mut state = state_with(&config, &MOVED_TO_LHR, 5);
+    // lhr was deployed long ago and serves already.
+    state.record_action(&r("lhr"), Action::Deploy, now() - Duration::from_secs(7200));
+    let plan = plan_with(&config, &state, &["iad", "lhr"]);
+    assert_eq!(moves(&plan), ["remove iad"], "{plan:#?}");
+}
+
+#[test]
+fn a_removal_waiting_for_start_up_does_not_keep_the_policy_moving() {
+    // Deciding and waiting are one move: while iad waits, a plan that only
+    // differs by iad is no change to make (no streak builds up).
+    let mut config = with_latency(LatencySettings {
+        persist_ticks: 3,
+        ..Default::default()
+    });
+    config.machine_startup = Duration::from_secs(180);
+    let mut state = state_with(&config, &MOVED_TO_LHR, 5);
+    let start = now();
+    let plan = plan_at(&config, &state, &["iad"], start);
+    assert_eq!(moves(&plan), ["deploy lhr"], "{plan:#?}");
+    state.record_action(&r("lhr"), Action::Deploy, start);
+    state.set_policy_memory(&PolicyName::LATENCY, plan.memory.clone());
+    let plan = plan_at(
+        &config,
+        &state,
+        &["iad", "lhr"],
+        start + Duration::from_secs(60),
+    );
+    let memory: LatencyMemory = plan.memory.load();
+    assert_eq!(memory.latency_streak, 0);
+    assert_eq!(memory.awaiting_startup, BTreeSet::from([r("iad")]));
+}
