@@ -79,6 +79,7 @@ pub mod config;
 #[cfg(feature = "conformance")]
 pub mod conformance;
 mod decision;
+pub mod forecast;
 mod history;
 mod memory;
 pub mod network;

@@ -5,6 +5,7 @@ use std::fmt;
 use std::sync::Arc;
 
 use crate::config::InvalidConfig;
+use crate::forecast::{ForecastStatus, WarmStart};
 use crate::planner::{self, Plan, PlanInput};
 use crate::policy::{PlacementPolicy, PolicyContext, PolicyEntry, PolicyName};
 use crate::report::{ActionOutcome, FailedStage, Outcome, TickError, TickReport};
@@ -240,6 +241,87 @@ impl Placer {
             self.state.record(&known, &self.config);
         }
         self.metrics_usable = snapshot.len() > self.ignored.len();
+    }
+
+    /// Teaches the forecaster past traffic, so that a placer that starts
+    /// now forecasts from its first tick rather than after a day of
+    /// watching (the service backfills it from Prometheus at start).
+    ///
+    /// Each snapshot of `history` is fed to the forecaster only: the
+    /// regions' histories, averages and streaks, cooldowns, backoffs and
+    /// the policy's memory are not touched, and nothing is planned. The
+    /// snapshots are taken in time order (they are sorted first);
+    /// those not later than the last observation the forecaster learnt
+    /// (a restored state already holds them) are skipped, as are regions
+    /// that are not Fly regions. Call it before the first
+    /// [`tick`](Self::tick) or [`observe`](Self::observe); later ones
+    /// supersede any history older than what they observed.
+    ///
+    /// The returned [`WarmStart`] says how many snapshots were usable,
+    /// the span they cover, and whether the engine now forecasts or — with
+    /// less history than `forecast.min_history`, or `forecast.method:
+    /// none` — stays a reactive policy (its reasons then say so).
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use placer_core::forecast::ForecastStatus;
+    /// use placer_core::{Placer, PlacerConfig, Timestamp, TrafficSnapshot};
+    ///
+    /// let mut placer = Placer::new(PlacerConfig::default()).unwrap();
+    /// let start = Timestamp::from_unix_seconds(1_799_020_800);
+    /// let day: Vec<TrafficSnapshot> = (0..24 * 60 + 1)
+    ///     .map(|minute| {
+    ///         let at = start + Duration::from_secs(60 * minute);
+    ///         TrafficSnapshot::new(at, [("fra", 40.0)]).unwrap()
+    ///     })
+    ///     .collect();
+    /// let summary = placer.warm_start(&day);
+    /// assert_eq!(summary.used, day.len());
+    /// assert!(summary.status.is_forecasting());
+    /// // Only the forecaster learnt: no history, no observation yet.
+    /// assert_eq!(placer.state().last_observation(), None);
+    /// assert!(placer.state().region(&"fra".parse().unwrap()).is_none());
+    ///
+    /// let mut cold = Placer::new(PlacerConfig::default()).unwrap();
+    /// let summary = cold.warm_start(&day[..60]);
+    /// assert!(matches!(summary.status, ForecastStatus::Learning { .. }));
+    /// ```
+    pub fn warm_start(&mut self, history: &[TrafficSnapshot]) -> WarmStart {
+        let mut ordered: Vec<&TrafficSnapshot> = history.iter().collect();
+        ordered.sort_by_key(|snapshot| snapshot.at());
+        let mut used = 0;
+        let mut span: Option<(Timestamp, Timestamp)> = None;
+        for snapshot in ordered {
+            let known: Vec<(Region, f64)> = snapshot
+                .iter()
+                .filter(|(region, _)| geo::region_info(region).is_some())
+                .map(|(region, requests)| (*region, requests))
+                .collect();
+            let known = TrafficSnapshot::new(
+                snapshot.at(),
+                known
+                    .iter()
+                    .map(|(region, requests)| (region.as_str(), *requests)),
+            )
+            .expect("a part of a valid snapshot is valid");
+            if self.state.learn_forecast(&known, &self.config) {
+                used += 1;
+                let at = snapshot.at();
+                span = Some(span.map_or((at, at), |(first, _)| (first, at)));
+            }
+        }
+        WarmStart {
+            given: history.len(),
+            used,
+            span,
+            status: self.state.forecast().status(),
+        }
+    }
+
+    /// Whether the engine forecasts traffic, or reacts to observed traffic
+    /// only and why (see [`warm_start`](Self::warm_start)).
+    pub fn forecast_status(&self) -> ForecastStatus {
+        self.state.forecast().status()
     }
 
     /// Regions of the latest observation whose traffic was ignored because

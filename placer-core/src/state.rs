@@ -7,6 +7,7 @@ use std::collections::{BTreeMap, BTreeSet, VecDeque};
 use serde::{Deserialize, Serialize};
 
 use crate::config::ThresholdMode;
+use crate::forecast::ForecastState;
 use crate::policy::{PolicyMemory, PolicyName};
 use crate::predictor::Averages;
 use crate::{Action, Move, PlacerConfig, Region, RegionHistory, Timestamp, TrafficSnapshot};
@@ -38,6 +39,8 @@ pub struct EngineState {
     policies: BTreeMap<String, serde_json::Value>,
     /// Regions whose deploy or removal the backend refused lately.
     backoffs: BTreeMap<Region, RegionBackoff>,
+    /// The traffic forecaster.
+    forecast: ForecastState,
 }
 
 /// What the engine remembers about one region.
@@ -190,6 +193,22 @@ impl EngineState {
             }
         }
         self.last_observation = Some(snapshot.at());
+        self.forecast.adapt_to(config);
+        self.forecast.learn(snapshot);
+    }
+
+    /// Feeds a past observation to the forecaster only: history, streaks
+    /// and the rest of the state are left as they are. False when the
+    /// forecaster learnt nothing from it (forecasting is off, or the
+    /// snapshot is not later than the last one it learnt).
+    pub fn learn_forecast(&mut self, snapshot: &TrafficSnapshot, config: &PlacerConfig) -> bool {
+        self.forecast.adapt_to(config);
+        self.forecast.learn(snapshot)
+    }
+
+    /// The traffic forecaster and whether it forecasts yet.
+    pub fn forecast(&self) -> &ForecastState {
+        &self.forecast
     }
 
     /// Notes that `action` was carried out on `region` at `at` (starts its
@@ -226,8 +245,11 @@ impl EngineState {
             .any(|(region, state)| is_idle(region, state, deployed, config, now))
     }
 
-    /// Applies a changed config: history beyond the new windows is dropped.
+    /// Applies a changed config: history beyond the new windows is dropped,
+    /// and the forecaster follows the `forecast:` section (see
+    /// [`ForecastState::adapt_to`]).
     pub fn adapt_to(&mut self, config: &PlacerConfig) {
+        self.forecast.adapt_to(config);
         let capacity = config.history_capacity();
         for state in self.regions.values_mut() {
             state.history.truncate_to(capacity);
@@ -376,6 +398,10 @@ struct VersionedState {
     /// Regions whose deploy or removal the backend refused lately.
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     backoffs: BTreeMap<Region, RegionBackoff>,
+    /// The traffic forecaster, with its own method name and version: one
+    /// this build cannot use starts afresh rather than failing the state.
+    #[serde(default, skip_serializing_if = "ForecastState::is_empty")]
+    forecast: ForecastState,
     /// Before each policy kept its own memory, the latency policy's fields
     /// were kept here: read, never written.
     #[serde(default, skip_serializing)]
@@ -411,6 +437,7 @@ impl TryFrom<VersionedState> for EngineState {
             regions: stored.regions,
             policies,
             backoffs: stored.backoffs,
+            forecast: stored.forecast,
         })
     }
 }
@@ -423,6 +450,7 @@ impl From<EngineState> for VersionedState {
             regions: state.regions,
             policies: state.policies,
             backoffs: state.backoffs,
+            forecast: state.forecast,
             policy_memory: None,
         }
     }

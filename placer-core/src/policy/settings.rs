@@ -8,6 +8,7 @@ use serde::de::{DeserializeOwned, IgnoredAny, MapAccess, Visitor};
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 
 use super::POLICIES;
+use crate::forecast::ForecastSettings;
 
 /// A policy's settings: one top-level section of the config (`latency:`
 /// for the latency policy), named by [`KEY`](Self::KEY).
@@ -82,11 +83,17 @@ fn validate<T: SettingsSection>(value: &serde_json::Value) -> Result<(), String>
         .validate()
 }
 
+/// The policies' sections, then the forecaster's (`forecast:`), which
+/// every policy may read.
 fn sections() -> impl Iterator<Item = SectionHooks> {
-    POLICIES.iter().filter_map(|entry| entry.settings)
+    POLICIES
+        .iter()
+        .filter_map(|entry| entry.settings)
+        .chain([SectionHooks::of::<ForecastSettings>()])
 }
 
-/// The settings of every built-in policy that has any, each under its
+/// The settings of every built-in policy that has any, and of the
+/// forecaster ([`ForecastSettings`], `forecast:`), each under its
 /// section's key, with the defaults for sections a config leaves out.
 ///
 /// In a config they are top-level sections beside the engine's keys. Read

@@ -414,3 +414,37 @@ fn a_refused_value_in_a_policy_section_names_its_field_and_line() {
         "{err}"
     );
 }
+
+#[test]
+fn the_forecast_section_is_read_and_checked_like_a_policys() {
+    use crate::forecast::ForecastSettings;
+    let config = from_yaml(
+        "forecast:\n  method: seasonal\n  lead_time: 5m\n  bucket: 2h\n",
+        "c.yml",
+    )
+    .unwrap();
+    let forecast: ForecastSettings = config.policy_settings.get();
+    assert_eq!(
+        forecast.lead_time,
+        Some(std::time::Duration::from_secs(300))
+    );
+    assert_eq!(forecast.bucket.as_secs(), 7200);
+    let err = from_yaml("forecast:\n  bucket: 2h\n  lead: 5m\n", "c.yml").unwrap_err();
+    assert_eq!(err.line(), Some(3), "{err}");
+    assert!(
+        err.to_string()
+            .starts_with("c.yml:3: forecast: unknown field `lead`"),
+        "{err}"
+    );
+    let err = from_yaml("forecast:\n  method: seasonl\n", "c.yml").unwrap_err();
+    assert_eq!(
+        err.to_string(),
+        "c.yml:2: forecast.method: is an unknown forecasting method `seasonl`, expected one of `seasonal`, `none` (did you mean `seasonal`?)"
+    );
+    let err = from_yaml("forecast:\n  bucket: 45m\n", "c.yml").unwrap_err();
+    assert!(
+        err.to_string()
+            .starts_with("c.yml:2: forecast.bucket: must be"),
+        "{err}"
+    );
+}

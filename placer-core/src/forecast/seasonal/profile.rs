@@ -1,0 +1,157 @@
+//! One seasonal profile: a mean, a spread and a count of visits per bucket,
+//! kept quantised so the state in memory is exactly the state persisted.
+
+use base64::engine::general_purpose::STANDARD_NO_PAD as BASE64;
+use base64::Engine as _;
+
+/// Steps per unit of `ln(1 + x)` for a mean: about 0.05 % apart.
+const MEAN_STEPS: f64 = 2048.0;
+/// Steps per unit of `ln(1 + x)` for a spread: about 13 % apart.
+const SPREAD_STEPS: f64 = 8.0;
+/// How much of a bucket's new visit goes into its mean and spread.
+const VISIT_WEIGHT: f64 = 0.5;
+
+/// Per-bucket mean, spread (root-mean-square deviation from the mean
+/// forecast before the visit) and visits.
+#[derive(Debug, Clone, PartialEq)]
+pub(super) struct Profile {
+    mean: Vec<u16>,
+    spread: Vec<u8>,
+    visits: Vec<u8>,
+}
+
+/// What a bucket holds, read back.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub(super) struct Bucket {
+    pub mean: f64,
+    pub spread: f64,
+    pub visits: u8,
+}
+
+impl Profile {
+    pub fn new(buckets: usize) -> Self {
+        Profile {
+            mean: vec![0; buckets],
+            spread: vec![0; buckets],
+            visits: vec![0; buckets],
+        }
+    }
+
+    pub fn len(&self) -> usize {
+        self.mean.len()
+    }
+
+    /// The bucket's content, `None` before its first visit.
+    pub fn get(&self, index: usize) -> Option<Bucket> {
+        let visits = self.visits[index];
+        (visits > 0).then(|| Bucket {
+            mean: expand(self.mean[index], MEAN_STEPS),
+            spread: expand(u16::from(self.spread[index]), SPREAD_STEPS),
+            visits,
+        })
+    }
+
+    /// Folds a visit with mean `mean`, within-visit variance `variance`
+    /// into the bucket.
+    pub fn fold(&mut self, index: usize, mean: f64, variance: f64) {
+        let (new_mean, new_spread) = match self.get(index) {
+            None => (mean, variance.max(0.0).sqrt()),
+            Some(before) => {
+                let miss = mean - before.mean;
+                let spread = (variance.max(0.0) + miss * miss).sqrt();
+                (
+                    before.mean + VISIT_WEIGHT * miss,
+                    before.spread + VISIT_WEIGHT * (spread - before.spread),
+                )
+            }
+        };
+        self.mean[index] = squeeze(new_mean, MEAN_STEPS, u16::MAX);
+        self.spread[index] = squeeze(new_spread, SPREAD_STEPS, u16::from(u8::MAX)) as u8;
+        self.visits[index] = self.visits[index].saturating_add(1);
+    }
+
+    /// True when every visited bucket's mean is zero.
+    pub fn is_all_zero(&self) -> bool {
+        self.mean.iter().all(|q| *q == 0)
+    }
+
+    /// The profile as base64 text: means (little-endian), spreads, visits.
+    pub fn encode(&self) -> String {
+        let mut bytes = Vec::with_capacity(self.len() * 4);
+        for q in &self.mean {
+            bytes.extend_from_slice(&q.to_le_bytes());
+        }
+        bytes.extend_from_slice(&self.spread);
+        bytes.extend_from_slice(&self.visits);
+        BASE64.encode(bytes)
+    }
+
+    /// Reads [`encode`](Self::encode)'s text for a profile of `buckets`.
+    pub fn decode(text: &str, buckets: usize) -> Option<Self> {
+        let bytes = BASE64.decode(text).ok()?;
+        if bytes.len() != buckets * 4 {
+            return None;
+        }
+        let (means, rest) = bytes.split_at(buckets * 2);
+        let (spread, visits) = rest.split_at(buckets);
+        Some(Profile {
+            mean: means
+                .chunks_exact(2)
+                .map(|pair| u16::from_le_bytes([pair[0], pair[1]]))
+                .collect(),
+            spread: spread.to_vec(),
+            visits: visits.to_vec(),
+        })
+    }
+}
+
+fn squeeze(value: f64, steps: f64, max: u16) -> u16 {
+    let scaled = (value.max(0.0).ln_1p() * steps).round();
+    scaled.min(f64::from(max)) as u16
+}
+
+fn expand(quantised: u16, steps: f64) -> f64 {
+    (f64::from(quantised) / steps).exp_m1()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_mean_reads_back_within_a_twentieth_of_a_percent() {
+        let mut profile = Profile::new(4);
+        for value in [0.0, 0.4, 3.0, 120.0, 98_765.0] {
+            profile = Profile::new(4);
+            profile.fold(1, value, 0.0);
+            let back = profile.get(1).unwrap().mean;
+            assert!(
+                (back - value).abs() <= 0.0005 * value + 0.001,
+                "{value} -> {back}"
+            );
+        }
+        assert_eq!(profile.get(0), None);
+    }
+
+    #[test]
+    fn later_visits_move_the_mean_halfway_and_count() {
+        let mut profile = Profile::new(2);
+        profile.fold(0, 100.0, 0.0);
+        profile.fold(0, 200.0, 0.0);
+        let bucket = profile.get(0).unwrap();
+        assert!((bucket.mean - 150.0).abs() < 0.2, "{bucket:?}");
+        assert_eq!(bucket.visits, 2);
+        // The miss of 100 is the new spread's evidence.
+        assert!(bucket.spread > 30.0 && bucket.spread < 70.0, "{bucket:?}");
+    }
+
+    #[test]
+    fn encoding_round_trips_and_rejects_the_wrong_size() {
+        let mut profile = Profile::new(3);
+        profile.fold(2, 42.0, 9.0);
+        let text = profile.encode();
+        assert_eq!(Profile::decode(&text, 3), Some(profile));
+        assert_eq!(Profile::decode(&text, 4), None);
+        assert_eq!(Profile::decode("not base64!", 3), None);
+    }
+}
