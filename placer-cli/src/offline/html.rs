@@ -72,7 +72,7 @@ impl BacktestPage<'_> {
         if self.report.settings.startup_ticks > 0 {
             let _ = writeln!(
                 out,
-                "<p>A newly deployed region serves {} ticks after its deploy (the policy and seed; the hindsight rows start at once).</p>",
+                "<p>A newly deployed region serves {} ticks after its deploy (the policy, seed and oracle-equal-mh, which deploys that early; best-static-K and oracle-K start at once).</p>",
                 self.report.settings.startup_ticks
             );
         }

@@ -56,6 +56,14 @@ impl<'a> Schedule<'a> {
         }
     }
 
+    /// The same sets under start-up: a region that was not in the first set
+    /// serves from `startup_ticks` ticks after it joined the sets (as in
+    /// [`from_timeline`](Self::from_timeline)).
+    pub(crate) fn with_startup(mut self, startup_ticks: usize) -> Self {
+        self.ready = (startup_ticks > 0).then(|| ready_sets(&self.serving, startup_ticks));
+        self
+    }
+
     /// The set whose nearest region serves tick `tick`'s requests.
     pub(crate) fn serving_ready(&self, tick: usize) -> &BTreeSet<Region> {
         match &self.ready {

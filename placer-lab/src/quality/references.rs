@@ -1,10 +1,10 @@
 //! The reference rows: static, seed, best-static-K and oracle-K.
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeSet, HashMap};
 
 use super::metrics::Schedule;
 use super::{QualityOptions, QualityRow};
-use placer_core::{geo, LatencyModel, Region, TrafficSnapshot};
+use placer_core::{geo, LatencyModel, Region, RttTable, TrafficSnapshot, UNSERVED_RTT_MS};
 
 use crate::fixed_k::Pick;
 use crate::{replay_seed_rule, FixedK, Trace};
@@ -103,12 +103,28 @@ pub(super) fn oracle_sets(trace: &Trace, solver: &FixedK, k: usize) -> Vec<BTree
     sets
 }
 
-/// The oracle at equal machine-hours: each tick gets its own number of
-/// regions `k_i` and the k-median set for it, the `k_i` chosen jointly to
-/// minimise `Σ_i cost_i(k_i) + λ · Σ_i k_i`, with `λ` bisected so that
-/// `Σ_i k_i` meets `region_ticks` (the evaluated policy's). When no `λ`
-/// meets it exactly, the two schedules on either side are blended so the
-/// machine-hours are equal.
+/// The oracle at equal machine-hours: in hindsight, each tick its own
+/// regions, at the evaluated policy's machine-hours (`region_ticks`), under
+/// the start-up rules the policy lives under.
+///
+/// It begins from `initial`, as the policy does: tick 0 is served by the
+/// initial set, and a region it adds is paid for from the tick it is
+/// deployed (tick 1 at the earliest) but serves only
+/// [`QualityOptions::startup_ticks`] ticks later. Knowing the future, it
+/// deploys each region exactly that early, so until tick `startup_ticks`
+/// only the initial set serves.
+///
+/// For a price `λ` of a region-tick, a dynamic programme over the ticks
+/// minimises `Σ_i cost_i(S_i) + λ · (Σ_i |S_i| + startup_ticks · additions)`
+/// over the serving sets `S_i`, where `cost_i` is tick `i`'s k-median cost
+/// and `additions` counts the regions added along the way (each is paid
+/// for `startup_ticks` ticks before it serves). Each tick may keep any set
+/// the best schedules so far hold, or move to the k-median sets of its own
+/// traffic next to the region count that minimises `cost_i(k) + λ · k`
+/// alone; the best [`BEAM`] schedules are carried from tick to tick. Without
+/// start-up a move costs nothing and each tick takes its own best set. `λ`
+/// is bisected so that the machine-hours meet the policy's; when no price
+/// meets them exactly, the two schedules either side are blended.
 ///
 /// A tick considers at most `max_k` regions (and never more than the number
 /// of regions with traffic in it, which already serve every request at no
@@ -122,43 +138,8 @@ pub(super) fn oracle_equal_machine_hours(
     options: &QualityOptions,
 ) -> QualityRow {
     let solver = solver(trace, model);
-    // Per tick, the best set and its cost for k = 1, 2, …, solved when
-    // first asked for.
-    let mut choices: Vec<TickChoices> = trace
-        .ticks()
-        .iter()
-        .map(|snapshot| {
-            let busy = snapshot
-                .iter()
-                .filter(|(_, requests)| *requests > 0.0)
-                .count();
-            TickChoices {
-                limit: busy.clamp(1, max_k.max(1)),
-                picks: Vec::new(),
-            }
-        })
-        .collect();
-    // The region count per tick (as an index: k − 1) when a region-tick
-    // costs `price`: more regions while one more saves more than the price.
-    let mut schedule = |price: f64| -> Vec<usize> {
-        choices
-            .iter_mut()
-            .zip(trace.ticks())
-            .map(|(tick, snapshot)| {
-                tick.pick(&solver, snapshot, 0);
-                let mut index = 0;
-                while index + 1 < tick.limit
-                    && tick.pick(&solver, snapshot, index).cost
-                        - tick.pick(&solver, snapshot, index + 1).cost
-                        > price
-                {
-                    index += 1;
-                }
-                index
-            })
-            .collect()
-    };
-    let total = |chosen: &[usize]| chosen.iter().map(|index| index + 1).sum::<usize>() as f64;
+    let mut planner = Planner::new(trace, initial, &solver, model, max_k, options.startup_ticks);
+    let total = |sets: &[BTreeSet<Region>]| sets.iter().map(BTreeSet::len).sum::<usize>() as f64;
     // At a price above every tick's one-region cost, one region each; the
     // price is halved until the schedule runs more than the policy, then
     // bisected. Cheap prices are never asked for when not needed: they
@@ -173,8 +154,8 @@ pub(super) fn oracle_equal_machine_hours(
         })
         .fold(0.0, f64::max)
         + 1.0;
-    let mut few = schedule(dear);
-    let mut many: Option<(f64, Vec<usize>)> = None;
+    let mut few = planner.plan(dear);
+    let mut many: Option<Vec<BTreeSet<Region>>> = None;
     if total(&few) < region_ticks {
         let mut cheap = 0.0;
         for _ in 0..200 {
@@ -183,42 +164,28 @@ pub(super) fn oracle_equal_machine_hours(
                 None if dear > 1e-9 => dear / 2.0,
                 None => 0.0,
             };
-            let chosen = schedule(price);
+            let chosen = planner.plan(price);
             let sum = total(&chosen);
             if sum > region_ticks {
                 cheap = price;
-                many = Some((price, chosen));
+                many = Some(chosen);
             } else if sum < region_ticks && price > 0.0 {
                 dear = price;
                 few = chosen;
             } else {
-                many = Some((price, chosen.clone()));
+                many = Some(chosen.clone());
                 few = chosen;
                 break;
             }
-            if many.is_some() && dear - cheap <= 1e-9 * dear {
+            if many.is_some() && dear - cheap <= 1e-7 * dear {
                 break;
             }
         }
     }
-    let many = many.map_or_else(|| few.clone(), |(_, chosen)| chosen);
-    let choices: Vec<Vec<Pick>> = choices.into_iter().map(|tick| tick.picks).collect();
-    let row = |chosen: &[usize]| {
-        let mut sets: Vec<BTreeSet<Region>> = Vec::with_capacity(chosen.len());
-        for ((snapshot, picks), &index) in trace.ticks().iter().zip(&choices).zip(chosen) {
-            let pick = &picks[index];
-            // A tick keeps the previous set when it has as many regions and
-            // serves the tick as well, so ties do not count as moves.
-            let kept = sets.last().filter(|previous| {
-                previous.len() == pick.regions.len()
-                    && solver
-                        .cost(snapshot.iter(), previous)
-                        .is_ok_and(|cost| cost <= pick.cost * (1.0 + 1e-9))
-            });
-            let set = kept.cloned().unwrap_or_else(|| pick.regions.clone());
-            sets.push(set);
-        }
+    let many = many.unwrap_or_else(|| few.clone());
+    let row = |sets: &[BTreeSet<Region>]| {
         Schedule::counting_changes(initial, sets.iter().collect())
+            .with_startup(options.startup_ticks)
             .evaluate(ORACLE_MH, trace, model, options)
     };
     let (many_sum, few_sum) = (total(&many), total(&few));
@@ -227,6 +194,257 @@ pub(super) fn oracle_equal_machine_hours(
     }
     let fraction = ((region_ticks - few_sum) / (many_sum - few_sum)).clamp(0.0, 1.0);
     super::blend(&row(&few), &row(&many), fraction)
+}
+
+/// How many of the best partial schedules the oracle at equal machine-hours
+/// carries from one tick to the next.
+const BEAM: usize = 16;
+
+/// The oracle at equal machine-hours' schedules for one price after
+/// another: the per-tick k-median sets (solved when first asked for) and
+/// every set seen, by number.
+struct Planner<'a> {
+    trace: &'a Trace,
+    solver: &'a FixedK,
+    table: RttTable,
+    /// Per tick, each edge row of `table` with requests and its requests.
+    weights: Vec<Vec<(usize, f64)>>,
+    choices: Vec<TickChoices>,
+    startup: usize,
+    /// Sets as sorted columns of `table`, and their numbers.
+    sets: Vec<Vec<usize>>,
+    numbers: HashMap<Vec<usize>, usize>,
+    initial: usize,
+    /// `lasting[i]`: the best set of `i + 1` regions for the whole trace's
+    /// traffic, for the `i` asked so far.
+    lasting: Vec<BTreeSet<Region>>,
+}
+
+/// One partial schedule: the set serving its last tick, its objective so
+/// far, and the partial schedule of the tick before it extends.
+#[derive(Clone, Copy)]
+struct Partial {
+    set: usize,
+    value: f64,
+    back: usize,
+}
+
+impl<'a> Planner<'a> {
+    fn new(
+        trace: &'a Trace,
+        initial: &BTreeSet<Region>,
+        solver: &'a FixedK,
+        model: &LatencyModel,
+        max_k: usize,
+        startup: usize,
+    ) -> Self {
+        let table = RttTable::new(
+            trace.regions(),
+            solver.candidates().iter().chain(initial).copied(),
+            model,
+        );
+        let weights = trace
+            .ticks()
+            .iter()
+            .map(|snapshot| {
+                table
+                    .edges()
+                    .iter()
+                    .enumerate()
+                    .map(|(row, edge)| (row, snapshot.requests(edge)))
+                    .filter(|(_, requests)| *requests > 0.0)
+                    .collect()
+            })
+            .collect();
+        let choices = trace
+            .ticks()
+            .iter()
+            .map(|snapshot| {
+                let busy = snapshot
+                    .iter()
+                    .filter(|(_, requests)| *requests > 0.0)
+                    .count();
+                TickChoices {
+                    limit: busy.clamp(1, max_k.max(1)),
+                    picks: Vec::new(),
+                }
+            })
+            .collect();
+        let mut planner = Planner {
+            trace,
+            solver,
+            table,
+            weights,
+            choices,
+            startup,
+            sets: Vec::new(),
+            numbers: HashMap::new(),
+            initial: 0,
+            lasting: Vec::new(),
+        };
+        planner.initial = planner.number(initial);
+        planner
+    }
+
+    /// The number of `set`, given one when first seen.
+    fn number(&mut self, set: &BTreeSet<Region>) -> usize {
+        let columns: Vec<usize> = set
+            .iter()
+            .filter_map(|region| self.table.server_index(region))
+            .collect();
+        if let Some(&number) = self.numbers.get(&columns) {
+            return number;
+        }
+        self.sets.push(columns.clone());
+        self.numbers.insert(columns, self.sets.len() - 1);
+        self.sets.len() - 1
+    }
+
+    /// Tick `tick`'s k-median cost of set number `set`.
+    fn cost(&self, tick: usize, set: usize) -> f64 {
+        let columns = &self.sets[set];
+        self.weights[tick]
+            .iter()
+            .map(|&(row, requests)| {
+                let rtts = self.table.row(row);
+                let nearest = columns
+                    .iter()
+                    .map(|&column| rtts[column])
+                    .fold(f64::INFINITY, f64::min);
+                requests
+                    * if nearest.is_finite() {
+                        nearest
+                    } else {
+                        UNSERVED_RTT_MS
+                    }
+            })
+            .sum()
+    }
+
+    /// Regions of set number `to` that set number `from` lacks.
+    fn added(&self, from: usize, to: usize) -> usize {
+        let from = &self.sets[from];
+        self.sets[to]
+            .iter()
+            .filter(|column| from.binary_search(column).is_err())
+            .count()
+    }
+
+    /// The sets tick `tick` may move to at `price`: its k-median sets next
+    /// to the region count it would take alone.
+    fn own_sets(&mut self, tick: usize, price: f64) -> Vec<usize> {
+        let snapshot = &self.trace.ticks()[tick];
+        let choices = &mut self.choices[tick];
+        choices.pick(self.solver, snapshot, 0);
+        let mut index = 0;
+        while index + 1 < choices.limit
+            && choices.pick(self.solver, snapshot, index).cost
+                - choices.pick(self.solver, snapshot, index + 1).cost
+                > price
+        {
+            index += 1;
+        }
+        let last = (index + 1).min(choices.picks.len() - 1);
+        let mut picks: Vec<BTreeSet<Region>> = (index.saturating_sub(1)..=last)
+            .map(|i| choices.picks[i].regions.clone())
+            .collect();
+        // The whole trace's best sets of those sizes: a set that serves many
+        // ticks well without being any one tick's best.
+        for i in index.saturating_sub(1)..=last {
+            while self.lasting.len() <= i {
+                let k = self.lasting.len() + 1;
+                let set = best_static(self.trace, self.solver, k);
+                self.lasting.push(set);
+            }
+            picks.push(self.lasting[i].clone());
+        }
+        picks.iter().map(|set| self.number(set)).collect()
+    }
+
+    /// The paid sets of the best schedule found at `price`: each tick's
+    /// serving set, plus the regions starting for a later tick.
+    fn plan(&mut self, price: f64) -> Vec<BTreeSet<Region>> {
+        let n = self.trace.len();
+        if n == 0 {
+            return Vec::new();
+        }
+        let startup = self.startup as f64;
+        let initial = self.initial;
+        let mut beam = vec![Partial {
+            set: initial,
+            value: self.cost(0, initial) + price * self.sets[initial].len() as f64,
+            back: 0,
+        }];
+        let mut history: Vec<Vec<Partial>> = Vec::with_capacity(n);
+        history.push(beam.clone());
+        for tick in 1..n {
+            let mut candidates: Vec<usize> = beam.iter().map(|partial| partial.set).collect();
+            if tick > self.startup {
+                for set in self.own_sets(tick, price) {
+                    if !candidates.contains(&set) {
+                        candidates.push(set);
+                    }
+                }
+            }
+            let mut next: Vec<Partial> = candidates
+                .into_iter()
+                .map(|set| {
+                    // The beam is sorted by value and a move never costs
+                    // less than nothing: the first partial schedule worth
+                    // no less than the best found ends the search.
+                    let mut best: Option<(f64, usize)> = None;
+                    for (index, previous) in beam.iter().enumerate() {
+                        if best.is_some_and(|(value, _)| previous.value >= value) {
+                            break;
+                        }
+                        let value =
+                            previous.value + price * startup * self.added(previous.set, set) as f64;
+                        if best.is_none_or(|(best, _)| value < best) {
+                            best = Some((value, index));
+                        }
+                    }
+                    let (value, back) = best.expect("the beam is never empty");
+                    Partial {
+                        set,
+                        value: value + self.cost(tick, set) + price * self.sets[set].len() as f64,
+                        back,
+                    }
+                })
+                .collect();
+            // Stable: on a tie the set carried longest stays first.
+            next.sort_by(|a, b| a.value.total_cmp(&b.value));
+            next.truncate(BEAM);
+            history.push(next.clone());
+            beam = next;
+        }
+        // The serving sets, walked back from the best schedule.
+        let mut serving = vec![0; n];
+        let mut index = 0;
+        for tick in (0..n).rev() {
+            let partial = history[tick][index];
+            serving[tick] = partial.set;
+            index = partial.back;
+        }
+        let regions = |set: usize| -> BTreeSet<Region> {
+            self.sets[set]
+                .iter()
+                .map(|&column| self.table.servers()[column])
+                .collect()
+        };
+        let mut paid: Vec<BTreeSet<Region>> = serving.iter().map(|&set| regions(set)).collect();
+        for tick in 1..n {
+            let (before, now) = (serving[tick - 1], serving[tick]);
+            if before == now {
+                continue;
+            }
+            let starting: Vec<Region> =
+                regions(now).difference(&regions(before)).copied().collect();
+            for set in &mut paid[tick.saturating_sub(self.startup)..tick] {
+                set.extend(starting.iter().copied());
+            }
+        }
+        paid
+    }
 }
 
 /// One tick's best sets for 1, 2, … regions, solved when first asked for.

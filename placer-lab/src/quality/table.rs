@@ -50,7 +50,7 @@ pub(super) fn render(report: &QualityReport) -> String {
     if report.settings.startup_ticks > 0 {
         let _ = writeln!(
             out,
-            "A region deployed at tick t serves from tick t + {} (machine-hours count from t); the hindsight rows start at once.",
+            "A region deployed at tick t serves from tick t + {} (machine-hours count from t); best-static-K and oracle-K start at once, oracle-equal-mh deploys that early.",
             report.settings.startup_ticks
         );
     }
@@ -64,7 +64,7 @@ pub(super) fn render(report: &QualityReport) -> String {
          served: reached within {} ms during the run; reaction: ticks until then.\n\
          K: the policy's mean region count; best-static-K and oracle-K choose K regions in hindsight\n\
          (for a fractional K, a weighted blend of the whole numbers on either side).\n\
-         oracle-equal-mh: in hindsight, each tick's own region count and best set, at the policy's machine-hours.\n",
+         oracle-equal-mh: in hindsight, each tick's own regions at the policy's machine-hours, from the initial set, new ones paid while they start.\n",
         humantime::format_duration(flap_window),
         settings.shift_sustain_ticks,
         settings.shift_level,

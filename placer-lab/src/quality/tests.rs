@@ -471,28 +471,31 @@ fn the_oracle_at_equal_machine_hours_spends_what_the_policy_spends() {
 #[test]
 fn the_oracle_at_equal_machine_hours_moves_regions_to_busy_ticks() {
     // Quiet ticks in three far-apart regions, then busy ones; the policy
-    // runs two regions throughout.
-    let mut ticks: Vec<&[(&str, f64)]> = vec![&[("iad", 1.0), ("syd", 1.0), ("fra", 1.0)]; 4];
+    // runs iad, then iad and fra.
+    let mut ticks: Vec<&[(&str, f64)]> = vec![&[("iad", 1.0), ("syd", 1.0), ("fra", 1.0)]; 5];
     ticks.extend(vec![
         &[("iad", 100.0), ("syd", 100.0), ("fra", 100.0)][..];
         4
     ]);
     let trace = trace(&ticks);
-    let policy = timeline(&["iad", "fra"], &[&["iad", "fra"][..]; 8]);
+    let policy = timeline(&["iad"], &[&["iad", "fra"][..]; 9]);
     let model = LatencyModel::distance();
     let report = report(&trace, "p", &policy, &model, &QualityOptions::default()).unwrap();
     let oracle = report.rows.last().unwrap();
-    // One region on quiet ticks pays for three on busy ones: every busy
+    // Tick 0 is served by the initial set, as the policy's is; one region
+    // on the other quiet ticks pays for three on busy ones: every busy
     // request is served where it enters.
-    assert_eq!(oracle.mean_regions, 2.0);
+    assert_eq!(oracle.mean_regions, report.rows[0].mean_regions);
+    assert_eq!(oracle.mean_regions, 17.0 / 9.0);
     let quiet: BTreeMap<Region, f64> = [("iad", 1.0), ("syd", 1.0), ("fra", 1.0)]
         .into_iter()
         .map(|(code, requests)| (region(code), requests))
         .collect();
     let solver = crate::FixedK::new(trace.regions(), geo_codes(&trace), BTreeSet::new(), &model);
     let quiet_cost = solver.solve(&quiet, 1).unwrap().cost;
-    let total: f64 = 4.0 * 3.0 + 4.0 * 300.0;
-    let expected = 4.0 * quiet_cost / total;
+    let from_iad = solver.cost(&quiet, &set(&["iad"])).unwrap();
+    let total: f64 = 5.0 * 3.0 + 4.0 * 300.0;
+    let expected = (from_iad + 4.0 * quiet_cost) / total;
     assert!(
         (oracle.mean_rtt_ms.unwrap() - expected).abs() < 1e-9,
         "{:?} against {expected}",
@@ -505,13 +508,59 @@ fn the_oracle_at_equal_machine_hours_moves_regions_to_busy_ticks() {
 fn the_oracle_at_equal_machine_hours_handles_a_single_busy_region() {
     let alone: Vec<&[(&str, f64)]> = vec![&[("fra", 5.0)]; 2];
     let trace = trace(&alone);
-    let policy = timeline(&["iad"], &[&["iad"][..]; 2]);
+    let policy = timeline(&["fra"], &[&["fra"][..]; 2]);
     let model = LatencyModel::distance();
     let report = report(&trace, "p", &policy, &model, &QualityOptions::default()).unwrap();
     let oracle = report.rows.last().unwrap();
     assert_eq!(oracle.mean_regions, 1.0);
     assert_eq!(oracle.mean_rtt_ms, Some(0.0));
     assert_eq!(report.ratio_to_oracle, None, "no ratio to a zero RTT");
+}
+
+#[test]
+fn the_oracle_at_equal_machine_hours_lives_under_the_start_up_rules() {
+    // All traffic in syd; the policy starts from iad, deploys syd at once
+    // and removes iad three ticks later.
+    let busy: Vec<&[(&str, f64)]> = vec![&[("syd", 100.0)]; 8];
+    let trace = trace(&busy);
+    let mut after: Vec<&[&str]> = vec![&["iad", "syd"][..]; 3];
+    after.extend(vec![&["syd"][..]; 5]);
+    let policy = timeline(&["iad"], &after);
+    let far = distance_ms("syd", "iad");
+    let model = LatencyModel::distance();
+    let late = QualityOptions {
+        startup_ticks: 2,
+        ..QualityOptions::default()
+    };
+    let report = report(&trace, "p", &policy, &model, &late).unwrap();
+    let (mine, oracle) = (&report.rows[0], report.rows.last().unwrap());
+    assert!((mine.mean_rtt_ms.unwrap() - 3.0 * far / 8.0).abs() < 1e-9);
+    // Even in hindsight, syd deployed by tick 0's actions serves from tick
+    // 3: ticks 0–2 are served from iad. It pays for syd from tick 1, while
+    // it starts, and drops iad once syd serves: 10 region-ticks, one fewer
+    // than the policy, which kept iad a tick longer.
+    assert!(
+        (oracle.mean_rtt_ms.unwrap() - 3.0 * far / 8.0).abs() < 1e-9,
+        "{oracle:?}"
+    );
+    assert!(
+        (oracle.machine_hours - 10.0 / 60.0).abs() < 1e-9,
+        "{oracle:?}"
+    );
+    assert!((mine.machine_hours - 11.0 / 60.0).abs() < 1e-9);
+    assert!((report.ratio_to_oracle.unwrap() - 1.0).abs() < 1e-9);
+    // The row the best-static-K and oracle-K references give, starting at
+    // once, is out of reach.
+    assert_eq!(report.rows[4].mean_rtt_ms, Some(0.0));
+
+    // Without start-up, syd serves from tick 1: only tick 0, served by the
+    // initial set, is far.
+    let report = super::report(&trace, "p", &policy, &model, &QualityOptions::default()).unwrap();
+    let oracle = report.rows.last().unwrap();
+    assert!(
+        (oracle.mean_rtt_ms.unwrap() - far / 8.0).abs() < 1e-9,
+        "{oracle:?}"
+    );
 }
 
 #[test]
