@@ -7,13 +7,18 @@ use std::sync::{Arc, RwLock};
 use std::time::Duration;
 
 use async_trait::async_trait;
-use placer_core::{MetricsError, MetricsSource, Timestamp, TrafficSnapshot};
+use placer_core::{AppName, MetricsError, MetricsSource, Timestamp, TrafficSnapshot};
 use placer_prom::{PromError, PrometheusSource};
 use tokio::time::Instant;
 
 /// How long one answer serves the apps' ticks: the apps of one tick fetch
 /// within this of each other, so they share the query.
 pub const SHARED_ANSWER_AGE: Duration = Duration::from_secs(5);
+
+/// How many apps read their past traffic at once when they start (each is a
+/// range query over days): a thousand apps starting together do not send
+/// a thousand such queries at once.
+pub const HISTORY_READS_AT_ONCE: usize = 4;
 
 type Answer = Arc<Result<BTreeMap<String, Result<TrafficSnapshot, PromError>>, PromError>>;
 
@@ -24,6 +29,7 @@ pub struct AppsTraffic {
     source: PrometheusSource,
     apps: RwLock<Vec<String>>,
     latest: tokio::sync::Mutex<Option<(Instant, Answer)>>,
+    history_reads: tokio::sync::Semaphore,
 }
 
 impl std::fmt::Debug for AppsTraffic {
@@ -42,6 +48,7 @@ impl AppsTraffic {
             source,
             apps: RwLock::new(Vec::new()),
             latest: tokio::sync::Mutex::new(None),
+            history_reads: tokio::sync::Semaphore::new(HISTORY_READS_AT_ONCE),
         }
     }
 
@@ -110,5 +117,28 @@ impl MetricsSource for AppTraffic {
                 )),
             },
         }
+    }
+
+    /// The app's own past traffic: the single-app query for this app, over
+    /// the range (at most [`HISTORY_READS_AT_ONCE`] apps read at once).
+    async fn history(
+        &self,
+        start: Timestamp,
+        end: Timestamp,
+        step: Duration,
+    ) -> Result<Vec<TrafficSnapshot>, MetricsError> {
+        let app = AppName::new(&self.app)
+            .map_err(|err| MetricsError::backend("prometheus", err.to_string()))?;
+        let _turn = self
+            .apps
+            .history_reads
+            .acquire()
+            .await
+            .map_err(|err| MetricsError::backend("prometheus", err.to_string()))?;
+        self.apps
+            .source
+            .for_app(app)
+            .history(start, end, step)
+            .await
     }
 }

@@ -5,13 +5,13 @@ use std::fmt;
 use std::sync::Arc;
 
 use crate::config::InvalidConfig;
-use crate::forecast::{ForecastStatus, WarmStart};
+use crate::forecast::{ForecastSettings, ForecastStatus, WarmStart, BACKFILL_STEP};
 use crate::planner::{self, Plan, PlanInput};
 use crate::policy::{PlacementPolicy, PolicyContext, PolicyEntry, PolicyName};
 use crate::report::{ActionOutcome, FailedStage, Outcome, TickError, TickReport};
 use crate::{
-    geo, Action, ActuatorError, Decision, EngineState, LatencyModel, MetricsSource, Move,
-    PlacerConfig, Region, RegionActuator, Timestamp, TrafficSnapshot,
+    geo, Action, ActuatorError, Decision, EngineState, LatencyModel, MetricsError, MetricsSource,
+    Move, PlacerConfig, Region, RegionActuator, Timestamp, TrafficSnapshot,
 };
 
 /// The placement engine: a validated config plus the state it has learnt.
@@ -316,6 +316,79 @@ impl Placer {
             span,
             status: self.state.forecast().status(),
         }
+    }
+
+    /// Reads past traffic from `source` and [warm-starts](Self::warm_start)
+    /// the forecaster with it: the service does this when an app starts, so
+    /// a new placer forecasts from its first tick.
+    ///
+    /// It asks [`MetricsSource::history`] for the `forecast.warm_start`
+    /// before `now` (default 14 days) every [`BACKFILL_STEP`], less what
+    /// the forecaster already learnt (a restored state holding the last
+    /// hour only reads that hour). Nothing is read when forecasting is off
+    /// or `warm_start` is `0`. A source that keeps no history gives an empty
+    /// answer, and the returned [`WarmStart`] then says the engine reacts to
+    /// observed traffic until it has learnt `forecast.min_history`.
+    ///
+    /// # Errors
+    /// The source's [`MetricsError`]; the engine is unchanged and may
+    /// still tick (reactively).
+    ///
+    /// ```
+    /// # futures::executor::block_on(async {
+    /// use std::time::Duration;
+    /// use placer_core::{MetricsError, MetricsSource, Placer, PlacerConfig, Timestamp, TrafficSnapshot};
+    ///
+    /// /// 40 requests in fra at every step, as far back as asked.
+    /// struct Steady;
+    ///
+    /// #[async_trait::async_trait]
+    /// impl MetricsSource for Steady {
+    ///     async fn fetch(&self, at: Timestamp) -> Result<TrafficSnapshot, MetricsError> {
+    ///         Ok(TrafficSnapshot::new(at, [("fra", 40.0)]).unwrap())
+    ///     }
+    ///
+    ///     async fn history(&self, start: Timestamp, end: Timestamp, step: Duration)
+    ///         -> Result<Vec<TrafficSnapshot>, MetricsError> {
+    ///         let mut out = Vec::new();
+    ///         let mut at = start;
+    ///         while at <= end {
+    ///             out.push(self.fetch(at).await?);
+    ///             at = at + step;
+    ///         }
+    ///         Ok(out)
+    ///     }
+    /// }
+    ///
+    /// let mut placer = Placer::new(PlacerConfig::default()).unwrap();
+    /// let now = Timestamp::from_unix_seconds(1_800_000_000);
+    /// let summary = placer.backfill(&Steady, now).await.unwrap();
+    /// assert!(summary.status.is_forecasting());
+    /// assert_eq!(summary.given, 14 * 24 * 12 + 1); // 14 days every 5 minutes
+    /// # });
+    /// ```
+    pub async fn backfill<S>(
+        &mut self,
+        source: &S,
+        now: Timestamp,
+    ) -> Result<WarmStart, MetricsError>
+    where
+        S: MetricsSource + ?Sized,
+    {
+        self.state.adapt_to(&self.config);
+        let settings: ForecastSettings = self.config.policy_settings.get();
+        let Some(forecaster) = self.state.forecast().forecaster() else {
+            return Ok(self.warm_start(&[]));
+        };
+        let mut start = now - settings.warm_start;
+        if let Some(last) = forecaster.last_learned() {
+            start = start.max(last + BACKFILL_STEP);
+        }
+        if settings.warm_start.is_zero() || start > now {
+            return Ok(self.warm_start(&[]));
+        }
+        let history = source.history(start, now, BACKFILL_STEP).await?;
+        Ok(self.warm_start(&history))
     }
 
     /// Whether the engine forecasts traffic, or reacts to observed traffic

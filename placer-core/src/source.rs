@@ -1,5 +1,7 @@
 //! The [`MetricsSource`] trait: where per-region traffic comes from.
 
+use std::time::Duration;
+
 use async_trait::async_trait;
 
 use crate::{SnapshotError, Timestamp, TrafficSnapshot};
@@ -22,6 +24,29 @@ pub trait MetricsSource: Send + Sync {
     /// # Errors
     /// [`MetricsError`] when the counts cannot be obtained or are unusable.
     async fn fetch(&self, at: Timestamp) -> Result<TrafficSnapshot, MetricsError>;
+
+    /// What [`fetch`](Self::fetch) would have answered at `start`,
+    /// `start + step`, … up to `end`, in time order: the past traffic a
+    /// new placer learns its forecasts from
+    /// ([`Placer::backfill`](crate::Placer::backfill)). Times without data
+    /// are left out; a source with no data at all in the range answers an
+    /// empty list, not an error.
+    ///
+    /// The default keeps no history and answers an empty list: the engine
+    /// then reacts to observed traffic until it has watched long enough to
+    /// forecast.
+    ///
+    /// # Errors
+    /// [`MetricsError`] when the history exists but cannot be read.
+    async fn history(
+        &self,
+        start: Timestamp,
+        end: Timestamp,
+        step: Duration,
+    ) -> Result<Vec<TrafficSnapshot>, MetricsError> {
+        let _ = (start, end, step);
+        Ok(Vec::new())
+    }
 }
 
 /// Why a [`MetricsSource`] could not produce a snapshot.

@@ -82,6 +82,19 @@ impl PrometheusSource {
         &self.settings
     }
 
+    /// The same source for `app`: the single-app template with `app` filled
+    /// in, sharing this source's connection pool. A placer of several apps
+    /// reads one app's past traffic through it.
+    pub fn for_app(&self, app: placer_core::AppName) -> PrometheusSource {
+        let mut settings = self.settings.clone();
+        settings.app = Some(app);
+        PrometheusSource {
+            query: settings.query(),
+            settings,
+            ..self.clone()
+        }
+    }
+
     /// The PromQL this source sends (template with the app filled in).
     pub fn query(&self) -> &str {
         &self.query
@@ -290,6 +303,23 @@ impl MetricsSource for PrometheusSource {
             .into());
         }
         Ok(outcome.snapshot)
+    }
+
+    /// [`query_history`](Self::query_history) over `[start, end]` every
+    /// `step`, in as many range queries as the server's point limit needs.
+    /// A range in which the app has no series at all (it is new, or the
+    /// server keeps less) is an empty history, not an error.
+    async fn history(
+        &self,
+        start: Timestamp,
+        end: Timestamp,
+        step: Duration,
+    ) -> Result<Vec<TrafficSnapshot>, MetricsError> {
+        match self.query_history(start, end, step, |_, _| {}).await {
+            Ok(snapshots) => Ok(snapshots),
+            Err(PromError::NoRegionSeries { unlabelled: 0, .. }) => Ok(Vec::new()),
+            Err(err) => Err(err.into()),
+        }
     }
 }
 

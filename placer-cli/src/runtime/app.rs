@@ -48,6 +48,9 @@ pub(super) struct Engine {
     /// (none for one of several apps: the service holds the lock of the
     /// directory they share).
     pub(super) lock: Option<DataDirLock>,
+    /// Whether the forecaster of this placer was warm-started from the
+    /// source's history (done once, before its first tick).
+    pub(super) backfilled: bool,
 }
 
 impl Engine {
@@ -210,6 +213,7 @@ impl AppRunner {
             shared_store,
             term,
             lock,
+            backfilled: false,
         };
         engine.restore_simulation().await?;
         let listed = engine.backends.actuator.deployed_regions().await;
@@ -313,6 +317,10 @@ impl AppRunner {
             self.apply_staged_config(&mut engine, loaded, host).await;
         }
         self.catch_up(&mut engine).await?;
+        if !engine.backfilled {
+            engine.backfilled = true;
+            self.backfill(&mut engine).await;
+        }
 
         let started = Instant::now();
         let at = now();
@@ -395,9 +403,28 @@ impl AppRunner {
             .await
             .map_err(|err| TickError::StateUnavailable(err.to_string()))?;
         engine.term = Some(term);
+        engine.backfilled = false;
         self.view_mut().state = state;
         tracing::info!("leading (term {term}): going on from the stored engine state");
         Ok(())
+    }
+
+    /// Teaches the forecaster the app's past traffic from its source
+    /// ([`Placer::backfill`]), before the engine's first tick: afterwards
+    /// the source's history would be older than what it learnt. A failure
+    /// is logged and the engine reacts to observed traffic until it has
+    /// learnt enough.
+    async fn backfill(&self, engine: &mut Engine) {
+        let Engine {
+            placer, backends, ..
+        } = engine;
+        match placer.backfill(backends.source.as_ref(), now()).await {
+            Ok(summary) => tracing::info!(app = %self.name, "forecast warm start: {summary}"),
+            Err(err) => tracing::warn!(
+                app = %self.name,
+                "forecast warm start failed, reacting to observed traffic until enough is learnt: {err}"
+            ),
+        }
     }
 
     /// On a follower: reads the stored engine state for the endpoints, so

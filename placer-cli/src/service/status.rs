@@ -36,6 +36,9 @@ pub struct Health {
     pub last_tick: Option<LastTick>,
     /// Why the engine state could not be saved, if the last save failed.
     pub persist_error: Option<String>,
+    /// Whether the engine forecasts traffic, or reacts to observed traffic
+    /// only and why, in words.
+    pub forecast: String,
     /// With a shared state store: this placer's role and the leader (not
     /// shown with the file store, where the one placer always leads).
     #[serde(flatten, skip_serializing_if = "Option::is_none")]
@@ -215,6 +218,7 @@ impl View {
             ticks: self.ticks,
             last_tick,
             persist_error: self.persist_error.clone(),
+            forecast: self.state.forecast().status().to_string(),
             election: None,
         }
     }

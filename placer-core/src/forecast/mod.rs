@@ -47,6 +47,12 @@ pub use seasonal::SeasonalForecaster;
 pub use settings::{ForecastSettings, NO_FORECAST};
 pub use state::{ForecastState, ForecastStatus, WarmStart};
 
+/// The step [`Placer::backfill`](crate::Placer::backfill) reads past
+/// traffic at: five minutes, the window of the default Prometheus query, so
+/// each request is counted once; an hour's bucket learns from twelve
+/// samples.
+pub const BACKFILL_STEP: Duration = Duration::from_secs(5 * 60);
+
 /// A way of forecasting each region's traffic.
 ///
 /// A forecaster learns observations in time order and answers for any

@@ -57,6 +57,13 @@ pub struct ForecastSettings {
     /// Default one day: every hour of the day has been seen once.
     #[serde(with = "duration")]
     pub min_history: Duration,
+    /// How much past traffic a placer reads from its metrics source when it
+    /// starts ([`Placer::backfill`](crate::Placer::backfill)), so it
+    /// forecasts from its first tick instead of after `min_history` of
+    /// watching. Only what the saved state does not already hold is read.
+    /// Default 14 days; `0` reads nothing.
+    #[serde(with = "duration")]
+    pub warm_start: Duration,
 }
 
 /// The method name that turns forecasting off.
@@ -69,6 +76,7 @@ impl Default for ForecastSettings {
             lead_time: None,
             bucket: Duration::from_secs(3600),
             min_history: Duration::from_secs(24 * 3600),
+            warm_start: 14 * DAY,
         }
     }
 }
@@ -114,6 +122,9 @@ impl SettingsSection for ForecastSettings {
         }
         if self.min_history > 28 * DAY {
             return Err("min_history must be at most 28 days".into());
+        }
+        if self.warm_start > 90 * DAY {
+            return Err("warm_start must be at most 90 days".into());
         }
         Ok(())
     }

@@ -28,6 +28,7 @@ pub async fn server_reports_the_known_traffic(server: &BackendProcess, traffic: 
     range_query_reports_exact_counts_for_every_step(server, traffic).await;
     fetch_meets_the_source_contract(server, traffic).await;
     an_app_without_traffic_is_an_error(server, traffic).await;
+    history_reads_every_step_and_nothing_where_there_is_none(server, traffic).await;
 }
 
 /// The instant answer, after checking its exact counts and the series
@@ -80,4 +81,37 @@ async fn an_app_without_traffic_is_an_error(server: &BackendProcess, traffic: &K
     let source = source_for(server, "no-such-app");
     let err = conformance::failing_backend_is_an_error(&source, traffic.query_time()).await;
     assert!(err.to_string().contains("no-such-app"), "{err}");
+}
+
+/// `MetricsSource::history` (what a starting placer learns its forecasts
+/// from) answers the range query's exact counts at every step, for the app
+/// `for_app` names; an app without any series has an empty history, not an
+/// error; so does a range before any sample.
+async fn history_reads_every_step_and_nothing_where_there_is_none(
+    server: &BackendProcess,
+    traffic: &KnownTraffic,
+) {
+    use placer_core::MetricsSource;
+
+    let (start, end, step) = traffic.range();
+    let expected: Vec<TrafficSnapshot> = (0..)
+        .map(|k| start + step * k)
+        .take_while(|t: &Timestamp| *t <= end)
+        .map(|t| traffic.expected_requests(t))
+        .collect();
+    let ghost = source_for(server, "no-such-app");
+    assert_eq!(ghost.history(start, end, step).await.unwrap(), []);
+    let shop = ghost.for_app(APP.parse().unwrap());
+    assert!(
+        shop.query().contains(&format!("app=\"{APP}\"")),
+        "{}",
+        shop.query()
+    );
+    assert_eq!(shop.history(start, end, step).await.unwrap(), expected);
+    let long_before = start - Duration::from_secs(30 * 86_400);
+    let nothing = shop
+        .history(long_before, long_before + Duration::from_secs(3600), step)
+        .await
+        .unwrap();
+    assert_eq!(nothing, []);
 }
