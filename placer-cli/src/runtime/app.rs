@@ -246,7 +246,8 @@ impl AppRunner {
             interval: resolved.interval,
             deployment,
             deployment_as_of,
-            state,
+            // The engine's own copy: adapted to the config (its forecaster built).
+            state: engine.placer.state().clone(),
             last_report: None,
             recent_reports: VecDeque::new(),
             latest_traffic: None,
@@ -404,7 +405,7 @@ impl AppRunner {
             .map_err(|err| TickError::StateUnavailable(err.to_string()))?;
         engine.term = Some(term);
         engine.backfilled = false;
-        self.view_mut().state = state;
+        self.view_mut().state = engine.placer.state().clone();
         tracing::info!("leading (term {term}): going on from the stored engine state");
         Ok(())
     }
@@ -435,7 +436,12 @@ impl AppRunner {
         };
         match crate::state_store::load_json::<EngineState>(engine.store.as_ref(), &engine.key).await
         {
-            Ok(crate::state_store::Restored::Loaded(state)) => self.view_mut().state = state,
+            Ok(crate::state_store::Restored::Loaded(mut state)) => {
+                let mut view = self.view_mut();
+                // Read as the engine would (its forecaster built), for /health.
+                state.adapt_to(&view.config);
+                view.state = state;
+            }
             Ok(_) => {}
             Err(err) => tracing::warn!("reading the leader's engine state failed: {err}"),
         }

@@ -120,29 +120,40 @@ impl VictoriaMetrics {
     /// Instant queries the server has answered so far
     /// (`vm_http_requests_total{path="/api/v1/query"}`).
     pub fn query_count(&self) -> u64 {
+        self.request_count("/api/v1/query")
+    }
+
+    /// [`query_count`](Self::query_count) once it has settled (see
+    /// [`settled_request_count`](Self::settled_request_count)).
+    pub fn settled_query_count(&self) -> u64 {
+        self.settled_request_count("/api/v1/query")
+    }
+
+    /// Requests to `path` the server has answered so far
+    /// (`vm_http_requests_total{path="..."}`).
+    pub fn request_count(&self, path: &str) -> u64 {
         let text = super::client()
             .get(format!("{}/metrics", self.url))
             .send()
             .unwrap()
             .text()
             .unwrap();
+        let label = format!("path=\"{path}\"");
         text.lines()
-            .filter(|line| {
-                line.starts_with("vm_http_requests_total{")
-                    && line.contains("path=\"/api/v1/query\"")
-            })
+            .filter(|line| line.starts_with("vm_http_requests_total{") && line.contains(&label))
             .filter_map(|line| line.rsplit(' ').next()?.parse::<u64>().ok())
             .sum()
     }
 
-    /// [`query_count`](Self::query_count) once it has stopped changing
-    /// (the same for a second), within 30 s.
-    pub fn settled_query_count(&self) -> u64 {
+    /// [`request_count`](Self::request_count) once it has stopped changing
+    /// (the same for a second), within 30 s: the server counts a request
+    /// once its connection is done with it.
+    pub fn settled_request_count(&self, path: &str) -> u64 {
         let deadline = Instant::now() + Duration::from_secs(30);
-        let mut seen = (self.query_count(), Instant::now());
+        let mut seen = (self.request_count(path), Instant::now());
         loop {
             std::thread::sleep(Duration::from_millis(100));
-            let count = self.query_count();
+            let count = self.request_count(path);
             if count != seen.0 {
                 seen = (count, Instant::now());
             } else if seen.1.elapsed() >= Duration::from_secs(1) || Instant::now() > deadline {
