@@ -227,13 +227,20 @@ fn once_reads_the_traffic_from_a_prometheus_api() {
     let report: serde_json::Value = serde_json::from_str(&stdout(&output)).unwrap();
     assert!(report["error"].is_null(), "{report}");
     assert_eq!(report["regions"]["iad"]["points"], 1, "{report}");
+    // First the forecaster's warm start (a range query over the past 14
+    // days, every 5 minutes), then the tick's instant query.
     let queries = server.queries();
-    assert_eq!(queries.len(), 1);
-    assert_eq!(queries[0].kind, "query");
-    assert!(
-        queries[0].query.contains(r#"app="shop""#),
-        "{:?}",
-        queries[0]
-    );
+    let kinds: Vec<&str> = queries.iter().map(|q| q.kind).collect();
+    assert_eq!(kinds, ["query_range", "query"], "{queries:?}");
+    let history = &queries[0];
+    assert_eq!(history.params["step"], "300.000", "{history:?}");
+    let start: f64 = history.params["start"].parse().unwrap();
+    let end: f64 = history.params["end"].parse().unwrap();
+    assert_eq!((end - start).round(), 14.0 * 86_400.0, "{history:?}");
+    for query in &queries {
+        assert!(query.query.contains(r#"app="shop""#), "{query:?}");
+        assert!(query.authorized, "{query:?}");
+    }
+    assert!(stderr(&output).contains("forecast warm start"));
     assert!(!stdout(&output).contains("fly-token"));
 }
