@@ -1,22 +1,26 @@
-//! One tick of many apps (1,000 by default) × 35 regions, live, against a
-//! real VictoriaMetrics holding every app's series and the fake Machines
-//! API: how long the tick takes, where the time goes, and the process's
-//! memory.
+//! One tick of many apps (1,000 by default) × 35 regions, live, by the
+//! real `fly-placer serve` process against a real VictoriaMetrics holding
+//! every app's series and the fake Machines API: how long start and the
+//! tick take, where the time goes, and the serve process's memory.
 //!
 //! ```text
+//! cargo build --release -p placer-cli --bin fly-placer
 //! cargo run --release -p placer-benches --bin many_apps -- [APPS] [CALLS_PER_SECOND]
 //! ```
 //!
-//! Needs `victoria-metrics` on the PATH. The fake API and the import of
-//! the series run in a child process, so the memory figures are the
-//! placer's own (plus this harness's few allocations).
+//! Needs `victoria-metrics` on the PATH and `fly-placer` built beside this
+//! binary (the first command; or set `FLY_PLACER` to its path). The fake
+//! API and the import of the series run in this process; the placer runs
+//! as `fly-placer serve` in its own process, so the memory figures are the
+//! whole serve process's, read from its `/proc/PID/status`: after start,
+//! after the tick, after one scrape of `/metrics`, and the peak (`VmHWM`).
 
-use std::io::{BufRead, BufReader, Write};
+use std::io::{BufRead, BufReader};
+use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
+use std::sync::mpsc;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
-use placer_cli::runtime::{Inputs, Role};
-use placer_cli::{Cli, Environment, Service};
 use placer_fly::fake::{FakeMachinesApi, MachineSpec};
 
 const TOKEN: &str = "FlyV1 fm2_bench-token";
@@ -37,14 +41,27 @@ fn regions() -> Vec<String> {
 
 fn main() {
     let args: Vec<String> = std::env::args().collect();
-    if args.get(1).map(String::as_str) == Some("--child") {
-        let apps: usize = args[2].parse().unwrap();
-        child(apps, &args[3]);
-        return;
-    }
     let apps: usize = args.get(1).map_or(1000, |n| n.parse().unwrap());
     let rate: f64 = args.get(2).map_or(200.0, |n| n.parse().unwrap());
-    parent(apps, rate);
+    run(apps, rate);
+}
+
+/// The `fly-placer` binary: `FLY_PLACER`, else the one beside this binary.
+fn fly_placer() -> PathBuf {
+    let path = std::env::var_os("FLY_PLACER").map_or_else(
+        || {
+            std::env::current_exe()
+                .unwrap()
+                .with_file_name("fly-placer")
+        },
+        PathBuf::from,
+    );
+    assert!(
+        path.is_file(),
+        "{} not found: build it first with `cargo build --release -p placer-cli --bin fly-placer`, or set FLY_PLACER",
+        path.display()
+    );
+    path
 }
 
 fn free_port() -> u16 {
@@ -64,7 +81,8 @@ impl Drop for Killed {
     }
 }
 
-fn parent(apps: usize, rate: f64) {
+fn run(apps: usize, rate: f64) {
+    let binary = fly_placer();
     let scratch = tempfile::tempdir().unwrap();
     let port = free_port();
     let vm_url = format!("http://127.0.0.1:{port}");
@@ -86,55 +104,34 @@ fn parent(apps: usize, rate: f64) {
         assert!(Instant::now() < deadline, "VictoriaMetrics did not start");
         std::thread::sleep(Duration::from_millis(100));
     }
-    // The fake API and the series, from a child process.
-    let mut child = Command::new(std::env::current_exe().unwrap())
-        .args(["--child", &apps.to_string(), &vm_url])
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .spawn()
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
         .unwrap();
-    let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
-    let api_url = lines.next().unwrap().unwrap();
-    let import = lines.next().unwrap().unwrap();
-    eprintln!("{import}");
-    let _child_stdin = child.stdin.take();
-    let _child = Killed(child);
+    let api = runtime
+        .block_on(FakeMachinesApi::start(&app_name(0), TOKEN))
+        .unwrap();
+    for i in 0..apps {
+        let name = app_name(i);
+        api.add_app(&name);
+        api.add_machine(MachineSpec::new("iad").app(&name));
+    }
+    import_series(apps, &vm_url);
 
     let names: Vec<String> = (0..apps).map(app_name).collect();
     let config = format!(
         "dry_run: false\ncooldown_period: 10\nsustain_ticks: 1\n\
          apps: [{}]\n\
          service:\n  interval: 0\n  data_dir: {}\n\
-         fly:\n  api_url: {api_url}\n  max_in_flight: 16\n  retry:\n    max_attempts: 1\n  \
+         fly:\n  api_url: {}\n  max_in_flight: 16\n  retry:\n    max_attempts: 1\n  \
          rate_limit:\n    requests_per_second: {rate}\n    burst: {}\n",
         names.join(", "),
         scratch.path().join("data").display(),
+        api.base_url(),
         (rate as u32).max(1),
     );
     let config_path = scratch.path().join("config.yml");
     std::fs::write(&config_path, config).unwrap();
-
-    let runtime = tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()
-        .unwrap();
-    let cli = <Cli as clap::Parser>::parse_from([
-        "fly-placer",
-        "--config",
-        config_path.to_str().unwrap(),
-        "serve",
-    ]);
-    let env = Environment::from_lookup(|name| match name {
-        "FLY_API_TOKEN" => Some(TOKEN.to_owned()),
-        "FLY_PROMETHEUS_URL" => Some(vm_url.clone()),
-        _ => None,
-    });
-    let inputs = Inputs {
-        args: cli.global,
-        env,
-        fallback_seed: 1,
-    };
-    let rss_before = memory("VmRSS");
 
     // The one traffic query on its own, to see its share of the tick.
     let query_took = runtime.block_on(async {
@@ -157,25 +154,75 @@ fn parent(apps: usize, rate: f64) {
     });
 
     let started = Instant::now();
-    let service = runtime
-        .block_on(Service::start(inputs, Role::Serve))
-        .unwrap_or_else(|err| panic!("{err}"));
+    let mut serve = Killed(
+        Command::new(&binary)
+            .args(["--config", config_path.to_str().unwrap()])
+            .args(["serve", "--listen", "127.0.0.1:0"])
+            .env_clear()
+            .env("FLY_API_TOKEN", TOKEN)
+            .env("FLY_PROMETHEUS_URL", &vm_url)
+            .env("RUST_LOG", "info")
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap(),
+    );
+    let pid = serve.0.id();
+    let (lines, listening) = mpsc::channel();
+    let stderr = serve.0.stderr.take().unwrap();
+    std::thread::spawn(move || {
+        for line in BufReader::new(stderr).lines().map_while(Result::ok) {
+            if let Some(rest) = line.split("listening on http://").nth(1) {
+                let address = rest.split_whitespace().next().unwrap().to_owned();
+                let _ = lines.send(address);
+            }
+        }
+    });
+    let address = listening
+        .recv_timeout(Duration::from_secs(600))
+        .expect("fly-placer serve did not start listening");
     let start_took = started.elapsed();
-    let rss_started = memory("VmRSS");
+    let rss_started = memory(pid, "VmRSS");
+    let peak_started = memory(pid, "VmHWM");
 
+    let client = reqwest::blocking::Client::builder()
+        .timeout(Duration::from_secs(600))
+        .build()
+        .unwrap();
     let started = Instant::now();
-    let results = runtime.block_on(service.tick_all());
+    let reports: serde_json::Map<String, serde_json::Value> = client
+        .post(format!("http://{address}/trigger"))
+        .send()
+        .unwrap()
+        .json()
+        .unwrap();
     let tick_took = started.elapsed();
-    runtime.block_on(service.close());
+    let rss_ticked = memory(pid, "VmRSS");
+    let peak_ticked = memory(pid, "VmHWM");
+    let metrics = client
+        .get(format!("http://{address}/metrics"))
+        .send()
+        .unwrap()
+        .text()
+        .unwrap();
+    let rss_scraped = memory(pid, "VmRSS");
+    let peak = memory(pid, "VmHWM");
+    let threads = memory(pid, "Threads");
+    drop(serve);
 
+    assert_eq!(reports.len(), apps, "one report per app");
     let mut deploys = 0;
     let mut failed = 0;
-    for result in results.values() {
-        let report = result.as_ref().unwrap();
-        if !report.is_ok() || report.has_failed_actions() {
+    for report in reports.values() {
+        let ok = report["error"].is_null()
+            && report["actions"]
+                .as_array()
+                .is_none_or(|actions| actions.iter().all(|a| a["outcome"] == "ok"));
+        if !ok {
             failed += 1;
         }
-        deploys += report.deployed.len();
+        deploys += report["deployed"].as_array().map_or(0, Vec::len);
     }
     let calls = apps + deploys;
     let state_bytes: u64 = std::fs::read_dir(scratch.path().join("data/apps"))
@@ -185,6 +232,7 @@ fn parent(apps: usize, rate: f64) {
             std::fs::metadata(file).map_or(0, |m| m.len())
         })
         .sum();
+    let series = metrics.lines().filter(|l| !l.starts_with('#')).count();
     println!("apps: {apps} × {} regions", regions().len());
     println!("rate limit: {rate} actuator calls/s (shared), 16 requests in flight");
     println!(
@@ -192,26 +240,32 @@ fn parent(apps: usize, rate: f64) {
         query_took.as_secs_f64()
     );
     println!(
-        "start (config, {apps} runners, one listing each): {:.2} s",
+        "start of fly-placer serve (config, {apps} runners, one listing each) until it listens: {:.2} s",
         start_took.as_secs_f64()
     );
     println!(
-        "one tick of every app: {:.2} s ({calls} actuator calls: {apps} listings, {deploys} deploys, which at {rate}/s take {:.2} s; {failed} apps failed)",
+        "one tick of every app (POST /trigger): {:.2} s ({calls} actuator calls: {apps} listings, {deploys} deploys, which at {rate}/s take {:.2} s; {failed} apps failed)",
         tick_took.as_secs_f64(),
         calls as f64 / rate
     );
     println!(
-        "memory: RSS {} KiB before start, {} KiB after start, peak {} KiB; engine state files {:.1} KiB per app on disk",
-        rss_before,
-        rss_started,
-        memory("VmHWM"),
+        "GET /metrics: {} series, {} KiB",
+        series,
+        metrics.len() / 1024
+    );
+    println!(
+        "serve process memory (KiB): RSS after start {rss_started} (peak so far {peak_started}), after the tick {rss_ticked} (peak so far {peak_ticked}), after a scrape {rss_scraped}; peak {peak}; {threads} threads"
+    );
+    println!(
+        "engine state files: {:.1} KiB per app on disk",
         state_bytes as f64 / 1024.0 / apps as f64
     );
+    drop(api);
 }
 
-/// A `/proc/self/status` figure in KiB.
-fn memory(key: &str) -> u64 {
-    let status = std::fs::read_to_string("/proc/self/status").unwrap();
+/// A figure of `/proc/PID/status` (memory in KiB).
+fn memory(pid: u32, key: &str) -> u64 {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap();
     status
         .lines()
         .find_map(|line| line.strip_prefix(&format!("{key}:")))
@@ -219,25 +273,9 @@ fn memory(key: &str) -> u64 {
         .unwrap_or(0)
 }
 
-/// Serves the fake API with `apps` apps, one machine in iad each, and
-/// imports every app's series into VictoriaMetrics at `vm_url`; prints the
-/// API's URL, then a line on the import, and serves until stdin closes.
-fn child(apps: usize, vm_url: &str) {
-    let runtime = tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()
-        .unwrap();
-    let api = runtime
-        .block_on(FakeMachinesApi::start(&app_name(0), TOKEN))
-        .unwrap();
-    for i in 0..apps {
-        let name = app_name(i);
-        api.add_app(&name);
-        api.add_machine(MachineSpec::new("iad").app(&name));
-    }
-    println!("{}", api.base_url());
-    std::io::stdout().flush().unwrap();
-
+/// Imports every app's series into VictoriaMetrics at `vm_url` and waits
+/// until they can be queried.
+fn import_series(apps: usize, vm_url: &str) {
     let started = Instant::now();
     let regions = regions();
     let now_ms = SystemTime::now()
@@ -295,13 +333,8 @@ fn child(apps: usize, vm_url: &str) {
         }
         std::thread::sleep(Duration::from_millis(200));
     }
-    println!(
+    eprintln!(
         "imported {series} series into VictoriaMetrics in {:.1} s",
         started.elapsed().as_secs_f64()
     );
-    std::io::stdout().flush().unwrap();
-    // Serve until the parent is done.
-    let mut line = String::new();
-    let _ = std::io::stdin().read_line(&mut line);
-    drop(api);
 }
