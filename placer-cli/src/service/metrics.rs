@@ -1,19 +1,26 @@
 //! `GET /metrics`: what the engine sees and does, in the Prometheus
 //! exposition format (OpenMetrics text), through prometheus-client.
+//!
+//! The per-region gauges (`region_*`) are not kept as one gauge per series:
+//! with many apps that is hundreds of thousands of label sets. Each app's
+//! latest numbers are kept as one compact row per region
+//! ([`RegionGauges`]) and written out at each scrape.
 
-use std::collections::{BTreeSet, HashMap};
+use std::collections::{BTreeMap, BTreeSet};
 use std::sync::atomic::AtomicU64;
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use placer_core::policy::MachineBudget;
 use placer_core::policy::MachineTime;
 use placer_core::{FailedStage, Move, Outcome, Reason, Region, TickReport};
-use prometheus_client::encoding::{EncodeLabelSet, EncodeLabelValue};
+use prometheus_client::collector::Collector;
+use prometheus_client::encoding::{DescriptorEncoder, EncodeLabelSet};
 use prometheus_client::metrics::counter::Counter;
 use prometheus_client::metrics::family::Family;
 use prometheus_client::metrics::gauge::Gauge;
 use prometheus_client::metrics::histogram::{exponential_buckets, Histogram};
+use prometheus_client::metrics::MetricType;
 use prometheus_client::registry::Registry;
 
 /// The `Content-Type` of [`Metrics::render`]'s output.
@@ -42,28 +49,6 @@ type HistogramFamily = Family<AppLabels, Histogram, fn() -> Histogram>;
 
 fn tick_histogram() -> Histogram {
     Histogram::new(exponential_buckets(0.005, 2.0, 14))
-}
-
-#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelValue)]
-#[allow(non_camel_case_types)] // label values are written as they are named
-enum Window {
-    current,
-    short,
-    long,
-}
-
-#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
-struct AverageLabels {
-    app: String,
-    region: String,
-    window: Window,
-}
-
-#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
-struct ThresholdLabels {
-    app: String,
-    region: String,
-    kind: &'static str,
 }
 
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
@@ -95,11 +80,7 @@ struct StageLabels {
 #[derive(Debug)]
 pub struct Metrics {
     registry: Registry,
-    requests: Family<RegionLabels, FloatGauge>,
-    averages: Family<AverageLabels, FloatGauge>,
-    thresholds: Family<ThresholdLabels, FloatGauge>,
-    deployed: Family<RegionLabels, Gauge>,
-    unavailable: Family<RegionLabels, Gauge>,
+    regions: Arc<RegionGauges>,
     ignored: Family<RegionLabels, Counter>,
     actions: Family<ActionLabels, Counter>,
     skips: Family<ReasonLabels, Counter>,
@@ -112,16 +93,154 @@ pub struct Metrics {
     dry_run: Family<AppLabels, Gauge>,
     budget: Family<AppLabels, FloatGauge>,
     budget_spent: Family<AppLabels, FloatGauge>,
-    /// Per app, the regions of its per-region gauges, so a tick removes
-    /// the regions that left its report without touching other apps'.
-    shown: Mutex<HashMap<String, ShownRegions>>,
 }
 
+/// Every app's per-region gauges as its latest tick without an error left
+/// them: one row per region, written out at each scrape.
 #[derive(Debug, Default)]
-struct ShownRegions {
-    reported: BTreeSet<String>,
-    deployed: BTreeSet<String>,
-    unavailable: BTreeSet<String>,
+struct RegionGauges {
+    apps: Mutex<BTreeMap<String, Vec<RegionRow>>>,
+}
+
+/// One region of one app: what the `region_*` gauges show for it.
+#[derive(Debug, Clone)]
+struct RegionRow {
+    region: Region,
+    /// The region's numbers, when it was in the tick's report.
+    reported: Option<ReportedNumbers>,
+    /// Whether it runs the app (shown for reported and deployed regions).
+    deployed: Option<bool>,
+    /// Whether it sits out an unavailable region's backoff.
+    unavailable: bool,
+}
+
+#[derive(Debug, Clone, Copy)]
+struct ReportedNumbers {
+    requests: f64,
+    current: f64,
+    short: f64,
+    long: f64,
+    deploy_threshold: f64,
+    remove_threshold: f64,
+}
+
+impl RegionGauges {
+    fn apps(&self) -> std::sync::MutexGuard<'_, BTreeMap<String, Vec<RegionRow>>> {
+        self.apps
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+}
+
+/// Writes one gauge family: `value` of each app's rows that have one,
+/// labelled `app`, `region` and `extra`; nothing when no row has one.
+fn encode_gauges<V: prometheus_client::encoding::EncodeGaugeValue>(
+    encoder: &mut DescriptorEncoder,
+    apps: &BTreeMap<String, Vec<RegionRow>>,
+    (name, help): (&str, &str),
+    extra: Option<(&str, &str)>,
+    value: impl Fn(&RegionRow) -> Option<V>,
+) -> Result<(), std::fmt::Error> {
+    let rows = || {
+        apps.iter().flat_map(|(app, rows)| {
+            rows.iter()
+                .filter_map(|row| Some((app.as_str(), row.region, value(row)?)))
+        })
+    };
+    if rows().next().is_none() {
+        return Ok(());
+    }
+    let mut metric = encoder.encode_descriptor(name, help, None, MetricType::Gauge)?;
+    for (app, region, value) in rows() {
+        let labels = [("app", app), ("region", region.as_str())];
+        match extra {
+            Some(extra) => {
+                let labels = [labels[0], labels[1], extra];
+                metric.encode_family(&labels)?.encode_gauge(&value)?;
+            }
+            None => metric.encode_family(&labels)?.encode_gauge(&value)?,
+        }
+    }
+    Ok(())
+}
+
+const REQUESTS: (&str, &str) = (
+    "region_requests",
+    "Requests per region in the latest observation",
+);
+const AVERAGES: (&str, &str) = (
+    "region_traffic_average",
+    "Smoothed traffic per region: the value compared with the thresholds (current), and the short- and long-term averages",
+);
+const THRESHOLDS: (&str, &str) = (
+    "region_threshold",
+    "Deploy and remove thresholds per region in the latest tick",
+);
+const DEPLOYED: (&str, &str) = (
+    "region_deployed",
+    "1 when the region runs the app after the latest tick, else 0",
+);
+const UNAVAILABLE: (&str, &str) = (
+    "region_unavailable",
+    "1 for a region the backend could not deploy lately (no capacity, region refused), sitting out its backoff",
+);
+
+impl Collector for RegionGauges {
+    fn encode(&self, mut encoder: DescriptorEncoder) -> Result<(), std::fmt::Error> {
+        let apps = self.apps();
+        let numbers = |row: &RegionRow| row.reported;
+        encode_gauges(&mut encoder, &apps, REQUESTS, None, |row| {
+            Some(numbers(row)?.requests)
+        })?;
+        // One family, its windows one after the other for each region.
+        let windows: [(&str, fn(&ReportedNumbers) -> f64); 3] = [
+            ("current", |n| n.current),
+            ("short", |n| n.short),
+            ("long", |n| n.long),
+        ];
+        encode_windows(&mut encoder, &apps, AVERAGES, "window", &windows)?;
+        let kinds: [(&str, fn(&ReportedNumbers) -> f64); 2] = [
+            ("deploy", |n| n.deploy_threshold),
+            ("remove", |n| n.remove_threshold),
+        ];
+        encode_windows(&mut encoder, &apps, THRESHOLDS, "kind", &kinds)?;
+        encode_gauges(&mut encoder, &apps, DEPLOYED, None, |row| {
+            row.deployed.map(i64::from)
+        })?;
+        encode_gauges(&mut encoder, &apps, UNAVAILABLE, None, |row| {
+            row.unavailable.then_some(1_i64)
+        })
+    }
+}
+
+/// Writes one gauge family with one series per reported region and
+/// `label` value: `(value, number)` pairs.
+fn encode_windows(
+    encoder: &mut DescriptorEncoder,
+    apps: &BTreeMap<String, Vec<RegionRow>>,
+    (name, help): (&str, &str),
+    label: &str,
+    values: &[(&str, fn(&ReportedNumbers) -> f64)],
+) -> Result<(), std::fmt::Error> {
+    let rows = || {
+        apps.iter().flat_map(|(app, rows)| {
+            rows.iter()
+                .filter_map(|row| Some((app.as_str(), row.region, row.reported?)))
+        })
+    };
+    if rows().next().is_none() {
+        return Ok(());
+    }
+    let mut metric = encoder.encode_descriptor(name, help, None, MetricType::Gauge)?;
+    for (app, region, numbers) in rows() {
+        for (value, number) in values {
+            let labels = [("app", app), ("region", region.as_str()), (label, value)];
+            metric
+                .encode_family(&labels)?
+                .encode_gauge(&number(&numbers))?;
+        }
+    }
+    Ok(())
 }
 
 impl Default for Metrics {
@@ -135,11 +254,7 @@ impl Metrics {
     pub fn new() -> Self {
         let mut metrics = Metrics {
             registry: Registry::with_prefix("fly_placer"),
-            requests: Family::default(),
-            averages: Family::default(),
-            thresholds: Family::default(),
-            deployed: Family::default(),
-            unavailable: Family::default(),
+            regions: Arc::default(),
             ignored: Family::default(),
             actions: Family::default(),
             skips: Family::default(),
@@ -152,34 +267,9 @@ impl Metrics {
             dry_run: Family::default(),
             budget: Family::default(),
             budget_spent: Family::default(),
-            shown: Mutex::new(HashMap::new()),
         };
         let registry = &mut metrics.registry;
-        registry.register(
-            "region_requests",
-            "Requests per region in the latest observation",
-            metrics.requests.clone(),
-        );
-        registry.register(
-            "region_traffic_average",
-            "Smoothed traffic per region: the value compared with the thresholds (current), and the short- and long-term averages",
-            metrics.averages.clone(),
-        );
-        registry.register(
-            "region_threshold",
-            "Deploy and remove thresholds per region in the latest tick",
-            metrics.thresholds.clone(),
-        );
-        registry.register(
-            "region_deployed",
-            "1 when the region runs the app after the latest tick, else 0",
-            metrics.deployed.clone(),
-        );
-        registry.register(
-            "region_unavailable",
-            "1 for a region the backend could not deploy lately (no capacity, region refused), sitting out its backoff",
-            metrics.unavailable.clone(),
-        );
+        registry.register_collector(Box::new(Arc::clone(&metrics.regions)));
         registry.register(
             "ignored_regions",
             "Observations whose traffic from the region was ignored: not a Fly region (not in the region catalog)",
@@ -255,50 +345,7 @@ impl Metrics {
         self.budget.remove(&labels);
         self.budget_spent.remove(&labels);
         self.last_tick.remove(&labels);
-        let shown = self.shown().remove(app).unwrap_or_default();
-        self.remove_region_gauges(app, &shown.reported, &shown.deployed, &shown.unavailable);
-    }
-
-    fn shown(&self) -> std::sync::MutexGuard<'_, HashMap<String, ShownRegions>> {
-        self.shown
-            .lock()
-            .unwrap_or_else(|poisoned| poisoned.into_inner())
-    }
-
-    fn remove_region_gauges(
-        &self,
-        app: &str,
-        reported: &BTreeSet<String>,
-        deployed: &BTreeSet<String>,
-        unavailable: &BTreeSet<String>,
-    ) {
-        let labels = |region: &String| RegionLabels {
-            app: app.to_owned(),
-            region: region.clone(),
-        };
-        for region in reported {
-            self.requests.remove(&labels(region));
-            for window in [Window::current, Window::short, Window::long] {
-                self.averages.remove(&AverageLabels {
-                    app: app.to_owned(),
-                    region: region.clone(),
-                    window,
-                });
-            }
-            for kind in ["deploy", "remove"] {
-                self.thresholds.remove(&ThresholdLabels {
-                    app: app.to_owned(),
-                    region: region.clone(),
-                    kind,
-                });
-            }
-        }
-        for region in deployed {
-            self.deployed.remove(&labels(region));
-        }
-        for region in unavailable {
-            self.unavailable.remove(&labels(region));
-        }
+        self.regions.apps().remove(app);
     }
 
     /// Records the machine budget in force and what its current period has
@@ -406,84 +453,39 @@ impl Metrics {
                 })
                 .inc();
             if matches!(skipped.reason, Reason::Unavailable { .. }) {
-                unavailable.insert(skipped.region.to_string());
-                self.unavailable
-                    .get_or_create(&RegionLabels {
-                        app: app.clone(),
-                        region: skipped.region.to_string(),
-                    })
-                    .set(1);
+                unavailable.insert(skipped.region);
             }
         }
-        let reported: BTreeSet<String> = report.regions.keys().map(ToString::to_string).collect();
-        let known: BTreeSet<String> = report
-            .regions
-            .keys()
-            .chain(deployment.iter())
-            .map(ToString::to_string)
-            .collect();
-        // Regions that left the report leave the gauges too.
-        {
-            let mut shown = self.shown();
-            let previous = shown.entry(app.clone()).or_default();
-            self.remove_region_gauges(
-                &app,
-                &previous.reported.difference(&reported).cloned().collect(),
-                &previous.deployed.difference(&known).cloned().collect(),
-                &previous
-                    .unavailable
-                    .difference(&unavailable)
-                    .cloned()
-                    .collect(),
-            );
-            *previous = ShownRegions {
-                reported,
-                deployed: known,
-                unavailable,
-            };
+        // The tick's regions replace the app's rows: regions that left the
+        // report leave the gauges too.
+        let mut rows: BTreeMap<Region, RegionRow> = BTreeMap::new();
+        fn row(rows: &mut BTreeMap<Region, RegionRow>, region: Region) -> &mut RegionRow {
+            rows.entry(region).or_insert(RegionRow {
+                region,
+                reported: None,
+                deployed: None,
+                unavailable: false,
+            })
         }
         for (region, detail) in &report.regions {
-            let name = region.to_string();
-            let labels = RegionLabels {
-                app: app.clone(),
-                region: name.clone(),
-            };
-            self.requests.get_or_create(&labels).set(detail.requests);
-            for (window, value) in [
-                (Window::current, detail.current),
-                (Window::short, detail.short),
-                (Window::long, detail.long),
-            ] {
-                self.averages
-                    .get_or_create(&AverageLabels {
-                        app: app.clone(),
-                        region: name.clone(),
-                        window,
-                    })
-                    .set(value);
-            }
-            for (kind, value) in [
-                ("deploy", detail.deploy_threshold),
-                ("remove", detail.remove_threshold),
-            ] {
-                self.thresholds
-                    .get_or_create(&ThresholdLabels {
-                        app: app.clone(),
-                        region: name.clone(),
-                        kind,
-                    })
-                    .set(value);
-            }
+            row(&mut rows, *region).reported = Some(ReportedNumbers {
+                requests: detail.requests,
+                current: detail.current,
+                short: detail.short,
+                long: detail.long,
+                deploy_threshold: detail.deploy_threshold,
+                remove_threshold: detail.remove_threshold,
+            });
         }
-        let known = report.regions.keys().chain(deployment.iter());
-        for region in known {
-            self.deployed
-                .get_or_create(&RegionLabels {
-                    app: app.clone(),
-                    region: region.to_string(),
-                })
-                .set(i64::from(deployment.contains(region)));
+        for region in report.regions.keys().chain(deployment.iter()) {
+            row(&mut rows, *region).deployed = Some(deployment.contains(region));
         }
+        for region in unavailable {
+            row(&mut rows, region).unavailable = true;
+        }
+        self.regions
+            .apps()
+            .insert(app, rows.into_values().collect());
     }
 
     /// Records a failed save of the engine state.
