@@ -209,7 +209,9 @@ fn run(apps: usize, rate: f64) {
     let rss_scraped = memory(pid, "VmRSS");
     let peak = memory(pid, "VmHWM");
     let threads = memory(pid, "Threads");
-    drop(serve);
+    // Stopped as a service is (SIGTERM), so it saves its state and exits.
+    let _ = Command::new("kill").arg(pid.to_string()).status();
+    let _ = serve.0.wait();
 
     assert_eq!(reports.len(), apps, "one report per app");
     let mut deploys = 0;

@@ -76,6 +76,16 @@ async fn page_document(
 /// With several apps, a trigger without `?app=` ticks all of them and
 /// answers an object keyed by app: 200 when every tick observed and
 /// planned, 502 otherwise.
+/// One app's answer in `POST /trigger`'s object keyed by app.
+#[derive(serde::Serialize)]
+#[serde(untagged)]
+enum AppTick<'a> {
+    /// The tick's report.
+    Report(&'a placer_core::TickReport),
+    /// Why the tick did not run.
+    Failed { error: String },
+}
+
 async fn trigger(
     State(service): State<Arc<Service>>,
     Query(query): Query<AppQuery>,
@@ -115,16 +125,18 @@ async fn trigger(
             let all_ok = results
                 .values()
                 .all(|result| result.as_ref().is_ok_and(|report| report.is_ok()));
-            let body: serde_json::Map<String, serde_json::Value> = results
-                .into_iter()
+            // Written straight from the reports: with many apps, a JSON
+            // tree of them all would take many times the text's size.
+            let body: std::collections::BTreeMap<&str, AppTick<'_>> = results
+                .iter()
                 .map(|(app, result)| {
-                    let value = match result {
-                        Ok(report) => {
-                            serde_json::to_value(report.as_ref()).unwrap_or(serde_json::Value::Null)
-                        }
-                        Err(err) => json!({ "error": err.to_string() }),
+                    let tick = match result {
+                        Ok(report) => AppTick::Report(report),
+                        Err(err) => AppTick::Failed {
+                            error: err.to_string(),
+                        },
                     };
-                    (app, value)
+                    (app.as_str(), tick)
                 })
                 .collect();
             let status = if all_ok {

@@ -533,11 +533,11 @@ impl Service {
                 .collect();
         }
         // One traffic query for this tick.
-        if let Some(traffic) = self
+        let traffic = self
             .fleet
             .as_ref()
-            .and_then(|fleet| fleet.shared.traffic.as_ref())
-        {
+            .and_then(|fleet| fleet.shared.traffic.as_ref());
+        if let Some(traffic) = traffic {
             traffic.expire().await;
         }
         // A saved change reaches every app at this tick.
@@ -557,6 +557,10 @@ impl Service {
             if let Ok((name, result)) = joined {
                 results.insert(name, result);
             }
+        }
+        // Every app has its traffic: the answer is not kept until the next tick.
+        if let Some(traffic) = traffic {
+            traffic.expire().await;
         }
         results
     }
