@@ -78,55 +78,106 @@ pub struct ParsedResponse {
 /// # Errors
 /// [`PromError::Api`] or [`PromError::Decode`] as [`parse_response`].
 pub fn split_by_label(body: &[u8], label: &str) -> Result<BTreeMap<String, Vec<u8>>, PromError> {
-    let mut envelope: serde_json::Value =
+    // Read without building a JSON tree of the whole answer: with many apps
+    // it holds tens of thousands of series, and the tree would take many
+    // times the answer's size. Each series is kept as its text.
+    let envelope: SplitEnvelope<'_> =
         serde_json::from_slice(body).map_err(|e| PromError::decode(e.to_string()))?;
-    match envelope["status"].as_str() {
+    match envelope.status.as_ref().and_then(|status| status.as_str()) {
         Some("success") => {}
         Some("error") => {
+            let text = |value: Option<serde_json::Value>| {
+                value.and_then(|value| value.as_str().map(str::to_owned))
+            };
             return Err(PromError::Api {
-                error_type: envelope["errorType"]
-                    .as_str()
-                    .unwrap_or("unknown")
-                    .to_owned(),
-                message: envelope["error"].as_str().unwrap_or_default().to_owned(),
+                error_type: text(envelope.error_type).unwrap_or_else(|| "unknown".to_owned()),
+                message: text(envelope.error).unwrap_or_default(),
                 http_status: None,
-            })
+            });
         }
         _ => return Err(PromError::decode("not a Prometheus answer")),
     }
-    let result_type = envelope["data"]["resultType"].clone();
-    let warnings = envelope["warnings"].take();
-    let partial = envelope["isPartial"].take();
-    let Some(series) = envelope["data"]["result"].as_array_mut() else {
-        return Err(PromError::decode(
-            "a successful answer has no `data.result` list",
-        ));
-    };
-    let mut groups: BTreeMap<String, Vec<serde_json::Value>> = BTreeMap::new();
-    for one in series.drain(..) {
-        if let Some(value) = one["metric"][label].as_str() {
-            groups.entry(value.to_owned()).or_default().push(one);
+    let no_result = || PromError::decode("a successful answer has no `data.result` list");
+    let data: SplitData<'_> = envelope
+        .data
+        .and_then(|data| serde_json::from_str(data.get()).ok())
+        .ok_or_else(no_result)?;
+    let series = data.result.ok_or_else(no_result)?;
+    let mut groups: BTreeMap<String, Vec<&serde_json::value::RawValue>> = BTreeMap::new();
+    for one in series {
+        let Ok(labels) = serde_json::from_str::<SplitSeries<'_>>(one.get()) else {
+            continue;
+        };
+        let value = labels
+            .metric
+            .and_then(|metric| metric.get(label).copied())
+            .and_then(|value| serde_json::from_str::<std::borrow::Cow<'_, str>>(value.get()).ok());
+        if let Some(value) = value {
+            groups.entry(value.into_owned()).or_default().push(one);
         }
     }
+    let result_type = data.result_type.map_or("null", |value| value.get());
+    let warnings = not_null(envelope.warnings);
+    let partial = not_null(envelope.is_partial);
     Ok(groups
         .into_iter()
         .map(|(value, result)| {
-            let mut answer = serde_json::json!({
-                "status": "success",
-                "data": {"resultType": result_type, "result": result},
-            });
-            if !warnings.is_null() {
-                answer["warnings"] = warnings.clone();
+            let mut answer = String::from(r#"{"status":"success","data":{"resultType":"#);
+            answer.push_str(result_type);
+            answer.push_str(r#","result":["#);
+            for (i, one) in result.iter().enumerate() {
+                if i > 0 {
+                    answer.push(',');
+                }
+                answer.push_str(one.get());
             }
-            if !partial.is_null() {
-                answer["isPartial"] = partial.clone();
+            answer.push_str("]}");
+            if let Some(warnings) = warnings {
+                answer.push_str(r#","warnings":"#);
+                answer.push_str(warnings.get());
             }
-            (
-                value,
-                serde_json::to_vec(&answer).expect("JSON values encode"),
-            )
+            if let Some(partial) = partial {
+                answer.push_str(r#","isPartial":"#);
+                answer.push_str(partial.get());
+            }
+            answer.push('}');
+            (value, answer.into_bytes())
         })
         .collect())
+}
+
+/// `value` unless it is JSON `null`.
+fn not_null(value: Option<&serde_json::value::RawValue>) -> Option<&serde_json::value::RawValue> {
+    value.filter(|value| value.get().trim() != "null")
+}
+
+/// The parts of an answer [`split_by_label`] reads, the rest as text.
+#[derive(Deserialize)]
+struct SplitEnvelope<'a> {
+    status: Option<serde_json::Value>,
+    #[serde(rename = "errorType")]
+    error_type: Option<serde_json::Value>,
+    error: Option<serde_json::Value>,
+    #[serde(borrow)]
+    data: Option<&'a serde_json::value::RawValue>,
+    #[serde(borrow)]
+    warnings: Option<&'a serde_json::value::RawValue>,
+    #[serde(borrow, rename = "isPartial")]
+    is_partial: Option<&'a serde_json::value::RawValue>,
+}
+
+#[derive(Deserialize)]
+struct SplitData<'a> {
+    #[serde(borrow, rename = "resultType")]
+    result_type: Option<&'a serde_json::value::RawValue>,
+    #[serde(borrow)]
+    result: Option<Vec<&'a serde_json::value::RawValue>>,
+}
+
+#[derive(Deserialize)]
+struct SplitSeries<'a> {
+    #[serde(borrow)]
+    metric: Option<BTreeMap<std::borrow::Cow<'a, str>, &'a serde_json::value::RawValue>>,
 }
 
 /// Decodes the body of a `/api/v1/query` or `/api/v1/query_range` answer.

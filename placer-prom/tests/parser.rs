@@ -286,3 +286,22 @@ fn the_multi_app_query_matches_exactly_the_apps() {
     };
     assert_eq!(custom.apps_query(["shop"]), None);
 }
+
+#[test]
+fn a_split_answer_keeps_the_warnings_and_the_partial_flag() {
+    let body = br#"{"status":"success","isPartial":true,"warnings":["slow storage"],
+        "data":{"resultType":"vector","result":[
+        {"metric":{"app":"shop","region":"fra"},"value":[1800000000,"90"]},
+        {"metric":{"app":7,"region":"iad"},"value":[1800000000,"10"]},
+        {"metric":{"app":"bl\u006fg","region":"syd"},"value":[1800000000,"4"]}]}}"#;
+    let split = placer_prom::split_by_label(body, "app").unwrap();
+    // The series whose app is not a string is left out; escapes are read.
+    assert_eq!(split.keys().collect::<Vec<_>>(), ["blog", "shop"]);
+    let shop = placer_prom::parse_response(&split["shop"], "region").unwrap();
+    assert!(shop.partial);
+    assert_eq!(shop.warnings, ["slow storage"]);
+    assert_eq!(shop.snapshots[0].requests(&"fra".parse().unwrap()), 90.0);
+    let no_result = br#"{"status":"success","data":{"resultType":"vector","result":{}}}"#;
+    let err = placer_prom::split_by_label(no_result, "app").unwrap_err();
+    assert!(err.to_string().contains("data.result"), "{err}");
+}
