@@ -173,11 +173,14 @@ struct AppQuery {
 
 /// One app's document when asked for one (or when there is one), else
 /// every app's keyed by name.
-fn per_app<T: serde::Serialize>(
+/// One app's document, or every app's (written straight from the
+/// documents: with many apps a JSON tree of them would take many times
+/// the text's size).
+fn per_app<T: serde::Serialize, A: serde::Serialize>(
     service: &Service,
     query: &AppQuery,
     one: impl Fn(Option<&str>) -> Result<T, crate::service::UnknownApp>,
-    all: impl Fn() -> serde_json::Value,
+    all: impl Fn() -> A,
 ) -> Response {
     if query.app.is_none() && service.is_many() {
         return Json(all()).into_response();
@@ -186,6 +189,15 @@ fn per_app<T: serde::Serialize>(
         Ok(document) => Json(document).into_response(),
         Err(err) => error(StatusCode::NOT_FOUND, &err),
     }
+}
+
+/// `GET /health` of every app (its keys in the order they always had).
+#[derive(serde::Serialize)]
+struct AllHealth {
+    apps: std::collections::BTreeMap<String, crate::service::Health>,
+    failed_apps: std::collections::BTreeMap<String, String>,
+    status: &'static str,
+    version: &'static str,
 }
 
 async fn health(State(service): State<Arc<Service>>, Query(query): Query<AppQuery>) -> Response {
@@ -197,12 +209,12 @@ async fn health(State(service): State<Arc<Service>>, Query(query): Query<AppQuer
             let apps = service.health_all();
             let failed = service.failed_apps();
             let degraded = !failed.is_empty() || apps.values().any(|health| health.status != "ok");
-            json!({
-                "status": if degraded { "degraded" } else { "ok" },
-                "version": env!("CARGO_PKG_VERSION"),
-                "apps": apps,
-                "failed_apps": failed,
-            })
+            AllHealth {
+                apps,
+                failed_apps: failed,
+                status: if degraded { "degraded" } else { "ok" },
+                version: env!("CARGO_PKG_VERSION"),
+            }
         },
     )
 }
@@ -228,7 +240,7 @@ async fn state(State(service): State<Arc<Service>>, Query(query): Query<AppQuery
         &service,
         &query,
         |app| service.state_of(app),
-        || json!(service.state_all()),
+        || service.state_all(),
     )
 }
 
@@ -237,7 +249,7 @@ async fn traffic(State(service): State<Arc<Service>>, Query(query): Query<AppQue
         &service,
         &query,
         |app| service.traffic_of(app),
-        || json!(service.traffic_all()),
+        || service.traffic_all(),
     )
 }
 
