@@ -13,7 +13,8 @@
 //! API and the import of the series run in this process; the placer runs
 //! as `fly-placer serve` in its own process, so the memory figures are the
 //! whole serve process's, read from its `/proc/PID/status`: after start,
-//! after the tick, after one scrape of `/metrics`, and the peak (`VmHWM`).
+//! after the tick, after one scrape of `/metrics`, after reading every
+//! app's `/state` and `/health`, and the peak (`VmHWM`).
 
 use std::io::{BufRead, BufReader};
 use std::path::PathBuf;
@@ -207,6 +208,18 @@ fn run(apps: usize, rate: f64) {
         .text()
         .unwrap();
     let rss_scraped = memory(pid, "VmRSS");
+    // Every app's state and health, as an operator would look at them.
+    let mut documents = 0;
+    for path in ["/state", "/health"] {
+        let body = client
+            .get(format!("http://{address}{path}"))
+            .send()
+            .unwrap()
+            .bytes()
+            .unwrap();
+        documents += body.len();
+    }
+    let rss_read = memory(pid, "VmRSS");
     let peak = memory(pid, "VmHWM");
     let threads = memory(pid, "Threads");
     // Stopped as a service is (SIGTERM), so it saves its state and exits.
@@ -256,7 +269,11 @@ fn run(apps: usize, rate: f64) {
         metrics.len() / 1024
     );
     println!(
-        "serve process memory (KiB): RSS after start {rss_started} (peak so far {peak_started}), after the tick {rss_ticked} (peak so far {peak_ticked}), after a scrape {rss_scraped}; peak {peak}; {threads} threads"
+        "GET /state and /health of every app: {} KiB",
+        documents / 1024
+    );
+    println!(
+        "serve process memory (KiB): RSS after start {rss_started} (peak so far {peak_started}), after the tick {rss_ticked} (peak so far {peak_ticked}), after a scrape {rss_scraped}, after /state and /health {rss_read}; peak {peak}; {threads} threads"
     );
     println!(
         "engine state files: {:.1} KiB per app on disk",

@@ -93,6 +93,8 @@ pub struct Metrics {
     dry_run: Family<AppLabels, Gauge>,
     budget: Family<AppLabels, FloatGauge>,
     budget_spent: Family<AppLabels, FloatGauge>,
+    /// The length of the latest rendered text.
+    rendered_len: std::sync::atomic::AtomicUsize,
 }
 
 /// Every app's per-region gauges as its latest tick without an error left
@@ -267,6 +269,7 @@ impl Metrics {
             dry_run: Family::default(),
             budget: Family::default(),
             budget_spent: Family::default(),
+            rendered_len: Default::default(),
         };
         let registry = &mut metrics.registry;
         registry.register_collector(Box::new(Arc::clone(&metrics.regions)));
@@ -521,9 +524,14 @@ impl Metrics {
 
     /// Every metric in the OpenMetrics text format.
     pub fn render(&self) -> String {
-        let mut text = String::new();
+        // Sized from the last scrape, so a large text (many apps) is not
+        // copied over and over while it grows.
+        let last = self.rendered_len.load(std::sync::atomic::Ordering::Relaxed);
+        let mut text = String::with_capacity(last + last / 16);
         prometheus_client::encoding::text::encode(&mut text, &self.registry)
             .expect("writing to a String cannot fail");
+        self.rendered_len
+            .store(text.len(), std::sync::atomic::Ordering::Relaxed);
         text
     }
 }
