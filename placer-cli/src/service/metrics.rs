@@ -195,13 +195,13 @@ impl Collector for RegionGauges {
             Some(numbers(row)?.requests)
         })?;
         // One family, its windows one after the other for each region.
-        let windows: [(&str, fn(&ReportedNumbers) -> f64); 3] = [
+        let windows: [Part; 3] = [
             ("current", |n| n.current),
             ("short", |n| n.short),
             ("long", |n| n.long),
         ];
         encode_windows(&mut encoder, &apps, AVERAGES, "window", &windows)?;
-        let kinds: [(&str, fn(&ReportedNumbers) -> f64); 2] = [
+        let kinds: [Part; 2] = [
             ("deploy", |n| n.deploy_threshold),
             ("remove", |n| n.remove_threshold),
         ];
@@ -215,6 +215,9 @@ impl Collector for RegionGauges {
     }
 }
 
+/// A label value and the number shown under it.
+type Part = (&'static str, fn(&ReportedNumbers) -> f64);
+
 /// Writes one gauge family with one series per reported region and
 /// `label` value: `(value, number)` pairs.
 fn encode_windows(
@@ -222,7 +225,7 @@ fn encode_windows(
     apps: &BTreeMap<String, Vec<RegionRow>>,
     (name, help): (&str, &str),
     label: &str,
-    values: &[(&str, fn(&ReportedNumbers) -> f64)],
+    values: &[Part],
 ) -> Result<(), std::fmt::Error> {
     let rows = || {
         apps.iter().flat_map(|(app, rows)| {
