@@ -4,7 +4,7 @@
 //! The per-region gauges (`region_*`) are not kept as one gauge per series:
 //! with many apps that is hundreds of thousands of label sets. Each app's
 //! latest numbers are kept as one compact row per region
-//! ([`RegionGauges`]) and written out at each scrape.
+//! and written out at each scrape.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::sync::atomic::AtomicU64;
