@@ -42,7 +42,12 @@ pub fn config_with_history(history: usize) -> PlacerConfig {
 
 /// An engine that has seen `history` ticks of traffic.
 pub fn warmed_placer(history: usize, salt: u64) -> Placer {
-    let mut placer = Placer::new(config_with_history(history)).expect("valid config");
+    warmed_placer_with(config_with_history(history), history, salt)
+}
+
+/// An engine with `config` that has seen `history` ticks of traffic.
+pub fn warmed_placer_with(config: PlacerConfig, history: usize, salt: u64) -> Placer {
+    let mut placer = Placer::new(config).expect("valid config");
     let mut state = placer.state().clone();
     for index in 0..history {
         state.record(&snapshot(index, salt), placer.config());

@@ -5,7 +5,7 @@
 //!
 //! ```text
 //! cargo build --release -p placer-cli --bin fly-placer
-//! cargo run --release -p placer-benches --bin many_apps -- [APPS] [CALLS_PER_SECOND]
+//! cargo run --release -p placer-benches --bin many_apps -- [APPS] [CALLS_PER_SECOND] [MORE_CONFIG]
 //! ```
 //!
 //! Needs `victoria-metrics` on the PATH and `fly-placer` built beside this
@@ -44,7 +44,9 @@ fn main() {
     let args: Vec<String> = std::env::args().collect();
     let apps: usize = args.get(1).map_or(1000, |n| n.parse().unwrap());
     let rate: f64 = args.get(2).map_or(200.0, |n| n.parse().unwrap());
-    run(apps, rate);
+    // More top-level config, e.g. `forecast: {method: none}`.
+    let extra = args.get(3).cloned().unwrap_or_default();
+    run(apps, rate, &extra);
 }
 
 /// The `fly-placer` binary: `FLY_PLACER`, else the one beside this binary.
@@ -82,7 +84,7 @@ impl Drop for Killed {
     }
 }
 
-fn run(apps: usize, rate: f64) {
+fn run(apps: usize, rate: f64, extra: &str) {
     let binary = fly_placer();
     let scratch = tempfile::tempdir().unwrap();
     let port = free_port();
@@ -131,6 +133,7 @@ fn run(apps: usize, rate: f64) {
         api.base_url(),
         (rate as u32).max(1),
     );
+    let config = format!("{config}{extra}\n");
     let config_path = scratch.path().join("config.yml");
     std::fs::write(&config_path, config).unwrap();
 
