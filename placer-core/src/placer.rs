@@ -244,7 +244,7 @@ impl Placer {
     }
 
     /// Teaches the forecaster past traffic, so that a placer that starts
-    /// now forecasts from its first tick rather than after a day of
+    /// now forecasts from its first tick rather than after a week of
     /// watching (the service backfills it from Prometheus at start).
     ///
     /// Each snapshot of `history` is fed to the forecaster only: the
@@ -269,21 +269,21 @@ impl Placer {
     ///
     /// let mut placer = Placer::new(PlacerConfig::default()).unwrap();
     /// let start = Timestamp::from_unix_seconds(1_799_020_800);
-    /// let day: Vec<TrafficSnapshot> = (0..24 * 60 + 1)
+    /// let week: Vec<TrafficSnapshot> = (0..7 * 24 * 60 + 1)
     ///     .map(|minute| {
     ///         let at = start + Duration::from_secs(60 * minute);
     ///         TrafficSnapshot::new(at, [("fra", 40.0)]).unwrap()
     ///     })
     ///     .collect();
-    /// let summary = placer.warm_start(&day);
-    /// assert_eq!(summary.used, day.len());
+    /// let summary = placer.warm_start(&week);
+    /// assert_eq!(summary.used, week.len());
     /// assert!(summary.status.is_forecasting());
     /// // Only the forecaster learnt: no history, no observation yet.
     /// assert_eq!(placer.state().last_observation(), None);
     /// assert!(placer.state().region(&"fra".parse().unwrap()).is_none());
     ///
     /// let mut cold = Placer::new(PlacerConfig::default()).unwrap();
-    /// let summary = cold.warm_start(&day[..60]);
+    /// let summary = cold.warm_start(&week[..24 * 60]);
     /// assert!(matches!(summary.status, ForecastStatus::Learning { .. }));
     /// ```
     pub fn warm_start(&mut self, history: &[TrafficSnapshot]) -> WarmStart {
@@ -638,6 +638,10 @@ impl Placer {
             actions: outcomes,
             error: None,
             ignored_regions: self.ignored.clone(),
+            forecast: self
+                .policy
+                .plans_with_forecasts()
+                .then(|| self.forecast_status()),
         }
     }
 }

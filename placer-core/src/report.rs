@@ -7,6 +7,7 @@ use std::sync::Arc;
 
 use serde::{Deserialize, Serialize};
 
+use crate::forecast::ForecastStatus;
 use crate::policy::PolicyName;
 use crate::{Decision, Move, Region, Timestamp};
 
@@ -112,6 +113,12 @@ pub struct TickReport {
     /// of the JSON when empty.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub ignored_regions: Vec<Region>,
+    /// For a policy that plans with forecasts (the latency policy):
+    /// whether it did this tick, or reacted to observed traffic only and
+    /// why (forecasting off, or not enough history yet). Left out of the
+    /// JSON for other policies.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub forecast: Option<ForecastStatus>,
 }
 
 /// The step at which a tick gave up (see [`TickReport::failed_stage`]).
@@ -251,6 +258,7 @@ impl TickReport {
             actions: Vec::new(),
             error: Some(error),
             ignored_regions: Vec::new(),
+            forecast: None,
         }
     }
 

@@ -6,9 +6,10 @@ use std::collections::BTreeSet;
 use serde::{Deserialize, Serialize};
 
 use placer_core::config::InvalidConfig;
+use placer_core::forecast::WarmStart;
 use placer_core::{
     Action, InMemoryActuator, LatencyModel, Outcome, Placer, PlacerConfig, Region, ScriptedSource,
-    Timestamp,
+    Timestamp, TrafficSnapshot,
 };
 
 use crate::{Timeline, Trace};
@@ -40,6 +41,9 @@ pub struct Replay {
     pub timeline: Timeline,
     /// Each tick's decisions.
     pub decisions: Vec<TickDecision>,
+    /// What the engine made of the history it was warm-started with
+    /// ([`replay_after`]); `None` for a replay without one.
+    pub warm_start: Option<WarmStart>,
 }
 
 /// Replays `trace` from the `initial` deployment with `config`, calling
@@ -90,10 +94,54 @@ pub async fn replay_with_model(
     model: &LatencyModel,
     trace: &Trace,
     initial: &BTreeSet<Region>,
+    progress: impl FnMut(usize),
+) -> Result<Replay, InvalidConfig> {
+    replay_after(config, model, None, trace, initial, progress).await
+}
+
+/// Like [`replay_with_model`], after a [warm start](Placer::warm_start)
+/// of the forecaster from `history` (the traffic before the trace, as the
+/// service backfills it from Prometheus at start): the replay then shows
+/// what a placer that knew the earlier weeks would do.
+///
+/// ```
+/// # futures::executor::block_on(async {
+/// use placer_core::{LatencyModel, PlacerConfig, Region};
+/// use placer_lab::{backtest, scenario};
+/// use std::time::Duration;
+///
+/// let weeks = scenario::generate(
+///     scenario::Scenario::BusinessHours,
+///     Duration::from_secs(3 * 24 * 3600),
+///     7,
+///     Duration::from_secs(600),
+/// )
+/// .unwrap();
+/// let (history, rest) = weeks.ticks().split_at(weeks.len() * 2 / 3);
+/// let trace = placer_lab::Trace::new(rest.to_vec()).unwrap();
+/// let initial = ["iad".parse::<Region>().unwrap()].into();
+/// let config = PlacerConfig::default();
+/// let model = LatencyModel::distance();
+/// let replay = backtest::replay_after(&config, &model, Some(history), &trace, &initial, |_| {})
+///     .await
+///     .unwrap();
+/// assert!(replay.warm_start.unwrap().status.is_forecasting());
+/// # });
+/// ```
+///
+/// # Errors
+/// [`InvalidConfig`] when `config` breaks a rule.
+pub async fn replay_after(
+    config: &PlacerConfig,
+    model: &LatencyModel,
+    history: Option<&[TrafficSnapshot]>,
+    trace: &Trace,
+    initial: &BTreeSet<Region>,
     mut progress: impl FnMut(usize),
 ) -> Result<Replay, InvalidConfig> {
     let mut placer = Placer::new(config.clone())?;
     placer.set_latency_model(model.clone());
+    let warm_start = history.map(|history| placer.warm_start(history));
     let actuator = InMemoryActuator::new(initial.iter().copied());
     let source = ScriptedSource::new();
     let mut timeline = Timeline::new(initial.clone());
@@ -122,6 +170,7 @@ pub async fn replay_with_model(
     Ok(Replay {
         timeline,
         decisions,
+        warm_start,
     })
 }
 

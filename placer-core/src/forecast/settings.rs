@@ -54,7 +54,7 @@ pub struct ForecastSettings {
     pub bucket: Duration,
     /// How much observed history the forecaster needs before the policy
     /// uses its forecasts (before that it is purely reactive, and says so).
-    /// Default one day: every hour of the day has been seen once.
+    /// Default seven days: every hour of the week has been seen once.
     #[serde(with = "duration")]
     pub min_history: Duration,
     /// How much past traffic a placer reads from its metrics source when it
@@ -75,7 +75,7 @@ impl Default for ForecastSettings {
             method: "seasonal".to_owned(),
             lead_time: None,
             bucket: Duration::from_secs(3600),
-            min_history: Duration::from_secs(24 * 3600),
+            min_history: Duration::from_secs(7 * 24 * 3600),
             warm_start: 14 * DAY,
         }
     }

@@ -156,7 +156,10 @@ impl ForecastState {
         match (&self.model, &self.settings) {
             (Some(model), Some(settings)) => {
                 let learned_secs = model.learned().as_secs();
-                if model.learned() >= settings.min_history {
+                // A week of one-minute observations spans a week less one
+                // minute: each observation counts for its tick.
+                let tick = model.tick().unwrap_or_default();
+                if model.learned() + tick >= settings.min_history {
                     ForecastStatus::Forecasting { learned_secs }
                 } else {
                     ForecastStatus::Learning {

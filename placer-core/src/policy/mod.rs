@@ -142,4 +142,11 @@ pub trait PlacementPolicy: Send + Sync {
     /// are. `memory` is what the policy kept from the previous tick; what it
     /// stores there is kept when the plan is committed.
     fn propose(&self, view: &PlanningView<'_>, memory: &mut PolicyMemory) -> Vec<Decision>;
+
+    /// True for a policy that plans with the engine's traffic forecasts
+    /// (`view.state.forecast()`): its reports then say whether it did.
+    /// Default false.
+    fn plans_with_forecasts(&self) -> bool {
+        false
+    }
 }

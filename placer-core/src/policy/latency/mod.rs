@@ -38,6 +38,7 @@
 mod baseline;
 mod budget;
 mod explain;
+mod forecast;
 mod memory;
 mod reason;
 mod settings;
@@ -54,6 +55,7 @@ pub use baseline::TrafficBaseline;
 use budget::BudgetLimits;
 pub use budget::MachineTime;
 use explain::Explainer;
+use forecast::Outlook;
 pub use memory::LatencyMemory;
 pub use reason::LatencyReason;
 pub use settings::{LatencySettings, MachineBudget, DEFAULT_MIN_REGION_SAVING};
@@ -96,6 +98,10 @@ impl PlacementPolicy for LatencyPolicy {
         memory.store(&mine);
         proposals
     }
+
+    fn plans_with_forecasts(&self) -> bool {
+        true
+    }
 }
 
 impl LatencyPolicy {
@@ -103,12 +109,7 @@ impl LatencyPolicy {
         let config = view.config;
         let settings: LatencySettings = config.policy_settings.get();
         let window = settings.stabilization_window;
-        let weights: Vec<(Region, f64)> = view
-            .regions
-            .iter()
-            .map(|(region, detail)| (*region, weight(detail, view.deployed.contains(region))))
-            .filter(|(_, weight)| *weight > 0.0)
-            .collect();
+        let Outlook { weights, raised } = Outlook::new(view, &settings);
         let total: f64 = weights.iter().map(|(_, w)| w).sum();
         // A gap in observation (the service was down) is not evidence that a
         // better set stayed better: the patient wait starts again.
@@ -291,7 +292,15 @@ impl LatencyPolicy {
                             remaining_secs: window_holds(region).unwrap_or_default(),
                         }),
                     ),
-                    (true, true) => (Action::None, explainer.keep(region)),
+                    (true, true) => match raised.get(region) {
+                        Some(forecast) => (
+                            Action::None,
+                            Reason::policy(LatencyReason::ExpectedAgain {
+                                forecast: *forecast,
+                            }),
+                        ),
+                        None => (Action::None, explainer.keep(region)),
+                    },
                     (false, false) if awaited.contains(region) => (
                         Action::None,
                         Reason::policy(LatencyReason::BudgetWait {
@@ -306,7 +315,15 @@ impl LatencyPolicy {
                             regions: problem.max_size,
                         }),
                     ),
-                    (true, false) if ready => (Action::Deploy, explainer.deploy(region)),
+                    (true, false) if ready => match raised.get(region) {
+                        Some(forecast) => (
+                            Action::Deploy,
+                            Reason::policy(LatencyReason::Ahead {
+                                forecast: *forecast,
+                            }),
+                        ),
+                        None => (Action::Deploy, explainer.deploy(region)),
+                    },
                     (false, true) if ready && over_budget => (
                         Action::Remove,
                         Reason::policy(LatencyReason::OverBudget {
@@ -477,5 +494,7 @@ fn hold_all(view: &PlanningView<'_>, reason: Reason) -> Vec<Decision> {
 
 #[cfg(test)]
 mod budget_tests;
+#[cfg(test)]
+mod forecast_tests;
 #[cfg(test)]
 mod tests;

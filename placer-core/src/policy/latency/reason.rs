@@ -2,6 +2,7 @@
 
 use std::fmt;
 
+use crate::forecast::Forecast;
 use crate::policy::PolicyReason;
 use crate::Region;
 
@@ -109,6 +110,18 @@ pub enum LatencyReason {
         /// Whole seconds until the successor has started.
         remaining_secs: u64,
     },
+    /// Deployed ahead of the traffic the forecast expects, so that the
+    /// machine is serving when it comes.
+    Ahead {
+        /// The busiest traffic expected over the lead time.
+        forecast: Forecast,
+    },
+    /// Kept although its traffic is falling: the forecast expects it back
+    /// sooner than a removed region could return.
+    ExpectedAgain {
+        /// The busiest traffic expected before then.
+        forecast: Forecast,
+    },
 }
 
 impl PolicyReason for LatencyReason {
@@ -126,6 +139,8 @@ impl PolicyReason for LatencyReason {
             LatencyReason::BudgetWait { .. } => "latency_budget_wait",
             LatencyReason::OverBudget { .. } => "latency_over_budget",
             LatencyReason::AwaitingStartup { .. } => "latency_awaiting_startup",
+            LatencyReason::Ahead { .. } => "latency_ahead",
+            LatencyReason::ExpectedAgain { .. } => "latency_expected_again",
         }
     }
 }
@@ -209,6 +224,12 @@ impl fmt::Display for LatencyReason {
                 f,
                 "To be removed once {successor}, which takes over its users, has started ({remaining_secs} seconds remaining)"
             ),
+            LatencyReason::Ahead { forecast } => {
+                write!(f, "Deployed ahead of its traffic: {forecast}")
+            }
+            LatencyReason::ExpectedAgain { forecast } => {
+                write!(f, "Kept for the traffic to come: {forecast}")
+            }
         }
     }
 }
