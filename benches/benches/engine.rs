@@ -2,12 +2,15 @@
 
 use criterion::{criterion_group, criterion_main, BatchSize, BenchmarkId, Criterion, Throughput};
 use futures::executor::block_on;
-use placer_benches::{half_deployed, snapshot, tick_time, warmed_placer, REGIONS};
+use placer_benches::{
+    config_with_history, half_deployed, snapshot, tick_time, warmed_placer, REGIONS,
+};
 use std::collections::{BTreeMap, BTreeSet};
 use std::time::Duration;
 
+use placer_core::forecast::{ForecastSettings, NO_FORECAST};
 use placer_core::policy::PolicyName;
-use placer_core::{InMemoryActuator, LatencyModel, PlacerConfig, Region, ScriptedSource};
+use placer_core::{InMemoryActuator, LatencyModel, Placer, PlacerConfig, Region, ScriptedSource};
 use placer_lab::scenario::{self, Scenario};
 use placer_lab::{backtest, FixedK};
 
@@ -102,12 +105,53 @@ fn backtest_throughput(c: &mut Criterion) {
     group.finish();
 }
 
+/// One latency-policy tick with 35 regions, reacting only (`forecast.method:
+/// none`, the latency tick before forecasts) and planning with forecasts
+/// (the seasonal forecaster warm-started with a week of history).
+fn latency_tick_with_forecasts(c: &mut Criterion) {
+    const WEEK: usize = 7 * 24 * 60;
+    let mut group = c.benchmark_group("latency_tick_35_regions");
+    for method in [NO_FORECAST, "seasonal"] {
+        let mut config = config_with_history(20).with_policy(PolicyName::LATENCY);
+        config.policy_settings.set(&ForecastSettings {
+            method: method.to_owned(),
+            ..ForecastSettings::default()
+        });
+        let mut placer = Placer::new(config).expect("valid config");
+        let week: Vec<_> = (0..WEEK).map(|index| snapshot(index, 3)).collect();
+        placer.warm_start(&week);
+        for index in WEEK..WEEK + 20 {
+            placer.observe(&snapshot(index, 3));
+        }
+        let label = if method == NO_FORECAST {
+            "reactive"
+        } else {
+            "forecasting"
+        };
+        group.bench_function(label, |b| {
+            b.iter_batched(
+                || {
+                    let source = ScriptedSource::from_snapshots([snapshot(WEEK + 20, 3)]);
+                    let actuator = InMemoryActuator::new(half_deployed());
+                    (placer.clone(), source, actuator)
+                },
+                |(mut placer, source, actuator)| {
+                    block_on(placer.tick(&source, &actuator, tick_time(WEEK + 20)))
+                },
+                BatchSize::SmallInput,
+            )
+        });
+    }
+    group.finish();
+}
+
 criterion_group!(
     benches,
     plan_35_regions,
     kmedian_35_regions,
     full_tick_in_memory,
     batch_of_apps,
-    backtest_throughput
+    backtest_throughput,
+    latency_tick_with_forecasts
 );
 criterion_main!(benches);

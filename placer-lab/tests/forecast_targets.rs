@@ -167,6 +167,19 @@ fn on_business_hours_forecasting_beats_reacting_and_the_seed_rule() {
 
     let (seed_hours, seed_rtt) = (forecast.rows[SEED].machine_hours, rtt_of(&forecast, SEED));
     let at_seed = priced_to(&history, &trace, seed_hours);
+    for (name, report) in [
+        ("reactive", &reactive),
+        ("forecasting", &forecast),
+        ("forecasting at reactive machine-h", &priced),
+        ("forecasting at seed machine-h", &at_seed),
+    ] {
+        println!(
+            "{name}: {:.3} ms, {:.1} machine-h, {} flaps (seed {seed_rtt:.3} ms, {seed_hours:.1} machine-h)",
+            rtt(report),
+            report.rows[POLICY].machine_hours,
+            report.rows[POLICY].flaps
+        );
+    }
     assert!(
         rtt(&at_seed) < seed_rtt,
         "at the seed's {seed_hours:.1} machine-hours: {:.3} ms against its {seed_rtt:.3} ms\n{at_seed}",
@@ -186,6 +199,11 @@ fn on_weekly_growth_forecasting_stays_near_the_oracle() {
     let (history, trace) = weeks(Scenario::WeeklyGrowth, 2);
     let forecast = report(&config("seasonal", 1000.0), &history, &trace, true);
     let ratio = forecast.ratio_to_oracle.unwrap();
+    println!(
+        "weekly-growth: {:.3} ms, {:.1} machine-h, ratio to oracle {ratio:.3}",
+        rtt(&forecast),
+        forecast.rows[POLICY].machine_hours
+    );
     assert!(ratio <= 1.10, "{ratio:.3}\n{forecast}");
     assert_eq!(forecast.rows[POLICY].flaps, 0, "{forecast}");
 }
