@@ -9,7 +9,8 @@
 //! a week earlier) and `persistence` (the latest observation: what a
 //! reactive policy plans with).
 //!
-//! Usage: cargo run --release -p placer-benches --bin forecast_error -- [days] [warm-up days] [lead minutes] [seed]
+//! Usage: `cargo run -p placer-benches --bin forecast_error -- DAYS WARM_UP_DAYS LEAD_MINUTES SEED`
+//! (defaults 21, 7, 4, 42).
 
 use std::collections::BTreeMap;
 use std::time::Duration;
