@@ -112,12 +112,12 @@ pub async fn replay_with_model(
 ///
 /// let weeks = scenario::generate(
 ///     scenario::Scenario::BusinessHours,
-///     Duration::from_secs(3 * 24 * 3600),
+///     Duration::from_secs(8 * 24 * 3600),
 ///     7,
 ///     Duration::from_secs(600),
 /// )
 /// .unwrap();
-/// let (history, rest) = weeks.ticks().split_at(weeks.len() * 2 / 3);
+/// let (history, rest) = weeks.ticks().split_at(weeks.len() * 7 / 8);
 /// let trace = placer_lab::Trace::new(rest.to_vec()).unwrap();
 /// let initial = ["iad".parse::<Region>().unwrap()].into();
 /// let config = PlacerConfig::default();
