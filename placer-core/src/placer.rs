@@ -157,6 +157,7 @@ impl Placer {
         policy: Arc<dyn PlacementPolicy>,
         custom_policy: bool,
     ) -> Self {
+        state.set_forecast_used(policy.plans_with_forecasts());
         state.adapt_to(&config);
         Placer {
             config,
@@ -192,6 +193,8 @@ impl Placer {
             config.validate()?;
             self.policy = built_in(&config, &self.latency_model);
         }
+        self.state
+            .set_forecast_used(self.policy.plans_with_forecasts());
         self.state.adapt_to(&config);
         self.config = config;
         Ok(())
@@ -265,9 +268,12 @@ impl Placer {
     /// ```
     /// use std::time::Duration;
     /// use placer_core::forecast::ForecastStatus;
+    /// use placer_core::policy::PolicyName;
     /// use placer_core::{Placer, PlacerConfig, Timestamp, TrafficSnapshot};
     ///
-    /// let mut placer = Placer::new(PlacerConfig::default()).unwrap();
+    /// // The latency policy plans with forecasts.
+    /// let config = PlacerConfig::default().with_policy(PolicyName::LATENCY);
+    /// let mut placer = Placer::new(config.clone()).unwrap();
     /// let start = Timestamp::from_unix_seconds(1_799_020_800);
     /// let week: Vec<TrafficSnapshot> = (0..7 * 24 * 60 + 1)
     ///     .map(|minute| {
@@ -282,7 +288,7 @@ impl Placer {
     /// assert_eq!(placer.state().last_observation(), None);
     /// assert!(placer.state().region(&"fra".parse().unwrap()).is_none());
     ///
-    /// let mut cold = Placer::new(PlacerConfig::default()).unwrap();
+    /// let mut cold = Placer::new(config).unwrap();
     /// let summary = cold.warm_start(&week[..24 * 60]);
     /// assert!(matches!(summary.status, ForecastStatus::Learning { .. }));
     /// ```
@@ -325,8 +331,9 @@ impl Placer {
     /// It asks [`MetricsSource::history`] for the `forecast.warm_start`
     /// before `now` (default 14 days) every [`BACKFILL_STEP`], less what
     /// the forecaster already learnt (a restored state holding the last
-    /// hour only reads that hour). Nothing is read when forecasting is off
-    /// or `warm_start` is `0`. A source that keeps no history gives an empty
+    /// hour only reads that hour). Nothing is read when forecasting is off,
+    /// `warm_start` is `0` or the policy plans on observed traffic only
+    /// (see [`PlacementPolicy::plans_with_forecasts`]). A source that keeps no history gives an empty
     /// answer, and the returned [`WarmStart`] then says the engine reacts to
     /// observed traffic until it has learnt `forecast.min_history`.
     ///
@@ -337,6 +344,7 @@ impl Placer {
     /// ```
     /// # futures::executor::block_on(async {
     /// use std::time::Duration;
+    /// use placer_core::policy::PolicyName;
     /// use placer_core::{MetricsError, MetricsSource, Placer, PlacerConfig, Timestamp, TrafficSnapshot};
     ///
     /// /// 40 requests in fra at every step, as far back as asked.
@@ -360,7 +368,8 @@ impl Placer {
     ///     }
     /// }
     ///
-    /// let mut placer = Placer::new(PlacerConfig::default()).unwrap();
+    /// let config = PlacerConfig::default().with_policy(PolicyName::LATENCY);
+    /// let mut placer = Placer::new(config).unwrap();
     /// let now = Timestamp::from_unix_seconds(1_800_000_000);
     /// let summary = placer.backfill(&Steady, now).await.unwrap();
     /// assert!(summary.status.is_forecasting());

@@ -206,6 +206,13 @@ impl EngineState {
         self.forecast.learn(snapshot)
     }
 
+    /// Tells the forecaster whether the engine's policy plans with
+    /// forecasts; when it does not, none is kept (see
+    /// [`ForecastState::adapt_to`]). Applied at the next `adapt_to`.
+    pub(crate) fn set_forecast_used(&mut self, used: bool) {
+        self.forecast.set_used(used);
+    }
+
     /// The traffic forecaster and whether it forecasts yet.
     pub fn forecast(&self) -> &ForecastState {
         &self.forecast

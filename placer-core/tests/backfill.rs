@@ -7,6 +7,7 @@ use std::time::Duration;
 use async_trait::async_trait;
 use futures::executor::block_on;
 use placer_core::forecast::{ForecastSettings, ForecastStatus, BACKFILL_STEP};
+use placer_core::policy::PolicyName;
 use placer_core::TrafficSnapshot;
 use placer_core::{EngineState, MetricsError, MetricsSource, Placer, PlacerConfig, Timestamp};
 
@@ -69,8 +70,13 @@ fn now() -> Timestamp {
     Timestamp::from_unix_seconds(1_800_000_000)
 }
 
+/// The default config with the latency policy, which plans with forecasts.
+fn latency() -> PlacerConfig {
+    PlacerConfig::default().with_policy(PolicyName::LATENCY)
+}
+
 fn config_with(settings: ForecastSettings) -> PlacerConfig {
-    let mut config = PlacerConfig::default();
+    let mut config = latency();
     config.policy_settings.set(&settings);
     config
 }
@@ -78,7 +84,7 @@ fn config_with(settings: ForecastSettings) -> PlacerConfig {
 #[test]
 fn a_new_placer_reads_the_warm_start_span_and_forecasts_at_once() {
     let source = DailySource::default();
-    let mut placer = Placer::new(PlacerConfig::default()).unwrap();
+    let mut placer = Placer::new(latency()).unwrap();
     let summary = block_on(placer.backfill(&source, now())).unwrap();
     assert_eq!(source.asked(), [(now() - 14 * DAY, now(), BACKFILL_STEP)]);
     assert_eq!(summary.given, 14 * 24 * 12 + 1);
@@ -107,14 +113,14 @@ fn a_new_placer_reads_the_warm_start_span_and_forecasts_at_once() {
 #[test]
 fn a_restored_placer_reads_only_what_it_has_not_learnt() {
     let source = DailySource::default();
-    let mut placer = Placer::new(PlacerConfig::default()).unwrap();
+    let mut placer = Placer::new(latency()).unwrap();
     block_on(placer.backfill(&source, now())).unwrap();
     let saved = placer.state().to_json();
 
     // Two hours later, another placer goes on from the saved state.
     let later = now() + Duration::from_secs(2 * 3600);
     let state = EngineState::from_json(&saved).unwrap();
-    let mut restored = Placer::with_state(PlacerConfig::default(), state).unwrap();
+    let mut restored = Placer::with_state(latency(), state).unwrap();
     let summary = block_on(restored.backfill(&source, later)).unwrap();
     assert_eq!(
         source.asked()[1],
@@ -152,6 +158,11 @@ fn nothing_is_read_with_forecasting_off_or_no_warm_start() {
         ),
         "{summary}"
     );
+    // The threshold policy (the default) plans on observed traffic only:
+    // no forecaster, nothing read.
+    let mut placer = Placer::new(PlacerConfig::default()).unwrap();
+    let summary = block_on(placer.backfill(&source, now())).unwrap();
+    assert_eq!(summary.status, ForecastStatus::Unused);
     assert_eq!(source.asked(), []);
 }
 
@@ -167,7 +178,7 @@ fn a_source_without_history_leaves_the_engine_reactive_and_saying_so() {
         }
     }
 
-    let mut placer = Placer::new(PlacerConfig::default()).unwrap();
+    let mut placer = Placer::new(latency()).unwrap();
     let summary = block_on(placer.backfill(&NowOnly, now())).unwrap();
     assert_eq!(summary.used, 0);
     assert!(!summary.status.is_forecasting());
@@ -180,7 +191,7 @@ fn a_source_without_history_leaves_the_engine_reactive_and_saying_so() {
 #[test]
 fn a_failing_source_is_an_error_and_changes_nothing() {
     let source = DailySource::failing();
-    let mut placer = Placer::new(PlacerConfig::default()).unwrap();
+    let mut placer = Placer::new(latency()).unwrap();
     let before = placer.state().to_json();
     let err = block_on(placer.backfill(&source, now())).unwrap_err();
     assert!(err.to_string().contains("connection refused"), "{err}");

@@ -6,6 +6,7 @@ use std::collections::{BTreeSet, VecDeque};
 use std::sync::{Arc, RwLock, RwLockReadGuard, RwLockWriteGuard};
 use std::time::{Duration, Instant};
 
+use placer_core::forecast::ForecastStatus;
 use placer_core::{EngineState, Placer};
 use tokio::sync::{watch, OwnedMutexGuard};
 
@@ -420,6 +421,8 @@ impl AppRunner {
             placer, backends, ..
         } = engine;
         match placer.backfill(backends.source.as_ref(), now()).await {
+            // A policy that plans without forecasts keeps no forecaster.
+            Ok(summary) if summary.status == ForecastStatus::Unused => {}
             Ok(summary) => tracing::info!(app = %self.name, "forecast warm start: {summary}"),
             Err(err) => tracing::warn!(
                 app = %self.name,

@@ -21,6 +21,9 @@ pub struct ForecastState {
     model: Option<Box<dyn Forecaster>>,
     /// A restored forecaster not yet matched with a config.
     saved: Option<Saved>,
+    /// Set when the engine's policy does not plan with forecasts: no
+    /// forecaster is kept then (not persisted: the engine sets it).
+    unused: bool,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -37,6 +40,10 @@ pub enum ForecastStatus {
     /// Forecasting is off (`forecast.method: none`): the policy reacts to
     /// observed traffic only.
     Off,
+    /// The policy plans on observed traffic only (see
+    /// [`PlacementPolicy::plans_with_forecasts`](crate::policy::PlacementPolicy::plans_with_forecasts)),
+    /// so no forecaster is kept.
+    Unused,
     /// Not enough history yet: the policy reacts to observed traffic only
     /// until the forecaster has learnt `needed`.
     Learning {
@@ -64,6 +71,9 @@ impl fmt::Display for ForecastStatus {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let hours = |secs: u64| secs as f64 / 3600.0;
         match self {
+            ForecastStatus::Unused => f.write_str(
+                "not forecasting: the policy plans on observed traffic only (the latency policy plans with forecasts)",
+            ),
             ForecastStatus::Off => {
                 f.write_str("forecasting is off (forecast.method: none); reacting to observed traffic")
             }
@@ -118,6 +128,12 @@ impl ForecastState {
     /// learning starts afresh. `method: none` drops it.
     pub fn adapt_to(&mut self, config: &PlacerConfig) {
         let settings: ForecastSettings = config.policy_settings.get();
+        if self.unused {
+            self.model = None;
+            self.saved = None;
+            self.settings = Some(settings);
+            return;
+        }
         if self.settings.as_ref() == Some(&settings) && self.saved.is_none() {
             return;
         }
@@ -135,6 +151,18 @@ impl ForecastState {
                 .unwrap_or_else(|| entry.build(&settings))
         });
         self.settings = Some(settings);
+    }
+
+    /// Whether the engine's policy plans with forecasts (see
+    /// [`PlacementPolicy::plans_with_forecasts`](crate::policy::PlacementPolicy::plans_with_forecasts)):
+    /// when not, the next [`adapt_to`](Self::adapt_to) drops the
+    /// forecaster and none is kept or learnt.
+    pub(crate) fn set_used(&mut self, used: bool) {
+        if self.unused == used {
+            self.unused = !used;
+            // Applied again at the next adapt_to.
+            self.settings = None;
+        }
     }
 
     /// Learns from one observation (nothing when forecasting is off or the
@@ -168,6 +196,7 @@ impl ForecastState {
                     }
                 }
             }
+            _ if self.unused => ForecastStatus::Unused,
             _ => ForecastStatus::Off,
         }
     }
@@ -221,6 +250,7 @@ impl Clone for ForecastState {
             settings: self.settings.clone(),
             model: self.model.as_ref().map(|model| model.clone_box()),
             saved: self.saved.clone(),
+            unused: self.unused,
         }
     }
 }
@@ -256,6 +286,7 @@ impl<'de> Deserialize<'de> for ForecastState {
             settings: None,
             model: None,
             saved: Saved::deserialize(value).ok(),
+            unused: false,
         })
     }
 }

@@ -161,8 +161,60 @@ fn a_week_of_traffic_in_35_regions_keeps_the_whole_engine_state_within_64_kib() 
     assert!(again.forecast_status().is_forecasting());
 }
 
+/// The default config with the latency policy, which plans with forecasts.
+fn latency_config() -> PlacerConfig {
+    PlacerConfig::default().with_policy(PolicyName::LATENCY)
+}
+
+#[test]
+fn a_policy_that_does_not_plan_with_forecasts_keeps_no_forecaster() {
+    // The threshold policy (the default) over a week of traffic in every
+    // region: no forecaster is kept, so its state stays small.
+    let regions: Vec<Region> = geo::catalog().iter().map(|info| info.code).collect();
+    let mut placer = Placer::new(PlacerConfig::default()).unwrap();
+    let week = 7 * 24 * 60;
+    let history: Vec<TrafficSnapshot> = (0..week)
+        .step_by(5)
+        .map(|minute| {
+            let counts = regions.iter().map(|region| (region.as_str(), 50.0));
+            TrafficSnapshot::new(monday() + MINUTE * minute, counts).unwrap()
+        })
+        .collect();
+    let summary = placer.warm_start(&history);
+    assert_eq!(summary.used, 0);
+    assert_eq!(summary.status, ForecastStatus::Unused);
+    assert!(
+        summary.to_string().contains("observed traffic only"),
+        "{summary}"
+    );
+    for snapshot in history.iter().rev().take(60).rev() {
+        placer.observe(
+            &TrafficSnapshot::new(
+                snapshot.at() + 7 * 24 * 60 * MINUTE,
+                snapshot.iter().map(|(r, v)| (r.as_str(), v)),
+            )
+            .unwrap(),
+        );
+    }
+    assert!(placer.state().forecast().forecaster().is_none());
+    let json = placer.state().to_json();
+    assert!(json.len() <= 16 * 1024, "{} bytes", json.len());
+
+    // Switched to the latency policy, the engine starts learning.
+    placer.set_config(latency_config()).unwrap();
+    assert!(matches!(
+        placer.forecast_status(),
+        ForecastStatus::Learning { .. }
+    ));
+    // Its new forecaster has learnt nothing, so past traffic is news to it.
+    assert_eq!(placer.warm_start(&history).used, history.len());
+    let later = history.last().unwrap().at() + 8 * 24 * 60 * MINUTE;
+    placer.observe(&TrafficSnapshot::new(later, [("fra", 9.0)]).unwrap());
+    assert!(placer.state().forecast().forecaster().is_some());
+}
+
 fn saved_state_json(version: u32, bucket_secs: u64) -> String {
-    let mut config = PlacerConfig::default();
+    let mut config = latency_config();
     config.policy_settings.set(&ForecastSettings {
         bucket: Duration::from_secs(bucket_secs),
         ..ForecastSettings::default()
@@ -179,7 +231,7 @@ fn saved_state_json(version: u32, bucket_secs: u64) -> String {
 
 #[test]
 fn a_saved_forecaster_of_another_version_or_bucket_starts_afresh() {
-    let config = PlacerConfig::default();
+    let config = latency_config();
     let learned = |json: &str| {
         let state = EngineState::from_json(json).unwrap();
         let placer = Placer::with_state(config.clone(), state).unwrap();
@@ -204,7 +256,7 @@ fn a_saved_forecaster_of_another_version_or_bucket_starts_afresh() {
 
 #[test]
 fn forecasting_can_be_switched_off() {
-    let mut config = PlacerConfig::default();
+    let mut config = latency_config();
     config.policy_settings.set(&ForecastSettings {
         method: NO_FORECAST.to_owned(),
         ..ForecastSettings::default()
@@ -225,7 +277,7 @@ fn forecasting_can_be_switched_off() {
 
 #[test]
 fn warm_start_skips_what_was_learnt_and_touches_nothing_else() {
-    let mut placer = Placer::new(PlacerConfig::default()).unwrap();
+    let mut placer = Placer::new(latency_config()).unwrap();
     let at = |minute: u32| monday() + MINUTE * minute;
     placer.observe(&TrafficSnapshot::new(at(100), [("fra", 9.0)]).unwrap());
     let before = placer.state().region(&fra()).cloned();
