@@ -106,6 +106,7 @@ pub async fn replay_with_model(
 ///
 /// ```
 /// # futures::executor::block_on(async {
+/// use placer_core::policy::PolicyName;
 /// use placer_core::{LatencyModel, PlacerConfig, Region};
 /// use placer_lab::{backtest, scenario};
 /// use std::time::Duration;
@@ -120,7 +121,8 @@ pub async fn replay_with_model(
 /// let (history, rest) = weeks.ticks().split_at(weeks.len() * 7 / 8);
 /// let trace = placer_lab::Trace::new(rest.to_vec()).unwrap();
 /// let initial = ["iad".parse::<Region>().unwrap()].into();
-/// let config = PlacerConfig::default();
+/// // The latency policy plans with forecasts.
+/// let config = PlacerConfig::default().with_policy(PolicyName::LATENCY);
 /// let model = LatencyModel::distance();
 /// let replay = backtest::replay_after(&config, &model, Some(history), &trace, &initial, |_| {})
 ///     .await
