@@ -16,15 +16,6 @@ use victoria::VictoriaMetrics;
 const APP: &str = "shop";
 const TOKEN: &str = "FlyV1 fm2_test-token";
 
-/// A runtime that keeps serving the fake while the test thread blocks.
-fn runtime() -> tokio::runtime::Runtime {
-    tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(1)
-        .enable_all()
-        .build()
-        .unwrap()
-}
-
 /// The fake app: a machine in iad (deployed by `fly deploy`) and one in lhr
 /// that fly-placer created earlier.
 fn fake_app(runtime: &tokio::runtime::Runtime) -> (FakeMachinesApi, String) {
@@ -57,7 +48,7 @@ fn live_placement_follows_real_metrics_onto_the_machines_api() {
     };
     // Requests per second: busy fra (no machine), some iad, none in lhr.
     metrics.load_traffic(APP, &[("fra", 3.0), ("iad", 1.0), ("lhr", 0.0)]);
-    let runtime = runtime();
+    let runtime = common::runtime();
     let (api, lhr_machine) = fake_app(&runtime);
 
     let workspace = Workspace::new(&config(false, &api.base_url()));
@@ -146,7 +137,7 @@ fn live_placement_follows_real_metrics_onto_the_machines_api() {
 
 #[test]
 fn dry_run_with_fly_credentials_never_calls_a_mutating_endpoint() {
-    let runtime = runtime();
+    let runtime = common::runtime();
     let (api, _) = fake_app(&runtime);
     let config = format!(
         "{}simulation:\n  seed: 7\n  regions: [fra, iad, lhr, sin]\n",
@@ -195,7 +186,7 @@ fn dry_run_with_fly_credentials_never_calls_a_mutating_endpoint() {
 
 #[test]
 fn stopping_finishes_the_tick_in_flight_and_saves_its_state() {
-    let runtime = runtime();
+    let runtime = common::runtime();
     let (api, _) = fake_app(&runtime);
     let workspace = Workspace::new(&config(true, &api.base_url()));
     let mut server = workspace.serve(&[], &fly_env(&[]));
@@ -224,7 +215,7 @@ fn stopping_finishes_the_tick_in_flight_and_saves_its_state() {
 
 #[test]
 fn once_lists_the_machines_once() {
-    let runtime = runtime();
+    let runtime = common::runtime();
     let (api, _) = fake_app(&runtime);
     let config = format!(
         "{}simulation:\n  seed: 7\n  regions: [fra, iad, lhr, sin]\n",

@@ -16,15 +16,6 @@ use victoria::VictoriaMetrics;
 const APP: &str = "shop";
 const TOKEN: &str = "FlyV1 fm2_test-token";
 
-/// A runtime that keeps serving the fake while the test thread blocks.
-fn runtime() -> tokio::runtime::Runtime {
-    tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(1)
-        .enable_all()
-        .build()
-        .unwrap()
-}
-
 /// The fake app with a machine in iad, made by `fly deploy`.
 fn fake_app(runtime: &tokio::runtime::Runtime) -> FakeMachinesApi {
     let api = runtime
@@ -70,7 +61,7 @@ fn traffic_labelled_with_a_code_fly_does_not_have_is_never_deployed() {
         return;
     };
     metrics.load_traffic(APP, &[("zzz", 5.0), ("iad", 1.0)]);
-    let runtime = runtime();
+    let runtime = common::runtime();
     let api = fake_app(&runtime);
     let workspace = workspace(&api);
     for _ in 0..2 {
@@ -94,7 +85,7 @@ fn a_region_at_capacity_does_not_block_the_others() {
         return;
     };
     metrics.load_traffic(APP, &[("syd", 5.0), ("nrt", 3.0), ("iad", 1.0)]);
-    let runtime = runtime();
+    let runtime = common::runtime();
     let api = fake_app(&runtime);
     api.set_region_unavailable("syd", Some((422, "insufficient capacity in syd")));
     let workspace = workspace(&api);
@@ -148,7 +139,7 @@ fn a_machine_a_person_made_in_a_quiet_region_is_a_skip_not_an_error() {
         return;
     };
     metrics.load_traffic(APP, &[("iad", 5.0), ("lhr", 0.0)]);
-    let runtime = runtime();
+    let runtime = common::runtime();
     let api = fake_app(&runtime);
     // Not marked as fly-placer's: made by a person.
     api.add_machine(MachineSpec::new("lhr"));

@@ -22,14 +22,6 @@ use victoria::VictoriaMetrics;
 const APP: &str = "shop";
 const TOKEN: &str = "FlyV1 fm2_test-token";
 
-fn runtime() -> tokio::runtime::Runtime {
-    tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(1)
-        .enable_all()
-        .build()
-        .unwrap()
-}
-
 struct Setup {
     _runtime: tokio::runtime::Runtime,
     api: FakeMachinesApi,
@@ -43,7 +35,7 @@ fn setup() -> Option<Setup> {
     let etcd = etcd::Etcd::start()?;
     let metrics = VictoriaMetrics::start()?;
     metrics.load_traffic(APP, &[("fra", 5.0), ("nrt", 3.0), ("iad", 1.0)]);
-    let runtime = runtime();
+    let runtime = common::runtime();
     let api = runtime
         .block_on(FakeMachinesApi::start(APP, TOKEN))
         .unwrap();

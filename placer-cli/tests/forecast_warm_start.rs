@@ -18,14 +18,6 @@ const TOKEN: &str = "FlyV1 fm2_test-token";
 const MINUTE_MS: i64 = 60_000;
 const DAY_MS: i64 = 86_400_000;
 
-fn runtime() -> tokio::runtime::Runtime {
-    tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(1)
-        .enable_all()
-        .build()
-        .unwrap()
-}
-
 /// Fifteen days of `shop`'s request counter up to 20 minutes ahead, a
 /// sample a minute: fra at 2 requests/s, iad at 5/s during 08–18 UTC and
 /// nothing otherwise.
@@ -66,7 +58,7 @@ fn apps_with_history_forecast_from_the_first_tick_and_others_say_they_react() {
     // Three series in all once shop's two are in.
     metrics.import(&shop_history(now_ms / MINUTE_MS * MINUTE_MS), 3);
 
-    let runtime = runtime();
+    let runtime = common::runtime();
     let api = runtime
         .block_on(FakeMachinesApi::start("shop", TOKEN))
         .unwrap();

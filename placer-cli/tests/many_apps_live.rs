@@ -17,14 +17,6 @@ use victoria::VictoriaMetrics;
 
 const TOKEN: &str = "FlyV1 fm2_test-token";
 
-fn runtime() -> tokio::runtime::Runtime {
-    tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(1)
-        .enable_all()
-        .build()
-        .unwrap()
-}
-
 #[test]
 fn each_app_is_placed_in_its_own_regions_and_a_failing_one_fails_alone() {
     let Some(metrics) = VictoriaMetrics::start() else {
@@ -37,7 +29,7 @@ fn each_app_is_placed_in_its_own_regions_and_a_failing_one_fails_alone() {
         ("blog", &[("syd", 3.0), ("iad", 1.0)][..]),
         ("vault", &[("ams", 3.0), ("iad", 1.0)][..]),
     ]);
-    let runtime = runtime();
+    let runtime = common::runtime();
     let api = runtime
         .block_on(FakeMachinesApi::start("shop", TOKEN))
         .unwrap();
@@ -117,7 +109,7 @@ fn wait_for_apps(server: &common::Server, wanted: impl Fn(&[String]) -> bool) ->
 
 #[test]
 fn pattern_apps_are_picked_up_and_dropped_as_the_org_changes() {
-    let runtime = runtime();
+    let runtime = common::runtime();
     let api = runtime
         .block_on(FakeMachinesApi::start("shop-web", TOKEN))
         .unwrap();
@@ -181,7 +173,7 @@ fn fake_with_apps(runtime: &tokio::runtime::Runtime, n: usize) -> (FakeMachinesA
 fn apps_ticking_together_share_one_cap_on_requests_in_flight() {
     // Six apps, live, each answer held back: without one cap for all of
     // them, their listings and creates would all be open at once.
-    let runtime = runtime();
+    let runtime = common::runtime();
     let (api, names) = fake_with_apps(&runtime, 6);
     api.set_answer_delay(Duration::from_millis(200));
     let config = format!(
@@ -223,7 +215,7 @@ fn apps_ticking_together_share_one_rate_limit() {
     // limit counts. 2 calls per second with a burst of 2 for all of them.
     const RATE: f64 = 2.0;
     const BURST: f64 = 2.0;
-    let runtime = runtime();
+    let runtime = common::runtime();
     let (api, names) = fake_with_apps(&runtime, 5);
     let config = format!(
         "dry_run: true\n\

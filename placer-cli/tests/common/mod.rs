@@ -263,6 +263,16 @@ impl Drop for Server {
     }
 }
 
+/// A runtime of one worker thread that keeps serving what the test starts
+/// on it (the fake Machines API) while the test thread blocks.
+pub fn runtime() -> tokio::runtime::Runtime {
+    tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(1)
+        .enable_all()
+        .build()
+        .unwrap()
+}
+
 /// A blocking HTTP client for the tests (loopback only).
 pub fn client() -> reqwest::blocking::Client {
     reqwest::blocking::Client::builder()
