@@ -262,8 +262,10 @@ impl Placer {
     ///
     /// The returned [`WarmStart`] says how many snapshots were usable,
     /// the span they cover, and whether the engine now forecasts or — with
-    /// less history than `forecast.min_history`, or `forecast.method:
-    /// none` — stays a reactive policy (its reasons then say so).
+    /// less history than `forecast.min_history`, `forecast.method: none`,
+    /// or a policy that plans on observed traffic only (see
+    /// [`PlacementPolicy::plans_with_forecasts`]) — stays reactive (its
+    /// reasons then say so).
     ///
     /// ```
     /// use std::time::Duration;
@@ -333,9 +335,10 @@ impl Placer {
     /// the forecaster already learnt (a restored state holding the last
     /// hour only reads that hour). Nothing is read when forecasting is off,
     /// `warm_start` is `0` or the policy plans on observed traffic only
-    /// (see [`PlacementPolicy::plans_with_forecasts`]). A source that keeps no history gives an empty
-    /// answer, and the returned [`WarmStart`] then says the engine reacts to
-    /// observed traffic until it has learnt `forecast.min_history`.
+    /// (see [`PlacementPolicy::plans_with_forecasts`]). A source that
+    /// keeps no history gives an empty answer, and the returned
+    /// [`WarmStart`] then says the engine reacts to observed traffic until
+    /// it has learnt `forecast.min_history`.
     ///
     /// # Errors
     /// The source's [`MetricsError`]; the engine is unchanged and may

@@ -125,7 +125,10 @@ impl ForecastState {
     /// Builds, keeps or restores the forecaster the config's `forecast:`
     /// section asks for. A forecaster already running with the same
     /// settings is kept; a saved one is restored when it fits, otherwise
-    /// learning starts afresh. `method: none` drops it.
+    /// learning starts afresh. `method: none`, or a policy that plans
+    /// without forecasts (see
+    /// [`PlacementPolicy::plans_with_forecasts`](crate::policy::PlacementPolicy::plans_with_forecasts)),
+    /// drops it.
     pub fn adapt_to(&mut self, config: &PlacerConfig) {
         let settings: ForecastSettings = config.policy_settings.get();
         if self.unused {
