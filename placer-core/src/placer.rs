@@ -43,7 +43,9 @@ use crate::{
 #[derive(Clone)]
 pub struct Placer {
     config: PlacerConfig,
-    state: EngineState,
+    /// Shared with whoever asked for [`shared_state`](Self::shared_state)
+    /// and copied on the next change while they hold it.
+    state: Arc<EngineState>,
     latency_model: Arc<LatencyModel>,
     policy: Arc<dyn PlacementPolicy>,
     /// True when the policy was given by the caller rather than chosen by
@@ -161,7 +163,7 @@ impl Placer {
         state.adapt_to(&config);
         Placer {
             config,
-            state,
+            state: Arc::new(state),
             latency_model,
             policy,
             custom_policy,
@@ -193,9 +195,8 @@ impl Placer {
             config.validate()?;
             self.policy = built_in(&config, &self.latency_model);
         }
-        self.state
-            .set_forecast_used(self.policy.plans_with_forecasts());
-        self.state.adapt_to(&config);
+        Arc::make_mut(&mut self.state).set_forecast_used(self.policy.plans_with_forecasts());
+        Arc::make_mut(&mut self.state).adapt_to(&config);
         self.config = config;
         Ok(())
     }
@@ -203,6 +204,27 @@ impl Placer {
     /// What the engine has learnt so far (persist it to resume later).
     pub fn state(&self) -> &EngineState {
         &self.state
+    }
+
+    /// The same state as [`state`](Self::state), shared rather than
+    /// borrowed: a reader that keeps it (a status page, a copy to save in
+    /// the background) costs no copy until the engine next changes its
+    /// state, and then one copy while the reader still holds the old one.
+    ///
+    /// ```
+    /// use placer_core::{Placer, PlacerConfig, Timestamp, TrafficSnapshot};
+    ///
+    /// let mut placer = Placer::new(PlacerConfig::default()).unwrap();
+    /// let now = Timestamp::from_unix_seconds(1_800_000_000);
+    /// placer.observe(&TrafficSnapshot::new(now, [("fra", 90.0)]).unwrap());
+    /// let shown = placer.shared_state();
+    /// placer.observe(&TrafficSnapshot::new(now + std::time::Duration::from_secs(60), [("fra", 95.0)]).unwrap());
+    /// // The reader's copy is the state as it was when it was handed out.
+    /// assert_eq!(shown.last_observation(), Some(now));
+    /// assert_ne!(*shown, *placer.state());
+    /// ```
+    pub fn shared_state(&self) -> Arc<EngineState> {
+        Arc::clone(&self.state)
     }
 
     /// Step 1 of a tick: records a successful observation (history,
@@ -237,11 +259,11 @@ impl Placer {
             .partition(|(region, _)| geo::region_info(region).is_some());
         self.ignored = ignored.into_iter().map(|(region, _)| *region).collect();
         if self.ignored.is_empty() {
-            self.state.record(snapshot, &self.config);
+            Arc::make_mut(&mut self.state).record(snapshot, &self.config);
         } else {
             let known = TrafficSnapshot::new(snapshot.at(), known)
                 .expect("a part of a valid snapshot is valid");
-            self.state.record(&known, &self.config);
+            Arc::make_mut(&mut self.state).record(&known, &self.config);
         }
         self.metrics_usable = snapshot.len() > self.ignored.len();
     }
@@ -312,7 +334,7 @@ impl Placer {
                     .map(|(region, requests)| (region.as_str(), *requests)),
             )
             .expect("a part of a valid snapshot is valid");
-            if self.state.learn_forecast(&known, &self.config) {
+            if Arc::make_mut(&mut self.state).learn_forecast(&known, &self.config) {
                 used += 1;
                 let at = snapshot.at();
                 span = Some(span.map_or((at, at), |(first, _)| (first, at)));
@@ -387,7 +409,7 @@ impl Placer {
     where
         S: MetricsSource + ?Sized,
     {
-        self.state.adapt_to(&self.config);
+        Arc::make_mut(&mut self.state).adapt_to(&self.config);
         let settings: ForecastSettings = self.config.policy_settings.get();
         let Some(forecaster) = self.state.forecast().forecaster() else {
             return Ok(self.warm_start(&[]));
@@ -448,12 +470,12 @@ impl Placer {
         // Regions the commit will forget take no part in the decision.
         let pruned;
         let state = if self.state.has_idle(deployed, &self.config, now) {
-            let mut state = self.state.clone();
+            let mut state = (*self.state).clone();
             state.forget_idle(deployed, &self.config, now);
             pruned = state;
             &pruned
         } else {
-            &self.state
+            &*self.state
         };
         let input = PlanInput {
             config: &self.config,
@@ -499,17 +521,15 @@ impl Placer {
     /// assert_eq!(fra.last_action.unwrap().at, now);
     /// ```
     pub fn commit(&mut self, plan: &Plan, outcomes: &[ActionOutcome]) {
-        self.state
-            .forget_idle(&plan.deployed, &self.config, plan.at);
-        self.state
-            .set_policy_memory(&plan.policy, plan.memory.clone());
+        Arc::make_mut(&mut self.state).forget_idle(&plan.deployed, &self.config, plan.at);
+        Arc::make_mut(&mut self.state).set_policy_memory(&plan.policy, plan.memory.clone());
         let mut deployed = plan.deployed.clone();
         let mut done = BTreeSet::new();
         for outcome in outcomes {
             let Decision { region, action, .. } = &outcome.decision;
             match &outcome.outcome {
                 Outcome::Ok => {
-                    self.state.record_action(region, (*action).into(), plan.at);
+                    Arc::make_mut(&mut self.state).record_action(region, (*action).into(), plan.at);
                     done.insert(*region);
                     match action {
                         Move::Deploy => deployed.insert(*region),
@@ -517,13 +537,17 @@ impl Placer {
                     };
                 }
                 Outcome::Skipped(reason) => {
-                    self.state
-                        .record_refusal(region, *action, reason.as_str(), plan.at);
+                    Arc::make_mut(&mut self.state).record_refusal(
+                        region,
+                        *action,
+                        reason.as_str(),
+                        plan.at,
+                    );
                 }
                 Outcome::DryRun | Outcome::Error(_) => {}
             }
         }
-        self.state.settle_backoffs(&deployed, &done, plan.at);
+        Arc::make_mut(&mut self.state).settle_backoffs(&deployed, &done, plan.at);
     }
 
     /// Uses `model` for round-trip times in the built-in policies (default:
@@ -607,8 +631,12 @@ impl Placer {
                         if let (Move::Deploy, Some((_, reason))) =
                             (planned.action, err.unavailable_region())
                         {
-                            self.state
-                                .record_refusal(&planned.region, Move::Deploy, reason, now);
+                            Arc::make_mut(&mut self.state).record_refusal(
+                                &planned.region,
+                                Move::Deploy,
+                                reason,
+                                now,
+                            );
                         }
                         Outcome::Error(err.to_string())
                     }

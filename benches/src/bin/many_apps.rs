@@ -189,6 +189,7 @@ fn run(apps: usize, rate: f64, extra: &str) {
     let start_took = started.elapsed();
     let rss_started = memory(pid, "VmRSS");
     let peak_started = memory(pid, "VmHWM");
+    keep_smaps(pid, "started");
 
     let client = reqwest::blocking::Client::builder()
         .timeout(Duration::from_secs(600))
@@ -204,6 +205,7 @@ fn run(apps: usize, rate: f64, extra: &str) {
     let tick_took = started.elapsed();
     let rss_ticked = memory(pid, "VmRSS");
     let peak_ticked = memory(pid, "VmHWM");
+    keep_smaps(pid, "ticked");
     let metrics = client
         .get(format!("http://{address}/metrics"))
         .send()
@@ -211,6 +213,7 @@ fn run(apps: usize, rate: f64, extra: &str) {
         .text()
         .unwrap();
     let rss_scraped = memory(pid, "VmRSS");
+    keep_smaps(pid, "scraped");
     // Every app's state and health, as an operator would look at them.
     let mut documents = 0;
     for path in ["/state", "/health"] {
@@ -223,6 +226,7 @@ fn run(apps: usize, rate: f64, extra: &str) {
         documents += body.len();
     }
     let rss_read = memory(pid, "VmRSS");
+    keep_smaps(pid, "read");
     let peak = memory(pid, "VmHWM");
     let threads = memory(pid, "Threads");
     // Stopped as a service is (SIGTERM), so it saves its state and exits.
@@ -283,6 +287,21 @@ fn run(apps: usize, rate: f64, extra: &str) {
         state_bytes as f64 / 1024.0 / apps as f64
     );
     drop(api);
+}
+
+/// With `MANY_APPS_SMAPS=DIR`, a copy of the serve process's
+/// `/proc/PID/smaps` at each stage, as `DIR/STAGE.smaps`, to see which
+/// mappings (heap arenas, thread stacks, the binary) hold the memory.
+fn keep_smaps(pid: u32, stage: &str) {
+    if let Some(dir) = std::env::var_os("MANY_APPS_SMAPS") {
+        let dir = PathBuf::from(dir);
+        std::fs::create_dir_all(&dir).unwrap();
+        std::fs::copy(
+            format!("/proc/{pid}/smaps"),
+            dir.join(format!("{stage}.smaps")),
+        )
+        .unwrap();
+    }
 }
 
 /// A figure of `/proc/PID/status` (memory in KiB).

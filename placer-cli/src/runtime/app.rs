@@ -202,7 +202,7 @@ impl AppRunner {
         // The term is read first: state read after winning is that term's.
         let term = leadership.term().ok();
         let state = restore_engine_state(store.as_ref(), &key).await?;
-        let placer = Placer::with_state(loaded.engine.clone(), state.clone())
+        let placer = Placer::with_state(loaded.engine.clone(), state)
             .expect("the config passed validation when it was parsed");
         let shared_store = !matches!(resolved.state.url, crate::state_store::StateUrl::File(_));
         let mut engine = Engine {
@@ -248,7 +248,7 @@ impl AppRunner {
             deployment,
             deployment_as_of,
             // The engine's own copy: adapted to the config (its forecaster built).
-            state: engine.placer.state().clone(),
+            state: engine.placer.shared_state(),
             last_report: None,
             recent_reports: VecDeque::new(),
             latest_traffic: None,
@@ -368,7 +368,7 @@ impl AppRunner {
             view.recent_reports.push_front(Arc::clone(&report));
             view.recent_reports.truncate(RECENT_TICKS);
             view.last_tick_duration = took;
-            view.state = engine.placer.state().clone();
+            view.state = engine.placer.shared_state();
             view.persist_error = saved.err().map(|err| err.to_string());
             if report.is_ok() {
                 view.deployment = deployment;
@@ -398,7 +398,7 @@ impl AppRunner {
         let state = restore_engine_state(engine.store.as_ref(), &engine.key)
             .await
             .map_err(|err| TickError::StateUnavailable(err.to_string()))?;
-        engine.placer = Placer::with_state(engine.loaded.engine.clone(), state.clone())
+        engine.placer = Placer::with_state(engine.loaded.engine.clone(), state)
             .expect("the config passed validation when it was parsed");
         engine
             .restore_simulation()
@@ -406,7 +406,7 @@ impl AppRunner {
             .map_err(|err| TickError::StateUnavailable(err.to_string()))?;
         engine.term = Some(term);
         engine.backfilled = false;
-        self.view_mut().state = engine.placer.state().clone();
+        self.view_mut().state = engine.placer.shared_state();
         tracing::info!("leading (term {term}): going on from the stored engine state");
         Ok(())
     }
@@ -443,7 +443,7 @@ impl AppRunner {
                 let mut view = self.view_mut();
                 // Read as the engine would (its forecaster built), for /health.
                 state.adapt_to(&view.config);
-                view.state = state;
+                view.state = Arc::new(state);
             }
             Ok(_) => {}
             Err(err) => tracing::warn!("reading the leader's engine state failed: {err}"),

@@ -35,8 +35,9 @@ pub struct View {
     pub deployment: BTreeSet<Region>,
     /// When `deployment` was observed.
     pub deployment_as_of: Option<Timestamp>,
-    /// The engine's memory after the latest tick.
-    pub state: EngineState,
+    /// The engine's memory after the latest tick, shared with the engine
+    /// (copied only when the engine changes it while this is held).
+    pub state: Arc<EngineState>,
     /// The latest tick's report.
     pub last_report: Option<Arc<TickReport>>,
     /// The latest ticks' reports, newest first, at most [`RECENT_TICKS`].
