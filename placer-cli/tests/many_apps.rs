@@ -135,6 +135,17 @@ fn endpoints_answer_per_app_and_for_all() {
     assert_eq!(traffic["at"], blog["at"]);
     let health = get_json(&server.url("/health"));
     assert_eq!(health["status"], "ok", "{health}");
+    assert_eq!(
+        health.as_object().unwrap().keys().collect::<Vec<_>>(),
+        ["apps", "failed_apps", "status", "version"]
+    );
+    assert_eq!(health["failed_apps"], serde_json::json!({}));
+    let traffic = get_json(&server.url("/traffic"));
+    assert_eq!(traffic["blog"]["at"], blog["at"], "{traffic}");
+    assert_eq!(
+        traffic.as_object().unwrap().keys().collect::<Vec<_>>(),
+        ["blog", "shop-web"]
+    );
     assert_eq!(health["apps"]["blog"]["ticks"], 2);
     assert_eq!(get_json(&server.url("/health?app=shop-web"))["ticks"], 1);
     assert_eq!(
@@ -165,6 +176,23 @@ fn endpoints_answer_per_app_and_for_all() {
     ] {
         assert!(metrics.contains(line), "{line} missing from\n{metrics}");
     }
+    // Scrapers ask for gzip: the same text, compressed.
+    let response = client()
+        .get(server.url("/metrics"))
+        .header("Accept-Encoding", "gzip")
+        .send()
+        .unwrap();
+    assert_eq!(response.headers()["content-encoding"], "gzip");
+    assert_eq!(response.headers()["vary"], "Accept-Encoding");
+    let compressed = response.bytes().unwrap();
+    let mut unpacked = String::new();
+    std::io::Read::read_to_string(
+        &mut flate2::read::GzDecoder::new(&compressed[..]),
+        &mut unpacked,
+    )
+    .unwrap();
+    assert_eq!(unpacked, metrics);
+    assert!(compressed.len() < metrics.len() / 3, "{}", compressed.len());
 
     // A bad key in an override at reload: rejected, every app keeps its config.
     workspace.write(

@@ -349,6 +349,7 @@ impl AppRunner {
             tracing::error!("saving the engine state failed: {err}");
         }
         log_lines::tick(&report);
+        let report = Arc::new(report);
         host.tick_finished(
             self,
             &FinishedTick {
@@ -360,7 +361,6 @@ impl AppRunner {
             },
         );
 
-        let report = Arc::new(report);
         {
             let mut view = self.view_mut();
             view.ticks += 1;

@@ -2,6 +2,7 @@
 //! runtime never imports the service.
 
 use std::collections::BTreeSet;
+use std::sync::Arc;
 use std::time::Duration;
 
 use placer_core::{Placer, Region, TickReport};
@@ -39,7 +40,7 @@ pub struct Applied {
 #[derive(Debug)]
 pub struct FinishedTick<'a> {
     /// The tick's report.
-    pub report: &'a TickReport,
+    pub report: &'a Arc<TickReport>,
     /// How long it took.
     pub took: Duration,
     /// What is deployed after it, as far as the runner knows.

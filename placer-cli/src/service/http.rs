@@ -14,7 +14,7 @@ use serde_json::json;
 
 use crate::runtime::TickError;
 use crate::service::metrics::CONTENT_TYPE;
-use crate::service::{page, Service};
+use crate::service::{json_body, page, Service};
 
 /// The API's routes, answering from `service`.
 pub fn router(service: Arc<Service>) -> Router {
@@ -67,6 +67,18 @@ async fn page_document(
     }
 }
 
+/// One app's answer in `POST /trigger`'s object keyed by app.
+struct AppTick(crate::runtime::TickResult);
+
+impl serde::Serialize for AppTick {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        match &self.0 {
+            Ok(report) => report.serialize(serializer),
+            Err(err) => json!({ "error": err.to_string() }).serialize(serializer),
+        }
+    }
+}
+
 /// Runs a tick (or joins the one running) and returns its report: 200 when
 /// the tick observed and planned, 502 when traffic or the deployment could
 /// not be read (the report says why). On a follower (shared state store):
@@ -76,16 +88,6 @@ async fn page_document(
 /// With several apps, a trigger without `?app=` ticks all of them and
 /// answers an object keyed by app: 200 when every tick observed and
 /// planned, 502 otherwise.
-/// One app's answer in `POST /trigger`'s object keyed by app.
-#[derive(serde::Serialize)]
-#[serde(untagged)]
-enum AppTick<'a> {
-    /// The tick's report.
-    Report(&'a placer_core::TickReport),
-    /// Why the tick did not run.
-    Failed { error: String },
-}
-
 async fn trigger(
     State(service): State<Arc<Service>>,
     Query(query): Query<AppQuery>,
@@ -125,26 +127,15 @@ async fn trigger(
             let all_ok = results
                 .values()
                 .all(|result| result.as_ref().is_ok_and(|report| report.is_ok()));
-            // Written straight from the reports: with many apps, a JSON
-            // tree of them all would take many times the text's size.
-            let body: std::collections::BTreeMap<&str, AppTick<'_>> = results
-                .iter()
-                .map(|(app, result)| {
-                    let tick = match result {
-                        Ok(report) => AppTick::Report(report),
-                        Err(err) => AppTick::Failed {
-                            error: err.to_string(),
-                        },
-                    };
-                    (app.as_str(), tick)
-                })
-                .collect();
             let status = if all_ok {
                 StatusCode::OK
             } else {
                 StatusCode::BAD_GATEWAY
             };
-            return (status, Json(body)).into_response();
+            let reports = results
+                .into_iter()
+                .map(|(app, result)| (app, AppTick(result)));
+            return json_body::response(status, json_body::object(reports));
         }
     };
     match result {
@@ -172,18 +163,18 @@ struct AppQuery {
 }
 
 /// One app's document when asked for one (or when there is one), else
-/// every app's keyed by name.
-/// One app's document, or every app's (written straight from the
-/// documents: with many apps a JSON tree of them would take many times
-/// the text's size).
-fn per_app<T: serde::Serialize, A: serde::Serialize>(
+/// every app's keyed by name, written one app at a time.
+fn per_app<T: serde::Serialize, A>(
     service: &Service,
     query: &AppQuery,
     one: impl Fn(Option<&str>) -> Result<T, crate::service::UnknownApp>,
-    all: impl Fn() -> A,
-) -> Response {
+    all: impl FnOnce() -> A,
+) -> Response
+where
+    A: Iterator<Item = (String, T)> + Send + 'static,
+{
     if query.app.is_none() && service.is_many() {
-        return Json(all()).into_response();
+        return json_body::response(StatusCode::OK, json_body::object(all()));
     }
     match one(query.app.as_deref()) {
         Ok(document) => Json(document).into_response(),
@@ -191,32 +182,40 @@ fn per_app<T: serde::Serialize, A: serde::Serialize>(
     }
 }
 
-/// `GET /health` of every app (its keys in the order they always had).
-#[derive(serde::Serialize)]
-struct AllHealth {
-    apps: std::collections::BTreeMap<String, crate::service::Health>,
-    failed_apps: std::collections::BTreeMap<String, String>,
-    status: &'static str,
-    version: &'static str,
-}
-
+/// `GET /health`: one app's document, or every app's under `apps` with the
+/// apps that could not start, the overall status and the version (the
+/// keys in the order they always had).
 async fn health(State(service): State<Arc<Service>>, Query(query): Query<AppQuery>) -> Response {
-    per_app(
-        &service,
-        &query,
-        |app| service.health_of(app),
-        || {
-            let apps = service.health_all();
-            let failed = service.failed_apps();
-            let degraded = !failed.is_empty() || apps.values().any(|health| health.status != "ok");
-            AllHealth {
-                apps,
-                failed_apps: failed,
-                status: if degraded { "degraded" } else { "ok" },
-                version: env!("CARGO_PKG_VERSION"),
+    if query.app.is_some() || !service.is_many() {
+        return match service.health_of(query.app.as_deref()) {
+            Ok(document) => Json(document).into_response(),
+            Err(err) => error(StatusCode::NOT_FOUND, &err),
+        };
+    }
+    let failed = service.failed_apps();
+    let degraded = Arc::new(std::sync::atomic::AtomicBool::new(!failed.is_empty()));
+    let seen = Arc::clone(&degraded);
+    let apps = service.health_all().inspect(move |(_, health)| {
+        if health.status != "ok" {
+            seen.store(true, std::sync::atomic::Ordering::Relaxed);
+        }
+    });
+    let chunks = json_body::raw(r#"{"apps":"#)
+        .chain(json_body::object(apps))
+        .chain(json_body::raw(r#","failed_apps":"#))
+        .chain(json_body::value(move || failed))
+        .chain(json_body::raw(r#","status":"#))
+        .chain(json_body::value(move || {
+            if degraded.load(std::sync::atomic::Ordering::Relaxed) {
+                "degraded"
+            } else {
+                "ok"
             }
-        },
-    )
+        }))
+        .chain(json_body::raw(r#","version":"#))
+        .chain(json_body::value(|| env!("CARGO_PKG_VERSION")))
+        .chain(json_body::raw("}"));
+    json_body::response(StatusCode::OK, chunks)
 }
 
 async fn apps(State(service): State<Arc<Service>>) -> Response {
@@ -227,12 +226,50 @@ async fn apps(State(service): State<Arc<Service>>) -> Response {
     .into_response()
 }
 
-async fn metrics(State(service): State<Arc<Service>>) -> Response {
-    (
-        [(header::CONTENT_TYPE, CONTENT_TYPE)],
-        service.metrics().render(),
-    )
-        .into_response()
+/// The metrics, compressed with gzip when the scraper accepts it (as
+/// Prometheus and VictoriaMetrics do): with many apps the text is tens of
+/// MiB and is then never held whole.
+async fn metrics(State(service): State<Arc<Service>>, headers: HeaderMap) -> Response {
+    let gzip = headers
+        .get_all(header::ACCEPT_ENCODING)
+        .iter()
+        .filter_map(|value| value.to_str().ok())
+        .any(accepts_gzip);
+    let vary = (header::VARY, "Accept-Encoding");
+    if gzip {
+        let body = service.metrics().render_gzip();
+        let headers = [
+            (header::CONTENT_TYPE, CONTENT_TYPE),
+            (header::CONTENT_ENCODING, "gzip"),
+            vary,
+        ];
+        return (headers, body).into_response();
+    }
+    let headers = [(header::CONTENT_TYPE, CONTENT_TYPE), vary];
+    (headers, service.metrics().render()).into_response()
+}
+
+/// Whether an `Accept-Encoding` value accepts gzip (RFC 9110, 12.5.3):
+/// named (`gzip`, `x-gzip`) or, when not named, through `*`, with a
+/// weight above zero.
+fn accepts_gzip(value: &str) -> bool {
+    let weight = |names: &[&str]| {
+        value.split(',').find_map(|coding| {
+            let mut parts = coding.split(';').map(str::trim);
+            let name = parts.next().unwrap_or_default();
+            if !names.iter().any(|n| name.eq_ignore_ascii_case(n)) {
+                return None;
+            }
+            let q = parts
+                .filter_map(|parameter| parameter.split_once('='))
+                .find(|(key, _)| key.trim().eq_ignore_ascii_case("q"))
+                .map_or(Some(1.0), |(_, q)| q.trim().parse::<f64>().ok());
+            Some(q.unwrap_or(0.0))
+        })
+    };
+    weight(&["gzip", "x-gzip"])
+        .or_else(|| weight(&["*"]))
+        .is_some_and(|q| q > 0.0)
 }
 
 async fn state(State(service): State<Arc<Service>>, Query(query): Query<AppQuery>) -> Response {
@@ -275,4 +312,35 @@ fn not_leader_response(not_leader: &crate::state_store::NotLeader) -> Response {
 
 fn error(status: StatusCode, message: &dyn std::fmt::Display) -> Response {
     (status, Json(json!({ "error": message.to_string() }))).into_response()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::accepts_gzip;
+
+    #[test]
+    fn gzip_is_accepted_when_named_or_starred_with_a_weight() {
+        for accepted in [
+            "gzip",
+            "GZIP",
+            "deflate, gzip;q=0.5",
+            "x-gzip",
+            "*",
+            "br, *;q=0.1",
+            "gzip; q=1",
+        ] {
+            assert!(accepts_gzip(accepted), "{accepted:?}");
+        }
+        for refused in [
+            "",
+            "identity",
+            "br, deflate",
+            "gzip;q=0",
+            "gzip;q=0.0, *",
+            "*;q=0",
+            "gzip;q=x",
+        ] {
+            assert!(!accepts_gzip(refused), "{refused:?}");
+        }
+    }
 }

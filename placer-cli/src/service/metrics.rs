@@ -3,8 +3,8 @@
 //!
 //! The per-region gauges (`region_*`) are not kept as one gauge per series:
 //! with many apps that is hundreds of thousands of label sets. Each app's
-//! latest numbers are kept as one compact row per region
-//! and written out at each scrape.
+//! latest report (the one its status endpoints show, shared) and deployment
+//! are kept, and the gauges are written from them at each scrape.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::sync::atomic::AtomicU64;
@@ -98,14 +98,60 @@ pub struct Metrics {
 }
 
 /// Every app's per-region gauges as its latest tick without an error left
-/// them: one row per region, written out at each scrape.
+/// them, written out at each scrape.
 #[derive(Debug, Default)]
 struct RegionGauges {
-    apps: Mutex<BTreeMap<String, Vec<RegionRow>>>,
+    apps: Mutex<BTreeMap<String, AppRegions>>,
+}
+
+/// An app's latest tick without an error: its report and the deployment it
+/// left behind.
+#[derive(Debug)]
+struct AppRegions {
+    report: Arc<TickReport>,
+    deployment: BTreeSet<Region>,
+}
+
+impl AppRegions {
+    /// One row per region, in region order: those of the report and those
+    /// deployed.
+    fn rows(&self) -> impl Iterator<Item = RegionRow> + '_ {
+        let unavailable: BTreeSet<Region> = self
+            .report
+            .skipped
+            .iter()
+            .filter(|skipped| matches!(skipped.reason, Reason::Unavailable { .. }))
+            .map(|skipped| skipped.region)
+            .collect();
+        let mut regions: BTreeSet<Region> = self.report.regions.keys().copied().collect();
+        regions.extend(self.deployment.iter().copied());
+        regions.extend(unavailable.iter().copied());
+        regions.into_iter().map(move |region| {
+            let reported = self
+                .report
+                .regions
+                .get(&region)
+                .map(|detail| ReportedNumbers {
+                    requests: detail.requests,
+                    current: detail.current,
+                    short: detail.short,
+                    long: detail.long,
+                    deploy_threshold: detail.deploy_threshold,
+                    remove_threshold: detail.remove_threshold,
+                });
+            let shown = reported.is_some() || self.deployment.contains(&region);
+            RegionRow {
+                region,
+                reported,
+                deployed: shown.then(|| self.deployment.contains(&region)),
+                unavailable: unavailable.contains(&region),
+            }
+        })
+    }
 }
 
 /// One region of one app: what the `region_*` gauges show for it.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, Copy)]
 struct RegionRow {
     region: Region,
     /// The region's numbers, when it was in the tick's report.
@@ -127,7 +173,7 @@ struct ReportedNumbers {
 }
 
 impl RegionGauges {
-    fn apps(&self) -> std::sync::MutexGuard<'_, BTreeMap<String, Vec<RegionRow>>> {
+    fn apps(&self) -> std::sync::MutexGuard<'_, BTreeMap<String, AppRegions>> {
         self.apps
             .lock()
             .unwrap_or_else(|poisoned| poisoned.into_inner())
@@ -138,15 +184,16 @@ impl RegionGauges {
 /// labelled `app`, `region` and `extra`; nothing when no row has one.
 fn encode_gauges<V: prometheus_client::encoding::EncodeGaugeValue>(
     encoder: &mut DescriptorEncoder,
-    apps: &BTreeMap<String, Vec<RegionRow>>,
+    apps: &BTreeMap<String, AppRegions>,
     (name, help): (&str, &str),
     extra: Option<(&str, &str)>,
     value: impl Fn(&RegionRow) -> Option<V>,
 ) -> Result<(), std::fmt::Error> {
     let rows = || {
-        apps.iter().flat_map(|(app, rows)| {
-            rows.iter()
-                .filter_map(|row| Some((app.as_str(), row.region, value(row)?)))
+        apps.iter().flat_map(|(app, regions)| {
+            regions
+                .rows()
+                .filter_map(|row| Some((app.as_str(), row.region, value(&row)?)))
         })
     };
     if rows().next().is_none() {
@@ -222,14 +269,15 @@ type Part = (&'static str, fn(&ReportedNumbers) -> f64);
 /// `label` value: `(value, number)` pairs.
 fn encode_windows(
     encoder: &mut DescriptorEncoder,
-    apps: &BTreeMap<String, Vec<RegionRow>>,
+    apps: &BTreeMap<String, AppRegions>,
     (name, help): (&str, &str),
     label: &str,
     values: &[Part],
 ) -> Result<(), std::fmt::Error> {
     let rows = || {
-        apps.iter().flat_map(|(app, rows)| {
-            rows.iter()
+        apps.iter().flat_map(|(app, regions)| {
+            regions
+                .rows()
                 .filter_map(|row| Some((app.as_str(), row.region, row.reported?)))
         })
     };
@@ -379,7 +427,7 @@ impl Metrics {
     pub fn observe_tick(
         &self,
         app: &str,
-        report: &TickReport,
+        report: &Arc<TickReport>,
         took: Duration,
         deployment: &BTreeSet<Region>,
     ) {
@@ -449,49 +497,23 @@ impl Metrics {
                 })
                 .inc();
         }
-        let mut unavailable = BTreeSet::new();
         for skipped in &report.skipped {
-            let reason = skipped.reason.class();
             self.skips
                 .get_or_create(&ReasonLabels {
                     app: app.clone(),
-                    reason,
+                    reason: skipped.reason.class(),
                 })
                 .inc();
-            if matches!(skipped.reason, Reason::Unavailable { .. }) {
-                unavailable.insert(skipped.region);
-            }
         }
-        // The tick's regions replace the app's rows: regions that left the
+        // The tick's regions replace the app's: regions that left the
         // report leave the gauges too.
-        let mut rows: BTreeMap<Region, RegionRow> = BTreeMap::new();
-        fn row(rows: &mut BTreeMap<Region, RegionRow>, region: Region) -> &mut RegionRow {
-            rows.entry(region).or_insert(RegionRow {
-                region,
-                reported: None,
-                deployed: None,
-                unavailable: false,
-            })
-        }
-        for (region, detail) in &report.regions {
-            row(&mut rows, *region).reported = Some(ReportedNumbers {
-                requests: detail.requests,
-                current: detail.current,
-                short: detail.short,
-                long: detail.long,
-                deploy_threshold: detail.deploy_threshold,
-                remove_threshold: detail.remove_threshold,
-            });
-        }
-        for region in report.regions.keys().chain(deployment.iter()) {
-            row(&mut rows, *region).deployed = Some(deployment.contains(region));
-        }
-        for region in unavailable {
-            row(&mut rows, region).unavailable = true;
-        }
-        self.regions
-            .apps()
-            .insert(app, rows.into_values().collect());
+        self.regions.apps().insert(
+            app,
+            AppRegions {
+                report: Arc::clone(report),
+                deployment: deployment.clone(),
+            },
+        );
     }
 
     /// Records a failed save of the engine state.
@@ -525,6 +547,17 @@ impl Metrics {
             .set(i64::from(dry_run));
     }
 
+    /// [`render`](Self::render)'s text compressed with gzip, as scrapers
+    /// ask for it (`Accept-Encoding: gzip`). The text is compressed as it
+    /// is written, so with many apps the whole text (tens of MiB at
+    /// thousands of apps) is never held at once.
+    pub fn render_gzip(&self) -> Vec<u8> {
+        let mut text = GzipText::new();
+        prometheus_client::encoding::text::encode(&mut text, &self.registry)
+            .expect("writing to memory cannot fail");
+        text.finish()
+    }
+
     /// Every metric in the OpenMetrics text format.
     pub fn render(&self) -> String {
         // Sized from the last scrape, so a large text (many apps) is not
@@ -536,6 +569,49 @@ impl Metrics {
         self.rendered_len
             .store(text.len(), std::sync::atomic::Ordering::Relaxed);
         text
+    }
+}
+
+/// A text sink that compresses what is written, in pieces of
+/// [`GzipText::PIECE`] bytes (the encoder writes a few bytes at a time).
+struct GzipText {
+    piece: String,
+    gzip: flate2::write::GzEncoder<Vec<u8>>,
+}
+
+impl GzipText {
+    const PIECE: usize = 64 * 1024;
+
+    fn new() -> Self {
+        GzipText {
+            piece: String::with_capacity(Self::PIECE),
+            // The fastest level: the text is repetitive enough that it
+            // still shrinks about tenfold.
+            gzip: flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast()),
+        }
+    }
+
+    fn compress_piece(&mut self) {
+        use std::io::Write;
+        self.gzip
+            .write_all(self.piece.as_bytes())
+            .expect("writing to memory cannot fail");
+        self.piece.clear();
+    }
+
+    fn finish(mut self) -> Vec<u8> {
+        self.compress_piece();
+        self.gzip.finish().expect("writing to memory cannot fail")
+    }
+}
+
+impl std::fmt::Write for GzipText {
+    fn write_str(&mut self, text: &str) -> std::fmt::Result {
+        if self.piece.len() + text.len() > Self::PIECE {
+            self.compress_piece();
+        }
+        self.piece.push_str(text);
+        Ok(())
     }
 }
 

@@ -10,6 +10,7 @@
 //! ([`SharedLimits`]).
 
 pub mod http;
+mod json_body;
 pub mod metrics;
 pub mod page;
 pub mod reload;
@@ -596,12 +597,13 @@ impl Service {
         self.with_election(self.runner().view().health())
     }
 
-    /// Every app's `/health` document.
-    pub fn health_all(&self) -> BTreeMap<String, Health> {
+    /// Every app's `/health` document, by app name, in order of name.
+    /// Each is made as the iterator reaches it.
+    pub fn health_all(self: &Arc<Self>) -> impl Iterator<Item = (String, Health)> + Send + 'static {
+        let service = Arc::clone(self);
         self.runners()
             .into_iter()
-            .map(|(name, runner)| (name, self.with_election(runner.view().health())))
-            .collect()
+            .map(move |(name, runner)| (name, service.with_election(runner.view().health())))
     }
 
     /// The `/state` document of the one app (the first with several).
@@ -617,13 +619,13 @@ impl Service {
         Ok(self.runner_of(name)?.view().state(now()))
     }
 
-    /// Every app's `/state` document.
-    pub fn state_all(&self) -> BTreeMap<String, StateDocument> {
+    /// Every app's `/state` document, by app name, in order of name.
+    /// Each is made as the iterator reaches it, all as of the time of this call.
+    pub fn state_all(&self) -> impl Iterator<Item = (String, StateDocument)> + Send + 'static {
         let at = now();
         self.runners()
             .into_iter()
-            .map(|(name, runner)| (name, runner.view().state(at)))
-            .collect()
+            .map(move |(name, runner)| (name, runner.view().state(at)))
     }
 
     /// The `/traffic` document of the one app (the first with several).
@@ -639,12 +641,12 @@ impl Service {
         Ok(self.runner_of(name)?.view().traffic())
     }
 
-    /// Every app's `/traffic` document.
-    pub fn traffic_all(&self) -> BTreeMap<String, TrafficDocument> {
+    /// Every app's `/traffic` document, by app name, in order of name.
+    /// Each is made as the iterator reaches it.
+    pub fn traffic_all(&self) -> impl Iterator<Item = (String, TrafficDocument)> + Send + 'static {
         self.runners()
             .into_iter()
             .map(|(name, runner)| (name, runner.view().traffic()))
-            .collect()
     }
 
     /// The metrics registry.

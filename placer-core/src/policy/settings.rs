@@ -3,6 +3,7 @@
 
 use std::collections::BTreeMap;
 use std::fmt;
+use std::sync::{Arc, OnceLock};
 
 use serde::de::{DeserializeOwned, IgnoredAny, MapAccess, Visitor};
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
@@ -98,17 +99,37 @@ fn sections() -> impl Iterator<Item = SectionHooks> {
 ///
 /// In a config they are top-level sections beside the engine's keys. Read
 /// and change them typed with [`get`](Self::get) and [`set`](Self::set).
+///
+/// Sections are shared, not copied: clones of a config, and configs whose
+/// section is the default one, hold one copy of it (a service placing
+/// many apps keeps one set of default settings, not one per app).
 #[derive(Debug, Clone, PartialEq)]
 pub struct PolicySettings {
-    sections: BTreeMap<&'static str, serde_json::Value>,
+    sections: BTreeMap<&'static str, Arc<serde_json::Value>>,
+}
+
+/// Every registered section's defaults, made once.
+fn default_sections() -> &'static BTreeMap<&'static str, Arc<serde_json::Value>> {
+    static DEFAULTS: OnceLock<BTreeMap<&'static str, Arc<serde_json::Value>>> = OnceLock::new();
+    DEFAULTS.get_or_init(|| {
+        sections()
+            .map(|section| (section.key, Arc::new((section.defaults)())))
+            .collect()
+    })
+}
+
+/// `value` of section `key`, as the shared default when it is the default.
+fn shared(key: &'static str, value: serde_json::Value) -> Arc<serde_json::Value> {
+    match default_sections().get(key) {
+        Some(default) if **default == value => Arc::clone(default),
+        _ => Arc::new(value),
+    }
 }
 
 impl Default for PolicySettings {
     fn default() -> Self {
         PolicySettings {
-            sections: sections()
-                .map(|section| (section.key, (section.defaults)()))
-                .collect(),
+            sections: default_sections().clone(),
         }
     }
 }
@@ -119,14 +140,14 @@ impl PolicySettings {
     pub fn get<T: SettingsSection>(&self) -> T {
         self.sections
             .get(T::KEY)
-            .and_then(|value| T::deserialize(value).ok())
+            .and_then(|value| T::deserialize(value.as_ref()).ok())
             .unwrap_or_default()
     }
 
     /// Replaces the settings of section `T`.
     pub fn set<T: SettingsSection>(&mut self, settings: &T) {
         let value = serde_json::to_value(settings).expect("settings serialize to a serde value");
-        self.sections.insert(T::KEY, value);
+        self.sections.insert(T::KEY, shared(T::KEY, value));
     }
 
     /// The top-level keys of every registered section.
@@ -147,7 +168,11 @@ impl PolicySettings {
 
 impl Serialize for PolicySettings {
     fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
-        serializer.collect_map(&self.sections)
+        serializer.collect_map(
+            self.sections
+                .iter()
+                .map(|(key, value)| (key, value.as_ref())),
+        )
     }
 }
 
@@ -178,7 +203,9 @@ impl<'de> Visitor<'de> for SectionsVisitor {
             let written: serde_json::Value = map.next_value()?;
             let value = (section.normalize)(written)
                 .map_err(|message| serde::de::Error::custom(format!("{key}: {message}")))?;
-            settings.sections.insert(section.key, value);
+            settings
+                .sections
+                .insert(section.key, shared(section.key, value));
         }
         Ok(settings)
     }

@@ -13,7 +13,11 @@ fn region(code: &str) -> Region {
 }
 
 /// Runs real ticks so the reasons and numbers come from the engine itself.
-async fn reports(config: PlacerConfig, traffic: &[(&str, f64)], ticks: usize) -> Vec<TickReport> {
+async fn reports(
+    config: PlacerConfig,
+    traffic: &[(&str, f64)],
+    ticks: usize,
+) -> Vec<Arc<TickReport>> {
     run(config, traffic, ticks).await.1
 }
 
@@ -23,7 +27,7 @@ async fn run(
     config: PlacerConfig,
     traffic: &[(&str, f64)],
     ticks: usize,
-) -> (Placer, Vec<TickReport>) {
+) -> (Placer, Vec<Arc<TickReport>>) {
     let mut placer = Placer::new(config).unwrap();
     let actuator = InMemoryActuator::new([region("iad")]);
     let source = ScriptedSource::new();
@@ -31,7 +35,7 @@ async fn run(
     let mut out = Vec::new();
     for _ in 0..ticks {
         source.push(TrafficSnapshot::new(now, traffic.iter().copied()).unwrap());
-        out.push(placer.tick(&source, &actuator, now).await);
+        out.push(Arc::new(placer.tick(&source, &actuator, now).await));
         now = now + Duration::from_secs(60);
     }
     (placer, out)
@@ -133,7 +137,7 @@ async fn failed_tick_counts_an_error_by_stage_and_keeps_region_gauges() {
         .await;
     metrics.observe_tick(
         "shop",
-        &failed,
+        &Arc::new(failed),
         Duration::ZERO,
         &BTreeSet::from([region("iad")]),
     );
@@ -241,9 +245,11 @@ async fn exposes_the_machine_budget_and_what_its_period_has_spent() {
 #[tokio::test]
 async fn counts_skipped_actions_ignored_regions_and_unavailable_regions() {
     let config = PlacerConfig::default().with_dry_run(false);
-    let mut report = reports(config, &[("iad", 30.0), ("zzz", 90.0)], 1)
-        .await
-        .remove(0);
+    let mut report = Arc::unwrap_or_clone(
+        reports(config, &[("iad", 30.0), ("zzz", 90.0)], 1)
+            .await
+            .remove(0),
+    );
     assert_eq!(report.ignored_regions, vec![region("zzz")]);
     report.actions.push(ActionOutcome::new(
         placer_core::Decision::new(region("lhr"), Move::Remove, Reason::NoData),
@@ -260,7 +266,12 @@ async fn counts_skipped_actions_ignored_regions_and_unavailable_regions() {
         },
     ));
     let metrics = Metrics::new();
-    metrics.observe_tick("shop", &report, Duration::from_millis(20), &BTreeSet::new());
+    metrics.observe_tick(
+        "shop",
+        &Arc::new(report),
+        Duration::from_millis(20),
+        &BTreeSet::new(),
+    );
     let text = metrics.render();
     for line in [
         r#"fly_placer_actions_total{app="shop",action="remove",outcome="skipped"} 1"#,
