@@ -47,6 +47,15 @@ pub trait RegionActuator: Send + Sync {
     fn is_simulation(&self) -> bool {
         false
     }
+
+    /// Says the caller is done with the actuator until its next
+    /// [`deployed_regions`](Self::deployed_regions):
+    /// [`Placer::tick`](crate::Placer::tick) calls it at the end of every
+    /// tick. An actuator that keeps something for the rest of a tick (the
+    /// deployment it listed, to reuse for the deploys that follow) can let
+    /// it go, so it is not held until the next tick. A wrapper passes it on.
+    /// The default does nothing.
+    fn tick_finished(&self) {}
 }
 
 /// Why a [`RegionActuator`] call failed.

@@ -584,6 +584,16 @@ impl Placer {
         S: MetricsSource + ?Sized,
         A: RegionActuator + ?Sized,
     {
+        let report = self.run_tick(source, actuator, now).await;
+        actuator.tick_finished();
+        report
+    }
+
+    async fn run_tick<S, A>(&mut self, source: &S, actuator: &A, now: Timestamp) -> TickReport
+    where
+        S: MetricsSource + ?Sized,
+        A: RegionActuator + ?Sized,
+    {
         let dry_run = self.config.dry_run;
         let policy = self.policy.name();
         let snapshot = match source.fetch(now).await {

@@ -31,6 +31,19 @@ mock! {
     }
 }
 
+mock! {
+    /// An actuator that is told when the engine is done with it.
+    Finishing {}
+    #[async_trait]
+    impl RegionActuator for Finishing {
+        async fn deployed_regions(&self) -> Result<BTreeSet<Region>, ActuatorError>;
+        async fn deploy(&self, region: &Region) -> Result<(), ActuatorError>;
+        async fn remove(&self, region: &Region) -> Result<(), ActuatorError>;
+        fn is_simulation(&self) -> bool;
+        fn tick_finished(&self);
+    }
+}
+
 fn r(code: &str) -> Region {
     code.parse().unwrap()
 }
@@ -390,4 +403,81 @@ fn traffic_from_a_region_fly_does_not_have_is_ignored() {
         assert!(!report.regions.contains_key(&r("zzz")));
     }
     assert!(placer.state().region(&r("zzz")).is_none());
+}
+
+#[test]
+fn the_actuator_is_told_once_when_each_tick_is_done_with_it() {
+    // Two quiet ticks, one that deploys, one whose listing fails, one
+    // whose traffic fails.
+    let mut source = MockSource::new();
+    let mut fetches = 0;
+    source.expect_fetch().times(5).returning(move |at| {
+        fetches += 1;
+        if fetches == 5 {
+            return Err(MetricsError::backend("prometheus", "down"));
+        }
+        Ok(TrafficSnapshot::new(at, [("iad", 40.0), ("fra", 400.0)]).unwrap())
+    });
+    let mut actuator = MockFinishing::new();
+    actuator.expect_is_simulation().return_const(false);
+    let mut order = Sequence::new();
+    for _ in 0..2 {
+        actuator
+            .expect_deployed_regions()
+            .times(1)
+            .in_sequence(&mut order)
+            .returning(|| Ok(set(&["iad"])));
+        actuator
+            .expect_tick_finished()
+            .times(1)
+            .in_sequence(&mut order)
+            .return_const(());
+    }
+    actuator
+        .expect_deployed_regions()
+        .times(1)
+        .in_sequence(&mut order)
+        .returning(|| Ok(set(&["iad"])));
+    actuator
+        .expect_deploy()
+        .with(eq(r("fra")))
+        .times(1)
+        .in_sequence(&mut order)
+        .returning(|_| Ok(()));
+    actuator
+        .expect_tick_finished()
+        .times(1)
+        .in_sequence(&mut order)
+        .return_const(());
+    actuator
+        .expect_deployed_regions()
+        .times(1)
+        .in_sequence(&mut order)
+        .returning(|| Err(ActuatorError::backend("fly", None, "timed out")));
+    actuator
+        .expect_tick_finished()
+        .times(1)
+        .in_sequence(&mut order)
+        .return_const(());
+    actuator
+        .expect_deployed_regions()
+        .times(1)
+        .in_sequence(&mut order)
+        .returning(|| Ok(set(&["iad", "fra"])));
+    actuator
+        .expect_tick_finished()
+        .times(1)
+        .in_sequence(&mut order)
+        .return_const(());
+    actuator.expect_remove().never();
+
+    let mut placer = Placer::new(live()).unwrap();
+    let mut deployed_at = None;
+    for minute in 0..5 {
+        let report = block_on(placer.tick(&source, &actuator, at(minute)));
+        if report.deployed == [r("fra")] {
+            deployed_at = Some(minute);
+        }
+    }
+    assert_eq!(deployed_at, Some(2), "the third tick deploys fra");
 }

@@ -50,7 +50,8 @@ pub const BACKEND: &str = "fly";
 /// the start of every tick, always lists; the deploys and removes that
 /// follow reuse that listing (with the actuator's own changes laid over it)
 /// for up to [`LISTING_REUSE`] instead of listing again, and so do their
-/// retries. An answer that may have changed the app without saying how (a
+/// retries, until the engine says the tick is over
+/// ([`RegionActuator::tick_finished`]), which lets the listing go. An answer that may have changed the app without saying how (a
 /// 5xx, a request without an answer, a create in doubt) drops the listing,
 /// so the next attempt looks again.
 ///
@@ -568,5 +569,12 @@ impl RegionActuator for FlyMachinesActuator {
                     err.into_actuator_error(Some(region))
                 }
             })
+    }
+
+    /// Lets the latest listing go: the next tick lists again anyway, and
+    /// with many apps their listings would otherwise stay in memory between
+    /// ticks.
+    fn tick_finished(&self) {
+        self.forget_listing();
     }
 }

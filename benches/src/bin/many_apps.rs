@@ -206,12 +206,20 @@ fn run(apps: usize, rate: f64, extra: &str) {
     let rss_ticked = memory(pid, "VmRSS");
     let peak_ticked = memory(pid, "VmHWM");
     keep_smaps(pid, "ticked");
-    let metrics = client
+    // Scraped as Prometheus scrapes: asking for gzip.
+    let compressed = client
         .get(format!("http://{address}/metrics"))
+        .header("Accept-Encoding", "gzip")
         .send()
         .unwrap()
-        .text()
+        .bytes()
         .unwrap();
+    let mut metrics = String::new();
+    std::io::Read::read_to_string(
+        &mut flate2::read::GzDecoder::new(&compressed[..]),
+        &mut metrics,
+    )
+    .expect("the scrape is gzip");
     let rss_scraped = memory(pid, "VmRSS");
     keep_smaps(pid, "scraped");
     // Every app's state and health, as an operator would look at them.
@@ -229,6 +237,15 @@ fn run(apps: usize, rate: f64, extra: &str) {
     keep_smaps(pid, "read");
     let peak = memory(pid, "VmHWM");
     let threads = memory(pid, "Threads");
+    // Last, a scraper that does not ask for gzip gets the whole text.
+    let plain = client
+        .get(format!("http://{address}/metrics"))
+        .send()
+        .unwrap()
+        .bytes()
+        .unwrap();
+    assert!(plain.starts_with(b"# HELP"), "the text, not compressed");
+    let peak_plain = memory(pid, "VmHWM");
     // Stopped as a service is (SIGTERM), so it saves its state and exits.
     let _ = Command::new("kill").arg(pid.to_string()).status();
     let _ = serve.0.wait();
@@ -271,16 +288,17 @@ fn run(apps: usize, rate: f64, extra: &str) {
         calls as f64 / rate
     );
     println!(
-        "GET /metrics: {} series, {} KiB",
+        "GET /metrics (gzip): {} series, {} KiB of text, {} KiB sent",
         series,
-        metrics.len() / 1024
+        metrics.len() / 1024,
+        compressed.len() / 1024
     );
     println!(
         "GET /state and /health of every app: {} KiB",
         documents / 1024
     );
     println!(
-        "serve process memory (KiB): RSS after start {rss_started} (peak so far {peak_started}), after the tick {rss_ticked} (peak so far {peak_ticked}), after a scrape {rss_scraped}, after /state and /health {rss_read}; peak {peak}; {threads} threads"
+        "serve process memory (KiB): RSS after start {rss_started} (peak so far {peak_started}), after the tick {rss_ticked} (peak so far {peak_ticked}), after a scrape {rss_scraped}, after /state and /health {rss_read}; peak {peak}; {threads} threads; peak after one more scrape without gzip {peak_plain}"
     );
     println!(
         "engine state files: {:.1} KiB per app on disk",

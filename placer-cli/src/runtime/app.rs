@@ -235,6 +235,9 @@ impl AppRunner {
             // The tick starts now: it uses this listing instead of listing again.
             let actuator = Arc::clone(&engine.backends.actuator);
             engine.backends.actuator = Arc::new(ListedAtStart::new(actuator, listed));
+        } else {
+            // The first tick lists again: nothing is kept for it until then.
+            engine.backends.actuator.tick_finished();
         }
 
         let view = View {

@@ -50,6 +50,10 @@ impl RegionActuator for Fenced {
     fn is_simulation(&self) -> bool {
         self.inner.is_simulation()
     }
+
+    fn tick_finished(&self) {
+        self.inner.tick_finished();
+    }
 }
 
 #[cfg(test)]

@@ -57,6 +57,10 @@ impl RegionActuator for ListedAtStart {
     fn is_simulation(&self) -> bool {
         self.inner.is_simulation()
     }
+
+    fn tick_finished(&self) {
+        self.inner.tick_finished();
+    }
 }
 
 #[cfg(test)]

@@ -49,6 +49,10 @@ impl RegionActuator for Tracked {
     fn is_simulation(&self) -> bool {
         self.inner.is_simulation()
     }
+
+    fn tick_finished(&self) {
+        self.inner.tick_finished();
+    }
 }
 
 #[cfg(test)]

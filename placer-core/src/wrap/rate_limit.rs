@@ -175,6 +175,10 @@ impl<A: RegionActuator> RegionActuator for RateLimited<A> {
     fn is_simulation(&self) -> bool {
         self.inner.is_simulation()
     }
+
+    fn tick_finished(&self) {
+        self.inner.tick_finished();
+    }
 }
 
 #[cfg(test)]

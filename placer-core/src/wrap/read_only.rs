@@ -42,6 +42,10 @@ impl<A: RegionActuator> RegionActuator for ReadOnly<A> {
     async fn remove(&self, region: &Region) -> Result<(), ActuatorError> {
         Err(refusal(region))
     }
+
+    fn tick_finished(&self) {
+        self.0.tick_finished();
+    }
 }
 
 fn refusal(region: &Region) -> ActuatorError {

@@ -242,4 +242,8 @@ impl<A: RegionActuator> RegionActuator for Retrying<A> {
     fn is_simulation(&self) -> bool {
         self.inner.is_simulation()
     }
+
+    fn tick_finished(&self) {
+        self.inner.tick_finished();
+    }
 }

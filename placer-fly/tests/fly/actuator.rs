@@ -392,3 +392,22 @@ async fn apps_of_one_fake_org_keep_their_own_machines() {
         [region("fra"), region("iad")].into()
     );
 }
+
+#[tokio::test]
+async fn a_finished_tick_lets_the_listing_go_and_the_next_deploy_lists_again() {
+    let api = fake_with_app().await;
+    let actuator = actuator(settings(&api));
+    actuator.deployed_regions().await.unwrap();
+    actuator.tick_finished();
+    api.take_requests();
+
+    actuator.deploy(&region("fra")).await.unwrap();
+
+    let requests = calls(&api);
+    assert_eq!(
+        requests.first().map(String::as_str),
+        Some("GET /v1/apps/my-app/machines"),
+        "{requests:?}"
+    );
+    assert_eq!(live_in(&api, "fra").len(), 1);
+}
