@@ -253,13 +253,17 @@ fn run(apps: usize, rate: f64, extra: &str) {
     assert_eq!(reports.len(), apps, "one report per app");
     let mut deploys = 0;
     let mut failed = 0;
+    let mut refused = 0;
     for report in reports.values() {
-        let ok = report["error"].is_null()
-            && report["actions"]
-                .as_array()
-                .is_none_or(|actions| actions.iter().all(|a| a["outcome"] == "ok"));
-        if !ok {
+        let actions = report["actions"].as_array().cloned().unwrap_or_default();
+        let outcome = |kind: &str| actions.iter().any(|a| a["outcome"].get(kind).is_some());
+        if !report["error"].is_null() || outcome("error") {
             failed += 1;
+        }
+        // Removals of machines fly-placer did not create (the bench's
+        // own), refused as they should be.
+        if outcome("skipped") {
+            refused += 1;
         }
         deploys += report["deployed"].as_array().map_or(0, Vec::len);
     }
@@ -283,7 +287,7 @@ fn run(apps: usize, rate: f64, extra: &str) {
         start_took.as_secs_f64()
     );
     println!(
-        "one tick of every app (POST /trigger): {:.2} s ({calls} actuator calls: {apps} listings, {deploys} deploys, which at {rate}/s take {:.2} s; {failed} apps failed)",
+        "one tick of every app (POST /trigger): {:.2} s ({calls} actuator calls: {apps} listings, {deploys} deploys, which at {rate}/s take {:.2} s; {failed} apps failed, {refused} had a change refused)",
         tick_took.as_secs_f64(),
         calls as f64 / rate
     );
