@@ -227,8 +227,10 @@ async fn apps(State(service): State<Arc<Service>>) -> Response {
 }
 
 /// The metrics, compressed with gzip when the scraper accepts it (as
-/// Prometheus and VictoriaMetrics do): with many apps the text is tens of
-/// MiB and is then never held whole.
+/// Prometheus and VictoriaMetrics do). With many apps the text is tens of
+/// MiB, so it is never held whole: it is compressed as it is written, and a
+/// scraper that does not take gzip gets it unpacked piece by piece as the
+/// response is sent.
 async fn metrics(State(service): State<Arc<Service>>, headers: HeaderMap) -> Response {
     let gzip = headers
         .get_all(header::ACCEPT_ENCODING)
@@ -246,7 +248,27 @@ async fn metrics(State(service): State<Arc<Service>>, headers: HeaderMap) -> Res
         return (headers, body).into_response();
     }
     let headers = [(header::CONTENT_TYPE, CONTENT_TYPE), vary];
-    (headers, service.metrics().render()).into_response()
+    let compressed = service.metrics().render_gzip();
+    (headers, unpacked(compressed)).into_response()
+}
+
+/// The text of gzip `compressed`, unpacked a piece at a time as the body
+/// is sent.
+fn unpacked(compressed: Vec<u8>) -> axum::body::Body {
+    const PIECE: usize = 64 * 1024;
+    let mut text = flate2::read::GzDecoder::new(std::io::Cursor::new(compressed));
+    let pieces = std::iter::from_fn(move || {
+        let mut piece = vec![0; PIECE];
+        match std::io::Read::read(&mut text, &mut piece) {
+            Ok(0) => None,
+            Ok(read) => {
+                piece.truncate(read);
+                Some(Ok(axum::body::Bytes::from(piece)))
+            }
+            Err(err) => Some(Err(err)),
+        }
+    });
+    axum::body::Body::from_stream(futures::stream::iter(pieces))
 }
 
 /// Whether an `Accept-Encoding` value accepts gzip (RFC 9110, 12.5.3):

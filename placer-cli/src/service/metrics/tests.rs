@@ -339,3 +339,30 @@ async fn each_app_keeps_its_own_region_gauges() {
     metrics.remove_app("blog");
     assert!(!metrics.render().contains("region_requests{app=\"blog\""));
 }
+
+#[tokio::test]
+async fn the_gzip_text_is_the_text() {
+    let metrics = Metrics::new();
+    // Large enough to span many of the compressor's pieces.
+    for app in 0..300 {
+        let app = format!("app-{app:03}");
+        metrics.add_app(&app, true);
+        let reports = reports(PlacerConfig::default(), &[("iad", 30.0), ("fra", 90.0)], 1).await;
+        metrics.observe_tick(
+            &app,
+            &reports[0],
+            Duration::from_millis(20),
+            &BTreeSet::from([region("iad")]),
+        );
+    }
+    let text = metrics.render();
+    assert!(text.len() > 4 * GzipText::PIECE, "{}", text.len());
+    let compressed = metrics.render_gzip();
+    let mut unpacked = String::new();
+    std::io::Read::read_to_string(
+        &mut flate2::read::GzDecoder::new(&compressed[..]),
+        &mut unpacked,
+    )
+    .unwrap();
+    assert_eq!(unpacked, text);
+}
