@@ -4,7 +4,7 @@
 //! [`FlyError`] naming the operation, the machine and the region. Policy
 //! (which machine, when) lives in the actuator, not here.
 
-use std::time::{Duration, SystemTime};
+use std::time::{Duration, Instant, SystemTime};
 
 use placer_core::Region;
 use reqwest::header::{HeaderValue, AUTHORIZATION, RETRY_AFTER};
@@ -187,9 +187,34 @@ impl MachinesClient {
 
     /// Waits until the machine is in `state` (`started`, `stopped` or
     /// `destroyed`), at most `timeout` rounded up to whole seconds, at
-    /// least one (the API holds one wait for at most [`MAX_WAIT`]). False
+    /// least one. The API holds one wait for at most [`MAX_WAIT`], so a
+    /// longer one is several requests, each asking for what is left. False
     /// when the machine did not get there in time (408).
     pub(crate) async fn wait_for(
+        &self,
+        machine: &Machine,
+        state: &str,
+        timeout: Duration,
+    ) -> Result<bool, FlyError> {
+        let seconds = wait_seconds(timeout);
+        let deadline = Instant::now() + Duration::from_secs(seconds);
+        // A server that answered 408 at once would otherwise be asked
+        // again and again: no more rounds than whole seconds.
+        for _ in 0..seconds {
+            let left = deadline.saturating_duration_since(Instant::now());
+            if self.wait_once(machine, state, left.min(MAX_WAIT)).await? {
+                return Ok(true);
+            }
+            if Instant::now() >= deadline {
+                break;
+            }
+        }
+        Ok(false)
+    }
+
+    /// One wait request of at most `timeout` (rounded up to whole seconds,
+    /// at least one): false on 408.
+    async fn wait_once(
         &self,
         machine: &Machine,
         state: &str,

@@ -184,7 +184,9 @@ async fn route(
 }
 
 /// `GET …/wait`: holds the request until the machine reaches `state`
-/// (default `started`) or `timeout` seconds (default 60) pass.
+/// (default `started`) or `timeout` seconds (default 60) pass, at most the
+/// longest wait (60 s, as Fly: "This request will block for up to 60
+/// seconds").
 async fn wait(state: &Shared, app: &str, id: &str, params: &BTreeMap<String, String>) -> Reply {
     let target = params.get("state").map(String::as_str).unwrap_or("started");
     if !matches!(target, "started" | "stopped" | "destroyed") {
@@ -195,7 +197,8 @@ async fn wait(state: &Shared, app: &str, id: &str, params: &BTreeMap<String, Str
         Some(Ok(seconds)) => seconds,
         Some(Err(_)) => return Reply::error(400, "timeout must be a whole number of seconds"),
     };
-    let deadline = Instant::now() + Duration::from_secs(timeout);
+    let longest = lock(state).max_wait;
+    let deadline = Instant::now() + Duration::from_secs(timeout).min(longest);
     loop {
         let reached = scoped(state, app).reached(id, target);
         match reached {

@@ -323,6 +323,14 @@ impl FakeMachinesApi {
         self.lock().start_delay = delay;
     }
 
+    /// The longest one wait request is held before it answers 408, whatever
+    /// its `timeout` asks: 60 s by default, as Fly's description says
+    /// ("This request will block for up to 60 seconds"). Shorten it to test
+    /// waits longer than one request in less time.
+    pub fn set_max_wait(&self, max: Duration) {
+        self.lock().max_wait = max;
+    }
+
     /// Stopped machines take this long to exit after the stop signal; a
     /// process still running after the stop's timeout (the request's, else
     /// the config's `stop_config.timeout`, else 5 s) is killed, as Fly does.

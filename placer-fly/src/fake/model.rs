@@ -176,6 +176,8 @@ pub(super) struct FakeState {
     pub(super) faults: VecDeque<(Option<(String, String)>, Fault)>,
     pub(super) list_lag: Duration,
     pub(super) start_delay: Duration,
+    /// The longest one wait request is held (Fly: 60 s).
+    pub(super) max_wait: Duration,
     pub(super) requests: Vec<RecordedRequest>,
     pub(super) next_seq: u64,
     pub(super) stop_delay: Duration,
@@ -203,6 +205,7 @@ impl FakeState {
             faults: VecDeque::new(),
             list_lag: Duration::ZERO,
             start_delay: Duration::ZERO,
+            max_wait: Duration::from_secs(60),
             requests: Vec::new(),
             next_seq: 0,
             stop_delay: Duration::ZERO,

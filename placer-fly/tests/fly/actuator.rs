@@ -155,6 +155,40 @@ async fn wait_for_start_returns_once_the_machine_runs() {
 }
 
 #[tokio::test]
+async fn a_wait_longer_than_the_api_holds_one_request_is_several_requests() {
+    // Fly holds one wait for at most 60 s; here the fake holds it 1 s, and
+    // the machine starts after 2.5 s of a 4 s wait_for_start.
+    let api = fake_with_app().await;
+    api.set_max_wait(Duration::from_secs(1));
+    api.set_start_delay(Duration::from_millis(2500));
+    let mut settings = settings(&api);
+    settings.wait_for_start = Some(Duration::from_secs(4));
+    actuator(settings).deploy(&region("fra")).await.unwrap();
+    assert_eq!(live_in(&api, "fra")[0].state, "started");
+    let waits: Vec<String> = calls(&api)
+        .into_iter()
+        .filter(|call| call.contains("/wait?"))
+        .collect();
+    assert_eq!(waits.len(), 3, "{waits:?}");
+    // Each asks for what is left of the four seconds.
+    assert!(waits[0].contains("timeout=4&"), "{waits:?}");
+    assert!(waits[1].contains("timeout=3&"), "{waits:?}");
+}
+
+#[tokio::test]
+async fn a_wait_never_asks_for_more_than_the_api_holds() {
+    let api = fake_with_app().await;
+    let mut settings = settings(&api);
+    settings.wait_for_start = Some(Duration::from_secs(600));
+    actuator(settings).deploy(&region("fra")).await.unwrap();
+    let last = calls(&api).pop().unwrap();
+    assert!(
+        last.contains("/wait?state=started&timeout=60&instance_id="),
+        "{last}"
+    );
+}
+
+#[tokio::test]
 async fn a_machine_that_does_not_start_in_time_is_reported_and_not_recreated() {
     let api = fake_with_app().await;
     api.set_start_delay(Duration::from_secs(30));
