@@ -176,3 +176,50 @@ fn a_change_that_cannot_run_is_rejected_and_one_that_can_rebuilds_the_source() {
     );
     server.stop();
 }
+
+#[test]
+fn a_reload_that_names_another_app_is_rejected_and_the_app_stays() {
+    let base = format!(
+        "{}\nservice:\n  interval: 0\nprometheus:\n  url: http://127.0.0.1:1\nfly:\n  app: shop\n",
+        default_config()
+    );
+    let workspace = Workspace::new(&base);
+    let mut server = workspace.serve(&[], &[]);
+    assert_eq!(
+        get_json(&server.url("/apps"))["apps"],
+        serde_json::json!(["shop"])
+    );
+
+    workspace.write("config/config.yml", &base.replace("app: shop", "app: blog"));
+    server.wait_for_log(
+        "changed; the new settings apply from the next tick",
+        Duration::from_secs(10),
+    );
+    common::client()
+        .post(server.url("/trigger"))
+        .send()
+        .unwrap();
+    let rejected = server.wait_for_log("config change rejected", Duration::from_secs(10));
+    assert!(
+        rejected.contains("\"blog\" instead of \"shop\""),
+        "{rejected}"
+    );
+    assert!(rejected.contains("restart"), "{rejected}");
+    let health = get_json(&server.url("/health"));
+    let error = health["config"]["error"].as_str().unwrap();
+    assert!(error.contains("restart"), "{error}");
+    assert_eq!(
+        get_json(&server.url("/apps"))["apps"],
+        serde_json::json!(["shop"])
+    );
+    let state_files: Vec<String> = std::fs::read_dir(workspace.dir.path().join("data"))
+        .map(|dir| {
+            dir.map(|entry| entry.unwrap().file_name().to_string_lossy().into_owned())
+                .collect()
+        })
+        .unwrap_or_default();
+    assert!(
+        !state_files.iter().any(|name| name.contains("blog")),
+        "{state_files:?}"
+    );
+}

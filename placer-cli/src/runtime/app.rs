@@ -558,7 +558,7 @@ pub(super) fn build_backends(
 
 /// The name the one app of old is kept under: the app its traffic or
 /// deployment names, or [`UNNAMED_APP`] when both are simulated.
-fn app_key(resolved: &Resolved) -> String {
+pub(super) fn app_key(resolved: &Resolved) -> String {
     let app = match (&resolved.deployment, &resolved.traffic) {
         (DeploymentPlan::Observed(plan) | DeploymentPlan::Live(plan), _) => Some(&plan.app),
         (_, TrafficPlan::Prometheus(plan)) => Some(&plan.app),

@@ -24,6 +24,17 @@ impl AppRunner {
         let inputs = &self.inputs;
         let mut resolved = resolve(&inputs.args, &inputs.env, &loaded, inputs.fallback_seed)
             .map_err(|err| err.to_string())?;
+        // One app's runner places that app: its name keys its state, its
+        // metrics and its endpoints.
+        if loaded.app.is_none() {
+            let app = super::app::app_key(&resolved);
+            if app != self.name() {
+                return Err(format!(
+                    "the config now places app {app:?} instead of {:?}: placing another app takes a restart, so the config in force stays",
+                    self.name()
+                ));
+            }
+        }
         let old = self.settings().clone();
         let mut notes = Vec::new();
         if self.role == Role::Serve {
