@@ -377,3 +377,57 @@ async fn a_cluster_served_over_tls_is_reached_with_its_ca_and_refused_without() 
     };
     assert!(plain, "plain HTTP reached a TLS-only etcd");
 }
+
+#[test]
+fn once_keeps_its_state_in_etcd_and_the_next_run_goes_on_from_it() {
+    let Some(etcd) = etcd::Etcd::start() else {
+        return;
+    };
+    let config = format!("{}\nsimulation:\n  seed: 7\n", common::default_config());
+    let workspace = common::Workspace::new(&config);
+    let url = etcd.url("once");
+    let env = [("PLACER_STATE_URL", url.as_str())];
+    let points = |output: &std::process::Output| -> u64 {
+        assert!(
+            output.status.success(),
+            "{}",
+            String::from_utf8_lossy(&output.stderr)
+        );
+        let report: serde_json::Value = serde_json::from_slice(&output.stdout).unwrap();
+        report["regions"]
+            .as_object()
+            .unwrap()
+            .values()
+            .map(|detail| detail["points"].as_u64().unwrap())
+            .max()
+            .unwrap()
+    };
+
+    let first = workspace.run(&["once"], &env);
+    assert_eq!(points(&first), 1);
+    let second = workspace.run(&["once"], &env);
+    assert_eq!(points(&second), 2, "the second run reads the first's state");
+    // Nothing was kept in files.
+    let data = workspace.dir.path().join("data");
+    let files: Vec<_> = walk(&data);
+    assert!(
+        !files.iter().any(|file| file.contains("engine_state")),
+        "{files:?}"
+    );
+}
+
+fn walk(dir: &std::path::Path) -> Vec<String> {
+    let Ok(entries) = std::fs::read_dir(dir) else {
+        return Vec::new();
+    };
+    entries
+        .flat_map(|entry| {
+            let path = entry.unwrap().path();
+            if path.is_dir() {
+                walk(&path)
+            } else {
+                vec![path.display().to_string()]
+            }
+        })
+        .collect()
+}
