@@ -431,3 +431,76 @@ fn walk(dir: &std::path::Path) -> Vec<String> {
         })
         .collect()
 }
+
+#[test]
+fn a_dropped_apps_keys_are_moved_aside_so_a_new_app_of_that_name_starts_afresh() {
+    let Some(etcd) = etcd::Etcd::start() else {
+        return;
+    };
+    const TOKEN: &str = "FlyV1 fm2_test-token";
+    let runtime = common::runtime();
+    let api = runtime
+        .block_on(placer_fly::fake::FakeMachinesApi::start("shop-web", TOKEN))
+        .unwrap();
+    api.set_org("acme");
+    api.add_machine(placer_fly::fake::MachineSpec::new("iad"));
+    let config = format!(
+        "dry_run: true\n\
+         apps:\n  shop-*: {{}}\n\
+         service:\n  interval: 0\n  apps_refresh: 1s\n\
+         simulation:\n  seed: 3\n\
+         fly:\n  org: acme\n  api_url: {}\n  retry:\n    max_attempts: 1\n",
+        api.base_url()
+    );
+    let workspace = common::Workspace::new(&config);
+    let url = etcd.url("fleet");
+    let mut server = workspace.serve(
+        &[],
+        &[("FLY_API_TOKEN", TOKEN), ("PLACER_STATE_URL", url.as_str())],
+    );
+    server.wait_for_log("elected leader", Duration::from_secs(30));
+    common::trigger(&server);
+    let keys = |prefix: &str| -> Vec<String> {
+        runtime.block_on(async {
+            let mut client = etcd_client::Client::connect([etcd.endpoint()], None)
+                .await
+                .unwrap();
+            let answer = client
+                .get(
+                    prefix,
+                    Some(
+                        etcd_client::GetOptions::new()
+                            .with_prefix()
+                            .with_keys_only(),
+                    ),
+                )
+                .await
+                .unwrap();
+            answer
+                .kvs()
+                .iter()
+                .map(|kv| kv.key_str().unwrap().to_owned())
+                .collect()
+        })
+    };
+    assert!(
+        keys("/fleet/apps/shop-web/").contains(&"/fleet/apps/shop-web/engine_state_dry_run".into()),
+        "{:?}",
+        keys("/fleet/")
+    );
+
+    api.delete_app("shop-web");
+    server.wait_for_log("dropped", Duration::from_secs(10));
+    let after = keys("/fleet/apps/shop-web/");
+    assert!(
+        !after.contains(&"/fleet/apps/shop-web/engine_state_dry_run".to_owned()),
+        "{after:?}"
+    );
+    assert!(
+        after
+            .iter()
+            .any(|key| key.starts_with("/fleet/apps/shop-web/engine_state_dry_run.dropped-")),
+        "{after:?}"
+    );
+    assert!(server.stop().success());
+}

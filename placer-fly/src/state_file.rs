@@ -33,8 +33,16 @@ pub fn write_atomically(path: &Path, contents: &[u8]) -> io::Result<()> {
 /// # Errors
 /// The I/O error when the file cannot be moved.
 pub fn move_aside(path: &Path) -> io::Result<PathBuf> {
+    move_aside_as(path, "corrupt")
+}
+
+/// Like [`move_aside`], to `<path>.<label>-<n>`.
+///
+/// # Errors
+/// The I/O error when the file cannot be moved.
+pub fn move_aside_as(path: &Path, label: &str) -> io::Result<PathBuf> {
     for n in 1..10_000u32 {
-        let target = path.with_file_name(format!("{}.corrupt-{n}", file_name(path)));
+        let target = path.with_file_name(format!("{}.{label}-{n}", file_name(path)));
         // A hard link fails when the target exists, which makes "take the
         // first free name" race-free; the rename below is the fallback for
         // file systems without hard links.

@@ -23,7 +23,7 @@ use crate::runtime::{now, Inputs, Role, View, RECENT_TICKS};
 use crate::runtime::{Applied, FinishedTick, Host, StartError, TickError, TickResult};
 use crate::state_store::StoreError;
 use crate::state_store::{save_json, store_for_app, Leadership, OpenedStore};
-use crate::state_store::{StateItem, StateKey, StateStore};
+use crate::state_store::{Aside, StateItem, StateKey, StateStore};
 use crate::DeployedRegions;
 
 /// The key of an app without a name (simulated traffic and deployment).
@@ -96,7 +96,7 @@ impl Engine {
         if let Err(err) = simulation.replace_from_json(&json, &from) {
             tracing::error!("{err}; keeping the local simulated deployment");
             if matches!(err, placer_fly::DryRunError::Invalid { .. }) {
-                let moved_to = self.store.move_aside(&key).await?;
+                let moved_to = self.store.move_aside(&key, Aside::Unusable).await?;
                 tracing::warn!("moved the unusable simulated deployment to {moved_to}");
             }
         }
@@ -492,6 +492,41 @@ impl AppRunner {
             }
             Err(message) => host.config_rejected(self, message),
         }
+    }
+
+    /// For an app placed no more: moves its state in a shared store (its
+    /// engine states and simulated deployment) aside, so that a new app of
+    /// the same name starts afresh, and says where each went. Only the
+    /// leader moves anything; with files nothing is moved here (the
+    /// service moves the app's directory).
+    pub async fn set_state_aside(&self) -> Vec<String> {
+        let engine = self.engine.lock().await;
+        if !engine.shared_store || self.leadership.term().is_err() {
+            return Vec::new();
+        }
+        let items = [
+            StateItem::EngineState,
+            StateItem::EngineStateDryRun,
+            StateItem::SimulatedDeployment,
+        ];
+        let mut kept = Vec::new();
+        for item in items {
+            let key = StateKey::new(engine.key.app.clone(), item);
+            let moved = match engine.store.load(&key).await {
+                Ok(None) => continue,
+                Ok(Some(_)) => engine.store.move_aside(&key, Aside::Dropped).await,
+                Err(err) => Err(err),
+            };
+            match moved {
+                Ok(at) => kept.push(at),
+                Err(err) => tracing::error!(
+                    app = %self.name,
+                    "moving {} aside failed: {err}",
+                    engine.store.location(&key)
+                ),
+            }
+        }
+        kept
     }
 
     /// The app's name (`default` for a simulated app without one).

@@ -78,7 +78,7 @@ pub fn write_atomically(path: &Path, contents: &[u8]) -> Result<(), PersistError
     })
 }
 
-pub use placer_fly::state_file::move_aside;
+pub use placer_fly::state_file::{move_aside, move_aside_as};
 
 /// What [`JsonFile::load`] found.
 #[derive(Debug)]

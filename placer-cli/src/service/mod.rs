@@ -287,8 +287,9 @@ impl Service {
     /// Lists the organization's apps and brings the apps placed in line
     /// with the patterns: a new matching app is started, an app no longer
     /// listed is dropped (its tick finished and its state saved, then its
-    /// directory moved aside to `<app>.dropped-<unix seconds>`). Apps named
-    /// in `apps:` are never dropped.
+    /// directory moved aside to `<app>.dropped-<unix seconds>`, and its keys
+    /// in a shared store to `<key>.dropped-<revision>`). Apps named in
+    /// `apps:` are never dropped.
     ///
     /// # Errors
     /// Why the organization's apps could not be listed; nothing changes.
@@ -325,6 +326,8 @@ impl Service {
                 continue;
             };
             runner.close().await;
+            // In a shared store, its keys; with files, its directory.
+            let keys = runner.set_state_aside().await;
             self.metrics.remove_app(name);
             self.update_traffic_apps();
             let dir = fleet.apps_dir.join(name);
@@ -332,13 +335,16 @@ impl Service {
                 "{name}.dropped-{}",
                 now().unix_millis().div_euclid(1000)
             ));
-            let kept = match std::fs::rename(&dir, &aside) {
+            let mut kept = match std::fs::rename(&dir, &aside) {
                 Ok(()) => aside.display().to_string(),
                 Err(err) => {
                     tracing::error!(app = %name, "moving {} aside failed: {err}", dir.display());
                     dir.display().to_string()
                 }
             };
+            if !keys.is_empty() {
+                kept = keys.join(", ");
+            }
             tracing::warn!(
                 app = %name,
                 "app {name} is no longer in organization {}: dropped; its state is kept in {kept}",

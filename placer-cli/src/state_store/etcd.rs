@@ -34,7 +34,7 @@ use tokio::time::Instant;
 
 use super::leader::{Fence, Role};
 use super::url::EtcdUrl;
-use super::{Leadership, NotLeader, OpenedStore, Opening, StateKey, StateStore, StateUrl};
+use super::{Aside, Leadership, NotLeader, OpenedStore, Opening, StateKey, StateStore, StateUrl};
 use super::{StoreEntry, StoreError, StoreSettings};
 
 /// The registry's line for `etcd://` URLs.
@@ -326,7 +326,7 @@ impl StateStore for EtcdStore {
         })
     }
 
-    async fn move_aside(&self, key: &StateKey) -> Result<String, StoreError> {
+    async fn move_aside(&self, key: &StateKey, why: Aside) -> Result<String, StoreError> {
         let at = self.location(key);
         let name = self.key(key);
         let mut client = self.client();
@@ -340,7 +340,7 @@ impl StateStore for EtcdStore {
                 problem: "the key vanished before it could be moved aside".to_owned(),
             });
         };
-        let aside = format!("{name}.corrupt-{}", kv.mod_revision());
+        let aside = format!("{name}.{}-{}", why.label(), kv.mod_revision());
         let txn = Txn::new()
             .when(vec![
                 Compare::mod_revision(name.clone(), CompareOp::Equal, kv.mod_revision()),

@@ -15,9 +15,9 @@ use std::path::{Path, PathBuf};
 
 use async_trait::async_trait;
 
-use super::{Leadership, OpenedStore, Opening, StateKey, StateStore, StateUrl, StoreEntry};
+use super::{Aside, Leadership, OpenedStore, Opening, StateKey, StateStore, StateUrl, StoreEntry};
 use super::{StoreError, StoreSettings};
-use crate::runtime::store::{move_aside, write_atomically};
+use crate::runtime::store::{move_aside_as, write_atomically};
 
 /// The registry's line for `file:` URLs.
 pub const ENTRY: StoreEntry = StoreEntry::new("file", open);
@@ -85,8 +85,8 @@ impl StateStore for FileStore {
         })
     }
 
-    async fn move_aside(&self, key: &StateKey) -> Result<String, StoreError> {
-        move_aside(&self.path(key))
+    async fn move_aside(&self, key: &StateKey, why: Aside) -> Result<String, StoreError> {
+        move_aside_as(&self.path(key), why.label())
             .map(|moved| moved.display().to_string())
             .map_err(|err| StoreError::Write {
                 at: self.location(key),

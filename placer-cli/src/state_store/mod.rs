@@ -181,12 +181,32 @@ pub trait StateStore: Send + Sync + std::fmt::Debug {
     /// write failed.
     async fn save(&self, key: &StateKey, value: &[u8]) -> Result<(), StoreError>;
 
-    /// Moves an unusable value out of the way, never replacing an earlier
-    /// copy, and says where it went.
+    /// Moves a value out of the way (`why` names the copy), never
+    /// replacing an earlier copy, and says where it went.
     ///
     /// # Errors
     /// [`StoreError`] when it could not be moved.
-    async fn move_aside(&self, key: &StateKey) -> Result<String, StoreError>;
+    async fn move_aside(&self, key: &StateKey, why: Aside) -> Result<String, StoreError>;
+}
+
+/// Why a value is moved aside: the word in the copy's name.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Aside {
+    /// It could not be read or used (`<key>.corrupt-…`).
+    Unusable,
+    /// Its app is placed no more (`<key>.dropped-…`): a new app of the
+    /// same name starts afresh.
+    Dropped,
+}
+
+impl Aside {
+    /// The word in the copy's name: `corrupt` or `dropped`.
+    pub fn label(self) -> &'static str {
+        match self {
+            Aside::Unusable => "corrupt",
+            Aside::Dropped => "dropped",
+        }
+    }
 }
 
 /// The state settings in force (`state:` section, `PLACER_STATE_URL`,
@@ -334,7 +354,7 @@ pub async fn load_json<T: DeserializeOwned>(
         Err(StoreError::Unreadable { problem, .. }) => format!("cannot be read: {problem}"),
         Err(err) => return Err(err),
     };
-    match store.move_aside(key).await {
+    match store.move_aside(key, Aside::Unusable).await {
         Ok(moved_to) => Ok(Restored::MovedAside { problem, moved_to }),
         Err(err) => Err(StoreError::MoveAside {
             at: store.location(key),
