@@ -420,56 +420,39 @@ fn the_actuator_is_told_once_when_each_tick_is_done_with_it() {
     });
     let mut actuator = MockFinishing::new();
     actuator.expect_is_simulation().return_const(false);
+    actuator.expect_remove().never();
     let mut order = Sequence::new();
-    for _ in 0..2 {
+    let listed = [
+        Ok(set(&["iad"])),
+        Ok(set(&["iad"])),
+        Ok(set(&["iad"])),
+        Err("timed out"),
+        Ok(set(&["iad", "fra"])),
+    ];
+    for (tick, listing) in listed.into_iter().enumerate() {
         actuator
             .expect_deployed_regions()
             .times(1)
             .in_sequence(&mut order)
-            .returning(|| Ok(set(&["iad"])));
+            .returning(move || {
+                listing
+                    .clone()
+                    .map_err(|err| ActuatorError::backend("fly", None, err))
+            });
+        if tick == 2 {
+            actuator
+                .expect_deploy()
+                .with(eq(r("fra")))
+                .times(1)
+                .in_sequence(&mut order)
+                .returning(|_| Ok(()));
+        }
         actuator
             .expect_tick_finished()
             .times(1)
             .in_sequence(&mut order)
             .return_const(());
     }
-    actuator
-        .expect_deployed_regions()
-        .times(1)
-        .in_sequence(&mut order)
-        .returning(|| Ok(set(&["iad"])));
-    actuator
-        .expect_deploy()
-        .with(eq(r("fra")))
-        .times(1)
-        .in_sequence(&mut order)
-        .returning(|_| Ok(()));
-    actuator
-        .expect_tick_finished()
-        .times(1)
-        .in_sequence(&mut order)
-        .return_const(());
-    actuator
-        .expect_deployed_regions()
-        .times(1)
-        .in_sequence(&mut order)
-        .returning(|| Err(ActuatorError::backend("fly", None, "timed out")));
-    actuator
-        .expect_tick_finished()
-        .times(1)
-        .in_sequence(&mut order)
-        .return_const(());
-    actuator
-        .expect_deployed_regions()
-        .times(1)
-        .in_sequence(&mut order)
-        .returning(|| Ok(set(&["iad", "fra"])));
-    actuator
-        .expect_tick_finished()
-        .times(1)
-        .in_sequence(&mut order)
-        .return_const(());
-    actuator.expect_remove().never();
 
     let mut placer = Placer::new(live()).unwrap();
     let mut deployed_at = None;
