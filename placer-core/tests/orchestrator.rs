@@ -28,20 +28,15 @@ mock! {
         async fn deploy(&self, region: &Region) -> Result<(), ActuatorError>;
         async fn remove(&self, region: &Region) -> Result<(), ActuatorError>;
         fn is_simulation(&self) -> bool;
+        fn tick_finished(&self);
     }
 }
 
-mock! {
-    /// An actuator that is told when the engine is done with it.
-    Finishing {}
-    #[async_trait]
-    impl RegionActuator for Finishing {
-        async fn deployed_regions(&self) -> Result<BTreeSet<Region>, ActuatorError>;
-        async fn deploy(&self, region: &Region) -> Result<(), ActuatorError>;
-        async fn remove(&self, region: &Region) -> Result<(), ActuatorError>;
-        fn is_simulation(&self) -> bool;
-        fn tick_finished(&self);
-    }
+/// A mocked actuator that takes the end of every tick.
+fn mock_actuator() -> MockActuator {
+    let mut actuator = MockActuator::new();
+    actuator.expect_tick_finished().return_const(());
+    actuator
 }
 
 fn r(code: &str) -> Region {
@@ -75,7 +70,7 @@ fn fetch_failure_means_no_actions_and_an_error_in_the_report() {
     source
         .expect_fetch()
         .returning(|_| Err(MetricsError::backend("prometheus", "connection refused")));
-    let mut actuator = MockActuator::new();
+    let mut actuator = mock_actuator();
     actuator
         .expect_deployed_regions()
         .returning(|| Ok(set(&["iad", "fra"])));
@@ -99,7 +94,7 @@ fn fetch_failure_means_no_actions_and_an_error_in_the_report() {
 #[test]
 fn listing_failure_means_no_actions() {
     let source = busy_fra_source(1);
-    let mut actuator = MockActuator::new();
+    let mut actuator = mock_actuator();
     actuator
         .expect_deployed_regions()
         .returning(|| Err(ActuatorError::backend("fly", None, "502 bad gateway")));
@@ -125,7 +120,7 @@ fn one_failed_region_does_not_stop_the_others() {
     source.expect_fetch().returning(|at| {
         Ok(TrafficSnapshot::new(at, [("iad", 40.0), ("fra", 400.0), ("sin", 300.0)]).unwrap())
     });
-    let mut actuator = MockActuator::new();
+    let mut actuator = mock_actuator();
     actuator
         .expect_deployed_regions()
         .returning(|| Ok(set(&["iad"])));
@@ -166,7 +161,7 @@ fn dry_run_never_calls_a_real_actuator_to_change_anything() {
     let config = PlacerConfig::default().with_sustain_ticks(1);
     assert!(config.dry_run);
     let source = busy_fra_source(3);
-    let mut actuator = MockActuator::new();
+    let mut actuator = mock_actuator();
     actuator
         .expect_deployed_regions()
         .returning(|| Ok(set(&["iad"])));
@@ -252,7 +247,7 @@ fn syd_at_capacity(
     minute: &Arc<Mutex<i64>>,
     syd_attempts: &Arc<Mutex<Vec<i64>>>,
 ) -> MockActuator {
-    let mut actuator = MockActuator::new();
+    let mut actuator = mock_actuator();
     let listing = deployed.clone();
     actuator
         .expect_deployed_regions()
@@ -340,7 +335,7 @@ fn a_region_the_backend_cannot_deploy_backs_off_doubling_across_a_restart() {
 
 #[test]
 fn a_refused_removal_is_a_skip_and_is_not_asked_for_every_tick() {
-    let mut actuator = MockActuator::new();
+    let mut actuator = mock_actuator();
     actuator
         .expect_deployed_regions()
         .returning(|| Ok(set(&["iad", "fra"])));
@@ -385,7 +380,7 @@ fn a_refused_removal_is_a_skip_and_is_not_asked_for_every_tick() {
 
 #[test]
 fn traffic_from_a_region_fly_does_not_have_is_ignored() {
-    let mut actuator = MockActuator::new();
+    let mut actuator = mock_actuator();
     actuator
         .expect_deployed_regions()
         .returning(|| Ok(set(&["iad"])));
@@ -418,7 +413,7 @@ fn the_actuator_is_told_once_when_each_tick_is_done_with_it() {
         }
         Ok(TrafficSnapshot::new(at, [("iad", 40.0), ("fra", 400.0)]).unwrap())
     });
-    let mut actuator = MockFinishing::new();
+    let mut actuator = MockActuator::new();
     actuator.expect_is_simulation().return_const(false);
     actuator.expect_remove().never();
     let mut order = Sequence::new();
