@@ -2,7 +2,9 @@
 //!
 //! Not a timing benchmark: it counts the bytes the state keeps allocated,
 //! with dhat's heap profiler, and prints them: with the default config
-//! (forecasting on), then with `forecast: {method: none}`.
+//! (the threshold policy, which keeps no forecaster), with
+//! `forecast: {method: none}`, and with `policy: latency` (which keeps a
+//! forecaster: two profiles for each region with traffic).
 
 use placer_benches::warmed_placer_with;
 use placer_core::Placer;
@@ -16,9 +18,12 @@ fn main() {
     let text =
         "dry_run: false\nlong_term_window: 20\nshort_term_window: 5\nforecast:\n  method: none\n";
     let no_forecast = placer_core::config::from_yaml(text, "bench.yml").expect("valid config");
+    let text = "dry_run: false\nlong_term_window: 20\nshort_term_window: 5\npolicy: latency\n";
+    let latency = placer_core::config::from_yaml(text, "bench.yml").expect("valid config");
     for (name, config) in [
         ("default config", default),
         ("forecast: {method: none}", no_forecast),
+        ("policy: latency", latency),
     ] {
         const APPS: usize = 100;
         let before = dhat::HeapStats::get().curr_bytes;

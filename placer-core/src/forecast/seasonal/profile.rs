@@ -12,12 +12,20 @@ const SPREAD_STEPS: f64 = 8.0;
 const VISIT_WEIGHT: f64 = 0.5;
 
 /// Per-bucket mean, spread (root-mean-square deviation from the mean
-/// forecast before the visit) and visits.
+/// forecast before the visit) and visits: four bytes a bucket, in one
+/// allocation (an engine keeps two profiles for every region with
+/// traffic, and a service may keep thousands of engines).
 #[derive(Debug, Clone, PartialEq)]
 pub(super) struct Profile {
-    mean: Vec<u16>,
-    spread: Vec<u8>,
-    visits: Vec<u8>,
+    slots: Box<[Slot]>,
+}
+
+/// One bucket, quantised.
+#[derive(Debug, Clone, Copy, Default, PartialEq)]
+struct Slot {
+    mean: u16,
+    spread: u8,
+    visits: u8,
 }
 
 /// What a bucket holds, read back.
@@ -31,23 +39,21 @@ pub(super) struct Bucket {
 impl Profile {
     pub fn new(buckets: usize) -> Self {
         Profile {
-            mean: vec![0; buckets],
-            spread: vec![0; buckets],
-            visits: vec![0; buckets],
+            slots: vec![Slot::default(); buckets].into_boxed_slice(),
         }
     }
 
     pub fn len(&self) -> usize {
-        self.mean.len()
+        self.slots.len()
     }
 
     /// The bucket's content, `None` before its first visit.
     pub fn get(&self, index: usize) -> Option<Bucket> {
-        let visits = self.visits[index];
-        (visits > 0).then(|| Bucket {
-            mean: expand(self.mean[index], MEAN_STEPS),
-            spread: expand(u16::from(self.spread[index]), SPREAD_STEPS),
-            visits,
+        let slot = self.slots[index];
+        (slot.visits > 0).then(|| Bucket {
+            mean: expand(slot.mean, MEAN_STEPS),
+            spread: expand(u16::from(slot.spread), SPREAD_STEPS),
+            visits: slot.visits,
         })
     }
 
@@ -65,24 +71,25 @@ impl Profile {
                 )
             }
         };
-        self.mean[index] = squeeze(new_mean, MEAN_STEPS, u16::MAX);
-        self.spread[index] = squeeze(new_spread, SPREAD_STEPS, u16::from(u8::MAX)) as u8;
-        self.visits[index] = self.visits[index].saturating_add(1);
+        let slot = &mut self.slots[index];
+        slot.mean = squeeze(new_mean, MEAN_STEPS, u16::MAX);
+        slot.spread = squeeze(new_spread, SPREAD_STEPS, u16::from(u8::MAX)) as u8;
+        slot.visits = slot.visits.saturating_add(1);
     }
 
     /// True when every visited bucket's mean is zero.
     pub fn is_all_zero(&self) -> bool {
-        self.mean.iter().all(|q| *q == 0)
+        self.slots.iter().all(|slot| slot.mean == 0)
     }
 
     /// The profile as base64 text: means (little-endian), spreads, visits.
     pub fn encode(&self) -> String {
         let mut bytes = Vec::with_capacity(self.len() * 4);
-        for q in &self.mean {
-            bytes.extend_from_slice(&q.to_le_bytes());
+        for slot in self.slots.iter() {
+            bytes.extend_from_slice(&slot.mean.to_le_bytes());
         }
-        bytes.extend_from_slice(&self.spread);
-        bytes.extend_from_slice(&self.visits);
+        bytes.extend(self.slots.iter().map(|slot| slot.spread));
+        bytes.extend(self.slots.iter().map(|slot| slot.visits));
         BASE64.encode(bytes)
     }
 
@@ -93,15 +100,17 @@ impl Profile {
             return None;
         }
         let (means, rest) = bytes.split_at(buckets * 2);
-        let (spread, visits) = rest.split_at(buckets);
-        Some(Profile {
-            mean: means
-                .chunks_exact(2)
-                .map(|pair| u16::from_le_bytes([pair[0], pair[1]]))
-                .collect(),
-            spread: spread.to_vec(),
-            visits: visits.to_vec(),
-        })
+        let (spreads, visits) = rest.split_at(buckets);
+        let slots = means
+            .chunks_exact(2)
+            .zip(spreads.iter().zip(visits))
+            .map(|(mean, (spread, visits))| Slot {
+                mean: u16::from_le_bytes([mean[0], mean[1]]),
+                spread: *spread,
+                visits: *visits,
+            })
+            .collect();
+        Some(Profile { slots })
     }
 }
 
