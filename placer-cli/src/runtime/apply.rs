@@ -151,6 +151,24 @@ pub(crate) fn describe_changes(old: &LoadedConfig, new: &LoadedConfig) -> Vec<St
     };
     let mut changes = Vec::new();
     diff("", &as_value(old), &as_value(new), &mut changes);
+    // Credentials are shown redacted, so a change of one alone would
+    // otherwise read as "no setting changed".
+    let (before, after) = (&old.settings, &new.settings);
+    let sections = [
+        ("service", before.service != after.service),
+        ("prometheus", before.prometheus != after.prometheus),
+        ("fly", before.fly != after.fly),
+        ("simulation", before.simulation != after.simulation),
+        ("state", before.state != after.state),
+    ];
+    for (section, differs) in sections {
+        let listed = changes
+            .iter()
+            .any(|change| change.starts_with(&format!("{section}.")));
+        if differs && !listed {
+            changes.push(format!("{section}: a credential changed (not shown)"));
+        }
+    }
     changes
 }
 
@@ -204,6 +222,33 @@ mod tests {
             ]
         );
         assert!(describe_changes(&new, &new).is_empty());
+    }
+
+    #[test]
+    fn a_changed_credential_alone_is_said_without_its_value() {
+        let old = parse(
+            "prometheus:\n  url: http://reader:hunter2@127.0.0.1:8428\nservice:\n  trigger_token: first\n",
+            Path::new("c.yml"),
+        )
+        .unwrap();
+        let new = parse(
+            "prometheus:\n  url: http://reader:swordfish@127.0.0.1:8428\nservice:\n  trigger_token: second\n",
+            Path::new("c.yml"),
+        )
+        .unwrap();
+        let changes = describe_changes(&old, &new);
+        assert_eq!(
+            changes,
+            [
+                "service: a credential changed (not shown)",
+                "prometheus: a credential changed (not shown)",
+            ]
+        );
+        for change in &changes {
+            for secret in ["hunter2", "swordfish", "first", "second"] {
+                assert!(!change.contains(secret), "{change}");
+            }
+        }
     }
 
     #[test]
