@@ -4,7 +4,7 @@
 //! [`FlyError`] naming the operation, the machine and the region. Policy
 //! (which machine, when) lives in the actuator, not here.
 
-use std::time::{Duration, Instant, SystemTime};
+use std::time::{Duration, SystemTime};
 
 use placer_core::Region;
 use reqwest::header::{HeaderValue, AUTHORIZATION, RETRY_AFTER};
@@ -197,15 +197,16 @@ impl MachinesClient {
         timeout: Duration,
     ) -> Result<bool, FlyError> {
         let seconds = wait_seconds(timeout);
-        let deadline = Instant::now() + Duration::from_secs(seconds);
+        // tokio's clock, as the fake's and the gate's (tests pause it).
+        let deadline = tokio::time::Instant::now() + Duration::from_secs(seconds);
         // A server that answered 408 at once would otherwise be asked
         // again and again: no more rounds than whole seconds.
         for _ in 0..seconds {
-            let left = deadline.saturating_duration_since(Instant::now());
+            let left = deadline.saturating_duration_since(tokio::time::Instant::now());
             if self.wait_once(machine, state, left.min(MAX_WAIT)).await? {
                 return Ok(true);
             }
-            if Instant::now() >= deadline {
+            if tokio::time::Instant::now() >= deadline {
                 break;
             }
         }
