@@ -57,7 +57,7 @@ pub struct RateLimitOptions {
 
 impl Default for RateLimitOptions {
     /// 5 calls per second, bursts of 10: well under the Machines API's
-    /// per-app limits, a deploy costing up to three requests.
+    /// per-app limits, a deploy usually costing one to three requests.
     fn default() -> Self {
         RateLimitOptions {
             requests_per_second: 5.0,

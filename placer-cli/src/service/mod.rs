@@ -697,10 +697,14 @@ impl Service {
     /// keeps its previous one and says why; the others take the change.
     pub(crate) fn stage_for_apps(&self, loaded: LoadedConfig) {
         if let Some(fleet) = &self.fleet {
-            *fleet
+            let mut kept = fleet
                 .loaded
                 .lock()
-                .unwrap_or_else(|poisoned| poisoned.into_inner()) = loaded.clone();
+                .unwrap_or_else(|poisoned| poisoned.into_inner());
+            for note in shared_settings_kept(&kept, &loaded) {
+                tracing::warn!("{note}");
+            }
+            *kept = loaded.clone();
         }
         let mut staged = self.staged();
         for (name, runner) in self.runners() {
@@ -845,4 +849,61 @@ async fn open_store(
         let _ = tokio::time::timeout(Duration::from_secs(5), leadership.changed()).await;
     }
     Ok(opened)
+}
+
+/// What a changed config cannot change while several apps run: the
+/// settings they share, read at start (the Machines API limits and the data
+/// directory). One line each for the log.
+fn shared_settings_kept(old: &LoadedConfig, new: &LoadedConfig) -> Vec<String> {
+    let (old, new) = (&old.settings, &new.settings);
+    let mut notes = Vec::new();
+    if old.fly.rate_limit != new.fly.rate_limit {
+        notes.push(
+            "fly.rate_limit takes effect after a restart: every app shares the limit read at start",
+        );
+    }
+    if old.fly.max_in_flight != new.fly.max_in_flight {
+        notes.push("fly.max_in_flight takes effect after a restart: every app shares the cap read at start");
+    }
+    if old.service.data_dir != new.service.data_dir {
+        notes.push("service.data_dir takes effect after a restart: every app keeps its state where it was at start");
+    }
+    notes.into_iter().map(str::to_owned).collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use std::path::Path;
+
+    use super::shared_settings_kept;
+    use crate::config_file::parse;
+
+    #[test]
+    fn changes_of_the_settings_apps_share_are_said_to_need_a_restart() {
+        let old = parse(
+            "apps: [shop]\nfly:\n  rate_limit:\n    requests_per_second: 5\n",
+            Path::new("c.yml"),
+        )
+        .unwrap();
+        let same = parse(
+            "apps: [shop]\ntraffic_threshold: 90\nfly:\n  rate_limit:\n    requests_per_second: 5\n",
+            Path::new("c.yml"),
+        )
+        .unwrap();
+        assert!(shared_settings_kept(&old, &same).is_empty());
+        let changed = parse(
+            "apps: [shop]\nfly:\n  rate_limit:\n    requests_per_second: 50\n  max_in_flight: 2\nservice:\n  data_dir: elsewhere\n",
+            Path::new("c.yml"),
+        )
+        .unwrap();
+        let notes = shared_settings_kept(&old, &changed);
+        assert_eq!(notes.len(), 3, "{notes:?}");
+        for (note, key) in
+            notes
+                .iter()
+                .zip(["fly.rate_limit", "fly.max_in_flight", "service.data_dir"])
+        {
+            assert!(note.starts_with(key) && note.contains("restart"), "{note}");
+        }
+    }
 }

@@ -14,8 +14,9 @@ use crate::{ActuatorError, Region, RegionActuator};
 /// `max_requests_per_second` on average; callers beyond that wait their turn.
 ///
 /// Each actuator call counts once, whatever it costs the backend: a Fly
-/// deploy sends up to three requests (list, create, wait), so set the rate
-/// at a third of the API rate you want to stay under.
+/// deploy usually sends one to three requests (a listing when none is
+/// reused, the create, a wait), so set the rate at a third of the API rate
+/// you want to stay under.
 ///
 /// ```
 /// # futures::executor::block_on(async {
