@@ -263,3 +263,50 @@ fn apps_ticking_together_share_one_rate_limit() {
     }
     eprintln!("the most calls over the limit in any stretch: {most_over:.2}");
 }
+
+#[test]
+fn a_changed_rate_limit_reaches_every_app_at_the_next_tick() {
+    // Five observed apps at 1 call per second: their five listings of a
+    // tick take four seconds. After a reload to 1,000 a second they go out
+    // at once.
+    let runtime = common::runtime();
+    let (api, names) = fake_with_apps(&runtime, 5);
+    let config = |rate: u32| {
+        format!(
+            "dry_run: true\n\
+             apps: [{}]\n\
+             service:\n  interval: 0\n\
+             simulation:\n  seed: 7\n\
+             fly:\n  api_url: {}\n  retry:\n    max_attempts: 1\n  \
+             rate_limit:\n    requests_per_second: {rate}\n    burst: 1\n",
+            names.join(", "),
+            api.base_url()
+        )
+    };
+    let workspace = Workspace::new(&config(1));
+    let mut server = workspace.serve(&[], &[("FLY_API_TOKEN", TOKEN)]);
+    let listings_of_a_tick = |server: &common::Server| {
+        api.take_requests();
+        common::trigger(server);
+        let listed: Vec<tokio::time::Instant> = api
+            .requests()
+            .iter()
+            .filter(|r| r.method == "GET" && r.path.ends_with("/machines"))
+            .map(|r| r.received)
+            .collect();
+        assert_eq!(listed.len(), names.len());
+        listed[listed.len() - 1].duration_since(listed[0])
+    };
+    let limited = listings_of_a_tick(&server);
+    assert!(limited >= Duration::from_secs(3), "{limited:?}");
+
+    workspace.write("config/config.yml", &config(1000));
+    server.wait_for_log(
+        "changed; the new settings apply from the next tick",
+        Duration::from_secs(10),
+    );
+    let lifted = listings_of_a_tick(&server);
+    assert!(lifted < Duration::from_secs(1), "{lifted:?}");
+    server.wait_for_log("fly.rate_limit for every app", Duration::from_secs(5));
+    assert!(server.stop().success());
+}

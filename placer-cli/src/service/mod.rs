@@ -704,6 +704,25 @@ impl Service {
             for note in shared_settings_kept(&kept, &loaded) {
                 tracing::warn!("{note}");
             }
+            let (old, new) = (
+                &kept.settings.fly.rate_limit,
+                &loaded.settings.fly.rate_limit,
+            );
+            if old != new {
+                // Every app draws on this one limiter: the change reaches
+                // them all at once.
+                fleet
+                    .shared
+                    .limiter
+                    .set_limit(new.requests_per_second, new.burst);
+                tracing::info!(
+                    "fly.rate_limit for every app: {} calls/s, bursts of {} (was {} calls/s, bursts of {})",
+                    new.requests_per_second,
+                    new.burst,
+                    old.requests_per_second,
+                    old.burst
+                );
+            }
             *kept = loaded.clone();
         }
         let mut staged = self.staged();
@@ -852,16 +871,11 @@ async fn open_store(
 }
 
 /// What a changed config cannot change while several apps run: the
-/// settings they share, read at start (the Machines API limits and the data
-/// directory). One line each for the log.
+/// settings they share that are read at start (the cap on requests in
+/// flight and the data directory). One line each for the log.
 fn shared_settings_kept(old: &LoadedConfig, new: &LoadedConfig) -> Vec<String> {
     let (old, new) = (&old.settings, &new.settings);
     let mut notes = Vec::new();
-    if old.fly.rate_limit != new.fly.rate_limit {
-        notes.push(
-            "fly.rate_limit takes effect after a restart: every app shares the limit read at start",
-        );
-    }
     if old.fly.max_in_flight != new.fly.max_in_flight {
         notes.push("fly.max_in_flight takes effect after a restart: every app shares the cap read at start");
     }
@@ -879,7 +893,7 @@ mod tests {
     use crate::config_file::parse;
 
     #[test]
-    fn changes_of_the_settings_apps_share_are_said_to_need_a_restart() {
+    fn changes_of_the_settings_apps_share_at_start_are_said_to_need_a_restart() {
         let old = parse(
             "apps: [shop]\nfly:\n  rate_limit:\n    requests_per_second: 5\n",
             Path::new("c.yml"),
@@ -897,12 +911,8 @@ mod tests {
         )
         .unwrap();
         let notes = shared_settings_kept(&old, &changed);
-        assert_eq!(notes.len(), 3, "{notes:?}");
-        for (note, key) in
-            notes
-                .iter()
-                .zip(["fly.rate_limit", "fly.max_in_flight", "service.data_dir"])
-        {
+        assert_eq!(notes.len(), 2, "{notes:?}");
+        for (note, key) in notes.iter().zip(["fly.max_in_flight", "service.data_dir"]) {
             assert!(note.starts_with(key) && note.contains("restart"), "{note}");
         }
     }

@@ -96,18 +96,43 @@ impl Bucket {
     }
 }
 
+impl Bucket {
+    /// Changes the limit at `now`: time until now is counted at the old
+    /// rate, and no more than the new burst is kept.
+    /// Without a limit before or after, the bucket starts full.
+    fn set(&mut self, rate: f64, burst: f64, now: Duration) {
+        if self.rate.is_finite() && rate.is_finite() {
+            if let Some(updated) = self.updated {
+                let elapsed = now.saturating_sub(updated).as_secs_f64();
+                self.tokens = (self.tokens + elapsed * self.rate).min(self.burst);
+            }
+            self.tokens = self.tokens.min(burst);
+        } else {
+            self.tokens = burst;
+        }
+        self.updated = Some(now);
+        self.rate = rate;
+        self.burst = burst;
+    }
+}
+
+/// A rate as [`RateLimiter::new`] reads it, and the burst.
+fn limit(max_requests_per_second: f64, burst: u32) -> (f64, f64) {
+    let rate = if max_requests_per_second > 0.0 {
+        max_requests_per_second
+    } else {
+        f64::INFINITY
+    };
+    (rate, f64::from(burst.max(1)))
+}
+
 impl RateLimiter {
     /// At most `burst` calls at once and `max_requests_per_second` on
     /// average. A rate that is not a positive number (zero, negative, NaN)
     /// means "no limit"; `burst` is at least 1. `timer` tells the time and
     /// does the waiting.
     pub fn new(max_requests_per_second: f64, burst: u32, timer: Arc<dyn Timer>) -> Self {
-        let rate = if max_requests_per_second > 0.0 {
-            max_requests_per_second
-        } else {
-            f64::INFINITY
-        };
-        let burst = f64::from(burst.max(1));
+        let (rate, burst) = limit(max_requests_per_second, burst);
         RateLimiter {
             timer,
             bucket: Arc::new(Mutex::new(Bucket {
@@ -117,6 +142,27 @@ impl RateLimiter {
                 updated: None,
             })),
         }
+    }
+
+    /// Changes the limit for every actuator sharing this limiter, from now
+    /// on (read as [`new`](Self::new) reads it). Calls already waiting keep
+    /// the wait they were given.
+    pub fn set_limit(&self, max_requests_per_second: f64, burst: u32) {
+        let (rate, burst) = limit(max_requests_per_second, burst);
+        self.bucket
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+            .set(rate, burst, self.timer.now());
+    }
+
+    /// The limit in force: calls per second (`None`: no limit) and burst.
+    pub fn limit(&self) -> (Option<f64>, u32) {
+        let bucket = self
+            .bucket
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner());
+        let rate = bucket.rate.is_finite().then_some(bucket.rate);
+        (rate, bucket.burst as u32)
     }
 
     /// Waits until a call may go out.
@@ -202,5 +248,43 @@ mod tests {
             bucket.reserve(t0 + Duration::from_millis(3500)).as_millis(),
             0
         );
+    }
+
+    #[test]
+    fn a_changed_limit_counts_from_the_change() {
+        let mut bucket = Bucket {
+            rate: 1.0,
+            burst: 4.0,
+            tokens: 4.0,
+            updated: None,
+        };
+        let t0 = Duration::from_secs(100);
+        let waits: Vec<u128> = (0..5).map(|_| bucket.reserve(t0).as_millis()).collect();
+        assert_eq!(waits, [0, 0, 0, 0, 1000]);
+        // Half a second later, at the old rate: -0.5 tokens; then 10 a second.
+        bucket.set(10.0, 2.0, t0 + Duration::from_millis(500));
+        assert_eq!(
+            bucket.reserve(t0 + Duration::from_millis(500)).as_millis(),
+            150
+        );
+        // Much later the bucket holds the new burst, not the old one.
+        let later = t0 + Duration::from_secs(60);
+        let waits: Vec<u128> = (0..3).map(|_| bucket.reserve(later).as_millis()).collect();
+        assert_eq!(waits, [0, 0, 100]);
+        // No limit, and back.
+        bucket.set(f64::INFINITY, 1.0, later);
+        assert_eq!(bucket.reserve(later).as_millis(), 0);
+        bucket.set(1.0, 1.0, later);
+        let waits: Vec<u128> = (0..2).map(|_| bucket.reserve(later).as_millis()).collect();
+        assert_eq!(waits, [0, 1000]);
+    }
+
+    #[test]
+    fn a_limiter_says_its_limit_and_takes_a_new_one() {
+        let limiter = RateLimiter::new(5.0, 10, Arc::new(crate::wrap::InstantTimer::new()));
+        assert_eq!(limiter.limit(), (Some(5.0), 10));
+        let shared = limiter.clone();
+        shared.set_limit(0.0, 0);
+        assert_eq!(limiter.limit(), (None, 1));
     }
 }
