@@ -10,7 +10,7 @@ use placer_core::policy::{LatencySettings, MachineBudget, PolicyName};
 use placer_core::{LatencyModel, PlacerConfig, Region};
 use placer_lab::quality::{self, QualityOptions};
 use placer_lab::scenario::{self, Scenario};
-use placer_lab::{backtest, QualityReport, Trace};
+use placer_lab::{backtest, QualityReport, Timeline, Trace};
 
 fn trace(scenario: Scenario) -> Trace {
     trace_with_seed(scenario, 42)
@@ -63,14 +63,25 @@ fn budgeted_report_with(
         }),
         ..LatencySettings::default()
     });
+    judged(trace, &replay_from_iad(&config, trace), &options)
+}
+
+/// `config` replayed over `trace` from `iad`.
+fn replay_from_iad(config: &PlacerConfig, trace: &Trace) -> Timeline {
     let initial: BTreeSet<Region> = ["iad".parse().unwrap()].into();
-    let replay = block_on(backtest::replay(&config, trace, &initial, |_| {})).unwrap();
+    block_on(backtest::replay(config, trace, &initial, |_| {}))
+        .unwrap()
+        .timeline
+}
+
+/// The quality report of the latency policy's `timeline` over `trace`.
+fn judged(trace: &Trace, timeline: &Timeline, options: &QualityOptions) -> QualityReport {
     quality::report(
         trace,
         "latency",
-        &replay.timeline,
+        timeline,
         &LatencyModel::distance(),
-        &options,
+        options,
     )
     .unwrap()
 }
@@ -192,14 +203,8 @@ fn on_business_hours_machine_count_follows_volume() {
     )
     .unwrap();
     let config = PlacerConfig::default().with_policy(PolicyName::LATENCY);
-    let initial: BTreeSet<Region> = ["iad".parse().unwrap()].into();
-    let replay = block_on(backtest::replay(&config, &trace, &initial, |_| {})).unwrap();
-    let sizes: Vec<usize> = replay
-        .timeline
-        .after_ticks()
-        .iter()
-        .map(BTreeSet::len)
-        .collect();
+    let timeline = replay_from_iad(&config, &trace);
+    let sizes: Vec<usize> = timeline.after_ticks().iter().map(BTreeSet::len).collect();
     let day = 24 * 60;
     // Saturday and Sunday after the last office (sjc, UTC−8) has closed.
     let weekend = &sizes[5 * day + 10 * 60..];
@@ -215,14 +220,7 @@ fn on_business_hours_machine_count_follows_volume() {
         startup_ticks: 3,
         ..QualityOptions::default()
     };
-    let report = quality::report(
-        &trace,
-        "latency",
-        &replay.timeline,
-        &LatencyModel::distance(),
-        &options,
-    )
-    .unwrap();
+    let report = judged(&trace, &timeline, &options);
     let ratio = report.ratio_to_oracle.unwrap();
     assert!(
         ratio <= 1.10,
@@ -248,21 +246,13 @@ fn on_business_hours_the_latency_policy_beats_the_seed_at_its_machine_hours() {
         min_region_saving: 4000.0,
         ..LatencySettings::default()
     });
-    let initial: BTreeSet<Region> = ["iad".parse().unwrap()].into();
-    let replay = block_on(backtest::replay(&config, &trace, &initial, |_| {})).unwrap();
+    let timeline = replay_from_iad(&config, &trace);
     let options = QualityOptions {
         startup_ticks: 3,
         oracle_equal_machine_hours: false,
         ..QualityOptions::default()
     };
-    let report = quality::report(
-        &trace,
-        "latency",
-        &replay.timeline,
-        &LatencyModel::distance(),
-        &options,
-    )
-    .unwrap();
+    let report = judged(&trace, &timeline, &options);
     let (ours, seed) = (&report.rows[POLICY], &report.rows[SEED]);
     assert!(ours.machine_hours <= seed.machine_hours, "{report}");
     assert!(rtt(&report, POLICY) < rtt(&report, SEED), "{report}");
@@ -288,20 +278,12 @@ fn with_start_up_the_policy_is_within_10_percent_of_the_oracle_at_equal_machine_
         let trace = trace(scenario);
         let mut config = PlacerConfig::default().with_policy(PolicyName::LATENCY);
         config.machine_startup = trace.tick_interval() * startup_ticks;
-        let initial: BTreeSet<Region> = ["iad".parse().unwrap()].into();
-        let replay = block_on(backtest::replay(&config, &trace, &initial, |_| {})).unwrap();
+        let timeline = replay_from_iad(&config, &trace);
         let options = QualityOptions {
             startup_ticks: startup_ticks as usize,
             ..QualityOptions::default()
         };
-        let report = quality::report(
-            &trace,
-            "latency",
-            &replay.timeline,
-            &LatencyModel::distance(),
-            &options,
-        )
-        .unwrap();
+        let report = judged(&trace, &timeline, &options);
         let ratio = report.ratio_to_oracle.unwrap();
         assert!(
             ratio <= 1.10,
