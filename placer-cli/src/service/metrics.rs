@@ -13,7 +13,7 @@ use std::time::Duration;
 
 use placer_core::policy::MachineBudget;
 use placer_core::policy::MachineTime;
-use placer_core::{FailedStage, Move, Outcome, Reason, Region, TickReport};
+use placer_core::{FailedStage, Move, Outcome, Reason, Region, RegionDetail, TickReport};
 use prometheus_client::collector::Collector;
 use prometheus_client::encoding::{DescriptorEncoder, EncodeLabelSet};
 use prometheus_client::metrics::counter::Counter;
@@ -93,8 +93,6 @@ pub struct Metrics {
     dry_run: Family<AppLabels, Gauge>,
     budget: Family<AppLabels, FloatGauge>,
     budget_spent: Family<AppLabels, FloatGauge>,
-    /// The length of the latest rendered text.
-    rendered_len: std::sync::atomic::AtomicUsize,
 }
 
 /// Every app's per-region gauges as its latest tick without an error left
@@ -115,7 +113,7 @@ struct AppRegions {
 impl AppRegions {
     /// One row per region, in region order: those of the report and those
     /// deployed.
-    fn rows(&self) -> impl Iterator<Item = RegionRow> + '_ {
+    fn rows(&self) -> impl Iterator<Item = RegionRow<'_>> + '_ {
         let unavailable: BTreeSet<Region> = self
             .report
             .skipped
@@ -127,18 +125,7 @@ impl AppRegions {
         regions.extend(self.deployment.iter().copied());
         regions.extend(unavailable.iter().copied());
         regions.into_iter().map(move |region| {
-            let reported = self
-                .report
-                .regions
-                .get(&region)
-                .map(|detail| ReportedNumbers {
-                    requests: detail.requests,
-                    current: detail.current,
-                    short: detail.short,
-                    long: detail.long,
-                    deploy_threshold: detail.deploy_threshold,
-                    remove_threshold: detail.remove_threshold,
-                });
+            let reported = self.report.regions.get(&region);
             let shown = reported.is_some() || self.deployment.contains(&region);
             RegionRow {
                 region,
@@ -152,24 +139,14 @@ impl AppRegions {
 
 /// One region of one app: what the `region_*` gauges show for it.
 #[derive(Debug, Clone, Copy)]
-struct RegionRow {
+struct RegionRow<'a> {
     region: Region,
     /// The region's numbers, when it was in the tick's report.
-    reported: Option<ReportedNumbers>,
+    reported: Option<&'a RegionDetail>,
     /// Whether it runs the app (shown for reported and deployed regions).
     deployed: Option<bool>,
     /// Whether it sits out an unavailable region's backoff.
     unavailable: bool,
-}
-
-#[derive(Debug, Clone, Copy)]
-struct ReportedNumbers {
-    requests: f64,
-    current: f64,
-    short: f64,
-    long: f64,
-    deploy_threshold: f64,
-    remove_threshold: f64,
 }
 
 impl RegionGauges {
@@ -181,12 +158,11 @@ impl RegionGauges {
 }
 
 /// Writes one gauge family: `value` of each app's rows that have one,
-/// labelled `app`, `region` and `extra`; nothing when no row has one.
+/// labelled `app` and `region`; nothing when no row has one.
 fn encode_gauges<V: prometheus_client::encoding::EncodeGaugeValue>(
     encoder: &mut DescriptorEncoder,
     apps: &BTreeMap<String, AppRegions>,
     (name, help): (&str, &str),
-    extra: Option<(&str, &str)>,
     value: impl Fn(&RegionRow) -> Option<V>,
 ) -> Result<(), std::fmt::Error> {
     let rows = || {
@@ -202,13 +178,7 @@ fn encode_gauges<V: prometheus_client::encoding::EncodeGaugeValue>(
     let mut metric = encoder.encode_descriptor(name, help, None, MetricType::Gauge)?;
     for (app, region, value) in rows() {
         let labels = [("app", app), ("region", region.as_str())];
-        match extra {
-            Some(extra) => {
-                let labels = [labels[0], labels[1], extra];
-                metric.encode_family(&labels)?.encode_gauge(&value)?;
-            }
-            None => metric.encode_family(&labels)?.encode_gauge(&value)?,
-        }
+        metric.encode_family(&labels)?.encode_gauge(&value)?;
     }
     Ok(())
 }
@@ -237,9 +207,8 @@ const UNAVAILABLE: (&str, &str) = (
 impl Collector for RegionGauges {
     fn encode(&self, mut encoder: DescriptorEncoder) -> Result<(), std::fmt::Error> {
         let apps = self.apps();
-        let numbers = |row: &RegionRow| row.reported;
-        encode_gauges(&mut encoder, &apps, REQUESTS, None, |row| {
-            Some(numbers(row)?.requests)
+        encode_gauges(&mut encoder, &apps, REQUESTS, |row| {
+            Some(row.reported?.requests)
         })?;
         // One family, its windows one after the other for each region.
         let windows: [Part; 3] = [
@@ -253,17 +222,17 @@ impl Collector for RegionGauges {
             ("remove", |n| n.remove_threshold),
         ];
         encode_windows(&mut encoder, &apps, THRESHOLDS, "kind", &kinds)?;
-        encode_gauges(&mut encoder, &apps, DEPLOYED, None, |row| {
+        encode_gauges(&mut encoder, &apps, DEPLOYED, |row| {
             row.deployed.map(i64::from)
         })?;
-        encode_gauges(&mut encoder, &apps, UNAVAILABLE, None, |row| {
+        encode_gauges(&mut encoder, &apps, UNAVAILABLE, |row| {
             row.unavailable.then_some(1_i64)
         })
     }
 }
 
 /// A label value and the number shown under it.
-type Part = (&'static str, fn(&ReportedNumbers) -> f64);
+type Part = (&'static str, fn(&RegionDetail) -> f64);
 
 /// Writes one gauge family with one series per reported region and
 /// `label` value: `(value, number)` pairs.
@@ -290,7 +259,7 @@ fn encode_windows(
             let labels = [("app", app), ("region", region.as_str()), (label, value)];
             metric
                 .encode_family(&labels)?
-                .encode_gauge(&number(&numbers))?;
+                .encode_gauge(&number(numbers))?;
         }
     }
     Ok(())
@@ -320,7 +289,6 @@ impl Metrics {
             dry_run: Family::default(),
             budget: Family::default(),
             budget_spent: Family::default(),
-            rendered_len: Default::default(),
         };
         let registry = &mut metrics.registry;
         registry.register_collector(Box::new(Arc::clone(&metrics.regions)));
@@ -558,16 +526,13 @@ impl Metrics {
         text.finish()
     }
 
-    /// Every metric in the OpenMetrics text format.
+    /// Every metric in the OpenMetrics text format, as one string (the
+    /// endpoint serves [`render_gzip`](Self::render_gzip)'s text instead,
+    /// which is never held whole).
     pub fn render(&self) -> String {
-        // Sized from the last scrape, so a large text (many apps) is not
-        // copied over and over while it grows.
-        let last = self.rendered_len.load(std::sync::atomic::Ordering::Relaxed);
-        let mut text = String::with_capacity(last + last / 16);
+        let mut text = String::new();
         prometheus_client::encoding::text::encode(&mut text, &self.registry)
             .expect("writing to a String cannot fail");
-        self.rendered_len
-            .store(text.len(), std::sync::atomic::Ordering::Relaxed);
         text
     }
 }
