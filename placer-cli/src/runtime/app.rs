@@ -504,13 +504,8 @@ impl AppRunner {
         if !engine.shared_store || self.leadership.term().is_err() {
             return Vec::new();
         }
-        let items = [
-            StateItem::EngineState,
-            StateItem::EngineStateDryRun,
-            StateItem::SimulatedDeployment,
-        ];
         let mut kept = Vec::new();
-        for item in items {
+        for item in StateItem::ALL {
             let key = StateKey::new(engine.key.app.clone(), item);
             let moved = match engine.store.load(&key).await {
                 Ok(None) => continue,

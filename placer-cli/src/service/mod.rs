@@ -870,9 +870,10 @@ async fn open_store(
     Ok(opened)
 }
 
-/// What a changed config cannot change while several apps run: the
+/// What a changed config changes only in part while several apps run:
 /// settings they share that are read at start (the cap on requests in
-/// flight and the data directory). One line each for the log.
+/// flight; the data directory's lock and where dropped apps are set
+/// aside). One line each for the log.
 fn shared_settings_kept(old: &LoadedConfig, new: &LoadedConfig) -> Vec<String> {
     let (old, new) = (&old.settings, &new.settings);
     let mut notes = Vec::new();
@@ -880,7 +881,7 @@ fn shared_settings_kept(old: &LoadedConfig, new: &LoadedConfig) -> Vec<String> {
         notes.push("fly.max_in_flight takes effect after a restart: every app shares the cap read at start");
     }
     if old.service.data_dir != new.service.data_dir {
-        notes.push("service.data_dir takes effect after a restart: every app keeps its state where it was at start");
+        notes.push("service.data_dir takes full effect after a restart: each app keeps its state in the new directory from its next tick, but the directory's lock and where dropped apps are set aside stay those of the start");
     }
     notes.into_iter().map(str::to_owned).collect()
 }

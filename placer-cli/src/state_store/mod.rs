@@ -53,6 +53,13 @@ pub enum StateItem {
 }
 
 impl StateItem {
+    /// Every item an app may have in a store.
+    pub const ALL: [StateItem; 3] = [
+        StateItem::EngineState,
+        StateItem::EngineStateDryRun,
+        StateItem::SimulatedDeployment,
+    ];
+
     /// The item's name in keys: `engine_state`, `engine_state_dry_run`.
     pub fn name(self) -> &'static str {
         match self {
