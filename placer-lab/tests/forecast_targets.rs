@@ -1,4 +1,4 @@
-//! The forecasting latency policy's targets (issue 15), on the weekly
+//! The forecasting latency policy's targets, on the weekly
 //! scenarios with three ticks of machine start-up (`machine_startup: 3m`
 //! on one-minute ticks): the first week of a seed-42 trace warm-starts the
 //! forecaster, as the service's backfill from Prometheus does, and the

@@ -73,8 +73,8 @@ const DEFAULT_TICK_SECS: u64 = 60;
 /// Between bucket centres the forecast is interpolated linearly, so a
 /// morning ramp shows in the forecast before the hour it fills.
 ///
-/// Why this method rather than Holt-Winters: see BENCHMARKS.md ("Seasonal
-/// forecasting"). In short, with two seasons a Holt-Winters model
+/// Why this method rather than Holt-Winters: see BENCHMARKS.md ("Choosing
+/// the method"). In short, with two seasons a Holt-Winters model
 /// multiplies a daily index by a weekly one and cannot represent a weekend
 /// whose shape differs from the weekday's (flat, not an office curve);
 /// a full time-of-week profile can, and is as small.
