@@ -318,7 +318,10 @@ async fn a_member_that_cannot_be_reached_is_skipped_for_the_next() {
     let lonely = EtcdStore::connect(&none).await.unwrap();
     let err = lonely.load(&key()).await.unwrap_err();
     assert!(matches!(err, StoreError::Unavailable { .. }), "{err}");
-    assert!(err.to_string().contains(&format!("cannot reach {down}")), "{err}");
+    assert!(
+        err.to_string().contains(&format!("cannot reach {down}")),
+        "{err}"
+    );
 }
 
 /// A CA, a server certificate for 127.0.0.1 and a client certificate
@@ -417,10 +420,9 @@ async fn a_cluster_that_asks_for_client_certificates_takes_ours_and_refuses_none
         return;
     };
     let trusted_ca = format!("--trusted-ca-file={}", ca.display());
-    let Some(etcd) = etcd::Etcd::start_with(
-        Some((cert, key_file)),
-        &["--client-cert-auth", &trusted_ca],
-    ) else {
+    let Some(etcd) =
+        etcd::Etcd::start_with(Some((cert, key_file)), &["--client-cert-auth", &trusted_ca])
+    else {
         return;
     };
     let mut with_certificate = settings(&etcd, "mtls", "a");

@@ -33,11 +33,11 @@ use async_trait::async_trait;
 use tokio::sync::watch;
 use tokio::time::Instant;
 
-use gateway::{Compare, Connection, Credentials, Gateway, GatewayError, Op, Txn, TxnResponse};
 use super::leader::{Fence, Role};
 use super::url::EtcdUrl;
 use super::{Aside, Leadership, NotLeader, OpenedStore, Opening, StateKey, StateStore, StateUrl};
 use super::{StoreEntry, StoreError, StoreSettings};
+use gateway::{Compare, Connection, Credentials, Gateway, GatewayError, Op, Txn, TxnResponse};
 
 mod gateway;
 

@@ -177,9 +177,8 @@ impl Etcd {
             .set_read_timeout(Some(Duration::from_secs(10)))
             .unwrap();
         let body = body.to_string();
-        let authorization = token.map_or(String::new(), |token| {
-            format!("Authorization: {token}\r\n")
-        });
+        let authorization =
+            token.map_or(String::new(), |token| format!("Authorization: {token}\r\n"));
         let request = format!(
             "POST {path} HTTP/1.0\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\n\
              {authorization}Content-Length: {}\r\n\r\n{body}",

@@ -133,7 +133,9 @@ impl Gateway {
             pem.push(b'\n');
             pem.extend_from_slice(key);
             let identity = reqwest::Identity::from_pem(&pem).map_err(|err| {
-                format!("state.cert_file and state.key_file are not a PEM certificate and key: {err}")
+                format!(
+                    "state.cert_file and state.key_file are not a PEM certificate and key: {err}"
+                )
             })?;
             builder = builder.identity(identity);
         }
@@ -360,7 +362,9 @@ enum Attempt {
 
 impl Attempt {
     fn from_transport(err: &reqwest::Error, endpoint: &str) -> Attempt {
-        let host = endpoint.split_once("://").map_or(endpoint, |(_, host)| host);
+        let host = endpoint
+            .split_once("://")
+            .map_or(endpoint, |(_, host)| host);
         if err.is_connect() {
             Attempt::NotConnected(GatewayError::Unreachable(format!(
                 "cannot reach {host}: {}",
@@ -741,7 +745,7 @@ mod tests {
                 "success": [{"request_put": {"key": "L3AvYQ==", "value": "e30=", "lease": "99"}}],
                 "failure": [
                     {"request_range": {"key": "L3AvYQ=="}},
-                    {"request_delete_range": {"key": "L3Av"}},
+                    {"request_delete_range": {"key": "L3AvYg=="}},
                 ],
             })
         );
