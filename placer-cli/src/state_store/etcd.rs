@@ -37,9 +37,11 @@ use super::leader::{Fence, Role};
 use super::url::EtcdUrl;
 use super::{Aside, Leadership, NotLeader, OpenedStore, Opening, StateKey, StateStore, StateUrl};
 use super::{StoreEntry, StoreError, StoreSettings};
-use gateway::{Compare, Connection, Credentials, Gateway, GatewayError, Op, Txn, TxnResponse};
+use gateway::{Connection, Credentials, Gateway, GatewayError};
+use messages::{Compare, KeyValue, Op, Txn, TxnResponse};
 
 mod gateway;
+mod messages;
 
 /// The registry's line for `etcd://` URLs.
 pub const ENTRY: StoreEntry = StoreEntry::new("etcd", open);
@@ -207,7 +209,7 @@ impl EtcdStore {
             .map_err(|err| unavailable(at, err))
     }
 
-    async fn get(&self, at: &str, key: &str) -> Result<Option<gateway::KeyValue>, StoreError> {
+    async fn get(&self, at: &str, key: &str) -> Result<Option<KeyValue>, StoreError> {
         self.gateway()
             .get(key, self.inner.timeout)
             .await
@@ -532,22 +534,20 @@ impl Fence for Election {
         let key = self.store.leader_key();
         let timeout = self.store.inner.timeout.min(self.step());
         match self.store.gateway().get(&key, timeout).await {
-            Ok(found) => match found {
-                Some(kv) if kv.create_revision == term => Ok(()),
-                Some(kv) => {
-                    let leader = String::from_utf8_lossy(&kv.value).into_owned();
-                    self.set_role(Role::Follower {
-                        leader: Some(leader.clone()),
-                    });
-                    not_leader(Some(leader))
-                }
-                None => {
-                    self.set_role(Role::Follower { leader: None });
-                    not_leader(None)
-                }
-            },
+            Ok(Some(kv)) if kv.create_revision == term => Ok(()),
+            Ok(Some(kv)) => {
+                let leader = String::from_utf8_lossy(&kv.value).into_owned();
+                self.set_role(Role::Follower {
+                    leader: Some(leader.clone()),
+                });
+                not_leader(Some(leader))
+            }
+            Ok(None) => {
+                self.set_role(Role::Follower { leader: None });
+                not_leader(None)
+            }
             // Cannot confirm: do not act.
-            _ => not_leader(None),
+            Err(_) => not_leader(None),
         }
     }
 
