@@ -324,6 +324,43 @@ async fn a_member_that_cannot_be_reached_is_skipped_for_the_next() {
     );
 }
 
+#[tokio::test]
+async fn a_member_that_never_answers_is_left_for_the_next_without_a_write_sent_twice() {
+    let Some(etcd) = etcd::Etcd::start() else {
+        return;
+    };
+    // Takes connections (the kernel completes them) and never answers.
+    let silent = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let silent_at = silent.local_addr().unwrap();
+    let mut two = settings(&etcd, "silent", "a");
+    two.timeout = Duration::from_millis(500);
+    two.url = format!("etcd://{silent_at},{}/silent", etcd.endpoint())
+        .parse()
+        .unwrap();
+    let value_in_etcd = || etcd.get("/silent/apps/shop/engine_state");
+
+    // A write that may have reached a member is not sent to another...
+    let store = EtcdStore::connect(&two).await.unwrap();
+    let err = store.save(&key(), b"1").await.unwrap_err();
+    assert!(matches!(err, StoreError::Unavailable { .. }), "{err}");
+    assert!(
+        err.to_string().contains("no answer within the timeout"),
+        "{err}"
+    );
+    assert_eq!(value_in_etcd(), None);
+    // ...but the next request starts with the next member.
+    store.save(&key(), b"2").await.unwrap();
+    assert_eq!(value_in_etcd().as_deref(), Some(&b"2"[..]));
+
+    // A read goes on to the next member at once.
+    let reader = EtcdStore::connect(&two).await.unwrap();
+    assert_eq!(
+        reader.load(&key()).await.unwrap().as_deref(),
+        Some(&b"2"[..])
+    );
+    drop(silent);
+}
+
 /// A CA, a server certificate for 127.0.0.1 and a client certificate
 /// (`client.pem`, `client.key`) made with the `openssl` command, or `None`
 /// without it (a failure with `PLACER_REQUIRE_BACKENDS=1`). Returns the

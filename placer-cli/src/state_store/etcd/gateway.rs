@@ -103,8 +103,10 @@ impl std::fmt::Debug for Gateway {
 pub(crate) enum Repeat {
     /// Reads and renewals: sending twice does no harm.
     Safe,
-    /// Writes: another member is tried only when the first could not be
-    /// connected to, so a write that timed out is never applied twice.
+    /// Writes checked against a revision: another member is tried only
+    /// when the first could not be connected to, so a write that timed out
+    /// (and may be applied yet) is not sent twice, which would fail its
+    /// own revision check. The next request starts with the next member.
     OnlyUnsent,
 }
 
@@ -238,10 +240,12 @@ impl Gateway {
                     return parse(&bytes);
                 }
                 Err(Attempt::Final(err)) => return Err(err),
-                Err(Attempt::Busy(err)) => last = err,
                 Err(Attempt::NotConnected(err)) => last = err,
-                Err(Attempt::MaybeSent(err)) => {
+                Err(Attempt::Busy(err) | Attempt::MaybeSent(err)) => {
                     if repeat == Repeat::OnlyUnsent {
+                        // Not sent again, but the next request starts
+                        // with the next member.
+                        self.preferred.store((index + 1) % count, Ordering::Relaxed);
                         return Err(err);
                     }
                     last = err;
@@ -284,12 +288,13 @@ impl Gateway {
         ttl_secs: i64,
         timeout: Duration,
     ) -> Result<i64, GatewayError> {
+        // Sent twice, a grant leaves an unused lease that runs out alone.
         let answer: LeaseGrantResponse = self
             .call(
                 "/v3/lease/grant",
                 &json!({ "TTL": ttl_secs.to_string() }),
                 timeout,
-                Repeat::OnlyUnsent,
+                Repeat::Safe,
             )
             .await?;
         if !answer.error.is_empty() {
@@ -352,7 +357,8 @@ impl Gateway {
 enum Attempt {
     /// The member answered: the answer stands.
     Final(GatewayError),
-    /// The member cannot serve now (gRPC `UNAVAILABLE`): try the next.
+    /// The member cannot serve now (gRPC `UNAVAILABLE`: no leader, or a
+    /// request that timed out inside etcd and may be applied yet).
     Busy(GatewayError),
     /// No connection was made: the request was not sent.
     NotConnected(GatewayError),
