@@ -2,7 +2,10 @@
 //! TLS) and its leader election, over etcd's v3 API through its JSON
 //! gateway (HTTP on the client port, etcd 3.4 and later), so
 //! that building it needs nothing but cargo. Requests go to one member at a
-//! time; when it cannot be reached, the next one in the URL is asked.
+//! time; when it cannot be reached, the next one in the URL is asked. A
+//! write that timed out is reported instead (it may still be applied, and
+//! sent again it would fail its own revision check), and the next request
+//! starts with the next member.
 //!
 //! Keys, all under the prefix:
 //! - `PREFIX/apps/<app>/<item>` — one value per app and item (JSON);
