@@ -9,10 +9,6 @@
 # FLY_APP_NAME) for a real app.
 
 FROM rust:1-slim-bookworm AS build
-# The etcd client's build compiles etcd's protobuf files.
-RUN apt-get update \
-    && apt-get install -y --no-install-recommends protobuf-compiler libprotobuf-dev \
-    && rm -rf /var/lib/apt/lists/*
 WORKDIR /src
 COPY . .
 RUN --mount=type=cache,target=/usr/local/cargo/registry \

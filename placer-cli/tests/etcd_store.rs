@@ -124,12 +124,8 @@ async fn an_unreadable_value_is_kept_aside_and_the_app_starts_afresh() {
         moved_to.starts_with("etcd key /corrupt/apps/shop/engine_state.corrupt-"),
         "{moved_to}"
     );
-    let mut client = etcd_client::Client::connect([etcd.endpoint()], None)
-        .await
-        .unwrap();
     let aside = moved_to.trim_start_matches("etcd key ");
-    let kept = client.get(aside, None).await.unwrap();
-    assert_eq!(kept.kvs()[0].value(), b"{ not json");
+    assert_eq!(etcd.get(aside).as_deref(), Some(&b"{ not json"[..]));
     assert!(matches!(
         load_json::<u32>(&store, &key()).await.unwrap(),
         Restored::Missing
@@ -219,17 +215,7 @@ async fn a_cluster_with_authentication_takes_the_user_and_password_and_never_sho
     let Some(etcd) = etcd::Etcd::start() else {
         return;
     };
-    // Turn authentication on the way an operator would: a root user with
-    // the root role, then `auth enable`.
-    let mut admin = etcd_client::Client::connect([etcd.endpoint()], None)
-        .await
-        .unwrap();
-    admin
-        .user_add("root", "root-password-1", None)
-        .await
-        .unwrap();
-    admin.user_grant_role("root", "root").await.unwrap();
-    admin.auth_enable().await.unwrap();
+    etcd.enable_auth("root-password-1");
 
     let with = |user: Option<&str>, password: Option<&str>| {
         let mut s = settings(&etcd, "auth", "a");
@@ -268,8 +254,117 @@ async fn a_cluster_with_authentication_takes_the_user_and_password_and_never_sho
     assert!(load_json::<u32>(&anonymous, &key()).await.is_err());
 }
 
-/// A CA and a server certificate for 127.0.0.1 made with the `openssl`
-/// command, or `None` without it (a failure with `PLACER_REQUIRE_BACKENDS=1`).
+#[tokio::test]
+async fn an_expired_token_is_replaced_without_the_caller_noticing() {
+    // Tokens that expire after a second without use.
+    let Some(etcd) = etcd::Etcd::start_with(None, &["--auth-token-ttl=1"]) else {
+        return;
+    };
+    etcd.enable_auth("root-password-3");
+    let mut with_user = settings(&etcd, "expiry", "a");
+    with_user.username = Some("root".into());
+    with_user.password = Some(placer_cli::Secret::new("root-password-3"));
+    let store = EtcdStore::connect(&with_user).await.unwrap();
+    store.load(&key()).await.unwrap();
+
+    // A token handed out like the store's is refused once idle too long.
+    let token = etcd.authenticate("root", "root-password-3");
+    tokio::time::sleep(Duration::from_secs(3)).await;
+    let (status, answer) = etcd.post(
+        Some(&token),
+        "/v3/kv/range",
+        &serde_json::json!({"key": "eA=="}),
+    );
+    assert_eq!(status, 401, "the idle token was still taken: {answer}");
+
+    // The store's token has expired the same way: it authenticates again.
+    save_json(&store, &key(), &8).await.unwrap();
+    tokio::time::sleep(Duration::from_secs(3)).await;
+    assert!(matches!(
+        load_json::<u32>(&store, &key()).await.unwrap(),
+        Restored::Loaded(8)
+    ));
+}
+
+#[tokio::test]
+async fn a_member_that_cannot_be_reached_is_skipped_for_the_next() {
+    let Some(etcd) = etcd::Etcd::start() else {
+        return;
+    };
+    // Nothing listens on the first member's port.
+    let down = format!("127.0.0.1:{}", etcd::free_port());
+    let mut two = settings(&etcd, "members", "a");
+    two.url = format!("etcd://{down},{}/members", etcd.endpoint())
+        .parse()
+        .unwrap();
+    let store = EtcdStore::connect(&two).await.unwrap();
+    store.load(&key()).await.unwrap();
+    save_json(&store, &key(), &9).await.unwrap();
+    assert_eq!(
+        etcd.get("/members/apps/shop/engine_state").as_deref(),
+        Some(&b"9\n"[..])
+    );
+    let leadership = store.join_election(&two);
+    wait_for("a leader", || {
+        matches!(leadership.role(), Role::Leader { .. })
+    })
+    .await;
+    leadership.confirm().await.unwrap();
+    save_json(&store, &key(), &10).await.unwrap();
+
+    // With no member left, the error says which could not be reached.
+    let mut none = settings(&etcd, "members", "b");
+    none.url = format!("etcd://{down}/members").parse().unwrap();
+    let lonely = EtcdStore::connect(&none).await.unwrap();
+    let err = lonely.load(&key()).await.unwrap_err();
+    assert!(matches!(err, StoreError::Unavailable { .. }), "{err}");
+    assert!(
+        err.to_string().contains(&format!("cannot reach {down}")),
+        "{err}"
+    );
+}
+
+#[tokio::test]
+async fn a_member_that_never_answers_is_left_for_the_next_without_a_write_sent_twice() {
+    let Some(etcd) = etcd::Etcd::start() else {
+        return;
+    };
+    // Takes connections (the kernel completes them) and never answers.
+    let silent = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let silent_at = silent.local_addr().unwrap();
+    let mut two = settings(&etcd, "silent", "a");
+    two.timeout = Duration::from_millis(500);
+    two.url = format!("etcd://{silent_at},{}/silent", etcd.endpoint())
+        .parse()
+        .unwrap();
+    let value_in_etcd = || etcd.get("/silent/apps/shop/engine_state");
+
+    // A write that may have reached a member is not sent to another...
+    let store = EtcdStore::connect(&two).await.unwrap();
+    let err = store.save(&key(), b"1").await.unwrap_err();
+    assert!(matches!(err, StoreError::Unavailable { .. }), "{err}");
+    assert!(
+        err.to_string().contains("no answer within the timeout"),
+        "{err}"
+    );
+    assert_eq!(value_in_etcd(), None);
+    // ...but the next request starts with the next member.
+    store.save(&key(), b"2").await.unwrap();
+    assert_eq!(value_in_etcd().as_deref(), Some(&b"2"[..]));
+
+    // A read goes on to the next member at once.
+    let reader = EtcdStore::connect(&two).await.unwrap();
+    assert_eq!(
+        reader.load(&key()).await.unwrap().as_deref(),
+        Some(&b"2"[..])
+    );
+    drop(silent);
+}
+
+/// A CA, a server certificate for 127.0.0.1 and a client certificate
+/// (`client.pem`, `client.key`) made with the `openssl` command, or `None`
+/// without it (a failure with `PLACER_REQUIRE_BACKENDS=1`). Returns the
+/// CA's file and the server's certificate and key.
 fn certificates(
     dir: &std::path::Path,
 ) -> Option<(std::path::PathBuf, std::path::PathBuf, std::path::PathBuf)> {
@@ -282,12 +377,6 @@ fn certificates(
             .unwrap();
         assert!(out.status.success(), "openssl {args:?}: {out:?}");
     };
-    std::fs::write(
-        dir.join("server.ext"),
-        "subjectAltName=IP:127.0.0.1\nbasicConstraints=CA:FALSE\n\
-         keyUsage=digitalSignature,keyEncipherment\nextendedKeyUsage=serverAuth\n",
-    )
-    .unwrap();
     let ec = [
         "-newkey",
         "ec",
@@ -308,39 +397,96 @@ fn certificates(
         "/CN=placer test CA",
     ]);
     openssl(&ca);
-    let mut csr = vec!["req"];
-    csr.extend(ec);
-    csr.extend([
-        "-keyout",
-        "server.key",
-        "-out",
-        "server.csr",
-        "-subj",
+    // `name.pem` and `name.key`, signed by the CA.
+    let issue = |name: &str, subject: &str, extensions: &str| {
+        let ext = format!("{name}.ext");
+        std::fs::write(dir.join(&ext), extensions).unwrap();
+        let (key, csr, pem) = (
+            format!("{name}.key"),
+            format!("{name}.csr"),
+            format!("{name}.pem"),
+        );
+        let mut request = vec!["req"];
+        request.extend(ec);
+        request.extend(["-keyout", &key, "-out", &csr, "-subj", subject]);
+        openssl(&request);
+        openssl(&[
+            "x509",
+            "-req",
+            "-in",
+            &csr,
+            "-CA",
+            "ca.pem",
+            "-CAkey",
+            "ca.key",
+            "-CAcreateserial",
+            "-out",
+            &pem,
+            "-days",
+            "1",
+            "-extfile",
+            &ext,
+        ]);
+    };
+    // etcd's JSON gateway calls etcd's gRPC server with the server's
+    // certificate, so when clients must show one it must be good for
+    // clients too.
+    issue(
+        "server",
         "/CN=127.0.0.1",
-    ]);
-    openssl(&csr);
-    openssl(&[
-        "x509",
-        "-req",
-        "-in",
-        "server.csr",
-        "-CA",
-        "ca.pem",
-        "-CAkey",
-        "ca.key",
-        "-CAcreateserial",
-        "-out",
-        "server.pem",
-        "-days",
-        "1",
-        "-extfile",
-        "server.ext",
-    ]);
+        "subjectAltName=IP:127.0.0.1\nbasicConstraints=CA:FALSE\n\
+         keyUsage=digitalSignature,keyEncipherment\nextendedKeyUsage=serverAuth,clientAuth\n",
+    );
+    issue(
+        "client",
+        "/CN=placer",
+        "basicConstraints=CA:FALSE\nkeyUsage=digitalSignature,keyEncipherment\n\
+         extendedKeyUsage=clientAuth\n",
+    );
     Some((
         dir.join("ca.pem"),
         dir.join("server.pem"),
         dir.join("server.key"),
     ))
+}
+
+#[tokio::test]
+async fn a_cluster_that_asks_for_client_certificates_takes_ours_and_refuses_none() {
+    let certs = tempfile::tempdir().unwrap();
+    let Some((ca, cert, key_file)) = certificates(certs.path()) else {
+        return;
+    };
+    let trusted_ca = format!("--trusted-ca-file={}", ca.display());
+    let Some(etcd) =
+        etcd::Etcd::start_with(Some((cert, key_file)), &["--client-cert-auth", &trusted_ca])
+    else {
+        return;
+    };
+    let mut with_certificate = settings(&etcd, "mtls", "a");
+    with_certificate.ca_file = Some(ca.clone());
+    with_certificate.cert_file = Some(certs.path().join("client.pem"));
+    with_certificate.key_file = Some(certs.path().join("client.key"));
+    let store = EtcdStore::connect(&with_certificate).await.unwrap();
+    save_json(&store, &key(), &12).await.unwrap();
+    assert!(matches!(
+        load_json::<u32>(&store, &key()).await.unwrap(),
+        Restored::Loaded(12)
+    ));
+
+    // Trusting the server is not enough: it wants a certificate.
+    let mut without = settings(&etcd, "mtls", "b");
+    without.ca_file = Some(ca);
+    let refused = match EtcdStore::connect(&without).await {
+        Err(_) => true,
+        Ok(store) => load_json::<u32>(&store, &key()).await.is_err(),
+    };
+    assert!(refused, "a client without a certificate was let in");
+
+    // A certificate without its key is a setting error.
+    let mut half = with_certificate.clone();
+    half.key_file = None;
+    let err = EtcdStore::connect(&half).await.unwrap_err();
+    assert!(err.to_string().contains("go together"), "{err}");
 }
 
 #[tokio::test]
@@ -460,29 +606,7 @@ fn a_dropped_apps_keys_are_moved_aside_so_a_new_app_of_that_name_starts_afresh()
     );
     server.wait_for_log("elected leader", Duration::from_secs(30));
     common::trigger(&server);
-    let keys = |prefix: &str| -> Vec<String> {
-        runtime.block_on(async {
-            let mut client = etcd_client::Client::connect([etcd.endpoint()], None)
-                .await
-                .unwrap();
-            let answer = client
-                .get(
-                    prefix,
-                    Some(
-                        etcd_client::GetOptions::new()
-                            .with_prefix()
-                            .with_keys_only(),
-                    ),
-                )
-                .await
-                .unwrap();
-            answer
-                .kvs()
-                .iter()
-                .map(|kv| kv.key_str().unwrap().to_owned())
-                .collect()
-        })
-    };
+    let keys = |prefix: &str| etcd.keys(prefix);
     assert!(
         keys("/fleet/apps/shop-web/").contains(&"/fleet/apps/shop-web/engine_state_dry_run".into()),
         "{:?}",

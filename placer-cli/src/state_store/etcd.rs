@@ -1,5 +1,11 @@
 //! The etcd store (`etcd://HOST:PORT[,HOST:PORT…]/PREFIX`, `etcds://` for
-//! TLS) and its leader election, over the v3 API.
+//! TLS) and its leader election, over etcd's v3 API through its JSON
+//! gateway (HTTP on the client port, etcd 3.4 and later), so
+//! that building it needs nothing but cargo. Requests go to one member at a
+//! time; when it cannot be reached, the next one in the URL is asked. A
+//! write that timed out is reported instead (it may still be applied, and
+//! sent again it would fail its own revision check), and the next request
+//! starts with the next member.
 //!
 //! Keys, all under the prefix:
 //! - `PREFIX/apps/<app>/<item>` — one value per app and item (JSON);
@@ -27,8 +33,6 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use async_trait::async_trait;
-use etcd_client::{Client, Compare, CompareOp, ConnectOptions, PutOptions, Txn, TxnOp};
-use etcd_client::{TxnOpResponse, TxnResponse};
 use tokio::sync::watch;
 use tokio::time::Instant;
 
@@ -36,6 +40,11 @@ use super::leader::{Fence, Role};
 use super::url::EtcdUrl;
 use super::{Aside, Leadership, NotLeader, OpenedStore, Opening, StateKey, StateStore, StateUrl};
 use super::{StoreEntry, StoreError, StoreSettings};
+use gateway::{Connection, Credentials, Gateway, GatewayError};
+use messages::{Compare, KeyValue, Op, Txn, TxnResponse};
+
+mod gateway;
+mod messages;
 
 /// The registry's line for `etcd://` URLs.
 pub const ENTRY: StoreEntry = StoreEntry::new("etcd", open);
@@ -61,7 +70,7 @@ pub struct EtcdStore {
 }
 
 struct Inner {
-    client: Client,
+    gateway: Gateway,
     prefix: String,
     described: String,
     timeout: Duration,
@@ -98,34 +107,34 @@ impl EtcdStore {
             unreachable!("the registry hands etcd URLs only");
         };
         let described = settings.url.to_string();
-        let mut options = ConnectOptions::new()
-            .with_timeout(settings.timeout)
-            .with_connect_timeout(settings.timeout);
         let username = settings.username.clone().or_else(|| url.username.clone());
         let password = settings.password.clone().or_else(|| url.password.clone());
-        if let Some(user) = username {
-            let password = password.map(|p| p.expose().to_owned()).unwrap_or_default();
-            options = options.with_user(user, password);
-        }
+        let credentials = username.map(|user| Credentials {
+            user,
+            password: password.unwrap_or_else(|| crate::Secret::new("")),
+        });
         let tls = settings.tls || url.tls || settings.ca_file.is_some();
-        if tls {
-            options =
-                options.with_tls(
-                    tls_options(settings).map_err(|err| StoreError::Unavailable {
-                        at: described.clone(),
-                        problem: err,
-                    })?,
-                );
-        }
-        let endpoints = endpoints(url, tls);
-        let client =
-            tokio::time::timeout(settings.timeout, Client::connect(&endpoints, Some(options)))
-                .await
-                .map_err(|_| unavailable(&described, "no answer within the timeout"))?
-                .map_err(|err| unavailable(&described, err))?;
+        let (ca_pem, identity_pem) = if tls {
+            tls_files(settings).map_err(|problem| StoreError::Unavailable {
+                at: described.clone(),
+                problem,
+            })?
+        } else {
+            (None, None)
+        };
+        let connection = Connection {
+            endpoints: endpoints(url, tls),
+            ca_pem,
+            identity_pem,
+            credentials,
+            connect_timeout: settings.timeout,
+        };
+        let gateway = Gateway::connect(connection, settings.timeout)
+            .await
+            .map_err(|err| unavailable(&described, err))?;
         Ok(EtcdStore {
             inner: Arc::new(Inner {
-                client,
+                gateway,
                 prefix: url.prefix.clone(),
                 described,
                 timeout: settings.timeout,
@@ -163,8 +172,8 @@ impl EtcdStore {
         Leadership::elected(rx, election)
     }
 
-    fn client(&self) -> Client {
-        self.inner.client.clone()
+    fn gateway(&self) -> &Gateway {
+        &self.inner.gateway
     }
 
     fn remember(&self, key: &str, revision: i64) {
@@ -196,11 +205,17 @@ impl EtcdStore {
         }
     }
 
-    async fn txn(&self, at: &str, txn: Txn) -> Result<TxnResponse, StoreError> {
-        let mut client = self.client();
-        tokio::time::timeout(self.inner.timeout, client.txn(txn))
+    async fn txn(&self, at: &str, txn: &Txn) -> Result<TxnResponse, StoreError> {
+        self.gateway()
+            .txn(txn, self.inner.timeout)
             .await
-            .map_err(|_| unavailable(at, "no answer within the timeout"))?
+            .map_err(|err| unavailable(at, err))
+    }
+
+    async fn get(&self, at: &str, key: &str) -> Result<Option<KeyValue>, StoreError> {
+        self.gateway()
+            .get(key, self.inner.timeout)
+            .await
             .map_err(|err| unavailable(at, err))
     }
 }
@@ -213,36 +228,23 @@ fn endpoints(url: &EtcdUrl, tls: bool) -> Vec<String> {
         .collect()
 }
 
-fn tls_options(settings: &StoreSettings) -> Result<etcd_client::TlsOptions, String> {
+/// The CA certificate and the client certificate and key, read.
+type TlsFiles = (Option<Vec<u8>>, Option<(Vec<u8>, Vec<u8>)>);
+
+fn tls_files(settings: &StoreSettings) -> Result<TlsFiles, String> {
     let read = |path: &std::path::Path, what: &str| {
         std::fs::read(path).map_err(|err| format!("state.{what} {}: {err}", path.display()))
     };
-    let mut tls = etcd_client::TlsOptions::new().with_webpki_roots();
-    if let Some(ca) = &settings.ca_file {
-        tls = tls.ca_certificate(etcd_client::Certificate::from_pem(read(ca, "ca_file")?));
-    }
-    match (&settings.cert_file, &settings.key_file) {
-        (Some(cert), Some(key)) => {
-            tls = tls.identity(etcd_client::Identity::from_pem(
-                read(cert, "cert_file")?,
-                read(key, "key_file")?,
-            ));
-        }
-        (None, None) => {}
+    let ca = match &settings.ca_file {
+        Some(ca) => Some(read(ca, "ca_file")?),
+        None => None,
+    };
+    let identity = match (&settings.cert_file, &settings.key_file) {
+        (Some(cert), Some(key)) => Some((read(cert, "cert_file")?, read(key, "key_file")?)),
+        (None, None) => None,
         _ => return Err("state.cert_file and state.key_file go together".to_owned()),
-    }
-    Ok(tls)
-}
-
-fn range_of(response: &TxnResponse, index: usize) -> Option<etcd_client::KeyValue> {
-    match response.op_responses().into_iter().nth(index) {
-        Some(TxnOpResponse::Get(get)) => get.kvs().first().cloned(),
-        _ => None,
-    }
-}
-
-fn revision_of(response: &TxnResponse) -> i64 {
-    response.header().map_or(0, |header| header.revision())
+    };
+    Ok((ca, identity))
 }
 
 #[async_trait]
@@ -258,15 +260,10 @@ impl StateStore for EtcdStore {
     async fn load(&self, key: &StateKey) -> Result<Option<Vec<u8>>, StoreError> {
         let at = self.location(key);
         let name = self.key(key);
-        let mut client = self.client();
-        let response = tokio::time::timeout(self.inner.timeout, client.get(name.clone(), None))
-            .await
-            .map_err(|_| unavailable(&at, "no answer within the timeout"))?
-            .map_err(|err| unavailable(&at, err))?;
-        match response.kvs().first() {
+        match self.get(&at, &name).await? {
             Some(kv) => {
-                self.remember(&name, kv.mod_revision());
-                Ok(Some(kv.value().to_vec()))
+                self.remember(&name, kv.mod_revision);
+                Ok(Some(kv.value))
             }
             None => {
                 self.remember(&name, 0);
@@ -284,37 +281,31 @@ impl StateStore for EtcdStore {
             source,
         })?;
         let leader_key = self.leader_key();
-        let mut compares = vec![Compare::mod_revision(
-            name.clone(),
-            CompareOp::Equal,
-            expected,
-        )];
+        let mut compare = vec![Compare::ModRevision(name.clone(), expected)];
         if let Some(term) = term {
-            compares.push(Compare::create_revision(
-                leader_key.clone(),
-                CompareOp::Equal,
-                term,
-            ));
+            compare.push(Compare::CreateRevision(leader_key.clone(), term));
         }
-        let txn = Txn::new()
-            .when(compares)
-            .and_then(vec![TxnOp::put(name.clone(), value.to_vec(), None)])
-            .or_else(vec![
-                TxnOp::get(name.clone(), None),
-                TxnOp::get(leader_key, None),
-            ]);
-        let response = self.txn(&at, txn).await?;
-        if response.succeeded() {
-            self.remember(&name, revision_of(&response));
+        let txn = Txn {
+            compare,
+            success: vec![Op::Put {
+                key: name.clone(),
+                value: value.to_vec(),
+                lease: None,
+            }],
+            failure: vec![Op::Get(name.clone()), Op::Get(leader_key)],
+        };
+        let response = self.txn(&at, &txn).await?;
+        if response.succeeded {
+            self.remember(&name, response.revision());
             return Ok(());
         }
-        let leader = range_of(&response, 1);
+        let leader = response.range(1);
         if let Some(term) = term {
-            if leader.as_ref().map(|kv| kv.create_revision()) != Some(term) {
+            if leader.map(|kv| kv.create_revision) != Some(term) {
                 return Err(StoreError::Fenced {
                     at,
                     source: NotLeader {
-                        leader: leader.map(|kv| String::from_utf8_lossy(kv.value()).into_owned()),
+                        leader: leader.map(|kv| String::from_utf8_lossy(&kv.value).into_owned()),
                     },
                 });
             }
@@ -322,36 +313,37 @@ impl StateStore for EtcdStore {
         Err(StoreError::Stale {
             at,
             expected,
-            found: range_of(&response, 0).map_or(0, |kv| kv.mod_revision()),
+            found: response.range(0).map_or(0, |kv| kv.mod_revision),
         })
     }
 
     async fn move_aside(&self, key: &StateKey, why: Aside) -> Result<String, StoreError> {
         let at = self.location(key);
         let name = self.key(key);
-        let mut client = self.client();
-        let current = tokio::time::timeout(self.inner.timeout, client.get(name.clone(), None))
-            .await
-            .map_err(|_| unavailable(&at, "no answer within the timeout"))?
-            .map_err(|err| unavailable(&at, err))?;
-        let Some(kv) = current.kvs().first().cloned() else {
+        let Some(kv) = self.get(&at, &name).await? else {
             return Err(StoreError::Write {
                 at,
                 problem: "the key vanished before it could be moved aside".to_owned(),
             });
         };
-        let aside = format!("{name}.{}-{}", why.label(), kv.mod_revision());
-        let txn = Txn::new()
-            .when(vec![
-                Compare::mod_revision(name.clone(), CompareOp::Equal, kv.mod_revision()),
-                Compare::create_revision(aside.clone(), CompareOp::Equal, 0),
-            ])
-            .and_then(vec![
-                TxnOp::put(aside.clone(), kv.value().to_vec(), None),
-                TxnOp::delete(name.clone(), None),
-            ]);
-        let response = self.txn(&at, txn).await?;
-        if !response.succeeded() {
+        let aside = format!("{name}.{}-{}", why.label(), kv.mod_revision);
+        let txn = Txn {
+            compare: vec![
+                Compare::ModRevision(name.clone(), kv.mod_revision),
+                Compare::CreateRevision(aside.clone(), 0),
+            ],
+            success: vec![
+                Op::Put {
+                    key: aside.clone(),
+                    value: kv.value,
+                    lease: None,
+                },
+                Op::Delete(name.clone()),
+            ],
+            failure: Vec::new(),
+        };
+        let response = self.txn(&at, &txn).await?;
+        if !response.succeeded {
             return Err(StoreError::Write {
                 at,
                 problem: "the key changed while it was being moved aside".to_owned(),
@@ -453,42 +445,34 @@ impl Election {
     /// Grants a lease and campaigns with it until it is lost.
     async fn campaign_with_new_lease(&self) -> Result<(), String> {
         let timeout = self.store.inner.timeout.min(self.step());
-        let mut client = self.store.client();
+        let gateway = self.store.gateway();
         let ttl_secs = i64::try_from(self.ttl.as_secs()).unwrap_or(i64::MAX);
         let sent = Instant::now();
-        let lease = tokio::time::timeout(timeout, client.lease_grant(ttl_secs, None))
+        let lease = gateway
+            .lease_grant(ttl_secs, timeout)
             .await
-            .map_err(|_| "no answer to a lease grant".to_owned())?
-            .map_err(|err| format!("cannot get a lease: {err}"))?
-            .id();
+            .map_err(|err| match err {
+                GatewayError::Timeout => "no answer to a lease grant".to_owned(),
+                err => format!("cannot get a lease: {err}"),
+            })?;
         *self.lease.lock().unwrap_or_else(|p| p.into_inner()) = Some(lease);
         *self.renewed.lock().unwrap_or_else(|p| p.into_inner()) = Some(sent);
-        let (mut keeper, mut answers) =
-            tokio::time::timeout(timeout, client.lease_keep_alive(lease))
-                .await
-                .map_err(|_| "no answer to a lease renewal".to_owned())?
-                .map_err(|err| format!("cannot renew the lease: {err}"))?;
         while !self.resigned() {
             self.campaign(lease).await?;
             tokio::time::sleep(self.step()).await;
             let sent = Instant::now();
-            let renewed = tokio::time::timeout(timeout, async {
-                keeper.keep_alive().await?;
-                answers.message().await
-            })
-            .await;
-            match renewed {
-                Ok(Ok(Some(answer))) if answer.ttl() > 0 => {
+            match gateway.lease_keep_alive(lease, timeout).await {
+                Ok(ttl) if ttl > 0 => {
                     *self.renewed.lock().unwrap_or_else(|p| p.into_inner()) = Some(sent);
                 }
-                Ok(Ok(_)) => return Err("the lease expired".to_owned()),
-                Ok(Err(err)) if !self.lease_holds() => {
-                    return Err(format!("cannot renew the lease: {err}"))
-                }
-                Err(_) if !self.lease_holds() => {
+                Ok(_) => return Err("the lease expired".to_owned()),
+                Err(GatewayError::Timeout) if !self.lease_holds() => {
                     return Err("no answer to lease renewals".to_owned())
                 }
-                _ => {
+                Err(err) if !self.lease_holds() => {
+                    return Err(format!("cannot renew the lease: {err}"))
+                }
+                Err(_) => {
                     // Renewal failed, but the lease surely holds for a while:
                     // try again at the next step.
                     tracing::warn!("renewing the leader lease failed; retrying");
@@ -507,37 +491,34 @@ impl Election {
             return Err("the lease may have expired".to_owned());
         }
         let key = self.store.leader_key();
-        let txn = Txn::new()
-            .when(vec![Compare::create_revision(
-                key.clone(),
-                CompareOp::Equal,
-                0,
-            )])
-            .and_then(vec![TxnOp::put(
-                key.clone(),
-                self.identity.clone(),
-                Some(PutOptions::new().with_lease(lease)),
-            )])
-            .or_else(vec![TxnOp::get(key.clone(), None)]);
+        let txn = Txn {
+            compare: vec![Compare::CreateRevision(key.clone(), 0)],
+            success: vec![Op::Put {
+                key: key.clone(),
+                value: self.identity.clone().into_bytes(),
+                lease: Some(lease),
+            }],
+            failure: vec![Op::Get(key.clone())],
+        };
         let response = self
             .store
-            .txn(&key, txn)
+            .txn(&key, &txn)
             .await
             .map_err(|err| err.to_string())?;
-        if response.succeeded() {
+        if response.succeeded {
             self.set_role(Role::Leader {
-                term: revision_of(&response),
+                term: response.revision(),
                 identity: self.identity.clone(),
             });
             return Ok(());
         }
-        match range_of(&response, 0) {
-            Some(kv) if kv.lease() == lease => self.set_role(Role::Leader {
-                term: kv.create_revision(),
+        match response.range(0) {
+            Some(kv) if kv.lease == lease => self.set_role(Role::Leader {
+                term: kv.create_revision,
                 identity: self.identity.clone(),
             }),
             Some(kv) => self.set_role(Role::Follower {
-                leader: Some(String::from_utf8_lossy(kv.value()).into_owned()),
+                leader: Some(String::from_utf8_lossy(&kv.value).into_owned()),
             }),
             None => self.set_role(Role::Follower { leader: None }),
         }
@@ -554,25 +535,22 @@ impl Fence for Election {
             return not_leader(None);
         }
         let key = self.store.leader_key();
-        let mut client = self.store.client();
         let timeout = self.store.inner.timeout.min(self.step());
-        match tokio::time::timeout(timeout, client.get(key, None)).await {
-            Ok(Ok(response)) => match response.kvs().first() {
-                Some(kv) if kv.create_revision() == term => Ok(()),
-                Some(kv) => {
-                    let leader = String::from_utf8_lossy(kv.value()).into_owned();
-                    self.set_role(Role::Follower {
-                        leader: Some(leader.clone()),
-                    });
-                    not_leader(Some(leader))
-                }
-                None => {
-                    self.set_role(Role::Follower { leader: None });
-                    not_leader(None)
-                }
-            },
+        match self.store.gateway().get(&key, timeout).await {
+            Ok(Some(kv)) if kv.create_revision == term => Ok(()),
+            Ok(Some(kv)) => {
+                let leader = String::from_utf8_lossy(&kv.value).into_owned();
+                self.set_role(Role::Follower {
+                    leader: Some(leader.clone()),
+                });
+                not_leader(Some(leader))
+            }
+            Ok(None) => {
+                self.set_role(Role::Follower { leader: None });
+                not_leader(None)
+            }
             // Cannot confirm: do not act.
-            _ => not_leader(None),
+            Err(_) => not_leader(None),
         }
     }
 
@@ -581,9 +559,10 @@ impl Fence for Election {
             .store(true, std::sync::atomic::Ordering::SeqCst);
         let lease = *self.lease.lock().unwrap_or_else(|p| p.into_inner());
         if let Some(lease) = lease {
-            let mut client = self.store.client();
             let timeout = self.store.inner.timeout.min(self.step());
-            let _ = tokio::time::timeout(timeout, client.lease_revoke(lease)).await;
+            if let Err(err) = self.store.gateway().lease_revoke(lease, timeout).await {
+                tracing::debug!("revoking the leader lease: {err}");
+            }
         }
         self.step_down("shutting down");
     }

@@ -8,10 +8,12 @@
 //! - [`file`](mod@file) (`file:DIR`, the default: the data directory): today's files,
 //!   written atomically, an unreadable one moved aside. One placer per
 //!   directory (the data directory's lock), so it is always the leader.
-//! - `etcd` (`etcd://HOST:PORT[,HOST:PORT…]/PREFIX`, cargo feature `etcd`):
-//!   one key per app and item under the prefix, every write checked against
-//!   the revision last read or written, so a stale writer cannot overwrite a
-//!   newer state; with leader election over a lease (see [`leader`]).
+//! - `etcd` (`etcd://HOST:PORT[,HOST:PORT…]/PREFIX`, cargo feature `etcd`,
+//!   on by default): one key per app and item under the prefix, every write
+//!   checked against the revision last read or written, so a stale writer
+//!   cannot overwrite a newer state; with leader election over a lease (see
+//!   [`leader`]). It talks to etcd 3.4 or later through etcd's JSON gateway
+//!   over HTTP, so building it needs nothing but cargo.
 //!
 //! Values are opaque bytes to a store; [`load_json`] and [`save_json`] turn
 //! them into values and handle an unusable one (kept aside, then a fresh
