@@ -11,23 +11,20 @@ use placer_core::{EngineState, Placer};
 use tokio::sync::{watch, OwnedMutexGuard};
 
 use crate::backends::{BackendError, Backends, SharedLimits};
-use crate::config_file::LoadedConfig;
-use crate::data_lock::DataDirLock;
-use crate::log_lines;
-use crate::resolve::{resolve, DeploymentPlan, Resolved, TrafficPlan};
+use crate::cli::log_lines;
+use crate::config::file::LoadedConfig;
+use crate::config::resolve::{resolve, Resolved};
 use crate::runtime::fenced::Fenced;
 use crate::runtime::listed::ListedAtStart;
 use crate::runtime::store::restore_engine_state;
 use crate::runtime::tracked::Tracked;
 use crate::runtime::{now, Inputs, Role, View, RECENT_TICKS};
 use crate::runtime::{Applied, FinishedTick, Host, StartError, TickError, TickResult};
-use crate::state_store::StoreError;
-use crate::state_store::{save_json, store_for_app, Leadership, OpenedStore};
-use crate::state_store::{Aside, StateItem, StateKey, StateStore};
-use crate::DeployedRegions;
-
-/// The key of an app without a name (simulated traffic and deployment).
-pub const UNNAMED_APP: &str = "default";
+use crate::store::data_lock::DataDirLock;
+use crate::store::StoreError;
+use crate::store::{save_json, store_for_app, Leadership, OpenedStore};
+use crate::store::{Aside, StateItem, StateKey, StateStore};
+use placer_lab::DeployedRegions;
 
 /// The parts a tick changes, behind one lock so ticks never overlap.
 pub(super) struct Engine {
@@ -169,12 +166,12 @@ impl AppRunner {
         }
         let name = match &loaded.app {
             Some(name) => name.clone(),
-            None => app_key(&resolved),
+            None => resolved.app_key(),
         };
         // Nothing in the data directory is read before its lock is held.
         let lock = if loaded.app.is_some() {
             std::fs::create_dir_all(&resolved.data_dir).map_err(|source| {
-                crate::data_lock::LockError::Io {
+                crate::store::data_lock::LockError::Io {
                     dir: resolved.data_dir.clone(),
                     source,
                 }
@@ -204,7 +201,7 @@ impl AppRunner {
         let state = restore_engine_state(store.as_ref(), &key).await?;
         let placer = Placer::with_state(loaded.engine.clone(), state)
             .expect("the config passed validation when it was parsed");
-        let shared_store = !matches!(resolved.state.url, crate::state_store::StateUrl::File(_));
+        let shared_store = !matches!(resolved.state.url, crate::store::StateUrl::File(_));
         let mut engine = Engine {
             placer,
             backends,
@@ -440,9 +437,8 @@ impl AppRunner {
         let Ok(engine) = self.engine.try_lock() else {
             return;
         };
-        match crate::state_store::load_json::<EngineState>(engine.store.as_ref(), &engine.key).await
-        {
-            Ok(crate::state_store::Restored::Loaded(mut state)) => {
+        match crate::store::load_json::<EngineState>(engine.store.as_ref(), &engine.key).await {
+            Ok(crate::store::Restored::Loaded(mut state)) => {
                 let mut view = self.view_mut();
                 // Read as the engine would (its forecaster built), for /health.
                 state.adapt_to(&view.config);
@@ -584,15 +580,4 @@ pub(super) fn build_backends(
     let mut backends = Backends::build(resolved, deployed, shared)?;
     backends.actuator = Arc::new(Tracked::new(backends.actuator, deployed.clone()));
     Ok(backends)
-}
-
-/// The name the one app of old is kept under: the app its traffic or
-/// deployment names, or [`UNNAMED_APP`] when both are simulated.
-pub(super) fn app_key(resolved: &Resolved) -> String {
-    let app = match (&resolved.deployment, &resolved.traffic) {
-        (DeploymentPlan::Observed(plan) | DeploymentPlan::Live(plan), _) => Some(&plan.app),
-        (_, TrafficPlan::Prometheus(plan)) => Some(&plan.app),
-        _ => None,
-    };
-    app.map_or_else(|| UNNAMED_APP.to_owned(), Clone::clone)
 }

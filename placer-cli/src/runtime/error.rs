@@ -5,10 +5,10 @@ use std::sync::Arc;
 use placer_core::TickReport;
 
 use crate::backends::BackendError;
-use crate::config_file::LoadError;
-use crate::data_lock::LockError;
-use crate::resolve::SetupError;
-use crate::state_store::{NotLeader, StoreError};
+use crate::config::file::LoadError;
+use crate::config::resolve::SetupError;
+use crate::store::data_lock::LockError;
+use crate::store::{NotLeader, StoreError};
 
 /// A tick's report, or why there is none.
 pub type TickResult = Result<Arc<TickReport>, TickError>;

@@ -13,7 +13,7 @@ mod error;
 mod fenced;
 mod host;
 mod listed;
-pub mod store;
+mod store;
 #[cfg(test)]
 mod tests;
 mod tracked;
@@ -24,9 +24,9 @@ use std::time::SystemTime;
 use placer_core::Timestamp;
 
 use crate::cli::GlobalArgs;
-use crate::environment::Environment;
+use crate::config::environment::Environment;
 
-pub use app::{AppRunner, UNNAMED_APP};
+pub use app::AppRunner;
 pub use error::{StartError, TickError, TickResult};
 pub use host::{Applied, FinishedTick, Host};
 pub use view::{View, RECENT_TICKS};

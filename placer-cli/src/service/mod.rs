@@ -28,18 +28,20 @@ use std::time::Duration;
 
 use tokio::sync::Notify;
 
-use crate::apps::{selection, AppSelection};
 use crate::backends::SharedLimits;
-use crate::config_file::{self, LoadError, LoadedConfig};
-use crate::data_lock::DataDirLock;
-use crate::resolve::resolve;
+use crate::config;
+use crate::config::apps::{selection, AppSelection};
+use crate::config::file::{LoadError, LoadedConfig};
+use crate::config::resolve::resolve;
 use crate::runtime::{
     now, AppRunner, Applied, FinishedTick, Host, Inputs, Role, StartError, TickError, TickResult,
 };
-use crate::state_store::{self, Leadership};
-use crate::Secret;
+use crate::store;
+use crate::store::data_lock::DataDirLock;
+use crate::store::Leadership;
 use metrics::Metrics;
 use placer_core::policy::{LatencyMemory, LatencySettings, PolicyName};
+use placer_core::Secret;
 use reload::Reloader;
 use status::{Health, StateDocument, TrafficDocument};
 
@@ -88,7 +90,7 @@ struct Fleet {
     /// One refresh at a time.
     refreshing: tokio::sync::Mutex<()>,
     /// The state store all apps share.
-    opened: state_store::OpenedStore,
+    opened: store::OpenedStore,
 }
 
 /// What a refresh of the app list changed.
@@ -135,7 +137,7 @@ impl Service {
             path: path.clone(),
             source,
         })?;
-        let loaded = config_file::parse(&text, &path).map_err(LoadError::from)?;
+        let loaded = config::file::parse(&text, &path).map_err(LoadError::from)?;
         let metrics = Metrics::new();
         let reloader = Mutex::new(Reloader::new(path, Some(text)));
         let AppSelection::Many { names, patterns } = selection(&loaded) else {
@@ -218,7 +220,7 @@ impl Service {
             named: names.clone(),
             patterns: patterns.clone(),
             org,
-            apps_dir: top.data_root.join(crate::resolve::APPS_DIR),
+            apps_dir: top.data_root.join(crate::config::resolve::APPS_DIR),
             refresh: loaded.settings.service.apps_refresh,
             refreshing: tokio::sync::Mutex::new(()),
             opened: opened.clone(),
@@ -307,7 +309,7 @@ impl Service {
                 org.org()
             )
         })?;
-        let wanted = crate::apps::matching(
+        let wanted = crate::config::apps::matching(
             &fleet.patterns,
             &fleet.named,
             listed.iter().map(String::as_str),
@@ -837,9 +839,9 @@ impl Host for Service {
 fn apps_traffic(
     inputs: &Inputs,
     loaded: &LoadedConfig,
-    top: &crate::resolve::Resolved,
-) -> Result<Option<Arc<crate::apps_traffic::AppsTraffic>>, StartError> {
-    let crate::resolve::TrafficPlan::Prometheus(plan) = &top.traffic else {
+    top: &crate::config::resolve::Resolved,
+) -> Result<Option<Arc<crate::backends::apps_traffic::AppsTraffic>>, StartError> {
+    let crate::config::resolve::TrafficPlan::Prometheus(plan) = &top.traffic else {
         return Ok(None);
     };
     let section = &loaded.settings.prometheus;
@@ -851,17 +853,15 @@ fn apps_traffic(
     }
     let _ = inputs;
     let source = crate::backends::prometheus_source(plan)?;
-    Ok(Some(Arc::new(crate::apps_traffic::AppsTraffic::new(
-        source,
-    ))))
+    Ok(Some(Arc::new(
+        crate::backends::apps_traffic::AppsTraffic::new(source),
+    )))
 }
 
 /// Opens the state store (one for all apps) and, with a shared store, gives
 /// the first campaign a moment, so a lone placer leads at once.
-async fn open_store(
-    settings: state_store::StoreSettings,
-) -> Result<state_store::OpenedStore, StartError> {
-    let opened = state_store::open(settings).await?;
+async fn open_store(settings: store::StoreSettings) -> Result<store::OpenedStore, StartError> {
+    let opened = store::open(settings).await?;
     tracing::info!("state: {}", opened.store.describe());
     let mut leadership = opened.leadership.clone();
     if leadership.is_elected() {
@@ -891,7 +891,7 @@ mod tests {
     use std::path::Path;
 
     use super::shared_settings_kept;
-    use crate::config_file::parse;
+    use crate::config::file::parse;
 
     #[test]
     fn changes_of_the_settings_apps_share_at_start_are_said_to_need_a_restart() {

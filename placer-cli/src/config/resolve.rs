@@ -9,16 +9,18 @@ use std::time::Duration;
 use placer_core::Region;
 
 use crate::cli::GlobalArgs;
-use crate::config_file::LoadedConfig;
-use crate::environment::{
+use crate::config::environment::{
     Environment, API_TOKEN_VAR, APP_NAME_VAR, PLACER_APP_VAR, PROMETHEUS_URL_VAR, STATE_URL_VAR,
     TRIGGER_TOKEN_VAR,
 };
-use crate::state_store::{StateUrl, StateUrlError, StoreSettings};
-use crate::Secret;
+use crate::config::file::LoadedConfig;
+use crate::store::{StateUrl, StateUrlError, StoreSettings};
+use placer_core::Secret;
 use placer_fly::FlyOptions;
 use placer_prom::PrometheusOptions;
 
+/// The key of an app without a name (simulated traffic and deployment).
+pub const UNNAMED_APP: &str = "default";
 /// The engine state file in dry-run (kept apart from live, like the seed's
 /// `traffic_history_dry_run.json`, so simulated cooldowns never hold back
 /// real changes).
@@ -377,6 +379,17 @@ fn store_settings(
 }
 
 impl Resolved {
+    /// The name the one app of old is kept under: the app its traffic or
+    /// deployment names, or [`UNNAMED_APP`] when both are simulated.
+    pub fn app_key(&self) -> String {
+        let app = match (&self.deployment, &self.traffic) {
+            (DeploymentPlan::Observed(plan) | DeploymentPlan::Live(plan), _) => Some(&plan.app),
+            (_, TrafficPlan::Prometheus(plan)) => Some(&plan.app),
+            _ => None,
+        };
+        app.map_or_else(|| UNNAMED_APP.to_owned(), Clone::clone)
+    }
+
     /// The engine state file for the current mode.
     pub fn engine_state_file(&self) -> PathBuf {
         self.data_dir.join(if self.dry_run {

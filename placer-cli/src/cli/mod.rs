@@ -6,11 +6,23 @@ use std::path::PathBuf;
 
 use clap::{Args, Parser, Subcommand, ValueEnum};
 
+pub(crate) mod log_lines;
+pub mod logging;
 mod offline;
 
 pub use offline::{
     BacktestArgs, GenTraceArgs, HistoryArgs, RecommendArgs, DEFAULT_INITIAL_REGIONS,
 };
+
+/// Exit code of a run that went well.
+pub const EXIT_OK: u8 = 0;
+/// Exit code when a tick or the service failed.
+pub const EXIT_FAILURE: u8 = 1;
+/// Exit code when the settings are invalid or incomplete.
+pub const EXIT_BAD_SETTINGS: u8 = 2;
+/// Exit code of `serve` and `once` when another placer uses the same data
+/// directory (it holds the directory's lock).
+pub const EXIT_LOCKED: u8 = 3;
 
 /// The default config file, relative to the working directory.
 pub const DEFAULT_CONFIG_PATH: &str = "config/config.yml";

@@ -17,6 +17,8 @@
 //! them into values and handle an unusable one (kept aside, then a fresh
 //! start).
 
+mod atomic;
+pub mod data_lock;
 pub mod file;
 pub mod leader;
 mod url;
@@ -36,7 +38,7 @@ use serde::Serialize;
 pub use leader::{Leadership, NotLeader, Role};
 pub use url::{StateUrl, StateUrlError};
 
-use crate::Secret;
+use placer_core::Secret;
 
 /// What is kept for an app, one value each.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]

@@ -7,7 +7,7 @@ use std::collections::BTreeSet;
 
 use placer_core::AppName;
 
-use crate::config_file::LoadedConfig;
+use crate::config::file::LoadedConfig;
 
 /// The config file's section listing the apps.
 pub const APPS_SECTION: &str = "apps";

@@ -42,7 +42,7 @@ impl ConfigExtension for FileSettings {
         "prometheus",
         "fly",
         "simulation",
-        crate::apps::APPS_SECTION,
+        crate::config::apps::APPS_SECTION,
         "state",
     ];
 }
@@ -79,7 +79,7 @@ pub fn shown_fly(fly: &FlyOptions) -> Value {
 /// (a URL that does not parse is shown as `[invalid]`, since it may hold
 /// one).
 pub fn shown_state_url(text: &str) -> String {
-    text.parse::<crate::state_store::StateUrl>()
+    text.parse::<crate::store::StateUrl>()
         .map_or_else(|_| "[invalid]".to_owned(), |url| url.to_string())
 }
 
