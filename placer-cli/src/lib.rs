@@ -1,18 +1,28 @@
 //! placer-cli: the `fly-placer` service and command line.
 //!
-//! The binary is thin; everything lives here so tests and benchmarks can
-//! reuse it. [`run`] takes parsed arguments and the environment and runs a
-//! command.
+//! The binary is thin: it parses the flags ([`Cli`]), sets up logging
+//! ([`logging::init`]) and hands both, with the [`Environment`], to
+//! [`run`], which runs the command and returns its exit code.
+//!
+//! Inside, the crate is in layers, each a private module that imports only
+//! the ones before it: `cli` (flags, exit codes) < `store` (where state is
+//! kept) < `config` (the settings in force) < `backends` (traffic source
+//! and actuator) < `runtime` (one app at work) < `service` (the process)
+//! < `commands`. A unit test reads every file's `crate::` paths and fails
+//! on one that goes the wrong way.
+//!
+//! What else is exported is what the tests and the fuzz checks use: the
+//! state store seam and its etcd store, and the config file's parser.
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]
 
-pub mod backends;
-pub mod cli;
+mod backends;
+mod cli;
 mod commands;
-pub mod config;
-pub mod runtime;
-pub mod service;
-pub mod store;
+mod config;
+mod runtime;
+mod service;
+mod store;
 
 pub use cli::logging;
 pub use cli::{Cli, EXIT_BAD_SETTINGS, EXIT_FAILURE, EXIT_LOCKED, EXIT_OK};
@@ -20,9 +30,6 @@ pub use commands::run;
 pub use config::environment::Environment;
 pub use config::file::parse as parse_config;
 pub use placer_core::Secret;
-pub use placer_lab::{DeployedRegions, SimulatedSource};
-pub use runtime::{AppRunner, Inputs, StartError, TickError, TickResult};
-pub use service::{serve, Service, CONFIG_POLL_INTERVAL};
 #[cfg(feature = "etcd")]
 pub use store::etcd::EtcdStore;
 pub use store::{

@@ -10,9 +10,7 @@ pub(crate) mod log_lines;
 pub mod logging;
 mod offline;
 
-pub use offline::{
-    BacktestArgs, GenTraceArgs, HistoryArgs, RecommendArgs, DEFAULT_INITIAL_REGIONS,
-};
+pub use offline::{BacktestArgs, GenTraceArgs, HistoryArgs, RecommendArgs};
 
 /// Exit code of a run that went well.
 pub const EXIT_OK: u8 = 0;

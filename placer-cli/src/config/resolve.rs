@@ -413,12 +413,6 @@ impl Resolved {
         }
         Ok(())
     }
-
-    /// Whether `POST /trigger` asks for the bearer token: always when one
-    /// is set, and one is required off loopback.
-    pub fn trigger_auth(&self) -> Option<&Secret> {
-        self.trigger_token.as_ref()
-    }
 }
 
 /// Where an app's name comes from when it is one of several.

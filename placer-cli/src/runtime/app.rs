@@ -130,13 +130,9 @@ impl std::fmt::Debug for AppRunner {
 }
 
 impl AppRunner {
-    /// Resolves the settings of `loaded`, builds the backends and restores
-    /// the engine state from `opened`'s store; then lists the deployment
-    /// once, so the endpoints have something to show before the first tick.
-    /// It ticks only while `opened`'s leadership says this placer leads.
-    ///
-    /// # Errors
-    /// [`StartError`] saying what to fix.
+    /// [`start_with`](Self::start_with) without shared limits: the one app
+    /// of old.
+    #[cfg(test)]
     pub async fn start(
         inputs: Inputs,
         role: Role,
@@ -146,10 +142,16 @@ impl AppRunner {
         Self::start_with(inputs, role, loaded, None, opened).await
     }
 
-    /// Like [`start`](Self::start), for one of several apps (`loaded`
-    /// narrowed with [`LoadedConfig::for_app`]) when `shared` is set: its
-    /// Machines API calls draw on the limits all apps share, and the data
-    /// directory's lock is left to the caller.
+    /// Resolves the settings of `loaded`, builds the backends and restores
+    /// the engine state from `opened`'s store; then lists the deployment
+    /// once, so the endpoints have something to show before the first tick.
+    /// It ticks only while `opened`'s leadership says this placer leads.
+    ///
+    /// With `shared` set, it is one of several apps (`loaded` narrowed with
+    /// [`LoadedConfig::for_app`]): its Machines API calls draw on the limits
+    /// all apps share, and the data directory's lock is left to the caller.
+    /// Without, it is the one app of old: it takes its data directory's
+    /// lock and its limits follow its own config.
     ///
     /// # Errors
     /// [`StartError`] saying what to fix.
@@ -447,11 +449,6 @@ impl AppRunner {
             Ok(_) => {}
             Err(err) => tracing::warn!("reading the leader's engine state failed: {err}"),
         }
-    }
-
-    /// Whether this placer leads, and who does otherwise.
-    pub fn leadership(&self) -> &Leadership {
-        &self.leadership
     }
 
     async fn apply_staged_config(

@@ -23,11 +23,6 @@ impl Service {
         health
     }
 
-    /// The `/health` document of the one app (the first with several).
-    pub fn health(&self) -> Health {
-        self.with_election(self.runner().view().health())
-    }
-
     /// Every app's `/health` document, by app name, in order of name.
     /// Each is made as the iterator reaches it.
     pub fn health_all(self: &Arc<Self>) -> impl Iterator<Item = (String, Health)> + Send + 'static {
@@ -35,11 +30,6 @@ impl Service {
         self.runners()
             .into_iter()
             .map(move |(name, runner)| (name, service.with_election(runner.view().health())))
-    }
-
-    /// The `/state` document of the one app (the first with several).
-    pub fn state(&self) -> StateDocument {
-        self.runner().view().state(now())
     }
 
     /// The `/state` document of app `name` (`None`: the one app).
@@ -57,11 +47,6 @@ impl Service {
         self.runners()
             .into_iter()
             .map(move |(name, runner)| (name, runner.view().state(at)))
-    }
-
-    /// The `/traffic` document of the one app (the first with several).
-    pub fn traffic(&self) -> TrafficDocument {
-        self.runner().view().traffic()
     }
 
     /// The `/traffic` document of app `name` (`None`: the one app).

@@ -27,8 +27,7 @@ mod start;
 pub mod status;
 mod ticks;
 
-pub use fleet::Refreshed;
-pub use serve::{serve, CONFIG_POLL_INTERVAL};
+pub use serve::serve;
 
 use std::collections::{BTreeMap, HashMap};
 use std::net::SocketAddr;
@@ -208,13 +207,17 @@ impl Service {
             .unwrap_or_else(|poisoned| poisoned.into_inner())
     }
 
-    pub(super) fn runners_read(&self) -> std::sync::RwLockReadGuard<'_, BTreeMap<String, Arc<AppRunner>>> {
+    pub(super) fn runners_read(
+        &self,
+    ) -> std::sync::RwLockReadGuard<'_, BTreeMap<String, Arc<AppRunner>>> {
         self.runners
             .read()
             .unwrap_or_else(|poisoned| poisoned.into_inner())
     }
 
-    pub(super) fn runners_mut(&self) -> std::sync::RwLockWriteGuard<'_, BTreeMap<String, Arc<AppRunner>>> {
+    pub(super) fn runners_mut(
+        &self,
+    ) -> std::sync::RwLockWriteGuard<'_, BTreeMap<String, Arc<AppRunner>>> {
         self.runners
             .write()
             .unwrap_or_else(|poisoned| poisoned.into_inner())

@@ -139,6 +139,7 @@ impl Reloader {
     }
 
     /// Why the file's current content is not in force, if it is not.
+    #[cfg(test)]
     pub fn error(&self) -> Option<&str> {
         self.error.as_deref()
     }

@@ -23,7 +23,7 @@ use crate::store::{self, OpenedStore};
 
 impl Service {
     /// Loads the config and starts its apps' runners (see
-    /// [`AppRunner::start`]): the one app of old, or every app the `apps:`
+    /// [`AppRunner::start_with`]): the one app of old, or every app the `apps:`
     /// section names and its patterns match.
     ///
     /// # Errors

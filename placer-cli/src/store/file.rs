@@ -10,7 +10,7 @@
 
 use std::fs;
 use std::io;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 
 use async_trait::async_trait;
 
@@ -43,11 +43,6 @@ impl FileStore {
     /// A store in `dir` (created on the first write).
     pub fn new(dir: impl Into<PathBuf>) -> Self {
         FileStore { dir: dir.into() }
-    }
-
-    /// The directory.
-    pub fn dir(&self) -> &Path {
-        &self.dir
     }
 
     /// The file holding `key`.

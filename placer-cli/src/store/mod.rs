@@ -274,11 +274,6 @@ impl StoreEntry {
         StoreEntry { scheme, open }
     }
 
-    /// Its URL scheme.
-    pub fn scheme(&self) -> &'static str {
-        self.scheme
-    }
-
     /// The backend serving `scheme`.
     pub fn find(scheme: &str) -> Option<&'static StoreEntry> {
         STORES.iter().find(|entry| entry.scheme == scheme)

@@ -14,9 +14,9 @@ use placer_prom::PrometheusOptions;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
-pub use service::{ServiceSection, DEFAULT_DATA_DIR, DEFAULT_INTERVAL, DEFAULT_LISTEN};
-pub use simulation::{SimulationSection, DEFAULT_SIMULATED_REGIONS};
-pub use state::{StateSection, DEFAULT_LEASE_TTL, DEFAULT_STORE_TIMEOUT};
+pub use service::ServiceSection;
+pub use simulation::SimulationSection;
+pub use state::StateSection;
 
 /// Everything the CLI reads from the config file besides the engine's keys.
 /// Every section and key is optional.
