@@ -16,6 +16,7 @@ mod listed;
 mod store;
 #[cfg(test)]
 mod tests;
+mod tick;
 mod tracked;
 mod view;
 
