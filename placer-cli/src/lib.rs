@@ -33,8 +33,8 @@ pub use placer_core::Secret;
 #[cfg(feature = "etcd")]
 pub use store::etcd::EtcdStore;
 pub use store::{
-    load_json, save_json, Leadership, Restored, Role, StateItem, StateKey, StateStore, StateUrl,
-    StoreError, StoreSettings,
+    load_json, save_json, Leadership, NotLeader, Restored, Role, StateItem, StateKey, StateStore,
+    StateUrl, StoreError, StoreSettings,
 };
 
 #[cfg(test)]

@@ -62,7 +62,7 @@ fn invalid(problem: impl Into<String>) -> StateUrlError {
 
 impl StateUrl {
     /// The URL's scheme: `file`, `etcd` or `etcds` (the key of
-    /// [`STORES`](super::STORES)).
+    /// the store registry).
     pub fn scheme(&self) -> &'static str {
         match self {
             StateUrl::File(_) => "file",
