@@ -357,25 +357,18 @@ fn store_settings(
     url: StateUrl,
     url_from: String,
 ) -> StoreSettings {
-    let section = &config.settings.state;
-    StoreSettings {
+    let identity = env
+        .machine_id
+        .clone()
+        .or(env.host_identity.clone())
+        .unwrap_or_else(|| "fly-placer".to_owned());
+    StoreSettings::from_section(
+        &config.settings.state,
         url,
         url_from,
-        username: section.username.clone(),
-        password: env.state_password.clone().or(section.password.clone()),
-        ca_file: section.ca_file.clone(),
-        cert_file: section.cert_file.clone(),
-        key_file: section.key_file.clone(),
-        tls: section.tls,
-        lease_ttl: section.lease_ttl,
-        identity: section
-            .identity
-            .clone()
-            .or(env.machine_id.clone())
-            .or(env.host_identity.clone())
-            .unwrap_or_else(|| "fly-placer".to_owned()),
-        timeout: section.timeout,
-    }
+        env.state_password.clone(),
+        identity,
+    )
 }
 
 impl Resolved {

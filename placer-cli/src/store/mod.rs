@@ -21,6 +21,7 @@ mod atomic;
 pub mod data_lock;
 pub mod file;
 pub mod leader;
+mod section;
 mod url;
 
 #[cfg(feature = "etcd")]
@@ -36,6 +37,7 @@ use serde::de::DeserializeOwned;
 use serde::Serialize;
 
 pub use leader::{Leadership, NotLeader, Role};
+pub use section::StateSection;
 pub use url::{StateUrl, StateUrlError};
 
 use placer_core::Secret;
@@ -247,6 +249,34 @@ pub struct StoreSettings {
     pub identity: String,
     /// Time allowed for one request to the store.
     pub timeout: Duration,
+}
+
+impl StoreSettings {
+    /// The settings in force from the `state:` section, the URL chosen
+    /// (`PLACER_STATE_URL` or `state.url`, named by `url_from`), the
+    /// password from the environment (which wins over `state.password`),
+    /// and the identity to use when `state.identity` is not set.
+    pub fn from_section(
+        section: &StateSection,
+        url: StateUrl,
+        url_from: String,
+        password: Option<Secret>,
+        identity: String,
+    ) -> StoreSettings {
+        StoreSettings {
+            url,
+            url_from,
+            username: section.username.clone(),
+            password: password.or(section.password.clone()),
+            ca_file: section.ca_file.clone(),
+            cert_file: section.cert_file.clone(),
+            key_file: section.key_file.clone(),
+            tls: section.tls,
+            lease_ttl: section.lease_ttl,
+            identity: section.identity.clone().unwrap_or(identity),
+            timeout: section.timeout,
+        }
+    }
 }
 
 /// A store and the leadership that goes with it.

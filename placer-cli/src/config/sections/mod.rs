@@ -1,12 +1,14 @@
 //! The CLI's own sections of the config file — `service:`, `prometheus:`,
-//! `fly:` and `simulation:` — read from the same `config/config.yml` as the
-//! engine's keys. The `prometheus:` and `fly:` sections are the adapters' own
-//! options ([`PrometheusOptions`], [`FlyOptions`]), embedded as they are; through [`placer_core::config::ConfigExtension`] (YAML is
-//! only ever parsed inside placer-core).
+//! `fly:`, `simulation:` and `state:` — read from the same
+//! `config/config.yml` as the engine's keys. Each section deserializes into
+//! the type its owner uses: `prometheus:` and `fly:` are the adapters' own
+//! options ([`PrometheusOptions`], [`FlyOptions`]) and `state:` the state
+//! store's ([`StateSection`]), embedded as they are; through
+//! [`placer_core::config::ConfigExtension`] (YAML is only ever parsed
+//! inside placer-core).
 
 mod service;
 mod simulation;
-mod state;
 
 use placer_core::config::ConfigExtension;
 use placer_fly::FlyOptions;
@@ -14,9 +16,9 @@ use placer_prom::PrometheusOptions;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
+pub use crate::store::StateSection;
 pub use service::ServiceSection;
 pub use simulation::SimulationSection;
-pub use state::StateSection;
 
 /// Everything the CLI reads from the config file besides the engine's keys.
 /// Every section and key is optional.
