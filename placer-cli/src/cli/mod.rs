@@ -1,5 +1,11 @@
 //! The command line: commands, flags and the environment variables that
-//! stand in for flags.
+//! stand in for flags, and the exit codes. The first layer: it imports
+//! nothing else of the crate.
+//!
+//! Logging lives here too ([`logging`]: set up from `--log-format` and
+//! `--log-file` before anything else runs, and [`log_lines`]: the lines a
+//! person reads): both depend on the flags only, and every layer after
+//! this one writes logs.
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
