@@ -3,7 +3,7 @@
 
 use std::path::Path;
 
-use placer_cli::config_file::parse;
+use placer_cli::parse_config as parse;
 use placer_core::config::from_yaml;
 
 use super::config_error::check_config_error;

@@ -14,10 +14,9 @@ mod victoria;
 use common::client;
 use std::time::{Duration, Instant};
 
-use placer_cli::state_store::etcd::EtcdStore;
-use placer_cli::state_store::{
-    load_json, save_json, Leadership, Restored, Role, StateItem, StateKey, StateStore, StoreError,
-    StoreSettings,
+use placer_cli::{
+    load_json, save_json, EtcdStore, Leadership, Restored, Role, StateItem, StateKey, StateStore,
+    StoreError, StoreSettings,
 };
 
 fn settings(etcd: &etcd::Etcd, prefix: &str, identity: &str) -> StoreSettings {

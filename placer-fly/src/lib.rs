@@ -55,7 +55,7 @@ mod machine;
 mod naming;
 mod options;
 mod org;
-pub mod state_file;
+mod state_file;
 mod timer;
 mod token;
 

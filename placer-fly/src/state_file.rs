@@ -2,7 +2,7 @@
 //! aside (never overwritten) when they cannot be read.
 //!
 //! [`DryRunActuator`](crate::DryRunActuator) keeps its simulated deployment
-//! this way, and the CLI its engine state.
+//! this way.
 
 use std::fs;
 use std::io::{self, Write};

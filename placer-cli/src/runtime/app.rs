@@ -2,32 +2,26 @@
 //! stored state, running one tick at a time and taking config changes
 //! between ticks.
 
-use std::collections::{BTreeSet, VecDeque};
+use std::collections::VecDeque;
 use std::sync::{Arc, RwLock, RwLockReadGuard, RwLockWriteGuard};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
-use placer_core::forecast::ForecastStatus;
 use placer_core::{EngineState, Placer};
-use tokio::sync::{watch, OwnedMutexGuard};
+use tokio::sync::watch;
 
 use crate::backends::{BackendError, Backends, SharedLimits};
-use crate::config_file::LoadedConfig;
-use crate::data_lock::DataDirLock;
-use crate::log_lines;
-use crate::resolve::{resolve, DeploymentPlan, Resolved, TrafficPlan};
-use crate::runtime::fenced::Fenced;
+use crate::config::file::LoadedConfig;
+use crate::config::resolve::{resolve, Resolved};
 use crate::runtime::listed::ListedAtStart;
 use crate::runtime::store::restore_engine_state;
 use crate::runtime::tracked::Tracked;
-use crate::runtime::{now, Inputs, Role, View, RECENT_TICKS};
-use crate::runtime::{Applied, FinishedTick, Host, StartError, TickError, TickResult};
-use crate::state_store::StoreError;
-use crate::state_store::{save_json, store_for_app, Leadership, OpenedStore};
-use crate::state_store::{Aside, StateItem, StateKey, StateStore};
-use crate::DeployedRegions;
-
-/// The key of an app without a name (simulated traffic and deployment).
-pub const UNNAMED_APP: &str = "default";
+use crate::runtime::{now, Inputs, Role, View};
+use crate::runtime::{Applied, Host, StartError, TickResult};
+use crate::store::data_lock::DataDirLock;
+use crate::store::StoreError;
+use crate::store::{save_json, store_for_app, Leadership, OpenedStore};
+use crate::store::{Aside, StateItem, StateKey, StateStore};
+use placer_lab::DeployedRegions;
 
 /// The parts a tick changes, behind one lock so ticks never overlap.
 pub(super) struct Engine {
@@ -85,7 +79,7 @@ impl Engine {
     /// Replaces the simulated deployment with the one kept in the shared
     /// store, if there is one. One that cannot be used is moved aside and
     /// the local one kept.
-    async fn restore_simulation(&self) -> Result<(), StoreError> {
+    pub(super) async fn restore_simulation(&self) -> Result<(), StoreError> {
         let Some((key, simulation)) = self.simulation() else {
             return Ok(());
         };
@@ -109,7 +103,7 @@ impl Engine {
 /// config between ticks, and keeps a [`View`] of itself for the endpoints.
 /// Share it as `Arc<AppRunner>`.
 pub struct AppRunner {
-    name: String,
+    pub(super) name: String,
     pub(super) shared: Option<SharedLimits>,
     pub(super) engine: Arc<tokio::sync::Mutex<Engine>>,
     pub(super) resolved: RwLock<Resolved>,
@@ -117,7 +111,7 @@ pub struct AppRunner {
     /// simulated traffic source reads it. It outlives rebuilt backends.
     pub(super) deployed: DeployedRegions,
     view: RwLock<View>,
-    finished: watch::Sender<Option<TickResult>>,
+    pub(super) finished: watch::Sender<Option<TickResult>>,
     pub(super) inputs: Inputs,
     pub(super) role: Role,
     pub(super) leadership: Leadership,
@@ -133,13 +127,9 @@ impl std::fmt::Debug for AppRunner {
 }
 
 impl AppRunner {
-    /// Resolves the settings of `loaded`, builds the backends and restores
-    /// the engine state from `opened`'s store; then lists the deployment
-    /// once, so the endpoints have something to show before the first tick.
-    /// It ticks only while `opened`'s leadership says this placer leads.
-    ///
-    /// # Errors
-    /// [`StartError`] saying what to fix.
+    /// [`start_with`](Self::start_with) without shared limits: the one app
+    /// of old.
+    #[cfg(test)]
     pub async fn start(
         inputs: Inputs,
         role: Role,
@@ -149,10 +139,16 @@ impl AppRunner {
         Self::start_with(inputs, role, loaded, None, opened).await
     }
 
-    /// Like [`start`](Self::start), for one of several apps (`loaded`
-    /// narrowed with [`LoadedConfig::for_app`]) when `shared` is set: its
-    /// Machines API calls draw on the limits all apps share, and the data
-    /// directory's lock is left to the caller.
+    /// Resolves the settings of `loaded`, builds the backends and restores
+    /// the engine state from `opened`'s store; then lists the deployment
+    /// once, so the endpoints have something to show before the first tick.
+    /// It ticks only while `opened`'s leadership says this placer leads.
+    ///
+    /// With `shared` set, it is one of several apps (`loaded` narrowed with
+    /// [`LoadedConfig::for_app`]): its Machines API calls draw on the limits
+    /// all apps share, and the data directory's lock is left to the caller.
+    /// Without, it is the one app of old: it takes its data directory's
+    /// lock and its limits follow its own config.
     ///
     /// # Errors
     /// [`StartError`] saying what to fix.
@@ -169,12 +165,12 @@ impl AppRunner {
         }
         let name = match &loaded.app {
             Some(name) => name.clone(),
-            None => app_key(&resolved),
+            None => resolved.app_key(),
         };
         // Nothing in the data directory is read before its lock is held.
         let lock = if loaded.app.is_some() {
             std::fs::create_dir_all(&resolved.data_dir).map_err(|source| {
-                crate::data_lock::LockError::Io {
+                crate::store::data_lock::LockError::Io {
                     dir: resolved.data_dir.clone(),
                     source,
                 }
@@ -204,7 +200,7 @@ impl AppRunner {
         let state = restore_engine_state(store.as_ref(), &key).await?;
         let placer = Placer::with_state(loaded.engine.clone(), state)
             .expect("the config passed validation when it was parsed");
-        let shared_store = !matches!(resolved.state.url, crate::state_store::StateUrl::File(_));
+        let shared_store = !matches!(resolved.state.url, crate::store::StateUrl::File(_));
         let mut engine = Engine {
             placer,
             backends,
@@ -273,176 +269,14 @@ impl AppRunner {
         })
     }
 
-    /// Runs a tick now and returns its report. Ticks never overlap: when one
-    /// is already running, this waits for it and returns its report.
-    ///
-    /// The tick runs as its own task, so it completes (and its state is
-    /// saved) even when the caller stops waiting, e.g. an HTTP client that
-    /// hangs up.
-    ///
-    /// # Errors
-    /// [`TickError::Crashed`] when the tick crashed; [`TickError::ShuttingDown`]
-    /// when the runner went away while waiting.
-    pub async fn tick(self: &Arc<Self>, host: Arc<dyn Host>) -> TickResult {
-        if let Err(not_leader) = self.leadership.term() {
-            // A follower shows what the leader saved.
-            self.refresh_from_store().await;
-            return Err(not_leader.into());
-        }
-        let mut finished = self.finished.subscribe();
-        finished.borrow_and_update();
-        match Arc::clone(&self.engine).try_lock_owned() {
-            Ok(engine) => {
-                let runner = Arc::clone(self);
-                let result = tokio::spawn(async move { runner.run_tick(engine, &*host).await })
-                    .await
-                    .map_err(|err| TickError::Crashed(err.to_string()))
-                    .and_then(|result| result);
-                if let Err(err) = &result {
-                    tracing::error!("{err}");
-                    // Requests that joined this tick get the same answer.
-                    self.finished.send_replace(Some(Err(err.clone())));
-                }
-                result
-            }
-            Err(_) => {
-                // The running tick's report answers this request too.
-                finished
-                    .changed()
-                    .await
-                    .map_err(|_| TickError::ShuttingDown)?;
-                let result = finished.borrow().clone();
-                result.unwrap_or(Err(TickError::ShuttingDown))
-            }
-        }
-    }
-
-    async fn run_tick(&self, mut engine: OwnedMutexGuard<Engine>, host: &dyn Host) -> TickResult {
-        if let Some(loaded) = host.staged_config(self) {
-            self.apply_staged_config(&mut engine, loaded, host).await;
-        }
-        self.catch_up(&mut engine).await?;
-        if !engine.backfilled {
-            engine.backfilled = true;
-            self.backfill(&mut engine).await;
-        }
-
-        let started = Instant::now();
-        let at = now();
-        let Engine {
-            placer, backends, ..
-        } = &mut *engine;
-        // Every change is preceded by a check that this placer still leads.
-        let fenced = Fenced::new(Arc::clone(&backends.actuator), self.leadership.clone());
-        let report = placer.tick(backends.source.as_ref(), &fenced, at).await;
-        let took = started.elapsed();
-
-        // What is really deployed now: the plan's result where the actuator
-        // carried it out (or simulated it), the observed set otherwise.
-        let acted = !report.dry_run || backends.actuator.is_simulation();
-        let deployment = if report.is_ok() && acted {
-            &report.updated_deployment
-        } else {
-            &report.current_deployment
-        };
-        let deployment: BTreeSet<_> = deployment.iter().cloned().collect();
-
-        let saved = engine.save().await;
-        if let Err(err) = &saved {
-            tracing::error!("saving the engine state failed: {err}");
-        }
-        log_lines::tick(&report);
-        let report = Arc::new(report);
-        host.tick_finished(
-            self,
-            &FinishedTick {
-                report: &report,
-                took,
-                deployment: &deployment,
-                placer: &engine.placer,
-                persist_failed: saved.is_err(),
-            },
-        );
-
-        {
-            let mut view = self.view_mut();
-            view.ticks += 1;
-            view.last_report = Some(Arc::clone(&report));
-            view.recent_reports.push_front(Arc::clone(&report));
-            view.recent_reports.truncate(RECENT_TICKS);
-            view.last_tick_duration = took;
-            view.state = engine.placer.shared_state();
-            view.persist_error = saved.err().map(|err| err.to_string());
-            if report.is_ok() {
-                view.deployment = deployment;
-                view.deployment_as_of = Some(report.at);
-                view.latest_traffic = Some((
-                    report.at,
-                    report
-                        .regions
-                        .iter()
-                        .map(|(region, detail)| (*region, detail.requests))
-                        .collect(),
-                ));
-            }
-        }
-        self.finished.send_replace(Some(Ok(Arc::clone(&report))));
-        Ok(report)
-    }
-
-    /// Before a leader's tick: when the state was read in another term (or
-    /// before this placer led), reads it again, so the new leader goes on
-    /// from what the previous one saved.
-    async fn catch_up(&self, engine: &mut Engine) -> Result<(), TickError> {
-        let term = self.leadership.term()?;
-        if engine.term == Some(term) {
-            return Ok(());
-        }
-        let state = restore_engine_state(engine.store.as_ref(), &engine.key)
-            .await
-            .map_err(|err| TickError::StateUnavailable(err.to_string()))?;
-        engine.placer = Placer::with_state(engine.loaded.engine.clone(), state)
-            .expect("the config passed validation when it was parsed");
-        engine
-            .restore_simulation()
-            .await
-            .map_err(|err| TickError::StateUnavailable(err.to_string()))?;
-        engine.term = Some(term);
-        engine.backfilled = false;
-        self.view_mut().state = engine.placer.shared_state();
-        tracing::info!("leading (term {term}): going on from the stored engine state");
-        Ok(())
-    }
-
-    /// Teaches the forecaster the app's past traffic from its source
-    /// ([`Placer::backfill`]), before the engine's first tick: afterwards
-    /// the source's history would be older than what it learnt. A failure
-    /// is logged and the engine reacts to observed traffic until it has
-    /// learnt enough.
-    async fn backfill(&self, engine: &mut Engine) {
-        let Engine {
-            placer, backends, ..
-        } = engine;
-        match placer.backfill(backends.source.as_ref(), now()).await {
-            // A policy that plans without forecasts keeps no forecaster.
-            Ok(summary) if summary.status == ForecastStatus::Unused => {}
-            Ok(summary) => tracing::info!(app = %self.name, "forecast warm start: {summary}"),
-            Err(err) => tracing::warn!(
-                app = %self.name,
-                "forecast warm start failed, reacting to observed traffic until enough is learnt: {err}"
-            ),
-        }
-    }
-
     /// On a follower: reads the stored engine state for the endpoints, so
     /// they show what the leader saved.
     pub async fn refresh_from_store(&self) {
         let Ok(engine) = self.engine.try_lock() else {
             return;
         };
-        match crate::state_store::load_json::<EngineState>(engine.store.as_ref(), &engine.key).await
-        {
-            Ok(crate::state_store::Restored::Loaded(mut state)) => {
+        match crate::store::load_json::<EngineState>(engine.store.as_ref(), &engine.key).await {
+            Ok(crate::store::Restored::Loaded(mut state)) => {
                 let mut view = self.view_mut();
                 // Read as the engine would (its forecaster built), for /health.
                 state.adapt_to(&view.config);
@@ -453,12 +287,7 @@ impl AppRunner {
         }
     }
 
-    /// Whether this placer leads, and who does otherwise.
-    pub fn leadership(&self) -> &Leadership {
-        &self.leadership
-    }
-
-    async fn apply_staged_config(
+    pub(super) async fn apply_staged_config(
         &self,
         engine: &mut Engine,
         loaded: LoadedConfig,
@@ -567,7 +396,7 @@ impl AppRunner {
         self.view_mut().config_error = error;
     }
 
-    fn view_mut(&self) -> RwLockWriteGuard<'_, View> {
+    pub(super) fn view_mut(&self) -> RwLockWriteGuard<'_, View> {
         self.view
             .write()
             .unwrap_or_else(|poisoned| poisoned.into_inner())
@@ -584,15 +413,4 @@ pub(super) fn build_backends(
     let mut backends = Backends::build(resolved, deployed, shared)?;
     backends.actuator = Arc::new(Tracked::new(backends.actuator, deployed.clone()));
     Ok(backends)
-}
-
-/// The name the one app of old is kept under: the app its traffic or
-/// deployment names, or [`UNNAMED_APP`] when both are simulated.
-pub(super) fn app_key(resolved: &Resolved) -> String {
-    let app = match (&resolved.deployment, &resolved.traffic) {
-        (DeploymentPlan::Observed(plan) | DeploymentPlan::Live(plan), _) => Some(&plan.app),
-        (_, TrafficPlan::Prometheus(plan)) => Some(&plan.app),
-        _ => None,
-    };
-    app.map_or_else(|| UNNAMED_APP.to_owned(), Clone::clone)
 }

@@ -5,13 +5,13 @@
 use placer_core::Placer;
 use serde_json::Value;
 
-use crate::config_file::LoadedConfig;
-use crate::data_lock::DataDirLock;
-use crate::resolve::resolve;
+use crate::config::file::LoadedConfig;
+use crate::config::resolve::resolve;
 use crate::runtime::app::{build_backends, AppRunner, Engine};
 use crate::runtime::store::restore_engine_state;
 use crate::runtime::Role;
-use crate::state_store::{store_for_app, StateItem, StateKey, StateUrl};
+use crate::store::data_lock::DataDirLock;
+use crate::store::{store_for_app, StateItem, StateKey, StateUrl};
 
 impl AppRunner {
     /// Applies `loaded` to `engine`, or changes nothing and says why.
@@ -27,7 +27,7 @@ impl AppRunner {
         // One app's runner places that app: its name keys its state, its
         // metrics and its endpoints.
         if loaded.app.is_none() {
-            let app = super::app::app_key(&resolved);
+            let app = resolved.app_key();
             if app != self.name() {
                 return Err(format!(
                     "the config now places app {app:?} instead of {:?}: placing another app takes a restart, so the config in force stays",
@@ -202,7 +202,7 @@ mod tests {
     use std::path::Path;
 
     use super::*;
-    use crate::config_file::parse;
+    use crate::config::file::parse;
 
     #[test]
     fn lists_changed_keys_with_old_and_new_values() {

@@ -5,10 +5,11 @@ use std::sync::Arc;
 use placer_core::TickReport;
 
 use crate::backends::BackendError;
-use crate::config_file::LoadError;
-use crate::data_lock::LockError;
-use crate::resolve::SetupError;
-use crate::state_store::{NotLeader, StoreError};
+use crate::cli::{EXIT_BAD_SETTINGS, EXIT_FAILURE, EXIT_LOCKED};
+use crate::config::file::LoadError;
+use crate::config::resolve::SetupError;
+use crate::store::data_lock::LockError;
+use crate::store::{NotLeader, StoreError};
 
 /// A tick's report, or why there is none.
 pub type TickResult = Result<Arc<TickReport>, TickError>;
@@ -57,9 +58,11 @@ impl StartError {
     /// another placer uses the data directory, 1 for the rest.
     pub fn exit_code(&self) -> u8 {
         match self {
-            StartError::Config(_) | StartError::Setup(_) | StartError::Backend(_) => 2,
-            StartError::Lock(LockError::Held { .. }) => 3,
-            StartError::Store(_) | StartError::Lock(LockError::Io { .. }) => 1,
+            StartError::Config(_) | StartError::Setup(_) | StartError::Backend(_) => {
+                EXIT_BAD_SETTINGS
+            }
+            StartError::Lock(LockError::Held { .. }) => EXIT_LOCKED,
+            StartError::Store(_) | StartError::Lock(LockError::Io { .. }) => EXIT_FAILURE,
         }
     }
 }

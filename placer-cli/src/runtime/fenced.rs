@@ -7,7 +7,7 @@ use std::sync::Arc;
 use async_trait::async_trait;
 use placer_core::{ActuatorError, Region, RegionActuator};
 
-use crate::state_store::Leadership;
+use crate::store::Leadership;
 
 /// Wraps an actuator: listing goes through, a deploy or removal first
 /// confirms leadership ([`Leadership::confirm`]) and fails without calling
@@ -64,8 +64,8 @@ mod tests {
     use tokio::sync::watch;
 
     use super::*;
-    use crate::state_store::leader::{Fence, Role};
-    use crate::state_store::NotLeader;
+    use crate::store::leader::{Fence, Role};
+    use crate::store::NotLeader;
 
     /// A store's answer to "does this term still lead?", set by the test.
     #[derive(Debug)]

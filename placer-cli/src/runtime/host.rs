@@ -7,7 +7,7 @@ use std::time::Duration;
 
 use placer_core::{Placer, Region, TickReport};
 
-use crate::config_file::LoadedConfig;
+use crate::config::file::LoadedConfig;
 use crate::runtime::AppRunner;
 
 /// The process around a runner, called during a tick: it polls the config

@@ -13,9 +13,10 @@ mod error;
 mod fenced;
 mod host;
 mod listed;
-pub mod store;
+mod store;
 #[cfg(test)]
 mod tests;
+mod tick;
 mod tracked;
 mod view;
 
@@ -24,9 +25,9 @@ use std::time::SystemTime;
 use placer_core::Timestamp;
 
 use crate::cli::GlobalArgs;
-use crate::environment::Environment;
+use crate::config::environment::Environment;
 
-pub use app::{AppRunner, UNNAMED_APP};
+pub use app::AppRunner;
 pub use error::{StartError, TickError, TickResult};
 pub use host::{Applied, FinishedTick, Host};
 pub use view::{View, RECENT_TICKS};

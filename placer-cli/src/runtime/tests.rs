@@ -9,7 +9,8 @@ use placer_core::Region;
 
 use super::*;
 use crate::cli::Cli;
-use crate::config_file::{self, LoadedConfig};
+use crate::config;
+use crate::config::file::LoadedConfig;
 
 /// A host that hands over what a test stages and records what it is told.
 #[derive(Default)]
@@ -44,13 +45,13 @@ impl Host for Recorder {
 const CONFIG: &str = "dry_run: true\nalways_running_regions: [fra]\nsimulation:\n  seed: 7\n";
 
 fn parse(text: &str) -> LoadedConfig {
-    config_file::parse(text, Path::new("config.yml")).unwrap()
+    config::file::parse(text, Path::new("config.yml")).unwrap()
 }
 
-fn files(dir: &Path) -> crate::state_store::OpenedStore {
-    crate::state_store::OpenedStore {
-        store: Arc::new(crate::state_store::file::FileStore::new(dir)),
-        leadership: crate::state_store::Leadership::sole(),
+fn files(dir: &Path) -> crate::store::OpenedStore {
+    crate::store::OpenedStore {
+        store: Arc::new(crate::store::file::FileStore::new(dir)),
+        leadership: crate::store::Leadership::sole(),
     }
 }
 
@@ -63,7 +64,7 @@ async fn runner(data_dir: &Path) -> Arc<AppRunner> {
     ];
     let inputs = Inputs {
         args: Cli::try_parse_from(argv).unwrap().global,
-        env: crate::Environment::from_lookup(|_| None),
+        env: crate::config::environment::Environment::from_lookup(|_| None),
         fallback_seed: 1,
     };
     Arc::new(
@@ -117,7 +118,7 @@ async fn a_staged_config_applies_at_the_next_tick_or_is_rejected_whole() {
 
 #[tokio::test]
 async fn a_config_that_moves_the_data_dir_takes_the_new_directorys_lock_first() {
-    use crate::data_lock::DataDirLock;
+    use crate::store::data_lock::DataDirLock;
 
     let dir = tempfile::tempdir().unwrap();
     let (first, second) = (dir.path().join("first"), dir.path().join("second"));
@@ -129,7 +130,7 @@ async fn a_config_that_moves_the_data_dir_takes_the_new_directorys_lock_first() 
     };
     let inputs = Inputs {
         args: Cli::try_parse_from(["fly-placer", "once"]).unwrap().global,
-        env: crate::Environment::from_lookup(|_| None),
+        env: crate::config::environment::Environment::from_lookup(|_| None),
         fallback_seed: 1,
     };
     let runner = Arc::new(

@@ -8,7 +8,7 @@ use std::sync::Arc;
 use async_trait::async_trait;
 use placer_core::{ActuatorError, Region, RegionActuator};
 
-use crate::DeployedRegions;
+use placer_lab::DeployedRegions;
 
 /// Wraps an actuator and records in a [`DeployedRegions`] what it lists and
 /// what it really changed. A refused or failed change records nothing, so

@@ -1,7 +1,7 @@
 //! [`View`]: what an [`AppRunner`](crate::AppRunner) shows of itself, a
 //! copy taken after each tick and config change, so the endpoints never wait
-//! for a tick in flight. The documents built from it are in
-//! [`crate::service::status`].
+//! for a tick in flight. The service builds the endpoints' documents from
+//! it.
 
 use std::collections::{BTreeMap, BTreeSet, VecDeque};
 use std::path::PathBuf;

@@ -321,7 +321,7 @@ async fn not_found() -> Response {
 
 /// 409 naming the leader, so the caller can go there (on Fly: the
 /// `fly-force-instance-id` header).
-fn not_leader_response(not_leader: &crate::state_store::NotLeader) -> Response {
+fn not_leader_response(not_leader: &crate::store::NotLeader) -> Response {
     (
         StatusCode::CONFLICT,
         Json(json!({

@@ -6,25 +6,27 @@
 //! latest report (the one its status endpoints show, shared) and deployment
 //! are kept, and the gauges are written from them at each scrape.
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::BTreeSet;
 use std::sync::atomic::AtomicU64;
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 use std::time::Duration;
 
 use placer_core::policy::MachineBudget;
 use placer_core::policy::MachineTime;
-use placer_core::{FailedStage, Move, Outcome, Reason, Region, RegionDetail, TickReport};
-use prometheus_client::collector::Collector;
-use prometheus_client::encoding::{DescriptorEncoder, EncodeLabelSet};
+use placer_core::{FailedStage, Move, Outcome, Region, TickReport};
+use prometheus_client::encoding::EncodeLabelSet;
 use prometheus_client::metrics::counter::Counter;
 use prometheus_client::metrics::family::Family;
 use prometheus_client::metrics::gauge::Gauge;
 use prometheus_client::metrics::histogram::{exponential_buckets, Histogram};
-use prometheus_client::metrics::MetricType;
 use prometheus_client::registry::Registry;
 
 /// The `Content-Type` of [`Metrics::render`]'s output.
 pub const CONTENT_TYPE: &str = "application/openmetrics-text; version=1.0.0; charset=utf-8";
+
+mod regions;
+
+use regions::{AppRegions, RegionGauges};
 
 type FloatGauge = Gauge<f64, AtomicU64>;
 
@@ -93,176 +95,6 @@ pub struct Metrics {
     dry_run: Family<AppLabels, Gauge>,
     budget: Family<AppLabels, FloatGauge>,
     budget_spent: Family<AppLabels, FloatGauge>,
-}
-
-/// Every app's per-region gauges as its latest tick without an error left
-/// them, written out at each scrape.
-#[derive(Debug, Default)]
-struct RegionGauges {
-    apps: Mutex<BTreeMap<String, AppRegions>>,
-}
-
-/// An app's latest tick without an error: its report and the deployment it
-/// left behind.
-#[derive(Debug)]
-struct AppRegions {
-    report: Arc<TickReport>,
-    deployment: BTreeSet<Region>,
-}
-
-impl AppRegions {
-    /// One row per region, in region order: those of the report and those
-    /// deployed.
-    fn rows(&self) -> impl Iterator<Item = RegionRow<'_>> + '_ {
-        let unavailable: BTreeSet<Region> = self
-            .report
-            .skipped
-            .iter()
-            .filter(|skipped| matches!(skipped.reason, Reason::Unavailable { .. }))
-            .map(|skipped| skipped.region)
-            .collect();
-        let mut regions: BTreeSet<Region> = self.report.regions.keys().copied().collect();
-        regions.extend(self.deployment.iter().copied());
-        regions.extend(unavailable.iter().copied());
-        regions.into_iter().map(move |region| {
-            let reported = self.report.regions.get(&region);
-            let shown = reported.is_some() || self.deployment.contains(&region);
-            RegionRow {
-                region,
-                reported,
-                deployed: shown.then(|| self.deployment.contains(&region)),
-                unavailable: unavailable.contains(&region),
-            }
-        })
-    }
-}
-
-/// One region of one app: what the `region_*` gauges show for it.
-#[derive(Debug, Clone, Copy)]
-struct RegionRow<'a> {
-    region: Region,
-    /// The region's numbers, when it was in the tick's report.
-    reported: Option<&'a RegionDetail>,
-    /// Whether it runs the app (shown for reported and deployed regions).
-    deployed: Option<bool>,
-    /// Whether it sits out an unavailable region's backoff.
-    unavailable: bool,
-}
-
-impl RegionGauges {
-    fn apps(&self) -> std::sync::MutexGuard<'_, BTreeMap<String, AppRegions>> {
-        self.apps
-            .lock()
-            .unwrap_or_else(|poisoned| poisoned.into_inner())
-    }
-}
-
-/// Writes one gauge family: `value` of each app's rows that have one,
-/// labelled `app` and `region`; nothing when no row has one.
-fn encode_gauges<V: prometheus_client::encoding::EncodeGaugeValue>(
-    encoder: &mut DescriptorEncoder,
-    apps: &BTreeMap<String, AppRegions>,
-    (name, help): (&str, &str),
-    value: impl Fn(&RegionRow) -> Option<V>,
-) -> Result<(), std::fmt::Error> {
-    let rows = || {
-        apps.iter().flat_map(|(app, regions)| {
-            regions
-                .rows()
-                .filter_map(|row| Some((app.as_str(), row.region, value(&row)?)))
-        })
-    };
-    if rows().next().is_none() {
-        return Ok(());
-    }
-    let mut metric = encoder.encode_descriptor(name, help, None, MetricType::Gauge)?;
-    for (app, region, value) in rows() {
-        let labels = [("app", app), ("region", region.as_str())];
-        metric.encode_family(&labels)?.encode_gauge(&value)?;
-    }
-    Ok(())
-}
-
-const REQUESTS: (&str, &str) = (
-    "region_requests",
-    "Requests per region in the latest observation",
-);
-const AVERAGES: (&str, &str) = (
-    "region_traffic_average",
-    "Smoothed traffic per region: the value compared with the thresholds (current), and the short- and long-term averages",
-);
-const THRESHOLDS: (&str, &str) = (
-    "region_threshold",
-    "Deploy and remove thresholds per region in the latest tick",
-);
-const DEPLOYED: (&str, &str) = (
-    "region_deployed",
-    "1 when the region runs the app after the latest tick, else 0",
-);
-const UNAVAILABLE: (&str, &str) = (
-    "region_unavailable",
-    "1 for a region the backend could not deploy lately (no capacity, region refused), sitting out its backoff",
-);
-
-impl Collector for RegionGauges {
-    fn encode(&self, mut encoder: DescriptorEncoder) -> Result<(), std::fmt::Error> {
-        let apps = self.apps();
-        encode_gauges(&mut encoder, &apps, REQUESTS, |row| {
-            Some(row.reported?.requests)
-        })?;
-        // One family, its windows one after the other for each region.
-        let windows: [Part; 3] = [
-            ("current", |n| n.current),
-            ("short", |n| n.short),
-            ("long", |n| n.long),
-        ];
-        encode_windows(&mut encoder, &apps, AVERAGES, "window", &windows)?;
-        let kinds: [Part; 2] = [
-            ("deploy", |n| n.deploy_threshold),
-            ("remove", |n| n.remove_threshold),
-        ];
-        encode_windows(&mut encoder, &apps, THRESHOLDS, "kind", &kinds)?;
-        encode_gauges(&mut encoder, &apps, DEPLOYED, |row| {
-            row.deployed.map(i64::from)
-        })?;
-        encode_gauges(&mut encoder, &apps, UNAVAILABLE, |row| {
-            row.unavailable.then_some(1_i64)
-        })
-    }
-}
-
-/// A label value and the number shown under it.
-type Part = (&'static str, fn(&RegionDetail) -> f64);
-
-/// Writes one gauge family with one series per reported region and
-/// `label` value: `(value, number)` pairs.
-fn encode_windows(
-    encoder: &mut DescriptorEncoder,
-    apps: &BTreeMap<String, AppRegions>,
-    (name, help): (&str, &str),
-    label: &str,
-    values: &[Part],
-) -> Result<(), std::fmt::Error> {
-    let rows = || {
-        apps.iter().flat_map(|(app, regions)| {
-            regions
-                .rows()
-                .filter_map(|row| Some((app.as_str(), row.region, row.reported?)))
-        })
-    };
-    if rows().next().is_none() {
-        return Ok(());
-    }
-    let mut metric = encoder.encode_descriptor(name, help, None, MetricType::Gauge)?;
-    for (app, region, numbers) in rows() {
-        for (value, number) in values {
-            let labels = [("app", app), ("region", region.as_str()), (label, value)];
-            metric
-                .encode_family(&labels)?
-                .encode_gauge(&number(numbers))?;
-        }
-    }
-    Ok(())
 }
 
 impl Default for Metrics {
@@ -529,6 +361,7 @@ impl Metrics {
     /// Every metric in the OpenMetrics text format, as one string (the
     /// endpoint serves [`render_gzip`](Self::render_gzip)'s text instead,
     /// which is never held whole).
+    #[cfg(test)]
     pub fn render(&self) -> String {
         let mut text = String::new();
         prometheus_client::encoding::text::encode(&mut text, &self.registry)

@@ -12,7 +12,8 @@
 
 use std::path::{Path, PathBuf};
 
-use crate::config_file::{self, LoadError, LoadedConfig};
+use crate::config;
+use crate::config::file::{LoadError, LoadedConfig};
 use crate::service::Service;
 
 impl Service {
@@ -110,7 +111,7 @@ impl Reloader {
         if self.seen.as_deref() == Some(text.as_str()) {
             return ReloadEvent::Unchanged;
         }
-        let parsed = config_file::parse(&text, &self.path);
+        let parsed = config::file::parse(&text, &self.path);
         self.seen = Some(text);
         match parsed {
             Ok(loaded) => {
@@ -138,6 +139,7 @@ impl Reloader {
     }
 
     /// Why the file's current content is not in force, if it is not.
+    #[cfg(test)]
     pub fn error(&self) -> Option<&str> {
         self.error.as_deref()
     }

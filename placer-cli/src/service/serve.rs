@@ -56,14 +56,10 @@ async fn periodic_ticks(service: Arc<Service>, mut stopped: watch::Receiver<bool
         };
         tokio::select! {
             () = wait => {
-                if service.is_many() {
-                    for (app, result) in service.tick_all().await {
-                        if let Err(err) = result {
-                            tracing::debug!(app = %app, "periodic tick not run: {err}");
-                        }
+                for (app, result) in service.tick_all().await {
+                    if let Err(err) = result {
+                        tracing::debug!(app = %app, "periodic tick not run: {err}");
                     }
-                } else if let Err(err) = service.tick_now().await {
-                    tracing::debug!("periodic tick not run: {err}");
                 }
             }
             () = interval_changed => {}

@@ -10,7 +10,7 @@ use placer_core::{Action, Region, RegionBackoff, Timestamp};
 use serde::Serialize;
 
 use crate::runtime::View;
-use crate::state_store::Role;
+use crate::store::Role;
 
 /// `GET /health`.
 #[derive(Debug, Clone, Serialize)]

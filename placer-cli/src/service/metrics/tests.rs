@@ -7,6 +7,7 @@ use placer_core::{
 };
 
 use super::*;
+use placer_core::Reason;
 
 fn region(code: &str) -> Region {
     code.parse().unwrap()

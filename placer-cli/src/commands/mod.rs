@@ -5,29 +5,22 @@ use std::process::ExitCode;
 
 use tokio::net::TcpListener;
 
+mod offline;
+
 use crate::cli::{Cli, Command, GlobalArgs};
-use crate::config_file;
-use crate::effective::effective_settings;
-use crate::environment::Environment;
-use crate::offline::{self, OfflineError};
-use crate::resolve::resolve;
+use crate::cli::{EXIT_BAD_SETTINGS, EXIT_FAILURE, EXIT_OK};
+use crate::config;
+use crate::config::effective::effective_settings;
+use crate::config::environment::Environment;
+use crate::config::resolve::resolve;
 use crate::runtime::{Inputs, Role};
 use crate::service::serve;
 use crate::service::shutdown;
 use crate::service::Service;
-
-/// Exit code of a run that went well.
-pub const EXIT_OK: u8 = 0;
-/// Exit code when a tick or the service failed.
-pub const EXIT_FAILURE: u8 = 1;
-/// Exit code when the settings are invalid or incomplete.
-pub const EXIT_BAD_SETTINGS: u8 = 2;
-/// Exit code of `serve` and `once` when another placer uses the same data
-/// directory (see [`crate::data_lock`]).
-pub const EXIT_LOCKED: u8 = 3;
+use offline::OfflineError;
 
 /// Runs the command `cli` asks for, with `env`, and returns the exit code.
-/// Logging must be set up already (see [`crate::logging::init`]).
+/// Logging must be set up already (see [`crate::cli::logging::init`]).
 pub fn run(cli: Cli, env: Environment) -> ExitCode {
     let code = match cli.command() {
         Command::CheckConfig(args) => check_config(&cli.global, &env, args.path),
@@ -206,14 +199,16 @@ fn check_config(args: &GlobalArgs, env: &Environment, path: Option<PathBuf>) -> 
     if let Some(path) = path {
         args.config = path;
     }
-    let loaded = match config_file::load(&args.config) {
+    let loaded = match config::file::load(&args.config) {
         Ok(loaded) => loaded,
         Err(err) => {
             eprintln!("error: {err}");
             return EXIT_BAD_SETTINGS;
         }
     };
-    if let crate::apps::AppSelection::Many { names, patterns } = crate::apps::selection(&loaded) {
+    if let crate::config::apps::AppSelection::Many { names, patterns } =
+        crate::config::apps::selection(&loaded)
+    {
         return check_config_many(&args, env, &loaded, &names, &patterns);
     }
     let resolved = match resolve(&args, env, &loaded, 0) {
@@ -246,7 +241,7 @@ fn check_config(args: &GlobalArgs, env: &Environment, path: Option<PathBuf>) -> 
 fn check_config_many(
     args: &GlobalArgs,
     env: &Environment,
-    loaded: &config_file::LoadedConfig,
+    loaded: &config::file::LoadedConfig,
     names: &[String],
     patterns: &[String],
 ) -> u8 {
@@ -279,7 +274,7 @@ fn check_config_many(
             map.remove("file");
             map.insert(
                 "entries".to_owned(),
-                serde_json::json!(crate::apps::entries_for(loaded, name)),
+                serde_json::json!(crate::config::apps::entries_for(loaded, name)),
             );
         }
         apps.insert(name.clone(), document);

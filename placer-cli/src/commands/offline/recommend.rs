@@ -12,7 +12,7 @@ use super::{
     load_config, load_model, map, model_description, print_out, traffic, write, OfflineError,
 };
 use crate::cli::{GlobalArgs, RecommendArgs};
-use crate::environment::Environment;
+use crate::config::environment::Environment;
 
 /// Edge regions listed per serving region in the table; the JSON has all.
 const EDGES_SHOWN: usize = 6;
@@ -167,7 +167,7 @@ fn render(pick: &Recommendation) -> String {
 }
 
 fn regions(placement: &Placement) -> String {
-    crate::log_lines::region_list(&placement.regions, "(none)")
+    crate::cli::log_lines::region_list(&placement.regions, "(none)")
 }
 
 #[cfg(test)]

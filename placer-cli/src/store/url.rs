@@ -4,7 +4,7 @@ use std::fmt;
 use std::path::PathBuf;
 use std::str::FromStr;
 
-use crate::Secret;
+use placer_core::Secret;
 
 /// Where state is kept, parsed from `state.url` / `PLACER_STATE_URL`:
 ///
@@ -16,7 +16,7 @@ use crate::Secret;
 /// `Display` and `Debug` never show the password.
 ///
 /// ```
-/// use placer_cli::state_store::StateUrl;
+/// use placer_cli::StateUrl;
 ///
 /// let url: StateUrl = "etcd://placer:s3cret@10.0.0.1:2379,10.0.0.2:2379/placer/prod".parse().unwrap();
 /// assert_eq!(url.to_string(), "etcd://10.0.0.1:2379,10.0.0.2:2379/placer/prod");
@@ -62,7 +62,7 @@ fn invalid(problem: impl Into<String>) -> StateUrlError {
 
 impl StateUrl {
     /// The URL's scheme: `file`, `etcd` or `etcds` (the key of
-    /// [`STORES`](super::STORES)).
+    /// the store registry).
     pub fn scheme(&self) -> &'static str {
         match self {
             StateUrl::File(_) => "file",

@@ -2,6 +2,8 @@
 //! for. Nothing here sends a request; opening the dry-run state file is the
 //! only file access.
 
+pub mod apps_traffic;
+
 use std::sync::Arc;
 
 use placer_core::wrap::{RateLimited, RateLimiter, ReadOnly, Retrying};
@@ -12,8 +14,8 @@ use placer_fly::{
 };
 use placer_prom::{PromError, PrometheusSource};
 
-use crate::resolve::{DeploymentPlan, FlyPlan, PrometheusPlan, Resolved, TrafficPlan};
-use crate::{DeployedRegions, SimulatedSource};
+use crate::config::resolve::{DeploymentPlan, FlyPlan, PrometheusPlan, Resolved, TrafficPlan};
+use placer_lab::{DeployedRegions, SimulatedSource};
 
 /// The traffic source and actuator in use, with words for the log.
 pub struct Backends {
@@ -56,7 +58,7 @@ pub struct SharedLimits {
     /// The rate limit on actuator calls.
     pub limiter: RateLimiter,
     /// Every app's traffic from one query per tick.
-    pub traffic: Option<Arc<crate::apps_traffic::AppsTraffic>>,
+    pub traffic: Option<Arc<crate::backends::apps_traffic::AppsTraffic>>,
 }
 
 impl SharedLimits {
@@ -154,7 +156,7 @@ impl Backends {
                     plan.url_from,
                     plan.app
                 );
-                let source = crate::apps_traffic::AppTraffic {
+                let source = crate::backends::apps_traffic::AppTraffic {
                     apps,
                     app: plan.app.clone(),
                 };

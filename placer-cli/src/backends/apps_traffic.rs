@@ -60,11 +60,6 @@ impl AppsTraffic {
             .unwrap_or_else(|poisoned| poisoned.into_inner()) = apps;
     }
 
-    /// The source's endpoint and query, for the log.
-    pub fn source(&self) -> &PrometheusSource {
-        &self.source
-    }
-
     /// The answer for the apps, the latest one when recent enough, else
     /// from a new query.
     pub async fn answer(&self, at: Timestamp) -> Answer {

@@ -5,7 +5,7 @@ use clap::Parser;
 
 use super::*;
 use crate::cli::Cli;
-use crate::config_file;
+use crate::config;
 
 fn args(flags: &[&str]) -> GlobalArgs {
     let mut argv = vec!["fly-placer"];
@@ -22,7 +22,7 @@ fn env(vars: &[(&str, &str)]) -> Environment {
 }
 
 fn config(text: &str) -> LoadedConfig {
-    config_file::parse(text, Path::new("config.yml")).unwrap()
+    config::file::parse(text, Path::new("config.yml")).unwrap()
 }
 
 #[test]

@@ -19,8 +19,11 @@
 //! them into values and handle an unusable one (kept aside, then a fresh
 //! start).
 
+mod atomic;
+pub mod data_lock;
 pub mod file;
 pub mod leader;
+mod section;
 mod url;
 
 #[cfg(feature = "etcd")]
@@ -36,9 +39,10 @@ use serde::de::DeserializeOwned;
 use serde::Serialize;
 
 pub use leader::{Leadership, NotLeader, Role};
+pub use section::StateSection;
 pub use url::{StateUrl, StateUrlError};
 
-use crate::Secret;
+use placer_core::Secret;
 
 /// What is kept for an app, one value each.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -249,6 +253,34 @@ pub struct StoreSettings {
     pub timeout: Duration,
 }
 
+impl StoreSettings {
+    /// The settings in force from the `state:` section, the URL chosen
+    /// (`PLACER_STATE_URL` or `state.url`, named by `url_from`), the
+    /// password from the environment (which wins over `state.password`),
+    /// and the identity to use when `state.identity` is not set.
+    pub fn from_section(
+        section: &StateSection,
+        url: StateUrl,
+        url_from: String,
+        password: Option<Secret>,
+        identity: String,
+    ) -> StoreSettings {
+        StoreSettings {
+            url,
+            url_from,
+            username: section.username.clone(),
+            password: password.or(section.password.clone()),
+            ca_file: section.ca_file.clone(),
+            cert_file: section.cert_file.clone(),
+            key_file: section.key_file.clone(),
+            tls: section.tls,
+            lease_ttl: section.lease_ttl,
+            identity: section.identity.clone().unwrap_or(identity),
+            timeout: section.timeout,
+        }
+    }
+}
+
 /// A store and the leadership that goes with it.
 #[derive(Debug, Clone)]
 pub struct OpenedStore {
@@ -272,11 +304,6 @@ impl StoreEntry {
     /// A backend for URLs starting `scheme:`.
     pub const fn new(scheme: &'static str, open: fn(StoreSettings) -> Opening) -> Self {
         StoreEntry { scheme, open }
-    }
-
-    /// Its URL scheme.
-    pub fn scheme(&self) -> &'static str {
-        self.scheme
     }
 
     /// The backend serving `scheme`.

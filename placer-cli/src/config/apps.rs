@@ -5,9 +5,10 @@
 
 use std::collections::BTreeSet;
 
+use placer_core::config::ConfigError;
 use placer_core::AppName;
 
-use crate::config_file::LoadedConfig;
+use crate::config::file::LoadedConfig;
 
 /// The config file's section listing the apps.
 pub const APPS_SECTION: &str = "apps";
@@ -32,6 +33,24 @@ impl AppSelection {
     /// Whether more than the one app of old may be placed.
     pub fn is_many(&self) -> bool {
         matches!(self, AppSelection::Many { .. })
+    }
+
+    /// The config app `name` runs with: the file as it is for the one app
+    /// of old; with several, narrowed to `name`
+    /// ([`LoadedConfig::for_app`]).
+    ///
+    /// # Errors
+    /// [`ConfigError`] at the overriding key's line when `name`'s entries
+    /// make an invalid config together.
+    pub fn config_of(
+        &self,
+        loaded: &LoadedConfig,
+        name: &str,
+    ) -> Result<LoadedConfig, ConfigError> {
+        match self {
+            AppSelection::Single => Ok(loaded.clone()),
+            AppSelection::Many { .. } => loaded.for_app(name),
+        }
     }
 }
 

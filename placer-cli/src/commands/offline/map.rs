@@ -10,7 +10,7 @@ use placer_lab::recommend::{Placement, Recommendation};
 use super::html::{escape, STYLE};
 
 /// Natural Earth's 1:110m land (see `placer-cli/assets/README.md`).
-const LAND: &str = include_str!("../../assets/land.path");
+const LAND: &str = include_str!("../../../assets/land.path");
 
 /// The page: the map, the two sets and what each recommended region
 /// serves. `totals` are the requests per edge region, `title` says over

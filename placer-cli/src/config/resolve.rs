@@ -1,24 +1,28 @@
 //! Turning flags, environment and config file into the settings in force:
 //! where traffic comes from, what changes machines, and what is missing.
 
-use std::collections::BTreeSet;
 use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::time::Duration;
 
-use placer_core::Region;
-
 use crate::cli::GlobalArgs;
-use crate::config_file::LoadedConfig;
-use crate::environment::{
+use crate::config::environment::{
     Environment, API_TOKEN_VAR, APP_NAME_VAR, PLACER_APP_VAR, PROMETHEUS_URL_VAR, STATE_URL_VAR,
-    TRIGGER_TOKEN_VAR,
 };
-use crate::state_store::{StateUrl, StateUrlError, StoreSettings};
-use crate::Secret;
+use crate::config::file::LoadedConfig;
+
+mod error;
+mod plans;
+
+use crate::store::{StateUrl, StoreSettings};
+pub use error::SetupError;
+use placer_core::Secret;
 use placer_fly::FlyOptions;
 use placer_prom::PrometheusOptions;
+pub use plans::{DeploymentPlan, FlyPlan, PrometheusPlan, TrafficPlan};
 
+/// The key of an app without a name (simulated traffic and deployment).
+pub const UNNAMED_APP: &str = "default";
 /// The engine state file in dry-run (kept apart from live, like the seed's
 /// `traffic_history_dry_run.json`, so simulated cooldowns never hold back
 /// real changes).
@@ -57,133 +61,6 @@ pub struct Resolved {
     pub state: StoreSettings,
     /// Things worth a warning at start.
     pub notes: Vec<String>,
-}
-
-/// Where traffic comes from.
-#[derive(Debug, Clone, PartialEq)]
-pub enum TrafficPlan {
-    /// The built-in simulation.
-    Simulated {
-        /// The seed in use.
-        seed: u64,
-        /// Whether the seed came from the config (else it was drawn at start).
-        seed_configured: bool,
-        /// Regions the traffic comes from.
-        regions: Vec<Region>,
-    },
-    /// A Prometheus API.
-    Prometheus(Box<PrometheusPlan>),
-}
-
-/// How to reach Prometheus.
-#[derive(Debug, Clone, PartialEq)]
-pub struct PrometheusPlan {
-    /// Base URL.
-    pub url: String,
-    /// Where the URL came from (`FLY_PROMETHEUS_URL` or `prometheus.url`).
-    pub url_from: &'static str,
-    /// The app whose traffic is queried.
-    pub app: String,
-    /// The token sent, if any.
-    pub token: Option<Secret>,
-    /// The `prometheus:` section (URL, app and token are the fields above).
-    pub section: PrometheusOptions,
-}
-
-/// What lists and changes the deployment.
-#[derive(Debug, Clone, PartialEq)]
-pub enum DeploymentPlan {
-    /// Dry run without Fly credentials: a simulated deployment kept in a
-    /// state file, changed by the plans as if they were carried out.
-    Simulated {
-        /// The state file.
-        state_file: PathBuf,
-        /// Regions deployed when there is no state file yet.
-        initial: BTreeSet<Region>,
-    },
-    /// Dry run with Fly credentials: the real deployment is listed at each
-    /// tick and never changed; planned actions are only reported.
-    Observed(FlyPlan),
-    /// Live: machines are created and removed through the Machines API.
-    Live(FlyPlan),
-}
-
-/// How to reach the Machines API.
-#[derive(Debug, Clone, PartialEq)]
-pub struct FlyPlan {
-    /// The app placed.
-    pub app: String,
-    /// Where the app name came from.
-    pub app_from: &'static str,
-    /// The token.
-    pub token: Secret,
-    /// The `fly:` section (app and token are the fields above).
-    pub section: FlyOptions,
-}
-
-/// Settings that cannot work together, or something required that is
-/// missing; each message says what to set.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-pub enum SetupError {
-    /// Live mode without an app or a token.
-    #[error(
-        "{at} is false, so fly-placer would change real machines, but {} {} not set; set {} (or put `dry_run: true` back)",
-        .missing.join(" and "),
-        if .missing.len() == 1 { "is" } else { "are" },
-        .missing.join(" and ")
-    )]
-    LiveNeedsFly {
-        /// Where `dry_run: false` is written (`file:line: dry_run`).
-        at: String,
-        /// What is missing, by the variable that provides it.
-        missing: Vec<String>,
-    },
-    /// On a Fly machine, `FLY_APP_NAME` names the placer's own app.
-    #[error(
-        "{APP_NAME_VAR}={app} is the app this machine belongs to (Fly sets it), not necessarily the app to place; set {PLACER_APP_VAR} or `fly.app` to the app whose machines fly-placer should place"
-    )]
-    OwnAppOnFly {
-        /// The value of `FLY_APP_NAME`.
-        app: String,
-    },
-    /// A Prometheus URL without an app to query.
-    #[error(
-        "{at} is set, but there is no app whose traffic to query: set {APP_NAME_VAR} (or {PLACER_APP_VAR}, or `fly.app` in the config)"
-    )]
-    PrometheusWithoutApp {
-        /// Where the URL came from: the variable, or `file:line:
-        /// prometheus.url`.
-        at: String,
-    },
-    /// Listening beyond loopback with an unguarded `POST /trigger`.
-    #[error(
-        "{from}: listening on {listen}, which is reachable from other machines, needs a bearer token for POST /trigger: set {TRIGGER_TOKEN_VAR} (or `service.trigger_token`), or listen on 127.0.0.1"
-    )]
-    TriggerTokenRequired {
-        /// The address.
-        listen: SocketAddr,
-        /// Where it came from (see [`Resolved::listen_from`]).
-        from: String,
-    },
-    /// The state URL cannot be used.
-    #[error("{from}: {source}")]
-    StateUrl {
-        /// `PLACER_STATE_URL`, or `file:line: state.url`.
-        from: String,
-        /// What is wrong.
-        #[source]
-        source: StateUrlError,
-    },
-    /// A `file:` state URL and the data directory disagree.
-    #[error("{from} keeps state in {state_dir}, but the data directory is {data_dir} (from --data-dir or PLACER_DATA_DIR); set only one of them")]
-    StateDirConflict {
-        /// Where the state URL came from.
-        from: String,
-        /// The URL's directory.
-        state_dir: String,
-        /// The data directory.
-        data_dir: String,
-    },
 }
 
 /// Resolves the settings in force from `args`, `env` and the `config` file.
@@ -355,28 +232,32 @@ fn store_settings(
     url: StateUrl,
     url_from: String,
 ) -> StoreSettings {
-    let section = &config.settings.state;
-    StoreSettings {
+    let identity = env
+        .machine_id
+        .clone()
+        .or(env.host_identity.clone())
+        .unwrap_or_else(|| "fly-placer".to_owned());
+    StoreSettings::from_section(
+        &config.settings.state,
         url,
         url_from,
-        username: section.username.clone(),
-        password: env.state_password.clone().or(section.password.clone()),
-        ca_file: section.ca_file.clone(),
-        cert_file: section.cert_file.clone(),
-        key_file: section.key_file.clone(),
-        tls: section.tls,
-        lease_ttl: section.lease_ttl,
-        identity: section
-            .identity
-            .clone()
-            .or(env.machine_id.clone())
-            .or(env.host_identity.clone())
-            .unwrap_or_else(|| "fly-placer".to_owned()),
-        timeout: section.timeout,
-    }
+        env.state_password.clone(),
+        identity,
+    )
 }
 
 impl Resolved {
+    /// The name the one app of old is kept under: the app its traffic or
+    /// deployment names, or [`UNNAMED_APP`] when both are simulated.
+    pub fn app_key(&self) -> String {
+        let app = match (&self.deployment, &self.traffic) {
+            (DeploymentPlan::Observed(plan) | DeploymentPlan::Live(plan), _) => Some(&plan.app),
+            (_, TrafficPlan::Prometheus(plan)) => Some(&plan.app),
+            _ => None,
+        };
+        app.map_or_else(|| UNNAMED_APP.to_owned(), Clone::clone)
+    }
+
     /// The engine state file for the current mode.
     pub fn engine_state_file(&self) -> PathBuf {
         self.data_dir.join(if self.dry_run {
@@ -399,12 +280,6 @@ impl Resolved {
             });
         }
         Ok(())
-    }
-
-    /// Whether `POST /trigger` asks for the bearer token: always when one
-    /// is set, and one is required off loopback.
-    pub fn trigger_auth(&self) -> Option<&Secret> {
-        self.trigger_token.as_ref()
     }
 }
 

@@ -19,7 +19,7 @@ use super::{
     OfflineError,
 };
 use crate::cli::{BacktestArgs, GlobalArgs};
-use crate::environment::Environment;
+use crate::config::environment::Environment;
 
 /// Runs `backtest` and prints the report on stdout.
 pub(crate) async fn backtest(
@@ -178,5 +178,5 @@ fn write_decisions(
 
 /// `fra, iad`, or `nothing deployed`.
 fn list(regions: &BTreeSet<Region>) -> String {
-    crate::log_lines::region_list(regions, "nothing deployed")
+    crate::cli::log_lines::region_list(regions, "nothing deployed")
 }

@@ -1,16 +1,32 @@
 //! The command line: commands, flags and the environment variables that
-//! stand in for flags.
+//! stand in for flags, and the exit codes. The first layer: it imports
+//! nothing else of the crate.
+//!
+//! Logging lives here too ([`logging`]: set up from `--log-format` and
+//! `--log-file` before anything else runs, and [`log_lines`]: the lines a
+//! person reads): both depend on the flags only, and every layer after
+//! this one writes logs.
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
 
 use clap::{Args, Parser, Subcommand, ValueEnum};
 
+pub(crate) mod log_lines;
+pub mod logging;
 mod offline;
 
-pub use offline::{
-    BacktestArgs, GenTraceArgs, HistoryArgs, RecommendArgs, DEFAULT_INITIAL_REGIONS,
-};
+pub use offline::{BacktestArgs, GenTraceArgs, HistoryArgs, RecommendArgs};
+
+/// Exit code of a run that went well.
+pub const EXIT_OK: u8 = 0;
+/// Exit code when a tick or the service failed.
+pub const EXIT_FAILURE: u8 = 1;
+/// Exit code when the settings are invalid or incomplete.
+pub const EXIT_BAD_SETTINGS: u8 = 2;
+/// Exit code of `serve` and `once` when another placer uses the same data
+/// directory (it holds the directory's lock).
+pub const EXIT_LOCKED: u8 = 3;
 
 /// The default config file, relative to the working directory.
 pub const DEFAULT_CONFIG_PATH: &str = "config/config.yml";

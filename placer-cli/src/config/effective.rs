@@ -4,9 +4,9 @@
 
 use serde_json::{json, Value};
 
-use crate::config_file::LoadedConfig;
-use crate::resolve::{DeploymentPlan, Resolved, TrafficPlan};
-use crate::state_store::StateUrl;
+use crate::config::file::LoadedConfig;
+use crate::config::resolve::{DeploymentPlan, Resolved, TrafficPlan};
+use crate::store::StateUrl;
 
 /// The effective settings as a JSON document.
 pub fn effective_settings(loaded: &LoadedConfig, resolved: &Resolved) -> Value {
@@ -52,7 +52,7 @@ pub fn effective_settings(loaded: &LoadedConfig, resolved: &Resolved) -> Value {
                 "app": plan.app,
                 "app_from": plan.app_from,
                 "token": secret(true),
-                "fly": crate::settings::shown_fly(&plan.section),
+                "fly": crate::config::sections::shown_fly(&plan.section),
             })
         }
     };
@@ -80,8 +80,8 @@ pub fn effective_settings(loaded: &LoadedConfig, resolved: &Resolved) -> Value {
             "engine_state_key": format!(
                 "{}/apps/{}/{}",
                 url.prefix,
-                resolved.app.as_deref().unwrap_or(crate::runtime::UNNAMED_APP),
-                crate::state_store::StateItem::engine_state(resolved.dry_run).name()
+                resolved.app.as_deref().unwrap_or(crate::config::resolve::UNNAMED_APP),
+                crate::store::StateItem::engine_state(resolved.dry_run).name()
             ),
         }),
     };

@@ -12,8 +12,8 @@ use placer_lab::TraceError;
 use placer_prom::PromError;
 
 use crate::backends::BackendError;
-use crate::config_file::LoadError;
-use crate::{EXIT_BAD_SETTINGS, EXIT_FAILURE};
+use crate::cli::{EXIT_BAD_SETTINGS, EXIT_FAILURE};
+use crate::config::file::LoadError;
 
 /// Why an offline command stopped.
 #[derive(Debug, thiserror::Error)]

@@ -8,7 +8,7 @@ use placer_core::PlacerConfig;
 use placer_fly::FlyError;
 use placer_prom::PromError;
 
-use crate::settings::FileSettings;
+use crate::config::sections::FileSettings;
 
 /// A config file that was read and passed every check.
 #[derive(Debug, Clone, PartialEq)]
@@ -33,13 +33,13 @@ pub struct LoadedConfig {
 impl LoadedConfig {
     /// The config of one of several apps: the engine settings the `apps:`
     /// entries matching `app` lay over the top-level values (see
-    /// [`crate::apps::entries_for`]), the app name fixed to `app`.
+    /// [`crate::config::apps::entries_for`]), the app name fixed to `app`.
     ///
     /// # Errors
     /// [`ConfigError`] at the overriding key's line when the entries make
     /// an invalid config together.
     pub fn for_app(&self, app: &str) -> Result<LoadedConfig, ConfigError> {
-        let entries = crate::apps::entries_for(self, app);
+        let entries = crate::config::apps::entries_for(self, app);
         let engine = self.overrides.config_for(entries)?;
         Ok(LoadedConfig {
             engine,
@@ -121,13 +121,13 @@ pub fn parse(text: &str, path: &Path) -> Result<LoadedConfig, ConfigError> {
     let origin = path.display().to_string();
     let (engine, settings) = from_yaml_with::<FileSettings>(text, &origin)?;
     check_sections(&settings, text, &origin)?;
-    let overrides = overrides_from_yaml(text, &origin, crate::apps::APPS_SECTION)?;
+    let overrides = overrides_from_yaml(text, &origin, crate::config::apps::APPS_SECTION)?;
     for entry in overrides.names() {
-        if let Err(message) = crate::apps::check_entry(entry) {
+        if let Err(message) = crate::config::apps::check_entry(entry) {
             return Err(ConfigError::InvalidValue {
                 origin: origin.clone(),
                 line: overrides.line_of_entry(entry),
-                key: format!("{}.{entry}", crate::apps::APPS_SECTION),
+                key: format!("{}.{entry}", crate::config::apps::APPS_SECTION),
                 message,
             });
         }

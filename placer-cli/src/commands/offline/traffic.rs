@@ -11,9 +11,9 @@ use super::progress::Progress;
 use super::{read, OfflineError};
 use crate::backends::prometheus_source;
 use crate::cli::HistoryArgs;
-use crate::config_file::LoadedConfig;
-use crate::environment::{Environment, APP_NAME_VAR, PLACER_APP_VAR, PROMETHEUS_URL_VAR};
-use crate::resolve::{prometheus_url, PrometheusPlan};
+use crate::config::environment::{Environment, APP_NAME_VAR, PLACER_APP_VAR, PROMETHEUS_URL_VAR};
+use crate::config::file::LoadedConfig;
+use crate::config::resolve::{prometheus_url, PrometheusPlan};
 
 /// A trace and where it came from, in words.
 pub(super) struct Traffic {

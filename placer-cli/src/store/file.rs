@@ -1,23 +1,22 @@
 //! The file store (`file:DIR`, the default): each value is a JSON file in
 //! the data directory, named as it always was (`engine_state.json`,
-//! `engine_state_dry_run.json`), with the rules of
-//! [`runtime::store`](crate::runtime::store): atomic writes, an unreadable
-//! file moved aside to `<name>.corrupt-<n>`.
+//! `engine_state_dry_run.json`), with the rules of [`super::atomic`]:
+//! atomic writes, an unreadable file moved aside to `<name>.corrupt-<n>`.
 //!
-//! The data directory's lock ([`crate::data_lock`]) keeps a second placer
+//! The data directory's lock ([`crate::store::data_lock`]) keeps a second placer
 //! out, so there is never a stale writer and this placer always leads
 //! ([`Role::Sole`](super::Role::Sole)). A directory holds one app: with
 //! several apps, each has its own (see [`store_for_app`](super::store_for_app)).
 
 use std::fs;
 use std::io;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 
 use async_trait::async_trait;
 
+use super::atomic::{move_aside_as, write_atomically};
 use super::{Aside, Leadership, OpenedStore, Opening, StateKey, StateStore, StateUrl, StoreEntry};
 use super::{StoreError, StoreSettings};
-use crate::runtime::store::{move_aside_as, write_atomically};
 
 /// The registry's line for `file:` URLs.
 pub const ENTRY: StoreEntry = StoreEntry::new("file", open);
@@ -44,11 +43,6 @@ impl FileStore {
     /// A store in `dir` (created on the first write).
     pub fn new(dir: impl Into<PathBuf>) -> Self {
         FileStore { dir: dir.into() }
-    }
-
-    /// The directory.
-    pub fn dir(&self) -> &Path {
-        &self.dir
     }
 
     /// The file holding `key`.
@@ -79,9 +73,10 @@ impl StateStore for FileStore {
     }
 
     async fn save(&self, key: &StateKey, value: &[u8]) -> Result<(), StoreError> {
-        write_atomically(&self.path(key), value).map_err(|err| StoreError::Write {
+        let path = self.path(key);
+        write_atomically(&path, value).map_err(|err| StoreError::Write {
             at: self.location(key),
-            problem: err.to_string(),
+            problem: format!("cannot write {}: {err}", path.display()),
         })
     }
 
@@ -98,7 +93,7 @@ impl StateStore for FileStore {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::state_store::{load_json, save_json, Restored, StateItem};
+    use crate::store::{load_json, save_json, Restored, StateItem};
 
     #[tokio::test]
     async fn keeps_the_file_names_of_before_and_sets_a_corrupt_file_aside() {

@@ -1,12 +1,14 @@
 //! The CLI's own sections of the config file — `service:`, `prometheus:`,
-//! `fly:` and `simulation:` — read from the same `config/config.yml` as the
-//! engine's keys. The `prometheus:` and `fly:` sections are the adapters' own
-//! options ([`PrometheusOptions`], [`FlyOptions`]), embedded as they are; through [`placer_core::config::ConfigExtension`] (YAML is
-//! only ever parsed inside placer-core).
+//! `fly:`, `simulation:` and `state:` — read from the same
+//! `config/config.yml` as the engine's keys. Each section deserializes into
+//! the type its owner uses: `prometheus:` and `fly:` are the adapters' own
+//! options ([`PrometheusOptions`], [`FlyOptions`]) and `state:` the state
+//! store's ([`StateSection`]), embedded as they are; through
+//! [`placer_core::config::ConfigExtension`] (YAML is only ever parsed
+//! inside placer-core).
 
 mod service;
 mod simulation;
-mod state;
 
 use placer_core::config::ConfigExtension;
 use placer_fly::FlyOptions;
@@ -14,9 +16,9 @@ use placer_prom::PrometheusOptions;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
-pub use service::{ServiceSection, DEFAULT_DATA_DIR, DEFAULT_INTERVAL, DEFAULT_LISTEN};
-pub use simulation::{SimulationSection, DEFAULT_SIMULATED_REGIONS};
-pub use state::{StateSection, DEFAULT_LEASE_TTL, DEFAULT_STORE_TIMEOUT};
+pub use crate::store::StateSection;
+pub use service::ServiceSection;
+pub use simulation::SimulationSection;
 
 /// Everything the CLI reads from the config file besides the engine's keys.
 /// Every section and key is optional.
@@ -42,7 +44,7 @@ impl ConfigExtension for FileSettings {
         "prometheus",
         "fly",
         "simulation",
-        crate::apps::APPS_SECTION,
+        crate::config::apps::APPS_SECTION,
         "state",
     ];
 }
@@ -79,7 +81,7 @@ pub fn shown_fly(fly: &FlyOptions) -> Value {
 /// (a URL that does not parse is shown as `[invalid]`, since it may hold
 /// one).
 pub fn shown_state_url(text: &str) -> String {
-    text.parse::<crate::state_store::StateUrl>()
+    text.parse::<crate::store::StateUrl>()
         .map_or_else(|_| "[invalid]".to_owned(), |url| url.to_string())
 }
 

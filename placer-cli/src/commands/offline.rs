@@ -19,8 +19,9 @@ use std::path::{Path, PathBuf};
 use placer_core::{LatencyModel, PlacerConfig};
 
 use crate::cli::GlobalArgs;
-use crate::config_file::{self, LoadedConfig};
-use crate::settings::FileSettings;
+use crate::config;
+use crate::config::file::LoadedConfig;
+use crate::config::sections::FileSettings;
 
 pub(crate) use backtest::backtest;
 pub(crate) use error::OfflineError;
@@ -47,7 +48,7 @@ fn load_config(args: &GlobalArgs) -> Result<(LoadedConfig, String), OfflineError
         };
         return Ok((defaults, "the engine's defaults".to_owned()));
     }
-    let loaded = config_file::load(&args.config)?;
+    let loaded = config::file::load(&args.config)?;
     let origin = loaded.path.display().to_string();
     Ok((loaded, origin))
 }
