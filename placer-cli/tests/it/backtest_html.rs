@@ -3,18 +3,10 @@
 //! are checked against the decisions the replay wrote, and it opens in a
 //! real headless Chromium without console errors.
 
-mod common;
-
-#[path = "common/victoria.rs"]
-mod victoria;
-
-#[path = "common/browser.rs"]
-mod browser;
-
 use std::collections::BTreeSet;
 use std::path::Path;
 
-use common::{client, gen_trace, Workspace};
+use crate::kit::{browser, gen_trace, Workspace};
 
 /// The texts of `tag` elements in `html`, in order, trimmed.
 fn texts(html: &str, tag: &str) -> Vec<String> {
@@ -80,6 +72,7 @@ fn structure(html: &str) -> String {
     out
 }
 
+#[ignore = "needs chromium and chromedriver"]
 #[test]
 fn backtest_html_is_a_self_contained_report_with_charts() {
     let workspace = Workspace::new(
@@ -133,9 +126,7 @@ fn backtest_html_is_a_self_contained_report_with_charts() {
     assert_eq!(lanes, deployed);
     assert!(lanes.len() > 2, "the policy moved: {lanes:?}");
 
-    let Some(browser) = browser::Browser::start(1100, 1900) else {
-        return;
-    };
+    let browser = browser::Browser::start(1100, 1900);
     browser.goto(&format!(
         "file://{}",
         workspace.path("out/report.html").display()

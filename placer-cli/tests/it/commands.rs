@@ -1,8 +1,6 @@
 //! `once`, `check-config`, `--help` and refusals to start, end to end.
 
-mod common;
-
-use common::{default_config, Workspace, BINARY};
+use crate::kit::{default_config, Workspace, BINARY};
 
 fn stderr(output: &std::process::Output) -> String {
     String::from_utf8_lossy(&output.stderr).into_owned()

@@ -3,16 +3,9 @@
 //! fencing.
 #![cfg(feature = "etcd")]
 
-mod common;
-
-#[path = "common/etcd.rs"]
-mod etcd;
-#[path = "common/victoria.rs"]
-mod victoria;
-
-#[allow(unused_imports)] // common/victoria.rs calls `super::client`
-use common::client;
 use std::time::{Duration, Instant};
+
+use crate::kit::{self, etcd};
 
 use placer_cli::state_store::etcd::EtcdStore;
 use placer_cli::state_store::{
@@ -51,11 +44,10 @@ async fn wait_for(what: &str, mut done: impl FnMut() -> bool) {
     }
 }
 
+#[ignore = "needs etcd"]
 #[tokio::test]
 async fn a_writer_that_missed_a_newer_write_is_refused() {
-    let Some(etcd) = etcd::Etcd::start() else {
-        return;
-    };
+    let etcd = etcd::Etcd::start();
     let a = EtcdStore::connect(&settings(&etcd, "stale", "a"))
         .await
         .unwrap();
@@ -104,11 +96,10 @@ async fn a_writer_that_missed_a_newer_write_is_refused() {
     ));
 }
 
+#[ignore = "needs etcd"]
 #[tokio::test]
 async fn an_unreadable_value_is_kept_aside_and_the_app_starts_afresh() {
-    let Some(etcd) = etcd::Etcd::start() else {
-        return;
-    };
+    let etcd = etcd::Etcd::start();
     let store = EtcdStore::connect(&settings(&etcd, "corrupt", "a"))
         .await
         .unwrap();
@@ -158,11 +149,10 @@ async fn wait_for_leader(placers: &[&Leadership]) -> usize {
     }
 }
 
+#[ignore = "needs etcd"]
 #[tokio::test]
 async fn one_leader_writes_and_a_successor_fences_the_old_one_out() {
-    let Some(etcd) = etcd::Etcd::start() else {
-        return;
-    };
+    let etcd = etcd::Etcd::start();
     let stores = [
         EtcdStore::connect(&settings(&etcd, "elect", "placer-a"))
             .await
@@ -214,11 +204,10 @@ async fn one_leader_writes_and_a_successor_fences_the_old_one_out() {
     ));
 }
 
+#[ignore = "needs etcd"]
 #[tokio::test]
 async fn a_cluster_with_authentication_takes_the_user_and_password_and_never_shows_it() {
-    let Some(etcd) = etcd::Etcd::start() else {
-        return;
-    };
+    let etcd = etcd::Etcd::start();
     // Turn authentication on the way an operator would: a root user with
     // the root role, then `auth enable`.
     let mut admin = etcd_client::Client::connect([etcd.endpoint()], None)
@@ -269,11 +258,11 @@ async fn a_cluster_with_authentication_takes_the_user_and_password_and_never_sho
 }
 
 /// A CA and a server certificate for 127.0.0.1 made with the `openssl`
-/// command, or `None` without it (a failure with `PLACER_REQUIRE_BACKENDS=1`).
+/// command (a failure without it).
 fn certificates(
     dir: &std::path::Path,
-) -> Option<(std::path::PathBuf, std::path::PathBuf, std::path::PathBuf)> {
-    let binary = victoria::locate("openssl", "openssl")?;
+) -> (std::path::PathBuf, std::path::PathBuf, std::path::PathBuf) {
+    let binary = kit::locate("openssl", "openssl");
     let openssl = |args: &[&str]| {
         let out = std::process::Command::new(&binary)
             .args(args)
@@ -336,22 +325,19 @@ fn certificates(
         "-extfile",
         "server.ext",
     ]);
-    Some((
+    (
         dir.join("ca.pem"),
         dir.join("server.pem"),
         dir.join("server.key"),
-    ))
+    )
 }
 
+#[ignore = "needs etcd and openssl"]
 #[tokio::test]
 async fn a_cluster_served_over_tls_is_reached_with_its_ca_and_refused_without() {
     let certs = tempfile::tempdir().unwrap();
-    let Some((ca, cert, key_file)) = certificates(certs.path()) else {
-        return;
-    };
-    let Some(etcd) = etcd::Etcd::start_with_tls(Some((cert, key_file))) else {
-        return;
-    };
+    let (ca, cert, key_file) = certificates(certs.path());
+    let etcd = etcd::Etcd::start_with_tls(Some((cert, key_file)));
     let mut trusted = settings(&etcd, "tls", "a");
     trusted.tls = true;
     trusted.ca_file = Some(ca);
@@ -378,13 +364,12 @@ async fn a_cluster_served_over_tls_is_reached_with_its_ca_and_refused_without() 
     assert!(plain, "plain HTTP reached a TLS-only etcd");
 }
 
+#[ignore = "needs etcd"]
 #[test]
 fn once_keeps_its_state_in_etcd_and_the_next_run_goes_on_from_it() {
-    let Some(etcd) = etcd::Etcd::start() else {
-        return;
-    };
-    let config = format!("{}\nsimulation:\n  seed: 7\n", common::default_config());
-    let workspace = common::Workspace::new(&config);
+    let etcd = etcd::Etcd::start();
+    let config = format!("{}\nsimulation:\n  seed: 7\n", kit::default_config());
+    let workspace = kit::Workspace::new(&config);
     let url = etcd.url("once");
     let env = [("PLACER_STATE_URL", url.as_str())];
     let points = |output: &std::process::Output| -> u64 {
@@ -432,13 +417,12 @@ fn walk(dir: &std::path::Path) -> Vec<String> {
         .collect()
 }
 
+#[ignore = "needs etcd"]
 #[test]
 fn a_dropped_apps_keys_are_moved_aside_so_a_new_app_of_that_name_starts_afresh() {
-    let Some(etcd) = etcd::Etcd::start() else {
-        return;
-    };
+    let etcd = etcd::Etcd::start();
     const TOKEN: &str = "FlyV1 fm2_test-token";
-    let runtime = common::runtime();
+    let runtime = kit::runtime();
     let api = runtime
         .block_on(placer_fly::fake::FakeMachinesApi::start("shop-web", TOKEN))
         .unwrap();
@@ -452,14 +436,14 @@ fn a_dropped_apps_keys_are_moved_aside_so_a_new_app_of_that_name_starts_afresh()
          fly:\n  org: acme\n  api_url: {}\n  retry:\n    max_attempts: 1\n",
         api.base_url()
     );
-    let workspace = common::Workspace::new(&config);
+    let workspace = kit::Workspace::new(&config);
     let url = etcd.url("fleet");
     let mut server = workspace.serve(
         &[],
         &[("FLY_API_TOKEN", TOKEN), ("PLACER_STATE_URL", url.as_str())],
     );
     server.wait_for_log("elected leader", Duration::from_secs(30));
-    common::trigger(&server);
+    kit::trigger(&server);
     let keys = |prefix: &str| -> Vec<String> {
         runtime.block_on(async {
             let mut client = etcd_client::Client::connect([etcd.endpoint()], None)

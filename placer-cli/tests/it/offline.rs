@@ -1,11 +1,9 @@
 //! `gen-trace` and `backtest` end to end with the built binary, on
 //! generated traces (and the errors `recommend` shares with `backtest`).
 
-mod common;
-
 use std::collections::BTreeSet;
 
-use common::{gen_trace, Workspace};
+use crate::kit::{gen_trace, Workspace};
 use placer_lab::scenario::Scenario;
 use placer_lab::Trace;
 use serde_json::Value;

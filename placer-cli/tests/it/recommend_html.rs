@@ -2,17 +2,9 @@
 //! self-contained page, checked against the JSON recommendation and opened
 //! in a real headless Chromium.
 
-mod common;
-
-#[path = "common/victoria.rs"]
-mod victoria;
-
-#[path = "common/browser.rs"]
-mod browser;
-
 use std::collections::BTreeSet;
 
-use common::{client, gen_trace, Workspace};
+use crate::kit::{browser, gen_trace, Workspace};
 use serde_json::Value;
 
 /// The `data-region` values of the `<circle class="…">` elements of `class`.
@@ -35,6 +27,7 @@ fn strings(value: &Value) -> BTreeSet<String> {
         .collect()
 }
 
+#[ignore = "needs chromium and chromedriver"]
 #[test]
 fn recommend_html_draws_the_recommended_set_on_the_map() {
     let workspace = Workspace::new("dry_run: true\n");
@@ -81,9 +74,7 @@ fn recommend_html_draws_the_recommended_set_on_the_map() {
         traffic.difference(&recommended).count()
     );
 
-    let Some(browser) = browser::Browser::start(1280, 800) else {
-        return;
-    };
+    let browser = browser::Browser::start(1280, 800);
     browser.goto(&format!(
         "file://{}",
         workspace.path("out/pick.html").display()

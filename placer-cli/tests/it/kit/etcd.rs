@@ -1,13 +1,13 @@
 //! A real etcd on free loopback ports, which a test can stop, start again
-//! on the same ports and data, and pause. Missing binary: a notice (or a
-//! failure with `PLACER_REQUIRE_BACKENDS=1`).
+//! on the same ports and data, and pause. Missing binary: a failure (tests
+//! that start it are ignored unless run with `--include-ignored`).
 #![allow(dead_code)] // each test file uses a different part
 
 use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
-use super::victoria::locate;
+use super::{free_port, locate};
 
 pub struct Etcd {
     binary: PathBuf,
@@ -21,24 +21,16 @@ pub struct Etcd {
     dir: tempfile::TempDir,
 }
 
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
-
 impl Etcd {
-    /// Starts it, or returns `None` when it is not installed.
-    pub fn start() -> Option<Self> {
+    /// Starts it; panics when it is not installed.
+    pub fn start() -> Self {
         Self::start_with_tls(None)
     }
 
     /// Starts it with clients served over TLS with this certificate and
-    /// key, or returns `None` when it is not installed.
-    pub fn start_with_tls(tls: Option<(PathBuf, PathBuf)>) -> Option<Self> {
-        let binary = locate("etcd", "etcd-server")?;
+    /// key; panics when it is not installed.
+    pub fn start_with_tls(tls: Option<(PathBuf, PathBuf)>) -> Self {
+        let binary = locate("etcd", "etcd-server");
         let mut etcd = Etcd {
             binary,
             child: None,
@@ -49,7 +41,7 @@ impl Etcd {
             dir: tempfile::tempdir().unwrap(),
         };
         etcd.resume_process();
-        Some(etcd)
+        etcd
     }
 
     /// `host:port` of its client endpoint.
