@@ -4,7 +4,7 @@
 # BENCHMARKS.md.
 #
 # For each scenario a bisection over latency.region_cost_ms (log scale,
-# 0.1 to 1000 ms, 10 steps, like placer-core/tests/latency_targets.rs)
+# 0.1 to 1000 ms, 10 steps, like placer-lab/tests/latency_targets.rs)
 # finds the cheapest setting whose machine-hours do not exceed the seed's.
 # The "frontier" column interpolates between that run and the last one over
 # the seed's figure: the mean RTT of alternating the two settings so that
