@@ -266,11 +266,7 @@ fn with_several_apps_the_page_has_an_app_picker() {
 #[test]
 fn a_failed_tick_shows_in_red_with_its_reason() {
     // A loopback port nobody listens on: fetching traffic fails.
-    let port = std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port();
+    let port = crate::kit::free_port();
     let url = format!("http://127.0.0.1:{port}");
     let workspace = Workspace::new(&default_config());
     let mut server = workspace.serve(
