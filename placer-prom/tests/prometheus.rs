@@ -37,26 +37,24 @@ fn backfill(promtool: &Path, dir: &Path, traffic: &KnownTraffic) {
     );
 }
 
-async fn start_prometheus(traffic: &KnownTraffic) -> Option<BackendProcess> {
-    let prometheus = locate("prometheus", "prometheus")?;
-    let promtool = locate("promtool", "prometheus")?;
+async fn start_prometheus(traffic: &KnownTraffic) -> BackendProcess {
+    let prometheus = locate("prometheus", "prometheus");
+    let promtool = locate("promtool", "prometheus");
     let dir = tempfile::tempdir().unwrap();
     backfill(&promtool, dir.path(), traffic);
     let config = dir.path().join("prometheus.yml");
     std::fs::write(&config, CONFIG).unwrap();
     let data = dir.path().join("data");
-    Some(
-        BackendProcess::start("prometheus", dir, "/-/ready", |port| {
-            let mut command = Command::new(&prometheus);
-            command
-                .arg(format!("--config.file={}", config.display()))
-                .arg(format!("--storage.tsdb.path={}", data.display()))
-                .arg(format!("--web.listen-address=127.0.0.1:{port}"))
-                .arg("--log.level=warn");
-            command
-        })
-        .await,
-    )
+    BackendProcess::start("prometheus", dir, "/-/ready", |port| {
+        let mut command = Command::new(&prometheus);
+        command
+            .arg(format!("--config.file={}", config.display()))
+            .arg(format!("--storage.tsdb.path={}", data.display()))
+            .arg(format!("--web.listen-address=127.0.0.1:{port}"))
+            .arg("--log.level=warn");
+        command
+    })
+    .await
 }
 
 fn source_with(server: &BackendProcess, app: &str, template: Option<&str>) -> PrometheusSource {
@@ -68,12 +66,11 @@ fn source_with(server: &BackendProcess, app: &str, template: Option<&str>) -> Pr
 }
 
 /// One server for the whole file: each check below runs against it in turn.
+#[ignore = "needs prometheus"]
 #[tokio::test]
 async fn prometheus_reports_exact_requests_per_region() {
     let traffic = KnownTraffic::new();
-    let Some(server) = start_prometheus(&traffic).await else {
-        return;
-    };
+    let server = start_prometheus(&traffic).await;
 
     checks::server_reports_the_known_traffic(&server, &traffic).await;
     seed_query_is_rejected_with_a_clear_error(&server, &traffic).await;

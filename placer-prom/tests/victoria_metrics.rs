@@ -14,25 +14,23 @@ use support::traffic::{KnownTraffic, APP, SERIES_COUNT};
 /// The seed project's query.
 const SEED_QUERY: &str = "sum(fly_edge_http_responses_count{app=\"{app}\"}[5m]) by (region)";
 
-async fn start_victoria_metrics() -> Option<BackendProcess> {
-    let binary = locate("victoria-metrics", "victoria-metrics")?;
+async fn start_victoria_metrics() -> BackendProcess {
+    let binary = locate("victoria-metrics", "victoria-metrics");
     let dir = tempfile::tempdir().unwrap();
     let data = dir.path().join("data");
-    Some(
-        BackendProcess::start("victoria-metrics", dir, "/health", |port| {
-            let mut command = Command::new(&binary);
-            command
-                .arg(format!("-httpListenAddr=127.0.0.1:{port}"))
-                .arg(format!("-storageDataPath={}", data.display()))
-                // Fresh samples are hidden for 30 s by default; ours are old,
-                // but the tests should not depend on that.
-                .arg("-search.latencyOffset=0s")
-                .arg("-search.disableCache")
-                .arg("-loggerLevel=WARN");
-            command
-        })
-        .await,
-    )
+    BackendProcess::start("victoria-metrics", dir, "/health", |port| {
+        let mut command = Command::new(&binary);
+        command
+            .arg(format!("-httpListenAddr=127.0.0.1:{port}"))
+            .arg(format!("-storageDataPath={}", data.display()))
+            // Fresh samples are hidden for 30 s by default; ours are old,
+            // but the tests should not depend on that.
+            .arg("-search.latencyOffset=0s")
+            .arg("-search.disableCache")
+            .arg("-loggerLevel=WARN");
+        command
+    })
+    .await
 }
 
 /// Imports the known history and waits until every series is searchable.
@@ -87,11 +85,10 @@ async fn load(server: &BackendProcess, traffic: &KnownTraffic) {
 }
 
 /// One server for the whole file: each check below runs against it in turn.
+#[ignore = "needs victoria-metrics"]
 #[tokio::test]
 async fn victoria_metrics_reports_exact_requests_per_region() {
-    let Some(server) = start_victoria_metrics().await else {
-        return;
-    };
+    let server = start_victoria_metrics().await;
     let traffic = KnownTraffic::new();
     load(&server, &traffic).await;
 

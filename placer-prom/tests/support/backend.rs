@@ -7,35 +7,26 @@ use std::time::{Duration, Instant};
 
 use tempfile::TempDir;
 
-/// Set to `1` to make a missing server binary a test failure instead of a notice.
-pub const REQUIRE_BACKENDS: &str = "PLACER_REQUIRE_BACKENDS";
-
 const READY_TIMEOUT: Duration = Duration::from_secs(30);
 const START_ATTEMPTS: usize = 3;
 
-/// Finds `binary` on `PATH`. When it is missing, panics if
-/// `PLACER_REQUIRE_BACKENDS=1`, and otherwise prints a notice and returns
-/// `None` so the caller can pass without running.
-pub fn locate(binary: &str, package: &str) -> Option<PathBuf> {
-    let found = std::env::var_os("PATH").and_then(|paths| {
-        std::env::split_paths(&paths)
-            .map(|dir| dir.join(binary))
-            .find(|candidate| candidate.is_file())
-    });
-    if found.is_none() {
-        let required = matches!(
-            std::env::var(REQUIRE_BACKENDS).as_deref(),
-            Ok("1") | Ok("true")
-        );
-        let message = format!(
-            "`{binary}` is not installed (Debian package `{package}`), so the tests against a real server did not run"
-        );
-        if required {
-            panic!("{message}, and {REQUIRE_BACKENDS} is set");
-        }
-        eprintln!("NOTICE: {message}; set {REQUIRE_BACKENDS}=1 to make this a failure.");
-    }
-    found
+/// Finds `binary` on `PATH`; panics, naming the Debian `package` that has
+/// it, when it is missing. The tests that call it are ignored by default
+/// (`#[ignore = "needs …"]`), so this runs only with `--include-ignored`.
+pub fn locate(binary: &str, package: &str) -> PathBuf {
+    std::env::var_os("PATH")
+        .and_then(|paths| {
+            std::env::split_paths(&paths)
+                .map(|dir| dir.join(binary))
+                .find(|candidate| candidate.is_file())
+        })
+        .unwrap_or_else(|| {
+            panic!(
+                "`{binary}` is not on PATH: this test needs it (Debian package `{package}`). \
+                 Install it, or run the tests without `--include-ignored` to leave out \
+                 the ones that need a server."
+            )
+        })
 }
 
 /// A port on 127.0.0.1 that was free a moment ago.

@@ -2,9 +2,7 @@
 //! and the key, values checked after parsing included; URL credentials never
 //! appear in what it prints.
 
-mod common;
-
-use common::Workspace;
+use crate::kit::Workspace;
 
 fn stderr(output: &std::process::Output) -> String {
     String::from_utf8_lossy(&output.stderr).into_owned()

@@ -1,5 +1,16 @@
-//! Running the real `fly-placer` binary in a scratch directory.
-#![allow(dead_code)] // each test file uses a different part
+//! The test kit: running the real `fly-placer` binary in a scratch
+//! directory, and the servers (VictoriaMetrics, Prometheus, etcd, a headless
+//! Chromium) and fakes the tests start on free loopback ports.
+#![allow(dead_code)] // each test module uses a different part
+
+pub mod browser;
+pub mod etcd;
+pub mod fake_traffic;
+pub mod prometheus;
+mod servers;
+pub mod victoria;
+
+pub use servers::{free_port, locate, which};
 
 use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};

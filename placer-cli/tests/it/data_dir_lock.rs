@@ -2,14 +2,12 @@
 //! `serve` or `once` on the same data directory refuses (exit code 3) or
 //! waits, read-only commands need no lock, and a killed holder frees it.
 
-mod common;
-
 use std::io::{BufRead, BufReader};
 use std::process::Stdio;
 use std::sync::mpsc;
 use std::time::Duration;
 
-use common::{default_config, wait_output, Workspace};
+use crate::kit::{default_config, wait_output, Workspace};
 
 const EXIT_LOCKED: i32 = 3;
 

@@ -1,6 +1,6 @@
 //! A real headless Chromium driven through chromedriver on a free loopback
-//! port. Missing binaries: a notice (or a failure with
-//! `PLACER_REQUIRE_BACKENDS=1`).
+//! port. Missing binaries: a failure (tests that start it are ignored unless
+//! run with `--include-ignored`).
 #![allow(dead_code)] // each test file uses a different part
 
 use std::path::PathBuf;
@@ -10,7 +10,7 @@ use std::time::{Duration, Instant};
 use fantoccini::{Client, ClientBuilder, Locator};
 use serde_json::{json, Value};
 
-use crate::victoria::locate;
+use super::{free_port, locate, which};
 
 /// Where tests leave files for a person to look at (screenshots, reports).
 pub fn artifacts_dir() -> PathBuf {
@@ -34,14 +34,13 @@ pub struct Browser {
 
 impl Browser {
     /// Starts chromedriver and a headless Chromium with a fresh profile,
-    /// its window `width`×`height`, or returns `None` when either is not
-    /// installed.
-    pub fn start(width: u32, height: u32) -> Option<Browser> {
+    /// its window `width`×`height`; panics when either is not installed.
+    pub fn start(width: u32, height: u32) -> Browser {
         let chromium = ["chromium", "chromium-browser"]
             .iter()
             .find_map(|name| which(name))
-            .or_else(|| locate("chromium", "chromium"))?;
-        let driver_binary = locate("chromedriver", "chromium-driver")?;
+            .unwrap_or_else(|| locate("chromium", "chromium"));
+        let driver_binary = locate("chromedriver", "chromium-driver");
         let port = free_port();
         let driver = Command::new(driver_binary)
             .arg(format!("--port={port}"))
@@ -93,14 +92,14 @@ impl Browser {
             .block_on(client.session_id())
             .unwrap()
             .expect("a session id");
-        Some(Browser {
+        Browser {
             runtime,
             client: Some(client),
             driver,
             driver_url,
             session,
             _profile: profile,
-        })
+        }
     }
 
     fn client(&self) -> &Client {
@@ -190,20 +189,4 @@ impl Drop for Browser {
         let _ = self.driver.kill();
         let _ = self.driver.wait();
     }
-}
-
-fn which(binary: &str) -> Option<PathBuf> {
-    std::env::var_os("PATH").and_then(|paths| {
-        std::env::split_paths(&paths)
-            .map(|dir| dir.join(binary))
-            .find(|candidate| candidate.is_file())
-    })
-}
-
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
 }

@@ -1,11 +1,9 @@
 //! `gen-trace` and `backtest` end to end with the built binary, on
 //! generated traces (and the errors `recommend` shares with `backtest`).
 
-mod common;
-
 use std::collections::BTreeSet;
 
-use common::{gen_trace, Workspace};
+use crate::kit::{gen_trace, Workspace};
 use placer_lab::scenario::Scenario;
 use placer_lab::Trace;
 use serde_json::Value;
@@ -323,11 +321,7 @@ fn prometheus_history_needs_a_url_and_a_reachable_server() {
     assert!(stderr(&output).contains("--app"), "{}", stderr(&output));
 
     // A loopback port nobody listens on.
-    let port = std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port();
+    let port = crate::kit::free_port();
     let url = format!("http://127.0.0.1:{port}");
     let output = workspace.run(
         &["backtest", "--prometheus", "--since", "1h"],

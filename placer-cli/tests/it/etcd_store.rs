@@ -3,16 +3,9 @@
 //! fencing.
 #![cfg(feature = "etcd")]
 
-mod common;
-
-#[path = "common/etcd.rs"]
-mod etcd;
-#[path = "common/victoria.rs"]
-mod victoria;
-
-#[allow(unused_imports)] // common/victoria.rs calls `super::client`
-use common::client;
 use std::time::{Duration, Instant};
+
+use crate::kit::{self, etcd};
 
 use placer_cli::{
     load_json, save_json, EtcdStore, Leadership, Restored, Role, StateItem, StateKey, StateStore,
@@ -50,11 +43,10 @@ async fn wait_for(what: &str, mut done: impl FnMut() -> bool) {
     }
 }
 
+#[ignore = "needs etcd"]
 #[tokio::test]
 async fn a_writer_that_missed_a_newer_write_is_refused() {
-    let Some(etcd) = etcd::Etcd::start() else {
-        return;
-    };
+    let etcd = etcd::Etcd::start();
     let a = EtcdStore::connect(&settings(&etcd, "stale", "a"))
         .await
         .unwrap();
@@ -103,11 +95,10 @@ async fn a_writer_that_missed_a_newer_write_is_refused() {
     ));
 }
 
+#[ignore = "needs etcd"]
 #[tokio::test]
 async fn an_unreadable_value_is_kept_aside_and_the_app_starts_afresh() {
-    let Some(etcd) = etcd::Etcd::start() else {
-        return;
-    };
+    let etcd = etcd::Etcd::start();
     let store = EtcdStore::connect(&settings(&etcd, "corrupt", "a"))
         .await
         .unwrap();
@@ -153,11 +144,10 @@ async fn wait_for_leader(placers: &[&Leadership]) -> usize {
     }
 }
 
+#[ignore = "needs etcd"]
 #[tokio::test]
 async fn one_leader_writes_and_a_successor_fences_the_old_one_out() {
-    let Some(etcd) = etcd::Etcd::start() else {
-        return;
-    };
+    let etcd = etcd::Etcd::start();
     let stores = [
         EtcdStore::connect(&settings(&etcd, "elect", "placer-a"))
             .await
@@ -209,11 +199,10 @@ async fn one_leader_writes_and_a_successor_fences_the_old_one_out() {
     ));
 }
 
+#[ignore = "needs etcd"]
 #[tokio::test]
 async fn a_cluster_with_authentication_takes_the_user_and_password_and_never_shows_it() {
-    let Some(etcd) = etcd::Etcd::start() else {
-        return;
-    };
+    let etcd = etcd::Etcd::start();
     etcd.enable_auth("root-password-1");
 
     let with = |user: Option<&str>, password: Option<&str>| {
@@ -253,12 +242,11 @@ async fn a_cluster_with_authentication_takes_the_user_and_password_and_never_sho
     assert!(load_json::<u32>(&anonymous, &key()).await.is_err());
 }
 
+#[ignore = "needs etcd"]
 #[tokio::test]
 async fn an_expired_token_is_replaced_without_the_caller_noticing() {
     // Tokens that expire after a second without use.
-    let Some(etcd) = etcd::Etcd::start_with(None, &["--auth-token-ttl=1"]) else {
-        return;
-    };
+    let etcd = etcd::Etcd::start_with(None, &["--auth-token-ttl=1"]);
     etcd.enable_auth("root-password-3");
     let mut with_user = settings(&etcd, "expiry", "a");
     with_user.username = Some("root".into());
@@ -285,13 +273,12 @@ async fn an_expired_token_is_replaced_without_the_caller_noticing() {
     ));
 }
 
+#[ignore = "needs etcd"]
 #[tokio::test]
 async fn a_member_that_cannot_be_reached_is_skipped_for_the_next() {
-    let Some(etcd) = etcd::Etcd::start() else {
-        return;
-    };
+    let etcd = etcd::Etcd::start();
     // Nothing listens on the first member's port.
-    let down = format!("127.0.0.1:{}", etcd::free_port());
+    let down = format!("127.0.0.1:{}", kit::free_port());
     let mut two = settings(&etcd, "members", "a");
     two.url = format!("etcd://{down},{}/members", etcd.endpoint())
         .parse()
@@ -323,11 +310,10 @@ async fn a_member_that_cannot_be_reached_is_skipped_for_the_next() {
     );
 }
 
+#[ignore = "needs etcd"]
 #[tokio::test]
 async fn a_member_that_never_answers_is_left_for_the_next_without_a_write_sent_twice() {
-    let Some(etcd) = etcd::Etcd::start() else {
-        return;
-    };
+    let etcd = etcd::Etcd::start();
     // Takes connections (the kernel completes them) and never answers.
     let silent = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
     let silent_at = silent.local_addr().unwrap();
@@ -361,13 +347,12 @@ async fn a_member_that_never_answers_is_left_for_the_next_without_a_write_sent_t
 }
 
 /// A CA, a server certificate for 127.0.0.1 and a client certificate
-/// (`client.pem`, `client.key`) made with the `openssl` command, or `None`
-/// without it (a failure with `PLACER_REQUIRE_BACKENDS=1`). Returns the
+/// (`client.pem`, `client.key`) made with the `openssl` command (a failure without it). Returns the
 /// CA's file and the server's certificate and key.
 fn certificates(
     dir: &std::path::Path,
-) -> Option<(std::path::PathBuf, std::path::PathBuf, std::path::PathBuf)> {
-    let binary = victoria::locate("openssl", "openssl")?;
+) -> (std::path::PathBuf, std::path::PathBuf, std::path::PathBuf) {
+    let binary = kit::locate("openssl", "openssl");
     let openssl = |args: &[&str]| {
         let out = std::process::Command::new(&binary)
             .args(args)
@@ -442,25 +427,20 @@ fn certificates(
         "basicConstraints=CA:FALSE\nkeyUsage=digitalSignature,keyEncipherment\n\
          extendedKeyUsage=clientAuth\n",
     );
-    Some((
+    (
         dir.join("ca.pem"),
         dir.join("server.pem"),
         dir.join("server.key"),
-    ))
+    )
 }
 
+#[ignore = "needs etcd and openssl"]
 #[tokio::test]
 async fn a_cluster_that_asks_for_client_certificates_takes_ours_and_refuses_none() {
     let certs = tempfile::tempdir().unwrap();
-    let Some((ca, cert, key_file)) = certificates(certs.path()) else {
-        return;
-    };
+    let (ca, cert, key_file) = certificates(certs.path());
     let trusted_ca = format!("--trusted-ca-file={}", ca.display());
-    let Some(etcd) =
-        etcd::Etcd::start_with(Some((cert, key_file)), &["--client-cert-auth", &trusted_ca])
-    else {
-        return;
-    };
+    let etcd = etcd::Etcd::start_with(Some((cert, key_file)), &["--client-cert-auth", &trusted_ca]);
     let mut with_certificate = settings(&etcd, "mtls", "a");
     with_certificate.ca_file = Some(ca.clone());
     with_certificate.cert_file = Some(certs.path().join("client.pem"));
@@ -488,15 +468,12 @@ async fn a_cluster_that_asks_for_client_certificates_takes_ours_and_refuses_none
     assert!(err.to_string().contains("go together"), "{err}");
 }
 
+#[ignore = "needs etcd and openssl"]
 #[tokio::test]
 async fn a_cluster_served_over_tls_is_reached_with_its_ca_and_refused_without() {
     let certs = tempfile::tempdir().unwrap();
-    let Some((ca, cert, key_file)) = certificates(certs.path()) else {
-        return;
-    };
-    let Some(etcd) = etcd::Etcd::start_with_tls(Some((cert, key_file))) else {
-        return;
-    };
+    let (ca, cert, key_file) = certificates(certs.path());
+    let etcd = etcd::Etcd::start_with_tls(Some((cert, key_file)));
     let mut trusted = settings(&etcd, "tls", "a");
     trusted.tls = true;
     trusted.ca_file = Some(ca);
@@ -523,13 +500,12 @@ async fn a_cluster_served_over_tls_is_reached_with_its_ca_and_refused_without() 
     assert!(plain, "plain HTTP reached a TLS-only etcd");
 }
 
+#[ignore = "needs etcd"]
 #[test]
 fn once_keeps_its_state_in_etcd_and_the_next_run_goes_on_from_it() {
-    let Some(etcd) = etcd::Etcd::start() else {
-        return;
-    };
-    let config = format!("{}\nsimulation:\n  seed: 7\n", common::default_config());
-    let workspace = common::Workspace::new(&config);
+    let etcd = etcd::Etcd::start();
+    let config = format!("{}\nsimulation:\n  seed: 7\n", kit::default_config());
+    let workspace = kit::Workspace::new(&config);
     let url = etcd.url("once");
     let env = [("PLACER_STATE_URL", url.as_str())];
     let points = |output: &std::process::Output| -> u64 {
@@ -577,13 +553,12 @@ fn walk(dir: &std::path::Path) -> Vec<String> {
         .collect()
 }
 
+#[ignore = "needs etcd"]
 #[test]
 fn a_dropped_apps_keys_are_moved_aside_so_a_new_app_of_that_name_starts_afresh() {
-    let Some(etcd) = etcd::Etcd::start() else {
-        return;
-    };
+    let etcd = etcd::Etcd::start();
     const TOKEN: &str = "FlyV1 fm2_test-token";
-    let runtime = common::runtime();
+    let runtime = kit::runtime();
     let api = runtime
         .block_on(placer_fly::fake::FakeMachinesApi::start("shop-web", TOKEN))
         .unwrap();
@@ -597,14 +572,14 @@ fn a_dropped_apps_keys_are_moved_aside_so_a_new_app_of_that_name_starts_afresh()
          fly:\n  org: acme\n  api_url: {}\n  retry:\n    max_attempts: 1\n",
         api.base_url()
     );
-    let workspace = common::Workspace::new(&config);
+    let workspace = kit::Workspace::new(&config);
     let url = etcd.url("fleet");
     let mut server = workspace.serve(
         &[],
         &[("FLY_API_TOKEN", TOKEN), ("PLACER_STATE_URL", url.as_str())],
     );
     server.wait_for_log("elected leader", Duration::from_secs(30));
-    common::trigger(&server);
+    kit::trigger(&server);
     let keys = |prefix: &str| etcd.keys(prefix);
     assert!(
         keys("/fleet/apps/shop-web/").contains(&"/fleet/apps/shop-web/engine_state_dry_run".into()),

@@ -1,8 +1,6 @@
 //! `once`, `check-config`, `--help` and refusals to start, end to end.
 
-mod common;
-
-use common::{default_config, Workspace, BINARY};
+use crate::kit::{default_config, Workspace, BINARY};
 
 fn stderr(output: &std::process::Output) -> String {
     String::from_utf8_lossy(&output.stderr).into_owned()
@@ -182,11 +180,7 @@ fn json_logs_go_to_stderr_and_the_log_file() {
 #[test]
 fn once_exits_non_zero_when_the_tick_fails_and_still_prints_the_report() {
     // A loopback port nobody listens on.
-    let port = std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port();
+    let port = crate::kit::free_port();
     let workspace = Workspace::new(&default_config());
     let url = format!("http://127.0.0.1:{port}");
     let output = workspace.run(

@@ -4,19 +4,11 @@
 //! without a reload. Screenshots at desktop and phone widths are left in
 //! `target/test-artifacts/`.
 
-mod common;
-
-#[path = "common/victoria.rs"]
-mod victoria;
-
-#[path = "common/browser.rs"]
-mod browser;
-
 use std::collections::BTreeSet;
 use std::time::Duration;
 
-use browser::Browser;
-use common::{client, default_config, get_json, trigger, Workspace};
+use crate::kit::browser::Browser;
+use crate::kit::{client, default_config, get_json, trigger, Workspace};
 use serde_json::Value;
 
 const WAIT: Duration = Duration::from_secs(30);
@@ -118,6 +110,7 @@ fn the_status_document_shows_regions_ticks_and_mode() {
     assert!(server.stop().success());
 }
 
+#[ignore = "needs chromium and chromedriver"]
 #[test]
 fn the_page_in_a_browser_maps_the_traffic_and_follows_new_ticks() {
     let workspace = Workspace::new(&default_config());
@@ -125,9 +118,7 @@ fn the_page_in_a_browser_maps_the_traffic_and_follows_new_ticks() {
     for _ in 0..4 {
         trigger(&server);
     }
-    let Some(browser) = Browser::start(1280, 800) else {
-        return;
-    };
+    let browser = Browser::start(1280, 800);
     browser.goto(&server.url("/"));
     browser.wait_until(
         "return document.querySelectorAll('#dots circle').length > 0",
@@ -234,6 +225,7 @@ fn the_page_in_a_browser_maps_the_traffic_and_follows_new_ticks() {
     assert!(server.stop().success());
 }
 
+#[ignore = "needs chromium and chromedriver"]
 #[test]
 fn with_several_apps_the_page_has_an_app_picker() {
     let config = format!("{}\nsimulation:\n  seed: 42\n  apps: 2\n", default_config());
@@ -247,9 +239,7 @@ fn with_several_apps_the_page_has_an_app_picker() {
     let status = get_json(&server.url("/api/status?app=sim-2"));
     assert_eq!(status["apps"], serde_json::json!(["sim-1", "sim-2"]));
     assert_eq!(status["recent_ticks"].as_array().unwrap().len(), 1);
-    let Some(browser) = Browser::start(1280, 800) else {
-        return;
-    };
+    let browser = Browser::start(1280, 800);
     browser.goto(&server.url("/"));
     browser.wait_until(
         "return !document.getElementById('app-picker').hidden && document.getElementById('app-select').options.length === 2",
@@ -272,14 +262,11 @@ fn with_several_apps_the_page_has_an_app_picker() {
     assert!(server.stop().success());
 }
 
+#[ignore = "needs chromium and chromedriver"]
 #[test]
 fn a_failed_tick_shows_in_red_with_its_reason() {
     // A loopback port nobody listens on: fetching traffic fails.
-    let port = std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port();
+    let port = crate::kit::free_port();
     let url = format!("http://127.0.0.1:{port}");
     let workspace = Workspace::new(&default_config());
     let mut server = workspace.serve(
@@ -291,9 +278,7 @@ fn a_failed_tick_shows_in_red_with_its_reason() {
     );
     let failed = client().post(server.url("/trigger")).send().unwrap();
     assert_eq!(failed.status(), 502);
-    let Some(browser) = Browser::start(1280, 800) else {
-        return;
-    };
+    let browser = Browser::start(1280, 800);
     browser.goto(&server.url("/"));
     let text = browser.wait_until(
         "const t = document.querySelector('#ticks li.tick.failed'); return t && t.textContent",

@@ -2,11 +2,9 @@
 //! `simulation.apps`, the `apps:` section with per-app overrides, `once`,
 //! `check-config`, the keyed endpoints, the `app` label, and hot reload.
 
-mod common;
-
 use std::time::Duration;
 
-use common::{client, default_config, get_json, Workspace};
+use crate::kit::{self, client, default_config, get_json, Workspace};
 
 fn stdout(output: &std::process::Output) -> String {
     String::from_utf8_lossy(&output.stdout).into_owned()
@@ -206,7 +204,7 @@ fn endpoints_answer_per_app_and_for_all() {
         assert!(error.contains("config/config.yml:9"), "{error}");
         assert!(error.contains("apps.shop-web.traffic_treshold"), "{error}");
     }
-    let all = common::trigger(&server);
+    let all = kit::trigger(&server);
     assert!(floor(&all["shop-web"]) >= 80.0, "{all}");
     assert!(floor(&all["blog"]) < 80.0, "{all}");
 
@@ -219,7 +217,7 @@ fn endpoints_answer_per_app_and_for_all() {
         "changed; the new settings apply from the next tick",
         Duration::from_secs(10),
     );
-    let all = common::trigger(&server);
+    let all = kit::trigger(&server);
     assert_eq!(floor(&all["shop-web"]), 500.0, "{all}");
     assert!(floor(&all["blog"]) < 80.0, "{all}");
     assert!(server.stop().success());

@@ -1,8 +1,6 @@
 //! `recommend` end to end with the built binary, on generated traces.
 
-mod common;
-
-use common::{gen_trace, Workspace};
+use crate::kit::{gen_trace, Workspace};
 use serde_json::Value;
 
 fn stderr(output: &std::process::Output) -> String {

@@ -4,19 +4,13 @@
 //! machine budget, one whose traffic source is down — and every query of
 //! every panel must parse and return data.
 
-mod common;
-
-#[path = "common/victoria.rs"]
-mod victoria;
-
 use std::collections::BTreeSet;
 use std::path::Path;
-use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
-use common::{client, default_config, Server, Workspace};
+use crate::kit::prometheus::Prometheus;
+use crate::kit::{client, default_config, free_port, Workspace};
 use serde_json::Value;
-use victoria::locate;
 
 /// Metrics that have series only after a rare event (a region the backend
 /// could not deploy): their queries must parse, and the family must be
@@ -63,90 +57,9 @@ fn metric_names(expr: &str) -> BTreeSet<String> {
     names
 }
 
-struct Prometheus {
-    child: Child,
-    url: String,
-    _dir: tempfile::TempDir,
-}
-
-impl Prometheus {
-    fn start(targets: &[&Server]) -> Option<Prometheus> {
-        let binary = locate("prometheus", "prometheus")?;
-        let dir = tempfile::tempdir().unwrap();
-        let targets: Vec<String> = targets
-            .iter()
-            .map(|server| format!("'{}'", server.base.trim_start_matches("http://")))
-            .collect();
-        let config = format!(
-            "global:\n  scrape_interval: 1s\n  evaluation_interval: 1s\nscrape_configs:\n  - job_name: fly-placer\n    static_configs:\n      - targets: [{}]\n",
-            targets.join(", ")
-        );
-        std::fs::write(dir.path().join("prometheus.yml"), config).unwrap();
-        let port = std::net::TcpListener::bind("127.0.0.1:0")
-            .unwrap()
-            .local_addr()
-            .unwrap()
-            .port();
-        let child = Command::new(binary)
-            .arg(format!(
-                "--config.file={}",
-                dir.path().join("prometheus.yml").display()
-            ))
-            .arg(format!(
-                "--storage.tsdb.path={}",
-                dir.path().join("data").display()
-            ))
-            .arg(format!("--web.listen-address=127.0.0.1:{port}"))
-            .arg("--log.level=warn")
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .unwrap();
-        let prometheus = Prometheus {
-            child,
-            url: format!("http://127.0.0.1:{port}"),
-            _dir: dir,
-        };
-        let deadline = Instant::now() + Duration::from_secs(60);
-        while !client()
-            .get(format!("{}/-/ready", prometheus.url))
-            .send()
-            .is_ok_and(|r| r.status().is_success())
-        {
-            assert!(Instant::now() < deadline, "Prometheus did not start");
-            std::thread::sleep(Duration::from_millis(200));
-        }
-        Some(prometheus)
-    }
-
-    /// Runs an instant query: its result, or the error Prometheus gave.
-    fn query(&self, expr: &str) -> Result<Vec<Value>, String> {
-        let answer: Value = client()
-            .get(format!("{}/api/v1/query", self.url))
-            .query(&[("query", expr)])
-            .send()
-            .unwrap()
-            .json()
-            .unwrap();
-        if answer["status"] != "success" {
-            return Err(format!("{}: {}", answer["errorType"], answer["error"]));
-        }
-        Ok(answer["data"]["result"]
-            .as_array()
-            .cloned()
-            .unwrap_or_default())
-    }
-}
-
-impl Drop for Prometheus {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
 const EVERY_SECOND: &str = "\nservice:\n  interval: 1s\n";
 
+#[ignore = "needs prometheus"]
 #[test]
 fn every_panel_query_parses_and_returns_data_from_a_scraped_fly_placer() {
     let dashboard = dashboard();
@@ -178,11 +91,7 @@ fn every_panel_query_parses_and_returns_data_from_a_scraped_fly_placer() {
     );
     let mut latency_server = latency.serve(&[], &[]);
     // A traffic source that is down: failed ticks and errors.
-    let port = std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port();
+    let port = free_port();
     let down = Workspace::new(&format!("{}{EVERY_SECOND}", default_config()));
     let url = format!("http://127.0.0.1:{port}");
     let mut down_server = down.serve(
@@ -193,10 +102,7 @@ fn every_panel_query_parses_and_returns_data_from_a_scraped_fly_placer() {
         ],
     );
 
-    let Some(prometheus) = Prometheus::start(&[&threshold_server, &latency_server, &down_server])
-    else {
-        return;
-    };
+    let prometheus = Prometheus::start(&[&threshold_server, &latency_server, &down_server]);
     // A config change applied, then one rejected.
     threshold_server.wait_for_log("tick", Duration::from_secs(30));
     threshold.write(

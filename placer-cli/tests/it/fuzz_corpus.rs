@@ -8,13 +8,13 @@
 
 use std::panic::{catch_unwind, AssertUnwindSafe};
 
-#[path = "../../fuzz/checks/corpus.rs"]
+#[path = "../../../fuzz/checks/corpus.rs"]
 mod corpus;
 
 // The target's own checks, shared from fuzz/checks/.
-#[path = "../../fuzz/checks/config_cli.rs"]
+#[path = "../../../fuzz/checks/config_cli.rs"]
 mod config_cli;
-#[path = "../../fuzz/checks/config_error.rs"]
+#[path = "../../../fuzz/checks/config_error.rs"]
 mod config_error;
 
 use config_cli::check_cli_config as check;

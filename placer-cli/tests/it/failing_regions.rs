@@ -1,17 +1,12 @@
-//! Regions that fail or are refused, end to end against a real
-//! VictoriaMetrics and the fake Fly Machines API: traffic labelled with a
-//! code Fly does not have, a region at capacity, and a machine a person
-//! made in a quiet region.
+//! Regions that fail or are refused, end to end against a fake Prometheus
+//! API and the fake Fly Machines API: traffic labelled with a code Fly does
+//! not have, a region at capacity, and a machine a person made in a quiet
+//! region.
 
-mod common;
-
-#[path = "common/victoria.rs"]
-mod victoria;
-
-use common::{client, Workspace};
+use crate::kit::fake_traffic::FakeTraffic;
+use crate::kit::{self, Workspace};
 use placer_fly::fake::{FakeMachinesApi, MachineSpec};
 use serde_json::{json, Value};
-use victoria::VictoriaMetrics;
 
 const APP: &str = "shop";
 const TOKEN: &str = "FlyV1 fm2_test-token";
@@ -35,7 +30,7 @@ fn workspace(api: &FakeMachinesApi) -> Workspace {
 }
 
 /// Runs `once`: its exit code, its report and its log.
-fn once(workspace: &Workspace, metrics: &VictoriaMetrics) -> (Option<i32>, Value, String) {
+fn once(workspace: &Workspace, metrics: &FakeTraffic) -> (Option<i32>, Value, String) {
     let env = [
         ("FLY_APP_NAME", APP),
         ("FLY_API_TOKEN", TOKEN),
@@ -57,11 +52,8 @@ fn creates(api: &FakeMachinesApi) -> usize {
 
 #[test]
 fn traffic_labelled_with_a_code_fly_does_not_have_is_never_deployed() {
-    let Some(metrics) = VictoriaMetrics::start() else {
-        return;
-    };
-    metrics.load_traffic(APP, &[("zzz", 5.0), ("iad", 1.0)]);
-    let runtime = common::runtime();
+    let runtime = kit::runtime();
+    let metrics = FakeTraffic::start(&runtime, &[("zzz", 5.0), ("iad", 1.0)]);
     let api = fake_app(&runtime);
     let workspace = workspace(&api);
     for _ in 0..2 {
@@ -81,11 +73,8 @@ fn traffic_labelled_with_a_code_fly_does_not_have_is_never_deployed() {
 
 #[test]
 fn a_region_at_capacity_does_not_block_the_others() {
-    let Some(metrics) = VictoriaMetrics::start() else {
-        return;
-    };
-    metrics.load_traffic(APP, &[("syd", 5.0), ("nrt", 3.0), ("iad", 1.0)]);
-    let runtime = common::runtime();
+    let runtime = kit::runtime();
+    let metrics = FakeTraffic::start(&runtime, &[("syd", 5.0), ("nrt", 3.0), ("iad", 1.0)]);
     let api = fake_app(&runtime);
     api.set_region_unavailable("syd", Some((422, "insufficient capacity in syd")));
     let workspace = workspace(&api);
@@ -135,11 +124,8 @@ fn a_region_at_capacity_does_not_block_the_others() {
 
 #[test]
 fn a_machine_a_person_made_in_a_quiet_region_is_a_skip_not_an_error() {
-    let Some(metrics) = VictoriaMetrics::start() else {
-        return;
-    };
-    metrics.load_traffic(APP, &[("iad", 5.0), ("lhr", 0.0)]);
-    let runtime = common::runtime();
+    let runtime = kit::runtime();
+    let metrics = FakeTraffic::start(&runtime, &[("iad", 5.0), ("lhr", 0.0)]);
     let api = fake_app(&runtime);
     // Not marked as fly-placer's: made by a person.
     api.add_machine(MachineSpec::new("lhr"));

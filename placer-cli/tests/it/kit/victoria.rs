@@ -1,34 +1,12 @@
 //! A real VictoriaMetrics on a free loopback port, loaded with a traffic
-//! series. Missing binary: a notice (or a failure with
-//! `PLACER_REQUIRE_BACKENDS=1`).
+//! series. Missing binary: a failure (tests that start it are ignored
+//! unless run with `--include-ignored`).
 #![allow(dead_code)] // each test file uses a different part
 
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
-pub const REQUIRE_BACKENDS: &str = "PLACER_REQUIRE_BACKENDS";
-
-/// Finds `binary` on `PATH`, or says why the test does not run.
-pub fn locate(binary: &str, package: &str) -> Option<std::path::PathBuf> {
-    let found = std::env::var_os("PATH").and_then(|paths| {
-        std::env::split_paths(&paths)
-            .map(|dir| dir.join(binary))
-            .find(|candidate| candidate.is_file())
-    });
-    if found.is_none() {
-        let message = format!(
-            "`{binary}` is not installed (Debian package `{package}`), so the end-to-end test against it did not run"
-        );
-        if matches!(
-            std::env::var(REQUIRE_BACKENDS).as_deref(),
-            Ok("1") | Ok("true")
-        ) {
-            panic!("{message}, and {REQUIRE_BACKENDS} is set");
-        }
-        eprintln!("NOTICE: {message}; set {REQUIRE_BACKENDS}=1 to make this a failure.");
-    }
-    found
-}
+use super::{free_port, locate};
 
 pub struct VictoriaMetrics {
     child: Child,
@@ -37,21 +15,17 @@ pub struct VictoriaMetrics {
 }
 
 impl VictoriaMetrics {
-    /// Starts it, or returns `None` when it is not installed.
-    pub fn start() -> Option<Self> {
+    /// Starts it; panics when it is not installed.
+    pub fn start() -> Self {
         Self::start_with(&[])
     }
 
     /// Starts it with `extra` command-line flags.
-    pub fn start_with(extra: &[&str]) -> Option<Self> {
-        let binary = locate("victoria-metrics", "victoria-metrics")?;
+    pub fn start_with(extra: &[&str]) -> Self {
+        let binary = locate("victoria-metrics", "victoria-metrics");
         for _ in 0..3 {
             let dir = tempfile::tempdir().unwrap();
-            let port = std::net::TcpListener::bind("127.0.0.1:0")
-                .unwrap()
-                .local_addr()
-                .unwrap()
-                .port();
+            let port = free_port();
             let log = std::fs::File::create(dir.path().join("vm.log")).unwrap();
             let child = Command::new(&binary)
                 .arg(format!("-httpListenAddr=127.0.0.1:{port}"))
@@ -74,7 +48,7 @@ impl VictoriaMetrics {
                 _dir: dir,
             };
             if server.wait_ready() {
-                return Some(server);
+                return server;
             }
         }
         panic!("VictoriaMetrics did not start");

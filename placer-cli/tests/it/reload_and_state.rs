@@ -1,11 +1,9 @@
 //! Hot reload of the config file and recovery from unusable state files,
 //! end to end.
 
-mod common;
-
 use std::time::Duration;
 
-use common::{default_config, get_json, trigger, Workspace};
+use crate::kit::{self, default_config, get_json, trigger, Workspace};
 
 fn deploy_threshold_floor(report: &serde_json::Value) -> f64 {
     report["regions"]
@@ -54,7 +52,7 @@ fn valid_change_applies_from_the_next_tick_and_a_bad_one_keeps_the_old_config() 
     assert!(error.contains("traffic_threshold"), "{error}");
     let still = trigger(&server);
     assert_eq!(deploy_threshold_floor(&still), 500.0);
-    let metrics = common::client()
+    let metrics = kit::client()
         .get(server.url("/metrics"))
         .send()
         .unwrap()
@@ -195,10 +193,7 @@ fn a_reload_that_names_another_app_is_rejected_and_the_app_stays() {
         "changed; the new settings apply from the next tick",
         Duration::from_secs(10),
     );
-    common::client()
-        .post(server.url("/trigger"))
-        .send()
-        .unwrap();
+    kit::client().post(server.url("/trigger")).send().unwrap();
     let rejected = server.wait_for_log("config change rejected", Duration::from_secs(10));
     assert!(
         rejected.contains("\"blog\" instead of \"shop\""),

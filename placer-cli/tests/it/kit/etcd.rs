@@ -1,7 +1,7 @@
 //! A real etcd on free loopback ports, which a test can stop, start again
 //! on the same ports and data, and pause, and look into or set up as an
-//! operator would through its JSON gateway. Missing binary: a notice (or a
-//! failure with `PLACER_REQUIRE_BACKENDS=1`).
+//! operator would through its JSON gateway. Missing binary: a failure (tests
+//! that start it are ignored unless run with `--include-ignored`).
 #![allow(dead_code)] // each test file uses a different part
 
 use std::io::{Read, Write};
@@ -13,7 +13,7 @@ use base64::engine::general_purpose::STANDARD;
 use base64::Engine as _;
 use serde_json::{json, Value};
 
-use super::victoria::locate;
+use super::{free_port, locate};
 
 pub struct Etcd {
     binary: PathBuf,
@@ -29,31 +29,23 @@ pub struct Etcd {
     dir: tempfile::TempDir,
 }
 
-pub fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
-
 impl Etcd {
-    /// Starts it, or returns `None` when it is not installed.
-    pub fn start() -> Option<Self> {
+    /// Starts it; panics when it is not installed.
+    pub fn start() -> Self {
         Self::start_with_tls(None)
     }
 
     /// Starts it with clients served over TLS with this certificate and
-    /// key, or returns `None` when it is not installed.
-    pub fn start_with_tls(tls: Option<(PathBuf, PathBuf)>) -> Option<Self> {
+    /// key; panics when it is not installed.
+    pub fn start_with_tls(tls: Option<(PathBuf, PathBuf)>) -> Self {
         Self::start_with(tls, &[])
     }
 
     /// Starts it with these flags besides the usual ones (and TLS as in
-    /// [`start_with_tls`](Self::start_with_tls)), or returns `None` when
-    /// it is not installed.
-    pub fn start_with(tls: Option<(PathBuf, PathBuf)>, args: &[&str]) -> Option<Self> {
-        let binary = locate("etcd", "etcd-server")?;
+    /// [`start_with_tls`](Self::start_with_tls)); panics when it is not
+    /// installed.
+    pub fn start_with(tls: Option<(PathBuf, PathBuf)>, args: &[&str]) -> Self {
+        let binary = locate("etcd", "etcd-server");
         let mut etcd = Etcd {
             binary,
             child: None,
@@ -65,7 +57,7 @@ impl Etcd {
             dir: tempfile::tempdir().unwrap(),
         };
         etcd.resume_process();
-        Some(etcd)
+        etcd
     }
 
     /// `host:port` of its client endpoint.

@@ -1,10 +1,8 @@
 //! `fly-placer serve` end to end: the real binary, on a free loopback port.
 
-mod common;
-
 use std::time::Duration;
 
-use common::{client, default_config, get_json, trigger, Workspace};
+use crate::kit::{client, default_config, get_json, trigger, Workspace};
 
 #[test]
 fn out_of_the_box_run_serves_the_seed_api_on_simulated_traffic() {
