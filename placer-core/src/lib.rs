@@ -73,6 +73,8 @@
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]
 
+mod setters;
+
 mod actuator;
 mod app_name;
 pub mod config;
@@ -84,7 +86,7 @@ mod history;
 mod memory;
 pub mod network;
 mod placer;
-pub mod planner;
+mod planner;
 pub mod policy;
 pub mod predictor;
 mod reason;
@@ -117,7 +119,7 @@ pub use network::{
     nearest_deployed, LatencyMatrixError, LatencyModel, RttTable, BASE_RTT_MS, RTT_MS_PER_KM,
     UNCATALOGUED_RTT_MS, UNSERVED_RTT_MS,
 };
-pub use placer::Placer;
+pub use placer::{Execution, Placer};
 pub use planner::Plan;
 pub use reason::Reason;
 pub use region::{Region, RegionError};

@@ -31,6 +31,7 @@ pub struct TrafficSnapshot {
 
 /// Why a snapshot could not be built.
 #[derive(Debug, Clone, PartialEq, thiserror::Error)]
+#[non_exhaustive]
 pub enum SnapshotError {
     /// A region label is not a valid region code.
     #[error(transparent)]

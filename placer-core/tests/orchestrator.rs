@@ -150,7 +150,7 @@ fn one_failed_region_does_not_stop_the_others() {
         .find(|a| a.decision.region == r("fra"))
         .unwrap();
     assert!(
-        matches!(&fra.outcome, Outcome::Error(m) if m.contains("capacity")),
+        matches!(&fra.outcome, Outcome::Failed(e) if e.to_string().contains("capacity")),
         "{fra:?}"
     );
     assert!(report.has_failed_actions());
@@ -232,12 +232,7 @@ fn one_action_per_tick() -> PlacerConfig {
 }
 
 fn unavailable(region: &Region) -> ActuatorError {
-    ActuatorError::RegionUnavailable {
-        backend: "fly",
-        region: *region,
-        reason: "HTTP 422: insufficient capacity".into(),
-        source: "insufficient capacity".into(),
-    }
+    ActuatorError::region_unavailable("fly", region, "HTTP 422: insufficient capacity")
 }
 
 /// An actuator whose deployment is `deployed`, that cannot deploy syd and

@@ -239,12 +239,9 @@ impl FlyError {
             },
         ) = (self.refuses_region(), region, &self)
         {
-            return ActuatorError::RegionUnavailable {
-                backend: crate::BACKEND,
-                region: *region,
-                reason: format!("HTTP {status}: {message}"),
-                source: Box::new(self),
-            };
+            let reason = format!("HTTP {status}: {message}");
+            return ActuatorError::region_unavailable(crate::BACKEND, region, reason)
+                .with_source(self);
         }
         let retry = if self.is_retryable() {
             Retry::Transient {

@@ -40,14 +40,12 @@ fn weeks(scenario: Scenario, weeks: u64) -> (Trace, Trace) {
 fn config(method: &str, min_region_saving: f64) -> PlacerConfig {
     let mut config = PlacerConfig::default().with_policy(PolicyName::LATENCY);
     config.machine_startup = Duration::from_secs(60 * STARTUP_TICKS as u64);
-    config.policy_settings.set(&ForecastSettings {
-        method: method.to_owned(),
-        ..ForecastSettings::default()
-    });
-    config.policy_settings.set(&LatencySettings {
-        min_region_saving,
-        ..LatencySettings::default()
-    });
+    config
+        .policy_settings
+        .set(&ForecastSettings::default().with_method(method.to_owned()));
+    config
+        .policy_settings
+        .set(&LatencySettings::default().with_min_region_saving(min_region_saving));
     config
 }
 

@@ -434,7 +434,7 @@ impl Metrics {
             let outcome = match action.outcome {
                 Outcome::Ok => "ok",
                 Outcome::DryRun => "dry_run",
-                Outcome::Error(_) => {
+                Outcome::Failed(_) => {
                     self.errors
                         .get_or_create(&StageLabels {
                             app: app.clone(),
@@ -444,6 +444,7 @@ impl Metrics {
                     "error"
                 }
                 Outcome::Skipped(_) => "skipped",
+                _ => "other",
             };
             let action = match action.decision.action {
                 Move::Deploy => "deploy",

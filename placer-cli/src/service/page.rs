@@ -328,10 +328,11 @@ fn tick(report: &TickReport) -> PageTick {
                 outcome: match &a.outcome {
                     Outcome::Ok => "ok".to_owned(),
                     Outcome::DryRun => "dry run".to_owned(),
-                    Outcome::Error(e) => format!("failed: {e}"),
+                    Outcome::Failed(e) => format!("failed: {e}"),
                     Outcome::Skipped(why) => format!("skipped: {why}"),
+                    other => format!("{other:?}"),
                 },
-                failed: matches!(a.outcome, Outcome::Error(_)),
+                failed: matches!(a.outcome, Outcome::Failed(_)),
             })
             .collect(),
         skipped: report.skipped.len(),

@@ -195,7 +195,7 @@ impl View {
             failed_actions: report
                 .actions
                 .iter()
-                .filter(|action| matches!(action.outcome, placer_core::Outcome::Error(_)))
+                .filter(|action| matches!(action.outcome, placer_core::Outcome::Failed(_)))
                 .count(),
         });
         let degraded = self.config_error.is_some()

@@ -28,6 +28,7 @@ pub use yaml::{
 /// How the engine decides its deploy and remove thresholds.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
+#[non_exhaustive]
 pub enum ThresholdMode {
     /// The seed's rule: deploy at `max(traffic_threshold, 1.1 × long)`,
     /// remove at `min(deployment_threshold, 0.9 × long)`.

@@ -13,6 +13,7 @@ pub use overrides::{overrides_from_yaml, ConfigOverrides};
 
 /// A config file that could not be used, with where the problem is.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
 pub enum ConfigError {
     /// The text is not valid YAML, or a value has the wrong type.
     #[error("{}: {message}", Place(.origin, *.line))]

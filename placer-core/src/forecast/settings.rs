@@ -36,6 +36,7 @@ use crate::PlacerConfig;
 /// ```
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
+#[non_exhaustive]
 pub struct ForecastSettings {
     /// The forecasting method: a name in [`FORECASTERS`] (`seasonal`, the
     /// default) or `none`, which turns forecasting off: the policies then
@@ -95,6 +96,14 @@ impl ForecastSettings {
 }
 
 const DAY: Duration = Duration::from_secs(24 * 3600);
+
+crate::setters::with_setters!(ForecastSettings {
+    with_method => method: String,
+    with_lead_time => lead_time: Option<Duration>,
+    with_bucket => bucket: Duration,
+    with_min_history => min_history: Duration,
+    with_warm_start => warm_start: Duration,
+});
 
 impl SettingsSection for ForecastSettings {
     const KEY: &'static str = "forecast";

@@ -140,7 +140,7 @@ fn a_week_of_traffic_in_35_regions_keeps_the_whole_engine_state_within_64_kib() 
                     crate::Move::Remove => deployed.remove(&decision.region),
                 };
             }
-            placer.commit(&plan, &done);
+            placer.commit(plan, done.into());
         }
     }
     assert!(placer.forecast_status().is_forecasting());

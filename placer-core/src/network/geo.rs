@@ -30,6 +30,7 @@ const CATALOG_CSV: &str = include_str!("../../data/fly-regions.csv");
 
 /// One Fly.io region and where it is.
 #[derive(Debug, Clone, PartialEq, Serialize)]
+#[non_exhaustive]
 pub struct RegionInfo {
     /// The region code, such as `fra`.
     pub code: Region,

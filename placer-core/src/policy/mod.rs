@@ -1,6 +1,6 @@
 //! Placement policies: given what the engine observed, propose moves.
 //!
-//! A policy only proposes. The [planner](crate::planner) then applies the
+//! A policy only proposes. The planner ([`Placer::decide`](crate::Placer::decide)) then applies the
 //! rules every policy shares — allowed/excluded/always-running lists,
 //! cooldowns, the last region, the action limit — so a new policy cannot
 //! break them.
@@ -78,7 +78,46 @@ pub struct PlanningView<'a> {
     pub now: Timestamp,
 }
 
-impl PlanningView<'_> {
+impl<'a> PlanningView<'a> {
+    /// A view made of its parts, e.g. to unit-test a policy's
+    /// [`propose`](PlacementPolicy::propose) with traffic of your choosing.
+    /// [`Placer::planning_view`](crate::Placer::planning_view) gives the
+    /// view the engine itself would hand the policy.
+    ///
+    /// ```
+    /// use std::collections::{BTreeMap, BTreeSet};
+    /// use placer_core::policy::{PlacementPolicy, PlanningView, PolicyMemory, ThresholdPolicy};
+    /// use placer_core::{Action, EngineState, PlacerConfig, RegionDetail, Timestamp};
+    ///
+    /// let config = PlacerConfig::default().with_sustain_ticks(1);
+    /// let state = EngineState::default();
+    /// let deployed = BTreeSet::from(["iad".parse().unwrap()]);
+    /// let regions = BTreeMap::from([
+    ///     ("iad".parse().unwrap(), RegionDetail::new(30.0, true).with_thresholds(50.0, 5.0)),
+    ///     ("fra".parse().unwrap(), RegionDetail::new(90.0, false).with_thresholds(50.0, 5.0)),
+    /// ]);
+    /// let now = Timestamp::from_unix_seconds(1_800_000_000);
+    /// let view = PlanningView::new(&config, &state, &deployed, &regions, now);
+    /// let wishes = ThresholdPolicy.propose(&view, &mut PolicyMemory::default());
+    /// let fra = wishes.iter().find(|wish| wish.region.as_str() == "fra").unwrap();
+    /// assert_eq!(fra.action, Action::Deploy);
+    /// ```
+    pub fn new(
+        config: &'a PlacerConfig,
+        state: &'a EngineState,
+        deployed: &'a BTreeSet<Region>,
+        regions: &'a BTreeMap<Region, RegionDetail>,
+        now: Timestamp,
+    ) -> Self {
+        PlanningView {
+            config,
+            state,
+            deployed,
+            regions,
+            now,
+        }
+    }
+
     /// True when the backend could not deploy `region` lately and it sits
     /// out its backoff (see [`RegionBackoff`](crate::RegionBackoff)): the
     /// planner will not deploy it this tick, so a policy plans without it.

@@ -192,16 +192,10 @@ fn reload_results_and_validity() {
 #[tokio::test]
 async fn exposes_the_machine_budget_and_what_its_period_has_spent() {
     let mut config = PlacerConfig::default().with_policy(placer_core::policy::PolicyName::LATENCY);
-    config
-        .policy_settings
-        .set(&placer_core::policy::LatencySettings {
-            budget: Some(MachineBudget {
-                machine_hours: 48.0,
-                starts: START,
-                ..MachineBudget::default()
-            }),
-            ..Default::default()
-        });
+    config.policy_settings.set(
+        &placer_core::policy::LatencySettings::default()
+            .with_budget(Some(MachineBudget::new(48.0).with_starts(START))),
+    );
     let (placer, _) = run(config, &[("iad", 10.0)], 31).await;
     let metrics = Metrics::new();
     metrics.add_app("shop", false);
