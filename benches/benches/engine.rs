@@ -10,7 +10,9 @@ use std::time::Duration;
 
 use placer_core::forecast::{ForecastSettings, NO_FORECAST};
 use placer_core::policy::PolicyName;
-use placer_core::{InMemoryActuator, LatencyModel, Placer, PlacerConfig, Region, ScriptedSource};
+use placer_core::{
+    network::LatencyModel, InMemoryActuator, Placer, PlacerConfig, Region, ScriptedSource,
+};
 use placer_lab::scenario::{self, Scenario};
 use placer_lab::{backtest, FixedK};
 

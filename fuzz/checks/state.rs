@@ -5,7 +5,7 @@ use std::collections::BTreeSet;
 use placer_core::config::ThresholdMode;
 use placer_core::policy::PolicyName;
 use placer_core::{
-    geo, Action, Decision, EngineState, Move, Placer, PlacerConfig, Region, Timestamp,
+    network::geo, Action, Decision, EngineState, Move, Placer, PlacerConfig, Region, Timestamp,
     TrafficSnapshot,
 };
 

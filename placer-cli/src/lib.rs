@@ -52,7 +52,7 @@ pub mod state_store;
 pub use cli::Cli;
 pub use commands::{run, EXIT_BAD_SETTINGS, EXIT_FAILURE, EXIT_LOCKED, EXIT_OK};
 pub use environment::Environment;
-pub use placer_core::Secret;
+pub use placer_core::secret::Secret;
 pub use placer_lab::{DeployedRegions, SimulatedSource};
 pub use runtime::{AppRunner, Inputs, Role, StartError, TickError, TickResult};
 pub use service::{serve, Service, CONFIG_POLL_INTERVAL};

@@ -93,7 +93,7 @@ pub enum ActuatorError {
     /// The backend cannot run the app in `region` for now: no capacity
     /// there, or the region is refused (unknown, closed to the app). The
     /// engine backs off from the region and plans without it until trying
-    /// again (see [`RegionBackoff`](crate::RegionBackoff)).
+    /// again (see [`RegionBackoff`](crate::state::RegionBackoff)).
     #[error("{backend} cannot deploy to {region}: {reason}")]
     RegionUnavailable {
         /// Which kind of actuator failed, e.g. `"fly"`.
@@ -202,7 +202,7 @@ impl ActuatorError {
     /// The backend cannot run the app in `region` for now (no capacity
     /// there, or the region is closed to the app), in its own words
     /// `reason`. A deploy that fails with it puts the region in a backoff
-    /// (see [`RegionBackoff`](crate::RegionBackoff)).
+    /// (see [`RegionBackoff`](crate::state::RegionBackoff)).
     ///
     /// ```
     /// use placer_core::ActuatorError;

@@ -14,8 +14,8 @@ use std::collections::{BTreeMap, BTreeSet};
 use crate::policy::{PlacementPolicy, PlanningView, PolicyMemory, PolicyName};
 use crate::report::RegionDetail;
 use crate::{
-    geo, Action, Decision, EngineState, Move, PlacerConfig, Reason, Region, RegionState,
-    Thresholds, Timestamp,
+    network::geo, state::RegionState, thresholds::Thresholds, Action, Decision, EngineState, Move,
+    PlacerConfig, Reason, Region, Timestamp,
 };
 
 /// What the planner decided for one tick.

@@ -191,7 +191,7 @@ pub struct TickReport {
     /// Why the tick could not observe or plan, if it could not.
     pub error: Option<TickError>,
     /// Regions in the traffic that are not Fly regions (not in the
-    /// [catalog](crate::geo::catalog)): their traffic was ignored. Left out
+    /// [catalog](crate::network::geo::catalog)): their traffic was ignored. Left out
     /// of the JSON when empty.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub ignored_regions: Vec<Region>,
@@ -232,7 +232,7 @@ impl FailedStage {
 /// the error itself.
 ///
 /// ```
-/// use placer_core::{FailedStage, MetricsError, TickError};
+/// use placer_core::{report::FailedStage, MetricsError, report::TickError};
 ///
 /// let error = TickError::new(
 ///     FailedStage::FetchingTraffic,
@@ -355,5 +355,37 @@ impl TickReport {
         self.actions
             .iter()
             .any(|action| matches!(action.outcome, Outcome::Failed(_)))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::Reason;
+
+    #[test]
+    fn a_failed_action_is_written_as_its_error_message_and_read_back() {
+        let fra: Region = "fra".parse().unwrap();
+        let error = ActuatorError::region_unavailable("fly", &fra, "HTTP 422: no capacity");
+        let failed = ActionOutcome::new(
+            Decision::new(fra, Move::Deploy, Reason::NoData),
+            Outcome::Failed(error),
+        );
+        let json = serde_json::to_value(&failed).unwrap();
+        assert_eq!(
+            json["outcome"],
+            serde_json::json!({"error": "fly cannot deploy to fra: HTTP 422: no capacity"})
+        );
+        let read: ActionOutcome = serde_json::from_value(json).unwrap();
+        assert_eq!(read, failed);
+        let Outcome::Failed(error) = &read.outcome else {
+            panic!("{read:?}");
+        };
+        assert!(matches!(error, ActuatorError::Reported { .. }));
+        assert_eq!(serde_json::to_value(Outcome::DryRun).unwrap(), "dry_run");
+        assert_eq!(
+            serde_json::to_value(Outcome::Skipped("last machine".into())).unwrap(),
+            serde_json::json!({"skipped": "last machine"})
+        );
     }
 }

@@ -35,7 +35,7 @@ pub struct TrafficSnapshot {
 pub enum SnapshotError {
     /// A region label is not a valid region code.
     #[error(transparent)]
-    InvalidRegion(#[from] crate::RegionError),
+    InvalidRegion(#[from] crate::region::RegionError),
     /// A count is NaN or infinite.
     #[error("request count for region {region} is not a finite number ({value})")]
     NotFinite {

@@ -10,7 +10,9 @@ use crate::config::ThresholdMode;
 use crate::forecast::ForecastState;
 use crate::policy::{PolicyMemory, PolicyName};
 use crate::predictor::Averages;
-use crate::{Action, Move, PlacerConfig, Region, RegionHistory, Timestamp, TrafficSnapshot};
+use crate::{
+    history::RegionHistory, Action, Move, PlacerConfig, Region, Timestamp, TrafficSnapshot,
+};
 
 mod backoff;
 pub use backoff::{RegionBackoff, FIRST_BACKOFF, MAX_BACKOFF};
@@ -136,7 +138,7 @@ impl EngineState {
     /// result to [`Placer::with_state`](crate::Placer::with_state).
     ///
     /// ```
-    /// use placer_core::{EngineState, Placer, PlacerConfig, StateError};
+    /// use placer_core::{EngineState, Placer, PlacerConfig, state::StateError};
     ///
     /// let placer = Placer::new(PlacerConfig::default()).unwrap();
     /// let saved = placer.state().to_json();

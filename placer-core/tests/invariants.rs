@@ -9,8 +9,9 @@ use async_trait::async_trait;
 use futures::executor::block_on;
 use placer_core::config::ThresholdMode;
 use placer_core::{
-    Action, ActuatorError, InMemoryActuator, Outcome, Placer, PlacerConfig, Region, RegionActuator,
-    ScriptedSource, TickReport, Timestamp, TrafficSnapshot, FIRST_BACKOFF, MAX_BACKOFF,
+    state::FIRST_BACKOFF, state::MAX_BACKOFF, Action, ActuatorError, InMemoryActuator, Outcome,
+    Placer, PlacerConfig, Region, RegionActuator, ScriptedSource, TickReport, Timestamp,
+    TrafficSnapshot,
 };
 use proptest::prelude::*;
 use proptest::sample::subsequence;

@@ -4,7 +4,7 @@
 use std::fmt;
 use std::time::Duration;
 
-use placer_core::{ActuatorError, Region, Retry};
+use placer_core::{actuator::Retry, ActuatorError, Region};
 
 /// The Machines API call that failed.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -10,7 +10,7 @@ use std::time::Duration;
 use futures::executor::block_on;
 use placer_core::forecast::{ForecastSettings, NO_FORECAST};
 use placer_core::policy::{LatencySettings, PolicyName};
-use placer_core::{LatencyModel, PlacerConfig, Region};
+use placer_core::{network::LatencyModel, PlacerConfig, Region};
 use placer_lab::quality::{self, QualityOptions};
 use placer_lab::scenario::{self, Scenario};
 use placer_lab::{backtest, QualityReport, Timeline, Trace};

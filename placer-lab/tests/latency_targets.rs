@@ -7,7 +7,7 @@ use std::time::Duration;
 
 use futures::executor::block_on;
 use placer_core::policy::{LatencySettings, MachineBudget, PolicyName};
-use placer_core::{LatencyModel, PlacerConfig, Region};
+use placer_core::{network::LatencyModel, PlacerConfig, Region};
 use placer_lab::quality::{self, QualityOptions};
 use placer_lab::scenario::{self, Scenario};
 use placer_lab::{backtest, QualityReport, Timeline, Trace};

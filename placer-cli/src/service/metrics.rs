@@ -11,9 +11,8 @@ use std::sync::atomic::AtomicU64;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use placer_core::policy::MachineBudget;
-use placer_core::policy::MachineTime;
-use placer_core::{FailedStage, Move, Outcome, Reason, Region, RegionDetail, TickReport};
+use placer_core::policy::BudgetUse;
+use placer_core::{report::FailedStage, Move, Outcome, Reason, Region, RegionDetail, TickReport};
 use prometheus_client::collector::Collector;
 use prometheus_client::encoding::{DescriptorEncoder, EncodeLabelSet};
 use prometheus_client::metrics::counter::Counter;
@@ -372,12 +371,7 @@ impl Metrics {
 
     /// Records the machine budget in force and what its current period has
     /// spent (both 0 without a budget).
-    pub fn observe_budget(
-        &self,
-        app: &str,
-        budget: Option<&MachineBudget>,
-        spent: Option<&MachineTime>,
-    ) {
+    pub fn observe_budget(&self, app: &str, budget: Option<&BudgetUse>) {
         let labels = app_labels(app);
         let Some(budget) = budget else {
             self.budget.get_or_create(&labels).set(0.0);
@@ -387,7 +381,7 @@ impl Metrics {
         self.budget.get_or_create(&labels).set(budget.machine_hours);
         self.budget_spent
             .get_or_create(&labels)
-            .set(spent.map_or(0.0, |spent| spent.machine_seconds / 3600.0));
+            .set(budget.spent_machine_hours);
     }
 
     /// Records a finished tick: its report, how long it took, and the

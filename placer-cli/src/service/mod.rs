@@ -39,7 +39,6 @@ use crate::runtime::{
 use crate::state_store::{self, Leadership};
 use crate::Secret;
 use metrics::Metrics;
-use placer_core::policy::{LatencyMemory, LatencySettings, PolicyName};
 use reload::Reloader;
 use status::{Health, StateDocument, TrafficDocument};
 
@@ -813,21 +812,8 @@ impl Host for Service {
         }
         self.metrics
             .observe_tick(app, tick.report, tick.took, tick.deployment);
-        self.metrics.observe_budget(
-            app,
-            tick.placer
-                .config()
-                .policy_settings
-                .get::<LatencySettings>()
-                .budget
-                .as_ref(),
-            tick.placer
-                .state()
-                .policy_memory(&PolicyName::LATENCY)
-                .load::<LatencyMemory>()
-                .machine_time
-                .as_ref(),
-        );
+        self.metrics
+            .observe_budget(app, tick.placer.policy_summary().budget.as_ref());
     }
 }
 

@@ -6,7 +6,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::path::PathBuf;
 
 use placer_core::predictor::Averages;
-use placer_core::{Action, Region, RegionBackoff, Timestamp};
+use placer_core::{state::RegionBackoff, Action, Region, Timestamp};
 use serde::Serialize;
 
 use crate::runtime::View;

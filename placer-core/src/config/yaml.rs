@@ -418,7 +418,7 @@ fn line_of_key(text: &str, key: &str) -> Option<usize> {
 fn closest(key: &str, known: &[&'static str]) -> Option<&'static str> {
     known
         .iter()
-        .map(|candidate| (strsim::levenshtein(key, candidate), *candidate))
+        .map(|candidate| (crate::text::edit_distance(key, candidate), *candidate))
         .filter(|(distance, candidate)| *distance <= 3.max(candidate.len() / 4))
         .min()
         .map(|(_, candidate)| candidate)

@@ -145,7 +145,7 @@ fn strsim_hint(method: &str) -> String {
         .iter()
         .map(|entry| entry.name())
         .chain([NO_FORECAST])
-        .filter(|name| strsim::jaro_winkler(method, name) > 0.8)
+        .filter(|name| crate::text::edit_distance(method, name) <= 2.max(name.len() / 3))
         .map(|name| format!(" (did you mean `{name}`?)"))
         .next()
         .unwrap_or_default()

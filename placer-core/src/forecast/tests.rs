@@ -6,7 +6,7 @@ use proptest::prelude::*;
 
 use super::*;
 use crate::policy::PolicyName;
-use crate::{geo, EngineState, Placer, PlacerConfig, Region, Timestamp, TrafficSnapshot};
+use crate::{network::geo, EngineState, Placer, PlacerConfig, Region, Timestamp, TrafficSnapshot};
 
 const MINUTE: Duration = Duration::from_secs(60);
 const HOUR: Duration = Duration::from_secs(3600);

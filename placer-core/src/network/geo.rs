@@ -4,10 +4,10 @@
 //! The catalog is compiled into the crate (from `data/fly-regions.csv`), so
 //! looking a region up never touches the file system. Regions Fly adds later
 //! are simply absent until the table is updated; callers decide what an
-//! uncatalogued region means (see [`crate::LatencyModel`]).
+//! uncatalogued region means (see [`crate::network::LatencyModel`]).
 //!
 //! ```
-//! use placer_core::geo;
+//! use placer_core::network::geo;
 //!
 //! let fra = geo::region_info(&"fra".parse().unwrap()).unwrap();
 //! let ams = geo::region_info(&"ams".parse().unwrap()).unwrap();

@@ -7,10 +7,12 @@ use std::sync::Arc;
 use crate::config::InvalidConfig;
 use crate::forecast::{ForecastSettings, ForecastStatus, WarmStart, BACKFILL_STEP};
 use crate::planner::{self, Plan, PlanInput};
-use crate::policy::{PlacementPolicy, PlanningView, PolicyContext, PolicyEntry, PolicyName};
+use crate::policy::{
+    PlacementPolicy, PlanningView, PolicyContext, PolicyEntry, PolicyName, PolicySummary,
+};
 use crate::{
-    geo, EngineState, LatencyModel, MetricsError, MetricsSource, PlacerConfig, Region, Timestamp,
-    TrafficSnapshot,
+    network::geo, network::LatencyModel, EngineState, MetricsError, MetricsSource, PlacerConfig,
+    Region, Timestamp, TrafficSnapshot,
 };
 
 mod steps;
@@ -185,6 +187,13 @@ impl Placer {
         self.policy.name()
     }
 
+    /// What the policy says about its state (its machine budget and what
+    /// is spent of it, say): see [`PlacementPolicy::summary`].
+    pub fn policy_summary(&self) -> PolicySummary {
+        let memory = self.state.policy_memory(&self.policy.name());
+        self.policy.summary(&self.config, &memory)
+    }
+
     /// Replaces the config from the next tick on (hot reload). History is
     /// kept; points beyond the new windows are dropped. A policy given with
     /// [`with_policy`](Self::with_policy) stays.
@@ -243,7 +252,7 @@ impl Placer {
     /// assert_eq!(placer.state().last_observation(), Some(now));
     /// ```
     ///
-    /// Regions that are not in Fly's [catalog](crate::geo::catalog) (a
+    /// Regions that are not in Fly's [catalog](crate::network::geo::catalog) (a
     /// mislabelled series such as `zzz`) are ignored: never recorded, never
     /// deployed, and listed in [`ignored_regions`](Self::ignored_regions).
     ///

@@ -143,7 +143,7 @@ impl Placer {
     /// with [`ActuatorError::RegionUnavailable`] puts its region in a
     /// backoff, and a change refused on purpose ([`Outcome::Skipped`]) is
     /// not asked for again for a while (see
-    /// [`RegionBackoff`](crate::RegionBackoff)). An action not carried out
+    /// [`RegionBackoff`](crate::state::RegionBackoff)). An action not carried out
     /// ([`Outcome::DryRun`], or [`Outcome::Failed`] otherwise) changed
     /// nothing, so it starts no cooldown.
     ///
@@ -252,7 +252,7 @@ impl Placer {
     /// slot to others); a change refused with [`ActuatorError::Refused`] is
     /// reported as [`Outcome::Skipped`], not as an error, and is not asked
     /// for again until its own backoff ends (see
-    /// [`RegionBackoff`](crate::RegionBackoff)).
+    /// [`RegionBackoff`](crate::state::RegionBackoff)).
     ///
     /// In dry-run, deploy and remove are only called on actuators that are
     /// [simulations](RegionActuator::is_simulation). Everything observed is

@@ -42,6 +42,7 @@ mod name;
 pub(crate) mod reason;
 mod registry;
 mod settings;
+mod summary;
 mod threshold;
 
 use std::collections::{BTreeMap, BTreeSet};
@@ -55,6 +56,7 @@ pub use name::PolicyName;
 pub use reason::PolicyReason;
 pub use registry::{PolicyContext, PolicyEntry, POLICIES};
 pub use settings::{PolicySettings, SettingsSection};
+pub use summary::{BudgetUse, PolicySummary};
 pub use threshold::{ThresholdPolicy, ThresholdReason};
 
 use crate::report::RegionDetail;
@@ -119,7 +121,7 @@ impl<'a> PlanningView<'a> {
     }
 
     /// True when the backend could not deploy `region` lately and it sits
-    /// out its backoff (see [`RegionBackoff`](crate::RegionBackoff)): the
+    /// out its backoff (see [`RegionBackoff`](crate::state::RegionBackoff)): the
     /// planner will not deploy it this tick, so a policy plans without it.
     pub fn unavailable(&self, region: &Region) -> bool {
         !self.deployed.contains(region)
@@ -188,4 +190,27 @@ pub trait PlacementPolicy: Send + Sync {
     fn plans_with_forecasts(&self) -> bool {
         false
     }
+
+    /// What the policy has to say about its state under `config`, given
+    /// the `memory` it kept: for a status page and a health endpoint,
+    /// which show it without knowing the policy. Default: nothing.
+    fn summary(&self, config: &PlacerConfig, memory: &PolicyMemory) -> PolicySummary {
+        let _ = (config, memory);
+        PolicySummary::default()
+    }
+}
+
+/// What the built-in policy `config` names says about its state in
+/// `state` (see [`PlacementPolicy::summary`]), for a reader that holds a
+/// config and a saved state but no [`Placer`](crate::Placer); empty when
+/// `config` names no built-in policy. A running engine answers with
+/// [`Placer::policy_summary`](crate::Placer::policy_summary).
+pub fn summary_of(config: &PlacerConfig, state: &EngineState) -> PolicySummary {
+    let Some(entry) = PolicyEntry::find(config.policy.as_str()) else {
+        return PolicySummary::default();
+    };
+    // The summary depends on the config and the memory, not on the model.
+    let model = std::sync::Arc::new(crate::network::LatencyModel::distance());
+    let policy = entry.build(&PolicyContext::new(config, &model));
+    policy.summary(config, &state.policy_memory(&entry.name()))
 }
