@@ -22,9 +22,9 @@ pub use steps::Execution;
 /// The placement engine: a validated config plus the state it has learnt.
 ///
 /// Each [`tick`](Self::tick) fetches traffic from a [`MetricsSource`], asks
-/// a [`RegionActuator`] what is deployed (the actuator is the truth), plans
+/// a [`RegionActuator`](crate::RegionActuator) what is deployed (the actuator is the truth), plans
 /// with the configured policy and the shared safety rules, carries the plan
-/// out (or, in dry-run, only reports it) and returns a [`TickReport`]. The
+/// out (or, in dry-run, only reports it) and returns a [`TickReport`](crate::TickReport). The
 /// caller supplies the time; the engine never reads a clock.
 ///
 /// ```
