@@ -10,7 +10,9 @@ use std::time::Duration;
 
 use placer_core::forecast::{ForecastSettings, NO_FORECAST};
 use placer_core::policy::PolicyName;
-use placer_core::{InMemoryActuator, LatencyModel, Placer, PlacerConfig, Region, ScriptedSource};
+use placer_core::{
+    network::LatencyModel, InMemoryActuator, Placer, PlacerConfig, Region, ScriptedSource,
+};
 use placer_lab::scenario::{self, Scenario};
 use placer_lab::{backtest, FixedK};
 
@@ -22,7 +24,7 @@ fn plan_35_regions(c: &mut Criterion) {
         group.bench_with_input(
             BenchmarkId::new("history", history),
             &placer,
-            |b, placer| b.iter(|| placer.plan(&deployed, tick_time(history), true)),
+            |b, placer| b.iter(|| placer.decide(&deployed, tick_time(history))),
         );
     }
     group.finish();
@@ -76,7 +78,7 @@ fn batch_of_apps(c: &mut Criterion) {
         b.iter(|| {
             placers
                 .iter()
-                .map(|placer| placer.plan(&deployed, tick_time(20), true).actions.len())
+                .map(|placer| placer.decide(&deployed, tick_time(20)).actions.len())
                 .sum::<usize>()
         })
     });
@@ -113,10 +115,9 @@ fn latency_tick_with_forecasts(c: &mut Criterion) {
     let mut group = c.benchmark_group("latency_tick_35_regions");
     for method in [NO_FORECAST, "seasonal"] {
         let mut config = config_with_history(20).with_policy(PolicyName::LATENCY);
-        config.policy_settings.set(&ForecastSettings {
-            method: method.to_owned(),
-            ..ForecastSettings::default()
-        });
+        config
+            .policy_settings
+            .set(&ForecastSettings::default().with_method(method.to_owned()));
         let mut placer = Placer::new(config).expect("valid config");
         let week: Vec<_> = (0..WEEK).map(|index| snapshot(index, 3)).collect();
         placer.warm_start(&week);

@@ -48,11 +48,9 @@ pub fn warmed_placer(history: usize, salt: u64) -> Placer {
 /// An engine with `config` that has seen `history` ticks of traffic.
 pub fn warmed_placer_with(config: PlacerConfig, history: usize, salt: u64) -> Placer {
     let mut placer = Placer::new(config).expect("valid config");
-    let mut state = placer.state().clone();
     for index in 0..history {
-        state.record(&snapshot(index, salt), placer.config());
+        placer.observe(&snapshot(index, salt));
     }
-    placer = Placer::with_state(placer.config().clone(), state).expect("valid config");
     placer
 }
 

@@ -4,7 +4,10 @@ use std::collections::BTreeSet;
 
 use placer_core::config::ThresholdMode;
 use placer_core::policy::PolicyName;
-use placer_core::{Action, Decision, EngineState, Move, Placer, PlacerConfig, Region, Timestamp};
+use placer_core::{
+    network::geo, Action, Decision, EngineState, Move, Placer, PlacerConfig, Region, Timestamp,
+    TrafficSnapshot,
+};
 
 /// Reads `data` as a persisted engine state: an accepted state reads back
 /// equal, and an engine resumed from it plans within the planner's rules
@@ -33,10 +36,20 @@ pub fn check_state(data: &[u8]) -> Result<(), String> {
         PlacerConfig::default().with_policy(PolicyName::LATENCY),
     ];
     for config in configs {
-        let placer = Placer::with_state(config.clone(), state.clone()).expect("a valid config");
+        // Resumed, the engine has no usable metrics until it observes.
+        let resumed = Placer::with_state(config.clone(), state.clone()).expect("a valid config");
+        let mut observed = resumed.clone();
+        let traffic = remembered.iter().map(|region| (region.as_str(), 1.0));
+        if let Ok(snapshot) = TrafficSnapshot::new(now, traffic) {
+            observed.observe(&snapshot);
+        }
+        // Traffic in a region outside Fly's catalog is ignored.
+        let usable = remembered
+            .iter()
+            .any(|region| geo::region_info(region).is_some());
         for deployed in [&last_deployed, &remembered] {
-            for metrics_usable in [true, false] {
-                let plan = placer.plan(deployed, now, metrics_usable);
+            for (placer, metrics_usable) in [(&observed, usable), (&resumed, false)] {
+                let plan = placer.decide(deployed, now);
                 check_plan(&plan.actions, deployed, &config, metrics_usable);
             }
         }

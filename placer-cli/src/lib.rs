@@ -29,7 +29,7 @@ pub use cli::{Cli, EXIT_BAD_SETTINGS, EXIT_FAILURE, EXIT_LOCKED, EXIT_OK};
 pub use commands::run;
 pub use config::environment::Environment;
 pub use config::file::parse as parse_config;
-pub use placer_core::Secret;
+pub use placer_core::secret::Secret;
 #[cfg(feature = "etcd")]
 pub use store::etcd::EtcdStore;
 pub use store::{

@@ -1,6 +1,7 @@
 //! The [`RegionActuator`] trait: what is deployed, and changing it.
 
 use std::collections::BTreeSet;
+use std::sync::Arc;
 use std::time::Duration;
 
 use async_trait::async_trait;
@@ -59,7 +60,11 @@ pub trait RegionActuator: Send + Sync {
 }
 
 /// Why a [`RegionActuator`] call failed.
-#[derive(Debug, thiserror::Error)]
+///
+/// It is cheap to clone (the underlying error is shared), and two errors
+/// are equal when their messages are: that is all a saved
+/// [`TickReport`](crate::TickReport) keeps of them.
+#[derive(Debug, Clone, thiserror::Error)]
 #[non_exhaustive]
 pub enum ActuatorError {
     /// The backend failed or refused the request.
@@ -71,7 +76,7 @@ pub enum ActuatorError {
         region: Option<Region>,
         /// The underlying error.
         #[source]
-        source: Box<dyn std::error::Error + Send + Sync>,
+        source: Arc<dyn std::error::Error + Send + Sync>,
         /// Whether trying again may help, as the backend judged it.
         retry: Retry,
     },
@@ -88,7 +93,7 @@ pub enum ActuatorError {
     /// The backend cannot run the app in `region` for now: no capacity
     /// there, or the region is refused (unknown, closed to the app). The
     /// engine backs off from the region and plans without it until trying
-    /// again (see [`RegionBackoff`](crate::RegionBackoff)).
+    /// again (see [`RegionBackoff`](crate::state::RegionBackoff)).
     #[error("{backend} cannot deploy to {region}: {reason}")]
     RegionUnavailable {
         /// Which kind of actuator failed, e.g. `"fly"`.
@@ -99,9 +104,24 @@ pub enum ActuatorError {
         reason: String,
         /// The underlying error.
         #[source]
-        source: Box<dyn std::error::Error + Send + Sync>,
+        source: Arc<dyn std::error::Error + Send + Sync>,
+    },
+    /// An error known only by its message: one read back from a saved
+    /// [`TickReport`](crate::TickReport).
+    #[error("{message}")]
+    Reported {
+        /// The error's message as it was reported.
+        message: String,
     },
 }
+
+impl PartialEq for ActuatorError {
+    fn eq(&self, other: &Self) -> bool {
+        self.to_string() == other.to_string()
+    }
+}
+
+impl Eq for ActuatorError {}
 
 fn region_suffix(region: &Option<Region>) -> String {
     match region {
@@ -154,8 +174,84 @@ impl ActuatorError {
         ActuatorError::Backend {
             backend,
             region: region.cloned(),
-            source: source.into(),
+            source: Arc::from(source.into()),
             retry: Retry::Never,
+        }
+    }
+
+    /// A failure that may go away if the same call is tried again (a
+    /// timeout, an HTTP 503): [`backend`](Self::backend) marked
+    /// [`transient`](Self::transient).
+    ///
+    /// ```
+    /// use placer_core::ActuatorError;
+    ///
+    /// let fra = "fra".parse().unwrap();
+    /// let err = ActuatorError::transient_failure("bot", Some(&fra), "timed out");
+    /// assert!(err.is_transient());
+    /// assert_eq!(err.to_string(), "bot failed for region fra: timed out");
+    /// ```
+    pub fn transient_failure(
+        backend: &'static str,
+        region: Option<&Region>,
+        source: impl Into<Box<dyn std::error::Error + Send + Sync>>,
+    ) -> Self {
+        Self::backend(backend, region, source).transient()
+    }
+
+    /// The backend cannot run the app in `region` for now (no capacity
+    /// there, or the region is closed to the app), in its own words
+    /// `reason`. A deploy that fails with it puts the region in a backoff
+    /// (see [`RegionBackoff`](crate::state::RegionBackoff)).
+    ///
+    /// ```
+    /// use placer_core::ActuatorError;
+    ///
+    /// let nrt = "nrt".parse().unwrap();
+    /// let err = ActuatorError::region_unavailable("bot", &nrt, "insufficient capacity");
+    /// assert_eq!(err.unavailable_region(), Some((&nrt, "insufficient capacity")));
+    /// assert_eq!(err.to_string(), "bot cannot deploy to nrt: insufficient capacity");
+    /// ```
+    pub fn region_unavailable(
+        backend: &'static str,
+        region: &Region,
+        reason: impl Into<String>,
+    ) -> Self {
+        let reason = reason.into();
+        ActuatorError::RegionUnavailable {
+            backend,
+            region: *region,
+            source: Arc::from(Box::<dyn std::error::Error + Send + Sync>::from(
+                reason.clone(),
+            )),
+            reason,
+        }
+    }
+
+    /// The same error with `source` as the underlying error, for a
+    /// [`Backend`](Self::Backend) or
+    /// [`RegionUnavailable`](Self::RegionUnavailable) one (the others have
+    /// none and are returned as they are).
+    pub fn with_source(
+        mut self,
+        source: impl Into<Box<dyn std::error::Error + Send + Sync>>,
+    ) -> Self {
+        match &mut self {
+            ActuatorError::Backend { source: slot, .. }
+            | ActuatorError::RegionUnavailable { source: slot, .. } => {
+                *slot = Arc::from(source.into());
+            }
+            ActuatorError::Refused { .. } | ActuatorError::Reported { .. } => {}
+        }
+        self
+    }
+
+    /// The change was refused to keep the app safe (see
+    /// [`Refused`](Self::Refused)).
+    pub fn refused(region: &Region, reason: impl Into<String>) -> Self {
+        ActuatorError::Refused {
+            region: *region,
+            reason: reason.into(),
         }
     }
 
@@ -184,7 +280,9 @@ impl ActuatorError {
     pub fn retry(&self) -> Retry {
         match self {
             ActuatorError::Backend { retry, .. } => *retry,
-            ActuatorError::Refused { .. } | ActuatorError::RegionUnavailable { .. } => Retry::Never,
+            ActuatorError::Refused { .. }
+            | ActuatorError::RegionUnavailable { .. }
+            | ActuatorError::Reported { .. } => Retry::Never,
         }
     }
 

@@ -105,6 +105,7 @@ impl PartialEq<Move> for Action {
 /// );
 /// ```
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[non_exhaustive]
 pub struct Decision<A = Action> {
     /// The region.
     pub region: Region,

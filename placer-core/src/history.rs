@@ -8,7 +8,7 @@ use serde::{Deserialize, Serialize};
 /// fixed number of points (the longest averaging window).
 ///
 /// ```
-/// use placer_core::RegionHistory;
+/// use placer_core::history::RegionHistory;
 ///
 /// let mut history = RegionHistory::default();
 /// for count in [1.0, 2.0, 3.0, 4.0] {

@@ -9,25 +9,41 @@
 //! [`Timestamp`]. That makes it easy to embed in an ops bot, to replay history
 //! through it, and to test.
 //!
-//! ## How a tick decides
-//! 1. **Observe**: fetch a [`TrafficSnapshot`] (a failed fetch ends the tick
-//!    with no action) and append it to each region's bounded [`RegionHistory`].
-//! 2. **Smooth**: a short and a long exponential moving average per region,
-//!    computed oldest to newest ([`predictor`]).
-//! 3. **Propose**: the configured [`policy`] proposes deploys and removes —
-//!    by default the seed's adaptive thresholds ([`Thresholds`]) plus a
-//!    sustained-traffic rule, so flat high traffic is served too.
-//! 4. **Guard**: the [`planner`] applies the shared rules: allowed, excluded and
-//!    always-running lists, per-region cooldown in both directions, never below
-//!    `min_regions`, no removal without usable metrics, and at most
-//!    `max_actions_per_tick` moves.
-//! 5. **Apply and report**: carry the plan out (in dry-run only on simulating
-//!    actuators) and return a [`TickReport`] in the seed's JSON shape.
+//! ## Dry run is the default
+//! [`PlacerConfig::default()`] has `dry_run: true`. In dry-run the engine
+//! never asks a real actuator to change anything: with one whose
+//! [`is_simulation`](RegionActuator::is_simulation) is false (the default,
+//! and what a Fly actuator answers) every planned deploy and remove is
+//! reported as [`Outcome::DryRun`] and only
+//! [`deployed_regions`](RegionActuator::deployed_regions) is called. A
+//! simulating actuator (such as [`InMemoryActuator`]) is changed in dry-run
+//! too, since that changes nothing real. Call
+//! [`with_dry_run(false)`](PlacerConfig::with_dry_run) to let the engine
+//! change a real deployment.
 //!
-//! [`Placer::tick`] does all of this. A bot that does its own I/O uses the
-//! steps under it: [`Placer::observe`] a snapshot, [`Placer::decide`]
-//! against a deployment (pure: ask "what would you do?" as often as you
-//! like), carry out what you choose, then [`Placer::commit`] the outcomes.
+//! ## How a tick decides
+//! [`Placer::tick`] is four public steps, in order; a bot that does its own
+//! I/O calls them itself and gets exactly the decisions and the
+//! [`TickReport`] `tick` would give:
+//!
+//! 1. [`Placer::observe`] a [`TrafficSnapshot`]: appended to each region's
+//!    bounded history, with a short and a long exponential moving average
+//!    ([`predictor`]).
+//! 2. [`Placer::decide`] against the deployment: the configured [`policy`]
+//!    proposes deploys and removes (by default the seed's adaptive
+//!    thresholds plus a sustained-traffic rule), and the shared rules guard
+//!    them: allowed, excluded and always-running lists, per-region cooldown,
+//!    regions the backend could not deploy lately, never below
+//!    `min_regions`, no removal without usable metrics, and at most
+//!    `max_actions_per_tick` moves. Pure: ask as often as you like.
+//! 3. [`Placer::execute`] the [`Plan`] with an actuator (see dry run above):
+//!    one failed action does not stop the others, and a removal is held back
+//!    when a deploy it counted on to keep `min_regions` failed.
+//! 4. [`Placer::commit`] the [`Execution`]: cooldowns, the policy's memory,
+//!    and a backoff for a region the backend could not deploy
+//!    ([`ActuatorError::RegionUnavailable`]) or a change it refused; it
+//!    returns the [`TickReport`], in the seed's JSON shape.
+//!
 //! A policy of your own plugs in with [`Placer::with_policy`] (see
 //! [`policy`]).
 //!
@@ -68,66 +84,69 @@
 //! ```
 //!
 //! Persist [`Placer::state`] ([`EngineState::to_json`]; it is versioned) to
-//! resume after a restart: [`EngineState::from_json`] (a [`StateError`]
-//! when it cannot) and [`Placer::with_state`].
+//! resume after a restart: [`EngineState::from_json`] (a
+//! [`StateError`](state::StateError) when it cannot) and
+//! [`Placer::with_state`].
+//!
+//! ## Where things are
+//! The crate root holds what a tick needs; the modules hold the rest:
+//! [`actuator`] (retry advice), [`memory`] (the in-memory backends),
+//! [`report`], [`state`] (backoffs, per-region state), [`network`] (the
+//! region catalog and round-trip times), [`config`], [`policy`],
+//! [`forecast`] and [`wrap`] (retry, rate limit and read-only wrappers for
+//! any actuator).
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]
 
-mod actuator;
-mod app_name;
+mod setters;
+
+pub mod actuator;
+pub mod app_name;
 pub mod config;
 #[cfg(feature = "conformance")]
 pub mod conformance;
 mod decision;
 pub mod forecast;
-mod history;
-mod memory;
+pub mod history;
+pub mod memory;
 pub mod network;
 mod placer;
-pub mod planner;
+mod planner;
 pub mod policy;
 pub mod predictor;
-mod reason;
-mod region;
-mod report;
-mod secret;
-mod snapshot;
+pub mod reason;
+pub mod region;
+pub mod report;
+pub mod secret;
+pub mod snapshot;
 mod source;
-mod state;
+pub mod state;
 #[cfg(test)]
 mod test_support;
-mod thresholds;
-mod time;
+mod text;
+pub mod thresholds;
+pub mod time;
 pub mod wrap;
 
-pub use actuator::{ActuatorError, RegionActuator, Retry};
-pub use app_name::{AppName, AppNameError};
+pub use actuator::{ActuatorError, RegionActuator};
+pub use app_name::AppName;
 /// Re-exported so a [`MetricsSource`] or [`RegionActuator`] can be
 /// implemented without adding `async-trait` to your own dependencies.
 pub use async_trait::async_trait;
-#[cfg(feature = "yaml")]
-pub use config::ConfigError;
 pub use config::PlacerConfig;
 pub use decision::{Action, Decision, Move};
-pub use history::RegionHistory;
-pub use memory::{ActuatorCall, InMemoryActuator, ScriptedSource};
-pub use network::geo;
-pub use network::geo::RegionInfo;
-pub use network::{
-    nearest_deployed, LatencyMatrixError, LatencyModel, RttTable, BASE_RTT_MS, RTT_MS_PER_KM,
-    UNCATALOGUED_RTT_MS, UNSERVED_RTT_MS,
-};
-pub use placer::Placer;
+pub use memory::{InMemoryActuator, ScriptedSource};
+pub use placer::{Execution, Placer};
 pub use planner::Plan;
 pub use reason::Reason;
-pub use region::{Region, RegionError};
-pub use report::{ActionOutcome, FailedStage, Outcome, RegionDetail, TickError, TickReport};
-pub use secret::{Secret, REDACTED};
-pub use snapshot::{SnapshotError, TrafficSnapshot};
+pub use region::Region;
+pub use report::{ActionOutcome, Outcome, RegionDetail, TickReport};
+pub use snapshot::TrafficSnapshot;
 pub use source::{MetricsError, MetricsSource};
-pub use state::{
-    EngineState, LastAction, RegionBackoff, RegionState, StateError, FIRST_BACKOFF, MAX_BACKOFF,
-    STATE_FORMAT_VERSION,
-};
-pub use thresholds::Thresholds;
-pub use time::{Timestamp, TimestampError};
+pub use state::EngineState;
+pub use time::Timestamp;
+
+/// The README's example, compiled and run as a test.
+#[cfg(doctest)]
+#[doc = include_str!("../README.md")]
+mod readme {}

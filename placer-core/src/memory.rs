@@ -1,7 +1,7 @@
 //! In-memory [`MetricsSource`] and [`RegionActuator`] for tests, backtests
 //! and embedders that hold their own data.
 
-use std::collections::{BTreeSet, VecDeque};
+use std::collections::{BTreeMap, BTreeSet, VecDeque};
 use std::sync::Mutex;
 use std::time::Duration;
 
@@ -106,6 +106,9 @@ pub struct InMemoryActuator {
 struct ActuatorState {
     deployed: BTreeSet<Region>,
     failing: BTreeSet<Region>,
+    /// Errors to answer the next calls about a region with, and how many
+    /// times.
+    refusals: BTreeMap<Region, (u32, ActuatorError)>,
     listing_fails: bool,
     transient_failures: u32,
     transient_retry_after: Option<Duration>,
@@ -113,6 +116,19 @@ struct ActuatorState {
 }
 
 impl ActuatorState {
+    /// Takes one injected error for `region`, if any are left.
+    fn take_refusal(&mut self, region: &Region) -> Result<(), ActuatorError> {
+        let Some((left, error)) = self.refusals.get_mut(region) else {
+            return Ok(());
+        };
+        let error = error.clone();
+        *left -= 1;
+        if *left == 0 {
+            self.refusals.remove(region);
+        }
+        Err(error)
+    }
+
     /// Takes one injected transient failure, if any are left.
     fn take_transient(&mut self, region: Option<&Region>) -> Result<(), ActuatorError> {
         if self.transient_failures == 0 {
@@ -147,9 +163,37 @@ impl InMemoryActuator {
         }
     }
 
-    /// Makes every later deploy or remove of `region` fail.
+    /// Makes every later deploy or remove of `region` fail: a deploy with
+    /// [`ActuatorError::RegionUnavailable`] (as when the backend has no
+    /// capacity there, so the engine backs off from the region), a removal
+    /// with a backend error.
     pub fn fail_region(&self, region: Region) {
         self.lock().failing.insert(region);
+    }
+
+    /// Makes the next `times` deploys or removes of `region` fail with
+    /// `error`; later ones succeed again. A failed call changes nothing.
+    ///
+    /// ```
+    /// # futures::executor::block_on(async {
+    /// use placer_core::{ActuatorError, InMemoryActuator, RegionActuator, Region};
+    ///
+    /// let nrt: Region = "nrt".parse().unwrap();
+    /// let actuator = InMemoryActuator::new([]);
+    /// actuator.refuse_region(nrt, 2, ActuatorError::region_unavailable("fly", &nrt, "no capacity"));
+    /// assert!(actuator.deploy(&nrt).await.unwrap_err().unavailable_region().is_some());
+    /// assert!(actuator.deploy(&nrt).await.is_err());
+    /// actuator.deploy(&nrt).await.unwrap();
+    /// assert!(actuator.regions().contains(&nrt));
+    /// # });
+    /// ```
+    pub fn refuse_region(&self, region: Region, times: u32, error: ActuatorError) {
+        let mut state = self.lock();
+        if times == 0 {
+            state.refusals.remove(&region);
+        } else {
+            state.refusals.insert(region, (times, error));
+        }
     }
 
     /// Makes the next `times` calls of any kind fail with a transient error
@@ -199,10 +243,11 @@ impl RegionActuator for InMemoryActuator {
         let mut state = self.lock();
         state.calls.push(ActuatorCall::Deploy(*region));
         state.take_transient(Some(region))?;
+        state.take_refusal(region)?;
         if state.failing.contains(region) {
-            return Err(ActuatorError::backend(
+            return Err(ActuatorError::region_unavailable(
                 "in-memory",
-                Some(region),
+                region,
                 "deploy failed",
             ));
         }
@@ -214,6 +259,7 @@ impl RegionActuator for InMemoryActuator {
         let mut state = self.lock();
         state.calls.push(ActuatorCall::Remove(*region));
         state.take_transient(Some(region))?;
+        state.take_refusal(region)?;
         if state.failing.contains(region) {
             return Err(ActuatorError::backend(
                 "in-memory",

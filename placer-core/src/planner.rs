@@ -14,8 +14,8 @@ use std::collections::{BTreeMap, BTreeSet};
 use crate::policy::{PlacementPolicy, PlanningView, PolicyMemory, PolicyName};
 use crate::report::RegionDetail;
 use crate::{
-    geo, Action, Decision, EngineState, Move, PlacerConfig, Reason, Region, RegionState,
-    Thresholds, Timestamp,
+    network::geo, state::RegionState, thresholds::Thresholds, Action, Decision, EngineState, Move,
+    PlacerConfig, Reason, Region, Timestamp,
 };
 
 /// What the planner decided for one tick.
@@ -39,6 +39,35 @@ pub struct Plan {
     pub deployed: BTreeSet<Region>,
     /// The time the plan was made for.
     pub at: Timestamp,
+}
+
+impl Plan {
+    /// A plan with no moves, nothing skipped and no memory, made by
+    /// `policy` against `deployed` at `at`; fill in its public fields. For
+    /// testing what consumes plans (or a bot's own execution) without
+    /// running the engine; [`Placer::decide`](crate::Placer::decide) makes
+    /// the real ones.
+    ///
+    /// ```
+    /// use placer_core::policy::PolicyName;
+    /// use placer_core::{Action, Decision, Move, Plan, Reason, Timestamp};
+    ///
+    /// let at = Timestamp::from_unix_seconds(1_800_000_000);
+    /// let mut plan = Plan::new(PolicyName::THRESHOLD, ["iad".parse().unwrap()].into(), at);
+    /// plan.actions.push(Decision::new("fra".parse().unwrap(), Move::Deploy, Reason::NoData));
+    /// assert_eq!(plan.actions.len(), 1);
+    /// ```
+    pub fn new(policy: PolicyName, deployed: BTreeSet<Region>, at: Timestamp) -> Self {
+        Plan {
+            actions: Vec::new(),
+            skipped: Vec::new(),
+            regions: BTreeMap::new(),
+            policy,
+            memory: PolicyMemory::default(),
+            deployed,
+            at,
+        }
+    }
 }
 
 /// Everything the planner needs besides the policy.
@@ -105,13 +134,7 @@ fn detail(
 pub fn plan(input: &PlanInput<'_>, policy: &dyn PlacementPolicy) -> Plan {
     let config = input.config;
     let regions = region_details(input);
-    let view = PlanningView {
-        config,
-        state: input.state,
-        deployed: input.deployed,
-        regions: &regions,
-        now: input.now,
-    };
+    let view = PlanningView::new(config, input.state, input.deployed, &regions, input.now);
     let policy_name = policy.name();
     let mut memory = input.state.policy_memory(&policy_name);
     // At most one proposal per region, walked in region order beside

@@ -2,7 +2,7 @@
 
 use serde::{Deserialize, Serialize};
 
-use crate::{PlacerConfig, RegionHistory};
+use crate::{history::RegionHistory, PlacerConfig};
 
 /// Exponential moving average of `points`, given oldest first: the first
 /// point seeds it and each later point moves it by `alpha` of the difference,

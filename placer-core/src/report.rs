@@ -9,21 +9,26 @@ use serde::{Deserialize, Serialize};
 
 use crate::forecast::ForecastStatus;
 use crate::policy::PolicyName;
-use crate::{Decision, Move, Region, Timestamp};
+use crate::{ActuatorError, Decision, Move, Region, Timestamp};
 
 /// How a carried-out (or dry-run) action ended.
 ///
-/// Serialized as `"ok"`, `"dry_run"`, `{"error": "…"}` or
-/// `{"skipped": "…"}`.
+/// Serialized as `"ok"`, `"dry_run"`, `{"error": "…"}` (the error's
+/// message) or `{"skipped": "…"}`. An error read back from JSON is an
+/// [`ActuatorError::Reported`] with the same message.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
+#[non_exhaustive]
 pub enum Outcome {
     /// The actuator carried it out.
     Ok,
     /// Dry run: planned, not carried out.
     DryRun,
-    /// The actuator failed; the message says why.
-    Error(String),
+    /// The actuator failed with this error. A deploy that failed with
+    /// [`ActuatorError::RegionUnavailable`] puts its region in a backoff
+    /// when committed.
+    #[serde(rename = "error", with = "error_text")]
+    Failed(ActuatorError),
     /// The actuator refused on purpose, as it should (machines fly-placer
     /// did not create, the app's last machine): nothing changed, and that is
     /// not a failure. The message says why.
@@ -35,6 +40,27 @@ impl Outcome {
     /// have): [`Ok`](Self::Ok) and [`DryRun`](Self::DryRun).
     pub fn changes_deployment(&self) -> bool {
         matches!(self, Outcome::Ok | Outcome::DryRun)
+    }
+}
+
+/// An [`ActuatorError`] in JSON: its message.
+mod error_text {
+    use serde::{Deserialize, Deserializer, Serializer};
+
+    use crate::ActuatorError;
+
+    pub(super) fn serialize<S: Serializer>(
+        error: &ActuatorError,
+        serializer: S,
+    ) -> Result<S::Ok, S::Error> {
+        serializer.collect_str(error)
+    }
+
+    pub(super) fn deserialize<'de, D: Deserializer<'de>>(
+        deserializer: D,
+    ) -> Result<ActuatorError, D::Error> {
+        let message = String::deserialize(deserializer)?;
+        Ok(ActuatorError::Reported { message })
     }
 }
 
@@ -78,6 +104,62 @@ pub struct RegionDetail {
     pub deployed: bool,
 }
 
+impl RegionDetail {
+    /// A region whose latest observation, short, long and current averages
+    /// are all `current` (one point of history), deployed or not, with
+    /// both thresholds at 0; the `with_*` methods set the rest. For
+    /// building a [`PlanningView`](crate::policy::PlanningView) by hand.
+    ///
+    /// ```
+    /// use placer_core::RegionDetail;
+    ///
+    /// let detail = RegionDetail::new(40.0, false).with_thresholds(50.0, 5.0).with_points(12);
+    /// assert_eq!((detail.current, detail.deploy_threshold, detail.points), (40.0, 50.0, 12));
+    /// ```
+    pub fn new(current: f64, deployed: bool) -> Self {
+        RegionDetail {
+            requests: current,
+            current,
+            short: current,
+            long: current,
+            deploy_threshold: 0.0,
+            remove_threshold: 0.0,
+            points: 1,
+            deployed,
+        }
+    }
+
+    /// The same detail with these deploy and remove thresholds.
+    #[must_use]
+    pub fn with_thresholds(mut self, deploy: f64, remove: f64) -> Self {
+        self.deploy_threshold = deploy;
+        self.remove_threshold = remove;
+        self
+    }
+
+    /// The same detail with these short- and long-term averages.
+    #[must_use]
+    pub fn with_averages(mut self, short: f64, long: f64) -> Self {
+        self.short = short;
+        self.long = long;
+        self
+    }
+
+    /// The same detail with `requests` in the latest observation.
+    #[must_use]
+    pub fn with_requests(mut self, requests: f64) -> Self {
+        self.requests = requests;
+        self
+    }
+
+    /// The same detail with `points` of history behind the averages.
+    #[must_use]
+    pub fn with_points(mut self, points: usize) -> Self {
+        self.points = points;
+        self
+    }
+}
+
 /// Everything one tick saw, decided and did.
 ///
 /// The first five fields are the seed's output, with the same names and
@@ -109,7 +191,7 @@ pub struct TickReport {
     /// Why the tick could not observe or plan, if it could not.
     pub error: Option<TickError>,
     /// Regions in the traffic that are not Fly regions (not in the
-    /// [catalog](crate::geo::catalog)): their traffic was ignored. Left out
+    /// [catalog](crate::network::geo::catalog)): their traffic was ignored. Left out
     /// of the JSON when empty.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub ignored_regions: Vec<Region>,
@@ -150,7 +232,7 @@ impl FailedStage {
 /// the error itself.
 ///
 /// ```
-/// use placer_core::{FailedStage, MetricsError, TickError};
+/// use placer_core::{report::FailedStage, MetricsError, report::TickError};
 ///
 /// let error = TickError::new(
 ///     FailedStage::FetchingTraffic,
@@ -272,6 +354,38 @@ impl TickReport {
     pub fn has_failed_actions(&self) -> bool {
         self.actions
             .iter()
-            .any(|action| matches!(action.outcome, Outcome::Error(_)))
+            .any(|action| matches!(action.outcome, Outcome::Failed(_)))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::Reason;
+
+    #[test]
+    fn a_failed_action_is_written_as_its_error_message_and_read_back() {
+        let fra: Region = "fra".parse().unwrap();
+        let error = ActuatorError::region_unavailable("fly", &fra, "HTTP 422: no capacity");
+        let failed = ActionOutcome::new(
+            Decision::new(fra, Move::Deploy, Reason::NoData),
+            Outcome::Failed(error),
+        );
+        let json = serde_json::to_value(&failed).unwrap();
+        assert_eq!(
+            json["outcome"],
+            serde_json::json!({"error": "fly cannot deploy to fra: HTTP 422: no capacity"})
+        );
+        let read: ActionOutcome = serde_json::from_value(json).unwrap();
+        assert_eq!(read.outcome, failed.outcome);
+        let Outcome::Failed(error) = &read.outcome else {
+            panic!("{read:?}");
+        };
+        assert!(matches!(error, ActuatorError::Reported { .. }));
+        assert_eq!(serde_json::to_value(Outcome::DryRun).unwrap(), "dry_run");
+        assert_eq!(
+            serde_json::to_value(Outcome::Skipped("last machine".into())).unwrap(),
+            serde_json::json!({"skipped": "last machine"})
+        );
     }
 }

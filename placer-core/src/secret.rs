@@ -23,7 +23,7 @@ pub const REDACTED: &str = "[redacted]";
 /// trigger token with it.
 ///
 /// ```
-/// use placer_core::Secret;
+/// use placer_core::secret::Secret;
 ///
 /// let secret = Secret::new(" s3cret ");
 /// assert_eq!(secret.expose(), "s3cret");

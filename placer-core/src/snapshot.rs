@@ -31,10 +31,11 @@ pub struct TrafficSnapshot {
 
 /// Why a snapshot could not be built.
 #[derive(Debug, Clone, PartialEq, thiserror::Error)]
+#[non_exhaustive]
 pub enum SnapshotError {
     /// A region label is not a valid region code.
     #[error(transparent)]
-    InvalidRegion(#[from] crate::RegionError),
+    InvalidRegion(#[from] crate::region::RegionError),
     /// A count is NaN or infinite.
     #[error("request count for region {region} is not a finite number ({value})")]
     NotFinite {

@@ -4,7 +4,7 @@ use std::time::Duration;
 
 use async_trait::async_trait;
 
-use crate::{SnapshotError, Timestamp, TrafficSnapshot};
+use crate::{snapshot::SnapshotError, Timestamp, TrafficSnapshot};
 
 /// Anything that can report per-region request counts.
 ///

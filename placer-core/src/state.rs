@@ -10,7 +10,9 @@ use crate::config::ThresholdMode;
 use crate::forecast::ForecastState;
 use crate::policy::{PolicyMemory, PolicyName};
 use crate::predictor::Averages;
-use crate::{Action, Move, PlacerConfig, Region, RegionHistory, Timestamp, TrafficSnapshot};
+use crate::{
+    history::RegionHistory, Action, Move, PlacerConfig, Region, Timestamp, TrafficSnapshot,
+};
 
 mod backoff;
 pub use backoff::{RegionBackoff, FIRST_BACKOFF, MAX_BACKOFF};
@@ -19,16 +21,20 @@ pub use backoff::{RegionBackoff, FIRST_BACKOFF, MAX_BACKOFF};
 /// another version fails with [`StateError::UnsupportedVersion`].
 pub const STATE_FORMAT_VERSION: u32 = 1;
 
-/// The engine's memory between ticks.
+/// The engine's memory between ticks: read it with
+/// [`Placer::state`](crate::Placer::state); only the engine's steps change
+/// it.
 ///
 /// ```
-/// use placer_core::{EngineState, PlacerConfig, Timestamp, TrafficSnapshot};
+/// use placer_core::{EngineState, Placer, PlacerConfig, Timestamp, TrafficSnapshot};
 ///
-/// let config = PlacerConfig::default();
-/// let mut state = EngineState::default();
+/// let mut placer = Placer::new(PlacerConfig::default()).unwrap();
 /// let at = Timestamp::from_unix_seconds(60);
-/// state.record(&TrafficSnapshot::new(at, [("iad", 80.0)]).unwrap(), &config);
+/// placer.observe(&TrafficSnapshot::new(at, [("iad", 80.0)]).unwrap());
+/// let state: &EngineState = placer.state();
 /// assert_eq!(state.region(&"iad".parse().unwrap()).unwrap().history.len(), 1);
+/// let saved = state.to_json();
+/// assert_eq!(&EngineState::from_json(&saved).unwrap(), state);
 /// ```
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 #[serde(try_from = "VersionedState", into = "VersionedState")]
@@ -46,6 +52,7 @@ pub struct EngineState {
 /// What the engine remembers about one region.
 #[derive(Debug, Clone, Default, Serialize, Deserialize)]
 #[serde(default)]
+#[non_exhaustive]
 pub struct RegionState {
     /// Request counts, oldest first.
     pub history: RegionHistory,
@@ -131,7 +138,7 @@ impl EngineState {
     /// result to [`Placer::with_state`](crate::Placer::with_state).
     ///
     /// ```
-    /// use placer_core::{EngineState, Placer, PlacerConfig, StateError};
+    /// use placer_core::{EngineState, Placer, PlacerConfig, state::StateError};
     ///
     /// let placer = Placer::new(PlacerConfig::default()).unwrap();
     /// let saved = placer.state().to_json();
@@ -164,7 +171,7 @@ impl EngineState {
 
     /// Adds a successful observation: every known region gets a point (zero
     /// when the snapshot lacks it) and its streaks are updated.
-    pub fn record(&mut self, snapshot: &TrafficSnapshot, config: &PlacerConfig) {
+    pub(crate) fn record(&mut self, snapshot: &TrafficSnapshot, config: &PlacerConfig) {
         for (region, _) in snapshot.iter() {
             self.regions.entry(*region).or_default();
         }
@@ -220,7 +227,7 @@ impl EngineState {
 
     /// Notes that `action` was carried out on `region` at `at` (starts its
     /// cooldown).
-    pub fn record_action(&mut self, region: &Region, action: Action, at: Timestamp) {
+    pub(crate) fn record_action(&mut self, region: &Region, action: Action, at: Timestamp) {
         let state = self.regions.entry(*region).or_default();
         state.last_action = Some(LastAction { at, action });
         // A fresh start for the streak that caused the move.
@@ -230,7 +237,7 @@ impl EngineState {
 
     /// Forgets regions that are not deployed, had no traffic in their whole
     /// remembered history and are not cooling down, to keep the state small.
-    pub fn forget_idle(
+    pub(crate) fn forget_idle(
         &mut self,
         deployed: &BTreeSet<Region>,
         config: &PlacerConfig,
@@ -255,7 +262,7 @@ impl EngineState {
     /// Applies a changed config: history beyond the new windows is dropped,
     /// and the forecaster follows the `forecast:` section (see
     /// [`ForecastState::adapt_to`]).
-    pub fn adapt_to(&mut self, config: &PlacerConfig) {
+    pub(crate) fn adapt_to(&mut self, config: &PlacerConfig) {
         self.forecast.adapt_to(config);
         let capacity = config.history_capacity();
         for state in self.regions.values_mut() {
@@ -290,7 +297,7 @@ impl EngineState {
     /// Keeps what the policy called `policy` wants to remember until its
     /// next tick. Other policies' memories are kept as they are, so a
     /// switch of policy and back finds its memory again.
-    pub fn set_policy_memory(&mut self, policy: &PolicyName, memory: PolicyMemory) {
+    pub(crate) fn set_policy_memory(&mut self, policy: &PolicyName, memory: PolicyMemory) {
         if memory.is_empty() {
             self.policies.remove(policy.as_str());
         } else {
@@ -302,9 +309,9 @@ impl EngineState {
     /// Notes that the backend refused `action` on `region` at `at`
     /// (a region unavailable for a deploy, or a removal refused on purpose):
     /// the move is held back for a while, twice as long as last time when it
-    /// was refused before. [`Placer::tick`](crate::Placer::tick) calls this;
-    /// a caller that carries out plans itself calls it for such refusals.
-    pub fn record_refusal(
+    /// was refused before. [`Placer::commit`](crate::Placer::commit) calls
+    /// this for the outcomes it is given.
+    pub(crate) fn record_refusal(
         &mut self,
         region: &Region,
         action: Move,

@@ -20,7 +20,7 @@ impl Thresholds {
     /// [`ThresholdMode::VolatilityAware`]).
     ///
     /// ```
-    /// use placer_core::{PlacerConfig, Thresholds};
+    /// use placer_core::{PlacerConfig, thresholds::Thresholds};
     ///
     /// let config = PlacerConfig::default(); // traffic 50, deployment 10
     /// let quiet = Thresholds::for_region(&config, 20.0, &[]);

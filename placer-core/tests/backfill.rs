@@ -134,18 +134,12 @@ fn a_restored_placer_reads_only_what_it_has_not_learnt() {
 #[test]
 fn nothing_is_read_with_forecasting_off_or_no_warm_start() {
     let source = DailySource::default();
-    let off = config_with(ForecastSettings {
-        method: "none".to_owned(),
-        ..ForecastSettings::default()
-    });
+    let off = config_with(ForecastSettings::default().with_method("none".to_owned()));
     let mut placer = Placer::new(off).unwrap();
     let summary = block_on(placer.backfill(&source, now())).unwrap();
     assert_eq!(summary.status, ForecastStatus::Off);
 
-    let no_warm_start = config_with(ForecastSettings {
-        warm_start: Duration::ZERO,
-        ..ForecastSettings::default()
-    });
+    let no_warm_start = config_with(ForecastSettings::default().with_warm_start(Duration::ZERO));
     let mut placer = Placer::new(no_warm_start).unwrap();
     let summary = block_on(placer.backfill(&source, now())).unwrap();
     assert!(

@@ -170,7 +170,7 @@ fn the_step_api_asks_without_changing_anything() {
     let plan = placer.decide(&deployed, at(0));
     assert_eq!(placer.decide(&deployed, at(0)), plan);
     assert!(placer.state().policy_memory(&name()).is_empty());
-    placer.commit(&plan, &[]);
+    placer.commit(plan, Default::default());
     assert_eq!(
         placer
             .state()

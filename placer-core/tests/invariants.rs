@@ -9,8 +9,9 @@ use async_trait::async_trait;
 use futures::executor::block_on;
 use placer_core::config::ThresholdMode;
 use placer_core::{
-    Action, ActuatorError, InMemoryActuator, Outcome, Placer, PlacerConfig, Region, RegionActuator,
-    ScriptedSource, TickReport, Timestamp, TrafficSnapshot, FIRST_BACKOFF, MAX_BACKOFF,
+    state::FIRST_BACKOFF, state::MAX_BACKOFF, Action, ActuatorError, InMemoryActuator, Outcome,
+    Placer, PlacerConfig, Region, RegionActuator, ScriptedSource, TickReport, Timestamp,
+    TrafficSnapshot,
 };
 use proptest::prelude::*;
 use proptest::sample::subsequence;
@@ -221,17 +222,16 @@ proptest! {
         let machine_hours = regions_on_average * ticks as f64 / 60.0;
         let start = Timestamp::from_unix_seconds(1_800_000_000);
         let mut config = PlacerConfig::default().with_dry_run(false).with_policy(placer_core::policy::PolicyName::LATENCY).with_max_actions_per_tick(max_actions);
-        config.policy_settings.set(&placer_core::policy::LatencySettings {
-            region_cost_ms,
-            budget: Some(placer_core::policy::MachineBudget {
-                machine_hours,
-                period: TICK * ticks as u32,
-                // The period covers the interval before each tick, as the
-                // machines that served it ran then.
-                starts: start - TICK,
-            }),
-            ..Default::default()
-        });
+        let budget = placer_core::policy::MachineBudget::new(machine_hours)
+            .with_period(TICK * ticks as u32)
+            // The period covers the interval before each tick, as the
+            // machines that served it ran then.
+            .with_starts(start - TICK);
+        config.policy_settings.set(
+            &placer_core::policy::LatencySettings::default()
+                .with_region_cost_ms(region_cost_ms)
+                .with_budget(Some(budget)),
+        );
         let reports = run(&config, &initial, &observations);
         let mut running = initial.len();
         let mut machine_minutes = 0usize;
@@ -268,12 +268,11 @@ impl RegionActuator for AtCapacity {
         }
         let at = *self.now.lock().unwrap();
         self.attempts.lock().unwrap().push((*region, at));
-        Err(ActuatorError::RegionUnavailable {
-            backend: "test",
-            region: *region,
-            reason: "no capacity".into(),
-            source: "no capacity".into(),
-        })
+        Err(ActuatorError::region_unavailable(
+            "test",
+            region,
+            "no capacity",
+        ))
     }
 
     async fn remove(&self, region: &Region) -> Result<(), ActuatorError> {

@@ -7,9 +7,9 @@ use async_trait::async_trait;
 use futures::executor::block_on;
 use mockall::{mock, predicate::eq, Sequence};
 use placer_core::{
-    Action, ActuatorError, EngineState, FailedStage, InMemoryActuator, MetricsError, MetricsSource,
-    Outcome, Placer, PlacerConfig, Region, RegionActuator, ScriptedSource, Timestamp,
-    TrafficSnapshot,
+    report::FailedStage, Action, ActuatorError, EngineState, InMemoryActuator, MetricsError,
+    MetricsSource, Outcome, Placer, PlacerConfig, Region, RegionActuator, ScriptedSource,
+    Timestamp, TrafficSnapshot,
 };
 
 mock! {
@@ -150,7 +150,7 @@ fn one_failed_region_does_not_stop_the_others() {
         .find(|a| a.decision.region == r("fra"))
         .unwrap();
     assert!(
-        matches!(&fra.outcome, Outcome::Error(m) if m.contains("capacity")),
+        matches!(&fra.outcome, Outcome::Failed(e) if e.to_string().contains("capacity")),
         "{fra:?}"
     );
     assert!(report.has_failed_actions());
@@ -232,12 +232,7 @@ fn one_action_per_tick() -> PlacerConfig {
 }
 
 fn unavailable(region: &Region) -> ActuatorError {
-    ActuatorError::RegionUnavailable {
-        backend: "fly",
-        region: *region,
-        reason: "HTTP 422: insufficient capacity".into(),
-        source: "insufficient capacity".into(),
-    }
+    ActuatorError::region_unavailable("fly", region, "HTTP 422: insufficient capacity")
 }
 
 /// An actuator whose deployment is `deployed`, that cannot deploy syd and
@@ -458,4 +453,26 @@ fn the_actuator_is_told_once_when_each_tick_is_done_with_it() {
         }
     }
     assert_eq!(deployed_at, Some(2), "the third tick deploys fra");
+}
+
+#[test]
+fn a_region_the_in_memory_actuator_fails_is_backed_off_from() {
+    let mut placer = Placer::new(live().with_sustain_ticks(1)).unwrap();
+    let actuator = InMemoryActuator::new([r("iad")]);
+    actuator.fail_region(r("fra"));
+    let source = ScriptedSource::new();
+    for minute in 0..2 {
+        source.push(TrafficSnapshot::new(at(minute), [("iad", 30.0), ("fra", 90.0)]).unwrap());
+    }
+    let report = block_on(placer.tick(&source, &actuator, at(0)));
+    assert!(report.has_failed_actions(), "{report:?}");
+    let backoff = placer
+        .state()
+        .held_back(&r("fra"), placer_core::Move::Deploy, at(1))
+        .expect("fra sits out its backoff");
+    assert_eq!(backoff.refusals, 1);
+    // The next tick does not ask for fra again.
+    let report = block_on(placer.tick(&source, &actuator, at(1)));
+    assert!(report.actions.is_empty(), "{report:?}");
+    assert_eq!(actuator.calls().len(), 1);
 }

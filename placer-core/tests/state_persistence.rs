@@ -3,7 +3,7 @@
 //! does not change what the engine decides.
 
 use placer_core::config::ThresholdMode;
-use placer_core::{EngineState, PlacerConfig, Timestamp, TrafficSnapshot};
+use placer_core::{EngineState, Placer, PlacerConfig, Timestamp, TrafficSnapshot};
 use proptest::prelude::*;
 
 proptest! {
@@ -16,17 +16,18 @@ proptest! {
     ) {
         let config = PlacerConfig::default().with_thresholds(ThresholdMode::VolatilityAware);
         let codes = ["iad", "fra", "syd", "gru"];
-        let mut state = EngineState::default();
+        let mut placer = Placer::new(config).unwrap();
         for (index, counts) in ticks.iter().enumerate() {
             let at = Timestamp::from_unix_seconds(1_800_000_000 + 60 * index as i64);
             let mut counts: Vec<(&str, f64)> =
                 counts.iter().map(|&(code, n)| (codes[code], n)).collect();
             counts.sort_by_key(|&(code, _)| code);
             counts.dedup_by_key(|&mut (code, _)| code);
-            state.record(&TrafficSnapshot::new(at, counts).unwrap(), &config);
+            placer.observe(&TrafficSnapshot::new(at, counts).unwrap());
         }
+        let state = placer.state();
         let json = serde_json::to_string(&state).unwrap();
         let restored: EngineState = serde_json::from_str(&json).unwrap();
-        prop_assert_eq!(restored, state);
+        prop_assert_eq!(&restored, state);
     }
 }

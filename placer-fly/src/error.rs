@@ -4,7 +4,7 @@
 use std::fmt;
 use std::time::Duration;
 
-use placer_core::{ActuatorError, Region, Retry};
+use placer_core::{actuator::Retry, ActuatorError, Region};
 
 /// The Machines API call that failed.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -239,12 +239,9 @@ impl FlyError {
             },
         ) = (self.refuses_region(), region, &self)
         {
-            return ActuatorError::RegionUnavailable {
-                backend: crate::BACKEND,
-                region: *region,
-                reason: format!("HTTP {status}: {message}"),
-                source: Box::new(self),
-            };
+            let reason = format!("HTTP {status}: {message}");
+            return ActuatorError::region_unavailable(crate::BACKEND, region, reason)
+                .with_source(self);
         }
         let retry = if self.is_retryable() {
             Retry::Transient {

@@ -1,6 +1,6 @@
 //! [`ApiToken`]: a Fly.io access token, and how Fly wants it sent.
 
-use placer_core::Secret;
+use placer_core::secret::Secret;
 
 /// A Fly.io access token: a [`Secret`] under the name Fly gives it. It never
 /// shows itself in `Debug` or `Display` output.

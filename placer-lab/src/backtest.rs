@@ -8,8 +8,8 @@ use serde::{Deserialize, Serialize};
 use placer_core::config::InvalidConfig;
 use placer_core::forecast::WarmStart;
 use placer_core::{
-    Action, InMemoryActuator, LatencyModel, Outcome, Placer, PlacerConfig, Region, ScriptedSource,
-    Timestamp, TrafficSnapshot,
+    network::LatencyModel, Action, InMemoryActuator, Outcome, Placer, PlacerConfig, Region,
+    ScriptedSource, Timestamp, TrafficSnapshot,
 };
 
 use crate::{Timeline, Trace};
@@ -107,7 +107,7 @@ pub async fn replay_with_model(
 /// ```
 /// # futures::executor::block_on(async {
 /// use placer_core::policy::PolicyName;
-/// use placer_core::{LatencyModel, PlacerConfig, Region};
+/// use placer_core::{network::LatencyModel, PlacerConfig, Region};
 /// use placer_lab::{backtest, scenario};
 /// use std::time::Duration;
 ///

@@ -9,7 +9,7 @@
 //!
 //! ```
 //! use std::collections::{BTreeMap, BTreeSet};
-//! use placer_core::{geo, LatencyModel, Region};
+//! use placer_core::{network::geo, network::LatencyModel, Region};
 //! use placer_lab::FixedK;
 //!
 //! let region = |code: &str| -> Region { code.parse().unwrap() };
@@ -31,7 +31,10 @@ use std::borrow::Borrow;
 use std::collections::{BTreeMap, BTreeSet};
 
 use placer_core::network::solver::FacilityProblem;
-use placer_core::{nearest_deployed, LatencyModel, Region, RttTable, UNSERVED_RTT_MS};
+use placer_core::{
+    network::nearest_deployed, network::LatencyModel, network::RttTable, network::UNSERVED_RTT_MS,
+    Region,
+};
 use serde::Serialize;
 
 /// A fixed-size placement instance: edge regions that carry traffic, the

@@ -23,7 +23,7 @@
 //! ```
 //! # futures::executor::block_on(async {
 //! use std::time::Duration;
-//! use placer_core::{LatencyModel, PlacerConfig, Region};
+//! use placer_core::{network::LatencyModel, PlacerConfig, Region};
 //! use placer_lab::{backtest, quality, scenario};
 //!
 //! let hour = Duration::from_secs(3600);

@@ -9,12 +9,12 @@
 //! ([`PlacerConfig::may_deploy`]), always containing the config's
 //! `always_running_regions`. A set's *mean RTT* is the traffic-weighted mean
 //! round trip from each request's edge region to the nearest region of the
-//! set ([`UNSERVED_RTT_MS`](placer_core::UNSERVED_RTT_MS) when the set is empty).
+//! set ([`UNSERVED_RTT_MS`](placer_core::network::UNSERVED_RTT_MS) when the set is empty).
 //!
 //! ```
 //! use std::collections::{BTreeMap, BTreeSet};
 //! use placer_lab::recommend::recommend;
-//! use placer_core::{LatencyModel, PlacerConfig, Region};
+//! use placer_core::{network::LatencyModel, PlacerConfig, Region};
 //!
 //! let region = |code: &str| -> Region { code.parse().unwrap() };
 //! let traffic = BTreeMap::from([(region("ams"), 500.0), (region("syd"), 300.0)]);
@@ -30,7 +30,9 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use serde::Serialize;
 
-use placer_core::{geo, nearest_deployed, LatencyModel, PlacerConfig, Region};
+use placer_core::{
+    network::geo, network::nearest_deployed, network::LatencyModel, PlacerConfig, Region,
+};
 
 use crate::fixed_k::{set_cost, FixedK, WeightError};
 
@@ -194,7 +196,7 @@ fn placement(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use placer_core::UNSERVED_RTT_MS;
+    use placer_core::network::UNSERVED_RTT_MS;
 
     fn region(code: &str) -> Region {
         code.parse().unwrap()

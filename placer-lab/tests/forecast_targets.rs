@@ -10,7 +10,7 @@ use std::time::Duration;
 use futures::executor::block_on;
 use placer_core::forecast::{ForecastSettings, NO_FORECAST};
 use placer_core::policy::{LatencySettings, PolicyName};
-use placer_core::{LatencyModel, PlacerConfig, Region};
+use placer_core::{network::LatencyModel, PlacerConfig, Region};
 use placer_lab::quality::{self, QualityOptions};
 use placer_lab::scenario::{self, Scenario};
 use placer_lab::{backtest, QualityReport, Timeline, Trace};
@@ -40,14 +40,12 @@ fn weeks(scenario: Scenario, weeks: u64) -> (Trace, Trace) {
 fn config(method: &str, min_region_saving: f64) -> PlacerConfig {
     let mut config = PlacerConfig::default().with_policy(PolicyName::LATENCY);
     config.machine_startup = Duration::from_secs(60 * STARTUP_TICKS as u64);
-    config.policy_settings.set(&ForecastSettings {
-        method: method.to_owned(),
-        ..ForecastSettings::default()
-    });
-    config.policy_settings.set(&LatencySettings {
-        min_region_saving,
-        ..LatencySettings::default()
-    });
+    config
+        .policy_settings
+        .set(&ForecastSettings::default().with_method(method.to_owned()));
+    config
+        .policy_settings
+        .set(&LatencySettings::default().with_min_region_saving(min_region_saving));
     config
 }
 

@@ -7,7 +7,7 @@ use std::time::Duration;
 
 use futures::executor::block_on;
 use placer_core::policy::{LatencySettings, MachineBudget, PolicyName};
-use placer_core::{LatencyModel, PlacerConfig, Region};
+use placer_core::{network::LatencyModel, PlacerConfig, Region};
 use placer_lab::quality::{self, QualityOptions};
 use placer_lab::scenario::{self, Scenario};
 use placer_lab::{backtest, QualityReport, Timeline, Trace};
@@ -54,15 +54,16 @@ fn budgeted_report_with(
     options: QualityOptions,
 ) -> QualityReport {
     let mut config = PlacerConfig::default().with_policy(PolicyName::LATENCY);
-    config.policy_settings.set(&LatencySettings {
-        region_cost_ms,
-        budget: budget.map(|machine_hours| MachineBudget {
-            machine_hours,
-            period: trace.tick_interval() * trace.len() as u32,
-            starts: trace.ticks()[0].at() - trace.tick_interval(),
-        }),
-        ..LatencySettings::default()
+    let budget = budget.map(|machine_hours| {
+        MachineBudget::new(machine_hours)
+            .with_period(trace.tick_interval() * trace.len() as u32)
+            .with_starts(trace.ticks()[0].at() - trace.tick_interval())
     });
+    config.policy_settings.set(
+        &LatencySettings::default()
+            .with_region_cost_ms(region_cost_ms)
+            .with_budget(budget),
+    );
     judged(trace, &replay_from_iad(&config, trace), &options)
 }
 
@@ -242,10 +243,9 @@ fn on_business_hours_the_latency_policy_beats_the_seed_at_its_machine_hours() {
     )
     .unwrap();
     let mut config = PlacerConfig::default().with_policy(PolicyName::LATENCY);
-    config.policy_settings.set(&LatencySettings {
-        min_region_saving: 4000.0,
-        ..LatencySettings::default()
-    });
+    config
+        .policy_settings
+        .set(&LatencySettings::default().with_min_region_saving(4000.0));
     let timeline = replay_from_iad(&config, &trace);
     let options = QualityOptions {
         startup_ticks: 3,

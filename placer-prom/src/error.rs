@@ -2,7 +2,7 @@
 
 use std::time::Duration;
 
-use placer_core::{MetricsError, Region, RegionError, Timestamp};
+use placer_core::{region::RegionError, MetricsError, Region, Timestamp};
 
 use crate::ResultType;
 

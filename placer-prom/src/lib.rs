@@ -22,7 +22,7 @@
 //!   on this crate.
 //!
 //! ```no_run
-//! use placer_core::{MetricsSource, Secret, Timestamp};
+//! use placer_core::{MetricsSource, secret::Secret, Timestamp};
 //! use placer_prom::{PrometheusOptions, PrometheusSource};
 //! use std::time::{Duration, SystemTime};
 //!

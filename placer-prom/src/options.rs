@@ -2,7 +2,7 @@
 
 use std::time::Duration;
 
-use placer_core::{AppName, Secret};
+use placer_core::{secret::Secret, AppName};
 use reqwest::Url;
 use serde::{Deserialize, Serialize};
 
@@ -54,7 +54,7 @@ pub const APP_PLACEHOLDER: &str = "{app}";
 ///     r#"sum by (region) (increase(fly_edge_http_responses_count{app="shop"}[5m]))"#
 /// );
 ///
-/// options.token = Some(placer_core::Secret::new("FlyV1 fm2_secret"));
+/// options.token = Some(placer_core::secret::Secret::new("FlyV1 fm2_secret"));
 /// assert!(!format!("{options:?}").contains("fm2_secret"));
 ///
 /// let section: PrometheusOptions = serde_json::from_str(r#"{"timeout": 3}"#).unwrap();

@@ -6,7 +6,7 @@
 use std::collections::BTreeMap;
 use std::fmt;
 
-use placer_core::{Region, SnapshotError, Timestamp, TrafficSnapshot};
+use placer_core::{snapshot::SnapshotError, Region, Timestamp, TrafficSnapshot};
 use serde::{Deserialize, Serialize};
 
 use crate::PromError;

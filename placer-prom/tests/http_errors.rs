@@ -5,7 +5,7 @@ mod support;
 
 use std::time::{Duration, Instant};
 
-use placer_core::{conformance, Secret};
+use placer_core::{conformance, secret::Secret};
 use placer_prom::{PromError, PrometheusOptions};
 use support::stub::*;
 use wiremock::ResponseTemplate;

@@ -6,7 +6,9 @@ mod support;
 use std::collections::BTreeMap;
 use std::time::Duration;
 
-use placer_core::{conformance, MetricsError, MetricsSource, Secret, Timestamp, TrafficSnapshot};
+use placer_core::{
+    conformance, secret::Secret, MetricsError, MetricsSource, Timestamp, TrafficSnapshot,
+};
 use placer_prom::{PromError, PrometheusOptions, PrometheusSource};
 use support::stub::*;
 use wiremock::MockServer;

@@ -3,7 +3,7 @@
 
 use std::time::Duration;
 
-use placer_core::{conformance, Secret, Timestamp, TrafficSnapshot};
+use placer_core::{conformance, secret::Secret, Timestamp, TrafficSnapshot};
 use placer_prom::test_server::FakePrometheus;
 use placer_prom::{PromError, PrometheusOptions, PrometheusSource};
 

@@ -33,7 +33,7 @@ fn app_name(i: usize) -> String {
 }
 
 fn regions() -> Vec<String> {
-    placer_core::geo::catalog()
+    placer_core::network::geo::catalog()
         .iter()
         .take(35)
         .map(|info| info.code.to_string())

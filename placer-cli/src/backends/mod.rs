@@ -7,7 +7,7 @@ pub mod apps_traffic;
 use std::sync::Arc;
 
 use placer_core::wrap::{RateLimited, RateLimiter, ReadOnly, Retrying};
-use placer_core::{AppName, AppNameError};
+use placer_core::{app_name::AppNameError, AppName};
 use placer_core::{MetricsSource, RegionActuator};
 use placer_fly::{
     DryRunActuator, DryRunError, FlyError, FlyMachinesActuator, FlyOptions, RequestGate, TokioTimer,

@@ -41,7 +41,7 @@ pub(crate) fn tick(report: &TickReport) {
     }
     for action in &report.actions {
         match &action.outcome {
-            Outcome::Error(error) => tracing::warn!(
+            Outcome::Failed(error) => tracing::warn!(
                 "{} {} failed: {error}",
                 action.decision.action,
                 action.decision.region
@@ -51,7 +51,7 @@ pub(crate) fn tick(report: &TickReport) {
                 action.decision.action,
                 action.decision.region
             ),
-            Outcome::Ok | Outcome::DryRun => {}
+            _ => {}
         }
     }
 }

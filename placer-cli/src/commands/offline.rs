@@ -16,7 +16,7 @@ mod traffic;
 use std::io::Write as _;
 use std::path::{Path, PathBuf};
 
-use placer_core::{LatencyModel, PlacerConfig};
+use placer_core::{network::LatencyModel, PlacerConfig};
 
 use crate::cli::GlobalArgs;
 use crate::config;

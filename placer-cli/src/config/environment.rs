@@ -1,6 +1,6 @@
 //! The environment variables fly-placer reads, captured once at start.
 
-use placer_core::Secret;
+use placer_core::secret::Secret;
 
 /// Fly token for the Machines API, and for Prometheus unless
 /// [`PROMETHEUS_TOKEN_VAR`] is set.

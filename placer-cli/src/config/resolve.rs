@@ -16,7 +16,7 @@ mod plans;
 
 use crate::store::{StateUrl, StoreSettings};
 pub use error::SetupError;
-use placer_core::Secret;
+use placer_core::secret::Secret;
 use placer_fly::FlyOptions;
 use placer_prom::PrometheusOptions;
 pub use plans::{DeploymentPlan, FlyPlan, PrometheusPlan, TrafficPlan};

@@ -276,11 +276,11 @@ impl AppRunner {
             return;
         };
         match crate::store::load_json::<EngineState>(engine.store.as_ref(), &engine.key).await {
-            Ok(crate::store::Restored::Loaded(mut state)) => {
+            Ok(crate::store::Restored::Loaded(state)) => {
                 let mut view = self.view_mut();
                 // Read as the engine would (its forecaster built), for /health.
-                state.adapt_to(&view.config);
-                view.state = Arc::new(state);
+                view.state = Placer::with_state(view.config.clone(), state.clone())
+                    .map_or(Arc::new(state), |placer| placer.shared_state());
             }
             Ok(_) => {}
             Err(err) => tracing::warn!("reading the leader's engine state failed: {err}"),

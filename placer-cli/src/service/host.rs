@@ -2,8 +2,6 @@
 //! change staged for it, and where its applied config and finished ticks
 //! are reported (metrics, the trigger token, the loop's interval).
 
-use placer_core::policy::{LatencyMemory, LatencySettings, PolicyName};
-
 use super::Service;
 use crate::config::file::LoadedConfig;
 use crate::runtime::{AppRunner, Applied, FinishedTick, Host};
@@ -48,20 +46,7 @@ impl Host for Service {
         }
         self.metrics
             .observe_tick(app, tick.report, tick.took, tick.deployment);
-        self.metrics.observe_budget(
-            app,
-            tick.placer
-                .config()
-                .policy_settings
-                .get::<LatencySettings>()
-                .budget
-                .as_ref(),
-            tick.placer
-                .state()
-                .policy_memory(&PolicyName::LATENCY)
-                .load::<LatencyMemory>()
-                .machine_time
-                .as_ref(),
-        );
+        self.metrics
+            .observe_budget(app, tick.placer.policy_summary().budget.as_ref());
     }
 }

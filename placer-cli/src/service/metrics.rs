@@ -11,9 +11,8 @@ use std::sync::atomic::AtomicU64;
 use std::sync::Arc;
 use std::time::Duration;
 
-use placer_core::policy::MachineBudget;
-use placer_core::policy::MachineTime;
-use placer_core::{FailedStage, Move, Outcome, Region, TickReport};
+use placer_core::policy::BudgetUse;
+use placer_core::{report::FailedStage, Move, Outcome, Region, TickReport};
 use prometheus_client::encoding::EncodeLabelSet;
 use prometheus_client::metrics::counter::Counter;
 use prometheus_client::metrics::family::Family;
@@ -204,12 +203,7 @@ impl Metrics {
 
     /// Records the machine budget in force and what its current period has
     /// spent (both 0 without a budget).
-    pub fn observe_budget(
-        &self,
-        app: &str,
-        budget: Option<&MachineBudget>,
-        spent: Option<&MachineTime>,
-    ) {
+    pub fn observe_budget(&self, app: &str, budget: Option<&BudgetUse>) {
         let labels = app_labels(app);
         let Some(budget) = budget else {
             self.budget.get_or_create(&labels).set(0.0);
@@ -219,7 +213,7 @@ impl Metrics {
         self.budget.get_or_create(&labels).set(budget.machine_hours);
         self.budget_spent
             .get_or_create(&labels)
-            .set(spent.map_or(0.0, |spent| spent.machine_seconds / 3600.0));
+            .set(budget.spent_machine_hours);
     }
 
     /// Records a finished tick: its report, how long it took, and the
@@ -266,7 +260,7 @@ impl Metrics {
             let outcome = match action.outcome {
                 Outcome::Ok => "ok",
                 Outcome::DryRun => "dry_run",
-                Outcome::Error(_) => {
+                Outcome::Failed(_) => {
                     self.errors
                         .get_or_create(&StageLabels {
                             app: app.clone(),
@@ -276,6 +270,7 @@ impl Metrics {
                     "error"
                 }
                 Outcome::Skipped(_) => "skipped",
+                _ => "other",
             };
             let action = match action.decision.action {
                 Move::Deploy => "deploy",

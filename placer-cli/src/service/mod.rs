@@ -35,7 +35,7 @@ use std::sync::atomic::AtomicBool;
 use std::sync::{Arc, Mutex, MutexGuard, RwLock};
 use std::time::Duration;
 
-use placer_core::Secret;
+use placer_core::secret::Secret;
 use tokio::sync::Notify;
 
 use crate::config::file::LoadedConfig;

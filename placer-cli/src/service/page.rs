@@ -9,9 +9,10 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::path::PathBuf;
 use std::sync::LazyLock;
 
-use placer_core::policy::{LatencyMemory, LatencySettings, PolicyName};
+use placer_core::policy::{self, PolicyName};
 use placer_core::{
-    geo, nearest_deployed, Action, LatencyModel, Outcome, Region, TickReport, Timestamp,
+    network::geo, network::nearest_deployed, network::LatencyModel, Action, Outcome, Region,
+    TickReport, Timestamp,
 };
 use serde::Serialize;
 
@@ -65,7 +66,7 @@ pub struct PageDocument {
     pub next_tick_at: Option<Timestamp>,
     /// Ticks run since start.
     pub ticks: u64,
-    /// The machine budget, when the latency policy has one.
+    /// The machine budget, when the policy keeps to one.
     pub budget: Option<PageBudget>,
     /// What is deployed, as last observed.
     pub deployment: BTreeSet<Region>,
@@ -87,7 +88,7 @@ pub struct PageConfig {
     pub error: Option<String>,
 }
 
-/// The latency policy's machine budget and what is spent of it.
+/// The policy's machine budget and what is spent of it.
 #[derive(Debug, Clone, Serialize)]
 pub struct PageBudget {
     /// Machine-hours allowed per period.
@@ -251,16 +252,12 @@ fn build(view: &View, app: String, apps: Vec<String>, now: Timestamp) -> PageDoc
         })
         .collect();
 
-    let latency = view.config.policy_settings.get::<LatencySettings>();
-    let budget = latency.budget.as_ref().map(|budget| PageBudget {
-        machine_hours: budget.machine_hours,
-        spent_machine_hours: view
-            .state
-            .policy_memory(&PolicyName::LATENCY)
-            .load::<LatencyMemory>()
-            .machine_time
-            .map_or(0.0, |spent| spent.machine_seconds / 3600.0),
-    });
+    let budget = policy::summary_of(&view.config, &view.state)
+        .budget
+        .map(|budget| PageBudget {
+            machine_hours: budget.machine_hours,
+            spent_machine_hours: budget.spent_machine_hours,
+        });
     let next_tick_at = (!view.interval.is_zero())
         .then(|| report.map(|r| r.at + view.interval))
         .flatten();
@@ -328,10 +325,11 @@ fn tick(report: &TickReport) -> PageTick {
                 outcome: match &a.outcome {
                     Outcome::Ok => "ok".to_owned(),
                     Outcome::DryRun => "dry run".to_owned(),
-                    Outcome::Error(e) => format!("failed: {e}"),
+                    Outcome::Failed(e) => format!("failed: {e}"),
                     Outcome::Skipped(why) => format!("skipped: {why}"),
+                    other => format!("{other:?}"),
                 },
-                failed: matches!(a.outcome, Outcome::Error(_)),
+                failed: matches!(a.outcome, Outcome::Failed(_)),
             })
             .collect(),
         skipped: report.skipped.len(),

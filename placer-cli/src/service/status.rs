@@ -6,7 +6,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::path::PathBuf;
 
 use placer_core::predictor::Averages;
-use placer_core::{Action, Region, RegionBackoff, Timestamp};
+use placer_core::{state::RegionBackoff, Action, Region, Timestamp};
 use serde::Serialize;
 
 use crate::runtime::View;
@@ -195,7 +195,7 @@ impl View {
             failed_actions: report
                 .actions
                 .iter()
-                .filter(|action| matches!(action.outcome, placer_core::Outcome::Error(_)))
+                .filter(|action| matches!(action.outcome, placer_core::Outcome::Failed(_)))
                 .count(),
         });
         let degraded = self.config_error.is_some()

@@ -42,7 +42,7 @@ pub use leader::{Leadership, NotLeader, Role};
 pub use section::StateSection;
 pub use url::{StateUrl, StateUrlError};
 
-use placer_core::Secret;
+use placer_core::secret::Secret;
 
 /// What is kept for an app, one value each.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]

@@ -6,7 +6,7 @@ use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
 
-use placer_core::Secret;
+use placer_core::secret::Secret;
 
 /// How long a leader's lease lasts unless told otherwise.
 pub const DEFAULT_LEASE_TTL: Duration = Duration::from_secs(15);

@@ -4,7 +4,7 @@ use std::fmt;
 use std::path::PathBuf;
 use std::str::FromStr;
 
-use placer_core::Secret;
+use placer_core::secret::Secret;
 
 /// Where state is kept, parsed from `state.url` / `PLACER_STATE_URL`:
 ///

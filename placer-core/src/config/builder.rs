@@ -55,7 +55,7 @@ impl PlacerConfig {
     /// let config = PlacerConfig::default()
     ///     .with_dry_run(false)
     ///     .with_policy(PolicyName::LATENCY)
-    ///     .with_settings(&LatencySettings { persist_ticks: 1, ..LatencySettings::default() });
+    ///     .with_settings(&LatencySettings::default().with_persist_ticks(1));
     /// assert!(config.validate().is_ok());
     /// assert_eq!(config.policy_settings.get::<LatencySettings>().persist_ticks, 1);
     /// ```

@@ -1,8 +1,9 @@
 //! Durations in config files: seconds as a number (`60`, `2.5`) or a
 //! duration such as `"90s"` or `"10m"`, as `cooldown_period` is written.
 //!
-//! Use it on fields of a [`ConfigExtension`](super::ConfigExtension) so
-//! every duration in the file reads the same way:
+//! Use it on fields of a config section of your own (a
+//! `config::ConfigExtension`, with the `yaml` feature) so every duration in
+//! the file reads the same way:
 //!
 //! ```
 //! use std::time::Duration;

@@ -28,6 +28,7 @@ pub use yaml::{
 /// How the engine decides its deploy and remove thresholds.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
+#[non_exhaustive]
 pub enum ThresholdMode {
     /// The seed's rule: deploy at `max(traffic_threshold, 1.1 × long)`,
     /// remove at `min(deployment_threshold, 0.9 × long)`.
@@ -152,7 +153,7 @@ impl Default for PlacerConfig {
 impl PlacerConfig {
     /// Region codes written in `allowed_regions`, `excluded_regions` or
     /// `always_running_regions` that are not in Fly's
-    /// [catalog](crate::geo::catalog), each with the key that lists it.
+    /// [catalog](crate::network::geo::catalog), each with the key that lists it.
     /// They are valid codes, but Fly reports no traffic from them and
     /// refuses to deploy them: most likely a typo or a retired region.
     ///
@@ -176,7 +177,7 @@ impl PlacerConfig {
         .flat_map(|(key, regions)| {
             regions
                 .iter()
-                .filter(|region| crate::geo::region_info(region).is_none())
+                .filter(|region| crate::network::geo::region_info(region).is_none())
                 .map(move |region| (key, *region))
         })
         .collect()

@@ -13,6 +13,7 @@ pub use overrides::{overrides_from_yaml, ConfigOverrides};
 
 /// A config file that could not be used, with where the problem is.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
 pub enum ConfigError {
     /// The text is not valid YAML, or a value has the wrong type.
     #[error("{}: {message}", Place(.origin, *.line))]
@@ -417,7 +418,7 @@ fn line_of_key(text: &str, key: &str) -> Option<usize> {
 fn closest(key: &str, known: &[&'static str]) -> Option<&'static str> {
     known
         .iter()
-        .map(|candidate| (strsim::levenshtein(key, candidate), *candidate))
+        .map(|candidate| (crate::text::edit_distance(key, candidate), *candidate))
         .filter(|(distance, candidate)| *distance <= 3.max(candidate.len() / 4))
         .min()
         .map(|(_, candidate)| candidate)

@@ -36,6 +36,7 @@ use crate::PlacerConfig;
 /// ```
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
+#[non_exhaustive]
 pub struct ForecastSettings {
     /// The forecasting method: a name in [`FORECASTERS`] (`seasonal`, the
     /// default) or `none`, which turns forecasting off: the policies then
@@ -96,6 +97,14 @@ impl ForecastSettings {
 
 const DAY: Duration = Duration::from_secs(24 * 3600);
 
+crate::setters::with_setters!(ForecastSettings {
+    with_method => method: String,
+    with_lead_time => lead_time: Option<Duration>,
+    with_bucket => bucket: Duration,
+    with_min_history => min_history: Duration,
+    with_warm_start => warm_start: Duration,
+});
+
 impl SettingsSection for ForecastSettings {
     const KEY: &'static str = "forecast";
 
@@ -136,7 +145,7 @@ fn strsim_hint(method: &str) -> String {
         .iter()
         .map(|entry| entry.name())
         .chain([NO_FORECAST])
-        .filter(|name| strsim::jaro_winkler(method, name) > 0.8)
+        .filter(|name| crate::text::edit_distance(method, name) <= 2.max(name.len() / 3))
         .map(|name| format!(" (did you mean `{name}`?)"))
         .next()
         .unwrap_or_default()

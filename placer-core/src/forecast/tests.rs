@@ -6,7 +6,7 @@ use proptest::prelude::*;
 
 use super::*;
 use crate::policy::PolicyName;
-use crate::{geo, EngineState, Placer, PlacerConfig, Region, Timestamp, TrafficSnapshot};
+use crate::{network::geo, EngineState, Placer, PlacerConfig, Region, Timestamp, TrafficSnapshot};
 
 const MINUTE: Duration = Duration::from_secs(60);
 const HOUR: Duration = Duration::from_secs(3600);
@@ -140,7 +140,7 @@ fn a_week_of_traffic_in_35_regions_keeps_the_whole_engine_state_within_64_kib() 
                     crate::Move::Remove => deployed.remove(&decision.region),
                 };
             }
-            placer.commit(&plan, &done);
+            placer.commit(plan, done.into());
         }
     }
     assert!(placer.forecast_status().is_forecasting());

@@ -4,10 +4,10 @@
 //! The catalog is compiled into the crate (from `data/fly-regions.csv`), so
 //! looking a region up never touches the file system. Regions Fly adds later
 //! are simply absent until the table is updated; callers decide what an
-//! uncatalogued region means (see [`crate::LatencyModel`]).
+//! uncatalogued region means (see [`crate::network::LatencyModel`]).
 //!
 //! ```
-//! use placer_core::geo;
+//! use placer_core::network::geo;
 //!
 //! let fra = geo::region_info(&"fra".parse().unwrap()).unwrap();
 //! let ams = geo::region_info(&"ams".parse().unwrap()).unwrap();
@@ -30,6 +30,7 @@ const CATALOG_CSV: &str = include_str!("../../data/fly-regions.csv");
 
 /// One Fly.io region and where it is.
 #[derive(Debug, Clone, PartialEq, Serialize)]
+#[non_exhaustive]
 pub struct RegionInfo {
     /// The region code, such as `fra`.
     pub code: Region,

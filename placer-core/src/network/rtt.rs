@@ -15,7 +15,7 @@
 //!
 //! ```
 //! use std::collections::BTreeSet;
-//! use placer_core::{nearest_deployed, LatencyModel, Region};
+//! use placer_core::{network::nearest_deployed, network::LatencyModel, Region};
 //!
 //! let model = LatencyModel::distance();
 //! let deployed: BTreeSet<Region> = ["fra".parse().unwrap(), "iad".parse().unwrap()].into();
@@ -26,7 +26,7 @@
 
 use std::collections::BTreeMap;
 
-use crate::{geo, Region, RegionError};
+use crate::{network::geo, region::RegionError, Region};
 
 /// Fixed part of the distance model, in milliseconds, for any two distinct
 /// regions.
@@ -56,7 +56,7 @@ pub const UNSERVED_RTT_MS: f64 = 500.0;
 ///    when only one direction was measured);
 /// 3. 0 ms when `from == to`;
 /// 4. the distance model, `2 + 0.015 × km`, when both regions are in the
-///    [catalog](crate::geo::catalog);
+///    [catalog](crate::network::geo::catalog);
 /// 5. [`UNCATALOGUED_RTT_MS`] otherwise.
 ///
 /// With no matrix only rules 3–5 apply.

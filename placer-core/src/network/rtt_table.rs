@@ -7,7 +7,7 @@
 
 use std::collections::BTreeSet;
 
-use crate::{LatencyModel, Region};
+use crate::{network::LatencyModel, Region};
 
 /// Round-trip times from every edge region (rows) to every serving region
 /// (columns), both sorted by code and free of duplicates.

@@ -7,7 +7,7 @@
 //!
 //! ```
 //! use placer_core::network::solver::{count, FacilityProblem};
-//! use placer_core::{LatencyModel, Region, RttTable};
+//! use placer_core::{network::LatencyModel, Region, network::RttTable};
 //!
 //! let regions: Vec<Region> = ["fra", "iad", "syd"].iter().map(|c| c.parse().unwrap()).collect();
 //! let table = RttTable::new(regions.clone(), regions, &LatencyModel::distance());
@@ -27,7 +27,7 @@
 //! assert!(best[syd]);
 //! ```
 
-use crate::{RttTable, UNSERVED_RTT_MS};
+use crate::{network::RttTable, network::UNSERVED_RTT_MS};
 
 /// One placement question: weights per table row, cost per region, size
 /// bounds, and which columns must or may be chosen. Sets of columns are

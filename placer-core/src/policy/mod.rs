@@ -1,6 +1,6 @@
 //! Placement policies: given what the engine observed, propose moves.
 //!
-//! A policy only proposes. The [planner](crate::planner) then applies the
+//! A policy only proposes. The planner ([`Placer::decide`](crate::Placer::decide)) then applies the
 //! rules every policy shares — allowed/excluded/always-running lists,
 //! cooldowns, the last region, the action limit — so a new policy cannot
 //! break them.
@@ -42,6 +42,7 @@ mod name;
 pub(crate) mod reason;
 mod registry;
 mod settings;
+mod summary;
 mod threshold;
 
 use std::collections::{BTreeMap, BTreeSet};
@@ -55,6 +56,7 @@ pub use name::PolicyName;
 pub use reason::PolicyReason;
 pub use registry::{PolicyContext, PolicyEntry, POLICIES};
 pub use settings::{PolicySettings, SettingsSection};
+pub use summary::{BudgetUse, PolicySummary};
 pub use threshold::{ThresholdPolicy, ThresholdReason};
 
 use crate::report::RegionDetail;
@@ -78,9 +80,48 @@ pub struct PlanningView<'a> {
     pub now: Timestamp,
 }
 
-impl PlanningView<'_> {
+impl<'a> PlanningView<'a> {
+    /// A view made of its parts, e.g. to unit-test a policy's
+    /// [`propose`](PlacementPolicy::propose) with traffic of your choosing.
+    /// [`Placer::planning_view`](crate::Placer::planning_view) gives the
+    /// view the engine itself would hand the policy.
+    ///
+    /// ```
+    /// use std::collections::{BTreeMap, BTreeSet};
+    /// use placer_core::policy::{PlacementPolicy, PlanningView, PolicyMemory, ThresholdPolicy};
+    /// use placer_core::{Action, EngineState, PlacerConfig, RegionDetail, Timestamp};
+    ///
+    /// let config = PlacerConfig::default().with_sustain_ticks(1);
+    /// let state = EngineState::default();
+    /// let deployed = BTreeSet::from(["iad".parse().unwrap()]);
+    /// let regions = BTreeMap::from([
+    ///     ("iad".parse().unwrap(), RegionDetail::new(30.0, true).with_thresholds(50.0, 5.0)),
+    ///     ("fra".parse().unwrap(), RegionDetail::new(90.0, false).with_thresholds(50.0, 5.0)),
+    /// ]);
+    /// let now = Timestamp::from_unix_seconds(1_800_000_000);
+    /// let view = PlanningView::new(&config, &state, &deployed, &regions, now);
+    /// let wishes = ThresholdPolicy.propose(&view, &mut PolicyMemory::default());
+    /// let fra = wishes.iter().find(|wish| wish.region.as_str() == "fra").unwrap();
+    /// assert_eq!(fra.action, Action::Deploy);
+    /// ```
+    pub fn new(
+        config: &'a PlacerConfig,
+        state: &'a EngineState,
+        deployed: &'a BTreeSet<Region>,
+        regions: &'a BTreeMap<Region, RegionDetail>,
+        now: Timestamp,
+    ) -> Self {
+        PlanningView {
+            config,
+            state,
+            deployed,
+            regions,
+            now,
+        }
+    }
+
     /// True when the backend could not deploy `region` lately and it sits
-    /// out its backoff (see [`RegionBackoff`](crate::RegionBackoff)): the
+    /// out its backoff (see [`RegionBackoff`](crate::state::RegionBackoff)): the
     /// planner will not deploy it this tick, so a policy plans without it.
     pub fn unavailable(&self, region: &Region) -> bool {
         !self.deployed.contains(region)
@@ -149,4 +190,27 @@ pub trait PlacementPolicy: Send + Sync {
     fn plans_with_forecasts(&self) -> bool {
         false
     }
+
+    /// What the policy has to say about its state under `config`, given
+    /// the `memory` it kept: for a status page and a health endpoint,
+    /// which show it without knowing the policy. Default: nothing.
+    fn summary(&self, config: &PlacerConfig, memory: &PolicyMemory) -> PolicySummary {
+        let _ = (config, memory);
+        PolicySummary::default()
+    }
+}
+
+/// What the built-in policy `config` names says about its state in
+/// `state` (see [`PlacementPolicy::summary`]), for a reader that holds a
+/// config and a saved state but no [`Placer`](crate::Placer); empty when
+/// `config` names no built-in policy. A running engine answers with
+/// [`Placer::policy_summary`](crate::Placer::policy_summary).
+pub fn summary_of(config: &PlacerConfig, state: &EngineState) -> PolicySummary {
+    let Some(entry) = PolicyEntry::find(config.policy.as_str()) else {
+        return PolicySummary::default();
+    };
+    // The summary depends on the config and the memory, not on the model.
+    let model = std::sync::Arc::new(crate::network::LatencyModel::distance());
+    let policy = entry.build(&PolicyContext::new(config, &model));
+    policy.summary(config, &state.policy_memory(&entry.name()))
 }

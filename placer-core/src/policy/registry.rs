@@ -4,7 +4,7 @@ use std::sync::Arc;
 
 use super::settings::{SectionHooks, SettingsSection};
 use super::{latency, threshold, PlacementPolicy, PolicyName};
-use crate::{LatencyModel, PlacerConfig};
+use crate::{network::LatencyModel, PlacerConfig};
 
 /// Every built-in policy. A new policy is one folder under `policy/` plus
 /// one line here (see the [module docs](super)).

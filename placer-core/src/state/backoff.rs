@@ -26,7 +26,7 @@ pub const MAX_BACKOFF: Duration = Duration::from_secs(60 * 60);
 /// refusal, from [`FIRST_BACKOFF`] up to [`MAX_BACKOFF`].
 ///
 /// ```
-/// use placer_core::{Move, RegionBackoff, Timestamp};
+/// use placer_core::{Move, state::RegionBackoff, Timestamp};
 /// use std::time::Duration;
 ///
 /// let t0 = Timestamp::from_unix_seconds(1_800_000_000);

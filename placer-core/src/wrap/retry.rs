@@ -42,6 +42,7 @@ use crate::{ActuatorError, Region, RegionActuator};
 /// ```
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
+#[non_exhaustive]
 pub struct RetryPolicy {
     /// Attempts per call, the first one included (at least 1).
     pub max_attempts: u32,
@@ -77,6 +78,14 @@ impl Default for RetryPolicy {
         }
     }
 }
+
+crate::setters::with_setters!(RetryPolicy {
+    with_max_attempts => max_attempts: u32,
+    with_base_delay => base_delay: Duration,
+    with_max_delay => max_delay: Duration,
+    with_tick_budget => tick_budget: Duration,
+    with_jitter => jitter: f64,
+});
 
 impl RetryPolicy {
     /// The backoff delay before retry number `retry` (1 for the first

@@ -7,7 +7,7 @@ use std::time::Duration;
 use futures::executor::block_on;
 
 use super::*;
-use crate::{ActuatorCall, ActuatorError, InMemoryActuator, Region, RegionActuator};
+use crate::{memory::ActuatorCall, ActuatorError, InMemoryActuator, Region, RegionActuator};
 
 fn region(code: &str) -> Region {
     code.parse().unwrap()

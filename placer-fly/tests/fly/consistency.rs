@@ -50,10 +50,7 @@ async fn a_retried_tick_after_a_failed_wait_creates_one_machine() {
     );
     let mut settings = settings(&api);
     settings.wait_for_start = Some(Duration::from_secs(5));
-    let policy = RetryPolicy {
-        base_delay: Duration::from_millis(10),
-        ..RetryPolicy::default()
-    };
+    let policy = RetryPolicy::default().with_base_delay(Duration::from_millis(10));
     let actuator = Retrying::new(actuator(settings), policy, timer());
 
     // The wait fails with a 503 after the create went through; the retry
@@ -71,10 +68,7 @@ async fn a_create_without_answer_is_looked_up_not_cloned() {
     api.inject_on("POST", "/machines", Fault::Slow(Duration::from_secs(3)));
     let mut settings = settings(&api);
     settings.request_timeout = Duration::from_millis(500);
-    let policy = RetryPolicy {
-        base_delay: Duration::from_millis(10),
-        ..RetryPolicy::default()
-    };
+    let policy = RetryPolicy::default().with_base_delay(Duration::from_millis(10));
     let actuator = Retrying::new(actuator(settings), policy, timer());
 
     let err = actuator.deploy(&region("fra")).await.unwrap_err();

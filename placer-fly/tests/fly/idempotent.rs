@@ -13,13 +13,12 @@ use crate::support::*;
 const REGIONS: [&str; 3] = ["fra", "cdg", "ams"];
 
 fn quick() -> RetryPolicy {
-    RetryPolicy {
-        max_attempts: 4,
-        base_delay: Duration::from_millis(10),
-        max_delay: Duration::from_millis(50),
-        tick_budget: Duration::from_secs(10),
-        jitter: 0.0,
-    }
+    RetryPolicy::default()
+        .with_max_attempts(4)
+        .with_base_delay(Duration::from_millis(10))
+        .with_max_delay(Duration::from_millis(50))
+        .with_tick_budget(Duration::from_secs(10))
+        .with_jitter(0.0)
 }
 
 /// The next create makes the machine, then answers 500.
@@ -63,10 +62,7 @@ async fn a_create_answered_500_after_making_the_machine_is_not_repeated_by_retri
 async fn a_restart_while_the_create_is_in_doubt_makes_no_second_machine() {
     let api = fake_with_app().await;
     api.set_list_lag(Duration::from_secs(30));
-    let no_retries = RetryPolicy {
-        max_attempts: 1,
-        ..quick()
-    };
+    let no_retries = quick().with_max_attempts(1);
     for code in REGIONS {
         create_then_500(&api);
         let before = Retrying::new(actuator(settings(&api)), no_retries.clone(), timer());

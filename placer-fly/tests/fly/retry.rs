@@ -14,13 +14,12 @@ use tokio::time::Instant;
 use crate::support::*;
 
 fn quick() -> RetryPolicy {
-    RetryPolicy {
-        max_attempts: 4,
-        base_delay: Duration::from_millis(10),
-        max_delay: Duration::from_millis(50),
-        tick_budget: Duration::from_secs(10),
-        jitter: 0.0,
-    }
+    RetryPolicy::default()
+        .with_max_attempts(4)
+        .with_base_delay(Duration::from_millis(10))
+        .with_max_delay(Duration::from_millis(50))
+        .with_tick_budget(Duration::from_secs(10))
+        .with_jitter(0.0)
 }
 
 fn lists(api: &placer_fly::fake::FakeMachinesApi) -> usize {
@@ -71,10 +70,7 @@ async fn attempts_are_bounded() {
             message: "boom".into(),
         });
     }
-    let policy = RetryPolicy {
-        max_attempts: 3,
-        ..quick()
-    };
+    let policy = quick().with_max_attempts(3);
     let err = Retrying::new(actuator(settings(&api)), policy, timer())
         .deployed_regions()
         .await
@@ -122,10 +118,7 @@ async fn a_retry_after_beyond_the_tick_budget_is_not_waited_for() {
     api.inject(Fault::TooManyRequests {
         retry_after_secs: 30,
     });
-    let policy = RetryPolicy {
-        tick_budget: Duration::from_secs(2),
-        ..quick()
-    };
+    let policy = quick().with_tick_budget(Duration::from_secs(2));
     let started = std::time::Instant::now();
     let err = Retrying::new(actuator(settings(&api)), policy, timer())
         .deployed_regions()
@@ -170,13 +163,12 @@ async fn backoff_doubles_between_attempts() {
             Ok(())
         }
     });
-    let policy = RetryPolicy {
-        max_attempts: 5,
-        base_delay: Duration::from_millis(100),
-        max_delay: Duration::from_secs(1),
-        tick_budget: Duration::from_secs(60),
-        jitter: 0.0,
-    };
+    let policy = RetryPolicy::default()
+        .with_max_attempts(5)
+        .with_base_delay(Duration::from_millis(100))
+        .with_max_delay(Duration::from_secs(1))
+        .with_tick_budget(Duration::from_secs(60))
+        .with_jitter(0.0);
     let started = Instant::now();
     Retrying::new(mock, policy, timer())
         .deploy(&region("fra"))
@@ -192,13 +184,12 @@ async fn calls_of_one_tick_share_the_budget() {
         .times(1)
         .returning(|| Ok(BTreeSet::new()));
     mock.expect_deploy().returning(|_| Err(unavailable()));
-    let policy = RetryPolicy {
-        max_attempts: 100,
-        base_delay: Duration::from_secs(1),
-        max_delay: Duration::from_secs(1),
-        tick_budget: Duration::from_secs(5),
-        jitter: 0.0,
-    };
+    let policy = RetryPolicy::default()
+        .with_max_attempts(100)
+        .with_base_delay(Duration::from_secs(1))
+        .with_max_delay(Duration::from_secs(1))
+        .with_tick_budget(Duration::from_secs(5))
+        .with_jitter(0.0);
     let actuator = Retrying::new(mock, policy, timer());
     let started = Instant::now();
     actuator.deployed_regions().await.unwrap();
@@ -233,10 +224,7 @@ async fn refusals_and_foreign_errors_are_returned_at_once() {
 #[tokio::test(start_paused = true)]
 async fn after_a_final_429_the_next_operation_waits_for_retry_after() {
     let api = fake_with_app().await;
-    let no_retries = RetryPolicy {
-        max_attempts: 1,
-        ..quick()
-    };
+    let no_retries = quick().with_max_attempts(1);
     let actuator = Retrying::new(actuator(settings(&api)), no_retries, timer());
     api.inject(Fault::TooManyRequests {
         retry_after_secs: 30,

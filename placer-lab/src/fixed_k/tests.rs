@@ -3,7 +3,7 @@ use rand::{RngExt, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 
 use super::*;
-use placer_core::geo;
+use placer_core::network::geo;
 
 fn region(code: &str) -> Region {
     code.parse().unwrap()

@@ -3,7 +3,10 @@
 use std::collections::{BTreeMap, BTreeSet};
 
 use super::{QualityOptions, QualityRow};
-use placer_core::{LatencyModel, Region, RttTable, Timestamp, TrafficSnapshot, UNSERVED_RTT_MS};
+use placer_core::{
+    network::LatencyModel, network::RttTable, network::UNSERVED_RTT_MS, Region, Timestamp,
+    TrafficSnapshot,
+};
 
 use crate::{Timeline, Trace};
 

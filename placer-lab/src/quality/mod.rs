@@ -9,7 +9,7 @@
 //! ticks and `Δ` the trace's tick interval. Each request entering at edge
 //! region `r` is served by the deployed region with the lowest round-trip
 //! time from `r` under the [`LatencyModel`]; its RTT is that round-trip
-//! time, or [`UNSERVED_RTT_MS`](placer_core::UNSERVED_RTT_MS) (500 ms) when nothing is deployed.
+//! time, or [`UNSERVED_RTT_MS`](placer_core::network::UNSERVED_RTT_MS) (500 ms) when nothing is deployed.
 //!
 //! - **regions**: mean size of the serving set over the `n` ticks.
 //! - **mean RTT**: traffic-weighted mean RTT over every request of every
@@ -91,7 +91,7 @@ use std::time::Duration;
 
 use serde::Serialize;
 
-use placer_core::LatencyModel;
+use placer_core::network::LatencyModel;
 
 use crate::{SeedRuleParams, Timeline, Trace};
 

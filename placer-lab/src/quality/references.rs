@@ -4,7 +4,10 @@ use std::collections::{BTreeSet, HashMap};
 
 use super::metrics::Schedule;
 use super::{QualityOptions, QualityRow};
-use placer_core::{geo, LatencyModel, Region, RttTable, TrafficSnapshot, UNSERVED_RTT_MS};
+use placer_core::{
+    network::geo, network::LatencyModel, network::RttTable, network::UNSERVED_RTT_MS, Region,
+    TrafficSnapshot,
+};
 
 use crate::fixed_k::Pick;
 use crate::{replay_seed_rule, FixedK, Trace};

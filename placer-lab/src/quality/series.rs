@@ -3,7 +3,7 @@
 
 use serde::Serialize;
 
-use placer_core::LatencyModel;
+use placer_core::network::LatencyModel;
 
 use super::metrics::Schedule;
 use super::references::{self, BEST_STATIC_K, ORACLE_K, SEED, STATIC};

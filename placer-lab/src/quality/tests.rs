@@ -6,7 +6,7 @@ use super::*;
 use crate::scenario::{generate, Scenario, DEFAULT_STEP};
 use std::collections::{BTreeMap, BTreeSet};
 
-use placer_core::{Region, Timestamp, TrafficSnapshot, UNSERVED_RTT_MS};
+use placer_core::{network::UNSERVED_RTT_MS, Region, Timestamp, TrafficSnapshot};
 
 fn region(code: &str) -> Region {
     code.parse().unwrap()
@@ -582,7 +582,7 @@ fn the_oracle_at_equal_machine_hours_can_be_left_out() {
 }
 
 fn geo_codes(trace: &Trace) -> Vec<Region> {
-    placer_core::geo::catalog()
+    placer_core::network::geo::catalog()
         .iter()
         .map(|info| info.code)
         .chain(trace.regions())

@@ -7,7 +7,7 @@ use rand::RngExt;
 use rand_chacha::ChaCha8Rng;
 
 use super::{Clock, Demand, Moment, Scenario};
-use placer_core::{geo, Region};
+use placer_core::{network::geo, Region};
 
 pub(super) fn demand(scenario: Scenario, clock: &Clock, rng: &mut ChaCha8Rng) -> Demand {
     match scenario {

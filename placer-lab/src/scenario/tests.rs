@@ -1,7 +1,7 @@
 use std::collections::BTreeMap;
 
 use super::*;
-use placer_core::geo;
+use placer_core::network::geo;
 
 const HOUR: Duration = Duration::from_secs(3600);
 

@@ -34,7 +34,7 @@ use std::fmt::Write as _;
 use std::str::FromStr;
 use std::time::Duration;
 
-use placer_core::{Region, RegionError, Timestamp, TimestampError, TrafficSnapshot};
+use placer_core::{region::RegionError, time::TimestampError, Region, Timestamp, TrafficSnapshot};
 
 use crate::window::TimeWindow;
 

@@ -4,7 +4,7 @@
 use std::path::PathBuf;
 
 use placer_core::config::InvalidConfig;
-use placer_core::LatencyMatrixError;
+use placer_core::network::LatencyMatrixError;
 use placer_lab::quality::QualityError;
 use placer_lab::recommend::RecommendError;
 use placer_lab::scenario::GenerateError;

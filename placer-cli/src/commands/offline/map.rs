@@ -4,7 +4,7 @@
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
 
-use placer_core::{geo, Region};
+use placer_core::{network::geo, Region};
 use placer_lab::recommend::{Placement, Recommendation};
 
 use super::html::{escape, STYLE};

@@ -174,7 +174,7 @@ fn regions(placement: &Placement) -> String {
 mod tests {
     use std::collections::BTreeMap;
 
-    use placer_core::{LatencyModel, PlacerConfig};
+    use placer_core::{network::LatencyModel, PlacerConfig};
 
     use super::*;
 

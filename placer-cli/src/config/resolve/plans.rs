@@ -4,7 +4,7 @@
 use std::collections::BTreeSet;
 use std::path::PathBuf;
 
-use placer_core::{Region, Secret};
+use placer_core::{secret::Secret, Region};
 use placer_fly::FlyOptions;
 use placer_prom::PrometheusOptions;
 

@@ -7,7 +7,7 @@ use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
 
-use placer_core::Secret;
+use placer_core::secret::Secret;
 
 /// The address the API listens on unless told otherwise: loopback only.
 pub const DEFAULT_LISTEN: SocketAddr =

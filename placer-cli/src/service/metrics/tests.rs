@@ -193,16 +193,11 @@ fn reload_results_and_validity() {
 #[tokio::test]
 async fn exposes_the_machine_budget_and_what_its_period_has_spent() {
     let mut config = PlacerConfig::default().with_policy(placer_core::policy::PolicyName::LATENCY);
-    config
-        .policy_settings
-        .set(&placer_core::policy::LatencySettings {
-            budget: Some(MachineBudget {
-                machine_hours: 48.0,
-                starts: START,
-                ..MachineBudget::default()
-            }),
-            ..Default::default()
-        });
+    config.policy_settings.set(
+        &placer_core::policy::LatencySettings::default().with_budget(Some(
+            placer_core::policy::MachineBudget::new(48.0).with_starts(START),
+        )),
+    );
     let (placer, _) = run(config, &[("iad", 10.0)], 31).await;
     let metrics = Metrics::new();
     metrics.add_app("shop", false);
@@ -213,21 +208,7 @@ async fn exposes_the_machine_budget_and_what_its_period_has_spent() {
         ),
         Some(0.0)
     );
-    metrics.observe_budget(
-        "shop",
-        placer
-            .config()
-            .policy_settings
-            .get::<placer_core::policy::LatencySettings>()
-            .budget
-            .as_ref(),
-        placer
-            .state()
-            .policy_memory(&placer_core::policy::PolicyName::LATENCY)
-            .load::<placer_core::policy::LatencyMemory>()
-            .machine_time
-            .as_ref(),
-    );
+    metrics.observe_budget("shop", placer.policy_summary().budget.as_ref());
     let text = metrics.render();
     assert_eq!(
         line_value(&text, "fly_placer_budget_machine_hours{app=\"shop\"} "),

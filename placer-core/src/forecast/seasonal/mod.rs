@@ -1,5 +1,6 @@
 //! The built-in `seasonal` forecaster (see [`SeasonalForecaster`]).
 
+mod base64;
 mod profile;
 
 use std::collections::BTreeMap;

@@ -1,8 +1,7 @@
 //! One seasonal profile: a mean, a spread and a count of visits per bucket,
 //! kept quantised so the state in memory is exactly the state persisted.
 
-use base64::engine::general_purpose::STANDARD_NO_PAD as BASE64;
-use base64::Engine as _;
+use super::base64;
 
 /// Steps per unit of `ln(1 + x)` for a mean: about 0.05 % apart.
 const MEAN_STEPS: f64 = 2048.0;
@@ -90,12 +89,12 @@ impl Profile {
         }
         bytes.extend(self.slots.iter().map(|slot| slot.spread));
         bytes.extend(self.slots.iter().map(|slot| slot.visits));
-        BASE64.encode(bytes)
+        base64::encode(&bytes)
     }
 
     /// Reads [`encode`](Self::encode)'s text for a profile of `buckets`.
     pub fn decode(text: &str, buckets: usize) -> Option<Self> {
-        let bytes = BASE64.decode(text).ok()?;
+        let bytes = base64::decode(text)?;
         if bytes.len() != buckets * 4 {
             return None;
         }

@@ -2,7 +2,7 @@ use rand::{RngExt, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 
 use super::*;
-use crate::{geo, LatencyModel, Region};
+use crate::{network::geo, network::LatencyModel, Region};
 
 fn brute_force(problem: &FacilityProblem<'_>) -> f64 {
     let columns = problem.allowed.len();

@@ -59,7 +59,7 @@ impl BudgetLimits {
 /// use placer_core::Timestamp;
 ///
 /// let hour = Duration::from_secs(3600);
-/// let budget = MachineBudget { machine_hours: 36.0, ..MachineBudget::default() };
+/// let budget = MachineBudget::new(36.0);
 /// let midnight = Timestamp::from_unix_seconds(20_000 * 24 * 3600);
 /// let noon = midnight + 12 * hour;
 /// let spent = MachineTime::first(&budget, 1, midnight).charge(&budget, 2, noon);

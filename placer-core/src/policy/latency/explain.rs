@@ -3,7 +3,7 @@
 use std::collections::{BTreeMap, BTreeSet};
 
 use super::LatencyReason;
-use crate::{Reason, Region, RttTable, UNSERVED_RTT_MS};
+use crate::{network::RttTable, network::UNSERVED_RTT_MS, Reason, Region};
 
 /// Who serves each edge region before and after a change.
 pub(super) struct Explainer<'a> {

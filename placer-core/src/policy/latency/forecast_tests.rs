@@ -69,7 +69,7 @@ fn run(placer: &mut Placer, from: Timestamp, until: Timestamp) -> Option<(Timest
                 Move::Remove => deployed.remove(&decision.region),
             };
         }
-        placer.commit(&plan, &done);
+        placer.commit(plan, done.into());
         now = now + MINUTE;
     }
     None

@@ -47,10 +47,15 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Arc;
 use std::time::Duration;
 
-use super::{PlacementPolicy, PlanningView, PolicyContext, PolicyEntry, PolicyMemory, PolicyName};
+use super::{
+    BudgetUse, PlacementPolicy, PlanningView, PolicyContext, PolicyEntry, PolicyMemory, PolicyName,
+    PolicySummary,
+};
 use crate::network::solver::{count, FacilityProblem};
 use crate::report::RegionDetail;
-use crate::{Action, Decision, LatencyModel, Reason, Region, RttTable};
+use crate::{
+    network::LatencyModel, network::RttTable, Action, Decision, PlacerConfig, Reason, Region,
+};
 pub use baseline::TrafficBaseline;
 use budget::BudgetLimits;
 pub use budget::MachineTime;
@@ -101,6 +106,20 @@ impl PlacementPolicy for LatencyPolicy {
 
     fn plans_with_forecasts(&self) -> bool {
         true
+    }
+
+    /// The machine budget (`latency.budget`), if any, and the machine-hours
+    /// the current period has spent.
+    fn summary(&self, config: &PlacerConfig, memory: &PolicyMemory) -> PolicySummary {
+        let settings: LatencySettings = config.policy_settings.get();
+        let Some(budget) = settings.budget else {
+            return PolicySummary::default();
+        };
+        let spent = memory
+            .load::<LatencyMemory>()
+            .machine_time
+            .map_or(0.0, |spent| spent.machine_seconds / 3600.0);
+        PolicySummary::default().with_budget(BudgetUse::new(budget.machine_hours, spent))
     }
 }
 

@@ -11,6 +11,7 @@ use crate::Timestamp;
 /// Settings of the latency-aware policy (`policy: latency`).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
+#[non_exhaustive]
 pub struct LatencySettings {
     /// The smallest traffic-weighted saving, in milliseconds of round trip per
     /// request across all of the app's usual requests, that justifies running
@@ -88,6 +89,7 @@ pub struct LatencySettings {
 /// ```
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
+#[non_exhaustive]
 pub struct MachineBudget {
     /// Machine-hours per period: one machine in one region for an hour is
     /// one machine-hour.
@@ -100,6 +102,33 @@ pub struct MachineBudget {
     /// it. RFC 3339 UTC, such as `"2026-01-01T00:00:00Z"`. Default the Unix
     /// epoch.
     pub starts: Timestamp,
+}
+
+crate::setters::with_setters!(LatencySettings {
+    with_region_cost_ms => region_cost_ms: f64,
+    with_min_region_saving => min_region_saving: f64,
+    with_baseline_half_life => baseline_half_life: Duration,
+    with_improvement_margin => improvement_margin: f64,
+    with_persist_ticks => persist_ticks: u32,
+    with_patient_margin => patient_margin: f64,
+    with_urgent_improvement => urgent_improvement: f64,
+    with_stabilization_window => stabilization_window: Duration,
+    with_budget => budget: Option<MachineBudget>,
+});
+
+crate::setters::with_setters!(MachineBudget {
+    with_machine_hours => machine_hours: f64,
+    with_period => period: Duration,
+    with_starts => starts: Timestamp,
+});
+
+impl MachineBudget {
+    /// A budget of `machine_hours` per day, periods starting at the Unix
+    /// epoch (set the rest with [`with_period`](Self::with_period) and
+    /// [`with_starts`](Self::with_starts)).
+    pub fn new(machine_hours: f64) -> Self {
+        MachineBudget::default().with_machine_hours(machine_hours)
+    }
 }
 
 impl Default for MachineBudget {

@@ -1,4 +1,4 @@
-//! [`Placer`]: the tick orchestrator. Observe, record, plan, apply, report.
+//! [`Placer`]: the tick orchestrator. Observe, decide, execute, commit.
 
 use std::collections::BTreeSet;
 use std::fmt;
@@ -7,19 +7,24 @@ use std::sync::Arc;
 use crate::config::InvalidConfig;
 use crate::forecast::{ForecastSettings, ForecastStatus, WarmStart, BACKFILL_STEP};
 use crate::planner::{self, Plan, PlanInput};
-use crate::policy::{PlacementPolicy, PolicyContext, PolicyEntry, PolicyName};
-use crate::report::{ActionOutcome, FailedStage, Outcome, TickError, TickReport};
-use crate::{
-    geo, Action, ActuatorError, Decision, EngineState, LatencyModel, MetricsError, MetricsSource,
-    Move, PlacerConfig, Region, RegionActuator, Timestamp, TrafficSnapshot,
+use crate::policy::{
+    PlacementPolicy, PlanningView, PolicyContext, PolicyEntry, PolicyName, PolicySummary,
 };
+use crate::{
+    network::geo, network::LatencyModel, EngineState, MetricsError, MetricsSource, PlacerConfig,
+    Region, Timestamp, TrafficSnapshot,
+};
+
+mod steps;
+
+pub use steps::Execution;
 
 /// The placement engine: a validated config plus the state it has learnt.
 ///
 /// Each [`tick`](Self::tick) fetches traffic from a [`MetricsSource`], asks
-/// a [`RegionActuator`] what is deployed (the actuator is the truth), plans
+/// a [`RegionActuator`](crate::RegionActuator) what is deployed (the actuator is the truth), plans
 /// with the configured policy and the shared safety rules, carries the plan
-/// out (or, in dry-run, only reports it) and returns a [`TickReport`]. The
+/// out (or, in dry-run, only reports it) and returns a [`TickReport`](crate::TickReport). The
 /// caller supplies the time; the engine never reads a clock.
 ///
 /// ```
@@ -98,7 +103,7 @@ impl Placer {
     ///
     /// ```
     /// use placer_core::policy::{PlacementPolicy, PlanningView, PolicyMemory, PolicyName};
-    /// use placer_core::{Decision, Placer, PlacerConfig, Timestamp, TrafficSnapshot};
+    /// use placer_core::{Decision, Execution, Placer, PlacerConfig, Timestamp, TrafficSnapshot};
     ///
     /// /// Never moves anything; counts the ticks it was asked.
     /// struct Patient;
@@ -117,7 +122,7 @@ impl Placer {
     /// let now = Timestamp::from_unix_seconds(1_800_000_000);
     /// placer.observe(&TrafficSnapshot::new(now, [("fra", 90.0)]).unwrap());
     /// let plan = placer.decide(&["fra".parse().unwrap()].into(), now);
-    /// placer.commit(&plan, &[]);
+    /// placer.commit(plan, Execution::default());
     /// let asked: u32 = placer.state().policy_memory(&PolicyName::new("patient")).load();
     /// assert_eq!(asked, 1);
     /// ```
@@ -182,6 +187,13 @@ impl Placer {
         self.policy.name()
     }
 
+    /// What the policy says about its state (its machine budget and what
+    /// is spent of it, say): see [`PlacementPolicy::summary`].
+    pub fn policy_summary(&self) -> PolicySummary {
+        let memory = self.state.policy_memory(&self.policy.name());
+        self.policy.summary(&self.config, &memory)
+    }
+
     /// Replaces the config from the next tick on (hot reload). History is
     /// kept; points beyond the new windows are dropped. A policy given with
     /// [`with_policy`](Self::with_policy) stays.
@@ -240,7 +252,7 @@ impl Placer {
     /// assert_eq!(placer.state().last_observation(), Some(now));
     /// ```
     ///
-    /// Regions that are not in Fly's [catalog](crate::geo::catalog) (a
+    /// Regions that are not in Fly's [catalog](crate::network::geo::catalog) (a
     /// mislabelled series such as `zzz`) are ignored: never recorded, never
     /// deployed, and listed in [`ignored_regions`](Self::ignored_regions).
     ///
@@ -461,12 +473,54 @@ impl Placer {
     /// assert_eq!(placer.decide(&deployed, now), plan);
     /// ```
     pub fn decide(&self, deployed: &BTreeSet<Region>, now: Timestamp) -> Plan {
-        self.plan(deployed, now, self.metrics_usable)
+        self.with_input(deployed, now, |input| {
+            planner::plan(input, self.policy.as_ref())
+        })
     }
 
-    /// Like [`decide`](Self::decide), saying whether the latest observation
-    /// carried usable metrics (`false`: nothing is removed).
-    pub fn plan(&self, deployed: &BTreeSet<Region>, now: Timestamp, metrics_usable: bool) -> Plan {
+    /// Calls `look` with the [`PlanningView`] the policy would be handed by
+    /// [`decide`](Self::decide) with `deployed` at `now`, and returns what
+    /// it returns: a way to unit-test a policy of your own on the engine's
+    /// real view, after [observing](Self::observe) the traffic you want.
+    ///
+    /// ```
+    /// use placer_core::policy::{PlacementPolicy, PolicyMemory, ThresholdPolicy};
+    /// use placer_core::{Action, Placer, PlacerConfig, Timestamp, TrafficSnapshot};
+    ///
+    /// let mut placer = Placer::new(PlacerConfig::default().with_sustain_ticks(1)).unwrap();
+    /// let now = Timestamp::from_unix_seconds(1_800_000_000);
+    /// placer.observe(&TrafficSnapshot::new(now, [("iad", 30.0), ("fra", 90.0)]).unwrap());
+    /// let wishes = placer.planning_view(&["iad".parse().unwrap()].into(), now, |view| {
+    ///     assert!(view.regions[&"fra".parse().unwrap()].current > 0.0);
+    ///     ThresholdPolicy.propose(view, &mut PolicyMemory::default())
+    /// });
+    /// assert!(wishes.iter().any(|w| w.region.as_str() == "fra" && w.action == Action::Deploy));
+    /// ```
+    pub fn planning_view<T>(
+        &self,
+        deployed: &BTreeSet<Region>,
+        now: Timestamp,
+        look: impl FnOnce(&PlanningView<'_>) -> T,
+    ) -> T {
+        self.with_input(deployed, now, |input| {
+            let regions = planner::region_details(input);
+            look(&PlanningView::new(
+                input.config,
+                input.state,
+                input.deployed,
+                &regions,
+                input.now,
+            ))
+        })
+    }
+
+    /// Calls `then` with what the planner works from at `now`.
+    fn with_input<T>(
+        &self,
+        deployed: &BTreeSet<Region>,
+        now: Timestamp,
+        then: impl FnOnce(&PlanInput<'_>) -> T,
+    ) -> T {
         // Regions the commit will forget take no part in the decision.
         let pruned;
         let state = if self.state.has_idle(deployed, &self.config, now) {
@@ -477,77 +531,13 @@ impl Placer {
         } else {
             &*self.state
         };
-        let input = PlanInput {
+        then(&PlanInput {
             config: &self.config,
             state,
             deployed,
             now,
-            metrics_usable,
-        };
-        planner::plan(&input, self.policy.as_ref())
-    }
-
-    /// Step 3 of a tick: records what came of `plan`. Regions idle for their
-    /// whole history are forgotten, the policy keeps the memory it planned
-    /// with, and each action carried out ([`Outcome::Ok`]) starts its
-    /// region's cooldown.
-    ///
-    /// Commit every plan you decided on, acted or not: that is how the
-    /// policy learns (how long a better placement has lasted, the usual
-    /// traffic, the machine time spent). An action that was not carried out
-    /// ([`Outcome::DryRun`], [`Outcome::Error`]) changed nothing, so it
-    /// starts no cooldown. One the actuator refused on purpose
-    /// ([`Outcome::Skipped`]) is not asked for again for a while (see
-    /// [`RegionBackoff`](crate::RegionBackoff)).
-    ///
-    /// ```
-    /// use placer_core::{ActionOutcome, Outcome, Placer, PlacerConfig, Timestamp, TrafficSnapshot};
-    ///
-    /// let mut placer = Placer::new(PlacerConfig::default()).unwrap();
-    /// let mut now = Timestamp::from_unix_seconds(1_800_000_000);
-    /// for _ in 0..3 {
-    ///     placer.observe(&TrafficSnapshot::new(now, [("iad", 30.0), ("fra", 90.0)]).unwrap());
-    ///     now = now + std::time::Duration::from_secs(60);
-    /// }
-    /// let plan = placer.decide(&["iad".parse().unwrap()].into(), now);
-    /// // The bot deploys fra itself, then tells the engine.
-    /// let done: Vec<ActionOutcome> = plan
-    ///     .actions
-    ///     .iter()
-    ///     .map(|decision| ActionOutcome::new(decision.clone(), Outcome::Ok))
-    ///     .collect();
-    /// placer.commit(&plan, &done);
-    /// let fra = placer.state().region(&"fra".parse().unwrap()).unwrap();
-    /// assert_eq!(fra.last_action.unwrap().at, now);
-    /// ```
-    pub fn commit(&mut self, plan: &Plan, outcomes: &[ActionOutcome]) {
-        Arc::make_mut(&mut self.state).forget_idle(&plan.deployed, &self.config, plan.at);
-        Arc::make_mut(&mut self.state).set_policy_memory(&plan.policy, plan.memory.clone());
-        let mut deployed = plan.deployed.clone();
-        let mut done = BTreeSet::new();
-        for outcome in outcomes {
-            let Decision { region, action, .. } = &outcome.decision;
-            match &outcome.outcome {
-                Outcome::Ok => {
-                    Arc::make_mut(&mut self.state).record_action(region, (*action).into(), plan.at);
-                    done.insert(*region);
-                    match action {
-                        Move::Deploy => deployed.insert(*region),
-                        Move::Remove => deployed.remove(region),
-                    };
-                }
-                Outcome::Skipped(reason) => {
-                    Arc::make_mut(&mut self.state).record_refusal(
-                        region,
-                        *action,
-                        reason.as_str(),
-                        plan.at,
-                    );
-                }
-                Outcome::DryRun | Outcome::Error(_) => {}
-            }
-        }
-        Arc::make_mut(&mut self.state).settle_backoffs(&deployed, &done, plan.at);
+            metrics_usable: self.metrics_usable,
+        })
     }
 
     /// Uses `model` for round-trip times in the built-in policies (default:
@@ -556,142 +546,6 @@ impl Placer {
         self.latency_model = Arc::new(model);
         if !self.custom_policy {
             self.policy = built_in(&self.config, &self.latency_model);
-        }
-    }
-
-    /// Runs one tick at `now`: [observes](Self::observe) a snapshot from
-    /// `source`, [decides](Self::decide) against what `actuator` reports as
-    /// deployed, carries the plan out and [commits](Self::commit) what
-    /// came of it.
-    ///
-    /// A failed fetch or listing ends the tick with no action and an error
-    /// in the report. One region's failed action does not stop the others.
-    /// A deploy refused with [`ActuatorError::RegionUnavailable`] puts its
-    /// region in a backoff (it sits out the next ticks, leaving its action
-    /// slot to others); a change refused with [`ActuatorError::Refused`] is
-    /// reported as [`Outcome::Skipped`], not as an error, and is not asked
-    /// for again until its own backoff ends (see
-    /// [`RegionBackoff`](crate::RegionBackoff)).
-    ///
-    /// In dry-run, deploy and remove are only called on actuators that are
-    /// [simulations](RegionActuator::is_simulation). Everything observed is
-    /// recorded as in a live run, the policy's memory included, so a dry run
-    /// plans what a live run would carry out. Its planned actions start no
-    /// cooldown: the deployment did not change, so the next tick again
-    /// shows what live would do from the real deployment.
-    pub async fn tick<S, A>(&mut self, source: &S, actuator: &A, now: Timestamp) -> TickReport
-    where
-        S: MetricsSource + ?Sized,
-        A: RegionActuator + ?Sized,
-    {
-        let report = self.run_tick(source, actuator, now).await;
-        actuator.tick_finished();
-        report
-    }
-
-    async fn run_tick<S, A>(&mut self, source: &S, actuator: &A, now: Timestamp) -> TickReport
-    where
-        S: MetricsSource + ?Sized,
-        A: RegionActuator + ?Sized,
-    {
-        let dry_run = self.config.dry_run;
-        let policy = self.policy.name();
-        let snapshot = match source.fetch(now).await {
-            Ok(snapshot) => snapshot,
-            Err(err) => {
-                let current = actuator.deployed_regions().await.ok();
-                let error = TickError::new(FailedStage::FetchingTraffic, err);
-                return TickReport::failed(now, dry_run, policy, current.as_ref(), error);
-            }
-        };
-        self.observe(&snapshot);
-        let deployed = match actuator.deployed_regions().await {
-            Ok(deployed) => deployed,
-            Err(err) => {
-                let error = TickError::new(FailedStage::ListingDeployment, err);
-                return TickReport::failed(now, dry_run, policy, None, error);
-            }
-        };
-        let plan = self.decide(&deployed, now);
-
-        let execute = !dry_run || actuator.is_simulation();
-        let mut updated = deployed.clone();
-        let mut outcomes = Vec::with_capacity(plan.actions.len());
-        let mut skipped = Vec::new();
-        for planned in &plan.actions {
-            let would_remain = updated.len().saturating_sub(1);
-            if planned.action == Move::Remove && would_remain < self.config.min_regions {
-                // A deploy this removal counted on failed.
-                skipped.push(Decision::new(
-                    planned.region,
-                    Action::Remove,
-                    planner::too_few_regions(&self.config),
-                ));
-                continue;
-            }
-            let outcome = if execute {
-                let result = match planned.action {
-                    Move::Deploy => actuator.deploy(&planned.region).await,
-                    Move::Remove => actuator.remove(&planned.region).await,
-                };
-                match result {
-                    Ok(()) => Outcome::Ok,
-                    Err(ActuatorError::Refused { reason, .. }) => Outcome::Skipped(reason),
-                    Err(err) => {
-                        if let (Move::Deploy, Some((_, reason))) =
-                            (planned.action, err.unavailable_region())
-                        {
-                            Arc::make_mut(&mut self.state).record_refusal(
-                                &planned.region,
-                                Move::Deploy,
-                                reason,
-                                now,
-                            );
-                        }
-                        Outcome::Error(err.to_string())
-                    }
-                }
-            } else {
-                Outcome::DryRun
-            };
-            if outcome.changes_deployment() {
-                match planned.action {
-                    Move::Deploy => updated.insert(planned.region),
-                    Move::Remove => updated.remove(&planned.region),
-                };
-            }
-            outcomes.push(ActionOutcome::new(planned.clone(), outcome));
-        }
-        self.commit(&plan, &outcomes);
-
-        let done = |action: Move| -> Vec<Region> {
-            let mut regions: Vec<Region> = outcomes
-                .iter()
-                .filter(|o| o.decision.action == action && o.outcome.changes_deployment())
-                .map(|o| o.decision.region)
-                .collect();
-            regions.sort();
-            regions
-        };
-        skipped.extend(plan.skipped);
-        skipped.sort_by_key(|skip| skip.region);
-        TickReport {
-            deployed: done(Move::Deploy),
-            removed: done(Move::Remove),
-            skipped,
-            current_deployment: deployed.into_iter().collect(),
-            updated_deployment: updated.into_iter().collect(),
-            at: now,
-            dry_run,
-            policy: plan.policy,
-            regions: plan.regions,
-            actions: outcomes,
-            error: None,
-            ignored_regions: self.ignored.clone(),
-            forecast: self
-                .policy
-                .plans_with_forecasts()
-                .then(|| self.forecast_status()),
         }
     }
 }

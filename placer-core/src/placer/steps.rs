@@ -1,0 +1,303 @@
+//! The steps after deciding: [`Placer::execute`] a plan, [`Placer::commit`]
+//! what came of it, and [`Placer::tick`], which is all four steps in order.
+
+use std::collections::BTreeSet;
+use std::sync::Arc;
+
+use super::Placer;
+use crate::planner::{self, Plan};
+use crate::report::{ActionOutcome, FailedStage, Outcome, TickError, TickReport};
+use crate::{
+    Action, ActuatorError, Decision, MetricsSource, Move, Region, RegionActuator, Timestamp,
+};
+
+/// What came of carrying out a [`Plan`]: what [`Placer::execute`] returns
+/// and [`Placer::commit`] records.
+///
+/// A bot that carries a plan out by other means than a [`RegionActuator`]
+/// builds one from its outcomes with [`Execution::new`] (or `From` a
+/// `Vec<ActionOutcome>`).
+#[derive(Debug, Clone, PartialEq, Default)]
+#[non_exhaustive]
+pub struct Execution {
+    /// Each action attempted (or, in dry-run, planned), in the plan's
+    /// order, with its outcome.
+    pub actions: Vec<ActionOutcome>,
+    /// Removals of the plan not attempted, with the reason: a deploy they
+    /// counted on to keep `min_regions` failed.
+    pub held_back: Vec<Decision>,
+}
+
+impl Execution {
+    /// The outcomes of a plan's actions, none held back.
+    pub fn new(actions: Vec<ActionOutcome>) -> Self {
+        Execution {
+            actions,
+            held_back: Vec::new(),
+        }
+    }
+
+    /// The deployment after these outcomes, starting from `deployed`: what
+    /// was carried out (or, in dry-run, would have been) applied to it.
+    pub fn updated(&self, deployed: &BTreeSet<Region>) -> BTreeSet<Region> {
+        let mut updated = deployed.clone();
+        for done in &self.actions {
+            if done.outcome.changes_deployment() {
+                apply(&mut updated, &done.decision);
+            }
+        }
+        updated
+    }
+}
+
+impl From<Vec<ActionOutcome>> for Execution {
+    fn from(actions: Vec<ActionOutcome>) -> Self {
+        Execution::new(actions)
+    }
+}
+
+fn apply(deployed: &mut BTreeSet<Region>, decision: &Decision<Move>) {
+    match decision.action {
+        Move::Deploy => deployed.insert(decision.region),
+        Move::Remove => deployed.remove(&decision.region),
+    };
+}
+
+impl Placer {
+    /// Step 3 of a tick: carries `plan` out with `actuator`, one action
+    /// after the other; changes nothing in the engine.
+    ///
+    /// - In dry-run (`dry_run: true`, the library's default) `deploy` and
+    ///   `remove` are called only on an actuator that is a
+    ///   [simulation](RegionActuator::is_simulation); with a real one every
+    ///   action is [`Outcome::DryRun`].
+    /// - A failed action does not stop the others. An
+    ///   [`ActuatorError::Refused`] change is [`Outcome::Skipped`], any
+    ///   other error [`Outcome::Failed`].
+    /// - A removal that would leave fewer than `min_regions` regions,
+    ///   because a deploy it counted on failed, is not attempted: it is
+    ///   [held back](Execution::held_back).
+    ///
+    /// ```
+    /// # futures::executor::block_on(async {
+    /// use placer_core::{InMemoryActuator, Outcome, Placer, PlacerConfig, Timestamp, TrafficSnapshot};
+    ///
+    /// let mut placer = Placer::new(PlacerConfig::default().with_sustain_ticks(1)).unwrap();
+    /// let now = Timestamp::from_unix_seconds(1_800_000_000);
+    /// placer.observe(&TrafficSnapshot::new(now, [("iad", 30.0), ("fra", 90.0)]).unwrap());
+    /// let actuator = InMemoryActuator::new(["iad".parse().unwrap()]);
+    /// let plan = placer.decide(&actuator.regions(), now);
+    /// let execution = placer.execute(&plan, &actuator).await;
+    /// // Dry run (the default), but the in-memory actuator is a simulation:
+    /// // the deploy is carried out on it.
+    /// assert_eq!(execution.actions[0].outcome, Outcome::Ok);
+    /// assert!(actuator.regions().contains(&"fra".parse().unwrap()));
+    /// # });
+    /// ```
+    pub async fn execute<A>(&self, plan: &Plan, actuator: &A) -> Execution
+    where
+        A: RegionActuator + ?Sized,
+    {
+        let carry_out = !self.config.dry_run || actuator.is_simulation();
+        let mut deployed = plan.deployed.clone();
+        let mut execution = Execution::default();
+        for planned in &plan.actions {
+            let would_remain = deployed.len().saturating_sub(1);
+            if planned.action == Move::Remove && would_remain < self.config.min_regions {
+                // A deploy this removal counted on failed.
+                execution.held_back.push(Decision::new(
+                    planned.region,
+                    Action::Remove,
+                    planner::too_few_regions(&self.config),
+                ));
+                continue;
+            }
+            let outcome = if carry_out {
+                let result = match planned.action {
+                    Move::Deploy => actuator.deploy(&planned.region).await,
+                    Move::Remove => actuator.remove(&planned.region).await,
+                };
+                match result {
+                    Ok(()) => Outcome::Ok,
+                    Err(ActuatorError::Refused { reason, .. }) => Outcome::Skipped(reason),
+                    Err(err) => Outcome::Failed(err),
+                }
+            } else {
+                Outcome::DryRun
+            };
+            if outcome.changes_deployment() {
+                apply(&mut deployed, planned);
+            }
+            execution
+                .actions
+                .push(ActionOutcome::new(planned.clone(), outcome));
+        }
+        execution
+    }
+
+    /// Step 4 of a tick: records what came of `plan` and reports the tick.
+    ///
+    /// Regions idle for their whole history are forgotten, the policy keeps
+    /// the memory it planned with, and each action carried out
+    /// ([`Outcome::Ok`]) starts its region's cooldown. A deploy that failed
+    /// with [`ActuatorError::RegionUnavailable`] puts its region in a
+    /// backoff, and a change refused on purpose ([`Outcome::Skipped`]) is
+    /// not asked for again for a while (see
+    /// [`RegionBackoff`](crate::state::RegionBackoff)). An action not carried out
+    /// ([`Outcome::DryRun`], or [`Outcome::Failed`] otherwise) changed
+    /// nothing, so it starts no cooldown.
+    ///
+    /// Commit every plan you decided on, acted or not: that is how the
+    /// policy learns (how long a better placement has lasted, the usual
+    /// traffic, the machine time spent). The report is the one
+    /// [`tick`](Self::tick) returns for the same steps.
+    ///
+    /// ```
+    /// use placer_core::{ActionOutcome, Outcome, Placer, PlacerConfig, Timestamp, TrafficSnapshot};
+    ///
+    /// let mut placer = Placer::new(PlacerConfig::default()).unwrap();
+    /// let mut now = Timestamp::from_unix_seconds(1_800_000_000);
+    /// for _ in 0..3 {
+    ///     placer.observe(&TrafficSnapshot::new(now, [("iad", 30.0), ("fra", 90.0)]).unwrap());
+    ///     now = now + std::time::Duration::from_secs(60);
+    /// }
+    /// let plan = placer.decide(&["iad".parse().unwrap()].into(), now);
+    /// // The bot deploys fra by its own means, then tells the engine.
+    /// let done: Vec<ActionOutcome> = plan
+    ///     .actions
+    ///     .iter()
+    ///     .map(|decision| ActionOutcome::new(decision.clone(), Outcome::Ok))
+    ///     .collect();
+    /// let report = placer.commit(plan, done.into());
+    /// assert_eq!(report.updated_deployment.len(), 2);
+    /// let fra = placer.state().region(&"fra".parse().unwrap()).unwrap();
+    /// assert_eq!(fra.last_action.unwrap().at, now);
+    /// ```
+    pub fn commit(&mut self, plan: Plan, execution: Execution) -> TickReport {
+        let state = Arc::make_mut(&mut self.state);
+        state.forget_idle(&plan.deployed, &self.config, plan.at);
+        state.set_policy_memory(&plan.policy, plan.memory);
+        let mut done = BTreeSet::new();
+        for outcome in &execution.actions {
+            let Decision { region, action, .. } = &outcome.decision;
+            match &outcome.outcome {
+                Outcome::Ok => {
+                    state.record_action(region, (*action).into(), plan.at);
+                    done.insert(*region);
+                }
+                Outcome::Skipped(reason) => {
+                    state.record_refusal(region, *action, reason.as_str(), plan.at);
+                }
+                Outcome::Failed(err) => {
+                    if let (Move::Deploy, Some((_, reason))) = (action, err.unavailable_region()) {
+                        state.record_refusal(region, Move::Deploy, reason, plan.at);
+                    }
+                }
+                Outcome::DryRun => {}
+            }
+        }
+        let mut carried_out = plan.deployed.clone();
+        for outcome in &execution.actions {
+            if outcome.outcome == Outcome::Ok {
+                apply(&mut carried_out, &outcome.decision);
+            }
+        }
+        state.settle_backoffs(&carried_out, &done, plan.at);
+
+        let updated = execution.updated(&plan.deployed);
+        let done = |action: Move| -> Vec<Region> {
+            let mut regions: Vec<Region> = execution
+                .actions
+                .iter()
+                .filter(|o| o.decision.action == action && o.outcome.changes_deployment())
+                .map(|o| o.decision.region)
+                .collect();
+            regions.sort();
+            regions
+        };
+        let mut skipped = execution.held_back.clone();
+        skipped.extend(plan.skipped);
+        skipped.sort_by_key(|skip| skip.region);
+        TickReport {
+            deployed: done(Move::Deploy),
+            removed: done(Move::Remove),
+            skipped,
+            current_deployment: plan.deployed.into_iter().collect(),
+            updated_deployment: updated.into_iter().collect(),
+            at: plan.at,
+            dry_run: self.config.dry_run,
+            policy: plan.policy,
+            regions: plan.regions,
+            actions: execution.actions,
+            error: None,
+            ignored_regions: self.ignored.clone(),
+            forecast: self
+                .policy
+                .plans_with_forecasts()
+                .then(|| self.forecast_status()),
+        }
+    }
+
+    /// Runs one tick at `now`, the four steps in order:
+    /// [observe](Self::observe) a snapshot from `source`,
+    /// [decide](Self::decide) against what `actuator` reports as deployed,
+    /// [execute](Self::execute) the plan with `actuator` and
+    /// [commit](Self::commit) what came of it. A bot that drives the steps
+    /// itself the same way gets the same decisions and the same report.
+    ///
+    /// A failed fetch or listing ends the tick with no action and an error
+    /// in the report. One region's failed action does not stop the others.
+    /// A deploy refused with [`ActuatorError::RegionUnavailable`] puts its
+    /// region in a backoff (it sits out the next ticks, leaving its action
+    /// slot to others); a change refused with [`ActuatorError::Refused`] is
+    /// reported as [`Outcome::Skipped`], not as an error, and is not asked
+    /// for again until its own backoff ends (see
+    /// [`RegionBackoff`](crate::state::RegionBackoff)).
+    ///
+    /// In dry-run, deploy and remove are only called on actuators that are
+    /// [simulations](RegionActuator::is_simulation). Everything observed is
+    /// recorded as in a live run, the policy's memory included, so a dry run
+    /// plans what a live run would carry out. Its planned actions start no
+    /// cooldown: the deployment did not change, so the next tick again
+    /// shows what live would do from the real deployment.
+    ///
+    /// At the end it calls the actuator's
+    /// [`tick_finished`](RegionActuator::tick_finished).
+    pub async fn tick<S, A>(&mut self, source: &S, actuator: &A, now: Timestamp) -> TickReport
+    where
+        S: MetricsSource + ?Sized,
+        A: RegionActuator + ?Sized,
+    {
+        let report = self.run_tick(source, actuator, now).await;
+        actuator.tick_finished();
+        report
+    }
+
+    async fn run_tick<S, A>(&mut self, source: &S, actuator: &A, now: Timestamp) -> TickReport
+    where
+        S: MetricsSource + ?Sized,
+        A: RegionActuator + ?Sized,
+    {
+        let dry_run = self.config.dry_run;
+        let policy = self.policy.name();
+        let snapshot = match source.fetch(now).await {
+            Ok(snapshot) => snapshot,
+            Err(err) => {
+                let current = actuator.deployed_regions().await.ok();
+                let error = TickError::new(FailedStage::FetchingTraffic, err);
+                return TickReport::failed(now, dry_run, policy, current.as_ref(), error);
+            }
+        };
+        self.observe(&snapshot);
+        let deployed = match actuator.deployed_regions().await {
+            Ok(deployed) => deployed,
+            Err(err) => {
+                let error = TickError::new(FailedStage::ListingDeployment, err);
+                return TickReport::failed(now, dry_run, policy, None, error);
+            }
+        };
+        let plan = self.decide(&deployed, now);
+        let execution = self.execute(&plan, actuator).await;
+        self.commit(plan, execution)
+    }
+}

@@ -1,0 +1,53 @@
+//! [`PolicySummary`]: what a policy says about its own state, in terms
+//! that need none of its types.
+
+use serde::Serialize;
+
+/// What a policy says about its own state, for a status page, a health
+/// endpoint or metrics: whoever shows it needs to know no policy's types.
+/// A policy fills in what applies to it
+/// ([`PlacementPolicy::summary`](super::PlacementPolicy::summary)); the
+/// rest stays empty.
+///
+/// ```
+/// use placer_core::policy::{BudgetUse, PolicySummary};
+///
+/// let summary = PolicySummary::default().with_budget(BudgetUse::new(48.0, 12.5));
+/// assert_eq!(summary.budget.unwrap().machine_hours, 48.0);
+/// ```
+#[derive(Debug, Clone, Default, PartialEq, Serialize)]
+#[non_exhaustive]
+pub struct PolicySummary {
+    /// The machine budget the policy keeps to and what its current period
+    /// has spent; `None` when it keeps to none.
+    pub budget: Option<BudgetUse>,
+}
+
+impl PolicySummary {
+    /// The same summary, with a machine budget.
+    #[must_use]
+    pub fn with_budget(mut self, budget: BudgetUse) -> Self {
+        self.budget = Some(budget);
+        self
+    }
+}
+
+/// A machine budget and how much of it is spent.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize)]
+#[non_exhaustive]
+pub struct BudgetUse {
+    /// Machine-hours allowed per period.
+    pub machine_hours: f64,
+    /// Machine-hours spent so far in the current period.
+    pub spent_machine_hours: f64,
+}
+
+impl BudgetUse {
+    /// `spent_machine_hours` of `machine_hours`.
+    pub fn new(machine_hours: f64, spent_machine_hours: f64) -> Self {
+        BudgetUse {
+            machine_hours,
+            spent_machine_hours,
+        }
+    }
+}
