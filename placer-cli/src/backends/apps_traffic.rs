@@ -91,7 +91,7 @@ pub struct AppTraffic {
     /// The shared query.
     pub apps: Arc<AppsTraffic>,
     /// The app.
-    pub app: String,
+    pub app: AppName,
 }
 
 #[async_trait]
@@ -100,7 +100,7 @@ impl MetricsSource for AppTraffic {
         let answer = self.apps.answer(at).await;
         match answer.as_ref() {
             Err(err) => Err(MetricsError::backend("prometheus", err.to_string())),
-            Ok(apps) => match apps.get(&self.app) {
+            Ok(apps) => match apps.get(self.app.as_str()) {
                 Some(Ok(snapshot)) => Ok(snapshot.clone()),
                 Some(Err(err)) => Err(MetricsError::backend("prometheus", err.to_string())),
                 None => Err(MetricsError::backend(
@@ -122,8 +122,7 @@ impl MetricsSource for AppTraffic {
         end: Timestamp,
         step: Duration,
     ) -> Result<Vec<TrafficSnapshot>, MetricsError> {
-        let app = AppName::new(&self.app)
-            .map_err(|err| MetricsError::backend("prometheus", err.to_string()))?;
+        let app = self.app.clone();
         let _turn = self
             .apps
             .history_reads

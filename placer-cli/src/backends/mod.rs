@@ -7,7 +7,6 @@ pub mod apps_traffic;
 use std::sync::Arc;
 
 use placer_core::wrap::{RateLimited, RateLimiter, ReadOnly, Retrying};
-use placer_core::{app_name::AppNameError, AppName};
 use placer_core::{MetricsSource, RegionActuator};
 use placer_fly::{
     DryRunActuator, DryRunError, FlyError, FlyMachinesActuator, FlyOptions, RequestGate, TokioTimer,
@@ -79,15 +78,6 @@ impl SharedLimits {
 /// A backend that could not be set up.
 #[derive(Debug, thiserror::Error)]
 pub enum BackendError {
-    /// The app name cannot be used in a query.
-    #[error("{from}: {source}")]
-    AppName {
-        /// Where the name came from.
-        from: &'static str,
-        /// What is wrong with it.
-        #[source]
-        source: AppNameError,
-    },
     /// A Prometheus setting is invalid.
     #[error("Prometheus ({url_from}): {source}")]
     Prometheus {
@@ -101,7 +91,7 @@ pub enum BackendError {
     #[error("Fly app {app} ({app_from}): {source}")]
     Fly {
         /// The app.
-        app: String,
+        app: placer_core::AppName,
         /// Where the app name came from.
         app_from: &'static str,
         /// What is wrong.
@@ -238,13 +228,9 @@ pub fn check(resolved: &Resolved) -> Result<(), BackendError> {
 }
 
 pub(crate) fn prometheus_source(plan: &PrometheusPlan) -> Result<PrometheusSource, BackendError> {
-    let app: AppName = plan.app.parse().map_err(|source| BackendError::AppName {
-        from: "the app name",
-        source,
-    })?;
     let mut options = plan.section.clone();
     options.url = Some(plan.url.clone());
-    options.app = Some(app);
+    options.app = Some(plan.app.clone());
     options.token = plan.token.clone();
     PrometheusSource::new(options).map_err(|source| BackendError::Prometheus {
         url_from: plan.url_from,
@@ -262,7 +248,7 @@ fn fly_actuator(
         app_from: plan.app_from,
         source,
     };
-    let options = fly_options(plan)?;
+    let options = fly_options(plan);
     let timer = Arc::new(TokioTimer::new());
     let limited = match shared {
         Some(shared) => RateLimited::with_limiter(
@@ -284,16 +270,9 @@ fn fly_actuator(
 }
 
 /// The `fly:` section with the app and token in force.
-///
-/// # Errors
-/// [`BackendError::AppName`] when the app name is not a Fly app name.
-pub fn fly_options(plan: &FlyPlan) -> Result<FlyOptions, BackendError> {
-    let app: AppName = plan.app.parse().map_err(|source| BackendError::AppName {
-        from: plan.app_from,
-        source,
-    })?;
+pub fn fly_options(plan: &FlyPlan) -> FlyOptions {
     let mut options = plan.section.clone();
-    options.app = Some(app);
+    options.app = Some(plan.app.clone());
     options.token = Some(plan.token.clone());
-    Ok(options)
+    options
 }

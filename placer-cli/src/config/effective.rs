@@ -80,7 +80,10 @@ pub fn effective_settings(loaded: &LoadedConfig, resolved: &Resolved) -> Value {
             "engine_state_key": format!(
                 "{}/apps/{}/{}",
                 url.prefix,
-                resolved.app.as_deref().unwrap_or(crate::config::resolve::UNNAMED_APP),
+                resolved
+                    .app
+                    .as_ref()
+                    .map_or(crate::config::resolve::UNNAMED_APP, placer_core::AppName::as_str),
                 crate::store::StateItem::engine_state(resolved.dry_run).name()
             ),
         }),

@@ -17,6 +17,7 @@ mod plans;
 use crate::store::{StateUrl, StoreSettings};
 pub use error::SetupError;
 use placer_core::secret::Secret;
+use placer_core::AppName;
 use placer_fly::FlyOptions;
 use placer_prom::PrometheusOptions;
 pub use plans::{DeploymentPlan, FlyPlan, PrometheusPlan, TrafficPlan};
@@ -38,7 +39,7 @@ pub struct Resolved {
     /// Whether real machines are left alone.
     pub dry_run: bool,
     /// The app placed, when one is named.
-    pub app: Option<String>,
+    pub app: Option<AppName>,
     /// The data directory as configured: the one locked by a process. With
     /// several apps, each keeps its files in `apps/<app>/` inside it.
     pub data_root: PathBuf,
@@ -108,7 +109,7 @@ pub fn resolve(
     // simulation's), and its files have a directory of their own.
     let (app, data_dir) = match &config.app {
         Some(name) => (
-            Some((name.clone(), APPS_SECTION_FROM)),
+            Some((parse_app(name, APPS_SECTION_FROM)?, APPS_SECTION_FROM)),
             data_root.join(APPS_DIR).join(name),
         ),
         None => (
@@ -255,7 +256,7 @@ impl Resolved {
             (_, TrafficPlan::Prometheus(plan)) => Some(&plan.app),
             _ => None,
         };
-        app.map_or_else(|| UNNAMED_APP.to_owned(), Clone::clone)
+        app.map_or_else(|| UNNAMED_APP.to_owned(), ToString::to_string)
     }
 
     /// The engine state file for the current mode.
@@ -319,12 +320,12 @@ fn resolve_app(
     fly: &FlyOptions,
     dry_run: bool,
     notes: &mut Vec<String>,
-) -> Result<Option<(String, &'static str)>, SetupError> {
+) -> Result<Option<(AppName, &'static str)>, SetupError> {
     if let Some(app) = &env.placer_app {
-        return Ok(Some((app.clone(), PLACER_APP_VAR)));
+        return Ok(Some((parse_app(app, PLACER_APP_VAR)?, PLACER_APP_VAR)));
     }
     if let Some(app) = &fly.app {
-        return Ok(Some((app.to_string(), "fly.app")));
+        return Ok(Some((app.clone(), "fly.app")));
     }
     let Some(app) = &env.fly_app_name else {
         return Ok(None);
@@ -339,7 +340,13 @@ fn resolve_app(
         ));
         return Ok(None);
     }
-    Ok(Some((app.clone(), APP_NAME_VAR)))
+    Ok(Some((parse_app(app, APP_NAME_VAR)?, APP_NAME_VAR)))
+}
+
+/// An app name as it enters from `from`, checked once: everything after
+/// this holds an [`AppName`].
+pub(crate) fn parse_app(name: &str, from: &'static str) -> Result<AppName, SetupError> {
+    AppName::new(name).map_err(|source| SetupError::AppName { from, source })
 }
 
 #[cfg(test)]

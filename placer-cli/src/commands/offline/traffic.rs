@@ -4,7 +4,7 @@
 use std::path::Path;
 use std::time::{Duration, SystemTime};
 
-use placer_core::Timestamp;
+use placer_core::{AppName, Timestamp};
 use placer_lab::Trace;
 
 use super::progress::Progress;
@@ -13,7 +13,7 @@ use crate::backends::prometheus_source;
 use crate::cli::HistoryArgs;
 use crate::config::environment::{Environment, APP_NAME_VAR, PLACER_APP_VAR, PROMETHEUS_URL_VAR};
 use crate::config::file::LoadedConfig;
-use crate::config::resolve::{prometheus_url, PrometheusPlan};
+use crate::config::resolve::{parse_app, prometheus_url, PrometheusPlan, SetupError};
 
 /// A trace and where it came from, in words.
 pub(super) struct Traffic {
@@ -66,11 +66,13 @@ async fn fetch_history(
             config.path.display()
         ))
     })?;
-    let (app, _) = app_name(args, config, env).ok_or_else(|| {
-        OfflineError::Setup(format!(
-            "--prometheus needs the app whose history to fetch: pass --app (or set {PLACER_APP_VAR}, `fly.app` or {APP_NAME_VAR})"
-        ))
-    })?;
+    let app = app_name(args, config, env)
+        .map_err(|err| OfflineError::Setup(err.to_string()))?
+        .ok_or_else(|| {
+            OfflineError::Setup(format!(
+                "--prometheus needs the app whose history to fetch: pass --app (or set {PLACER_APP_VAR}, `fly.app` or {APP_NAME_VAR})"
+            ))
+        })?;
     let plan = PrometheusPlan {
         url,
         url_from,
@@ -122,20 +124,21 @@ fn app_name(
     args: &HistoryArgs,
     config: &LoadedConfig,
     env: &Environment,
-) -> Option<(String, &'static str)> {
+) -> Result<Option<AppName>, SetupError> {
     if let Some(app) = args.app.as_ref().filter(|app| !app.trim().is_empty()) {
-        return Some((app.trim().to_owned(), "--app"));
+        return parse_app(app.trim(), "--app").map(Some);
     }
     if let Some(app) = &env.placer_app {
-        return Some((app.clone(), PLACER_APP_VAR));
+        return parse_app(app, PLACER_APP_VAR).map(Some);
     }
     if let Some(app) = &config.settings.fly.app {
-        return Some((app.to_string(), "fly.app"));
+        return Ok(Some(app.clone()));
     }
     env.fly_app_name
-        .clone()
+        .as_deref()
         .filter(|_| !env.on_fly_machine)
-        .map(|app| (app, APP_NAME_VAR))
+        .map(|app| parse_app(app, APP_NAME_VAR))
+        .transpose()
 }
 
 /// The first and last evaluation times: `until` rounded down to a whole
@@ -210,16 +213,28 @@ mod tests {
             placer_app: Some("from-env".into()),
             ..Environment::default()
         };
-        assert_eq!(
-            app_name(&args(Some("shop")), &config, &env).unwrap().0,
-            "shop"
-        );
-        assert_eq!(app_name(&args(None), &config, &env).unwrap().0, "from-env");
+        let name = |args: &HistoryArgs, env: &Environment| {
+            app_name(args, &config, env)
+                .unwrap()
+                .map(|app| app.to_string())
+        };
+        assert_eq!(name(&args(Some("shop")), &env).as_deref(), Some("shop"));
+        assert_eq!(name(&args(None), &env).as_deref(), Some("from-env"));
         let on_fly = Environment {
             fly_app_name: Some("the-placer".into()),
             on_fly_machine: true,
             ..Environment::default()
         };
-        assert_eq!(app_name(&args(None), &config, &on_fly), None);
+        assert_eq!(app_name(&args(None), &config, &on_fly), Ok(None));
+
+        // A name that is not a Fly app name is refused where it enters.
+        let err = app_name(&args(Some("Not An App")), &config, &env).unwrap_err();
+        assert!(err.to_string().starts_with("--app: "), "{err}");
+        let bad_env = Environment {
+            placer_app: Some("under_score".into()),
+            ..Environment::default()
+        };
+        let err = app_name(&args(None), &config, &bad_env).unwrap_err();
+        assert!(err.to_string().starts_with("PLACER_APP: "), "{err}");
     }
 }

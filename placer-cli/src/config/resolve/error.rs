@@ -2,6 +2,8 @@
 
 use std::net::SocketAddr;
 
+use placer_core::app_name::AppNameError;
+
 use crate::config::environment::{APP_NAME_VAR, PLACER_APP_VAR, TRIGGER_TOKEN_VAR};
 use crate::store::StateUrlError;
 
@@ -48,6 +50,16 @@ pub enum SetupError {
         listen: SocketAddr,
         /// Where it came from (see [`Resolved::listen_from`]).
         from: String,
+    },
+    /// The app name is not a Fly app name.
+    #[error("{from}: {source}")]
+    AppName {
+        /// Where the name came from (`PLACER_APP`, `FLY_APP_NAME`, the
+        /// `apps:` section).
+        from: &'static str,
+        /// What is wrong with it.
+        #[source]
+        source: AppNameError,
     },
     /// The state URL cannot be used.
     #[error("{from}: {source}")]

@@ -4,7 +4,7 @@
 use std::collections::BTreeSet;
 use std::path::PathBuf;
 
-use placer_core::{secret::Secret, Region};
+use placer_core::{secret::Secret, AppName, Region};
 use placer_fly::FlyOptions;
 use placer_prom::PrometheusOptions;
 
@@ -32,7 +32,7 @@ pub struct PrometheusPlan {
     /// Where the URL came from (`FLY_PROMETHEUS_URL` or `prometheus.url`).
     pub url_from: &'static str,
     /// The app whose traffic is queried.
-    pub app: String,
+    pub app: AppName,
     /// The token sent, if any.
     pub token: Option<Secret>,
     /// The `prometheus:` section (URL, app and token are the fields above).
@@ -61,7 +61,7 @@ pub enum DeploymentPlan {
 #[derive(Debug, Clone, PartialEq)]
 pub struct FlyPlan {
     /// The app placed.
-    pub app: String,
+    pub app: AppName,
     /// Where the app name came from.
     pub app_from: &'static str,
     /// The token.

@@ -80,7 +80,7 @@ fn live_mode_names_everything_missing() {
         1,
     )
     .unwrap();
-    assert!(matches!(ok.deployment, DeploymentPlan::Live(ref plan) if plan.app == "shop"));
+    assert!(matches!(ok.deployment, DeploymentPlan::Live(ref plan) if plan.app.as_str() == "shop"));
     assert_eq!(ok.engine_state_file(), Path::new("data/engine_state.json"));
 }
 
@@ -128,7 +128,7 @@ fn app_name_precedence_and_the_fly_machine_trap() {
     let file = config("fly:\n  app: from-file\n");
     let both = env(&[("PLACER_APP", "from-env"), ("FLY_APP_NAME", "fly-name")]);
     let app = |resolved: Resolved| match resolved.deployment {
-        DeploymentPlan::Observed(plan) => (plan.app, plan.app_from),
+        DeploymentPlan::Observed(plan) => (plan.app.to_string(), plan.app_from),
         other => panic!("unexpected {other:?}"),
     };
     let with_token = |mut env: Environment| {
@@ -277,4 +277,37 @@ fn region_lists_naming_no_fly_region_get_a_note_naming_file_and_key() {
         .unwrap()
         .notes
         .is_empty());
+}
+
+#[test]
+fn an_app_name_fly_would_refuse_is_an_error_naming_where_it_came_from() {
+    let file = config("dry_run: true\n");
+    for (var, value) in [("PLACER_APP", "Shop Web"), ("FLY_APP_NAME", "-shop")] {
+        let err = resolve(&args(&[]), &env(&[(var, value)]), &file, 1).unwrap_err();
+        assert!(
+            matches!(err, SetupError::AppName { from, .. } if from == var),
+            "{err:?}"
+        );
+        assert!(
+            err.to_string().starts_with(&format!("{var}: app name ")),
+            "{err}"
+        );
+    }
+    // A good name is taken as it is, once, into both plans.
+    let resolved = resolve(
+        &args(&[]),
+        &env(&[
+            ("PLACER_APP", "shop-web"),
+            ("FLY_PROMETHEUS_URL", "http://127.0.0.1:9/"),
+            ("FLY_API_TOKEN", "t"),
+        ]),
+        &file,
+        1,
+    )
+    .unwrap();
+    assert_eq!(
+        resolved.app.as_ref().map(|app| app.as_str()),
+        Some("shop-web")
+    );
+    assert_eq!(resolved.app_key(), "shop-web");
 }
