@@ -14,7 +14,7 @@ use crate::Region;
 /// it at every tick and never keeps its own guess.
 ///
 /// Implementations: `placer_fly::FlyMachinesActuator` (the Fly Machines API),
-/// `placer_fly::DryRunActuator` (a simulation kept in a state file), and
+/// the `fly-placer` binary's dry-run simulation (kept in a state file), and
 /// [`InMemoryActuator`](crate::InMemoryActuator) in this crate.
 #[async_trait]
 pub trait RegionActuator: Send + Sync {

@@ -12,8 +12,6 @@
 //!   them; [`TokioTimer`] runs that wrapper and `RateLimited` on tokio.
 //! - A 429 answer's `Retry-After` holds back every later request of the
 //!   actuator, and of others sharing its [`RequestGate`].
-//! - [`DryRunActuator`] simulates a deployment in a state file, for
-//!   `dry_run: true`.
 //! - With the `fake-api` feature, the `fake` module is a stateful fake of the
 //!   Machines API on 127.0.0.1 for tests.
 //!
@@ -45,7 +43,6 @@
 
 mod actuator;
 mod client;
-mod dry_run;
 mod error;
 #[cfg(feature = "fake-api")]
 pub mod fake;
@@ -55,12 +52,10 @@ mod machine;
 mod naming;
 mod options;
 mod org;
-mod state_file;
 mod timer;
 mod token;
 
 pub use actuator::{FlyMachinesActuator, BACKEND, LISTING_REUSE};
-pub use dry_run::{DryRunActuator, DryRunError};
 pub use error::{FlyError, Operation, Target};
 pub use gate::{Admission, RequestGate};
 pub use machine::{parse_machine_list, CheckStatus, Machine, MachineConfig};

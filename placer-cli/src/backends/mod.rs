@@ -3,15 +3,16 @@
 //! only file access.
 
 pub mod apps_traffic;
+pub mod dry_run;
 
 use std::sync::Arc;
 
 use placer_core::wrap::{RateLimited, RateLimiter, ReadOnly, Retrying};
 use placer_core::{MetricsSource, RegionActuator};
-use placer_fly::{
-    DryRunActuator, DryRunError, FlyError, FlyMachinesActuator, FlyOptions, RequestGate, TokioTimer,
-};
+use placer_fly::{FlyError, FlyMachinesActuator, FlyOptions, RequestGate, TokioTimer};
 use placer_prom::{PromError, PrometheusSource};
+
+use dry_run::{DryRunActuator, DryRunError};
 
 use crate::config::resolve::{DeploymentPlan, FlyPlan, PrometheusPlan, Resolved, TrafficPlan};
 use placer_lab::{DeployedRegions, SimulatedSource};

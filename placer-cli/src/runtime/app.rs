@@ -68,7 +68,7 @@ impl Engine {
 
     /// The simulated deployment and its key in a shared store; none with
     /// files or a deployment that is not simulated.
-    fn simulation(&self) -> Option<(StateKey, &placer_fly::DryRunActuator)> {
+    fn simulation(&self) -> Option<(StateKey, &crate::backends::dry_run::DryRunActuator)> {
         let simulation = self.backends.simulation.as_deref()?;
         self.shared_store.then(|| {
             let key = StateKey::new(self.key.app.clone(), StateItem::SimulatedDeployment);
@@ -89,7 +89,7 @@ impl Engine {
         let from = self.store.location(&key);
         if let Err(err) = simulation.replace_from_json(&json, &from) {
             tracing::error!("{err}; keeping the local simulated deployment");
-            if matches!(err, placer_fly::DryRunError::Invalid { .. }) {
+            if matches!(err, crate::backends::dry_run::DryRunError::Invalid { .. }) {
                 let moved_to = self.store.move_aside(&key, Aside::Unusable).await?;
                 tracing::warn!("moved the unusable simulated deployment to {moved_to}");
             }

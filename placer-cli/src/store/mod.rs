@@ -19,7 +19,7 @@
 //! them into values and handle an unusable one (kept aside, then a fresh
 //! start).
 
-mod atomic;
+pub mod atomic;
 pub mod data_lock;
 pub mod file;
 pub mod leader;

@@ -1,20 +1,12 @@
-//! The shared RegionActuator conformance suite, run against the dry-run
-//! actuator and the Fly actuator against the fake.
+//! The shared RegionActuator conformance suite, run against the Fly
+//! actuator against the fake.
 
 use std::time::Duration;
 
 use placer_core::conformance::check_region_actuator;
-use placer_fly::{DryRunActuator, RemovalMode};
+use placer_fly::RemovalMode;
 
 use crate::support::*;
-
-#[tokio::test]
-async fn dry_run_actuator_conforms() {
-    let dir = tempfile::tempdir().unwrap();
-    let actuator =
-        DryRunActuator::open(dir.path().join("state.json"), [region("iad")].into()).unwrap();
-    check_region_actuator(&actuator, [region("fra"), region("cdg")]).await;
-}
 
 #[tokio::test]
 async fn fly_actuator_conforms() {

@@ -6,7 +6,6 @@ mod conformance;
 mod consistency;
 mod contract;
 mod corpus;
-mod dry_run;
 mod idempotent;
 mod properties;
 mod rate_limit;

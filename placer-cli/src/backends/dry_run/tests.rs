@@ -3,10 +3,14 @@
 use std::sync::atomic::{AtomicI64, Ordering};
 use std::sync::Arc;
 
-use placer_core::{RegionActuator, Timestamp};
-use placer_fly::{DryRunActuator, DryRunError};
+use placer_core::conformance::check_region_actuator;
+use placer_core::{Region, RegionActuator, Timestamp};
 
-use crate::support::region;
+use super::{DryRunActuator, DryRunError};
+
+fn region(code: &str) -> Region {
+    code.parse().unwrap()
+}
 
 /// A clock that starts at 2026-11-28T10:00:00Z and moves a minute per reading.
 fn ticking_clock() -> impl Fn() -> Timestamp + Send + Sync + 'static {
@@ -116,4 +120,29 @@ async fn writes_leave_no_temporary_files_behind() {
         .map(|entry| entry.unwrap().file_name().into_string().unwrap())
         .collect();
     assert_eq!(names, ["state.json"]);
+}
+
+#[tokio::test]
+async fn it_conforms_to_the_actuator_contract() {
+    let dir = tempfile::tempdir().unwrap();
+    let actuator =
+        DryRunActuator::open(dir.path().join("state.json"), [region("iad")].into()).unwrap();
+    check_region_actuator(&actuator, [region("fra"), region("cdg")]).await;
+}
+
+#[tokio::test]
+async fn a_deployment_handed_over_replaces_the_simulation_or_leaves_it_as_it_was() {
+    let dir = tempfile::tempdir().unwrap();
+    let one = DryRunActuator::open(dir.path().join("a.json"), [region("iad")].into()).unwrap();
+    one.deploy(&region("fra")).await.unwrap();
+    let other = DryRunActuator::open(dir.path().join("b.json"), Default::default()).unwrap();
+    other.replace_from_json(&one.to_json(), "a").unwrap();
+    assert_eq!(other.regions(), one.regions());
+    // Written to its own file too: a reopened simulation has it.
+    let reopened = DryRunActuator::open(dir.path().join("b.json"), Default::default()).unwrap();
+    assert_eq!(reopened.regions(), one.regions());
+
+    let err = other.replace_from_json(b"[]", "a").unwrap_err();
+    assert!(matches!(err, DryRunError::Invalid { .. }), "{err}");
+    assert_eq!(other.regions(), one.regions());
 }

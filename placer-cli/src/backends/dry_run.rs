@@ -1,7 +1,6 @@
 //! [`DryRunActuator`]: a simulated deployment kept in a state file, for
 //! `dry_run: true`.
 
-use crate::state_file::{self, move_aside};
 use std::collections::{BTreeMap, BTreeSet};
 use std::fmt;
 use std::path::{Path, PathBuf};
@@ -9,6 +8,8 @@ use std::sync::{Arc, Mutex};
 use std::time::SystemTime;
 
 use async_trait::async_trait;
+
+use crate::store::atomic::{move_aside_as, write_atomically as write_file};
 use placer_core::{ActuatorError, Region, RegionActuator, Timestamp};
 use serde::{Deserialize, Serialize};
 
@@ -94,21 +95,6 @@ type Clock = Arc<dyn Fn() -> Timestamp + Send + Sync>;
 /// Every change is written atomically (a temporary file in the same
 /// directory, flushed to disk, then renamed over the old one), so a crash
 /// leaves the old state or the new one, never half of one.
-///
-/// ```
-/// # #[tokio::main(flavor = "current_thread")] async fn main() {
-/// use placer_core::RegionActuator;
-/// use placer_fly::DryRunActuator;
-///
-/// let dir = tempfile::tempdir().unwrap();
-/// let path = dir.path().join("deployment_state_dry_run.json");
-/// let actuator = DryRunActuator::open(&path, ["iad".parse().unwrap()].into()).unwrap();
-/// actuator.deploy(&"fra".parse().unwrap()).await.unwrap();
-///
-/// let reopened = DryRunActuator::open(&path, Default::default()).unwrap();
-/// assert_eq!(reopened.regions().len(), 2);
-/// # }
-/// ```
 pub struct DryRunActuator {
     path: PathBuf,
     state: Mutex<StateFile>,
@@ -163,7 +149,8 @@ impl DryRunActuator {
             Ok(bytes) => match serde_json::from_slice::<StateFile>(&bytes) {
                 Ok(state) => (state, None, false),
                 Err(source) => {
-                    let moved_to = move_aside(&path).map_err(|err| io("move aside", err))?;
+                    let moved_to =
+                        move_aside_as(&path, "corrupt").map_err(|err| io("move aside", err))?;
                     let error = DryRunError::Corrupt {
                         path: path.clone(),
                         moved_to,
@@ -189,6 +176,7 @@ impl DryRunActuator {
 
     /// Uses `clock` instead of the system clock to stamp changes (for
     /// replays and tests).
+    #[cfg(test)]
     pub fn with_clock(mut self, clock: impl Fn() -> Timestamp + Send + Sync + 'static) -> Self {
         self.clock = Arc::new(clock);
         self
@@ -206,6 +194,7 @@ impl DryRunActuator {
 
     /// When `region` was last deployed or removed; `None` for regions of the
     /// initial deployment and regions never seen.
+    #[cfg(test)]
     pub fn changed_at(&self, region: &Region) -> Option<Timestamp> {
         self.lock().regions.get(region)?.changed_at
     }
@@ -219,18 +208,6 @@ impl DryRunActuator {
     /// Replaces the simulated deployment with one written by
     /// [`to_json`](Self::to_json), on disk first. `from` names where it was
     /// read, for the error.
-    ///
-    /// ```
-    /// use placer_fly::DryRunActuator;
-    ///
-    /// let dir = tempfile::tempdir().unwrap();
-    /// let one = DryRunActuator::open(dir.path().join("a.json"), ["iad".parse().unwrap()].into()).unwrap();
-    /// let other = DryRunActuator::open(dir.path().join("b.json"), Default::default()).unwrap();
-    /// other.replace_from_json(&one.to_json(), "a").unwrap();
-    /// assert_eq!(other.regions(), one.regions());
-    /// assert!(other.replace_from_json(b"[]", "a").is_err());
-    /// assert_eq!(other.regions(), one.regions());
-    /// ```
     ///
     /// # Errors
     /// [`DryRunError::Invalid`] when `json` is not a simulated deployment,
@@ -250,11 +227,6 @@ impl DryRunActuator {
         })?;
         *state = next;
         Ok(())
-    }
-
-    /// The state file.
-    pub fn path(&self) -> &Path {
-        &self.path
     }
 
     /// The problem found in the state file at [`open`](Self::open), if the
@@ -320,5 +292,8 @@ impl RegionActuator for DryRunActuator {
 fn write_atomically(path: &Path, state: &StateFile) -> std::io::Result<()> {
     let mut json = serde_json::to_vec_pretty(state).map_err(std::io::Error::other)?;
     json.push(b'\n');
-    state_file::write_atomically(path, &json)
+    write_file(path, &json)
 }
+
+#[cfg(test)]
+mod tests;
