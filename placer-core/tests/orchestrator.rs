@@ -3,34 +3,13 @@
 use std::collections::BTreeSet;
 use std::sync::{Arc, Mutex};
 
-use async_trait::async_trait;
 use futures::executor::block_on;
-use mockall::{mock, predicate::eq, Sequence};
+use mockall::{predicate::eq, Sequence};
+use placer_core::conformance::{MockActuator, MockSource};
 use placer_core::{
     report::FailedStage, Action, ActuatorError, EngineState, InMemoryActuator, MetricsError,
-    MetricsSource, Outcome, Placer, PlacerConfig, Region, RegionActuator, ScriptedSource,
-    Timestamp, TrafficSnapshot,
+    Outcome, Placer, PlacerConfig, Region, ScriptedSource, Timestamp, TrafficSnapshot,
 };
-
-mock! {
-    Source {}
-    #[async_trait]
-    impl MetricsSource for Source {
-        async fn fetch(&self, at: Timestamp) -> Result<TrafficSnapshot, MetricsError>;
-    }
-}
-
-mock! {
-    Actuator {}
-    #[async_trait]
-    impl RegionActuator for Actuator {
-        async fn deployed_regions(&self) -> Result<BTreeSet<Region>, ActuatorError>;
-        async fn deploy(&self, region: &Region) -> Result<(), ActuatorError>;
-        async fn remove(&self, region: &Region) -> Result<(), ActuatorError>;
-        fn is_simulation(&self) -> bool;
-        fn tick_finished(&self);
-    }
-}
 
 /// A mocked actuator that takes the end of every tick.
 fn mock_actuator() -> MockActuator {

@@ -6,9 +6,16 @@
 //!
 //! Behind the `conformance` feature: backends enable it in their
 //! `dev-dependencies`, so the engine itself does not carry the suites.
+//!
+//! [`MockSource`] and [`MockActuator`] are mockall mocks of the two traits,
+//! declared once here for every crate's tests that script what a backend
+//! answers and check what the engine or a wrapper asks of it.
 
 mod actuator;
+mod mocks;
 mod source;
+
+pub use mocks::{MockActuator, MockSource};
 
 #[allow(unused_imports)]
 pub use actuator::*;

@@ -4,9 +4,9 @@
 use std::collections::BTreeSet;
 use std::time::Duration;
 
-use async_trait::async_trait;
+use placer_core::conformance::MockActuator;
 use placer_core::wrap::{RetryPolicy, Retrying};
-use placer_core::{ActuatorError, Region, RegionActuator};
+use placer_core::{ActuatorError, RegionActuator};
 use placer_fly::fake::Fault;
 use placer_fly::{FlyError, Operation, Target};
 use tokio::time::Instant;
@@ -127,17 +127,6 @@ async fn a_retry_after_beyond_the_tick_budget_is_not_waited_for() {
     assert!(err.to_string().contains("429"), "{err}");
     assert!(started.elapsed() < Duration::from_secs(2));
     assert_eq!(lists(&api), 1);
-}
-
-mockall::mock! {
-    Actuator {}
-    #[async_trait]
-    impl RegionActuator for Actuator {
-        async fn deployed_regions(&self) -> Result<BTreeSet<Region>, ActuatorError>;
-        async fn deploy(&self, region: &Region) -> Result<(), ActuatorError>;
-        async fn remove(&self, region: &Region) -> Result<(), ActuatorError>;
-        fn is_simulation(&self) -> bool;
-    }
 }
 
 fn unavailable() -> ActuatorError {
