@@ -238,10 +238,11 @@ impl FlyMachinesActuator {
             self.ledger().record_in_doubt(region, name, Instant::now());
             return Err(err);
         }
-        if err.status() != Some(409) {
+        if err.status() != Some(409) || err.refuses_region() {
             return Err(err);
         }
-        // The name is taken: look at who holds it. Destroyed machines are
+        // The name is taken (a 409 that is not about the region's
+        // resources): look at who holds it. Destroyed machines are
         // included in case the API keeps their names reserved.
         let listed = self.client.list_including_deleted().await?;
         let holders: Vec<&Machine> = listed.iter().filter(|m| m.name == name).collect();

@@ -316,11 +316,13 @@ impl MachinesClient {
         if let (StatusCode::TOO_MANY_REQUESTS, Some(pause)) = (status, retry_after) {
             self.gate.pause_for(pause);
         }
+        let (message, code) = error_body(status, &body);
         Err(FlyError::Http {
             operation,
             target: target.clone(),
             status: status.as_u16(),
-            message: error_message(status, &body),
+            message,
+            code,
             retry_after,
         })
     }
@@ -375,15 +377,25 @@ fn transport_error(operation: Operation, target: &Target, err: &reqwest::Error) 
     }
 }
 
-/// Fly answers errors as `{"error": "..."}`; anything else is quoted in part.
-fn error_message(status: StatusCode, body: &[u8]) -> String {
+/// The message and the machine-readable `status` of an error answer. Fly
+/// answers errors as `{"error": "...", "status": "..."}` (the `status` only
+/// sometimes); anything else is quoted in part.
+fn error_body(status: StatusCode, body: &[u8]) -> (String, Option<String>) {
     #[derive(serde::Deserialize)]
     struct ErrorBody {
         error: String,
+        #[serde(default)]
+        status: Option<String>,
     }
     if let Ok(parsed) = serde_json::from_slice::<ErrorBody>(body) {
-        return parsed.error;
+        let code = parsed.status.filter(|code| !code.is_empty());
+        return (parsed.error, code);
     }
+    (error_message(status, body), None)
+}
+
+/// The start of a body that is not Fly's error JSON, or the status's name.
+fn error_message(status: StatusCode, body: &[u8]) -> String {
     let text = String::from_utf8_lossy(body);
     let text = text.trim();
     if text.is_empty() {
@@ -402,24 +414,47 @@ mod tests {
 
     #[test]
     fn error_messages_come_from_the_error_field_or_the_body() {
+        let message = |status, body: &[u8]| error_body(status, body).0;
         assert_eq!(
-            error_message(
+            message(
                 StatusCode::UNPROCESSABLE_ENTITY,
                 br#"{"error":"bad region"}"#
             ),
             "bad region"
         );
         assert_eq!(
-            error_message(StatusCode::BAD_GATEWAY, b"  upstream down "),
+            message(StatusCode::BAD_GATEWAY, b"  upstream down "),
             "upstream down"
         );
-        assert_eq!(error_message(StatusCode::BAD_GATEWAY, b""), "Bad Gateway");
+        assert_eq!(message(StatusCode::BAD_GATEWAY, b""), "Bad Gateway");
         let long = "x".repeat(1000);
         assert_eq!(
-            error_message(StatusCode::BAD_GATEWAY, long.as_bytes())
+            message(StatusCode::BAD_GATEWAY, long.as_bytes())
                 .chars()
                 .count(),
             MAX_MESSAGE_CHARS + 1
+        );
+    }
+
+    #[test]
+    fn the_bodys_status_is_kept_beside_the_message() {
+        assert_eq!(
+            error_body(
+                StatusCode::SERVICE_UNAVAILABLE,
+                br#"{"error":"no room","status":"insufficient_capacity"}"#
+            ),
+            (
+                "no room".to_owned(),
+                Some("insufficient_capacity".to_owned())
+            )
+        );
+        assert_eq!(
+            error_body(StatusCode::CONFLICT, br#"{"error":"taken","status":""}"#),
+            ("taken".to_owned(), None)
+        );
+        assert_eq!(
+            error_body(StatusCode::CONFLICT, br#"{"error":"taken"}"#).1,
+            None
         );
     }
 }

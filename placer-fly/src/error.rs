@@ -95,6 +95,10 @@ impl fmt::Display for Target {
     }
 }
 
+/// The body `status` with which Fly refuses a create for lack of capacity
+/// in the region.
+pub const INSUFFICIENT_CAPACITY: &str = "insufficient_capacity";
+
 /// Why a call to the Fly Machines API, or the actuator's use of it, failed.
 ///
 /// No variant ever holds the API token: requests are described by operation,
@@ -121,6 +125,9 @@ pub enum FlyError {
         status: u16,
         /// Fly's error message (`{"error": "..."}`), or the start of the body.
         message: String,
+        /// The answer's machine-readable `status` when it has one: Fly's
+        /// API description lists `insufficient_capacity` and `unknown`.
+        code: Option<String>,
         /// The delay the server asked for with `Retry-After`, if any.
         retry_after: Option<Duration>,
     },
@@ -255,39 +262,56 @@ impl FlyError {
 
     /// True when the request may have changed something although it failed:
     /// a 5xx answer (the server may have acted before failing) or a request
-    /// sent without an answer. 429 and other 4xx answers change nothing.
+    /// sent without an answer. 429 and other 4xx answers change nothing, nor
+    /// does a create refused for the region's capacity, whatever its status
+    /// (Fly answers `insufficient_capacity` with a 5xx too).
     pub(crate) fn may_have_taken_effect(&self) -> bool {
         match self {
-            FlyError::Http { status, .. } => (500..=599).contains(status),
+            FlyError::Http { status, .. } => (500..=599).contains(status) && !self.refuses_region(),
             FlyError::Transport { not_sent, .. } => !*not_sent,
             _ => false,
         }
     }
 
     /// True when the API refused to create a machine because of the region
-    /// itself rather than the request or the account: HTTP 422, or a 4xx
-    /// answer whose message speaks of capacity, insufficient resources or
-    /// the region (Fly answers so for a region at capacity or one it does
-    /// not have). Never for 401, 403, 404, 408, 409 or 429, nor for a 5xx
-    /// answer, after which the create may have taken effect.
+    /// itself rather than the request or the account. The body is read
+    /// first, the status second:
+    /// - a body whose `status` is `insufficient_capacity`, whatever the HTTP
+    ///   status (Fly sends it with 503 too);
+    /// - a 409 or 412 whose message speaks of insufficient resources,
+    ///   memory or capacity (a 409 is a taken name only when it does not);
+    /// - HTTP 422, or another 4xx whose message speaks of capacity,
+    ///   insufficient resources or the region (a region at capacity, or one
+    ///   Fly does not have).
+    ///
+    /// Never for 401, 403, 404, 408 or 429, nor for any other 5xx answer,
+    /// after which the create may have taken effect.
     pub fn refuses_region(&self) -> bool {
         let FlyError::Http {
             operation: Operation::CreateMachine,
             status,
             message,
+            code,
             ..
         } = self
         else {
             return false;
         };
-        if !(400..=499).contains(status) || matches!(status, 401 | 403 | 404 | 408 | 409 | 429) {
+        if code.as_deref() == Some(INSUFFICIENT_CAPACITY) {
+            return true;
+        }
+        if !(400..=499).contains(status) || matches!(status, 401 | 403 | 404 | 408 | 429) {
             return false;
         }
         let message = message.to_ascii_lowercase();
-        *status == 422
-            || ["capacity", "insufficient", "region"]
-                .iter()
-                .any(|word| message.contains(word))
+        let short_of_resources = ["capacity", "insufficient"]
+            .iter()
+            .any(|word| message.contains(word));
+        match status {
+            409 | 412 => short_of_resources,
+            422 => true,
+            _ => short_of_resources || message.contains("region"),
+        }
     }
 
     /// The HTTP status, for errors the API answered.
@@ -327,6 +351,7 @@ mod tests {
             target: Target::app(),
             status,
             message: "x".into(),
+            code: None,
             retry_after: None,
         }
     }
@@ -392,6 +417,7 @@ mod tests {
             target: Target::region(&"syd".parse().unwrap()),
             status,
             message: message.into(),
+            code: None,
             retry_after: None,
         }
     }
@@ -404,8 +430,17 @@ mod tests {
             (412, "insufficient resources available to fulfill request"),
             (400, "region syd is at capacity"),
             (400, "unknown region zzz"),
+            (409, "insufficient memory available to fulfill request"),
+            (503, "no capacity"),
         ] {
-            let err = create_failed(status, message).into_actuator_error(Some(&syd));
+            let mut refused = create_failed(status, message);
+            if status == 503 {
+                if let FlyError::Http { code, .. } = &mut refused {
+                    *code = Some(INSUFFICIENT_CAPACITY.to_owned());
+                }
+            }
+            assert!(!refused.may_have_taken_effect(), "{status} {message}");
+            let err = refused.into_actuator_error(Some(&syd));
             let (region, reason) = err.unavailable_region().expect("a region refusal");
             assert_eq!(region, &syd);
             assert_eq!(reason, format!("HTTP {status}: {message}"));
@@ -415,7 +450,10 @@ mod tests {
             (401, "region"),
             (429, "capacity"),
             (500, "boom"),
+            (503, "insufficient capacity, maybe"),
             (400, "bad image"),
+            (409, "machine name already in use"),
+            (412, "machine is leased by another process in this region"),
         ] {
             let err = create_failed(status, message).into_actuator_error(Some(&syd));
             assert!(err.unavailable_region().is_none(), "{status} {message}");
@@ -446,6 +484,7 @@ mod tests {
             target: Target::machine("3d8d413b29d089", &"fra".parse().unwrap()),
             status: 412,
             message: "machine is leased".into(),
+            code: None,
             retry_after: None,
         };
         assert_eq!(

@@ -56,7 +56,7 @@ mod timer;
 mod token;
 
 pub use actuator::{FlyMachinesActuator, BACKEND, LISTING_REUSE};
-pub use error::{FlyError, Operation, Target};
+pub use error::{FlyError, Operation, Target, INSUFFICIENT_CAPACITY};
 pub use gate::{Admission, RequestGate};
 pub use machine::{parse_machine_list, CheckStatus, Machine, MachineConfig};
 pub use options::{

@@ -95,9 +95,10 @@ pub enum BackendError {
         app: placer_core::AppName,
         /// Where the app name came from.
         app_from: &'static str,
-        /// What is wrong.
+        /// What is wrong (boxed: Fly's errors are large, and this one is
+        /// rare).
         #[source]
-        source: FlyError,
+        source: Box<FlyError>,
     },
     /// The dry-run state file cannot be used.
     #[error(transparent)]
@@ -247,7 +248,7 @@ fn fly_actuator(
     let failed = |source| BackendError::Fly {
         app: plan.app.clone(),
         app_from: plan.app_from,
-        source,
+        source: Box::new(source),
     };
     let options = fly_options(plan);
     let timer = Arc::new(TokioTimer::new());

@@ -9,7 +9,7 @@ use axum::extract::{Request, State};
 use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::Router;
-use serde_json::Value;
+use serde_json::{json, Value};
 use tokio::time::Instant;
 
 use super::model::{FakeState, Reply};
@@ -109,6 +109,11 @@ async fn answer(
             return reply;
         }
         Some(Fault::Error { status, message }) => return Reply::error(status, &message),
+        Some(Fault::ErrorWithStatus {
+            status,
+            code,
+            message,
+        }) => return Reply::json(status, json!({ "error": message, "status": code })),
         Some(Fault::Slow(delay)) => Some(delay),
         Some(Fault::ErrorAfterChange { status, message }) => {
             error_after = Some(Reply::error(status, &message));

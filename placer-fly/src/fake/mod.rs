@@ -105,6 +105,17 @@ pub enum Fault {
         /// The error message.
         message: String,
     },
+    /// Answer `status` with `{"error": message, "status": code}`, changing
+    /// nothing: the machine-readable reason Fly's API description lists
+    /// (`insufficient_capacity` for a region without room).
+    ErrorWithStatus {
+        /// The HTTP status.
+        status: u16,
+        /// The body's `status`, e.g. `insufficient_capacity`.
+        code: String,
+        /// The error message.
+        message: String,
+    },
     /// Carry out the request, then hold the response back this long: a
     /// client that gives up first does not learn that the change happened.
     Slow(Duration),

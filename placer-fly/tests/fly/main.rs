@@ -2,6 +2,7 @@
 //! 127.0.0.1 (never the real one).
 
 mod actuator;
+mod capacity;
 mod conformance;
 mod consistency;
 mod contract;

@@ -135,6 +135,7 @@ fn unavailable() -> ActuatorError {
         target: Target::region(&region("fra")),
         status: 503,
         message: "unavailable".into(),
+        code: None,
         retry_after: None,
     };
     err.into_actuator_error(Some(&region("fra")))
