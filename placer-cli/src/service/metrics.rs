@@ -77,6 +77,14 @@ struct StageLabels {
     stage: &'static str,
 }
 
+/// `ticks_total`'s results, `errors_total`'s stages and
+/// `config_reloads_total`'s results: every series of an app is exported from
+/// 0 as soon as the app is placed, so a rate over it reads 0 rather than
+/// "no data" until the first event.
+const TICK_RESULTS: [&str; 2] = ["ok", "failed"];
+const ERROR_STAGES: [&str; 4] = ["metrics", "deployment", "action", "persist"];
+const RELOAD_RESULTS: [&str; 2] = ["applied", "rejected"];
+
 /// The service's metrics and the registry that exposes them.
 #[derive(Debug)]
 pub struct Metrics {
@@ -182,8 +190,27 @@ impl Metrics {
         metrics
     }
 
-    /// Starts an app's gauges: its config valid, its mode, no budget.
+    /// Starts an app's series: its counters at 0, its config valid, its
+    /// mode, no budget.
     pub fn add_app(&self, app: &str, dry_run: bool) {
+        for result in TICK_RESULTS {
+            self.ticks.get_or_create(&ResultLabels {
+                app: app.to_owned(),
+                result,
+            });
+        }
+        for stage in ERROR_STAGES {
+            self.errors.get_or_create(&StageLabels {
+                app: app.to_owned(),
+                stage,
+            });
+        }
+        for result in RELOAD_RESULTS {
+            self.reloads.get_or_create(&ResultLabels {
+                app: app.to_owned(),
+                result,
+            });
+        }
         self.config_valid.get_or_create(&app_labels(app)).set(1);
         self.set_dry_run(app, dry_run);
         self.budget.get_or_create(&app_labels(app)).set(0.0);
@@ -236,7 +263,8 @@ impl Metrics {
         self.dry_run
             .get_or_create(&labels)
             .set(i64::from(report.dry_run));
-        let result = if report.is_ok() { "ok" } else { "failed" };
+        let [ok, failed] = TICK_RESULTS;
+        let result = if report.is_ok() { ok } else { failed };
         self.ticks
             .get_or_create(&ResultLabels {
                 app: app.clone(),
@@ -323,7 +351,8 @@ impl Metrics {
 
     /// Records a change of the config file for `app`: applied or rejected.
     pub fn observe_reload(&self, app: &str, applied: bool) {
-        let result = if applied { "applied" } else { "rejected" };
+        let [applied_label, rejected] = RELOAD_RESULTS;
+        let result = if applied { applied_label } else { rejected };
         self.reloads
             .get_or_create(&ResultLabels {
                 app: app.to_owned(),

@@ -348,3 +348,32 @@ async fn the_gzip_text_is_the_text() {
     .unwrap();
     assert_eq!(unpacked, text);
 }
+
+#[test]
+fn an_apps_counters_are_exported_from_zero_before_their_first_event() {
+    let metrics = Metrics::new();
+    metrics.add_app("shop", true);
+    let text = metrics.render();
+    for series in [
+        "fly_placer_ticks_total{app=\"shop\",result=\"ok\"} ",
+        "fly_placer_ticks_total{app=\"shop\",result=\"failed\"} ",
+        "fly_placer_errors_total{app=\"shop\",stage=\"metrics\"} ",
+        "fly_placer_errors_total{app=\"shop\",stage=\"deployment\"} ",
+        "fly_placer_errors_total{app=\"shop\",stage=\"action\"} ",
+        "fly_placer_errors_total{app=\"shop\",stage=\"persist\"} ",
+        "fly_placer_config_reloads_total{app=\"shop\",result=\"applied\"} ",
+        "fly_placer_config_reloads_total{app=\"shop\",result=\"rejected\"} ",
+    ] {
+        assert_eq!(line_value(&text, series), Some(0.0), "{series}\n{text}");
+    }
+    // An event counts on top of the zero.
+    metrics.observe_reload("shop", false);
+    let text = metrics.render();
+    assert_eq!(
+        line_value(
+            &text,
+            "fly_placer_config_reloads_total{app=\"shop\",result=\"rejected\"} "
+        ),
+        Some(1.0)
+    );
+}
