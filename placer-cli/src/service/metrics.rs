@@ -194,22 +194,28 @@ impl Metrics {
     /// mode, no budget.
     pub fn add_app(&self, app: &str, dry_run: bool) {
         for result in TICK_RESULTS {
-            self.ticks.get_or_create(&ResultLabels {
-                app: app.to_owned(),
-                result,
-            });
+            self.ticks
+                .get_or_create(&ResultLabels {
+                    app: app.to_owned(),
+                    result,
+                })
+                .inc_by(0);
         }
         for stage in ERROR_STAGES {
-            self.errors.get_or_create(&StageLabels {
-                app: app.to_owned(),
-                stage,
-            });
+            self.errors
+                .get_or_create(&StageLabels {
+                    app: app.to_owned(),
+                    stage,
+                })
+                .inc_by(0);
         }
         for result in RELOAD_RESULTS {
-            self.reloads.get_or_create(&ResultLabels {
-                app: app.to_owned(),
-                result,
-            });
+            self.reloads
+                .get_or_create(&ResultLabels {
+                    app: app.to_owned(),
+                    result,
+                })
+                .inc_by(0);
         }
         self.config_valid.get_or_create(&app_labels(app)).set(1);
         self.set_dry_run(app, dry_run);
