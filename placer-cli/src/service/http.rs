@@ -29,6 +29,7 @@ pub fn router(service: Arc<Service>) -> Router {
         .route("/traffic", get(traffic))
         .route("/apps", get(apps))
         .fallback(not_found)
+        .method_not_allowed_fallback(method_not_allowed)
         .with_state(service)
 }
 
@@ -317,6 +318,26 @@ async fn not_found() -> Response {
         StatusCode::NOT_FOUND,
         &"no such endpoint; GET /api lists them",
     )
+}
+
+/// 405 with a JSON body saying which method the endpoint takes.
+async fn method_not_allowed(method: axum::http::Method, uri: axum::http::Uri) -> Response {
+    let (allowed, message) = if uri.path() == "/trigger" {
+        (
+            "POST",
+            format!("{method} /trigger is not allowed; use POST /trigger"),
+        )
+    } else {
+        (
+            "GET",
+            format!("{method} {} is not allowed; use GET", uri.path()),
+        )
+    };
+    let mut response = error(StatusCode::METHOD_NOT_ALLOWED, &message);
+    response
+        .headers_mut()
+        .insert(header::ALLOW, header::HeaderValue::from_static(allowed));
+    response
 }
 
 /// 409 naming the leader, so the caller can go there (on Fly: the

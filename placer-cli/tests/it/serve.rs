@@ -89,6 +89,24 @@ fn out_of_the_box_run_serves_the_seed_api_on_simulated_traffic() {
     assert!(text.contains("fly_placer_region_requests{app=\"default\",region=\"iad\"}"));
     assert!(text.contains("fly_placer_skips_total{app=\"default\",reason=\"excluded\"} 5"));
 
+    // A wrong method is answered in JSON, like every other error.
+    for (method, path, allowed) in [
+        (reqwest::Method::GET, "/trigger", "POST"),
+        (reqwest::Method::DELETE, "/health", "GET"),
+    ] {
+        let answer = client()
+            .request(method.clone(), server.url(path))
+            .send()
+            .unwrap();
+        assert_eq!(answer.status(), 405, "{method} {path}");
+        assert_eq!(answer.headers()["allow"], allowed, "{method} {path}");
+        let body: serde_json::Value = answer.json().unwrap();
+        assert!(
+            body["error"].as_str().unwrap().contains(allowed),
+            "{method} {path}: {body}"
+        );
+    }
+
     assert!(server.stop().success(), "{}", server.log().join("\n"));
     let saved: serde_json::Value = serde_json::from_str(
         &std::fs::read_to_string(workspace.path("data/engine_state_dry_run.json")).unwrap(),
