@@ -3,14 +3,13 @@
 
 use std::process::ExitCode;
 
-use clap::Parser;
 use placer_cli::{logging, Cli, Environment, EXIT_BAD_SETTINGS};
 
 fn main() -> ExitCode {
     // Read `.env` before the flags, so it can provide their variables too.
     // Variables already set win over the file.
     let dotenv = dotenvy::dotenv();
-    let cli = Cli::parse();
+    let cli = Cli::parse_from_process();
     if let Err(err) = logging::init(cli.global.log_format, cli.global.log_file.as_deref()) {
         eprintln!("error: {err}");
         return ExitCode::from(EXIT_BAD_SETTINGS);

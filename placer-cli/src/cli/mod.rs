@@ -90,7 +90,8 @@ pub struct GlobalArgs {
         long,
         global = true,
         env = "PLACER_WAIT_FOR_LOCK",
-        hide_env_values = true
+        hide_env_values = true,
+        value_parser = clap::builder::BoolishValueParser::new()
     )]
     pub wait_for_lock: bool,
 
@@ -185,6 +186,42 @@ impl Cli {
     pub fn command(&self) -> Command {
         self.command.clone().unwrap_or(Command::Serve)
     }
+
+    /// Parses the process's flags and their environment variables, where a
+    /// variable that is set but blank counts as unset (as an empty value in
+    /// `.env` or `FOO= fly-placer …` means), instead of as a missing value.
+    /// Exits with clap's message and code on bad flags, as `parse` does.
+    pub fn parse_from_process() -> Cli {
+        use clap::{CommandFactory, FromArgMatches};
+        let command = without_blank_env(<Cli as CommandFactory>::command());
+        let matches = command.get_matches();
+        Cli::from_arg_matches(&matches).unwrap_or_else(|err| err.exit())
+    }
+}
+
+/// `command` with the variables that are set but blank no longer read by
+/// its arguments and its subcommands' arguments.
+fn without_blank_env(mut command: clap::Command) -> clap::Command {
+    let blank: Vec<clap::Id> = command
+        .get_arguments()
+        .filter(|arg| {
+            arg.get_env()
+                .and_then(std::env::var_os)
+                .is_some_and(|value| value.to_string_lossy().trim().is_empty())
+        })
+        .map(|arg| arg.get_id().clone())
+        .collect();
+    for id in blank {
+        command = command.mut_arg(id, |arg| arg.env(None::<&str>));
+    }
+    let subcommands: Vec<String> = command
+        .get_subcommands()
+        .map(|sub| sub.get_name().to_owned())
+        .collect();
+    for name in subcommands {
+        command = command.mut_subcommand(name, without_blank_env);
+    }
+    command
 }
 
 #[cfg(test)]

@@ -132,3 +132,36 @@ fn a_state_url_that_cannot_be_used_names_where_it_came_from() {
         "{message}"
     );
 }
+
+#[test]
+fn blank_variables_count_as_unset_for_the_flags_too() {
+    let workspace = Workspace::new("traffic_threshold: 80\n");
+    for var in [
+        "PLACER_CONFIG",
+        "PLACER_DATA_DIR",
+        "PLACER_LISTEN",
+        "PLACER_LOG_FORMAT",
+        "PLACER_LOG_FILE",
+        "PLACER_WAIT_FOR_LOCK",
+    ] {
+        for blank in ["", "  "] {
+            let output = workspace.run(&["check-config"], &[(var, blank)]);
+            assert!(
+                output.status.success(),
+                "{var}={blank:?}: {}",
+                stderr(&output)
+            );
+            assert!(stdout(&output).contains("traffic_threshold"), "{var}");
+        }
+    }
+    // PLACER_WAIT_FOR_LOCK takes the usual ways of saying yes and no.
+    for value in ["1", "yes", "on", "true", "0", "no", "off", "false"] {
+        let output = workspace.run(&["check-config"], &[("PLACER_WAIT_FOR_LOCK", value)]);
+        assert!(output.status.success(), "{value}: {}", stderr(&output));
+    }
+    // A blank value in `.env` is the same.
+    std::fs::write(workspace.path(".env"), "PLACER_DATA_DIR=\nPLACER_LISTEN=\n").unwrap();
+    let output = workspace.run(&["check-config"], &[]);
+    assert!(output.status.success(), "{}", stderr(&output));
+    std::fs::remove_file(workspace.path(".env")).unwrap();
+}
