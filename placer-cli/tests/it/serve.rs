@@ -215,3 +215,18 @@ fn periodic_ticks_run_at_the_configured_interval() {
     assert!(ticks >= 2, "only {ticks} periodic ticks");
     server.stop();
 }
+
+#[test]
+fn serve_on_a_taken_port_exits_1_naming_the_address() {
+    let taken = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let address = taken.local_addr().unwrap().to_string();
+    let workspace = Workspace::new(&default_config());
+    let output = workspace.run(&["serve", "--listen", &address], &[]);
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert_eq!(output.status.code(), Some(1), "{stderr}");
+    assert!(
+        stderr.contains(&format!("cannot listen on {address}")),
+        "{stderr}"
+    );
+    drop(taken);
+}
