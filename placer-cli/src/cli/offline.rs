@@ -222,9 +222,10 @@ fn parse_between(text: &str) -> Result<String, String> {
         .map_err(|err| err.to_string())
 }
 
+/// A duration flag reads as the config file does: seconds (`90`) or a text
+/// such as `90s`, `5m` or `7d`.
 fn parse_duration(text: &str) -> Result<Duration, String> {
-    let duration = humantime::parse_duration(text.trim())
-        .map_err(|err| format!("{err} (write e.g. 60s, 5m, 7d)"))?;
+    let duration = placer_core::config::duration::parse(text)?;
     if duration.is_zero() {
         return Err("must be longer than zero".to_owned());
     }
@@ -320,6 +321,35 @@ mod tests {
                 .is_err(),
                 "{hours}"
             );
+        }
+    }
+
+    #[test]
+    fn duration_flags_read_bare_seconds_as_the_config_file_does() {
+        let step = |value: &str| {
+            parse(&[
+                "gen-trace",
+                "--scenario",
+                "long-tail",
+                "--hours",
+                "1",
+                "--seed",
+                "1",
+                "--out",
+                "t.csv",
+                "--step",
+                value,
+            ])
+            .map(|command| match command {
+                Command::GenTrace(args) => args.step,
+                _ => panic!("not gen-trace"),
+            })
+        };
+        assert_eq!(step("90").unwrap().as_secs(), 90);
+        assert_eq!(step("1.5").unwrap().as_millis(), 1500);
+        assert_eq!(step("2m").unwrap().as_secs(), 120);
+        for bad in ["0", "-5", "soon"] {
+            assert!(step(bad).is_err(), "{bad}");
         }
     }
 

@@ -22,6 +22,33 @@ use std::time::Duration;
 use serde::de::{self, Visitor};
 use serde::{Deserializer, Serializer};
 
+/// Reads a duration as a config file writes it: seconds as a number
+/// (`90`, `2.5`) or a text such as `90s` or `10m` — for flags and other
+/// text that should read durations the same way.
+///
+/// ```
+/// use std::time::Duration;
+/// use placer_core::config::duration;
+///
+/// assert_eq!(duration::parse("90"), Ok(Duration::from_secs(90)));
+/// assert_eq!(duration::parse(" 1m 30s "), Ok(Duration::from_secs(90)));
+/// assert!(duration::parse("-1").is_err());
+/// assert!(duration::parse("soon").is_err());
+/// ```
+///
+/// # Errors
+/// What is wrong with `text`, in words.
+pub fn parse(text: &str) -> Result<Duration, String> {
+    let text = text.trim();
+    if let Ok(seconds) = text.parse::<f64>() {
+        return Duration::try_from_secs_f64(seconds).map_err(|_| {
+            format!("must be a finite, non-negative number of seconds (got {seconds})")
+        });
+    }
+    humantime::parse_duration(text)
+        .map_err(|err| format!("{text:?} is not a duration ({err}); try \"90s\" or \"10m\""))
+}
+
 /// Writes a duration as text such as `"1m 30s"`.
 pub fn serialize<S: Serializer>(value: &Duration, serializer: S) -> Result<S::Ok, S::Error> {
     serializer.collect_str(&humantime::format_duration(*value))
@@ -105,14 +132,6 @@ impl Visitor<'_> for SecondsOrText {
     }
 
     fn visit_str<E: de::Error>(self, text: &str) -> Result<Duration, E> {
-        let text = text.trim();
-        if let Ok(seconds) = text.parse::<f64>() {
-            return self.visit_f64(seconds);
-        }
-        humantime::parse_duration(text).map_err(|err| {
-            E::custom(format!(
-                "{text:?} is not a duration ({err}); try \"90s\" or \"10m\""
-            ))
-        })
+        parse(text).map_err(E::custom)
     }
 }
