@@ -47,7 +47,9 @@ pub const DEFAULT_CONFIG_PATH: &str = "config/config.yml";
         FLY_APP_NAME or PLACER_APP (the app to place), \
         PLACER_PROMETHEUS_TOKEN (token for Prometheus only), \
         PLACER_TRIGGER_TOKEN (bearer token for POST /trigger), \
-        RUST_LOG (log filter, default `info`)."
+        PLACER_STATE_URL and PLACER_STATE_PASSWORD (where engine state is kept: \
+        file:DIR or etcd://HOST:PORT/PREFIX, and its user's password), \
+        RUST_LOG (log filter, default `info`). Blank values count as unset."
 )]
 pub struct Cli {
     /// Options shared by every command.
@@ -61,8 +63,9 @@ pub struct Cli {
 /// Options shared by every command.
 #[derive(Debug, Clone, Args)]
 pub struct GlobalArgs {
-    /// Config file: the engine's settings plus the `service`, `prometheus`,
-    /// `fly` and `simulation` sections.
+    /// Config file: the placement keys and the `latency`, `forecast`,
+    /// `service`, `state`, `prometheus`, `simulation`, `fly` and `apps`
+    /// sections (docs/configuration.md).
     #[arg(
         long,
         global = true,
