@@ -82,7 +82,13 @@ struct StageLabels {
 /// 0 as soon as the app is placed, so a rate over it reads 0 rather than
 /// "no data" until the first event.
 const TICK_RESULTS: [&str; 2] = ["ok", "failed"];
-const ERROR_STAGES: [&str; 4] = ["metrics", "deployment", "action", "persist"];
+const ERROR_STAGES: [&str; 4] = [STAGE_METRICS, STAGE_DEPLOYMENT, STAGE_ACTION, STAGE_PERSIST];
+/// `errors_total`'s stages: fetching traffic, listing the deployment, a
+/// deploy or remove, saving state.
+const STAGE_METRICS: &str = "metrics";
+const STAGE_DEPLOYMENT: &str = "deployment";
+const STAGE_ACTION: &str = "action";
+const STAGE_PERSIST: &str = "persist";
 const RELOAD_RESULTS: [&str; 2] = ["applied", "rejected"];
 
 /// The service's metrics and the registry that exposes them.
@@ -279,8 +285,8 @@ impl Metrics {
             .inc();
         if report.error.is_some() {
             let stage = match report.failed_stage() {
-                Some(FailedStage::FetchingTraffic) => "metrics",
-                _ => "deployment",
+                Some(FailedStage::FetchingTraffic) => STAGE_METRICS,
+                _ => STAGE_DEPLOYMENT,
             };
             self.errors
                 .get_or_create(&StageLabels {
@@ -298,7 +304,7 @@ impl Metrics {
                     self.errors
                         .get_or_create(&StageLabels {
                             app: app.clone(),
-                            stage: "action",
+                            stage: STAGE_ACTION,
                         })
                         .inc();
                     "error"
@@ -350,7 +356,7 @@ impl Metrics {
         self.errors
             .get_or_create(&StageLabels {
                 app: app.to_owned(),
-                stage: "persist",
+                stage: STAGE_PERSIST,
             })
             .inc();
     }
