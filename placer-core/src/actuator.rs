@@ -6,6 +6,7 @@ use std::time::Duration;
 
 use async_trait::async_trait;
 
+use crate::network::platform::PlatformRegions;
 use crate::Region;
 
 /// Anything that can list the regions an app runs in and add or remove one.
@@ -57,6 +58,20 @@ pub trait RegionActuator: Send + Sync {
     /// it go, so it is not held until the next tick. A wrapper passes it on.
     /// The default does nothing.
     fn tick_finished(&self) {}
+
+    /// What the platform says about its regions now: which take new
+    /// machines of the app's size, which are deprecated or full, and where
+    /// each is. [`Placer::tick`](crate::Placer::tick) asks after listing
+    /// the deployment and plans over that picture. `None` (the default)
+    /// when the actuator does not know: the engine keeps the picture it
+    /// has, at first [the built-in one](crate::network::platform::PlatformRegions::built_in).
+    /// An actuator that reads the platform answers from its own cache, and
+    /// when the platform cannot be read it answers with a
+    /// [fallback](crate::network::platform::PlatformRegions::fallback) rather
+    /// than an error: a tick never fails for it. A wrapper passes it on.
+    async fn platform_regions(&self) -> Option<Arc<PlatformRegions>> {
+        None
+    }
 }
 
 /// Why a [`RegionActuator`] call failed.

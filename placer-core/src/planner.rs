@@ -11,6 +11,7 @@
 use std::cmp::Ordering;
 use std::collections::{BTreeMap, BTreeSet};
 
+use crate::network::platform::PlatformRegions;
 use crate::policy::{PlacementPolicy, PlanningView, PolicyMemory, PolicyName};
 use crate::report::RegionDetail;
 use crate::{
@@ -84,6 +85,8 @@ pub struct PlanInput<'a> {
     /// False when the latest observation carried no traffic at all: then
     /// nothing is removed (missing data never shrinks the deployment).
     pub metrics_usable: bool,
+    /// Which regions take new machines now, and where each region is.
+    pub platform: &'a PlatformRegions,
 }
 
 /// Smoothed traffic and thresholds of every region in play: those with
@@ -134,7 +137,8 @@ fn detail(
 pub fn plan(input: &PlanInput<'_>, policy: &dyn PlacementPolicy) -> Plan {
     let config = input.config;
     let regions = region_details(input);
-    let view = PlanningView::new(config, input.state, input.deployed, &regions, input.now);
+    let view = PlanningView::new(config, input.state, input.deployed, &regions, input.now)
+        .with_platform(input.platform);
     let policy_name = policy.name();
     let mut memory = input.state.policy_memory(&policy_name);
     // At most one proposal per region, walked in region order beside

@@ -54,6 +54,12 @@ impl RegionActuator for Fenced {
     fn tick_finished(&self) {
         self.inner.tick_finished();
     }
+
+    async fn platform_regions(
+        &self,
+    ) -> Option<std::sync::Arc<placer_core::network::platform::PlatformRegions>> {
+        self.inner.platform_regions().await
+    }
 }
 
 #[cfg(test)]

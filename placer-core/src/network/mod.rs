@@ -1,6 +1,7 @@
 //! The network the engine reasons about: where Fly's regions are
 //! ([`geo`]), how long a round trip between two of them takes
-//! ([`LatencyModel`], [`RttTable`]), and which regions serve a set of users
+//! ([`LatencyModel`], [`RttTable`]), which of them take machines now
+//! ([`platform`]), and which regions serve a set of users
 //! best ([`solver`], the one facility-location solver).
 //!
 //! The latency policy decides with these; offline tools (backtests, quality
@@ -8,6 +9,7 @@
 //! and a live one are found the same way.
 
 pub mod geo;
+pub mod platform;
 mod rtt;
 mod rtt_table;
 pub mod solver;

@@ -11,8 +11,8 @@ use crate::policy::{
     PlacementPolicy, PlanningView, PolicyContext, PolicyEntry, PolicyName, PolicySummary,
 };
 use crate::{
-    network::geo, network::LatencyModel, EngineState, MetricsError, MetricsSource, PlacerConfig,
-    Region, Timestamp, TrafficSnapshot,
+    network::geo, network::platform::PlatformRegions, network::LatencyModel, EngineState,
+    MetricsError, MetricsSource, PlacerConfig, Region, Timestamp, TrafficSnapshot,
 };
 
 mod steps;
@@ -61,6 +61,9 @@ pub struct Placer {
     metrics_usable: bool,
     /// Regions of the latest observation that are not Fly regions.
     ignored: Vec<Region>,
+    /// Which regions take new machines now (not persisted: the actuator
+    /// reports it again).
+    platform: Arc<PlatformRegions>,
 }
 
 impl fmt::Debug for Placer {
@@ -174,6 +177,7 @@ impl Placer {
             custom_policy,
             metrics_usable: false,
             ignored: Vec::new(),
+            platform: Arc::new(PlatformRegions::built_in().clone()),
         }
     }
 
@@ -504,13 +508,16 @@ impl Placer {
     ) -> T {
         self.with_input(deployed, now, |input| {
             let regions = planner::region_details(input);
-            look(&PlanningView::new(
-                input.config,
-                input.state,
-                input.deployed,
-                &regions,
-                input.now,
-            ))
+            look(
+                &PlanningView::new(
+                    input.config,
+                    input.state,
+                    input.deployed,
+                    &regions,
+                    input.now,
+                )
+                .with_platform(input.platform),
+            )
         })
     }
 
@@ -537,7 +544,21 @@ impl Placer {
             deployed,
             now,
             metrics_usable: self.metrics_usable,
+            platform: &self.platform,
         })
+    }
+
+    /// Plans over `platform`'s regions from the next [`decide`](Self::decide)
+    /// on: which take new machines now, and where each is.
+    /// [`tick`](Self::tick) sets what the actuator reports
+    /// ([`RegionActuator::platform_regions`](crate::RegionActuator::platform_regions)).
+    pub fn set_platform_regions(&mut self, platform: Arc<PlatformRegions>) {
+        self.platform = platform;
+    }
+
+    /// The picture of the platform's regions the engine plans over.
+    pub fn platform_regions(&self) -> &Arc<PlatformRegions> {
+        &self.platform
     }
 
     /// Uses `model` for round-trip times in the built-in policies (default:

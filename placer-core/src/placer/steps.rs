@@ -240,7 +240,9 @@ impl Placer {
 
     /// Runs one tick at `now`, the four steps in order:
     /// [observe](Self::observe) a snapshot from `source`,
-    /// [decide](Self::decide) against what `actuator` reports as deployed,
+    /// [decide](Self::decide) against what `actuator` reports as deployed
+    /// and over the regions it says take machines
+    /// ([`platform_regions`](RegionActuator::platform_regions)),
     /// [execute](Self::execute) the plan with `actuator` and
     /// [commit](Self::commit) what came of it. A bot that drives the steps
     /// itself the same way gets the same decisions and the same report.
@@ -296,6 +298,9 @@ impl Placer {
                 return TickReport::failed(now, dry_run, policy, None, error);
             }
         };
+        if let Some(platform) = actuator.platform_regions().await {
+            self.set_platform_regions(platform);
+        }
         let plan = self.decide(&deployed, now);
         let execution = self.execute(&plan, actuator).await;
         self.commit(plan, execution)

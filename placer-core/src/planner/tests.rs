@@ -17,6 +17,7 @@ fn plan_for(config: &PlacerConfig, state: &EngineState, deployed: &[&str]) -> Pl
         deployed: &deployed,
         now: Timestamp::from_unix_seconds(T0 + 3600),
         metrics_usable: true,
+        platform: crate::network::platform::PlatformRegions::built_in(),
     };
     plan(&input, &ThresholdPolicy)
 }
@@ -240,6 +241,7 @@ fn no_usable_metrics_suspends_removals() {
         deployed: &deployed,
         now: Timestamp::from_unix_seconds(T0 + 3600),
         metrics_usable: false,
+        platform: crate::network::platform::PlatformRegions::built_in(),
     };
     let plan = plan(&input, &ThresholdPolicy);
     assert!(plan.actions.is_empty());

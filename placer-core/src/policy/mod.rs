@@ -59,6 +59,7 @@ pub use settings::{PolicySettings, SettingsSection};
 pub use summary::{BudgetUse, PolicySummary};
 pub use threshold::{ThresholdPolicy, ThresholdReason};
 
+use crate::network::platform::PlatformRegions;
 use crate::report::RegionDetail;
 #[cfg(doc)]
 use crate::Reason;
@@ -78,6 +79,10 @@ pub struct PlanningView<'a> {
     pub regions: &'a BTreeMap<Region, RegionDetail>,
     /// The tick's time.
     pub now: Timestamp,
+    /// Which regions take new machines now, and where each region is
+    /// (the built-in picture unless [`with_platform`](Self::with_platform)
+    /// says otherwise).
+    pub platform: &'a PlatformRegions,
 }
 
 impl<'a> PlanningView<'a> {
@@ -117,7 +122,14 @@ impl<'a> PlanningView<'a> {
             deployed,
             regions,
             now,
+            platform: PlatformRegions::built_in(),
         }
+    }
+
+    /// The same view over `platform`'s regions.
+    pub fn with_platform(mut self, platform: &'a PlatformRegions) -> Self {
+        self.platform = platform;
+        self
     }
 
     /// True when the backend could not deploy `region` lately and it sits

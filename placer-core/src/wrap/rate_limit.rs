@@ -226,6 +226,12 @@ impl<A: RegionActuator> RegionActuator for RateLimited<A> {
     fn tick_finished(&self) {
         self.inner.tick_finished();
     }
+
+    async fn platform_regions(
+        &self,
+    ) -> Option<std::sync::Arc<crate::network::platform::PlatformRegions>> {
+        self.inner.platform_regions().await
+    }
 }
 
 #[cfg(test)]

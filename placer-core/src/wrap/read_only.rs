@@ -46,6 +46,12 @@ impl<A: RegionActuator> RegionActuator for ReadOnly<A> {
     fn tick_finished(&self) {
         self.0.tick_finished();
     }
+
+    async fn platform_regions(
+        &self,
+    ) -> Option<std::sync::Arc<crate::network::platform::PlatformRegions>> {
+        self.0.platform_regions().await
+    }
 }
 
 fn refusal(region: &Region) -> ActuatorError {

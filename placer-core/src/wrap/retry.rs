@@ -255,4 +255,10 @@ impl<A: RegionActuator> RegionActuator for Retrying<A> {
     fn tick_finished(&self) {
         self.inner.tick_finished();
     }
+
+    async fn platform_regions(
+        &self,
+    ) -> Option<std::sync::Arc<crate::network::platform::PlatformRegions>> {
+        self.inner.platform_regions().await
+    }
 }

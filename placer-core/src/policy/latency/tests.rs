@@ -156,6 +156,7 @@ pub(super) fn plan_at(
         deployed: &deployed,
         now,
         metrics_usable: true,
+        platform: crate::network::platform::PlatformRegions::built_in(),
     };
     plan(
         &input,
