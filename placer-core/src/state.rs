@@ -7,7 +7,7 @@ use std::collections::{BTreeMap, BTreeSet, VecDeque};
 use serde::{Deserialize, Serialize};
 
 use crate::config::ThresholdMode;
-use crate::forecast::ForecastState;
+use crate::forecast::{ForecastState, HistoryOrigin};
 use crate::policy::{PolicyMemory, PolicyName};
 use crate::predictor::Averages;
 use crate::{
@@ -210,7 +210,7 @@ impl EngineState {
     /// snapshot is not later than the last one it learnt).
     pub fn learn_forecast(&mut self, snapshot: &TrafficSnapshot, config: &PlacerConfig) -> bool {
         self.forecast.adapt_to(config);
-        self.forecast.learn(snapshot)
+        self.forecast.learn_from(snapshot, HistoryOrigin::Backfill)
     }
 
     /// Tells the forecaster whether the engine's policy plans with

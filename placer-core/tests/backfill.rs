@@ -131,6 +131,103 @@ fn a_restored_placer_reads_only_what_it_has_not_learnt() {
     assert!(summary.status.is_forecasting());
 }
 
+/// A source that keeps `retention` of history before `now`, like Fly's
+/// Prometheus (about 15 days).
+struct Retaining {
+    inner: DailySource,
+    oldest: Timestamp,
+}
+
+#[async_trait]
+impl MetricsSource for Retaining {
+    async fn fetch(&self, at: Timestamp) -> Result<TrafficSnapshot, MetricsError> {
+        self.inner.fetch(at).await
+    }
+
+    async fn history(
+        &self,
+        start: Timestamp,
+        end: Timestamp,
+        step: Duration,
+    ) -> Result<Vec<TrafficSnapshot>, MetricsError> {
+        let all = self.inner.history(start, end, step).await?;
+        Ok(all.into_iter().filter(|s| s.at() >= self.oldest).collect())
+    }
+}
+
+#[test]
+fn history_learnt_beyond_the_sources_retention_is_kept_and_said_where_it_came_from() {
+    // Four weeks of seasonal buckets, so that more than two weeks is kept.
+    let mut settings: ForecastSettings = latency().policy_settings.get();
+    settings.warm_start = 14 * DAY;
+    let config = config_with(settings);
+    let source = Retaining {
+        inner: DailySource::default(),
+        oldest: now() - 14 * DAY,
+    };
+    let mut placer = Placer::new(config.clone()).unwrap();
+    block_on(placer.backfill(&source, now())).unwrap();
+    let sources = placer.state().forecast().history_sources();
+    assert_eq!(sources.observed_secs, 0, "{sources}");
+    let backfilled = sources.backfilled_secs;
+    assert!(backfilled >= 13 * 86_400, "{sources}");
+
+    // Three days of ticks every five minutes, saved and restored each day.
+    let mut at = now();
+    let mut state = placer.state().to_json();
+    for _day in 0..3 {
+        let mut placer =
+            Placer::with_state(config.clone(), EngineState::from_json(&state).unwrap()).unwrap();
+        // A restart backfills only the gap since what the state holds.
+        block_on(placer.backfill(&source, at)).unwrap();
+        for _ in 0..24 * 12 {
+            at = at + BACKFILL_STEP;
+            placer.observe(&DailySource::at(at));
+        }
+        state = placer.state().to_json();
+    }
+    let restored = EngineState::from_json(&state).unwrap();
+    let placer = Placer::with_state(config, restored).unwrap();
+    let sources = placer.state().forecast().history_sources();
+    // What Prometheus gave at the first start, plus three days observed:
+    // more than the source keeps, and nothing read twice.
+    assert_eq!(sources.backfilled_secs, backfilled, "{sources}");
+    assert_eq!(sources.observed_secs, 3 * 86_400, "{sources}");
+    let learned = match placer.forecast_status() {
+        ForecastStatus::Forecasting { learned_secs } => learned_secs,
+        other => panic!("{other:?}"),
+    };
+    assert!(learned > 16 * 86_400, "{learned}");
+    let asked = source.inner.asked();
+    for pair in asked.windows(2) {
+        assert!(
+            pair[1].0 > pair[0].1 - BACKFILL_STEP,
+            "read twice: {asked:?}"
+        );
+    }
+}
+
+#[test]
+fn a_state_saved_without_history_sources_still_restores_its_forecaster() {
+    let source = DailySource::default();
+    let mut placer = Placer::new(latency()).unwrap();
+    block_on(placer.backfill(&source, now())).unwrap();
+    let mut json: serde_json::Value = serde_json::from_str(&placer.state().to_json()).unwrap();
+    let forecast = json
+        .as_object_mut()
+        .and_then(|state| state.get_mut("forecast"))
+        .and_then(|forecast| forecast.as_object_mut())
+        .expect("the state keeps its forecaster");
+    assert!(forecast.remove("sources").is_some(), "{forecast:?}");
+    let state = EngineState::from_json(&json.to_string()).unwrap();
+    let restored = Placer::with_state(latency(), state).unwrap();
+    assert!(restored.forecast_status().is_forecasting());
+    assert_eq!(
+        restored.state().forecast().history_sources(),
+        Default::default()
+    );
+}
+
 #[test]
 fn nothing_is_read_with_forecasting_off_or_no_warm_start() {
     let source = DailySource::default();

@@ -39,10 +39,29 @@ pub struct Health {
     /// Whether the engine forecasts traffic, or reacts to observed traffic
     /// only and why, in words.
     pub forecast: String,
+    /// How much history the forecaster has learnt and where it came from
+    /// (absent when no forecaster is kept).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub forecast_history: Option<ForecastHistory>,
     /// With a shared state store: this placer's role and the leader (not
     /// shown with the file store, where the one placer always leads).
     #[serde(flatten, skip_serializing_if = "Option::is_none")]
     pub election: Option<Election>,
+}
+
+/// The forecaster's history in [`Health`]: what it learnt from past
+/// traffic read at start (the metrics store keeps about two weeks) and
+/// from the ticks since, all of it kept with the engine state.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct ForecastHistory {
+    /// Seconds of history learnt in all.
+    pub learned_seconds: u64,
+    /// Of which read from the traffic source at start.
+    pub read_at_start_seconds: u64,
+    /// Of which observed tick by tick.
+    pub observed_seconds: u64,
+    /// Where the history read at start came from.
+    pub read_from: String,
 }
 
 /// The election part of [`Health`].
@@ -219,8 +238,26 @@ impl View {
             last_tick,
             persist_error: self.persist_error.clone(),
             forecast: self.state.forecast().status().to_string(),
+            forecast_history: self.forecast_history(),
             election: None,
         }
+    }
+
+    fn forecast_history(&self) -> Option<ForecastHistory> {
+        use placer_core::forecast::ForecastStatus;
+        let forecast = self.state.forecast();
+        let learned_seconds = match forecast.status() {
+            ForecastStatus::Learning { learned_secs, .. }
+            | ForecastStatus::Forecasting { learned_secs } => learned_secs,
+            _ => return None,
+        };
+        let sources = forecast.history_sources();
+        Some(ForecastHistory {
+            learned_seconds,
+            read_at_start_seconds: sources.backfilled_secs,
+            observed_seconds: sources.observed_secs,
+            read_from: self.traffic_description.clone(),
+        })
     }
 
     /// The `/state` document, with cooldowns counted down to `now`.

@@ -102,6 +102,22 @@ fn apps_with_history_forecast_from_the_first_tick_and_others_say_they_react() {
         .unwrap_or_default();
     assert!(cart.starts_with("not forecasting yet"), "{health}");
     assert!(cart.contains("reacting to observed traffic"), "{health}");
+    // Where shop's history came from: all of it read at start.
+    let history = &health["apps"]["shop"]["forecast_history"];
+    let read_at_start = history["read_at_start_seconds"]
+        .as_u64()
+        .unwrap_or_default();
+    assert!(read_at_start >= 13 * 86_400, "{health}");
+    assert!(
+        history["observed_seconds"].as_u64() < Some(3600),
+        "{health}"
+    );
+    assert!(
+        history["read_from"]
+            .as_str()
+            .is_some_and(|from| from.contains(metrics.url.as_str())),
+        "{health}"
+    );
     let log = server.log().join("\n");
     assert!(log.contains("learnt from 4033 of 4033 snapshots"), "{log}");
     // One range query per app: fourteen days at five minutes is one piece.
@@ -138,5 +154,14 @@ fn apps_with_history_forecast_from_the_first_tick_and_others_say_they_react() {
         .as_str()
         .unwrap_or_default();
     assert!(shop.starts_with("forecasting from"), "{health}");
+    // The restart kept what was read before and read nothing twice.
+    let history = &health["apps"]["shop"]["forecast_history"];
+    let again = history["read_at_start_seconds"]
+        .as_u64()
+        .unwrap_or_default();
+    assert!(
+        again >= read_at_start && again < read_at_start + 3600,
+        "{read_at_start} then {health}"
+    );
     assert!(server.stop().success());
 }

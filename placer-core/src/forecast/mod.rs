@@ -45,7 +45,7 @@ use crate::{Region, Timestamp, TrafficSnapshot};
 pub use registry::{ForecasterEntry, FORECASTERS};
 pub use seasonal::SeasonalForecaster;
 pub use settings::{ForecastSettings, NO_FORECAST};
-pub use state::{ForecastState, ForecastStatus, WarmStart};
+pub use state::{ForecastState, ForecastStatus, HistoryOrigin, HistorySources, WarmStart};
 
 /// The step [`Placer::backfill`](crate::Placer::backfill) reads past
 /// traffic at: five minutes, the window of the default Prometheus query, so

@@ -11,7 +11,7 @@ use crate::{PlacerConfig, Region, Timestamp, TrafficSnapshot};
 /// The engine's forecaster and the settings it was built with: a part of
 /// the [`EngineState`](crate::EngineState).
 ///
-/// It is persisted as `{"method", "version", "model"}`. A saved forecaster
+/// It is persisted as `{"method", "version", "model", "sources"}`. A saved forecaster
 /// that this build cannot use — another method or version, another bucket
 /// width, or a malformed one — is dropped and learning starts afresh; it
 /// never makes a state fail to restore.
@@ -24,6 +24,8 @@ pub struct ForecastState {
     /// Set when the engine's policy does not plan with forecasts: no
     /// forecaster is kept then (not persisted: the engine sets it).
     unused: bool,
+    /// Where the model's history came from.
+    sources: HistorySources,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -31,6 +33,46 @@ struct Saved {
     method: String,
     version: u32,
     model: serde_json::Value,
+    /// Absent in states saved before it was kept.
+    #[serde(default)]
+    sources: HistorySources,
+}
+
+/// Where a forecaster's history came from: how much it learnt from past
+/// traffic read at start ([`Placer::warm_start`](crate::Placer::warm_start),
+/// e.g. from Prometheus, which keeps about two weeks) and how much from
+/// the traffic the engine observed tick by tick since. Kept with the
+/// forecaster in the persisted state, so what it learnt beyond the metrics
+/// store's retention survives restarts.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[non_exhaustive]
+pub struct HistorySources {
+    /// Seconds of history learnt from traffic read at start.
+    pub backfilled_secs: u64,
+    /// Seconds of history learnt from the engine's own observations.
+    pub observed_secs: u64,
+}
+
+/// Where one snapshot a forecaster learns from comes from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum HistoryOrigin {
+    /// Past traffic read at start (a warm start).
+    Backfill,
+    /// Traffic the engine observed at a tick.
+    Observed,
+}
+
+impl fmt::Display for HistorySources {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let hours = |secs: u64| secs as f64 / 3600.0;
+        write!(
+            f,
+            "{:.1} h read at start, {:.1} h observed",
+            hours(self.backfilled_secs),
+            hours(self.observed_secs)
+        )
+    }
 }
 
 /// Whether the engine forecasts, and if not, why not.
@@ -140,19 +182,19 @@ impl ForecastState {
         if self.settings.as_ref() == Some(&settings) && self.saved.is_none() {
             return;
         }
-        let previous = self.saved.take().or_else(|| {
-            self.model.as_ref().map(|model| Saved {
-                method: model.method().to_owned(),
-                version: ForecasterEntry::find(model.method()).map_or(0, |e| e.version()),
-                model: model.save(),
-            })
-        });
+        let previous = self.saved.take().or_else(|| self.saved());
+        let mut sources = HistorySources::default();
         self.model = ForecasterEntry::find(&settings.method).map(|entry| {
             previous
                 .filter(|saved| saved.method == entry.name() && saved.version == entry.version())
-                .and_then(|saved| entry.restore(&settings, &saved.model))
+                .and_then(|saved| {
+                    let restored = entry.restore(&settings, &saved.model)?;
+                    sources = saved.sources;
+                    Some(restored)
+                })
                 .unwrap_or_else(|| entry.build(&settings))
         });
+        self.sources = sources;
         self.settings = Some(settings);
     }
 
@@ -171,9 +213,36 @@ impl ForecastState {
     /// Learns from one observation (nothing when forecasting is off or the
     /// snapshot is not later than the last one learnt).
     pub fn learn(&mut self, snapshot: &TrafficSnapshot) -> bool {
-        self.model
-            .as_mut()
-            .is_some_and(|model| model.learn(snapshot))
+        self.learn_from(snapshot, HistoryOrigin::Observed)
+    }
+
+    /// Learns from one snapshot that came from `origin`, counting the
+    /// history it adds towards that origin (see
+    /// [`history_sources`](Self::history_sources)).
+    pub fn learn_from(&mut self, snapshot: &TrafficSnapshot, origin: HistoryOrigin) -> bool {
+        let Some(model) = self.model.as_mut() else {
+            return false;
+        };
+        let before = model.learned();
+        if !model.learn(snapshot) {
+            return false;
+        }
+        let added = model.learned().saturating_sub(before).as_secs();
+        match origin {
+            HistoryOrigin::Backfill => self.sources.backfilled_secs += added,
+            HistoryOrigin::Observed => self.sources.observed_secs += added,
+        }
+        true
+    }
+
+    /// How much of the forecaster's history was read at start and how
+    /// much observed since (zero without a forecaster).
+    pub fn history_sources(&self) -> HistorySources {
+        match (&self.model, &self.saved) {
+            (Some(_), _) => self.sources,
+            (None, Some(saved)) => saved.sources,
+            (None, None) => HistorySources::default(),
+        }
     }
 
     /// The forecaster in use, if any.
@@ -236,6 +305,7 @@ impl ForecastState {
                 method: model.method().to_owned(),
                 version: ForecasterEntry::find(model.method()).map_or(0, |e| e.version()),
                 model: model.save(),
+                sources: self.sources,
             }),
             (None, saved) => saved.clone(),
         }
@@ -254,6 +324,7 @@ impl Clone for ForecastState {
             model: self.model.as_ref().map(|model| model.clone_box()),
             saved: self.saved.clone(),
             unused: self.unused,
+            sources: self.sources,
         }
     }
 }
@@ -290,6 +361,7 @@ impl<'de> Deserialize<'de> for ForecastState {
             model: None,
             saved: Saved::deserialize(value).ok(),
             unused: false,
+            sources: HistorySources::default(),
         })
     }
 }
