@@ -100,10 +100,22 @@ impl std::ops::Sub<Duration> for Timestamp {
     }
 }
 
+impl Timestamp {
+    /// The last instant RFC 3339 can write: 9999-12-31T23:59:59.999Z.
+    const LAST_RFC3339_MILLIS: i64 = 253_402_300_799_999;
+}
+
+/// RFC 3339 UTC for times from 1970 to the year 9999; other times (which
+/// no clock gives, but a garbled input may) as their count of milliseconds
+/// from the epoch, such as `591639209200000ms-after-epoch`, which
+/// [`FromStr`](std::str::FromStr) reads back. It never fails.
 impl fmt::Display for Timestamp {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         if self.unix_millis < 0 {
-            return write!(f, "{}ms-before-epoch", -self.unix_millis);
+            return write!(f, "{}ms-before-epoch", self.unix_millis.unsigned_abs());
+        }
+        if self.unix_millis > Self::LAST_RFC3339_MILLIS {
+            return write!(f, "{}ms-after-epoch", self.unix_millis);
         }
         let time = self.to_system_time();
         if self.unix_millis % 1000 == 0 {
@@ -123,7 +135,16 @@ impl fmt::Debug for Timestamp {
 impl std::str::FromStr for Timestamp {
     type Err = TimestampError;
     fn from_str(s: &str) -> Result<Self, Self::Err> {
-        humantime::parse_rfc3339(s.trim())
+        let trimmed = s.trim();
+        let millis = |suffix: &str, sign: i128| -> Option<Timestamp> {
+            let count: u64 = trimmed.strip_suffix(suffix)?.parse().ok()?;
+            let millis = i64::try_from(sign * i128::from(count)).ok()?;
+            Some(Timestamp::from_unix_millis(millis))
+        };
+        if let Some(at) = millis("ms-before-epoch", -1).or_else(|| millis("ms-after-epoch", 1)) {
+            return Ok(at);
+        }
+        humantime::parse_rfc3339(trimmed)
             .map(Timestamp::from_system_time)
             .map_err(|_| TimestampError {
                 input: s.to_owned(),
@@ -147,6 +168,28 @@ impl<'de> Deserialize<'de> for Timestamp {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use proptest::prelude::*;
+
+    proptest! {
+        #[test]
+        fn every_time_prints_and_reads_back(millis in any::<i64>()) {
+            let at = Timestamp::from_unix_millis(millis);
+            let text = at.to_string();
+            prop_assert_eq!(text.parse::<Timestamp>(), Ok(at), "{}", text);
+        }
+    }
+
+    #[test]
+    fn a_time_past_the_year_9999_prints_as_milliseconds() {
+        let at = Timestamp::from_unix_millis(591_639_209_200_000);
+        assert_eq!(at.to_string(), "591639209200000ms-after-epoch");
+        let last = Timestamp::from_unix_millis(Timestamp::LAST_RFC3339_MILLIS);
+        assert_eq!(last.to_string(), "9999-12-31T23:59:59.999Z");
+        assert_eq!(
+            format!("{:?}", Timestamp::from_unix_millis(i64::MIN)),
+            "9223372036854775808ms-before-epoch"
+        );
+    }
 
     #[test]
     fn round_trips_through_rfc3339() {

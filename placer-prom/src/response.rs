@@ -354,13 +354,15 @@ fn request_count(raw: &str) -> Option<f64> {
     (value.is_finite() && value >= 0.0).then_some(value)
 }
 
-/// Prometheus sends sample times as (fractional) Unix seconds.
+/// Prometheus sends sample times as (fractional) Unix seconds. Only times
+/// from 1970 to the end of the year 9999 are taken: no real sample lies
+/// outside, and a garbled one must not travel on into reports and logs.
 fn timestamp_from_seconds(seconds: f64) -> Result<Timestamp, PromError> {
-    // About ±31,000 years: far beyond any real sample, well inside i64 millis.
-    const LIMIT_SECONDS: f64 = 1e12;
-    if !seconds.is_finite() || seconds.abs() > LIMIT_SECONDS {
+    /// 9999-12-31T23:59:59Z.
+    const LAST_SECONDS: f64 = 253_402_300_799.0;
+    if !seconds.is_finite() || !(0.0..=LAST_SECONDS).contains(&seconds) {
         return Err(PromError::decode(format!(
-            "sample time {seconds} is not a Unix time in seconds"
+            "sample time {seconds} is not a Unix time in seconds between 1970 and 9999"
         )));
     }
     Ok(Timestamp::from_unix_millis(

@@ -30,11 +30,18 @@ fn every_corpus_input_is_parsed_or_refused_without_panicking() {
                     );
                 }
             }
-            QueryOutcome::from_instant(parsed, at).map(|_| ())
+            // What a tick does with an answer: it reports it, or the
+            // error, in words.
+            let _ = format!("{parsed:?}");
+            let outcome = QueryOutcome::from_instant(parsed, at);
+            let _ = format!("{outcome:?}");
+            outcome.map(|_| ())
         });
         match outcome {
             Ok(Ok(())) => accepted += 1,
-            Ok(Err(_refused)) => {}
+            Ok(Err(refused)) => {
+                let _ = refused.to_string();
+            }
             Err(_) => panic!("the parser panicked on {name}"),
         }
     }

@@ -86,6 +86,19 @@ fn a_nan_in_the_middle_of_a_range_is_refused_with_its_time() {
 }
 
 #[test]
+fn a_sample_time_past_the_year_9999_is_refused_in_words() {
+    // Two samples, one stamped in the year 20718: formatting it once made a
+    // tick panic.
+    let body = br#"{"status":"success","data":{"resultType":"vector","result":[
+        {"metric":{"region":"fra"},"value":[1800000000,"3"]},
+        {"metric":{"region":"iad"},"value":[591639209200,".125"]}]}}"#;
+    let err = parse_response(body, "region").unwrap_err();
+    let message = err.to_string();
+    assert!(message.contains("591639209200"), "{message}");
+    assert!(message.contains("between 1970 and 9999"), "{message}");
+}
+
+#[test]
 fn series_without_the_region_label_are_reported_not_counted() {
     let parsed = parse("vector_mixed_labels.json").unwrap();
     assert_eq!(parsed.snapshots.len(), 1);
