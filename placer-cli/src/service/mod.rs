@@ -60,6 +60,8 @@ pub struct Service {
     role: Role,
     listen: SocketAddr,
     interval: RwLock<Duration>,
+    /// When the periodic loop will tick next (none without a loop).
+    next_tick_at: RwLock<Option<placer_core::Timestamp>>,
     closing: AtomicBool,
     interval_changed: Notify,
     /// The apps placed and what starting another takes.
@@ -175,6 +177,23 @@ impl Service {
             .interval
             .read()
             .unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+
+    /// When the periodic loop will tick next: none without a loop (`serve`
+    /// with `service.interval: 0`, or `once`).
+    pub fn next_tick_at(&self) -> Option<placer_core::Timestamp> {
+        *self
+            .next_tick_at
+            .read()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+
+    /// Says when the periodic loop will tick next.
+    pub(crate) fn set_next_tick_at(&self, at: Option<placer_core::Timestamp>) {
+        *self
+            .next_tick_at
+            .write()
+            .unwrap_or_else(|poisoned| poisoned.into_inner()) = at;
     }
 
     /// Resolves when a config change alters the interval.

@@ -61,8 +61,7 @@ pub struct PageDocument {
     pub deployment_backend: String,
     /// Seconds between periodic ticks (0: none).
     pub interval_seconds: f64,
-    /// When the next periodic tick is due (none without a loop or before
-    /// the first tick).
+    /// When the periodic loop ticks next (none without a loop).
     pub next_tick_at: Option<Timestamp>,
     /// Ticks run since start.
     pub ticks: u64,
@@ -186,7 +185,9 @@ pub fn document(service: &Service, app: Option<&str>) -> Option<PageDocument> {
     };
     let apps = runners.iter().map(|(key, _)| key.clone()).collect();
     let view = runner.view();
-    Some(build(&view, name.clone(), apps, crate::runtime::now()))
+    let mut document = build(&view, name.clone(), apps, crate::runtime::now());
+    document.next_tick_at = service.next_tick_at();
+    Some(document)
 }
 
 fn build(view: &View, app: String, apps: Vec<String>, now: Timestamp) -> PageDocument {
@@ -258,9 +259,6 @@ fn build(view: &View, app: String, apps: Vec<String>, now: Timestamp) -> PageDoc
             machine_hours: budget.machine_hours,
             spent_machine_hours: budget.spent_machine_hours,
         });
-    let next_tick_at = (!view.interval.is_zero())
-        .then(|| report.map(|r| r.at + view.interval))
-        .flatten();
 
     PageDocument {
         app,
@@ -278,7 +276,7 @@ fn build(view: &View, app: String, apps: Vec<String>, now: Timestamp) -> PageDoc
         traffic_source: health.traffic,
         deployment_backend: health.deployment,
         interval_seconds: health.interval_seconds,
-        next_tick_at,
+        next_tick_at: None,
         ticks: health.ticks,
         budget,
         deployment: view.deployment.clone(),

@@ -47,6 +47,7 @@ async fn periodic_ticks(service: Arc<Service>, mut stopped: watch::Receiver<bool
     loop {
         let interval = service.interval();
         let interval_changed = service.interval_changed();
+        service.set_next_tick_at((!interval.is_zero()).then(|| crate::runtime::now() + interval));
         let wait = async {
             if interval.is_zero() {
                 std::future::pending::<()>().await;
@@ -66,6 +67,7 @@ async fn periodic_ticks(service: Arc<Service>, mut stopped: watch::Receiver<bool
             _ = stopped.changed() => break,
         }
     }
+    service.set_next_tick_at(None);
 }
 
 /// Lists the organization's apps every `service.apps_refresh`, when app

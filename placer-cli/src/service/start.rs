@@ -88,6 +88,7 @@ impl Service {
             role,
             listen: top.listen,
             interval: RwLock::new(top.interval),
+            next_tick_at: RwLock::new(None),
             closing: AtomicBool::new(false),
             interval_changed: Notify::new(),
             fleet,

@@ -78,13 +78,25 @@ fn the_status_document_shows_regions_ticks_and_mode() {
     assert_eq!(before["apps"], serde_json::json!(["default"]));
     assert_eq!(before["dry_run"], true);
     assert_eq!(before["recent_ticks"], serde_json::json!([]));
-    assert!(before["next_tick_at"].is_null());
+    // The loop (every 60 s by default) says when it ticks, before its
+    // first tick too; triggered ticks do not move it.
+    let next: placer_core::Timestamp = before["next_tick_at"]
+        .as_str()
+        .and_then(|at| at.parse().ok())
+        .unwrap_or_else(|| panic!("{before}"));
+    let now: placer_core::Timestamp = before["now"].as_str().unwrap().parse().unwrap();
+    assert!(next > now, "{before}");
+    assert!(
+        next.duration_since(now) <= std::time::Duration::from_secs(60),
+        "{before}"
+    );
 
     let mut reports = Vec::new();
     for _ in 0..3 {
         reports.push(trigger(&server));
     }
     let status = get_json(&server.url("/api/status"));
+    assert_eq!(status["next_tick_at"], before["next_tick_at"], "{status}");
     let ticks = status["recent_ticks"].as_array().unwrap();
     assert_eq!(ticks.len(), 3);
     // Newest first.
