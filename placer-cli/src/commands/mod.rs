@@ -137,7 +137,12 @@ async fn run_once(inputs: Inputs) -> u8 {
     match result {
         Ok(report) => {
             match serde_json::to_string_pretty(report.as_ref()) {
-                Ok(json) => println!("{json}"),
+                Ok(json) => {
+                    if let Err(err) = print_out(&json) {
+                        tracing::error!("cannot write the report: {err}");
+                        return EXIT_FAILURE;
+                    }
+                }
                 Err(err) => {
                     tracing::error!("cannot encode the report: {err}");
                     return EXIT_FAILURE;
@@ -181,7 +186,12 @@ async fn once_many(service: &std::sync::Arc<Service>) -> u8 {
         reports.insert(app, value);
     }
     match serde_json::to_string_pretty(&reports) {
-        Ok(json) => println!("{json}"),
+        Ok(json) => {
+            if let Err(err) = print_out(&json) {
+                tracing::error!("cannot write the reports: {err}");
+                return EXIT_FAILURE;
+            }
+        }
         Err(err) => {
             tracing::error!("cannot encode the reports: {err}");
             return EXIT_FAILURE;
@@ -223,10 +233,12 @@ fn check_config(args: &GlobalArgs, env: &Environment, path: Option<PathBuf>) -> 
         return EXIT_BAD_SETTINGS;
     }
     let document = effective_settings(&loaded, &resolved);
-    println!(
-        "{}",
-        serde_json::to_string_pretty(&document).expect("JSON values always encode")
-    );
+    if let Err(err) =
+        print_out(&serde_json::to_string_pretty(&document).expect("JSON values always encode"))
+    {
+        eprintln!("error: cannot write the settings: {err}");
+        return EXIT_FAILURE;
+    }
     if let Err(err) = resolved.check_serve() {
         eprintln!("error: `serve` would refuse to start: {err}");
         return EXIT_BAD_SETTINGS;
@@ -288,14 +300,37 @@ fn check_config_many(
             "org": loaded.settings.fly.org,
         })).collect::<Vec<_>>(),
     });
-    println!(
-        "{}",
-        serde_json::to_string_pretty(&document).expect("JSON values always encode")
-    );
+    if let Err(err) =
+        print_out(&serde_json::to_string_pretty(&document).expect("JSON values always encode"))
+    {
+        eprintln!("error: cannot write the settings: {err}");
+        return EXIT_FAILURE;
+    }
+    if !patterns.is_empty() && loaded.settings.fly.org.is_none() {
+        eprintln!(
+            "note: apps: patterns {} match no app without fly.org: listing the organization's apps needs it (and FLY_API_TOKEN)",
+            patterns.join(", ")
+        );
+    }
     if let Some(err) = serve_problem {
         eprintln!("error: `serve` would refuse to start: {err}");
         return EXIT_BAD_SETTINGS;
     }
     eprintln!("{}: valid", args.config.display());
     EXIT_OK
+}
+
+/// Prints `text` and a newline on standard output. A closed pipe (`| head`)
+/// is not an error: the reader has all it wanted.
+pub(crate) fn print_out(text: &str) -> std::io::Result<()> {
+    use std::io::Write;
+    let mut stdout = std::io::stdout().lock();
+    match stdout
+        .write_all(text.as_bytes())
+        .and_then(|()| stdout.write_all(b"\n"))
+        .and_then(|()| stdout.flush())
+    {
+        Err(err) if err.kind() == std::io::ErrorKind::BrokenPipe => Ok(()),
+        other => other,
+    }
 }

@@ -13,7 +13,6 @@ mod progress;
 mod recommend;
 mod traffic;
 
-use std::io::Write as _;
 use std::path::{Path, PathBuf};
 
 use placer_core::{network::LatencyModel, PlacerConfig};
@@ -83,17 +82,12 @@ fn read(path: &Path) -> Result<String, OfflineError> {
 /// Prints `text` on stdout. A closed pipe (`| head`) is not an error: the
 /// reader has all it wanted.
 fn print_out(text: &str) -> Result<(), OfflineError> {
-    let mut stdout = std::io::stdout().lock();
-    match stdout
-        .write_all(text.as_bytes())
-        .and_then(|()| stdout.flush())
-    {
-        Err(err) if err.kind() != std::io::ErrorKind::BrokenPipe => Err(OfflineError::Write {
+    super::print_out(text.strip_suffix('\n').unwrap_or(text)).map_err(|source| {
+        OfflineError::Write {
             path: PathBuf::from("standard output"),
-            source: err,
-        }),
-        _ => Ok(()),
-    }
+            source,
+        }
+    })
 }
 
 /// Writes an output file, creating missing parent directories first.

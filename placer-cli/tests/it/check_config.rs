@@ -165,3 +165,28 @@ fn blank_variables_count_as_unset_for_the_flags_too() {
     assert!(output.status.success(), "{}", stderr(&output));
     std::fs::remove_file(workspace.path(".env")).unwrap();
 }
+
+/// Runs the binary with its standard output a pipe whose reading end is
+/// already closed, as `fly-placer … | head -0` leaves it.
+fn with_closed_stdout(workspace: &Workspace, args: &[&str]) -> std::process::Output {
+    let (reader, writer) = std::io::pipe().unwrap();
+    drop(reader);
+    let child = workspace
+        .command(args, &[])
+        .stdout(writer)
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    child.wait_with_output().unwrap()
+}
+
+#[test]
+fn a_reader_that_stops_early_is_not_an_error() {
+    let workspace = Workspace::new(&crate::kit::default_config());
+    for args in [&["check-config"][..], &["once"][..]] {
+        let output = with_closed_stdout(&workspace, args);
+        let err = stderr(&output);
+        assert!(!err.contains("panicked"), "{args:?}: {err}");
+        assert_eq!(output.status.code(), Some(0), "{args:?}: {err}");
+    }
+}

@@ -79,6 +79,24 @@ fn check_config_prints_each_apps_effective_settings() {
 }
 
 #[test]
+fn check_config_notes_a_pattern_that_cannot_match_without_fly_org() {
+    let with_pattern = format!("{APPS}  shop-*:\n    traffic_threshold: 70\n");
+    let workspace = Workspace::new(&with_pattern);
+    let output = workspace.run(&["check-config"], &[]);
+    let message = stderr(&output);
+    assert!(output.status.success(), "{message}");
+    assert!(
+        message.contains("note: apps: patterns shop-* match no app without fly.org"),
+        "{message}"
+    );
+    let with_org = Workspace::new(&format!("{with_pattern}fly:\n  org: acme\n"));
+    let output = with_org.run(&["check-config"], &[]);
+    let message = stderr(&output);
+    assert!(output.status.success(), "{message}");
+    assert!(!message.contains("fly.org"), "{message}");
+}
+
+#[test]
 fn a_bad_key_in_an_override_is_refused_at_load_with_its_line() {
     let workspace =
         Workspace::new(&APPS.replace("    cooldown_period: 5m", "    cooldown_perod: 5m"));
