@@ -166,7 +166,9 @@ pub fn resolve(
         (false, None) => {
             let mut missing = Vec::new();
             if app.is_none() {
-                missing.push(format!("{APP_NAME_VAR} (or {PLACER_APP_VAR}, `fly.app`)"));
+                missing.push(format!(
+                    "{PLACER_APP_VAR} (or `fly.app`; off Fly, {APP_NAME_VAR})"
+                ));
             }
             if env.api_token.is_none() {
                 missing.push(API_TOKEN_VAR.to_owned());

@@ -34,7 +34,7 @@ pub enum SetupError {
     },
     /// A Prometheus URL without an app to query.
     #[error(
-        "{at} is set, but there is no app whose traffic to query: set {APP_NAME_VAR} (or {PLACER_APP_VAR}, or `fly.app` in the config)"
+        "{at} is set, but there is no app whose traffic to query: set {PLACER_APP_VAR} (or `fly.app` in the config; off Fly, {APP_NAME_VAR})"
     )]
     PrometheusWithoutApp {
         /// Where the URL came from: the variable, or `file:line:

@@ -57,7 +57,11 @@ fn live_mode_names_everything_missing() {
     let live = config("dry_run: false\n");
     let err = resolve(&args(&[]), &env(&[]), &live, 1).unwrap_err();
     let message = err.to_string();
-    assert!(message.contains("FLY_APP_NAME"), "{message}");
+    // On Fly, FLY_APP_NAME names the placer's own app: PLACER_APP comes first.
+    assert!(
+        message.contains("set PLACER_APP (or `fly.app`; off Fly, FLY_APP_NAME)"),
+        "{message}"
+    );
     assert!(message.contains("FLY_API_TOKEN"), "{message}");
 
     let err = resolve(&args(&[]), &env(&[("FLY_APP_NAME", "shop")]), &live, 1).unwrap_err();
