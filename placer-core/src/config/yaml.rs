@@ -35,7 +35,7 @@ pub enum ConfigError {
         /// The unknown key.
         key: String,
         /// The closest known key, when one is close.
-        suggestion: Option<&'static str>,
+        suggestion: Option<String>,
     },
     /// A key written twice in the same mapping.
     #[error(
@@ -90,7 +90,7 @@ impl fmt::Display for Place<'_> {
     }
 }
 
-fn suggestion_text(suggestion: &Option<&'static str>) -> String {
+fn suggestion_text(suggestion: &Option<String>) -> String {
     match suggestion {
         Some(key) => format!(" (did you mean `{key}`?)"),
         None => String::new(),
@@ -135,8 +135,8 @@ pub fn from_yaml_with<E: ConfigExtension>(
     text: &str,
     origin: &str,
 ) -> Result<(PlacerConfig, E), ConfigError> {
-    let document: serde_yaml::Value =
-        serde_yaml::from_str(text).map_err(|err| duplicate_key(text, syntax(origin, &err)))?;
+    let document: serde_yaml::Value = serde_yaml::from_str(text)
+        .map_err(|err| unclosed_bracket(text, duplicate_key(text, syntax(origin, &err))))?;
     let mapping = match document {
         serde_yaml::Value::Null => return Ok((PlacerConfig::default(), E::default())),
         serde_yaml::Value::Mapping(mapping) => mapping,
@@ -178,7 +178,7 @@ pub fn from_yaml_with<E: ConfigExtension>(
         let mut error = syntax(origin, &err);
         refine_region_line(text, &mut error);
         refine_section_line(text, &mut error);
-        error
+        refine_unknown_field(text, &[], error)
     })?;
     config
         .validate()
@@ -186,7 +186,8 @@ pub fn from_yaml_with<E: ConfigExtension>(
     let extension = if E::KEYS.is_empty() {
         E::default()
     } else {
-        serde_yaml::from_str(text).map_err(|err| syntax(origin, &err))?
+        serde_yaml::from_str(text)
+            .map_err(|err| refine_unknown_field(text, &[], syntax(origin, &err)))?
     };
     Ok((config, extension))
 }
@@ -321,6 +322,52 @@ fn mapping_lines_of(text: &str, start: usize, key: &str) -> Vec<usize> {
     found
 }
 
+/// The YAML parser notices a `[` or `{` that is never closed only on a
+/// later line: name the line that opened it.
+pub(crate) fn unclosed_bracket(text: &str, error: ConfigError) -> ConfigError {
+    let ConfigError::Syntax {
+        origin,
+        line: Some(noticed),
+        message,
+    } = &error
+    else {
+        return error;
+    };
+    let closer = if message.contains("expected ',' or ']'") {
+        ']'
+    } else if message.contains("expected ',' or '}'") {
+        '}'
+    } else {
+        return error;
+    };
+    let opener = if closer == ']' { '[' } else { '{' };
+    let mut open: Vec<usize> = Vec::new();
+    for (index, line) in text.lines().take(*noticed).enumerate() {
+        let mut quote: Option<char> = None;
+        for c in line.chars() {
+            match (quote, c) {
+                (Some(q), c) if c == q => quote = None,
+                (Some(_), _) => {}
+                (None, '"' | '\'') => quote = Some(c),
+                (None, '#') => break,
+                (None, c) if c == opener => open.push(index + 1),
+                (None, c) if c == closer => {
+                    open.pop();
+                }
+                _ => {}
+            }
+        }
+    }
+    match open.last() {
+        Some(&line) if line < *noticed => ConfigError::Syntax {
+            origin: origin.clone(),
+            line: Some(line),
+            message: format!("the `{opener}` on this line is never closed with `{closer}`"),
+        },
+        _ => error,
+    }
+}
+
 /// The YAML parser places an error inside a list at the list's start; move
 /// it to the line that holds the rejected region code.
 fn refine_region_line(text: &str, error: &mut ConfigError) {
@@ -415,13 +462,114 @@ fn line_of_key(text: &str, key: &str) -> Option<usize> {
         .map(|index| index + 1)
 }
 
-fn closest(key: &str, known: &[&'static str]) -> Option<&'static str> {
+fn closest<S: AsRef<str>>(key: &str, known: &[S]) -> Option<String> {
     known
         .iter()
-        .map(|candidate| (crate::text::edit_distance(key, candidate), *candidate))
+        .map(|candidate| candidate.as_ref())
+        .map(|candidate| (crate::text::edit_distance(key, candidate), candidate))
         .filter(|(distance, candidate)| *distance <= 3.max(candidate.len() / 4))
         .min()
-        .map(|(_, candidate)| candidate)
+        .map(|(_, candidate)| candidate.to_owned())
+}
+
+/// The 1-based line of a nested key: `path[0]` at the top level, each next
+/// key inside the block of the one before (deeper indentation). With a key
+/// not found (say, written in a `{…}` flow mapping), the line of the
+/// deepest key found.
+pub(crate) fn line_of_path(text: &str, path: &[&str]) -> Option<usize> {
+    let lines: Vec<&str> = text.lines().collect();
+    let mut found: Option<(usize, usize)> = None;
+    for (depth, key) in path.iter().enumerate() {
+        let start = found.map_or(0, |(line, _)| line + 1);
+        let mut hit = None;
+        for (index, line) in lines.iter().enumerate().skip(start) {
+            let trimmed = line.trim_start();
+            if trimmed.is_empty() || trimmed.starts_with('#') {
+                continue;
+            }
+            let indent = line.len() - trimmed.len();
+            match found {
+                Some((_, parent)) if indent <= parent => break,
+                None if indent > 0 => continue,
+                _ => {}
+            }
+            let bare = trimmed.trim_start_matches("- ");
+            let names = bare.strip_prefix(key).or_else(|| {
+                bare.strip_prefix(&format!("\"{key}\""))
+                    .or_else(|| bare.strip_prefix(&format!("'{key}'")))
+            });
+            if names.is_some_and(|rest| rest.trim_start().starts_with(':')) {
+                hit = Some((index, indent));
+                break;
+            }
+        }
+        match hit {
+            Some(hit) => found = Some(hit),
+            None if depth == 0 => return None,
+            None => break,
+        }
+    }
+    found.map(|(line, _)| line + 1)
+}
+
+/// Reads serde's "unknown field `x`, expected one of `a`, `b`" (with the
+/// path serde_yaml or a section puts before it, `fly.retry: …`) as the
+/// dotted path of the unknown key and the closest of the fields expected.
+/// `None` for any other message.
+pub(crate) fn unknown_field(message: &str) -> Option<(Vec<String>, Option<String>)> {
+    let at = message.find("unknown field `")?;
+    let mut path: Vec<String> = message[..at]
+        .trim_end()
+        .strip_suffix(':')
+        .map(|prefix| {
+            prefix
+                .split('.')
+                .map(str::trim)
+                .filter(|part| !part.is_empty())
+                .map(str::to_owned)
+                .collect()
+        })
+        .unwrap_or_default();
+    if !message[..at].trim().is_empty() && path.is_empty() {
+        return None;
+    }
+    let rest = &message[at + "unknown field `".len()..];
+    let (field, expected) = rest.split_once('`')?;
+    let known: Vec<&str> = expected.split('`').skip(1).step_by(2).collect();
+    path.push(field.to_owned());
+    Some((path, closest(field, &known)))
+}
+
+/// An error of the parser that names an unknown nested field, as an
+/// [`ConfigError::UnknownKey`] with the whole dotted key (under `prefix`,
+/// e.g. `apps.blog`), its own line and the closest known field; any other
+/// error as it is.
+pub(crate) fn refine_unknown_field(text: &str, prefix: &[&str], error: ConfigError) -> ConfigError {
+    let (origin, message, line) = match &error {
+        ConfigError::Syntax {
+            origin,
+            message,
+            line,
+        }
+        | ConfigError::InvalidValue {
+            origin,
+            message,
+            line,
+            ..
+        } => (origin, message, *line),
+        _ => return error,
+    };
+    let Some((path, suggestion)) = unknown_field(message) else {
+        return error;
+    };
+    let mut full: Vec<&str> = prefix.to_vec();
+    full.extend(path.iter().map(String::as_str));
+    ConfigError::UnknownKey {
+        origin: origin.clone(),
+        line: line_of_path(text, &full).or(line),
+        key: full.join("."),
+        suggestion,
+    }
 }
 
 #[cfg(test)]

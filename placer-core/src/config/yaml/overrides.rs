@@ -59,7 +59,8 @@ pub fn overrides_from_yaml(
     origin: &str,
     section: &str,
 ) -> Result<ConfigOverrides, ConfigError> {
-    let document: Value = serde_yaml::from_str(text).map_err(|err| syntax(origin, &err))?;
+    let document: Value = serde_yaml::from_str(text)
+        .map_err(|err| super::unclosed_bracket(text, syntax(origin, &err)))?;
     let mut overrides = ConfigOverrides {
         origin: origin.to_owned(),
         text: text.to_owned(),
@@ -216,12 +217,17 @@ impl ConfigOverrides {
                         .unwrap_or_default();
                     place(section)
                 };
-                ConfigError::InvalidValue {
+                let error = ConfigError::InvalidValue {
                     origin: self.origin.clone(),
                     line,
-                    key,
+                    key: key.clone(),
                     message,
-                }
+                };
+                // An unknown nested field: under the entry that wrote its
+                // section.
+                let mut prefix: Vec<&str> = key.split('.').collect();
+                prefix.pop();
+                super::refine_unknown_field(&self.text, &prefix, error)
             })?;
         config
             .validate()
@@ -410,6 +416,16 @@ mod tests {
         assert_eq!(
             err.to_string(),
             "c.yml:4: unknown key `apps.shop.trafic_threshold` (did you mean `traffic_threshold`?)"
+        );
+    }
+
+    #[test]
+    fn an_unknown_field_in_an_entrys_section_is_named_whole_at_its_line() {
+        let text = "latency:\n  persist_ticks: 2\napps:\n  blog:\n    latency:\n      persist_ticks: 3\n      region_cost: 4\n";
+        let err = overrides_from_yaml(text, "c.yml", "apps").unwrap_err();
+        assert_eq!(
+            err.to_string(),
+            "c.yml:7: unknown key `apps.blog.latency.region_cost` (did you mean `region_cost_ms`?)"
         );
     }
 

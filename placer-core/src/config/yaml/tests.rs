@@ -104,6 +104,68 @@ fn unknown_key_is_rejected_with_a_suggestion_and_line() {
 }
 
 #[test]
+fn unknown_nested_keys_are_named_whole_at_their_own_line_with_a_suggestion() {
+    let cases = [
+        (
+            "dry_run: true\npolicy: latency\nlatency:\n  persist_ticks: 3\n  region_cost: 5\n",
+            "c.yml:5: unknown key `latency.region_cost` (did you mean `region_cost_ms`?)",
+        ),
+        (
+            "forecast:\n  lead_time: 5m\n  methd: seasonal\n",
+            "c.yml:3: unknown key `forecast.methd` (did you mean `method`?)",
+        ),
+        (
+            // Written inline: the section's line.
+            "dry_run: true\nlatency: {region_cost: 5}\n",
+            "c.yml:2: unknown key `latency.region_cost` (did you mean `region_cost_ms`?)",
+        ),
+        (
+            "latency:\n  colour: blue\n",
+            "c.yml:2: unknown key `latency.colour`",
+        ),
+    ];
+    for (text, expected) in cases {
+        let err = from_yaml(text, "c.yml").unwrap_err();
+        assert_eq!(err.to_string(), expected, "{text}");
+    }
+}
+
+#[test]
+fn an_unclosed_bracket_is_reported_at_the_line_that_opens_it() {
+    let err = from_yaml(
+        "dry_run: true\nallowed_regions: [iad, fra\ntraffic_threshold: 5\n",
+        "c.yml",
+    )
+    .unwrap_err();
+    assert_eq!(
+        err.to_string(),
+        "c.yml:2: the `[` on this line is never closed with `]`"
+    );
+    // Brackets inside quotes and comments do not count.
+    let err = from_yaml(
+        "allowed_regions: [iad] # [\nexcluded_regions: [\"n[t\", nrt\ndry_run: true\n",
+        "c.yml",
+    )
+    .unwrap_err();
+    assert_eq!(err.line(), Some(2), "{err}");
+}
+
+#[test]
+fn nested_line_lookup_follows_indentation() {
+    let text = "apps:\n  shop:\n    latency:\n      persist_ticks: 2\n  blog:\n    latency:\n      persist_ticks: 3\nlatency:\n  persist_ticks: 4\n";
+    assert_eq!(
+        line_of_path(text, &["apps", "blog", "latency", "persist_ticks"]),
+        Some(7)
+    );
+    assert_eq!(line_of_path(text, &["latency", "persist_ticks"]), Some(9));
+    assert_eq!(
+        line_of_path(text, &["apps", "shop", "latency", "nope"]),
+        Some(3)
+    );
+    assert_eq!(line_of_path(text, &["persist_ticks"]), None);
+}
+
+#[test]
 fn type_errors_name_the_line() {
     let err = from_yaml("dry_run: true\n\nshort_term_window: five\n", "c.yml").unwrap_err();
     assert!(
@@ -353,8 +415,9 @@ fn an_error_inside_a_policy_section_names_its_line() {
     .unwrap_err();
     assert_eq!(err.line(), Some(4), "{err}");
     assert!(
-        err.to_string()
-            .starts_with("c.yml:4: latency: unknown field `region_cost`"),
+        err.to_string().starts_with(
+            "c.yml:4: unknown key `latency.region_cost` (did you mean `region_cost_ms`?)"
+        ),
         "{err}"
     );
     let err = from_yaml("latency:\n  persist_ticks: many\n", "c.yml").unwrap_err();
@@ -433,7 +496,7 @@ fn the_forecast_section_is_read_and_checked_like_a_policys() {
     assert_eq!(err.line(), Some(3), "{err}");
     assert!(
         err.to_string()
-            .starts_with("c.yml:3: forecast: unknown field `lead`"),
+            .starts_with("c.yml:3: unknown key `forecast.lead`"),
         "{err}"
     );
     let err = from_yaml("forecast:\n  method: seasonl\n", "c.yml").unwrap_err();
