@@ -190,3 +190,24 @@ fn a_reader_that_stops_early_is_not_an_error() {
         assert_eq!(output.status.code(), Some(0), "{args:?}: {err}");
     }
 }
+
+#[test]
+fn unknown_keys_in_the_services_sections_are_named_whole_at_their_line() {
+    let cases = [
+        (
+            "dry_run: true\nfly:\n  app: shop\n  retry:\n    max_attemps: 3\n",
+            "config/config.yml:5: unknown key `fly.retry.max_attemps` (did you mean `max_attempts`?)",
+        ),
+        (
+            "dry_run: true\nprometheus:\n  timout: 5s\n",
+            "config/config.yml:3: unknown key `prometheus.timout` (did you mean `timeout`?)",
+        ),
+    ];
+    for (config, expected) in cases {
+        let workspace = Workspace::new(config);
+        let output = workspace.run(&["check-config"], &[]);
+        assert_eq!(output.status.code(), Some(2), "{config}");
+        let message = stderr(&output);
+        assert!(message.contains(expected), "{message}");
+    }
+}
