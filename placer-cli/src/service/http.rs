@@ -4,7 +4,8 @@
 
 use std::sync::Arc;
 
-use axum::extract::{Query, State};
+use axum::extract::{FromRequestParts, Query, State};
+use axum::http::request::Parts;
 use axum::http::{header, HeaderMap, StatusCode};
 use axum::response::{Html, IntoResponse, Response};
 use axum::routing::{get, post};
@@ -55,10 +56,7 @@ async fn page() -> Html<&'static str> {
     Html(page::html())
 }
 
-async fn page_document(
-    State(service): State<Arc<Service>>,
-    Query(query): Query<AppQuery>,
-) -> Response {
+async fn page_document(State(service): State<Arc<Service>>, query: AppQuery) -> Response {
     match page::document(&service, query.app.as_deref()) {
         Some(document) => Json(document).into_response(),
         None => error(
@@ -91,7 +89,7 @@ impl serde::Serialize for AppTick {
 /// planned, 502 otherwise.
 async fn trigger(
     State(service): State<Arc<Service>>,
-    Query(query): Query<AppQuery>,
+    query: AppQuery,
     headers: HeaderMap,
 ) -> Response {
     if let Some(expected) = service.trigger_token() {
@@ -157,10 +155,26 @@ async fn trigger(
     }
 }
 
-/// `?app=NAME`: one app of several.
+/// `?app=NAME`: one app of several. A query string that cannot be read
+/// (`?app=a&app=b`) is answered 400 with a JSON error, like every other
+/// error of the API.
 #[derive(Debug, Deserialize)]
 struct AppQuery {
     app: Option<String>,
+}
+
+impl<S: Send + Sync> FromRequestParts<S> for AppQuery {
+    type Rejection = Response;
+
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Self::Rejection> {
+        match Query::<AppQuery>::from_request_parts(parts, state).await {
+            Ok(Query(query)) => Ok(query),
+            Err(rejection) => Err(error(
+                StatusCode::BAD_REQUEST,
+                &format!("cannot read the query string: {}", rejection.body_text()),
+            )),
+        }
+    }
 }
 
 /// One app's document when asked for one (or when there is one), else
@@ -186,7 +200,7 @@ where
 /// `GET /health`: one app's document, or every app's under `apps` with the
 /// apps that could not start, the overall status and the version (the
 /// keys in the order they always had).
-async fn health(State(service): State<Arc<Service>>, Query(query): Query<AppQuery>) -> Response {
+async fn health(State(service): State<Arc<Service>>, query: AppQuery) -> Response {
     if query.app.is_some() || !service.is_many() {
         return match service.health_of(query.app.as_deref()) {
             Ok(document) => Json(document).into_response(),
@@ -295,7 +309,7 @@ fn accepts_gzip(value: &str) -> bool {
         .is_some_and(|q| q > 0.0)
 }
 
-async fn state(State(service): State<Arc<Service>>, Query(query): Query<AppQuery>) -> Response {
+async fn state(State(service): State<Arc<Service>>, query: AppQuery) -> Response {
     per_app(
         &service,
         &query,
@@ -304,7 +318,7 @@ async fn state(State(service): State<Arc<Service>>, Query(query): Query<AppQuery
     )
 }
 
-async fn traffic(State(service): State<Arc<Service>>, Query(query): Query<AppQuery>) -> Response {
+async fn traffic(State(service): State<Arc<Service>>, query: AppQuery) -> Response {
     per_app(
         &service,
         &query,

@@ -106,6 +106,19 @@ fn out_of_the_box_run_serves_the_seed_api_on_simulated_traffic() {
             "{method} {path}: {body}"
         );
     }
+    // So is a query string that cannot be read.
+    for path in ["/health?app=a&app=b", "/state?app=a&app=b"] {
+        let answer = client().get(server.url(path)).send().unwrap();
+        assert_eq!(answer.status(), 400, "{path}");
+        let body: serde_json::Value = answer.json().unwrap();
+        assert!(
+            body["error"]
+                .as_str()
+                .unwrap()
+                .contains("duplicate field `app`"),
+            "{path}: {body}"
+        );
+    }
 
     assert!(server.stop().success(), "{}", server.log().join("\n"));
     let saved: serde_json::Value = serde_json::from_str(
