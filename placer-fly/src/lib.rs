@@ -48,6 +48,7 @@ mod error;
 pub mod fake;
 mod gate;
 mod ledger;
+mod limits;
 mod machine;
 mod naming;
 mod options;
@@ -55,9 +56,11 @@ mod org;
 mod timer;
 mod token;
 
-pub use actuator::{FlyMachinesActuator, BACKEND, LISTING_REUSE};
+pub use actuator::{FlyMachinesActuator, BACKEND, LEASED_ELSEWHERE, LISTING_REUSE};
 pub use error::{FlyError, Operation, Target, INSUFFICIENT_CAPACITY};
+pub use client::LEASE_NONCE_HEADER;
 pub use gate::{Admission, RequestGate};
+pub use limits::{ApiLimits, Limit};
 pub use machine::{parse_machine_list, CheckStatus, Machine, MachineConfig};
 pub use options::{
     FlyOptions, RateLimitOptions, RemovalMode, INTERNAL_API_URL, MANAGED_KEY, MANAGED_VALUE,
