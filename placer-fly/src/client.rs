@@ -316,9 +316,7 @@ impl MachinesClient {
             "description": "fly-placer is removing the machine's region",
         }));
         let target = target_of(machine);
-        let body = self
-            .send(Operation::AcquireLease, &target, request)
-            .await?;
+        let body = self.send(Operation::AcquireLease, &target, request).await?;
         lease_nonce(&body).ok_or_else(|| FlyError::InvalidResponse {
             operation: Operation::AcquireLease,
             target,
@@ -328,7 +326,11 @@ impl MachinesClient {
 
     /// Releases the lease whose nonce is `nonce`. A machine that is gone
     /// (404) has no lease to release.
-    pub(crate) async fn release_lease(&self, machine: &Machine, nonce: &str) -> Result<(), FlyError> {
+    pub(crate) async fn release_lease(
+        &self,
+        machine: &Machine,
+        nonce: &str,
+    ) -> Result<(), FlyError> {
         let url = format!("{}/lease", self.machine_url(machine)?);
         let request = with_lease(self.request(Method::DELETE, &url), Some(nonce));
         match self
@@ -387,11 +389,11 @@ impl MachinesClient {
             buckets.wait_turn(&key, limit).await;
             match self.send_once(operation, target, request).await {
                 Err(err) if err.status() == Some(429) => {
-                    let hold = err
-                        .retry_after()
-                        .unwrap_or_else(|| limit.rate.map_or(Duration::from_secs(1), |rate| {
+                    let hold = err.retry_after().unwrap_or_else(|| {
+                        limit.rate.map_or(Duration::from_secs(1), |rate| {
                             Duration::from_secs_f64(1.0 / rate)
-                        }));
+                        })
+                    });
                     buckets.hold(&key, limit, hold);
                     match again {
                         Some(next) if hold <= RESEND_AFTER_429_WITHIN => {
@@ -572,7 +574,10 @@ mod tests {
 
     #[test]
     fn a_lease_nonce_is_read_at_the_top_or_under_data() {
-        assert_eq!(lease_nonce(br#"{"nonce":"n1","expires_at":1}"#).as_deref(), Some("n1"));
+        assert_eq!(
+            lease_nonce(br#"{"nonce":"n1","expires_at":1}"#).as_deref(),
+            Some("n1")
+        );
         assert_eq!(
             lease_nonce(br#"{"status":"success","data":{"nonce":"n2"}}"#).as_deref(),
             Some("n2")

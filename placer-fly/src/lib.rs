@@ -62,8 +62,8 @@ mod timer;
 mod token;
 
 pub use actuator::{FlyMachinesActuator, BACKEND, LEASED_ELSEWHERE, LISTING_REUSE};
-pub use error::{FlyError, Operation, Target, INSUFFICIENT_CAPACITY};
 pub use client::LEASE_NONCE_HEADER;
+pub use error::{FlyError, Operation, Target, INSUFFICIENT_CAPACITY};
 pub use gate::{Admission, RequestGate};
 pub use limits::{ApiLimits, Limit};
 pub use machine::{parse_machine_list, CheckStatus, Machine, MachineConfig};

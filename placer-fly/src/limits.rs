@@ -236,7 +236,12 @@ mod tests {
         let t0 = Instant::now();
         let mut bucket = Bucket::new(limit(1.0, 3.0), t0);
         let slots: Vec<u128> = (0..5)
-            .map(|_| bucket.reserve(limit(1.0, 3.0), t0).duration_since(t0).as_millis())
+            .map(|_| {
+                bucket
+                    .reserve(limit(1.0, 3.0), t0)
+                    .duration_since(t0)
+                    .as_millis()
+            })
             .collect();
         assert_eq!(slots, [0, 0, 0, 1000, 2000]);
     }
@@ -252,7 +257,13 @@ mod tests {
             .collect();
         assert_eq!(slots, [5000, 6000, 7000]);
         // Unlimited buckets still respect a hold.
-        let mut free = Bucket::new(Limit { rate: None, burst: 1.0 }, t0);
+        let mut free = Bucket::new(
+            Limit {
+                rate: None,
+                burst: 1.0,
+            },
+            t0,
+        );
         free.hold(t0 + Duration::from_secs(2));
         let unlimited = Limit {
             rate: None,
@@ -296,6 +307,9 @@ mod tests {
             "each action"
         );
         assert_eq!(limits.of(Operation::GetMachine), limit(5.0, 10.0));
-        assert_eq!(ApiLimits::unlimited().of(Operation::ListMachines).rate, None);
+        assert_eq!(
+            ApiLimits::unlimited().of(Operation::ListMachines).rate,
+            None
+        );
     }
 }

@@ -323,7 +323,10 @@ impl FlyOptions {
         let limits = &self.api_limits;
         for (field, rate) in [
             ("api_limits.requests_per_second", limits.requests_per_second),
-            ("api_limits.get_requests_per_second", limits.get_requests_per_second),
+            (
+                "api_limits.get_requests_per_second",
+                limits.get_requests_per_second,
+            ),
         ] {
             if !rate.is_finite() || rate < 0.0 {
                 return Err(FlyError::invalid_setting(

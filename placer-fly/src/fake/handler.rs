@@ -256,7 +256,9 @@ async fn route(state: &Shared, request: &Incoming<'_>) -> Reply {
         }
         ("DELETE", [id, "metadata", key]) => lock(state).set_metadata(id, key, None),
         ("GET", [id, "lease"]) => lock(state).show_lease(id),
-        ("POST", [id, "lease"]) => lock(state).acquire_lease(id, body, nonce, "fly-placer@example.com"),
+        ("POST", [id, "lease"]) => {
+            lock(state).acquire_lease(id, body, nonce, "fly-placer@example.com")
+        }
         ("DELETE", [id, "lease"]) => lock(state).release_lease(id, nonce),
         _ => Reply::error(404, "not found"),
     }

@@ -82,7 +82,11 @@ async fn apps_and_actions_have_buckets_of_their_own() {
     }
     shop.deploy(&region("fra")).await.unwrap();
     shop.deploy(&region("cdg")).await.unwrap();
-    assert!(started.elapsed() < Duration::from_millis(100), "{:?}", started.elapsed());
+    assert!(
+        started.elapsed() < Duration::from_millis(100),
+        "{:?}",
+        started.elapsed()
+    );
     assert_eq!(api.throttled(), 0);
 }
 
@@ -106,7 +110,8 @@ async fn a_429_holds_back_its_bucket_and_the_request_goes_out_again_once() {
     let started = Instant::now();
     // The create is sent again after two seconds, once, without the
     // retry wrapper; blog's listing does not wait for it.
-    let (deployed, listed) = tokio::join!(shop.deploy(&region("fra")), async {
+    let fra = region("fra");
+    let (deployed, listed) = tokio::join!(shop.deploy(&fra), async {
         tokio::time::sleep(Duration::from_millis(100)).await;
         let listed = blog.deployed_regions().await;
         (listed, started.elapsed())

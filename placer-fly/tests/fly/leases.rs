@@ -55,7 +55,10 @@ async fn a_destroy_carries_the_lease_nonce_and_releases_the_lease() {
     let last = requests.last().unwrap();
     assert_eq!(
         (last.method.as_str(), last.path.as_str()),
-        ("DELETE", format!("/v1/apps/{APP}/machines/{id}/lease").as_str())
+        (
+            "DELETE",
+            format!("/v1/apps/{APP}/machines/{id}/lease").as_str()
+        )
     );
     assert_eq!(nonce_of(last), Some(nonce.as_str()));
 }
@@ -114,11 +117,12 @@ async fn a_machine_leased_by_another_client_is_skipped_with_a_reason() {
             format!("POST /v1/apps/{APP}/machines/{id}/lease"),
         ]
     );
+    assert_eq!(api.requests()[1].response.as_ref().unwrap().status, 409);
     assert_eq!(
-        api.requests()[1].response.as_ref().unwrap().status,
-        409
+        api.hold_lease(&id, Duration::from_secs(1)),
+        None,
+        "{theirs}"
     );
-    assert_eq!(api.hold_lease(&id, Duration::from_secs(1)), None, "{theirs}");
 
     // Once their lease has expired, the next tick removes the region.
     tokio::time::advance(Duration::from_secs(301)).await;
@@ -269,7 +273,10 @@ async fn the_fakes_leases_conflict_expire_and_release() {
     assert_eq!(status, 200);
     let ours = lease["nonce"].as_str().unwrap().to_owned();
     assert!(lease["expires_at"].as_u64().is_some());
-    assert_eq!(send("GET", &lease_url, None, None).await.1["nonce"], ours.as_str());
+    assert_eq!(
+        send("GET", &lease_url, None, None).await.1["nonce"],
+        ours.as_str()
+    );
     // Held: another acquire, a change without the nonce or with a wrong
     // one, and a release with a wrong one are refused.
     assert_eq!(send("POST", &lease_url, None, ttl.clone()).await.0, 409);
@@ -277,7 +284,10 @@ async fn the_fakes_leases_conflict_expire_and_release() {
     assert_eq!(send("POST", &stop_url, Some("wrong"), None).await.0, 409);
     assert_eq!(send("DELETE", &lease_url, Some("wrong"), None).await.0, 409);
     // With the nonce: the acquire extends it, the change goes through.
-    assert_eq!(send("POST", &lease_url, Some(&ours), ttl.clone()).await.0, 200);
+    assert_eq!(
+        send("POST", &lease_url, Some(&ours), ttl.clone()).await.0,
+        200
+    );
     assert_eq!(send("POST", &stop_url, Some(&ours), None).await.0, 200);
     // Expired: anyone may change the machine and take the lease.
     tokio::time::advance(Duration::from_secs(11)).await;
