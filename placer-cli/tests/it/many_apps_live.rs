@@ -310,23 +310,33 @@ fn a_changed_rate_limit_reaches_every_app_at_the_next_tick() {
 /// for getting one machine) and answers 429 beyond them: the tick's time
 /// and the 429s, printed for BENCHMARKS.md. A measurement, never a timed
 /// assertion; it only checks that every app got a report.
+///
+/// `MANY_APPS` sets the number of apps, `MANY_APPS_ANSWER_MS` holds every
+/// answer of the fake back that long (a distant API; 0 by default), and
+/// `MANY_APPS_IN_FLIGHT` sets `fly.max_in_flight` (8 by default).
 #[ignore = "measurement: one tick of 1,000 apps; run with --ignored --nocapture"]
 #[test]
 fn a_tick_of_a_thousand_apps_within_flys_limits() {
-    let apps: usize = std::env::var("MANY_APPS")
-        .ok()
-        .and_then(|n| n.parse().ok())
-        .unwrap_or(1000);
+    let knob = |name: &str, default: usize| -> usize {
+        std::env::var(name)
+            .ok()
+            .and_then(|n| n.parse().ok())
+            .unwrap_or(default)
+    };
+    let apps = knob("MANY_APPS", 1000);
+    let answer_ms = knob("MANY_APPS_ANSWER_MS", 0);
+    let in_flight = knob("MANY_APPS_IN_FLIGHT", 8);
     let runtime = kit::runtime();
     let (api, names) = fake_with_apps(&runtime, apps);
     api.set_limits(Some(placer_fly::ApiLimits::default()));
+    api.set_answer_delay(Duration::from_millis(answer_ms as u64));
     // Live, with simulated traffic: some apps deploy a region at the tick.
     let config = format!(
         "dry_run: false\ncooldown_period: 10\nsustain_ticks: 1\n\
          apps: [{}]\n\
          service:\n  interval: 0\n\
          simulation:\n  seed: 7\n\
-         fly:\n  api_url: {}\n  retry:\n    max_attempts: 1\n",
+         fly:\n  api_url: {}\n  max_in_flight: {in_flight}\n  retry:\n    max_attempts: 1\n",
         names.join(", "),
         api.base_url()
     );
@@ -354,6 +364,7 @@ fn a_tick_of_a_thousand_apps_within_flys_limits() {
             .filter(|r| r.method == method && r.path.ends_with(suffix))
             .count()
     };
+    eprintln!("answers held back {answer_ms} ms, fly.max_in_flight {in_flight}");
     eprintln!(
         "{apps} apps; start until listening: {:.2} s ({} requests, {} answered 429)",
         start_took.as_secs_f64(),
