@@ -256,8 +256,10 @@ impl Default for FlyOptions {
     }
 }
 
-/// Machines API requests in flight at once unless told otherwise.
-pub const DEFAULT_MAX_IN_FLIGHT: usize = 8;
+/// Machines API requests in flight at once unless told otherwise: as many
+/// as the apps a service ticks at once, so that with Fly's limits kept per
+/// app the listings of many apps go out together.
+pub const DEFAULT_MAX_IN_FLIGHT: usize = 64;
 
 impl FlyOptions {
     /// Options for `app` with `token` and every other field at its default.
