@@ -443,19 +443,23 @@ impl FlyMachinesActuator {
     async fn remove_machine(&self, machine: &Machine, how: &StopConfig) -> Result<(), FlyError> {
         let ttl = self.lease_ttl();
         let nonce = match self.client.acquire_lease(machine, ttl).await {
-            Ok(nonce) => nonce,
-            // Already gone: nothing left to remove.
+            Ok(nonce) => Some(nonce),
+            // The machine is gone, or the API has no leases for it: either
+            // way nobody holds one, and the calls below find out which (a
+            // machine that is gone counts as removed).
             Err(FlyError::Http { status: 404, .. }) => {
-                self.ledger()
-                    .record_change(&machine.id, Change::Destroyed, Instant::now());
-                return Ok(());
+                tracing::debug!(app = self.settings.app_name(), machine = %machine.id,
+                    "no lease to take (404); removing without one");
+                None
             }
             Err(err) => return Err(err),
         };
-        let removed = self.remove_leased(machine, how, &nonce).await;
-        if let Err(err) = self.client.release_lease(machine, &nonce).await {
-            tracing::warn!(app = self.settings.app_name(), machine = %machine.id,
-                "could not release the machine's lease, which ends by itself within {ttl:?}: {err}");
+        let removed = self.remove_leased(machine, how, nonce.as_deref()).await;
+        if let Some(nonce) = &nonce {
+            if let Err(err) = self.client.release_lease(machine, nonce).await {
+                tracing::warn!(app = self.settings.app_name(), machine = %machine.id,
+                    "could not release the machine's lease, which ends by itself within {ttl:?}: {err}");
+            }
         }
         removed
     }
@@ -474,7 +478,7 @@ impl FlyMachinesActuator {
         &self,
         machine: &Machine,
         how: &StopConfig,
-        lease: &str,
+        lease: Option<&str>,
     ) -> Result<(), FlyError> {
         let app = self.settings.app_name();
         match self.settings.removal {
@@ -489,12 +493,12 @@ impl FlyMachinesActuator {
                 // Parked first: from then on the region counts as removed,
                 // whether or not the stop below goes through.
                 self.client
-                    .set_metadata(machine, PARKED_KEY, "true", Some(lease))
+                    .set_metadata(machine, PARKED_KEY, "true", lease)
                     .await?;
                 self.ledger()
                     .record_change(&machine.id, Change::Parked, Instant::now());
                 if is_running(machine) {
-                    self.client.stop(machine, how, Some(lease)).await?;
+                    self.client.stop(machine, how, lease).await?;
                     // The ledger knows the machine is parked, not that it
                     // stopped: the next change lists again.
                     self.forget_listing();
@@ -512,14 +516,14 @@ impl FlyMachinesActuator {
         &self,
         machine: &Machine,
         how: &StopConfig,
-        lease: &str,
+        lease: Option<&str>,
     ) -> Result<(), FlyError> {
         let bound = self.settings.force_destroy_after;
         let reason = if bound.is_zero() {
             "force_destroy_after is zero"
         } else {
             if is_running(machine) {
-                match self.client.stop(machine, how, Some(lease)).await {
+                match self.client.stop(machine, how, lease).await {
                     // Already gone.
                     Err(FlyError::Http { status: 404, .. }) => return Ok(()),
                     other => other?,
@@ -528,7 +532,7 @@ impl FlyMachinesActuator {
             if !self.wait_stopped(machine, bound).await? {
                 "it did not stop in time"
             } else {
-                match self.client.destroy(machine, false, Some(lease)).await {
+                match self.client.destroy(machine, false, lease).await {
                     Ok(()) => return Ok(()),
                     // Started again (e.g. by Fly's proxy) after it stopped.
                     Err(FlyError::Http { status: 412, .. }) => "it was running again",
@@ -543,7 +547,7 @@ impl FlyMachinesActuator {
             force_destroy_after = ?bound,
             "destroying a machine with force: {reason}"
         );
-        self.client.destroy(machine, true, Some(lease)).await
+        self.client.destroy(machine, true, lease).await
     }
 
     /// Waits until the machine is stopped, at most `bound` (in waits the

@@ -211,18 +211,43 @@ async fn the_lease_is_released_after_a_failure() {
 }
 
 #[tokio::test(start_paused = true)]
-async fn a_machine_gone_before_its_lease_counts_as_removed() {
+async fn a_lease_request_answered_404_does_not_block_the_removal() {
+    // 404: the machine is gone, or the API has no leases here. Either way
+    // nobody holds one; the removal goes on without a nonce.
     let api = fake_with_app().await;
-    app_with_fra(&api).await;
+    let id = app_with_fra(&api).await;
     api.inject_on(
         "POST",
         "/lease",
         Fault::Error {
             status: 404,
-            message: "machine not found".into(),
+            message: "not found".into(),
         },
     );
     let actuator = actuator(settings(&api));
+    actuator.remove(&region("fra")).await.unwrap();
+    assert!(live_in(&api, "fra").is_empty());
+    let requests = api.requests();
+    assert!(requests
+        .iter()
+        .filter(|r| r.path.contains(&id))
+        .all(|r| nonce_of(r).is_none()));
+    assert!(
+        !calls(&api)
+            .iter()
+            .any(|c| c.starts_with("DELETE") && c.ends_with("/lease")),
+        "no lease to release"
+    );
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_machine_gone_before_its_removal_counts_as_removed() {
+    let api = fake_with_app().await;
+    let id = app_with_fra(&api).await;
+    let actuator = actuator(settings(&api));
+    actuator.deployed_regions().await.unwrap();
+    // Destroyed by someone else after the listing.
+    api.set_machine(&id, Some("destroyed"), None);
     actuator.remove(&region("fra")).await.unwrap();
     assert!(!actuator
         .deployed_regions()
