@@ -117,7 +117,8 @@ impl FlyMachinesActuator {
         })
     }
 
-    /// The gate that holds this actuator's requests back after a 429.
+    /// The gate whose buckets keep this actuator within Fly's limits (and
+    /// hold its app's action back after a 429).
     pub fn gate(&self) -> &RequestGate {
         &self.gate
     }
