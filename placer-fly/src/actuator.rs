@@ -35,13 +35,23 @@ pub const BACKEND: &str = "fly";
 ///   second fly-placer is refused by the API (the name is taken), and the
 ///   machine holding the name is adopted instead — at most one machine per
 ///   region per create decision (`docs/design.md`, "Idempotent creates").
-/// - **Remove**: destroys or stops (and parks) the region's machines, only
+/// - **Remove**: under each machine's lease, destroys or stops (and parks)
+///   the region's machines, only
 ///   those marked as fly-placer's unless
 ///   [`manage_unmarked`](FlyOptions::manage_unmarked) is set, and never the
 ///   process group's last machine or last started machine. A destroy
 ///   stops the machine first with the template's `stop_config` and
 ///   destroys it once stopped; force only after
 ///   [`force_destroy_after`](FlyOptions::force_destroy_after).
+/// - **Leases**: before it stops, parks or destroys a machine the actuator
+///   takes the machine's lease (`POST …/lease`, a TTL of the longest wait
+///   of the removal plus 30 s), sends its nonce in the
+///   [`fly-machine-lease-nonce`](crate::LEASE_NONCE_HEADER) header of the
+///   calls that change the machine, and releases it after, also after a
+///   failure. A machine whose lease another client holds (a `fly deploy`
+///   under way) is left alone: the removal is refused for this tick with
+///   the reason "[being changed by another client](LEASED_ELSEWHERE)",
+///   and not retried within the tick. Creates take no lease.
 ///
 /// Deploy and remove calls are serialized, so the last-machine check always
 /// sees the effect of the previous change.
@@ -55,8 +65,11 @@ pub const BACKEND: &str = "fly";
 /// 5xx, a request without an answer, a create in doubt) drops the listing,
 /// so the next attempt looks again.
 ///
-/// A 429 answer's `Retry-After` pauses every request of the actuator — and
-/// of the others sharing its [`RequestGate`] — until it has passed.
+/// Every request keeps to Fly's per-app, per-action limits
+/// ([`FlyOptions::api_limits`]) in the buckets of its [`RequestGate`]. A
+/// 429 answer's `Retry-After` holds back that app's action until it has
+/// passed; the request goes out again then when the wait is short, and
+/// nothing is done twice (a 429 changes nothing).
 pub struct FlyMachinesActuator {
     settings: FlyOptions,
     client: MachinesClient,
@@ -104,7 +117,8 @@ impl FlyMachinesActuator {
         })
     }
 
-    /// The gate that holds this actuator's requests back after a 429.
+    /// The gate whose buckets keep this actuator within Fly's limits (and
+    /// hold its app's action back after a 429).
     pub fn gate(&self) -> &RequestGate {
         &self.gate
     }
@@ -389,9 +403,24 @@ impl FlyMachinesActuator {
                 "{region} runs the last started machine of process group `{group}`"
             )));
         }
+        let mut leased_elsewhere = Vec::new();
         for machine in here {
             let how = self.stop_config(&machines, machine);
-            self.remove_machine(machine, &how).await?;
+            match self.remove_machine(machine, &how).await {
+                Ok(()) => {}
+                Err(err) if err.is_lease_conflict() => {
+                    tracing::info!(app = self.settings.app_name(), machine = %machine.id, %region,
+                        "skipping a machine another client holds the lease of: {err}");
+                    leased_elsewhere.push(machine.id.as_str());
+                }
+                Err(err) => return Err(err.into()),
+            }
+        }
+        if !leased_elsewhere.is_empty() {
+            return Err(RemoveFailure::Refused(format!(
+                "machine(s) {} in {region} {LEASED_ELSEWHERE} (it holds their lease); skipped this tick",
+                leased_elsewhere.join(", ")
+            )));
         }
         Ok(())
     }
@@ -406,12 +435,57 @@ impl FlyMachinesActuator {
             .unwrap_or_default()
     }
 
+    /// Removes one machine under its lease: takes the lease, stops and
+    /// destroys (or parks) the machine with the lease's nonce, and
+    /// releases the lease after, also after a failure. A lease another
+    /// client holds is an error that
+    /// [`is_lease_conflict`](FlyError::is_lease_conflict); nothing was
+    /// changed then.
     async fn remove_machine(&self, machine: &Machine, how: &StopConfig) -> Result<(), FlyError> {
+        let ttl = self.lease_ttl();
+        let nonce = match self.client.acquire_lease(machine, ttl).await {
+            Ok(nonce) => Some(nonce),
+            // The machine is gone, or the API has no leases for it: either
+            // way nobody holds one, and the calls below find out which (a
+            // machine that is gone counts as removed).
+            Err(FlyError::Http { status: 404, .. }) => {
+                tracing::debug!(app = self.settings.app_name(), machine = %machine.id,
+                    "no lease to take (404); removing without one");
+                None
+            }
+            Err(err) => return Err(err),
+        };
+        let removed = self.remove_leased(machine, how, nonce.as_deref()).await;
+        if let Some(nonce) = &nonce {
+            if let Err(err) = self.client.release_lease(machine, nonce).await {
+                tracing::warn!(app = self.settings.app_name(), machine = %machine.id,
+                    "could not release the machine's lease, which ends by itself within {ttl:?}: {err}");
+            }
+        }
+        removed
+    }
+
+    /// How long a removal's lease lasts at most: the longest a removal
+    /// waits for a machine to stop, and some margin for the requests
+    /// around it. It is released as soon as the removal is over.
+    fn lease_ttl(&self) -> Duration {
+        match self.settings.removal {
+            RemovalMode::Destroy => self.settings.force_destroy_after + LEASE_MARGIN,
+            RemovalMode::Stop => LEASE_MARGIN,
+        }
+    }
+
+    async fn remove_leased(
+        &self,
+        machine: &Machine,
+        how: &StopConfig,
+        lease: Option<&str>,
+    ) -> Result<(), FlyError> {
         let app = self.settings.app_name();
         match self.settings.removal {
             RemovalMode::Destroy => {
                 tracing::info!(%app, machine = %machine.id, region = %machine.region, "stopping and destroying a machine");
-                self.destroy_gracefully(machine, how).await?;
+                self.destroy_gracefully(machine, how, lease).await?;
                 self.ledger()
                     .record_change(&machine.id, Change::Destroyed, Instant::now());
             }
@@ -420,12 +494,12 @@ impl FlyMachinesActuator {
                 // Parked first: from then on the region counts as removed,
                 // whether or not the stop below goes through.
                 self.client
-                    .set_metadata(machine, PARKED_KEY, "true")
+                    .set_metadata(machine, PARKED_KEY, "true", lease)
                     .await?;
                 self.ledger()
                     .record_change(&machine.id, Change::Parked, Instant::now());
                 if is_running(machine) {
-                    self.client.stop(machine, how).await?;
+                    self.client.stop(machine, how, lease).await?;
                     // The ledger knows the machine is parked, not that it
                     // stopped: the next change lists again.
                     self.forget_listing();
@@ -443,13 +517,14 @@ impl FlyMachinesActuator {
         &self,
         machine: &Machine,
         how: &StopConfig,
+        lease: Option<&str>,
     ) -> Result<(), FlyError> {
         let bound = self.settings.force_destroy_after;
         let reason = if bound.is_zero() {
             "force_destroy_after is zero"
         } else {
             if is_running(machine) {
-                match self.client.stop(machine, how).await {
+                match self.client.stop(machine, how, lease).await {
                     // Already gone.
                     Err(FlyError::Http { status: 404, .. }) => return Ok(()),
                     other => other?,
@@ -458,7 +533,7 @@ impl FlyMachinesActuator {
             if !self.wait_stopped(machine, bound).await? {
                 "it did not stop in time"
             } else {
-                match self.client.destroy(machine, false).await {
+                match self.client.destroy(machine, false, lease).await {
                     Ok(()) => return Ok(()),
                     // Started again (e.g. by Fly's proxy) after it stopped.
                     Err(FlyError::Http { status: 412, .. }) => "it was running again",
@@ -473,7 +548,7 @@ impl FlyMachinesActuator {
             force_destroy_after = ?bound,
             "destroying a machine with force: {reason}"
         );
-        self.client.destroy(machine, true).await
+        self.client.destroy(machine, true, lease).await
     }
 
     /// Waits until the machine is stopped, at most `bound` (in waits the
@@ -503,6 +578,12 @@ impl FlyMachinesActuator {
 fn is_running(machine: &Machine) -> bool {
     matches!(machine.state.as_str(), "started" | "starting")
 }
+
+/// What a removal says of a machine whose lease another client holds.
+pub const LEASED_ELSEWHERE: &str = "being changed by another client";
+
+/// A removal's lease outlasts its longest wait by this much.
+const LEASE_MARGIN: Duration = Duration::from_secs(30);
 
 /// How many names one deploy tries before giving up, when each is held by
 /// a machine it cannot adopt.

@@ -7,12 +7,13 @@
 use std::time::{Duration, SystemTime};
 
 use placer_core::Region;
-use reqwest::header::{HeaderValue, AUTHORIZATION, RETRY_AFTER};
+use reqwest::header::{HeaderName, HeaderValue, AUTHORIZATION, RETRY_AFTER};
 use reqwest::{Method, RequestBuilder, StatusCode};
 use serde_json::json;
 
 use crate::error::{parse_retry_after, Operation, Target};
 use crate::gate::RequestGate;
+use crate::limits::{ApiLimits, BucketKey};
 use crate::machine::{parse_machine_list, Machine, MachineConfig, StopConfig};
 use crate::options::without_credentials;
 use crate::{FlyError, FlyOptions};
@@ -20,13 +21,26 @@ use crate::{FlyError, FlyOptions};
 /// Longest part of a non-JSON error body kept in an error message.
 const MAX_MESSAGE_CHARS: usize = 300;
 
+/// The header that carries a machine's lease nonce on the calls that
+/// change the machine (the name Fly's own client sends).
+pub const LEASE_NONCE_HEADER: &str = "fly-machine-lease-nonce";
+
+/// A request answered 429 goes out again, once its bucket's hold is over,
+/// when the API asked for at most this long: it was not carried out, so
+/// sending it again does nothing twice.
+const RESEND_AFTER_429_WITHIN: Duration = Duration::from_secs(5);
+/// How many times one request is sent at most when answered 429.
+const MAX_SENDS: u32 = 3;
+
 pub(crate) struct MachinesClient {
     http: reqwest::Client,
     api_url: String,
     machines_url: String,
+    app: String,
     authorization: HeaderValue,
     request_timeout: Duration,
     gate: RequestGate,
+    limits: ApiLimits,
 }
 
 impl MachinesClient {
@@ -53,9 +67,11 @@ impl MachinesClient {
                 settings.api_url.trim_end_matches('/'),
                 settings.app_name()
             ),
+            app: settings.app_name().to_owned(),
             authorization,
             request_timeout: settings.request_timeout,
             gate,
+            limits: settings.api_limits.clone(),
         })
     }
 
@@ -74,7 +90,7 @@ impl MachinesClient {
         let url = format!("{}/v1/apps?org_slug={org}", self.api_url);
         let request = self.request(Method::GET, &url);
         let body = self
-            .send(Operation::ListApps, &Target::app(), request)
+            .send_in(org, Operation::ListApps, &Target::app(), request)
             .await?;
         let listed: Listed =
             serde_json::from_slice(&body).map_err(|err| FlyError::InvalidResponse {
@@ -133,12 +149,17 @@ impl MachinesClient {
     /// Destroys a machine. Without `force` the API refuses (412) a machine
     /// that is not stopped; with it, Fly kills a running machine. A machine
     /// that is already gone (404) counts as destroyed.
-    pub(crate) async fn destroy(&self, machine: &Machine, force: bool) -> Result<(), FlyError> {
+    pub(crate) async fn destroy(
+        &self,
+        machine: &Machine,
+        force: bool,
+        lease: Option<&str>,
+    ) -> Result<(), FlyError> {
         let mut url = self.machine_url(machine)?;
         if force {
             url.push_str("?force=true");
         }
-        let request = self.request(Method::DELETE, &url);
+        let request = with_lease(self.request(Method::DELETE, &url), lease);
         match self
             .send(Operation::DestroyMachine, &target_of(machine), request)
             .await
@@ -151,9 +172,14 @@ impl MachinesClient {
     /// Stops a machine: Fly sends `how.signal` and kills the process if it
     /// has not exited after `how.timeout` (each the machine's own setting
     /// when absent).
-    pub(crate) async fn stop(&self, machine: &Machine, how: &StopConfig) -> Result<(), FlyError> {
+    pub(crate) async fn stop(
+        &self,
+        machine: &Machine,
+        how: &StopConfig,
+        lease: Option<&str>,
+    ) -> Result<(), FlyError> {
         let url = format!("{}/stop", self.machine_url(machine)?);
-        let request = self.request(Method::POST, &url).json(how);
+        let request = with_lease(self.request(Method::POST, &url).json(how), lease);
         self.send(Operation::StopMachine, &target_of(machine), request)
             .await
             .map(drop)
@@ -247,11 +273,14 @@ impl MachinesClient {
         machine: &Machine,
         key: &str,
         value: &str,
+        lease: Option<&str>,
     ) -> Result<(), FlyError> {
         let url = format!("{}/metadata/{key}", self.machine_url(machine)?);
-        let request = self
-            .request(Method::POST, &url)
-            .json(&json!({ "value": value }));
+        let request = with_lease(
+            self.request(Method::POST, &url)
+                .json(&json!({ "value": value })),
+            lease,
+        );
         self.send(Operation::UpdateMetadata, &target_of(machine), request)
             .await
             .map(drop)
@@ -266,6 +295,46 @@ impl MachinesClient {
         let request = self.request(Method::DELETE, &url);
         match self
             .send(Operation::UpdateMetadata, &target_of(machine), request)
+            .await
+        {
+            Err(FlyError::Http { status: 404, .. }) => Ok(()),
+            other => other.map(drop),
+        }
+    }
+
+    /// Takes the machine's lease for `ttl` (whole seconds, at least one):
+    /// its nonce. Another client's lease is an error that
+    /// [`is_lease_conflict`](FlyError::is_lease_conflict).
+    pub(crate) async fn acquire_lease(
+        &self,
+        machine: &Machine,
+        ttl: Duration,
+    ) -> Result<String, FlyError> {
+        let url = format!("{}/lease", self.machine_url(machine)?);
+        let request = self.request(Method::POST, &url).json(&json!({
+            "ttl": ttl.as_secs().max(1),
+            "description": "fly-placer is removing the machine's region",
+        }));
+        let target = target_of(machine);
+        let body = self.send(Operation::AcquireLease, &target, request).await?;
+        lease_nonce(&body).ok_or_else(|| FlyError::InvalidResponse {
+            operation: Operation::AcquireLease,
+            target,
+            detail: "expected a Lease with a nonce".to_owned(),
+        })
+    }
+
+    /// Releases the lease whose nonce is `nonce`. A machine that is gone
+    /// (404) has no lease to release.
+    pub(crate) async fn release_lease(
+        &self,
+        machine: &Machine,
+        nonce: &str,
+    ) -> Result<(), FlyError> {
+        let url = format!("{}/lease", self.machine_url(machine)?);
+        let request = with_lease(self.request(Method::DELETE, &url), Some(nonce));
+        match self
+            .send(Operation::ReleaseLease, &target_of(machine), request)
             .await
         {
             Err(FlyError::Http { status: 404, .. }) => Ok(()),
@@ -288,7 +357,58 @@ impl MachinesClient {
         ))
     }
 
+    /// Sends a request about the app, within its bucket.
     async fn send(
+        &self,
+        operation: Operation,
+        target: &Target,
+        request: RequestBuilder,
+    ) -> Result<Vec<u8>, FlyError> {
+        self.send_in(&self.app, operation, target, request).await
+    }
+
+    /// Sends a request within the bucket of `operation` on `scope` (the app,
+    /// or the organization for its apps). A 429 holds that bucket back for
+    /// its `Retry-After` (one interval of the rate without one); the request
+    /// goes out again once the hold is over when that is soon, and
+    /// otherwise its error says how long to wait.
+    async fn send_in(
+        &self,
+        scope: &str,
+        operation: Operation,
+        target: &Target,
+        mut request: RequestBuilder,
+    ) -> Result<Vec<u8>, FlyError> {
+        let key = BucketKey::new(scope, operation, target.machine.as_deref());
+        let limit = self.limits.of(operation);
+        let buckets = self.gate.buckets();
+        let mut sent = 0;
+        loop {
+            sent += 1;
+            let again = (sent < MAX_SENDS).then(|| request.try_clone()).flatten();
+            buckets.wait_turn(&key, limit).await;
+            match self.send_once(operation, target, request).await {
+                Err(err) if err.status() == Some(429) => {
+                    let hold = err.retry_after().unwrap_or_else(|| {
+                        limit.rate.map_or(Duration::from_secs(1), |rate| {
+                            Duration::from_secs_f64(1.0 / rate)
+                        })
+                    });
+                    buckets.hold(&key, limit, hold);
+                    match again {
+                        Some(next) if hold <= RESEND_AFTER_429_WITHIN => {
+                            tracing::debug!(app = %self.app, %operation, ?hold, "answered 429; sending again after the hold");
+                            request = next;
+                        }
+                        _ => return Err(err),
+                    }
+                }
+                other => return other,
+            }
+        }
+    }
+
+    async fn send_once(
         &self,
         operation: Operation,
         target: &Target,
@@ -313,9 +433,6 @@ impl MachinesClient {
         if status.is_success() {
             return Ok(body.to_vec());
         }
-        if let (StatusCode::TOO_MANY_REQUESTS, Some(pause)) = (status, retry_after) {
-            self.gate.pause_for(pause);
-        }
         let (message, code) = error_body(status, &body);
         Err(FlyError::Http {
             operation,
@@ -334,6 +451,25 @@ pub(crate) const MAX_WAIT: Duration = Duration::from_secs(60);
 /// A wait's `timeout` parameter: whole seconds, at least one.
 fn wait_seconds(timeout: Duration) -> u64 {
     timeout.as_secs_f64().ceil().max(1.0) as u64
+}
+
+/// `request` with the lease nonce, when there is one.
+fn with_lease(request: RequestBuilder, lease: Option<&str>) -> RequestBuilder {
+    match lease.and_then(|nonce| HeaderValue::from_str(nonce).ok()) {
+        Some(nonce) => request.header(HeaderName::from_static(LEASE_NONCE_HEADER), nonce),
+        None => request,
+    }
+}
+
+/// The nonce of a lease answer: the description's `Lease` has it at the top
+/// level, Fly's own client reads it under `data`; either is taken.
+fn lease_nonce(body: &[u8]) -> Option<String> {
+    let answer: serde_json::Value = serde_json::from_slice(body).ok()?;
+    let nonce = [&answer["nonce"], &answer["data"]["nonce"]]
+        .into_iter()
+        .find_map(|nonce| nonce.as_str().filter(|n| !n.is_empty()))
+        .map(str::to_owned);
+    nonce
 }
 
 fn target_of(machine: &Machine) -> Target {
@@ -434,6 +570,20 @@ mod tests {
                 .count(),
             MAX_MESSAGE_CHARS + 1
         );
+    }
+
+    #[test]
+    fn a_lease_nonce_is_read_at_the_top_or_under_data() {
+        assert_eq!(
+            lease_nonce(br#"{"nonce":"n1","expires_at":1}"#).as_deref(),
+            Some("n1")
+        );
+        assert_eq!(
+            lease_nonce(br#"{"status":"success","data":{"nonce":"n2"}}"#).as_deref(),
+            Some("n2")
+        );
+        assert_eq!(lease_nonce(br#"{"nonce":""}"#), None);
+        assert_eq!(lease_nonce(b"not json"), None);
     }
 
     #[test]

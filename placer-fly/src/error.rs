@@ -7,7 +7,7 @@ use std::time::Duration;
 use placer_core::{actuator::Retry, ActuatorError, Region};
 
 /// The Machines API call that failed.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 #[non_exhaustive]
 pub enum Operation {
     /// `GET /v1/apps/{app}/machines`
@@ -26,6 +26,12 @@ pub enum Operation {
     UpdateMetadata,
     /// `GET /v1/apps?org_slug={org}`
     ListApps,
+    /// `GET /v1/apps/{app}/machines/{id}`
+    GetMachine,
+    /// `POST /v1/apps/{app}/machines/{id}/lease`
+    AcquireLease,
+    /// `DELETE /v1/apps/{app}/machines/{id}/lease`
+    ReleaseLease,
 }
 
 impl Operation {
@@ -48,6 +54,9 @@ impl fmt::Display for Operation {
             Operation::WaitForMachine => "waiting for a machine to start",
             Operation::UpdateMetadata => "updating machine metadata",
             Operation::ListApps => "listing the organization's apps",
+            Operation::GetMachine => "getting a machine",
+            Operation::AcquireLease => "taking a machine's lease",
+            Operation::ReleaseLease => "releasing a machine's lease",
         })
     }
 }
@@ -314,6 +323,30 @@ impl FlyError {
         }
     }
 
+    /// True when the API refused the call because another client holds
+    /// the machine's lease (a `fly deploy`, `flyctl`, another tool). Fly's
+    /// description states no status for it, so every plausible answer
+    /// counts:
+    /// - taking the lease answered 409, 412 or 423;
+    /// - any call answered 409, 412 or 423 whose message speaks of a lease
+    ///   (a 412 without one is "not stopped", a 409 without one a taken
+    ///   name or a full region).
+    pub fn is_lease_conflict(&self) -> bool {
+        let FlyError::Http {
+            operation,
+            status,
+            message,
+            ..
+        } = self
+        else {
+            return false;
+        };
+        if !matches!(status, 409 | 412 | 423) {
+            return false;
+        }
+        *operation == Operation::AcquireLease || message.to_ascii_lowercase().contains("lease")
+    }
+
     /// The HTTP status, for errors the API answered.
     pub fn status(&self) -> Option<u16> {
         match self {
@@ -463,6 +496,26 @@ mod tests {
             *operation = Operation::ListMachines;
         }
         assert!(!listing.refuses_region());
+    }
+
+    #[test]
+    fn a_lease_held_elsewhere_is_read_from_every_plausible_answer() {
+        let answer = |operation, status, message: &str| FlyError::Http {
+            operation,
+            target: Target::app(),
+            status,
+            message: message.into(),
+            code: None,
+            retry_after: None,
+        };
+        for status in [409, 412, 423] {
+            assert!(answer(Operation::AcquireLease, status, "held").is_lease_conflict());
+            assert!(answer(Operation::StopMachine, status, "machine is leased").is_lease_conflict());
+        }
+        assert!(!answer(Operation::DestroyMachine, 412, "machine is started").is_lease_conflict());
+        assert!(!answer(Operation::CreateMachine, 409, "name taken").is_lease_conflict());
+        assert!(!answer(Operation::AcquireLease, 500, "lease").is_lease_conflict());
+        assert!(!answer(Operation::AcquireLease, 404, "no machine").is_lease_conflict());
     }
 
     #[test]

@@ -1,5 +1,6 @@
-//! [`RequestGate`]: the pause a 429 answer's `Retry-After` puts on every
-//! request to the Machines API.
+//! [`RequestGate`]: what every Machines API request of one process goes
+//! through: Fly's per-app, per-action limits, a cap on requests in flight,
+//! and any pause a caller puts on all of them.
 
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
@@ -7,15 +8,21 @@ use std::time::Duration;
 use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 use tokio::time::Instant;
 
-/// Holds back every request to the Machines API while the API asked for a
-/// pause.
+use crate::limits::Buckets;
+
+/// What the Machines API requests of actuators that share it go through.
 ///
-/// A 429 answer with `Retry-After` is about the client, not about the one
-/// request: Fly counts requests per token and app. So the pause applies to
-/// every later request of every actuator sharing the gate — the next
-/// operation, a different one included, waits until the pause ends instead
-/// of going out at once and drawing another 429. A longer `Retry-After`
-/// extends the pause; a shorter one never shortens it.
+/// - **Fly's limits**: one token bucket per app and action (and per machine
+///   for getting one machine), with the numbers of
+///   [`FlyOptions::api_limits`](crate::FlyOptions::api_limits). A 429's
+///   `Retry-After` holds back that bucket only — that app's action — for
+///   the time given: Fly counts each action per app, so other apps and
+///   other actions go on.
+/// - **A pause** of every request, which a caller may ask for with
+///   [`pause_for`](Self::pause_for). A longer pause extends it; a shorter
+///   one never shortens it.
+/// - **A cap** on requests in flight, when built with
+///   [`with_max_in_flight`](Self::with_max_in_flight).
 ///
 /// Cloning shares the gate (it is `Arc` state): give actuators that use the
 /// same token and organization one gate with
@@ -48,6 +55,7 @@ pub struct RequestGate {
     until: Arc<Mutex<Option<Instant>>>,
     in_flight: Option<(Arc<Semaphore>, usize)>,
     http: Arc<std::sync::OnceLock<reqwest::Client>>,
+    buckets: Buckets,
 }
 
 /// A request's place among those in flight, held until its answer is read.
@@ -69,6 +77,7 @@ impl RequestGate {
             until: Arc::default(),
             in_flight: Some((Arc::new(Semaphore::new(max.max(1))), max.max(1))),
             http: Arc::default(),
+            buckets: Buckets::default(),
         }
     }
 
@@ -82,6 +91,11 @@ impl RequestGate {
             .user_agent(concat!("fly-placer/", env!("CARGO_PKG_VERSION")))
             .build()?;
         Ok(self.http.get_or_init(|| client).clone())
+    }
+
+    /// The per-app, per-action buckets of every request through this gate.
+    pub(crate) fn buckets(&self) -> &Buckets {
+        &self.buckets
     }
 
     /// Requests in flight now through this gate (0 without a cap).
@@ -112,7 +126,7 @@ impl RequestGate {
                 ),
                 None => None,
             };
-            // A 429 may have paused the gate while this request waited.
+            // A pause may have begun while this request waited.
             if self.remaining().is_none() {
                 return Admission { _permit: permit };
             }

@@ -10,8 +10,11 @@
 //!   that got no answer, but never a create whose answer was lost) and how
 //!   long the API asked to wait, so `placer_core::wrap::Retrying` retries
 //!   them; [`TokioTimer`] runs that wrapper and `RateLimited` on tokio.
-//! - A 429 answer's `Retry-After` holds back every later request of the
-//!   actuator, and of others sharing its [`RequestGate`].
+//! - Every request keeps to Fly's published limits per app and action
+//!   ([`ApiLimits`], in the buckets of a [`RequestGate`] that actuators
+//!   may share); a 429's `Retry-After` holds back only that app's action.
+//! - A machine is stopped, parked or destroyed under its lease; one whose
+//!   lease another client holds is skipped for the tick.
 //! - With the `fake-api` feature, the `fake` module is a stateful fake of the
 //!   Machines API on 127.0.0.1 for tests.
 //!
@@ -29,8 +32,10 @@
 //! options.wait_for_start = Some(Duration::from_secs(60));
 //!
 //! let timer = Arc::new(TokioTimer::new());
+//! // Fly's per-app limits are kept inside; `RateLimited` adds an optional
+//! // cap on calls of its own.
 //! let actuator = Retrying::new(
-//!     RateLimited::new(FlyMachinesActuator::new(options)?, 1.0, 3, timer.clone()),
+//!     RateLimited::new(FlyMachinesActuator::new(options)?, 5.0, 10, timer.clone()),
 //!     RetryPolicy::default(),
 //!     timer,
 //! );
@@ -48,6 +53,7 @@ mod error;
 pub mod fake;
 mod gate;
 mod ledger;
+mod limits;
 mod machine;
 mod naming;
 mod options;
@@ -55,9 +61,11 @@ mod org;
 mod timer;
 mod token;
 
-pub use actuator::{FlyMachinesActuator, BACKEND, LISTING_REUSE};
+pub use actuator::{FlyMachinesActuator, BACKEND, LEASED_ELSEWHERE, LISTING_REUSE};
+pub use client::LEASE_NONCE_HEADER;
 pub use error::{FlyError, Operation, Target, INSUFFICIENT_CAPACITY};
 pub use gate::{Admission, RequestGate};
+pub use limits::{ApiLimits, Limit};
 pub use machine::{parse_machine_list, CheckStatus, Machine, MachineConfig};
 pub use options::{
     FlyOptions, RateLimitOptions, RemovalMode, INTERNAL_API_URL, MANAGED_KEY, MANAGED_VALUE,

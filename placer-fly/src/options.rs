@@ -8,7 +8,7 @@ use placer_core::wrap::RetryPolicy;
 use placer_core::AppName;
 use serde::{Deserialize, Deserializer, Serialize};
 
-use crate::{ApiToken, FlyError};
+use crate::{ApiLimits, ApiToken, FlyError};
 
 /// The public Machines API endpoint.
 pub const PUBLIC_API_URL: &str = "https://api.machines.dev";
@@ -44,25 +44,38 @@ pub enum RemovalMode {
     Stop,
 }
 
-/// The client-side limit on actuator calls, for
-/// [`RateLimited`](placer_core::wrap::RateLimited).
+/// An optional client-wide cap on actuator calls, shared by every app of a
+/// process, for [`RateLimited`](placer_core::wrap::RateLimited).
+///
+/// Fly's own limits are per app and action, and
+/// [`FlyOptions::api_limits`] keeps to them; this cap is only for whoever
+/// wants fewer calls in all (a token shared with other tools, say). Without
+/// `requests_per_second` there is no cap.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct RateLimitOptions {
-    /// Sustained calls per second; not a positive number: no limit.
-    pub requests_per_second: f64,
+    /// Sustained calls per second of every app together; `None` (the
+    /// default): no cap.
+    pub requests_per_second: Option<f64>,
     /// Calls allowed at once after a quiet spell.
     pub burst: u32,
 }
 
 impl Default for RateLimitOptions {
-    /// 5 calls per second, bursts of 10: well under the Machines API's
-    /// per-app limits, a deploy usually costing one to three requests.
+    /// No cap; bursts of 10 once a rate is set.
     fn default() -> Self {
         RateLimitOptions {
-            requests_per_second: 5.0,
+            requests_per_second: None,
             burst: 10,
         }
+    }
+}
+
+impl RateLimitOptions {
+    /// The rate as [`RateLimiter`](placer_core::wrap::RateLimiter) reads it:
+    /// 0 for no cap.
+    pub fn limiter_rate(&self) -> f64 {
+        self.requests_per_second.unwrap_or(0.0)
     }
 }
 
@@ -138,7 +151,12 @@ pub struct FlyOptions {
     pub consistency_window: Duration,
     /// How failed calls are retried ([`Retrying`](placer_core::wrap::Retrying)).
     pub retry: RetryPolicy,
-    /// The client-side limit on calls ([`RateLimited`](placer_core::wrap::RateLimited)).
+    /// Fly's Machines API limits per app and action (and per machine for
+    /// getting one machine), kept by the client: Fly's published numbers
+    /// unless set.
+    pub api_limits: ApiLimits,
+    /// An optional cap on actuator calls of every app together
+    /// ([`RateLimited`](placer_core::wrap::RateLimited)); none by default.
     /// A process placing several apps with one token shares it among them.
     pub rate_limit: RateLimitOptions,
     /// The Fly organization (slug) whose apps are listed to match app
@@ -168,6 +186,7 @@ impl fmt::Debug for FlyOptions {
             request_timeout,
             consistency_window,
             retry,
+            api_limits,
             rate_limit,
             org,
             max_in_flight,
@@ -186,6 +205,7 @@ impl fmt::Debug for FlyOptions {
             .field("request_timeout", request_timeout)
             .field("consistency_window", consistency_window)
             .field("retry", retry)
+            .field("api_limits", api_limits)
             .field("rate_limit", rate_limit)
             .field("org", org)
             .field("max_in_flight", max_in_flight)
@@ -211,7 +231,8 @@ impl Default for FlyOptions {
     /// healthy machine as template, destroy on removal (forced after 60 s
     /// not stopping), machines started at
     /// once without waiting, only marked machines removed, 30 s request
-    /// timeout, 60 s consistency window, the default retries and rate limit.
+    /// timeout, 60 s consistency window, the default retries, Fly's
+    /// published per-app limits and no client-wide cap.
     fn default() -> Self {
         FlyOptions {
             app: None,
@@ -227,6 +248,7 @@ impl Default for FlyOptions {
             request_timeout: Duration::from_secs(30),
             consistency_window: Duration::from_secs(60),
             retry: RetryPolicy::default(),
+            api_limits: ApiLimits::default(),
             rate_limit: RateLimitOptions::default(),
             org: None,
             max_in_flight: DEFAULT_MAX_IN_FLIGHT,
@@ -234,8 +256,10 @@ impl Default for FlyOptions {
     }
 }
 
-/// Machines API requests in flight at once unless told otherwise.
-pub const DEFAULT_MAX_IN_FLIGHT: usize = 8;
+/// Machines API requests in flight at once unless told otherwise: as many
+/// as the apps a service ticks at once, so that with Fly's limits kept per
+/// app the listings of many apps go out together.
+pub const DEFAULT_MAX_IN_FLIGHT: usize = 64;
 
 impl FlyOptions {
     /// Options for `app` with `token` and every other field at its default.
@@ -287,6 +311,31 @@ impl FlyOptions {
                     without_credentials(url.as_str())
                 ),
             ));
+        }
+        let rate = &self.rate_limit;
+        if rate
+            .requests_per_second
+            .is_some_and(|rate| !(rate.is_finite() && rate > 0.0))
+        {
+            return Err(FlyError::invalid_setting(
+                "rate_limit.requests_per_second",
+                "must be a number above 0 (leave it out for no cap)",
+            ));
+        }
+        let limits = &self.api_limits;
+        for (field, rate) in [
+            ("api_limits.requests_per_second", limits.requests_per_second),
+            (
+                "api_limits.get_requests_per_second",
+                limits.get_requests_per_second,
+            ),
+        ] {
+            if !rate.is_finite() || rate < 0.0 {
+                return Err(FlyError::invalid_setting(
+                    field,
+                    "must be a number, 0 for no limit",
+                ));
+            }
         }
         if self.max_in_flight == 0 {
             return Err(FlyError::invalid_setting(
@@ -380,6 +429,8 @@ mod tests {
         assert_eq!(s.consistency_window, Duration::from_secs(60));
         assert_eq!(s.retry, RetryPolicy::default());
         assert_eq!(s.rate_limit, RateLimitOptions::default());
+        assert_eq!(s.rate_limit.requests_per_second, None, "no cap");
+        assert_eq!(s.api_limits, ApiLimits::default());
     }
 
     #[test]
@@ -460,7 +511,19 @@ mod tests {
         assert_eq!(s.retry.tick_budget, Duration::from_secs(20));
         assert_eq!(s.retry.jitter, RetryPolicy::default().jitter);
         assert_eq!(s.rate_limit.burst, 3);
+        assert_eq!(s.rate_limit.requests_per_second, Some(2.0));
         assert!(s.token.is_none());
+        let limited: FlyOptions =
+            serde_json::from_str(r#"{"api_limits": {"requests_per_second": 0.5}}"#).unwrap();
+        assert_eq!(limited.api_limits.requests_per_second, 0.5);
+        assert_eq!(limited.api_limits.burst, 3);
+        let mut wrong = FlyOptions::default();
+        wrong.rate_limit.requests_per_second = Some(0.0);
+        assert!(wrong
+            .validate_section()
+            .unwrap_err()
+            .to_string()
+            .contains("rate_limit.requests_per_second"));
 
         let err = serde_json::from_str::<FlyOptions>(r#"{"token": "x"}"#).unwrap_err();
         assert!(err.to_string().contains("unknown field `token`"), "{err}");

@@ -1,7 +1,9 @@
 //! One tick of many apps (1,000 by default) × 35 regions, live, by the
 //! real `fly-placer serve` process against a real VictoriaMetrics holding
 //! every app's series and the fake Machines API: how long start and the
-//! tick take, where the time goes, and the serve process's memory.
+//! tick take, where the time goes, the requests the fake answered 429
+//! beyond Fly's per-app limits (which it enforces), and the serve
+//! process's memory.
 //!
 //! ```text
 //! cargo build --release -p placer-cli --bin fly-placer
@@ -119,6 +121,8 @@ fn run(apps: usize, rate: f64, extra: &str) {
         api.add_app(&name);
         api.add_machine(MachineSpec::new("iad").app(&name));
     }
+    // Fly's published limits per app and action, 429 beyond them.
+    api.set_limits(Some(placer_fly::ApiLimits::default()));
     import_series(apps, &vm_url);
 
     let names: Vec<String> = (0..apps).map(app_name).collect();
@@ -290,6 +294,10 @@ fn run(apps: usize, rate: f64, extra: &str) {
         "one tick of every app (POST /trigger): {:.2} s ({calls} actuator calls: {apps} listings, {deploys} deploys, which at {rate}/s take {:.2} s; {failed} apps failed, {refused} had a change refused)",
         tick_took.as_secs_f64(),
         calls as f64 / rate
+    );
+    println!(
+        "requests answered 429 beyond Fly's per-app limits (start and tick): {}",
+        api.throttled()
     );
     println!(
         "GET /metrics (gzip): {} series, {} KiB of text, {} KiB sent",

@@ -45,17 +45,19 @@ impl std::fmt::Debug for Backends {
 }
 
 /// What the Machines API actuators of every app in one process share: one
-/// token and one organization, so one client-side rate limit, one pause
-/// after a 429's `Retry-After`, and one cap on requests in flight
-/// (`fly.rate_limit` and `fly.max_in_flight` of the file's top level).
+/// token and one organization, so one set of Fly's per-app, per-action
+/// buckets (each held back by a 429's `Retry-After` for its app and action
+/// only), one cap on requests in flight (`fly.max_in_flight`) and the
+/// optional client-wide cap on calls (`fly.rate_limit`, none unless set),
+/// of the file's top level.
 ///
 /// It also carries the one Prometheus query all apps' traffic comes from,
 /// when there is one.
 #[derive(Debug, Clone)]
 pub struct SharedLimits {
-    /// The pause and the cap on requests in flight.
+    /// Fly's per-app limits and the cap on requests in flight.
     pub gate: RequestGate,
-    /// The rate limit on actuator calls.
+    /// The optional client-wide cap on actuator calls.
     pub limiter: RateLimiter,
     /// Every app's traffic from one query per tick.
     pub traffic: Option<Arc<crate::backends::apps_traffic::AppsTraffic>>,
@@ -67,7 +69,7 @@ impl SharedLimits {
         SharedLimits {
             gate: RequestGate::with_max_in_flight(fly.max_in_flight),
             limiter: RateLimiter::new(
-                fly.rate_limit.requests_per_second,
+                fly.rate_limit.limiter_rate(),
                 fly.rate_limit.burst,
                 Arc::new(TokioTimer::new()),
             ),
@@ -240,7 +242,8 @@ pub(crate) fn prometheus_source(plan: &PrometheusPlan) -> Result<PrometheusSourc
     })
 }
 
-/// The Machines API actuator with the configured retries and rate limit.
+/// The Machines API actuator with the configured retries and the optional
+/// client-wide cap (Fly's per-app limits are kept inside it).
 fn fly_actuator(
     plan: &FlyPlan,
     shared: Option<&SharedLimits>,
@@ -263,7 +266,7 @@ fn fly_actuator(
                 RequestGate::with_max_in_flight(options.max_in_flight),
             )
             .map_err(failed)?,
-            options.rate_limit.requests_per_second,
+            options.rate_limit.limiter_rate(),
             options.rate_limit.burst,
             timer.clone(),
         ),

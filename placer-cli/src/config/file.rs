@@ -171,11 +171,14 @@ fn check_sections(settings: &FileSettings, text: &str, origin: &str) -> Result<(
         return Err(invalid("simulation", "apps", "must be at least 1"));
     }
     let rate = &settings.fly.rate_limit;
-    if !(rate.requests_per_second.is_finite() && rate.requests_per_second > 0.0) {
+    if rate
+        .requests_per_second
+        .is_some_and(|rate| !(rate.is_finite() && rate > 0.0))
+    {
         return Err(invalid(
             "fly",
             "rate_limit.requests_per_second",
-            "must be a number above 0",
+            "must be a number above 0 (leave it out for no cap)",
         ));
     }
     if rate.burst == 0 {

@@ -233,13 +233,15 @@ impl Service {
             if old != new {
                 // Every app draws on this one limiter: the change reaches
                 // them all at once.
-                shared.limiter.set_limit(new.requests_per_second, new.burst);
+                shared.limiter.set_limit(new.limiter_rate(), new.burst);
+                let cap = |rate: &placer_fly::RateLimitOptions| match rate.requests_per_second {
+                    Some(calls) => format!("{calls} calls/s, bursts of {}", rate.burst),
+                    None => "no cap".to_owned(),
+                };
                 tracing::info!(
-                    "fly.rate_limit for every app: {} calls/s, bursts of {} (was {} calls/s, bursts of {})",
-                    new.requests_per_second,
-                    new.burst,
-                    old.requests_per_second,
-                    old.burst
+                    "fly.rate_limit for every app: {} (was {})",
+                    cap(new),
+                    cap(old)
                 );
             }
         }

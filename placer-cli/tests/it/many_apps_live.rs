@@ -304,3 +304,82 @@ fn a_changed_rate_limit_reaches_every_app_at_the_next_tick() {
     server.wait_for_log("fly.rate_limit for every app", Duration::from_secs(5));
     assert!(server.stop().success());
 }
+
+/// One tick of 1,000 apps against a fake that enforces Fly's published
+/// limits per app and action (1/s with bursts of 3, 5/s with bursts of 10
+/// for getting one machine) and answers 429 beyond them: the tick's time
+/// and the 429s, printed for BENCHMARKS.md. A measurement, never a timed
+/// assertion; it only checks that every app got a report.
+///
+/// `MANY_APPS` sets the number of apps, `MANY_APPS_ANSWER_MS` holds every
+/// answer of the fake back that long (a distant API; 0 by default), and
+/// `MANY_APPS_IN_FLIGHT` sets `fly.max_in_flight` (its default, 64, when
+/// unset).
+#[ignore = "measurement: one tick of 1,000 apps; run with --ignored --nocapture"]
+#[test]
+fn a_tick_of_a_thousand_apps_within_flys_limits() {
+    let knob = |name: &str, default: usize| -> usize {
+        std::env::var(name)
+            .ok()
+            .and_then(|n| n.parse().ok())
+            .unwrap_or(default)
+    };
+    let apps = knob("MANY_APPS", 1000);
+    let answer_ms = knob("MANY_APPS_ANSWER_MS", 0);
+    let in_flight = knob("MANY_APPS_IN_FLIGHT", 64);
+    let runtime = kit::runtime();
+    let (api, names) = fake_with_apps(&runtime, apps);
+    api.set_limits(Some(placer_fly::ApiLimits::default()));
+    api.set_answer_delay(Duration::from_millis(answer_ms as u64));
+    // Live, with simulated traffic: some apps deploy a region at the tick.
+    let config = format!(
+        "dry_run: false\ncooldown_period: 10\nsustain_ticks: 1\n\
+         apps: [{}]\n\
+         service:\n  interval: 0\n\
+         simulation:\n  seed: 7\n\
+         fly:\n  api_url: {}\n  max_in_flight: {in_flight}\n  retry:\n    max_attempts: 1\n",
+        names.join(", "),
+        api.base_url()
+    );
+    let workspace = Workspace::new(&config);
+    let started = Instant::now();
+    let mut server = workspace.serve(&[], &[("FLY_API_TOKEN", TOKEN)]);
+    let start_took = started.elapsed();
+    let before = api.requests().len();
+    let throttled_at_start = api.throttled();
+
+    let started = Instant::now();
+    let reports = kit::trigger(&server);
+    let tick_took = started.elapsed();
+    assert!(server.stop().success());
+
+    assert_eq!(reports.as_object().unwrap().len(), apps);
+    let failed = names
+        .iter()
+        .filter(|name| !reports[name.as_str()]["error"].is_null())
+        .count();
+    let requests = api.requests();
+    let tick: Vec<_> = requests[before..].iter().collect();
+    let count = |method: &str, suffix: &str| {
+        tick.iter()
+            .filter(|r| r.method == method && r.path.ends_with(suffix))
+            .count()
+    };
+    eprintln!("answers held back {answer_ms} ms, fly.max_in_flight {in_flight}");
+    eprintln!(
+        "{apps} apps; start until listening: {:.2} s ({} requests, {} answered 429)",
+        start_took.as_secs_f64(),
+        before,
+        throttled_at_start
+    );
+    eprintln!(
+        "one tick (POST /trigger): {:.2} s; {} requests ({} listings, {} creates); \
+         {} answered 429 beyond Fly's limits; {failed} apps failed; at most {} requests in flight",
+        tick_took.as_secs_f64(),
+        tick.len(),
+        count("GET", "/machines"),
+        count("POST", "/machines"),
+        api.throttled() - throttled_at_start,
+        api.most_in_flight()
+    );
+}

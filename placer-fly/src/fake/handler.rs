@@ -20,7 +20,12 @@ type Shared = Arc<Mutex<FakeState>>;
 /// Request bodies larger than this are refused.
 const MAX_BODY: usize = 1 << 20;
 /// Headers kept in recordings: the ones that are part of the API contract.
-const RECORDED_HEADERS: [&str; 3] = ["accept", "authorization", "content-type"];
+const RECORDED_HEADERS: [&str; 4] = [
+    "accept",
+    "authorization",
+    "content-type",
+    crate::LEASE_NONCE_HEADER,
+];
 
 pub(super) fn router(state: Shared) -> Router {
     Router::new().fallback(handle).with_state(state)
@@ -36,6 +41,11 @@ async fn handle(State(state): State<Shared>, request: Request) -> Response {
         Err(_) => return respond(Reply::error(413, "request body too large")),
     };
     let json = parse_body(&body);
+    let nonce = parts
+        .headers
+        .get(crate::LEASE_NONCE_HEADER)
+        .and_then(|value| value.to_str().ok())
+        .map(str::to_owned);
 
     let (fault, authorized, seq, delay) = {
         let mut state = lock(&state);
@@ -66,16 +76,14 @@ async fn handle(State(state): State<Shared>, request: Request) -> Response {
     };
     // Counted as in flight until answered, or until the client hangs up.
     let _answering = Answering(Arc::clone(&state));
-    let reply = answer(
-        &state,
-        fault,
-        authorized,
-        &method,
-        &path,
-        &query,
-        json.as_ref(),
-    )
-    .await;
+    let request = Incoming {
+        method: &method,
+        path: &path,
+        query: &query,
+        body: json.as_ref(),
+        nonce: nonce.as_deref(),
+    };
+    let reply = answer(&state, fault, authorized, &request).await;
     if !delay.is_zero() {
         tokio::time::sleep(delay).await;
     }
@@ -92,14 +100,21 @@ impl Drop for Answering {
     }
 }
 
+/// What the fake reads of a request.
+struct Incoming<'a> {
+    method: &'a str,
+    path: &'a str,
+    query: &'a str,
+    body: Option<&'a Value>,
+    /// The `fly-machine-lease-nonce` header.
+    nonce: Option<&'a str>,
+}
+
 async fn answer(
     state: &Shared,
     fault: Option<Fault>,
     authorized: bool,
-    method: &str,
-    path: &str,
-    query: &str,
-    json: Option<&Value>,
+    request: &Incoming<'_>,
 ) -> Reply {
     let mut error_after = None;
     let slow = match fault {
@@ -122,7 +137,10 @@ async fn answer(
         None => None,
     };
     let reply = if authorized {
-        route(state, method, path, query, json).await
+        match throttled(state, request) {
+            Some(reply) => reply,
+            None => route(state, request).await,
+        }
     } else {
         Reply::error(401, "unauthorized: missing or invalid token")
     };
@@ -143,13 +161,57 @@ fn record_response(state: &Shared, seq: u64, reply: &Reply) {
     }
 }
 
-async fn route(
-    state: &Shared,
-    method: &str,
-    path: &str,
-    query: &str,
-    body: Option<&Value>,
-) -> Reply {
+/// The action a request counts as in Fly's limits, and what it is counted
+/// on: the app (the organization for its apps) and, for a get of one
+/// machine, the machine.
+fn action_of<'a>(request: &Incoming<'a>) -> Option<(&'a str, &'static str, Option<&'a str>)> {
+    let segments: Vec<&str> = request.path.trim_matches('/').split('/').collect();
+    if let (&["v1", "apps"], "GET") = (segments.as_slice(), request.method) {
+        // The fake holds one organization: one bucket.
+        return Some(("", "list_apps", None));
+    }
+    let ["v1", "apps", app, "machines", rest @ ..] = segments.as_slice() else {
+        return None;
+    };
+    let action = match (request.method, rest) {
+        ("GET", []) => "list",
+        ("POST", []) => "create",
+        ("GET", [id]) => return Some((app, "get", Some(id))),
+        ("POST", [_]) => "update",
+        ("DELETE", [_]) => "destroy",
+        ("POST", [_, "stop"]) => "stop",
+        ("POST", [_, "start"]) => "start",
+        ("GET", [_, "wait"]) => "wait",
+        ("GET", [_, "metadata"]) => "get_metadata",
+        (_, [_, "metadata", _]) => "update_metadata",
+        ("GET", [_, "lease"]) => "get_lease",
+        ("POST", [_, "lease"]) => "acquire_lease",
+        ("DELETE", [_, "lease"]) => "release_lease",
+        _ => return None,
+    };
+    Some((app, action, None))
+}
+
+/// The 429 of a request beyond Fly's limits, when the fake enforces them.
+fn throttled(state: &Shared, request: &Incoming<'_>) -> Option<Reply> {
+    let (scope, action, machine) = action_of(request)?;
+    let retry_after = lock(state).over_limit(scope, action, machine)?;
+    let mut reply = Reply::error(
+        429,
+        &format!("rate limit exceeded for {action}; retry after {retry_after} s"),
+    );
+    reply.retry_after = Some(retry_after);
+    Some(reply)
+}
+
+async fn route(state: &Shared, request: &Incoming<'_>) -> Reply {
+    let Incoming {
+        method,
+        path,
+        query,
+        body,
+        nonce,
+    } = *request;
     let segments: Vec<&str> = path.trim_matches('/').split('/').collect();
     let params = query_params(query);
     if let (&["v1", "apps"], "GET") = (segments.as_slice(), method) {
@@ -163,6 +225,15 @@ async fn route(
     }
     // Every call below is about this app's machines.
     let lock = |state| scoped(state, app);
+    // Changes to a machine another client holds the lease of are refused.
+    if let (true, [id, ..]) = (method != "GET", rest) {
+        let lease_call = rest.get(1) == Some(&"lease");
+        if !lease_call {
+            if let Some(refusal) = lock(state).lease_refusal(id, nonce) {
+                return refusal;
+            }
+        }
+    }
     match (method, rest) {
         ("GET", []) => lock(state).list(
             params.get("include_deleted").is_some_and(|v| v == "true"),
@@ -184,6 +255,11 @@ async fn route(
             }
         }
         ("DELETE", [id, "metadata", key]) => lock(state).set_metadata(id, key, None),
+        ("GET", [id, "lease"]) => lock(state).show_lease(id),
+        ("POST", [id, "lease"]) => {
+            lock(state).acquire_lease(id, body, nonce, "fly-placer@example.com")
+        }
+        ("DELETE", [id, "lease"]) => lock(state).release_lease(id, nonce),
         _ => Reply::error(404, "not found"),
     }
 }

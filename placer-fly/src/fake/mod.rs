@@ -30,6 +30,23 @@
 //! [`set_stops_hang`](FakeMachinesApi::set_stops_hang),
 //! [`stops`](FakeMachinesApi::stops)).
 //!
+//! Leases (`POST`, `GET` and `DELETE …/machines/{id}/lease`, the
+//! description's `CreateLeaseRequest` and `Lease`): a lease lasts its
+//! `ttl` seconds (30 without one); while it lasts, another `POST …/lease`
+//! answers 409 unless it carries the lease's nonce in the
+//! `fly-machine-lease-nonce` header (then it extends the lease), and so
+//! does every change to the machine (stop, start, destroy, metadata,
+//! update) without that nonce; `DELETE …/lease` with the nonce releases
+//! it, with another one answers 409. The description names no status for
+//! these refusals; 409 is the fake's choice.
+//! [`hold_lease`](FakeMachinesApi::hold_lease) plays another client.
+//!
+//! Fly's published rate limits
+//! ([`set_limits`](FakeMachinesApi::set_limits), off by default): per app
+//! and action, per machine for getting one machine, 429 with
+//! `Retry-After` beyond them, counted by
+//! [`throttled`](FakeMachinesApi::throttled).
+//!
 //! Machine names are unique within the app: a create whose `name` a machine
 //! that is not destroyed already has is refused with 409 Conflict, changing
 //! nothing, and a destroyed machine's name is free again. The API's
@@ -367,6 +384,31 @@ impl FakeMachinesApi {
     /// from a request's arrival to its answer, holds and delays included).
     pub fn most_in_flight(&self) -> usize {
         self.lock().most_in_flight
+    }
+
+    /// From now on, enforces Fly's Machines API limits with these numbers
+    /// (`None`: no limits, the default): each action of each app (getting
+    /// one machine: of each machine) beyond its rate and burst is answered
+    /// 429 with `Retry-After` in whole seconds, changing nothing. A request
+    /// up to 50 ms early still passes: the trips of two requests across
+    /// loopback are never exactly alike.
+    pub fn set_limits(&self, limits: Option<crate::ApiLimits>) {
+        self.lock().limits = limits;
+    }
+
+    /// How many requests the fake answered 429 because they went beyond
+    /// the limits of [`set_limits`](Self::set_limits) (injected faults
+    /// not counted).
+    pub fn throttled(&self) -> u64 {
+        self.lock().throttled
+    }
+
+    /// Another client (a `fly deploy`, say) takes machine `id`'s lease for
+    /// `ttl`: its nonce, or `None` when the machine is unknown or already
+    /// leased. Until it expires, taking the lease answers 409, and so does
+    /// every change to the machine that does not carry its nonce.
+    pub fn hold_lease(&self, id: &str, ttl: Duration) -> Option<String> {
+        self.lock().hold_lease(id, ttl)
     }
 
     /// Every stop request accepted so far, in order.

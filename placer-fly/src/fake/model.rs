@@ -126,7 +126,43 @@ struct Entry {
     started_at: Option<Instant>,
     /// While `stopping`: when it becomes `stopped` (never if `None`).
     stopped_at: Option<Instant>,
+    /// The machine's lease, while someone holds one (it may have expired).
+    lease: Option<FakeLease>,
 }
+
+/// A lease on one machine.
+#[derive(Debug, Clone)]
+struct FakeLease {
+    nonce: String,
+    owner: String,
+    description: String,
+    expires: Instant,
+    expires_at_unix: u64,
+}
+
+impl FakeLease {
+    fn is_live(&self, now: Instant) -> bool {
+        now < self.expires
+    }
+
+    fn to_json(&self) -> Value {
+        json!({
+            "nonce": self.nonce,
+            "owner": self.owner,
+            "description": self.description,
+            "expires_at": self.expires_at_unix,
+            "version": "1",
+        })
+    }
+}
+
+/// The lease TTL when a request gives none.
+const DEFAULT_LEASE_TTL: Duration = Duration::from_secs(30);
+
+/// How early a request may arrive and still count as within Fly's limits:
+/// the client spaces its requests by the rate, and the trips of two
+/// requests across loopback are never exactly alike.
+const LIMIT_TOLERANCE: Duration = Duration::from_millis(50);
 
 /// What the fake answers: status, JSON body, and `Retry-After` seconds.
 pub(super) struct Reply {
@@ -190,6 +226,14 @@ pub(super) struct FakeState {
     pub(super) most_in_flight: usize,
     /// Regions where creating a machine fails: the status and message.
     pub(super) unavailable: std::collections::BTreeMap<String, (u16, String)>,
+    /// Fly's limits, when the fake enforces them.
+    pub(super) limits: Option<crate::ApiLimits>,
+    /// Tokens and last refill of each (app, action, machine) bucket.
+    buckets: std::collections::HashMap<(String, &'static str, Option<String>), (f64, Instant)>,
+    /// Requests answered 429 because they went beyond the limits.
+    pub(super) throttled: u64,
+    /// Leases handed out so far (their nonces count on it).
+    leases: u64,
 }
 
 impl FakeState {
@@ -215,7 +259,176 @@ impl FakeState {
             in_flight: 0,
             most_in_flight: 0,
             unavailable: std::collections::BTreeMap::new(),
+            limits: None,
+            buckets: std::collections::HashMap::new(),
+            throttled: 0,
+            leases: 0,
         }
+    }
+
+    /// When the fake enforces Fly's limits and a request of `action` on
+    /// `scope` (about `machine` for a get of one machine) goes beyond them:
+    /// the `Retry-After` seconds of the 429 it gets. The request is counted
+    /// otherwise.
+    pub(super) fn over_limit(
+        &mut self,
+        scope: &str,
+        action: &'static str,
+        machine: Option<&str>,
+    ) -> Option<u64> {
+        let limits = self.limits.as_ref()?;
+        let (rate, burst) = if action == "get" {
+            (limits.get_requests_per_second, limits.get_burst)
+        } else {
+            (limits.requests_per_second, limits.burst)
+        };
+        if !(rate.is_finite() && rate > 0.0) {
+            return None;
+        }
+        let burst = f64::from(burst.max(1));
+        let now = Instant::now();
+        let key = (
+            scope.to_owned(),
+            action,
+            machine.filter(|_| action == "get").map(str::to_owned),
+        );
+        let (tokens, updated) = self.buckets.entry(key).or_insert((burst, now));
+        *tokens = (*tokens + now.duration_since(*updated).as_secs_f64() * rate).min(burst);
+        *updated = now;
+        let needed = 1.0 - LIMIT_TOLERANCE.as_secs_f64() * rate;
+        if *tokens >= needed {
+            *tokens -= 1.0;
+            return None;
+        }
+        self.throttled += 1;
+        Some(((1.0 - *tokens) / rate).ceil().max(1.0) as u64)
+    }
+
+    /// The refusal of a change to machine `id` while another client holds
+    /// its lease: the request must carry the live lease's nonce.
+    pub(super) fn lease_refusal(&mut self, id: &str, nonce: Option<&str>) -> Option<Reply> {
+        let now = Instant::now();
+        let entry = self.find(id)?;
+        let lease = entry.lease.as_ref().filter(|lease| lease.is_live(now))?;
+        if nonce == Some(lease.nonce.as_str()) {
+            return None;
+        }
+        Some(Reply::error(
+            409,
+            &format!(
+                "machine {id} is leased by {} until {}; send its lease nonce to change it",
+                lease.owner, lease.expires_at_unix
+            ),
+        ))
+    }
+
+    /// `POST …/lease`: a new lease on a machine without a live one, or the
+    /// same lease longer for the holder of its nonce; 409 while another
+    /// client holds it.
+    pub(super) fn acquire_lease(
+        &mut self,
+        id: &str,
+        body: Option<&Value>,
+        nonce: Option<&str>,
+        owner: &str,
+    ) -> Reply {
+        let ttl = match body.and_then(|b| b.get("ttl")) {
+            None | Some(Value::Null) => DEFAULT_LEASE_TTL,
+            Some(ttl) => match ttl.as_u64() {
+                Some(seconds) if seconds > 0 => Duration::from_secs(seconds),
+                _ => return Reply::error(400, &format!("invalid ttl {ttl}")),
+            },
+        };
+        let description = body
+            .and_then(|b| b.get("description"))
+            .and_then(Value::as_str)
+            .unwrap_or("")
+            .to_owned();
+        self.leases += 1;
+        let fresh = format!("{:032x}", 0xfa4e_0000_u64 + self.leases);
+        let now = Instant::now();
+        let Some(entry) = self.find(id) else {
+            return Reply::error(404, "machine not found");
+        };
+        let held = entry.lease.as_ref().filter(|lease| lease.is_live(now));
+        let nonce = match held {
+            Some(lease) if nonce == Some(lease.nonce.as_str()) => lease.nonce.clone(),
+            Some(lease) => {
+                return Reply::error(
+                    409,
+                    &format!(
+                        "lease currently held by {} until {}",
+                        lease.owner, lease.expires_at_unix
+                    ),
+                )
+            }
+            None => fresh,
+        };
+        let expires_at_unix = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |since| since.as_secs())
+            + ttl.as_secs();
+        let lease = FakeLease {
+            nonce,
+            owner: owner.to_owned(),
+            description,
+            expires: now + ttl,
+            expires_at_unix,
+        };
+        let answer = lease.to_json();
+        entry.lease = Some(lease);
+        Reply::json(200, answer)
+    }
+
+    /// `GET …/lease`: the live lease, or 404.
+    pub(super) fn show_lease(&mut self, id: &str) -> Reply {
+        let now = Instant::now();
+        let Some(entry) = self.find(id) else {
+            return Reply::error(404, "machine not found");
+        };
+        match entry.lease.as_ref().filter(|lease| lease.is_live(now)) {
+            Some(lease) => Reply::json(200, lease.to_json()),
+            None => Reply::error(404, "no active lease"),
+        }
+    }
+
+    /// `DELETE …/lease`: only with the live lease's nonce (409 otherwise);
+    /// a machine without a live lease has nothing to release (404).
+    pub(super) fn release_lease(&mut self, id: &str, nonce: Option<&str>) -> Reply {
+        let now = Instant::now();
+        let Some(entry) = self.find(id) else {
+            return Reply::error(404, "machine not found");
+        };
+        match entry.lease.as_ref().filter(|lease| lease.is_live(now)) {
+            None => {
+                entry.lease = None;
+                Reply::error(404, "no active lease")
+            }
+            Some(lease) if nonce == Some(lease.nonce.as_str()) => {
+                entry.lease = None;
+                Reply::ok()
+            }
+            Some(lease) => Reply::error(
+                409,
+                &format!("lease currently held by {}; wrong nonce", lease.owner),
+            ),
+        }
+    }
+
+    /// Another client takes machine `id`'s lease for `ttl`: its nonce, or
+    /// `None` when the machine is unknown or already leased.
+    pub(super) fn hold_lease(&mut self, id: &str, ttl: Duration) -> Option<String> {
+        let scope = self
+            .entries
+            .iter()
+            .find(|e| e.machine.id == id)
+            .map(|e| e.app.clone())?;
+        self.scope = scope;
+        let body = json!({ "ttl": ttl.as_secs().max(1), "description": "fly deploy" });
+        let reply = self.acquire_lease(id, Some(&body), None, "someone@example.com");
+        (reply.status == 200)
+            .then(|| reply.body?.get("nonce")?.as_str().map(str::to_owned))
+            .flatten()
     }
 
     /// The first queued fault that applies to this request.
@@ -259,6 +472,7 @@ impl FakeState {
             listed_as_before: None,
             started_at: None,
             stopped_at: None,
+            lease: None,
         });
         id
     }

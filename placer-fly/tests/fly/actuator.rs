@@ -226,9 +226,11 @@ async fn remove_destroys_the_machines_fly_placer_created() {
         calls(&api),
         // The deploy's listing is reused.
         [
+            format!("POST /v1/apps/my-app/machines/{id}/lease"),
             format!("POST /v1/apps/my-app/machines/{id}/stop"),
             format!("GET /v1/apps/my-app/machines/{id}/wait?state=stopped&timeout=60&instance_id=01FAKE00000002"),
             format!("DELETE /v1/apps/my-app/machines/{id}"),
+            format!("DELETE /v1/apps/my-app/machines/{id}/lease"),
         ]
     );
     assert_eq!(
@@ -376,7 +378,7 @@ async fn errors_name_status_message_machine_and_region() {
             "",
             Fault::Error {
                 status: 412,
-                message: "machine is leased".into(),
+                message: "machine is busy".into(),
             },
         );
     }
@@ -386,7 +388,7 @@ async fn errors_name_status_message_machine_and_region() {
     for needle in [
         "fra",
         "412",
-        "machine is leased",
+        "machine is busy",
         id.as_str(),
         "destroying a machine",
     ] {

@@ -239,6 +239,18 @@ async fn direct_requests(api: &FakeMachinesApi, running: &str) {
         }
         request.send().await.unwrap();
     }
+    // Another client's lease, as the API shows it, then gone again.
+    let nonce = api
+        .hold_lease(running, std::time::Duration::from_secs(60))
+        .unwrap();
+    for method in ["GET", "DELETE"] {
+        http.request(method.parse().unwrap(), format!("{base}/{running}/lease"))
+            .header("authorization", &auth)
+            .header(placer_fly::LEASE_NONCE_HEADER, &nonce)
+            .send()
+            .await
+            .unwrap();
+    }
 }
 
 #[tokio::test]

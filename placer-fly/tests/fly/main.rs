@@ -2,12 +2,14 @@
 //! 127.0.0.1 (never the real one).
 
 mod actuator;
+mod api_limits;
 mod capacity;
 mod conformance;
 mod consistency;
 mod contract;
 mod corpus;
 mod idempotent;
+mod leases;
 mod properties;
 mod rate_limit;
 mod removal;

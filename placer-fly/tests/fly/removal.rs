@@ -53,18 +53,21 @@ async fn removal_stops_with_the_templates_signal_and_timeout_waits_then_destroys
     assert_eq!(
         calls(&api),
         [
-            // (the deploy's listing is reused)
+            // (the deploy's listing is reused) Under the machine's lease,
+            // released after.
+            format!("POST {path}/lease"),
             format!("POST {path}/stop"),
             format!("GET {path}/wait?state=stopped&timeout=60&instance_id=01FAKE00000002"),
             format!("DELETE {path}"),
+            format!("DELETE {path}/lease"),
         ]
     );
     let requests = api.requests();
     assert_eq!(
-        requests[0].body,
+        requests[1].body,
         Some(json!({"signal": "SIGTERM", "timeout": "30s"}))
     );
-    assert_eq!(requests[2].response.as_ref().unwrap().status, 200);
+    assert_eq!(requests[3].response.as_ref().unwrap().status, 200);
     assert!(live_in(&api, "fra").is_empty());
     assert_eq!(
         actuator.deployed_regions().await.unwrap(),
@@ -91,12 +94,14 @@ async fn a_machine_that_never_stops_is_destroyed_with_force_after_the_bounded_wa
         calls(&api),
         [
             // (the deploy's listing is reused)
+            format!("POST {path}/lease"),
             format!("POST {path}/stop"),
             // At most a minute per wait, 150 s in all.
             wait(60),
             wait(60),
             wait(30),
             format!("DELETE {path}?force=true"),
+            format!("DELETE {path}/lease"),
         ]
     );
     let waits: Vec<u16> = api
@@ -135,7 +140,8 @@ async fn a_machine_started_again_before_the_destroy_is_destroyed_with_force() {
         deletes,
         [
             format!("DELETE {path}"),
-            format!("DELETE {path}?force=true")
+            format!("DELETE {path}?force=true"),
+            format!("DELETE {path}/lease"),
         ]
     );
     assert!(live_in(&api, "fra").is_empty());
@@ -155,7 +161,9 @@ async fn a_zero_bound_destroys_with_force_at_once() {
         calls(&api),
         [
             // (the deploy's listing is reused)
+            format!("POST {}/lease", machine_path(&id)),
             format!("DELETE {}?force=true", machine_path(&id)),
+            format!("DELETE {}/lease", machine_path(&id)),
         ]
     );
     assert!(api.stops().is_empty());

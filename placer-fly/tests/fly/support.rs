@@ -24,11 +24,14 @@ pub async fn fake_with_app() -> FakeMachinesApi {
     api
 }
 
-/// Settings for the fake, with a short request timeout.
+/// Settings for the fake, with a short request timeout and without Fly's
+/// per-app limits (the fake does not enforce them unless told to; the
+/// `limits` tests keep them).
 pub fn settings(api: &FakeMachinesApi) -> FlyOptions {
     let mut settings = FlyOptions::new(APP.parse().unwrap(), ApiToken::new(TOKEN));
     settings.api_url = api.base_url();
     settings.request_timeout = Duration::from_secs(5);
+    settings.api_limits = placer_fly::ApiLimits::unlimited();
     settings
 }
 

@@ -126,7 +126,7 @@ mod tests {
             Some("shop")
         );
         assert_eq!(settings.fly.removal, placer_fly::RemovalMode::Stop);
-        assert_eq!(settings.fly.rate_limit.requests_per_second, 2.0);
+        assert_eq!(settings.fly.rate_limit.requests_per_second, Some(2.0));
         assert_eq!(settings.simulation.seed, Some(7));
         assert_eq!(settings.simulation.regions.len(), 2);
     }
