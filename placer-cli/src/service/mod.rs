@@ -20,6 +20,7 @@ pub mod http;
 mod json_body;
 pub mod metrics;
 pub mod page;
+pub mod worldmap;
 pub mod reload;
 mod serve;
 pub mod shutdown;
