@@ -20,13 +20,13 @@ pub mod http;
 mod json_body;
 pub mod metrics;
 pub mod page;
-pub mod worldmap;
 pub mod reload;
 mod serve;
 pub mod shutdown;
 mod start;
 pub mod status;
 mod ticks;
+pub mod worldmap;
 
 pub use serve::serve;
 

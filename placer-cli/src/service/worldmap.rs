@@ -95,7 +95,11 @@ pub fn great_circle(from: (f64, f64), to: (f64, f64)) -> Vec<Vec<(f64, f64)>> {
             // Crossing the antimeridian: end at the edge the line leaves
             // by, carry on from the other.
             let edge = if lon0 > 0.0 { 180.0 } else { -180.0 };
-            let unwrapped = if lon0 > 0.0 { lon1 + 360.0 } else { lon1 - 360.0 };
+            let unwrapped = if lon0 > 0.0 {
+                lon1 + 360.0
+            } else {
+                lon1 - 360.0
+            };
             let t = (edge - lon0) / (unwrapped - lon0);
             let lat = lat0 + t * (lat1 - lat0);
             runs.last_mut().unwrap().push(project(lat, edge));
@@ -145,6 +149,8 @@ pub struct Mark {
 pub struct PlacedLabel {
     /// The tier's class.
     pub tier: &'static str,
+    /// The tier's font size in map units.
+    pub font: f64,
     /// The label's text.
     pub text: String,
     /// The label's centre.
@@ -235,6 +241,7 @@ pub fn place_labels(marks: &[Mark], tier: Tier) -> Vec<PlacedLabel> {
         });
         out.push(PlacedLabel {
             tier: tier.class,
+            font: tier.font,
             text: mark.text.clone(),
             x: area.x,
             y: area.y,
@@ -303,18 +310,27 @@ fn leader(mark: &Mark, area: &Area) -> [f64; 4] {
 pub fn labels_svg(marks: &[Mark]) -> String {
     let mut out = String::new();
     for tier in TIERS {
-        let _ = write!(out, "<g class=\"{}\" font-size=\"{}\">", tier.class, tier.font);
-        for label in place_labels(marks, tier) {
-            if let Some([x1, y1, x2, y2]) = label.leader {
-                let _ = write!(
-                    out,
-                    "<line class=\"leader\" x1=\"{x1}\" y1=\"{y1}\" x2=\"{x2}\" y2=\"{y2}\"/>"
-                );
-            }
+        let labels = place_labels(marks, tier);
+        let _ = write!(
+            out,
+            "<g class=\"{}\" font-size=\"{}\">",
+            tier.class, tier.font
+        );
+        // Leader lines first, under every label.
+        for [x1, y1, x2, y2] in labels.iter().filter_map(|label| label.leader) {
             let _ = write!(
                 out,
-                "<text class=\"region-label\" x=\"{:.2}\" y=\"{:.2}\" text-anchor=\"middle\" dominant-baseline=\"central\">{}</text>",
-                label.x, label.y, label.text
+                "<line class=\"leader\" x1=\"{x1}\" y1=\"{y1}\" x2=\"{x2}\" y2=\"{y2}\"/>"
+            );
+        }
+        for label in &labels {
+            let _ = write!(
+                out,
+                "<text class=\"region-label\" data-region=\"{text}\" x=\"{:.2}\" y=\"{:.2}\" \
+                 text-anchor=\"middle\" dominant-baseline=\"central\">{text}</text>",
+                label.x,
+                label.y,
+                text = label.text
             );
         }
         out.push_str("</g>");

@@ -114,7 +114,12 @@ fn crowded_european_labels_do_not_overlap_in_any_tier() {
         let labels = place_labels(&marks, tier);
         let areas = boxes(&labels, tier.font);
         for (i, a) in areas.iter().enumerate() {
-            assert!(a.inside(VIEW_BOX), "{}: {} outside", tier.class, labels[i].text);
+            assert!(
+                a.inside(VIEW_BOX),
+                "{}: {} outside",
+                tier.class,
+                labels[i].text
+            );
             for (j, b) in areas.iter().enumerate().skip(i + 1) {
                 assert!(
                     !a.overlaps(b),

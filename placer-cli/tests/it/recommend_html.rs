@@ -71,7 +71,7 @@ fn checked_page() -> (Workspace, BTreeSet<String>) {
     // Each edge region not itself recommended has a line to its server.
     let recommended = strings(&pick["recommended"]["regions"]);
     assert_eq!(
-        html.matches("<line class=\"link\"").count(),
+        html.matches("<path class=\"link\"").count(),
         traffic.difference(&recommended).count()
     );
     (workspace, recommended)
