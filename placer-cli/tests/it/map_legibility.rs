@@ -17,7 +17,7 @@ const WAIT: Duration = Duration::from_secs(30);
 
 /// The visible elements matching `arguments[0]` whose boxes overlap, as
 /// `"text / text"`, their count, and the smallest font on screen in px.
-const LABEL_CHECK: &str = r#"
+pub(crate) const LABEL_CHECK: &str = r#"
 const boxes = [...document.querySelectorAll(arguments[0])]
   .map((e) => [e, e.getBoundingClientRect()])
   .filter(([, r]) => r.width > 0 && r.height > 0);
