@@ -20,8 +20,6 @@
   }
   const svg = (tag, attrs, children) => el(tag, attrs, children, SVG);
   const $ = (id) => document.getElementById(id);
-  const x = (lon) => lon + 180;
-  const y = (lat) => 90 - lat;
   const num = (v, digits) => (v === null || v === undefined ? "–" : Number(v).toFixed(digits === undefined ? 1 : digits));
   const time = (iso) => new Date(iso).toLocaleTimeString([], { hour: "2-digit", minute: "2-digit", second: "2-digit" });
   function duration(seconds) {
@@ -85,38 +83,41 @@
     return classes.join(" ");
   }
 
+  // The geometry (dots, great-circle serving lines, one label layout per
+  // map width, shown by a container query) comes laid out in d.map.
   function renderMap(d) {
-    const max = Math.max(1, ...d.regions.map((r) => r.requests));
     const byCode = new Map(d.regions.map((r) => [r.code, r]));
-    const links = [];
-    const dots = [];
-    const labels = [];
-    for (const r of d.regions) {
-      const cx = x(r.longitude), cy = y(r.latitude);
-      if (r.served_from && r.requests > 0) {
-        const to = byCode.get(r.served_from.region);
-        if (to) {
-          const title = r.code + " → " + to.code + ": " + num(r.served_from.rtt_ms, 0) + " ms RTT (" + num(r.requests, 0) + " requests)";
-          const coords = { x1: cx, y1: cy, x2: x(to.longitude), y2: y(to.latitude) };
-          links.push(svg("g", { class: "link-group", "data-from": r.code, "data-to": to.code }, [
-            svg("title", {}, title),
-            svg("line", Object.assign({ class: "link-hit" }, coords)),
-            svg("line", Object.assign({ class: "link" }, coords)),
-          ]));
-        }
-      }
-      const radius = 1.2 + 4.5 * Math.sqrt(r.requests / max);
+    const links = d.map.links.map((link) => {
+      const r = byCode.get(link.from);
+      const title = link.from + " → " + link.to + ": " + num(r.served_from.rtt_ms, 0) + " ms RTT (" + num(r.requests, 0) + " requests)";
+      return svg("g", { class: "link-group", "data-from": link.from, "data-to": link.to }, [
+        svg("title", {}, title),
+        svg("path", { class: "link-hit", d: link.path }),
+        svg("path", { class: "link", d: link.path }),
+      ]);
+    });
+    const dots = d.map.dots.map((dot) => {
+      const r = byCode.get(dot.code);
       const words = [r.code + " " + r.city, num(r.requests, 0) + " requests", r.deployed ? "deployed" : "not deployed"];
       if (r.planned) words.push(r.planned + " planned");
       if (r.cooldown_seconds) words.push("cooldown " + duration(r.cooldown_seconds));
       if (r.backoff_seconds) words.push("backing off " + duration(r.backoff_seconds));
-      dots.push(svg("circle", { class: regionClasses(r), cx: cx, cy: cy, r: radius, "data-region": r.code, "data-requests": r.requests },
-        svg("title", {}, words.join(" · "))));
-      labels.push(svg("text", { class: "region-label", x: cx + radius + 0.6, y: cy + 1 }, r.code));
+      return svg("circle", { class: regionClasses(r), cx: dot.x, cy: dot.y, r: dot.r, "data-region": r.code, "data-requests": r.requests },
+        svg("title", {}, words.join(" · ")));
+    });
+    const tiers = new Map();
+    for (const label of d.map.labels) {
+      if (!tiers.has(label.tier)) tiers.set(label.tier, svg("g", { class: label.tier, "font-size": label.font }));
+      const group = tiers.get(label.tier);
+      if (label.leader) { // under every label of the tier
+        const [x1, y1, x2, y2] = label.leader;
+        group.prepend(svg("line", { class: "leader", x1: x1, y1: y1, x2: x2, y2: y2 }));
+      }
+      group.append(svg("text", { class: "region-label", x: label.x, y: label.y, "text-anchor": "middle", "dominant-baseline": "central", "data-region": label.text }, label.text));
     }
     $("links").replaceChildren(...links);
     $("dots").replaceChildren(...dots);
-    $("labels").replaceChildren(...labels);
+    $("labels").replaceChildren(...tiers.values());
   }
 
   function renderTicks(d) {

@@ -26,6 +26,7 @@ pub mod shutdown;
 mod start;
 pub mod status;
 mod ticks;
+pub mod worldmap;
 
 pub use serve::serve;
 

@@ -17,6 +17,7 @@ use placer_core::{
 use serde::Serialize;
 
 use crate::runtime::View;
+use crate::service::worldmap::{self, Mark, PlacedLabel};
 use crate::service::Service;
 
 const HTML: &str = include_str!("../../assets/status.html");
@@ -27,7 +28,7 @@ const LAND: &str = include_str!("../../assets/land.path");
 /// The status page's HTML, every asset inlined.
 pub fn html() -> &'static str {
     static PAGE: LazyLock<String> = LazyLock::new(|| {
-        HTML.replace("/*STYLE*/", CSS)
+        HTML.replace("/*STYLE*/", &format!("{CSS}{}", worldmap::TIER_CSS))
             .replace("LAND_PATH", LAND.trim())
             .replace("/*SCRIPT*/", SCRIPT)
             .replace("VERSION", env!("CARGO_PKG_VERSION"))
@@ -74,6 +75,47 @@ pub struct PageDocument {
     pub regions: Vec<PageRegion>,
     /// The latest ticks, newest first.
     pub recent_ticks: Vec<PageTick>,
+    /// The map's geometry: dots, serving lines and label layouts.
+    pub map: PageMap,
+}
+
+/// The map of [`PageDocument`], in map units (see
+/// [`worldmap`](crate::service::worldmap)): what the page draws, laid out
+/// here so that the status page and `recommend --html` draw alike.
+#[derive(Debug, Clone, Serialize)]
+pub struct PageMap {
+    /// One dot per region of [`PageDocument::regions`], in its order.
+    pub dots: Vec<MapDot>,
+    /// A serving line from each busy region not deployed to the region
+    /// serving it.
+    pub links: Vec<MapLink>,
+    /// The labels, laid out once per map width band (`tier`).
+    pub labels: Vec<PlacedLabel>,
+}
+
+/// A region's dot on the map.
+#[derive(Debug, Clone, Serialize)]
+pub struct MapDot {
+    /// The region.
+    pub code: Region,
+    /// The centre.
+    pub x: f64,
+    /// The centre.
+    pub y: f64,
+    /// The radius: its area grows with the latest requests.
+    pub r: f64,
+}
+
+/// A serving line on the map.
+#[derive(Debug, Clone, Serialize)]
+pub struct MapLink {
+    /// The region whose users are served.
+    pub from: Region,
+    /// The deployed region serving them.
+    pub to: Region,
+    /// The great circle between them, as an SVG path (two pieces when it
+    /// crosses the antimeridian).
+    pub path: String,
 }
 
 /// The config part of [`PageDocument`].
@@ -214,7 +256,7 @@ fn build(view: &View, app: String, apps: Vec<String>, now: Timestamp) -> PageDoc
     codes.extend(traffic.keys().copied());
     codes.extend(view.state.regions().map(|(region, _)| *region));
     let model = LatencyModel::distance();
-    let regions = codes
+    let regions: Vec<PageRegion> = codes
         .into_iter()
         .filter_map(|code| {
             let info = geo::region_info(&code)?;
@@ -280,8 +322,71 @@ fn build(view: &View, app: String, apps: Vec<String>, now: Timestamp) -> PageDoc
         ticks: health.ticks,
         budget,
         deployment: view.deployment.clone(),
-        regions,
         recent_ticks: view.recent_reports.iter().map(|r| tick(r)).collect(),
+        map: map(&regions),
+        regions,
+    }
+}
+
+/// The map of `regions`: dot areas by requests, labels for every region,
+/// the deployed ones first, then the busiest.
+fn map(regions: &[PageRegion]) -> PageMap {
+    let max = regions.iter().map(|r| r.requests).fold(1.0, f64::max);
+    let dots: Vec<MapDot> = regions
+        .iter()
+        .map(|r| {
+            let (x, y) = worldmap::project(r.latitude, r.longitude);
+            MapDot {
+                code: r.code,
+                x,
+                y,
+                r: 1.2 + 4.5 * (r.requests.max(0.0) / max).sqrt(),
+            }
+        })
+        .collect();
+    let links = regions
+        .iter()
+        .filter(|r| r.requests > 0.0)
+        .filter_map(|r| {
+            let to = regions
+                .iter()
+                .find(|other| Some(other.code) == r.served_from.as_ref().map(|s| s.region))?;
+            Some(MapLink {
+                from: r.code,
+                to: to.code,
+                path: worldmap::serving_path(
+                    (r.latitude, r.longitude),
+                    (to.latitude, to.longitude),
+                ),
+            })
+        })
+        .collect();
+    let mut order: Vec<usize> = (0..regions.len()).collect();
+    order.sort_by(|&a, &b| {
+        let (a, b) = (&regions[a], &regions[b]);
+        b.deployed
+            .cmp(&a.deployed)
+            .then(b.requests.total_cmp(&a.requests))
+            .then(a.code.cmp(&b.code))
+    });
+    let marks: Vec<Mark> = order
+        .iter()
+        .map(|&index| Mark {
+            text: dots[index].code.to_string(),
+            x: dots[index].x,
+            y: dots[index].y,
+            r: dots[index].r,
+            labelled: true,
+        })
+        .collect();
+    let labels = worldmap::TIERS
+        .into_iter()
+        .flat_map(|tier| worldmap::place_labels(&marks, tier))
+        .collect();
+    PageMap {
+        dots,
+        links,
+        labels,
     }
 }
 

@@ -71,7 +71,7 @@ fn checked_page() -> (Workspace, BTreeSet<String>) {
     // Each edge region not itself recommended has a line to its server.
     let recommended = strings(&pick["recommended"]["regions"]);
     assert_eq!(
-        html.matches("<line class=\"link\"").count(),
+        html.matches("<path class=\"link\"").count(),
         traffic.difference(&recommended).count()
     );
     (workspace, recommended)
@@ -95,6 +95,38 @@ fn recommend_html_opens_in_a_browser_without_console_errors() {
         browser.count("svg.map circle.recommended"),
         recommended.len()
     );
+    // Labels apart and legible at a desktop and a phone width; every
+    // serving line the short way round.
+    for (width, height) in [(1280, 800), (390, 844)] {
+        browser.resize(width, height);
+        browser.wait_until(
+            &format!("return window.innerWidth === {width}"),
+            std::time::Duration::from_secs(30),
+        );
+        let found = browser.eval(
+            crate::map_legibility::LABEL_CHECK,
+            vec![serde_json::json!("svg.map text")],
+        );
+        assert_eq!(
+            found["overlaps"],
+            serde_json::json!([]),
+            "{width} px: {found}"
+        );
+        assert!(
+            found["smallest"].as_f64().unwrap() >= 11.0,
+            "{width} px: {found}"
+        );
+        assert!(found["count"].as_u64().unwrap() >= recommended.len() as u64);
+    }
+    let spans = browser.eval(
+        "return [...document.querySelectorAll('svg.map path.link')].map((p) => p.getAttribute('d').split('M').filter(Boolean)\
+           .map((run) => run.split('L').map((point) => parseFloat(point.trim().split(' ')[0])))\
+           .reduce((sum, xs) => sum + Math.max(...xs) - Math.min(...xs), 0))",
+        vec![],
+    );
+    for span in spans.as_array().unwrap() {
+        assert!(span.as_f64().unwrap() <= 180.0, "{spans}");
+    }
     browser.screenshot("recommend-map.png");
     let errors = browser.console_errors();
     assert!(errors.is_empty(), "console errors: {errors:?}");

@@ -290,19 +290,12 @@ pub fn report(
     }
     let mut ratio_to_oracle = None;
     if options.oracle_equal_machine_hours {
-        let region_ticks = rows[0].mean_regions * trace.len() as f64;
-        let largest = timeline
-            .after_ticks()
-            .iter()
-            .chain([initial])
-            .map(BTreeSet::len)
-            .max()
-            .unwrap_or(1);
+        let (region_ticks, max_k) = equal_machine_hours_budget(&rows[0], trace, timeline);
         let oracle = references::oracle_equal_machine_hours(
             trace,
             initial,
             region_ticks,
-            ORACLE_MAX_K_FACTOR * largest + 2,
+            max_k,
             model,
             options,
         );
@@ -325,6 +318,26 @@ pub fn report(
 /// The oracle at equal machine-hours considers, per tick, up to this many
 /// times the most regions the policy ever ran (plus two).
 const ORACLE_MAX_K_FACTOR: usize = 2;
+
+/// What oracle-equal-mh may spend, from the policy's row: its region-ticks,
+/// and the most regions a tick may run.
+fn equal_machine_hours_budget(
+    policy_row: &QualityRow,
+    trace: &Trace,
+    timeline: &Timeline,
+) -> (f64, usize) {
+    let largest = timeline
+        .after_ticks()
+        .iter()
+        .chain([timeline.initial()])
+        .map(BTreeSet::len)
+        .max()
+        .unwrap_or(1);
+    (
+        policy_row.mean_regions * trace.len() as f64,
+        ORACLE_MAX_K_FACTOR * largest + 2,
+    )
+}
 
 /// `a` and `b` weighted `1 − fraction : fraction`: a reference that runs
 /// `K = k + fraction` regions on average, for a policy whose mean region

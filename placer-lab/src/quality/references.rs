@@ -140,6 +140,49 @@ pub(super) fn oracle_equal_machine_hours(
     model: &LatencyModel,
     options: &QualityOptions,
 ) -> QualityRow {
+    let plan = equal_machine_hours_plan(trace, initial, region_ticks, max_k, model, options);
+    let row = |sets: &[BTreeSet<Region>]| {
+        plan.schedule(initial, sets, options)
+            .evaluate(ORACLE_MH, trace, model, options)
+    };
+    if plan.fraction == 0.0 {
+        return row(&plan.few);
+    }
+    super::blend(&row(&plan.few), &row(&plan.many), plan.fraction)
+}
+
+/// The schedules behind oracle-equal-mh: the one at or under the policy's
+/// machine-hours (`few`), the one over them (`many`), and the weight of
+/// `many` in the blend that meets them (0 when `few` meets them alone).
+pub(super) struct EqualMachineHours {
+    pub(super) few: Vec<BTreeSet<Region>>,
+    pub(super) many: Vec<BTreeSet<Region>>,
+    pub(super) fraction: f64,
+}
+
+impl EqualMachineHours {
+    /// One of the plan's schedules, from `initial`, new regions starting
+    /// as the options say.
+    pub(super) fn schedule<'a>(
+        &self,
+        initial: &'a BTreeSet<Region>,
+        sets: &'a [BTreeSet<Region>],
+        options: &QualityOptions,
+    ) -> Schedule<'a> {
+        Schedule::counting_changes(initial, sets.iter().collect())
+            .with_startup(options.startup_ticks)
+    }
+}
+
+/// The schedules of [`oracle_equal_machine_hours`] (see there).
+pub(super) fn equal_machine_hours_plan(
+    trace: &Trace,
+    initial: &BTreeSet<Region>,
+    region_ticks: f64,
+    max_k: usize,
+    model: &LatencyModel,
+    options: &QualityOptions,
+) -> EqualMachineHours {
     let solver = solver(trace, model);
     let mut planner = Planner::new(trace, initial, &solver, model, max_k, options.startup_ticks);
     let total = |sets: &[BTreeSet<Region>]| sets.iter().map(BTreeSet::len).sum::<usize>() as f64;
@@ -186,17 +229,17 @@ pub(super) fn oracle_equal_machine_hours(
         }
     }
     let many = many.unwrap_or_else(|| few.clone());
-    let row = |sets: &[BTreeSet<Region>]| {
-        Schedule::counting_changes(initial, sets.iter().collect())
-            .with_startup(options.startup_ticks)
-            .evaluate(ORACLE_MH, trace, model, options)
-    };
     let (many_sum, few_sum) = (total(&many), total(&few));
-    if many == few || (many_sum - few_sum).abs() < f64::EPSILON {
-        return row(&few);
+    let fraction = if many == few || (many_sum - few_sum).abs() < f64::EPSILON {
+        0.0
+    } else {
+        ((region_ticks - few_sum) / (many_sum - few_sum)).clamp(0.0, 1.0)
+    };
+    EqualMachineHours {
+        few,
+        many,
+        fraction,
     }
-    let fraction = ((region_ticks - few_sum) / (many_sum - few_sum)).clamp(0.0, 1.0);
-    super::blend(&row(&few), &row(&many), fraction)
 }
 
 /// How many of the best partial schedules the oracle at equal machine-hours

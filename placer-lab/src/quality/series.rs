@@ -6,7 +6,7 @@ use serde::Serialize;
 use placer_core::network::LatencyModel;
 
 use super::metrics::Schedule;
-use super::references::{self, BEST_STATIC_K, ORACLE_K, SEED, STATIC};
+use super::references::{self, BEST_STATIC_K, ORACLE_K, ORACLE_MH, SEED, STATIC};
 use super::{QualityError, QualityOptions};
 use crate::{replay_seed_rule, Timeline, Trace};
 
@@ -27,7 +27,10 @@ pub struct TickSeries {
 /// best-static-K and oracle-K for a whole `k` (at least 1; the report's
 /// rows blend two whole `K`s where a curve takes the nearest). The policy
 /// and seed curves count [`QualityOptions::startup_ticks`] as the rows do.
-/// oracle-equal-mh has no curve.
+/// Last comes oracle-equal-mh, when the options ask for its row
+/// ([`QualityOptions::oracle_equal_machine_hours`]): its two schedules
+/// blended tick by tick as the row blends them, so that its curve weighted
+/// by each tick's requests is the row's mean RTT.
 ///
 /// # Errors
 /// [`QualityError::LengthMismatch`] unless the timeline has one entry per
@@ -71,14 +74,44 @@ pub fn series(
             Schedule::counting_changes(initial, oracle.iter().collect()),
         ),
     ];
-    Ok(schedules
+    let mut curves: Vec<TickSeries> = schedules
         .iter()
         .map(|(name, schedule)| TickSeries {
             policy: (*name).to_owned(),
             mean_rtt_ms: tick_rtts(schedule, trace, model),
             regions: schedule.serving.iter().map(|set| set.len()).collect(),
         })
-        .collect())
+        .collect();
+    if options.oracle_equal_machine_hours {
+        let policy_row = super::evaluate(trace, policy, timeline, model, options)?;
+        let (region_ticks, max_k) = super::equal_machine_hours_budget(&policy_row, trace, timeline);
+        let plan = references::equal_machine_hours_plan(
+            trace,
+            initial,
+            region_ticks,
+            max_k,
+            model,
+            options,
+        );
+        let few = plan.schedule(initial, &plan.few, options);
+        let many = plan.schedule(initial, &plan.many, options);
+        let mix = |a: f64, b: f64| a + plan.fraction * (b - a);
+        curves.push(TickSeries {
+            policy: ORACLE_MH.to_owned(),
+            mean_rtt_ms: tick_rtts(&few, trace, model)
+                .into_iter()
+                .zip(tick_rtts(&many, trace, model))
+                .map(|(a, b)| Some(mix(a?, b?)))
+                .collect(),
+            regions: few
+                .serving
+                .iter()
+                .zip(&many.serving)
+                .map(|(a, b)| mix(a.len() as f64, b.len() as f64).round() as usize)
+                .collect(),
+        });
+    }
+    Ok(curves)
 }
 
 /// Each tick's traffic-weighted mean RTT under the regions of its serving

@@ -678,7 +678,14 @@ fn the_curves_add_up_to_the_rows() {
     let names: Vec<&str> = curves.iter().map(|c| c.policy.as_str()).collect();
     assert_eq!(
         names,
-        ["policy", "static", "seed", "best-static-K", "oracle-K"]
+        [
+            "policy",
+            "static",
+            "seed",
+            "best-static-K",
+            "oracle-K",
+            "oracle-equal-mh"
+        ]
     );
     for curve in &curves {
         assert_eq!(curve.mean_rtt_ms.len(), n);
@@ -718,6 +725,24 @@ fn the_curves_add_up_to_the_rows() {
     assert!(curves[3].regions.iter().all(|&r| r == 3));
     assert!(curves[4].regions.iter().all(|&r| r == 3));
     assert!(weighted_mean(&curves[4]) <= weighted_mean(&curves[3]) + 1e-9);
+    // oracle-equal-mh's curve is its row's schedules, blended as the row.
+    let oracle_row = report.rows.last().unwrap();
+    assert_eq!(oracle_row.policy, "oracle-equal-mh");
+    let (mean, expected) = (weighted_mean(&curves[5]), oracle_row.mean_rtt_ms.unwrap());
+    assert!(
+        (mean - expected).abs() < 1e-6 * expected.max(1.0),
+        "oracle-equal-mh: {mean} vs {expected}"
+    );
+    let without = QualityOptions {
+        oracle_equal_machine_hours: false,
+        ..QualityOptions::default()
+    };
+    assert_eq!(
+        series(&trace, "policy", &policy, &model, &without, 3)
+            .unwrap()
+            .len(),
+        5
+    );
     // With a start-up delay the policy's curve counts a new region from
     // when it serves, as its row does.
     let slow = QualityOptions {

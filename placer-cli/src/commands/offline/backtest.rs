@@ -118,6 +118,7 @@ pub(crate) async fn backtest(
             series: &series,
             timeline: &replay.timeline,
             latency: &latency,
+            start: trace.ticks().first().map(|tick| tick.at()),
         }
         .render();
         spinner.finish();

@@ -4,15 +4,16 @@
 use std::collections::BTreeSet;
 use std::fmt::Write as _;
 
-use placer_core::Region;
+use placer_core::{Region, Timestamp};
 use placer_lab::quality::{QualityReport, QualityRow, TickSeries};
 use placer_lab::Timeline;
-use plotters::coord::ranged1d::SegmentValue;
+use plotters::coord::ranged1d::{DefaultFormatting, KeyPointHint, Ranged};
 use plotters::coord::types::RangedCoordf64;
 use plotters::prelude::*;
 
 const WIDTH: u32 = 960;
-/// Series colours: the policy first, then the reference rows.
+/// Series colours: the policy first, then the reference rows (static,
+/// seed, best-static-K, oracle-K, oracle-equal-mh).
 const COLOURS: [RGBColor; 6] = [
     RGBColor(109, 40, 217),
     RGBColor(120, 120, 120),
@@ -21,6 +22,10 @@ const COLOURS: [RGBColor; 6] = [
     RGBColor(37, 99, 235),
     RGBColor(220, 38, 38),
 ];
+/// The curves the mean RTT chart's height is made for: the policy (index
+/// 0) and these; a reference row above them (static or seed, which may
+/// run far from the policy) is clipped at the top, and the page says so.
+const SCALED_BY: [&str; 3] = ["best-static-K", "oracle-K", "oracle-equal-mh"];
 
 /// What the page shows.
 pub(crate) struct BacktestPage<'a> {
@@ -36,6 +41,9 @@ pub(crate) struct BacktestPage<'a> {
     pub timeline: &'a Timeline,
     /// The latency model, in words.
     pub latency: &'a str,
+    /// When the trace's first tick is (the time axis shows days from it
+    /// on a trace of two days or more).
+    pub start: Option<Timestamp>,
 }
 
 impl BacktestPage<'_> {
@@ -79,10 +87,11 @@ impl BacktestPage<'_> {
         out.push_str(
             "<h2>Mean RTT over time</h2>\n<p>Traffic-weighted mean round trip of each tick's requests \
              to the nearest deployed region, for the policy and the reference rows \
-             (best-static-K and oracle-K at K rounded to a whole number).</p>\n",
+             (best-static-K and oracle-K at K rounded to a whole number; oracle-equal-mh, \
+             the reference to judge by, at the policy's machine-hours).</p>\n",
         );
         out.push_str(&self.rtt_chart(hours, span));
-        out.push_str("<h2>Deployed regions</h2>\n<p>One lane per region: when the policy had it deployed.</p>\n");
+        out.push_str("<h2>Deployed regions</h2>\n<p>One lane per region, in alphabetical order from the top: when the policy had it deployed.</p>\n");
         out.push_str(&self.lanes_chart(hours, span));
         out.push_str("<h2>Machines over time</h2>\n<p>Regions serving each tick.</p>\n");
         out.push_str(&self.machines_chart(hours, span));
@@ -91,22 +100,36 @@ impl BacktestPage<'_> {
     }
 
     fn rtt_chart(&self, hours: f64, span: f64) -> String {
-        let top = self
+        let values = |s: &TickSeries| s.mean_rtt_ms.iter().flatten().copied().collect::<Vec<_>>();
+        let scaled = self
             .series
             .iter()
-            .flat_map(|s| s.mean_rtt_ms.iter().flatten())
-            .fold(1.0_f64, |a, &b| a.max(b))
-            * 1.05;
-        svg(WIDTH, 360, |root| {
+            .enumerate()
+            .filter(|(index, s)| *index == 0 || SCALED_BY.contains(&s.policy.as_str()))
+            .flat_map(|(_, s)| values(s))
+            .fold(1.0_f64, f64::max);
+        let top = scaled * 1.15;
+        // Curves above the top are drawn along it, and named below.
+        let clipped: Vec<(String, f64)> = self
+            .series
+            .iter()
+            .filter_map(|s| {
+                let highest = values(s).into_iter().fold(0.0_f64, f64::max);
+                (highest > top).then(|| (s.policy.clone(), highest))
+            })
+            .collect();
+        let axis = TimeAxis::new(span, self.start);
+        let chart = svg(WIDTH, 360, |root| {
             let mut chart = ChartBuilder::on(root)
                 .margin(12)
-                .x_label_area_size(36)
+                .margin_right(40)
+                .x_label_area_size(40)
                 .y_label_area_size(56)
-                .build_cartesian_2d(0.0..span, 0.0..top)?;
+                .build_cartesian_2d(axis.range(), 0.0..top)?;
             chart
                 .configure_mesh()
-                .x_desc("hours since the start")
-                .x_label_formatter(&|h| format!("{h:.0}"))
+                .x_desc(axis.description())
+                .x_label_formatter(&|h| axis.label(*h))
                 .y_desc("mean RTT (ms)")
                 .y_label_formatter(&|ms| format!("{ms:.0}"))
                 .light_line_style(WHITE.mix(0.0))
@@ -116,13 +139,25 @@ impl BacktestPage<'_> {
                     .mean_rtt_ms
                     .iter()
                     .enumerate()
-                    .filter_map(|(tick, rtt)| rtt.map(|ms| (tick as f64 * hours, ms)))
+                    .filter_map(|(tick, rtt)| rtt.map(|ms| (tick as f64 * hours, ms.min(top))))
                     .collect();
                 (index, series.policy.clone(), points)
             });
             draw_lines(&mut chart, lines)?;
             Ok(())
-        })
+        });
+        if clipped.is_empty() {
+            return chart;
+        }
+        let names: Vec<String> = clipped
+            .iter()
+            .map(|(name, highest)| format!("{} (up to {highest:.0} ms)", escape(name)))
+            .collect();
+        format!(
+            "{chart}<p class=\"note\">Above the chart, drawn along its top edge: {}. \
+             The chart's height is set by the policy and the K-region and equal-machine-hours references.</p>\n",
+            names.join(", ")
+        )
     }
 
     fn lanes_chart(&self, hours: f64, span: f64) -> String {
@@ -133,28 +168,44 @@ impl BacktestPage<'_> {
             .into_iter()
             .collect();
         let lanes = regions.len().max(1);
+        // Lane `i` (alphabetical) is drawn from the top, between
+        // `lanes - i - 1` and `lanes - i`, its bars filling the middle 70 %
+        // so that neighbours stay apart.
+        let bottom_of = |lane: usize| (lanes - lane - 1) as f64;
+        let centres: Vec<f64> = (0..lanes).map(|lane| bottom_of(lane) + 0.5).collect();
         let height = 60 + 26 * lanes as u32;
+        let axis = TimeAxis::new(span, self.start);
         svg(WIDTH, height, |root| {
             let mut chart = ChartBuilder::on(root)
                 .margin(12)
-                .x_label_area_size(36)
+                .margin_right(40)
+                .x_label_area_size(40)
                 .y_label_area_size(56)
-                .build_cartesian_2d(0.0..span, (0..lanes).into_segmented())?;
+                .build_cartesian_2d(
+                    axis.range(),
+                    Marked::new(0.0..lanes as f64, centres.clone()),
+                )?;
             chart
                 .configure_mesh()
                 .disable_y_mesh()
-                .x_desc("hours since the start")
-                .x_label_formatter(&|h| format!("{h:.0}"))
-                .y_labels(lanes)
-                .y_label_formatter(&|value| match value {
-                    SegmentValue::CenterOf(lane) => regions
-                        .get(*lane)
+                .x_desc(axis.description())
+                .x_label_formatter(&|h| axis.label(*h))
+                .y_label_formatter(&|centre| {
+                    let lane = lanes as f64 - 0.5 - centre;
+                    regions
+                        .get(lane.round().max(0.0) as usize)
                         .map(ToString::to_string)
-                        .unwrap_or_default(),
-                    _ => String::new(),
+                        .unwrap_or_default()
                 })
                 .light_line_style(WHITE.mix(0.0))
                 .draw()?;
+            // Every other lane shaded, so a bar is read against its name.
+            chart.draw_series((0..lanes).step_by(2).map(|lane| {
+                Rectangle::new(
+                    [(0.0, bottom_of(lane)), (span, bottom_of(lane) + 1.0)],
+                    RGBColor(241, 243, 247).filled(),
+                )
+            }))?;
             let colour = COLOURS[0];
             for (lane, region) in regions.iter().enumerate() {
                 let mut runs = Vec::new();
@@ -173,13 +224,14 @@ impl BacktestPage<'_> {
                 if let Some(from) = start {
                     runs.push((from, self.timeline.len()));
                 }
+                let bottom = bottom_of(lane);
                 chart.draw_series(runs.into_iter().map(|(from, to)| {
                     Rectangle::new(
                         [
-                            (from as f64 * hours, SegmentValue::Exact(lane)),
-                            (to as f64 * hours, SegmentValue::Exact(lane + 1)),
+                            (from as f64 * hours, bottom + 0.15),
+                            (to as f64 * hours, bottom + 0.85),
                         ],
-                        colour.mix(0.75).filled(),
+                        colour.mix(0.8).filled(),
                     )
                 }))?;
             }
@@ -203,16 +255,18 @@ impl BacktestPage<'_> {
             .unwrap_or(1)
             .max(1)
             + 1;
+        let axis = TimeAxis::new(span, self.start);
         svg(WIDTH, 300, |root| {
             let mut chart = ChartBuilder::on(root)
                 .margin(12)
-                .x_label_area_size(36)
+                .margin_right(40)
+                .x_label_area_size(40)
                 .y_label_area_size(56)
-                .build_cartesian_2d(0.0..span, 0.0..top as f64)?;
+                .build_cartesian_2d(axis.range(), 0.0..top as f64)?;
             chart
                 .configure_mesh()
-                .x_desc("hours since the start")
-                .x_label_formatter(&|h| format!("{h:.0}"))
+                .x_desc(axis.description())
+                .x_label_formatter(&|h| axis.label(*h))
                 .y_desc("machines")
                 .y_labels(top + 1)
                 .y_label_formatter(&|n| format!("{n:.0}"))
@@ -238,12 +292,138 @@ impl BacktestPage<'_> {
 
 type DrawResult = Result<(), Box<dyn std::error::Error>>;
 
+/// The time axis: hours since the first tick, marked by the hour on a
+/// short trace and at each midnight (UTC) with the weekday and date on a
+/// trace of two days or more.
+struct TimeAxis {
+    span: f64,
+    /// The first tick's time, in Unix seconds, when days are marked.
+    days_from: Option<i64>,
+}
+
+impl TimeAxis {
+    fn new(span: f64, start: Option<Timestamp>) -> TimeAxis {
+        TimeAxis {
+            span,
+            days_from: start.filter(|_| span >= 48.0).map(Timestamp::unix_seconds),
+        }
+    }
+
+    /// The x range, its marks at round hours or midnights.
+    fn range(&self) -> Marked {
+        let marks: Vec<f64> = match self.days_from {
+            Some(start) => {
+                // The first midnight at or after the start, then daily.
+                let first = (start.rem_euclid(86_400) != 0)
+                    .then(|| 86_400 - start.rem_euclid(86_400))
+                    .unwrap_or(0) as f64
+                    / 3600.0;
+                (0..)
+                    .map(|day| first + 24.0 * f64::from(day))
+                    .take_while(|h| *h <= self.span)
+                    .collect()
+            }
+            None => {
+                let step = [1.0, 2.0, 3.0, 6.0, 12.0, 24.0]
+                    .into_iter()
+                    .find(|step| self.span / step <= 12.0)
+                    .unwrap_or(24.0);
+                (0..)
+                    .map(|n| f64::from(n) * step)
+                    .take_while(|h| *h <= self.span + 1e-9)
+                    .collect()
+            }
+        };
+        Marked::new(0.0..self.span, marks)
+    }
+
+    fn description(&self) -> &'static str {
+        match self.days_from {
+            Some(_) => "day (UTC)",
+            None => "hours since the start",
+        }
+    }
+
+    /// A mark's text: the hours, or the weekday and date of a midnight.
+    fn label(&self, hours: f64) -> String {
+        match self.days_from {
+            Some(start) => {
+                let at = start + (hours * 3600.0).round() as i64;
+                weekday_and_date(at.div_euclid(86_400))
+            }
+            None => format!("{hours:.0}"),
+        }
+    }
+}
+
+/// A linear axis marked at given values (plotters' own key points are
+/// round numbers; midnights and lane centres are not).
+struct Marked {
+    inner: RangedCoordf64,
+    marks: Vec<f64>,
+}
+
+impl Marked {
+    fn new(range: std::ops::Range<f64>, marks: Vec<f64>) -> Marked {
+        Marked {
+            inner: range.into(),
+            marks,
+        }
+    }
+}
+
+impl Ranged for Marked {
+    type FormatOption = DefaultFormatting;
+    type ValueType = f64;
+
+    fn map(&self, value: &f64, limit: (i32, i32)) -> i32 {
+        self.inner.map(value, limit)
+    }
+
+    fn key_points<Hint: KeyPointHint>(&self, _hint: Hint) -> Vec<f64> {
+        self.marks.clone()
+    }
+
+    fn range(&self) -> std::ops::Range<f64> {
+        self.inner.range()
+    }
+}
+
+/// `Mon 7 Dec` for the day `days` after 1970-01-01 (a Thursday).
+fn weekday_and_date(days: i64) -> String {
+    const WEEKDAYS: [&str; 7] = ["Thu", "Fri", "Sat", "Sun", "Mon", "Tue", "Wed"];
+    const MONTHS: [&str; 12] = [
+        "Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec",
+    ];
+    // The civil date of a day number (proleptic Gregorian), counted in
+    // 400-year eras from 0000-03-01; the year itself is not needed.
+    let day_of_era = (days + 719_468).rem_euclid(146_097);
+    let year_of_era =
+        (day_of_era - day_of_era / 1460 + day_of_era / 36_524 - day_of_era / 146_096) / 365;
+    let day_of_year = day_of_era - (365 * year_of_era + year_of_era / 4 - year_of_era / 100);
+    let shifted_month = (5 * day_of_year + 2) / 153;
+    let day = day_of_year - (153 * shifted_month + 2) / 5 + 1;
+    let month = if shifted_month < 10 {
+        shifted_month + 3
+    } else {
+        shifted_month - 9
+    };
+    format!(
+        "{} {day} {}",
+        WEEKDAYS[days.rem_euclid(7) as usize],
+        MONTHS[(month - 1) as usize]
+    )
+}
+
 /// Draws each `(index, label, points)` as a line in the series colour of
 /// `index` (the policy, index 0, thicker), with a legend in the upper right.
-fn draw_lines<'a>(
-    chart: &mut ChartContext<'a, SVGBackend<'a>, Cartesian2d<RangedCoordf64, RangedCoordf64>>,
+fn draw_lines<'a, X>(
+    chart: &mut ChartContext<'a, SVGBackend<'a>, Cartesian2d<X, RangedCoordf64>>,
     lines: impl IntoIterator<Item = (usize, String, Vec<(f64, f64)>)>,
-) -> DrawResult {
+) -> DrawResult
+where
+    X: Ranged<ValueType = f64>,
+{
     for (index, label, points) in lines {
         let colour = COLOURS[index % COLOURS.len()];
         let width = if index == 0 { 3 } else { 1 };
@@ -343,4 +523,37 @@ pub(super) fn escape(text: &str) -> String {
 pub(super) const STYLE: &str = "body{font:14px/1.45 system-ui,sans-serif;color:#1d2430;max-width:1000px;margin:24px auto;padding:0 16px}\
 h1{font-size:22px}h2{font-size:17px;margin-top:28px}figure{margin:0;overflow-x:auto}svg{max-width:100%;height:auto}\
 table{border-collapse:collapse;font-size:13px;width:100%}th,td{padding:4px 8px;border-top:1px solid #d9dee7;text-align:right;white-space:nowrap}\
-th:first-child,td:first-child{text-align:left}tr.policy{font-weight:600;background:#f5f3ff}.error{color:#b91c1c}";
+th:first-child,td:first-child{text-align:left}tr.policy{font-weight:600;background:#f5f3ff}.error{color:#b91c1c}\
+.note{color:#667085;font-size:13px}";
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn days_are_named_with_their_weekday_and_date() {
+        assert_eq!(weekday_and_date(0), "Thu 1 Jan");
+        // 2026-12-07 is a Monday; 2024-02-29 a Thursday.
+        assert_eq!(weekday_and_date(20_794), "Mon 7 Dec");
+        assert_eq!(weekday_and_date(19_782), "Thu 29 Feb");
+        assert_eq!(weekday_and_date(-1), "Wed 31 Dec");
+    }
+
+    #[test]
+    fn a_multi_day_axis_is_marked_at_each_midnight_and_a_short_one_by_the_hour() {
+        // A week from 2026-12-07 06:00 UTC: the first mark is 18 h in.
+        let start = Timestamp::from_unix_seconds(20_794 * 86_400 + 6 * 3600);
+        let week = TimeAxis::new(168.0, Some(start));
+        let marks = week.range().key_points(10usize);
+        assert_eq!(marks, [18.0, 42.0, 66.0, 90.0, 114.0, 138.0, 162.0]);
+        assert_eq!(week.label(18.0), "Tue 8 Dec");
+        assert_eq!(week.description(), "day (UTC)");
+        // Under two days: hours since the start, at most twelve marks.
+        let day = TimeAxis::new(24.0, Some(start));
+        assert_eq!(day.description(), "hours since the start");
+        let marks = day.range().key_points(10usize);
+        assert_eq!(marks.first(), Some(&0.0));
+        assert!(marks.len() <= 13 && marks.windows(2).all(|w| w[1] - w[0] == 2.0));
+        assert_eq!(day.label(6.0), "6");
+    }
+}

@@ -8,6 +8,7 @@ use placer_core::{network::geo, Region};
 use placer_lab::recommend::{Placement, Recommendation};
 
 use super::html::{escape, STYLE};
+use crate::service::worldmap::{self, Mark};
 
 /// Natural Earth's 1:110m land (see `placer-cli/assets/README.md`).
 const LAND: &str = include_str!("../../../assets/land.path");
@@ -21,10 +22,11 @@ pub(crate) fn render(pick: &Recommendation, totals: &BTreeMap<Region, f64>, titl
         out,
         "<!doctype html>\n<html lang=\"en\">\n<head>\n<meta charset=\"utf-8\">\n\
          <meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\n\
-         <title>fly-placer: best {k} regions</title>\n<style>{STYLE}{MAP_STYLE}</style>\n</head>\n<body>\n\
+         <title>fly-placer: best {k} regions</title>\n<style>{STYLE}{MAP_STYLE}{TIERS}</style>\n</head>\n<body>\n\
          <h1>Best {k} regions</h1>\n<p>{title}</p>\n",
         k = pick.k,
         title = escape(title),
+        TIERS = worldmap::TIER_CSS,
     );
     out.push_str(&map(pick, totals));
     out.push_str(
@@ -77,14 +79,20 @@ fn list(placement: &Placement) -> String {
     }
 }
 
-/// Equirectangular: one unit a degree.
-fn point(region: &Region) -> Option<(f64, f64)> {
-    geo::region_info(region).map(|info| (info.longitude + 180.0, 90.0 - info.latitude))
+/// The region's place on the map and its `(latitude, longitude)`.
+fn point(region: &Region) -> Option<((f64, f64), (f64, f64))> {
+    geo::region_info(region).map(|info| {
+        (
+            worldmap::project(info.latitude, info.longitude),
+            (info.latitude, info.longitude),
+        )
+    })
 }
 
 fn map(pick: &Recommendation, totals: &BTreeMap<Region, f64>) -> String {
+    let [left, top, width, height] = worldmap::VIEW_BOX;
     let mut out = format!(
-        "<figure><svg class=\"map\" viewBox=\"0 14 360 138\" xmlns=\"http://www.w3.org/2000/svg\" role=\"img\" \
+        "<figure class=\"worldmap\"><svg class=\"map\" viewBox=\"{left} {top} {width} {height}\" xmlns=\"http://www.w3.org/2000/svg\" role=\"img\" \
          aria-label=\"the recommended regions on a world map\">\
          <rect x=\"0\" y=\"0\" width=\"360\" height=\"180\" class=\"sea\"/><path class=\"land\" d=\"{}\"/>",
         LAND.trim()
@@ -100,18 +108,22 @@ fn map(pick: &Recommendation, totals: &BTreeMap<Region, f64>) -> String {
         if edge == server {
             continue;
         }
-        if let (Some((x1, y1)), Some((x2, y2))) = (point(edge), point(server)) {
+        if let (Some((_, from)), Some((_, to))) = (point(edge), point(server)) {
             let _ = write!(
                 out,
-                "<line class=\"link\" x1=\"{x1:.1}\" y1=\"{y1:.1}\" x2=\"{x2:.1}\" y2=\"{y2:.1}\"><title>{edge} served from {server}</title></line>"
+                "<path class=\"link\" data-from=\"{edge}\" data-to=\"{server}\" d=\"{}\"><title>{edge} served from {server}</title></path>",
+                worldmap::serving_path(from, to)
             );
         }
     }
     out.push_str("</g><g class=\"edges\">");
+    // Every dot, by region, with its largest radius: what labels keep off.
+    let mut radii: BTreeMap<Region, f64> = BTreeMap::new();
     let max = totals.values().copied().fold(1.0_f64, f64::max);
     for (region, requests) in totals {
-        if let Some((x, y)) = point(region) {
+        if let Some(((x, y), _)) = point(region) {
             let r = 1.0 + 4.0 * (requests / max).sqrt();
+            radii.insert(*region, r);
             let _ = write!(
                 out,
                 "<circle class=\"edge\" data-region=\"{region}\" cx=\"{x:.1}\" cy=\"{y:.1}\" r=\"{r:.2}\"><title>{region}: {requests:.0} requests</title></circle>"
@@ -119,25 +131,57 @@ fn map(pick: &Recommendation, totals: &BTreeMap<Region, f64>) -> String {
         }
     }
     out.push_str("</g><g class=\"sets\">");
-    for region in pick.current.regions.iter() {
-        if let Some((x, y)) = point(region) {
-            let _ = write!(
-                out,
-                "<circle class=\"current\" data-region=\"{region}\" cx=\"{x:.1}\" cy=\"{y:.1}\" r=\"2.6\"><title>{region}: deployed now</title></circle>"
-            );
+    for (regions, class, r, words) in [
+        (&pick.current.regions, "current", 2.6, "deployed now"),
+        (&pick.recommended.regions, "recommended", 1.6, "recommended"),
+    ] {
+        for region in regions.iter() {
+            if let Some(((x, y), _)) = point(region) {
+                let radius = radii.entry(*region).or_insert(r);
+                *radius = radius.max(r);
+                let _ = write!(
+                    out,
+                    "<circle class=\"{class}\" data-region=\"{region}\" cx=\"{x:.1}\" cy=\"{y:.1}\" r=\"{r}\"><title>{region}: {words}</title></circle>"
+                );
+            }
         }
     }
-    for region in pick.recommended.regions.iter() {
-        if let Some((x, y)) = point(region) {
-            let _ = write!(
-                out,
-                "<circle class=\"recommended\" data-region=\"{region}\" cx=\"{x:.1}\" cy=\"{y:.1}\" r=\"1.6\"><title>{region}: recommended</title></circle>\
-                 <text class=\"label\" x=\"{:.1}\" y=\"{:.1}\">{region}</text>",
-                x + 2.4,
-                y + 1.0
-            );
-        }
-    }
+    out.push_str("</g><g class=\"labels\">");
+    // Labels: the recommended regions first, then the current set; every
+    // other dot is kept clear of.
+    let labelled: Vec<Region> = pick
+        .recommended
+        .regions
+        .iter()
+        .chain(pick.current.regions.iter())
+        .copied()
+        .fold(Vec::new(), |mut list, region| {
+            if !list.contains(&region) {
+                list.push(region);
+            }
+            list
+        });
+    let marks: Vec<Mark> = labelled
+        .iter()
+        .map(|region| (region, true))
+        .chain(
+            radii
+                .keys()
+                .filter(|region| !labelled.contains(region))
+                .map(|region| (region, false)),
+        )
+        .filter_map(|(region, labelled)| {
+            let ((x, y), _) = point(region)?;
+            Some(Mark {
+                text: region.to_string(),
+                x,
+                y,
+                r: radii.get(region).copied().unwrap_or(1.6),
+                labelled,
+            })
+        })
+        .collect();
+    out.push_str(&worldmap::labels_svg(&marks));
     out.push_str("</g></svg></figure>\n");
     out
 }
@@ -145,8 +189,9 @@ fn map(pick: &Recommendation, totals: &BTreeMap<Region, f64>) -> String {
 const MAP_STYLE: &str = ".map{width:100%;height:auto;display:block;background:#f8fafc}.sea{fill:#f8fafc}\
 .land{fill:#e3e7ee}.edge{fill:#98a2b3;fill-opacity:.45;stroke:#667085;stroke-width:.2}\
 .current{fill:none;stroke:#d97706;stroke-width:.7}.recommended{fill:#6d28d9;stroke:#fff;stroke-width:.3}\
-.link{stroke:#6d28d9;stroke-width:.3;stroke-dasharray:1 .7;opacity:.7}\
-.label{font:3px sans-serif;fill:#1d2430;paint-order:stroke;stroke:#fff;stroke-width:.5}\
+.link{fill:none;stroke:#6d28d9;stroke-width:.3;stroke-dasharray:1 .7;opacity:.7}\
+.region-label{font-family:system-ui,sans-serif;font-weight:600;fill:#1d2430;paint-order:stroke;stroke:#fff;stroke-width:.18em;stroke-linejoin:round}\
+.leader{stroke:#1d2430;stroke-width:.3;opacity:.55}figure.worldmap{container-type:inline-size}\
 .legend{color:#667085;font-size:13px}.key{display:inline-block;width:10px;height:10px;border-radius:50%;margin:0 4px 0 12px;vertical-align:-1px}\
 .key.rec{background:#6d28d9}.key.cur{border:2px solid #d97706;box-sizing:border-box}.key.edge{background:#98a2b3}\
 .key.line{border-radius:0;height:0;border-top:2px dashed #6d28d9}td.wrap{white-space:normal;text-align:left}";

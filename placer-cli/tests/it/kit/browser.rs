@@ -158,6 +158,20 @@ impl Browser {
         path
     }
 
+    /// A screenshot for the docs: written to the artifacts directory and,
+    /// when `UPDATE_SCREENSHOTS` is set, to `docs/img/` as well (to be
+    /// looked at and committed, like a snapshot).
+    pub fn screenshot_for_docs(&self, name: &str) -> PathBuf {
+        let path = self.screenshot(name);
+        if std::env::var_os("UPDATE_SCREENSHOTS").is_some_and(|v| !v.is_empty()) {
+            let docs = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../docs/img");
+            std::fs::create_dir_all(&docs).unwrap();
+            std::fs::copy(&path, docs.join(name)).unwrap();
+            eprintln!("updated docs/img/{name}");
+        }
+        path
+    }
+
     /// The browser console's entries at level `SEVERE` (errors) since the
     /// last call.
     pub fn console_errors(&self) -> Vec<String> {
