@@ -15,7 +15,9 @@ use crate::{
 };
 
 mod backoff;
+mod pending;
 pub use backoff::{RegionBackoff, FIRST_BACKOFF, MAX_BACKOFF};
+pub use pending::PendingDeploy;
 
 /// The format version written by this crate. Restoring a state written in
 /// another version fails with [`StateError::UnsupportedVersion`].
@@ -45,6 +47,8 @@ pub struct EngineState {
     policies: BTreeMap<String, serde_json::Value>,
     /// Regions whose deploy or removal the backend refused lately.
     backoffs: BTreeMap<Region, RegionBackoff>,
+    /// Regions whose deploy is in doubt, counted as deployed for a while.
+    pending: pending::PendingDeploys,
     /// The traffic forecaster.
     forecast: ForecastState,
 }
@@ -358,6 +362,73 @@ impl EngineState {
         });
     }
 
+    /// Every deploy in doubt, in region order (some may be past their grace
+    /// period: [`Placer::commit`](crate::Placer::commit) forgets those).
+    pub fn pending_deploys(&self) -> impl Iterator<Item = (&Region, &PendingDeploy)> + '_ {
+        self.pending.iter()
+    }
+
+    /// The deploy in doubt of `region` that still counts as deployed at
+    /// `now` under `config`'s `pending_grace`, if any.
+    pub fn pending_deploy(
+        &self,
+        region: &Region,
+        config: &PlacerConfig,
+        now: Timestamp,
+    ) -> Option<&PendingDeploy> {
+        self.pending
+            .get(region)
+            .filter(|deploy| deploy.holds(now, config.pending_grace))
+    }
+
+    /// Regions whose deploy is in doubt and that count as deployed at `now`
+    /// although `listed` (what the actuator listed) lacks them.
+    pub fn pending_regions(
+        &self,
+        listed: &BTreeSet<Region>,
+        config: &PlacerConfig,
+        now: Timestamp,
+    ) -> BTreeSet<Region> {
+        pending::holding(&self.pending, listed, now, config.pending_grace)
+    }
+
+    /// Notes that a deploy of `region` at `at` is in doubt: it may have
+    /// taken effect (see [`PendingDeploy`]).
+    pub(crate) fn record_pending(&mut self, region: &Region, at: Timestamp) {
+        self.pending.insert(*region, PendingDeploy { since: at });
+    }
+
+    /// Forgets deploys in doubt that are settled at `now`: the region is in
+    /// `listed` — the deploy did happen, so its cooldown runs from when it
+    /// was made — or the grace period has passed without the listing
+    /// showing it (it did not happen; the region may be deployed again).
+    pub(crate) fn settle_pending(
+        &mut self,
+        listed: &BTreeSet<Region>,
+        config: &PlacerConfig,
+        now: Timestamp,
+    ) {
+        let grace = config.pending_grace;
+        let mut shown = Vec::new();
+        self.pending.retain(|region, deploy| {
+            if listed.contains(region) {
+                shown.push((*region, deploy.since));
+                false
+            } else {
+                deploy.holds(now, grace)
+            }
+        });
+        for (region, since) in shown {
+            let state = self.regions.entry(region).or_default();
+            if state.last_action.is_none_or(|last| last.at < since) {
+                state.last_action = Some(LastAction {
+                    at: since,
+                    action: Action::Deploy,
+                });
+            }
+        }
+    }
+
     /// Time of the last successful observation.
     pub fn last_observation(&self) -> Option<Timestamp> {
         self.last_observation
@@ -412,6 +483,10 @@ struct VersionedState {
     /// Regions whose deploy or removal the backend refused lately.
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     backoffs: BTreeMap<Region, RegionBackoff>,
+    /// Regions whose deploy is in doubt (absent from states written before
+    /// there were any).
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pending: pending::PendingDeploys,
     /// The traffic forecaster, with its own method name and version: one
     /// this build cannot use starts afresh rather than failing the state.
     #[serde(default, skip_serializing_if = "ForecastState::is_empty")]
@@ -451,6 +526,7 @@ impl TryFrom<VersionedState> for EngineState {
             regions: stored.regions,
             policies,
             backoffs: stored.backoffs,
+            pending: stored.pending,
             forecast: stored.forecast,
         })
     }
@@ -464,6 +540,7 @@ impl From<EngineState> for VersionedState {
             regions: state.regions,
             policies: state.policies,
             backoffs: state.backoffs,
+            pending: state.pending,
             forecast: state.forecast,
             policy_memory: None,
         }
