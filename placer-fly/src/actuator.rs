@@ -30,11 +30,15 @@ pub const BACKEND: &str = "fly";
 ///   Otherwise a machine parked there by [`RemovalMode::Stop`] is started
 ///   again, or the template machine's config is cloned into the region,
 ///   marked `fly_placer=managed`, as a machine named
-///   `fly-placer-<group>-<region>-<n>`. The name makes the create
-///   idempotent: a create repeated after a lost answer, a restart or by a
-///   second fly-placer is refused by the API (the name is taken), and the
-///   machine holding the name is adopted instead — at most one machine per
-///   region per create decision (`docs/design.md`, "Idempotent creates").
+///   `fly-placer-<group>-<region>-<n>`. A create whose answer is lost (a
+///   5xx, no answer, an unreadable one) fails with
+///   [`ActuatorError::InDoubt`]: the engine then keeps the region pending in
+///   its persisted state and does not deploy it again until the listing
+///   shows the machine or its grace period has passed. The name is the
+///   second guard: a create repeated under it (after the grace period, by a
+///   process that lost that state) is refused by an API that keeps names
+///   unique, and the machine holding the name is adopted instead
+///   (`docs/design.md`, "Idempotent creates").
 /// - **Remove**: destroys or stops (and parks) the region's machines, only
 ///   those marked as fly-placer's unless
 ///   [`manage_unmarked`](FlyOptions::manage_unmarked) is set, and never the
@@ -144,7 +148,7 @@ impl FlyMachinesActuator {
     /// Drops the latest listing after `err`, unless `err` says the app is
     /// as listed.
     fn after_failure(&self, err: &FlyError) {
-        if err.may_have_taken_effect() || matches!(err, FlyError::CreationInDoubt { .. }) {
+        if err.may_have_taken_effect() || err.is_creation_in_doubt() {
             self.forget_listing();
         }
     }
@@ -234,7 +238,7 @@ impl FlyMachinesActuator {
             }
             Err(err) => err,
         };
-        if err.may_have_taken_effect() {
+        if err.is_creation_in_doubt() {
             self.ledger().record_in_doubt(region, name, Instant::now());
             return Err(err);
         }

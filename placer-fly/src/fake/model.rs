@@ -190,6 +190,8 @@ pub(super) struct FakeState {
     pub(super) most_in_flight: usize,
     /// Regions where creating a machine fails: the status and message.
     pub(super) unavailable: std::collections::BTreeMap<String, (u16, String)>,
+    /// Whether a create under a name a live machine has is refused.
+    pub(super) unique_names: bool,
 }
 
 impl FakeState {
@@ -215,6 +217,7 @@ impl FakeState {
             in_flight: 0,
             most_in_flight: 0,
             unavailable: std::collections::BTreeMap::new(),
+            unique_names: true,
         }
     }
 
@@ -397,7 +400,7 @@ impl FakeState {
             Some(Value::String(name)) if !name.is_empty() => Some(name.clone()),
             Some(other) => return Reply::error(400, &format!("invalid name {other}")),
         };
-        if let Some(name) = &name {
+        if let (Some(name), true) = (&name, self.unique_names) {
             if self.entries.iter().any(|e| {
                 e.app == self.scope && &e.machine.name == name && e.machine.state != "destroyed"
             }) {
