@@ -30,7 +30,11 @@ pub trait RegionActuator: Send + Sync {
     /// never deploy twice).
     ///
     /// # Errors
-    /// [`ActuatorError`] when the region could not be deployed.
+    /// [`ActuatorError`] when the region could not be deployed;
+    /// [`ActuatorError::in_doubt`] when the deploy failed but may have
+    /// taken effect (its answer was lost): the engine then counts the
+    /// region as deployed, and does not ask again, until the listing shows
+    /// it or `pending_grace` passes.
     async fn deploy(&self, region: &Region) -> Result<(), ActuatorError>;
 
     /// Stops running the app in `region`.
