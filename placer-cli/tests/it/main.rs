@@ -23,6 +23,7 @@ mod forecast_warm_start;
 mod fuzz_corpus;
 mod many_apps;
 mod many_apps_live;
+mod no_duplicates;
 mod offline;
 mod recommend;
 mod recommend_html;
