@@ -12,7 +12,10 @@ use crate::Region;
 /// Anything that can list the regions an app runs in and add or remove one.
 ///
 /// The actuator is the source of truth about what is deployed: the engine asks
-/// it at every tick and never keeps its own guess.
+/// it at every tick and never keeps its own guess — except that a deploy
+/// which failed [in doubt](ActuatorError::in_doubt) counts as deployed until
+/// the listing shows it or `pending_grace` passes, so a listing that lags
+/// behind a create cannot cause a second one.
 ///
 /// Implementations: `placer_fly::FlyMachinesActuator` (the Fly Machines API),
 /// the `fly-placer` binary's dry-run simulation (kept in a state file), and
