@@ -1,6 +1,7 @@
 //! [`EngineState`]: everything the engine remembers between ticks — traffic
-//! history, streaks and the last action per region — in a versioned,
-//! serializable form a binary can persist and restore.
+//! history, streaks and the last action per region, backoffs, deploys in
+//! doubt ([`PendingDeploy`]) — in a versioned, serializable form a binary
+//! can persist and restore.
 
 use std::collections::{BTreeMap, BTreeSet, VecDeque};
 
