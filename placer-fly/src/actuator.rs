@@ -31,7 +31,9 @@ pub const BACKEND: &str = "fly";
 ///   again, or the template machine's config is cloned into the region,
 ///   marked `fly_placer=managed`, as a machine named
 ///   `fly-placer-<group>-<region>-<n>`. A create whose answer is lost (a
-///   5xx, no answer, an unreadable one) fails with
+///   5xx, no answer, an unreadable one), or one that made a machine the
+///   listing does not show yet and then failed for good (the machine did
+///   not start within `wait_for_start`), fails with
 ///   [`ActuatorError::InDoubt`]: the engine then keeps the region pending in
 ///   its persisted state and does not deploy it again until the listing
 ///   shows the machine or its grace period has passed. The name is the
@@ -554,6 +556,13 @@ impl RegionActuator for FlyMachinesActuator {
         let _one_change_at_a_time = self.changes.lock().await;
         self.deploy_region(region).await.map_err(|err| {
             self.after_failure(&err);
+            // The create went through, and what failed after it (waiting for
+            // the machine to start) is not worth repeating: the region may
+            // already run the app, unseen by a listing that lags.
+            let created = self.ledger().created_unlisted(region, Instant::now());
+            if created && !err.is_retryable() && !err.is_creation_in_doubt() {
+                return ActuatorError::in_doubt(BACKEND, region, err);
+            }
             err.into_actuator_error(Some(region))
         })
     }

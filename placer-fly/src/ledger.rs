@@ -96,6 +96,14 @@ impl Ledger {
         self.created.insert(machine.id.clone(), (machine, now));
     }
 
+    /// True when a machine this actuator created in `region` within the
+    /// window is not listed yet (as of the latest reconcile).
+    pub(crate) fn created_unlisted(&self, region: &Region, now: Instant) -> bool {
+        self.created.values().any(|(machine, at)| {
+            &machine.region == region && now.saturating_duration_since(*at) < self.window
+        })
+    }
+
     /// Notes that a create of `name` in `region` got no clear answer: the
     /// machine may exist.
     pub(crate) fn record_in_doubt(&mut self, region: &Region, name: &str, now: Instant) {
