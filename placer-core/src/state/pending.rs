@@ -6,7 +6,8 @@ use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
 
-use crate::{Region, Timestamp};
+use super::{EngineState, LastAction};
+use crate::{Action, PlacerConfig, Region, Timestamp};
 
 /// A deploy the backend could not confirm but may have carried out
 /// ([`ActuatorError::InDoubt`](crate::ActuatorError::InDoubt)): its answer
@@ -48,6 +49,75 @@ impl PendingDeploy {
     /// True while the deploy still counts as deployed at `now`.
     pub fn holds(&self, now: Timestamp, grace: Duration) -> bool {
         now < self.until(grace)
+    }
+}
+
+impl EngineState {
+    /// Every deploy in doubt, in region order (some may be past their grace
+    /// period: [`Placer::commit`](crate::Placer::commit) forgets those).
+    pub fn pending_deploys(&self) -> impl Iterator<Item = (&Region, &PendingDeploy)> + '_ {
+        self.pending.iter()
+    }
+
+    /// The deploy in doubt of `region` that still counts as deployed at
+    /// `now` under `config`'s `pending_grace`, if any.
+    pub fn pending_deploy(
+        &self,
+        region: &Region,
+        config: &PlacerConfig,
+        now: Timestamp,
+    ) -> Option<&PendingDeploy> {
+        self.pending
+            .get(region)
+            .filter(|deploy| deploy.holds(now, config.pending_grace))
+    }
+
+    /// Regions whose deploy is in doubt and that count as deployed at `now`
+    /// although `listed` (what the actuator listed) lacks them.
+    pub fn pending_regions(
+        &self,
+        listed: &BTreeSet<Region>,
+        config: &PlacerConfig,
+        now: Timestamp,
+    ) -> BTreeSet<Region> {
+        holding(&self.pending, listed, now, config.pending_grace)
+    }
+
+    /// Notes that a deploy of `region` at `at` is in doubt: it may have
+    /// taken effect (see [`PendingDeploy`]).
+    pub(crate) fn record_pending(&mut self, region: &Region, at: Timestamp) {
+        self.pending.insert(*region, PendingDeploy { since: at });
+    }
+
+    /// Forgets deploys in doubt that are settled at `now`: the region is in
+    /// `listed` — the deploy did happen, so its cooldown runs from when it
+    /// was made — or the grace period has passed without the listing
+    /// showing it (it did not happen; the region may be deployed again).
+    pub(crate) fn settle_pending(
+        &mut self,
+        listed: &BTreeSet<Region>,
+        config: &PlacerConfig,
+        now: Timestamp,
+    ) {
+        let grace = config.pending_grace;
+        let mut shown = Vec::new();
+        self.pending.retain(|region, deploy| {
+            if listed.contains(region) {
+                shown.push((*region, deploy.since));
+                false
+            } else {
+                deploy.holds(now, grace)
+            }
+        });
+        for (region, since) in shown {
+            let state = self.regions.entry(region).or_default();
+            if state.last_action.is_none_or(|last| last.at < since) {
+                state.last_action = Some(LastAction {
+                    at: since,
+                    action: Action::Deploy,
+                });
+            }
+        }
     }
 }
 
