@@ -12,7 +12,10 @@ use crate::Region;
 /// Anything that can list the regions an app runs in and add or remove one.
 ///
 /// The actuator is the source of truth about what is deployed: the engine asks
-/// it at every tick and never keeps its own guess.
+/// it at every tick and never keeps its own guess — except that a deploy
+/// which failed [in doubt](ActuatorError::in_doubt) counts as deployed until
+/// the listing shows it or `pending_grace` passes, so a listing that lags
+/// behind a create cannot cause a second one.
 ///
 /// Implementations: `placer_fly::FlyMachinesActuator` (the Fly Machines API),
 /// the `fly-placer` binary's dry-run simulation (kept in a state file), and
@@ -30,7 +33,11 @@ pub trait RegionActuator: Send + Sync {
     /// never deploy twice).
     ///
     /// # Errors
-    /// [`ActuatorError`] when the region could not be deployed.
+    /// [`ActuatorError`] when the region could not be deployed;
+    /// [`ActuatorError::in_doubt`] when the deploy failed but may have
+    /// taken effect (its answer was lost): the engine then counts the
+    /// region as deployed, and does not ask again, until the listing shows
+    /// it or `pending_grace` passes.
     async fn deploy(&self, region: &Region) -> Result<(), ActuatorError>;
 
     /// Stops running the app in `region`.
@@ -117,6 +124,26 @@ pub enum ActuatorError {
         region: Region,
         /// The backend's own words, e.g. `HTTP 422: insufficient capacity`.
         reason: String,
+        /// The underlying error.
+        #[source]
+        source: Arc<dyn std::error::Error + Send + Sync>,
+    },
+    /// The backend failed to confirm a change that may nevertheless have
+    /// taken effect: a create whose answer was lost (a 5xx after the
+    /// request was carried out, a timeout, a dropped connection). Never
+    /// retried ([`Retry::Never`]): repeating it could make the change
+    /// twice. A deploy that fails with it keeps its region *pending* in the
+    /// engine state — counted as deployed, not deployed again — until a
+    /// listing shows it or `pending_grace` has passed (see
+    /// [`PendingDeploy`](crate::state::PendingDeploy)).
+    #[error(
+        "{backend} failed for region {region}, but the change may have taken effect: {source}"
+    )]
+    InDoubt {
+        /// Which kind of actuator failed, e.g. `"fly"`.
+        backend: &'static str,
+        /// The region whose change is in doubt.
+        region: Region,
         /// The underlying error.
         #[source]
         source: Arc<dyn std::error::Error + Send + Sync>,
@@ -243,17 +270,50 @@ impl ActuatorError {
         }
     }
 
+    /// A change to `region` that failed without saying whether it took
+    /// effect (see [`InDoubt`](Self::InDoubt)): never retried, and a deploy
+    /// in doubt keeps its region pending in the engine state.
+    ///
+    /// ```
+    /// use placer_core::ActuatorError;
+    ///
+    /// let fra = "fra".parse().unwrap();
+    /// let err = ActuatorError::in_doubt("bot", &fra, "HTTP 500 after the request was sent");
+    /// assert!(err.may_have_taken_effect());
+    /// assert!(!err.is_transient());
+    /// assert!(!err.clone().transient().is_transient(), "never made retryable");
+    /// ```
+    pub fn in_doubt(
+        backend: &'static str,
+        region: &Region,
+        source: impl Into<Box<dyn std::error::Error + Send + Sync>>,
+    ) -> Self {
+        ActuatorError::InDoubt {
+            backend,
+            region: *region,
+            source: Arc::from(source.into()),
+        }
+    }
+
+    /// True when the failed change may have taken effect all the same
+    /// ([`InDoubt`](Self::InDoubt)): the caller must not repeat it before
+    /// it has looked whether it did.
+    pub fn may_have_taken_effect(&self) -> bool {
+        matches!(self, ActuatorError::InDoubt { .. })
+    }
+
     /// The same error with `source` as the underlying error, for a
-    /// [`Backend`](Self::Backend) or
-    /// [`RegionUnavailable`](Self::RegionUnavailable) one (the others have
-    /// none and are returned as they are).
+    /// [`Backend`](Self::Backend), [`RegionUnavailable`](Self::RegionUnavailable)
+    /// or [`InDoubt`](Self::InDoubt) one (the others have none and are
+    /// returned as they are).
     pub fn with_source(
         mut self,
         source: impl Into<Box<dyn std::error::Error + Send + Sync>>,
     ) -> Self {
         match &mut self {
             ActuatorError::Backend { source: slot, .. }
-            | ActuatorError::RegionUnavailable { source: slot, .. } => {
+            | ActuatorError::RegionUnavailable { source: slot, .. }
+            | ActuatorError::InDoubt { source: slot, .. } => {
                 *slot = Arc::from(source.into());
             }
             ActuatorError::Refused { .. } | ActuatorError::Reported { .. } => {}
@@ -271,7 +331,8 @@ impl ActuatorError {
     }
 
     /// The same error, marked transient: the same call may succeed later.
-    /// A [`Refused`](Self::Refused) change stays final.
+    /// A [`Refused`](Self::Refused) change, or one
+    /// [in doubt](Self::InDoubt), stays final.
     pub fn transient(self) -> Self {
         self.with_retry(Retry::Transient { after: None })
     }
@@ -283,7 +344,8 @@ impl ActuatorError {
     }
 
     /// The same error with `retry` as its retry advice. A
-    /// [`Refused`](Self::Refused) change stays final.
+    /// [`Refused`](Self::Refused) change stays final, and so does one
+    /// [in doubt](Self::InDoubt).
     pub fn with_retry(mut self, retry: Retry) -> Self {
         if let ActuatorError::Backend { retry: slot, .. } = &mut self {
             *slot = retry;
@@ -297,6 +359,7 @@ impl ActuatorError {
             ActuatorError::Backend { retry, .. } => *retry,
             ActuatorError::Refused { .. }
             | ActuatorError::RegionUnavailable { .. }
+            | ActuatorError::InDoubt { .. }
             | ActuatorError::Reported { .. } => Retry::Never,
         }
     }
@@ -349,6 +412,21 @@ mod tests {
         .transient();
         assert!(!refused.is_transient());
         assert_eq!(refused.retry_after(), None);
+    }
+
+    #[test]
+    fn a_change_in_doubt_is_never_retried_and_says_so() {
+        let fra: Region = "fra".parse().unwrap();
+        let err = ActuatorError::in_doubt("fly", &fra, "HTTP 500")
+            .with_retry_after(Duration::from_secs(1));
+        assert_eq!(err.retry(), Retry::Never);
+        assert!(err.may_have_taken_effect());
+        assert_eq!(
+            err.to_string(),
+            "fly failed for region fra, but the change may have taken effect: HTTP 500"
+        );
+        let plain = ActuatorError::backend("fly", Some(&fra), "HTTP 500").transient();
+        assert!(!plain.may_have_taken_effect());
     }
 
     #[test]

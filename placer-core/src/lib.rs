@@ -91,7 +91,7 @@
 //! ## Where things are
 //! The crate root holds what a tick needs; the modules hold the rest:
 //! [`actuator`] (retry advice), [`memory`] (the in-memory backends),
-//! [`report`], [`state`] (backoffs, per-region state), [`network`] (the
+//! [`report`], [`state`] (backoffs, deploys in doubt, per-region state), [`network`] (the
 //! region catalog and round-trip times), [`config`], [`policy`],
 //! [`forecast`] and [`wrap`] (retry, rate limit and read-only wrappers for
 //! any actuator).

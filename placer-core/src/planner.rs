@@ -36,8 +36,13 @@ pub struct Plan {
     pub policy: PolicyName,
     /// What the policy keeps for its next tick.
     pub memory: PolicyMemory,
-    /// The deployment the plan was made against.
+    /// The deployment the plan was made against: the regions listed, and
+    /// those [pending](Self::pending).
     pub deployed: BTreeSet<Region>,
+    /// Regions of `deployed` that the listing lacks but that count as
+    /// deployed because a deploy of theirs is in doubt (see
+    /// [`PendingDeploy`](crate::state::PendingDeploy)).
+    pub pending: BTreeSet<Region>,
     /// The time the plan was made for.
     pub at: Timestamp,
 }
@@ -66,8 +71,15 @@ impl Plan {
             policy,
             memory: PolicyMemory::default(),
             deployed,
+            pending: BTreeSet::new(),
             at,
         }
+    }
+
+    /// The regions the listing showed deployed: [`deployed`](Self::deployed)
+    /// less [`pending`](Self::pending).
+    pub fn listed(&self) -> BTreeSet<Region> {
+        self.deployed.difference(&self.pending).copied().collect()
     }
 }
 
@@ -78,8 +90,13 @@ pub struct PlanInput<'a> {
     pub config: &'a PlacerConfig,
     /// History, streaks and last actions.
     pub state: &'a EngineState,
-    /// Regions deployed now, as the actuator reported them.
+    /// Regions deployed now: those the actuator listed, and those
+    /// `pending`.
     pub deployed: &'a BTreeSet<Region>,
+    /// Regions of `deployed` the actuator did not list, counted as
+    /// deployed because a deploy of theirs is in doubt: never deployed
+    /// again nor removed, and not counted towards `min_regions`.
+    pub pending: &'a BTreeSet<Region>,
     /// The tick's time.
     pub now: Timestamp,
     /// False when the latest observation carried no traffic at all: then
@@ -195,6 +212,17 @@ pub fn plan(input: &PlanInput<'_>, policy: &dyn PlacementPolicy) -> Plan {
             skipped.push(skip(wanted_deploy(wanted), Reason::NotAllowed));
             continue;
         }
+        // A region pending (its deploy in doubt) is neither deployed again
+        // nor removed; the reason says why.
+        let pending_reason = input
+            .pending
+            .contains(region)
+            .then(|| input.state.pending_deploy(region, config, input.now))
+            .flatten()
+            .map(|deploy| Reason::DeployPending {
+                since: deploy.since,
+                until: deploy.until(config.pending_grace),
+            });
         let change = match (wanted, deployed) {
             (Action::Deploy, false) => Some(Move::Deploy),
             (Action::Remove, true) => Some(Move::Remove),
@@ -206,7 +234,9 @@ pub fn plan(input: &PlanInput<'_>, policy: &dyn PlacementPolicy) -> Plan {
                 let refused = (change == Move::Remove)
                     .then(|| input.state.held_back(region, Move::Remove, input.now))
                     .flatten();
-                if change == Move::Remove && !input.metrics_usable {
+                if let (Move::Remove, Some(pending)) = (change, pending_reason.clone()) {
+                    skipped.push(skip(Action::Remove, pending));
+                } else if change == Move::Remove && !input.metrics_usable {
                     skipped.push(skip(Action::Remove, Reason::NoUsableMetrics));
                 } else if let Some(backoff) = refused {
                     skipped.push(skip(
@@ -229,7 +259,10 @@ pub fn plan(input: &PlanInput<'_>, policy: &dyn PlacementPolicy) -> Plan {
                     candidates.push(Decision::new(*region, change, reason));
                 }
             }
-            None => skipped.push(skip(Action::None, hold_reason(policy_reason))),
+            None => {
+                let reason = pending_reason.unwrap_or_else(|| hold_reason(policy_reason));
+                skipped.push(skip(Action::None, reason));
+            }
         }
     }
 
@@ -237,7 +270,8 @@ pub fn plan(input: &PlanInput<'_>, policy: &dyn PlacementPolicy) -> Plan {
     let mut actions = Vec::new();
     // Deploys come first, so a removal may count on this tick's deploys (a
     // move in one tick); the orchestrator re-checks when a deploy fails.
-    let mut remaining = input.deployed.len();
+    // A pending region may have no machine: it keeps nothing deployed.
+    let mut remaining = input.deployed.difference(input.pending).count();
     for candidate in candidates {
         if candidate.action == Move::Remove && remaining <= config.min_regions {
             skipped.push(Decision::new(
@@ -288,6 +322,7 @@ pub fn plan(input: &PlanInput<'_>, policy: &dyn PlacementPolicy) -> Plan {
         policy: policy_name,
         memory,
         deployed: input.deployed.clone(),
+        pending: input.pending.clone(),
         at: input.now,
     }
 }

@@ -88,6 +88,15 @@ pub enum Reason {
         /// The backend's words.
         reason: String,
     },
+    /// A deploy of the region is in doubt (its answer was lost): the region
+    /// counts as deployed, and is not removed, until the listing shows it
+    /// or `until` (see [`PendingDeploy`](crate::state::PendingDeploy)).
+    DeployPending {
+        /// When the deploy in doubt was attempted.
+        since: Timestamp,
+        /// When its grace period ends.
+        until: Timestamp,
+    },
     /// A policy's own reason (see [`PolicyReason`]).
     Policy(PolicyExplanation),
     /// An explanation given by a policy in its own words, or a sentence
@@ -146,6 +155,7 @@ impl Reason {
             Reason::ActionLimit { .. } => "action_limit",
             Reason::Unavailable { .. } => "unavailable",
             Reason::RemovalRefused { .. } => "removal_refused",
+            Reason::DeployPending { .. } => "deploy_pending",
             Reason::Policy(PolicyExplanation(reason)) => reason.class(),
             Reason::Explained(_) => "policy",
         }
@@ -194,6 +204,11 @@ impl fmt::Display for Reason {
             } => write!(
                 f,
                 "Removal refused since {since} ({reason}); asked again after {until}"
+            ),
+            Reason::DeployPending { since, until } => write!(
+                f,
+                "Deploy in doubt since {since} (its answer was lost): counted as deployed until \
+                 the listing shows it, or until {until}"
             ),
             Reason::Policy(reason) => reason.fmt(f),
             Reason::Explained(text) => f.write_str(text),

@@ -174,10 +174,18 @@ pub struct TickReport {
     pub removed: Vec<Region>,
     /// Regions left as they were, with the reason.
     pub skipped: Vec<Decision>,
-    /// Regions deployed at the start of the tick.
+    /// Regions deployed at the start of the tick, as the actuator listed
+    /// them.
     pub current_deployment: Vec<Region>,
     /// Regions deployed after the tick's actions.
     pub updated_deployment: Vec<Region>,
+    /// Regions whose deploy is in doubt (its answer was lost) after the
+    /// tick: not listed, yet counted as deployed for planning until the
+    /// listing shows them or `pending_grace` passes (see
+    /// [`PendingDeploy`](crate::state::PendingDeploy)). Left out of the JSON
+    /// when empty.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub pending: Vec<Region>,
     /// The tick's time.
     pub at: Timestamp,
     /// Whether this was a dry run.
@@ -333,6 +341,7 @@ impl TickReport {
             skipped: Vec::new(),
             updated_deployment: current.clone(),
             current_deployment: current,
+            pending: Vec::new(),
             at,
             dry_run,
             policy,

@@ -1,6 +1,7 @@
 //! [`EngineState`]: everything the engine remembers between ticks — traffic
-//! history, streaks and the last action per region — in a versioned,
-//! serializable form a binary can persist and restore.
+//! history, streaks and the last action per region, backoffs, deploys in
+//! doubt ([`PendingDeploy`]) — in a versioned, serializable form a binary
+//! can persist and restore.
 
 use std::collections::{BTreeMap, BTreeSet, VecDeque};
 
@@ -15,7 +16,9 @@ use crate::{
 };
 
 mod backoff;
+mod pending;
 pub use backoff::{RegionBackoff, FIRST_BACKOFF, MAX_BACKOFF};
+pub use pending::PendingDeploy;
 
 /// The format version written by this crate. Restoring a state written in
 /// another version fails with [`StateError::UnsupportedVersion`].
@@ -45,6 +48,8 @@ pub struct EngineState {
     policies: BTreeMap<String, serde_json::Value>,
     /// Regions whose deploy or removal the backend refused lately.
     backoffs: BTreeMap<Region, RegionBackoff>,
+    /// Regions whose deploy is in doubt, counted as deployed for a while.
+    pending: pending::PendingDeploys,
     /// The traffic forecaster.
     forecast: ForecastState,
 }
@@ -412,6 +417,10 @@ struct VersionedState {
     /// Regions whose deploy or removal the backend refused lately.
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     backoffs: BTreeMap<Region, RegionBackoff>,
+    /// Regions whose deploy is in doubt (absent from states written before
+    /// there were any).
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pending: pending::PendingDeploys,
     /// The traffic forecaster, with its own method name and version: one
     /// this build cannot use starts afresh rather than failing the state.
     #[serde(default, skip_serializing_if = "ForecastState::is_empty")]
@@ -451,6 +460,7 @@ impl TryFrom<VersionedState> for EngineState {
             regions: stored.regions,
             policies,
             backoffs: stored.backoffs,
+            pending: stored.pending,
             forecast: stored.forecast,
         })
     }
@@ -464,6 +474,7 @@ impl From<EngineState> for VersionedState {
             regions: state.regions,
             policies: state.policies,
             backoffs: state.backoffs,
+            pending: state.pending,
             forecast: state.forecast,
             policy_memory: None,
         }

@@ -30,11 +30,17 @@ pub const BACKEND: &str = "fly";
 ///   Otherwise a machine parked there by [`RemovalMode::Stop`] is started
 ///   again, or the template machine's config is cloned into the region,
 ///   marked `fly_placer=managed`, as a machine named
-///   `fly-placer-<group>-<region>-<n>`. The name makes the create
-///   idempotent: a create repeated after a lost answer, a restart or by a
-///   second fly-placer is refused by the API (the name is taken), and the
-///   machine holding the name is adopted instead — at most one machine per
-///   region per create decision (`docs/design.md`, "Idempotent creates").
+///   `fly-placer-<group>-<region>-<n>`. A create whose answer is lost (a
+///   5xx, no answer, an unreadable one), or one that made a machine the
+///   listing does not show yet and then failed for good (the machine did
+///   not start within `wait_for_start`), fails with
+///   [`ActuatorError::InDoubt`]: the engine then keeps the region pending in
+///   its persisted state and does not deploy it again until the listing
+///   shows the machine or its grace period has passed. The name is the
+///   second guard: a create repeated under it (after the grace period, by a
+///   process that lost that state) is refused by an API that keeps names
+///   unique, and the machine holding the name is adopted instead
+///   (`docs/design.md`, "Idempotent creates").
 /// - **Remove**: under each machine's lease, destroys or stops (and parks)
 ///   the region's machines, only
 ///   those marked as fly-placer's unless
@@ -158,7 +164,7 @@ impl FlyMachinesActuator {
     /// Drops the latest listing after `err`, unless `err` says the app is
     /// as listed.
     fn after_failure(&self, err: &FlyError) {
-        if err.may_have_taken_effect() || matches!(err, FlyError::CreationInDoubt { .. }) {
+        if err.may_have_taken_effect() || err.is_creation_in_doubt() {
             self.forget_listing();
         }
     }
@@ -248,7 +254,7 @@ impl FlyMachinesActuator {
             }
             Err(err) => err,
         };
-        if err.may_have_taken_effect() {
+        if err.is_creation_in_doubt() {
             self.ledger().record_in_doubt(region, name, Instant::now());
             return Err(err);
         }
@@ -631,6 +637,13 @@ impl RegionActuator for FlyMachinesActuator {
         let _one_change_at_a_time = self.changes.lock().await;
         self.deploy_region(region).await.map_err(|err| {
             self.after_failure(&err);
+            // The create went through, and what failed after it (waiting for
+            // the machine to start) is not worth repeating: the region may
+            // already run the app, unseen by a listing that lags.
+            let created = self.ledger().created_unlisted(region, Instant::now());
+            if created && !err.is_retryable() && !err.is_creation_in_doubt() {
+                return ActuatorError::in_doubt(BACKEND, region, err);
+            }
             err.into_actuator_error(Some(region))
         })
     }

@@ -245,8 +245,15 @@ impl FlyError {
     ///
     /// A [region refusal](Self::refuses_region) about a known region
     /// becomes [`ActuatorError::RegionUnavailable`], so the engine backs off
-    /// from that region instead of trying it every tick.
+    /// from that region instead of trying it every tick. A create
+    /// [in doubt](Self::is_creation_in_doubt) becomes
+    /// [`ActuatorError::InDoubt`]: never retried, and the engine keeps the
+    /// region pending (counted as deployed, not created again) until the
+    /// listing shows the machine or its grace period passes.
     pub fn into_actuator_error(self, region: Option<&Region>) -> ActuatorError {
+        if let (true, Some(region)) = (self.is_creation_in_doubt(), region) {
+            return ActuatorError::in_doubt(crate::BACKEND, region, self);
+        }
         if let (
             true,
             Some(region),
@@ -278,6 +285,22 @@ impl FlyError {
         match self {
             FlyError::Http { status, .. } => (500..=599).contains(status) && !self.refuses_region(),
             FlyError::Transport { not_sent, .. } => !*not_sent,
+            _ => false,
+        }
+    }
+
+    /// True when this is a create whose outcome is unknown: the machine may
+    /// exist although the call failed. A create answered with a 5xx that is
+    /// not a [region refusal](Self::refuses_region), sent without an
+    /// answer, or answered 2xx with a body that cannot be read, and
+    /// [`CreationInDoubt`](Self::CreationInDoubt).
+    pub fn is_creation_in_doubt(&self) -> bool {
+        match self {
+            FlyError::CreationInDoubt { .. } => true,
+            FlyError::Http { operation, .. } | FlyError::Transport { operation, .. } => {
+                *operation == Operation::CreateMachine && self.may_have_taken_effect()
+            }
+            FlyError::InvalidResponse { operation, .. } => *operation == Operation::CreateMachine,
             _ => false,
         }
     }
@@ -442,6 +465,60 @@ mod tests {
             detail: "timed out".into(),
         };
         assert!(!lost_create.into_actuator_error(None).is_transient());
+    }
+
+    #[test]
+    fn a_create_that_may_have_made_the_machine_is_in_doubt_and_never_retried() {
+        let syd: Region = "syd".parse().unwrap();
+        let lost = FlyError::Transport {
+            operation: Operation::CreateMachine,
+            target: Target::region(&syd),
+            not_sent: false,
+            timed_out: true,
+            detail: "timed out".into(),
+        };
+        let unreadable = FlyError::InvalidResponse {
+            operation: Operation::CreateMachine,
+            target: Target::region(&syd),
+            detail: "expected value at line 1 column 1".into(),
+        };
+        let taken = FlyError::CreationInDoubt {
+            region: syd,
+            name: "fly-placer-app-syd-1".into(),
+        };
+        for err in [
+            create_failed(500, "internal error"),
+            create_failed(502, "bad gateway"),
+            lost,
+            unreadable,
+            taken,
+        ] {
+            assert!(err.is_creation_in_doubt(), "{err}");
+            let err = err.into_actuator_error(Some(&syd));
+            assert!(err.may_have_taken_effect(), "{err}");
+            assert!(!err.is_transient(), "{err}");
+        }
+        let not_sent = FlyError::Transport {
+            operation: Operation::CreateMachine,
+            target: Target::region(&syd),
+            not_sent: true,
+            timed_out: false,
+            detail: "connection refused".into(),
+        };
+        let mut full = create_failed(503, "no room");
+        if let FlyError::Http { code, .. } = &mut full {
+            *code = Some(INSUFFICIENT_CAPACITY.to_owned());
+        }
+        for err in [
+            not_sent,
+            full,
+            create_failed(409, "insufficient memory available to fulfill request"),
+            create_failed(422, "invalid"),
+            http(500),
+        ] {
+            assert!(!err.is_creation_in_doubt(), "{err}");
+            assert!(!err.into_actuator_error(Some(&syd)).may_have_taken_effect());
+        }
     }
 
     fn create_failed(status: u16, message: &str) -> FlyError {

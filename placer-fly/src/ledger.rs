@@ -10,9 +10,12 @@
 //!
 //! It also remembers, per region, the name of a machine whose create got no
 //! clear answer (in doubt), so every later attempt in that region creates
-//! under that same name and the API refuses a second machine. The memory is
-//! a shortcut only: after a restart the name is derived from the listing
-//! again (see [`NameFamily::next_attempt`](crate::naming::NameFamily::next_attempt)).
+//! under that same name, which an API with unique names refuses. The
+//! engine's first guard is elsewhere: the deploy fails as
+//! `ActuatorError::InDoubt`, and the engine keeps the region pending in its
+//! saved state. This memory is a shortcut only: after a restart the name is
+//! derived from the listing again (see
+//! [`NameFamily::next_attempt`](crate::naming::NameFamily::next_attempt)).
 
 use std::collections::HashMap;
 use std::time::Duration;
@@ -91,6 +94,14 @@ impl Ledger {
     pub(crate) fn record_created(&mut self, machine: Machine, now: Instant) {
         self.in_doubt.remove(&machine.region);
         self.created.insert(machine.id.clone(), (machine, now));
+    }
+
+    /// True when a machine this actuator created in `region` within the
+    /// window is not listed yet (as of the latest reconcile).
+    pub(crate) fn created_unlisted(&self, region: &Region, now: Instant) -> bool {
+        self.created.values().any(|(machine, at)| {
+            &machine.region == region && now.saturating_duration_since(*at) < self.window
+        })
     }
 
     /// Notes that a create of `name` in `region` got no clear answer: the

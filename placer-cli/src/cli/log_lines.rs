@@ -34,6 +34,12 @@ pub(crate) fn tick(report: &TickReport) {
         report.skipped.len(),
         regions(&report.updated_deployment),
     );
+    for region in &report.pending {
+        tracing::warn!(
+            "{region} is pending: a deploy's answer was lost, so it counts as deployed and is not \
+             deployed again until the listing shows it or pending_grace passes"
+        );
+    }
     for region in &report.ignored_regions {
         tracing::warn!(
             "ignoring the traffic labelled {region}: not a Fly region (not in the region catalog)"

@@ -36,6 +36,11 @@ pub struct Health {
     pub last_tick: Option<LastTick>,
     /// Why the engine state could not be saved, if the last save failed.
     pub persist_error: Option<String>,
+    /// Regions whose deploy is in doubt after the latest tick: counted as
+    /// deployed, not deployed again, until the listing shows them or
+    /// `pending_grace` passes. Left out when there are none.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub pending: Vec<Region>,
     /// Whether the engine forecasts traffic, or reacts to observed traffic
     /// only and why, in words.
     pub forecast: String,
@@ -137,6 +142,11 @@ pub struct StateDocument {
     pub cooldowns: Vec<Cooldown>,
     /// Moves the backend refused lately, not tried again yet.
     pub backoffs: Vec<Backoff>,
+    /// Deploys in doubt (their answer was lost) whose regions count as
+    /// deployed until the listing shows them or their grace period ends.
+    /// Left out when there are none.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub pending: Vec<Pending>,
     /// What the engine remembers of the traffic.
     pub history: HistorySummary,
 }
@@ -164,6 +174,20 @@ pub struct Backoff {
     #[serde(flatten)]
     pub backoff: RegionBackoff,
     /// Seconds until the move is tried again.
+    pub remaining_seconds: u64,
+}
+
+/// A region whose deploy is in doubt, counted as deployed for now.
+#[derive(Debug, Clone, Serialize)]
+pub struct Pending {
+    /// The region.
+    pub region: Region,
+    /// When the deploy in doubt was attempted.
+    pub since: Timestamp,
+    /// When its grace period ends (one more deploy is allowed then, if the
+    /// listing still lacks the region).
+    pub until: Timestamp,
+    /// Seconds until then.
     pub remaining_seconds: u64,
 }
 
@@ -237,6 +261,11 @@ impl View {
             ticks: self.ticks,
             last_tick,
             persist_error: self.persist_error.clone(),
+            pending: self
+                .last_report
+                .as_ref()
+                .map(|report| report.pending.clone())
+                .unwrap_or_default(),
             forecast: self.state.forecast().status().to_string(),
             forecast_history: self.forecast_history(),
             election: None,
@@ -286,6 +315,21 @@ impl View {
                 remaining_seconds: backoff.until.duration_since(now).as_secs_f64().ceil() as u64,
             })
             .collect();
+        let grace = self.config.pending_grace;
+        let pending = self
+            .state
+            .pending_deploys()
+            .filter(|(region, deploy)| {
+                deploy.holds(now, grace) && !self.deployment.contains(*region)
+            })
+            .map(|(region, deploy)| Pending {
+                region: *region,
+                since: deploy.since,
+                until: deploy.until(grace),
+                remaining_seconds: deploy.until(grace).duration_since(now).as_secs_f64().ceil()
+                    as u64,
+            })
+            .collect();
         let regions = self
             .state
             .regions()
@@ -308,6 +352,7 @@ impl View {
             deployment_as_of: self.deployment_as_of,
             cooldowns,
             backoffs,
+            pending,
             history: HistorySummary {
                 last_observation: self.state.last_observation(),
                 regions,

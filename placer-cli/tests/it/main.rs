@@ -24,6 +24,7 @@ mod fuzz_corpus;
 mod many_apps;
 mod many_apps_live;
 mod map_legibility;
+mod no_duplicates;
 mod offline;
 mod recommend;
 mod recommend_html;

@@ -43,6 +43,7 @@ setters! {
     with_min_regions => min_regions: usize,
     with_max_regions => max_regions: Option<usize>,
     with_machine_startup => machine_startup: Duration,
+    with_pending_grace => pending_grace: Duration,
 }
 
 impl PlacerConfig {

@@ -117,12 +117,28 @@ pub struct PlacerConfig {
     /// whole ticks). Seconds or a duration such as `"3m"`. Default 0.
     #[serde(with = "duration")]
     pub machine_startup: Duration,
+    /// How long a deploy whose outcome is in doubt (its answer was lost)
+    /// counts as deployed while the backend's listing does not show it.
+    /// Within it the region is neither deployed again nor removed; after
+    /// it, with the region still not listed, one more deploy is allowed.
+    /// Set it longer than the backend's listing can lag behind a create.
+    /// Seconds or a duration such as `"5m"`, from 1 s to 24 h. Default 5
+    /// minutes.
+    #[serde(with = "duration")]
+    pub pending_grace: Duration,
     /// Each built-in policy's settings section (`latency:` for the latency
     /// policy), typed with [`PolicySettings::get`]. The registry says which
     /// sections there are.
     #[serde(flatten)]
     pub policy_settings: PolicySettings,
 }
+
+/// The default `pending_grace`: longer than the Machines API's listing has
+/// been seen to lag behind a create.
+pub const DEFAULT_PENDING_GRACE: Duration = Duration::from_secs(5 * 60);
+
+/// The longest `pending_grace` allowed.
+pub const MAX_PENDING_GRACE: Duration = Duration::from_secs(24 * 60 * 60);
 
 impl Default for PlacerConfig {
     fn default() -> Self {
@@ -145,6 +161,7 @@ impl Default for PlacerConfig {
             min_regions: 1,
             max_regions: None,
             machine_startup: Duration::ZERO,
+            pending_grace: DEFAULT_PENDING_GRACE,
             policy_settings: PolicySettings::default(),
         }
     }
@@ -216,5 +233,6 @@ impl PlacerConfig {
         "min_regions",
         "max_regions",
         "machine_startup",
+        "pending_grace",
     ];
 }

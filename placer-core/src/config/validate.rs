@@ -29,8 +29,9 @@ impl PlacerConfig {
     /// zero, or not `deployment_threshold < traffic_threshold`, regions both
     /// always-running and excluded, always-running regions outside a set
     /// allowed list, no action allowed per tick, inconsistent region bounds,
-    /// or latency settings out of range (including a machine budget that is
-    /// not positive or a budget period under a second).
+    /// a `pending_grace` under a second or over a day, or latency settings
+    /// out of range (including a machine budget that is not positive or a
+    /// budget period under a second).
     pub fn validate(&self) -> Result<(), InvalidConfig> {
         if PolicyEntry::find(self.policy.as_str()).is_none() {
             let known: Vec<String> = POLICIES
@@ -142,6 +143,14 @@ impl PlacerConfig {
                     ),
                 );
             }
+        }
+        if self.pending_grace < std::time::Duration::from_secs(1)
+            || self.pending_grace > super::MAX_PENDING_GRACE
+        {
+            return invalid(
+                "pending_grace",
+                format!("must be from 1s to 24h, got {:?}", self.pending_grace),
+            );
         }
         if let Err((key, message)) = self.policy_settings.validate() {
             return invalid(key, message);

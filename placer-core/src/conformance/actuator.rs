@@ -6,6 +6,17 @@
 //! an app that keeps running elsewhere: start the actuator with at least
 //! one other region deployed.
 //!
+//! What the checks cannot provoke, the contract still says: a deploy that
+//! failed without knowing whether it took effect (its answer was lost, the
+//! connection dropped after the request was sent) must fail with
+//! [`ActuatorError::in_doubt`](crate::ActuatorError::in_doubt) — not with an
+//! error marked transient, which a retry wrapper would repeat, possibly
+//! running a second machine. The engine then keeps the region *pending*
+//! (counted as deployed, not deployed again) until the listing shows it or
+//! `pending_grace` has passed; only then may the same deploy be asked for
+//! again, and it must then not add a second machine where the first one
+//! exists.
+//!
 //! ```
 //! # futures::executor::block_on(async {
 //! use placer_core::{conformance, InMemoryActuator};

@@ -460,6 +460,11 @@ impl Placer {
     /// Before the first [`observe`](Self::observe) (after a restart, say)
     /// the metrics count as unusable, so nothing is removed.
     ///
+    /// `deployed` is what the actuator lists. A region whose deploy is in
+    /// doubt (see [`PendingDeploy`](crate::state::PendingDeploy)) counts as
+    /// deployed besides, within `pending_grace`: the plan neither deploys
+    /// it again nor removes it, and lists it in [`Plan::pending`].
+    ///
     /// ```
     /// use placer_core::{Move, Placer, PlacerConfig, Timestamp, TrafficSnapshot};
     ///
@@ -528,6 +533,15 @@ impl Placer {
         now: Timestamp,
         then: impl FnOnce(&PlanInput<'_>) -> T,
     ) -> T {
+        // A region whose deploy is in doubt counts as deployed.
+        let pending = self.state.pending_regions(deployed, &self.config, now);
+        let with_pending;
+        let deployed = if pending.is_empty() {
+            deployed
+        } else {
+            with_pending = deployed.union(&pending).copied().collect();
+            &with_pending
+        };
         // Regions the commit will forget take no part in the decision.
         let pruned;
         let state = if self.state.has_idle(deployed, &self.config, now) {
@@ -542,6 +556,7 @@ impl Placer {
             config: &self.config,
             state,
             deployed,
+            pending: &pending,
             now,
             metrics_usable: self.metrics_usable,
             platform: &self.platform,

@@ -99,7 +99,8 @@ impl Placer {
         A: RegionActuator + ?Sized,
     {
         let carry_out = !self.config.dry_run || actuator.is_simulation();
-        let mut deployed = plan.deployed.clone();
+        // A pending region may have no machine: no removal counts on it.
+        let mut deployed = plan.listed();
         let mut execution = Execution::default();
         for planned in &plan.actions {
             let would_remain = deployed.len().saturating_sub(1);
@@ -147,6 +148,14 @@ impl Placer {
     /// ([`Outcome::DryRun`], or [`Outcome::Failed`] otherwise) changed
     /// nothing, so it starts no cooldown.
     ///
+    /// A deploy that failed [in doubt](ActuatorError::may_have_taken_effect)
+    /// makes its region *pending* (see
+    /// [`PendingDeploy`](crate::state::PendingDeploy)): counted as deployed,
+    /// neither deployed again nor removed, until a listing shows it — its
+    /// cooldown then runs from the deploy — or `pending_grace` has passed,
+    /// after which one more deploy is allowed. The report lists the regions
+    /// pending after the tick in [`TickReport::pending`].
+    ///
     /// Commit every plan you decided on, acted or not: that is how the
     /// policy learns (how long a better placement has lasted, the usual
     /// traffic, the machine time spent). The report is the one
@@ -175,8 +184,10 @@ impl Placer {
     /// ```
     pub fn commit(&mut self, plan: Plan, execution: Execution) -> TickReport {
         let state = Arc::make_mut(&mut self.state);
+        let listed = plan.listed();
         state.forget_idle(&plan.deployed, &self.config, plan.at);
         state.set_policy_memory(&plan.policy, plan.memory);
+        state.settle_pending(&listed, &self.config, plan.at);
         let mut done = BTreeSet::new();
         for outcome in &execution.actions {
             let Decision { region, action, .. } = &outcome.decision;
@@ -192,6 +203,9 @@ impl Placer {
                     if let (Move::Deploy, Some((_, reason))) = (action, err.unavailable_region()) {
                         state.record_refusal(region, Move::Deploy, reason, plan.at);
                     }
+                    if *action == Move::Deploy && err.may_have_taken_effect() {
+                        state.record_pending(region, plan.at);
+                    }
                 }
                 Outcome::DryRun => {}
             }
@@ -204,7 +218,11 @@ impl Placer {
         }
         state.settle_backoffs(&carried_out, &done, plan.at);
 
-        let updated = execution.updated(&plan.deployed);
+        let updated = execution.updated(&listed);
+        let pending: Vec<Region> = state
+            .pending_regions(&updated, &self.config, plan.at)
+            .into_iter()
+            .collect();
         let done = |action: Move| -> Vec<Region> {
             let mut regions: Vec<Region> = execution
                 .actions
@@ -222,8 +240,9 @@ impl Placer {
             deployed: done(Move::Deploy),
             removed: done(Move::Remove),
             skipped,
-            current_deployment: plan.deployed.into_iter().collect(),
+            current_deployment: listed.into_iter().collect(),
             updated_deployment: updated.into_iter().collect(),
+            pending,
             at: plan.at,
             dry_run: self.config.dry_run,
             policy: plan.policy,

@@ -142,3 +142,52 @@ fn state_round_trips_with_its_version_and_rejects_others() {
     let corrupt = json.replace("12.5", "-12.5");
     assert!(serde_json::from_str::<EngineState>(&corrupt).is_err());
 }
+
+#[test]
+fn a_pending_deploy_holds_until_listed_or_its_grace_passes() {
+    let config = PlacerConfig::default().with_pending_grace(std::time::Duration::from_secs(300));
+    let mut state = EngineState::default();
+    state.record_pending(&region("fra"), at(0));
+    state.record_pending(&region("nrt"), at(0));
+    let listed: BTreeSet<Region> = [region("iad")].into();
+    assert_eq!(
+        state.pending_regions(&listed, &config, at(299)),
+        [region("fra"), region("nrt")].into()
+    );
+    assert!(state.pending_regions(&listed, &config, at(300)).is_empty());
+
+    // fra is listed: settled, and its cooldown runs from the deploy.
+    let listed: BTreeSet<Region> = [region("iad"), region("fra")].into();
+    state.settle_pending(&listed, &config, at(120));
+    assert_eq!(state.pending_deploys().count(), 1);
+    let fra = state.region(&region("fra")).unwrap().last_action.unwrap();
+    assert_eq!((fra.at, fra.action), (at(0), Action::Deploy));
+    assert!(state
+        .pending_deploy(&region("nrt"), &config, at(120))
+        .is_some());
+
+    // nrt's grace passes without the listing showing it: forgotten, and no
+    // cooldown started (the deploy did not happen).
+    state.settle_pending(&listed, &config, at(300));
+    assert_eq!(state.pending_deploys().count(), 0);
+    assert!(state.region(&region("nrt")).is_none());
+}
+
+#[test]
+fn pending_deploys_round_trip_and_older_states_load_without_them() {
+    let mut state = EngineState::default();
+    state.record_pending(&region("fra"), at(60));
+    let json = state.to_json();
+    assert!(json.contains(r#""pending":{"fra":{"since":"#), "{json}");
+    let restored = EngineState::from_json(&json).unwrap();
+    assert_eq!(restored, state);
+    assert_eq!(
+        restored.pending_deploys().next(),
+        Some((&region("fra"), &PendingDeploy { since: at(60) }))
+    );
+
+    let older = r#"{"format_version":1,"last_observation":null,"regions":{}}"#;
+    let loaded = EngineState::from_json(older).unwrap();
+    assert_eq!(loaded.pending_deploys().count(), 0);
+    assert!(!EngineState::default().to_json().contains("pending"));
+}

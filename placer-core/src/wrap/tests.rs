@@ -61,6 +61,19 @@ fn a_failure_the_backend_did_not_mark_transient_is_not_retried() {
 }
 
 #[test]
+fn a_change_in_doubt_is_not_retried() {
+    let inner = InMemoryActuator::new([]);
+    let fra = region("fra");
+    let in_doubt = ActuatorError::in_doubt("bot", &fra, "HTTP 500").with_retry_after(ms(5));
+    inner.refuse_region(fra, 1, in_doubt);
+    let (actuator, timer) = retrying(inner, quick());
+    let err = block_on(actuator.deploy(&fra)).unwrap_err();
+    assert!(err.may_have_taken_effect());
+    assert_eq!(actuator.inner().calls(), [ActuatorCall::Deploy(fra)]);
+    assert!(timer.sleeps().is_empty());
+}
+
+#[test]
 fn a_refusal_is_not_retried() {
     let (actuator, timer) = retrying(InMemoryActuator::new([]), quick());
     let guarded = Retrying::new(ReadOnly(actuator), quick(), timer.clone());

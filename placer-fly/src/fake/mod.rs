@@ -53,7 +53,9 @@
 //! description says only "Unique name for this Machine"; it states neither
 //! the status of the refusal nor whether destroyed machines keep their
 //! names, so this is the fake's reading. A create without a name gets a
-//! generated one.
+//! generated one. Tests of what holds without that check turn it off
+//! ([`set_unique_names`](FakeMachinesApi::set_unique_names)): then any
+//! number of machines may share a name.
 //!
 //! It can hold several apps of one organization
 //! ([`add_app`](FakeMachinesApi::add_app),
@@ -338,6 +340,15 @@ impl FakeMachinesApi {
     pub fn inject_on(&self, method: &str, path_suffix: &str, fault: Fault) {
         let matcher = (method.to_ascii_uppercase(), path_suffix.to_owned());
         self.lock().faults.push_back((Some(matcher), fault));
+    }
+
+    /// Whether a create under a name that a machine not destroyed already
+    /// has is refused with 409 (`true`, the default). With `false` the fake
+    /// creates a second machine of that name, as an API that does not keep
+    /// names unique would: for tests of what guards against duplicates
+    /// besides the name.
+    pub fn set_unique_names(&self, unique: bool) {
+        self.lock().unique_names = unique;
     }
 
     /// New machines appear in the listing, and destroyed ones leave it, only

@@ -234,6 +234,8 @@ pub(super) struct FakeState {
     pub(super) throttled: u64,
     /// Leases handed out so far (their nonces count on it).
     leases: u64,
+    /// Whether a create under a name a live machine has is refused.
+    pub(super) unique_names: bool,
 }
 
 impl FakeState {
@@ -263,6 +265,7 @@ impl FakeState {
             buckets: std::collections::HashMap::new(),
             throttled: 0,
             leases: 0,
+            unique_names: true,
         }
     }
 
@@ -611,7 +614,7 @@ impl FakeState {
             Some(Value::String(name)) if !name.is_empty() => Some(name.clone()),
             Some(other) => return Reply::error(400, &format!("invalid name {other}")),
         };
-        if let Some(name) = &name {
+        if let (Some(name), true) = (&name, self.unique_names) {
             if self.entries.iter().any(|e| {
                 e.app == self.scope && &e.machine.name == name && e.machine.state != "destroyed"
             }) {

@@ -13,7 +13,7 @@ use crate::support::*;
 
 fn fly_error(err: &ActuatorError) -> &FlyError {
     match err {
-        ActuatorError::Backend { source, .. } => source
+        ActuatorError::Backend { source, .. } | ActuatorError::InDoubt { source, .. } => source
             .downcast_ref::<FlyError>()
             .unwrap_or_else(|| panic!("not a FlyError: {err}")),
         other => panic!("expected a backend error, got {other}"),
@@ -196,6 +196,8 @@ async fn a_machine_that_does_not_start_in_time_is_reported_and_not_recreated() {
     settings.wait_for_start = Some(Duration::from_secs(1));
     let actuator = actuator(settings);
     let err = actuator.deploy(&region("fra")).await.unwrap_err();
+    // Made, not listed yet: the engine must count it as deployed.
+    assert!(err.may_have_taken_effect(), "{err}");
     let FlyError::WaitTimedOut {
         machine,
         region: at,

@@ -72,7 +72,7 @@ async fn a_create_without_answer_is_looked_up_not_cloned() {
     let actuator = Retrying::new(actuator(settings), policy, timer());
 
     let err = actuator.deploy(&region("fra")).await.unwrap_err();
-    assert!(matches!(err, ActuatorError::Backend { .. }), "{err}");
+    assert!(matches!(err, ActuatorError::InDoubt { .. }), "{err}");
     assert!(err.to_string().contains("did not complete"), "{err}");
     assert_eq!(
         creates(&api),
@@ -83,7 +83,7 @@ async fn a_create_without_answer_is_looked_up_not_cloned() {
     // The next deploy creates under the same name; the API refuses it, and
     // the listing does not show the machine yet.
     let err = actuator.deploy(&region("fra")).await.unwrap_err();
-    let ActuatorError::Backend { source, .. } = &err else {
+    let ActuatorError::InDoubt { source, .. } = &err else {
         panic!("{err}")
     };
     assert!(

@@ -146,6 +146,45 @@ async fn the_fake_refuses_a_taken_name_with_409() {
 }
 
 #[tokio::test]
+async fn the_fake_lets_machines_share_a_name_when_told_to() {
+    let api = fake_with_app().await;
+    api.set_unique_names(false);
+    let client = reqwest::Client::new();
+    let url = format!("{}/v1/apps/{APP}/machines", api.base_url());
+    let body = serde_json::json!({
+        "name": "web-1", "region": "fra",
+        "config": {"image": "registry.fly.io/my-app:1"},
+    });
+    for _ in 0..2 {
+        let answer = client
+            .post(&url)
+            .header(
+                "authorization",
+                placer_fly::authorization_header(&placer_fly::ApiToken::new(TOKEN)),
+            )
+            .json(&body)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(answer.status(), 200);
+    }
+    let named: Vec<_> = live_in(&api, "fra").into_iter().map(|m| m.name).collect();
+    assert_eq!(named, ["web-1", "web-1"]);
+}
+
+#[tokio::test]
+async fn a_create_answered_500_after_making_the_machine_is_in_doubt() {
+    let api = fake_with_app().await;
+    api.set_list_lag(Duration::from_secs(30));
+    create_then_500(&api);
+    let actuator = Retrying::new(actuator(settings(&api)), quick(), timer());
+    let err = actuator.deploy(&region("fra")).await.unwrap_err();
+    assert!(err.may_have_taken_effect(), "{err}");
+    assert_eq!(posts(&api), 1, "not retried");
+    assert_eq!(live_in(&api, "fra").len(), 1);
+}
+
+#[tokio::test]
 async fn two_processes_deploying_the_same_region_make_one_machine() {
     let api = fake_with_app().await;
     api.set_list_lag(Duration::from_secs(30));

@@ -35,9 +35,11 @@ impl AppRegions {
             .filter(|skipped| matches!(skipped.reason, Reason::Unavailable { .. }))
             .map(|skipped| skipped.region)
             .collect();
+        let pending: BTreeSet<Region> = self.report.pending.iter().copied().collect();
         let mut regions: BTreeSet<Region> = self.report.regions.keys().copied().collect();
         regions.extend(self.deployment.iter().copied());
         regions.extend(unavailable.iter().copied());
+        regions.extend(pending.iter().copied());
         regions.into_iter().map(move |region| {
             let reported = self.report.regions.get(&region);
             let shown = reported.is_some() || self.deployment.contains(&region);
@@ -46,6 +48,7 @@ impl AppRegions {
                 reported,
                 deployed: shown.then(|| self.deployment.contains(&region)),
                 unavailable: unavailable.contains(&region),
+                pending: pending.contains(&region),
             }
         })
     }
@@ -61,6 +64,8 @@ struct RegionRow<'a> {
     deployed: Option<bool>,
     /// Whether it sits out an unavailable region's backoff.
     unavailable: bool,
+    /// Whether its deploy is in doubt, counted as deployed for now.
+    pending: bool,
 }
 
 impl RegionGauges {
@@ -118,6 +123,11 @@ const UNAVAILABLE: (&str, &str) = (
     "1 for a region the backend could not deploy lately (no capacity, region refused), sitting out its backoff",
 );
 
+const PENDING: (&str, &str) = (
+    "region_deploy_pending",
+    "1 for a region whose deploy is in doubt (its answer was lost): not listed, counted as deployed until it is or pending_grace passes",
+);
+
 impl Collector for RegionGauges {
     fn encode(&self, mut encoder: DescriptorEncoder) -> Result<(), std::fmt::Error> {
         let apps = self.apps();
@@ -141,6 +151,9 @@ impl Collector for RegionGauges {
         })?;
         encode_gauges(&mut encoder, &apps, UNAVAILABLE, |row| {
             row.unavailable.then_some(1_i64)
+        })?;
+        encode_gauges(&mut encoder, &apps, PENDING, |row| {
+            row.pending.then_some(1_i64)
         })
     }
 }

@@ -225,7 +225,7 @@ async fn exposes_the_machine_budget_and_what_its_period_has_spent() {
 }
 
 #[tokio::test]
-async fn counts_skipped_actions_ignored_regions_and_unavailable_regions() {
+async fn counts_skipped_actions_ignored_regions_and_unavailable_and_pending_regions() {
     let config = PlacerConfig::default().with_dry_run(false);
     let mut report = Arc::unwrap_or_clone(
         reports(config, &[("iad", 30.0), ("zzz", 90.0)], 1)
@@ -247,6 +247,7 @@ async fn counts_skipped_actions_ignored_regions_and_unavailable_regions() {
             served_from: None,
         },
     ));
+    report.pending.push(region("fra"));
     let metrics = Metrics::new();
     metrics.observe_tick(
         "shop",
@@ -259,6 +260,7 @@ async fn counts_skipped_actions_ignored_regions_and_unavailable_regions() {
         r#"fly_placer_actions_total{app="shop",action="remove",outcome="skipped"} 1"#,
         r#"fly_placer_ignored_regions_total{app="shop",region="zzz"} 1"#,
         r#"fly_placer_region_unavailable{app="shop",region="syd"} 1"#,
+        r#"fly_placer_region_deploy_pending{app="shop",region="fra"} 1"#,
         r#"fly_placer_skips_total{app="shop",reason="unavailable"} 1"#,
     ] {
         assert!(text.contains(line), "{line} missing from\n{text}");

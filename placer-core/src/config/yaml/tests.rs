@@ -93,6 +93,20 @@ fn cooldown_accepts_seconds_and_duration_strings() {
 }
 
 #[test]
+fn pending_grace_defaults_to_five_minutes_and_is_bounded() {
+    assert_eq!(
+        from_yaml("", "c.yml").unwrap().pending_grace,
+        Duration::from_secs(300)
+    );
+    let set = from_yaml("pending_grace: 90s\n", "c.yml").unwrap();
+    assert_eq!(set.pending_grace, Duration::from_secs(90));
+    for bad in ["pending_grace: 0\n", "pending_grace: 25h\n"] {
+        let err = from_yaml(bad, "c.yml").unwrap_err();
+        assert!(err.to_string().contains("pending_grace"), "{err}");
+    }
+}
+
+#[test]
 fn unknown_key_is_rejected_with_a_suggestion_and_line() {
     let err = from_yaml("dry_run: true\ntrafic_threshold: 40\n", "config.yml").unwrap_err();
     assert_eq!(

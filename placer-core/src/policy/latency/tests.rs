@@ -154,6 +154,7 @@ pub(super) fn plan_at(
         config,
         state,
         deployed: &deployed,
+        pending: &BTreeSet::new(),
         now,
         metrics_usable: true,
         platform: crate::network::platform::PlatformRegions::built_in(),
