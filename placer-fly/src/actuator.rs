@@ -3,11 +3,13 @@
 
 use std::collections::BTreeSet;
 use std::fmt;
-use std::sync::Mutex;
-use std::time::Duration;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, SystemTime};
 
 use async_trait::async_trait;
-use placer_core::{ActuatorError, Region, RegionActuator};
+use placer_core::network::platform::PlatformRegions;
+use placer_core::{ActuatorError, Region, RegionActuator, Timestamp};
 use tokio::time::Instant;
 
 use crate::client::{MachinesClient, MAX_WAIT};
@@ -16,6 +18,7 @@ use crate::ledger::{Change, Ledger};
 use crate::machine::{Machine, MachineConfig, StopConfig};
 use crate::naming::NameFamily;
 use crate::options::{MANAGED_KEY, MANAGED_VALUE, PARKED_KEY, PROCESS_GROUP_KEY};
+use crate::platform::{guest_size, PlatformCache};
 use crate::{FlyError, FlyOptions, RemovalMode};
 
 /// The name errors from this actuator carry in [`ActuatorError::Backend`].
@@ -57,6 +60,17 @@ pub const BACKEND: &str = "fly";
 ///
 /// A 429 answer's `Retry-After` pauses every request of the actuator — and
 /// of the others sharing its [`RequestGate`] — until it has passed.
+///
+/// **The platform's regions** ([`RegionActuator::platform_regions`]) are
+/// read from `GET /v1/platform/regions` at the first call, for the template
+/// machine's guest size (`?size=shared-cpu-1x` …), and again once
+/// [`platform_regions_refresh`](FlyOptions::platform_regions_refresh) has
+/// passed; calls in between answer from that read. After a create refused
+/// for the region's capacity, the next call reads them again. When they
+/// cannot be read (the API is down, the answer is unreadable, or the token
+/// may not read them) the answer is the built-in catalog
+/// ([`PlatformRegions::fallback`]) with the reason, logged once per
+/// distinct reason, and the next read is tried at the next refresh.
 pub struct FlyMachinesActuator {
     settings: FlyOptions,
     client: MachinesClient,
@@ -64,6 +78,11 @@ pub struct FlyMachinesActuator {
     ledger: Mutex<Ledger>,
     listing: Mutex<Option<(Vec<Machine>, Instant)>>,
     changes: tokio::sync::Mutex<()>,
+    /// Held while the platform's regions are read, so calls at once read
+    /// them once.
+    platform: tokio::sync::Mutex<PlatformCache>,
+    /// Set when a create was refused for capacity: read them again.
+    platform_stale: AtomicBool,
 }
 
 /// How long deploys and removes reuse the latest listing.
@@ -101,7 +120,44 @@ impl FlyMachinesActuator {
             gate,
             listing: Mutex::new(None),
             changes: tokio::sync::Mutex::new(()),
+            platform: tokio::sync::Mutex::new(PlatformCache::default()),
+            platform_stale: AtomicBool::new(false),
         })
+    }
+
+    /// The platform's regions: the latest read while it is fresh, else
+    /// read now (see the type's documentation). Never fails: a failed read
+    /// answers the built-in catalog with its reason.
+    pub async fn read_platform_regions(&self) -> Arc<PlatformRegions> {
+        let mut cache = self.platform.lock().await;
+        let stale = self.platform_stale.swap(false, Ordering::AcqRel);
+        if !stale {
+            if let Some(picture) =
+                cache.fresh(Instant::now(), self.settings.platform_regions_refresh)
+            {
+                return picture;
+            }
+        }
+        let size = self.template_size().await;
+        let read = self.client.platform_regions(size.as_deref()).await;
+        let at = Timestamp::from_system_time(SystemTime::now());
+        cache.store(
+            read,
+            self.settings.app_name(),
+            size.as_deref(),
+            at,
+            Instant::now(),
+        )
+    }
+
+    /// The guest size of the machine new regions get, from the latest
+    /// listing; `None` when there is no template (Fly then answers for its
+    /// default size).
+    async fn template_size(&self) -> Option<String> {
+        let machines = self.recent_machines().await.ok()?;
+        let anywhere: Region = "iad".parse().ok()?;
+        let template = self.template(&machines, &anywhere).ok()?;
+        guest_size(&template.config)
     }
 
     /// The gate that holds this actuator's requests back after a 429.
@@ -550,6 +606,10 @@ impl RegionActuator for FlyMachinesActuator {
         let _one_change_at_a_time = self.changes.lock().await;
         self.deploy_region(region).await.map_err(|err| {
             self.after_failure(&err);
+            if err.refuses_region() {
+                // The region may have no room now: look again next tick.
+                self.platform_stale.store(true, Ordering::Release);
+            }
             err.into_actuator_error(Some(region))
         })
     }
@@ -577,5 +637,9 @@ impl RegionActuator for FlyMachinesActuator {
     /// ticks.
     fn tick_finished(&self) {
         self.forget_listing();
+    }
+
+    async fn platform_regions(&self) -> Option<Arc<PlatformRegions>> {
+        Some(self.read_platform_regions().await)
     }
 }

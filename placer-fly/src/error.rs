@@ -26,6 +26,8 @@ pub enum Operation {
     UpdateMetadata,
     /// `GET /v1/apps?org_slug={org}`
     ListApps,
+    /// `GET /v1/platform/regions?size={size}`
+    ListPlatformRegions,
 }
 
 impl Operation {
@@ -48,6 +50,7 @@ impl fmt::Display for Operation {
             Operation::WaitForMachine => "waiting for a machine to start",
             Operation::UpdateMetadata => "updating machine metadata",
             Operation::ListApps => "listing the organization's apps",
+            Operation::ListPlatformRegions => "reading the platform's regions",
         })
     }
 }

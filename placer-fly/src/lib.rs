@@ -12,6 +12,9 @@
 //!   them; [`TokioTimer`] runs that wrapper and `RateLimited` on tokio.
 //! - A 429 answer's `Retry-After` holds back every later request of the
 //!   actuator, and of others sharing its [`RequestGate`].
+//! - It reads which regions the platform places machines of the app's size
+//!   in (`GET /v1/platform/regions`) about hourly and reports them to the
+//!   engine; when they cannot be read, the built-in catalog stands in.
 //! - With the `fake-api` feature, the `fake` module is a stateful fake of the
 //!   Machines API on 127.0.0.1 for tests.
 //!
@@ -52,6 +55,7 @@ mod machine;
 mod naming;
 mod options;
 mod org;
+mod platform;
 mod timer;
 mod token;
 
@@ -60,8 +64,8 @@ pub use error::{FlyError, Operation, Target, INSUFFICIENT_CAPACITY};
 pub use gate::{Admission, RequestGate};
 pub use machine::{parse_machine_list, CheckStatus, Machine, MachineConfig};
 pub use options::{
-    FlyOptions, RateLimitOptions, RemovalMode, INTERNAL_API_URL, MANAGED_KEY, MANAGED_VALUE,
-    PARKED_KEY, PROCESS_GROUP_KEY, PUBLIC_API_URL,
+    FlyOptions, RateLimitOptions, RemovalMode, DEFAULT_PLATFORM_REGIONS_REFRESH, INTERNAL_API_URL,
+    MANAGED_KEY, MANAGED_VALUE, PARKED_KEY, PROCESS_GROUP_KEY, PUBLIC_API_URL,
 };
 pub use org::OrgApps;
 pub use timer::TokioTimer;

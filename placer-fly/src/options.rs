@@ -148,6 +148,13 @@ pub struct FlyOptions {
     /// The most Machines API requests in flight at once, shared by every
     /// app a process places ([`RequestGate::with_max_in_flight`](crate::RequestGate::with_max_in_flight)).
     pub max_in_flight: usize,
+    /// How often the platform's regions (`GET /v1/platform/regions`:
+    /// which regions take machines of the app's size, which are deprecated
+    /// or full) are read again; in between the actuator answers from what
+    /// it read last. A create refused for the region's capacity makes the
+    /// next tick read them again sooner.
+    #[serde(with = "placer_core::config::duration")]
+    pub platform_regions_refresh: Duration,
 }
 
 impl fmt::Debug for FlyOptions {
@@ -171,6 +178,7 @@ impl fmt::Debug for FlyOptions {
             rate_limit,
             org,
             max_in_flight,
+            platform_regions_refresh,
         } = self;
         f.debug_struct("FlyOptions")
             .field("app", app)
@@ -189,6 +197,7 @@ impl fmt::Debug for FlyOptions {
             .field("rate_limit", rate_limit)
             .field("org", org)
             .field("max_in_flight", max_in_flight)
+            .field("platform_regions_refresh", platform_regions_refresh)
             .finish()
     }
 }
@@ -211,7 +220,8 @@ impl Default for FlyOptions {
     /// healthy machine as template, destroy on removal (forced after 60 s
     /// not stopping), machines started at
     /// once without waiting, only marked machines removed, 30 s request
-    /// timeout, 60 s consistency window, the default retries and rate limit.
+    /// timeout, 60 s consistency window, the default retries and rate limit,
+    /// the platform's regions read again hourly.
     fn default() -> Self {
         FlyOptions {
             app: None,
@@ -230,9 +240,13 @@ impl Default for FlyOptions {
             rate_limit: RateLimitOptions::default(),
             org: None,
             max_in_flight: DEFAULT_MAX_IN_FLIGHT,
+            platform_regions_refresh: DEFAULT_PLATFORM_REGIONS_REFRESH,
         }
     }
 }
+
+/// How often the platform's regions are read unless told otherwise.
+pub const DEFAULT_PLATFORM_REGIONS_REFRESH: Duration = Duration::from_secs(3600);
 
 /// Machines API requests in flight at once unless told otherwise.
 pub const DEFAULT_MAX_IN_FLIGHT: usize = 8;
@@ -334,6 +348,12 @@ impl FlyOptions {
                 "must be longer than zero",
             ));
         }
+        if self.platform_regions_refresh.is_zero() {
+            return Err(FlyError::invalid_setting(
+                "platform_regions_refresh",
+                "must be longer than zero",
+            ));
+        }
         Ok(())
     }
 }
@@ -380,6 +400,7 @@ mod tests {
         assert_eq!(s.consistency_window, Duration::from_secs(60));
         assert_eq!(s.retry, RetryPolicy::default());
         assert_eq!(s.rate_limit, RateLimitOptions::default());
+        assert_eq!(s.platform_regions_refresh, Duration::from_secs(3600));
     }
 
     #[test]
@@ -418,6 +439,15 @@ mod tests {
             .unwrap_err()
             .to_string()
             .contains("`request_timeout`"));
+        let section = FlyOptions {
+            platform_regions_refresh: Duration::ZERO,
+            ..FlyOptions::default()
+        };
+        assert!(section
+            .validate_section()
+            .unwrap_err()
+            .to_string()
+            .contains("`platform_regions_refresh`"));
 
         for url in [
             "ftp://user:hunter2@example.org",
@@ -449,7 +479,8 @@ mod tests {
                 "template_machine": "abc123", "removal": "stop", "skip_launch": true,
                 "manage_unmarked": true, "request_timeout": 5, "force_destroy_after": "2m",
                 "retry": {"max_attempts": 2, "base_delay": "1s", "max_delay": "3s", "tick_budget": "20s"},
-                "rate_limit": {"requests_per_second": 2, "burst": 3}}"#,
+                "rate_limit": {"requests_per_second": 2, "burst": 3},
+                "platform_regions_refresh": "10m"}"#,
         )
         .unwrap();
         assert_eq!(s.app.as_ref().map(AppName::as_str), Some("shop"));
@@ -460,6 +491,7 @@ mod tests {
         assert_eq!(s.retry.tick_budget, Duration::from_secs(20));
         assert_eq!(s.retry.jitter, RetryPolicy::default().jitter);
         assert_eq!(s.rate_limit.burst, 3);
+        assert_eq!(s.platform_regions_refresh, Duration::from_secs(600));
         assert!(s.token.is_none());
 
         let err = serde_json::from_str::<FlyOptions>(r#"{"token": "x"}"#).unwrap_err();

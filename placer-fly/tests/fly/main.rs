@@ -8,6 +8,7 @@ mod consistency;
 mod contract;
 mod corpus;
 mod idempotent;
+mod platform;
 mod properties;
 mod rate_limit;
 mod removal;
