@@ -40,13 +40,15 @@
 //!
 //! `GET /v1/platform/regions` (which Fly's published description leaves
 //! out; the shape is the one Fly's Go client reads) lists every catalogued
-//! region: the compute regions
+//! region with room for [`DEFAULT_CAPACITY`] machines, those other than the
+//! compute regions
 //! ([`COMPUTE_REGIONS`](placer_core::network::platform::COMPUTE_REGIONS))
-//! with room for [`DEFAULT_CAPACITY`] machines, the others deprecated
-//! without room. The room is one count per region whatever `?size=` asks
-//! for; it shrinks as machines start in the region and grows as they stop
-//! or are destroyed, and a create in a region without room is refused with
-//! 503 and `{"status": "insufficient_capacity", "error": "..."}`
+//! deprecated (a create there is not refused: what Fly answers is not
+//! described, and a test sees the create in the requests). The room is one
+//! count per region whatever `?size=` asks for; it shrinks as machines
+//! start in the region and grows as they stop or are destroyed, and a
+//! create in a region without room is refused with 503 and
+//! `{"status": "insufficient_capacity", "error": "..."}`
 //! ([`set_region_capacity`](FakeMachinesApi::set_region_capacity),
 //! [`set_region_deprecated`](FakeMachinesApi::set_region_deprecated),
 //! [`set_platform_regions_failure`](FakeMachinesApi::set_platform_regions_failure)).

@@ -48,9 +48,11 @@ pub(super) struct FakePlatform {
 }
 
 impl Default for FakePlatform {
-    /// Every catalogued region: the compute regions with room for
-    /// [`DEFAULT_CAPACITY`] machines, the others deprecated without room,
-    /// as Fly lists regions it no longer places machines in.
+    /// Every catalogued region with room for [`DEFAULT_CAPACITY`]
+    /// machines, those other than the compute regions deprecated, as Fly
+    /// lists regions it no longer places machines in. A create in a
+    /// deprecated region is not refused: what Fly answers there is not
+    /// described, and tests see any such create in the requests.
     fn default() -> Self {
         let regions = geo::catalog()
             .iter()
@@ -62,7 +64,7 @@ impl Default for FakePlatform {
                     longitude: info.longitude,
                     geo_region: geo_region(info.country),
                     deprecated: !compute,
-                    base_capacity: Some(if compute { DEFAULT_CAPACITY } else { 0 }),
+                    base_capacity: Some(DEFAULT_CAPACITY),
                 };
                 (info.code.to_string(), region)
             })
