@@ -142,13 +142,22 @@ impl PlatformHealth {
             _ => "built-in catalog".to_owned(),
         };
         let mut line = format!("{from}; {} regions take machines", self.deployable);
-        if !self.unavailable.is_empty() {
-            let others: Vec<String> = self
-                .unavailable
-                .iter()
-                .map(|(region, why)| format!("{region} {why}"))
-                .collect();
-            line.push_str(&format!(" ({})", others.join(", ")));
+        let deprecated = self
+            .unavailable
+            .values()
+            .filter(|why| **why == Unavailable::Deprecated)
+            .count();
+        if deprecated > 0 {
+            line.push_str(&format!(", {deprecated} deprecated"));
+        }
+        let full: Vec<String> = self
+            .unavailable
+            .iter()
+            .filter(|(_, why)| **why == Unavailable::Full)
+            .map(|(region, _)| region.to_string())
+            .collect();
+        if !full.is_empty() {
+            line.push_str(&format!(", at capacity: {}", full.join(", ")));
         }
         line
     }
@@ -413,7 +422,7 @@ mod tests {
         let line = read.line();
         assert!(line.starts_with("from the platform (read 2027-"), "{line}");
         assert!(
-            line.ends_with("1 regions take machines (mad deprecated, syd at capacity)"),
+            line.ends_with("; 1 regions take machines, 1 deprecated, at capacity: syd"),
             "{line}"
         );
 

@@ -24,6 +24,7 @@ mod fuzz_corpus;
 mod many_apps;
 mod many_apps_live;
 mod offline;
+mod platform_regions;
 mod recommend;
 mod recommend_html;
 mod reload_and_state;
