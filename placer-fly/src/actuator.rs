@@ -3,7 +3,6 @@
 
 use std::collections::BTreeSet;
 use std::fmt;
-use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, SystemTime};
 
@@ -18,7 +17,7 @@ use crate::ledger::{Change, Ledger};
 use crate::machine::{Machine, MachineConfig, StopConfig};
 use crate::naming::NameFamily;
 use crate::options::{MANAGED_KEY, MANAGED_VALUE, PARKED_KEY, PROCESS_GROUP_KEY};
-use crate::platform::{guest_size, PlatformCache};
+use crate::platform::{guest_size, PlatformRegionsCache};
 use crate::{FlyError, FlyOptions, RemovalMode};
 
 /// The name errors from this actuator carry in [`ActuatorError::Backend`].
@@ -78,11 +77,9 @@ pub struct FlyMachinesActuator {
     ledger: Mutex<Ledger>,
     listing: Mutex<Option<(Vec<Machine>, Instant)>>,
     changes: tokio::sync::Mutex<()>,
-    /// Held while the platform's regions are read, so calls at once read
-    /// them once.
-    platform: tokio::sync::Mutex<PlatformCache>,
-    /// Set when a create was refused for capacity: read them again.
-    platform_stale: AtomicBool,
+    /// The platform's regions as read last, maybe shared with other apps'
+    /// actuators.
+    platform: PlatformRegionsCache,
 }
 
 /// How long deploys and removes reuse the latest listing.
@@ -120,25 +117,28 @@ impl FlyMachinesActuator {
             gate,
             listing: Mutex::new(None),
             changes: tokio::sync::Mutex::new(()),
-            platform: tokio::sync::Mutex::new(PlatformCache::default()),
-            platform_stale: AtomicBool::new(false),
+            platform: PlatformRegionsCache::new(),
         })
+    }
+
+    /// The same actuator, keeping the platform's regions in `cache`, which
+    /// the actuators of other apps (with the same token and API) share:
+    /// they are read once per guest size and refresh for all of them.
+    pub fn sharing_platform_regions(mut self, cache: PlatformRegionsCache) -> Self {
+        self.platform = cache;
+        self
     }
 
     /// The platform's regions: the latest read while it is fresh, else
     /// read now (see the type's documentation). Never fails: a failed read
     /// answers the built-in catalog with its reason.
     pub async fn read_platform_regions(&self) -> Arc<PlatformRegions> {
-        let mut cache = self.platform.lock().await;
-        let stale = self.platform_stale.swap(false, Ordering::AcqRel);
-        if !stale {
-            if let Some(picture) =
-                cache.fresh(Instant::now(), self.settings.platform_regions_refresh)
-            {
-                return picture;
-            }
-        }
         let size = self.template_size().await;
+        let mut sizes = self.platform.lock().await;
+        let cache = sizes.entry(size.clone()).or_default();
+        if let Some(picture) = cache.fresh(Instant::now(), self.settings.platform_regions_refresh) {
+            return picture;
+        }
         let read = self.client.platform_regions(size.as_deref()).await;
         let at = Timestamp::from_system_time(SystemTime::now());
         cache.store(
@@ -604,14 +604,17 @@ impl RegionActuator for FlyMachinesActuator {
 
     async fn deploy(&self, region: &Region) -> Result<(), ActuatorError> {
         let _one_change_at_a_time = self.changes.lock().await;
-        self.deploy_region(region).await.map_err(|err| {
-            self.after_failure(&err);
-            if err.refuses_region() {
-                // The region may have no room now: look again next tick.
-                self.platform_stale.store(true, Ordering::Release);
+        match self.deploy_region(region).await {
+            Ok(()) => Ok(()),
+            Err(err) => {
+                self.after_failure(&err);
+                if err.refuses_region() {
+                    // The region may have no room now: look again next tick.
+                    self.platform.mark_stale().await;
+                }
+                Err(err.into_actuator_error(Some(region)))
             }
-            err.into_actuator_error(Some(region))
-        })
+        }
     }
 
     async fn remove(&self, region: &Region) -> Result<(), ActuatorError> {

@@ -68,5 +68,6 @@ pub use options::{
     MANAGED_KEY, MANAGED_VALUE, PARKED_KEY, PROCESS_GROUP_KEY, PUBLIC_API_URL,
 };
 pub use org::OrgApps;
+pub use platform::PlatformRegionsCache;
 pub use timer::TokioTimer;
 pub use token::{authorization_header, ApiToken};

@@ -12,6 +12,7 @@
 //! An answer that lists no region at all is not believed: planning over it
 //! would leave nowhere to deploy.
 
+use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -140,18 +141,61 @@ pub(crate) fn fallback_reason(err: &FlyError) -> String {
     }
 }
 
-/// What the actuator read last, and when.
+/// The platform's regions as the actuators read them last, per guest
+/// size: one read serves every app of that size.
+///
+/// Each [`FlyMachinesActuator`](crate::FlyMachinesActuator) has its own
+/// unless it is given one to share
+/// ([`sharing_platform_regions`](crate::FlyMachinesActuator::sharing_platform_regions)):
+/// a process placing many apps with one token then reads the regions once
+/// per size and refresh, not once per app, and logs a failure to read them
+/// once.
+#[derive(Debug, Clone, Default)]
+pub struct PlatformRegionsCache {
+    sizes: Arc<tokio::sync::Mutex<BTreeMap<Option<String>, PlatformCache>>>,
+}
+
+impl PlatformRegionsCache {
+    /// An empty cache.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Holds the cache: reads happen under it, so callers at once read
+    /// once.
+    pub(crate) async fn lock(
+        &self,
+    ) -> tokio::sync::MutexGuard<'_, BTreeMap<Option<String>, PlatformCache>> {
+        self.sizes.lock().await
+    }
+
+    /// Has every size read again at its next use (a create was refused for
+    /// capacity: some region may be full now).
+    pub(crate) async fn mark_stale(&self) {
+        for cache in self.sizes.lock().await.values_mut() {
+            cache.stale = true;
+        }
+    }
+}
+
+/// What was read last for one size, and when.
 #[derive(Debug, Default)]
 pub(crate) struct PlatformCache {
     latest: Option<(Arc<PlatformRegions>, Instant)>,
+    /// Read again at the next use, fresh or not.
+    stale: bool,
     /// The reason of the failure last logged, so a failure that stays is
     /// logged once (cleared by a successful read).
     logged_failure: Option<String>,
 }
 
 impl PlatformCache {
-    /// The picture read less than `refresh` before `now`, if any.
+    /// The picture read less than `refresh` before `now`, unless it was
+    /// marked stale.
     pub(crate) fn fresh(&self, now: Instant, refresh: Duration) -> Option<Arc<PlatformRegions>> {
+        if self.stale {
+            return None;
+        }
         self.latest
             .as_ref()
             .filter(|(_, at)| now.saturating_duration_since(*at) < refresh)
@@ -193,6 +237,7 @@ impl PlatformCache {
         };
         let picture = Arc::new(picture);
         self.latest = Some((Arc::clone(&picture), now));
+        self.stale = false;
         picture
     }
 }

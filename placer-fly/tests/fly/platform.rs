@@ -292,3 +292,42 @@ async fn the_fakes_room_follows_the_machines_started_and_destroyed() {
 fn actuator_for(options: placer_fly::FlyOptions) -> placer_fly::FlyMachinesActuator {
     placer_fly::FlyMachinesActuator::new(options).unwrap()
 }
+
+#[tokio::test]
+async fn apps_sharing_a_cache_read_the_regions_once_per_size() {
+    let api = fake_with_app().await;
+    api.add_app("blog");
+    api.add_machine(MachineSpec::new("iad").app("blog"));
+    api.add_app("vault");
+    api.add_machine(
+        MachineSpec::new("iad")
+            .app("vault")
+            .config_field("guest", json!({"cpu_kind": "performance", "cpus": 1})),
+    );
+    let shared = placer_fly::PlatformRegionsCache::new();
+    let for_app = |app: &str| {
+        let mut options = settings(&api);
+        options.app = Some(app.parse().unwrap());
+        placer_fly::FlyMachinesActuator::new(options)
+            .unwrap()
+            .sharing_platform_regions(shared.clone())
+    };
+    let (shop, blog, vault) = (for_app(APP), for_app("blog"), for_app("vault"));
+    let (a, b) = tokio::join!(shop.platform_regions(), blog.platform_regions());
+    assert!(Arc::ptr_eq(&a.unwrap(), &b.unwrap()));
+    vault.platform_regions().await.unwrap();
+    assert_eq!(
+        platform_reads(&api),
+        [
+            "GET /v1/platform/regions?size=shared-cpu-1x",
+            "GET /v1/platform/regions?size=performance-1x"
+        ]
+    );
+
+    // A capacity refusal for one app has every app read them again.
+    api.set_region_capacity("syd", Some(0));
+    blog.deploy(&region("syd")).await.unwrap_err();
+    let again = shop.platform_regions().await.unwrap();
+    assert_eq!(again.unavailable(&region("syd")), Some(Unavailable::Full));
+    assert_eq!(platform_reads(&api).len(), 3);
+}
