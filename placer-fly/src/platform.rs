@@ -323,6 +323,23 @@ mod tests {
         }
     }
 
+    proptest::proptest! {
+        #[test]
+        fn any_answer_is_read_or_refused_without_panicking(
+            body in proptest::prelude::any::<Vec<u8>>(),
+            capacity in proptest::prelude::any::<f64>(),
+            latitude in proptest::prelude::any::<f64>(),
+        ) {
+            let _ = parse_platform_regions(&body);
+            let shaped = format!(
+                r#"{{"Regions": [{{"code": "fra", "latitude": {latitude:?}, "longitude": 8.6, "capacity": {capacity:?}}}]}}"#
+            );
+            if let Ok(regions) = parse_platform_regions(shaped.as_bytes()) {
+                proptest::prop_assert!(regions[0].latitude.is_finite());
+            }
+        }
+    }
+
     #[test]
     fn refused_tokens_are_named_in_the_reason() {
         let err = FlyError::Http {
