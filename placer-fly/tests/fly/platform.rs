@@ -331,3 +331,21 @@ async fn apps_sharing_a_cache_read_the_regions_once_per_size() {
     assert_eq!(again.unavailable(&region("syd")), Some(Unavailable::Full));
     assert_eq!(platform_reads(&api).len(), 3);
 }
+
+#[tokio::test(start_paused = true)]
+async fn a_read_that_times_out_falls_back() {
+    let api = fake_with_app().await;
+    api.inject_on(
+        "GET",
+        "/platform/regions",
+        placer_fly::fake::Fault::Slow(Duration::from_secs(600)),
+    );
+    let picture = actuator(settings(&api)).platform_regions().await.unwrap();
+    let RegionsSource::Fallback { reason, .. } = picture.source() else {
+        panic!("not a fallback: {:?}", picture.source());
+    };
+    assert!(
+        reason.contains("reading the platform's regions"),
+        "{reason}"
+    );
+}
