@@ -155,6 +155,8 @@ impl FlyMachinesActuator {
     /// default size).
     async fn template_size(&self) -> Option<String> {
         let machines = self.recent_machines().await.ok()?;
+        // The region only names where a deploy was going in template's
+        // errors, which are not used here.
         let anywhere: Region = "iad".parse().ok()?;
         let template = self.template(&machines, &anywhere).ok()?;
         guest_size(&template.config)
