@@ -53,6 +53,7 @@
     ].filter((node) => node !== null));
     $("source").textContent = d.traffic_source;
     $("backend").textContent = d.deployment_backend;
+    $("platform").textContent = d.platform_regions;
     renderNextTick();
     $("budget-row").hidden = !d.budget;
     if (d.budget) {

@@ -3,11 +3,12 @@
 
 use std::collections::BTreeSet;
 use std::fmt;
-use std::sync::Mutex;
-use std::time::Duration;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, SystemTime};
 
 use async_trait::async_trait;
-use placer_core::{ActuatorError, Region, RegionActuator};
+use placer_core::network::platform::PlatformRegions;
+use placer_core::{ActuatorError, Region, RegionActuator, Timestamp};
 use tokio::time::Instant;
 
 use crate::client::{MachinesClient, MAX_WAIT};
@@ -16,6 +17,7 @@ use crate::ledger::{Change, Ledger};
 use crate::machine::{Machine, MachineConfig, StopConfig};
 use crate::naming::NameFamily;
 use crate::options::{MANAGED_KEY, MANAGED_VALUE, PARKED_KEY, PROCESS_GROUP_KEY};
+use crate::platform::{guest_size, PlatformRegionsCache};
 use crate::{FlyError, FlyOptions, RemovalMode};
 
 /// The name errors from this actuator carry in [`ActuatorError::Backend`].
@@ -76,6 +78,17 @@ pub const BACKEND: &str = "fly";
 /// 429 answer's `Retry-After` holds back that app's action until it has
 /// passed; the request goes out again then when the wait is short, and
 /// nothing is done twice (a 429 changes nothing).
+///
+/// **The platform's regions** ([`RegionActuator::platform_regions`]) are
+/// read from `GET /v1/platform/regions` at the first call, for the template
+/// machine's guest size (`?size=shared-cpu-1x` …), and again once
+/// [`platform_regions_refresh`](FlyOptions::platform_regions_refresh) has
+/// passed; calls in between answer from that read. After a create refused
+/// for the region's capacity, the next call reads them again. When they
+/// cannot be read (the API is down, the answer is unreadable, or the token
+/// may not read them) the answer is the built-in catalog
+/// ([`PlatformRegions::fallback`]) with the reason, logged once per
+/// distinct reason, and the next read is tried at the next refresh.
 pub struct FlyMachinesActuator {
     settings: FlyOptions,
     client: MachinesClient,
@@ -83,6 +96,9 @@ pub struct FlyMachinesActuator {
     ledger: Mutex<Ledger>,
     listing: Mutex<Option<(Vec<Machine>, Instant)>>,
     changes: tokio::sync::Mutex<()>,
+    /// The platform's regions as read last, maybe shared with other apps'
+    /// actuators.
+    platform: PlatformRegionsCache,
 }
 
 /// How long deploys and removes reuse the latest listing.
@@ -120,7 +136,49 @@ impl FlyMachinesActuator {
             gate,
             listing: Mutex::new(None),
             changes: tokio::sync::Mutex::new(()),
+            platform: PlatformRegionsCache::new(),
         })
+    }
+
+    /// The same actuator, keeping the platform's regions in `cache`, which
+    /// the actuators of other apps (with the same token and API) share:
+    /// they are read once per guest size and refresh for all of them.
+    pub fn sharing_platform_regions(mut self, cache: PlatformRegionsCache) -> Self {
+        self.platform = cache;
+        self
+    }
+
+    /// The platform's regions: the latest read while it is fresh, else
+    /// read now (see the type's documentation). Never fails: a failed read
+    /// answers the built-in catalog with its reason.
+    pub async fn read_platform_regions(&self) -> Arc<PlatformRegions> {
+        let size = self.template_size().await;
+        let mut sizes = self.platform.lock().await;
+        let cache = sizes.entry(size.clone()).or_default();
+        if let Some(picture) = cache.fresh(Instant::now(), self.settings.platform_regions_refresh) {
+            return picture;
+        }
+        let read = self.client.platform_regions(size.as_deref()).await;
+        let at = Timestamp::from_system_time(SystemTime::now());
+        cache.store(
+            read,
+            self.settings.app_name(),
+            size.as_deref(),
+            at,
+            Instant::now(),
+        )
+    }
+
+    /// The guest size of the machine new regions get, from the latest
+    /// listing; `None` when there is no template (Fly then answers for its
+    /// default size).
+    async fn template_size(&self) -> Option<String> {
+        let machines = self.recent_machines().await.ok()?;
+        // The region only names where a deploy was going in template's
+        // errors, which are not used here.
+        let anywhere: Region = "iad".parse().ok()?;
+        let template = self.template(&machines, &anywhere).ok()?;
+        guest_size(&template.config)
     }
 
     /// The gate whose buckets keep this actuator within Fly's limits (and
@@ -635,17 +693,25 @@ impl RegionActuator for FlyMachinesActuator {
 
     async fn deploy(&self, region: &Region) -> Result<(), ActuatorError> {
         let _one_change_at_a_time = self.changes.lock().await;
-        self.deploy_region(region).await.map_err(|err| {
-            self.after_failure(&err);
-            // The create went through, and what failed after it (waiting for
-            // the machine to start) is not worth repeating: the region may
-            // already run the app, unseen by a listing that lags.
-            let created = self.ledger().created_unlisted(region, Instant::now());
-            if created && !err.is_retryable() && !err.is_creation_in_doubt() {
-                return ActuatorError::in_doubt(BACKEND, region, err);
+        match self.deploy_region(region).await {
+            Ok(()) => Ok(()),
+            Err(err) => {
+                self.after_failure(&err);
+                if err.refuses_region() {
+                    // The region may have no room now: look again next tick.
+                    self.platform.mark_stale().await;
+                }
+                // The create went through, and what failed after it (waiting
+                // for the machine to start) is not worth repeating: the
+                // region may already run the app, unseen by a listing that
+                // lags.
+                let created = self.ledger().created_unlisted(region, Instant::now());
+                if created && !err.is_retryable() && !err.is_creation_in_doubt() {
+                    return Err(ActuatorError::in_doubt(BACKEND, region, err));
+                }
+                Err(err.into_actuator_error(Some(region)))
             }
-            err.into_actuator_error(Some(region))
-        })
+        }
     }
 
     async fn remove(&self, region: &Region) -> Result<(), ActuatorError> {
@@ -671,5 +737,9 @@ impl RegionActuator for FlyMachinesActuator {
     /// ticks.
     fn tick_finished(&self) {
         self.forget_listing();
+    }
+
+    async fn platform_regions(&self) -> Option<Arc<PlatformRegions>> {
+        Some(self.read_platform_regions().await)
     }
 }

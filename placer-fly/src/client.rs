@@ -16,7 +16,9 @@ use crate::gate::RequestGate;
 use crate::limits::{ApiLimits, BucketKey};
 use crate::machine::{parse_machine_list, Machine, MachineConfig, StopConfig};
 use crate::options::without_credentials;
+use crate::platform::parse_platform_regions;
 use crate::{FlyError, FlyOptions};
+use placer_core::network::platform::PlatformRegion;
 
 /// Longest part of a non-JSON error body kept in an error message.
 const MAX_MESSAGE_CHARS: usize = 300;
@@ -99,6 +101,26 @@ impl MachinesClient {
                 detail: format!("expected a ListAppsResponse: {err}"),
             })?;
         Ok(listed.apps.into_iter().map(|app| app.name).collect())
+    }
+
+    /// The platform's regions (`GET /v1/platform/regions`), with the
+    /// capacity for machines of guest size `size` (e.g. `shared-cpu-1x`;
+    /// without one Fly answers for its default size). `size` must be made
+    /// of lowercase letters, digits and `-`.
+    pub(crate) async fn platform_regions(
+        &self,
+        size: Option<&str>,
+    ) -> Result<Vec<PlatformRegion>, FlyError> {
+        let mut url = format!("{}/v1/platform/regions", self.api_url);
+        if let Some(size) = size {
+            url.push_str("?size=");
+            url.push_str(size);
+        }
+        let request = self.request(Method::GET, &url);
+        let body = self
+            .send(Operation::ListPlatformRegions, &Target::app(), request)
+            .await?;
+        parse_platform_regions(&body)
     }
 
     pub(crate) async fn list(&self) -> Result<Vec<Machine>, FlyError> {

@@ -32,6 +32,8 @@ pub enum Operation {
     AcquireLease,
     /// `DELETE /v1/apps/{app}/machines/{id}/lease`
     ReleaseLease,
+    /// `GET /v1/platform/regions?size={size}`
+    ListPlatformRegions,
 }
 
 impl Operation {
@@ -57,6 +59,7 @@ impl fmt::Display for Operation {
             Operation::GetMachine => "getting a machine",
             Operation::AcquireLease => "taking a machine's lease",
             Operation::ReleaseLease => "releasing a machine's lease",
+            Operation::ListPlatformRegions => "reading the platform's regions",
         })
     }
 }

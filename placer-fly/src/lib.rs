@@ -15,6 +15,9 @@
 //!   may share); a 429's `Retry-After` holds back only that app's action.
 //! - A machine is stopped, parked or destroyed under its lease; one whose
 //!   lease another client holds is skipped for the tick.
+//! - It reads which regions the platform places machines of the app's size
+//!   in (`GET /v1/platform/regions`) about hourly and reports them to the
+//!   engine; when they cannot be read, the built-in catalog stands in.
 //! - With the `fake-api` feature, the `fake` module is a stateful fake of the
 //!   Machines API on 127.0.0.1 for tests.
 //!
@@ -58,6 +61,7 @@ mod machine;
 mod naming;
 mod options;
 mod org;
+mod platform;
 mod timer;
 mod token;
 
@@ -68,9 +72,10 @@ pub use gate::{Admission, RequestGate};
 pub use limits::{ApiLimits, Limit};
 pub use machine::{parse_machine_list, CheckStatus, Machine, MachineConfig};
 pub use options::{
-    FlyOptions, RateLimitOptions, RemovalMode, INTERNAL_API_URL, MANAGED_KEY, MANAGED_VALUE,
-    PARKED_KEY, PROCESS_GROUP_KEY, PUBLIC_API_URL,
+    FlyOptions, RateLimitOptions, RemovalMode, DEFAULT_PLATFORM_REGIONS_REFRESH, INTERNAL_API_URL,
+    MANAGED_KEY, MANAGED_VALUE, PARKED_KEY, PROCESS_GROUP_KEY, PUBLIC_API_URL,
 };
 pub use org::OrgApps;
+pub use platform::PlatformRegionsCache;
 pub use timer::TokioTimer;
 pub use token::{authorization_header, ApiToken};

@@ -166,6 +166,13 @@ pub struct FlyOptions {
     /// The most Machines API requests in flight at once, shared by every
     /// app a process places ([`RequestGate::with_max_in_flight`](crate::RequestGate::with_max_in_flight)).
     pub max_in_flight: usize,
+    /// How often the platform's regions (`GET /v1/platform/regions`:
+    /// which regions take machines of the app's size, which are deprecated
+    /// or full) are read again; in between the actuator answers from what
+    /// it read last. A create refused for the region's capacity makes the
+    /// next tick read them again sooner.
+    #[serde(with = "placer_core::config::duration")]
+    pub platform_regions_refresh: Duration,
 }
 
 impl fmt::Debug for FlyOptions {
@@ -190,6 +197,7 @@ impl fmt::Debug for FlyOptions {
             rate_limit,
             org,
             max_in_flight,
+            platform_regions_refresh,
         } = self;
         f.debug_struct("FlyOptions")
             .field("app", app)
@@ -209,6 +217,7 @@ impl fmt::Debug for FlyOptions {
             .field("rate_limit", rate_limit)
             .field("org", org)
             .field("max_in_flight", max_in_flight)
+            .field("platform_regions_refresh", platform_regions_refresh)
             .finish()
     }
 }
@@ -232,7 +241,8 @@ impl Default for FlyOptions {
     /// not stopping), machines started at
     /// once without waiting, only marked machines removed, 30 s request
     /// timeout, 60 s consistency window, the default retries, Fly's
-    /// published per-app limits and no client-wide cap.
+    /// published per-app limits, no client-wide cap, and the platform's
+    /// regions read again hourly.
     fn default() -> Self {
         FlyOptions {
             app: None,
@@ -252,9 +262,13 @@ impl Default for FlyOptions {
             rate_limit: RateLimitOptions::default(),
             org: None,
             max_in_flight: DEFAULT_MAX_IN_FLIGHT,
+            platform_regions_refresh: DEFAULT_PLATFORM_REGIONS_REFRESH,
         }
     }
 }
+
+/// How often the platform's regions are read unless told otherwise.
+pub const DEFAULT_PLATFORM_REGIONS_REFRESH: Duration = Duration::from_secs(3600);
 
 /// Machines API requests in flight at once unless told otherwise: as many
 /// as the apps a service ticks at once, so that with Fly's limits kept per
@@ -383,6 +397,12 @@ impl FlyOptions {
                 "must be longer than zero",
             ));
         }
+        if self.platform_regions_refresh.is_zero() {
+            return Err(FlyError::invalid_setting(
+                "platform_regions_refresh",
+                "must be longer than zero",
+            ));
+        }
         Ok(())
     }
 }
@@ -431,6 +451,7 @@ mod tests {
         assert_eq!(s.rate_limit, RateLimitOptions::default());
         assert_eq!(s.rate_limit.requests_per_second, None, "no cap");
         assert_eq!(s.api_limits, ApiLimits::default());
+        assert_eq!(s.platform_regions_refresh, Duration::from_secs(3600));
     }
 
     #[test]
@@ -469,6 +490,15 @@ mod tests {
             .unwrap_err()
             .to_string()
             .contains("`request_timeout`"));
+        let section = FlyOptions {
+            platform_regions_refresh: Duration::ZERO,
+            ..FlyOptions::default()
+        };
+        assert!(section
+            .validate_section()
+            .unwrap_err()
+            .to_string()
+            .contains("`platform_regions_refresh`"));
 
         for url in [
             "ftp://user:hunter2@example.org",
@@ -500,7 +530,8 @@ mod tests {
                 "template_machine": "abc123", "removal": "stop", "skip_launch": true,
                 "manage_unmarked": true, "request_timeout": 5, "force_destroy_after": "2m",
                 "retry": {"max_attempts": 2, "base_delay": "1s", "max_delay": "3s", "tick_budget": "20s"},
-                "rate_limit": {"requests_per_second": 2, "burst": 3}}"#,
+                "rate_limit": {"requests_per_second": 2, "burst": 3},
+                "platform_regions_refresh": "10m"}"#,
         )
         .unwrap();
         assert_eq!(s.app.as_ref().map(AppName::as_str), Some("shop"));
@@ -512,6 +543,7 @@ mod tests {
         assert_eq!(s.retry.jitter, RetryPolicy::default().jitter);
         assert_eq!(s.rate_limit.burst, 3);
         assert_eq!(s.rate_limit.requests_per_second, Some(2.0));
+        assert_eq!(s.platform_regions_refresh, Duration::from_secs(600));
         assert!(s.token.is_none());
         let limited: FlyOptions =
             serde_json::from_str(r#"{"api_limits": {"requests_per_second": 0.5}}"#).unwrap();

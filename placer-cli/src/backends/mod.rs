@@ -9,7 +9,9 @@ use std::sync::Arc;
 
 use placer_core::wrap::{RateLimited, RateLimiter, ReadOnly, Retrying};
 use placer_core::{MetricsSource, RegionActuator};
-use placer_fly::{FlyError, FlyMachinesActuator, FlyOptions, RequestGate, TokioTimer};
+use placer_fly::{
+    FlyError, FlyMachinesActuator, FlyOptions, PlatformRegionsCache, RequestGate, TokioTimer,
+};
 use placer_prom::{PromError, PrometheusSource};
 
 use dry_run::{DryRunActuator, DryRunError};
@@ -51,8 +53,9 @@ impl std::fmt::Debug for Backends {
 /// optional client-wide cap on calls (`fly.rate_limit`, none unless set),
 /// of the file's top level.
 ///
-/// It also carries the one Prometheus query all apps' traffic comes from,
-/// when there is one.
+/// The platform's regions are read once per guest size and refresh for
+/// every app, not once per app. It also carries the one Prometheus query
+/// all apps' traffic comes from, when there is one.
 #[derive(Debug, Clone)]
 pub struct SharedLimits {
     /// Fly's per-app limits and the cap on requests in flight.
@@ -61,6 +64,8 @@ pub struct SharedLimits {
     pub limiter: RateLimiter,
     /// Every app's traffic from one query per tick.
     pub traffic: Option<Arc<crate::backends::apps_traffic::AppsTraffic>>,
+    /// The platform's regions as read last, for every app.
+    pub platform: PlatformRegionsCache,
 }
 
 impl SharedLimits {
@@ -74,6 +79,7 @@ impl SharedLimits {
                 Arc::new(TokioTimer::new()),
             ),
             traffic: None,
+            platform: PlatformRegionsCache::new(),
         }
     }
 }
@@ -257,7 +263,9 @@ fn fly_actuator(
     let timer = Arc::new(TokioTimer::new());
     let limited = match shared {
         Some(shared) => RateLimited::with_limiter(
-            FlyMachinesActuator::with_gate(options.clone(), shared.gate.clone()).map_err(failed)?,
+            FlyMachinesActuator::with_gate(options.clone(), shared.gate.clone())
+                .map_err(failed)?
+                .sharing_platform_regions(shared.platform.clone()),
             shared.limiter.clone(),
         ),
         None => RateLimited::new(

@@ -254,6 +254,7 @@ impl AppRunner {
             last_tick_duration: Duration::ZERO,
             ticks: 0,
             persist_error: None,
+            platform: Arc::clone(engine.placer.platform_regions()),
         };
         Ok(AppRunner {
             name,

@@ -117,6 +117,7 @@ impl AppRunner {
             view.last_tick_duration = took;
             view.state = engine.placer.shared_state();
             view.persist_error = saved.err().map(|err| err.to_string());
+            view.platform = Arc::clone(engine.placer.platform_regions());
             if report.is_ok() {
                 view.deployment = deployment;
                 view.deployment_as_of = Some(report.at);

@@ -8,6 +8,7 @@ use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
 
+use placer_core::network::platform::PlatformRegions;
 use placer_core::{EngineState, PlacerConfig, Region, TickReport, Timestamp};
 
 /// How many of the latest ticks' reports a [`View`] keeps (the status
@@ -50,4 +51,7 @@ pub struct View {
     pub ticks: u64,
     /// Why the engine state could not be saved, if the last save failed.
     pub persist_error: Option<String>,
+    /// The picture of the platform's regions the latest tick planned over
+    /// (the built-in one before the first tick).
+    pub platform: Arc<PlatformRegions>,
 }

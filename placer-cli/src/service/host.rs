@@ -2,6 +2,7 @@
 //! change staged for it, and where its applied config and finished ticks
 //! are reported (metrics, the trigger token, the loop's interval).
 
+use super::status::PlatformHealth;
 use super::Service;
 use crate::config::file::LoadedConfig;
 use crate::runtime::{AppRunner, Applied, FinishedTick, Host};
@@ -48,5 +49,7 @@ impl Host for Service {
             .observe_tick(app, tick.report, tick.took, tick.deployment);
         self.metrics
             .observe_budget(app, tick.placer.policy_summary().budget.as_ref());
+        self.metrics
+            .observe_platform(app, &PlatformHealth::of(tick.placer.platform_regions()));
     }
 }

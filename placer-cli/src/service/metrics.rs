@@ -20,6 +20,8 @@ use prometheus_client::metrics::gauge::Gauge;
 use prometheus_client::metrics::histogram::{exponential_buckets, Histogram};
 use prometheus_client::registry::Registry;
 
+use crate::service::status::PlatformHealth;
+
 /// The `Content-Type` of [`Metrics::render`]'s output.
 pub const CONTENT_TYPE: &str = "application/openmetrics-text; version=1.0.0; charset=utf-8";
 
@@ -72,6 +74,12 @@ struct ResultLabels {
 }
 
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct SourceLabels {
+    app: String,
+    source: &'static str,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 struct StageLabels {
     app: String,
     stage: &'static str,
@@ -90,6 +98,9 @@ const STAGE_DEPLOYMENT: &str = "deployment";
 const STAGE_ACTION: &str = "action";
 const STAGE_PERSIST: &str = "persist";
 const RELOAD_RESULTS: [&str; 2] = ["applied", "rejected"];
+/// `platform_regions`' sources: where the picture of the platform's regions
+/// came from (see [`PlatformHealth`](crate::service::status::PlatformHealth)).
+const PLATFORM_SOURCES: [&str; 3] = ["platform", "fallback", "built_in"];
 
 /// The service's metrics and the registry that exposes them.
 #[derive(Debug)]
@@ -108,6 +119,7 @@ pub struct Metrics {
     dry_run: Family<AppLabels, Gauge>,
     budget: Family<AppLabels, FloatGauge>,
     budget_spent: Family<AppLabels, FloatGauge>,
+    platform_regions: Family<SourceLabels, Gauge>,
 }
 
 impl Default for Metrics {
@@ -134,6 +146,7 @@ impl Metrics {
             dry_run: Family::default(),
             budget: Family::default(),
             budget_spent: Family::default(),
+            platform_regions: Family::default(),
         };
         let registry = &mut metrics.registry;
         registry.register_collector(Box::new(Arc::clone(&metrics.regions)));
@@ -193,6 +206,11 @@ impl Metrics {
             "Machine-hours spent so far in the budget's current period",
             metrics.budget_spent.clone(),
         );
+        registry.register(
+            "platform_regions",
+            "Regions that take new machines in the picture the engine plans over, on the series of where it came from (platform, fallback: the built-in catalog because the platform could not be read, built_in); the other sources read 0",
+            metrics.platform_regions.clone(),
+        );
         metrics
     }
 
@@ -227,6 +245,33 @@ impl Metrics {
         self.set_dry_run(app, dry_run);
         self.budget.get_or_create(&app_labels(app)).set(0.0);
         self.budget_spent.get_or_create(&app_labels(app)).set(0.0);
+        for source in PLATFORM_SOURCES {
+            self.platform_regions
+                .get_or_create(&SourceLabels {
+                    app: app.to_owned(),
+                    source,
+                })
+                .set(0);
+        }
+    }
+
+    /// Records the picture of the platform's regions the app's latest tick
+    /// planned over: its deployable regions on its source's series, 0 on
+    /// the others.
+    pub fn observe_platform(&self, app: &str, platform: &PlatformHealth) {
+        for source in PLATFORM_SOURCES {
+            let deployable = if source == platform.source {
+                platform.deployable
+            } else {
+                0
+            };
+            self.platform_regions
+                .get_or_create(&SourceLabels {
+                    app: app.to_owned(),
+                    source,
+                })
+                .set(i64::try_from(deployable).unwrap_or(i64::MAX));
+        }
     }
 
     /// Drops an app's gauges (an app no longer placed); its counters stay.
@@ -237,6 +282,12 @@ impl Metrics {
         self.budget.remove(&labels);
         self.budget_spent.remove(&labels);
         self.last_tick.remove(&labels);
+        for source in PLATFORM_SOURCES {
+            self.platform_regions.remove(&SourceLabels {
+                app: app.to_owned(),
+                source,
+            });
+        }
         self.regions.apps().remove(app);
     }
 

@@ -60,6 +60,9 @@ pub struct PageDocument {
     pub traffic_source: String,
     /// What lists and changes the deployment.
     pub deployment_backend: String,
+    /// Where the regions the engine plans over came from and how many take
+    /// machines, in one line.
+    pub platform_regions: String,
     /// Seconds between periodic ticks (0: none).
     pub interval_seconds: f64,
     /// When the periodic loop ticks next (none without a loop).
@@ -317,6 +320,7 @@ fn build(view: &View, app: String, apps: Vec<String>, now: Timestamp) -> PageDoc
         },
         traffic_source: health.traffic,
         deployment_backend: health.deployment,
+        platform_regions: health.platform.line(),
         interval_seconds: health.interval_seconds,
         next_tick_at: None,
         ticks: health.ticks,

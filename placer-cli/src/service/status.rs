@@ -5,6 +5,7 @@
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::PathBuf;
 
+use placer_core::network::platform::{PlatformRegions, RegionsSource, Unavailable};
 use placer_core::predictor::Averages;
 use placer_core::{state::RegionBackoff, Action, Region, Timestamp};
 use serde::Serialize;
@@ -48,6 +49,9 @@ pub struct Health {
     /// (absent when no forecaster is kept).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub forecast_history: Option<ForecastHistory>,
+    /// Where the engine's picture of the platform's regions came from, and
+    /// how many take machines.
+    pub platform: PlatformHealth,
     /// With a shared state store: this placer's role and the leader (not
     /// shown with the file store, where the one placer always leads).
     #[serde(flatten, skip_serializing_if = "Option::is_none")]
@@ -101,6 +105,85 @@ impl From<Role> for Election {
                 term: None,
             },
         }
+    }
+}
+
+/// The platform part of [`Health`]: the regions the engine plans over.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct PlatformHealth {
+    /// `platform` (read from the Machines API), `built_in` (the catalog:
+    /// nothing read, e.g. a simulated deployment) or `fallback` (the
+    /// catalog, because the platform could not be read).
+    pub source: &'static str,
+    /// When the platform was read, or the read failed.
+    pub at: Option<Timestamp>,
+    /// Why the platform could not be read (`fallback` only).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub reason: Option<String>,
+    /// How many regions take a new machine of the app's now.
+    pub deployable: usize,
+    /// Regions the platform lists that take none now, and why
+    /// (`deprecated`, `full`); edge regions are not listed.
+    pub unavailable: BTreeMap<Region, Unavailable>,
+}
+
+impl PlatformHealth {
+    /// What `platform` says of itself.
+    pub fn of(platform: &PlatformRegions) -> Self {
+        let (source, at, reason) = match platform.source() {
+            RegionsSource::Platform { at } => ("platform", Some(*at), None),
+            RegionsSource::Fallback { at, reason } => ("fallback", Some(*at), Some(reason.clone())),
+            // BuiltIn, and whatever a later source is until it is named here.
+            _ => ("built_in", None, None),
+        };
+        let unavailable = platform
+            .regions()
+            .filter_map(|region| {
+                let why = platform.unavailable(&region.code)?;
+                (why != Unavailable::NotCompute).then_some((region.code, why))
+            })
+            .collect();
+        PlatformHealth {
+            source,
+            at,
+            reason,
+            deployable: platform.deployable().count(),
+            unavailable,
+        }
+    }
+
+    /// One line for the status page.
+    pub fn line(&self) -> String {
+        let from = match (self.source, &self.reason) {
+            ("platform", _) => format!(
+                "from the platform (read {})",
+                self.at.map(|at| at.to_string()).unwrap_or_default()
+            ),
+            ("fallback", Some(reason)) => format!(
+                "built-in catalog: the platform could not be read at {}: {reason}",
+                self.at.map(|at| at.to_string()).unwrap_or_default()
+            ),
+            _ => "built-in catalog".to_owned(),
+        };
+        let mut line = format!("{from}; {} regions take machines", self.deployable);
+        let deprecated = self
+            .unavailable
+            .values()
+            .filter(|why| **why == Unavailable::Deprecated)
+            .count();
+        if deprecated > 0 {
+            line.push_str(&format!(", {deprecated} deprecated"));
+        }
+        let full: Vec<String> = self
+            .unavailable
+            .iter()
+            .filter(|(_, why)| **why == Unavailable::Full)
+            .map(|(region, _)| region.to_string())
+            .collect();
+        if !full.is_empty() {
+            line.push_str(&format!(", at capacity: {}", full.join(", ")));
+        }
+        line
     }
 }
 
@@ -268,6 +351,7 @@ impl View {
                 .unwrap_or_default(),
             forecast: self.state.forecast().status().to_string(),
             forecast_history: self.forecast_history(),
+            platform: PlatformHealth::of(&self.platform),
             election: None,
         }
     }
@@ -372,5 +456,66 @@ impl View {
                 .map(|(_, traffic)| traffic.clone())
                 .unwrap_or_default(),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use placer_core::network::platform::PlatformRegion;
+
+    fn region(code: &str) -> Region {
+        code.parse().unwrap()
+    }
+
+    #[test]
+    fn platform_health_says_where_the_regions_came_from() {
+        let built_in = PlatformHealth::of(PlatformRegions::built_in());
+        assert_eq!(built_in.source, "built_in");
+        assert_eq!(built_in.deployable, 18);
+        assert!(
+            built_in.unavailable.is_empty(),
+            "edge regions are not listed"
+        );
+        assert_eq!(
+            built_in.line(),
+            "built-in catalog; 18 regions take machines"
+        );
+
+        let at = Timestamp::from_unix_seconds(1_800_000_000);
+        let read = PlatformHealth::of(&PlatformRegions::from_platform(
+            [
+                PlatformRegion::new(region("fra"), 50.0, 8.6),
+                PlatformRegion::new(region("syd"), -33.9, 151.2).with_capacity(0),
+                PlatformRegion::new(region("mad"), 40.4, -3.6).with_deprecated(true),
+            ],
+            at,
+        ));
+        assert_eq!(
+            (read.source, read.at, read.deployable),
+            ("platform", Some(at), 1)
+        );
+        let json = serde_json::to_value(&read).unwrap();
+        assert_eq!(
+            json["unavailable"],
+            serde_json::json!({"mad": "deprecated", "syd": "full"})
+        );
+        assert!(json.get("reason").is_none(), "{json}");
+        let line = read.line();
+        assert!(line.starts_with("from the platform (read 2027-"), "{line}");
+        assert!(
+            line.ends_with("; 1 regions take machines, 1 deprecated, at capacity: syd"),
+            "{line}"
+        );
+
+        let fallback = PlatformHealth::of(&PlatformRegions::fallback(at, "HTTP 403 (forbidden)"));
+        assert_eq!(fallback.source, "fallback");
+        assert_eq!(fallback.reason.as_deref(), Some("HTTP 403 (forbidden)"));
+        assert!(
+            fallback.line().contains("could not be read at"),
+            "{}",
+            fallback.line()
+        );
+        assert!(fallback.line().contains("HTTP 403 (forbidden)"));
     }
 }

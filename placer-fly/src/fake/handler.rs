@@ -156,7 +156,10 @@ fn record_response(state: &Shared, seq: u64, reply: &Reply) {
     if let Some(request) = state.requests.iter_mut().rev().find(|r| r.seq == seq) {
         request.response = Some(RecordedResponse {
             status: reply.status,
-            body: reply.body.clone(),
+            body: reply
+                .body
+                .clone()
+                .or_else(|| Some(json!({ "unparsed": reply.text.clone()? }))),
         });
     }
 }
@@ -216,6 +219,9 @@ async fn route(state: &Shared, request: &Incoming<'_>) -> Reply {
     let params = query_params(query);
     if let (&["v1", "apps"], "GET") = (segments.as_slice(), method) {
         return lock(state).list_apps(params.get("org_slug").map(String::as_str));
+    }
+    if let (&["v1", "platform", "regions"], "GET") = (segments.as_slice(), method) {
+        return lock(state).platform_regions(params.get("size").map(String::as_str));
     }
     let ["v1", "apps", app, "machines", rest @ ..] = segments.as_slice() else {
         return Reply::error(404, "not found");
@@ -306,9 +312,10 @@ fn scoped<'a>(state: &'a Shared, app: &str) -> std::sync::MutexGuard<'a, FakeSta
 
 fn respond(reply: Reply) -> Response {
     let status = StatusCode::from_u16(reply.status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
-    let mut response = match reply.body {
-        Some(body) => (status, axum::Json(body)).into_response(),
-        None => (status, Body::empty()).into_response(),
+    let mut response = match (reply.body, reply.text) {
+        (Some(body), _) => (status, axum::Json(body)).into_response(),
+        (None, Some(text)) => (status, text).into_response(),
+        (None, None) => (status, Body::empty()).into_response(),
     };
     if let Some(seconds) = reply.retry_after {
         response

@@ -57,6 +57,21 @@
 //! ([`set_unique_names`](FakeMachinesApi::set_unique_names)): then any
 //! number of machines may share a name.
 //!
+//! `GET /v1/platform/regions` (which Fly's published description leaves
+//! out; the shape is the one Fly's Go client reads) lists every catalogued
+//! region with room for [`DEFAULT_CAPACITY`] machines, those other than the
+//! compute regions
+//! ([`COMPUTE_REGIONS`](placer_core::network::platform::COMPUTE_REGIONS))
+//! deprecated (a create there is not refused: what Fly answers is not
+//! described, and a test sees the create in the requests). The room is one
+//! count per region whatever `?size=` asks for; it shrinks as machines
+//! start in the region and grows as they stop or are destroyed, and a
+//! create in a region without room is refused with 503 and
+//! `{"status": "insufficient_capacity", "error": "..."}`
+//! ([`set_region_capacity`](FakeMachinesApi::set_region_capacity),
+//! [`set_region_deprecated`](FakeMachinesApi::set_region_deprecated),
+//! [`set_platform_regions_failure`](FakeMachinesApi::set_platform_regions_failure)).
+//!
 //! It can hold several apps of one organization
 //! ([`add_app`](FakeMachinesApi::add_app),
 //! [`delete_app`](FakeMachinesApi::delete_app), [`MachineSpec::app`]), each
@@ -95,6 +110,7 @@
 
 mod handler;
 mod model;
+mod platform;
 
 use std::net::SocketAddr;
 use std::sync::{Arc, Mutex, MutexGuard};
@@ -108,6 +124,7 @@ use tokio::task::JoinHandle;
 use crate::machine::Machine;
 
 pub use model::MachineSpec;
+pub use platform::{PlatformFailure, DEFAULT_CAPACITY};
 
 /// A failure the fake produces instead of (or on top of) a normal answer.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -301,6 +318,37 @@ impl FakeMachinesApi {
                 state.unavailable.remove(region);
             }
         }
+    }
+
+    /// Marks `region` deprecated or not in `GET /v1/platform/regions` (by
+    /// default the compute regions are not, every other catalogued region
+    /// is). A region the fake did not list is added.
+    pub fn set_region_deprecated(&self, region: &str, deprecated: bool) {
+        self.lock().platform.set_deprecated(region, deprecated);
+    }
+
+    /// Sets how many more machines may start in `region` now (`None`: the
+    /// answer leaves `capacity` out, and creates there never fail for it).
+    /// The room shrinks as machines start there and grows as they stop or
+    /// are destroyed; a create in a region without room is refused with
+    /// 503 and `{"status": "insufficient_capacity", "error": "..."}`.
+    pub fn set_region_capacity(&self, region: &str, capacity: Option<u64>) {
+        let mut state = self.lock();
+        let running = state.running_in(region);
+        state.platform.set_capacity(region, capacity, running);
+    }
+
+    /// The room `GET /v1/platform/regions` shows for `region` now.
+    pub fn region_capacity(&self, region: &str) -> Option<u64> {
+        let mut state = self.lock();
+        let running = state.running_in(region);
+        state.platform.capacity(region, running)
+    }
+
+    /// From now on `GET /v1/platform/regions` fails this way (`None`: it
+    /// answers the regions again).
+    pub fn set_platform_regions_failure(&self, failure: Option<PlatformFailure>) {
+        self.lock().platform.failure = failure;
     }
 
     /// Sorted, deduplicated regions that have a machine not destroyed.

@@ -7,6 +7,7 @@ use placer_core::{Region, Timestamp};
 use serde_json::{json, Value};
 use tokio::time::Instant;
 
+use super::platform::FakePlatform;
 use super::{Fault, RecordedRequest, StopRecord};
 use crate::machine::{Machine, MachineConfig};
 use crate::options::{MANAGED_KEY, MANAGED_VALUE, PROCESS_GROUP_KEY};
@@ -164,10 +165,12 @@ const DEFAULT_LEASE_TTL: Duration = Duration::from_secs(30);
 /// requests across loopback are never exactly alike.
 const LIMIT_TOLERANCE: Duration = Duration::from_millis(50);
 
-/// What the fake answers: status, JSON body, and `Retry-After` seconds.
+/// What the fake answers: status, JSON body (or text that is not JSON),
+/// and `Retry-After` seconds.
 pub(super) struct Reply {
     pub(super) status: u16,
     pub(super) body: Option<Value>,
+    pub(super) text: Option<String>,
     pub(super) retry_after: Option<u64>,
 }
 
@@ -176,6 +179,17 @@ impl Reply {
         Reply {
             status,
             body: Some(body),
+            text: None,
+            retry_after: None,
+        }
+    }
+
+    /// A body that is not JSON, as a proxy in trouble answers.
+    pub(super) fn text(status: u16, text: &str) -> Self {
+        Reply {
+            status,
+            body: None,
+            text: Some(text.to_owned()),
             retry_after: None,
         }
     }
@@ -192,6 +206,7 @@ impl Reply {
         Reply {
             status: 204,
             body: None,
+            text: None,
             retry_after: None,
         }
     }
@@ -236,6 +251,8 @@ pub(super) struct FakeState {
     leases: u64,
     /// Whether a create under a name a live machine has is refused.
     pub(super) unique_names: bool,
+    /// `GET /v1/platform/regions` and the room each region has left.
+    pub(super) platform: FakePlatform,
 }
 
 impl FakeState {
@@ -266,6 +283,7 @@ impl FakeState {
             throttled: 0,
             leases: 0,
             unique_names: true,
+            platform: FakePlatform::default(),
         }
     }
 
@@ -432,6 +450,34 @@ impl FakeState {
         (reply.status == 200)
             .then(|| reply.body?.get("nonce")?.as_str().map(str::to_owned))
             .flatten()
+    }
+
+    /// Machines of any app running (or starting) in `region` now: each
+    /// takes room there.
+    pub(super) fn running_in(&mut self, region: &str) -> u64 {
+        self.tick(Instant::now());
+        self.entries
+            .iter()
+            .filter(|e| {
+                e.machine.region.as_str() == region
+                    && matches!(e.machine.state.as_str(), "started" | "starting")
+            })
+            .count() as u64
+    }
+
+    /// `GET /v1/platform/regions`: one room count whatever the `size`.
+    pub(super) fn platform_regions(&mut self, _size: Option<&str>) -> Reply {
+        self.tick(Instant::now());
+        let entries = &self.entries;
+        self.platform.answer(|region| {
+            entries
+                .iter()
+                .filter(|e| {
+                    e.machine.region.as_str() == region
+                        && matches!(e.machine.state.as_str(), "started" | "starting")
+                })
+                .count() as u64
+        })
     }
 
     /// The first queued fault that applies to this request.
@@ -601,6 +647,17 @@ impl FakeState {
         }
         if let Some((status, message)) = self.unavailable.get(region) {
             return Reply::error(*status, message);
+        }
+        let running = self.running_in(region);
+        if self.platform.capacity(region, running) == Some(0) {
+            // As Fly answers a region without room for the machine.
+            return Reply::json(
+                503,
+                json!({
+                    "error": format!("insufficient resources to create a machine in {region}"),
+                    "status": crate::INSUFFICIENT_CAPACITY,
+                }),
+            );
         }
         let config: MachineConfig = match serde_json::from_value(body["config"].clone()) {
             Ok(config) => config,

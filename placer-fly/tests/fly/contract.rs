@@ -6,7 +6,9 @@
 //! `fly.MachineConfig` and what it references, `StopRequest`,
 //! `ErrorResponse`, and the inline schemas of the list, metadata and wait
 //! paths; its `$comment`s name the source of each definition and the few
-//! places it differs from the description.
+//! places it differs from the description. `GET /v1/platform/regions`,
+//! which the description leaves out, is there in the shape Fly's Go client
+//! reads.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::time::Duration;
@@ -271,6 +273,8 @@ async fn placer_fly_and_its_fake_keep_to_the_published_api() {
     destroying.deploy(&region("fra")).await.unwrap();
     destroying.deploy(&region("cdg")).await.unwrap();
     destroying.remove(&region("fra")).await.unwrap();
+    // The platform's regions, for the template's size.
+    destroying.platform_regions().await.unwrap();
 
     // A create that made the machine but answered 500, and its repeat
     // under the same name while the listing lags, refused (409).

@@ -10,6 +10,7 @@ mod contract;
 mod corpus;
 mod idempotent;
 mod leases;
+mod platform;
 mod properties;
 mod rate_limit;
 mod removal;

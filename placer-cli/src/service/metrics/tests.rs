@@ -379,3 +379,51 @@ fn an_apps_counters_are_exported_from_zero_before_their_first_event() {
         Some(1.0)
     );
 }
+
+#[test]
+fn platform_regions_are_exported_from_zero_then_on_their_source() {
+    use placer_core::network::platform::{PlatformRegion, PlatformRegions};
+
+    let metrics = Metrics::new();
+    metrics.add_app("shop", false);
+    let text = metrics.render();
+    for source in ["platform", "fallback", "built_in"] {
+        let series = format!(r#"fly_placer_platform_regions{{app="shop",source="{source}"}}"#);
+        assert_eq!(line_value(&text, &series), Some(0.0), "{series}\n{text}");
+    }
+
+    let read = PlatformRegions::from_platform(
+        [
+            PlatformRegion::new(region("fra"), 50.0, 8.6).with_capacity(3),
+            PlatformRegion::new(region("syd"), -33.9, 151.2).with_capacity(0),
+        ],
+        START,
+    );
+    metrics.observe_platform("shop", &PlatformHealth::of(&read));
+    let text = metrics.render();
+    let value = |source: &str| {
+        line_value(
+            &text,
+            &format!(r#"fly_placer_platform_regions{{app="shop",source="{source}"}}"#),
+        )
+    };
+    assert_eq!(value("platform"), Some(1.0));
+    assert_eq!(value("fallback"), Some(0.0));
+
+    metrics.observe_platform(
+        "shop",
+        &PlatformHealth::of(&PlatformRegions::fallback(START, "HTTP 403")),
+    );
+    let text = metrics.render();
+    let value = |source: &str| {
+        line_value(
+            &text,
+            &format!(r#"fly_placer_platform_regions{{app="shop",source="{source}"}}"#),
+        )
+    };
+    assert_eq!(value("platform"), Some(0.0));
+    assert_eq!(value("fallback"), Some(18.0));
+
+    metrics.remove_app("shop");
+    assert!(!metrics.render().contains(r#"platform_regions{app="shop""#));
+}
