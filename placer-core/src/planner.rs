@@ -11,11 +11,12 @@
 use std::cmp::Ordering;
 use std::collections::{BTreeMap, BTreeSet};
 
-use crate::network::platform::PlatformRegions;
+use crate::network::platform::{Home, PlatformRegions, Unavailable};
+use crate::network::LatencyModel;
 use crate::policy::{PlacementPolicy, PlanningView, PolicyMemory, PolicyName};
 use crate::report::RegionDetail;
 use crate::{
-    network::geo, state::RegionState, thresholds::Thresholds, Action, Decision, EngineState, Move,
+    state::RegionState, thresholds::Thresholds, Action, Decision, EngineState, Move,
     PlacerConfig, Reason, Region, Timestamp,
 };
 
@@ -90,7 +91,9 @@ pub struct PlanInput<'a> {
 }
 
 /// Smoothed traffic and thresholds of every region in play: those with
-/// history, those deployed and the always-running ones.
+/// history, those deployed, the always-running ones, and the home of each
+/// of them (where its users are served best: see [`home_of`]), so a
+/// policy may deploy it.
 pub fn region_details(input: &PlanInput<'_>) -> BTreeMap<Region, RegionDetail> {
     let mut details: BTreeMap<Region, RegionDetail> = input
         .state
@@ -106,7 +109,50 @@ pub fn region_details(input: &PlanInput<'_>) -> BTreeMap<Region, RegionDetail> {
             details.insert(*region, detail(input, region, None));
         }
     }
+    let homes: BTreeSet<Region> = details
+        .keys()
+        .filter_map(|region| input.home(region))
+        .map(|home| home.region)
+        .collect();
+    for home in homes {
+        details
+            .entry(home)
+            .or_insert_with(|| detail(input, &home, None));
+    }
     details
+}
+
+impl PlanInput<'_> {
+    /// Where the users entering at `region` are served best (see
+    /// [`home_of`]).
+    fn home(&self, region: &Region) -> Option<Home> {
+        home_of(
+            self.config,
+            self.state,
+            self.deployed,
+            self.platform,
+            self.now,
+            region,
+        )
+    }
+}
+
+/// The nearest region to `region` that the platform takes machines in and
+/// that is deployed or may be deployed: allowed and not excluded (or always
+/// running), not sitting out a backoff. `region` itself when it qualifies.
+pub(crate) fn home_of(
+    config: &PlacerConfig,
+    state: &EngineState,
+    deployed: &BTreeSet<Region>,
+    platform: &PlatformRegions,
+    now: Timestamp,
+    region: &Region,
+) -> Option<Home> {
+    platform.home(region, |server| {
+        deployed.contains(server)
+            || ((config.may_deploy(server) || config.always_running_regions.contains(server))
+                && state.held_back(server, Move::Deploy, now).is_none())
+    })
 }
 
 fn detail(
@@ -152,6 +198,8 @@ pub fn plan(input: &PlanInput<'_>, policy: &dyn PlacementPolicy) -> Plan {
     let mut candidates = Vec::new();
     // Regions sitting out a backoff after the backend could not deploy them.
     let mut unavailable = Vec::new();
+    // Regions the platform takes no new machine in, not deployed.
+    let mut not_deployable = Vec::new();
     for region in regions.keys() {
         let deployed = input.deployed.contains(region);
         while proposals.next_if(|p| p.region < *region).is_some() {}
@@ -173,6 +221,33 @@ pub fn plan(input: &PlanInput<'_>, policy: &dyn PlacementPolicy) -> Plan {
                 continue;
             }
         }
+        if !input.platform.is_deployable(region) {
+            let why = input
+                .platform
+                .unavailable(region)
+                .unwrap_or(Unavailable::NotCompute);
+            if !deployed {
+                let wants_it =
+                    wanted == Action::Deploy || config.always_running_regions.contains(region);
+                not_deployable.push((*region, wanted_deploy(wants_it), why));
+                continue;
+            }
+            if wanted != Action::Remove {
+                // Running although the platform takes no new machine
+                // there: kept while it runs, never removed for that alone.
+                skipped.push(skip(
+                    Action::None,
+                    Reason::NotDeployable {
+                        region: *region,
+                        why,
+                        running: true,
+                        served_from: None,
+                        home: input.home(region).map(|home| home.region),
+                    },
+                ));
+                continue;
+            }
+        }
         if config.always_running_regions.contains(region) {
             if !deployed {
                 candidates.push(Decision::new(
@@ -188,11 +263,11 @@ pub fn plan(input: &PlanInput<'_>, policy: &dyn PlacementPolicy) -> Plan {
             continue;
         }
         if !deployed && config.excluded_regions.contains(region) {
-            skipped.push(skip(wanted_deploy(wanted), Reason::Excluded));
+            skipped.push(skip(wanted_deploy(wanted == Action::Deploy), Reason::Excluded));
             continue;
         }
         if !deployed && !config.may_deploy(region) {
-            skipped.push(skip(wanted_deploy(wanted), Reason::NotAllowed));
+            skipped.push(skip(wanted_deploy(wanted == Action::Deploy), Reason::NotAllowed));
             continue;
         }
         let change = match (wanted, deployed) {
@@ -276,7 +351,17 @@ pub fn plan(input: &PlanInput<'_>, policy: &dyn PlacementPolicy) -> Plan {
             since: backoff.since,
             until: backoff.until,
             reason: backoff.reason.clone(),
-            served_from: nearest(&region, &after),
+            served_from: nearest(input.platform, &region, &after).map(|(server, _)| server),
+        };
+        skipped.push(Decision::new(region, action, reason));
+    }
+    for (region, action, why) in not_deployable {
+        let reason = Reason::NotDeployable {
+            region,
+            why,
+            running: false,
+            served_from: nearest(input.platform, &region, &after),
+            home: input.home(&region).map(|home| home.region),
         };
         skipped.push(Decision::new(region, action, reason));
     }
@@ -304,17 +389,22 @@ pub(crate) fn too_few_regions(config: &PlacerConfig) -> Reason {
 }
 
 /// The region of `deployed` nearest to `region` (by great-circle distance
-/// in the catalog), which serves its users.
-fn nearest(region: &Region, deployed: &BTreeSet<Region>) -> Option<Region> {
+/// over the platform's picture), which serves its users, with their round
+/// trip in the distance model.
+fn nearest(
+    platform: &PlatformRegions,
+    region: &Region,
+    deployed: &BTreeSet<Region>,
+) -> Option<(Region, f64)> {
     deployed
         .iter()
-        .filter_map(|d| Some((geo::distance_km(region, d)?, *d)))
+        .filter_map(|d| Some((platform.distance_km(region, d)?, *d)))
         .min_by(|a, b| a.0.total_cmp(&b.0))
-        .map(|(_, d)| d)
+        .map(|(km, d)| (d, LatencyModel::distance_rtt_of_km(km, d == *region)))
 }
 
-fn wanted_deploy(wanted: Action) -> Action {
-    if wanted == Action::Deploy {
+fn wanted_deploy(wanted: bool) -> Action {
+    if wanted {
         Action::Deploy
     } else {
         Action::None
