@@ -16,8 +16,8 @@ use crate::network::LatencyModel;
 use crate::policy::{PlacementPolicy, PlanningView, PolicyMemory, PolicyName};
 use crate::report::RegionDetail;
 use crate::{
-    state::RegionState, thresholds::Thresholds, Action, Decision, EngineState, Move,
-    PlacerConfig, Reason, Region, Timestamp,
+    state::RegionState, thresholds::Thresholds, Action, Decision, EngineState, Move, PlacerConfig,
+    Reason, Region, Timestamp,
 };
 
 /// What the planner decided for one tick.
@@ -263,11 +263,17 @@ pub fn plan(input: &PlanInput<'_>, policy: &dyn PlacementPolicy) -> Plan {
             continue;
         }
         if !deployed && config.excluded_regions.contains(region) {
-            skipped.push(skip(wanted_deploy(wanted == Action::Deploy), Reason::Excluded));
+            skipped.push(skip(
+                wanted_deploy(wanted == Action::Deploy),
+                Reason::Excluded,
+            ));
             continue;
         }
         if !deployed && !config.may_deploy(region) {
-            skipped.push(skip(wanted_deploy(wanted == Action::Deploy), Reason::NotAllowed));
+            skipped.push(skip(
+                wanted_deploy(wanted == Action::Deploy),
+                Reason::NotAllowed,
+            ));
             continue;
         }
         let change = match (wanted, deployed) {

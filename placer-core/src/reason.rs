@@ -6,8 +6,8 @@ use std::sync::Arc;
 
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 
-use crate::policy::reason::AnyPolicyReason;
 use crate::network::platform::Unavailable;
+use crate::policy::reason::AnyPolicyReason;
 use crate::policy::PolicyReason;
 use crate::{Region, Timestamp};
 

@@ -275,8 +275,14 @@ mod tests {
         assert!(model.rtt_ms_in(&qqq, &fra, &platform) < 5.0);
         // Catalogued pairs are what the catalog says.
         let ams = region("ams");
-        assert_eq!(model.rtt_ms_in(&ams, &fra, &platform), model.rtt_ms(&ams, &fra));
-        assert_eq!(model.rtt_ms_in(&region("zzz"), &fra, &platform), UNCATALOGUED_RTT_MS);
+        assert_eq!(
+            model.rtt_ms_in(&ams, &fra, &platform),
+            model.rtt_ms(&ams, &fra)
+        );
+        assert_eq!(
+            model.rtt_ms_in(&region("zzz"), &fra, &platform),
+            UNCATALOGUED_RTT_MS
+        );
     }
 
     #[test]

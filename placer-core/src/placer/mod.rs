@@ -11,8 +11,8 @@ use crate::policy::{
     PlacementPolicy, PlanningView, PolicyContext, PolicyEntry, PolicyName, PolicySummary,
 };
 use crate::{
-    network::platform::PlatformRegions, network::LatencyModel, EngineState,
-    MetricsError, MetricsSource, PlacerConfig, Region, Timestamp, TrafficSnapshot,
+    network::platform::PlatformRegions, network::LatencyModel, EngineState, MetricsError,
+    MetricsSource, PlacerConfig, Region, Timestamp, TrafficSnapshot,
 };
 
 mod steps;

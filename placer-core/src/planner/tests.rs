@@ -109,7 +109,13 @@ fn excluded_and_not_allowed_regions_are_never_deployed() {
     };
     let state = state_with(&config, &[("iad", 20.0), ("ams", 90.0), ("sin", 90.0)], 5);
     let plan = plan_for(&config, &state, &["iad"]);
-    assert!(actions(&plan).is_empty(), "{plan:#?}");
+    // Their users count towards the nearest region that may be deployed.
+    assert_eq!(actions(&plan), vec![("fra".into(), Action::Deploy)]);
+    let fra = plan.actions[0].reason.to_string();
+    assert!(
+        fra.ends_with("(with the users entering at ams, sin)"),
+        "{fra}"
+    );
     assert_eq!(
         skipped_reason(&plan, "ams"),
         (&Action::Deploy, "Region is in excluded_regions list")

@@ -150,7 +150,8 @@ impl<'a> PlanningView<'a> {
     /// backoff. Cooldowns and the action limit still apply.
     pub fn may_deploy(&self, region: &Region) -> bool {
         self.platform.is_deployable(region)
-            && (self.config.may_deploy(region) || self.config.always_running_regions.contains(region))
+            && (self.config.may_deploy(region)
+                || self.config.always_running_regions.contains(region))
             && !self.unavailable(region)
     }
 

@@ -6,7 +6,7 @@
 //!
 //! Traffic is counted where users entered Fly. The users of a region that
 //! cannot be deployed (an edge region, deprecated, at capacity, not
-//! allowed, backing off) count towards their home — the nearest region
+//! allowed or excluded) count towards their home — the nearest region
 //! that can ([`PlanningView::home`]) — so the policy deploys the home,
 //! never the edge region.
 
@@ -105,7 +105,11 @@ fn served(view: &PlanningView<'_>) -> BTreeMap<Region, Served> {
                 },
             );
         }
-        if detail.deployed || detail.points == 0 || view.may_deploy(region) {
+        // A region sitting out a backoff keeps its traffic: the backoff is
+        // short, and a machine next door for its duration would be churn.
+        let listed =
+            view.config.may_deploy(region) || view.config.always_running_regions.contains(region);
+        if detail.deployed || detail.points == 0 || (deployable && listed) {
             continue;
         }
         if let Some(home) = view.home(region).filter(|home| home.region != *region) {
