@@ -2,7 +2,9 @@
 //!
 //! It asks the configured policy for proposals, then applies the rules every
 //! policy shares, in this order: regions the backend could not deploy
-//! lately (they sit out their backoff), always-running regions, the
+//! lately (they sit out their backoff), regions the platform takes no new
+//! machine in (never deployed; kept while they run, see
+//! [`Reason::NotDeployable`]), always-running regions, the
 //! excluded and allowed lists, no removals without usable metrics, removals
 //! the backend refused lately, cooldowns, the minimum number of regions, and
 //! the action limit. Every proposal that is

@@ -59,7 +59,8 @@ pub struct Placer {
     /// Whether the latest observation carried any region (not persisted:
     /// after a restart nothing is removed before the first observation).
     metrics_usable: bool,
-    /// Regions of the latest observation that are not Fly regions.
+    /// Regions of the latest observation without coordinates in the
+    /// platform picture.
     ignored: Vec<Region>,
     /// Which regions take new machines now (not persisted: the actuator
     /// reports it again).
