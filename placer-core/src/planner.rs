@@ -13,14 +13,11 @@
 use std::cmp::Ordering;
 use std::collections::{BTreeMap, BTreeSet};
 
-use crate::network::platform::{Home, PlatformRegions, Unavailable};
+use crate::network::platform::{PlatformRegions, Unavailable};
 use crate::network::LatencyModel;
 use crate::policy::{PlacementPolicy, PlanningView, PolicyMemory, PolicyName};
 use crate::report::RegionDetail;
-use crate::{
-    state::RegionState, thresholds::Thresholds, Action, Decision, EngineState, Move, PlacerConfig,
-    Reason, Region, Timestamp,
-};
+use crate::{Action, Decision, EngineState, Move, PlacerConfig, Reason, Region, Timestamp};
 
 /// What the planner decided for one tick.
 ///
@@ -74,6 +71,9 @@ impl Plan {
     }
 }
 
+pub(crate) use details::home_of;
+pub use details::region_details;
+
 /// Everything the planner needs besides the policy.
 #[derive(Debug, Clone, Copy)]
 pub struct PlanInput<'a> {
@@ -90,95 +90,6 @@ pub struct PlanInput<'a> {
     pub metrics_usable: bool,
     /// Which regions take new machines now, and where each region is.
     pub platform: &'a PlatformRegions,
-}
-
-/// Smoothed traffic and thresholds of every region in play: those with
-/// history, those deployed, the always-running ones, and the home of each
-/// of them (where its users are served best: see [`home_of`]), so a
-/// policy may deploy it.
-pub fn region_details(input: &PlanInput<'_>) -> BTreeMap<Region, RegionDetail> {
-    let mut details: BTreeMap<Region, RegionDetail> = input
-        .state
-        .regions()
-        .map(|(region, remembered)| (*region, detail(input, region, Some(remembered))))
-        .collect();
-    let extra = input
-        .deployed
-        .iter()
-        .chain(&input.config.always_running_regions);
-    for region in extra {
-        if !details.contains_key(region) {
-            details.insert(*region, detail(input, region, None));
-        }
-    }
-    let homes: BTreeSet<Region> = details
-        .keys()
-        .filter_map(|region| input.home(region))
-        .map(|home| home.region)
-        .collect();
-    for home in homes {
-        details
-            .entry(home)
-            .or_insert_with(|| detail(input, &home, None));
-    }
-    details
-}
-
-impl PlanInput<'_> {
-    /// Where the users entering at `region` are served best (see
-    /// [`home_of`]).
-    fn home(&self, region: &Region) -> Option<Home> {
-        home_of(
-            self.config,
-            self.state,
-            self.deployed,
-            self.platform,
-            self.now,
-            region,
-        )
-    }
-}
-
-/// The nearest region to `region` that the platform takes machines in and
-/// that is deployed or may be deployed: allowed and not excluded (or always
-/// running), not sitting out a backoff. `region` itself when it qualifies.
-pub(crate) fn home_of(
-    config: &PlacerConfig,
-    state: &EngineState,
-    deployed: &BTreeSet<Region>,
-    platform: &PlatformRegions,
-    now: Timestamp,
-    region: &Region,
-) -> Option<Home> {
-    platform.home(region, |server| {
-        deployed.contains(server)
-            || ((config.may_deploy(server) || config.always_running_regions.contains(server))
-                && state.held_back(server, Move::Deploy, now).is_none())
-    })
-}
-
-fn detail(
-    input: &PlanInput<'_>,
-    region: &Region,
-    remembered: Option<&RegionState>,
-) -> RegionDetail {
-    let config = input.config;
-    let averages = remembered.and_then(|s| s.averages(config));
-    let recent_longs: Vec<f64> = remembered
-        .map(|s| s.recent_longs.iter().copied().collect())
-        .unwrap_or_default();
-    let long = averages.map_or(0.0, |a| a.long);
-    let thresholds = Thresholds::for_region(config, long, &recent_longs);
-    RegionDetail {
-        requests: remembered.and_then(|s| s.history.latest()).unwrap_or(0.0),
-        current: averages.map_or(0.0, |a| a.current),
-        short: averages.map_or(0.0, |a| a.short),
-        long,
-        deploy_threshold: thresholds.deploy,
-        remove_threshold: thresholds.remove,
-        points: averages.map_or(0, |a| a.points),
-        deployed: input.deployed.contains(region),
-    }
 }
 
 /// Plans one tick with `policy`.
@@ -447,5 +358,6 @@ fn priority(
     })
 }
 
+mod details;
 #[cfg(test)]
 mod tests;
