@@ -114,6 +114,9 @@ fn an_unknown_region_in_a_trace_is_ignored_not_deployed() {
     for row in &report.rows {
         assert_eq!(row.mean_rtt_ms, Some(0.0), "{row:?}");
     }
+    assert!(report
+        .render_table()
+        .contains("ignored (no coordinates, not a Fly region): xyz"));
     let json = serde_json::to_value(&report).unwrap();
     assert_eq!(json["ignored_regions"], serde_json::json!(["xyz"]));
 
