@@ -2,11 +2,12 @@
 //! and embedders that hold their own data.
 
 use std::collections::{BTreeMap, BTreeSet, VecDeque};
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use async_trait::async_trait;
 
+use crate::network::platform::PlatformRegions;
 use crate::{
     ActuatorError, MetricsError, MetricsSource, Region, RegionActuator, Timestamp, TrafficSnapshot,
 };
@@ -110,6 +111,8 @@ struct ActuatorState {
     /// times.
     refusals: BTreeMap<Region, (u32, ActuatorError)>,
     listing_fails: bool,
+    /// What `platform_regions` answers.
+    platform: Option<Arc<PlatformRegions>>,
     transient_failures: u32,
     transient_retry_after: Option<Duration>,
     calls: Vec<ActuatorCall>,
@@ -161,6 +164,37 @@ impl InMemoryActuator {
                 ..ActuatorState::default()
             }),
         }
+    }
+
+    /// The same actuator, reporting `platform` as the platform's picture
+    /// of its regions ([`RegionActuator::platform_regions`]), as an
+    /// actuator that reads Fly's regions does.
+    pub fn with_platform_regions(self, platform: PlatformRegions) -> Self {
+        self.set_platform_regions(Some(platform));
+        self
+    }
+
+    /// Reports `platform` from now on (`None`: no picture, the engine
+    /// keeps the one it has), as when the platform's answer changes:
+    /// capacity comes back to a region, a region is deprecated.
+    ///
+    /// ```
+    /// # futures::executor::block_on(async {
+    /// use placer_core::network::platform::{PlatformRegion, PlatformRegions};
+    /// use placer_core::{InMemoryActuator, RegionActuator, Timestamp};
+    ///
+    /// let at = Timestamp::from_unix_seconds(1_800_000_000);
+    /// let full = PlatformRegion::new("syd".parse().unwrap(), -33.95, 151.18).with_capacity(0);
+    /// let actuator = InMemoryActuator::new([])
+    ///     .with_platform_regions(PlatformRegions::from_platform([full], at));
+    /// let picture = actuator.platform_regions().await.unwrap();
+    /// assert!(!picture.is_deployable(&"syd".parse().unwrap()));
+    /// actuator.set_platform_regions(None);
+    /// assert!(actuator.platform_regions().await.is_none());
+    /// # });
+    /// ```
+    pub fn set_platform_regions(&self, platform: Option<PlatformRegions>) {
+        self.lock().platform = platform.map(Arc::new);
     }
 
     /// Makes every later deploy or remove of `region` fail: a deploy with
@@ -273,5 +307,9 @@ impl RegionActuator for InMemoryActuator {
 
     fn is_simulation(&self) -> bool {
         true
+    }
+
+    async fn platform_regions(&self) -> Option<Arc<PlatformRegions>> {
+        self.lock().platform.clone()
     }
 }

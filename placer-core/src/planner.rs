@@ -2,7 +2,9 @@
 //!
 //! It asks the configured policy for proposals, then applies the rules every
 //! policy shares, in this order: regions the backend could not deploy
-//! lately (they sit out their backoff), always-running regions, the
+//! lately (they sit out their backoff), regions the platform takes no new
+//! machine in (never deployed; kept while they run, see
+//! [`Reason::NotDeployable`]), always-running regions, the
 //! excluded and allowed lists, no removals without usable metrics, removals
 //! the backend refused lately, cooldowns, the minimum number of regions, and
 //! the action limit. Every proposal that is
@@ -11,13 +13,11 @@
 use std::cmp::Ordering;
 use std::collections::{BTreeMap, BTreeSet};
 
-use crate::network::platform::PlatformRegions;
+use crate::network::platform::{PlatformRegions, Unavailable};
+use crate::network::LatencyModel;
 use crate::policy::{PlacementPolicy, PlanningView, PolicyMemory, PolicyName};
 use crate::report::RegionDetail;
-use crate::{
-    network::geo, state::RegionState, thresholds::Thresholds, Action, Decision, EngineState, Move,
-    PlacerConfig, Reason, Region, Timestamp,
-};
+use crate::{Action, Decision, EngineState, Move, PlacerConfig, Reason, Region, Timestamp};
 
 /// What the planner decided for one tick.
 ///
@@ -83,6 +83,9 @@ impl Plan {
     }
 }
 
+pub(crate) use details::home_of;
+pub use details::region_details;
+
 /// Everything the planner needs besides the policy.
 #[derive(Debug, Clone, Copy)]
 pub struct PlanInput<'a> {
@@ -106,50 +109,6 @@ pub struct PlanInput<'a> {
     pub platform: &'a PlatformRegions,
 }
 
-/// Smoothed traffic and thresholds of every region in play: those with
-/// history, those deployed and the always-running ones.
-pub fn region_details(input: &PlanInput<'_>) -> BTreeMap<Region, RegionDetail> {
-    let mut details: BTreeMap<Region, RegionDetail> = input
-        .state
-        .regions()
-        .map(|(region, remembered)| (*region, detail(input, region, Some(remembered))))
-        .collect();
-    let extra = input
-        .deployed
-        .iter()
-        .chain(&input.config.always_running_regions);
-    for region in extra {
-        if !details.contains_key(region) {
-            details.insert(*region, detail(input, region, None));
-        }
-    }
-    details
-}
-
-fn detail(
-    input: &PlanInput<'_>,
-    region: &Region,
-    remembered: Option<&RegionState>,
-) -> RegionDetail {
-    let config = input.config;
-    let averages = remembered.and_then(|s| s.averages(config));
-    let recent_longs: Vec<f64> = remembered
-        .map(|s| s.recent_longs.iter().copied().collect())
-        .unwrap_or_default();
-    let long = averages.map_or(0.0, |a| a.long);
-    let thresholds = Thresholds::for_region(config, long, &recent_longs);
-    RegionDetail {
-        requests: remembered.and_then(|s| s.history.latest()).unwrap_or(0.0),
-        current: averages.map_or(0.0, |a| a.current),
-        short: averages.map_or(0.0, |a| a.short),
-        long,
-        deploy_threshold: thresholds.deploy,
-        remove_threshold: thresholds.remove,
-        points: averages.map_or(0, |a| a.points),
-        deployed: input.deployed.contains(region),
-    }
-}
-
 /// Plans one tick with `policy`.
 pub fn plan(input: &PlanInput<'_>, policy: &dyn PlacementPolicy) -> Plan {
     let config = input.config;
@@ -169,6 +128,8 @@ pub fn plan(input: &PlanInput<'_>, policy: &dyn PlacementPolicy) -> Plan {
     let mut candidates = Vec::new();
     // Regions sitting out a backoff after the backend could not deploy them.
     let mut unavailable = Vec::new();
+    // Regions the platform takes no new machine in, not deployed.
+    let mut not_deployable = Vec::new();
     for region in regions.keys() {
         let deployed = input.deployed.contains(region);
         while proposals.next_if(|p| p.region < *region).is_some() {}
@@ -190,6 +151,33 @@ pub fn plan(input: &PlanInput<'_>, policy: &dyn PlacementPolicy) -> Plan {
                 continue;
             }
         }
+        if !input.platform.is_deployable(region) {
+            let why = input
+                .platform
+                .unavailable(region)
+                .unwrap_or(Unavailable::NotCompute);
+            if !deployed {
+                let wants_it =
+                    wanted == Action::Deploy || config.always_running_regions.contains(region);
+                not_deployable.push((*region, wanted_deploy(wants_it), why));
+                continue;
+            }
+            if wanted != Action::Remove {
+                // Running although the platform takes no new machine
+                // there: kept while it runs, never removed for that alone.
+                skipped.push(skip(
+                    Action::None,
+                    Reason::NotDeployable {
+                        region: *region,
+                        why,
+                        running: true,
+                        served_from: None,
+                        home: input.home(region).map(|home| home.region),
+                    },
+                ));
+                continue;
+            }
+        }
         if config.always_running_regions.contains(region) {
             if !deployed {
                 candidates.push(Decision::new(
@@ -205,11 +193,17 @@ pub fn plan(input: &PlanInput<'_>, policy: &dyn PlacementPolicy) -> Plan {
             continue;
         }
         if !deployed && config.excluded_regions.contains(region) {
-            skipped.push(skip(wanted_deploy(wanted), Reason::Excluded));
+            skipped.push(skip(
+                wanted_deploy(wanted == Action::Deploy),
+                Reason::Excluded,
+            ));
             continue;
         }
         if !deployed && !config.may_deploy(region) {
-            skipped.push(skip(wanted_deploy(wanted), Reason::NotAllowed));
+            skipped.push(skip(
+                wanted_deploy(wanted == Action::Deploy),
+                Reason::NotAllowed,
+            ));
             continue;
         }
         // A region pending (its deploy in doubt) is neither deployed again
@@ -310,7 +304,17 @@ pub fn plan(input: &PlanInput<'_>, policy: &dyn PlacementPolicy) -> Plan {
             since: backoff.since,
             until: backoff.until,
             reason: backoff.reason.clone(),
-            served_from: nearest(&region, &after),
+            served_from: nearest(input.platform, &region, &after).map(|(server, _)| server),
+        };
+        skipped.push(Decision::new(region, action, reason));
+    }
+    for (region, action, why) in not_deployable {
+        let reason = Reason::NotDeployable {
+            region,
+            why,
+            running: false,
+            served_from: nearest(input.platform, &region, &after),
+            home: input.home(&region).map(|home| home.region),
         };
         skipped.push(Decision::new(region, action, reason));
     }
@@ -339,17 +343,22 @@ pub(crate) fn too_few_regions(config: &PlacerConfig) -> Reason {
 }
 
 /// The region of `deployed` nearest to `region` (by great-circle distance
-/// in the catalog), which serves its users.
-fn nearest(region: &Region, deployed: &BTreeSet<Region>) -> Option<Region> {
+/// over the platform's picture), which serves its users, with their round
+/// trip in the distance model.
+fn nearest(
+    platform: &PlatformRegions,
+    region: &Region,
+    deployed: &BTreeSet<Region>,
+) -> Option<(Region, f64)> {
     deployed
         .iter()
-        .filter_map(|d| Some((geo::distance_km(region, d)?, *d)))
+        .filter_map(|d| Some((platform.distance_km(region, d)?, *d)))
         .min_by(|a, b| a.0.total_cmp(&b.0))
-        .map(|(_, d)| d)
+        .map(|(km, d)| (d, LatencyModel::distance_rtt_of_km(km, d == *region)))
 }
 
-fn wanted_deploy(wanted: Action) -> Action {
-    if wanted == Action::Deploy {
+fn wanted_deploy(wanted: bool) -> Action {
+    if wanted {
         Action::Deploy
     } else {
         Action::None
@@ -384,5 +393,6 @@ fn priority(
     })
 }
 
+mod details;
 #[cfg(test)]
 mod tests;

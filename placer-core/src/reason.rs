@@ -6,6 +6,7 @@ use std::sync::Arc;
 
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 
+use crate::network::platform::Unavailable;
 use crate::policy::reason::AnyPolicyReason;
 use crate::policy::PolicyReason;
 use crate::{Region, Timestamp};
@@ -76,6 +77,27 @@ pub enum Reason {
         /// region's users (none when nothing is deployed or the region is
         /// not in the catalog).
         served_from: Option<Region>,
+    },
+    /// The platform takes no new machine in the region now (an edge
+    /// region, deprecated, or at capacity for the app's machine size; see
+    /// [`PlatformRegions`](crate::network::platform::PlatformRegions)): it
+    /// is not deployed, whatever the policy wished, and when it runs now it
+    /// is kept while it runs (never removed for that alone).
+    NotDeployable {
+        /// The region.
+        region: Region,
+        /// Why it takes no new machine.
+        why: Unavailable,
+        /// True when it runs a machine now (kept while it runs).
+        running: bool,
+        /// Not running: the region deployed after the tick that serves the
+        /// users entering there, with their round trip in ms (none when
+        /// nothing is deployed).
+        served_from: Option<(Region, f64)>,
+        /// The nearest region that takes machines and may be deployed
+        /// (allowed, not excluded, not backing off): where its users would
+        /// be served best.
+        home: Option<Region>,
     },
     /// The backend refused on purpose to remove the region (machines
     /// fly-placer did not create, the app's last machine): the removal is
@@ -156,6 +178,7 @@ impl Reason {
             Reason::Unavailable { .. } => "unavailable",
             Reason::RemovalRefused { .. } => "removal_refused",
             Reason::DeployPending { .. } => "deploy_pending",
+            Reason::NotDeployable { .. } => "not_deployable",
             Reason::Policy(PolicyExplanation(reason)) => reason.class(),
             Reason::Explained(_) => "policy",
         }
@@ -196,6 +219,35 @@ impl fmt::Display for Reason {
                     write!(f, "; its users are served from {from}")?;
                 }
                 write!(f, "; deploy tried again after {until}")
+            }
+            Reason::NotDeployable {
+                region,
+                why,
+                running,
+                served_from,
+                home,
+            } => {
+                write!(f, "{region} is {why}: ")?;
+                if *running {
+                    f.write_str("kept while it runs")?;
+                    if let Some(home) = home.filter(|home| home != region) {
+                        write!(f, "; its users would be served best from {home}")?;
+                    }
+                    return Ok(());
+                }
+                match served_from {
+                    Some((server, ms)) => write!(
+                        f,
+                        "users entering at {region} are served from {server} ({ms:.0} ms)"
+                    )?,
+                    None => write!(f, "no region serves the users entering at {region}")?,
+                }
+                match home {
+                    Some(home) if served_from.is_none_or(|(server, _)| server != *home) => {
+                        write!(f, "; they would be served best from {home}")
+                    }
+                    _ => Ok(()),
+                }
             }
             Reason::RemovalRefused {
                 since,

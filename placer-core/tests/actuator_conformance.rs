@@ -17,6 +17,42 @@ fn in_memory_actuator_passes_the_conformance_suite() {
 }
 
 #[test]
+fn in_memory_actuator_with_a_platform_picture_passes_the_conformance_suite() {
+    use placer_core::network::platform::{PlatformRegion, PlatformRegions};
+    use placer_core::Timestamp;
+
+    let picture = PlatformRegions::from_platform(
+        [
+            PlatformRegion::new(region("fra"), 50.03, 8.57),
+            PlatformRegion::new(region("cdg"), 49.01, 2.55),
+            PlatformRegion::new(region("syd"), -33.95, 151.18).with_capacity(0),
+        ],
+        Timestamp::from_unix_seconds(1_800_000_000),
+    );
+    let actuator = InMemoryActuator::new([region("iad")]).with_platform_regions(picture);
+    futures::executor::block_on(conformance::check_region_actuator(
+        &actuator,
+        [region("fra"), region("cdg")],
+    ));
+}
+
+#[test]
+#[should_panic(expected = "off the globe")]
+fn the_suite_catches_a_picture_off_the_globe() {
+    use placer_core::network::platform::{PlatformRegion, PlatformRegions};
+    use placer_core::Timestamp;
+
+    let picture = PlatformRegions::from_platform(
+        [PlatformRegion::new(region("fra"), 150.0, 8.57)],
+        Timestamp::from_unix_seconds(1_800_000_000),
+    );
+    let actuator = InMemoryActuator::new([region("iad")]).with_platform_regions(picture);
+    futures::executor::block_on(conformance::platform_regions_are_a_usable_picture(
+        &actuator,
+    ));
+}
+
+#[test]
 #[should_panic(expected = "still listed after remove")]
 fn the_suite_catches_an_actuator_that_ignores_removals() {
     use async_trait::async_trait;

@@ -44,6 +44,7 @@ pub mod backtest;
 mod fixed_k;
 pub mod quality;
 pub mod recommend;
+pub mod regions;
 pub mod scenario;
 pub mod seed_rule;
 mod simulated;

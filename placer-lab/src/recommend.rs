@@ -4,10 +4,12 @@
 //!
 //! The weights are the requests that entered at each edge region over some
 //! window (for a [`Trace`](crate::Trace), [`Trace::totals`](crate::Trace::totals)).
-//! The pick is [`FixedK::solve`] over every catalogued region and every
-//! region with traffic, minus those the config forbids
+//! The pick is [`FixedK::solve`] over the regions the platform takes
+//! machines in ([`crate::regions::deployable`]; an edge region with traffic
+//! is served, never picked), minus those the config forbids
 //! ([`PlacerConfig::may_deploy`]), always containing the config's
-//! `always_running_regions`. A set's *mean RTT* is the traffic-weighted mean
+//! `always_running_regions`. Traffic at a region without coordinates is
+//! left out and named in [`Recommendation::ignored_regions`]. A set's *mean RTT* is the traffic-weighted mean
 //! round trip from each request's edge region to the nearest region of the
 //! set ([`UNSERVED_RTT_MS`](placer_core::network::UNSERVED_RTT_MS) when the set is empty).
 //!
@@ -30,11 +32,10 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use serde::Serialize;
 
-use placer_core::{
-    network::geo, network::nearest_deployed, network::LatencyModel, PlacerConfig, Region,
-};
+use placer_core::{network::nearest_deployed, network::LatencyModel, PlacerConfig, Region};
 
 use crate::fixed_k::{set_cost, FixedK, WeightError};
+use crate::regions;
 
 /// The best `k` regions for some traffic, and the current set for
 /// comparison.
@@ -50,6 +51,10 @@ pub struct Recommendation {
     pub recommended: Placement,
     /// The set the pick is compared with.
     pub current: Placement,
+    /// Regions of the traffic without coordinates (neither catalogued nor
+    /// known to the platform), whose requests were left out.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub ignored_regions: Vec<Region>,
 }
 
 /// A set of regions and how well it serves the traffic.
@@ -114,21 +119,34 @@ pub fn recommend(
     if k == 0 {
         return Err(RecommendError::ZeroK);
     }
-    let candidates: BTreeSet<Region> = geo::catalog()
+    let ignored_regions: Vec<Region> = traffic
+        .keys()
+        .filter(|region| !regions::known(region))
+        .copied()
+        .collect();
+    let traffic: BTreeMap<Region, f64> = traffic
         .iter()
-        .map(|info| info.code)
-        .chain(traffic.keys().copied())
+        .filter(|(region, _)| regions::known(region))
+        .map(|(region, requests)| (*region, *requests))
+        .collect();
+    let traffic = &traffic;
+    let candidates: BTreeSet<Region> = regions::deployable()
+        .into_iter()
         .filter(|region| config.may_deploy(region))
         .collect();
-    if candidates.is_empty() && config.always_running_regions.is_empty() {
+    // An always-running region the platform takes no machine in is not
+    // deployed by the engine either.
+    let deployable = regions::deployable();
+    let fixed: Vec<Region> = config
+        .always_running_regions
+        .iter()
+        .filter(|region| deployable.contains(region))
+        .copied()
+        .collect();
+    if candidates.is_empty() && fixed.is_empty() {
         return Err(RecommendError::NoCandidates);
     }
-    let solver = FixedK::new(
-        traffic.keys().copied(),
-        candidates,
-        config.always_running_regions.iter().copied(),
-        model,
-    );
+    let solver = FixedK::new(traffic.keys().copied(), candidates, fixed, model);
     let best = solver.solve(traffic, k)?;
     let requests: f64 = traffic.values().sum();
     if requests <= 0.0 {
@@ -139,6 +157,7 @@ pub fn recommend(
         requests,
         recommended: placement(traffic, best.regions, requests, model),
         current: placement(traffic, current.clone(), requests, model),
+        ignored_regions,
     })
 }
 

@@ -16,6 +16,12 @@
 //! 4. The cooldown only blocks removing a region the rule itself deployed
 //!    less than `cooldown` ago; deploys are never held back.
 //!
+//! Like every backtest reference, the emulation places machines only where
+//! the platform takes them: each tick's traffic is first counted at the
+//! [home](crate::regions::home) of the region it entered at (an edge
+//! region's users at the nearest deployable region), and a region without
+//! coordinates is left out.
+//!
 //! Regions absent from a tick's metrics get no history entry and no
 //! decision (the seed only looked at regions its query returned), so a
 //! deployed region whose traffic vanishes entirely is never removed.
@@ -139,6 +145,7 @@ impl SeedRule {
 
     /// Feeds one tick's metrics and applies the rule's decisions.
     pub fn observe(&mut self, snapshot: &TrafficSnapshot) -> SeedDecision {
+        let snapshot = &crate::regions::by_home(snapshot);
         let keep = self
             .params
             .short_term_window

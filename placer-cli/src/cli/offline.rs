@@ -207,6 +207,7 @@ fn scenario_summary(scenario: Scenario) -> &'static str {
         Scenario::BusinessHours => "weekday office hours in eight metros, quiet weekends",
         Scenario::WeeklyGrowth => "business hours, growing 10 % a week",
         Scenario::PatternStops => "business hours, then flat from halfway on",
+        Scenario::EdgeOnly => "steady traffic entering only at edge regions (mad, gig, waw, ...)",
     }
 }
 

@@ -104,6 +104,22 @@ pub fn resolve(
             config.path.display()
         ));
     }
+    let platform = placer_core::network::platform::PlatformRegions::built_in();
+    for (key, region, why) in config.engine.undeployable_regions(platform) {
+        if !platform.knows(&region) {
+            continue; // noted above
+        }
+        let home = platform
+            .home(&region, |server| config.engine.may_deploy(server))
+            .map_or(String::new(), |home| {
+                format!("; its users are served from {}", home.region)
+            });
+        notes.push(format!(
+            "{}: `{key}` lists {region}, which is {why}: Fly places no machines there, \
+             so fly-placer never deploys it{home}",
+            config.path.display()
+        ));
+    }
 
     // One of several apps: the name is the `apps:` section's (or the
     // simulation's), and its files have a directory of their own.

@@ -211,3 +211,26 @@ fn unknown_keys_in_the_services_sections_are_named_whole_at_their_line() {
         assert!(message.contains(expected), "{message}");
     }
 }
+
+#[test]
+fn check_config_notes_regions_fly_places_no_machines_in() {
+    let workspace = Workspace::new("dry_run: true\nalways_running_regions: [fra, mad]\n");
+    let output = workspace.run(&["check-config"], &[]);
+    assert!(output.status.success(), "{}", stderr(&output));
+    let effective: serde_json::Value = serde_json::from_str(&stdout(&output)).unwrap();
+    let notes: Vec<String> = effective["notes"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|note| note.as_str().unwrap().to_owned())
+        .collect();
+    let mad: Vec<&String> = notes.iter().filter(|n| n.contains("mad")).collect();
+    assert_eq!(mad.len(), 1, "{notes:?}");
+    assert!(
+        mad[0].contains(
+            "`always_running_regions` lists mad, which is an edge region: Fly places no machines there, so fly-placer never deploys it; its users are served from cdg"
+        ),
+        "{notes:?}"
+    );
+    assert!(!notes.iter().any(|n| n.contains("fra")), "{notes:?}");
+}

@@ -16,6 +16,7 @@ use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
 
+use crate::network::platform::{PlatformRegions, Unavailable};
 use crate::policy::{PolicyName, PolicySettings};
 use crate::Region;
 
@@ -205,6 +206,45 @@ impl PlacerConfig {
     pub fn may_deploy(&self, region: &Region) -> bool {
         !self.excluded_regions.contains(region)
             && (self.allowed_regions.is_empty() || self.allowed_regions.contains(region))
+    }
+
+    /// The regions `allowed_regions` and `always_running_regions` name
+    /// that `platform` takes no new machine in, each with the key that
+    /// names it and why (an edge region, deprecated, at capacity; a region
+    /// `platform` does not know counts as an edge region). The engine never
+    /// deploys them; `check-config` warns about them.
+    ///
+    /// ```
+    /// use placer_core::network::platform::{PlatformRegions, Unavailable};
+    /// use placer_core::PlacerConfig;
+    ///
+    /// let config = PlacerConfig::default()
+    ///     .with_allowed_regions(["fra".parse().unwrap(), "mad".parse().unwrap()].into());
+    /// let found = config.undeployable_regions(PlatformRegions::built_in());
+    /// assert_eq!(found, [("allowed_regions", "mad".parse().unwrap(), Unavailable::NotCompute)]);
+    /// ```
+    pub fn undeployable_regions(
+        &self,
+        platform: &PlatformRegions,
+    ) -> Vec<(&'static str, Region, Unavailable)> {
+        let lists = [
+            ("allowed_regions", &self.allowed_regions),
+            ("always_running_regions", &self.always_running_regions),
+        ];
+        lists
+            .into_iter()
+            .flat_map(|(key, regions)| {
+                regions.iter().filter_map(move |region| {
+                    if platform.is_deployable(region) {
+                        return None;
+                    }
+                    let why = platform
+                        .unavailable(region)
+                        .unwrap_or(Unavailable::NotCompute);
+                    Some((key, *region, why))
+                })
+            })
+            .collect()
     }
 
     /// Points of history kept per region: enough for both averages.

@@ -133,12 +133,47 @@ pub async fn listing_is_stable(actuator: &dyn RegionActuator) {
     assert_eq!(first, second, "two listings without changes differ");
 }
 
+/// What [`RegionActuator::platform_regions`] answers is a picture the
+/// engine can plan over: `None` (the actuator does not know), or regions
+/// with coordinates on the globe of which those it calls deployable are
+/// ones it knows; and asked twice without a change in between, the same
+/// picture (an actuator answers from its cache, not with a fresh read per
+/// call).
+pub async fn platform_regions_are_a_usable_picture(actuator: &dyn RegionActuator) {
+    let first = actuator.platform_regions().await;
+    let second = actuator.platform_regions().await;
+    assert_eq!(
+        first, second,
+        "two platform_regions() answers without changes differ"
+    );
+    let Some(picture) = first else {
+        return;
+    };
+    for region in picture.regions() {
+        assert!(
+            (-90.0..=90.0).contains(&region.latitude)
+                && (-180.0..=180.0).contains(&region.longitude),
+            "platform_regions() places {} at ({}, {}), off the globe",
+            region.code,
+            region.latitude,
+            region.longitude
+        );
+    }
+    for region in picture.deployable() {
+        assert!(
+            picture.knows(&region) && picture.unavailable(&region).is_none(),
+            "platform_regions() calls {region} deployable but does not know it"
+        );
+    }
+}
+
 /// Runs every check. `spare` are two regions that are not deployed; the
 /// actuator must already run the app in some other region. Both spare
 /// regions end up removed again.
 pub async fn check_region_actuator(actuator: &dyn RegionActuator, spare: [Region; 2]) {
     let [first, second] = spare;
     listing_is_stable(actuator).await;
+    platform_regions_are_a_usable_picture(actuator).await;
     deploy_then_list_contains_region(actuator, &first).await;
     deploy_is_idempotent(actuator, &first).await;
     remove_then_list_lacks_region(actuator, &first).await;

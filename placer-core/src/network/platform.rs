@@ -40,6 +40,7 @@ use std::sync::OnceLock;
 use serde::{Deserialize, Serialize};
 
 use super::geo;
+use super::LatencyModel;
 use crate::{Region, Timestamp};
 
 /// The regions Fly places new machines in (since October 2025); every
@@ -299,6 +300,63 @@ impl PlatformRegions {
     pub fn regions(&self) -> impl Iterator<Item = &PlatformRegion> + '_ {
         self.regions.values().map(|entry| &entry.region)
     }
+
+    /// Great-circle distance in kilometres between two regions: the
+    /// catalog's when both are catalogued, otherwise from the picture's
+    /// coordinates; `None` when either has no coordinates at all.
+    pub fn distance_km(&self, from: &Region, to: &Region) -> Option<f64> {
+        geo::distance_km(from, to).or_else(|| {
+            Some(geo::great_circle_km(
+                self.coordinates(from)?,
+                self.coordinates(to)?,
+            ))
+        })
+    }
+
+    /// Where the users entering at `region` are served best: the nearest
+    /// [deployable](Self::is_deployable) region that `eligible` accepts
+    /// (`region` itself when it qualifies), with the round trip of the
+    /// distance model. Ties go to the first region code. `None` when no
+    /// region qualifies or `region` has no coordinates.
+    ///
+    /// ```
+    /// use placer_core::network::platform::PlatformRegions;
+    ///
+    /// let built_in = PlatformRegions::built_in();
+    /// let home = built_in.home(&"mad".parse().unwrap(), |_| true).unwrap();
+    /// assert_eq!(home.region.as_str(), "cdg");
+    /// // Within the regions one may deploy to.
+    /// let home = built_in.home(&"mad".parse().unwrap(), |r| r.as_str() != "cdg").unwrap();
+    /// assert_eq!(home.region.as_str(), "lhr");
+    /// ```
+    pub fn home(&self, region: &Region, eligible: impl Fn(&Region) -> bool) -> Option<Home> {
+        let mut best: Option<Home> = None;
+        for server in self.deployable().filter(|r| eligible(r)) {
+            let Some(km) = self.distance_km(region, &server) else {
+                continue;
+            };
+            let rtt_ms = LatencyModel::distance_rtt_of_km(km, server == *region);
+            // `deployable` walks in code order: the first of equals stays.
+            if best.is_none_or(|b| rtt_ms < b.rtt_ms) {
+                best = Some(Home {
+                    region: server,
+                    rtt_ms,
+                });
+            }
+        }
+        best
+    }
+}
+
+/// The region that serves an edge region's users best, found by
+/// [`PlatformRegions::home`].
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Home {
+    /// The serving region.
+    pub region: Region,
+    /// The round trip from the edge region to it, in milliseconds (the
+    /// distance model).
+    pub rtt_ms: f64,
 }
 
 fn catalog_entry(info: &geo::RegionInfo, compute: bool) -> Entry {

@@ -26,7 +26,7 @@
 
 use std::collections::BTreeMap;
 
-use crate::{network::geo, region::RegionError, Region};
+use crate::{network::geo, network::platform::PlatformRegions, region::RegionError, Region};
 
 /// Fixed part of the distance model, in milliseconds, for any two distinct
 /// regions.
@@ -160,6 +160,34 @@ impl LatencyModel {
         Self::distance_rtt_ms(from, to)
     }
 
+    /// Like [`rtt_ms`](Self::rtt_ms), with the coordinates `platform`
+    /// knows for regions the catalog lacks (a region the platform lists
+    /// that is newer than the catalog): [`UNCATALOGUED_RTT_MS`] only when
+    /// neither has them.
+    pub fn rtt_ms_in(&self, from: &Region, to: &Region, platform: &PlatformRegions) -> f64 {
+        let lookup = |a: &Region, b: &Region| self.measured.get(a).and_then(|row| row.get(b));
+        if let Some(ms) = lookup(from, to).or_else(|| lookup(to, from)) {
+            return *ms;
+        }
+        if from == to {
+            return 0.0;
+        }
+        match platform.distance_km(from, to) {
+            Some(km) => BASE_RTT_MS + RTT_MS_PER_KM * km,
+            None => UNCATALOGUED_RTT_MS,
+        }
+    }
+
+    /// The distance model's round trip over `km` kilometres (0 within one
+    /// region).
+    pub fn distance_rtt_of_km(km: f64, same_region: bool) -> f64 {
+        if same_region {
+            0.0
+        } else {
+            BASE_RTT_MS + RTT_MS_PER_KM * km
+        }
+    }
+
     /// The distance model alone (rules 3–5 on [`LatencyModel`]).
     pub fn distance_rtt_ms(from: &Region, to: &Region) -> f64 {
         if from == to {
@@ -232,6 +260,29 @@ mod tests {
             UNCATALOGUED_RTT_MS
         );
         assert_eq!(model.rtt_ms(&region("zzz"), &region("zzz")), 0.0);
+    }
+
+    #[test]
+    fn platform_coordinates_place_regions_the_catalog_lacks() {
+        use crate::network::platform::PlatformRegion;
+        let model = LatencyModel::distance();
+        let platform = PlatformRegions::from_platform(
+            [PlatformRegion::new(region("qqq"), 50.03, 8.57)],
+            crate::Timestamp::from_unix_seconds(0),
+        );
+        let (qqq, fra) = (region("qqq"), region("fra"));
+        assert_eq!(model.rtt_ms(&qqq, &fra), UNCATALOGUED_RTT_MS);
+        assert!(model.rtt_ms_in(&qqq, &fra, &platform) < 5.0);
+        // Catalogued pairs are what the catalog says.
+        let ams = region("ams");
+        assert_eq!(
+            model.rtt_ms_in(&ams, &fra, &platform),
+            model.rtt_ms(&ams, &fra)
+        );
+        assert_eq!(
+            model.rtt_ms_in(&region("zzz"), &fra, &platform),
+            UNCATALOGUED_RTT_MS
+        );
     }
 
     #[test]

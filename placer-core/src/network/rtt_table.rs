@@ -7,7 +7,7 @@
 
 use std::collections::BTreeSet;
 
-use crate::{network::LatencyModel, Region};
+use crate::{network::platform::PlatformRegions, network::LatencyModel, Region};
 
 /// Round-trip times from every edge region (rows) to every serving region
 /// (columns), both sorted by code and free of duplicates.
@@ -27,6 +27,27 @@ impl RttTable {
         servers: impl IntoIterator<Item = Region>,
         model: &LatencyModel,
     ) -> Self {
+        Self::build(edges, servers, |edge, server| model.rtt_ms(edge, server))
+    }
+
+    /// Like [`new`](Self::new), placing regions the catalog lacks at the
+    /// coordinates `platform` knows (see [`LatencyModel::rtt_ms_in`]).
+    pub fn over_platform(
+        edges: impl IntoIterator<Item = Region>,
+        servers: impl IntoIterator<Item = Region>,
+        model: &LatencyModel,
+        platform: &PlatformRegions,
+    ) -> Self {
+        Self::build(edges, servers, |edge, server| {
+            model.rtt_ms_in(edge, server, platform)
+        })
+    }
+
+    fn build(
+        edges: impl IntoIterator<Item = Region>,
+        servers: impl IntoIterator<Item = Region>,
+        rtt_ms: impl Fn(&Region, &Region) -> f64,
+    ) -> Self {
         let edges: Vec<Region> = edges
             .into_iter()
             .collect::<BTreeSet<_>>()
@@ -39,7 +60,7 @@ impl RttTable {
             .collect();
         let mut ms = Vec::with_capacity(edges.len() * servers.len());
         for edge in &edges {
-            ms.extend(servers.iter().map(|server| model.rtt_ms(edge, server)));
+            ms.extend(servers.iter().map(|server| rtt_ms(edge, server)));
         }
         RttTable { edges, servers, ms }
     }

@@ -11,8 +11,8 @@ use crate::policy::{
     PlacementPolicy, PlanningView, PolicyContext, PolicyEntry, PolicyName, PolicySummary,
 };
 use crate::{
-    network::geo, network::platform::PlatformRegions, network::LatencyModel, EngineState,
-    MetricsError, MetricsSource, PlacerConfig, Region, Timestamp, TrafficSnapshot,
+    network::platform::PlatformRegions, network::LatencyModel, EngineState, MetricsError,
+    MetricsSource, PlacerConfig, Region, Timestamp, TrafficSnapshot,
 };
 
 mod steps;
@@ -59,7 +59,8 @@ pub struct Placer {
     /// Whether the latest observation carried any region (not persisted:
     /// after a restart nothing is removed before the first observation).
     metrics_usable: bool,
-    /// Regions of the latest observation that are not Fly regions.
+    /// Regions of the latest observation without coordinates in the
+    /// platform picture.
     ignored: Vec<Region>,
     /// Which regions take new machines now (not persisted: the actuator
     /// reports it again).
@@ -256,9 +257,15 @@ impl Placer {
     /// assert_eq!(placer.state().last_observation(), Some(now));
     /// ```
     ///
-    /// Regions that are not in Fly's [catalog](crate::network::geo::catalog) (a
-    /// mislabelled series such as `zzz`) are ignored: never recorded, never
-    /// deployed, and listed in [`ignored_regions`](Self::ignored_regions).
+    /// Traffic is counted where users entered Fly (an edge region); the
+    /// planner serves an edge region's users from the nearest region that
+    /// takes machines (see
+    /// [`PlanningView::home`](crate::policy::PlanningView::home)). Regions
+    /// the [platform picture](Self::platform_regions) has no coordinates
+    /// for — neither in Fly's [catalog](crate::network::geo::catalog) nor
+    /// in the platform's answer (a mislabelled series such as `zzz`) — are
+    /// ignored: never recorded, never deployed, and listed in
+    /// [`ignored_regions`](Self::ignored_regions).
     ///
     /// ```
     /// use placer_core::{Placer, PlacerConfig, Timestamp, TrafficSnapshot};
@@ -272,7 +279,7 @@ impl Placer {
     pub fn observe(&mut self, snapshot: &TrafficSnapshot) {
         let (known, ignored): (Vec<_>, Vec<_>) = snapshot
             .iter()
-            .partition(|(region, _)| geo::region_info(region).is_some());
+            .partition(|(region, _)| self.platform.knows(region));
         self.ignored = ignored.into_iter().map(|(region, _)| *region).collect();
         if self.ignored.is_empty() {
             Arc::make_mut(&mut self.state).record(snapshot, &self.config);
@@ -340,7 +347,7 @@ impl Placer {
         for snapshot in ordered {
             let known: Vec<(Region, f64)> = snapshot
                 .iter()
-                .filter(|(region, _)| geo::region_info(region).is_some())
+                .filter(|(region, _)| self.platform.knows(region))
                 .map(|(region, requests)| (*region, requests))
                 .collect();
             let known = TrafficSnapshot::new(
@@ -448,7 +455,7 @@ impl Placer {
     }
 
     /// Regions of the latest observation whose traffic was ignored because
-    /// they are not Fly regions, in region order.
+    /// the platform picture has no coordinates for them, in region order.
     pub fn ignored_regions(&self) -> &[Region] {
         &self.ignored
     }

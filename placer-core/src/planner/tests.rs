@@ -110,7 +110,13 @@ fn excluded_and_not_allowed_regions_are_never_deployed() {
     };
     let state = state_with(&config, &[("iad", 20.0), ("ams", 90.0), ("sin", 90.0)], 5);
     let plan = plan_for(&config, &state, &["iad"]);
-    assert!(actions(&plan).is_empty(), "{plan:#?}");
+    // Their users count towards the nearest region that may be deployed.
+    assert_eq!(actions(&plan), vec![("fra".into(), Action::Deploy)]);
+    let fra = plan.actions[0].reason.to_string();
+    assert!(
+        fra.ends_with("(with the users entering at ams, sin)"),
+        "{fra}"
+    );
     assert_eq!(
         skipped_reason(&plan, "ams"),
         (&Action::Deploy, "Region is in excluded_regions list")
@@ -266,4 +272,86 @@ fn deployed_region_without_data_is_left_alone() {
         skipped_reason(&plan, "fra"),
         (&Action::None, "No traffic data yet")
     );
+}
+
+#[test]
+fn an_edge_region_is_never_deployed_and_its_home_is_named() {
+    let config = PlacerConfig::default();
+    // Too little for a machine of its own: mad's users stay with iad.
+    let state = state_with(&config, &[("iad", 20.0), ("mad", 20.0)], 5);
+    let plan = plan_for(&config, &state, &["iad"]);
+    assert!(actions(&plan).is_empty(), "{plan:#?}");
+    // cdg, mad's home, is in play with a decision of its own.
+    assert!(plan.regions.contains_key(&r("cdg")));
+    let (action, reason) = skipped_reason(&plan, "mad");
+    assert_eq!(action, &Action::None);
+    assert!(
+        reason.starts_with("mad is an edge region: users entering at mad are served from iad (")
+            && reason.ends_with("ms); they would be served best from cdg"),
+        "{reason}"
+    );
+    assert_eq!(
+        plan.skipped
+            .iter()
+            .find(|s| s.region.as_str() == "mad")
+            .map(|s| s.reason.class()),
+        Some("not_deployable")
+    );
+
+    // Busy: the home is deployed, with mad's users, and mad is not.
+    let state = state_with(&config, &[("iad", 20.0), ("mad", 90.0)], 5);
+    let plan = plan_for(&config, &state, &["iad"]);
+    assert_eq!(actions(&plan), vec![("cdg".into(), Action::Deploy)]);
+    let (action, reason) = skipped_reason(&plan, "mad");
+    assert_eq!(action, &Action::None);
+    assert!(
+        reason.starts_with("mad is an edge region: users entering at mad are served from cdg ("),
+        "{reason}"
+    );
+}
+
+#[test]
+fn a_custom_policy_cannot_deploy_an_edge_region_or_always_run_one() {
+    struct Everywhere;
+    impl PlacementPolicy for Everywhere {
+        fn name(&self) -> PolicyName {
+            PolicyName::new("everywhere")
+        }
+        fn propose(&self, view: &PlanningView<'_>, _: &mut PolicyMemory) -> Vec<Decision> {
+            view.regions
+                .keys()
+                .map(|region| Decision::new(*region, Action::Deploy, Reason::NoData))
+                .collect()
+        }
+    }
+    let config = PlacerConfig {
+        always_running_regions: set(&["gig"]),
+        ..PlacerConfig::default()
+    };
+    let state = state_with(&config, &[("iad", 20.0), ("waw", 90.0)], 5);
+    let deployed = set(&["iad"]);
+    let input = PlanInput {
+        config: &config,
+        state: &state,
+        deployed: &deployed,
+        now: Timestamp::from_unix_seconds(T0 + 3600),
+        metrics_usable: true,
+        platform: crate::network::platform::PlatformRegions::built_in(),
+        pending: &BTreeSet::new(),
+    };
+    let plan = plan(&input, &Everywhere);
+    for action in &plan.actions {
+        assert!(
+            PlatformRegions::built_in().is_deployable(&action.region),
+            "{plan:#?}"
+        );
+    }
+    for edge in ["gig", "waw"] {
+        let (action, reason) = skipped_reason(&plan, edge);
+        assert_eq!(action, &Action::Deploy, "{edge}");
+        assert!(
+            reason.starts_with(&format!("{edge} is an edge region: ")),
+            "{reason}"
+        );
+    }
 }

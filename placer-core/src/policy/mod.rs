@@ -59,7 +59,7 @@ pub use settings::{PolicySettings, SettingsSection};
 pub use summary::{BudgetUse, PolicySummary};
 pub use threshold::{ThresholdPolicy, ThresholdReason};
 
-use crate::network::platform::PlatformRegions;
+use crate::network::platform::{Home, PlatformRegions};
 use crate::report::RegionDetail;
 #[cfg(doc)]
 use crate::Reason;
@@ -141,6 +141,34 @@ impl<'a> PlanningView<'a> {
                 .state
                 .held_back(region, Move::Deploy, self.now)
                 .is_some()
+    }
+
+    /// True when the planner may deploy `region` this tick as far as the
+    /// platform, the lists and the backoffs go: the platform takes
+    /// machines there ([`PlatformRegions::is_deployable`]), it is allowed
+    /// and not excluded (or always running), and it does not sit out a
+    /// backoff. Cooldowns and the action limit still apply.
+    pub fn may_deploy(&self, region: &Region) -> bool {
+        self.platform.is_deployable(region)
+            && (self.config.may_deploy(region)
+                || self.config.always_running_regions.contains(region))
+            && !self.unavailable(region)
+    }
+
+    /// Where the users entering at `region` are served best: the nearest
+    /// region the platform takes machines in that is deployed or may be
+    /// deployed (allowed, not excluded, not backing off) — `region`
+    /// itself when it qualifies. A policy plans an edge region's users
+    /// there; `None` when no region qualifies.
+    pub fn home(&self, region: &Region) -> Option<Home> {
+        crate::planner::home_of(
+            self.config,
+            self.state,
+            self.deployed,
+            self.platform,
+            self.now,
+            region,
+        )
     }
 
     /// True when the backend refused to remove `region` lately and the

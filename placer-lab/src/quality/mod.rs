@@ -82,8 +82,11 @@
 //! not a whole number, say 3.7, both rows blend their figures for 3 and 4
 //! regions, weighted 0.3 : 0.7, so the reference runs as many machine-hours
 //! as the policy; counts are rounded and the blended p95 is approximate.
-//! Candidates for both k-median rows are every catalogued region and every
-//! region in the trace; neither row honours a policy's region limits.
+//! Candidates for both k-median rows are the regions the platform takes
+//! machines in ([`crate::regions::deployable`]); an edge region's users are
+//! served from the nearest of them, never by a machine at the edge, and a
+//! region without coordinates is [ignored](QualityReport::ignored_regions).
+//! Neither row honours a policy's region limits.
 
 use std::collections::BTreeSet;
 use std::fmt;
@@ -196,6 +199,11 @@ pub struct QualityReport {
     /// oracle's is 0 or when the row was left out
     /// ([`QualityOptions::oracle_equal_machine_hours`]).
     pub ratio_to_oracle: Option<f64>,
+    /// Regions of the trace without coordinates (see
+    /// [`Trace::unknown_regions`]): their traffic is left out of every row,
+    /// as the engine ignores it.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub ignored_regions: Vec<placer_core::Region>,
 }
 
 /// The settings of a report's definitions, kept with the figures so a
@@ -258,6 +266,7 @@ pub fn evaluate(
             timeline: timeline.len(),
         });
     }
+    let trace = &trace.known_only();
     Ok(Schedule::from_timeline(timeline, options.startup_ticks)
         .evaluate(policy, trace, model, options))
 }
@@ -275,6 +284,8 @@ pub fn report(
     options: &QualityOptions,
 ) -> Result<QualityReport, QualityError> {
     let policy_row = evaluate(trace, policy, timeline, model, options)?;
+    let ignored_regions = trace.unknown_regions();
+    let trace = &trace.known_only();
     let k = policy_row.mean_regions.max(1.0);
     let initial = timeline.initial();
     let mut rows = vec![policy_row];
@@ -312,6 +323,7 @@ pub fn report(
         settings: options.into(),
         rows,
         ratio_to_oracle,
+        ignored_regions,
     })
 }
 

@@ -5,12 +5,11 @@ use std::collections::{BTreeSet, HashMap};
 use super::metrics::Schedule;
 use super::{QualityOptions, QualityRow};
 use placer_core::{
-    network::geo, network::LatencyModel, network::RttTable, network::UNSERVED_RTT_MS, Region,
-    TrafficSnapshot,
+    network::LatencyModel, network::RttTable, network::UNSERVED_RTT_MS, Region, TrafficSnapshot,
 };
 
 use crate::fixed_k::Pick;
-use crate::{replay_seed_rule, FixedK, Trace};
+use crate::{regions, replay_seed_rule, FixedK, Trace};
 
 /// Names of the reference rows, in report order.
 pub(super) const STATIC: &str = "static";
@@ -61,16 +60,15 @@ pub(super) fn k_rows(
     vec![best_row, oracle_row]
 }
 
-/// A fixed-size instance over the trace's regions, choosing from every
-/// catalogued region and every region in the trace.
+/// A fixed-size instance over the trace's regions, choosing from the
+/// regions the platform takes machines in ([`regions::deployable`]).
 pub(super) fn solver(trace: &Trace, model: &LatencyModel) -> FixedK {
-    let edges = trace.regions();
-    let candidates: BTreeSet<Region> = geo::catalog()
-        .iter()
-        .map(|info| info.code)
-        .chain(edges.iter().copied())
-        .collect();
-    FixedK::new(edges, candidates, BTreeSet::new(), model)
+    FixedK::new(
+        trace.regions(),
+        regions::deployable(),
+        BTreeSet::new(),
+        model,
+    )
 }
 
 pub(super) fn best_static(trace: &Trace, solver: &FixedK, k: usize) -> BTreeSet<Region> {

@@ -47,6 +47,14 @@ pub(super) fn render(report: &QualityReport) -> String {
             "\nmean RTT / oracle at equal machine-hours: {ratio:.3}"
         );
     }
+    if !report.ignored_regions.is_empty() {
+        let ignored: Vec<&str> = report.ignored_regions.iter().map(|r| r.as_str()).collect();
+        let _ = writeln!(
+            out,
+            "\nignored (no coordinates, not a Fly region): {}",
+            ignored.join(", ")
+        );
+    }
     if report.settings.startup_ticks > 0 {
         let _ = writeln!(
             out,

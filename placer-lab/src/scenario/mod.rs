@@ -1,4 +1,4 @@
-//! Synthetic traffic traces for backtests: nine named scenarios, each
+//! Synthetic traffic traces for backtests: ten named scenarios, each
 //! generated deterministically from a seed.
 //!
 //! Values are requests per tick as a metrics source would report them, in
@@ -87,11 +87,16 @@ pub enum Scenario {
     /// office's traffic stays flat at its weekday mean, day and night, every
     /// day: a weekly pattern that stops.
     PatternStops,
+    /// Traffic that enters Fly only at edge regions, where the platform
+    /// runs no machines (`mad`, `gig`, `waw`, `hkg` and `sea`: steady,
+    /// 60–200 per tick with 5 % noise): every request must be served from
+    /// another region, the nearest one that takes machines.
+    EdgeOnly,
 }
 
 impl Scenario {
     /// Every scenario, in documentation order.
-    pub const ALL: [Scenario; 9] = [
+    pub const ALL: [Scenario; 10] = [
         Scenario::FollowTheSun,
         Scenario::FlashCrowd,
         Scenario::NoisySteady,
@@ -101,6 +106,7 @@ impl Scenario {
         Scenario::BusinessHours,
         Scenario::WeeklyGrowth,
         Scenario::PatternStops,
+        Scenario::EdgeOnly,
     ];
 
     /// The six scenarios of one day's shapes (everything but the weekly
@@ -134,6 +140,7 @@ impl Scenario {
             Scenario::BusinessHours => "business-hours",
             Scenario::WeeklyGrowth => "weekly-growth",
             Scenario::PatternStops => "pattern-stops",
+            Scenario::EdgeOnly => "edge-only",
         }
     }
 }

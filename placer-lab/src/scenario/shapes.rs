@@ -20,6 +20,7 @@ pub(super) fn demand(scenario: Scenario, clock: &Clock, rng: &mut ChaCha8Rng) ->
         Scenario::BusinessHours => business_hours(rng),
         Scenario::WeeklyGrowth => weekly_growth(rng),
         Scenario::PatternStops => pattern_stops(clock, rng),
+        Scenario::EdgeOnly => edge_only(rng),
     }
 }
 
@@ -229,6 +230,25 @@ fn steady_high_undeployed(rng: &mut ChaCha8Rng) -> Demand {
     Demand {
         regions,
         noise: 0.03,
+        mean: Box::new(move |region, _: &Moment| levels[region]),
+    }
+}
+
+/// The edge regions the edge-only demand enters at.
+pub(super) const EDGE_ONLY: [&str; 5] = ["gig", "hkg", "mad", "sea", "waw"];
+
+fn edge_only(rng: &mut ChaCha8Rng) -> Demand {
+    let regions: Vec<Region> = EDGE_ONLY
+        .iter()
+        .map(|code| Region::new(code).expect("valid region code"))
+        .collect();
+    let levels: Vec<f64> = regions
+        .iter()
+        .map(|_| rng.random_range(60.0..200.0))
+        .collect();
+    Demand {
+        regions,
+        noise: 0.05,
         mean: Box::new(move |region, _: &Moment| levels[region]),
     }
 }

@@ -296,6 +296,44 @@ impl Trace {
             .collect()
     }
 
+    /// Regions of the trace that have no coordinates (neither catalogued
+    /// nor known to the built-in platform picture), such as a mislabelled
+    /// `xyz`: the engine ignores their traffic, and so do the backtests.
+    pub fn unknown_regions(&self) -> Vec<Region> {
+        self.regions()
+            .into_iter()
+            .filter(|region| !crate::regions::known(region))
+            .collect()
+    }
+
+    /// The same trace without the traffic of its
+    /// [unknown regions](Self::unknown_regions) (a tick may be left with
+    /// none).
+    pub fn known_only(&self) -> Trace {
+        let unknown = self.unknown_regions();
+        if unknown.is_empty() {
+            return self.clone();
+        }
+        let ticks = self
+            .ticks
+            .iter()
+            .map(|snapshot| {
+                TrafficSnapshot::new(
+                    snapshot.at(),
+                    snapshot
+                        .iter()
+                        .filter(|(region, _)| !unknown.contains(region))
+                        .map(|(region, requests)| (region.as_str(), requests)),
+                )
+                .expect("a part of a valid snapshot is valid")
+            })
+            .collect();
+        Trace {
+            ticks,
+            tick_interval: self.tick_interval,
+        }
+    }
+
     /// Total requests per region over the whole trace.
     pub fn totals(&self) -> BTreeMap<Region, f64> {
         self.totals_within(&TimeWindow::ALWAYS).0

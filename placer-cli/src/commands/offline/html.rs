@@ -314,10 +314,7 @@ impl TimeAxis {
         let marks: Vec<f64> = match self.days_from {
             Some(start) => {
                 // The first midnight at or after the start, then daily.
-                let first = (start.rem_euclid(86_400) != 0)
-                    .then(|| 86_400 - start.rem_euclid(86_400))
-                    .unwrap_or(0) as f64
-                    / 3600.0;
+                let first = (86_400 - start.rem_euclid(86_400)).rem_euclid(86_400) as f64 / 3600.0;
                 (0..)
                     .map(|day| first + 24.0 * f64::from(day))
                     .take_while(|h| *h <= self.span)

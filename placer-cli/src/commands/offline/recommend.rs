@@ -88,9 +88,17 @@ pub(crate) async fn recommend(
     let _ = write!(
         output,
         "\nmean RTT: traffic-weighted round trip from each request's edge region to the nearest region of the set, on {}.\n\
-         Candidates: every catalogued region and every region in the traffic, within allowed_regions, outside excluded_regions, always with always_running_regions (settings: {config_origin}).\n",
+         Candidates: the regions Fly places machines in (an edge region's traffic is served from them), within allowed_regions, outside excluded_regions, always with always_running_regions (settings: {config_origin}).\n",
         model_description(args.latency_matrix.as_deref()),
     );
+    if !pick.ignored_regions.is_empty() {
+        let ignored: Vec<&str> = pick.ignored_regions.iter().map(Region::as_str).collect();
+        let _ = writeln!(
+            output,
+            "Ignored: {} (no coordinates: not a Fly region), whose requests are left out.",
+            ignored.join(", ")
+        );
+    }
     if pick.recommended.regions.len() != args.k {
         let _ = writeln!(
             output,

@@ -55,8 +55,8 @@ fn line_value(text: &str, prefix: &str) -> Option<f64> {
 async fn exposes_per_region_numbers_actions_and_skip_classes() {
     let config = PlacerConfig::default()
         .with_dry_run(false)
-        .with_excluded_regions(BTreeSet::from([region("nrt")]));
-    let reports = reports(config, &[("iad", 30.0), ("fra", 90.0), ("nrt", 90.0)], 4).await;
+        .with_excluded_regions(BTreeSet::from([region("ams")]));
+    let reports = reports(config, &[("iad", 30.0), ("fra", 90.0), ("ams", 90.0)], 4).await;
     let metrics = Metrics::new();
     let deployed = BTreeSet::from([region("iad"), region("fra")]);
     for report in &reports {
@@ -87,7 +87,7 @@ async fn exposes_per_region_numbers_actions_and_skip_classes() {
     assert_eq!(
         line_value(
             &text,
-            "fly_placer_region_deployed{app=\"shop\",region=\"nrt\"}"
+            "fly_placer_region_deployed{app=\"shop\",region=\"ams\"}"
         ),
         Some(0.0)
     );

@@ -21,6 +21,14 @@
 //! regions serving everyone else, and a quiet night still calls for fewer
 //! regions.
 //!
+//! The edges are the regions traffic entered at; `D` is chosen among the
+//! regions the platform takes machines in (each edge's
+//! [home](super::PlanningView::home), the observed regions that take
+//! machines, the deployed and the always-running ones): an edge region is
+//! never deployed, its users are served from the nearest region of `D`. A
+//! deployed region the platform no longer takes new machines in (deprecated,
+//! full) may stay in `D` but never joins it.
+//!
 //! `D` keeps the always-running regions, stays within the allowed and not
 //! excluded regions (and those already deployed), leaves out regions the
 //! backend could not deploy lately (their users count, served from the
@@ -148,17 +156,23 @@ impl LatencyPolicy {
             memory.better_since = None;
             return hold_all(view, Reason::policy(LatencyReason::NoTraffic));
         }
+        // Users are counted where they entered (the edges); machines may
+        // run where the platform takes them: the regions in play (the
+        // observed ones, the deployed ones and each one's home) that are
+        // deployed or may be deployed. A deployed region the platform takes
+        // no new machine in may be kept, never deployed again.
         let candidates: BTreeSet<Region> = view
             .regions
             .keys()
-            .filter(|r| {
-                view.deployed.contains(r)
-                    || (!view.unavailable(r)
-                        && (config.may_deploy(r) || config.always_running_regions.contains(r)))
-            })
+            .filter(|r| view.deployed.contains(r) || view.may_deploy(r))
             .copied()
             .collect();
-        let table = RttTable::new(weights.iter().map(|(r, _)| *r), candidates, &self.model);
+        let table = RttTable::over_platform(
+            weights.iter().map(|(r, _)| *r),
+            candidates,
+            &self.model,
+            view.platform,
+        );
         // Table rows are sorted by region, like `weights` (taken from a BTreeMap).
         debug_assert!(table.edges().iter().eq(weights.iter().map(|(r, _)| r)));
         let columns = table.servers();

@@ -75,7 +75,12 @@ fn serves_a_distant_continent_and_explains_the_saving() {
     let why = reason(&plan, "gru");
     assert!(why.starts_with("Saves "), "{why}");
     assert!(why.contains("% of requests (gru, eze, scl)"), "{why}");
-    assert!(reason(&plan, "eze").starts_with("Its users are served from gru"));
+    // eze and scl are edge regions: their users are served from gru.
+    let eze = reason(&plan, "eze");
+    assert!(
+        eze.starts_with("eze is an edge region: users entering at eze are served from gru ("),
+        "{eze}"
+    );
 }
 
 #[test]
@@ -362,11 +367,11 @@ fn max_regions_caps_the_set() {
 #[test]
 fn a_region_the_backend_cannot_deploy_sits_out_and_its_users_are_served_from_the_next_best() {
     let config = config();
-    let traffic = [("iad", 100.0), ("gru", 60.0), ("eze", 10.0), ("scl", 5.0)];
+    let traffic = [("iad", 100.0), ("lhr", 60.0), ("cdg", 10.0), ("ams", 5.0)];
     let mut state = state_with(&config, &traffic, 5);
     let refused_at = now() - Duration::from_secs(60);
     state.record_refusal(
-        &r("gru"),
+        &r("lhr"),
         crate::Move::Deploy,
         "HTTP 422: no capacity",
         refused_at,
@@ -375,8 +380,8 @@ fn a_region_the_backend_cannot_deploy_sits_out_and_its_users_are_served_from_the
     let deployed = moves(&plan);
     assert_eq!(deployed.len(), 1, "{plan:#?}");
     let next_best = deployed[0].strip_prefix("deploy ").unwrap();
-    assert!(["eze", "scl"].contains(&next_best), "{deployed:?}");
-    let why = reason(&plan, "gru");
+    assert!(["cdg", "ams"].contains(&next_best), "{deployed:?}");
+    let why = reason(&plan, "lhr");
     assert!(
         why.starts_with(&format!("Region unavailable since {refused_at} (HTTP 422: no capacity); its users are served from {next_best}")),
         "{why}"

@@ -3,6 +3,7 @@
 use std::fmt;
 
 use crate::policy::PolicyReason;
+use crate::Region;
 
 /// Why the threshold policy wished what it did.
 ///
@@ -59,6 +60,21 @@ pub enum ThresholdReason {
         /// Current average.
         current: f64,
     },
+    /// The region's traffic is counted with that of the undeployed
+    /// regions whose users it serves best (their home): `reason` speaks of
+    /// the sum.
+    WithEdges {
+        /// The regions whose users count towards this one.
+        edges: Vec<Region>,
+        /// Why the policy wished what it did, on the summed traffic.
+        reason: Box<ThresholdReason>,
+    },
+    /// The platform takes no machine in the region: its users count
+    /// towards `home` (none when no region can serve them).
+    CountedAt {
+        /// The region whose traffic includes them.
+        home: Option<Region>,
+    },
 }
 
 impl PolicyReason for ThresholdReason {
@@ -69,6 +85,8 @@ impl PolicyReason for ThresholdReason {
             ThresholdReason::SustainedHigh { .. } => "sustained_high",
             ThresholdReason::BelowRemoveThreshold { .. } => "below_remove_threshold",
             ThresholdReason::SustainedLow { .. } => "sustained_low",
+            ThresholdReason::WithEdges { reason, .. } => reason.class(),
+            ThresholdReason::CountedAt { .. } => "counted_at_home",
         }
     }
 }
@@ -96,6 +114,22 @@ impl fmt::Display for ThresholdReason {
                 f,
                 "Traffic at or below deployment_threshold ({threshold}) for {ticks} consecutive ticks. Current avg: {current:.2}"
             ),
+            ThresholdReason::WithEdges { edges, reason } => {
+                write!(f, "{reason} (with the users entering at ")?;
+                for (index, edge) in edges.iter().enumerate() {
+                    if index > 0 {
+                        f.write_str(", ")?;
+                    }
+                    write!(f, "{edge}")?;
+                }
+                f.write_str(")")
+            }
+            ThresholdReason::CountedAt { home: Some(home) } => {
+                write!(f, "Its users count towards {home}, which serves them best")
+            }
+            ThresholdReason::CountedAt { home: None } => {
+                f.write_str("No region that takes machines can serve its users")
+            }
         }
     }
 }
