@@ -112,6 +112,18 @@ pub enum ActuatorError {
         /// Why the change was refused.
         reason: String,
     },
+    /// Someone else is changing the region's machines right now (a deploy
+    /// holds a machine's lease, say): the change is not made this tick.
+    /// Not a failure, and not a refusal either: the engine reports the
+    /// action as [skipped](crate::Outcome::Skipped) and may ask again at
+    /// the next tick, with no backoff.
+    #[error("{region} is busy: {reason}")]
+    Busy {
+        /// The region at stake.
+        region: Region,
+        /// Who or what holds it, in the backend's words.
+        reason: String,
+    },
     /// The backend cannot run the app in `region` for now: no capacity
     /// there, or the region is refused (unknown, closed to the app). The
     /// engine backs off from the region and plans without it until trying
@@ -316,7 +328,9 @@ impl ActuatorError {
             | ActuatorError::InDoubt { source: slot, .. } => {
                 *slot = Arc::from(source.into());
             }
-            ActuatorError::Refused { .. } | ActuatorError::Reported { .. } => {}
+            ActuatorError::Refused { .. }
+            | ActuatorError::Busy { .. }
+            | ActuatorError::Reported { .. } => {}
         }
         self
     }
@@ -325,6 +339,14 @@ impl ActuatorError {
     /// [`Refused`](Self::Refused)).
     pub fn refused(region: &Region, reason: impl Into<String>) -> Self {
         ActuatorError::Refused {
+            region: *region,
+            reason: reason.into(),
+        }
+    }
+
+    /// Someone else is changing `region` now (see [`Busy`](Self::Busy)).
+    pub fn busy(region: &Region, reason: impl Into<String>) -> Self {
+        ActuatorError::Busy {
             region: *region,
             reason: reason.into(),
         }
@@ -358,6 +380,7 @@ impl ActuatorError {
         match self {
             ActuatorError::Backend { retry, .. } => *retry,
             ActuatorError::Refused { .. }
+            | ActuatorError::Busy { .. }
             | ActuatorError::RegionUnavailable { .. }
             | ActuatorError::InDoubt { .. }
             | ActuatorError::Reported { .. } => Retry::Never,

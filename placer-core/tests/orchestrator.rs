@@ -353,6 +353,45 @@ fn a_refused_removal_is_a_skip_and_is_not_asked_for_every_tick() {
 }
 
 #[test]
+fn a_busy_region_is_skipped_this_tick_and_asked_for_again_at_the_next() {
+    let mut actuator = mock_actuator();
+    actuator
+        .expect_deployed_regions()
+        .returning(|| Ok(set(&["iad", "fra"])));
+    actuator.expect_is_simulation().return_const(false);
+    actuator.expect_deploy().never();
+    let minute = Arc::new(Mutex::new(0));
+    let calls = Arc::new(Mutex::new(Vec::new()));
+    let (now, noted) = (minute.clone(), calls.clone());
+    actuator.expect_remove().returning(move |region| {
+        noted.lock().unwrap().push(*now.lock().unwrap());
+        Err(ActuatorError::busy(
+            region,
+            "being changed by another client",
+        ))
+    });
+    let mut source = MockSource::new();
+    source
+        .expect_fetch()
+        .returning(|at| Ok(TrafficSnapshot::new(at, [("iad", 400.0), ("fra", 0.0)]).unwrap()));
+    let mut placer = Placer::new(one_action_per_tick()).unwrap();
+    let mut reports = Vec::new();
+    for m in 0..=3 {
+        *minute.lock().unwrap() = m;
+        reports.push(block_on(placer.tick(&source, &actuator, at(m))));
+    }
+    let first = &reports[0];
+    assert_eq!(
+        first.actions[0].outcome,
+        Outcome::Skipped("being changed by another client".into())
+    );
+    assert!(!first.has_failed_actions());
+    // No backoff: every tick asks again.
+    assert_eq!(*calls.lock().unwrap(), vec![0, 1, 2, 3]);
+    assert_eq!(placer.state().backoffs().count(), 0);
+}
+
+#[test]
 fn traffic_from_a_region_fly_does_not_have_is_ignored() {
     let mut actuator = mock_actuator();
     actuator

@@ -481,7 +481,7 @@ impl FlyMachinesActuator {
             }
         }
         if !leased_elsewhere.is_empty() {
-            return Err(RemoveFailure::Refused(format!(
+            return Err(RemoveFailure::Busy(format!(
                 "machine(s) {} in {region} {LEASED_ELSEWHERE} (it holds their lease); skipped this tick",
                 leased_elsewhere.join(", ")
             )));
@@ -668,6 +668,8 @@ enum Created {
 
 enum RemoveFailure {
     Refused(String),
+    /// Another client holds the lease of some of the region's machines.
+    Busy(String),
     Fly(FlyError),
 }
 
@@ -723,6 +725,7 @@ impl RegionActuator for FlyMachinesActuator {
                     region: *region,
                     reason,
                 },
+                RemoveFailure::Busy(reason) => ActuatorError::busy(region, reason),
                 RemoveFailure::Fly(err) => {
                     // A removal takes several requests (stop, wait,
                     // destroy): after any failure the app may be half way.

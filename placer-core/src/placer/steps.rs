@@ -26,6 +26,10 @@ pub struct Execution {
     /// Removals of the plan not attempted, with the reason: a deploy they
     /// counted on to keep `min_regions` failed.
     pub held_back: Vec<Decision>,
+    /// Regions whose change was [skipped](Outcome::Skipped) because someone
+    /// else was changing them ([`ActuatorError::Busy`]): unlike a refusal,
+    /// asked for again at the next tick, with no backoff.
+    pub busy: BTreeSet<Region>,
 }
 
 impl Execution {
@@ -34,6 +38,7 @@ impl Execution {
         Execution {
             actions,
             held_back: Vec::new(),
+            busy: BTreeSet::new(),
         }
     }
 
@@ -121,6 +126,10 @@ impl Placer {
                 match result {
                     Ok(()) => Outcome::Ok,
                     Err(ActuatorError::Refused { reason, .. }) => Outcome::Skipped(reason),
+                    Err(ActuatorError::Busy { reason, .. }) => {
+                        execution.busy.insert(planned.region);
+                        Outcome::Skipped(reason)
+                    }
                     Err(err) => Outcome::Failed(err),
                 }
             } else {
@@ -142,8 +151,8 @@ impl Placer {
     /// the memory it planned with, and each action carried out
     /// ([`Outcome::Ok`]) starts its region's cooldown. A deploy that failed
     /// with [`ActuatorError::RegionUnavailable`] puts its region in a
-    /// backoff, and a change refused on purpose ([`Outcome::Skipped`]) is
-    /// not asked for again for a while (see
+    /// backoff, and a change refused on purpose ([`Outcome::Skipped`], not
+    /// [busy](Execution::busy)) is not asked for again for a while (see
     /// [`RegionBackoff`](crate::state::RegionBackoff)). An action not carried out
     /// ([`Outcome::DryRun`], or [`Outcome::Failed`] otherwise) changed
     /// nothing, so it starts no cooldown.
@@ -196,6 +205,7 @@ impl Placer {
                     state.record_action(region, (*action).into(), plan.at);
                     done.insert(*region);
                 }
+                Outcome::Skipped(_) if execution.busy.contains(region) => {}
                 Outcome::Skipped(reason) => {
                     state.record_refusal(region, *action, reason.as_str(), plan.at);
                 }

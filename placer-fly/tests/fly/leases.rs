@@ -101,8 +101,8 @@ async fn a_machine_leased_by_another_client_is_skipped_with_a_reason() {
 
     let err = actuator.remove(&region("fra")).await.unwrap_err();
 
-    let ActuatorError::Refused { reason, .. } = &err else {
-        panic!("expected a refusal, got {err:?}");
+    let ActuatorError::Busy { reason, .. } = &err else {
+        panic!("expected a busy region, got {err:?}");
     };
     assert!(reason.contains(LEASED_ELSEWHERE), "{reason}");
     assert!(reason.contains(&id), "{reason}");
@@ -149,7 +149,7 @@ async fn every_plausible_answer_for_a_held_lease_skips_the_machine() {
             .await
             .unwrap_err();
         assert!(
-            matches!(&err, ActuatorError::Refused { reason, .. } if reason.contains(LEASED_ELSEWHERE)),
+            matches!(&err, ActuatorError::Busy { reason, .. } if reason.contains(LEASED_ELSEWHERE)),
             "{status}: {err}"
         );
         assert_eq!(live_in(&api, "fra").len(), 1, "{status}");
@@ -174,7 +174,7 @@ async fn a_lease_lost_half_way_skips_the_machine_and_is_released() {
         .await
         .unwrap_err();
     assert!(
-        matches!(&err, ActuatorError::Refused { reason, .. } if reason.contains(LEASED_ELSEWHERE)),
+        matches!(&err, ActuatorError::Busy { reason, .. } if reason.contains(LEASED_ELSEWHERE)),
         "{err}"
     );
     assert_eq!(
