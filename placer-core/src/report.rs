@@ -43,6 +43,45 @@ impl Outcome {
     }
 }
 
+/// Figures as reports write them: rounded to a thousandth, so that JSON
+/// shows `83.6`, not the float's `83.60000000000001`. For
+/// `#[serde(serialize_with = …)]` on a report's `f64` (or `Option<f64>`)
+/// fields; reading them back needs nothing special.
+pub mod rounded {
+    use serde::Serializer;
+
+    /// `value` to the nearest thousandth; non-finite values as they are.
+    pub fn round(value: f64) -> f64 {
+        if value.is_finite() && value.abs() < 1e12 {
+            (value * 1000.0).round() / 1000.0
+        } else {
+            value
+        }
+    }
+
+    /// Writes `value` [rounded](round).
+    ///
+    /// # Errors
+    /// The serializer's.
+    pub fn serialize<S: Serializer>(value: &f64, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.serialize_f64(round(*value))
+    }
+
+    /// Writes `value`, if any, [rounded](round).
+    ///
+    /// # Errors
+    /// The serializer's.
+    pub fn serialize_option<S: Serializer>(
+        value: &Option<f64>,
+        serializer: S,
+    ) -> Result<S::Ok, S::Error> {
+        match value {
+            Some(value) => serializer.serialize_some(&round(*value)),
+            None => serializer.serialize_none(),
+        }
+    }
+}
+
 /// An [`ActuatorError`] in JSON: its message.
 mod error_text {
     use serde::{Deserialize, Deserializer, Serializer};
@@ -87,16 +126,22 @@ impl ActionOutcome {
 #[non_exhaustive]
 pub struct RegionDetail {
     /// Requests in the latest observation.
+    #[serde(serialize_with = "rounded::serialize")]
     pub requests: f64,
     /// The average the thresholds were compared against.
+    #[serde(serialize_with = "rounded::serialize")]
     pub current: f64,
     /// Short-term average.
+    #[serde(serialize_with = "rounded::serialize")]
     pub short: f64,
     /// Long-term average.
+    #[serde(serialize_with = "rounded::serialize")]
     pub long: f64,
     /// Deploy when `current` is at or above this.
+    #[serde(serialize_with = "rounded::serialize")]
     pub deploy_threshold: f64,
     /// Remove when `current` is at or below this.
+    #[serde(serialize_with = "rounded::serialize")]
     pub remove_threshold: f64,
     /// Points of history behind the averages (0: no data yet).
     pub points: usize,

@@ -153,16 +153,21 @@ pub struct PageRegion {
     /// Degrees east.
     pub longitude: f64,
     /// Requests in the latest observation (0 when none).
+    #[serde(serialize_with = "placer_core::report::rounded::serialize")]
     pub requests: f64,
     /// The traffic remembered, oldest first.
     pub history: Vec<f64>,
     /// Short-term average, from the latest tick.
+    #[serde(serialize_with = "placer_core::report::rounded::serialize_option")]
     pub short: Option<f64>,
     /// Long-term average, from the latest tick.
+    #[serde(serialize_with = "placer_core::report::rounded::serialize_option")]
     pub long: Option<f64>,
     /// Deploy threshold (threshold policy), from the latest tick.
+    #[serde(serialize_with = "placer_core::report::rounded::serialize_option")]
     pub deploy_threshold: Option<f64>,
     /// Remove threshold (threshold policy), from the latest tick.
+    #[serde(serialize_with = "placer_core::report::rounded::serialize_option")]
     pub remove_threshold: Option<f64>,
     /// Whether it is deployed, as last observed.
     pub deployed: bool,
@@ -185,8 +190,10 @@ pub struct ServedFrom {
     /// The nearest deployed region.
     pub region: Region,
     /// Estimated round trip from the region to it, in milliseconds.
+    #[serde(serialize_with = "placer_core::report::rounded::serialize")]
     pub rtt_ms: f64,
     /// Milliseconds a machine in the region itself would save its users.
+    #[serde(serialize_with = "placer_core::report::rounded::serialize")]
     pub gain_ms: f64,
 }
 

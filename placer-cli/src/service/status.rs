@@ -289,10 +289,13 @@ pub struct RegionSummary {
     /// Points remembered.
     pub points: usize,
     /// The newest point.
+    #[serde(serialize_with = "placer_core::report::rounded::serialize_option")]
     pub latest: Option<f64>,
     /// Short-term average.
+    #[serde(serialize_with = "placer_core::report::rounded::serialize_option")]
     pub short: Option<f64>,
     /// Long-term average.
+    #[serde(serialize_with = "placer_core::report::rounded::serialize_option")]
     pub long: Option<f64>,
     /// Consecutive observations at or above `traffic_threshold`.
     pub high_streak: u32,
