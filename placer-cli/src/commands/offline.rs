@@ -107,3 +107,22 @@ fn create_parent(path: &Path) -> std::io::Result<()> {
         _ => Ok(()),
     }
 }
+
+/// `n` and `one` (or its plural, `one` + "s"): `1 tick`, `3 ticks`.
+fn counted(n: usize, one: &str) -> String {
+    if n == 1 {
+        format!("1 {one}")
+    } else {
+        format!("{n} {one}s")
+    }
+}
+
+#[cfg(test)]
+mod counted_tests {
+    #[test]
+    fn one_is_singular_and_others_plural() {
+        assert_eq!(super::counted(1, "tick"), "1 tick");
+        assert_eq!(super::counted(0, "tick"), "0 ticks");
+        assert_eq!(super::counted(36, "region"), "36 regions");
+    }
+}

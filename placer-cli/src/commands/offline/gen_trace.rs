@@ -2,7 +2,7 @@
 
 use placer_lab::scenario;
 
-use super::{write, OfflineError};
+use super::{counted, write, OfflineError};
 use crate::cli::GenTraceArgs;
 
 /// Generates the trace `args` ask for and writes it to `args.out`.
@@ -11,12 +11,12 @@ pub(crate) fn gen_trace(args: &GenTraceArgs) -> Result<(), OfflineError> {
     write(&args.out, &trace.to_csv())?;
     let length = args.step.saturating_mul(trace.len() as u32);
     eprintln!(
-        "wrote {} ticks of {} ({}, every {}, {} regions, seed {}) to {}",
-        trace.len(),
+        "wrote {} of {} ({}, every {}, {}, seed {}) to {}",
+        counted(trace.len(), "tick"),
         args.scenario,
         humantime::format_duration(length),
         humantime::format_duration(args.step),
-        trace.regions().len(),
+        counted(trace.regions().len(), "region"),
         args.seed,
         args.out.display()
     );

@@ -9,7 +9,8 @@ use placer_lab::recommend::{self, Placement, Recommendation};
 use placer_lab::window::TimeWindow;
 
 use super::{
-    load_config, load_model, map, model_description, print_out, traffic, write, OfflineError,
+    counted, load_config, load_model, map, model_description, print_out, traffic, write,
+    OfflineError,
 };
 use crate::cli::{GlobalArgs, RecommendArgs};
 use crate::config::environment::Environment;
@@ -46,9 +47,9 @@ pub(crate) async fn recommend(
             .tick_interval()
             .saturating_mul(u32::try_from(trace.len()).unwrap_or(u32::MAX));
         let title = format!(
-            "{:.0} requests over {} ticks ({}) of {}; mean RTT on {}.",
+            "{:.0} requests over {} ({}) of {}; mean RTT on {}.",
             pick.requests,
-            trace.len(),
+            counted(trace.len(), "tick"),
             humantime::format_duration(length),
             traffic.origin,
             model_description(args.latency_matrix.as_deref())
@@ -67,19 +68,19 @@ pub(crate) async fn recommend(
         .saturating_mul(u32::try_from(trace.len()).unwrap_or(u32::MAX));
     let mut output = if window.is_always() {
         format!(
-            "Best {} regions for {:.0} requests over {} ticks ({}) of {}\n",
-            args.k,
+            "{} for {:.0} requests over {} ({}) of {}\n",
+            best(args.k, pick.recommended.regions.len()),
             pick.requests,
-            trace.len(),
+            counted(trace.len(), "tick"),
             humantime::format_duration(length),
             traffic.origin
         )
     } else {
         format!(
-            "Best {} regions for {:.0} requests over the {ticks_within} of {} ticks ({}) of {} within {window}\n",
-            args.k,
+            "{} for {:.0} requests over the {ticks_within} of {} ({}) of {} within {window}\n",
+            best(args.k, pick.recommended.regions.len()),
             pick.requests,
-            trace.len(),
+            counted(trace.len(), "tick"),
             humantime::format_duration(length),
             traffic.origin
         )
@@ -209,5 +210,33 @@ mod tests {
         assert!(table.contains("ams      83.3 %"), "{table}");
         assert!(table.contains("ams, fra"), "{table}");
         assert!(!table.lines().any(|line| line.ends_with(' ')), "{table}");
+    }
+}
+
+/// The heading's count: the regions chosen, and the `--k` asked for when
+/// fewer could be chosen (only so many regions may be deployed).
+fn best(asked: usize, chosen: usize) -> String {
+    let regions = if chosen == 1 {
+        "Best region".to_owned()
+    } else {
+        format!("Best {chosen} regions")
+    };
+    if chosen < asked {
+        format!("{regions} (--k {asked}: only {chosen} may be deployed)")
+    } else {
+        regions
+    }
+}
+
+#[cfg(test)]
+mod best_tests {
+    #[test]
+    fn the_heading_counts_the_regions_chosen() {
+        assert_eq!(super::best(3, 3), "Best 3 regions");
+        assert_eq!(super::best(1, 1), "Best region");
+        assert_eq!(
+            super::best(50, 18),
+            "Best 18 regions (--k 50: only 18 may be deployed)"
+        );
     }
 }
