@@ -194,11 +194,133 @@ impl Cli {
     /// variable that is set but blank counts as unset (as an empty value in
     /// `.env` or `FOO= fly-placer …` means), instead of as a missing value.
     /// Exits with clap's message and code on bad flags, as `parse` does.
+    ///
+    /// A shared flag given to a command it does nothing for (`gen-trace
+    /// --log-file x`) is refused, and each command's help lists only the
+    /// shared flags it acts on.
     pub fn parse_from_process() -> Cli {
+        Self::parse_checked(std::env::args_os()).unwrap_or_else(|err| err.exit())
+    }
+
+    /// [`parse_from_process`](Self::parse_from_process) on `args`.
+    ///
+    /// # Errors
+    /// clap's, for bad flags and for shared flags the command does nothing
+    /// for.
+    pub fn parse_checked<I, T>(args: I) -> Result<Cli, clap::Error>
+    where
+        I: IntoIterator<Item = T>,
+        T: Into<std::ffi::OsString> + Clone,
+    {
+        use clap::parser::ValueSource;
         use clap::{CommandFactory, FromArgMatches};
-        let command = without_blank_env(<Cli as CommandFactory>::command());
-        let matches = command.get_matches();
-        Cli::from_arg_matches(&matches).unwrap_or_else(|err| err.exit())
+        let mut command = without_blank_env(<Cli as CommandFactory>::command());
+        // Each command gets its own copy of the shared flags it acts on:
+        // they work after it too, and its help lists only those.
+        for id in SHARED_FLAGS {
+            command = command.mut_arg(id, |arg| arg.global(false));
+        }
+        let shared: Vec<clap::Arg> = command
+            .get_arguments()
+            .filter(|arg| SHARED_FLAGS.contains(&arg.get_id().as_str()))
+            .cloned()
+            .collect();
+        let names: Vec<String> = command
+            .get_subcommands()
+            .map(|sub| sub.get_name().to_owned())
+            .collect();
+        for name in names {
+            let acts = acts_on(&name);
+            command = command.mut_subcommand(&name, |sub| {
+                sub.args(
+                    shared
+                        .iter()
+                        .filter(|arg| acts.contains(&arg.get_id().as_str()))
+                        .cloned(),
+                )
+            });
+        }
+        let matches = command.clone().try_get_matches_from(args)?;
+        let mut cli = Cli::from_arg_matches(&matches)?;
+        if let Some((name, sub)) = matches.subcommand() {
+            let acts = acts_on(name);
+            // Given before a command that does nothing with it.
+            let given = SHARED_FLAGS.iter().find(|id| {
+                !acts.contains(id) && matches.value_source(id) == Some(ValueSource::CommandLine)
+            });
+            if let Some(id) = given {
+                let flag = format!("--{}", id.replace('_', "-"));
+                return Err(command.error(
+                    clap::error::ErrorKind::ArgumentConflict,
+                    format!("{flag} does nothing for `{name}`; leave it out"),
+                ));
+            }
+            cli.global.take_given_after(sub, acts);
+        }
+        Ok(cli)
+    }
+}
+
+impl GlobalArgs {
+    /// The shared flags `acts` given after the command, in `sub`'s matches,
+    /// over those given before it (or read from the environment).
+    fn take_given_after(&mut self, sub: &clap::ArgMatches, acts: &[&str]) {
+        use clap::parser::ValueSource;
+        let given =
+            |id: &str| acts.contains(&id) && sub.value_source(id) == Some(ValueSource::CommandLine);
+        if given("config") {
+            if let Some(config) = sub.get_one::<PathBuf>("config") {
+                self.config.clone_from(config);
+            }
+        }
+        if given("data_dir") {
+            self.data_dir = sub.get_one::<PathBuf>("data_dir").cloned();
+        }
+        if given("wait_for_lock") {
+            self.wait_for_lock = sub
+                .get_one::<bool>("wait_for_lock")
+                .copied()
+                .unwrap_or(true);
+        }
+        if given("listen") {
+            self.listen = sub.get_one::<SocketAddr>("listen").copied();
+        }
+        if given("log_format") {
+            if let Some(format) = sub.get_one::<LogFormat>("log_format") {
+                self.log_format = *format;
+            }
+        }
+        if given("log_file") {
+            self.log_file = sub.get_one::<PathBuf>("log_file").cloned();
+        }
+    }
+}
+
+/// The flags every command accepts on the command line, by their ids.
+const SHARED_FLAGS: [&str; 6] = [
+    "config",
+    "data_dir",
+    "wait_for_lock",
+    "listen",
+    "log_format",
+    "log_file",
+];
+
+/// The shared flags `command` acts on.
+fn acts_on(command: &str) -> &'static [&'static str] {
+    match command {
+        "serve" => &SHARED_FLAGS,
+        "once" => &[
+            "config",
+            "data_dir",
+            "wait_for_lock",
+            "log_format",
+            "log_file",
+        ],
+        "check-config" => &["config", "data_dir", "listen", "log_format", "log_file"],
+        "backtest" | "recommend" => &["config", "log_format", "log_file"],
+        // gen-trace reads no config and logs nothing.
+        _ => &[],
     }
 }
 
@@ -258,6 +380,64 @@ mod tests {
         match cli.command() {
             Command::CheckConfig(args) => assert_eq!(args.path, Some("other.yml".into())),
             other => panic!("unexpected command {other:?}"),
+        }
+    }
+
+    #[test]
+    fn a_shared_flag_a_command_does_nothing_for_is_refused() {
+        let err = Cli::parse_checked([
+            "fly-placer",
+            "gen-trace",
+            "--scenario",
+            "edge-only",
+            "--hours",
+            "1",
+            "--seed",
+            "1",
+            "--out",
+            "t.csv",
+            "--log-file",
+            "x.log",
+        ])
+        .unwrap_err();
+        assert_eq!(err.exit_code(), 2);
+        assert!(
+            err.to_string().contains("unexpected argument '--log-file'"),
+            "{err}"
+        );
+        let err =
+            Cli::parse_checked(["fly-placer", "--listen", "127.0.0.1:1", "once"]).unwrap_err();
+        assert!(
+            err.to_string().contains("--listen does nothing for `once`"),
+            "{err}"
+        );
+        // Where they act, they are taken, before or after the command.
+        let cli =
+            Cli::parse_checked(["fly-placer", "--config", "a.yml", "once", "--data-dir", "d"])
+                .unwrap();
+        assert_eq!(cli.global.config, PathBuf::from("a.yml"));
+        assert_eq!(cli.global.data_dir, Some(PathBuf::from("d")));
+        let cli = Cli::parse_checked(["fly-placer", "--listen", "127.0.0.1:9000"]).unwrap();
+        assert!(matches!(cli.command(), Command::Serve));
+    }
+
+    #[test]
+    fn each_commands_help_lists_the_shared_flags_it_acts_on() {
+        let err = Cli::parse_checked(["fly-placer", "gen-trace", "--help"]).unwrap_err();
+        let help = err.to_string();
+        for flag in ["--config", "--data-dir", "--listen", "--log-file"] {
+            assert!(!help.contains(flag), "{flag} in {help}");
+        }
+        let err = Cli::parse_checked(["fly-placer", "serve", "--help"]).unwrap_err();
+        let help = err.to_string();
+        for flag in [
+            "--config",
+            "--data-dir",
+            "--listen",
+            "--log-file",
+            "--wait-for-lock",
+        ] {
+            assert!(help.contains(flag), "{flag} missing from {help}");
         }
     }
 
