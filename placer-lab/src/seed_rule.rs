@@ -15,6 +15,9 @@
 //!    trend tests: flat traffic, however high, never deploys.
 //! 4. The cooldown only blocks removing a region the rule itself deployed
 //!    less than `cooldown` ago; deploys are never held back.
+//! 5. The config's lists hold: a region outside `allowed_regions` (when it
+//!    is set) or in `excluded_regions` is never deployed, and the
+//!    `always_running_regions` are deployed at once and never removed.
 //!
 //! Like every backtest reference, the emulation places machines only where
 //! the platform takes them: each tick's traffic is first counted at the
@@ -66,6 +69,13 @@ pub struct SeedRuleParams {
     pub deployment_threshold: f64,
     /// How long after deploying a region it cannot be removed (default 10 s).
     pub cooldown: Duration,
+    /// The only regions it may deploy, when not empty (`allowed_regions`).
+    pub allowed_regions: BTreeSet<Region>,
+    /// Regions it never deploys (`excluded_regions`).
+    pub excluded_regions: BTreeSet<Region>,
+    /// Regions it deploys at once and never removes
+    /// (`always_running_regions`).
+    pub always_running_regions: BTreeSet<Region>,
 }
 
 impl Default for SeedRuleParams {
@@ -78,13 +88,17 @@ impl Default for SeedRuleParams {
             traffic_threshold: 50.0,
             deployment_threshold: 10.0,
             cooldown: Duration::from_secs(10),
+            allowed_regions: BTreeSet::new(),
+            excluded_regions: BTreeSet::new(),
+            always_running_regions: BTreeSet::new(),
         }
     }
 }
 
 impl SeedRuleParams {
     /// The seed's rule with the settings it shares with the engine's
-    /// `config` (windows, smoothing, thresholds, cooldown), so a comparison
+    /// `config` (windows, smoothing, thresholds, cooldown, the allowed,
+    /// excluded and always-running regions), so a comparison
     /// answers "what would the original script have done with this config".
     ///
     /// ```
@@ -103,7 +117,17 @@ impl SeedRuleParams {
             traffic_threshold: config.traffic_threshold,
             deployment_threshold: config.deployment_threshold,
             cooldown: config.cooldown_period,
+            allowed_regions: config.allowed_regions.clone(),
+            excluded_regions: config.excluded_regions.clone(),
+            always_running_regions: config.always_running_regions.clone(),
         }
+    }
+
+    /// True when the rule may deploy `region`: not excluded, and in the
+    /// allowed list when there is one.
+    fn may_deploy(&self, region: &Region) -> bool {
+        !self.excluded_regions.contains(region)
+            && (self.allowed_regions.is_empty() || self.allowed_regions.contains(region))
     }
 }
 
@@ -153,6 +177,12 @@ impl SeedRule {
             .max(1);
         let now = snapshot.at();
         let mut decision = SeedDecision::default();
+        for region in &self.params.always_running_regions {
+            if self.deployed.insert(*region) {
+                self.deployed_at.insert(*region, now);
+                decision.deployed.push(*region);
+            }
+        }
         for (region, requests) in snapshot.iter() {
             let history = self.history.entry(*region).or_default();
             history.push_front(requests);
@@ -167,13 +197,17 @@ impl SeedRule {
             );
             let deploy_above = self.params.traffic_threshold.max(1.1 * long);
             let remove_below = self.params.deployment_threshold.min(0.9 * long);
-            if !self.deployed.contains(region) && current >= deploy_above {
+            if !self.deployed.contains(region)
+                && current >= deploy_above
+                && self.params.may_deploy(region)
+            {
                 self.deployed.insert(*region);
                 self.deployed_at.insert(*region, now);
                 decision.deployed.push(*region);
             } else if self.deployed.contains(region)
                 && current <= remove_below
                 && !self.cooling_down(region, now)
+                && !self.params.always_running_regions.contains(region)
             {
                 self.deployed.remove(region);
                 decision.removed.push(*region);
@@ -307,6 +341,39 @@ mod tests {
             SeedRuleParams::from_config(&PlacerConfig::default()),
             SeedRuleParams::default()
         );
+    }
+
+    #[test]
+    fn the_lists_of_the_config_hold() {
+        let params = SeedRuleParams {
+            allowed_regions: [region("fra"), region("iad")].into(),
+            excluded_regions: [region("iad")].into(),
+            always_running_regions: [region("lhr")].into(),
+            ..SeedRuleParams::default()
+        };
+        let mut rule = SeedRule::new(params, BTreeSet::new());
+        // A jump in every region: only fra may take it.
+        for tick in 0..30 {
+            let requests = if tick < 20 { 20.0 } else { 200.0 };
+            feed(
+                &mut rule,
+                tick,
+                &[
+                    ("fra", requests),
+                    ("iad", requests),
+                    ("sin", requests),
+                    ("lhr", 0.0),
+                ],
+            );
+        }
+        let expected: BTreeSet<Region> = [region("fra"), region("lhr")].into();
+        assert_eq!(rule.deployed(), &expected);
+        // lhr stays though it has no traffic at all.
+        for tick in 30..60 {
+            feed(&mut rule, tick, &[("fra", 0.0), ("lhr", 0.0)]);
+        }
+        assert!(rule.deployed().contains(&region("lhr")));
+        assert!(!rule.deployed().contains(&region("fra")));
     }
 
     #[test]
