@@ -294,3 +294,18 @@ proptest! {
         }
     }
 }
+
+#[test]
+fn a_region_only_the_platform_lists_is_observed_from_the_first_tick() {
+    // qqq: a region new to Fly, not in the built-in catalog.
+    let mut regions: Vec<PlatformRegion> = COMPUTE_REGIONS.iter().map(|c| listed(c)).collect();
+    regions.push(PlatformRegion::new(region("qqq"), 48.0, 11.5));
+    let actuator = InMemoryActuator::new([region("fra")])
+        .with_platform_regions(PlatformRegions::from_platform(regions, start()));
+    let source = ScriptedSource::new();
+    source.push(TrafficSnapshot::new(start(), [("fra", 20.0), ("qqq", 90.0)]).unwrap());
+    let mut placer = Placer::new(threshold_config()).unwrap();
+    let report = block_on(placer.tick(&source, &actuator, start()));
+    assert!(report.ignored_regions.is_empty(), "{report:?}");
+    assert!(placer.state().region(&region("qqq")).is_some());
+}

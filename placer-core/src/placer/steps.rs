@@ -267,11 +267,11 @@ impl Placer {
         }
     }
 
-    /// Runs one tick at `now`, the four steps in order:
+    /// Runs one tick at `now`: it takes the regions `actuator` says take
+    /// machines ([`platform_regions`](RegionActuator::platform_regions)),
+    /// then the four steps in order:
     /// [observe](Self::observe) a snapshot from `source`,
-    /// [decide](Self::decide) against what `actuator` reports as deployed
-    /// and over the regions it says take machines
-    /// ([`platform_regions`](RegionActuator::platform_regions)),
+    /// [decide](Self::decide) against what `actuator` reports as deployed,
     /// [execute](Self::execute) the plan with `actuator` and
     /// [commit](Self::commit) what came of it. A bot that drives the steps
     /// itself the same way gets the same decisions and the same report.
@@ -311,6 +311,11 @@ impl Placer {
     {
         let dry_run = self.config.dry_run;
         let policy = self.policy.name();
+        // First, so that the observation already knows a region the
+        // platform lists but the built-in catalog lacks.
+        if let Some(platform) = actuator.platform_regions().await {
+            self.set_platform_regions(platform);
+        }
         let snapshot = match source.fetch(now).await {
             Ok(snapshot) => snapshot,
             Err(err) => {
@@ -327,9 +332,6 @@ impl Placer {
                 return TickReport::failed(now, dry_run, policy, None, error);
             }
         };
-        if let Some(platform) = actuator.platform_regions().await {
-            self.set_platform_regions(platform);
-        }
         let plan = self.decide(&deployed, now);
         let execution = self.execute(&plan, actuator).await;
         self.commit(plan, execution)
