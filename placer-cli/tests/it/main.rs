@@ -16,6 +16,7 @@ mod check_config;
 mod commands;
 mod dashboard;
 mod data_dir_lock;
+mod docs_lint;
 mod etcd_store;
 mod failing_regions;
 mod failover;
