@@ -68,8 +68,8 @@ pub trait RegionActuator: Send + Sync {
 
     /// What the platform says about its regions now: which take new
     /// machines of the app's size, which are deprecated or full, and where
-    /// each is. [`Placer::tick`](crate::Placer::tick) asks first, and
-    /// observes and plans over that picture. `None` (the default)
+    /// each is. [`Placer::tick`](crate::Placer::tick) asks after listing
+    /// the deployment, and observes and plans over that picture. `None` (the default)
     /// when the actuator does not know: the engine keeps the picture it
     /// has, at first [the built-in one](crate::network::platform::PlatformRegions::built_in).
     /// An actuator that reads the platform answers from its own cache, and

@@ -267,11 +267,12 @@ impl Placer {
         }
     }
 
-    /// Runs one tick at `now`: it takes the regions `actuator` says take
-    /// machines ([`platform_regions`](RegionActuator::platform_regions)),
-    /// then the four steps in order:
+    /// Runs one tick at `now`, the four steps in order:
     /// [observe](Self::observe) a snapshot from `source`,
-    /// [decide](Self::decide) against what `actuator` reports as deployed,
+    /// [decide](Self::decide) against what `actuator` reports as deployed
+    /// and over the regions it says take machines
+    /// ([`platform_regions`](RegionActuator::platform_regions), asked after
+    /// the listing and before the observation),
     /// [execute](Self::execute) the plan with `actuator` and
     /// [commit](Self::commit) what came of it. A bot that drives the steps
     /// itself the same way gets the same decisions and the same report.
@@ -311,11 +312,6 @@ impl Placer {
     {
         let dry_run = self.config.dry_run;
         let policy = self.policy.name();
-        // First, so that the observation already knows a region the
-        // platform lists but the built-in catalog lacks.
-        if let Some(platform) = actuator.platform_regions().await {
-            self.set_platform_regions(platform);
-        }
         let snapshot = match source.fetch(now).await {
             Ok(snapshot) => snapshot,
             Err(err) => {
@@ -324,8 +320,17 @@ impl Placer {
                 return TickReport::failed(now, dry_run, policy, current.as_ref(), error);
             }
         };
+        let listed = actuator.deployed_regions().await;
+        // After the listing (an actuator may reuse it to read the platform)
+        // and before the observation, so that it already knows a region the
+        // platform lists but the built-in catalog lacks.
+        if listed.is_ok() {
+            if let Some(platform) = actuator.platform_regions().await {
+                self.set_platform_regions(platform);
+            }
+        }
         self.observe(&snapshot);
-        let deployed = match actuator.deployed_regions().await {
+        let deployed = match listed {
             Ok(deployed) => deployed,
             Err(err) => {
                 let error = TickError::new(FailedStage::ListingDeployment, err);
