@@ -361,14 +361,14 @@ mod tests {
 
     #[test]
     fn no_command_means_serve() {
-        let cli = Cli::try_parse_from(["fly-placer", "--listen", "127.0.0.1:9000"]).unwrap();
+        let cli = Cli::parse_checked(["fly-placer", "--listen", "127.0.0.1:9000"]).unwrap();
         assert!(matches!(cli.command(), Command::Serve));
         assert_eq!(cli.global.listen, Some("127.0.0.1:9000".parse().unwrap()));
     }
 
     #[test]
     fn global_flags_work_after_the_command() {
-        let cli = Cli::try_parse_from([
+        let cli = Cli::parse_checked([
             "fly-placer",
             "check-config",
             "other.yml",
@@ -443,7 +443,7 @@ mod tests {
 
     #[test]
     fn rejects_a_bad_listen_address() {
-        let err = Cli::try_parse_from(["fly-placer", "--listen", "localhost"]).unwrap_err();
+        let err = Cli::parse_checked(["fly-placer", "--listen", "localhost"]).unwrap_err();
         assert!(err.to_string().contains("--listen"), "{err}");
     }
 }

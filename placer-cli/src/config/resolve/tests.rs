@@ -1,8 +1,6 @@
 use std::collections::HashMap;
 use std::path::Path;
 
-use clap::Parser;
-
 use super::*;
 use crate::cli::Cli;
 use crate::config;
@@ -10,7 +8,7 @@ use crate::config;
 fn args(flags: &[&str]) -> GlobalArgs {
     let mut argv = vec!["fly-placer"];
     argv.extend_from_slice(flags);
-    Cli::try_parse_from(argv).unwrap().global
+    Cli::parse_checked(argv).unwrap().global
 }
 
 fn env(vars: &[(&str, &str)]) -> Environment {
