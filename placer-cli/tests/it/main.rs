@@ -17,6 +17,7 @@ mod commands;
 mod dashboard;
 mod data_dir_lock;
 mod docs_lint;
+mod docs_run;
 mod etcd_store;
 mod failing_regions;
 mod failover;
