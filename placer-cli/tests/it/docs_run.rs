@@ -291,7 +291,11 @@ fn run(example: &Example, dir: &Path) -> Result<Printed, String> {
         .collect();
     match redirect {
         Some(file) => std::fs::write(dir.join(file), &output.stdout).unwrap(),
-        None => lines.extend(String::from_utf8_lossy(&output.stdout).lines().map(str::to_string)),
+        None => lines.extend(
+            String::from_utf8_lossy(&output.stdout)
+                .lines()
+                .map(str::to_string),
+        ),
     }
     Ok(Printed {
         lines,
@@ -418,10 +422,9 @@ fn check(name: &str, text: &str, until: Option<usize>) -> (Vec<String>, usize) {
             continue;
         }
         match &block.not_run {
-            Some(why) if why.is_empty() => problems.push(format!(
-                "{name}:{}: `{NOT_RUN}` says why",
-                block.line
-            )),
+            Some(why) if why.is_empty() => {
+                problems.push(format!("{name}:{}: `{NOT_RUN}` says why", block.line))
+            }
             Some(_) => continue,
             None if block.examples.is_empty() => problems.push(format!(
                 "{name}:{}: a console block without a `$ ` command",
@@ -561,7 +564,10 @@ fn output_patterns_match_as_documented() {
     assert_eq!(parsed[0].examples[0].command, "fly-placer a --b c");
     assert_eq!(parsed[0].examples[0].output, [(4, "out".to_string())]);
     assert!(parsed[0].examples[1].output.is_empty());
-    let shown = [(1, "error: x".to_string()), (2, "[exit code 2]".to_string())];
+    let shown = [
+        (1, "error: x".to_string()),
+        (2, "[exit code 2]".to_string()),
+    ];
     assert_eq!(expected_code(&shown), (2, &shown[..1]));
     assert_eq!(expected_code(&shown[..1]), (0, &shown[..1]));
 }

@@ -30,7 +30,8 @@ for (let i = 0; i < boxes.length; i++) {
     }
   }
 }
-const px = ([e]) => parseFloat(getComputedStyle(e).fontSize) * (e.getScreenCTM() ? e.getScreenCTM().a : 1);
+const scale = (m) => (m ? Math.hypot(m.a, m.b) : 1);
+const px = ([e]) => parseFloat(getComputedStyle(e).fontSize) * scale(e.getScreenCTM());
 return { count: boxes.length, overlaps: overlaps, smallest: Math.min(...boxes.map(px)),
          texts: boxes.map(([e]) => e.textContent) };
 "#;
@@ -247,6 +248,21 @@ fn a_weekly_backtest_report_marks_days_plots_the_oracle_and_keeps_lanes_apart() 
         assert!(gap.as_f64().unwrap() >= 4.0, "{gaps}");
     }
     browser.screenshot_for_docs("backtest-report.png");
+    // On a phone the charts scroll sideways rather than shrink: their
+    // labels stay legible and apart.
+    browser.resize(390, 844);
+    browser.wait_until("return window.innerWidth === 390", WAIT);
+    for chart in 1..=charts {
+        let found = labels(
+            &browser,
+            &format!("body > figure:nth-of-type({chart}) svg text"),
+        );
+        assert!(
+            found["smallest"].as_f64().unwrap() >= 8.0,
+            "chart {chart} on a phone: {found}"
+        );
+        assert_eq!(found["overlaps"], json!([]), "chart {chart}: {found}");
+    }
     let errors = browser.console_errors();
     assert!(errors.is_empty(), "console errors: {errors:?}");
 }

@@ -12,6 +12,12 @@ use plotters::coord::types::RangedCoordf64;
 use plotters::prelude::*;
 
 const WIDTH: u32 = 960;
+/// The charts' fonts, in pixels of the 960-pixel-wide drawing: legible at
+/// that width, and still when a phone shows the chart at 720 (it scrolls
+/// sideways there rather than shrink further).
+const TICK_FONT: (&str, u32) = ("sans-serif", 15);
+const AXIS_FONT: (&str, u32) = ("sans-serif", 16);
+const LEGEND_FONT: (&str, u32) = ("sans-serif", 15);
 /// Series colours: the policy first, then the reference rows (static,
 /// seed, best-static-K, oracle-K, oracle-equal-mh).
 const COLOURS: [RGBColor; 6] = [
@@ -128,6 +134,8 @@ impl BacktestPage<'_> {
                 .build_cartesian_2d(axis.range(), 0.0..top)?;
             chart
                 .configure_mesh()
+                .label_style(TICK_FONT)
+                .axis_desc_style(AXIS_FONT)
                 .x_desc(axis.description())
                 .x_label_formatter(&|h| axis.label(*h))
                 .y_desc("mean RTT (ms)")
@@ -187,6 +195,8 @@ impl BacktestPage<'_> {
                 )?;
             chart
                 .configure_mesh()
+                .label_style(TICK_FONT)
+                .axis_desc_style(AXIS_FONT)
                 .disable_y_mesh()
                 .x_desc(axis.description())
                 .x_label_formatter(&|h| axis.label(*h))
@@ -265,6 +275,8 @@ impl BacktestPage<'_> {
                 .build_cartesian_2d(axis.range(), 0.0..top as f64)?;
             chart
                 .configure_mesh()
+                .label_style(TICK_FONT)
+                .axis_desc_style(AXIS_FONT)
                 .x_desc(axis.description())
                 .x_label_formatter(&|h| axis.label(*h))
                 .y_desc("machines")
@@ -433,6 +445,7 @@ where
     }
     chart
         .configure_series_labels()
+        .label_font(LEGEND_FONT)
         .position(SeriesLabelPosition::UpperRight)
         .background_style(WHITE.mix(0.85))
         .border_style(BLACK.mix(0.3))
@@ -519,6 +532,7 @@ pub(super) fn escape(text: &str) -> String {
 /// The pages' shared style sheet.
 pub(super) const STYLE: &str = "body{font:14px/1.45 system-ui,sans-serif;color:#1d2430;max-width:1000px;margin:24px auto;padding:0 16px}\
 h1{font-size:22px}h2{font-size:17px;margin-top:28px}figure{margin:0;overflow-x:auto}svg{max-width:100%;height:auto}\
+@media (max-width:680px){figure svg{max-width:none;width:720px}}\
 table{border-collapse:collapse;font-size:13px;width:100%}th,td{padding:4px 8px;border-top:1px solid #d9dee7;text-align:right;white-space:nowrap}\
 th:first-child,td:first-child{text-align:left}tr.policy{font-weight:600;background:#f5f3ff}.error{color:#b91c1c}\
 .note{color:#667085;font-size:13px}";
