@@ -85,6 +85,36 @@ impl Timeline {
         self.after_tick.is_empty()
     }
 
+    /// The part of the timeline from tick `tick` on, starting from the set
+    /// that served that tick: what is scored after a warm-up.
+    ///
+    /// # Panics
+    /// When `tick` is beyond the recorded ticks.
+    ///
+    /// ```
+    /// # use std::collections::BTreeSet;
+    /// # use placer_lab::Timeline;
+    /// let [iad, fra] = ["iad", "fra"].map(|code| code.parse().unwrap());
+    /// let mut timeline = Timeline::new(BTreeSet::from([iad]));
+    /// timeline.push(BTreeSet::from([iad, fra]), 1);
+    /// timeline.push(BTreeSet::from([fra]), 1);
+    /// let scored = timeline.since(1);
+    /// assert_eq!(scored.initial(), &BTreeSet::from([iad, fra]));
+    /// assert_eq!(scored.after_ticks(), &[BTreeSet::from([fra])]);
+    /// assert_eq!(scored.actions(), &[1]);
+    /// ```
+    pub fn since(&self, tick: usize) -> Timeline {
+        assert!(tick <= self.len(), "tick {tick} is not recorded");
+        Timeline {
+            initial: match tick {
+                0 => self.initial.clone(),
+                _ => self.after_tick[tick - 1].clone(),
+            },
+            after_tick: self.after_tick[tick..].to_vec(),
+            actions: self.actions[tick..].to_vec(),
+        }
+    }
+
     /// The set that served tick `tick`'s requests: the initial set for tick
     /// 0, the set after tick `tick − 1` otherwise.
     ///

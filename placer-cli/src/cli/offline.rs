@@ -112,6 +112,12 @@ pub struct BacktestArgs {
     /// `machine_startup`, rounded up to whole ticks].
     #[arg(long, value_name = "N")]
     pub startup_ticks: Option<usize>,
+    /// Replay this first part of the trace without scoring it (`14d`,
+    /// `36h`; bare seconds too): the engine learns from it, forecasts
+    /// included, and the report, its reference rows and the HTML page
+    /// cover the rest, starting from the regions deployed at its end.
+    #[arg(long, value_name = "DURATION", value_parser = parse_duration)]
+    pub warm_up: Option<Duration>,
     /// Also write the report as a self-contained HTML page with charts
     /// (mean RTT over time, deployed regions, machines over time) to this
     /// file.

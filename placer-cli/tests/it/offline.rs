@@ -223,6 +223,77 @@ fn startup_ticks_come_from_the_flag_or_the_configs_machine_startup() {
 }
 
 #[test]
+fn a_warm_up_is_replayed_but_only_the_rest_is_scored() {
+    let workspace = workspace("latency");
+    // Two days of 5-minute ticks: 576 ticks, a warm-up of one day is 288.
+    workspace.run(
+        &[
+            "gen-trace",
+            "--scenario",
+            "steady-high-undeployed",
+            "--hours",
+            "48",
+            "--seed",
+            "5",
+            "--step",
+            "5m",
+            "--out",
+            "trace.csv",
+        ],
+        &[],
+    );
+    let whole = json_report(&workspace, &["--decisions", "all.jsonl"]);
+    let scored = json_report(&workspace, &["--warm-up", "1d"]);
+    assert_eq!(whole["ticks"], 576);
+    assert_eq!(scored["ticks"], 288);
+    // The policy's regions are those of the whole replay's second day, and
+    // every reference row starts from the regions deployed at its start:
+    // the static row keeps them.
+    let decisions: Vec<Value> = std::fs::read_to_string(workspace.path("all.jsonl"))
+        .unwrap()
+        .lines()
+        .map(|line| serde_json::from_str(line).unwrap())
+        .collect();
+    let at_warm_up_end = decisions[287]["deployed"].as_array().unwrap().len() as f64;
+    let row = |report: &Value, name: &str| -> Value {
+        report["rows"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|row| row["policy"] == name)
+            .unwrap()
+            .clone()
+    };
+    assert_eq!(
+        row(&scored, "static")["mean_regions"].as_f64().unwrap(),
+        at_warm_up_end
+    );
+    assert_eq!(row(&whole, "static")["mean_regions"].as_f64().unwrap(), 1.0);
+    let second_day: f64 = decisions[287..575]
+        .iter()
+        .map(|d| d["deployed"].as_array().unwrap().len() as f64)
+        .sum::<f64>()
+        / 288.0;
+    let regions = row(&scored, "latency")["mean_regions"].as_f64().unwrap();
+    assert!(
+        (regions - second_day).abs() < 0.01,
+        "{regions} vs {second_day}"
+    );
+
+    // A warm-up as long as the trace leaves nothing to score: a setup error.
+    let output = workspace.run(
+        &["backtest", "--trace", "trace.csv", "--warm-up", "2d"],
+        &[],
+    );
+    assert_eq!(output.status.code(), Some(2));
+    assert!(
+        stderr(&output).contains("--warm-up 2days leaves no tick of trace.csv to score"),
+        "{}",
+        stderr(&output)
+    );
+}
+
+#[test]
 fn bad_trace_rows_exit_2_naming_file_and_line() {
     let workspace = workspace("threshold");
     workspace.write(

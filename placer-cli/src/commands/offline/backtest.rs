@@ -10,7 +10,7 @@ use std::path::Path;
 use placer_core::Region;
 use placer_lab::backtest::{self, TickDecision};
 use placer_lab::quality::{self, QualityOptions};
-use placer_lab::SeedRuleParams;
+use placer_lab::{SeedRuleParams, Trace};
 
 use super::html::BacktestPage;
 use super::progress::{Progress, MIN_TICKS_FOR_BAR};
@@ -84,6 +84,40 @@ pub(crate) async fn backtest(
         );
     }
 
+    // After a warm-up, the rest of the trace is scored from the regions
+    // deployed at the warm-up's end.
+    let (scored_trace, scored_timeline);
+    let (trace, timeline) = match args.warm_up {
+        None => (trace, &replay.timeline),
+        Some(warm_up) => {
+            let first = trace.ticks().first().map(|tick| tick.at());
+            let from = first.map_or(0, |first| {
+                trace
+                    .ticks()
+                    .iter()
+                    .position(|tick| tick.at() >= first + warm_up)
+                    .unwrap_or(trace.len())
+            });
+            if from >= trace.len() {
+                return Err(OfflineError::Setup(format!(
+                    "--warm-up {} leaves no tick of {} to score: it covers {} ticks of {}",
+                    humantime::format_duration(warm_up),
+                    traffic.origin,
+                    trace.len(),
+                    humantime::format_duration(trace.tick_interval())
+                )));
+            }
+            eprintln!(
+                "warmed up on the first {from} ticks ({}), not scored; scoring the other {}",
+                humantime::format_duration(warm_up),
+                trace.len() - from
+            );
+            scored_trace =
+                Trace::new(trace.ticks()[from..].to_vec()).expect("a part of a trace is a trace");
+            scored_timeline = replay.timeline.since(from);
+            (&scored_trace, &scored_timeline)
+        }
+    };
     let startup_ticks = args.startup_ticks.unwrap_or_else(|| {
         let tick = trace.tick_interval().as_secs_f64();
         let startup = config.engine.machine_startup.as_secs_f64();
@@ -103,20 +137,20 @@ pub(crate) async fn backtest(
         trace.len(),
         MIN_TICKS_FOR_BAR,
     );
-    let report = quality::report(trace, policy, &replay.timeline, &model, &options)?;
+    let report = quality::report(trace, policy, timeline, &model, &options)?;
     spinner.finish();
     if let Some((path, file)) = html_file {
         let spinner = Progress::spinner("drawing the HTML report", trace.len(), MIN_TICKS_FOR_BAR);
         // The curves' K-region references run the whole number nearest K.
         let k = report.k.round().max(1.0) as usize;
-        let series = quality::series(trace, policy, &replay.timeline, &model, &options, k)?;
+        let series = quality::series(trace, policy, timeline, &model, &options, k)?;
         let latency = model_description(args.latency_matrix.as_deref());
         let page = BacktestPage {
             origin: &traffic.origin,
             policy,
             report: &report,
             series: &series,
-            timeline: &replay.timeline,
+            timeline: timeline,
             latency: &latency,
             start: trace.ticks().first().map(|tick| tick.at()),
         }
