@@ -80,7 +80,8 @@ const NOT_RUN: &str = "# not run by the tests:";
 fn blocks(text: &str) -> Vec<Block> {
     let mut found = Vec::new();
     // The opening fence's line, info string, indentation and the lines so far.
-    let mut open: Option<(usize, String, usize, Vec<(usize, String)>)> = None;
+    type Open = (usize, String, usize, Vec<(usize, String)>);
+    let mut open: Option<Open> = None;
     for (index, line) in text.lines().enumerate() {
         let number = index + 1;
         let trimmed = line.trim_start();

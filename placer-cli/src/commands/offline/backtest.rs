@@ -150,7 +150,7 @@ pub(crate) async fn backtest(
             policy,
             report: &report,
             series: &series,
-            timeline: timeline,
+            timeline,
             latency: &latency,
             start: trace.ticks().first().map(|tick| tick.at()),
         }
