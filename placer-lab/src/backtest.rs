@@ -44,6 +44,43 @@ pub struct Replay {
     /// What the engine made of the history it was warm-started with
     /// ([`replay_after`]); `None` for a replay without one.
     pub warm_start: Option<WarmStart>,
+    /// For each tick, how far the engine's forecast of that tick's traffic
+    /// (made before it was observed) was off; `None` where it did not
+    /// forecast.
+    pub forecast_checks: Vec<Option<ForecastCheck>>,
+}
+
+/// How far the forecasts of one tick's traffic were off, over the regions
+/// with traffic at that tick.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct ForecastCheck {
+    /// The sum over regions of |expected − observed| requests.
+    pub absolute_error: f64,
+    /// The requests observed.
+    pub observed: f64,
+}
+
+/// The forecasts' error over `checks`: the absolute errors summed over
+/// every forecast tick and region, as a share of the requests observed
+/// there (the weighted absolute percentage error), with the number of
+/// ticks forecast. `None` when no tick with traffic was forecast.
+///
+/// ```
+/// use placer_lab::backtest::{forecast_error, ForecastCheck};
+/// let checks = [
+///     None,
+///     Some(ForecastCheck { absolute_error: 10.0, observed: 100.0 }),
+///     Some(ForecastCheck { absolute_error: 30.0, observed: 100.0 }),
+/// ];
+/// assert_eq!(forecast_error(&checks), Some((0.2, 2)));
+/// ```
+pub fn forecast_error(checks: &[Option<ForecastCheck>]) -> Option<(f64, usize)> {
+    let forecast: Vec<&ForecastCheck> = checks.iter().flatten().collect();
+    let observed: f64 = forecast.iter().map(|check| check.observed).sum();
+    (observed > 0.0).then(|| {
+        let error: f64 = forecast.iter().map(|check| check.absolute_error).sum();
+        (error / observed, forecast.len())
+    })
 }
 
 /// Replays `trace` from the `initial` deployment with `config`, calling
@@ -148,8 +185,10 @@ pub async fn replay_after(
     let source = ScriptedSource::new();
     let mut timeline = Timeline::new(initial.clone());
     let mut decisions = Vec::with_capacity(trace.len());
+    let mut forecast_checks = Vec::with_capacity(trace.len());
     for (index, snapshot) in trace.ticks().iter().enumerate() {
         let now = snapshot.at();
+        forecast_checks.push(check_forecast(&placer, snapshot));
         source.push(snapshot.clone());
         let report = placer.tick(&source, &actuator, now).await;
         let deployed = actuator.regions();
@@ -173,7 +212,28 @@ pub async fn replay_after(
         timeline,
         decisions,
         warm_start,
+        forecast_checks,
     })
+}
+
+/// The engine's forecast of `snapshot`'s traffic, asked before the engine
+/// sees it, against what it was.
+fn check_forecast(placer: &Placer, snapshot: &TrafficSnapshot) -> Option<ForecastCheck> {
+    let forecast = placer.state().forecast();
+    if !forecast.status().is_forecasting() {
+        return None;
+    }
+    let at = snapshot.at();
+    let mut check = ForecastCheck {
+        absolute_error: 0.0,
+        observed: 0.0,
+    };
+    for (region, observed) in snapshot.iter() {
+        let expected = forecast.peak(region, at, at).map_or(0.0, |f| f.expected);
+        check.absolute_error += (expected - observed).abs();
+        check.observed += observed;
+    }
+    Some(check)
 }
 
 #[cfg(test)]
@@ -199,6 +259,47 @@ mod tests {
 
     fn final_set(replay: &Replay) -> Vec<Region> {
         replay.decisions.last().unwrap().deployed.clone()
+    }
+
+    #[test]
+    fn forecasts_are_checked_against_each_tick_once_the_engine_forecasts() {
+        let hour = Duration::from_secs(3600);
+        let weeks = crate::scenario::generate(
+            crate::scenario::Scenario::BusinessHours,
+            9 * 24 * hour,
+            3,
+            hour / 6,
+        )
+        .unwrap();
+        let initial = BTreeSet::from(["iad".parse().unwrap()]);
+        let latency = PlacerConfig::default().with_policy(PolicyName::LATENCY);
+        let forecast = block_on(replay(&latency, &weeks, &initial, |_| {})).unwrap();
+        assert_eq!(forecast.forecast_checks.len(), weeks.len());
+        // Nothing is forecast before `forecast.min_history` (a week) is seen.
+        let first = forecast
+            .forecast_checks
+            .iter()
+            .position(Option::is_some)
+            .unwrap();
+        let week_of_ticks = 7 * 24 * 6;
+        assert!(
+            (week_of_ticks - 1..=week_of_ticks + 1).contains(&first),
+            "{first}"
+        );
+        assert!(forecast.forecast_checks[first..]
+            .iter()
+            .all(Option::is_some));
+        let (error, ticks) = forecast_error(&forecast.forecast_checks).unwrap();
+        assert_eq!(ticks, weeks.len() - first);
+        // Business hours repeat week by week (with noise): the second
+        // week's forecasts are close, far from the 100 % of forecasting 0.
+        assert!(error > 0.0 && error < 0.5, "{error}");
+
+        // The threshold policy plans without forecasts: nothing to check.
+        let threshold =
+            block_on(replay(&PlacerConfig::default(), &weeks, &initial, |_| {})).unwrap();
+        assert!(threshold.forecast_checks.iter().all(Option::is_none));
+        assert_eq!(forecast_error(&threshold.forecast_checks), None);
     }
 
     #[test]

@@ -204,6 +204,23 @@ pub struct QualityReport {
     /// as the engine ignores it.
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub ignored_regions: Vec<placer_core::Region>,
+    /// How far the policy's forecasts were off over the scored ticks, when
+    /// it forecast (set by whoever has the replay: see
+    /// [`backtest::forecast_error`](crate::backtest::forecast_error)).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub forecast_error: Option<ForecastError>,
+}
+
+/// The forecasts' error over a report's ticks.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize)]
+pub struct ForecastError {
+    /// The absolute errors of the forecasts of each tick's traffic, summed
+    /// over ticks and regions, as a share of the requests observed (0.2 =
+    /// 20 %).
+    pub share_of_requests: f64,
+    /// Ticks that were forecast (the others came before the forecaster had
+    /// enough history).
+    pub ticks_forecast: usize,
 }
 
 /// The settings of a report's definitions, kept with the figures so a
@@ -324,6 +341,7 @@ pub fn report(
         rows,
         ratio_to_oracle,
         ignored_regions,
+        forecast_error: None,
     })
 }
 

@@ -47,6 +47,15 @@ pub(super) fn render(report: &QualityReport) -> String {
             "\nmean RTT / oracle at equal machine-hours: {ratio:.3}"
         );
     }
+    if let Some(error) = report.forecast_error {
+        let _ = writeln!(
+            out,
+            "forecast error: {:.1} % of the requests, over the {} of {} ticks forecast (each tick's traffic forecast before it was seen)",
+            error.share_of_requests * 100.0,
+            error.ticks_forecast,
+            report.ticks
+        );
+    }
     if !report.ignored_regions.is_empty() {
         let ignored: Vec<&str> = report.ignored_regions.iter().map(|r| r.as_str()).collect();
         let _ = writeln!(

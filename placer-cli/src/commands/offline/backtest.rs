@@ -87,6 +87,7 @@ pub(crate) async fn backtest(
     // After a warm-up, the rest of the trace is scored from the regions
     // deployed at the warm-up's end.
     let (scored_trace, scored_timeline);
+    let mut checks = &replay.forecast_checks[..];
     let (trace, timeline) = match args.warm_up {
         None => (trace, &replay.timeline),
         Some(warm_up) => {
@@ -115,6 +116,7 @@ pub(crate) async fn backtest(
             scored_trace =
                 Trace::new(trace.ticks()[from..].to_vec()).expect("a part of a trace is a trace");
             scored_timeline = replay.timeline.since(from);
+            checks = &checks[from..];
             (&scored_trace, &scored_timeline)
         }
     };
@@ -137,7 +139,14 @@ pub(crate) async fn backtest(
         trace.len(),
         MIN_TICKS_FOR_BAR,
     );
-    let report = quality::report(trace, policy, timeline, &model, &options)?;
+    let mut report = quality::report(trace, policy, timeline, &model, &options)?;
+    report.forecast_error =
+        backtest::forecast_error(checks).map(|(share_of_requests, ticks_forecast)| {
+            quality::ForecastError {
+                share_of_requests,
+                ticks_forecast,
+            }
+        });
     spinner.finish();
     if let Some((path, file)) = html_file {
         let spinner = Progress::spinner("drawing the HTML report", trace.len(), MIN_TICKS_FOR_BAR);
