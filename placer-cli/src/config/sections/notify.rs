@@ -221,9 +221,10 @@ mod tests {
 
     #[test]
     fn a_url_shows_its_scheme_and_host_only() {
-        let url: WebhookUrl = "https://user:hunter2@hooks.example.com/services/T0/B0/hunter3?token=hunter4"
-            .parse()
-            .unwrap();
+        let url: WebhookUrl =
+            "https://user:hunter2@hooks.example.com/services/T0/B0/hunter3?token=hunter4"
+                .parse()
+                .unwrap();
         assert_eq!(url.shown(), "https://hooks.example.com");
         assert_eq!(url.to_string(), "https://hooks.example.com");
         assert_eq!(format!("{url:?}"), "WebhookUrl(https://hooks.example.com)");
@@ -239,8 +240,14 @@ mod tests {
     #[test]
     fn only_http_and_https_urls_with_a_host_are_taken() {
         for (text, expected) in [
-            ("ftp://me:hunter2@example.com/", WebhookUrlError::Scheme("ftp".into())),
-            ("file:///etc/hunter2", WebhookUrlError::Scheme("file".into())),
+            (
+                "ftp://me:hunter2@example.com/",
+                WebhookUrlError::Scheme("ftp".into()),
+            ),
+            (
+                "file:///etc/hunter2",
+                WebhookUrlError::Scheme("file".into()),
+            ),
             ("hooks.example.com/hunter2", WebhookUrlError::NotAUrl),
             ("http://", WebhookUrlError::NotAUrl),
         ] {
