@@ -88,7 +88,7 @@ impl Service {
 
     /// Stops taking ticks, waits for the ticks in flight, saves the
     /// engine states, and gives the queued notifications `notify.timeout`
-    /// to go out.
+    /// (at most 5 s) to go out.
     pub async fn close(&self) {
         self.closing.store(true, Ordering::SeqCst);
         for (_, runner) in self.runners() {

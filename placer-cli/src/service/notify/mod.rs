@@ -32,6 +32,9 @@ use crate::runtime::TickError;
 use delivery::Hook;
 pub use event::Event;
 
+/// The longest a stop waits for the queued documents to go out.
+pub const CLOSING_TIME: Duration = Duration::from_secs(5);
+
 /// What came of the documents: counted across every webhook (a document
 /// sent to two webhooks counts twice).
 #[derive(Debug, Clone, Default)]
@@ -206,9 +209,10 @@ impl Notifier {
     }
 
     /// How long [`close`](Self::close) gives the queues at shutdown: one
-    /// request's time.
+    /// request's time, at most [`CLOSING_TIME`] (a stop is not held up
+    /// for long by a webhook that hangs).
     pub fn closing_time(&self) -> Duration {
-        self.shared.settings().timeout
+        self.shared.settings().timeout.min(CLOSING_TIME)
     }
 
     /// True without webhooks: no document is even written.
