@@ -220,3 +220,26 @@ fn check_config_shows_webhooks_as_scheme_and_host_and_refuses_other_schemes() {
         "error: bad.yml:4: notify.webhooks[1]: must be an http:// or https:// URL, not ftp://"
     );
 }
+
+#[test]
+fn a_webhook_added_while_it_runs_is_sent_the_next_ticks_documents() {
+    let receiver = Receiver::start(true);
+    let with_webhook = config(&receiver.url(), "30s");
+    let without = with_webhook.split("notify:").next().unwrap().to_owned();
+    let workspace = Workspace::new(&without);
+    let mut server = workspace.serve(&[], &[]);
+    workspace.write("config/config.yml", &with_webhook);
+    let report: Value = client()
+        .post(server.url("/trigger"))
+        .send()
+        .unwrap()
+        .json()
+        .unwrap();
+    assert_eq!(report["deployed"], serde_json::json!(["fra"]), "{report}");
+    let bodies = receiver.wait_for(1);
+    assert_eq!(bodies[0]["region"], "fra", "{bodies:?}");
+    assert!(server.stop().success());
+    let log = server.log().join("\n");
+    assert!(log.contains("notify.webhooks"), "{log}");
+    assert!(!log.contains("s3cr3t"), "{log}");
+}
