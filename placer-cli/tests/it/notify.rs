@@ -243,3 +243,23 @@ fn a_webhook_added_while_it_runs_is_sent_the_next_ticks_documents() {
     assert!(log.contains("notify.webhooks"), "{log}");
     assert!(!log.contains("s3cr3t"), "{log}");
 }
+
+#[test]
+fn with_several_apps_check_config_shows_the_one_notify_section_once() {
+    let workspace = Workspace::new(
+        "apps: [shop, blog]\nnotify:\n  webhooks: [\"https://hooks.example.com/services/s3cr3t\"]\n  dry_run: false\n",
+    );
+    let output = workspace.run(&["check-config"], &[]);
+    let printed = String::from_utf8_lossy(&output.stdout);
+    assert!(output.status.success(), "{printed}");
+    assert!(!printed.contains("s3cr3t"), "{printed}");
+    let effective: Value = serde_json::from_str(&printed).unwrap();
+    assert_eq!(
+        effective["notify"]["webhooks"],
+        serde_json::json!(["https://hooks.example.com"])
+    );
+    assert_eq!(effective["notify"]["dry_run"], false);
+    for app in ["shop", "blog"] {
+        assert!(effective["apps"][app]["notify"].is_null(), "{effective}");
+    }
+}
