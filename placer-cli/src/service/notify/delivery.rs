@@ -22,6 +22,9 @@ pub(super) struct Hook {
     queue: Mutex<VecDeque<Arc<[u8]>>>,
     /// Whether the task holds a document it took from the queue.
     in_flight: AtomicBool,
+    /// Whether the queue has been full since it last had room: said once
+    /// in the log, not at every document dropped.
+    overflowing: AtomicBool,
     /// Told when a document is queued.
     queued: Notify,
     task: Mutex<Option<JoinHandle<()>>>,
@@ -44,6 +47,7 @@ impl Hook {
             name,
             queue: Mutex::default(),
             in_flight: AtomicBool::new(false),
+            overflowing: AtomicBool::new(false),
             queued: Notify::new(),
             task: Mutex::default(),
         });
@@ -69,10 +73,12 @@ impl Hook {
         drop(queue);
         if dropped > 0 {
             counters.dropped.inc_by(dropped);
-            tracing::warn!(
-                "{}: notification queue full, the oldest {dropped} dropped",
-                self.name
-            );
+            if !self.overflowing.swap(true, Ordering::SeqCst) {
+                tracing::warn!(
+                    "{}: notification queue full (notify.queue: {capacity}): the oldest documents are dropped until it has room, counted in fly_placer_notifications_dropped_total",
+                    self.name
+                );
+            }
         }
         self.queued.notify_one();
     }
@@ -115,6 +121,9 @@ impl Hook {
                 let mut queue = self.queue();
                 let next = queue.pop_front();
                 self.in_flight.store(next.is_some(), Ordering::SeqCst);
+                if next.is_some() {
+                    self.overflowing.store(false, Ordering::SeqCst);
+                }
                 next
             };
             let Some(body) = next else {
