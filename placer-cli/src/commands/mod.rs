@@ -284,6 +284,8 @@ fn check_config_many(
         let mut document = effective_settings(&narrowed, &resolved);
         if let Some(map) = document.as_object_mut() {
             map.remove("file");
+            // One for every app: shown once, below.
+            map.remove("notify");
             map.insert(
                 "entries".to_owned(),
                 serde_json::json!(crate::config::apps::entries_for(loaded, name)),
@@ -293,6 +295,7 @@ fn check_config_many(
     }
     let document = serde_json::json!({
         "file": loaded.path,
+        "notify": crate::config::effective::shown_notify(&loaded.settings.notify),
         "apps": apps,
         "patterns": patterns.iter().map(|pattern| serde_json::json!({
             "pattern": pattern,

@@ -1,11 +1,12 @@
 //! The effective settings `check-config` prints: what the config file,
 //! the environment and the flags add up to, secrets shown only as set or
-//! not, URLs without their credentials.
+//! not, URLs without their credentials, webhooks as their scheme and host.
 
 use serde_json::{json, Value};
 
 use crate::config::file::LoadedConfig;
 use crate::config::resolve::{DeploymentPlan, Resolved, TrafficPlan};
+use crate::config::sections::NotifySection;
 use crate::store::StateUrl;
 
 /// The effective settings as a JSON document.
@@ -102,6 +103,21 @@ pub fn effective_settings(loaded: &LoadedConfig, resolved: &Resolved) -> Value {
         "traffic": traffic,
         "deployment": deployment,
         "state": state,
+        "notify": shown_notify(&loaded.settings.notify),
         "notes": resolved.notes,
+    })
+}
+
+/// The `notify:` section as `check-config` shows it: each webhook as its
+/// scheme and host only (its path and query may hold a token), durations
+/// as text. One for the whole process, whatever the app.
+pub fn shown_notify(notify: &NotifySection) -> Value {
+    json!({
+        "webhooks": notify.webhooks,
+        "dry_run": notify.dry_run,
+        "timeout": humantime::format_duration(notify.timeout).to_string(),
+        "max_attempts": notify.max_attempts,
+        "backoff": humantime::format_duration(notify.backoff).to_string(),
+        "queue": notify.queue,
     })
 }

@@ -8,6 +8,7 @@ use placer_core::PlacerConfig;
 use placer_fly::FlyError;
 use placer_prom::PromError;
 
+use crate::config::sections::notify::NotifyProblem;
 use crate::config::sections::FileSettings;
 
 /// A config file that was read and passed every check.
@@ -187,6 +188,18 @@ fn check_sections(settings: &FileSettings, text: &str, origin: &str) -> Result<(
     if settings.fly.retry.max_attempts == 0 {
         return Err(invalid("fly", "retry.max_attempts", "must be at least 1"));
     }
+    match settings.notify.check() {
+        Ok(()) => {}
+        Err(NotifyProblem::Key { key, message }) => return Err(invalid("notify", key, message)),
+        Err(NotifyProblem::Webhook { index, message }) => {
+            return Err(ConfigError::InvalidValue {
+                origin: origin.to_owned(),
+                line: line_of_list_item(text, "notify", "webhooks", index),
+                key: format!("notify.webhooks[{index}]"),
+                message,
+            })
+        }
+    }
     // The adapters' own checks of their sections, with the file's lines.
     if let Err(err) = settings.fly.validate_section() {
         return Err(match err {
@@ -203,6 +216,27 @@ fn check_sections(settings: &FileSettings, text: &str, origin: &str) -> Result<(
         });
     }
     Ok(())
+}
+
+/// The line of the `index`-th (from 0) item of the list `key:` inside the
+/// top-level `section:` block: its `- ` line, or the key's line for a list
+/// written on it (`[a, b]`).
+fn line_of_list_item(text: &str, section: &str, key: &str, index: usize) -> Option<usize> {
+    let start = line_of_nested_key(text, section, key)?;
+    let key_line = text.lines().nth(start - 1)?;
+    let after_key = key_line
+        .split_once(&format!("{key}:"))
+        .map_or("", |(_, rest)| rest.trim());
+    if !after_key.is_empty() && !after_key.starts_with('#') {
+        return Some(start);
+    }
+    text.lines()
+        .enumerate()
+        .skip(start)
+        .filter(|(_, line)| line.trim_start().starts_with('-'))
+        .nth(index)
+        .map(|(at, _)| at + 1)
+        .or(Some(start))
 }
 
 /// The line of `key:` inside the top-level `section:` block, if written.
@@ -267,6 +301,26 @@ mod tests {
         assert!(err
             .to_string()
             .contains("fly.rate_limit.requests_per_second"));
+    }
+
+    #[test]
+    fn a_webhook_that_is_not_http_is_refused_at_its_line_without_its_credentials() {
+        let text = "dry_run: true\nnotify:\n  webhooks:\n    - https://hooks.example.com/a\n    - ftp://me:hunter2@example.com/x\n";
+        let err = parse(text, Path::new("c.yml")).unwrap_err();
+        let message = err.to_string();
+        assert_eq!(err.line(), Some(5), "{message}");
+        assert!(message.starts_with("c.yml:5: "), "{message}");
+        assert!(message.contains("notify.webhooks[1]"), "{message}");
+        assert!(message.contains("http:// or https://"), "{message}");
+        assert!(!message.contains("hunter2"), "{message}");
+        let text = "notify:\n  webhooks: [http://127.0.0.1:1/]\n  max_attempts: 0\n";
+        let err = parse(text, Path::new("c.yml")).unwrap_err();
+        assert_eq!(
+            err.to_string(),
+            "c.yml:3: notify.max_attempts: must be at least 1"
+        );
+        let err = parse("notify:\n  webhook: []\n", Path::new("c.yml")).unwrap_err();
+        assert!(err.to_string().contains("did you mean `webhooks`"), "{err}");
     }
 
     #[test]

@@ -160,6 +160,7 @@ pub(crate) fn describe_changes(old: &LoadedConfig, new: &LoadedConfig) -> Vec<St
         ("fly", before.fly != after.fly),
         ("simulation", before.simulation != after.simulation),
         ("state", before.state != after.state),
+        ("notify", before.notify != after.notify),
     ];
     for (section, differs) in sections {
         let listed = changes

@@ -8,7 +8,7 @@ use std::time::Duration;
 use placer_core::{Placer, Region, TickReport};
 
 use crate::config::file::LoadedConfig;
-use crate::runtime::AppRunner;
+use crate::runtime::{AppRunner, TickError};
 
 /// The process around a runner, called during a tick: it polls the config
 /// file and keeps what all apps share (metrics, the trigger token, the
@@ -25,6 +25,12 @@ pub trait Host: Send + Sync {
     fn config_rejected(&self, runner: &AppRunner, message: String);
     /// A tick finished; its state was saved, or not (`tick.saved`).
     fn tick_finished(&self, runner: &AppRunner, tick: &FinishedTick<'_>);
+    /// A tick of `runner` that was started did not finish with a report
+    /// (it crashed, the state could not be read, leadership was lost).
+    /// A host that keeps no record of those needs nothing here.
+    fn tick_not_run(&self, runner: &AppRunner, error: &TickError) {
+        let _ = (runner, error);
+    }
 }
 
 /// A config change a runner applied.

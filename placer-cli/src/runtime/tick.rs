@@ -38,12 +38,15 @@ impl AppRunner {
         match Arc::clone(&self.engine).try_lock_owned() {
             Ok(engine) => {
                 let runner = Arc::clone(self);
-                let result = tokio::spawn(async move { runner.run_tick(engine, &*host).await })
-                    .await
-                    .map_err(|err| TickError::Crashed(err.to_string()))
-                    .and_then(|result| result);
+                let tick_host = Arc::clone(&host);
+                let result =
+                    tokio::spawn(async move { runner.run_tick(engine, &*tick_host).await })
+                        .await
+                        .map_err(|err| TickError::Crashed(err.to_string()))
+                        .and_then(|result| result);
                 if let Err(err) = &result {
                     tracing::error!("{err}");
+                    host.tick_not_run(self, err);
                     // Requests that joined this tick get the same answer.
                     self.finished.send_replace(Some(Err(err.clone())));
                 }

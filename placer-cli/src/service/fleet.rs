@@ -245,6 +245,9 @@ impl Service {
                 );
             }
         }
+        if kept.settings.notify != loaded.settings.notify {
+            self.notifier.apply(&loaded.settings.notify);
+        }
         *kept = loaded.clone();
         drop(kept);
         let mut staged = self.staged();

@@ -1,11 +1,12 @@
 //! What a runner needs from the service around it ([`Host`]): the config
 //! change staged for it, and where its applied config and finished ticks
-//! are reported (metrics, the trigger token, the loop's interval).
+//! are reported (metrics, the trigger token, the loop's interval, the
+//! webhook notifications).
 
 use super::status::PlatformHealth;
 use super::Service;
 use crate::config::file::LoadedConfig;
-use crate::runtime::{AppRunner, Applied, FinishedTick, Host};
+use crate::runtime::{AppRunner, Applied, FinishedTick, Host, TickError};
 
 impl Host for Service {
     fn staged_config(&self, runner: &AppRunner) -> Option<LoadedConfig> {
@@ -51,5 +52,11 @@ impl Host for Service {
             .observe_budget(app, tick.placer.policy_summary().budget.as_ref());
         self.metrics
             .observe_platform(app, &PlatformHealth::of(tick.placer.platform_regions()));
+        self.notifier.tick_finished(app, tick.report);
+    }
+
+    fn tick_not_run(&self, runner: &AppRunner, error: &TickError) {
+        let dry_run = runner.settings().dry_run;
+        self.notifier.tick_not_run(runner.name(), error, dry_run);
     }
 }

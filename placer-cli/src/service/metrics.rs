@@ -120,6 +120,7 @@ pub struct Metrics {
     budget: Family<AppLabels, FloatGauge>,
     budget_spent: Family<AppLabels, FloatGauge>,
     platform_regions: Family<SourceLabels, Gauge>,
+    notifications: crate::service::notify::NotifyCounters,
 }
 
 impl Default for Metrics {
@@ -147,6 +148,7 @@ impl Metrics {
             budget: Family::default(),
             budget_spent: Family::default(),
             platform_regions: Family::default(),
+            notifications: crate::service::notify::NotifyCounters::default(),
         };
         let registry = &mut metrics.registry;
         registry.register_collector(Box::new(Arc::clone(&metrics.regions)));
@@ -211,7 +213,13 @@ impl Metrics {
             "Regions that take new machines in the picture the engine plans over, on the series of where it came from (platform, fallback: the built-in catalog because the platform could not be read, built_in); the other sources read 0",
             metrics.platform_regions.clone(),
         );
+        metrics.notifications.register(registry);
         metrics
+    }
+
+    /// The webhook notifications' counters (they count from 0 at start).
+    pub fn notifications(&self) -> &crate::service::notify::NotifyCounters {
+        &self.notifications
     }
 
     /// Starts an app's series: its counters at 0, its config valid, its

@@ -1,7 +1,7 @@
 //! [`Service`]: the process around the apps — the HTTP API ([`http`]), the
 //! metrics registry ([`metrics`]), the config file watch ([`reload`]), the
-//! periodic loop ([`serve()`]), shutdown ([`shutdown`]) and the trigger
-//! token — and the apps' [`AppRunner`]s, one per app name.
+//! periodic loop ([`serve()`]), shutdown ([`shutdown`]), the trigger
+//! token and the webhook notifications ([`notify`]) — and the apps' [`AppRunner`]s, one per app name.
 //!
 //! One app is a fleet of one ([`fleet`]): the service is started one way
 //! ([`start`](Service::start)), holds its runners by name and ticks them
@@ -19,6 +19,7 @@ mod host;
 pub mod http;
 mod json_body;
 pub mod metrics;
+pub mod notify;
 pub mod page;
 pub mod reload;
 mod serve;
@@ -68,6 +69,8 @@ pub struct Service {
     /// The apps placed and what starting another takes.
     fleet: Fleet,
     leadership: Leadership,
+    /// Posts what ticks did to the `notify:` webhooks.
+    notifier: notify::Notifier,
 }
 
 impl std::fmt::Debug for Service {

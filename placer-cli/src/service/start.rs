@@ -77,13 +77,16 @@ impl Service {
             opened: opened.clone(),
             _lock: lock,
         };
+        let metrics = Metrics::new();
+        let notifier =
+            super::notify::Notifier::new(&loaded.settings.notify, metrics.notifications().clone());
         let service = Arc::new(Service {
             runners: RwLock::default(),
             failed: RwLock::default(),
             dry_run: top.dry_run,
             staged: Mutex::default(),
             trigger_token: RwLock::new(top.trigger_token.clone()),
-            metrics: Metrics::new(),
+            metrics,
             reloader: Mutex::new(Reloader::new(path, Some(text))),
             role,
             listen: top.listen,
@@ -93,6 +96,7 @@ impl Service {
             interval_changed: Notify::new(),
             fleet,
             leadership: opened.leadership.clone(),
+            notifier,
         });
         match selection {
             // The one app of old: the service cannot run without it.

@@ -86,13 +86,15 @@ impl Service {
         results
     }
 
-    /// Stops taking ticks, waits for the ticks in flight, and saves the
-    /// engine states.
+    /// Stops taking ticks, waits for the ticks in flight, saves the
+    /// engine states, and gives the queued notifications `notify.timeout`
+    /// (at most 5 s) to go out.
     pub async fn close(&self) {
         self.closing.store(true, Ordering::SeqCst);
         for (_, runner) in self.runners() {
             runner.close().await;
         }
         self.leadership.resign().await;
+        self.notifier.close(self.notifier.closing_time()).await;
     }
 }

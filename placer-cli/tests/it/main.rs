@@ -27,6 +27,7 @@ mod many_apps;
 mod many_apps_live;
 mod map_legibility;
 mod no_duplicates;
+mod notify;
 mod offline;
 mod platform_regions;
 mod recommend;

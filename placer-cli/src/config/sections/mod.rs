@@ -1,5 +1,5 @@
 //! The CLI's own sections of the config file — `service:`, `prometheus:`,
-//! `fly:`, `simulation:` and `state:` — read from the same
+//! `fly:`, `simulation:`, `state:` and `notify:` — read from the same
 //! `config/config.yml` as the engine's keys. Each section deserializes into
 //! the type its owner uses: `prometheus:` and `fly:` are the adapters' own
 //! options ([`PrometheusOptions`], [`FlyOptions`]) and `state:` the state
@@ -7,6 +7,7 @@
 //! [`placer_core::config::ConfigExtension`] (YAML is only ever parsed
 //! inside placer-core).
 
+pub mod notify;
 mod service;
 mod simulation;
 
@@ -17,6 +18,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
 pub use crate::store::StateSection;
+pub use notify::NotifySection;
 pub use service::ServiceSection;
 pub use simulation::SimulationSection;
 
@@ -36,6 +38,8 @@ pub struct FileSettings {
     /// Where engine state is kept, and the leader election with a shared
     /// store.
     pub state: StateSection,
+    /// Webhooks told of each action carried out and each failed tick.
+    pub notify: NotifySection,
 }
 
 impl ConfigExtension for FileSettings {
@@ -46,13 +50,14 @@ impl ConfigExtension for FileSettings {
         "simulation",
         crate::config::apps::APPS_SECTION,
         "state",
+        "notify",
     ];
 }
 
 impl FileSettings {
     /// The sections as logs and `check-config` show them: tokens as
-    /// `[redacted]` (they redact themselves) and URLs without their
-    /// credentials.
+    /// `[redacted]` (they redact themselves), URLs without their
+    /// credentials and webhooks as their scheme and host.
     pub fn shown(&self) -> Value {
         let mut value = serde_json::to_value(self).unwrap_or(Value::Null);
         for pointer in ["/prometheus/url", "/fly/api_url"] {
