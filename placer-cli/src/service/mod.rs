@@ -19,6 +19,7 @@ mod host;
 pub mod http;
 mod json_body;
 pub mod metrics;
+pub mod overview;
 pub mod page;
 pub mod reload;
 mod serve;
