@@ -54,7 +54,8 @@ pub struct FleetRow {
     /// Ticks run since start.
     pub ticks: u64,
     /// `forecasting`, `learning`, `unused` (the policy plans on observed
-    /// traffic) or `off` (`forecast.method: none`).
+    /// traffic) or `off` (`forecast.method: none`); `-` for an app that
+    /// could not start.
     pub forecast: String,
     /// The round trip the latest requests see on average, weighted by each
     /// region's requests, to the nearest deployed region (the distance
@@ -101,7 +102,7 @@ pub fn document(service: &Service) -> FleetDocument {
             last_change: None,
             last_tick_at: None,
             ticks: 0,
-            forecast: "off".to_owned(),
+            forecast: "-".to_owned(),
             mean_rtt_ms: None,
         });
     }
