@@ -54,7 +54,10 @@
     }).join("");
   }
 
+  // Names sort as people read them: sim-2 before sim-10.
+  const collator = new Intl.Collator("en", { numeric: true });
   function compare(a, b) {
+    if (typeof a === "string" && typeof b === "string") return collator.compare(a, b);
     if (a < b) return -1;
     if (a > b) return 1;
     return 0;

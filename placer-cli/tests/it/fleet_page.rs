@@ -139,14 +139,11 @@ fn the_fleet_page_lists_200_apps_filters_them_and_puts_failing_ones_first() {
     let workspace = simulated(200);
     unable_to_start(&workspace, "sim-137");
     let mut server = workspace.serve(&[], &[]);
-    assert_eq!(
-        client()
-            .post(server.url("/trigger"))
-            .send()
-            .unwrap()
-            .status(),
-        200
-    );
+    // A few ticks, so that apps have changed something.
+    for _ in 0..3 {
+        let response = client().post(server.url("/trigger")).send().unwrap();
+        assert_eq!(response.status(), 200);
+    }
     unable_to_save(&workspace, "sim-58");
     client()
         .post(server.url("/trigger?app=sim-58"))
@@ -162,9 +159,9 @@ fn the_fleet_page_lists_200_apps_filters_them_and_puts_failing_ones_first() {
         WAIT,
     );
     // Failing apps first (the one that could not start, then the
-    // degraded one), then the others by name.
+    // degraded one), then the others by name, numbers read as numbers.
     let listed = rows(&browser);
-    assert_eq!(&listed[..4], ["sim-137", "sim-58", "sim-1", "sim-10"]);
+    assert_eq!(&listed[..4], ["sim-137", "sim-58", "sim-1", "sim-2"]);
     assert_eq!(browser.count("#fleet tbody tr.failing"), 2);
     assert_eq!(
         browser.eval(
@@ -203,9 +200,9 @@ fn the_fleet_page_lists_200_apps_filters_them_and_puts_failing_ones_first() {
 
     // A header sorts by its column; a second click reverses.
     click_header(&browser, "app");
-    assert_eq!(&rows(&browser)[..2], ["sim-1", "sim-10"]);
+    assert_eq!(&rows(&browser)[..3], ["sim-1", "sim-2", "sim-3"]);
     click_header(&browser, "app");
-    assert_eq!(&rows(&browser)[..2], ["sim-99", "sim-98"]);
+    assert_eq!(&rows(&browser)[..2], ["sim-200", "sim-199"]);
     click_header(&browser, "regions");
     let counts: Vec<i64> = serde_json::from_value(browser.eval(
         "return [...document.querySelectorAll('#fleet tbody tr td:nth-child(3)')].map(c => Number(c.textContent))",
