@@ -468,6 +468,32 @@ mod tests {
     }
 
     #[test]
+    fn status_takes_the_address_flags_and_nothing_it_does_not_use() {
+        let cli = Cli::parse_checked([
+            "fly-placer",
+            "status",
+            "--listen",
+            "127.0.0.1:9000",
+            "--app",
+            "shop",
+            "--json",
+        ])
+        .unwrap();
+        assert_eq!(cli.global.listen, Some("127.0.0.1:9000".parse().unwrap()));
+        match cli.command() {
+            Command::Status(args) => {
+                assert_eq!(args.app.as_deref(), Some("shop"));
+                assert!(args.json && args.url.is_none());
+            }
+            other => panic!("unexpected command {other:?}"),
+        }
+        for flag in [["--log-file", "x.log"], ["--data-dir", "d"]] {
+            let err = Cli::parse_checked(["fly-placer", "status", flag[0], flag[1]]).unwrap_err();
+            assert!(err.to_string().contains(flag[0]), "{err}");
+        }
+    }
+
+    #[test]
     fn rejects_a_bad_listen_address() {
         let err = Cli::parse_checked(["fly-placer", "--listen", "localhost"]).unwrap_err();
         assert!(err.to_string().contains("--listen"), "{err}");
