@@ -199,7 +199,80 @@ fn mean_rtt_ms(view: &View, model: &LatencyModel) -> Option<f64> {
 
 #[cfg(test)]
 mod tests {
+    use std::collections::{BTreeMap, BTreeSet, VecDeque};
+    use std::sync::Arc;
+    use std::time::Duration;
+
+    use placer_core::network::platform::PlatformRegions;
+
     use super::*;
+
+    fn region(code: &str) -> Region {
+        code.parse().unwrap()
+    }
+
+    fn view(deployed: &[&str], traffic: &[(&str, f64)]) -> View {
+        let at = Timestamp::from_unix_seconds(1_800_000_000);
+        View {
+            config: Default::default(),
+            config_path: "config.yml".into(),
+            config_loaded_at: at,
+            config_error: None,
+            traffic_description: "simulated".into(),
+            deployment_description: "simulated".into(),
+            interval: Duration::from_secs(60),
+            deployment: deployed
+                .iter()
+                .map(|code| region(code))
+                .collect::<BTreeSet<_>>(),
+            deployment_as_of: Some(at),
+            state: Arc::default(),
+            last_report: None,
+            recent_reports: VecDeque::new(),
+            latest_traffic: Some((
+                at,
+                traffic
+                    .iter()
+                    .map(|(code, requests)| (region(code), *requests))
+                    .collect::<BTreeMap<_, _>>(),
+            )),
+            last_tick_duration: Duration::ZERO,
+            ticks: 0,
+            persist_error: None,
+            platform: Arc::new(PlatformRegions::built_in().clone()),
+        }
+    }
+
+    #[test]
+    fn the_mean_rtt_weighs_each_region_by_its_requests() {
+        let model = LatencyModel::distance();
+        let served = view(&["fra"], &[("fra", 100.0), ("iad", 300.0), ("sin", 0.0)]);
+        let expected = (model.rtt_ms(&region("fra"), &region("fra")) * 100.0
+            + model.rtt_ms(&region("iad"), &region("fra")) * 300.0)
+            / 400.0;
+        let mean = mean_rtt_ms(&served, &model).unwrap();
+        assert!((mean - expected).abs() <= 0.05, "{mean} vs {expected}");
+        assert_eq!(mean_rtt_ms(&view(&[], &[("iad", 5.0)]), &model), None);
+        assert_eq!(mean_rtt_ms(&view(&["fra"], &[]), &model), None);
+    }
+
+    #[test]
+    fn a_row_names_the_first_thing_wrong() {
+        let model = LatencyModel::distance();
+        let healthy = row("shop".into(), &view(&["fra"], &[("fra", 1.0)]), &model);
+        assert_eq!((healthy.status.as_str(), healthy.error), ("ok", None));
+        assert_eq!(healthy.regions, [region("fra")]);
+        assert_eq!(healthy.last_change, None);
+        let mut broken = view(&["fra"], &[]);
+        broken.persist_error = Some("disk full".into());
+        let unsaved = row("shop".into(), &broken, &model);
+        assert_eq!(unsaved.status, "degraded");
+        assert_eq!(unsaved.error.as_deref(), Some("state not saved: disk full"));
+        assert!(unsaved.is_failing());
+        broken.config_error = Some("bad key".into());
+        let rejected = row("shop".into(), &broken, &model);
+        assert_eq!(rejected.error.as_deref(), Some("config rejected: bad key"));
+    }
 
     #[test]
     fn a_forecast_status_reads_as_one_word() {
