@@ -38,7 +38,7 @@
     { key: "tick", head: "last tick", sort: (r) => when(r.last_tick_at),
       cell: (r) => (r.last_tick_at ? esc(ago(r.last_tick_at)) : '<span class="muted">none yet</span>') },
     { key: "error", head: "error", sort: (r) => r.error || "", cls: "error",
-      cell: (r) => esc(r.error || "") },
+      cell: (r) => esc(r.error || ""), title: (r) => r.error || "" },
     { key: "forecast", head: "forecast", sort: (r) => r.forecast, cell: (r) => esc(r.forecast) },
     { key: "rtt", head: "mean RTT", num: true, sort: (r) => (r.mean_rtt_ms === null ? Infinity : r.mean_rtt_ms),
       cell: (r) => (r.mean_rtt_ms === null ? "–" : r.mean_rtt_ms.toFixed(0) + " ms") },
