@@ -236,3 +236,47 @@ fn status_says_clearly_when_nothing_answers_and_never_shows_secrets() {
     let output = workspace.run(&["status", "--url", "not a url"], &[]);
     assert_eq!(output.status.code(), Some(2), "{}", stderr(&output));
 }
+
+/// Answers one request with `body` and hands back the request's head.
+fn answer_once(body: &'static str) -> (String, std::thread::JoinHandle<String>) {
+    use std::io::{Read, Write};
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let url = format!("http://{}", listener.local_addr().unwrap());
+    let handle = std::thread::spawn(move || {
+        let (mut stream, _) = listener.accept().unwrap();
+        let mut head = Vec::new();
+        let mut byte = [0u8; 1];
+        while !head.ends_with(b"\r\n\r\n") && stream.read(&mut byte).unwrap() == 1 {
+            head.push(byte[0]);
+        }
+        let response = format!(
+            "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
+            body.len()
+        );
+        stream.write_all(response.as_bytes()).unwrap();
+        String::from_utf8(head).unwrap()
+    });
+    (url, handle)
+}
+
+#[test]
+fn status_sends_the_trigger_token_as_a_bearer_token() {
+    let (url, request) = answer_once(
+        r#"{"version":"0.1.0","now":"2026-05-01T12:00:00Z","interval_seconds":60.0,"next_tick_at":null,"role":"follower","leader":"placer-b","apps":[]}"#,
+    );
+    let workspace = Workspace::new(&default_config());
+    let output = workspace.run(
+        &["status", "--url", &url],
+        &[("PLACER_TRIGGER_TOKEN", "s3cret-token")],
+    );
+    assert!(output.status.success(), "{}", stderr(&output));
+    let head = request.join().unwrap().to_ascii_lowercase();
+    assert!(head.starts_with("get /api/fleet http/1.1\r\n"), "{head}");
+    assert!(
+        head.contains("\r\nauthorization: bearer s3cret-token\r\n"),
+        "{head}"
+    );
+    // No app: the header alone.
+    assert_eq!(stdout(&output).lines().count(), 1);
+    assert!(stdout(&output).starts_with("APP "));
+}
