@@ -5,7 +5,7 @@
 
 use std::sync::Arc;
 
-use axum::extract::{FromRequestParts, Query, State};
+use axum::extract::{FromRequestParts, Query, RawQuery, State};
 use axum::http::request::Parts;
 use axum::http::{header, HeaderMap, StatusCode};
 use axum::response::{Html, IntoResponse, Response};
@@ -55,9 +55,18 @@ async fn index() -> Json<serde_json::Value> {
     }))
 }
 
-/// One app's page; with several apps and no `?app=`, the fleet page.
-async fn page(State(service): State<Arc<Service>>, query: AppQuery) -> Html<&'static str> {
-    if query.app.is_none() && service.runners_read().len() + service.failed_apps().len() > 1 {
+/// One app's page; with several apps and no `?app=`, the fleet page. The
+/// page reads the query itself, so any query string is answered.
+async fn page(
+    State(service): State<Arc<Service>>,
+    RawQuery(query): RawQuery,
+) -> Html<&'static str> {
+    let names_an_app = query
+        .as_deref()
+        .unwrap_or_default()
+        .split('&')
+        .any(|pair| pair.split_once('=').map_or(pair, |(key, _)| key) == "app");
+    if !names_an_app && service.runners_read().len() + service.failed_apps().len() > 1 {
         return Html(page::fleet_html());
     }
     Html(page::html())

@@ -58,6 +58,9 @@ fn with_several_apps_the_root_is_the_fleet_page_and_each_app_keeps_its_page() {
     }
     let app = html(&server.url("/?app=sim-3"));
     assert!(app.contains("id=\"map\"") && !app.contains("id=\"fleet\""));
+    // Whatever else the query holds.
+    assert!(html(&server.url("/?app=sim-3&app=sim-1")).contains("id=\"map\""));
+    assert!(html(&server.url("/?refresh=1")).contains("id=\"fleet\""));
 
     let document = get_json(&server.url("/api/fleet"));
     let apps = document["apps"].as_array().unwrap();
