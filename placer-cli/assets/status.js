@@ -40,6 +40,7 @@
     $("app-name").textContent = d.apps.length > 1 ? "" : "app: " + d.app;
     const picker = $("app-picker");
     picker.hidden = d.apps.length < 2;
+    $("fleet-link").hidden = d.apps.length < 2;
     const select = $("app-select");
     if (select.options.length !== d.apps.length) {
       select.replaceChildren(...d.apps.map((name) => el("option", { value: name }, name)));

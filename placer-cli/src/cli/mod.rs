@@ -154,6 +154,14 @@ pub enum Command {
     /// Check a config file and print the effective settings, or the error
     /// with file, line and key.
     CheckConfig(CheckConfigArgs),
+    /// Print the apps of a running `serve` as a table, one line an app
+    /// (or one app's regions with `--app`), read from its HTTP API.
+    ///
+    /// The address is `--url`, else `--listen` (PLACER_LISTEN), else the
+    /// config file's `service.listen`; PLACER_TRIGGER_TOKEN (or
+    /// `service.trigger_token`) is sent as a bearer token when set. Exit
+    /// code 1 when nothing answers there or the answer is an error.
+    Status(StatusArgs),
     /// Write a synthetic traffic trace (CSV) for a named scenario, for
     /// `backtest` and `recommend`.
     GenTrace(GenTraceArgs),
@@ -182,6 +190,22 @@ pub struct CheckConfigArgs {
     /// The file to check [default: the `--config` file].
     #[arg(value_name = "PATH")]
     pub path: Option<PathBuf>,
+}
+
+/// Arguments of `status`.
+#[derive(Debug, Clone, Args)]
+pub struct StatusArgs {
+    /// The running service's base URL, e.g. `http://127.0.0.1:8000`
+    /// [default: from `--listen`, else `service.listen` in the config].
+    #[arg(long, value_name = "URL")]
+    pub url: Option<String>,
+    /// Print this app's regions instead of the table of apps.
+    #[arg(long, value_name = "NAME")]
+    pub app: Option<String>,
+    /// Print the document read (`/api/fleet`, or `/api/status?app=NAME`
+    /// with `--app`) as JSON instead of a table.
+    #[arg(long)]
+    pub json: bool,
 }
 
 impl Cli {
@@ -318,6 +342,8 @@ fn acts_on(command: &str) -> &'static [&'static str] {
             "log_file",
         ],
         "check-config" => &["config", "data_dir", "listen", "log_format", "log_file"],
+        // status asks the service at its address; it logs nothing.
+        "status" => &["config", "listen"],
         "backtest" | "recommend" => &["config", "log_format", "log_file"],
         // gen-trace reads no config and logs nothing.
         _ => &[],
@@ -438,6 +464,32 @@ mod tests {
             "--wait-for-lock",
         ] {
             assert!(help.contains(flag), "{flag} missing from {help}");
+        }
+    }
+
+    #[test]
+    fn status_takes_the_address_flags_and_nothing_it_does_not_use() {
+        let cli = Cli::parse_checked([
+            "fly-placer",
+            "status",
+            "--listen",
+            "127.0.0.1:9000",
+            "--app",
+            "shop",
+            "--json",
+        ])
+        .unwrap();
+        assert_eq!(cli.global.listen, Some("127.0.0.1:9000".parse().unwrap()));
+        match cli.command() {
+            Command::Status(args) => {
+                assert_eq!(args.app.as_deref(), Some("shop"));
+                assert!(args.json && args.url.is_none());
+            }
+            other => panic!("unexpected command {other:?}"),
+        }
+        for flag in [["--log-file", "x.log"], ["--data-dir", "d"]] {
+            let err = Cli::parse_checked(["fly-placer", "status", flag[0], flag[1]]).unwrap_err();
+            assert!(err.to_string().contains(flag[0]), "{err}");
         }
     }
 

@@ -6,6 +6,7 @@ use std::process::ExitCode;
 use tokio::net::TcpListener;
 
 mod offline;
+mod status;
 
 use crate::cli::{Cli, Command, GlobalArgs};
 use crate::cli::{EXIT_BAD_SETTINGS, EXIT_FAILURE, EXIT_OK};
@@ -26,6 +27,7 @@ pub fn run(cli: Cli, env: Environment) -> ExitCode {
         Command::CheckConfig(args) => check_config(&cli.global, &env, args.path),
         Command::Serve => in_runtime(run_serve(inputs(cli.global, env))),
         Command::Once => in_runtime(run_once(inputs(cli.global, env))),
+        Command::Status(args) => in_runtime(status::run(&cli.global, &env, &args)),
         Command::GenTrace(args) => finish(offline::gen_trace(&args)),
         Command::Backtest(args) => {
             in_runtime(async { finish(offline::backtest(&cli.global, &env, &args).await) })

@@ -1,10 +1,11 @@
 //! The HTTP API: `POST /trigger`, `GET /health`, `/metrics`, `/state`,
 //! `/traffic`, `/apps`, the status page at `/` with its document at
-//! `/api/status`, and the list of endpoints at `/api`.
+//! `/api/status`, the fleet page (`/` with several apps) with its document
+//! at `/api/fleet`, and the list of endpoints at `/api`.
 
 use std::sync::Arc;
 
-use axum::extract::{FromRequestParts, Query, State};
+use axum::extract::{FromRequestParts, Query, RawQuery, State};
 use axum::http::request::Parts;
 use axum::http::{header, HeaderMap, StatusCode};
 use axum::response::{Html, IntoResponse, Response};
@@ -15,7 +16,7 @@ use serde_json::json;
 
 use crate::runtime::TickError;
 use crate::service::metrics::CONTENT_TYPE;
-use crate::service::{json_body, page, Service};
+use crate::service::{json_body, overview, page, Service};
 
 /// The API's routes, answering from `service`.
 pub fn router(service: Arc<Service>) -> Router {
@@ -23,6 +24,7 @@ pub fn router(service: Arc<Service>) -> Router {
         .route("/", get(page))
         .route("/api", get(index))
         .route("/api/status", get(page_document))
+        .route("/api/fleet", get(fleet_document))
         .route("/trigger", post(trigger))
         .route("/health", get(health))
         .route("/metrics", get(metrics))
@@ -45,15 +47,33 @@ async fn index() -> Json<serde_json::Value> {
             "GET /state": "deployment, cooldowns and traffic memory (?app=NAME: one app)",
             "GET /traffic": "latest requests per region (?app=NAME: one app)",
             "GET /apps": "the apps placed",
-            "GET /": "the status page (HTML)",
+            "GET /": "the status page (HTML): with several apps, the fleet page (?app=NAME: one app's page)",
             "GET /api/status": "what the status page shows: regions, recent ticks, mode (?app=NAME: one app)",
+            "GET /api/fleet": "what the fleet page shows: one row per app",
             "GET /api": "this list",
         }
     }))
 }
 
-async fn page() -> Html<&'static str> {
+/// One app's page; with several apps and no `?app=`, the fleet page. The
+/// page reads the query itself, so any query string is answered.
+async fn page(
+    State(service): State<Arc<Service>>,
+    RawQuery(query): RawQuery,
+) -> Html<&'static str> {
+    let names_an_app = query
+        .as_deref()
+        .unwrap_or_default()
+        .split('&')
+        .any(|pair| pair.split_once('=').map_or(pair, |(key, _)| key) == "app");
+    if !names_an_app && service.runners_read().len() + service.failed_apps().len() > 1 {
+        return Html(page::fleet_html());
+    }
     Html(page::html())
+}
+
+async fn fleet_document(State(service): State<Arc<Service>>) -> Response {
+    Json(overview::document(&service)).into_response()
 }
 
 async fn page_document(State(service): State<Arc<Service>>, query: AppQuery) -> Response {

@@ -20,6 +20,7 @@ pub mod http;
 mod json_body;
 pub mod metrics;
 pub mod notify;
+pub mod overview;
 pub mod page;
 pub mod reload;
 mod serve;

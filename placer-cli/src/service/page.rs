@@ -1,6 +1,8 @@
 //! The status page: `GET /` (one HTML document, its styles, script and map
 //! embedded, so it works offline) and the document it refreshes itself
-//! from, `GET /api/status` ([`PageDocument`]).
+//! from, `GET /api/status` ([`PageDocument`]). With several apps `GET /`
+//! is the fleet page ([`fleet_html`]), which draws its table from
+//! `GET /api/fleet` ([`overview`](crate::service::overview)).
 //!
 //! The land outlines are Natural Earth's 1:110m land polygons (public
 //! domain), simplified by `assets/land.py` into `assets/land.path`.
@@ -24,6 +26,9 @@ const HTML: &str = include_str!("../../assets/status.html");
 const CSS: &str = include_str!("../../assets/status.css");
 const SCRIPT: &str = include_str!("../../assets/status.js");
 const LAND: &str = include_str!("../../assets/land.path");
+const FLEET_HTML: &str = include_str!("../../assets/fleet.html");
+const FLEET_CSS: &str = include_str!("../../assets/fleet.css");
+const FLEET_SCRIPT: &str = include_str!("../../assets/fleet.js");
 
 /// The status page's HTML, every asset inlined.
 pub fn html() -> &'static str {
@@ -31,6 +36,17 @@ pub fn html() -> &'static str {
         HTML.replace("/*STYLE*/", &format!("{CSS}{}", worldmap::TIER_CSS))
             .replace("LAND_PATH", LAND.trim())
             .replace("/*SCRIPT*/", SCRIPT)
+            .replace("VERSION", env!("CARGO_PKG_VERSION"))
+    });
+    &PAGE
+}
+
+/// The fleet page's HTML (a table of every app), every asset inlined.
+pub fn fleet_html() -> &'static str {
+    static PAGE: LazyLock<String> = LazyLock::new(|| {
+        FLEET_HTML
+            .replace("/*STYLE*/", &format!("{CSS}{FLEET_CSS}"))
+            .replace("/*SCRIPT*/", FLEET_SCRIPT)
             .replace("VERSION", env!("CARGO_PKG_VERSION"))
     });
     &PAGE

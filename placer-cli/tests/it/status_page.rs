@@ -252,9 +252,15 @@ fn with_several_apps_the_page_has_an_app_picker() {
     assert_eq!(status["apps"], serde_json::json!(["sim-1", "sim-2"]));
     assert_eq!(status["recent_ticks"].as_array().unwrap().len(), 1);
     let browser = Browser::start(1280, 800);
+    // With several apps / is the fleet page; an app's page is at ?app=.
     browser.goto(&server.url("/"));
     browser.wait_until(
-        "return !document.getElementById('app-picker').hidden && document.getElementById('app-select').options.length === 2",
+        "return document.querySelectorAll('#fleet tbody tr').length === 2",
+        WAIT,
+    );
+    browser.goto(&server.url("/?app=sim-1"));
+    browser.wait_until(
+        "return !document.getElementById('app-picker').hidden && document.getElementById('app-select').options.length === 2 && !document.getElementById('fleet-link').hidden",
         WAIT,
     );
     // The first app has not ticked yet; picking sim-2 shows its tick.
