@@ -76,7 +76,7 @@ impl StateStore for FileStore {
         let path = self.path(key);
         write_atomically(&path, value).map_err(|err| StoreError::Write {
             at: self.location(key),
-            problem: format!("cannot write {}: {err}", path.display()),
+            problem: err.to_string(),
         })
     }
 
@@ -94,6 +94,22 @@ impl StateStore for FileStore {
 mod tests {
     use super::*;
     use crate::store::{load_json, save_json, Restored, StateItem};
+
+    #[tokio::test]
+    async fn a_failed_write_names_the_file_once() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = FileStore::new(dir.path());
+        let key = StateKey::new("shop", StateItem::EngineState);
+        // A directory where the file goes: it cannot be replaced.
+        fs::create_dir_all(store.path(&key).join("in-the-way")).unwrap();
+        let error = store.save(&key, b"[]").await.unwrap_err().to_string();
+        let path = store.path(&key).display().to_string();
+        assert_eq!(error.matches(&path).count(), 1, "{error}");
+        assert!(
+            error.starts_with(&format!("cannot write file {path}: ")),
+            "{error}"
+        );
+    }
 
     #[tokio::test]
     async fn keeps_the_file_names_of_before_and_sets_a_corrupt_file_aside() {
