@@ -14,11 +14,12 @@ use crate::kit::{default_config, free_port, Workspace};
 use serde_json::Value;
 
 /// Metrics that have series only after a rare event (a region the backend
-/// could not deploy, one the platform deprecated): their queries must
+/// could not deploy, a deploy in doubt, a region the platform deprecated): their queries must
 /// parse, and the family must be declared in `/metrics`, but they may
 /// return nothing here.
 const EVENT_ONLY: &[&str] = &[
     "fly_placer_region_unavailable",
+    "fly_placer_region_deploy_pending",
     "fly_placer_platform_region_unavailable",
 ];
 
