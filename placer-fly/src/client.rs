@@ -11,7 +11,7 @@ use reqwest::header::{HeaderName, HeaderValue, AUTHORIZATION, RETRY_AFTER};
 use reqwest::{Method, RequestBuilder, StatusCode};
 use serde_json::json;
 
-use crate::counts::{Answer, RequestCounter};
+use crate::counts::{Reply, RequestCounter};
 use crate::error::{parse_retry_after, Operation, Target};
 use crate::gate::RequestGate;
 use crate::limits::{ApiLimits, BucketKey};
@@ -447,7 +447,7 @@ impl MachinesClient {
         // Held until the answer is read: it counts against the gate's cap.
         let _admitted = self.gate.admit().await;
         let no_answer = |err: reqwest::Error| {
-            self.counter.record(Answer::NoAnswer);
+            self.counter.record(Reply::NoAnswer);
             transport_error(operation, target, &err)
         };
         let response = request.send().await.map_err(no_answer)?;
@@ -458,7 +458,7 @@ impl MachinesClient {
             .and_then(|value| value.to_str().ok())
             .and_then(|value| parse_retry_after(value, SystemTime::now()));
         let body = response.bytes().await.map_err(no_answer)?;
-        self.counter.record(Answer::of_status(status.as_u16()));
+        self.counter.record(Reply::of_status(status.as_u16()));
         if status.is_success() {
             return Ok(body.to_vec());
         }

@@ -7,7 +7,7 @@ use std::sync::Arc;
 
 /// How one request was answered.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) enum Answer {
+pub(crate) enum Reply {
     /// A 2xx status.
     Ok,
     /// 429: Fly's rate limit.
@@ -22,24 +22,24 @@ pub(crate) enum Answer {
     NoAnswer,
 }
 
-impl Answer {
+impl Reply {
     /// The answer a status code stands for.
     pub(crate) fn of_status(status: u16) -> Self {
         match status {
-            200..=299 => Answer::Ok,
-            429 => Answer::RateLimited,
-            500..=599 => Answer::ServerError,
-            _ => Answer::ClientError,
+            200..=299 => Reply::Ok,
+            429 => Reply::RateLimited,
+            500..=599 => Reply::ServerError,
+            _ => Reply::ClientError,
         }
     }
 
     fn index(self) -> usize {
         match self {
-            Answer::Ok => 0,
-            Answer::RateLimited => 1,
-            Answer::ClientError => 2,
-            Answer::ServerError => 3,
-            Answer::NoAnswer => 4,
+            Reply::Ok => 0,
+            Reply::RateLimited => 1,
+            Reply::ClientError => 2,
+            Reply::ServerError => 3,
+            Reply::NoAnswer => 4,
         }
     }
 }
@@ -61,19 +61,19 @@ pub struct RequestCounter {
 }
 
 impl RequestCounter {
-    pub(crate) fn record(&self, answer: Answer) {
+    pub(crate) fn record(&self, answer: Reply) {
         self.counts[answer.index()].fetch_add(1, Ordering::Relaxed);
     }
 
     /// The counts now.
     pub fn snapshot(&self) -> RequestCounts {
-        let read = |answer: Answer| self.counts[answer.index()].load(Ordering::Relaxed);
+        let read = |answer: Reply| self.counts[answer.index()].load(Ordering::Relaxed);
         RequestCounts {
-            ok: read(Answer::Ok),
-            rate_limited: read(Answer::RateLimited),
-            client_error: read(Answer::ClientError),
-            server_error: read(Answer::ServerError),
-            no_answer: read(Answer::NoAnswer),
+            ok: read(Reply::Ok),
+            rate_limited: read(Reply::RateLimited),
+            client_error: read(Reply::ClientError),
+            server_error: read(Reply::ServerError),
+            no_answer: read(Reply::NoAnswer),
         }
     }
 }
@@ -134,9 +134,9 @@ mod tests {
         let counter = RequestCounter::default();
         let shared = counter.clone();
         for status in [200, 201, 429, 429, 404, 408, 500, 503] {
-            shared.record(Answer::of_status(status));
+            shared.record(Reply::of_status(status));
         }
-        shared.record(Answer::NoAnswer);
+        shared.record(Reply::NoAnswer);
         let counts = counter.snapshot();
         assert_eq!(
             counts.by_outcome(),
