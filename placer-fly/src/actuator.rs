@@ -149,10 +149,10 @@ impl FlyMachinesActuator {
     }
 
     /// How this actuator's Machines API requests were answered so far,
-    /// counted as they are (a handle: clone it before wrapping the actuator
-    /// and read it with [`RequestCounter::snapshot`]). For a program's
-    /// metrics: how many were rate limited (429), failed on Fly's side
-    /// (5xx) or got no answer.
+    /// counted as they are: a handle to take before wrapping the actuator,
+    /// read with [`snapshot`](crate::RequestCounter::snapshot). For a
+    /// program's metrics: how many were rate limited (429), failed on Fly's
+    /// side (5xx) or got no answer.
     pub fn request_counter(&self) -> crate::RequestCounter {
         self.client.counter().clone()
     }
