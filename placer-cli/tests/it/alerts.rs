@@ -11,6 +11,7 @@ use std::time::{Duration, Instant};
 use serde_yaml::Value;
 
 use crate::kit::exposed::Exposed;
+use crate::kit::prometheus::Prometheus;
 use crate::kit::{default_config, locate, Workspace};
 
 fn dashboards() -> PathBuf {
@@ -213,4 +214,57 @@ fn every_metric_a_rule_names_is_in_a_real_metrics_scrape() {
     for server in &mut servers {
         assert!(server.stop().success(), "{}", server.log().join("\n"));
     }
+}
+
+#[ignore = "needs prometheus"]
+#[test]
+fn a_real_prometheus_evaluates_every_rule_without_error_over_a_scraped_fly_placer() {
+    let workspace = Workspace::new(&format!("{}\nservice:\n  interval: 1s\n", default_config()));
+    let mut server = workspace.serve(&[], &[]);
+    let prometheus =
+        Prometheus::start_with_rules(&[&server], Some(&dashboards().join("alerts.yml")));
+    let alerts = rules(&read_yaml("alerts.yml")).len();
+    // Every rule evaluated at least twice over live data, none with an
+    // error (a matching error shows only on real series).
+    let deadline = Instant::now() + Duration::from_secs(60);
+    loop {
+        let groups = prometheus.rule_groups();
+        let evaluated: Vec<&serde_json::Value> = groups
+            .iter()
+            .flat_map(|group| group["rules"].as_array().unwrap())
+            .collect();
+        for rule in &evaluated {
+            // `unknown` until its first evaluation.
+            assert_ne!(rule["health"], "err", "{rule}");
+            assert!(
+                rule["lastError"].as_str().unwrap_or_default().is_empty(),
+                "{rule}"
+            );
+        }
+        let scraped = prometheus
+            .query("fly_placer_last_tick_timestamp_seconds")
+            .unwrap();
+        if evaluated.len() == alerts
+            && !scraped.is_empty()
+            && evaluated.iter().all(|rule| {
+                rule["health"] == "ok" && rule["lastEvaluation"] != "0001-01-01T00:00:00Z"
+            })
+        {
+            break;
+        }
+        assert!(Instant::now() < deadline, "{groups:?}");
+        std::thread::sleep(Duration::from_millis(500));
+    }
+    // A placer that just started, ticks every second and is healthy: none
+    // fires.
+    std::thread::sleep(Duration::from_secs(3));
+    let firing: Vec<String> = prometheus
+        .rule_groups()
+        .iter()
+        .flat_map(|group| group["rules"].as_array().unwrap().clone())
+        .filter(|rule| rule["state"] != "inactive")
+        .map(|rule| rule["name"].to_string())
+        .collect();
+    assert_eq!(firing, Vec::<String>::new());
+    assert!(server.stop().success(), "{}", server.log().join("\n"));
 }
