@@ -148,6 +148,15 @@ impl FlyMachinesActuator {
         self
     }
 
+    /// How this actuator's Machines API requests were answered so far,
+    /// counted as they are: a handle to take before wrapping the actuator,
+    /// read with [`snapshot`](crate::RequestCounter::snapshot). For a
+    /// program's metrics: how many were rate limited (429), failed on Fly's
+    /// side (5xx) or got no answer.
+    pub fn request_counter(&self) -> crate::RequestCounter {
+        self.client.counter().clone()
+    }
+
     /// The platform's regions: the latest read while it is fresh, else
     /// read now (see the type's documentation). Never fails: a failed read
     /// answers the built-in catalog with its reason.

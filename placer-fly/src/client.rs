@@ -11,6 +11,7 @@ use reqwest::header::{HeaderName, HeaderValue, AUTHORIZATION, RETRY_AFTER};
 use reqwest::{Method, RequestBuilder, StatusCode};
 use serde_json::json;
 
+use crate::counts::{Reply, RequestCounter};
 use crate::error::{parse_retry_after, Operation, Target};
 use crate::gate::RequestGate;
 use crate::limits::{ApiLimits, BucketKey};
@@ -43,6 +44,7 @@ pub(crate) struct MachinesClient {
     request_timeout: Duration,
     gate: RequestGate,
     limits: ApiLimits,
+    counter: RequestCounter,
 }
 
 impl MachinesClient {
@@ -74,7 +76,13 @@ impl MachinesClient {
             request_timeout: settings.request_timeout,
             gate,
             limits: settings.api_limits.clone(),
+            counter: RequestCounter::default(),
         })
+    }
+
+    /// The counts of this client's requests by answer.
+    pub(crate) fn counter(&self) -> &RequestCounter {
+        &self.counter
     }
 
     /// The names of organization `org`'s apps (`GET /v1/apps?org_slug=`).
@@ -438,20 +446,19 @@ impl MachinesClient {
     ) -> Result<Vec<u8>, FlyError> {
         // Held until the answer is read: it counts against the gate's cap.
         let _admitted = self.gate.admit().await;
-        let response = request
-            .send()
-            .await
-            .map_err(|err| transport_error(operation, target, &err))?;
+        let no_answer = |err: reqwest::Error| {
+            self.counter.record(Reply::NoAnswer);
+            transport_error(operation, target, &err)
+        };
+        let response = request.send().await.map_err(no_answer)?;
         let status = response.status();
         let retry_after = response
             .headers()
             .get(RETRY_AFTER)
             .and_then(|value| value.to_str().ok())
             .and_then(|value| parse_retry_after(value, SystemTime::now()));
-        let body = response
-            .bytes()
-            .await
-            .map_err(|err| transport_error(operation, target, &err))?;
+        let body = response.bytes().await.map_err(no_answer)?;
+        self.counter.record(Reply::of_status(status.as_u16()));
         if status.is_success() {
             return Ok(body.to_vec());
         }

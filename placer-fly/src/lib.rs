@@ -13,6 +13,8 @@
 //! - Every request keeps to Fly's published limits per app and action
 //!   ([`ApiLimits`], in the buckets of a [`RequestGate`] that actuators
 //!   may share); a 429's `Retry-After` holds back only that app's action.
+//!   A [`RequestCounter`] counts how the requests were answered (429s, 5xx,
+//!   no answer), for the program's metrics.
 //! - A machine is stopped, parked or destroyed under its lease; one whose
 //!   lease another client holds is skipped for the tick.
 //! - It reads which regions the platform places machines of the app's size
@@ -51,6 +53,7 @@
 
 mod actuator;
 mod client;
+mod counts;
 mod error;
 #[cfg(feature = "fake-api")]
 pub mod fake;
@@ -67,6 +70,7 @@ mod token;
 
 pub use actuator::{FlyMachinesActuator, BACKEND, LEASED_ELSEWHERE, LISTING_REUSE};
 pub use client::LEASE_NONCE_HEADER;
+pub use counts::{RequestCounter, RequestCounts};
 pub use error::{FlyError, Operation, Target, INSUFFICIENT_CAPACITY};
 pub use gate::{Admission, RequestGate};
 pub use limits::{ApiLimits, Limit};

@@ -10,7 +10,8 @@ use std::sync::Arc;
 use placer_core::wrap::{RateLimited, RateLimiter, ReadOnly, Retrying};
 use placer_core::{MetricsSource, RegionActuator};
 use placer_fly::{
-    FlyError, FlyMachinesActuator, FlyOptions, PlatformRegionsCache, RequestGate, TokioTimer,
+    FlyError, FlyMachinesActuator, FlyOptions, PlatformRegionsCache, RequestCounter, RequestGate,
+    TokioTimer,
 };
 use placer_prom::{PromError, PrometheusSource};
 
@@ -35,6 +36,9 @@ pub struct Backends {
     /// The simulated deployment, when [`actuator`](Self::actuator) is one,
     /// so it can be kept in a shared state store too.
     pub simulation: Option<Arc<DryRunActuator>>,
+    /// How the Machines API actuator's requests were answered, when the
+    /// deployment is a Fly app's.
+    pub api_requests: Option<placer_fly::RequestCounter>,
 }
 
 impl std::fmt::Debug for Backends {
@@ -174,6 +178,7 @@ impl Backends {
             }
         };
         let mut simulation = None;
+        let mut api_requests = None;
         let (actuator, deployment_description): (Arc<dyn RegionActuator>, String) =
             match &resolved.deployment {
                 DeploymentPlan::Simulated {
@@ -192,7 +197,8 @@ impl Backends {
                     (actuator, line)
                 }
                 DeploymentPlan::Observed(plan) => {
-                    let actuator = fly_actuator(plan, shared)?;
+                    let (actuator, counter) = fly_actuator(plan, shared)?;
+                    api_requests = Some(counter);
                     let line = format!(
                         "Fly app {} ({}), observed only: dry run, nothing is changed",
                         plan.app, plan.app_from
@@ -200,7 +206,8 @@ impl Backends {
                     (Arc::new(ReadOnly(actuator)), line)
                 }
                 DeploymentPlan::Live(plan) => {
-                    let actuator = fly_actuator(plan, shared)?;
+                    let (actuator, counter) = fly_actuator(plan, shared)?;
+                    api_requests = Some(counter);
                     let line = format!(
                         "Fly app {} ({}), live: machines are created and removed",
                         plan.app, plan.app_from
@@ -215,6 +222,7 @@ impl Backends {
             deployment_description,
             recovered,
             simulation,
+            api_requests,
         })
     }
 }
@@ -249,11 +257,12 @@ pub(crate) fn prometheus_source(plan: &PrometheusPlan) -> Result<PrometheusSourc
 }
 
 /// The Machines API actuator with the configured retries and the optional
-/// client-wide cap (Fly's per-app limits are kept inside it).
+/// client-wide cap (Fly's per-app limits are kept inside it), and the
+/// counter of its requests' answers.
 fn fly_actuator(
     plan: &FlyPlan,
     shared: Option<&SharedLimits>,
-) -> Result<Retrying<RateLimited<FlyMachinesActuator>>, BackendError> {
+) -> Result<(Retrying<RateLimited<FlyMachinesActuator>>, RequestCounter), BackendError> {
     let failed = |source| BackendError::Fly {
         app: plan.app.clone(),
         app_from: plan.app_from,
@@ -279,7 +288,8 @@ fn fly_actuator(
             timer.clone(),
         ),
     };
-    Ok(Retrying::new(limited, options.retry, timer))
+    let counter = limited.inner().request_counter();
+    Ok((Retrying::new(limited, options.retry, timer), counter))
 }
 
 /// The `fly:` section with the app and token in force.

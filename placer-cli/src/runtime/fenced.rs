@@ -2,6 +2,7 @@
 //! leads, confirmed with the state store right before each change.
 
 use std::collections::BTreeSet;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 
 use async_trait::async_trait;
@@ -12,14 +13,35 @@ use crate::store::Leadership;
 /// Wraps an actuator: listing goes through, a deploy or removal first
 /// confirms leadership ([`Leadership::confirm`]) and fails without calling
 /// the inner actuator when this placer no longer leads.
+/// It also counts the changes the inner actuator found busy
+/// ([`ActuatorError::Busy`]), which the tick's report does not tell from
+/// refusals.
 pub(crate) struct Fenced {
     inner: Arc<dyn RegionActuator>,
     leadership: Leadership,
+    busy: AtomicU64,
 }
 
 impl Fenced {
     pub(crate) fn new(inner: Arc<dyn RegionActuator>, leadership: Leadership) -> Self {
-        Fenced { inner, leadership }
+        Fenced {
+            inner,
+            leadership,
+            busy: AtomicU64::new(0),
+        }
+    }
+
+    /// How many deploys and removes were not made because the region was
+    /// busy.
+    pub(crate) fn busy(&self) -> u64 {
+        self.busy.load(Ordering::Relaxed)
+    }
+
+    fn count_busy(&self, result: Result<(), ActuatorError>) -> Result<(), ActuatorError> {
+        if matches!(result, Err(ActuatorError::Busy { .. })) {
+            self.busy.fetch_add(1, Ordering::Relaxed);
+        }
+        result
     }
 
     async fn confirm(&self, region: &Region) -> Result<(), ActuatorError> {
@@ -39,12 +61,12 @@ impl RegionActuator for Fenced {
 
     async fn deploy(&self, region: &Region) -> Result<(), ActuatorError> {
         self.confirm(region).await?;
-        self.inner.deploy(region).await
+        self.count_busy(self.inner.deploy(region).await)
     }
 
     async fn remove(&self, region: &Region) -> Result<(), ActuatorError> {
         self.confirm(region).await?;
-        self.inner.remove(region).await
+        self.count_busy(self.inner.remove(region).await)
     }
 
     fn is_simulation(&self) -> bool {
@@ -121,5 +143,23 @@ mod tests {
             fenced.deployed_regions().await.unwrap(),
             BTreeSet::from([region("fra"), region("iad")])
         );
+    }
+
+    #[tokio::test]
+    async fn counts_the_changes_found_busy_and_only_those() {
+        let mut inner = placer_core::conformance::MockActuator::new();
+        inner
+            .expect_deploy()
+            .returning(|region| Err(ActuatorError::busy(region, "a deploy holds the lease")));
+        inner
+            .expect_remove()
+            .returning(|region| Err(ActuatorError::refused(region, "last machine")));
+        let fenced = Fenced::new(Arc::new(inner), Leadership::sole());
+        assert_eq!(fenced.busy(), 0);
+        fenced.deploy(&region("fra")).await.unwrap_err();
+        fenced.deploy(&region("cdg")).await.unwrap_err();
+        // A refusal is not a busy region.
+        fenced.remove(&region("iad")).await.unwrap_err();
+        assert_eq!(fenced.busy(), 2);
     }
 }

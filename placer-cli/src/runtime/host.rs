@@ -55,4 +55,10 @@ pub struct FinishedTick<'a> {
     pub placer: &'a Placer,
     /// Whether saving the engine state failed.
     pub persist_failed: bool,
+    /// Deploys and removes not made because someone else was changing the
+    /// region's machines (a lease held elsewhere: [`ActuatorError::Busy`](placer_core::ActuatorError::Busy)).
+    pub busy: u64,
+    /// How the app's Machines API requests were answered so far (none
+    /// without the Machines API).
+    pub api_requests: Option<placer_fly::RequestCounts>,
 }

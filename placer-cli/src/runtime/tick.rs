@@ -108,6 +108,12 @@ impl AppRunner {
                 deployment: &deployment,
                 placer: &engine.placer,
                 persist_failed: saved.is_err(),
+                busy: fenced.busy(),
+                api_requests: engine
+                    .backends
+                    .api_requests
+                    .as_ref()
+                    .map(placer_fly::RequestCounter::snapshot),
             },
         );
 

@@ -52,6 +52,10 @@ impl Host for Service {
             .observe_budget(app, tick.placer.policy_summary().budget.as_ref());
         self.metrics
             .observe_platform(app, &PlatformHealth::of(tick.placer.platform_regions()));
+        self.metrics.observe_lease_busy(app, tick.busy);
+        if let Some(counts) = tick.api_requests {
+            self.metrics.observe_api_requests(app, counts);
+        }
         self.notifier.tick_finished(app, tick.report);
     }
 

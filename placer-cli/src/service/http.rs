@@ -273,6 +273,12 @@ async fn metrics(State(service): State<Arc<Service>>, headers: HeaderMap) -> Res
         .filter_map(|value| value.to_str().ok())
         .any(accepts_gzip);
     let vary = (header::VARY, "Accept-Encoding");
+    let apps = service.app_names();
+    service.metrics().observe_service(
+        apps.iter().map(String::as_str),
+        service.interval(),
+        service.leadership().term().is_ok(),
+    );
     if gzip {
         let body = service.metrics().render_gzip();
         let headers = [

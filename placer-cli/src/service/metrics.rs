@@ -6,9 +6,9 @@
 //! latest report (the one its status endpoints show, shared) and deployment
 //! are kept, and the gauges are written from them at each scrape.
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeSet, HashMap};
 use std::sync::atomic::AtomicU64;
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use placer_core::policy::BudgetUse;
@@ -25,8 +25,10 @@ use crate::service::status::PlatformHealth;
 /// The `Content-Type` of [`Metrics::render`]'s output.
 pub const CONTENT_TYPE: &str = "application/openmetrics-text; version=1.0.0; charset=utf-8";
 
+mod platform;
 mod regions;
 
+use platform::PlatformGauges;
 use regions::{AppRegions, RegionGauges};
 
 type FloatGauge = Gauge<f64, AtomicU64>;
@@ -80,6 +82,12 @@ struct SourceLabels {
 }
 
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct OutcomeLabels {
+    app: String,
+    outcome: &'static str,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 struct StageLabels {
     app: String,
     stage: &'static str,
@@ -121,6 +129,15 @@ pub struct Metrics {
     budget_spent: Family<AppLabels, FloatGauge>,
     platform_regions: Family<SourceLabels, Gauge>,
     notifications: crate::service::notify::NotifyCounters,
+    platform_unavailable: Arc<PlatformGauges>,
+    budget_period_end: Family<AppLabels, FloatGauge>,
+    interval: Family<AppLabels, FloatGauge>,
+    leader: Family<AppLabels, Gauge>,
+    api_requests: Family<OutcomeLabels, Counter>,
+    /// Each app's Machines API counts as last observed, to add what has
+    /// been counted since.
+    api_counted: Mutex<HashMap<String, placer_fly::RequestCounts>>,
+    lease_busy: Family<AppLabels, Counter>,
 }
 
 impl Default for Metrics {
@@ -149,9 +166,17 @@ impl Metrics {
             budget_spent: Family::default(),
             platform_regions: Family::default(),
             notifications: crate::service::notify::NotifyCounters::default(),
+            platform_unavailable: Arc::default(),
+            budget_period_end: Family::default(),
+            interval: Family::default(),
+            leader: Family::default(),
+            api_requests: Family::default(),
+            api_counted: Mutex::default(),
+            lease_busy: Family::default(),
         };
         let registry = &mut metrics.registry;
         registry.register_collector(Box::new(Arc::clone(&metrics.regions)));
+        registry.register_collector(Box::new(Arc::clone(&metrics.platform_unavailable)));
         registry.register(
             "ignored_regions",
             "Observations whose traffic from the region was ignored: not a Fly region (not in the region catalog)",
@@ -214,6 +239,31 @@ impl Metrics {
             metrics.platform_regions.clone(),
         );
         metrics.notifications.register(registry);
+        registry.register(
+            "budget_period_end_timestamp_seconds",
+            "Unix time the machine budget's current period ends, 0 without a budget or before its spending is counted",
+            metrics.budget_period_end.clone(),
+        );
+        registry.register(
+            "interval_seconds",
+            "Time between periodic ticks (service.interval), 0 when only triggers tick",
+            metrics.interval.clone(),
+        );
+        registry.register(
+            "leader",
+            "1 when this placer leads (ticks and acts for the app), 0 for a follower",
+            metrics.leader.clone(),
+        );
+        registry.register(
+            "fly_api_requests",
+            "Machines API requests by answer: ok, rate_limited (429), client_error (other 4xx, expected ones included), server_error (5xx), no_answer",
+            metrics.api_requests.clone(),
+        );
+        registry.register(
+            "lease_busy",
+            "Deploys and removes not made because another client held a machine's lease (the region was busy); asked again at the next tick",
+            metrics.lease_busy.clone(),
+        );
         metrics
     }
 
@@ -261,6 +311,63 @@ impl Metrics {
                 })
                 .set(0);
         }
+        self.budget_period_end
+            .get_or_create(&app_labels(app))
+            .set(0.0);
+        for outcome in placer_fly::RequestCounts::OUTCOMES {
+            self.api_requests
+                .get_or_create(&OutcomeLabels {
+                    app: app.to_owned(),
+                    outcome,
+                })
+                .inc_by(0);
+        }
+        self.lease_busy.get_or_create(&app_labels(app)).inc_by(0);
+    }
+
+    /// Sets what the process says of every app it places: the time between
+    /// periodic ticks (zero without a loop) and whether this placer leads.
+    /// Done at each scrape, so the values are those of the moment.
+    pub fn observe_service<'a>(
+        &self,
+        apps: impl IntoIterator<Item = &'a str>,
+        interval: Duration,
+        leading: bool,
+    ) {
+        for app in apps {
+            let labels = app_labels(app);
+            self.interval
+                .get_or_create(&labels)
+                .set(interval.as_secs_f64());
+            self.leader.get_or_create(&labels).set(i64::from(leading));
+        }
+    }
+
+    /// Adds the Machines API answers counted since the app's previous
+    /// observation. Counts lower than before come from a new actuator (the
+    /// config changed): they are all new.
+    pub fn observe_api_requests(&self, app: &str, counts: placer_fly::RequestCounts) {
+        let mut counted = self
+            .api_counted
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner());
+        let before = counted.get(app).copied().unwrap_or_default();
+        for ((outcome, now), (_, then)) in counts.by_outcome().into_iter().zip(before.by_outcome())
+        {
+            let added = if now >= then { now - then } else { now };
+            self.api_requests
+                .get_or_create(&OutcomeLabels {
+                    app: app.to_owned(),
+                    outcome,
+                })
+                .inc_by(added);
+        }
+        counted.insert(app.to_owned(), counts);
+    }
+
+    /// Counts deploys and removes found busy (a lease held elsewhere).
+    pub fn observe_lease_busy(&self, app: &str, busy: u64) {
+        self.lease_busy.get_or_create(&app_labels(app)).inc_by(busy);
     }
 
     /// Records the picture of the platform's regions the app's latest tick
@@ -280,6 +387,7 @@ impl Metrics {
                 })
                 .set(i64::try_from(deployable).unwrap_or(i64::MAX));
         }
+        self.platform_unavailable.set(app, &platform.unavailable);
     }
 
     /// Drops an app's gauges (an app no longer placed); its counters stay.
@@ -290,6 +398,14 @@ impl Metrics {
         self.budget.remove(&labels);
         self.budget_spent.remove(&labels);
         self.last_tick.remove(&labels);
+        self.budget_period_end.remove(&labels);
+        self.interval.remove(&labels);
+        self.leader.remove(&labels);
+        self.platform_unavailable.remove(app);
+        self.api_counted
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+            .remove(app);
         for source in PLATFORM_SOURCES {
             self.platform_regions.remove(&SourceLabels {
                 app: app.to_owned(),
@@ -299,19 +415,25 @@ impl Metrics {
         self.regions.apps().remove(app);
     }
 
-    /// Records the machine budget in force and what its current period has
-    /// spent (both 0 without a budget).
+    /// Records the machine budget in force, what its current period has
+    /// spent and when that period ends (all 0 without a budget).
     pub fn observe_budget(&self, app: &str, budget: Option<&BudgetUse>) {
         let labels = app_labels(app);
         let Some(budget) = budget else {
             self.budget.get_or_create(&labels).set(0.0);
             self.budget_spent.get_or_create(&labels).set(0.0);
+            self.budget_period_end.get_or_create(&labels).set(0.0);
             return;
         };
         self.budget.get_or_create(&labels).set(budget.machine_hours);
         self.budget_spent
             .get_or_create(&labels)
             .set(budget.spent_machine_hours);
+        self.budget_period_end.get_or_create(&labels).set(
+            budget
+                .period_end
+                .map_or(0.0, |end| end.unix_millis() as f64 / 1000.0),
+        );
     }
 
     /// Records a finished tick: its report, how long it took, and the
@@ -508,5 +630,7 @@ impl std::fmt::Write for GzipText {
     }
 }
 
+#[cfg(test)]
+mod alerting_tests;
 #[cfg(test)]
 mod tests;

@@ -8,14 +8,20 @@ use std::collections::BTreeSet;
 use std::path::Path;
 use std::time::{Duration, Instant};
 
+use crate::kit::exposed::{metric_names, Exposed};
 use crate::kit::prometheus::Prometheus;
-use crate::kit::{client, default_config, free_port, Workspace};
+use crate::kit::{default_config, free_port, Workspace};
 use serde_json::Value;
 
 /// Metrics that have series only after a rare event (a region the backend
-/// could not deploy): their queries must parse, and the family must be
-/// declared in `/metrics`, but they may return nothing here.
-const EVENT_ONLY: &[&str] = &["fly_placer_region_unavailable"];
+/// could not deploy, a deploy in doubt, a region the platform deprecated): their queries must
+/// parse, and the family must be declared in `/metrics`, but they may
+/// return nothing here.
+const EVENT_ONLY: &[&str] = &[
+    "fly_placer_region_unavailable",
+    "fly_placer_region_deploy_pending",
+    "fly_placer_platform_region_unavailable",
+];
 
 fn dashboard() -> Value {
     let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("../dashboards/fly-placer.json");
@@ -41,20 +47,6 @@ fn queries(dashboard: &Value) -> Vec<(String, String)> {
 fn expand(expr: &str) -> String {
     expr.replace("$__rate_interval", "15s")
         .replace("$app", ".*")
-}
-
-fn metric_names(expr: &str) -> BTreeSet<String> {
-    let mut names = BTreeSet::new();
-    let mut rest = expr;
-    while let Some(at) = rest.find("fly_placer_") {
-        let tail = &rest[at..];
-        let end = tail
-            .find(|c: char| !(c.is_ascii_alphanumeric() || c == '_'))
-            .unwrap_or(tail.len());
-        names.insert(tail[..end].to_owned());
-        rest = &tail[end..];
-    }
-    names
 }
 
 const EVERY_SECOND: &str = "\nservice:\n  interval: 1s\n";
@@ -150,37 +142,22 @@ fn every_panel_query_parses_and_returns_data_from_a_scraped_fly_placer() {
         waiting = still;
         std::thread::sleep(Duration::from_millis(500));
     }
-    // Every metric a panel names is one fly-placer exposes (a family shows
-    // in /metrics once it has a series), and every metric it exposes has a
-    // panel.
-    let mut declared: BTreeSet<String> = EVENT_ONLY.iter().map(|s| (*s).to_owned()).collect();
+    // Every metric a panel names is one fly-placer exposes, and every
+    // metric it exposes has a panel.
+    let mut exposed = Exposed::default();
     for server in [&threshold_server, &latency_server, &down_server] {
-        let exposed = client()
-            .get(server.url("/metrics"))
-            .send()
-            .unwrap()
-            .text()
-            .unwrap();
-        declared.extend(
-            exposed
-                .lines()
-                .filter_map(|line| line.strip_prefix("# TYPE "))
-                .filter_map(|line| line.split_whitespace().next())
-                .map(str::to_owned),
-        );
+        exposed.extend(Exposed::scrape(server));
     }
+    let declared = exposed.families();
     let mut used = BTreeSet::new();
     for (title, expr) in &queries {
+        let unknown = exposed.unknown(expr);
+        assert!(
+            unknown.is_empty(),
+            "panel {title}: {unknown:?} are not metrics fly-placer exposes ({declared:?})"
+        );
         for name in metric_names(expr) {
-            let family = name
-                .trim_end_matches("_total")
-                .trim_end_matches("_bucket")
-                .to_owned();
-            assert!(
-                declared.contains(&family),
-                "panel {title}: {name} is not a metric fly-placer exposes ({declared:?})"
-            );
-            used.insert(family);
+            used.extend(exposed.family_of(&name).map(str::to_owned));
         }
     }
     let unused: Vec<&String> = declared.difference(&used).collect();

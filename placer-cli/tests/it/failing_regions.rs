@@ -1,7 +1,7 @@
 //! Regions that fail or are refused, end to end against a fake Prometheus
 //! API and the fake Fly Machines API: traffic labelled with a code Fly does
-//! not have, a region at capacity, and a machine a person made in a quiet
-//! region.
+//! not have, a region at capacity, a machine a person made in a quiet
+//! region, and one whose lease another client holds.
 
 use crate::kit::fake_traffic::FakeTraffic;
 use crate::kit::{self, Workspace};
@@ -163,4 +163,54 @@ fn a_machine_a_person_made_in_a_quiet_region_is_a_skip_not_an_error() {
         "{lhr}"
     );
     assert_eq!(api.live_regions(), ["iad", "lhr"]);
+}
+
+#[test]
+fn a_removal_another_client_holds_the_lease_of_is_counted_as_busy_every_tick() {
+    let runtime = kit::runtime();
+    let metrics = FakeTraffic::start(&runtime, &[("iad", 5.0), ("lhr", 0.0)]);
+    let api = fake_app(&runtime);
+    // fly-placer's machine in a quiet region, which a `fly deploy` holds.
+    let id = api.add_machine(MachineSpec::new("lhr").managed());
+    api.hold_lease(&id, std::time::Duration::from_secs(600))
+        .expect("the lease is free");
+    let workspace = workspace(&api);
+    workspace.write(
+        "config/config.yml",
+        &format!(
+            "{}service:\n  interval: 1s\n",
+            std::fs::read_to_string(workspace.path("config/config.yml")).unwrap()
+        ),
+    );
+    let env = [
+        ("FLY_APP_NAME", APP),
+        ("FLY_API_TOKEN", TOKEN),
+        ("FLY_PROMETHEUS_URL", metrics.url.as_str()),
+    ];
+    let mut server = workspace.serve(&[], &env);
+    let busy = || {
+        let text = kit::client()
+            .get(server.url("/metrics"))
+            .send()
+            .unwrap()
+            .text()
+            .unwrap();
+        text.lines()
+            .find_map(|line| line.strip_prefix(r#"fly_placer_lease_busy_total{app="shop"} "#))
+            .map(|value| value.parse::<f64>().unwrap())
+    };
+    assert_eq!(busy(), Some(0.0), "exported from zero");
+    // Asked again at each tick, with no backoff: counted each time.
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
+    while busy() < Some(2.0) {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "{:?}\n{}",
+            busy(),
+            server.log().join("\n")
+        );
+        std::thread::sleep(std::time::Duration::from_millis(200));
+    }
+    assert_eq!(api.live_regions(), ["iad", "lhr"]);
+    assert!(server.stop().success(), "{}", server.log().join("\n"));
 }

@@ -94,6 +94,19 @@ fn wait_for(what: &str, limit: Duration, mut done: impl FnMut() -> bool) {
     }
 }
 
+/// A series' value in the server's `/metrics`.
+fn metric(server: &Server, series: &str) -> Option<f64> {
+    let text = client()
+        .get(server.url("/metrics"))
+        .send()
+        .unwrap()
+        .text()
+        .unwrap();
+    text.lines()
+        .find_map(|line| line.strip_prefix(series)?.strip_prefix(' '))
+        .map(|value| value.parse().unwrap())
+}
+
 fn wait_for_role(server: &Server, role: &str) {
     wait_for(&format!("role {role}"), Duration::from_secs(30), || {
         health(server)["role"] == role
@@ -207,12 +220,19 @@ fn a_leader_cut_off_from_etcd_steps_down_and_leads_again_once_it_is_back() {
     // more.
     wait_for_role(&a, "follower");
     assert!(health(&a)["leader"].is_null(), "{}", health(&a));
+    // What FlyPlacerNoLeader reads; the interval is 0: ticks on trigger only.
+    assert_eq!(metric(&a, r#"fly_placer_leader{app="shop"}"#), Some(0.0));
+    assert_eq!(
+        metric(&a, r#"fly_placer_interval_seconds{app="shop"}"#),
+        Some(0.0)
+    );
     let (status, body) = trigger(&a);
     assert_eq!(status, 409, "{body}");
     assert_eq!(setup.writes().len(), writes);
 
     setup.etcd.restart();
     wait_for_role(&a, "leader");
+    assert_eq!(metric(&a, r#"fly_placer_leader{app="shop"}"#), Some(1.0));
     let (status, again) = trigger(&a);
     assert_eq!(status, 200, "{again}");
     // Nothing was lost: the history goes on from the stored state.

@@ -9,6 +9,7 @@
 
 mod kit;
 
+mod alerts;
 mod backends;
 mod backtest_html;
 mod backtest_prometheus;

@@ -10,7 +10,7 @@ use std::time::{Duration, Instant};
 
 use crate::kit::fake_traffic::FakeTraffic;
 use crate::kit::{self, client, get_json, Server, Workspace};
-use placer_fly::fake::{FakeMachinesApi, MachineSpec};
+use placer_fly::fake::{FakeMachinesApi, Fault, MachineSpec};
 
 const APP: &str = "shop";
 const TOKEN: &str = "FlyV1 fm2_test-token";
@@ -66,6 +66,10 @@ fn deprecated_and_full_regions_get_no_machine_until_the_platform_has_room() {
     api.set_region_deprecated("mad", true);
     api.set_region_deprecated("gig", true);
     api.set_region_capacity("syd", Some(0));
+    // One 429 on the way: counted among the Machines API's answers.
+    api.inject(Fault::TooManyRequests {
+        retry_after_secs: 1,
+    });
     let workspace = Workspace::new(&config(&api));
     let env = [
         ("FLY_APP_NAME", APP),
@@ -96,6 +100,27 @@ fn deprecated_and_full_regions_get_no_machine_until_the_platform_has_room() {
         metrics.contains(r#"fly_placer_platform_regions{app="shop",source="platform"} 17"#),
         "{metrics}"
     );
+    // What the alerting rules read: the regions that take no machine and
+    // why, the Machines API's answers, leadership and the interval.
+    for series in [
+        r#"fly_placer_platform_region_unavailable{app="shop",region="gig",why="deprecated"} 1"#,
+        r#"fly_placer_platform_region_unavailable{app="shop",region="mad",why="deprecated"} 1"#,
+        r#"fly_placer_platform_region_unavailable{app="shop",region="syd",why="full"} 1"#,
+        r#"fly_placer_fly_api_requests_total{app="shop",outcome="rate_limited"} 1"#,
+        r#"fly_placer_leader{app="shop"} 1"#,
+        r#"fly_placer_interval_seconds{app="shop"} 1"#,
+    ] {
+        assert!(metrics.contains(series), "{series}\n{metrics}");
+    }
+    let answered_ok: f64 = metrics
+        .lines()
+        .find_map(|line| {
+            line.strip_prefix(r#"fly_placer_fly_api_requests_total{app="shop",outcome="ok"} "#)
+        })
+        .unwrap()
+        .parse()
+        .unwrap();
+    assert!(answered_ok >= 5.0, "{metrics}");
 
     // Users enter at mad, gig and syd; no machine is asked for there, and
     // they are served from regions that take machines.

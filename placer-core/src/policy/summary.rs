@@ -3,6 +3,8 @@
 
 use serde::Serialize;
 
+use crate::Timestamp;
+
 /// What a policy says about its own state, for a status page, a health
 /// endpoint or metrics: whoever shows it needs to know no policy's types.
 /// A policy fills in what applies to it
@@ -40,6 +42,8 @@ pub struct BudgetUse {
     pub machine_hours: f64,
     /// Machine-hours spent so far in the current period.
     pub spent_machine_hours: f64,
+    /// When the current period ends, once spending has been counted in one.
+    pub period_end: Option<Timestamp>,
 }
 
 impl BudgetUse {
@@ -48,6 +52,23 @@ impl BudgetUse {
         BudgetUse {
             machine_hours,
             spent_machine_hours,
+            period_end: None,
         }
+    }
+
+    /// The same use, its current period ending at `end`.
+    ///
+    /// ```
+    /// use placer_core::policy::BudgetUse;
+    /// use placer_core::Timestamp;
+    ///
+    /// let end = Timestamp::from_unix_seconds(1_800_000_000);
+    /// let budget = BudgetUse::new(48.0, 12.5).with_period_end(end);
+    /// assert_eq!(budget.period_end, Some(end));
+    /// ```
+    #[must_use]
+    pub fn with_period_end(mut self, end: Timestamp) -> Self {
+        self.period_end = Some(end);
+        self
     }
 }

@@ -288,3 +288,52 @@ async fn retries_of_a_deploy_reuse_the_ticks_listing() {
     assert_eq!(live_in(&api, "fra").len(), 1);
     assert_eq!(lists(&api), 1, "{:?}", calls(&api));
 }
+
+#[tokio::test]
+async fn the_request_counter_tells_429s_and_server_errors_from_answers() {
+    let api = fake_with_app().await;
+    api.inject(Fault::TooManyRequests {
+        retry_after_secs: 1,
+    });
+    api.inject(Fault::Error {
+        status: 503,
+        message: "unavailable".into(),
+    });
+    let fly = actuator(settings(&api));
+    let counter = fly.request_counter();
+    assert_eq!(counter.snapshot(), placer_fly::RequestCounts::default());
+    let actuator = Retrying::new(fly, quick(), timer());
+    actuator.deployed_regions().await.unwrap();
+    let counts = counter.snapshot();
+    assert_eq!(
+        counts.by_outcome(),
+        [
+            ("ok", 1),
+            ("rate_limited", 1),
+            ("client_error", 0),
+            ("server_error", 1),
+            ("no_answer", 0)
+        ],
+        "{:?}",
+        calls(&api)
+    );
+    assert_eq!(counts.total() as usize, lists(&api));
+}
+
+#[tokio::test]
+async fn the_request_counter_counts_a_request_without_an_answer() {
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let api = fake_with_app().await;
+    let mut options = settings(&api);
+    // Nothing listens there any more.
+    options.api_url = format!("http://127.0.0.1:{port}");
+    let fly = actuator(options);
+    let counter = fly.request_counter();
+    fly.deployed_regions().await.unwrap_err();
+    assert_eq!(counter.snapshot().no_answer, 1);
+    assert_eq!(counter.snapshot().total(), 1);
+}

@@ -77,25 +77,22 @@ impl RegionGauges {
 }
 
 /// Writes one gauge family: `value` of each app's rows that have one,
-/// labelled `app` and `region`; nothing when no row has one.
+/// labelled `app` and `region`. The family is declared even without a
+/// series (a region unavailable is a rare event), so alerting rules and
+/// dashboards can be checked against the names exposed.
 fn encode_gauges<V: prometheus_client::encoding::EncodeGaugeValue>(
     encoder: &mut DescriptorEncoder,
     apps: &BTreeMap<String, AppRegions>,
     (name, help): (&str, &str),
     value: impl Fn(&RegionRow) -> Option<V>,
 ) -> Result<(), std::fmt::Error> {
-    let rows = || {
-        apps.iter().flat_map(|(app, regions)| {
-            regions
-                .rows()
-                .filter_map(|row| Some((app.as_str(), row.region, value(&row)?)))
-        })
-    };
-    if rows().next().is_none() {
-        return Ok(());
-    }
+    let rows = apps.iter().flat_map(|(app, regions)| {
+        regions
+            .rows()
+            .filter_map(|row| Some((app.as_str(), row.region, value(&row)?)))
+    });
     let mut metric = encoder.encode_descriptor(name, help, None, MetricType::Gauge)?;
-    for (app, region, value) in rows() {
+    for (app, region, value) in rows {
         let labels = [("app", app), ("region", region.as_str())];
         metric.encode_family(&labels)?.encode_gauge(&value)?;
     }
@@ -162,7 +159,7 @@ impl Collector for RegionGauges {
 type Part = (&'static str, fn(&RegionDetail) -> f64);
 
 /// Writes one gauge family with one series per reported region and
-/// `label` value: `(value, number)` pairs.
+/// `label` value: `(value, number)` pairs (declared even without one).
 fn encode_windows(
     encoder: &mut DescriptorEncoder,
     apps: &BTreeMap<String, AppRegions>,
@@ -170,18 +167,13 @@ fn encode_windows(
     label: &str,
     values: &[Part],
 ) -> Result<(), std::fmt::Error> {
-    let rows = || {
-        apps.iter().flat_map(|(app, regions)| {
-            regions
-                .rows()
-                .filter_map(|row| Some((app.as_str(), row.region, row.reported?)))
-        })
-    };
-    if rows().next().is_none() {
-        return Ok(());
-    }
+    let rows = apps.iter().flat_map(|(app, regions)| {
+        regions
+            .rows()
+            .filter_map(|row| Some((app.as_str(), row.region, row.reported?)))
+    });
     let mut metric = encoder.encode_descriptor(name, help, None, MetricType::Gauge)?;
-    for (app, region, numbers) in rows() {
+    for (app, region, numbers) in rows {
         for (value, number) in values {
             let labels = [("app", app), ("region", region.as_str()), (label, value)];
             metric

@@ -5,6 +5,7 @@
 
 pub mod browser;
 pub mod etcd;
+pub mod exposed;
 pub mod fake_traffic;
 pub mod prometheus;
 mod servers;

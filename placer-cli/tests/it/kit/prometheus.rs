@@ -21,16 +21,25 @@ impl Prometheus {
     /// Starts it scraping `targets` every second; panics when it is not
     /// installed.
     pub fn start(targets: &[&Server]) -> Prometheus {
+        Prometheus::start_with_rules(targets, None)
+    }
+
+    /// Like [`start`](Self::start), also evaluating the rule file `rules`
+    /// every second.
+    pub fn start_with_rules(targets: &[&Server], rules: Option<&std::path::Path>) -> Prometheus {
         let binary = locate("prometheus", "prometheus");
         let dir = tempfile::tempdir().unwrap();
         let targets: Vec<String> = targets
             .iter()
             .map(|server| format!("'{}'", server.base.trim_start_matches("http://")))
             .collect();
-        let config = format!(
+        let mut config = format!(
             "global:\n  scrape_interval: 1s\n  evaluation_interval: 1s\nscrape_configs:\n  - job_name: fly-placer\n    static_configs:\n      - targets: [{}]\n",
             targets.join(", ")
         );
+        if let Some(rules) = rules {
+            config.push_str(&format!("rule_files:\n  - '{}'\n", rules.display()));
+        }
         std::fs::write(dir.path().join("prometheus.yml"), config).unwrap();
         let port = free_port();
         let child = Command::new(binary)
@@ -63,6 +72,20 @@ impl Prometheus {
             std::thread::sleep(Duration::from_millis(200));
         }
         prometheus
+    }
+
+    /// The rule groups as Prometheus evaluates them (`/api/v1/rules`).
+    pub fn rule_groups(&self) -> Vec<Value> {
+        let answer: Value = client()
+            .get(format!("{}/api/v1/rules", self.url))
+            .send()
+            .unwrap()
+            .json()
+            .unwrap();
+        answer["data"]["groups"]
+            .as_array()
+            .cloned()
+            .unwrap_or_default()
     }
 
     /// Runs an instant query: its result, or the error Prometheus gave.

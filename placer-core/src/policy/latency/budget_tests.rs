@@ -179,3 +179,20 @@ fn state_files_from_before_the_budget_still_load() {
     assert_eq!(memory.machine_time, None);
     assert!(memory.budget_removed.is_empty());
 }
+
+#[test]
+fn the_summary_says_when_the_budgets_period_ends_once_spending_is_counted() {
+    use crate::policy::PlacementPolicy;
+    let config = budgeted(24.0);
+    let policy =
+        super::LatencyPolicy::new(std::sync::Arc::new(crate::network::LatencyModel::distance()));
+    let before = policy.summary(&config, &crate::policy::PolicyMemory::default());
+    assert_eq!(before.budget.unwrap().period_end, None);
+    let state = state_with(&config, &[("iad", 100.0)], 5);
+    let plan = plan_at(&config, &state, &["iad"], now() + MINUTE);
+    let summary = policy.summary(&config, &plan.memory);
+    let budget = summary.budget.unwrap();
+    // The daily period started at `now`.
+    assert_eq!(budget.period_end, Some(now() + 24 * 60 * MINUTE));
+    assert_eq!(budget.machine_hours, 24.0);
+}

@@ -123,11 +123,13 @@ impl PlacementPolicy for LatencyPolicy {
         let Some(budget) = settings.budget else {
             return PolicySummary::default();
         };
-        let spent = memory
-            .load::<LatencyMemory>()
-            .machine_time
-            .map_or(0.0, |spent| spent.machine_seconds / 3600.0);
-        PolicySummary::default().with_budget(BudgetUse::new(budget.machine_hours, spent))
+        let machine_time = memory.load::<LatencyMemory>().machine_time;
+        let spent = machine_time.map_or(0.0, |spent| spent.machine_seconds / 3600.0);
+        let mut using = BudgetUse::new(budget.machine_hours, spent);
+        if let Some(counted) = machine_time {
+            using = using.with_period_end(counted.period_start + budget.period);
+        }
+        PolicySummary::default().with_budget(using)
     }
 }
 
