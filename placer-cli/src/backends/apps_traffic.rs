@@ -1,6 +1,6 @@
 //! [`AppsTraffic`]: every app's traffic from one Prometheus query per tick
-//! ([`PrometheusSource::query_apps`]), handed to each app's engine through
-//! [`AppTraffic`], its [`MetricsSource`].
+//! (or a few, for more apps than fit in one: [`PrometheusSource::query_apps`]),
+//! handed to each app's engine through [`AppTraffic`], its [`MetricsSource`].
 
 use std::collections::BTreeMap;
 use std::sync::{Arc, RwLock};
@@ -11,14 +11,18 @@ use placer_core::{AppName, MetricsError, MetricsSource, Timestamp, TrafficSnapsh
 use placer_prom::{PromError, PrometheusSource};
 use tokio::time::Instant;
 
-/// How long one answer serves the apps' ticks: the apps of one tick fetch
-/// within this of each other, so they share the query.
+/// How long one answer serves ticks of single apps (`POST /trigger?app=`):
+/// apps ticked one after the other within this share the query. A tick of
+/// every app holds its answer for the whole tick instead
+/// ([`AppsTraffic::hold`]): with thousands of apps it lasts longer.
 pub const SHARED_ANSWER_AGE: Duration = Duration::from_secs(5);
 
 /// How many apps read their past traffic at once when they start (each is a
 /// range query over days): a thousand apps starting together do not send
 /// a thousand such queries at once.
 pub const HISTORY_READS_AT_ONCE: usize = 4;
+
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 
 type Answer = Arc<Result<BTreeMap<String, Result<TrafficSnapshot, PromError>>, PromError>>;
 
@@ -28,7 +32,13 @@ type Answer = Arc<Result<BTreeMap<String, Result<TrafficSnapshot, PromError>>, P
 pub struct AppsTraffic {
     source: PrometheusSource,
     apps: RwLock<Vec<String>>,
-    latest: tokio::sync::Mutex<Option<(Instant, Answer)>>,
+    /// The latest answer, when it was fetched and in which generation.
+    latest: tokio::sync::Mutex<Option<(Instant, u64, Answer)>>,
+    /// Ticks of every app in progress: while one is, the answer is kept.
+    holds: AtomicUsize,
+    /// Changes when the first hold starts and when the last one ends: an
+    /// answer of another generation is not used.
+    generation: AtomicU64,
     history_reads: tokio::sync::Semaphore,
 }
 
@@ -48,6 +58,8 @@ impl AppsTraffic {
             source,
             apps: RwLock::new(Vec::new()),
             latest: tokio::sync::Mutex::new(None),
+            holds: AtomicUsize::new(0),
+            generation: AtomicU64::new(0),
             history_reads: tokio::sync::Semaphore::new(HISTORY_READS_AT_ONCE),
         }
     }
@@ -64,8 +76,10 @@ impl AppsTraffic {
     /// from a new query.
     pub async fn answer(&self, at: Timestamp) -> Answer {
         let mut latest = self.latest.lock().await;
-        if let Some((when, answer)) = latest.as_ref() {
-            if when.elapsed() < SHARED_ANSWER_AGE {
+        let generation = self.generation.load(Ordering::SeqCst);
+        if let Some((when, of, answer)) = latest.as_ref() {
+            let held = self.holds.load(Ordering::SeqCst) > 0;
+            if *of == generation && (held || when.elapsed() < SHARED_ANSWER_AGE) {
                 return Arc::clone(answer);
             }
         }
@@ -75,13 +89,39 @@ impl AppsTraffic {
             .unwrap_or_else(|poisoned| poisoned.into_inner())
             .clone();
         let answer = Arc::new(self.source.query_apps(&apps, at).await);
-        *latest = Some((Instant::now(), Arc::clone(&answer)));
+        *latest = Some((Instant::now(), generation, Arc::clone(&answer)));
         answer
     }
 
-    /// Forgets the latest answer, so the next tick queries again.
-    pub async fn expire(&self) {
-        *self.latest.lock().await = None;
+    /// Starts a tick of every app: a new answer is fetched by its first
+    /// app and serves them all, however long the tick takes, until the
+    /// returned hold is dropped. Ticks of every app that overlap share it.
+    pub fn hold(&self) -> TrafficHold<'_> {
+        if self.holds.fetch_add(1, Ordering::SeqCst) == 0 {
+            self.generation.fetch_add(1, Ordering::SeqCst);
+        }
+        TrafficHold { traffic: self }
+    }
+}
+
+/// A tick of every app in progress ([`AppsTraffic::hold`]). Dropping the
+/// last one lets the answer go, so it is not kept until the next tick, even
+/// when the tick was abandoned half-way.
+#[derive(Debug)]
+pub struct TrafficHold<'a> {
+    traffic: &'a AppsTraffic,
+}
+
+impl Drop for TrafficHold<'_> {
+    fn drop(&mut self) {
+        if self.traffic.holds.fetch_sub(1, Ordering::SeqCst) == 1 {
+            self.traffic.generation.fetch_add(1, Ordering::SeqCst);
+            // Freed now unless a query is running (its answer is then of
+            // an old generation, and never used).
+            if let Ok(mut latest) = self.traffic.latest.try_lock() {
+                *latest = None;
+            }
+        }
     }
 }
 

@@ -249,7 +249,7 @@ impl AppRunner {
             // The engine's own copy: adapted to the config (its forecaster built).
             state: engine.placer.shared_state(),
             last_report: None,
-            recent_reports: VecDeque::new(),
+            recent_ticks: VecDeque::new(),
             latest_traffic: None,
             last_tick_duration: Duration::ZERO,
             ticks: 0,
