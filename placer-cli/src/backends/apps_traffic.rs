@@ -22,6 +22,13 @@ pub const SHARED_ANSWER_AGE: Duration = Duration::from_secs(5);
 /// a thousand such queries at once.
 pub const HISTORY_READS_AT_ONCE: usize = 4;
 
+/// How many apps warm-start their forecaster (read their past traffic) in
+/// one tick of every app: the others tick on observed traffic and take
+/// their turn at a later tick, so 10,000 apps starting together spread
+/// their range queries over their first 50 ticks instead of holding up
+/// the first one.
+pub const WARM_STARTS_PER_TICK: usize = 200;
+
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 
 type Answer = Arc<Result<BTreeMap<String, Result<TrafficSnapshot, PromError>>, PromError>>;
@@ -39,6 +46,8 @@ pub struct AppsTraffic {
     /// Changes when the first hold starts and when the last one ends: an
     /// answer of another generation is not used.
     generation: AtomicU64,
+    /// Warm starts still allowed in the tick of every app in progress.
+    warm_starts_left: AtomicUsize,
     history_reads: tokio::sync::Semaphore,
 }
 
@@ -60,6 +69,7 @@ impl AppsTraffic {
             latest: tokio::sync::Mutex::new(None),
             holds: AtomicUsize::new(0),
             generation: AtomicU64::new(0),
+            warm_starts_left: AtomicUsize::new(0),
             history_reads: tokio::sync::Semaphore::new(HISTORY_READS_AT_ONCE),
         }
     }
@@ -99,8 +109,23 @@ impl AppsTraffic {
     pub fn hold(&self) -> TrafficHold<'_> {
         if self.holds.fetch_add(1, Ordering::SeqCst) == 0 {
             self.generation.fetch_add(1, Ordering::SeqCst);
+            self.warm_starts_left
+                .store(WARM_STARTS_PER_TICK, Ordering::SeqCst);
         }
         TrafficHold { traffic: self }
+    }
+
+    /// Whether one more app may warm-start its forecaster now: always
+    /// outside a tick of every app, at most [`WARM_STARTS_PER_TICK`] times
+    /// within one.
+    pub fn warm_start_turn(&self) -> bool {
+        self.holds.load(Ordering::SeqCst) == 0
+            || self
+                .warm_starts_left
+                .fetch_update(Ordering::SeqCst, Ordering::SeqCst, |left| {
+                    left.checked_sub(1)
+                })
+                .is_ok()
     }
 }
 
@@ -174,5 +199,52 @@ impl MetricsSource for AppTraffic {
             .for_app(app)
             .history(start, end, step)
             .await
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn traffic() -> AppsTraffic {
+        let options =
+            placer_prom::PrometheusOptions::new("http://127.0.0.1:9", "a".parse().unwrap());
+        AppsTraffic::new(PrometheusSource::new(options).unwrap())
+    }
+
+    #[test]
+    fn a_tick_of_every_app_grants_a_bounded_number_of_warm_starts() {
+        let traffic = traffic();
+        // Outside a tick of every app, always.
+        assert!(traffic.warm_start_turn());
+        let hold = traffic.hold();
+        for _ in 0..WARM_STARTS_PER_TICK {
+            assert!(traffic.warm_start_turn());
+        }
+        assert!(!traffic.warm_start_turn());
+        // An overlapping tick of every app shares the count.
+        let overlapping = traffic.hold();
+        assert!(!traffic.warm_start_turn());
+        drop(hold);
+        drop(overlapping);
+        assert!(traffic.warm_start_turn());
+        let _next = traffic.hold();
+        assert!(traffic.warm_start_turn());
+    }
+
+    #[tokio::test]
+    async fn an_answer_is_kept_for_a_whole_tick_of_every_app_and_let_go_after() {
+        let traffic = traffic();
+        let answer: Answer = Arc::new(Ok(BTreeMap::new()));
+        let hold = traffic.hold();
+        let generation = traffic.generation.load(Ordering::SeqCst);
+        let long_ago = Instant::now() - SHARED_ANSWER_AGE * 10;
+        *traffic.latest.lock().await = Some((long_ago, generation, Arc::clone(&answer)));
+        // However old, it serves the tick in progress (no query is sent:
+        // nothing listens on the URL).
+        let served = traffic.answer(Timestamp::from_unix_seconds(0)).await;
+        assert!(Arc::ptr_eq(&served, &answer));
+        drop(hold);
+        assert!(traffic.latest.lock().await.is_none());
     }
 }

@@ -25,6 +25,13 @@ pub trait Host: Send + Sync {
     fn config_rejected(&self, runner: &AppRunner, message: String);
     /// A tick finished; its state was saved, or not (`tick.saved`).
     fn tick_finished(&self, runner: &AppRunner, tick: &FinishedTick<'_>);
+    /// Whether an app whose forecaster has not read its past traffic yet
+    /// may do so at this tick; when not, it ticks on observed traffic and
+    /// asks again at its next tick. Spreads the warm starts of thousands of
+    /// apps over their first ticks.
+    fn warm_start_turn(&self) -> bool {
+        true
+    }
 }
 
 /// A config change a runner applied.

@@ -67,8 +67,21 @@ impl AppRunner {
         }
         self.catch_up(&mut engine).await?;
         if !engine.backfilled {
-            engine.backfilled = true;
-            self.backfill(&mut engine).await;
+            // Only a forecaster reads past traffic; others take no turn.
+            let reads = engine.placer.state().forecast().forecaster().is_some();
+            if !reads || host.warm_start_turn() {
+                engine.backfilled = true;
+                if std::mem::take(&mut engine.warm_start_put_off) {
+                    engine.placer.restart_forecast();
+                }
+                self.backfill(&mut engine).await;
+            } else if !engine.warm_start_put_off {
+                engine.warm_start_put_off = true;
+                tracing::info!(
+                    app = %self.name,
+                    "forecast warm start put off to a later tick (other apps read their past traffic first); reacting to observed traffic until then"
+                );
+            }
         }
 
         let started = Instant::now();
