@@ -227,14 +227,13 @@ fn run(apps: usize, rate: Option<f64>, extra: &str, ticks: usize, region_count: 
         .build()
         .unwrap();
     let throttled_at_start = api.throttled();
-    let mut reports = serde_json::Map::new();
     let mut metrics = String::new();
     let mut compressed_len = 0;
     let mut tick_times = Vec::new();
     let mut deploys = 0;
     for tick in 1..=ticks {
         let started = Instant::now();
-        reports = client
+        let reports: serde_json::Map<String, serde_json::Value> = client
             .post(format!("http://{address}/trigger"))
             .send()
             .unwrap()
