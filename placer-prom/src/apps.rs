@@ -230,8 +230,10 @@ mod tests {
 
     #[test]
     fn a_name_longer_than_the_budget_goes_alone() {
-        let mut options = PrometheusOptions::default();
-        options.max_query_bytes = 120;
+        let options = PrometheusOptions {
+            max_query_bytes: 120,
+            ..PrometheusOptions::default()
+        };
         let apps = vec!["a".to_owned(), "b".repeat(100), "c".to_owned()];
         let queries = options.apps_queries(&apps).unwrap();
         let ranges: Vec<_> = queries.iter().map(|q| q.apps.clone()).collect();
@@ -240,11 +242,11 @@ mod tests {
 
     #[test]
     fn every_placeholder_counts() {
-        let mut options = PrometheusOptions {
+        let options = PrometheusOptions {
             apps_query_template: Some("a{app=~\"{apps}\"} / b{app=~\"{apps}\"}".into()),
+            max_query_bytes: 60,
             ..PrometheusOptions::default()
         };
-        options.max_query_bytes = 60;
         let apps = names(10, 4);
         for query in options.apps_queries(&apps).unwrap() {
             assert!(query.query.len() <= 60, "{}", query.query);
@@ -259,8 +261,10 @@ mod tests {
             length in 1usize..40,
             budget in 60usize..2000,
         ) {
-            let mut options = PrometheusOptions::default();
-            options.max_query_bytes = budget;
+            let options = PrometheusOptions {
+                max_query_bytes: budget,
+                ..PrometheusOptions::default()
+            };
             let apps = names(count, length);
             let queries = options.apps_queries(&apps).unwrap();
             let mut next = 0;
