@@ -13,7 +13,8 @@
 //! `fly` as the second argument sets no client-wide rate limit (Fly's
 //! limits are kept per app, the default). `MANY_APPS_TICKS` sets the
 //! number of ticks (1), each followed by a scrape of `/metrics`;
-//! `MANY_APPS_REGIONS` the regions each app has traffic in (35).
+//! `MANY_APPS_REGIONS` the regions each app has traffic in (35);
+//! `MALLOC_ARENA_MAX` is handed to the serve process.
 //!
 //! Needs `victoria-metrics` on the PATH and `fly-placer` built beside this
 //! binary (the first command; or set `FLY_PLACER` to its path). The fake
@@ -177,14 +178,20 @@ fn run(apps: usize, rate: Option<f64>, extra: &str, ticks: usize, region_count: 
     compare_traffic_queries(&runtime, &vm_url, &names);
 
     let started = Instant::now();
+    let mut command = Command::new(&binary);
+    command
+        .args(["--config", config_path.to_str().unwrap()])
+        .args(["serve", "--listen", "127.0.0.1:0"])
+        .env_clear()
+        .env("FLY_API_TOKEN", TOKEN)
+        .env("FLY_PROMETHEUS_URL", &vm_url)
+        .env("RUST_LOG", "info");
+    // The allocator's setting, as the Dockerfile sets it.
+    if let Some(arenas) = std::env::var_os("MALLOC_ARENA_MAX") {
+        command.env("MALLOC_ARENA_MAX", arenas);
+    }
     let mut serve = Killed(
-        Command::new(&binary)
-            .args(["--config", config_path.to_str().unwrap()])
-            .args(["serve", "--listen", "127.0.0.1:0"])
-            .env_clear()
-            .env("FLY_API_TOKEN", TOKEN)
-            .env("FLY_PROMETHEUS_URL", &vm_url)
-            .env("RUST_LOG", "info")
+        command
             .stdin(Stdio::null())
             .stdout(Stdio::null())
             .stderr(Stdio::piped())
