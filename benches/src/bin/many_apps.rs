@@ -14,7 +14,7 @@
 //! limits are kept per app, the default). `MANY_APPS_TICKS` sets the
 //! number of ticks (1), each followed by a scrape of `/metrics`;
 //! `MANY_APPS_REGIONS` the regions each app has traffic in (35);
-//! `MALLOC_ARENA_MAX` is handed to the serve process.
+//! glibc's `MALLOC_*` variables are handed to the serve process.
 //!
 //! Needs `victoria-metrics` on the PATH and `fly-placer` built beside this
 //! binary (the first command; or set `FLY_PLACER` to its path). The fake
@@ -186,9 +186,11 @@ fn run(apps: usize, rate: Option<f64>, extra: &str, ticks: usize, region_count: 
         .env("FLY_API_TOKEN", TOKEN)
         .env("FLY_PROMETHEUS_URL", &vm_url)
         .env("RUST_LOG", "info");
-    // The allocator's setting, as the Dockerfile sets it.
-    if let Some(arenas) = std::env::var_os("MALLOC_ARENA_MAX") {
-        command.env("MALLOC_ARENA_MAX", arenas);
+    // The allocator's settings, as the Dockerfile sets them.
+    for (name, value) in std::env::vars_os() {
+        if name.to_string_lossy().starts_with("MALLOC_") {
+            command.env(name, value);
+        }
     }
     let mut serve = Killed(
         command
