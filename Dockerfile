@@ -24,7 +24,7 @@ COPY config/config.yml /app/config/config.yml
 COPY --from=build --chown=nonroot:nonroot /out/data /data
 # Two malloc arenas, and blocks of 128 KiB and more (a tick's traffic
 # answers, a scrape) given back when freed: with 10,000 apps glibc's
-# defaults kept about a fifth more memory for the same work (BENCHMARKS.md).
+# defaults kept 10–20 % more memory for the same work (BENCHMARKS.md).
 ENV PLACER_LISTEN="[::]:8000" \
     PLACER_DATA_DIR="/data" \
     PLACER_LOG_FORMAT="json" \
