@@ -218,6 +218,11 @@ impl EngineState {
         self.forecast.learn_from(snapshot, HistoryOrigin::Backfill)
     }
 
+    /// Forgets what the forecaster learnt (see [`Placer::restart_forecast`](crate::Placer::restart_forecast)).
+    pub(crate) fn restart_forecast(&mut self, config: &PlacerConfig) {
+        self.forecast.restart(config);
+    }
+
     /// Tells the forecaster whether the engine's policy plans with
     /// forecasts; when it does not, none is kept (see
     /// [`ForecastState::adapt_to`]). Applied at the next `adapt_to`.

@@ -127,6 +127,15 @@ pub enum PromError {
         /// Number of series that lacked the label.
         unlabelled: usize,
     },
+    /// The query asking for this app among others failed; every app of it
+    /// gets this error ([`PrometheusSource::query_apps`](crate::PrometheusSource::query_apps)).
+    #[error("the traffic query for this app and {} others failed: {message}", apps.saturating_sub(1))]
+    AppsQueryFailed {
+        /// How many apps the query asked for.
+        apps: usize,
+        /// Why it failed.
+        message: String,
+    },
     /// The server flagged its answer as partial (VictoriaMetrics' `isPartial`):
     /// some storage nodes did not answer, so counts may be too low.
     #[error("the answer to {query} is partial (some storage nodes did not respond); counts may be too low")]

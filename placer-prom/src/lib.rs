@@ -59,6 +59,7 @@
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]
 
+mod apps;
 mod error;
 mod history;
 mod options;
@@ -68,6 +69,7 @@ mod source;
 #[cfg(feature = "test-server")]
 pub mod test_server;
 
+pub use apps::{AppsAnswer, AppsQuery, BATCHES_AT_ONCE, DEFAULT_MAX_QUERY_BYTES};
 pub use error::{PromError, TransportError};
 pub use history::{range_chunks, RangeChunk, MAX_POINTS_PER_QUERY};
 pub use options::url_without_credentials;

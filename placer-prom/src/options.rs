@@ -97,11 +97,16 @@ pub struct PrometheusOptions {
     /// Limit for a whole query, from connecting to the last byte of the answer.
     #[serde(with = "placer_core::config::duration")]
     pub timeout: Duration,
+    /// The longest multi-app query sent, in bytes of PromQL: more apps than
+    /// fit are asked for in several queries
+    /// ([`apps_queries`](Self::apps_queries)). Default
+    /// [`DEFAULT_MAX_QUERY_BYTES`](crate::DEFAULT_MAX_QUERY_BYTES).
+    pub max_query_bytes: usize,
 }
 
 impl Default for PrometheusOptions {
-    /// No URL, token or app yet; the default query, the `region` label and
-    /// a 10 s timeout.
+    /// No URL, token or app yet; the default query, the `region` label,
+    /// a 10 s timeout and multi-app queries of at most 8 KiB.
     fn default() -> Self {
         PrometheusOptions {
             url: None,
@@ -112,6 +117,7 @@ impl Default for PrometheusOptions {
             apps_query_template: None,
             app_label: DEFAULT_APP_LABEL.to_owned(),
             timeout: DEFAULT_TIMEOUT,
+            max_query_bytes: crate::DEFAULT_MAX_QUERY_BYTES,
         }
     }
 }
@@ -139,20 +145,23 @@ pub const DEFAULT_APP_LABEL: &str = "app";
 /// ```
 pub fn apps_regex<'a>(apps: impl IntoIterator<Item = &'a str>) -> String {
     apps.into_iter()
-        .map(|app| {
-            let mut escaped = String::with_capacity(app.len());
-            for c in app.chars() {
-                if "\\.+*?()|[]{}^$".contains(c) {
-                    escaped.push_str("\\\\");
-                } else if c == '"' {
-                    escaped.push('\\');
-                }
-                escaped.push(c);
-            }
-            escaped
-        })
+        .map(escaped_app)
         .collect::<Vec<_>>()
         .join("|")
+}
+
+/// One name of [`apps_regex`], escaped.
+pub(crate) fn escaped_app(app: &str) -> String {
+    let mut escaped = String::with_capacity(app.len());
+    for c in app.chars() {
+        if "\\.+*?()|[]{}^$".contains(c) {
+            escaped.push_str("\\\\");
+        } else if c == '"' {
+            escaped.push('\\');
+        }
+        escaped.push(c);
+    }
+    escaped
 }
 
 impl PrometheusOptions {
@@ -173,6 +182,12 @@ impl PrometheusOptions {
     /// letters, digits and dashes.
     pub fn query(&self) -> String {
         let app = self.app.as_ref().map_or("", AppName::as_str);
+        self.query_template.replace(APP_PLACEHOLDER, app)
+    }
+
+    /// The single-app query for `app` (a name from a list of apps, not yet
+    /// an [`AppName`]).
+    pub(crate) fn query_for(&self, app: &str) -> String {
         self.query_template.replace(APP_PLACEHOLDER, app)
     }
 
@@ -261,6 +276,12 @@ impl PrometheusOptions {
             return Err(PromError::invalid_settings(
                 "timeout",
                 "the timeout must be longer than zero",
+            ));
+        }
+        if self.max_query_bytes == 0 {
+            return Err(PromError::invalid_settings(
+                "max_query_bytes",
+                "the longest query must be longer than zero bytes",
             ));
         }
         Ok(())

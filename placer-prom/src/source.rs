@@ -29,7 +29,7 @@ pub struct PrometheusSource {
     client: reqwest::Client,
     settings: PrometheusOptions,
     query: String,
-    instant_url: Url,
+    pub(crate) instant_url: Url,
     range_url: Url,
     /// The base URL without credentials, for messages.
     endpoint: String,
@@ -177,71 +177,16 @@ impl PrometheusSource {
         Ok(parsed.snapshots)
     }
 
-    /// Every app's traffic at `at` from one query, the multi-app template's
-    /// ([`PrometheusOptions::apps_query`]): the answer's series are split by
-    /// their app label, and each app's are read as one app's answer. An app
-    /// whose series are missing or unusable gets its own error; the others
-    /// are not affected.
-    ///
-    /// # Errors
-    /// [`PromError`] when there is no multi-app template or the query
-    /// itself fails.
-    pub async fn query_apps(
-        &self,
-        apps: &[String],
-        at: Timestamp,
-    ) -> Result<std::collections::BTreeMap<String, Result<TrafficSnapshot, PromError>>, PromError>
-    {
-        let query = self
-            .settings
-            .apps_query(apps.iter().map(String::as_str))
-            .ok_or_else(|| {
-                PromError::invalid_settings(
-                    "apps_query_template",
-                    "no multi-app query template is set",
-                )
-            })?;
-        let form = [("query", query.clone()), ("time", unix_seconds(at))];
-        let body = self.post_raw(&self.instant_url, &form).await?;
-        let split = crate::response::split_by_label(&body, &self.settings.app_label)?;
-        let mut out = std::collections::BTreeMap::new();
-        for app in apps {
-            let result = match split.get(app.as_str()) {
-                None => Err(PromError::NoRegionSeries {
-                    query: query.clone(),
-                    region_label: self.settings.region_label.clone(),
-                    unlabelled: 0,
-                }),
-                Some(body) => parse_response(body, &self.settings.region_label)
-                    .and_then(|parsed| QueryOutcome::from_instant(parsed, at))
-                    .and_then(|outcome| {
-                        if outcome.partial {
-                            return Err(PromError::PartialResponse {
-                                query: query.clone(),
-                            });
-                        }
-                        if outcome.snapshot.is_empty() {
-                            return Err(PromError::NoRegionSeries {
-                                query: query.clone(),
-                                region_label: self.settings.region_label.clone(),
-                                unlabelled: outcome.unlabelled.len(),
-                            });
-                        }
-                        report(&query, &outcome.warnings, &outcome.unlabelled);
-                        Ok(outcome.snapshot)
-                    }),
-            };
-            out.insert(app.clone(), result);
-        }
-        Ok(out)
-    }
-
     async fn post(&self, url: &Url, form: &[(&str, String)]) -> Result<ParsedResponse, PromError> {
         let body = self.post_raw(url, form).await?;
         parse_response(&body, &self.settings.region_label)
     }
 
-    async fn post_raw(&self, url: &Url, form: &[(&str, String)]) -> Result<Vec<u8>, PromError> {
+    pub(crate) async fn post_raw(
+        &self,
+        url: &Url,
+        form: &[(&str, String)],
+    ) -> Result<Vec<u8>, PromError> {
         let mut request = self.client.post(url.clone()).form(form);
         if let Some(authorization) = &self.authorization {
             request = request.header(AUTHORIZATION, authorization.clone());
@@ -336,7 +281,7 @@ impl fmt::Debug for PrometheusSource {
 }
 
 /// Logs what came with a successful answer, so it is never lost silently.
-fn report(query: &str, warnings: &[String], unlabelled: &[crate::UnlabelledSeries]) {
+pub(crate) fn report(query: &str, warnings: &[String], unlabelled: &[crate::UnlabelledSeries]) {
     for warning in warnings {
         tracing::warn!(target: "placer_prom", %query, "server warning: {warning}");
     }

@@ -1,6 +1,6 @@
 //! [`AppsTraffic`]: every app's traffic from one Prometheus query per tick
-//! ([`PrometheusSource::query_apps`]), handed to each app's engine through
-//! [`AppTraffic`], its [`MetricsSource`].
+//! (or a few, for more apps than fit in one: [`PrometheusSource::query_apps`]),
+//! handed to each app's engine through [`AppTraffic`], its [`MetricsSource`].
 
 use std::collections::BTreeMap;
 use std::sync::{Arc, RwLock};
@@ -11,14 +11,25 @@ use placer_core::{AppName, MetricsError, MetricsSource, Timestamp, TrafficSnapsh
 use placer_prom::{PromError, PrometheusSource};
 use tokio::time::Instant;
 
-/// How long one answer serves the apps' ticks: the apps of one tick fetch
-/// within this of each other, so they share the query.
+/// How long one answer serves ticks of single apps (`POST /trigger?app=`):
+/// apps ticked one after the other within this share the query. A tick of
+/// every app holds its answer for the whole tick instead
+/// ([`AppsTraffic::hold`]): with thousands of apps it lasts longer.
 pub const SHARED_ANSWER_AGE: Duration = Duration::from_secs(5);
 
 /// How many apps read their past traffic at once when they start (each is a
 /// range query over days): a thousand apps starting together do not send
 /// a thousand such queries at once.
 pub const HISTORY_READS_AT_ONCE: usize = 4;
+
+/// How many apps warm-start their forecaster (read their past traffic) in
+/// one tick of every app: the others tick on observed traffic and take
+/// their turn at a later tick, so 10,000 apps starting together spread
+/// their range queries over their first 50 ticks instead of holding up
+/// the first one.
+pub const WARM_STARTS_PER_TICK: usize = 200;
+
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 
 type Answer = Arc<Result<BTreeMap<String, Result<TrafficSnapshot, PromError>>, PromError>>;
 
@@ -28,7 +39,15 @@ type Answer = Arc<Result<BTreeMap<String, Result<TrafficSnapshot, PromError>>, P
 pub struct AppsTraffic {
     source: PrometheusSource,
     apps: RwLock<Vec<String>>,
-    latest: tokio::sync::Mutex<Option<(Instant, Answer)>>,
+    /// The latest answer, when it was fetched and in which generation.
+    latest: tokio::sync::Mutex<Option<(Instant, u64, Answer)>>,
+    /// Ticks of every app in progress: while one is, the answer is kept.
+    holds: AtomicUsize,
+    /// Changes when the first hold starts and when the last one ends: an
+    /// answer of another generation is not used.
+    generation: AtomicU64,
+    /// Warm starts still allowed in the tick of every app in progress.
+    warm_starts_left: AtomicUsize,
     history_reads: tokio::sync::Semaphore,
 }
 
@@ -48,6 +67,9 @@ impl AppsTraffic {
             source,
             apps: RwLock::new(Vec::new()),
             latest: tokio::sync::Mutex::new(None),
+            holds: AtomicUsize::new(0),
+            generation: AtomicU64::new(0),
+            warm_starts_left: AtomicUsize::new(0),
             history_reads: tokio::sync::Semaphore::new(HISTORY_READS_AT_ONCE),
         }
     }
@@ -64,8 +86,10 @@ impl AppsTraffic {
     /// from a new query.
     pub async fn answer(&self, at: Timestamp) -> Answer {
         let mut latest = self.latest.lock().await;
-        if let Some((when, answer)) = latest.as_ref() {
-            if when.elapsed() < SHARED_ANSWER_AGE {
+        let generation = self.generation.load(Ordering::SeqCst);
+        if let Some((when, of, answer)) = latest.as_ref() {
+            let held = self.holds.load(Ordering::SeqCst) > 0;
+            if *of == generation && (held || when.elapsed() < SHARED_ANSWER_AGE) {
                 return Arc::clone(answer);
             }
         }
@@ -75,13 +99,54 @@ impl AppsTraffic {
             .unwrap_or_else(|poisoned| poisoned.into_inner())
             .clone();
         let answer = Arc::new(self.source.query_apps(&apps, at).await);
-        *latest = Some((Instant::now(), Arc::clone(&answer)));
+        *latest = Some((Instant::now(), generation, Arc::clone(&answer)));
         answer
     }
 
-    /// Forgets the latest answer, so the next tick queries again.
-    pub async fn expire(&self) {
-        *self.latest.lock().await = None;
+    /// Starts a tick of every app: a new answer is fetched by its first
+    /// app and serves them all, however long the tick takes, until the
+    /// returned hold is dropped. Ticks of every app that overlap share it.
+    pub fn hold(&self) -> TrafficHold<'_> {
+        if self.holds.fetch_add(1, Ordering::SeqCst) == 0 {
+            self.generation.fetch_add(1, Ordering::SeqCst);
+            self.warm_starts_left
+                .store(WARM_STARTS_PER_TICK, Ordering::SeqCst);
+        }
+        TrafficHold { traffic: self }
+    }
+
+    /// Whether one more app may warm-start its forecaster now: always
+    /// outside a tick of every app, at most [`WARM_STARTS_PER_TICK`] times
+    /// within one.
+    pub fn warm_start_turn(&self) -> bool {
+        self.holds.load(Ordering::SeqCst) == 0
+            || self
+                .warm_starts_left
+                .fetch_update(Ordering::SeqCst, Ordering::SeqCst, |left| {
+                    left.checked_sub(1)
+                })
+                .is_ok()
+    }
+}
+
+/// A tick of every app in progress ([`AppsTraffic::hold`]). Dropping the
+/// last one lets the answer go, so it is not kept until the next tick, even
+/// when the tick was abandoned half-way.
+#[derive(Debug)]
+pub struct TrafficHold<'a> {
+    traffic: &'a AppsTraffic,
+}
+
+impl Drop for TrafficHold<'_> {
+    fn drop(&mut self) {
+        if self.traffic.holds.fetch_sub(1, Ordering::SeqCst) == 1 {
+            self.traffic.generation.fetch_add(1, Ordering::SeqCst);
+            // Freed now unless a query is running (its answer is then of
+            // an old generation, and never used).
+            if let Ok(mut latest) = self.traffic.latest.try_lock() {
+                *latest = None;
+            }
+        }
     }
 }
 
@@ -134,5 +199,52 @@ impl MetricsSource for AppTraffic {
             .for_app(app)
             .history(start, end, step)
             .await
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn traffic() -> AppsTraffic {
+        let options =
+            placer_prom::PrometheusOptions::new("http://127.0.0.1:9", "a".parse().unwrap());
+        AppsTraffic::new(PrometheusSource::new(options).unwrap())
+    }
+
+    #[test]
+    fn a_tick_of_every_app_grants_a_bounded_number_of_warm_starts() {
+        let traffic = traffic();
+        // Outside a tick of every app, always.
+        assert!(traffic.warm_start_turn());
+        let hold = traffic.hold();
+        for _ in 0..WARM_STARTS_PER_TICK {
+            assert!(traffic.warm_start_turn());
+        }
+        assert!(!traffic.warm_start_turn());
+        // An overlapping tick of every app shares the count.
+        let overlapping = traffic.hold();
+        assert!(!traffic.warm_start_turn());
+        drop(hold);
+        drop(overlapping);
+        assert!(traffic.warm_start_turn());
+        let _next = traffic.hold();
+        assert!(traffic.warm_start_turn());
+    }
+
+    #[tokio::test]
+    async fn an_answer_is_kept_for_a_whole_tick_of_every_app_and_let_go_after() {
+        let traffic = traffic();
+        let answer: Answer = Arc::new(Ok(BTreeMap::new()));
+        let hold = traffic.hold();
+        let generation = traffic.generation.load(Ordering::SeqCst);
+        let long_ago = Instant::now() - SHARED_ANSWER_AGE * 10;
+        *traffic.latest.lock().await = Some((long_ago, generation, Arc::clone(&answer)));
+        // However old, it serves the tick in progress (no query is sent:
+        // nothing listens on the URL).
+        let served = traffic.answer(Timestamp::from_unix_seconds(0)).await;
+        assert!(Arc::ptr_eq(&served, &answer));
+        drop(hold);
+        assert!(traffic.latest.lock().await.is_none());
     }
 }

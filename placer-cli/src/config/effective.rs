@@ -31,6 +31,7 @@ pub fn effective_settings(loaded: &LoadedConfig, resolved: &Resolved) -> Value {
             "query_template": plan.section.query_template,
             "region_label": plan.section.region_label,
             "timeout": humantime::format_duration(plan.section.timeout).to_string(),
+            "max_query_bytes": plan.section.max_query_bytes,
         }),
     };
     let deployment = match &resolved.deployment {
@@ -99,6 +100,7 @@ pub fn effective_settings(loaded: &LoadedConfig, resolved: &Resolved) -> Value {
             "data_dir": resolved.data_dir,
             "engine_state_file": resolved.engine_state_file(),
             "trigger_token": secret(resolved.trigger_token.is_some()),
+            "recent_ticks": loaded.settings.service.recent_ticks,
         },
         "traffic": traffic,
         "deployment": deployment,

@@ -46,6 +46,10 @@ pub(super) struct Engine {
     /// Whether the forecaster of this placer was warm-started from the
     /// source's history (done once, before its first tick).
     pub(super) backfilled: bool,
+    /// Whether its warm start was put off at a tick (others had the turn):
+    /// the forecaster learnt observed traffic since, and is started afresh
+    /// when its turn comes.
+    pub(super) warm_start_put_off: bool,
 }
 
 impl Engine {
@@ -211,6 +215,7 @@ impl AppRunner {
             term,
             lock,
             backfilled: false,
+            warm_start_put_off: false,
         };
         engine.restore_simulation().await?;
         let listed = engine.backends.actuator.deployed_regions().await;
@@ -249,7 +254,7 @@ impl AppRunner {
             // The engine's own copy: adapted to the config (its forecaster built).
             state: engine.placer.shared_state(),
             last_report: None,
-            recent_reports: VecDeque::new(),
+            recent_ticks: VecDeque::new(),
             latest_traffic: None,
             last_tick_duration: Duration::ZERO,
             ticks: 0,

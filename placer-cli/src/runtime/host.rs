@@ -31,6 +31,14 @@ pub trait Host: Send + Sync {
     fn tick_not_run(&self, runner: &AppRunner, error: &TickError) {
         let _ = (runner, error);
     }
+
+    /// Whether an app whose forecaster has not read its past traffic yet
+    /// may do so at this tick; when not, it ticks on observed traffic and
+    /// asks again at its next tick. Spreads the warm starts of thousands of
+    /// apps over their first ticks.
+    fn warm_start_turn(&self) -> bool {
+        true
+    }
 }
 
 /// A config change a runner applied.

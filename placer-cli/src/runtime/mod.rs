@@ -30,7 +30,7 @@ use crate::config::environment::Environment;
 pub use app::AppRunner;
 pub use error::{StartError, TickError, TickResult};
 pub use host::{Applied, FinishedTick, Host};
-pub use view::{View, RECENT_TICKS};
+pub use view::{RecentTick, View};
 
 /// What the service was started from, kept to resolve config changes the
 /// same way.

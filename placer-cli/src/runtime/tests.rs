@@ -19,6 +19,9 @@ struct Recorder {
     applied: Mutex<Vec<Applied>>,
     rejected: Mutex<Vec<String>>,
     deployments: Mutex<Vec<BTreeSet<Region>>>,
+    /// Warm-start turns to refuse before granting one; turns asked for.
+    refused_turns: Mutex<usize>,
+    turns_asked: Mutex<usize>,
 }
 
 impl Host for Recorder {
@@ -32,6 +35,18 @@ impl Host for Recorder {
 
     fn config_rejected(&self, _runner: &AppRunner, message: String) {
         self.rejected.lock().unwrap().push(message);
+    }
+
+    fn warm_start_turn(&self) -> bool {
+        *self.turns_asked.lock().unwrap() += 1;
+        let mut refused = self.refused_turns.lock().unwrap();
+        match refused.checked_sub(1) {
+            Some(left) => {
+                *refused = left;
+                false
+            }
+            None => true,
+        }
     }
 
     fn tick_finished(&self, _runner: &AppRunner, tick: &FinishedTick<'_>) {
@@ -161,4 +176,52 @@ async fn a_config_that_moves_the_data_dir_takes_the_new_directorys_lock_first() 
     assert_eq!(runner.settings().data_dir, second);
     assert!(DataDirLock::try_acquire(&second).is_err());
     DataDirLock::try_acquire(&first).unwrap();
+}
+
+#[tokio::test]
+async fn a_warm_start_put_off_is_taken_at_a_later_tick_and_only_by_a_forecaster() {
+    let dir = tempfile::tempdir().unwrap();
+    let runner = runner(dir.path()).await;
+    let host = Arc::new(Recorder::default());
+    // The threshold policy keeps no forecaster: it never asks for a turn.
+    runner.tick(host.clone()).await.unwrap();
+    assert_eq!(*host.turns_asked.lock().unwrap(), 0);
+
+    let dir = tempfile::tempdir().unwrap();
+    let argv = [
+        "fly-placer",
+        "--data-dir",
+        dir.path().to_str().unwrap(),
+        "once",
+    ];
+    let inputs = Inputs {
+        args: Cli::try_parse_from(argv).unwrap().global,
+        env: crate::config::environment::Environment::from_lookup(|_| None),
+        fallback_seed: 1,
+    };
+    let latency = parse(&format!("{CONFIG}policy: latency\n"));
+    let runner = Arc::new(
+        AppRunner::start(inputs, Role::Once, latency, files(dir.path()))
+            .await
+            .unwrap(),
+    );
+    let host = Arc::new(Recorder::default());
+    *host.refused_turns.lock().unwrap() = 2;
+    for tick in 1..=4 {
+        let report = runner.tick(host.clone()).await.unwrap();
+        // Ticking on observed traffic while its warm start waits.
+        assert!(report.is_ok(), "tick {tick}");
+        let learned = runner
+            .view()
+            .state
+            .forecast()
+            .forecaster()
+            .unwrap()
+            .last_learned();
+        assert_eq!(learned, Some(report.at), "tick {tick}");
+    }
+    // Asked at the first three ticks, refused twice, warmed at the third.
+    assert_eq!(*host.turns_asked.lock().unwrap(), 3);
+    let engine = runner.engine.lock().await;
+    assert!(engine.backfilled && !engine.warm_start_put_off);
 }

@@ -14,7 +14,7 @@ use crate::cli::log_lines;
 use crate::runtime::app::{AppRunner, Engine};
 use crate::runtime::fenced::Fenced;
 use crate::runtime::store::restore_engine_state;
-use crate::runtime::{now, FinishedTick, Host, TickError, TickResult, RECENT_TICKS};
+use crate::runtime::{now, FinishedTick, Host, RecentTick, TickError, TickResult};
 
 impl AppRunner {
     /// Runs a tick now and returns its report. Ticks never overlap: when one
@@ -70,8 +70,21 @@ impl AppRunner {
         }
         self.catch_up(&mut engine).await?;
         if !engine.backfilled {
-            engine.backfilled = true;
-            self.backfill(&mut engine).await;
+            // Only a forecaster reads past traffic; others take no turn.
+            let reads = engine.placer.state().forecast().forecaster().is_some();
+            if !reads || host.warm_start_turn() {
+                engine.backfilled = true;
+                if std::mem::take(&mut engine.warm_start_put_off) {
+                    engine.placer.restart_forecast();
+                }
+                self.backfill(&mut engine).await;
+            } else if !engine.warm_start_put_off {
+                engine.warm_start_put_off = true;
+                tracing::info!(
+                    app = %self.name,
+                    "forecast warm start put off to a later tick (other apps read their past traffic first); reacting to observed traffic until then"
+                );
+            }
         }
 
         let started = Instant::now();
@@ -121,8 +134,11 @@ impl AppRunner {
             let mut view = self.view_mut();
             view.ticks += 1;
             view.last_report = Some(Arc::clone(&report));
-            view.recent_reports.push_front(Arc::clone(&report));
-            view.recent_reports.truncate(RECENT_TICKS);
+            let keep = engine.loaded.settings.service.recent_ticks;
+            if keep > 0 {
+                view.recent_ticks.push_front(RecentTick::from(&*report));
+            }
+            view.recent_ticks.truncate(keep);
             view.last_tick_duration = took;
             view.state = engine.placer.shared_state();
             view.persist_error = saved.err().map(|err| err.to_string());

@@ -9,11 +9,39 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use placer_core::network::platform::PlatformRegions;
+use placer_core::report::{ActionOutcome, TickError};
 use placer_core::{EngineState, PlacerConfig, Region, TickReport, Timestamp};
 
-/// How many of the latest ticks' reports a [`View`] keeps (the status
-/// page's decisions list).
-pub const RECENT_TICKS: usize = 20;
+/// What a [`View`] keeps of an earlier tick for the status page's list of
+/// decisions: what it did and whether it failed, without its per-region
+/// figures and reasons (those of the latest tick are in
+/// [`View::last_report`]). With thousands of apps, whole reports kept for
+/// twenty ticks were most of the process's memory.
+#[derive(Debug, Clone)]
+pub struct RecentTick {
+    /// When it ran.
+    pub at: Timestamp,
+    /// Whether it was a dry run.
+    pub dry_run: bool,
+    /// Why it could not observe or plan, if it could not.
+    pub error: Option<TickError>,
+    /// Its deploys and removes, with their outcomes.
+    pub actions: Vec<ActionOutcome>,
+    /// How many regions it left alone.
+    pub skipped: usize,
+}
+
+impl From<&TickReport> for RecentTick {
+    fn from(report: &TickReport) -> Self {
+        RecentTick {
+            at: report.at,
+            dry_run: report.dry_run,
+            error: report.error.clone(),
+            actions: report.actions.clone(),
+            skipped: report.skipped.len(),
+        }
+    }
+}
 
 /// One app as the endpoints see it.
 #[derive(Debug, Clone)]
@@ -41,8 +69,8 @@ pub struct View {
     pub state: Arc<EngineState>,
     /// The latest tick's report.
     pub last_report: Option<Arc<TickReport>>,
-    /// The latest ticks' reports, newest first, at most [`RECENT_TICKS`].
-    pub recent_reports: VecDeque<Arc<TickReport>>,
+    /// The latest ticks, newest first, at most `service.recent_ticks`.
+    pub recent_ticks: VecDeque<RecentTick>,
     /// Requests per region at the latest successful observation.
     pub latest_traffic: Option<(Timestamp, BTreeMap<Region, f64>)>,
     /// How long the latest tick took.

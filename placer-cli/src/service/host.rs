@@ -41,6 +41,12 @@ impl Host for Service {
         runner.set_config_error(Some(message));
     }
 
+    fn warm_start_turn(&self) -> bool {
+        self.fleet
+            .shared_traffic()
+            .is_none_or(crate::backends::apps_traffic::AppsTraffic::warm_start_turn)
+    }
+
     fn tick_finished(&self, runner: &AppRunner, tick: &FinishedTick<'_>) {
         let app = runner.name();
         if tick.persist_failed {

@@ -18,7 +18,7 @@ use placer_core::{
 };
 use serde::Serialize;
 
-use crate::runtime::View;
+use crate::runtime::{RecentTick, View};
 use crate::service::worldmap::{self, Mark, PlacedLabel};
 use crate::service::Service;
 
@@ -349,7 +349,7 @@ fn build(view: &View, app: String, apps: Vec<String>, now: Timestamp) -> PageDoc
         ticks: health.ticks,
         budget,
         deployment: view.deployment.clone(),
-        recent_ticks: view.recent_reports.iter().map(|r| tick(r)).collect(),
+        recent_ticks: view.recent_ticks.iter().map(tick).collect(),
         map: map(&regions),
         regions,
     }
@@ -440,7 +440,7 @@ fn reason(report: &TickReport, code: &Region) -> Option<String> {
     })
 }
 
-fn tick(report: &TickReport) -> PageTick {
+fn tick(report: &RecentTick) -> PageTick {
     PageTick {
         at: report.at,
         dry_run: report.dry_run,
@@ -462,6 +462,6 @@ fn tick(report: &TickReport) -> PageTick {
                 failed: matches!(a.outcome, Outcome::Failed(_)),
             })
             .collect(),
-        skipped: report.skipped.len(),
+        skipped: report.skipped,
     }
 }

@@ -5,6 +5,7 @@ use std::sync::atomic::Ordering;
 use std::sync::Arc;
 
 use super::{Service, UnknownApp, APPS_AT_ONCE};
+use crate::backends::apps_traffic::AppsTraffic;
 use crate::runtime::{Host, TickError, TickResult};
 
 impl Service {
@@ -56,11 +57,8 @@ impl Service {
                 .map(|(name, _)| (name, Err(TickError::ShuttingDown)))
                 .collect();
         }
-        // One traffic query for this tick.
-        let traffic = self.fleet.shared_traffic();
-        if let Some(traffic) = traffic {
-            traffic.expire().await;
-        }
+        // One traffic query (or one set of batches) for the whole tick.
+        let _held = self.fleet.shared_traffic().map(AppsTraffic::hold);
         // A saved change reaches every app at this tick.
         self.stage_changed_config();
         let mut ticks = tokio::task::JoinSet::new();
@@ -79,10 +77,8 @@ impl Service {
                 results.insert(name, result);
             }
         }
-        // Every app has its traffic: the answer is not kept until the next tick.
-        if let Some(traffic) = traffic {
-            traffic.expire().await;
-        }
+        // Every app has its traffic: dropping the hold lets the answer go,
+        // so it is not kept until the next tick.
         results
     }
 

@@ -31,7 +31,20 @@ const CASES: &[&str] = &[
     "dry_run: true\ntraffic_threshold: 60\ncooldown_period: 5\ntraffic_threshold: 70\n",
     "service:\n  listen: 127.0.0.1:8000\n  interval: 5m\n  data_dir: data\n  interval: 6m\n",
     "fly:\n  retry:\n    max_attempts: 2\n    base_delay: 1s\n    max_attempts: 3\n",
+    "prometheus:\n  max_query_bytes: 0\n",
 ];
+
+#[test]
+fn the_bounds_for_many_apps_are_shown() {
+    let workspace = Workspace::new(
+        "dry_run: true\nservice:\n  recent_ticks: 5\nprometheus:\n  url: http://127.0.0.1:9\n  max_query_bytes: 4096\n",
+    );
+    let output = workspace.run(&["check-config"], &[("PLACER_APP", "shop")]);
+    assert!(output.status.success(), "{}", stderr(&output));
+    let document: serde_json::Value = serde_json::from_str(&stdout(&output)).unwrap();
+    assert_eq!(document["service"]["recent_ticks"], 5, "{document}");
+    assert_eq!(document["traffic"]["max_query_bytes"], 4096, "{document}");
+}
 
 #[test]
 fn settings_errors_name_file_line_and_key_and_never_a_password() {

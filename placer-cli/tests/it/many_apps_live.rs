@@ -383,3 +383,92 @@ fn a_tick_of_a_thousand_apps_within_flys_limits() {
         api.most_in_flight()
     );
 }
+
+/// An app name of 30 characters: `tenant-00042-production-web-eu`.
+fn long_app_name(i: usize) -> String {
+    format!("tenant-{i:05}-production-web-eu")
+}
+
+#[ignore = "needs victoria-metrics"]
+#[test]
+fn a_tick_of_two_thousand_apps_with_long_names_fits_the_servers_query_limit() {
+    // One query naming 2,000 apps of 30 characters would be about 62 KiB,
+    // four times VictoriaMetrics' default -search.maxQueryLen (16 KiB).
+    const APPS: usize = 2000;
+    let metrics = VictoriaMetrics::start();
+    let regions = ["ams", "fra", "lhr", "nrt", "sin", "syd", "gru", "jnb"];
+    let names: Vec<String> = (0..APPS).map(long_app_name).collect();
+    assert_eq!(names[42].len(), 30);
+    // Each app is busy in a region of its own choosing, and quiet in iad.
+    let busy = |i: usize| regions[i % regions.len()];
+    let now_ms = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_millis() as i64;
+    let mut text = String::new();
+    for (i, app) in names.iter().enumerate() {
+        for (region, per_second) in [(busy(i), 2.0 + (i % 7) as f64), ("iad", 0.5)] {
+            for minute in 0..=20 {
+                let at = now_ms - (20 - minute) * 60_000;
+                let value = per_second * 60.0 * minute as f64;
+                text.push_str(&format!(
+                    "fly_edge_http_responses_count{{app=\"{app}\",region=\"{region}\",status=\"200\"}} {value} {at}\n"
+                ));
+            }
+        }
+    }
+    metrics.import(&text, 2 * APPS);
+
+    let runtime = kit::runtime();
+    let api = runtime
+        .block_on(FakeMachinesApi::start(&names[0], TOKEN))
+        .unwrap();
+    for name in &names {
+        api.add_app(name);
+        api.add_machine(MachineSpec::new("iad").app(name));
+    }
+    let config = format!(
+        "dry_run: true\n\
+         apps: [{}]\n\
+         service:\n  interval: 0\n\
+         fly:\n  api_url: {}\n  retry:\n    max_attempts: 1\n",
+        names.join(", "),
+        api.base_url()
+    );
+    let workspace = Workspace::new(&config);
+    let env = [
+        ("FLY_API_TOKEN", TOKEN),
+        ("FLY_PROMETHEUS_URL", metrics.url.as_str()),
+    ];
+    let mut server = workspace.serve(&[], &env);
+    let queries_before = metrics.settled_query_count();
+    let reports = kit::trigger(&server);
+    assert!(server.stop().success());
+
+    let reports = reports.as_object().unwrap();
+    assert_eq!(reports.len(), APPS);
+    for (i, name) in names.iter().enumerate() {
+        let report = &reports[name];
+        assert_eq!(report["error"], serde_json::Value::Null, "{name}: {report}");
+        // Its own traffic: its busy region at its own rate, per 5 minutes.
+        let requests = report["regions"][busy(i)]["requests"].as_f64();
+        let expected = (2.0 + (i % 7) as f64) * 300.0;
+        assert!(
+            requests.is_some_and(|r| (r - expected).abs() < expected * 0.05),
+            "{name}: {requests:?} requests in {}, expected about {expected}: {report}",
+            busy(i)
+        );
+    }
+    // As many queries as the apps were packed into, each within the limit.
+    let batches = placer_prom::PrometheusOptions::default()
+        .apps_queries(&names)
+        .unwrap();
+    assert!(batches.len() > 1);
+    assert!(batches
+        .iter()
+        .all(|batch| batch.query.len() <= placer_prom::DEFAULT_MAX_QUERY_BYTES));
+    assert_eq!(
+        metrics.settled_query_count() - queries_before,
+        batches.len() as u64
+    );
+}

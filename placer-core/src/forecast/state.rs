@@ -198,6 +198,16 @@ impl ForecastState {
         self.settings = Some(settings);
     }
 
+    /// Forgets everything learnt: a fresh forecaster for `config`, with no
+    /// history.
+    pub(crate) fn restart(&mut self, config: &PlacerConfig) {
+        self.model = None;
+        self.saved = None;
+        self.settings = None;
+        self.sources = HistorySources::default();
+        self.adapt_to(config);
+    }
+
     /// Whether the engine's policy plans with forecasts (see
     /// [`PlacementPolicy::plans_with_forecasts`](crate::policy::PlacementPolicy::plans_with_forecasts)):
     /// when not, the next [`adapt_to`](Self::adapt_to) drops the

@@ -448,6 +448,31 @@ impl Placer {
         Ok(self.warm_start(&history))
     }
 
+    /// Forgets what the forecaster learnt, so that the next
+    /// [`backfill`](Self::backfill) reads the whole `forecast.warm_start`
+    /// window again. For an engine whose warm start was put off while it
+    /// ticked on observed traffic (a service starting thousands of apps
+    /// warms a few of them each tick): what it observed meanwhile is in the
+    /// source's history too, and a backfill after those ticks would read
+    /// only what came after them. The rest of the state is kept.
+    ///
+    /// ```
+    /// use placer_core::policy::PolicyName;
+    /// use placer_core::{Placer, PlacerConfig, Timestamp, TrafficSnapshot};
+    ///
+    /// let mut placer = Placer::new(PlacerConfig::default().with_policy(PolicyName::LATENCY)).unwrap();
+    /// let at = Timestamp::from_unix_seconds(1_800_000_000);
+    /// placer.observe(&TrafficSnapshot::new(at, [("fra", 40.0)]).unwrap());
+    /// let learned = |placer: &Placer| placer.state().forecast().forecaster().unwrap().last_learned();
+    /// assert_eq!(learned(&placer), Some(at));
+    /// placer.restart_forecast();
+    /// assert_eq!(learned(&placer), None);
+    /// assert_eq!(placer.state().region(&"fra".parse().unwrap()).unwrap().history.len(), 1);
+    /// ```
+    pub fn restart_forecast(&mut self) {
+        Arc::make_mut(&mut self.state).restart_forecast(&self.config);
+    }
+
     /// Whether the engine forecasts traffic, or reacts to observed traffic
     /// only and why (see [`warm_start`](Self::warm_start)).
     pub fn forecast_status(&self) -> ForecastStatus {

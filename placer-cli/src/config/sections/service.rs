@@ -41,7 +41,15 @@ pub struct ServiceSection {
     /// ones dropped. Default 5 minutes.
     #[serde(with = "placer_core::config::duration")]
     pub apps_refresh: Duration,
+    /// How many of the latest ticks each app keeps for the status page's
+    /// list of decisions (`GET /api/status`'s `recent_ticks`): their time,
+    /// actions and error, about 100 bytes a tick without actions. Default
+    /// 20; `0` keeps none.
+    pub recent_ticks: usize,
 }
+
+/// How many recent ticks each app keeps unless told otherwise.
+pub const DEFAULT_RECENT_TICKS: usize = 20;
 
 /// How often the organization's apps are listed unless told otherwise.
 pub const DEFAULT_APPS_REFRESH: Duration = Duration::from_secs(300);
@@ -54,6 +62,7 @@ impl Default for ServiceSection {
             data_dir: PathBuf::from(DEFAULT_DATA_DIR),
             trigger_token: None,
             apps_refresh: DEFAULT_APPS_REFRESH,
+            recent_ticks: DEFAULT_RECENT_TICKS,
         }
     }
 }
