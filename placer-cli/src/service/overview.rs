@@ -228,7 +228,7 @@ mod tests {
             deployment_as_of: Some(at),
             state: Arc::default(),
             last_report: None,
-            recent_reports: VecDeque::new(),
+            recent_ticks: VecDeque::new(),
             latest_traffic: Some((
                 at,
                 traffic
