@@ -28,7 +28,7 @@
 //! directory holding a copy of the repository's `config/` and
 //! `docs/examples/`, as if run from the repository's root.
 
-use std::io::{BufRead, BufReader, Read};
+use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::sync::mpsc;
@@ -330,11 +330,7 @@ fn run_service(mut command: Command, count: usize) -> Printed {
     }
     let running = child.try_wait().unwrap().is_none();
     let _ = child.kill();
-    let mut rest = String::new();
     let _ = child.wait();
-    if let Some(mut out) = child.stdout.take() {
-        let _ = out.read_to_string(&mut rest);
-    }
     Printed {
         lines,
         code: running.then_some(0),

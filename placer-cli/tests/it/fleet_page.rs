@@ -224,16 +224,7 @@ fn the_fleet_page_lists_200_apps_filters_them_and_puts_failing_ones_first() {
     assert!(std::fs::metadata(shot).unwrap().len() > 10_000);
 
     // Phone width: only the table scrolls, inside its panel.
-    browser.resize(390, 844);
-    browser.wait_until("return window.innerWidth <= 400", WAIT);
-    let overflow = browser.eval(
-        "return document.documentElement.scrollWidth - window.innerWidth",
-        vec![],
-    );
-    assert!(
-        overflow.as_i64().unwrap() <= 0,
-        "page overflows by {overflow}px"
-    );
+    browser.assert_fits_a_phone(WAIT);
     browser.screenshot("fleet-page-phone.png");
     browser.resize(1280, 1000);
 

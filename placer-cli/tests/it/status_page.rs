@@ -220,16 +220,7 @@ fn the_page_in_a_browser_maps_the_traffic_and_follows_new_ticks() {
     assert!(std::fs::metadata(desktop).unwrap().len() > 10_000);
     // Phone width: nothing wider than the screen but the regions table,
     // which scrolls inside its panel.
-    browser.resize(390, 844);
-    browser.wait_until("return window.innerWidth <= 400", WAIT);
-    let overflow = browser.eval(
-        "return document.documentElement.scrollWidth - window.innerWidth",
-        vec![],
-    );
-    assert!(
-        overflow.as_i64().unwrap() <= 0,
-        "page overflows by {overflow}px"
-    );
+    browser.assert_fits_a_phone(WAIT);
     browser.screenshot("status-page-phone.png");
     let errors = browser.console_errors();
     assert!(errors.is_empty(), "console errors: {errors:?}");

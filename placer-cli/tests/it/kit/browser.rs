@@ -147,6 +147,22 @@ impl Browser {
             .unwrap();
     }
 
+    /// Resizes the window to a phone's (390 × 844) and checks that the
+    /// page is no wider than the screen: only what scrolls inside its own
+    /// box may be.
+    pub fn assert_fits_a_phone(&self, limit: Duration) {
+        self.resize(390, 844);
+        self.wait_until("return window.innerWidth <= 400", limit);
+        let overflow = self.eval(
+            "return document.documentElement.scrollWidth - window.innerWidth",
+            vec![],
+        );
+        assert!(
+            overflow.as_i64().unwrap() <= 0,
+            "page overflows by {overflow}px"
+        );
+    }
+
     /// Writes a PNG screenshot to the artifacts directory and returns its
     /// path.
     pub fn screenshot(&self, name: &str) -> PathBuf {
