@@ -1,13 +1,13 @@
 //! The [`RegionActuator`] trait: what is deployed, and changing it.
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Arc;
 use std::time::Duration;
 
 use async_trait::async_trait;
 
 use crate::network::platform::PlatformRegions;
-use crate::Region;
+use crate::{MachineCount, Region};
 
 /// Anything that can list the regions an app runs in and add or remove one.
 ///
@@ -46,6 +46,47 @@ pub trait RegionActuator: Send + Sync {
     /// [`ActuatorError`] when the region could not be removed, including when
     /// the actuator refuses (for example, to keep the app's last machine).
     async fn remove(&self, region: &Region) -> Result<(), ActuatorError>;
+
+    /// How many machines of ours each region has: every region with at
+    /// least one, running or standby.
+    ///
+    /// The default answers one running machine for each of
+    /// [`deployed_regions`](Self::deployed_regions).
+    ///
+    /// # Errors
+    /// [`ActuatorError`] when the deployment cannot be read.
+    async fn deployment(&self) -> Result<BTreeMap<Region, MachineCount>, ActuatorError> {
+        Ok(self
+            .deployed_regions()
+            .await?
+            .into_iter()
+            .map(|region| (region, MachineCount::ONE))
+            .collect())
+    }
+
+    /// Brings `region` to `target` machines. Must be idempotent: asking
+    /// again for the count the region already has creates and destroys
+    /// nothing.
+    ///
+    /// The default knows only one running machine or none:
+    /// [`MachineCount::ONE`] is a [`deploy`](Self::deploy),
+    /// [`MachineCount::NONE`] a [`remove`](Self::remove), and any other
+    /// count is [refused](ActuatorError::Refused).
+    ///
+    /// # Errors
+    /// As [`deploy`](Self::deploy) and [`remove`](Self::remove).
+    async fn scale(&self, region: &Region, target: MachineCount) -> Result<(), ActuatorError> {
+        if target == MachineCount::ONE {
+            self.deploy(region).await
+        } else if target == MachineCount::NONE {
+            self.remove(region).await
+        } else {
+            Err(ActuatorError::refused(
+                region,
+                format!("this actuator runs one machine per region, not {target}"),
+            ))
+        }
+    }
 
     /// True when this actuator only simulates a deployment and never touches
     /// real infrastructure.
