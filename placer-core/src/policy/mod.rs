@@ -48,8 +48,9 @@ mod threshold;
 use std::collections::{BTreeMap, BTreeSet};
 
 pub use latency::{
-    LatencyMemory, LatencyPolicy, LatencyReason, LatencySettings, MachineBudget, MachineTime,
-    TrafficBaseline, DEFAULT_MIN_REGION_SAVING,
+    LatencyMemory, LatencyPolicy, LatencyReason, LatencySettings, LongRunTraffic, MachineBudget,
+    MachineTime, PriceBasis, PriceInForce, TrafficBaseline, DEFAULT_MIN_REGION_SAVING,
+    LONG_RUN_HALF_LIFE,
 };
 pub use memory::PolicyMemory;
 pub use name::PolicyName;

@@ -3,6 +3,7 @@
 
 use serde::Serialize;
 
+use super::PriceInForce;
 use crate::Timestamp;
 
 /// What a policy says about its own state, for a status page, a health
@@ -23,6 +24,10 @@ pub struct PolicySummary {
     /// The machine budget the policy keeps to and what its current period
     /// has spent; `None` when it keeps to none.
     pub budget: Option<BudgetUse>,
+    /// The price of a region in force and why; `None` for a policy that
+    /// prices no region.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub price: Option<PriceInForce>,
 }
 
 impl PolicySummary {
@@ -30,6 +35,13 @@ impl PolicySummary {
     #[must_use]
     pub fn with_budget(mut self, budget: BudgetUse) -> Self {
         self.budget = Some(budget);
+        self
+    }
+
+    /// The same summary, with the region price in force.
+    #[must_use]
+    pub fn with_price(mut self, price: PriceInForce) -> Self {
+        self.price = Some(price);
         self
     }
 }

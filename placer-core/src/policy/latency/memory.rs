@@ -4,7 +4,7 @@ use std::collections::BTreeSet;
 
 use serde::{Deserialize, Serialize};
 
-use super::{MachineTime, TrafficBaseline};
+use super::{LongRunTraffic, MachineTime, PriceInForce, TrafficBaseline};
 use crate::{Region, Timestamp};
 
 /// The latency policy's memory, persisted in the engine state under
@@ -43,4 +43,12 @@ pub struct LatencyMemory {
     /// their users have started (`machine_startup`): they go as soon as
     /// those are up, without waiting for the margins again.
     pub awaiting_startup: BTreeSet<Region>,
+    /// The region price in force and why, under `latency.price_ms`,
+    /// `latency.budget` or `latency.target_machines` (`None` under the
+    /// legacy keys, whose price follows the traffic every tick).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub price: Option<PriceInForce>,
+    /// The app's long-run traffic, under `latency.price_ms`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub long_run: Option<LongRunTraffic>,
 }

@@ -48,6 +48,7 @@ mod budget;
 mod explain;
 mod forecast;
 mod memory;
+mod price;
 mod reason;
 mod settings;
 
@@ -70,6 +71,7 @@ pub use budget::MachineTime;
 use explain::Explainer;
 use forecast::Outlook;
 pub use memory::LatencyMemory;
+pub use price::{LongRunTraffic, PriceBasis, PriceInForce, LONG_RUN_HALF_LIFE};
 pub use reason::LatencyReason;
 pub use settings::{LatencySettings, MachineBudget, DEFAULT_MIN_REGION_SAVING};
 
@@ -116,20 +118,30 @@ impl PlacementPolicy for LatencyPolicy {
         true
     }
 
-    /// The machine budget (`latency.budget`), if any, and the machine-hours
-    /// the current period has spent.
+    /// The machine budget (`latency.budget`, or the weekly one
+    /// `latency.target_machines` stands for), if any, and the machine-hours
+    /// the current period has spent; the region price in force and why.
     fn summary(&self, config: &PlacerConfig, memory: &PolicyMemory) -> PolicySummary {
         let settings: LatencySettings = config.policy_settings.get();
-        let Some(budget) = settings.budget else {
-            return PolicySummary::default();
+        let mine = memory.load::<LatencyMemory>();
+        let mut summary = PolicySummary::default();
+        if let Some(price) = mine
+            .price
+            .clone()
+            .or_else(|| price::usual_price(&settings, &mine))
+        {
+            summary = summary.with_price(price);
+        }
+        let Some(budget) = price::spending_budget(&settings) else {
+            return summary;
         };
-        let machine_time = memory.load::<LatencyMemory>().machine_time;
+        let machine_time = mine.machine_time;
         let spent = machine_time.map_or(0.0, |spent| spent.machine_seconds / 3600.0);
         let mut using = BudgetUse::new(budget.machine_hours, spent);
         if let Some(counted) = machine_time {
             using = using.with_period_end(counted.period_start + budget.period);
         }
-        PolicySummary::default().with_budget(using)
+        summary.with_budget(using)
     }
 }
 
@@ -153,6 +165,7 @@ impl LatencyPolicy {
         memory.traffic_baseline = Some(baseline);
         let usual_total = total.min(baseline.requests);
         let budget = BudgetLimits::read(view, &settings, memory);
+        price::observe(view, &settings, memory);
         if total <= 0.0 {
             memory.latency_streak = 0;
             memory.better_since = None;
@@ -203,14 +216,16 @@ impl LatencyPolicy {
                 .map_or(max_regions, |regions| max_regions.min(regions))
                 .max(config.min_regions)
         };
+        let inputs = price::PriceInputs {
+            model: &self.model,
+            settings: &settings,
+            usual_total,
+        };
+        let region_price = price::region_price(view, &inputs, memory);
         let mut problem = FacilityProblem {
             table: &table,
             weights: weights.iter().map(|(_, w)| *w).collect(),
-            region_cost: vec![
-                (settings.region_cost_ms * usual_total)
-                    .max(settings.min_region_saving);
-                columns.len()
-            ],
+            region_cost: vec![region_price; columns.len()],
             min_size: config.min_regions,
             max_size: cap(budget.map(|limits| limits.now)),
             fixed: columns

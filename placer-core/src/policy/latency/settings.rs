@@ -58,8 +58,23 @@ pub struct LatencySettings {
     #[serde(with = "duration")]
     pub stabilization_window: Duration,
     /// A ceiling on machine time: at most this many machine-hours in each
-    /// period. Default: none.
+    /// period, and the region price is the one that spends them (see
+    /// [`PriceInForce`](super::PriceInForce)). Default: none.
     pub budget: Option<MachineBudget>,
+    /// The price of one more machine in milliseconds of mean round trip:
+    /// a region is worth running when it cuts the mean RTT of the app's
+    /// long-run traffic by at least this much. The price in
+    /// request-milliseconds stays put for a day (set at UTC midnight from
+    /// the long-run traffic), so busy hours buy regions and quiet ones do
+    /// not. Replaces `region_cost_ms` and `min_region_saving` when set.
+    /// Default: none.
+    pub price_ms: Option<f64>,
+    /// About how many machines to run on average: the region price is the
+    /// one that spends this many machines over each week (from Monday
+    /// 00:00 UTC), chosen from the forecast and corrected every hour; a
+    /// target, not a ceiling. Replaces `region_cost_ms` and
+    /// `min_region_saving` when set. Default: none.
+    pub target_machines: Option<f64>,
 }
 
 /// A ceiling on the machine time the latency policy spends in each period.
@@ -114,6 +129,8 @@ crate::setters::with_setters!(LatencySettings {
     with_urgent_improvement => urgent_improvement: f64,
     with_stabilization_window => stabilization_window: Duration,
     with_budget => budget: Option<MachineBudget>,
+    with_price_ms => price_ms: Option<f64>,
+    with_target_machines => target_machines: Option<f64>,
 });
 
 crate::setters::with_setters!(MachineBudget {
@@ -166,6 +183,8 @@ impl Default for LatencySettings {
             urgent_improvement: 0.3,
             stabilization_window: Duration::from_secs(30 * 60),
             budget: None,
+            price_ms: None,
+            target_machines: None,
         }
     }
 }
@@ -188,6 +207,29 @@ impl SettingsSection for LatencySettings {
         }
         if !(self.urgent_improvement > 0.0 && self.urgent_improvement <= 1.0) {
             return Err("urgent_improvement must be in (0, 1]".into());
+        }
+        if let Some(price) = self.price_ms {
+            if !(price.is_finite() && price > 0.0) {
+                return Err(format!("price_ms must be a finite number > 0, got {price}"));
+            }
+        }
+        if let Some(machines) = self.target_machines {
+            if !(machines.is_finite() && machines > 0.0) {
+                return Err(format!(
+                    "target_machines must be a finite number > 0, got {machines}"
+                ));
+            }
+        }
+        let ways = [
+            self.budget.is_some(),
+            self.price_ms.is_some(),
+            self.target_machines.is_some(),
+        ];
+        if ways.iter().filter(|set| **set).count() > 1 {
+            return Err(
+                "set at most one of budget, price_ms and target_machines: each sets the region price"
+                    .into(),
+            );
         }
         if let Some(budget) = &self.budget {
             if !(budget.machine_hours.is_finite() && budget.machine_hours > 0.0) {
