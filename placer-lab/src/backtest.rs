@@ -7,6 +7,7 @@ use serde::{Deserialize, Serialize};
 
 use placer_core::config::InvalidConfig;
 use placer_core::forecast::WarmStart;
+use placer_core::policy::PolicySummary;
 use placer_core::{
     network::LatencyModel, Action, InMemoryActuator, Outcome, Placer, PlacerConfig, Region,
     ScriptedSource, Timestamp, TrafficSnapshot,
@@ -48,6 +49,9 @@ pub struct Replay {
     /// (made before it was observed) was off; `None` where it did not
     /// forecast.
     pub forecast_checks: Vec<Option<ForecastCheck>>,
+    /// What the policy said about its state after the last tick (its
+    /// region price in force and why, its machine budget).
+    pub summary: PolicySummary,
 }
 
 /// How far the forecasts of one tick's traffic were off, over the regions
@@ -213,6 +217,7 @@ pub async fn replay_after(
         decisions,
         warm_start,
         forecast_checks,
+        summary: placer.policy_summary(),
     })
 }
 

@@ -466,3 +466,39 @@ fn unknown_scenarios_are_refused_with_the_valid_names() {
     }
     assert!(!workspace.path("x.csv").exists());
 }
+
+#[test]
+fn the_report_says_which_price_was_in_force_and_why() {
+    let workspace = workspace("latency");
+    gen_trace(&workspace, "follow-the-sun", "6", "3", "trace.csv");
+    let configs = [
+        ("legacy.yml", "", "usual"),
+        ("price.yml", "latency:\n  price_ms: 4\n", "per_machine"),
+        ("target.yml", "latency:\n  target_machines: 2\n", "spending"),
+        (
+            "budget.yml",
+            "latency:\n  budget:\n    machine_hours: 9\n    period: 6h\n",
+            "spending",
+        ),
+    ];
+    let mut prices = Vec::new();
+    for (file, section, set_by) in configs {
+        workspace.write(file, &format!("dry_run: true\npolicy: latency\n{section}"));
+        let report = json_report(&workspace, &["--config", file]);
+        let price = &report["price"];
+        assert_eq!(price["basis"]["set_by"], set_by, "{file}: {price}");
+        assert!(price["region_price"].as_f64().unwrap() > 0.0, "{file}");
+        prices.push((file, price.clone()));
+        let table = workspace.run(&["backtest", "--trace", "trace.csv", "--config", file], &[]);
+        assert!(
+            stdout(&table).contains("price in force at the end: "),
+            "{}",
+            stdout(&table)
+        );
+    }
+    insta::assert_json_snapshot!("backtest_prices", prices);
+    // A budget spends what it is given, no more.
+    let report = json_report(&workspace, &["--config", "budget.yml"]);
+    let hours = report["rows"][0]["machine_hours"].as_f64().unwrap();
+    assert!(hours <= 9.0 + 1e-6, "{hours}");
+}

@@ -209,6 +209,11 @@ pub struct QualityReport {
     /// [`backtest::forecast_error`](crate::backtest::forecast_error)).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub forecast_error: Option<ForecastError>,
+    /// The policy's region price in force at the end of the replay, and
+    /// why (set by whoever has the replay, from its
+    /// [`summary`](crate::backtest::Replay::summary)).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub price: Option<placer_core::policy::PriceInForce>,
 }
 
 /// The forecasts' error over a report's ticks.
@@ -342,6 +347,7 @@ pub fn report(
         ratio_to_oracle,
         ignored_regions,
         forecast_error: None,
+        price: None,
     })
 }
 

@@ -56,6 +56,9 @@ pub(super) fn render(report: &QualityReport) -> String {
             report.ticks
         );
     }
+    if let Some(price) = &report.price {
+        let _ = writeln!(out, "price in force at the end: {}", price.describe());
+    }
     if !report.ignored_regions.is_empty() {
         let ignored: Vec<&str> = report.ignored_regions.iter().map(|r| r.as_str()).collect();
         let _ = writeln!(

@@ -147,6 +147,7 @@ pub(crate) async fn backtest(
                 ticks_forecast,
             }
         });
+    report.price = replay.summary.price.clone();
     spinner.finish();
     if let Some((path, file)) = html_file {
         let spinner = Progress::spinner("drawing the HTML report", trace.len(), MIN_TICKS_FOR_BAR);
