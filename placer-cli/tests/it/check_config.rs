@@ -32,7 +32,22 @@ const CASES: &[&str] = &[
     "service:\n  listen: 127.0.0.1:8000\n  interval: 5m\n  data_dir: data\n  interval: 6m\n",
     "fly:\n  retry:\n    max_attempts: 2\n    base_delay: 1s\n    max_attempts: 3\n",
     "prometheus:\n  max_query_bytes: 0\n",
+    "policy: latency\nlatency:\n  price_ms: 4\n  target_machines: 3\n",
+    "policy: latency\nlatency:\n  price_ms: -1\n",
+    "policy: latency\nlatency:\n  target_machine: 3\n",
 ];
+
+#[test]
+fn the_ways_of_setting_the_region_price_are_shown() {
+    let workspace =
+        Workspace::new("dry_run: true\npolicy: latency\nlatency:\n  target_machines: 3\n");
+    let output = workspace.run(&["check-config"], &[("PLACER_APP", "shop")]);
+    assert!(output.status.success(), "{}", stderr(&output));
+    let document: serde_json::Value = serde_json::from_str(&stdout(&output)).unwrap();
+    let latency = &document["engine"]["latency"];
+    assert_eq!(latency["target_machines"], 3.0, "{document}");
+    assert_eq!(latency["price_ms"], serde_json::Value::Null, "{document}");
+}
 
 #[test]
 fn the_bounds_for_many_apps_are_shown() {

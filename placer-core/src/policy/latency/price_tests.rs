@@ -174,7 +174,10 @@ fn only_one_way_of_setting_the_price_is_accepted() {
         target_machines: Some(2.0),
         ..LatencySettings::default()
     };
-    assert!(both.validate().unwrap_err().contains("at most one"));
+    assert_eq!(
+        both.validate().unwrap_err(),
+        "target_machines cannot be set together with price_ms: each sets the region price; keep one"
+    );
     let negative = LatencySettings {
         price_ms: Some(-1.0),
         ..LatencySettings::default()

@@ -220,16 +220,28 @@ impl SettingsSection for LatencySettings {
                 ));
             }
         }
-        let ways = [
-            self.budget.is_some(),
-            self.price_ms.is_some(),
-            self.target_machines.is_some(),
-        ];
-        if ways.iter().filter(|set| **set).count() > 1 {
-            return Err(
-                "set at most one of budget, price_ms and target_machines: each sets the region price"
-                    .into(),
-            );
+        // The message starts with a field's name, so the error points at
+        // that field's line.
+        let others = |field: &str| {
+            format!(
+                "{field} cannot be set together with {}: each sets the region price; keep one",
+                [
+                    ("budget", self.budget.is_some()),
+                    ("price_ms", self.price_ms.is_some()),
+                    ("target_machines", self.target_machines.is_some()),
+                ]
+                .iter()
+                .filter(|(name, set)| *set && *name != field)
+                .map(|(name, _)| *name)
+                .collect::<Vec<_>>()
+                .join(" and ")
+            )
+        };
+        if self.target_machines.is_some() && (self.budget.is_some() || self.price_ms.is_some()) {
+            return Err(others("target_machines"));
+        }
+        if self.price_ms.is_some() && self.budget.is_some() {
+            return Err(others("price_ms"));
         }
         if let Some(budget) = &self.budget {
             if !(budget.machine_hours.is_finite() && budget.machine_hours > 0.0) {
