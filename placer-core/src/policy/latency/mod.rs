@@ -6,11 +6,15 @@
 //! traffic, choose the deployed set `D` minimising
 //!
 //! ```text
-//! Σ_r w_r · RTT(r, D)  +  max(region_cost_ms · U, min_region_saving) · |D|
+//! Σ_r w_r · RTT(r, D)  +  λ · |D|
 //! ```
 //!
-//! so one more region is worth it exactly when it lowers the mean round trip
-//! of the usual traffic by at least `region_cost_ms`, and saves at least
+//! where `λ`, the price of a region, is set by `latency.price_ms`,
+//! `latency.target_machines` or `latency.budget` and stays put over a
+//! period ([`PriceInForce`]), or else by the legacy keys:
+//! `λ = max(region_cost_ms · U, min_region_saving)`, so one more region
+//! is worth it exactly when it lowers the mean round trip of the usual
+//! traffic by at least `region_cost_ms`, and saves at least
 //! `min_region_saving` request-milliseconds in all: the relative price
 //! scales with the app, the absolute floor makes a quiet spell run fewer
 //! machines than a peak. `w_r` is the larger of

@@ -15,7 +15,9 @@ use crate::Timestamp;
 pub struct LatencySettings {
     /// The smallest traffic-weighted saving, in milliseconds of round trip per
     /// request across all of the app's usual requests, that justifies running
-    /// one more region. Larger values mean fewer regions.
+    /// one more region. Larger values mean fewer regions. A legacy key, with
+    /// `min_region_saving` and `baseline_half_life`: it sets the price only
+    /// when `price_ms`, `target_machines` and `budget` are all unset.
     pub region_cost_ms: f64,
     /// An absolute floor under the price of a region, whatever the app's
     /// traffic: one more region must save at least this many
