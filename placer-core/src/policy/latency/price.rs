@@ -71,7 +71,6 @@ const FIRST_MONDAY: Timestamp = Timestamp::from_unix_seconds(4 * 24 * 3600);
 /// assert!(price.describe().contains("5 ms of mean RTT"));
 /// ```
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[non_exhaustive]
 pub struct PriceInForce {
     /// What one more region must save, in request-milliseconds per
     /// observation (requests as the metrics source counts them, times the
