@@ -10,13 +10,15 @@
 //!   must save, times the app's long-run traffic ([`LongRunTraffic`]), so
 //!   the same figure suits a small app and a large one. Set again at each
 //!   UTC midnight (every tick while less than a day has been seen).
-//! - `latency.budget` or `latency.target_machines`: the price that spends
-//!   the period's machine-hours, from the forecast of the rest of the
+//! - `latency.target_machines`: the price that spends that many machines
+//!   over each week's machine-hours, from the forecast of the rest of the
 //!   period's traffic (or, without forecasts, from the traffic of now), set
 //!   again every hour from what is left to spend, so a forecast that was
 //!   off is corrected as the period goes on.
 //! - neither (the legacy keys): `max(region_cost_ms × U, min_region_saving)`
 //!   with `U` the usual traffic of the last hours, set every tick.
+//!
+//! `latency.budget` sets no price: it is a ceiling on whichever is in force.
 
 use std::time::Duration;
 
@@ -227,10 +229,11 @@ enum Pricing {
 }
 
 impl Pricing {
+    /// `latency.budget` does not set the price: it stays a ceiling on
+    /// whichever price is in force (measured: a price chosen to spend a
+    /// budget placed far worse on weekly traffic than a fixed one).
     fn of(settings: &LatencySettings) -> Self {
-        if let Some(budget) = &settings.budget {
-            Pricing::Spending(budget.clone())
-        } else if let Some(machines) = settings.target_machines {
+        if let Some(machines) = settings.target_machines {
             Pricing::Spending(target_budget(machines))
         } else if let Some(price_ms) = settings.price_ms {
             Pricing::PerMachine(price_ms)
@@ -251,10 +254,10 @@ pub(super) fn target_budget(machines: f64) -> MachineBudget {
 /// The machine budget the settings spend to: `latency.budget`, or the one
 /// `latency.target_machines` stands for.
 pub(super) fn spending_budget(settings: &LatencySettings) -> Option<MachineBudget> {
-    match Pricing::of(settings) {
-        Pricing::Spending(budget) => Some(budget),
-        _ => None,
-    }
+    settings
+        .budget
+        .clone()
+        .or_else(|| settings.target_machines.map(target_budget))
 }
 
 /// What the price is chosen from, besides the view.

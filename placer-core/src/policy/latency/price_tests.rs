@@ -104,10 +104,10 @@ fn a_price_of_more_ms_per_machine_runs_fewer_regions() {
 
 #[test]
 fn a_spending_price_plans_to_spend_what_is_left_and_is_kept_for_an_hour() {
-    // Three equal crowds far apart: 3 regions all day cost 72
-    // machine-hours; 48 pay for two.
+    // Three equal crowds far apart: two machines on average pay for two
+    // of them.
     let config = priced(LatencySettings {
-        budget: Some(MachineBudget::new(48.0).with_starts(now())),
+        target_machines: Some(2.0),
         urgent_improvement: 0.01,
         ..LatencySettings::default()
     });
@@ -119,10 +119,12 @@ fn a_spending_price_plans_to_spend_what_is_left_and_is_kept_for_an_hour() {
         .iter()
         .filter(|a| a.action == crate::Action::Deploy)
         .collect();
-    assert_eq!(deploys.len(), 1, "{plan:#?}");
+    // What is left of the week pays for more than the one region that runs,
+    // but not for every crowd's own region for the rest of the week.
+    assert!((1..=2).contains(&deploys.len()), "{plan:#?}");
     let price = price_in(&plan);
     assert!(
-        matches!(price.basis, PriceBasis::Spending { forecast: false, left_machine_hours, .. } if (left_machine_hours - 48.0).abs() < 1e-9),
+        matches!(price.basis, PriceBasis::Spending { forecast: false, left_machine_hours, .. } if left_machine_hours > 0.0 && left_machine_hours <= 2.0 * 168.0),
         "{price:?}"
     );
     let mut later = state.clone();
@@ -176,11 +178,34 @@ fn only_one_way_of_setting_the_price_is_accepted() {
     };
     assert_eq!(
         both.validate().unwrap_err(),
-        "target_machines cannot be set together with price_ms: each sets the region price; keep one"
+        "target_machines cannot be set together with price_ms: keep one"
     );
     let negative = LatencySettings {
         price_ms: Some(-1.0),
         ..LatencySettings::default()
     };
     assert!(negative.validate().is_err());
+}
+
+#[test]
+fn a_budget_is_a_ceiling_and_sets_no_price() {
+    use crate::policy::SettingsSection;
+    // The legacy price stays in force under a budget, and a fixed price
+    // may be set beside one.
+    let config = priced(LatencySettings {
+        budget: Some(MachineBudget::new(48.0).with_starts(now())),
+        ..LatencySettings::default()
+    });
+    let traffic = [("iad", 300.0), ("fra", 100.0)];
+    let state = state_with(&config, &traffic, 5);
+    let plan = plan_at(&config, &state, &["iad"], now());
+    let memory: LatencyMemory = plan.memory.load();
+    assert_eq!(memory.price, None);
+    assert!(usual_price(&config.policy_settings.get(), &memory).is_some());
+    let both = LatencySettings {
+        budget: Some(MachineBudget::new(48.0)),
+        price_ms: Some(3.0),
+        ..LatencySettings::default()
+    };
+    assert_eq!(both.validate(), Ok(()));
 }

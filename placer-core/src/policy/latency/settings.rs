@@ -17,7 +17,7 @@ pub struct LatencySettings {
     /// request across all of the app's usual requests, that justifies running
     /// one more region. Larger values mean fewer regions. A legacy key, with
     /// `min_region_saving` and `baseline_half_life`: it sets the price only
-    /// when `price_ms`, `target_machines` and `budget` are all unset.
+    /// when neither `price_ms` nor `target_machines` is set.
     pub region_cost_ms: f64,
     /// An absolute floor under the price of a region, whatever the app's
     /// traffic: one more region must save at least this many
@@ -60,8 +60,9 @@ pub struct LatencySettings {
     #[serde(with = "duration")]
     pub stabilization_window: Duration,
     /// A ceiling on machine time: at most this many machine-hours in each
-    /// period, and the region price is the one that spends them (see
-    /// [`PriceInForce`](super::PriceInForce)). Default: none.
+    /// period. It sets no price: the one in force
+    /// ([`PriceInForce`](super::PriceInForce)) comes from `price_ms` or the
+    /// legacy keys. Default: none.
     pub budget: Option<MachineBudget>,
     /// The price of one more machine in milliseconds of mean round trip:
     /// a region is worth running when it cuts the mean RTT of the app's
@@ -226,7 +227,7 @@ impl SettingsSection for LatencySettings {
         // that field's line.
         let others = |field: &str| {
             format!(
-                "{field} cannot be set together with {}: each sets the region price; keep one",
+                "{field} cannot be set together with {}: keep one",
                 [
                     ("budget", self.budget.is_some()),
                     ("price_ms", self.price_ms.is_some()),
@@ -241,9 +242,6 @@ impl SettingsSection for LatencySettings {
         };
         if self.target_machines.is_some() && (self.budget.is_some() || self.price_ms.is_some()) {
             return Err(others("target_machines"));
-        }
-        if self.price_ms.is_some() && self.budget.is_some() {
-            return Err(others("price_ms"));
         }
         if let Some(budget) = &self.budget {
             if !(budget.machine_hours.is_finite() && budget.machine_hours > 0.0) {
