@@ -1,7 +1,7 @@
 //! Replaying a [`Trace`] through the engine: the same tick code the service
 //! runs, with an in-memory source and actuator and a simulated clock.
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeMap, BTreeSet};
 
 use serde::{Deserialize, Serialize};
 
@@ -23,6 +23,11 @@ pub struct TickDecision {
     pub deployed: Vec<Region>,
     /// The tick's deploys and removes that were carried out.
     pub actions: Vec<DecidedAction>,
+    /// The running machines of each deployed region after the tick, with
+    /// a `machines:` section only (absent without, so the file is what it
+    /// was before counts).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub machines: Option<BTreeMap<Region, u32>>,
 }
 
 /// A deploy or remove carried out during a replay.
@@ -193,6 +198,14 @@ pub async fn replay_after(
         let report = placer.tick(&source, &actuator, now).await;
         let deployed = actuator.regions();
         timeline.push(deployed.clone(), report.actions.len());
+        let machines = placer.sizes_machines().then(|| {
+            actuator
+                .machines()
+                .into_iter()
+                .filter(|(_, count)| count.is_deployed())
+                .map(|(region, count)| (region, count.running))
+                .collect()
+        });
         decisions.push(TickDecision {
             t: now,
             deployed: deployed.into_iter().collect(),
@@ -205,6 +218,7 @@ pub async fn replay_after(
                     action: a.decision.action.into(),
                 })
                 .collect(),
+            machines,
         });
         progress(index + 1);
     }
