@@ -157,7 +157,7 @@ pub fn machines_for(load: f64, settings: &MachinesSettings) -> u32 {
     let Some(per_machine) = settings.requests_per_machine else {
         return settings.min_per_region;
     };
-    if !(load > 0.0) {
+    if load.is_nan() || load <= 0.0 {
         return 0;
     }
     let wanted = (load * (1.0 + settings.headroom) / per_machine - 1e-9).ceil();
