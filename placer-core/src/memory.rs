@@ -9,7 +9,8 @@ use async_trait::async_trait;
 
 use crate::network::platform::PlatformRegions;
 use crate::{
-    ActuatorError, MetricsError, MetricsSource, Region, RegionActuator, Timestamp, TrafficSnapshot,
+    ActuatorError, MachineCount, MetricsError, MetricsSource, Region, RegionActuator, Timestamp,
+    TrafficSnapshot,
 };
 
 /// A [`MetricsSource`] that plays back a script of snapshots and failures,
@@ -262,18 +263,8 @@ impl InMemoryActuator {
     }
 }
 
-#[async_trait]
-impl RegionActuator for InMemoryActuator {
-    async fn deployed_regions(&self) -> Result<BTreeSet<Region>, ActuatorError> {
-        let mut state = self.lock();
-        state.take_transient(None)?;
-        if state.listing_fails {
-            return Err(ActuatorError::backend("in-memory", None, "listing failed"));
-        }
-        Ok(state.deployed.clone())
-    }
-
-    async fn deploy(&self, region: &Region) -> Result<(), ActuatorError> {
+impl InMemoryActuator {
+    fn deploy_one(&self, region: &Region) -> Result<(), ActuatorError> {
         let mut state = self.lock();
         state.calls.push(ActuatorCall::Deploy(*region));
         state.take_transient(Some(region))?;
@@ -289,7 +280,7 @@ impl RegionActuator for InMemoryActuator {
         Ok(())
     }
 
-    async fn remove(&self, region: &Region) -> Result<(), ActuatorError> {
+    fn remove_one(&self, region: &Region) -> Result<(), ActuatorError> {
         let mut state = self.lock();
         state.calls.push(ActuatorCall::Remove(*region));
         state.take_transient(Some(region))?;
@@ -303,6 +294,37 @@ impl RegionActuator for InMemoryActuator {
         }
         state.deployed.remove(region);
         Ok(())
+    }
+}
+
+#[async_trait]
+impl RegionActuator for InMemoryActuator {
+    async fn deployment(&self) -> Result<BTreeMap<Region, MachineCount>, ActuatorError> {
+        let mut state = self.lock();
+        state.take_transient(None)?;
+        if state.listing_fails {
+            return Err(ActuatorError::backend("in-memory", None, "listing failed"));
+        }
+        Ok(state
+            .deployed
+            .iter()
+            .map(|region| (*region, MachineCount::ONE))
+            .collect())
+    }
+
+    /// One running machine or none: [`MachineCount::ONE`] deploys,
+    /// [`MachineCount::NONE`] removes, any other count is refused.
+    async fn scale(&self, region: &Region, target: MachineCount) -> Result<(), ActuatorError> {
+        if target == MachineCount::ONE {
+            self.deploy_one(region)
+        } else if target == MachineCount::NONE {
+            self.remove_one(region)
+        } else {
+            Err(ActuatorError::refused(
+                region,
+                format!("the in-memory actuator runs one machine per region, not {target}"),
+            ))
+        }
     }
 
     fn is_simulation(&self) -> bool {
