@@ -69,7 +69,8 @@ impl NameFamily {
     }
 
     /// The numbers new machines take, lowest first: every number from 1
-    /// up that no listed machine of the family holds, whatever its state.
+    /// up that no listed machine of the family holds, whatever its state
+    /// (but `destroyed`, which the API does not list).
     ///
     /// Dead members (failed, destroyed, host unreachable) and other groups'
     /// machines that share the family keep their numbers: their names are
@@ -85,8 +86,12 @@ impl NameFamily {
         &'a self,
         listed: &'a [Machine],
     ) -> impl Iterator<Item = u32> + 'a {
+        // A machine the listing shows destroyed is one this process has
+        // just destroyed (the API lists no destroyed machine): its name is
+        // free, as a fresh listing, the one another process reads, says.
         let held: std::collections::BTreeSet<u32> = listed
             .iter()
+            .filter(|m| m.state != "destroyed")
             .filter_map(|m| self.attempt(&m.name))
             .collect();
         (1..=u32::MAX).filter(move |n| !held.contains(n))
@@ -135,14 +140,15 @@ mod tests {
         let first: Vec<u32> = family.free_numbers(&[]).take(3).collect();
         assert_eq!(first, [1, 2, 3]);
         let listed = [
-            named("fly-placer-app-fra-1", "destroyed"),
+            named("fly-placer-app-fra-1", "failed"),
+            named("fly-placer-app-fra-2", "destroyed"),
             named("fly-placer-app-fra-3", "failed"),
             named("fly-placer-app-fra-4", "started"),
-            named("fly-placer-worker-fra-2", "started"),
+            named("fly-placer-worker-fra-6", "started"),
             named("my-app-fra-5", "started"),
         ];
         let free: Vec<u32> = family.free_numbers(&listed).take(3).collect();
-        assert_eq!(free, [2, 5, 6]);
+        assert_eq!(free, [2, 5, 6], "destroyed names are free");
     }
 
     proptest! {
