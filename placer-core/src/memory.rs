@@ -168,11 +168,11 @@ impl ActuatorState {
 /// A deploy, remove or scale call received by an [`InMemoryActuator`].
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum ActuatorCall {
-    /// `deploy(region)` was called.
+    /// `deploy(region)` was called: a scale to one running machine.
     Deploy(Region),
-    /// `remove(region)` was called.
+    /// `remove(region)` was called: a scale to no machine.
     Remove(Region),
-    /// `scale(region, target)` was called.
+    /// `scale(region, target)` was called with any other count.
     Scale(Region, MachineCount),
 }
 
@@ -326,20 +326,6 @@ impl InMemoryActuator {
 
 #[async_trait]
 impl RegionActuator for InMemoryActuator {
-    async fn deployed_regions(&self) -> Result<BTreeSet<Region>, ActuatorError> {
-        let mut state = self.lock();
-        state.take_transient(None)?;
-        if state.listing_fails {
-            return Err(ActuatorError::backend("in-memory", None, "listing failed"));
-        }
-        Ok(state
-            .machines
-            .iter()
-            .filter(|(_, count)| count.is_deployed())
-            .map(|(region, _)| *region)
-            .collect())
-    }
-
     async fn deployment(&self) -> Result<BTreeMap<Region, MachineCount>, ActuatorError> {
         let mut state = self.lock();
         state.take_transient(None)?;
@@ -349,14 +335,21 @@ impl RegionActuator for InMemoryActuator {
         Ok(state.machines.clone())
     }
 
+    /// Brings `region` to `target`. Logged as a [deploy](ActuatorCall::Deploy)
+    /// for [`MachineCount::ONE`], a [removal](ActuatorCall::Remove) for
+    /// [`MachineCount::NONE`], a [scale](ActuatorCall::Scale) otherwise.
     async fn scale(&self, region: &Region, target: MachineCount) -> Result<(), ActuatorError> {
         let mut state = self.lock();
-        state.calls.push(ActuatorCall::Scale(*region, target));
+        state.calls.push(match target {
+            MachineCount::ONE => ActuatorCall::Deploy(*region),
+            MachineCount::NONE => ActuatorCall::Remove(*region),
+            _ => ActuatorCall::Scale(*region, target),
+        });
         state.take_transient(Some(region))?;
         state.take_refusal(region)?;
         if state.failing.contains(region) {
             return Err(if target.is_deployed() {
-                ActuatorError::region_unavailable("in-memory", region, "scale failed")
+                ActuatorError::region_unavailable("in-memory", region, "deploy failed")
             } else {
                 ActuatorError::backend("in-memory", Some(region), "remove failed")
             });
@@ -366,41 +359,6 @@ impl RegionActuator for InMemoryActuator {
         } else {
             state.machines.insert(*region, target);
         }
-        Ok(())
-    }
-
-    async fn deploy(&self, region: &Region) -> Result<(), ActuatorError> {
-        let mut state = self.lock();
-        state.calls.push(ActuatorCall::Deploy(*region));
-        state.take_transient(Some(region))?;
-        state.take_refusal(region)?;
-        if state.failing.contains(region) {
-            return Err(ActuatorError::region_unavailable(
-                "in-memory",
-                region,
-                "deploy failed",
-            ));
-        }
-        let count = state.machines.entry(*region).or_default();
-        if !count.is_deployed() {
-            count.running = 1;
-        }
-        Ok(())
-    }
-
-    async fn remove(&self, region: &Region) -> Result<(), ActuatorError> {
-        let mut state = self.lock();
-        state.calls.push(ActuatorCall::Remove(*region));
-        state.take_transient(Some(region))?;
-        state.take_refusal(region)?;
-        if state.failing.contains(region) {
-            return Err(ActuatorError::backend(
-                "in-memory",
-                Some(region),
-                "remove failed",
-            ));
-        }
-        state.machines.remove(region);
         Ok(())
     }
 

@@ -218,9 +218,16 @@ impl AppRunner {
             warm_start_put_off: false,
         };
         engine.restore_simulation().await?;
-        let listed = engine.backends.actuator.deployed_regions().await;
+        let listed = engine.backends.actuator.deployment().await;
         let (deployment, deployment_as_of) = match &listed {
-            Ok(regions) => (regions.clone(), Some(now())),
+            Ok(counts) => (
+                counts
+                    .iter()
+                    .filter(|(_, count)| count.is_deployed())
+                    .map(|(region, _)| *region)
+                    .collect(),
+                Some(now()),
+            ),
             Err(err) if role == Role::Once => {
                 tracing::warn!("listing the deployment at start failed: {err}");
                 (Default::default(), None)
