@@ -34,8 +34,22 @@ fn counts(api: &FakeMachinesApi, region: &str, except: &str) -> (usize, usize) {
         .filter(|m| m.region.as_str() == region && m.id != except)
         .collect();
     let started = machines.iter().filter(|m| m.state == "started").count();
-    let stopped = machines.iter().filter(|m| m.state == "stopped").count();
+    // A standby is created stopped (`created`, never started yet) or
+    // stopped again by the proxy.
+    let stopped = machines
+        .iter()
+        .filter(|m| matches!(m.state.as_str(), "created" | "stopped"))
+        .count();
     (started, stopped)
+}
+
+/// `(name, state)` of every machine in `region`, for failure messages.
+fn states(api: &FakeMachinesApi, region: &str) -> Vec<(String, String)> {
+    api.machines()
+        .into_iter()
+        .filter(|m| m.region.as_str() == region)
+        .map(|m| (m.name, m.state))
+        .collect()
 }
 
 fn changes(api: &FakeMachinesApi) -> Vec<(String, String)> {
@@ -76,7 +90,12 @@ fn a_busy_region_is_scaled_to_its_load_and_down_after_the_cooldown() {
     let scaled_at = Instant::now();
     assert_eq!(report["error"], serde_json::Value::Null, "{report}");
     assert_eq!(report["deployed"], serde_json::json!(["fra"]), "{report}");
-    assert_eq!(counts(&api, "fra", &human), (8, 1), "{report}");
+    assert_eq!(
+        counts(&api, "fra", &human),
+        (8, 1),
+        "{:?}",
+        states(&api, "fra")
+    );
     let fra = &report["regions"]["fra"]["machines"];
     assert_eq!(fra["target"], 8, "{report}");
     assert!(
@@ -99,7 +118,7 @@ fn a_busy_region_is_scaled_to_its_load_and_down_after_the_cooldown() {
     let standby = api
         .machines()
         .into_iter()
-        .find(|m| m.region.as_str() == "fra" && m.state == "stopped")
+        .find(|m| m.region.as_str() == "fra" && m.state == "created")
         .unwrap()
         .id;
     assert!(api.proxy_start(&standby));
