@@ -338,4 +338,33 @@ mod tests {
         assert_eq!(final_set(&by_matrix), vec![iad]);
         assert!(by_matrix.decisions.iter().all(|d| d.actions.is_empty()));
     }
+
+    #[test]
+    fn decisions_carry_running_machines_with_a_machines_section_only() {
+        let iad: Region = "iad".parse().unwrap();
+        let initial = BTreeSet::from([iad]);
+        let start = Timestamp::from_unix_seconds(1_800_000_000);
+        let ticks = (0..3)
+            .map(|i| {
+                TrafficSnapshot::new(start + Duration::from_secs(60 * i), [("iad", 300.0)]).unwrap()
+            })
+            .collect();
+        let trace = Trace::new(ticks).unwrap();
+        let plain = block_on(replay(&PlacerConfig::default(), &trace, &initial, |_| {})).unwrap();
+        assert!(plain.decisions.iter().all(|d| d.machines.is_none()));
+        let line = serde_json::to_string(&plain.decisions[0]).unwrap();
+        assert!(!line.contains("machines"), "{line}");
+
+        let mut config = PlacerConfig::default();
+        config.policy_settings.set(
+            &placer_core::config::MachinesSettings::default()
+                .with_requests_per_machine(Some(100.0)),
+        );
+        let sized = block_on(replay(&config, &trace, &initial, |_| {})).unwrap();
+        // 300 × 1.2 / 100 = 3.6: four machines, three started at the first tick.
+        let first = sized.decisions[0].machines.clone().unwrap();
+        assert_eq!(first, BTreeMap::from([(iad, 4)]));
+        let line = serde_json::to_string(&sized.decisions[0]).unwrap();
+        assert!(line.ends_with(r#""machines":{"iad":4}}"#), "{line}");
+    }
 }
