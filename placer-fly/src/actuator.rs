@@ -192,6 +192,29 @@ impl FlyMachinesActuator {
         guest_size(&template.config)
     }
 
+    /// What keeps `standby_per_region` standbys from working with the
+    /// template machine's services (see [`standby_warnings`](crate::standby_warnings)),
+    /// read from the latest listing. Sends nothing when no standby is
+    /// asked for.
+    ///
+    /// # Errors
+    /// [`FlyError`] when the machines cannot be listed, or there is no
+    /// template machine to read.
+    pub async fn standby_warnings(&self, standby_per_region: u32) -> Result<Vec<String>, FlyError> {
+        if standby_per_region == 0 {
+            return Ok(Vec::new());
+        }
+        let machines = self.recent_machines().await?;
+        // The region only names where a deploy was going in template's
+        // errors.
+        let anywhere: Region = "iad".parse().expect("a valid region");
+        let template = self.template(&machines, &anywhere)?;
+        Ok(crate::standby_warnings(
+            &template.config,
+            standby_per_region,
+        ))
+    }
+
     /// The gate whose buckets keep this actuator within Fly's limits (and
     /// hold its app's action back after a 429).
     pub fn gate(&self) -> &RequestGate {
