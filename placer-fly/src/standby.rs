@@ -25,7 +25,7 @@ use crate::MachineConfig;
 /// assert!(standby_warnings(&config, 0).is_empty());
 /// let warnings = standby_warnings(&config, 1);
 /// assert_eq!(warnings.len(), 1);
-/// assert!(warnings[0].contains("autostart is off"));
+/// assert!(warnings[0].contains("autostart off"));
 /// ```
 pub fn standby_warnings(config: &MachineConfig, standby_per_region: u32) -> Vec<String> {
     if standby_per_region == 0 {
