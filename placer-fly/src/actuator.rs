@@ -1,5 +1,5 @@
-//! [`FlyMachinesActuator`]: deploys and removes regions by cloning,
-//! destroying or stopping an app's machines.
+//! [`FlyMachinesActuator`]: scales regions by cloning, destroying or
+//! stopping an app's machines.
 
 use std::collections::BTreeMap;
 use std::fmt;
@@ -27,14 +27,21 @@ pub const BACKEND: &str = "fly";
 
 /// A [`RegionActuator`] over the Fly Machines API.
 ///
-/// - **Deployed regions**: regions with at least one machine of the process
-///   group that is alive (not destroyed, destroying or failed, host not
-///   unreachable) and not parked. Read from the API at every call.
-/// - **Deploy**: if the region already has such a machine, nothing happens.
-///   Otherwise a machine parked there by [`RemovalMode::Stop`] is started
-///   again, or the template machine's config is cloned into the region,
-///   marked `fly_placer=managed`, as a machine named
-///   `fly-placer-<group>-<region>-<n>`. A create whose answer is lost (a
+/// - **Deployment**: per region, the machines of the process group that
+///   are alive (not destroyed, destroying or failed, host not unreachable)
+///   and not parked, counted as standbys when their role is standby
+///   (metadata `fly_placer_role=standby`) and they are not started, and as
+///   running otherwise ([`Machine::counts_as_standby`]): a standby Fly's
+///   proxy started counts as running until the proxy stops it. Read from
+///   the API at every call.
+/// - **Scale up**: the missing machines of each role are added: machines
+///   parked there by [`RemovalMode::Stop`] first, then clones of the
+///   template machine's config, marked `fly_placer=managed` and with their
+///   role, named `fly-placer-<group>-<region>-<n>` with the lowest numbers
+///   free in the region; standbys are created stopped (`skip_launch`).
+///   Every machine of the group in the region counts, whoever made it. A
+///   standby the proxy runs keeps its slot: no other standby is made for
+///   it. A create whose answer is lost (a
 ///   5xx, no answer, an unreadable one), or one that made a machine the
 ///   listing does not show yet and then failed for good (the machine did
 ///   not start within `wait_for_start`), fails with
@@ -45,11 +52,16 @@ pub const BACKEND: &str = "fly";
 ///   process that lost that state) is refused by an API that keeps names
 ///   unique, and the machine holding the name is adopted instead
 ///   (`docs/design.md`, "Idempotent creates").
-/// - **Remove**: under each machine's lease, destroys or stops (and parks)
-///   the region's machines, only
-///   those marked as fly-placer's unless
-///   [`manage_unmarked`](FlyOptions::manage_unmarked) is set, and never the
-///   process group's last machine or last started machine. A destroy
+/// - **Scale down**: under each machine's lease, destroys or stops (and
+///   parks) the surplus of each role, newest first (highest number), only
+///   machines marked as fly-placer's unless
+///   [`manage_unmarked`](FlyOptions::manage_unmarked) is set, never a
+///   standby the proxy runs, and never the process group's last started
+///   machine. Machines it may not touch stay, even above the target.
+/// - **Scale to none**: removes every machine of the region (refused when
+///   some are not fly-placer's, or they are the process group's last
+///   running or last started machines); a standby the proxy runs is left
+///   until it stops, and the change is then [busy](ActuatorError::Busy). A destroy
 ///   stops the machine first with the template's `stop_config` and
 ///   destroys it once stopped; force only after
 ///   [`force_destroy_after`](FlyOptions::force_destroy_after).
@@ -63,11 +75,11 @@ pub const BACKEND: &str = "fly";
 ///   the reason "[being changed by another client](LEASED_ELSEWHERE)",
 ///   and not retried within the tick. Creates take no lease.
 ///
-/// Deploy and remove calls are serialized, so the last-machine check always
+/// Scale calls are serialized, so the last-machine check always
 /// sees the effect of the previous change.
 ///
-/// **One listing per tick**: `deployed_regions`, which the engine calls at
-/// the start of every tick, always lists; the deploys and removes that
+/// **One listing per tick**: `deployment`, which the engine calls at
+/// the start of every tick, always lists; the changes that
 /// follow reuse that listing (with the actuator's own changes laid over it)
 /// for up to [`LISTING_REUSE`] instead of listing again, and so do their
 /// retries, until the engine says the tick is over
@@ -103,7 +115,7 @@ pub struct FlyMachinesActuator {
     platform: PlatformRegionsCache,
 }
 
-/// How long deploys and removes reuse the latest listing.
+/// How long the changes of a tick reuse the latest listing.
 pub const LISTING_REUSE: Duration = Duration::from_secs(30);
 
 impl fmt::Debug for FlyMachinesActuator {
@@ -190,6 +202,29 @@ impl FlyMachinesActuator {
         let anywhere: Region = "iad".parse().ok()?;
         let template = self.template(&machines, &anywhere).ok()?;
         guest_size(&template.config)
+    }
+
+    /// What keeps `standby_per_region` standbys from working with the
+    /// template machine's services (see [`standby_warnings`](crate::standby_warnings)),
+    /// read from the latest listing. Sends nothing when no standby is
+    /// asked for.
+    ///
+    /// # Errors
+    /// [`FlyError`] when the machines cannot be listed, or there is no
+    /// template machine to read.
+    pub async fn standby_warnings(&self, standby_per_region: u32) -> Result<Vec<String>, FlyError> {
+        if standby_per_region == 0 {
+            return Ok(Vec::new());
+        }
+        let machines = self.recent_machines().await?;
+        // The region only names where a deploy was going in template's
+        // errors.
+        let anywhere: Region = "iad".parse().expect("a valid region");
+        let template = self.template(&machines, &anywhere)?;
+        Ok(crate::standby_warnings(
+            &template.config,
+            standby_per_region,
+        ))
     }
 
     /// The gate whose buckets keep this actuator within Fly's limits (and
@@ -852,7 +887,7 @@ pub const STARTED_BY_PROXY: &str = "run now, started by Fly's proxy";
 /// A removal's lease outlasts its longest wait by this much.
 const LEASE_MARGIN: Duration = Duration::from_secs(30);
 
-/// How many names one deploy tries before giving up, when each is held by
+/// How many names one machine's create tries before giving up, when each is held by
 /// a machine it cannot adopt.
 const MAX_NAMES_PER_CREATE: u32 = 8;
 

@@ -65,6 +65,7 @@ mod naming;
 mod options;
 mod org;
 mod platform;
+mod standby;
 mod timer;
 mod token;
 
@@ -82,5 +83,6 @@ pub use options::{
 };
 pub use org::OrgApps;
 pub use platform::PlatformRegionsCache;
+pub use standby::standby_warnings;
 pub use timer::TokioTimer;
 pub use token::{authorization_header, ApiToken};

@@ -195,6 +195,14 @@ impl AppRunner {
         }
         tracing::info!(app = %name, "traffic: {}", backends.traffic_description);
         tracing::info!(app = %name, "deployment: {}", backends.deployment_description);
+        let standbys = loaded
+            .engine
+            .policy_settings
+            .get::<placer_core::config::MachinesSettings>()
+            .standby_per_region;
+        for warning in crate::backends::standby_warnings(&resolved, standbys).await {
+            tracing::warn!(app = %name, "{warning}");
+        }
 
         let OpenedStore { store, leadership } = opened;
         let store = store_for_app(&store, &resolved.state, &resolved.data_dir);

@@ -247,3 +247,60 @@ fn check_config_notes_regions_fly_places_no_machines_in() {
     );
     assert!(!notes.iter().any(|n| n.contains("fra")), "{notes:?}");
 }
+
+/// A fake app whose only machine (the template) has one service with the
+/// given autostart and autostop.
+fn template_with_service(
+    runtime: &tokio::runtime::Runtime,
+    autostart: bool,
+    autostop: &str,
+) -> placer_fly::fake::FakeMachinesApi {
+    use placer_fly::fake::{FakeMachinesApi, MachineSpec};
+    let api = runtime
+        .block_on(FakeMachinesApi::start("shop", "FlyV1 fm2_token"))
+        .unwrap();
+    api.add_machine(MachineSpec::new("iad").config_field(
+        "services",
+        serde_json::json!([{"internal_port": 8080, "autostart": autostart, "autostop": autostop}]),
+    ));
+    api
+}
+
+#[test]
+fn standbys_the_proxy_could_never_start_are_warned_of_and_only_with_standbys() {
+    let runtime = crate::kit::runtime();
+    let off = template_with_service(&runtime, false, "stop");
+    let on = template_with_service(&runtime, true, "stop");
+    let env = [("FLY_API_TOKEN", "FlyV1 fm2_token"), ("PLACER_APP", "shop")];
+    let config = |api: &placer_fly::fake::FakeMachinesApi, standbys: u32| {
+        format!(
+            "dry_run: true\nmachines:\n  requests_per_machine: 100\n  standby_per_region: {standbys}\nfly:\n  api_url: {}\n",
+            api.base_url()
+        )
+    };
+    let workspace = Workspace::new(&config(&off, 1));
+    let output = workspace.run(&["check-config"], &env);
+    assert!(output.status.success(), "{}", stderr(&output));
+    assert!(
+        stderr(&output).contains(
+            "warning: the template machine's service on internal port 8080 has autostart off"
+        ),
+        "{}",
+        stderr(&output)
+    );
+
+    for (api, standbys) in [(&off, 0), (&on, 1)] {
+        workspace.write("config.yml", &config(api, standbys));
+        let before = api.requests().len();
+        let output = workspace.run(&["check-config", "config.yml"], &env);
+        assert!(output.status.success(), "{}", stderr(&output));
+        assert!(
+            !stderr(&output).contains("warning:"),
+            "{standbys} standby(s): {}",
+            stderr(&output)
+        );
+        if standbys == 0 {
+            assert_eq!(api.requests().len(), before, "no standby: nothing asked");
+        }
+    }
+}

@@ -364,3 +364,21 @@ async fn two_processes_scaling_the_same_region_make_each_machine_once() {
     assert_eq!(names.len(), 5, "{names:?}");
     assert_eq!(count_in(&one, "fra").await, target);
 }
+
+#[tokio::test]
+async fn each_machine_of_a_scale_keeps_to_flys_per_app_limits() {
+    let api = fake_with_app().await;
+    api.set_limits(Some(placer_fly::ApiLimits::default()));
+    let mut settings = settings(&api);
+    settings.api_limits = placer_fly::ApiLimits::default();
+    let actuator = actuator(settings);
+    let started = std::time::Instant::now();
+    actuator.scale(&region("fra"), count(4, 1)).await.unwrap();
+    assert_eq!(api.throttled(), 0, "nothing beyond Fly's limits");
+    assert_eq!(posts(&api), 5, "one create per machine");
+    // Five creates at one a second after a burst of three.
+    assert!(started.elapsed() >= Duration::from_millis(1900));
+    actuator.scale(&region("fra"), count(1, 0)).await.unwrap();
+    assert_eq!(api.throttled(), 0);
+    assert_eq!(count_in(&actuator, "fra").await, count(1, 0));
+}
