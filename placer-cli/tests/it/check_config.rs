@@ -47,6 +47,30 @@ fn the_bounds_for_many_apps_are_shown() {
 }
 
 #[test]
+fn the_machines_section_is_shown_and_its_mistakes_named_at_their_line() {
+    let workspace = Workspace::new(
+        "dry_run: true\nmachines:\n  requests_per_machine: 120\n  headroom: 25%\n  standby_per_region: 1\n",
+    );
+    let output = workspace.run(&["check-config"], &[("PLACER_APP", "shop")]);
+    assert!(output.status.success(), "{}", stderr(&output));
+    let document: serde_json::Value = serde_json::from_str(&stdout(&output)).unwrap();
+    let machines = &document["engine"]["machines"];
+    assert_eq!(machines["requests_per_machine"], 120.0, "{document}");
+    assert_eq!(machines["headroom"], 0.25, "{document}");
+    assert_eq!(machines["min_per_region"], 1, "{document}");
+    assert_eq!(machines["standby_per_region"], 1, "{document}");
+
+    let workspace = Workspace::new("machines:\n  requests_per_machine: 120\n  max_totl: 4\n");
+    let output = workspace.run(&["check-config"], &[("PLACER_APP", "shop")]);
+    assert_eq!(output.status.code(), Some(2));
+    assert!(
+        stderr(&output).contains(":3: unknown key `machines.max_totl` (did you mean `max_total`?)"),
+        "{}",
+        stderr(&output)
+    );
+}
+
+#[test]
 fn settings_errors_name_file_line_and_key_and_never_a_password() {
     let workspace = Workspace::new("dry_run: true\n");
     let mut report = String::new();
