@@ -98,6 +98,7 @@ use placer_core::network::LatencyModel;
 
 use crate::{SeedRuleParams, Timeline, Trace};
 
+pub mod capacity;
 mod metrics;
 mod references;
 mod series;
@@ -105,6 +106,7 @@ mod table;
 #[cfg(test)]
 mod tests;
 
+pub use capacity::{Capacity, CapacityReport, CapacityRow, MachineTimeline};
 use metrics::Schedule;
 pub use series::{series, TickSeries};
 
@@ -209,6 +211,11 @@ pub struct QualityReport {
     /// [`backtest::forecast_error`](crate::backtest::forecast_error)).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub forecast_error: Option<ForecastError>,
+    /// Machine counts and what a limited number of requests per machine
+    /// made of them (set by whoever knows the capacity: see
+    /// [`capacity::report`]); `None` without one.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub capacity: Option<CapacityReport>,
 }
 
 /// The forecasts' error over a report's ticks.
@@ -342,6 +349,7 @@ pub fn report(
         ratio_to_oracle,
         ignored_regions,
         forecast_error: None,
+        capacity: None,
     })
 }
 
