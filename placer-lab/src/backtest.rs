@@ -24,6 +24,11 @@ pub struct TickDecision {
     pub deployed: Vec<Region>,
     /// The tick's deploys and removes that were carried out.
     pub actions: Vec<DecidedAction>,
+    /// The running machines of each deployed region after the tick, with
+    /// a `machines:` section only (absent without, so the file is what it
+    /// was before counts).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub machines: Option<BTreeMap<Region, u32>>,
 }
 
 /// A deploy or remove carried out during a replay.
@@ -200,7 +205,9 @@ pub async fn replay_after(
         let report = placer.tick(&source, &actuator, now).await;
         let deployed = actuator.regions();
         timeline.push(deployed.clone(), report.actions.len());
-        machines.push(running(&actuator).await);
+        let running = running(&actuator).await;
+        let machines_now = placer.sizes_machines().then(|| running.clone());
+        machines.push(running);
         decisions.push(TickDecision {
             t: now,
             deployed: deployed.into_iter().collect(),
@@ -213,6 +220,7 @@ pub async fn replay_after(
                     action: a.decision.action.into(),
                 })
                 .collect(),
+            machines: machines_now,
         });
         progress(index + 1);
     }
