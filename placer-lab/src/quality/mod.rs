@@ -87,6 +87,13 @@
 //! served from the nearest of them, never by a machine at the edge, and a
 //! region without coordinates is [ignored](QualityReport::ignored_regions).
 //! Neither row honours a policy's region limits.
+//!
+//! # Capacity
+//!
+//! With a limit on what one machine serves, the report gets a second part
+//! ([`capacity`]): running machines instead of regions, requests spilled to
+//! farther regions or overloaded, and the autoscaler and oracle-counts
+//! reference rows.
 
 use std::collections::BTreeSet;
 use std::fmt;
