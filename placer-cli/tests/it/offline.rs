@@ -335,6 +335,9 @@ fn a_machines_section_adds_the_capacity_part_to_every_report_form() {
     let policy = &capacity["rows"][0];
     assert_eq!(with["ticks"], 120);
     assert!(policy["machine_hours"].as_f64().unwrap() >= 2.0);
+    let ratio = capacity["machine_hours_to_oracle"].as_f64().unwrap();
+    let oracle_hours = oracle["machine_hours"].as_f64().unwrap();
+    assert!((ratio * oracle_hours - policy["machine_hours"].as_f64().unwrap()).abs() < 1e-9);
 
     let table = workspace.run(
         &[

@@ -196,6 +196,10 @@ pub struct CapacityReport {
     pub autoscaler_regions: Vec<Region>,
     /// The evaluated policy, then autoscaler and oracle-counts.
     pub rows: Vec<CapacityRow>,
+    /// The policy's machine-hours over oracle-counts': how many times the
+    /// fewest machines that overload nothing it ran. `None` when
+    /// oracle-counts ran none.
+    pub machine_hours_to_oracle: Option<f64>,
 }
 
 /// The capacity part for the policy named `policy`, whose running machines
@@ -245,7 +249,10 @@ pub fn report(
             c,
         ),
     ];
+    let machine_hours_to_oracle =
+        (rows[2].machine_hours > 0.0).then(|| rows[0].machine_hours / rows[2].machine_hours);
     Ok(CapacityReport {
+        machine_hours_to_oracle,
         requests_per_machine: c,
         headroom: capacity.headroom,
         autoscaler_regions: capacity.autoscaler_regions.iter().copied().collect(),

@@ -123,6 +123,9 @@ fn render_capacity(out: &mut String, capacity: &CapacityReport) {
     for row in &cells {
         write_line(out, row, &widths);
     }
+    if let Some(ratio) = capacity.machine_hours_to_oracle {
+        let _ = writeln!(out, "\nmachine-h / oracle-counts: {ratio:.3}");
+    }
     let regions: Vec<&str> = capacity
         .autoscaler_regions
         .iter()

@@ -555,6 +555,12 @@ fn capacity_section(capacity: &CapacityReport) -> String {
         );
     }
     out.push_str("</tbody>\n</table>\n");
+    if let Some(ratio) = capacity.machine_hours_to_oracle {
+        let _ = writeln!(
+            out,
+            "<p>The policy ran {ratio:.2} × the machine-hours of oracle-counts.</p>"
+        );
+    }
     out
 }
 

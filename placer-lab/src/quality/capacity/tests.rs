@@ -123,6 +123,9 @@ fn policy_row_counts_machines_spill_and_overload() {
     let far = rtt(&model, "iad", "fra");
     let expected = 150.0 * far / 680.0;
     assert!((row.mean_rtt_ms.unwrap() - expected).abs() < 1e-9);
+    // oracle-counts: 280 requests → 3 machines, 400 → 4.
+    assert_eq!(report.rows[2].mean_machines, 3.5);
+    assert!((report.machine_hours_to_oracle.unwrap() - 3.0 / 3.5).abs() < 1e-12);
 }
 
 #[test]
