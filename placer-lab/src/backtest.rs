@@ -9,9 +9,10 @@ use placer_core::config::InvalidConfig;
 use placer_core::forecast::WarmStart;
 use placer_core::{
     network::LatencyModel, Action, InMemoryActuator, Outcome, Placer, PlacerConfig, Region,
-    ScriptedSource, Timestamp, TrafficSnapshot,
+    RegionActuator, ScriptedSource, Timestamp, TrafficSnapshot,
 };
 
+use crate::quality::MachineTimeline;
 use crate::{Timeline, Trace};
 
 /// One tick of a replay, as written to a `--decisions` JSON Lines file.
@@ -44,6 +45,11 @@ pub struct DecidedAction {
 pub struct Replay {
     /// The deployed set after each tick, for the quality report.
     pub timeline: Timeline,
+    /// The running machines per region before the first tick and after
+    /// each tick, as the simulated deployment lists them
+    /// ([`RegionActuator::deployment`]), for the report's capacity part.
+    /// Standbys are left out: in a backtest they neither serve nor cost.
+    pub machines: MachineTimeline,
     /// Each tick's decisions.
     pub decisions: Vec<TickDecision>,
     /// What the engine made of the history it was warm-started with
@@ -189,6 +195,7 @@ pub async fn replay_after(
     let actuator = InMemoryActuator::new(initial.iter().copied());
     let source = ScriptedSource::new();
     let mut timeline = Timeline::new(initial.clone());
+    let mut machines = MachineTimeline::new(running(&actuator).await);
     let mut decisions = Vec::with_capacity(trace.len());
     let mut forecast_checks = Vec::with_capacity(trace.len());
     for (index, snapshot) in trace.ticks().iter().enumerate() {
@@ -198,14 +205,9 @@ pub async fn replay_after(
         let report = placer.tick(&source, &actuator, now).await;
         let deployed = actuator.regions();
         timeline.push(deployed.clone(), report.actions.len());
-        let machines = placer.sizes_machines().then(|| {
-            actuator
-                .machines()
-                .into_iter()
-                .filter(|(_, count)| count.is_deployed())
-                .map(|(region, count)| (region, count.running))
-                .collect()
-        });
+        let running = running(&actuator).await;
+        let machines_now = placer.sizes_machines().then(|| running.clone());
+        machines.push(running);
         decisions.push(TickDecision {
             t: now,
             deployed: deployed.into_iter().collect(),
@@ -218,16 +220,29 @@ pub async fn replay_after(
                     action: a.decision.action.into(),
                 })
                 .collect(),
-            machines,
+            machines: machines_now,
         });
         progress(index + 1);
     }
     Ok(Replay {
         timeline,
+        machines,
         decisions,
         warm_start,
         forecast_checks,
     })
+}
+
+/// The running machines per region of the simulated deployment.
+async fn running(actuator: &InMemoryActuator) -> BTreeMap<Region, u32> {
+    actuator
+        .deployment()
+        .await
+        .expect("the in-memory deployment always lists")
+        .into_iter()
+        .map(|(region, count)| (region, count.running))
+        .filter(|(_, running)| *running > 0)
+        .collect()
 }
 
 /// The engine's forecast of `snapshot`'s traffic, asked before the engine
@@ -314,6 +329,18 @@ mod tests {
             block_on(replay(&PlacerConfig::default(), &weeks, &initial, |_| {})).unwrap();
         assert!(threshold.forecast_checks.iter().all(Option::is_none));
         assert_eq!(forecast_error(&threshold.forecast_checks), None);
+    }
+
+    #[test]
+    fn without_machine_counts_the_replay_runs_one_machine_per_deployed_region() {
+        let config = PlacerConfig::default().with_policy(PolicyName::LATENCY);
+        let initial = BTreeSet::from(["iad".parse().unwrap()]);
+        let replay = block_on(replay(&config, &sydney_trace(), &initial, |_| {})).unwrap();
+        assert!(final_set(&replay).contains(&"syd".parse().unwrap()));
+        assert_eq!(
+            replay.machines,
+            MachineTimeline::one_per_region(&replay.timeline)
+        );
     }
 
     #[test]
