@@ -261,7 +261,7 @@ impl FacilityProblem<'_> {
                     lowest = lowest.min(quick_swap(out, into));
                 }
             }
-            if !(lowest < -tolerance + slack) {
+            if lowest >= -tolerance + slack {
                 return set;
             }
             // Only moves priced near the lowest can be the best one.
