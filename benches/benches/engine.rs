@@ -9,6 +9,9 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::time::Duration;
 
 use placer_core::forecast::{ForecastSettings, NO_FORECAST};
+use placer_core::network::platform::{PlatformRegion, PlatformRegions};
+use placer_core::network::solver::FacilityProblem;
+use placer_core::network::RttTable;
 use placer_core::policy::PolicyName;
 use placer_core::{
     network::LatencyModel, InMemoryActuator, Placer, PlacerConfig, Region, ScriptedSource,
@@ -146,6 +149,74 @@ fn latency_tick_with_forecasts(c: &mut Criterion) {
     group.finish();
 }
 
+/// A synthetic catalog of `n` regions spread over the inhabited latitudes
+/// (codes `qaa`, `qab`, …), as the platform would list them.
+fn synthetic_catalog(n: usize) -> (Vec<Region>, PlatformRegions) {
+    let listed: Vec<PlatformRegion> = (0..n)
+        .map(|i| {
+            let code = format!(
+                "q{}{}",
+                char::from(b'a' + (i / 26) as u8),
+                char::from(b'a' + (i % 26) as u8)
+            );
+            let latitude = -45.0 + 105.0 * ((i * 37 % 101) as f64 / 100.0);
+            let longitude = -180.0 + 360.0 * ((i * 61 % 97) as f64 / 97.0);
+            PlatformRegion::new(code.parse().expect("valid code"), latitude, longitude)
+        })
+        .collect();
+    let regions = listed.iter().map(|region| region.code).collect();
+    (
+        regions,
+        PlatformRegions::from_platform(listed, tick_time(0)),
+    )
+}
+
+/// The latency policy's search alone, as a tick runs it: traffic entering
+/// in every region, one region's price (5 ms of mean RTT for the whole
+/// traffic), started from the previous tick's answer. 35 catalogued regions
+/// and a synthetic catalog of 100.
+fn latency_search(c: &mut Criterion) {
+    let mut group = c.benchmark_group("latency_search");
+    let model = LatencyModel::distance();
+    let (synthetic, platform) = synthetic_catalog(100);
+    let catalogued: Vec<Region> = REGIONS
+        .iter()
+        .map(|code| code.parse().expect("valid region"))
+        .collect();
+    for regions in [catalogued, synthetic] {
+        let table = RttTable::over_platform(
+            regions.iter().copied(),
+            regions.iter().copied(),
+            &model,
+            &platform,
+        );
+        let n = regions.len();
+        let traffic = |tick: usize| -> Vec<f64> {
+            (0..n)
+                .map(|i| (60.0 + 55.0 * (tick as f64 / 30.0 + i as f64).sin()).max(0.0))
+                .collect()
+        };
+        let problem = |weights: Vec<f64>| {
+            let total: f64 = weights.iter().sum();
+            FacilityProblem {
+                table: &table,
+                weights,
+                region_cost: vec![(5.0 * total).max(1000.0); n],
+                min_size: 1,
+                max_size: n,
+                fixed: vec![false; n],
+                allowed: vec![true; n],
+            }
+        };
+        let previous = problem(traffic(0)).solve(&vec![false; n]);
+        let now = problem(traffic(1));
+        group.bench_with_input(BenchmarkId::new("regions", n), &previous, |b, start| {
+            b.iter(|| now.solve(start))
+        });
+    }
+    group.finish();
+}
+
 criterion_group!(
     benches,
     plan_35_regions,
@@ -153,6 +224,7 @@ criterion_group!(
     full_tick_in_memory,
     batch_of_apps,
     backtest_throughput,
-    latency_tick_with_forecasts
+    latency_tick_with_forecasts,
+    latency_search
 );
 criterion_main!(benches);

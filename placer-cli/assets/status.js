@@ -101,6 +101,7 @@
     const dots = d.map.dots.map((dot) => {
       const r = byCode.get(dot.code);
       const words = [r.code + " " + r.city, num(r.requests, 0) + " requests", r.deployed ? "deployed" : "not deployed"];
+      if (r.machines) words.push(machinesText(r.machines));
       if (r.planned) words.push(r.planned + " planned");
       if (r.cooldown_seconds) words.push("cooldown " + duration(r.cooldown_seconds));
       if (r.backoff_seconds) words.push("backing off " + duration(r.backoff_seconds));
@@ -115,7 +116,7 @@
         const [x1, y1, x2, y2] = label.leader;
         group.prepend(svg("line", { class: "leader", x1: x1, y1: y1, x2: x2, y2: y2 }));
       }
-      group.append(svg("text", { class: "region-label", x: label.x, y: label.y, "text-anchor": "middle", "dominant-baseline": "central", "data-region": label.text }, label.text));
+      group.append(svg("text", { class: "region-label", x: label.x, y: label.y, "text-anchor": "middle", "dominant-baseline": "central", "data-region": label.text.split(" ")[0] }, label.text));
     }
     $("links").replaceChildren(...links);
     $("dots").replaceChildren(...dots);
@@ -164,9 +165,18 @@
     ]);
   }
 
+  // "3 running · 1 standby → 5": as listed, and the count wanted.
+  function machinesText(m) {
+    let text = m.running + " running";
+    if (m.standby) text += " · " + m.standby + " standby";
+    if (m.target !== m.running) text += " → " + m.target;
+    return text;
+  }
+
   function renderRegions(d) {
     const latency = d.policy === "latency";
-    const heads = ["region", "traffic", "requests", "short avg", "long avg"]
+    const counts = d.regions.some((r) => r.machines);
+    const heads = ["region", "traffic", "requests"].concat(counts ? ["machines"] : []).concat(["short avg", "long avg"])
       .concat(latency ? ["served from", "RTT", "gain"] : ["deploy at", "remove at"])
       .concat(["latest decision"]);
     const numeric = new Set(["requests", "short avg", "long avg", "RTT", "gain", "deploy at", "remove at"]);
@@ -182,9 +192,12 @@
         el("td", {}, [el("strong", {}, r.code), " ", el("span", { class: "muted" }, r.city), ...tags]),
         el("td", {}, sparkline(r)),
         el("td", { class: "num" }, num(r.requests, 0)),
+      ];
+      if (counts) cells.push(el("td", { class: "machines", title: r.machines ? r.machines.reason : null }, r.machines ? machinesText(r.machines) : "–"));
+      cells.push(
         el("td", { class: "num" }, num(r.short)),
         el("td", { class: "num" }, num(r.long)),
-      ];
+      );
       if (latency) {
         const s = r.served_from;
         cells.push(el("td", {}, s ? s.region : r.deployed ? "itself" : "–"));

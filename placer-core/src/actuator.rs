@@ -9,11 +9,20 @@ use async_trait::async_trait;
 use crate::network::platform::PlatformRegions;
 use crate::{MachineCount, Region};
 
-/// Anything that can list the regions an app runs in and add or remove one.
+/// Anything that can list how many machines an app runs in each region and
+/// bring a region to a given count.
+///
+/// [`deployment`](Self::deployment) and [`scale`](Self::scale) are the
+/// one way to read and change a deployment; every implementation and
+/// wrapper provides both. [`deployed_regions`](Self::deployed_regions),
+/// [`deploy`](Self::deploy) and [`remove`](Self::remove) are shorthands
+/// built on them (the regions with a running machine, scale to
+/// [`MachineCount::ONE`], scale to [`MachineCount::NONE`]) that nobody
+/// overrides.
 ///
 /// The actuator is the source of truth about what is deployed: the engine asks
-/// it at every tick and never keeps its own guess — except that a deploy
-/// which failed [in doubt](ActuatorError::in_doubt) counts as deployed until
+/// it at every tick and never keeps its own guess — except that a change
+/// which failed [in doubt](ActuatorError::in_doubt) counts as made until
 /// the listing shows it or `pending_grace` passes, so a listing that lags
 /// behind a create cannot cause a second one.
 ///
@@ -22,87 +31,79 @@ use crate::{MachineCount, Region};
 /// [`InMemoryActuator`](crate::InMemoryActuator) in this crate.
 #[async_trait]
 pub trait RegionActuator: Send + Sync {
-    /// The regions where the app currently runs.
+    /// How many machines of the app each region has: every region with at
+    /// least one, running or standby. A region absent from the map has
+    /// none.
     ///
     /// # Errors
     /// [`ActuatorError`] when the deployment cannot be read.
-    async fn deployed_regions(&self) -> Result<BTreeSet<Region>, ActuatorError>;
-
-    /// Starts running the app in `region`. Deploying a region that is already
-    /// deployed must succeed without creating anything (a retried tick must
-    /// never deploy twice).
-    ///
-    /// # Errors
-    /// [`ActuatorError`] when the region could not be deployed;
-    /// [`ActuatorError::in_doubt`] when the deploy failed but may have
-    /// taken effect (its answer was lost): the engine then counts the
-    /// region as deployed, and does not ask again, until the listing shows
-    /// it or `pending_grace` passes.
-    async fn deploy(&self, region: &Region) -> Result<(), ActuatorError>;
-
-    /// Stops running the app in `region`.
-    ///
-    /// # Errors
-    /// [`ActuatorError`] when the region could not be removed, including when
-    /// the actuator refuses (for example, to keep the app's last machine).
-    async fn remove(&self, region: &Region) -> Result<(), ActuatorError>;
-
-    /// How many machines of ours each region has: every region with at
-    /// least one, running or standby.
-    ///
-    /// The default answers one running machine for each of
-    /// [`deployed_regions`](Self::deployed_regions).
-    ///
-    /// # Errors
-    /// [`ActuatorError`] when the deployment cannot be read.
-    async fn deployment(&self) -> Result<BTreeMap<Region, MachineCount>, ActuatorError> {
-        Ok(self
-            .deployed_regions()
-            .await?
-            .into_iter()
-            .map(|region| (region, MachineCount::ONE))
-            .collect())
-    }
+    async fn deployment(&self) -> Result<BTreeMap<Region, MachineCount>, ActuatorError>;
 
     /// Brings `region` to `target` machines. Must be idempotent: asking
     /// again for the count the region already has creates and destroys
-    /// nothing.
-    ///
-    /// The default knows only one running machine or none:
-    /// [`MachineCount::ONE`] is a [`deploy`](Self::deploy),
-    /// [`MachineCount::NONE`] a [`remove`](Self::remove), and any other
-    /// count is [refused](ActuatorError::Refused).
+    /// nothing, and a retried call never makes a machine twice.
+    /// [`MachineCount::NONE`] stops running the app in the region.
     ///
     /// # Errors
-    /// As [`deploy`](Self::deploy) and [`remove`](Self::remove).
-    async fn scale(&self, region: &Region, target: MachineCount) -> Result<(), ActuatorError> {
-        if target == MachineCount::ONE {
-            self.deploy(region).await
-        } else if target == MachineCount::NONE {
-            self.remove(region).await
-        } else {
-            Err(ActuatorError::refused(
-                region,
-                format!("this actuator runs one machine per region, not {target}"),
-            ))
-        }
+    /// [`ActuatorError`] when the region could not be brought to `target`,
+    /// including when the actuator refuses (for example, to keep the app's
+    /// last machine); [`ActuatorError::in_doubt`] when a machine's create
+    /// failed but may have taken effect (its answer was lost): the engine
+    /// then counts the change as made, and does not ask again, until the
+    /// listing shows it or `pending_grace` passes.
+    async fn scale(&self, region: &Region, target: MachineCount) -> Result<(), ActuatorError>;
+
+    /// The regions where the app currently runs: those of
+    /// [`deployment`](Self::deployment) with at least one running machine.
+    /// A shorthand; implementations do not override it.
+    ///
+    /// # Errors
+    /// [`ActuatorError`] when the deployment cannot be read.
+    async fn deployed_regions(&self) -> Result<BTreeSet<Region>, ActuatorError> {
+        Ok(self
+            .deployment()
+            .await?
+            .into_iter()
+            .filter(|(_, count)| count.is_deployed())
+            .map(|(region, _)| region)
+            .collect())
+    }
+
+    /// Runs the app in `region` with one machine: [`scale`](Self::scale)
+    /// to [`MachineCount::ONE`]. A shorthand; implementations do not
+    /// override it.
+    ///
+    /// # Errors
+    /// As [`scale`](Self::scale).
+    async fn deploy(&self, region: &Region) -> Result<(), ActuatorError> {
+        self.scale(region, MachineCount::ONE).await
+    }
+
+    /// Stops running the app in `region`: [`scale`](Self::scale) to
+    /// [`MachineCount::NONE`]. A shorthand; implementations do not
+    /// override it.
+    ///
+    /// # Errors
+    /// As [`scale`](Self::scale).
+    async fn remove(&self, region: &Region) -> Result<(), ActuatorError> {
+        self.scale(region, MachineCount::NONE).await
     }
 
     /// True when this actuator only simulates a deployment and never touches
     /// real infrastructure.
     ///
-    /// With `dry_run: true` the engine calls [`deploy`](Self::deploy) and
-    /// [`remove`](Self::remove) only on simulating actuators, so a real
+    /// With `dry_run: true` the engine changes a deployment
+    /// ([`scale`](Self::scale)) only through simulating actuators, so a real
     /// deployment is never changed in dry-run. The default is `false`.
     fn is_simulation(&self) -> bool {
         false
     }
 
     /// Says the caller is done with the actuator until its next
-    /// [`deployed_regions`](Self::deployed_regions):
+    /// [`deployment`](Self::deployment):
     /// [`Placer::tick`](crate::Placer::tick) calls it at the end of every
     /// tick. An actuator that keeps something for the rest of a tick (the
-    /// deployment it listed, to reuse for the deploys that follow) can let
+    /// deployment it listed, to reuse for the changes that follow) can let
     /// it go, so it is not held until the next tick. A wrapper passes it on.
     /// The default does nothing.
     fn tick_finished(&self) {}

@@ -9,7 +9,8 @@ use async_trait::async_trait;
 
 use crate::network::platform::PlatformRegions;
 use crate::{
-    ActuatorError, MetricsError, MetricsSource, Region, RegionActuator, Timestamp, TrafficSnapshot,
+    ActuatorError, MachineCount, MetricsError, MetricsSource, Region, RegionActuator, Timestamp,
+    TrafficSnapshot,
 };
 
 /// A [`MetricsSource`] that plays back a script of snapshots and failures,
@@ -82,11 +83,28 @@ impl MetricsSource for ScriptedSource {
     }
 }
 
-/// A [`RegionActuator`] that keeps the deployed set in memory.
+/// A [`RegionActuator`] that keeps the deployment in memory: how many
+/// machines run in each region and how many are kept stopped as standbys.
 ///
 /// It is a simulation ([`RegionActuator::is_simulation`] is true), so the
 /// engine drives it in dry-run too. Individual regions can be made to fail, to
-/// exercise partial failures.
+/// exercise partial failures, and a test can play Fly's proxy starting a
+/// standby on a spike ([`start_standby`](Self::start_standby)) and stopping
+/// it when idle ([`stop_started`](Self::stop_started)).
+///
+/// ```
+/// # futures::executor::block_on(async {
+/// use placer_core::{InMemoryActuator, MachineCount, RegionActuator, Region};
+///
+/// let iad: Region = "iad".parse().unwrap();
+/// let actuator = InMemoryActuator::new([]);
+/// actuator.scale(&iad, MachineCount::new(3, 1)).await.unwrap();
+/// assert!(actuator.start_standby(&iad)); // the proxy starts it
+/// assert_eq!(actuator.deployment().await.unwrap()[&iad], MachineCount::new(4, 0));
+/// actuator.scale(&iad, MachineCount::NONE).await.unwrap();
+/// assert!(actuator.regions().is_empty());
+/// # });
+/// ```
 ///
 /// ```
 /// # futures::executor::block_on(async {
@@ -105,7 +123,8 @@ pub struct InMemoryActuator {
 
 #[derive(Debug, Default)]
 struct ActuatorState {
-    deployed: BTreeSet<Region>,
+    /// Every region with a machine of ours, running or standby.
+    machines: BTreeMap<Region, MachineCount>,
     failing: BTreeSet<Region>,
     /// Errors to answer the next calls about a region with, and how many
     /// times.
@@ -146,13 +165,15 @@ impl ActuatorState {
     }
 }
 
-/// A deploy or remove call received by an [`InMemoryActuator`].
+/// A deploy, remove or scale call received by an [`InMemoryActuator`].
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum ActuatorCall {
-    /// `deploy(region)` was called.
+    /// `deploy(region)` was called: a scale to one running machine.
     Deploy(Region),
-    /// `remove(region)` was called.
+    /// `remove(region)` was called: a scale to no machine.
     Remove(Region),
+    /// `scale(region, target)` was called with any other count.
+    Scale(Region, MachineCount),
 }
 
 impl InMemoryActuator {
@@ -160,7 +181,10 @@ impl InMemoryActuator {
     pub fn new(regions: impl IntoIterator<Item = Region>) -> Self {
         InMemoryActuator {
             inner: Mutex::new(ActuatorState {
-                deployed: regions.into_iter().collect(),
+                machines: regions
+                    .into_iter()
+                    .map(|region| (region, MachineCount::ONE))
+                    .collect(),
                 ..ActuatorState::default()
             }),
         }
@@ -245,12 +269,50 @@ impl InMemoryActuator {
         self.lock().listing_fails = fails;
     }
 
-    /// The regions currently deployed.
+    /// The regions currently deployed: those with a running machine.
     pub fn regions(&self) -> BTreeSet<Region> {
-        self.lock().deployed.clone()
+        self.lock()
+            .machines
+            .iter()
+            .filter(|(_, count)| count.is_deployed())
+            .map(|(region, _)| *region)
+            .collect()
     }
 
-    /// Every deploy and remove call received so far, in order.
+    /// Every region with a machine, and how many run and stand by.
+    pub fn machines(&self) -> BTreeMap<Region, MachineCount> {
+        self.lock().machines.clone()
+    }
+
+    /// Plays Fly's proxy starting one of `region`'s standbys on a spike:
+    /// it counts as running from now on. False when the region has none.
+    pub fn start_standby(&self, region: &Region) -> bool {
+        let mut state = self.lock();
+        match state.machines.get_mut(region) {
+            Some(count) if count.standby > 0 => {
+                count.standby -= 1;
+                count.running += 1;
+                true
+            }
+            _ => false,
+        }
+    }
+
+    /// Plays Fly's proxy stopping an idle machine of `region`: it counts
+    /// as a standby again. False when none runs.
+    pub fn stop_started(&self, region: &Region) -> bool {
+        let mut state = self.lock();
+        match state.machines.get_mut(region) {
+            Some(count) if count.running > 0 => {
+                count.running -= 1;
+                count.standby += 1;
+                true
+            }
+            _ => false,
+        }
+    }
+
+    /// Every deploy, remove and scale call received so far, in order.
     pub fn calls(&self) -> Vec<ActuatorCall> {
         self.lock().calls.clone()
     }
@@ -264,44 +326,39 @@ impl InMemoryActuator {
 
 #[async_trait]
 impl RegionActuator for InMemoryActuator {
-    async fn deployed_regions(&self) -> Result<BTreeSet<Region>, ActuatorError> {
+    async fn deployment(&self) -> Result<BTreeMap<Region, MachineCount>, ActuatorError> {
         let mut state = self.lock();
         state.take_transient(None)?;
         if state.listing_fails {
             return Err(ActuatorError::backend("in-memory", None, "listing failed"));
         }
-        Ok(state.deployed.clone())
+        Ok(state.machines.clone())
     }
 
-    async fn deploy(&self, region: &Region) -> Result<(), ActuatorError> {
+    /// Brings `region` to `target`. Logged as a [deploy](ActuatorCall::Deploy)
+    /// for [`MachineCount::ONE`], a [removal](ActuatorCall::Remove) for
+    /// [`MachineCount::NONE`], a [scale](ActuatorCall::Scale) otherwise.
+    async fn scale(&self, region: &Region, target: MachineCount) -> Result<(), ActuatorError> {
         let mut state = self.lock();
-        state.calls.push(ActuatorCall::Deploy(*region));
+        state.calls.push(match target {
+            MachineCount::ONE => ActuatorCall::Deploy(*region),
+            MachineCount::NONE => ActuatorCall::Remove(*region),
+            _ => ActuatorCall::Scale(*region, target),
+        });
         state.take_transient(Some(region))?;
         state.take_refusal(region)?;
         if state.failing.contains(region) {
-            return Err(ActuatorError::region_unavailable(
-                "in-memory",
-                region,
-                "deploy failed",
-            ));
+            return Err(if target.is_deployed() {
+                ActuatorError::region_unavailable("in-memory", region, "deploy failed")
+            } else {
+                ActuatorError::backend("in-memory", Some(region), "remove failed")
+            });
         }
-        state.deployed.insert(*region);
-        Ok(())
-    }
-
-    async fn remove(&self, region: &Region) -> Result<(), ActuatorError> {
-        let mut state = self.lock();
-        state.calls.push(ActuatorCall::Remove(*region));
-        state.take_transient(Some(region))?;
-        state.take_refusal(region)?;
-        if state.failing.contains(region) {
-            return Err(ActuatorError::backend(
-                "in-memory",
-                Some(region),
-                "remove failed",
-            ));
+        if target.total() == 0 {
+            state.machines.remove(region);
+        } else {
+            state.machines.insert(*region, target);
         }
-        state.deployed.remove(region);
         Ok(())
     }
 

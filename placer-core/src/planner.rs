@@ -17,6 +17,7 @@ use crate::network::platform::{PlatformRegions, Unavailable};
 use crate::network::LatencyModel;
 use crate::policy::{PlacementPolicy, PlanningView, PolicyMemory, PolicyName};
 use crate::report::RegionDetail;
+use crate::sizing::MachinePlan;
 use crate::{Action, Decision, EngineState, Move, PlacerConfig, Reason, Region, Timestamp};
 
 /// What the planner decided for one tick.
@@ -45,6 +46,10 @@ pub struct Plan {
     pub pending: BTreeSet<Region>,
     /// The time the plan was made for.
     pub at: Timestamp,
+    /// How many machines each region gets: set by
+    /// [`Placer::size`](crate::Placer::size) when the config has a
+    /// `machines:` section, `None` otherwise (one machine per region).
+    pub machines: Option<MachinePlan>,
 }
 
 impl Plan {
@@ -73,6 +78,7 @@ impl Plan {
             deployed,
             pending: BTreeSet::new(),
             at,
+            machines: None,
         }
     }
 
@@ -84,6 +90,16 @@ impl Plan {
 }
 
 pub(crate) use details::home_of;
+
+/// The deployed region nearest `region` (itself when deployed), with the
+/// round trip between them.
+pub(crate) fn nearest_deployed(
+    platform: &PlatformRegions,
+    region: &Region,
+    deployed: &BTreeSet<Region>,
+) -> Option<Region> {
+    nearest(platform, region, deployed).map(|(server, _)| server)
+}
 pub use details::region_details;
 
 /// Everything the planner needs besides the policy.
@@ -328,6 +344,7 @@ pub fn plan(input: &PlanInput<'_>, policy: &dyn PlacementPolicy) -> Plan {
         deployed: input.deployed.clone(),
         pending: input.pending.clone(),
         at: input.now,
+        machines: None,
     }
 }
 

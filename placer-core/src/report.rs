@@ -147,6 +147,28 @@ pub struct RegionDetail {
     pub points: usize,
     /// Whether the region was deployed at the start of the tick.
     pub deployed: bool,
+    /// Its machines, with a `machines:` section only (absent without, so
+    /// the report's shape is the seed's).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub machines: Option<MachineDetail>,
+}
+
+/// A region's machines in a tick report: what the listing showed at the
+/// start of the tick, and the count the sizing step set.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[non_exhaustive]
+pub struct MachineDetail {
+    /// Machines started at the start of the tick (standbys the proxy
+    /// started included).
+    pub running: u32,
+    /// Machines of ours stopped at the start of the tick.
+    pub standby: u32,
+    /// The running machines the sizing step wants there (0: not deployed).
+    pub target: u32,
+    /// The standbys the sizing step wants there.
+    pub target_standby: u32,
+    /// Why that many, in a sentence; why a change was put off, if it was.
+    pub reason: String,
 }
 
 impl RegionDetail {
@@ -171,6 +193,7 @@ impl RegionDetail {
             remove_threshold: 0.0,
             points: 1,
             deployed,
+            machines: None,
         }
     }
 

@@ -235,6 +235,16 @@ impl EngineState {
         &self.forecast
     }
 
+    /// Notes that a deployed region's machine count changed at `at`: starts
+    /// its cooldown (a later scale-down waits for it) and, unlike a deploy
+    /// or a removal, leaves the traffic streaks alone. Recorded as a
+    /// deploy when machines were added, a removal when some were taken.
+    pub(crate) fn record_resize(&mut self, region: &Region, up: bool, at: Timestamp) {
+        let state = self.regions.entry(*region).or_default();
+        let action = if up { Action::Deploy } else { Action::Remove };
+        state.last_action = Some(LastAction { at, action });
+    }
+
     /// Notes that `action` was carried out on `region` at `at` (starts its
     /// cooldown).
     pub(crate) fn record_action(&mut self, region: &Region, action: Action, at: Timestamp) {

@@ -17,6 +17,16 @@ fn in_memory_actuator_passes_the_conformance_suite() {
 }
 
 #[test]
+fn in_memory_actuator_passes_the_scaling_checks() {
+    let actuator = InMemoryActuator::new([region("iad")]);
+    futures::executor::block_on(conformance::check_scaling_actuator(
+        &actuator,
+        region("fra"),
+    ));
+    assert_eq!(actuator.regions(), [region("iad")].into());
+}
+
+#[test]
 fn in_memory_actuator_with_a_platform_picture_passes_the_conformance_suite() {
     use placer_core::network::platform::{PlatformRegion, PlatformRegions};
     use placer_core::Timestamp;
@@ -56,22 +66,22 @@ fn the_suite_catches_a_picture_off_the_globe() {
 #[should_panic(expected = "still listed after remove")]
 fn the_suite_catches_an_actuator_that_ignores_removals() {
     use async_trait::async_trait;
-    use placer_core::{ActuatorError, RegionActuator};
-    use std::collections::BTreeSet;
+    use placer_core::{ActuatorError, MachineCount, RegionActuator};
+    use std::collections::BTreeMap;
 
     /// Deploys, but never removes anything.
     struct Sticky(InMemoryActuator);
 
     #[async_trait]
     impl RegionActuator for Sticky {
-        async fn deployed_regions(&self) -> Result<BTreeSet<Region>, ActuatorError> {
-            self.0.deployed_regions().await
+        async fn deployment(&self) -> Result<BTreeMap<Region, MachineCount>, ActuatorError> {
+            self.0.deployment().await
         }
-        async fn deploy(&self, region: &Region) -> Result<(), ActuatorError> {
-            self.0.deploy(region).await
-        }
-        async fn remove(&self, _region: &Region) -> Result<(), ActuatorError> {
-            Ok(())
+        async fn scale(&self, region: &Region, target: MachineCount) -> Result<(), ActuatorError> {
+            if target == MachineCount::NONE {
+                return Ok(());
+            }
+            self.0.scale(region, target).await
         }
     }
 
@@ -102,4 +112,73 @@ fn the_wrappers_pass_the_conformance_suite_around_a_flaky_backend() {
     ));
     assert_eq!(actuator.inner().inner().regions(), [region("iad")].into());
     assert!(!timer.sleeps().is_empty());
+}
+
+/// Counts per region, kept exactly as asked (or, when `drops_standbys`,
+/// without the standbys).
+struct Counting {
+    counts: std::sync::Mutex<std::collections::BTreeMap<Region, placer_core::MachineCount>>,
+    drops_standbys: bool,
+}
+
+impl Counting {
+    fn new(drops_standbys: bool) -> Self {
+        let counts = [(region("iad"), placer_core::MachineCount::ONE)].into();
+        Counting {
+            counts: std::sync::Mutex::new(counts),
+            drops_standbys,
+        }
+    }
+}
+
+#[async_trait::async_trait]
+impl placer_core::RegionActuator for Counting {
+    async fn deployment(
+        &self,
+    ) -> Result<
+        std::collections::BTreeMap<Region, placer_core::MachineCount>,
+        placer_core::ActuatorError,
+    > {
+        Ok(self.counts.lock().unwrap().clone())
+    }
+
+    async fn scale(
+        &self,
+        region: &Region,
+        mut target: placer_core::MachineCount,
+    ) -> Result<(), placer_core::ActuatorError> {
+        if self.drops_standbys {
+            target.standby = 0;
+        }
+        let mut counts = self.counts.lock().unwrap();
+        if target.total() == 0 {
+            counts.remove(region);
+        } else {
+            counts.insert(*region, target);
+        }
+        Ok(())
+    }
+}
+
+#[test]
+fn an_actuator_that_keeps_counts_passes_the_scaling_suite() {
+    let actuator = Counting::new(false);
+    futures::executor::block_on(conformance::check_scaling_actuator(
+        &actuator,
+        region("fra"),
+    ));
+    futures::executor::block_on(conformance::check_region_actuator(
+        &actuator,
+        [region("fra"), region("cdg")],
+    ));
+}
+
+#[test]
+#[should_panic(expected = "after scaling to 2 running, 1 standby")]
+fn the_scaling_suite_catches_an_actuator_that_drops_standbys() {
+    let actuator = Counting::new(true);
+    futures::executor::block_on(conformance::check_scaling_actuator(
+        &actuator,
+        region("fra"),
+    ));
 }

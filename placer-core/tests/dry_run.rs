@@ -1,13 +1,13 @@
 //! A dry run learns like a live run: it records everything it observed,
 //! the policy's memory included, and differs only in not acting.
 
-use std::collections::BTreeSet;
+use std::collections::BTreeMap;
 
 use async_trait::async_trait;
 use futures::executor::block_on;
 use placer_core::{
-    ActuatorError, InMemoryActuator, Placer, PlacerConfig, Region, RegionActuator, TickReport,
-    Timestamp, TrafficSnapshot,
+    ActuatorError, InMemoryActuator, MachineCount, Placer, PlacerConfig, Region, RegionActuator,
+    TickReport, Timestamp, TrafficSnapshot,
 };
 
 /// A real deployment as far as the engine can tell: not a simulation, so a
@@ -16,14 +16,11 @@ struct RealDeployment(InMemoryActuator);
 
 #[async_trait]
 impl RegionActuator for RealDeployment {
-    async fn deployed_regions(&self) -> Result<BTreeSet<Region>, ActuatorError> {
-        self.0.deployed_regions().await
+    async fn deployment(&self) -> Result<BTreeMap<Region, MachineCount>, ActuatorError> {
+        self.0.deployment().await
     }
-    async fn deploy(&self, region: &Region) -> Result<(), ActuatorError> {
-        self.0.deploy(region).await
-    }
-    async fn remove(&self, region: &Region) -> Result<(), ActuatorError> {
-        self.0.remove(region).await
+    async fn scale(&self, region: &Region, target: MachineCount) -> Result<(), ActuatorError> {
+        self.0.scale(region, target).await
     }
 }
 

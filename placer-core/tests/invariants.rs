@@ -9,9 +9,9 @@ use async_trait::async_trait;
 use futures::executor::block_on;
 use placer_core::config::ThresholdMode;
 use placer_core::{
-    state::FIRST_BACKOFF, state::MAX_BACKOFF, Action, ActuatorError, InMemoryActuator, Outcome,
-    Placer, PlacerConfig, Region, RegionActuator, ScriptedSource, TickReport, Timestamp,
-    TrafficSnapshot,
+    state::FIRST_BACKOFF, state::MAX_BACKOFF, Action, ActuatorError, InMemoryActuator,
+    MachineCount, Outcome, Placer, PlacerConfig, Region, RegionActuator, ScriptedSource,
+    TickReport, Timestamp, TrafficSnapshot,
 };
 use proptest::prelude::*;
 use proptest::sample::subsequence;
@@ -258,13 +258,13 @@ struct AtCapacity {
 
 #[async_trait]
 impl RegionActuator for AtCapacity {
-    async fn deployed_regions(&self) -> Result<BTreeSet<Region>, ActuatorError> {
-        self.inner.deployed_regions().await
+    async fn deployment(&self) -> Result<BTreeMap<Region, MachineCount>, ActuatorError> {
+        self.inner.deployment().await
     }
 
-    async fn deploy(&self, region: &Region) -> Result<(), ActuatorError> {
-        if !self.full.contains(region) {
-            return self.inner.deploy(region).await;
+    async fn scale(&self, region: &Region, target: MachineCount) -> Result<(), ActuatorError> {
+        if !target.is_deployed() || !self.full.contains(region) {
+            return self.inner.scale(region, target).await;
         }
         let at = *self.now.lock().unwrap();
         self.attempts.lock().unwrap().push((*region, at));
@@ -273,10 +273,6 @@ impl RegionActuator for AtCapacity {
             region,
             "no capacity",
         ))
-    }
-
-    async fn remove(&self, region: &Region) -> Result<(), ActuatorError> {
-        self.inner.remove(region).await
     }
 }
 

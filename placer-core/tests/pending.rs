@@ -10,8 +10,8 @@ use async_trait::async_trait;
 use futures::executor::block_on;
 use placer_core::policy::{PlacementPolicy, PlanningView, PolicyMemory, PolicyName};
 use placer_core::{
-    Action, ActuatorError, Decision, EngineState, Move, Outcome, Placer, PlacerConfig, Reason,
-    Region, RegionActuator, ScriptedSource, Timestamp, TrafficSnapshot,
+    Action, ActuatorError, Decision, EngineState, MachineCount, Move, Outcome, Placer,
+    PlacerConfig, Reason, Region, RegionActuator, ScriptedSource, Timestamp, TrafficSnapshot,
 };
 
 fn r(code: &str) -> Region {
@@ -77,11 +77,26 @@ impl LostAnswers {
 
 #[async_trait]
 impl RegionActuator for LostAnswers {
-    async fn deployed_regions(&self) -> Result<BTreeSet<Region>, ActuatorError> {
-        Ok(self.lock().listed.clone())
+    async fn deployment(&self) -> Result<BTreeMap<Region, MachineCount>, ActuatorError> {
+        Ok(self
+            .lock()
+            .listed
+            .iter()
+            .map(|region| (*region, MachineCount::ONE))
+            .collect())
     }
 
-    async fn deploy(&self, region: &Region) -> Result<(), ActuatorError> {
+    async fn scale(&self, region: &Region, target: MachineCount) -> Result<(), ActuatorError> {
+        if target.is_deployed() {
+            self.deploy_one(region)
+        } else {
+            self.remove_one(region)
+        }
+    }
+}
+
+impl LostAnswers {
+    fn deploy_one(&self, region: &Region) -> Result<(), ActuatorError> {
         let mut backend = self.lock();
         backend.deploys += 1;
         if backend.loses_answers {
@@ -95,7 +110,7 @@ impl RegionActuator for LostAnswers {
         Ok(())
     }
 
-    async fn remove(&self, region: &Region) -> Result<(), ActuatorError> {
+    fn remove_one(&self, region: &Region) -> Result<(), ActuatorError> {
         let mut backend = self.lock();
         backend.machines.remove(region);
         backend.listed.remove(region);

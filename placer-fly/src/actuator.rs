@@ -1,14 +1,14 @@
-//! [`FlyMachinesActuator`]: deploys and removes regions by cloning,
-//! destroying or stopping an app's machines.
+//! [`FlyMachinesActuator`]: scales regions by cloning, destroying or
+//! stopping an app's machines.
 
-use std::collections::BTreeSet;
+use std::collections::BTreeMap;
 use std::fmt;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, SystemTime};
 
 use async_trait::async_trait;
 use placer_core::network::platform::PlatformRegions;
-use placer_core::{ActuatorError, Region, RegionActuator, Timestamp};
+use placer_core::{ActuatorError, MachineCount, Region, RegionActuator, Timestamp};
 use tokio::time::Instant;
 
 use crate::client::{MachinesClient, MAX_WAIT};
@@ -16,7 +16,9 @@ use crate::gate::RequestGate;
 use crate::ledger::{Change, Ledger};
 use crate::machine::{Machine, MachineConfig, StopConfig};
 use crate::naming::NameFamily;
-use crate::options::{MANAGED_KEY, MANAGED_VALUE, PARKED_KEY, PROCESS_GROUP_KEY};
+use crate::options::{
+    MANAGED_KEY, MANAGED_VALUE, PARKED_KEY, PROCESS_GROUP_KEY, ROLE_KEY, ROLE_RUNNING, ROLE_STANDBY,
+};
 use crate::platform::{guest_size, PlatformRegionsCache};
 use crate::{FlyError, FlyOptions, RemovalMode};
 
@@ -25,14 +27,21 @@ pub const BACKEND: &str = "fly";
 
 /// A [`RegionActuator`] over the Fly Machines API.
 ///
-/// - **Deployed regions**: regions with at least one machine of the process
-///   group that is alive (not destroyed, destroying or failed, host not
-///   unreachable) and not parked. Read from the API at every call.
-/// - **Deploy**: if the region already has such a machine, nothing happens.
-///   Otherwise a machine parked there by [`RemovalMode::Stop`] is started
-///   again, or the template machine's config is cloned into the region,
-///   marked `fly_placer=managed`, as a machine named
-///   `fly-placer-<group>-<region>-<n>`. A create whose answer is lost (a
+/// - **Deployment**: per region, the machines of the process group that
+///   are alive (not destroyed, destroying or failed, host not unreachable)
+///   and not parked, counted as standbys when their role is standby
+///   (metadata `fly_placer_role=standby`) and they are not started, and as
+///   running otherwise ([`Machine::counts_as_standby`]): a standby Fly's
+///   proxy started counts as running until the proxy stops it. Read from
+///   the API at every call.
+/// - **Scale up**: the missing machines of each role are added: machines
+///   parked there by [`RemovalMode::Stop`] first, then clones of the
+///   template machine's config, marked `fly_placer=managed` and with their
+///   role, named `fly-placer-<group>-<region>-<n>` with the lowest numbers
+///   free in the region; standbys are created stopped (`skip_launch`).
+///   Every machine of the group in the region counts, whoever made it. A
+///   standby the proxy runs keeps its slot: no other standby is made for
+///   it. A create whose answer is lost (a
 ///   5xx, no answer, an unreadable one), or one that made a machine the
 ///   listing does not show yet and then failed for good (the machine did
 ///   not start within `wait_for_start`), fails with
@@ -43,11 +52,16 @@ pub const BACKEND: &str = "fly";
 ///   process that lost that state) is refused by an API that keeps names
 ///   unique, and the machine holding the name is adopted instead
 ///   (`docs/design.md`, "Idempotent creates").
-/// - **Remove**: under each machine's lease, destroys or stops (and parks)
-///   the region's machines, only
-///   those marked as fly-placer's unless
-///   [`manage_unmarked`](FlyOptions::manage_unmarked) is set, and never the
-///   process group's last machine or last started machine. A destroy
+/// - **Scale down**: under each machine's lease, destroys or stops (and
+///   parks) the surplus of each role, newest first (highest number), only
+///   machines marked as fly-placer's unless
+///   [`manage_unmarked`](FlyOptions::manage_unmarked) is set, never a
+///   standby the proxy runs, and never the process group's last started
+///   machine. Machines it may not touch stay, even above the target.
+/// - **Scale to none**: removes every machine of the region (refused when
+///   some are not fly-placer's, or they are the process group's last
+///   running or last started machines); a standby the proxy runs is left
+///   until it stops, and the change is then [busy](ActuatorError::Busy). A destroy
 ///   stops the machine first with the template's `stop_config` and
 ///   destroys it once stopped; force only after
 ///   [`force_destroy_after`](FlyOptions::force_destroy_after).
@@ -61,11 +75,11 @@ pub const BACKEND: &str = "fly";
 ///   the reason "[being changed by another client](LEASED_ELSEWHERE)",
 ///   and not retried within the tick. Creates take no lease.
 ///
-/// Deploy and remove calls are serialized, so the last-machine check always
+/// Scale calls are serialized, so the last-machine check always
 /// sees the effect of the previous change.
 ///
-/// **One listing per tick**: `deployed_regions`, which the engine calls at
-/// the start of every tick, always lists; the deploys and removes that
+/// **One listing per tick**: `deployment`, which the engine calls at
+/// the start of every tick, always lists; the changes that
 /// follow reuse that listing (with the actuator's own changes laid over it)
 /// for up to [`LISTING_REUSE`] instead of listing again, and so do their
 /// retries, until the engine says the tick is over
@@ -101,7 +115,7 @@ pub struct FlyMachinesActuator {
     platform: PlatformRegionsCache,
 }
 
-/// How long deploys and removes reuse the latest listing.
+/// How long the changes of a tick reuse the latest listing.
 pub const LISTING_REUSE: Duration = Duration::from_secs(30);
 
 impl fmt::Debug for FlyMachinesActuator {
@@ -190,6 +204,29 @@ impl FlyMachinesActuator {
         guest_size(&template.config)
     }
 
+    /// What keeps `standby_per_region` standbys from working with the
+    /// template machine's services (see [`standby_warnings`](crate::standby_warnings)),
+    /// read from the latest listing. Sends nothing when no standby is
+    /// asked for.
+    ///
+    /// # Errors
+    /// [`FlyError`] when the machines cannot be listed, or there is no
+    /// template machine to read.
+    pub async fn standby_warnings(&self, standby_per_region: u32) -> Result<Vec<String>, FlyError> {
+        if standby_per_region == 0 {
+            return Ok(Vec::new());
+        }
+        let machines = self.recent_machines().await?;
+        // The region only names where a deploy was going in template's
+        // errors.
+        let anywhere: Region = "iad".parse().expect("a valid region");
+        let template = self.template(&machines, &anywhere)?;
+        Ok(crate::standby_warnings(
+            &template.config,
+            standby_per_region,
+        ))
+    }
+
     /// The gate whose buckets keep this actuator within Fly's limits (and
     /// hold its app's action back after a 429).
     pub fn gate(&self) -> &RequestGate {
@@ -256,45 +293,202 @@ impl FlyMachinesActuator {
         machine.process_group() == self.settings.process_group
     }
 
-    async fn deploy_region(&self, region: &Region) -> Result<(), FlyError> {
-        let machines = self.recent_machines().await?;
-        let here: Vec<&Machine> = machines
+    /// The process group's alive machines in `region`, parked ones included.
+    fn alive_in<'a>(&self, machines: &'a [Machine], region: &Region) -> Vec<&'a Machine> {
+        machines
             .iter()
             .filter(|m| self.in_group(m) && &m.region == region && m.is_alive())
-            .collect();
-        if here.iter().any(|m| m.is_deployed()) {
+            .collect()
+    }
+
+    /// True for a machine this actuator may stop, park or destroy: one it
+    /// made, or any of the group with `manage_unmarked`.
+    fn may_remove(&self, machine: &Machine) -> bool {
+        machine.is_managed() || self.settings.manage_unmarked
+    }
+
+    /// Brings `region` to `target`: see the type's documentation.
+    async fn scale_region(
+        &self,
+        region: &Region,
+        target: MachineCount,
+    ) -> Result<(), ScaleFailure> {
+        if !target.is_deployed() {
+            if target.standby > 0 {
+                return Err(ScaleFailure::Refused(format!(
+                    "a region without running machines keeps no standby (asked for {target})"
+                )));
+            }
+            return self.remove_region(region).await;
+        }
+        let machines = self.recent_machines().await?;
+        let here = self.alive_in(&machines, region);
+        let deployed = |standby: bool| {
+            here.iter()
+                .filter(|m| m.is_deployed() && m.is_standby_role() == standby)
+                .count()
+        };
+        let (running, standby) = (deployed(false), deployed(true));
+        let wanted = |target: u32, have: usize| (target as usize).saturating_sub(have);
+        let (add_running, add_standby) = (
+            wanted(target.running, running),
+            wanted(target.standby, standby),
+        );
+        if add_running + add_standby > 0 {
+            self.add_machines(&machines, region, add_running, add_standby)
+                .await?;
+        }
+        let excess = |target: u32, have: usize| have.saturating_sub(target as usize);
+        let (drop_running, drop_standby) = (
+            excess(target.running, running),
+            excess(target.standby, standby),
+        );
+        if drop_running + drop_standby > 0 {
+            self.drop_machines(region, drop_running, drop_standby)
+                .await?;
+        }
+        Ok(())
+    }
+
+    /// Adds `running` machines and `standby` standbys to `region`: parked
+    /// machines of the role first, then new ones under the lowest free
+    /// names of the region (see [`NameFamily::free_numbers`]), the name of
+    /// a create in doubt before any other.
+    async fn add_machines(
+        &self,
+        machines: &[Machine],
+        region: &Region,
+        mut running: usize,
+        mut standby: usize,
+    ) -> Result<(), FlyError> {
+        for parked in self
+            .alive_in(machines, region)
+            .into_iter()
+            .filter(|m| m.is_parked())
+        {
+            if parked.is_standby_role() && standby > 0 {
+                self.unpark_standby(parked).await?;
+                standby -= 1;
+            } else if !parked.is_standby_role() && running > 0 {
+                self.unpark(parked).await?;
+                running -= 1;
+            }
+        }
+        if running + standby == 0 {
             return Ok(());
         }
-        if let Some(parked) = here.iter().find(|m| m.is_parked()) {
-            return self.unpark(parked).await;
-        }
-        let config = self.clone_config(self.template(&machines, region)?);
+        let base = self.clone_config(self.template(machines, region)?);
         let family = NameFamily::new(&self.settings.process_group, region);
         // The name of this create decision: the one a create in doubt used,
-        // or else one derived from the listing alone (see NameFamily).
+        // then those derived from the listing alone (see NameFamily).
         let remembered = self
             .ledger()
             .in_doubt(region, Instant::now())
             .and_then(|name| family.attempt(name));
-        let first = remembered.unwrap_or_else(|| family.next_attempt(&machines));
-        for attempt in first..first.saturating_add(MAX_NAMES_PER_CREATE) {
-            let name = family.name(attempt);
-            match self.create_named(region, &name, &config).await? {
+        let mut numbers = remembered.into_iter().chain(
+            family
+                .free_numbers(machines)
+                .filter(move |n| Some(*n) != remembered),
+        );
+        for (role, count) in [(ROLE_RUNNING, running), (ROLE_STANDBY, standby)] {
+            let mut config = base.clone();
+            config.metadata.insert(ROLE_KEY.to_owned(), role.to_owned());
+            let stopped = role == ROLE_STANDBY || self.settings.skip_launch;
+            for _ in 0..count {
+                self.create_one(region, &family, &mut numbers, &config, stopped)
+                    .await?;
+            }
+        }
+        Ok(())
+    }
+
+    /// Creates one machine under the next of `numbers` whose name it can
+    /// have (or adopts the machine an earlier create made under it).
+    async fn create_one(
+        &self,
+        region: &Region,
+        family: &NameFamily,
+        numbers: &mut impl Iterator<Item = u32>,
+        config: &MachineConfig,
+        stopped: bool,
+    ) -> Result<(), FlyError> {
+        let mut tried = Vec::new();
+        while tried.len() < MAX_NAMES_PER_CREATE as usize {
+            let Some(number) = numbers.next() else { break };
+            let name = family.name(number);
+            match self.create_named(region, &name, config, stopped).await? {
                 Created::Yes(machine) | Created::Adopted(machine) => {
-                    if let Some(timeout) = self.settings.wait_for_start {
+                    if let (Some(timeout), false) = (self.settings.wait_for_start, stopped) {
                         self.client.wait_started(&machine, timeout).await?;
                     }
                     return Ok(());
                 }
                 Created::Unparked => return Ok(()),
-                Created::NameHeldElsewhere => continue,
+                Created::NameHeldElsewhere => tried.push(name),
             }
         }
         Err(FlyError::NamesTaken {
             region: *region,
-            first: family.name(first),
-            last: family.name(first.saturating_add(MAX_NAMES_PER_CREATE - 1)),
+            first: tried.first().cloned().unwrap_or_default(),
+            last: tried.last().cloned().unwrap_or_default(),
         })
+    }
+
+    /// Removes `running` running machines and `standby` standbys of ours
+    /// from `region`, the newest first (highest number, then latest
+    /// created). A standby Fly's proxy has started is left alone, and so
+    /// are machines fly-placer did not make (unless `manage_unmarked`) and
+    /// the process group's last started machine.
+    async fn drop_machines(
+        &self,
+        region: &Region,
+        running: usize,
+        standby: usize,
+    ) -> Result<(), ScaleFailure> {
+        let machines = self.recent_machines().await?;
+        let family = NameFamily::new(&self.settings.process_group, region);
+        let newest_first = |chosen: &mut Vec<&Machine>| {
+            chosen.sort_by_key(|m| {
+                std::cmp::Reverse((
+                    family.attempt(&m.name).unwrap_or(0),
+                    m.created(),
+                    m.id.clone(),
+                ))
+            });
+        };
+        let deployed: Vec<&Machine> = self
+            .alive_in(&machines, region)
+            .into_iter()
+            .filter(|m| m.is_deployed() && self.may_remove(m))
+            .collect();
+        let mut running_victims: Vec<&Machine> = deployed
+            .iter()
+            .copied()
+            .filter(|m| !m.is_standby_role())
+            .collect();
+        newest_first(&mut running_victims);
+        let mut standby_victims: Vec<&Machine> = deployed
+            .iter()
+            .copied()
+            .filter(|m| m.is_standby_role() && !m.is_started_or_starting())
+            .collect();
+        newest_first(&mut standby_victims);
+        let mut started_left = machines
+            .iter()
+            .filter(|m| self.in_group(m) && m.is_deployed() && m.is_started())
+            .count();
+        let mut victims = Vec::new();
+        for machine in running_victims.into_iter().take(running) {
+            if machine.is_started() {
+                if started_left <= 1 {
+                    continue;
+                }
+                started_left -= 1;
+            }
+            victims.push(machine);
+        }
+        victims.extend(standby_victims.into_iter().take(standby));
+        self.remove_all(&machines, region, &victims).await
     }
 
     /// Creates machine `name` in `region`, or adopts the machine of the
@@ -306,14 +500,11 @@ impl FlyMachinesActuator {
         region: &Region,
         name: &str,
         config: &MachineConfig,
+        skip_launch: bool,
     ) -> Result<Created, FlyError> {
         let app = self.settings.app_name();
         tracing::info!(%app, %region, machine_name = name, "creating a machine");
-        let err = match self
-            .client
-            .create(region, name, config, self.settings.skip_launch)
-            .await
-        {
+        let err = match self.client.create(region, name, config, skip_launch).await {
             Ok(created) => {
                 self.ledger()
                     .record_created(created.clone(), Instant::now());
@@ -356,6 +547,15 @@ impl FlyMachinesActuator {
             });
         }
         Ok(Created::NameHeldElsewhere)
+    }
+
+    /// Takes a parked standby back as a standby: it stays stopped.
+    async fn unpark_standby(&self, machine: &Machine) -> Result<(), FlyError> {
+        tracing::info!(app = self.settings.app_name(), machine = %machine.id, region = %machine.region, "taking a parked standby back");
+        self.client.delete_metadata(machine, PARKED_KEY).await?;
+        self.ledger()
+            .record_change(&machine.id, Change::Unparked, Instant::now());
+        Ok(())
     }
 
     async fn unpark(&self, machine: &Machine) -> Result<(), FlyError> {
@@ -439,10 +639,14 @@ impl FlyMachinesActuator {
             self.settings.process_group.clone(),
         );
         metadata.remove(PARKED_KEY);
+        metadata.remove(ROLE_KEY);
         config
     }
 
-    async fn remove_region(&self, region: &Region) -> Result<(), RemoveFailure> {
+    /// Takes every machine of the process group out of `region`, except a
+    /// standby Fly's proxy runs now, which is left until the proxy stops
+    /// it (the change is then [busy](ActuatorError::Busy)).
+    async fn remove_region(&self, region: &Region) -> Result<(), ScaleFailure> {
         let machines = self.recent_machines().await?;
         let group = &self.settings.process_group;
         let deployed: Vec<&Machine> = machines
@@ -456,29 +660,51 @@ impl FlyMachinesActuator {
         }
         let foreign: Vec<&str> = here
             .iter()
-            .filter(|m| !m.is_managed() && !self.settings.manage_unmarked)
+            .filter(|m| !self.may_remove(m))
             .map(|m| m.id.as_str())
             .collect();
         if !foreign.is_empty() {
-            return Err(RemoveFailure::Refused(format!(
+            return Err(ScaleFailure::Refused(format!(
                 "{region} runs machine(s) {} of process group `{group}` that fly-placer did not create \
                  (no metadata {MANAGED_KEY}={MANAGED_VALUE}); set manage_unmarked to let it remove them",
                 foreign.join(", ")
             )));
         }
-        if others.is_empty() {
-            return Err(RemoveFailure::Refused(format!(
+        if !others.iter().any(|m| !m.counts_as_standby()) {
+            return Err(ScaleFailure::Refused(format!(
                 "{region} has the last machine(s) of process group `{group}`; the app keeps at least one"
             )));
         }
         if here.iter().any(|m| m.is_started()) && !others.iter().any(|m| m.is_started()) {
-            return Err(RemoveFailure::Refused(format!(
+            return Err(ScaleFailure::Refused(format!(
                 "{region} runs the last started machine of process group `{group}`"
             )));
         }
+        let (proxied, victims): (Vec<&Machine>, Vec<&Machine>) = here
+            .into_iter()
+            .partition(|m| m.is_standby_role() && m.is_started_or_starting());
+        self.remove_all(&machines, region, &victims).await?;
+        if !proxied.is_empty() {
+            let ids: Vec<&str> = proxied.iter().map(|m| m.id.as_str()).collect();
+            return Err(ScaleFailure::Busy(format!(
+                "standby machine(s) {} in {region} {STARTED_BY_PROXY}; left until it stops them",
+                ids.join(", ")
+            )));
+        }
+        Ok(())
+    }
+
+    /// Removes each of `victims` under its lease; a machine whose lease
+    /// another client holds is skipped, and the change is then busy.
+    async fn remove_all(
+        &self,
+        machines: &[Machine],
+        region: &Region,
+        victims: &[&Machine],
+    ) -> Result<(), ScaleFailure> {
         let mut leased_elsewhere = Vec::new();
-        for machine in here {
-            let how = self.stop_config(&machines, machine);
+        for machine in victims {
+            let how = self.stop_config(machines, machine);
             match self.remove_machine(machine, &how).await {
                 Ok(()) => {}
                 Err(err) if err.is_lease_conflict() => {
@@ -490,7 +716,7 @@ impl FlyMachinesActuator {
             }
         }
         if !leased_elsewhere.is_empty() {
-            return Err(RemoveFailure::Busy(format!(
+            return Err(ScaleFailure::Busy(format!(
                 "machine(s) {} in {region} {LEASED_ELSEWHERE} (it holds their lease); skipped this tick",
                 leased_elsewhere.join(", ")
             )));
@@ -655,10 +881,13 @@ fn is_running(machine: &Machine) -> bool {
 /// What a removal says of a machine whose lease another client holds.
 pub const LEASED_ELSEWHERE: &str = "being changed by another client";
 
+/// What a removal says of a standby that Fly's proxy runs now.
+pub const STARTED_BY_PROXY: &str = "run now, started by Fly's proxy";
+
 /// A removal's lease outlasts its longest wait by this much.
 const LEASE_MARGIN: Duration = Duration::from_secs(30);
 
-/// How many names one deploy tries before giving up, when each is held by
+/// How many names one machine's create tries before giving up, when each is held by
 /// a machine it cannot adopt.
 const MAX_NAMES_PER_CREATE: u32 = 8;
 
@@ -675,73 +904,73 @@ enum Created {
     NameHeldElsewhere,
 }
 
-enum RemoveFailure {
+enum ScaleFailure {
     Refused(String),
     /// Another client holds the lease of some of the region's machines.
     Busy(String),
     Fly(FlyError),
 }
 
-impl From<FlyError> for RemoveFailure {
+impl From<FlyError> for ScaleFailure {
     fn from(err: FlyError) -> Self {
-        RemoveFailure::Fly(err)
+        ScaleFailure::Fly(err)
     }
 }
 
 #[async_trait]
 impl RegionActuator for FlyMachinesActuator {
-    async fn deployed_regions(&self) -> Result<BTreeSet<Region>, ActuatorError> {
+    /// Every region with a deployed machine of the process group, counted
+    /// as running or standby (see [`Machine::counts_as_standby`]).
+    async fn deployment(&self) -> Result<BTreeMap<Region, MachineCount>, ActuatorError> {
         let machines = self
             .machines()
             .await
             .map_err(|err| err.into_actuator_error(None))?;
-        Ok(machines
-            .into_iter()
+        let mut counts: BTreeMap<Region, MachineCount> = BTreeMap::new();
+        for machine in machines
+            .iter()
             .filter(|m| self.in_group(m) && m.is_deployed())
-            .map(|m| m.region)
-            .collect())
-    }
-
-    async fn deploy(&self, region: &Region) -> Result<(), ActuatorError> {
-        let _one_change_at_a_time = self.changes.lock().await;
-        match self.deploy_region(region).await {
-            Ok(()) => Ok(()),
-            Err(err) => {
-                self.after_failure(&err);
-                if err.refuses_region() {
-                    // The region may have no room now: look again next tick.
-                    self.platform.mark_stale().await;
-                }
-                // The create went through, and what failed after it (waiting
-                // for the machine to start) is not worth repeating: the
-                // region may already run the app, unseen by a listing that
-                // lags.
-                let created = self.ledger().created_unlisted(region, Instant::now());
-                if created && !err.is_retryable() && !err.is_creation_in_doubt() {
-                    return Err(ActuatorError::in_doubt(BACKEND, region, err));
-                }
-                Err(err.into_actuator_error(Some(region)))
+        {
+            let count = counts.entry(machine.region).or_default();
+            if machine.counts_as_standby() {
+                count.standby += 1;
+            } else {
+                count.running += 1;
             }
         }
+        Ok(counts)
     }
 
-    async fn remove(&self, region: &Region) -> Result<(), ActuatorError> {
+    async fn scale(&self, region: &Region, target: MachineCount) -> Result<(), ActuatorError> {
         let _one_change_at_a_time = self.changes.lock().await;
-        self.remove_region(region)
-            .await
-            .map_err(|failure| match failure {
-                RemoveFailure::Refused(reason) => ActuatorError::Refused {
-                    region: *region,
-                    reason,
-                },
-                RemoveFailure::Busy(reason) => ActuatorError::busy(region, reason),
-                RemoveFailure::Fly(err) => {
-                    // A removal takes several requests (stop, wait,
-                    // destroy): after any failure the app may be half way.
-                    self.forget_listing();
-                    err.into_actuator_error(Some(region))
-                }
-            })
+        let err = match self.scale_region(region, target).await {
+            Ok(()) => return Ok(()),
+            Err(ScaleFailure::Refused(reason)) => {
+                return Err(ActuatorError::refused(region, reason))
+            }
+            Err(ScaleFailure::Busy(reason)) => return Err(ActuatorError::busy(region, reason)),
+            Err(ScaleFailure::Fly(err)) => err,
+        };
+        if !target.is_deployed() {
+            // A removal takes several requests (stop, wait, destroy): after
+            // any failure the app may be half way.
+            self.forget_listing();
+            return Err(err.into_actuator_error(Some(region)));
+        }
+        self.after_failure(&err);
+        if err.refuses_region() {
+            // The region may have no room now: look again next tick.
+            self.platform.mark_stale().await;
+            return Err(err.into_actuator_error(Some(region)));
+        }
+        // A create went through, and what failed after it (waiting for the
+        // machine to start) is not worth repeating: the region may already
+        // have the machine, unseen by a listing that lags.
+        let created = self.ledger().created_unlisted(region, Instant::now());
+        if created && !err.is_retryable() && !err.is_creation_in_doubt() {
+            return Err(ActuatorError::in_doubt(BACKEND, region, err));
+        }
+        Err(err.into_actuator_error(Some(region)))
     }
 
     /// Lets the latest listing go: the next tick lists again anyway, and

@@ -65,6 +65,7 @@ mod naming;
 mod options;
 mod org;
 mod platform;
+mod standby;
 mod timer;
 mod token;
 
@@ -77,9 +78,11 @@ pub use limits::{ApiLimits, Limit};
 pub use machine::{parse_machine_list, CheckStatus, Machine, MachineConfig};
 pub use options::{
     FlyOptions, RateLimitOptions, RemovalMode, DEFAULT_PLATFORM_REGIONS_REFRESH, INTERNAL_API_URL,
-    MANAGED_KEY, MANAGED_VALUE, PARKED_KEY, PROCESS_GROUP_KEY, PUBLIC_API_URL,
+    MANAGED_KEY, MANAGED_VALUE, PARKED_KEY, PROCESS_GROUP_KEY, PUBLIC_API_URL, ROLE_KEY,
+    ROLE_RUNNING, ROLE_STANDBY,
 };
 pub use org::OrgApps;
 pub use platform::PlatformRegionsCache;
+pub use standby::standby_warnings;
 pub use timer::TokioTimer;
 pub use token::{authorization_header, ApiToken};

@@ -7,7 +7,9 @@ use placer_core::{Region, Timestamp};
 use serde::{Deserialize, Serialize};
 
 use crate::error::{Operation, Target};
-use crate::options::{MANAGED_KEY, MANAGED_VALUE, PARKED_KEY, PROCESS_GROUP_KEY};
+use crate::options::{
+    MANAGED_KEY, MANAGED_VALUE, PARKED_KEY, PROCESS_GROUP_KEY, ROLE_KEY, ROLE_STANDBY,
+};
 use crate::FlyError;
 
 /// A machine as returned by `GET /v1/apps/{app}/machines`.
@@ -116,6 +118,29 @@ impl Machine {
     /// True for machines fly-placer created (metadata `fly_placer=managed`).
     pub fn is_managed(&self) -> bool {
         self.config.metadata.get(MANAGED_KEY).map(String::as_str) == Some(MANAGED_VALUE)
+    }
+
+    /// True for a standby: a machine fly-placer created stopped beside the
+    /// running ones (metadata `fly_placer_role=standby`), whatever its
+    /// state now.
+    pub fn is_standby_role(&self) -> bool {
+        self.config.metadata.get(ROLE_KEY).map(String::as_str) == Some(ROLE_STANDBY)
+    }
+
+    /// True when the machine counts as a *standby* of its region: deployed,
+    /// a standby by role, and not started (the proxy has not started it, or
+    /// has stopped it again). Every other deployed machine counts as
+    /// running: machines of the running role whatever their state (Fly's
+    /// proxy may have stopped an idle one, and starts it on the next
+    /// request), machines fly-placer did not make, and standbys the proxy
+    /// has started.
+    pub fn counts_as_standby(&self) -> bool {
+        self.is_deployed() && self.is_standby_role() && !self.is_started_or_starting()
+    }
+
+    /// True when the machine runs, or is about to (`started`, `starting`).
+    pub fn is_started_or_starting(&self) -> bool {
+        matches!(self.state.as_str(), "started" | "starting")
     }
 
     /// True for machines fly-placer stopped to remove their region.

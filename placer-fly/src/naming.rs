@@ -3,9 +3,10 @@
 //!
 //! The Machines API refuses a second machine with a name the app already
 //! uses. fly-placer names each machine it creates after the process group,
-//! the region and an attempt number — `fly-placer-<group>-<region>-<n>` —
-//! and chooses the same name for as long as it is deciding to create the
-//! same machine. So a create repeated after an answer it did not get (a 5xx,
+//! the region and a number — `fly-placer-<group>-<region>-<n>`, machine 1,
+//! 2, … of the region — and chooses the same name for as long as it is
+//! deciding to create the same machine: a new machine takes the lowest
+//! number no listed machine of the region holds. So a create repeated after an answer it did not get (a 5xx,
 //! a timeout), after a restart or by a second fly-placer process sharing the
 //! app is refused by the API instead of cloning the app a second time, and
 //! fly-placer adopts the machine that holds the name. See
@@ -23,7 +24,7 @@ const PREFIX: &str = "fly-placer";
 const MAX_GROUP_CHARS: usize = 30;
 
 /// The machine names of one process group in one region:
-/// `fly-placer-<group>-<region>-<n>` for attempts `n` = 1, 2, …
+/// `fly-placer-<group>-<region>-<n>` for machines `n` = 1, 2, …
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub(crate) struct NameFamily {
     /// Everything before the attempt number, `-` included.
@@ -53,12 +54,12 @@ impl NameFamily {
         }
     }
 
-    /// The name of attempt `attempt`.
+    /// The name of machine number `attempt`.
     pub(crate) fn name(&self, attempt: u32) -> String {
         format!("{}{attempt}", self.stem)
     }
 
-    /// The attempt number of `name`, if it belongs to the family.
+    /// The number of `name`, if it belongs to the family.
     pub(crate) fn attempt(&self, name: &str) -> Option<u32> {
         let digits = name.strip_prefix(&self.stem)?;
         if digits.is_empty() || !digits.bytes().all(|b| b.is_ascii_digit()) {
@@ -67,27 +68,33 @@ impl NameFamily {
         digits.parse().ok().filter(|n| *n > 0)
     }
 
-    /// The attempt a new create decision starts with: one past the highest
-    /// attempt any listed machine of the family has, whatever its state
-    /// (or 1).
+    /// The numbers new machines take, lowest first: every number from 1
+    /// up that no listed machine of the family holds, whatever its state
+    /// (but `destroyed`, which the API does not list).
     ///
-    /// It is called only when the region has no alive machine of the group,
-    /// so every listed member is dead (failed, destroyed, host unreachable)
-    /// or another group's: their names are taken, and skipping them saves a
-    /// refused create. The number depends on the listing alone, not on
-    /// anything held in memory, so a restarted fly-placer, or a second one
-    /// sharing the app, derives the same name from the same listing; a
-    /// machine created under that name but not listed yet (the listing is
-    /// eventually consistent) makes the API refuse the name, and the
-    /// actuator adopts that machine instead of creating another. A name
-    /// refused because a dead or foreign machine holds it moves on to the
-    /// next attempt.
-    pub(crate) fn next_attempt(&self, listed: &[Machine]) -> u32 {
-        listed
+    /// Dead members (failed, destroyed, host unreachable) and other groups'
+    /// machines that share the family keep their numbers: their names are
+    /// taken, and skipping them saves a refused create. The numbers depend
+    /// on the listing alone, not on anything held in memory, so a restarted
+    /// fly-placer, or a second one sharing the app, derives the same names
+    /// from the same listing; a machine created under one of them but not
+    /// listed yet (the listing is eventually consistent) makes the API
+    /// refuse the name, and the actuator adopts that machine instead of
+    /// creating another. A name refused because a machine that cannot be
+    /// adopted holds it moves on to the next free number.
+    pub(crate) fn free_numbers<'a>(
+        &'a self,
+        listed: &'a [Machine],
+    ) -> impl Iterator<Item = u32> + 'a {
+        // A machine the listing shows destroyed is one this process has
+        // just destroyed (the API lists no destroyed machine): its name is
+        // free, as a fresh listing, the one another process reads, says.
+        let held: std::collections::BTreeSet<u32> = listed
             .iter()
+            .filter(|m| m.state != "destroyed")
             .filter_map(|m| self.attempt(&m.name))
-            .max()
-            .map_or(1, |n| n.saturating_add(1))
+            .collect();
+        (1..=u32::MAX).filter(move |n| !held.contains(n))
     }
 }
 
@@ -128,16 +135,20 @@ mod tests {
     }
 
     #[test]
-    fn the_next_attempt_passes_every_listed_name_of_the_family() {
+    fn new_machines_take_the_lowest_numbers_no_listed_machine_holds() {
         let family = NameFamily::new("app", &fra());
-        assert_eq!(family.next_attempt(&[]), 1);
+        let first: Vec<u32> = family.free_numbers(&[]).take(3).collect();
+        assert_eq!(first, [1, 2, 3]);
         let listed = [
-            named("fly-placer-app-fra-1", "destroyed"),
+            named("fly-placer-app-fra-1", "failed"),
+            named("fly-placer-app-fra-2", "destroyed"),
             named("fly-placer-app-fra-3", "failed"),
-            named("fly-placer-worker-fra-7", "started"),
-            named("my-app-fra-9", "started"),
+            named("fly-placer-app-fra-4", "started"),
+            named("fly-placer-worker-fra-6", "started"),
+            named("my-app-fra-5", "started"),
         ];
-        assert_eq!(family.next_attempt(&listed), 4);
+        let free: Vec<u32> = family.free_numbers(&listed).take(3).collect();
+        assert_eq!(free, [2, 5, 6], "destroyed names are free");
     }
 
     proptest! {

@@ -26,6 +26,17 @@ pub const PROCESS_GROUP_KEY: &str = "fly_process_group";
 /// [`RemovalMode::Stop`], so they no longer count as deployed.
 pub const PARKED_KEY: &str = "fly_placer_parked";
 
+/// The metadata key fly-placer sets on the machines it creates to say
+/// their role in their region: [`ROLE_RUNNING`] or [`ROLE_STANDBY`].
+/// Machines without it (created before standbys existed, or by someone
+/// else) are running ones.
+pub const ROLE_KEY: &str = "fly_placer_role";
+/// See [`ROLE_KEY`]: a machine meant to run.
+pub const ROLE_RUNNING: &str = "running";
+/// See [`ROLE_KEY`]: a machine created stopped, for Fly's proxy to start
+/// when the region's running machines are over their soft limit.
+pub const ROLE_STANDBY: &str = "standby";
+
 /// How a region is removed (`destroy` or `stop` in a config file).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]

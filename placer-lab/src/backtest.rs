@@ -1,7 +1,7 @@
 //! Replaying a [`Trace`] through the engine: the same tick code the service
 //! runs, with an in-memory source and actuator and a simulated clock.
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeMap, BTreeSet};
 
 use serde::{Deserialize, Serialize};
 
@@ -10,9 +10,10 @@ use placer_core::forecast::WarmStart;
 use placer_core::policy::PolicySummary;
 use placer_core::{
     network::LatencyModel, Action, InMemoryActuator, Outcome, Placer, PlacerConfig, Region,
-    ScriptedSource, Timestamp, TrafficSnapshot,
+    RegionActuator, ScriptedSource, Timestamp, TrafficSnapshot,
 };
 
+use crate::quality::MachineTimeline;
 use crate::{Timeline, Trace};
 
 /// One tick of a replay, as written to a `--decisions` JSON Lines file.
@@ -24,6 +25,11 @@ pub struct TickDecision {
     pub deployed: Vec<Region>,
     /// The tick's deploys and removes that were carried out.
     pub actions: Vec<DecidedAction>,
+    /// The running machines of each deployed region after the tick, with
+    /// a `machines:` section only (absent without, so the file is what it
+    /// was before counts).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub machines: Option<BTreeMap<Region, u32>>,
 }
 
 /// A deploy or remove carried out during a replay.
@@ -40,6 +46,11 @@ pub struct DecidedAction {
 pub struct Replay {
     /// The deployed set after each tick, for the quality report.
     pub timeline: Timeline,
+    /// The running machines per region before the first tick and after
+    /// each tick, as the simulated deployment lists them
+    /// ([`RegionActuator::deployment`]), for the report's capacity part.
+    /// Standbys are left out: in a backtest they neither serve nor cost.
+    pub machines: MachineTimeline,
     /// Each tick's decisions.
     pub decisions: Vec<TickDecision>,
     /// What the engine made of the history it was warm-started with
@@ -188,6 +199,7 @@ pub async fn replay_after(
     let actuator = InMemoryActuator::new(initial.iter().copied());
     let source = ScriptedSource::new();
     let mut timeline = Timeline::new(initial.clone());
+    let mut machines = MachineTimeline::new(running(&actuator).await);
     let mut decisions = Vec::with_capacity(trace.len());
     let mut forecast_checks = Vec::with_capacity(trace.len());
     for (index, snapshot) in trace.ticks().iter().enumerate() {
@@ -197,6 +209,9 @@ pub async fn replay_after(
         let report = placer.tick(&source, &actuator, now).await;
         let deployed = actuator.regions();
         timeline.push(deployed.clone(), report.actions.len());
+        let running = running(&actuator).await;
+        let machines_now = placer.sizes_machines().then(|| running.clone());
+        machines.push(running);
         decisions.push(TickDecision {
             t: now,
             deployed: deployed.into_iter().collect(),
@@ -209,16 +224,30 @@ pub async fn replay_after(
                     action: a.decision.action.into(),
                 })
                 .collect(),
+            machines: machines_now,
         });
         progress(index + 1);
     }
     Ok(Replay {
         timeline,
+        machines,
         decisions,
         warm_start,
         forecast_checks,
         summary: placer.policy_summary(),
     })
+}
+
+/// The running machines per region of the simulated deployment.
+async fn running(actuator: &InMemoryActuator) -> BTreeMap<Region, u32> {
+    actuator
+        .deployment()
+        .await
+        .expect("the in-memory deployment always lists")
+        .into_iter()
+        .map(|(region, count)| (region, count.running))
+        .filter(|(_, running)| *running > 0)
+        .collect()
 }
 
 /// The engine's forecast of `snapshot`'s traffic, asked before the engine
@@ -308,6 +337,18 @@ mod tests {
     }
 
     #[test]
+    fn without_machine_counts_the_replay_runs_one_machine_per_deployed_region() {
+        let config = PlacerConfig::default().with_policy(PolicyName::LATENCY);
+        let initial = BTreeSet::from(["iad".parse().unwrap()]);
+        let replay = block_on(replay(&config, &sydney_trace(), &initial, |_| {})).unwrap();
+        assert!(final_set(&replay).contains(&"syd".parse().unwrap()));
+        assert_eq!(
+            replay.machines,
+            MachineTimeline::one_per_region(&replay.timeline)
+        );
+    }
+
+    #[test]
     fn the_latency_policy_decides_on_the_model_it_is_given() {
         let mut config = PlacerConfig::default();
         config.policy = PolicyName::LATENCY;
@@ -328,5 +369,34 @@ mod tests {
             block_on(replay_with_model(&config, &near, &trace, &initial, |_| {})).unwrap();
         assert_eq!(final_set(&by_matrix), vec![iad]);
         assert!(by_matrix.decisions.iter().all(|d| d.actions.is_empty()));
+    }
+
+    #[test]
+    fn decisions_carry_running_machines_with_a_machines_section_only() {
+        let iad: Region = "iad".parse().unwrap();
+        let initial = BTreeSet::from([iad]);
+        let start = Timestamp::from_unix_seconds(1_800_000_000);
+        let ticks = (0..3)
+            .map(|i| {
+                TrafficSnapshot::new(start + Duration::from_secs(60 * i), [("iad", 300.0)]).unwrap()
+            })
+            .collect();
+        let trace = Trace::new(ticks).unwrap();
+        let plain = block_on(replay(&PlacerConfig::default(), &trace, &initial, |_| {})).unwrap();
+        assert!(plain.decisions.iter().all(|d| d.machines.is_none()));
+        let line = serde_json::to_string(&plain.decisions[0]).unwrap();
+        assert!(!line.contains("machines"), "{line}");
+
+        let mut config = PlacerConfig::default();
+        config.policy_settings.set(
+            &placer_core::config::MachinesSettings::default()
+                .with_requests_per_machine(Some(100.0)),
+        );
+        let sized = block_on(replay(&config, &trace, &initial, |_| {})).unwrap();
+        // 300 × 1.2 / 100 = 3.6: four machines, three started at the first tick.
+        let first = sized.decisions[0].machines.clone().unwrap();
+        assert_eq!(first, BTreeMap::from([(iad, 4)]));
+        let line = serde_json::to_string(&sized.decisions[0]).unwrap();
+        assert!(line.ends_with(r#""machines":{"iad":4}}"#), "{line}");
     }
 }

@@ -10,7 +10,7 @@ use std::time::SystemTime;
 use async_trait::async_trait;
 
 use crate::store::atomic::{move_aside_as, write_atomically as write_file};
-use placer_core::{ActuatorError, Region, RegionActuator, Timestamp};
+use placer_core::{ActuatorError, MachineCount, Region, RegionActuator, Timestamp};
 use serde::{Deserialize, Serialize};
 
 /// The name errors from this actuator carry in [`ActuatorError::Backend`].
@@ -60,7 +60,7 @@ pub enum DryRunError {
 }
 
 /// The state file's content: every region the simulation has known, whether
-/// it is deployed, and when that last changed.
+/// it is deployed, how many machines it has, and when that last changed.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 struct StateFile {
@@ -70,27 +70,49 @@ struct StateFile {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 struct RegionState {
+    /// True while at least one machine runs there.
     deployed: bool,
+    /// The region's machines, written only when they are not what
+    /// `deployed` alone says (one running machine, or none): files of
+    /// one machine per region, older ones included, have no such key.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    machines: Option<MachineCount>,
     /// `null` for regions of the initial deployment, never changed since.
     changed_at: Option<Timestamp>,
 }
 
+impl RegionState {
+    fn count(&self) -> MachineCount {
+        self.machines.unwrap_or(if self.deployed {
+            MachineCount::ONE
+        } else {
+            MachineCount::NONE
+        })
+    }
+}
+
 type Clock = Arc<dyn Fn() -> Timestamp + Send + Sync>;
 
-/// A [`RegionActuator`] that only simulates: deploy and remove change a set
-/// of regions kept in a JSON state file, never anything on Fly.
+/// A [`RegionActuator`] that only simulates: scaling changes counts of
+/// machines per region kept in a JSON state file, never anything on Fly.
 ///
 /// The file records each region known to the simulation, whether it is
-/// deployed and when that last changed:
+/// deployed, its machines when they are not just one running machine, and
+/// when that last changed:
 ///
 /// ```json
 /// {
 ///   "regions": {
 ///     "fra": { "deployed": true, "changed_at": "2026-11-28T10:00:00Z" },
-///     "iad": { "deployed": true, "changed_at": null }
+///     "iad": { "deployed": true, "machines": { "running": 3, "standby": 1 },
+///              "changed_at": "2026-11-28T10:05:00Z" },
+///     "lhr": { "deployed": false, "changed_at": "2026-11-28T09:00:00Z" }
 ///   }
 /// }
 /// ```
+///
+/// Files written before counts (no `machines` key) load as one running
+/// machine per deployed region.
 ///
 /// Every change is written atomically (a temporary file in the same
 /// directory, flushed to disk, then renamed over the old one), so a crash
@@ -134,6 +156,7 @@ impl DryRunActuator {
                 .map(|region| {
                     let state = RegionState {
                         deployed: true,
+                        machines: None,
                         changed_at: None,
                     };
                     (region, state)
@@ -182,13 +205,23 @@ impl DryRunActuator {
         self
     }
 
-    /// The simulated deployment.
+    /// The simulated deployment: the regions with a running machine.
     pub fn regions(&self) -> BTreeSet<Region> {
         self.lock()
             .regions
             .iter()
-            .filter(|(_, state)| state.deployed)
+            .filter(|(_, state)| state.count().is_deployed())
             .map(|(region, _)| *region)
+            .collect()
+    }
+
+    /// The simulated machines: every region with at least one.
+    pub fn counts(&self) -> BTreeMap<Region, MachineCount> {
+        self.lock()
+            .regions
+            .iter()
+            .map(|(region, state)| (*region, state.count()))
+            .filter(|(_, count)| count.total() > 0)
             .collect()
     }
 
@@ -241,19 +274,29 @@ impl DryRunActuator {
             .unwrap_or_else(|poisoned| poisoned.into_inner())
     }
 
-    /// Sets `region` to `deployed`, on disk first: memory changes only once
-    /// the file holds the new state, so the two never disagree.
-    fn set(&self, region: &Region, deployed: bool) -> Result<(), ActuatorError> {
+    /// Sets `region` to `target` machines, on disk first: memory changes
+    /// only once the file holds the new state, so the two never disagree.
+    fn set(&self, region: &Region, target: MachineCount) -> Result<(), ActuatorError> {
         let mut state = self.lock();
-        let current = state.regions.get(region).is_some_and(|s| s.deployed);
-        if current == deployed {
+        let current = state
+            .regions
+            .get(region)
+            .map_or(MachineCount::NONE, RegionState::count);
+        if current == target {
             return Ok(());
         }
+        let deployed = target.is_deployed();
+        let implied = if deployed {
+            MachineCount::ONE
+        } else {
+            MachineCount::NONE
+        };
         let mut next = state.clone();
         next.regions.insert(
             *region,
             RegionState {
                 deployed,
+                machines: (target != implied).then_some(target),
                 changed_at: Some((self.clock)()),
             },
         );
@@ -272,16 +315,12 @@ impl DryRunActuator {
 
 #[async_trait]
 impl RegionActuator for DryRunActuator {
-    async fn deployed_regions(&self) -> Result<BTreeSet<Region>, ActuatorError> {
-        Ok(self.regions())
+    async fn deployment(&self) -> Result<BTreeMap<Region, MachineCount>, ActuatorError> {
+        Ok(self.counts())
     }
 
-    async fn deploy(&self, region: &Region) -> Result<(), ActuatorError> {
-        self.set(region, true)
-    }
-
-    async fn remove(&self, region: &Region) -> Result<(), ActuatorError> {
-        self.set(region, false)
+    async fn scale(&self, region: &Region, target: MachineCount) -> Result<(), ActuatorError> {
+        self.set(region, target)
     }
 
     fn is_simulation(&self) -> bool {

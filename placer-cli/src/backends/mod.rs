@@ -227,6 +227,35 @@ impl Backends {
     }
 }
 
+/// What keeps `standby_per_region` standbys (the `machines:` section's)
+/// from working with the app's template machine: its services' autostart
+/// or autostop off (see [`placer_fly::standby_warnings`]). Reads the
+/// machines from the Machines API, so only for a deployment on Fly and when
+/// standbys are asked for; a listing that fails is a warning of its own.
+pub async fn standby_warnings(resolved: &Resolved, standby_per_region: u32) -> Vec<String> {
+    let plan = match &resolved.deployment {
+        DeploymentPlan::Observed(plan) | DeploymentPlan::Live(plan) => plan,
+        DeploymentPlan::Simulated { .. } => return Vec::new(),
+    };
+    if standby_per_region == 0 {
+        return Vec::new();
+    }
+    let actuator = match fly_actuator(plan, None) {
+        Ok((actuator, _)) => actuator,
+        Err(err) => {
+            return vec![format!(
+                "cannot check the template machine for standbys: {err}"
+            )]
+        }
+    };
+    match actuator.inner().inner().standby_warnings(standby_per_region).await {
+        Ok(warnings) => warnings,
+        Err(err) => vec![format!(
+            "cannot check the template machine for standbys (machines.standby_per_region > 0): {err}"
+        )],
+    }
+}
+
 /// Checks that [`Backends::build`] would accept `resolved`, without opening
 /// files or connections (for `check-config`).
 ///

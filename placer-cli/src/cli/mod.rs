@@ -64,8 +64,8 @@ pub struct Cli {
 #[derive(Debug, Clone, Args)]
 pub struct GlobalArgs {
     /// Config file: the placement keys and the `latency`, `forecast`,
-    /// `service`, `state`, `prometheus`, `simulation`, `fly` and `apps`
-    /// sections (docs/configuration.md).
+    /// `machines`, `service`, `state`, `prometheus`, `simulation`, `fly`
+    /// and `apps` sections (docs/configuration.md).
     #[arg(
         long,
         global = true,

@@ -234,6 +234,25 @@ fn check_config(args: &GlobalArgs, env: &Environment, path: Option<PathBuf>) -> 
         eprintln!("error: {err}");
         return EXIT_BAD_SETTINGS;
     }
+    let standbys = loaded
+        .engine
+        .policy_settings
+        .get::<placer_core::config::MachinesSettings>()
+        .standby_per_region;
+    if standbys > 0 {
+        let warnings = match tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+        {
+            Ok(runtime) => runtime.block_on(crate::backends::standby_warnings(&resolved, standbys)),
+            Err(err) => vec![format!(
+                "cannot check the template machine for standbys: {err}"
+            )],
+        };
+        for warning in warnings {
+            eprintln!("warning: {warning}");
+        }
+    }
     let document = effective_settings(&loaded, &resolved);
     if let Err(err) =
         print_out(&serde_json::to_string_pretty(&document).expect("JSON values always encode"))

@@ -195,6 +195,14 @@ impl AppRunner {
         }
         tracing::info!(app = %name, "traffic: {}", backends.traffic_description);
         tracing::info!(app = %name, "deployment: {}", backends.deployment_description);
+        let standbys = loaded
+            .engine
+            .policy_settings
+            .get::<placer_core::config::MachinesSettings>()
+            .standby_per_region;
+        for warning in crate::backends::standby_warnings(&resolved, standbys).await {
+            tracing::warn!(app = %name, "{warning}");
+        }
 
         let OpenedStore { store, leadership } = opened;
         let store = store_for_app(&store, &resolved.state, &resolved.data_dir);
@@ -218,9 +226,16 @@ impl AppRunner {
             warm_start_put_off: false,
         };
         engine.restore_simulation().await?;
-        let listed = engine.backends.actuator.deployed_regions().await;
+        let listed = engine.backends.actuator.deployment().await;
         let (deployment, deployment_as_of) = match &listed {
-            Ok(regions) => (regions.clone(), Some(now())),
+            Ok(counts) => (
+                counts
+                    .iter()
+                    .filter(|(_, count)| count.is_deployed())
+                    .map(|(region, _)| *region)
+                    .collect(),
+                Some(now()),
+            ),
             Err(err) if role == Role::Once => {
                 tracing::warn!("listing the deployment at start failed: {err}");
                 (Default::default(), None)

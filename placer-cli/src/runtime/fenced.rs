@@ -1,16 +1,16 @@
 //! [`Fenced`]: an actuator that changes nothing unless this placer still
 //! leads, confirmed with the state store right before each change.
 
-use std::collections::BTreeSet;
+use std::collections::BTreeMap;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 
 use async_trait::async_trait;
-use placer_core::{ActuatorError, Region, RegionActuator};
+use placer_core::{ActuatorError, MachineCount, Region, RegionActuator};
 
 use crate::store::Leadership;
 
-/// Wraps an actuator: listing goes through, a deploy or removal first
+/// Wraps an actuator: listing goes through, a change ([`scale`](RegionActuator::scale)) first
 /// confirms leadership ([`Leadership::confirm`]) and fails without calling
 /// the inner actuator when this placer no longer leads.
 /// It also counts the changes the inner actuator found busy
@@ -31,8 +31,7 @@ impl Fenced {
         }
     }
 
-    /// How many deploys and removes were not made because the region was
-    /// busy.
+    /// How many changes were not made because the region was busy.
     pub(crate) fn busy(&self) -> u64 {
         self.busy.load(Ordering::Relaxed)
     }
@@ -55,18 +54,13 @@ impl Fenced {
 
 #[async_trait]
 impl RegionActuator for Fenced {
-    async fn deployed_regions(&self) -> Result<BTreeSet<Region>, ActuatorError> {
-        self.inner.deployed_regions().await
+    async fn deployment(&self) -> Result<BTreeMap<Region, MachineCount>, ActuatorError> {
+        self.inner.deployment().await
     }
 
-    async fn deploy(&self, region: &Region) -> Result<(), ActuatorError> {
+    async fn scale(&self, region: &Region, target: MachineCount) -> Result<(), ActuatorError> {
         self.confirm(region).await?;
-        self.count_busy(self.inner.deploy(region).await)
-    }
-
-    async fn remove(&self, region: &Region) -> Result<(), ActuatorError> {
-        self.confirm(region).await?;
-        self.count_busy(self.inner.remove(region).await)
+        self.count_busy(self.inner.scale(region, target).await)
     }
 
     fn is_simulation(&self) -> bool {
@@ -141,19 +135,20 @@ mod tests {
 
         assert_eq!(
             fenced.deployed_regions().await.unwrap(),
-            BTreeSet::from([region("fra"), region("iad")])
+            std::collections::BTreeSet::from([region("fra"), region("iad")])
         );
     }
 
     #[tokio::test]
     async fn counts_the_changes_found_busy_and_only_those() {
         let mut inner = placer_core::conformance::MockActuator::new();
-        inner
-            .expect_deploy()
-            .returning(|region| Err(ActuatorError::busy(region, "a deploy holds the lease")));
-        inner
-            .expect_remove()
-            .returning(|region| Err(ActuatorError::refused(region, "last machine")));
+        inner.expect_scale().returning(|region, target| {
+            if target.is_deployed() {
+                Err(ActuatorError::busy(region, "a deploy holds the lease"))
+            } else {
+                Err(ActuatorError::refused(region, "last machine"))
+            }
+        });
         let fenced = Fenced::new(Arc::new(inner), Leadership::sole());
         assert_eq!(fenced.busy(), 0);
         fenced.deploy(&region("fra")).await.unwrap_err();

@@ -1,14 +1,14 @@
 //! [`ListedAtStart`]: hands the listing made at start to the first tick, so
 //! `once` lists the deployment once.
 
-use std::collections::BTreeSet;
+use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex};
 
 use async_trait::async_trait;
-use placer_core::{ActuatorError, Region, RegionActuator};
+use placer_core::{ActuatorError, MachineCount, Region, RegionActuator};
 
 /// Wraps an actuator whose deployment was just listed: the next
-/// [`deployed_regions`](RegionActuator::deployed_regions) call answers with
+/// [`deployment`](RegionActuator::deployment) call answers with
 /// that listing's result — success or failure — instead of listing again;
 /// later calls go through. `once` lists at start (the simulated traffic
 /// source reads the deployment before the tick lists it) and then ticks at
@@ -16,14 +16,14 @@ use placer_core::{ActuatorError, Region, RegionActuator};
 /// answer costs two retry budgets.
 pub(crate) struct ListedAtStart {
     inner: Arc<dyn RegionActuator>,
-    listed: Mutex<Option<Result<BTreeSet<Region>, ActuatorError>>>,
+    listed: Mutex<Option<Result<BTreeMap<Region, MachineCount>, ActuatorError>>>,
 }
 
 impl ListedAtStart {
     /// `inner`, whose latest listing gave `listed`.
     pub(crate) fn new(
         inner: Arc<dyn RegionActuator>,
-        listed: Result<BTreeSet<Region>, ActuatorError>,
+        listed: Result<BTreeMap<Region, MachineCount>, ActuatorError>,
     ) -> Self {
         ListedAtStart {
             inner,
@@ -34,7 +34,7 @@ impl ListedAtStart {
 
 #[async_trait]
 impl RegionActuator for ListedAtStart {
-    async fn deployed_regions(&self) -> Result<BTreeSet<Region>, ActuatorError> {
+    async fn deployment(&self) -> Result<BTreeMap<Region, MachineCount>, ActuatorError> {
         let listed = self
             .listed
             .lock()
@@ -42,16 +42,12 @@ impl RegionActuator for ListedAtStart {
             .take();
         match listed {
             Some(listed) => listed,
-            None => self.inner.deployed_regions().await,
+            None => self.inner.deployment().await,
         }
     }
 
-    async fn deploy(&self, region: &Region) -> Result<(), ActuatorError> {
-        self.inner.deploy(region).await
-    }
-
-    async fn remove(&self, region: &Region) -> Result<(), ActuatorError> {
-        self.inner.remove(region).await
+    async fn scale(&self, region: &Region, target: MachineCount) -> Result<(), ActuatorError> {
+        self.inner.scale(region, target).await
     }
 
     fn is_simulation(&self) -> bool {

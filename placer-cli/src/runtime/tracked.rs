@@ -2,11 +2,11 @@
 //! date, so the simulated traffic source reads the deployment itself and
 //! nothing else has to tell it.
 
-use std::collections::BTreeSet;
+use std::collections::BTreeMap;
 use std::sync::Arc;
 
 use async_trait::async_trait;
-use placer_core::{ActuatorError, Region, RegionActuator};
+use placer_core::{ActuatorError, MachineCount, Region, RegionActuator};
 
 use placer_lab::DeployedRegions;
 
@@ -28,21 +28,24 @@ impl Tracked {
 
 #[async_trait]
 impl RegionActuator for Tracked {
-    async fn deployed_regions(&self) -> Result<BTreeSet<Region>, ActuatorError> {
-        let regions = self.inner.deployed_regions().await?;
-        self.deployment.set(regions.iter().copied());
-        Ok(regions)
+    async fn deployment(&self) -> Result<BTreeMap<Region, MachineCount>, ActuatorError> {
+        let deployment = self.inner.deployment().await?;
+        self.deployment.set(
+            deployment
+                .iter()
+                .filter(|(_, count)| count.is_deployed())
+                .map(|(region, _)| *region),
+        );
+        Ok(deployment)
     }
 
-    async fn deploy(&self, region: &Region) -> Result<(), ActuatorError> {
-        self.inner.deploy(region).await?;
-        self.deployment.insert(*region);
-        Ok(())
-    }
-
-    async fn remove(&self, region: &Region) -> Result<(), ActuatorError> {
-        self.inner.remove(region).await?;
-        self.deployment.remove(region);
+    async fn scale(&self, region: &Region, target: MachineCount) -> Result<(), ActuatorError> {
+        self.inner.scale(region, target).await?;
+        if target.is_deployed() {
+            self.deployment.insert(*region);
+        } else {
+            self.deployment.remove(region);
+        }
         Ok(())
     }
 
@@ -67,6 +70,7 @@ mod tests {
 
     use super::*;
     use placer_core::wrap::ReadOnly;
+    use std::collections::BTreeSet;
 
     fn region(code: &str) -> Region {
         code.parse().unwrap()

@@ -198,6 +198,23 @@ pub struct PageRegion {
     pub backoff_seconds: Option<u64>,
     /// Not deployed: the deployed region serving its users, with the RTT.
     pub served_from: Option<ServedFrom>,
+    /// Its machines at the latest tick, with a `machines:` section only.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub machines: Option<PageMachines>,
+}
+
+/// A region's machines on the status page: as listed at the latest tick,
+/// and the count the sizing step set.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct PageMachines {
+    /// Machines started (standbys the proxy started included).
+    pub running: u32,
+    /// Machines of ours kept stopped.
+    pub standby: u32,
+    /// The running machines wanted.
+    pub target: u32,
+    /// Why that many, from the latest tick.
+    pub reason: String,
 }
 
 /// Where an undeployed region's users are served from.
@@ -317,6 +334,14 @@ fn build(view: &View, app: String, apps: Vec<String>, now: Timestamp) -> PageDoc
                 cooldown_seconds: cooldowns.get(&code).copied(),
                 backoff_seconds: backoffs.get(&code).copied(),
                 served_from,
+                machines: detail
+                    .and_then(|d| d.machines.as_ref())
+                    .map(|m| PageMachines {
+                        running: m.running,
+                        standby: m.standby,
+                        target: m.target,
+                        reason: m.reason.clone(),
+                    }),
             })
         })
         .collect();
@@ -399,7 +424,14 @@ fn map(regions: &[PageRegion]) -> PageMap {
     let marks: Vec<Mark> = order
         .iter()
         .map(|&index| Mark {
-            text: dots[index].code.to_string(),
+            // With counts, a region running machines is labelled with how
+            // many (`iad ×3`).
+            text: match &regions[index].machines {
+                Some(machines) if machines.running > 0 => {
+                    format!("{} ×{}", dots[index].code, machines.running)
+                }
+                _ => dots[index].code.to_string(),
+            },
             x: dots[index].x,
             y: dots[index].y,
             r: dots[index].r,

@@ -62,6 +62,30 @@ fn the_bounds_for_many_apps_are_shown() {
 }
 
 #[test]
+fn the_machines_section_is_shown_and_its_mistakes_named_at_their_line() {
+    let workspace = Workspace::new(
+        "dry_run: true\nmachines:\n  requests_per_machine: 120\n  headroom: 25%\n  standby_per_region: 1\n",
+    );
+    let output = workspace.run(&["check-config"], &[("PLACER_APP", "shop")]);
+    assert!(output.status.success(), "{}", stderr(&output));
+    let document: serde_json::Value = serde_json::from_str(&stdout(&output)).unwrap();
+    let machines = &document["engine"]["machines"];
+    assert_eq!(machines["requests_per_machine"], 120.0, "{document}");
+    assert_eq!(machines["headroom"], 0.25, "{document}");
+    assert_eq!(machines["min_per_region"], 1, "{document}");
+    assert_eq!(machines["standby_per_region"], 1, "{document}");
+
+    let workspace = Workspace::new("machines:\n  requests_per_machine: 120\n  max_totl: 4\n");
+    let output = workspace.run(&["check-config"], &[("PLACER_APP", "shop")]);
+    assert_eq!(output.status.code(), Some(2));
+    assert!(
+        stderr(&output).contains(":3: unknown key `machines.max_totl` (did you mean `max_total`?)"),
+        "{}",
+        stderr(&output)
+    );
+}
+
+#[test]
 fn settings_errors_name_file_line_and_key_and_never_a_password() {
     let workspace = Workspace::new("dry_run: true\n");
     let mut report = String::new();
@@ -261,4 +285,61 @@ fn check_config_notes_regions_fly_places_no_machines_in() {
         "{notes:?}"
     );
     assert!(!notes.iter().any(|n| n.contains("fra")), "{notes:?}");
+}
+
+/// A fake app whose only machine (the template) has one service with the
+/// given autostart and autostop.
+fn template_with_service(
+    runtime: &tokio::runtime::Runtime,
+    autostart: bool,
+    autostop: &str,
+) -> placer_fly::fake::FakeMachinesApi {
+    use placer_fly::fake::{FakeMachinesApi, MachineSpec};
+    let api = runtime
+        .block_on(FakeMachinesApi::start("shop", "FlyV1 fm2_token"))
+        .unwrap();
+    api.add_machine(MachineSpec::new("iad").config_field(
+        "services",
+        serde_json::json!([{"internal_port": 8080, "autostart": autostart, "autostop": autostop}]),
+    ));
+    api
+}
+
+#[test]
+fn standbys_the_proxy_could_never_start_are_warned_of_and_only_with_standbys() {
+    let runtime = crate::kit::runtime();
+    let off = template_with_service(&runtime, false, "stop");
+    let on = template_with_service(&runtime, true, "stop");
+    let env = [("FLY_API_TOKEN", "FlyV1 fm2_token"), ("PLACER_APP", "shop")];
+    let config = |api: &placer_fly::fake::FakeMachinesApi, standbys: u32| {
+        format!(
+            "dry_run: true\nmachines:\n  requests_per_machine: 100\n  standby_per_region: {standbys}\nfly:\n  api_url: {}\n",
+            api.base_url()
+        )
+    };
+    let workspace = Workspace::new(&config(&off, 1));
+    let output = workspace.run(&["check-config"], &env);
+    assert!(output.status.success(), "{}", stderr(&output));
+    assert!(
+        stderr(&output).contains(
+            "warning: the template machine's service on internal port 8080 has autostart off"
+        ),
+        "{}",
+        stderr(&output)
+    );
+
+    for (api, standbys) in [(&off, 0), (&on, 1)] {
+        workspace.write("config.yml", &config(api, standbys));
+        let before = api.requests().len();
+        let output = workspace.run(&["check-config", "config.yml"], &env);
+        assert!(output.status.success(), "{}", stderr(&output));
+        assert!(
+            !stderr(&output).contains("warning:"),
+            "{standbys} standby(s): {}",
+            stderr(&output)
+        );
+        if standbys == 0 {
+            assert_eq!(api.requests().len(), before, "no standby: nothing asked");
+        }
+    }
 }

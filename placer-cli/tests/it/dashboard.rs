@@ -65,7 +65,7 @@ fn every_panel_query_parses_and_returns_data_from_a_scraped_fly_placer() {
         default_config()
     ));
     let mut threshold_server = threshold.serve(&[], &[]);
-    // The latency policy with a machine budget.
+    // The latency policy with a machine budget, and machine counts.
     let latency_config = std::fs::read_to_string(
         Path::new(env!("CARGO_MANIFEST_DIR")).join("../config/latency.yml"),
     )
@@ -74,7 +74,7 @@ fn every_panel_query_parses_and_returns_data_from_a_scraped_fly_placer() {
     latency.write(
         "config/config.yml",
         &format!(
-            "{}{EVERY_SECOND}",
+            "{}{EVERY_SECOND}machines:\n  requests_per_machine: 20\n  standby_per_region: 1\n",
             latency_config.replace(
                 "  # budget:\n  #   machine_hours: 48          # per period: two machines' worth a day\n  #   period: 24h\n  #   starts: 1970-01-01T00:00:00Z",
                 "  budget:\n    machine_hours: 48\n    period: 24h\n    starts: 1970-01-01T00:00:00Z"

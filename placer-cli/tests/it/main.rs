@@ -36,5 +36,6 @@ mod recommend;
 mod recommend_html;
 mod reload_and_state;
 mod serve;
+mod sizing_live;
 mod status_command;
 mod status_page;

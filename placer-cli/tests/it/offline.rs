@@ -294,6 +294,91 @@ fn a_warm_up_is_replayed_but_only_the_rest_is_scored() {
 }
 
 #[test]
+fn a_machines_section_adds_the_capacity_part_to_every_report_form() {
+    let workspace = workspace("latency");
+    gen_trace(&workspace, "flash-crowd", "3", "7", "trace.csv");
+    let plain = json_report(&workspace, &["--decisions", "plain.jsonl"]);
+    assert!(plain.get("capacity").is_none(), "{plain}");
+    workspace.write(
+        "capacity.yml",
+        "dry_run: true\npolicy: latency\nalways_running_regions: [fra]\nmachines:\n  requests_per_machine: 120\n  headroom: 50%\n",
+    );
+    let with = json_report(
+        &workspace,
+        &[
+            "--config",
+            "capacity.yml",
+            "--decisions",
+            "capacity.jsonl",
+            "--warm-up",
+            "1h",
+        ],
+    );
+    let capacity = &with["capacity"];
+    assert_eq!(capacity["requests_per_machine"], 120.0);
+    assert_eq!(capacity["headroom"], 0.5);
+    // fly-autoscaler's regions: the initial ones and the always-running.
+    assert_eq!(
+        capacity["autoscaler_regions"],
+        serde_json::json!(["fra", "iad"])
+    );
+    let names: Vec<&str> = capacity["rows"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|row| row["policy"].as_str().unwrap())
+        .collect();
+    assert_eq!(names, ["latency", "autoscaler", "oracle-counts"]);
+    let oracle = &capacity["rows"][2];
+    assert_eq!(oracle["overloaded_requests"], 0.0);
+    // Scored after the warm-up: two hours of one-minute ticks.
+    let policy = &capacity["rows"][0];
+    assert_eq!(with["ticks"], 120);
+    assert!(policy["machine_hours"].as_f64().unwrap() >= 2.0);
+    let ratio = capacity["machine_hours_to_oracle"].as_f64().unwrap();
+    let oracle_hours = oracle["machine_hours"].as_f64().unwrap();
+    assert!((ratio * oracle_hours - policy["machine_hours"].as_f64().unwrap()).abs() < 1e-9);
+
+    let table = workspace.run(
+        &[
+            "backtest",
+            "--trace",
+            "trace.csv",
+            "--config",
+            "capacity.yml",
+        ],
+        &[],
+    );
+    let text = stdout(&table);
+    assert!(
+        text.contains("Capacity: 120 requests per running machine per tick"),
+        "{text}"
+    );
+    assert!(
+        text.contains(
+            "autoscaler: ⌈last tick's load × 1.5 / 120⌉ machines round-robin over fra, iad."
+        ),
+        "{text}"
+    );
+    let html = workspace.run(
+        &[
+            "backtest",
+            "--trace",
+            "trace.csv",
+            "--config",
+            "capacity.yml",
+            "--html",
+            "report.html",
+        ],
+        &[],
+    );
+    assert!(html.status.success(), "{}", stderr(&html));
+    let page = std::fs::read_to_string(workspace.path("report.html")).unwrap();
+    assert!(page.contains("<h2>Capacity</h2>"));
+    assert!(page.contains("<td>oracle-counts</td>"));
+}
+
+#[test]
 fn bad_trace_rows_exit_2_naming_file_and_line() {
     let workspace = workspace("threshold");
     workspace.write(

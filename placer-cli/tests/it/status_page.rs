@@ -314,3 +314,68 @@ fn a_failed_tick_shows_in_red_with_its_reason() {
     drop(browser);
     assert!(server.stop().success());
 }
+
+#[ignore = "needs chromium and chromedriver"]
+#[test]
+fn with_a_machines_section_the_page_shows_counts_on_the_map_and_in_the_table() {
+    let config = format!(
+        "{}\nmachines:\n  requests_per_machine: 20\n  standby_per_region: 1\n",
+        default_config()
+    );
+    let workspace = Workspace::new(&config);
+    let mut server = workspace.serve(&[], &[]);
+    for _ in 0..4 {
+        trigger(&server);
+    }
+    let status = get_json(&server.url("/api/status"));
+    let counted: Vec<&Value> = status["regions"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|region| region["deployed"] == true)
+        .collect();
+    assert!(!counted.is_empty(), "the simulation deploys something");
+    for region in &counted {
+        let machines = &region["machines"];
+        assert!(machines["target"].as_u64().unwrap() >= 1, "{region}");
+        assert!(
+            machines["reason"].as_str().unwrap().contains("per machine"),
+            "{region}"
+        );
+    }
+
+    let browser = Browser::start(1280, 800);
+    browser.goto(&server.url("/"));
+    browser.wait_until(
+        "return document.querySelectorAll('#regions tbody td.machines').length > 0",
+        WAIT,
+    );
+    let heads = browser.eval(
+        "return [...document.querySelectorAll('#regions-head th')].map(th => th.textContent)",
+        vec![],
+    );
+    let heads: Vec<String> = serde_json::from_value(heads).unwrap();
+    assert_eq!(heads[3], "machines", "{heads:?}");
+    let cells = browser.eval(
+        "return [...document.querySelectorAll('#regions tbody tr')].filter(tr => tr.querySelector('.tag.deployed')).map(tr => tr.querySelector('td.machines').textContent)",
+        vec![],
+    );
+    let cells: Vec<String> = serde_json::from_value(cells).unwrap();
+    assert!(!cells.is_empty());
+    assert!(
+        cells.iter().all(|cell| cell.contains("running")),
+        "{cells:?}"
+    );
+    // Deployed regions are labelled with their running machines.
+    let labels = browser.eval(
+        "return [...document.querySelectorAll('#labels text.region-label')].map(t => t.textContent)",
+        vec![],
+    );
+    let labels: Vec<String> = serde_json::from_value(labels).unwrap();
+    assert!(labels.iter().any(|label| label.contains('×')), "{labels:?}");
+    browser.screenshot("status-page-machines.png");
+    let errors = browser.console_errors();
+    assert!(errors.is_empty(), "console errors: {errors:?}");
+    drop(browser);
+    assert!(server.stop().success());
+}

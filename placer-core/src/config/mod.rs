@@ -7,6 +7,7 @@
 
 mod builder;
 pub mod duration;
+mod machines;
 mod validate;
 #[cfg(feature = "yaml")]
 mod yaml;
@@ -20,6 +21,7 @@ use crate::network::platform::{PlatformRegions, Unavailable};
 use crate::policy::{PolicyName, PolicySettings};
 use crate::Region;
 
+pub use machines::{MachinesSettings, DEFAULT_HEADROOM, MAX_HEADROOM};
 pub use validate::InvalidConfig;
 #[cfg(feature = "yaml")]
 pub use yaml::{

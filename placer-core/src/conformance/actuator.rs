@@ -1,4 +1,6 @@
-//! Conformance checks for `RegionActuator` implementations.
+//! Conformance checks for `RegionActuator` implementations: one machine
+//! per region ([`check_region_actuator`]), and counts of running machines
+//! and standbys ([`check_scaling_actuator`]).
 //!
 //! Each check drives an actuator through the contract and panics with a
 //! message naming the broken rule, so it reads well in a failing test.
@@ -26,9 +28,9 @@
 //! # });
 //! ```
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeMap, BTreeSet};
 
-use crate::{Region, RegionActuator};
+use crate::{MachineCount, Region, RegionActuator};
 
 async fn listed(actuator: &dyn RegionActuator, when: &str) -> BTreeSet<Region> {
     match actuator.deployed_regions().await {
@@ -47,6 +49,142 @@ async fn remove(actuator: &dyn RegionActuator, region: &Region, when: &str) {
     if let Err(err) = actuator.remove(region).await {
         panic!("remove({region}) failed {when}: {err}");
     }
+}
+
+async fn counted(actuator: &dyn RegionActuator, when: &str) -> BTreeMap<Region, MachineCount> {
+    match actuator.deployment().await {
+        Ok(deployment) => deployment,
+        Err(err) => panic!("deployment() failed {when}: {err}"),
+    }
+}
+
+async fn count_of(actuator: &dyn RegionActuator, region: &Region, when: &str) -> MachineCount {
+    counted(actuator, when)
+        .await
+        .get(region)
+        .copied()
+        .unwrap_or(MachineCount::NONE)
+}
+
+async fn scale(actuator: &dyn RegionActuator, region: &Region, target: MachineCount, when: &str) {
+    if let Err(err) = actuator.scale(region, target).await {
+        panic!("scale({region}, {target}) failed {when}: {err}");
+    }
+}
+
+/// The deployment and the regions listed agree: a region is listed by
+/// `deployed_regions` exactly when `deployment` counts a running machine
+/// there, and `deployment` names no region without a machine.
+pub async fn deployment_agrees_with_the_listing(actuator: &dyn RegionActuator) {
+    let deployment = counted(actuator, "to compare with the listing").await;
+    let regions = listed(actuator, "to compare with the deployment").await;
+    let running: BTreeSet<Region> = deployment
+        .iter()
+        .filter(|(_, count)| count.is_deployed())
+        .map(|(region, _)| *region)
+        .collect();
+    assert_eq!(
+        running, regions,
+        "deployed_regions() differs from the regions deployment() counts running machines in"
+    );
+    for (region, count) in &deployment {
+        assert!(
+            count.total() > 0,
+            "deployment() names {region} with no machine at all"
+        );
+    }
+}
+
+/// Scaling a region up brings it to the count asked for, asking again
+/// changes nothing, scaling down lowers it, and scaling to
+/// [`MachineCount::NONE`] takes the region out of the deployment.
+pub async fn scale_up_down_and_to_none(actuator: &dyn RegionActuator, region: &Region) {
+    let before = counted(actuator, "before scaling").await;
+    assert!(
+        !before.contains_key(region),
+        "precondition: {region} must have no machine yet, deployment: {before:?}"
+    );
+    for (target, when) in [
+        (MachineCount::new(3, 0), "scaling up to 3"),
+        (MachineCount::new(3, 0), "asking for 3 again"),
+        (MachineCount::new(1, 0), "scaling down to 1"),
+        (MachineCount::new(2, 0), "scaling up to 2"),
+    ] {
+        scale(actuator, region, target, when).await;
+        let got = count_of(actuator, region, &format!("after {when}")).await;
+        assert_eq!(got, target, "{region} after {when}");
+    }
+    scale(actuator, region, MachineCount::NONE, "to none").await;
+    scale(actuator, region, MachineCount::NONE, "to none again").await;
+    let after = counted(actuator, "after scaling to none").await;
+    assert!(
+        !after.contains_key(region),
+        "{region} still in the deployment after scaling to none: {after:?}"
+    );
+    let others = |d: &BTreeMap<Region, MachineCount>| {
+        d.iter()
+            .filter(|(r, _)| *r != region)
+            .map(|(r, c)| (*r, *c))
+            .collect::<Vec<_>>()
+    };
+    assert_eq!(
+        others(&after),
+        others(&before),
+        "scaling {region} touched other regions"
+    );
+}
+
+/// Standbys are counted apart from running machines: a region scaled to
+/// two running machines and one standby is counted so, is deployed, and
+/// keeps its count when asked for it again; its standbys go when the
+/// region is scaled to none.
+pub async fn standbys_are_counted(actuator: &dyn RegionActuator, region: &Region) {
+    let target = MachineCount::new(2, 1);
+    scale(actuator, region, target, "with a standby").await;
+    assert_eq!(
+        count_of(actuator, region, "after scaling with a standby").await,
+        target,
+        "{region} after scaling to {target}"
+    );
+    scale(actuator, region, target, "with a standby again").await;
+    assert_eq!(
+        count_of(actuator, region, "after asking for the standby again").await,
+        target,
+        "asking for {target} again in {region} changed it"
+    );
+    assert!(
+        listed(actuator, "with a standby").await.contains(region),
+        "{region} with running machines and a standby is not listed as deployed"
+    );
+    scale(
+        actuator,
+        region,
+        MachineCount::new(1, 0),
+        "without standbys",
+    )
+    .await;
+    assert_eq!(
+        count_of(actuator, region, "after dropping the standby").await,
+        MachineCount::new(1, 0),
+        "{region}'s standby stayed"
+    );
+    scale(
+        actuator,
+        region,
+        MachineCount::NONE,
+        "after the standby test",
+    )
+    .await;
+}
+
+/// Runs every check of counts. `spare` is a region with no machine; the
+/// actuator must already run the app in some other region. The spare
+/// region ends up with no machine again.
+pub async fn check_scaling_actuator(actuator: &dyn RegionActuator, spare: Region) {
+    deployment_agrees_with_the_listing(actuator).await;
+    scale_up_down_and_to_none(actuator, &spare).await;
+    standbys_are_counted(actuator, &spare).await;
+    deployment_agrees_with_the_listing(actuator).await;
 }
 
 /// Deploying a region that is not deployed makes the listing contain it.

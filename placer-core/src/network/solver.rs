@@ -69,19 +69,7 @@ enum Move {
 impl FacilityProblem<'_> {
     /// Traffic-weighted RTT of `set` plus its region cost.
     pub fn cost(&self, set: &[bool]) -> f64 {
-        let regions: f64 = set
-            .iter()
-            .zip(&self.region_cost)
-            .filter(|(chosen, _)| **chosen)
-            .map(|(_, cost)| cost)
-            .sum();
-        let latency: f64 = self
-            .nearest(set)
-            .iter()
-            .zip(&self.weights)
-            .map(|(nearest, weight)| weight * nearest.best)
-            .sum();
-        latency + regions
+        self.cost_near(set, &self.nearest(set))
     }
 
     /// The best set found from `start` and from the fixed columns alone;
@@ -119,6 +107,13 @@ impl FacilityProblem<'_> {
     }
 
     fn nearest(&self, set: &[bool]) -> Vec<Nearest> {
+        let chosen: Vec<usize> = (0..set.len()).filter(|c| set[*c]).collect();
+        self.nearest_among(&chosen)
+    }
+
+    /// Per edge row: the nearest and second-nearest of the `chosen`
+    /// columns (ascending); on a tie the lowest column is the nearest.
+    fn nearest_among(&self, chosen: &[usize]) -> Vec<Nearest> {
         (0..self.weights.len())
             .map(|edge| {
                 let row = self.table.row(edge);
@@ -127,13 +122,14 @@ impl FacilityProblem<'_> {
                     best: UNSERVED_RTT_MS,
                     second: UNSERVED_RTT_MS,
                 };
-                for (column, ms) in row.iter().enumerate().filter(|(c, _)| set[*c]) {
-                    if nearest.column.is_none() || *ms < nearest.best {
+                for &column in chosen {
+                    let ms = row[column];
+                    if nearest.column.is_none() || ms < nearest.best {
                         nearest.second = nearest.best;
-                        nearest.best = *ms;
+                        nearest.best = ms;
                         nearest.column = Some(column);
-                    } else if *ms < nearest.second {
-                        nearest.second = *ms;
+                    } else if ms < nearest.second {
+                        nearest.second = ms;
                     }
                 }
                 nearest
@@ -176,39 +172,129 @@ impl FacilityProblem<'_> {
     }
 
     /// Best-improvement local search over add, drop and swap moves.
+    ///
+    /// Each round keeps, per edge row, its nearest and second-nearest
+    /// chosen column, and prices every move from them in one pass over the
+    /// table (the classic fast-swap bookkeeping): an add saves what the new
+    /// column takes over; a drop loses the gap to the second nearest on the
+    /// dropped column's rows; a swap is the add plus the drop plus a
+    /// correction on the rows of the dropped column that the added one
+    /// serves better than their second nearest. Those sums are grouped
+    /// differently from a row-by-row pricing, so their rounding differs by
+    /// at most a tiny bound: every move within twice that bound of the
+    /// best is priced again row by row, and the move taken is the one a
+    /// row-by-row pricing of every move (in the order adds, drops, swaps)
+    /// would take, ties included.
     fn improve(&self, mut set: Vec<bool>) -> Vec<bool> {
+        let columns = set.len();
+        let mut slot = vec![usize::MAX; columns];
+        let mut add = vec![0.0; columns];
+        let mut loss: Vec<f64> = Vec::new();
+        let mut correction: Vec<f64> = Vec::new();
         loop {
-            let nearest = self.nearest(&set);
-            let size = count(&set);
-            let mut best: Option<(Move, f64)> = None;
-            let tolerance = self.tolerance(&set);
-            let mut consider = |candidate: Move, delta: f64| {
-                if delta < -tolerance && best.is_none_or(|(_, d)| delta < d) {
-                    best = Some((candidate, delta));
-                }
-            };
-            let outside: Vec<usize> = (0..set.len())
+            let chosen: Vec<usize> = (0..columns).filter(|c| set[*c]).collect();
+            for (position, column) in chosen.iter().enumerate() {
+                slot[*column] = position;
+            }
+            let nearest = self.nearest_among(&chosen);
+            let size = chosen.len();
+            let tolerance = 1e-9 * (1.0 + self.cost_near(&set, &nearest).abs());
+            let outside: Vec<usize> = (0..columns)
                 .filter(|c| !set[*c] && self.allowed[*c])
                 .collect();
-            let removable: Vec<usize> = (0..set.len())
-                .filter(|c| set[*c] && !self.fixed[*c])
-                .collect();
-            if size < self.max_size {
-                for &column in &outside {
-                    consider(Move::Add(column), self.add_delta(&nearest, column));
+            let removable: Vec<usize> =
+                chosen.iter().copied().filter(|c| !self.fixed[*c]).collect();
+
+            add.fill(0.0);
+            loss.clear();
+            loss.resize(size, 0.0);
+            correction.clear();
+            correction.resize(size * columns, 0.0);
+            let mut scale = 0.0;
+            for (edge, (n, &w)) in nearest.iter().zip(&self.weights).enumerate() {
+                let row = self.table.row(edge);
+                scale += w.abs() * (n.best.abs() + n.second.abs());
+                for (column, &ms) in row.iter().enumerate() {
+                    if ms < n.best {
+                        add[column] += w * (ms - n.best);
+                    }
+                }
+                let Some(home) = n.column else { continue };
+                let position = slot[home];
+                loss[position] += w * (n.second - n.best);
+                let corrections = &mut correction[position * columns..(position + 1) * columns];
+                for (column, &ms) in row.iter().enumerate() {
+                    if ms < n.second {
+                        corrections[column] += w * (ms.max(n.best) - n.second);
+                    }
                 }
             }
-            if size > self.min_size {
+            let largest_cost = self
+                .region_cost
+                .iter()
+                .fold(0.0f64, |most, cost| most.max(cost.abs()));
+            // Far above the rounding of either way of summing a move's
+            // price (a few units in the last place per term).
+            let slack = 1e-12 * (self.weights.len() as f64 + 8.0) * (scale + 2.0 * largest_cost);
+            let quick_add = |column: usize| add[column] + self.region_cost[column];
+            let quick_drop = |column: usize| loss[slot[column]] - self.region_cost[column];
+            let quick_swap = |out: usize, into: usize| {
+                let position = slot[out];
+                (self.region_cost[into] - self.region_cost[out])
+                    + (add[into] + loss[position] + correction[position * columns + into])
+            };
+            let adding = size < self.max_size;
+            let dropping = size > self.min_size;
+            let mut lowest = f64::INFINITY;
+            if adding {
+                for &column in &outside {
+                    lowest = lowest.min(quick_add(column));
+                }
+            }
+            if dropping {
                 for &column in &removable {
-                    consider(Move::Drop(column), self.drop_delta(&nearest, column));
+                    lowest = lowest.min(quick_drop(column));
                 }
             }
             for &out in &removable {
                 for &into in &outside {
-                    consider(
-                        Move::Swap { out, into },
-                        self.swap_delta(&nearest, out, into),
-                    );
+                    lowest = lowest.min(quick_swap(out, into));
+                }
+            }
+            if lowest >= -tolerance + slack {
+                return set;
+            }
+            // Only moves priced near the lowest can be the best one.
+            let near = lowest + 2.0 * slack;
+            let mut best: Option<(Move, f64)> = None;
+            let mut consider = |candidate: Move, quick: f64, exact: &dyn Fn() -> f64| {
+                if quick > near {
+                    return;
+                }
+                let delta = exact();
+                if delta < -tolerance && best.is_none_or(|(_, d)| delta < d) {
+                    best = Some((candidate, delta));
+                }
+            };
+            if adding {
+                for &column in &outside {
+                    consider(Move::Add(column), quick_add(column), &|| {
+                        self.add_delta(&nearest, column)
+                    });
+                }
+            }
+            if dropping {
+                for &column in &removable {
+                    consider(Move::Drop(column), quick_drop(column), &|| {
+                        self.drop_delta(&nearest, column)
+                    });
+                }
+            }
+            for &out in &removable {
+                for &into in &outside {
+                    consider(Move::Swap { out, into }, quick_swap(out, into), &|| {
+                        self.swap_delta(&nearest, out, into)
+                    });
                 }
             }
             match best {
@@ -221,6 +307,23 @@ impl FacilityProblem<'_> {
                 }
             }
         }
+    }
+
+    /// [`cost`](Self::cost) of `set` whose nearest columns are `nearest`,
+    /// summed in the same order.
+    fn cost_near(&self, set: &[bool], nearest: &[Nearest]) -> f64 {
+        let regions: f64 = set
+            .iter()
+            .zip(&self.region_cost)
+            .filter(|(chosen, _)| **chosen)
+            .map(|(_, cost)| cost)
+            .sum();
+        let latency: f64 = nearest
+            .iter()
+            .zip(&self.weights)
+            .map(|(nearest, weight)| weight * nearest.best)
+            .sum();
+        latency + regions
     }
 
     fn add_delta(&self, nearest: &[Nearest], column: usize) -> f64 {

@@ -15,6 +15,7 @@ use crate::{
     MetricsSource, PlacerConfig, Region, Timestamp, TrafficSnapshot,
 };
 
+mod size;
 mod steps;
 
 pub use steps::Execution;

@@ -6,9 +6,11 @@ use std::sync::Arc;
 
 use super::Placer;
 use crate::planner::{self, Plan};
-use crate::report::{ActionOutcome, FailedStage, Outcome, TickError, TickReport};
+use crate::report::{ActionOutcome, FailedStage, MachineDetail, Outcome, TickError, TickReport};
+use crate::sizing::Resize;
 use crate::{
-    Action, ActuatorError, Decision, MetricsSource, Move, Region, RegionActuator, Timestamp,
+    Action, ActuatorError, Decision, MachineCount, MetricsSource, Move, Region, RegionActuator,
+    Timestamp,
 };
 
 /// What came of carrying out a [`Plan`]: what [`Placer::execute`] returns
@@ -30,6 +32,9 @@ pub struct Execution {
     /// else was changing them ([`ActuatorError::Busy`]): unlike a refusal,
     /// asked for again at the next tick, with no backoff.
     pub busy: BTreeSet<Region>,
+    /// The count changes of the plan's [sizing](Placer::size) attempted
+    /// (or, in dry-run, planned), with their outcome.
+    pub resizes: Vec<(Resize, Outcome)>,
 }
 
 impl Execution {
@@ -39,6 +44,7 @@ impl Execution {
             actions,
             held_back: Vec::new(),
             busy: BTreeSet::new(),
+            resizes: Vec::new(),
         }
     }
 
@@ -58,6 +64,23 @@ impl Execution {
 impl From<Vec<ActionOutcome>> for Execution {
     fn from(actions: Vec<ActionOutcome>) -> Self {
         Execution::new(actions)
+    }
+}
+
+/// What an actuator's answer means for the tick; a busy region is noted.
+fn outcome_of(
+    result: Result<(), ActuatorError>,
+    region: &Region,
+    busy: &mut BTreeSet<Region>,
+) -> Outcome {
+    match result {
+        Ok(()) => Outcome::Ok,
+        Err(ActuatorError::Refused { reason, .. }) => Outcome::Skipped(reason),
+        Err(ActuatorError::Busy { reason, .. }) => {
+            busy.insert(*region);
+            Outcome::Skipped(reason)
+        }
+        Err(err) => Outcome::Failed(err),
     }
 }
 
@@ -119,19 +142,20 @@ impl Placer {
                 continue;
             }
             let outcome = if carry_out {
-                let result = match planned.action {
-                    Move::Deploy => actuator.deploy(&planned.region).await,
-                    Move::Remove => actuator.remove(&planned.region).await,
-                };
-                match result {
-                    Ok(()) => Outcome::Ok,
-                    Err(ActuatorError::Refused { reason, .. }) => Outcome::Skipped(reason),
-                    Err(ActuatorError::Busy { reason, .. }) => {
-                        execution.busy.insert(planned.region);
-                        Outcome::Skipped(reason)
+                // With a `machines:` section a deploy is created with its
+                // count, and a removal takes every machine of ours.
+                let result = match (&plan.machines, planned.action) {
+                    (None, Move::Deploy) => actuator.deploy(&planned.region).await,
+                    (None, Move::Remove) => actuator.remove(&planned.region).await,
+                    (Some(machines), Move::Deploy) => {
+                        let target = machines.target(&planned.region);
+                        actuator.scale(&planned.region, target).await
                     }
-                    Err(err) => Outcome::Failed(err),
-                }
+                    (Some(_), Move::Remove) => {
+                        actuator.scale(&planned.region, MachineCount::NONE).await
+                    }
+                };
+                outcome_of(result, &planned.region, &mut execution.busy)
             } else {
                 Outcome::DryRun
             };
@@ -141,6 +165,15 @@ impl Placer {
             execution
                 .actions
                 .push(ActionOutcome::new(planned.clone(), outcome));
+        }
+        for resize in plan.machines.iter().flat_map(|machines| &machines.resizes) {
+            let outcome = if carry_out {
+                let result = actuator.scale(&resize.region, resize.to).await;
+                outcome_of(result, &resize.region, &mut execution.busy)
+            } else {
+                Outcome::DryRun
+            };
+            execution.resizes.push((resize.clone(), outcome));
         }
         execution
     }
@@ -227,6 +260,15 @@ impl Placer {
             }
         }
         state.settle_backoffs(&carried_out, &done, plan.at);
+        for (resize, outcome) in &execution.resizes {
+            if *outcome == Outcome::Ok {
+                state.record_resize(&resize.region, resize.is_up(), plan.at);
+            }
+        }
+        let mut regions = plan.regions;
+        if let Some(machines) = &plan.machines {
+            machine_details(&mut regions, machines, &execution);
+        }
 
         let updated = execution.updated(&listed);
         let pending: Vec<Region> = state
@@ -256,7 +298,7 @@ impl Placer {
             at: plan.at,
             dry_run: self.config.dry_run,
             policy: plan.policy,
-            regions: plan.regions,
+            regions,
             actions: execution.actions,
             error: None,
             ignored_regions: self.ignored.clone(),
@@ -320,7 +362,17 @@ impl Placer {
                 return TickReport::failed(now, dry_run, policy, current.as_ref(), error);
             }
         };
-        let listed = actuator.deployed_regions().await;
+        let sizes = self.sizes_machines();
+        let listed = if sizes {
+            actuator.deployment().await
+        } else {
+            actuator.deployed_regions().await.map(|regions| {
+                regions
+                    .into_iter()
+                    .map(|region| (region, MachineCount::ONE))
+                    .collect()
+            })
+        };
         // After the listing (an actuator may reuse it to read the platform)
         // and before the observation, so that it already knows a region the
         // platform lists but the built-in catalog lacks.
@@ -330,15 +382,65 @@ impl Placer {
             }
         }
         self.observe(&snapshot);
-        let deployed = match listed {
-            Ok(deployed) => deployed,
+        let deployment = match listed {
+            Ok(deployment) => deployment,
             Err(err) => {
                 let error = TickError::new(FailedStage::ListingDeployment, err);
                 return TickReport::failed(now, dry_run, policy, None, error);
             }
         };
-        let plan = self.decide(&deployed, now);
+        let deployed: BTreeSet<Region> = deployment
+            .iter()
+            .filter(|(_, count)| count.is_deployed())
+            .map(|(region, _)| *region)
+            .collect();
+        let mut plan = self.decide(&deployed, now);
+        if sizes {
+            self.size(&mut plan, &deployment);
+        }
         let execution = self.execute(&plan, actuator).await;
         self.commit(plan, execution)
+    }
+}
+
+/// Each region's machines in the report: the listing, the target, and why.
+fn machine_details(
+    regions: &mut std::collections::BTreeMap<Region, crate::RegionDetail>,
+    machines: &crate::sizing::MachinePlan,
+    execution: &Execution,
+) {
+    let touched: BTreeSet<Region> = machines
+        .current
+        .keys()
+        .chain(machines.targets.keys())
+        .copied()
+        .collect();
+    for region in touched {
+        let Some(detail) = regions.get_mut(&region) else {
+            continue;
+        };
+        let current = machines.current.get(&region).copied().unwrap_or_default();
+        let removed = execution
+            .actions
+            .iter()
+            .any(|done| done.decision.region == region && done.decision.action == Move::Remove);
+        let target = match machines.targets.get(&region) {
+            Some(target) if !removed => target.count,
+            _ => MachineCount::NONE,
+        };
+        let mut reason = match machines.targets.get(&region) {
+            Some(target) if !removed => target.to_string(),
+            _ => "not deployed".to_owned(),
+        };
+        if let Some(held) = machines.held.get(&region) {
+            reason = format!("{reason}; {held}");
+        }
+        detail.machines = Some(MachineDetail {
+            running: current.running,
+            standby: current.standby,
+            target: target.running,
+            target_standby: target.standby,
+            reason,
+        });
     }
 }

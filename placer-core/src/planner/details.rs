@@ -96,5 +96,6 @@ fn detail(
         remove_threshold: thresholds.remove,
         points: averages.map_or(0, |a| a.points),
         deployed: input.deployed.contains(region),
+        machines: None,
     }
 }

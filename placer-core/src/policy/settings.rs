@@ -9,6 +9,7 @@ use serde::de::{DeserializeOwned, IgnoredAny, MapAccess, Visitor};
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 
 use super::POLICIES;
+use crate::config::MachinesSettings;
 use crate::forecast::ForecastSettings;
 
 /// A policy's settings: one top-level section of the config (`latency:`
@@ -85,16 +86,17 @@ fn validate<T: SettingsSection>(value: &serde_json::Value) -> Result<(), String>
 }
 
 /// The policies' sections, then the forecaster's (`forecast:`), which
-/// every policy may read.
+/// every policy may read, and the sizing step's (`machines:`).
 fn sections() -> impl Iterator<Item = SectionHooks> {
-    POLICIES
-        .iter()
-        .filter_map(|entry| entry.settings)
-        .chain([SectionHooks::of::<ForecastSettings>()])
+    POLICIES.iter().filter_map(|entry| entry.settings).chain([
+        SectionHooks::of::<ForecastSettings>(),
+        SectionHooks::of::<MachinesSettings>(),
+    ])
 }
 
-/// The settings of every built-in policy that has any, and of the
-/// forecaster ([`ForecastSettings`], `forecast:`), each under its
+/// The settings of every built-in policy that has any, of the
+/// forecaster ([`ForecastSettings`], `forecast:`) and of the sizing step
+/// ([`MachinesSettings`], `machines:`), each under its
 /// section's key, with the defaults for sections a config leaves out.
 ///
 /// In a config they are top-level sections beside the engine's keys. Read

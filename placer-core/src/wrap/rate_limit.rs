@@ -1,14 +1,14 @@
 //! [`RateLimited`]: a client-side token bucket in front of any
 //! [`RegionActuator`], so bursts of changes stay under a backend's limits.
 
-use std::collections::BTreeSet;
+use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use async_trait::async_trait;
 
 use super::Timer;
-use crate::{ActuatorError, Region, RegionActuator};
+use crate::{ActuatorError, MachineCount, Region, RegionActuator};
 
 /// A [`RegionActuator`] that lets at most `burst` calls through at once and
 /// `max_requests_per_second` on average; callers beyond that wait their turn.
@@ -204,19 +204,14 @@ impl<A> RateLimited<A> {
 
 #[async_trait]
 impl<A: RegionActuator> RegionActuator for RateLimited<A> {
-    async fn deployed_regions(&self) -> Result<BTreeSet<Region>, ActuatorError> {
+    async fn deployment(&self) -> Result<BTreeMap<Region, MachineCount>, ActuatorError> {
         self.wait_turn().await;
-        self.inner.deployed_regions().await
+        self.inner.deployment().await
     }
 
-    async fn deploy(&self, region: &Region) -> Result<(), ActuatorError> {
+    async fn scale(&self, region: &Region, target: MachineCount) -> Result<(), ActuatorError> {
         self.wait_turn().await;
-        self.inner.deploy(region).await
-    }
-
-    async fn remove(&self, region: &Region) -> Result<(), ActuatorError> {
-        self.wait_turn().await;
-        self.inner.remove(region).await
+        self.inner.scale(region, target).await
     }
 
     fn is_simulation(&self) -> bool {

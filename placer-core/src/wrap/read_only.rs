@@ -1,16 +1,17 @@
 //! [`ReadOnly`]: an actuator that lists and never changes.
 
-use std::collections::BTreeSet;
+use std::collections::BTreeMap;
 
 use async_trait::async_trait;
 
-use crate::{ActuatorError, Region, RegionActuator};
+use crate::{ActuatorError, MachineCount, Region, RegionActuator};
 
 /// Lists the deployment through the wrapped actuator and refuses every
-/// deploy and remove before it reaches it.
+/// change ([`scale`](RegionActuator::scale), and so deploy and remove)
+/// before it reaches it.
 ///
-/// For a dry run against a real deployment: the engine already never calls
-/// deploy or remove on a non-simulating actuator in dry-run; this guard keeps
+/// For a dry run against a real deployment: the engine already never
+/// changes a non-simulating actuator's deployment in dry-run; this guard keeps
 /// a real app safe even if that rule were ever broken. It is not a
 /// simulation, whatever it wraps.
 ///
@@ -31,15 +32,11 @@ pub struct ReadOnly<A>(pub A);
 
 #[async_trait]
 impl<A: RegionActuator> RegionActuator for ReadOnly<A> {
-    async fn deployed_regions(&self) -> Result<BTreeSet<Region>, ActuatorError> {
-        self.0.deployed_regions().await
+    async fn deployment(&self) -> Result<BTreeMap<Region, MachineCount>, ActuatorError> {
+        self.0.deployment().await
     }
 
-    async fn deploy(&self, region: &Region) -> Result<(), ActuatorError> {
-        Err(refusal(region))
-    }
-
-    async fn remove(&self, region: &Region) -> Result<(), ActuatorError> {
+    async fn scale(&self, region: &Region, _target: MachineCount) -> Result<(), ActuatorError> {
         Err(refusal(region))
     }
 

@@ -10,11 +10,11 @@
 //! whose answer was lost — is returned at once: guessing could repeat a
 //! change that did happen.
 //!
-//! Retrying a whole `deploy` or `remove` is safe because the trait requires
-//! both to be idempotent.
+//! Retrying a whole `scale` is safe because the trait requires it to be
+//! idempotent.
 
 use std::collections::hash_map::RandomState;
-use std::collections::BTreeSet;
+use std::collections::BTreeMap;
 use std::future::Future;
 use std::hash::{BuildHasher, Hasher};
 use std::sync::{Arc, Mutex};
@@ -24,7 +24,7 @@ use async_trait::async_trait;
 use serde::{Deserialize, Serialize};
 
 use super::Timer;
-use crate::{ActuatorError, Region, RegionActuator};
+use crate::{ActuatorError, MachineCount, Region, RegionActuator};
 
 /// How [`Retrying`] retries.
 ///
@@ -125,10 +125,10 @@ fn random_fraction() -> f64 {
 
 /// A [`RegionActuator`] that retries the transient failures of another.
 ///
-/// The engine reads [`deployed_regions`](RegionActuator::deployed_regions)
+/// The engine reads the [`deployment`](RegionActuator::deployment)
 /// at the start of every tick, so that call starts a new
 /// [`tick_budget`](RetryPolicy::tick_budget): every call until the next
-/// `deployed_regions` retries only until the budget, counted from then, is
+/// `deployment` retries only until the budget, counted from then, is
 /// spent. Embedders that do not list first can call
 /// [`start_tick`](Retrying::start_tick) instead; before either, the first
 /// call starts the budget.
@@ -236,16 +236,12 @@ impl<A: RegionActuator> Retrying<A> {
 
 #[async_trait]
 impl<A: RegionActuator> RegionActuator for Retrying<A> {
-    async fn deployed_regions(&self) -> Result<BTreeSet<Region>, ActuatorError> {
-        self.run(true, || self.inner.deployed_regions()).await
+    async fn deployment(&self) -> Result<BTreeMap<Region, MachineCount>, ActuatorError> {
+        self.run(true, || self.inner.deployment()).await
     }
 
-    async fn deploy(&self, region: &Region) -> Result<(), ActuatorError> {
-        self.run(false, || self.inner.deploy(region)).await
-    }
-
-    async fn remove(&self, region: &Region) -> Result<(), ActuatorError> {
-        self.run(false, || self.inner.remove(region)).await
+    async fn scale(&self, region: &Region, target: MachineCount) -> Result<(), ActuatorError> {
+        self.run(false, || self.inner.scale(region, target)).await
     }
 
     fn is_simulation(&self) -> bool {

@@ -378,6 +378,25 @@ impl FakeMachinesApi {
         self.lock().set_machine(id, state, host_status);
     }
 
+    /// Starts a stopped (or never started) machine the way Fly's proxy
+    /// does when every running machine of its region is over its soft
+    /// limit: no request, no lease, just the new state. `false` when there
+    /// is no such machine, or it is not stopped.
+    pub fn proxy_start(&self, id: &str) -> bool {
+        self.proxy_turn(id, &["stopped", "suspended", "created"], "started")
+    }
+
+    /// Stops a started machine the way Fly's proxy does once it is idle
+    /// (autostop). `false` when there is no such machine, or it is not
+    /// started.
+    pub fn proxy_stop(&self, id: &str) -> bool {
+        self.proxy_turn(id, &["started"], "stopped")
+    }
+
+    fn proxy_turn(&self, id: &str, from: &[&str], to: &str) -> bool {
+        self.lock().proxy_turn(id, from, to)
+    }
+
     /// Queues `fault` for the next request, whatever it is.
     pub fn inject(&self, fault: Fault) {
         self.lock().faults.push_back((None, fault));

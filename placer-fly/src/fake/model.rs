@@ -595,6 +595,21 @@ impl FakeState {
         }
     }
 
+    /// Moves machine `id` (of any app) from one of the states `from` to
+    /// `to`, as Fly's proxy does; false when it is in none of them.
+    pub(super) fn proxy_turn(&mut self, id: &str, from: &[&str], to: &str) -> bool {
+        self.tick(Instant::now());
+        match self.entries.iter_mut().find(|e| e.machine.id == id) {
+            Some(entry) if from.contains(&entry.machine.state.as_str()) => {
+                entry.machine.state = to.to_owned();
+                entry.started_at = None;
+                entry.stopped_at = None;
+                true
+            }
+            _ => false,
+        }
+    }
+
     fn find(&mut self, id: &str) -> Option<&mut Entry> {
         let scope = &self.scope;
         self.entries

@@ -15,6 +15,7 @@ mod properties;
 mod rate_limit;
 mod removal;
 mod retry;
+mod scaling;
 mod secrets;
 mod snapshots;
 mod support;

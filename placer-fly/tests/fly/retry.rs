@@ -1,7 +1,7 @@
 //! The retry wrapper: against the fake for real HTTP failures, and against a
 //! mock with tokio's paused clock for exact timing.
 
-use std::collections::BTreeSet;
+use std::collections::BTreeMap;
 use std::time::Duration;
 
 use placer_core::conformance::MockActuator;
@@ -155,7 +155,7 @@ fn unavailable() -> ActuatorError {
 async fn backoff_doubles_between_attempts() {
     let mut mock = MockActuator::new();
     let mut failures = 3;
-    mock.expect_deploy().times(4).returning(move |_| {
+    mock.expect_scale().times(4).returning(move |_, _| {
         if failures > 0 {
             failures -= 1;
             Err(unavailable())
@@ -180,10 +180,10 @@ async fn backoff_doubles_between_attempts() {
 #[tokio::test(start_paused = true)]
 async fn calls_of_one_tick_share_the_budget() {
     let mut mock = MockActuator::new();
-    mock.expect_deployed_regions()
+    mock.expect_deployment()
         .times(1)
-        .returning(|| Ok(BTreeSet::new()));
-    mock.expect_deploy().returning(|_| Err(unavailable()));
+        .returning(|| Ok(BTreeMap::new()));
+    mock.expect_scale().returning(|_, _| Err(unavailable()));
     let policy = RetryPolicy::default()
         .with_max_attempts(100)
         .with_base_delay(Duration::from_secs(1))
@@ -202,15 +202,19 @@ async fn calls_of_one_tick_share_the_budget() {
 #[tokio::test(start_paused = true)]
 async fn refusals_and_foreign_errors_are_returned_at_once() {
     let mut mock = MockActuator::new();
-    mock.expect_remove().times(1).returning(|r| {
-        Err(ActuatorError::Refused {
-            region: *r,
-            reason: "last machine".into(),
-        })
-    });
-    mock.expect_deploy()
+    mock.expect_scale()
         .times(1)
-        .returning(|r| Err(ActuatorError::backend("other", Some(r), "disk full")));
+        .withf(|_, target| !target.is_deployed())
+        .returning(|r, _| {
+            Err(ActuatorError::Refused {
+                region: *r,
+                reason: "last machine".into(),
+            })
+        });
+    mock.expect_scale()
+        .times(1)
+        .withf(|_, target| target.is_deployed())
+        .returning(|r, _| Err(ActuatorError::backend("other", Some(r), "disk full")));
     mock.expect_is_simulation().return_const(true);
     let actuator = Retrying::new(mock, quick(), timer());
     actuator.remove(&region("fra")).await.unwrap_err();

@@ -178,7 +178,7 @@ fn ready_sets(serving: &[&BTreeSet<Region>], startup_ticks: usize) -> Vec<BTreeS
 
 /// Requests per distinct RTT, for the weighted mean and quantiles.
 #[derive(Default)]
-struct LatencyTally {
+pub(super) struct LatencyTally {
     /// Keyed by the RTT's bit pattern, which orders like the value for
     /// non-negative floats.
     requests_by_rtt: BTreeMap<u64, f64>,
@@ -187,7 +187,7 @@ struct LatencyTally {
 }
 
 impl LatencyTally {
-    fn add(&mut self, rtt_ms: f64, requests: f64) {
+    pub(super) fn add(&mut self, rtt_ms: f64, requests: f64) {
         if requests <= 0.0 {
             return;
         }
@@ -200,12 +200,12 @@ impl LatencyTally {
         self.weighted_sum += requests * rtt_ms;
     }
 
-    fn mean(&self) -> Option<f64> {
+    pub(super) fn mean(&self) -> Option<f64> {
         (self.total_requests > 0.0).then(|| self.weighted_sum / self.total_requests)
     }
 
     /// The smallest RTT with at least `share` of all requests at or below it.
-    fn quantile(&self, share: f64) -> Option<f64> {
+    pub(super) fn quantile(&self, share: f64) -> Option<f64> {
         let needed = share * self.total_requests;
         let mut seen = 0.0;
         let mut last = None;

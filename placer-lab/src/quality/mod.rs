@@ -87,6 +87,13 @@
 //! served from the nearest of them, never by a machine at the edge, and a
 //! region without coordinates is [ignored](QualityReport::ignored_regions).
 //! Neither row honours a policy's region limits.
+//!
+//! # Capacity
+//!
+//! With a limit on what one machine serves, the report gets a second part
+//! ([`capacity`]): running machines instead of regions, requests spilled to
+//! farther regions or overloaded, and the autoscaler and oracle-counts
+//! reference rows.
 
 use std::collections::BTreeSet;
 use std::fmt;
@@ -98,6 +105,7 @@ use placer_core::network::LatencyModel;
 
 use crate::{SeedRuleParams, Timeline, Trace};
 
+pub mod capacity;
 mod metrics;
 mod references;
 mod series;
@@ -105,6 +113,7 @@ mod table;
 #[cfg(test)]
 mod tests;
 
+pub use capacity::{Capacity, CapacityReport, CapacityRow, MachineTimeline};
 use metrics::Schedule;
 pub use series::{series, TickSeries};
 
@@ -214,6 +223,11 @@ pub struct QualityReport {
     /// [`summary`](crate::backtest::Replay::summary)).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub price: Option<placer_core::policy::PriceInForce>,
+    /// Machine counts and what a limited number of requests per machine
+    /// made of them (set by whoever knows the capacity: see
+    /// [`capacity::report`]); `None` without one.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub capacity: Option<CapacityReport>,
 }
 
 /// The forecasts' error over a report's ticks.
@@ -348,6 +362,7 @@ pub fn report(
         ignored_regions,
         forecast_error: None,
         price: None,
+        capacity: None,
     })
 }
 

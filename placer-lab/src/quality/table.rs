@@ -3,7 +3,7 @@
 use std::fmt::Write as _;
 use std::time::Duration;
 
-use super::{QualityReport, QualityRow};
+use super::{CapacityReport, CapacityRow, QualityReport, QualityRow};
 
 const HEADERS: [&str; 10] = [
     "policy",
@@ -91,7 +91,87 @@ pub(super) fn render(report: &QualityReport) -> String {
         settings.served_within_ms,
         settings.served_within_ms,
     );
+    if let Some(capacity) = &report.capacity {
+        render_capacity(&mut out, capacity);
+    }
     out
+}
+
+const CAPACITY_HEADERS: [&str; 7] = [
+    "policy",
+    "machines",
+    "machine-h",
+    "mean RTT",
+    "p95 RTT",
+    "spilled",
+    "overloaded",
+];
+
+/// The capacity part: a second table, with its own legend.
+fn render_capacity(out: &mut String, capacity: &CapacityReport) {
+    let c = capacity.requests_per_machine;
+    let _ = writeln!(
+        out,
+        "\nCapacity: {} requests per running machine per tick",
+        number(c)
+    );
+    let cells: Vec<[String; 7]> = capacity.rows.iter().map(capacity_cells).collect();
+    let mut widths = CAPACITY_HEADERS.map(str::len);
+    for row in &cells {
+        for (width, cell) in widths.iter_mut().zip(row) {
+            *width = (*width).max(cell.chars().count());
+        }
+    }
+    write_line(out, &CAPACITY_HEADERS.map(str::to_owned), &widths);
+    for row in &cells {
+        write_line(out, row, &widths);
+    }
+    if let Some(ratio) = capacity.machine_hours_to_oracle {
+        let _ = writeln!(out, "\nmachine-h / oracle-counts: {ratio:.3}");
+    }
+    let regions: Vec<&str> = capacity
+        .autoscaler_regions
+        .iter()
+        .map(|r| r.as_str())
+        .collect();
+    let _ = write!(
+        out,
+        "\nmachines: mean running machines (standbys left out); machine-h: running machines per tick.\n\
+         A region's machines serve up to {c} requests each per tick; the rest go to the next-nearest region with spare machines\n\
+         (spilled) or, with none, wait (overloaded; counted at the RTT to the nearest region with machines).\n\
+         autoscaler: ⌈last tick's load × {factor} / {c}⌉ machines round-robin over {regions}.\n\
+         oracle-counts: in hindsight, each tick's fewest machines that overload nothing, placed where its traffic is served.\n",
+        c = number(c),
+        factor = number(1.0 + capacity.headroom),
+        regions = if regions.is_empty() {
+            "no region".to_owned()
+        } else {
+            regions.join(", ")
+        },
+    );
+}
+
+/// A figure without trailing zeros: `120`, `1.2`.
+fn number(value: f64) -> String {
+    let text = format!("{value:.3}");
+    text.trim_end_matches('0').trim_end_matches('.').to_owned()
+}
+
+fn capacity_cells(row: &CapacityRow) -> [String; 7] {
+    let ms = |value: Option<f64>| value.map_or("-".to_owned(), |v| format!("{v:.1} ms"));
+    [
+        row.policy.clone(),
+        format!("{:.2}", row.mean_machines),
+        format!("{:.2}", row.machine_hours),
+        ms(row.mean_rtt_ms),
+        ms(row.p95_rtt_ms),
+        format!("{:.0}", row.spilled_requests),
+        format!(
+            "{:.0} ({:.2} %)",
+            row.overloaded_requests,
+            row.overloaded_share * 100.0
+        ),
+    ]
 }
 
 fn row_cells(row: &QualityRow) -> [String; 10] {
@@ -114,7 +194,7 @@ fn row_cells(row: &QualityRow) -> [String; 10] {
 
 /// The first column left-aligned, the figures right-aligned, two spaces
 /// apart, no trailing spaces.
-fn write_line(out: &mut String, cells: &[String; 10], widths: &[usize; 10]) {
+fn write_line(out: &mut String, cells: &[String], widths: &[usize]) {
     let mut line = String::new();
     for (index, (cell, &width)) in cells.iter().zip(widths).enumerate() {
         if index == 0 {

@@ -372,6 +372,67 @@ fn fixed_report() -> QualityReport {
     .unwrap()
 }
 
+/// The fixed report with a capacity part: 50 requests per machine, the
+/// policy running two machines in syd once it is deployed.
+fn fixed_report_with_capacity() -> QualityReport {
+    let mut report = fixed_report();
+    let trace = trace(&[
+        &[("iad", 80.0), ("fra", 20.0), ("syd", 0.0)],
+        &[("iad", 80.0), ("fra", 60.0), ("syd", 90.0)],
+        &[("iad", 70.0), ("fra", 60.0), ("syd", 90.0)],
+        &[("iad", 70.0), ("fra", 60.0), ("syd", 95.0)],
+        &[("iad", 60.0), ("fra", 60.0), ("syd", 95.0)],
+        &[("iad", 60.0), ("fra", 10.0), ("syd", 95.0)],
+        &[("iad", 60.0), ("fra", 5.0), ("syd", 95.0)],
+    ]);
+    let counts = |pairs: &[(&str, u32)]| -> BTreeMap<Region, u32> {
+        pairs.iter().map(|(code, n)| (region(code), *n)).collect()
+    };
+    let mut machines = MachineTimeline::new(counts(&[("iad", 2)]));
+    for after in [
+        &[("iad", 2)][..],
+        &[("iad", 2), ("syd", 2)],
+        &[("iad", 2), ("syd", 2), ("fra", 1)],
+        &[("iad", 2), ("syd", 2), ("fra", 2)],
+        &[("iad", 2), ("syd", 2), ("fra", 1)],
+        &[("iad", 2), ("syd", 2)],
+        &[("iad", 2), ("syd", 2)],
+    ] {
+        machines.push(counts(after));
+    }
+    let capacity = Capacity {
+        requests_per_machine: 50.0,
+        headroom: 0.2,
+        autoscaler_regions: set(&["iad"]),
+    };
+    report.capacity = Some(
+        capacity::report(
+            &trace,
+            "threshold",
+            &machines,
+            &LatencyModel::distance(),
+            &capacity,
+            0,
+        )
+        .unwrap(),
+    );
+    report
+}
+
+#[test]
+fn report_table_with_capacity() {
+    let report = fixed_report_with_capacity();
+    let table = report.render_table();
+    // The capacity part only adds to the report without one.
+    assert!(table.starts_with(&fixed_report().render_table()));
+    insta::assert_snapshot!(table);
+}
+
+#[test]
+fn report_json_with_capacity() {
+    insta::assert_json_snapshot!(fixed_report_with_capacity().capacity);
+}
+
 #[test]
 fn report_table_for_people() {
     insta::assert_snapshot!(fixed_report().render_table());

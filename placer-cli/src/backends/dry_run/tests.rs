@@ -3,8 +3,8 @@
 use std::sync::atomic::{AtomicI64, Ordering};
 use std::sync::Arc;
 
-use placer_core::conformance::check_region_actuator;
-use placer_core::{Region, RegionActuator, Timestamp};
+use placer_core::conformance::{check_region_actuator, check_scaling_actuator};
+use placer_core::{MachineCount, Region, RegionActuator, Timestamp};
 
 use super::{DryRunActuator, DryRunError};
 
@@ -128,6 +128,57 @@ async fn it_conforms_to_the_actuator_contract() {
     let actuator =
         DryRunActuator::open(dir.path().join("state.json"), [region("iad")].into()).unwrap();
     check_region_actuator(&actuator, [region("fra"), region("cdg")]).await;
+    check_scaling_actuator(&actuator, region("fra")).await;
+}
+
+#[tokio::test]
+async fn counts_are_kept_in_the_file_and_old_files_still_load() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("state.json");
+    // A file written before counts: deployed regions, no machines.
+    std::fs::write(
+        &path,
+        r#"{"regions": {"iad": {"deployed": true, "changed_at": null},
+                        "lhr": {"deployed": false, "changed_at": "2026-11-28T10:00:00Z"}}}"#,
+    )
+    .unwrap();
+    let actuator = DryRunActuator::open(&path, Default::default())
+        .unwrap()
+        .with_clock(ticking_clock());
+    assert_eq!(
+        actuator.deployment().await.unwrap(),
+        [(region("iad"), MachineCount::ONE)].into()
+    );
+    actuator
+        .scale(&region("fra"), MachineCount::new(3, 1))
+        .await
+        .unwrap();
+    actuator
+        .scale(&region("cdg"), MachineCount::new(0, 2))
+        .await
+        .unwrap();
+    actuator
+        .scale(&region("iad"), MachineCount::ONE)
+        .await
+        .unwrap(); // as it is: no change
+    insta::assert_snapshot!(std::fs::read_to_string(&path).unwrap());
+
+    let reopened = DryRunActuator::open(&path, Default::default()).unwrap();
+    assert_eq!(
+        reopened.deployment().await.unwrap(),
+        [
+            (region("cdg"), MachineCount::new(0, 2)),
+            (region("fra"), MachineCount::new(3, 1)),
+            (region("iad"), MachineCount::ONE),
+        ]
+        .into()
+    );
+    assert_eq!(
+        reopened.deployed_regions().await.unwrap(),
+        [region("fra"), region("iad")].into(),
+        "a region with standbys only is not deployed"
+    );
+    assert_eq!(reopened.changed_at(&region("iad")), None);
 }
 
 #[tokio::test]

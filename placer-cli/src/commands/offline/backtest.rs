@@ -7,9 +7,10 @@ use std::fs::File;
 use std::io::Write as _;
 use std::path::Path;
 
+use placer_core::config::MachinesSettings;
 use placer_core::Region;
 use placer_lab::backtest::{self, TickDecision};
-use placer_lab::quality::{self, QualityOptions};
+use placer_lab::quality::{self, Capacity, QualityOptions};
 use placer_lab::{SeedRuleParams, Trace};
 
 use super::html::BacktestPage;
@@ -86,7 +87,8 @@ pub(crate) async fn backtest(
 
     // After a warm-up, the rest of the trace is scored from the regions
     // deployed at the warm-up's end.
-    let (scored_trace, scored_timeline);
+    let (scored_trace, scored_timeline, scored_machines);
+    let mut machines = &replay.machines;
     let mut checks = &replay.forecast_checks[..];
     let (trace, timeline) = match args.warm_up {
         None => (trace, &replay.timeline),
@@ -116,6 +118,8 @@ pub(crate) async fn backtest(
             scored_trace =
                 Trace::new(trace.ticks()[from..].to_vec()).expect("a part of a trace is a trace");
             scored_timeline = replay.timeline.since(from);
+            scored_machines = replay.machines.since(from);
+            machines = &scored_machines;
             checks = &checks[from..];
             (&scored_trace, &scored_timeline)
         }
@@ -148,6 +152,27 @@ pub(crate) async fn backtest(
             }
         });
     report.price = replay.summary.price.clone();
+    let sizing: MachinesSettings = config.engine.policy_settings.get();
+    if let Some(requests_per_machine) = sizing.requests_per_machine {
+        // fly-autoscaler's regions: the ones the app starts in and keeps.
+        let capacity = Capacity {
+            requests_per_machine,
+            headroom: sizing.headroom,
+            autoscaler_regions: initial
+                .iter()
+                .chain(&config.engine.always_running_regions)
+                .copied()
+                .collect(),
+        };
+        report.capacity = Some(quality::capacity::report(
+            trace,
+            policy,
+            machines,
+            &model,
+            &capacity,
+            startup_ticks,
+        )?);
+    }
     spinner.finish();
     if let Some((path, file)) = html_file {
         let spinner = Progress::spinner("drawing the HTML report", trace.len(), MIN_TICKS_FOR_BAR);

@@ -5,7 +5,7 @@ use std::collections::BTreeSet;
 use std::fmt::Write as _;
 
 use placer_core::{Region, Timestamp};
-use placer_lab::quality::{QualityReport, QualityRow, TickSeries};
+use placer_lab::quality::{CapacityReport, QualityReport, QualityRow, TickSeries};
 use placer_lab::Timeline;
 use plotters::coord::ranged1d::{DefaultFormatting, KeyPointHint, Ranged};
 use plotters::coord::types::RangedCoordf64;
@@ -89,6 +89,9 @@ impl BacktestPage<'_> {
                 "<p>A newly deployed region serves {} ticks after its deploy (the policy, seed and oracle-equal-mh, which deploys that early; best-static-K and oracle-K start at once).</p>",
                 self.report.settings.startup_ticks
             );
+        }
+        if let Some(capacity) = &self.report.capacity {
+            out.push_str(&capacity_section(capacity));
         }
         out.push_str(
             "<h2>Mean RTT over time</h2>\n<p>Traffic-weighted mean round trip of each tick's requests \
@@ -510,6 +513,54 @@ fn summary_table(rows: &[QualityRow]) -> String {
         );
     }
     out.push_str("</tbody>\n</table>\n");
+    out
+}
+
+/// The capacity table, after the summary, when the report has one.
+fn capacity_section(capacity: &CapacityReport) -> String {
+    let mut out = format!(
+        "<h2>Capacity</h2>\n<p>Each running machine serves up to {c} requests per tick; \
+         a full region's requests go to the next-nearest region with spare machines (spilled) \
+         or, with none, wait (overloaded). Standbys are left out. autoscaler: ⌈the last tick's \
+         load × {factor} / {c}⌉ machines, round-robin over {regions}; oracle-counts: in \
+         hindsight, each tick's fewest machines that overload nothing, where its traffic is served.</p>\n\
+         <table>\n<thead><tr><th>policy</th><th>machines</th><th>machine-h</th><th>mean RTT</th>\
+         <th>p95 RTT</th><th>spilled</th><th>overloaded</th></tr></thead>\n<tbody>\n",
+        c = capacity.requests_per_machine,
+        factor = 1.0 + capacity.headroom,
+        regions = escape(
+            &capacity
+                .autoscaler_regions
+                .iter()
+                .map(|r| r.as_str())
+                .collect::<Vec<_>>()
+                .join(", ")
+        ),
+    );
+    let ms = |v: Option<f64>| v.map_or("–".to_owned(), |v| format!("{v:.1} ms"));
+    for (index, row) in capacity.rows.iter().enumerate() {
+        let _ = writeln!(
+            out,
+            "<tr{class}><td>{policy}</td><td>{machines:.2}</td><td>{hours:.1}</td><td>{mean}</td>\
+             <td>{p95}</td><td>{spilled:.0}</td><td>{overloaded:.0} ({share:.2} %)</td></tr>",
+            class = if index == 0 { " class=\"policy\"" } else { "" },
+            policy = escape(&row.policy),
+            machines = row.mean_machines,
+            hours = row.machine_hours,
+            mean = ms(row.mean_rtt_ms),
+            p95 = ms(row.p95_rtt_ms),
+            spilled = row.spilled_requests,
+            overloaded = row.overloaded_requests,
+            share = row.overloaded_share * 100.0,
+        );
+    }
+    out.push_str("</tbody>\n</table>\n");
+    if let Some(ratio) = capacity.machine_hours_to_oracle {
+        let _ = writeln!(
+            out,
+            "<p>The policy ran {ratio:.2} × the machine-hours of oracle-counts.</p>"
+        );
+    }
     out
 }
 

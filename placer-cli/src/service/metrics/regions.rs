@@ -151,8 +151,48 @@ impl Collector for RegionGauges {
         })?;
         encode_gauges(&mut encoder, &apps, PENDING, |row| {
             row.pending.then_some(1_i64)
-        })
+        })?;
+        encode_machines(&mut encoder, &apps)
     }
+}
+
+const MACHINES: (&str, &str) = (
+    "machines",
+    "Machines per region with a machines: section: running and standby as listed at the latest tick (a standby Fly's proxy started counts as running), target as the sizing step set it",
+);
+
+/// Writes the `machines` family: for each region of an app whose latest
+/// report carries counts, one series per `state` (declared even without
+/// one, for the dashboard's checks).
+fn encode_machines(
+    encoder: &mut DescriptorEncoder,
+    apps: &BTreeMap<String, AppRegions>,
+) -> Result<(), std::fmt::Error> {
+    let (name, help) = MACHINES;
+    let mut metric = encoder.encode_descriptor(name, help, None, MetricType::Gauge)?;
+    for (app, regions) in apps {
+        for (region, detail) in &regions.report.regions {
+            let Some(machines) = &detail.machines else {
+                continue;
+            };
+            let states = [
+                ("running", machines.running),
+                ("standby", machines.standby),
+                ("target", machines.target),
+            ];
+            for (state, count) in states {
+                let labels = [
+                    ("app", app.as_str()),
+                    ("region", region.as_str()),
+                    ("state", state),
+                ];
+                metric
+                    .encode_family(&labels)?
+                    .encode_gauge(&i64::from(count))?;
+            }
+        }
+    }
+    Ok(())
 }
 
 /// A label value and the number shown under it.

@@ -427,3 +427,38 @@ fn platform_regions_are_exported_from_zero_then_on_their_source() {
     metrics.remove_app("shop");
     assert!(!metrics.render().contains(r#"platform_regions{app="shop""#));
 }
+
+#[tokio::test]
+async fn machines_are_exposed_per_state_with_a_machines_section_only() {
+    let plain = reports(PlacerConfig::default(), &[("iad", 300.0)], 1).await;
+    let metrics = Metrics::new();
+    let deployed = BTreeSet::from([region("iad")]);
+    metrics.observe_tick("shop", &plain[0], Duration::from_millis(20), &deployed);
+    let text = metrics.render();
+    assert!(
+        text.contains("# TYPE fly_placer_machines gauge"),
+        "declared: {text}"
+    );
+    assert!(!text.contains("fly_placer_machines{"), "{text}");
+
+    let mut config = PlacerConfig::default().with_dry_run(false);
+    config.policy_settings.set(
+        &placer_core::config::MachinesSettings::default()
+            .with_requests_per_machine(Some(100.0))
+            .with_standby_per_region(1),
+    );
+    let sized = reports(config, &[("iad", 300.0)], 2).await;
+    let metrics = Metrics::new();
+    metrics.observe_tick("shop", &sized[1], Duration::from_millis(20), &deployed);
+    let text = metrics.render();
+    let value = |state: &str| {
+        line_value(
+            &text,
+            &format!("fly_placer_machines{{app=\"shop\",region=\"iad\",state=\"{state}\"}}"),
+        )
+    };
+    // 300 × 1.2 / 100 = 3.6: four, reached at the first tick (3 actions).
+    assert_eq!(value("target"), Some(4.0), "{text}");
+    assert_eq!(value("running"), Some(4.0), "{text}");
+    assert_eq!(value("standby"), Some(1.0), "{text}");
+}

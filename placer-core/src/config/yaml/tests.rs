@@ -525,3 +525,50 @@ fn the_forecast_section_is_read_and_checked_like_a_policys() {
         "{err}"
     );
 }
+
+#[test]
+fn the_machines_section_is_read_checked_and_overridden_per_app() {
+    use crate::config::MachinesSettings;
+    let text = "machines:\n  requests_per_machine: 120\n  standby_per_region: 1\napps:\n  shop:\n    machines:\n      max_per_region: 4\n";
+    let (config, ()) = from_yaml_with_apps(text);
+    let machines: MachinesSettings = config.policy_settings.get();
+    assert_eq!(machines.requests_per_machine, Some(120.0));
+    assert_eq!(machines.standby_per_region, 1);
+    assert_eq!(machines.max_per_region, None);
+    let shop: MachinesSettings = overrides_from_yaml(text, "c.yml", "apps")
+        .unwrap()
+        .config_for(["shop"])
+        .unwrap()
+        .policy_settings
+        .get();
+    assert_eq!(shop.max_per_region, Some(4));
+    assert_eq!(shop.requests_per_machine, Some(120.0), "merged key by key");
+
+    let err = from_yaml("machines:\n  requests_per_machin: 120\n", "c.yml").unwrap_err();
+    assert!(
+        err.to_string().starts_with(
+            "c.yml:2: unknown key `machines.requests_per_machin` (did you mean `requests_per_machine`?)"
+        ),
+        "{err}"
+    );
+    let err = from_yaml(
+        "machines:\n  min_per_region: 3\n  max_per_region: 2\n",
+        "c.yml",
+    )
+    .unwrap_err();
+    assert_eq!(
+        err.to_string(),
+        "c.yml:3: machines.max_per_region: must be at least min_per_region (3), got 2"
+    );
+}
+
+fn from_yaml_with_apps(text: &str) -> (PlacerConfig, ()) {
+    // The engine ignores `apps:` only through an extension that knows it.
+    #[derive(Default, serde::Deserialize)]
+    struct Apps {}
+    impl ConfigExtension for Apps {
+        const KEYS: &'static [&'static str] = &["apps"];
+    }
+    let (config, Apps {}) = from_yaml_with::<Apps>(text, "c.yml").unwrap();
+    (config, ())
+}

@@ -153,6 +153,7 @@ fn served(view: &PlanningView<'_>) -> BTreeMap<Region, Served> {
             remove_threshold: thresholds.remove,
             points: details.iter().map(|d| d.points).max().unwrap_or(0),
             deployed: target.detail.deployed,
+            machines: None,
         };
         let high_streak = members.iter().map(|r| streaks(r).0).max().unwrap_or(0);
         let low_streak = if current <= config.deployment_threshold {

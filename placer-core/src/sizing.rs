@@ -1,0 +1,331 @@
+//! The sizing step: after the policy has chosen the regions, how many
+//! machines each of them runs (the `machines:` section).
+//!
+//! Without a `machines:` section nothing here runs and every deployed
+//! region keeps one machine, as before.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::fmt;
+
+use serde::{Deserialize, Serialize};
+
+use crate::config::MachinesSettings;
+use crate::{MachineCount, Move, Region};
+
+/// Why a region gets the count it gets: the load it was sized for and the
+/// settings that bounded it.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[non_exhaustive]
+pub struct MachineTarget {
+    /// The machines the region should have.
+    pub count: MachineCount,
+    /// The load the count was sized for (the forecast peak over the lead
+    /// time, or the latest load): the region's own traffic and that of
+    /// the undeployed regions it serves. `None` without
+    /// `requests_per_machine`.
+    pub load: Option<f64>,
+    /// Whether `load` is a forecast peak rather than the latest load.
+    pub forecast: bool,
+    /// The running machines the load asked for, before any bound.
+    pub wanted: u32,
+    /// `requests_per_machine`, when set.
+    pub requests_per_machine: Option<f64>,
+    /// `headroom`, as a fraction.
+    pub headroom: f64,
+    /// Which bound lowered or raised `wanted`, when one did.
+    pub bound: Option<Bound>,
+}
+
+/// The bound of the `machines:` section that set a region's count.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Bound {
+    /// Raised to `min_per_region`.
+    MinPerRegion,
+    /// Lowered to `max_per_region`.
+    MaxPerRegion,
+    /// Lowered to keep the app within `max_total`.
+    MaxTotal,
+    /// Lowered to keep the tick within `max_actions_per_tick` machines.
+    ActionLimit,
+}
+
+impl fmt::Display for MachineTarget {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let running = self.count.running;
+        let noun = if running == 1 { "machine" } else { "machines" };
+        match (self.load, self.requests_per_machine) {
+            (Some(load), Some(per_machine)) => write!(
+                f,
+                "{running} {noun} for {} requests per 5 min{} ({} per machine, {} % headroom)",
+                rounded(load),
+                if self.forecast { " forecast" } else { "" },
+                rounded(per_machine),
+                rounded(self.headroom * 100.0),
+            )?,
+            _ => write!(f, "{running} {noun} (min_per_region)")?,
+        }
+        match self.bound {
+            Some(Bound::MinPerRegion) if self.load.is_some() => {
+                f.write_str(", raised to min_per_region")?
+            }
+            Some(Bound::MaxPerRegion) => {
+                write!(f, ", {} wanted, held to max_per_region", self.wanted)?
+            }
+            Some(Bound::MaxTotal) => write!(f, ", {} wanted, held to max_total", self.wanted)?,
+            Some(Bound::ActionLimit) => write!(
+                f,
+                ", {} wanted, the rest next tick (max_actions_per_tick counts machines)",
+                self.wanted
+            )?,
+            _ => {}
+        }
+        if self.count.standby > 0 {
+            write!(f, ", {} standby", self.count.standby)?;
+        }
+        Ok(())
+    }
+}
+
+fn rounded(value: f64) -> String {
+    let value = (value * 10.0).round() / 10.0;
+    if value.fract() == 0.0 {
+        format!("{value:.0}")
+    } else {
+        format!("{value:.1}")
+    }
+}
+
+/// A change of a deployed region's count that the tick carries out with
+/// [`RegionActuator::scale`](crate::RegionActuator::scale).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[non_exhaustive]
+pub struct Resize {
+    /// The region.
+    pub region: Region,
+    /// What it has now.
+    pub from: MachineCount,
+    /// What it is brought to.
+    pub to: MachineCount,
+}
+
+impl Resize {
+    /// More running machines than before.
+    pub fn is_up(&self) -> bool {
+        self.to.running > self.from.running
+    }
+}
+
+/// The sizing step's part of a [`Plan`](crate::Plan), when a `machines:`
+/// section is set.
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
+#[non_exhaustive]
+pub struct MachinePlan {
+    /// What the actuator listed at the start of the tick.
+    pub current: BTreeMap<Region, MachineCount>,
+    /// The count of every region deployed after the plan's moves, and of
+    /// each planned deploy (what it is created with).
+    pub targets: BTreeMap<Region, MachineTarget>,
+    /// Count changes of regions that stay deployed, carried out this tick.
+    pub resizes: Vec<Resize>,
+    /// Count changes put off, with why (a scale-down in its cooldown, the
+    /// tick's machine budget spent).
+    pub held: BTreeMap<Region, String>,
+}
+
+impl MachinePlan {
+    /// The count `region` is deployed with, or kept at: its target, one
+    /// running machine when it has none.
+    pub fn target(&self, region: &Region) -> MachineCount {
+        self.targets
+            .get(region)
+            .map_or(MachineCount::ONE, |target| target.count)
+    }
+}
+
+/// True when a region with `current` machines needs no change to reach
+/// `target`: enough running, and as many machines in all. A standby the
+/// proxy started counts as running, so it is neither stopped again nor
+/// replaced.
+pub fn satisfies(current: MachineCount, target: MachineCount) -> bool {
+    current.running >= target.running && current.total() == target.total()
+}
+
+/// The running machines `load` asks for: `load / requests_per_machine`
+/// with `headroom` on top, rounded up; 0 without load.
+pub fn machines_for(load: f64, settings: &MachinesSettings) -> u32 {
+    let Some(per_machine) = settings.requests_per_machine else {
+        return settings.min_per_region;
+    };
+    if load.is_nan() || load <= 0.0 {
+        return 0;
+    }
+    let wanted = (load * (1.0 + settings.headroom) / per_machine - 1e-9).ceil();
+    if wanted >= f64::from(u32::MAX) {
+        u32::MAX
+    } else {
+        wanted as u32
+    }
+}
+
+/// One region's target count from its load, within `min_per_region` and
+/// `max_per_region` (`max_total` is applied over the app afterwards by
+/// [`share_max_total`]).
+pub fn target_for(load: Option<(f64, bool)>, settings: &MachinesSettings) -> MachineTarget {
+    let wanted = match load {
+        Some((load, _)) => machines_for(load, settings),
+        None => settings.min_per_region,
+    };
+    let mut running = wanted;
+    let mut bound = None;
+    if running < settings.min_per_region {
+        running = settings.min_per_region;
+        bound = Some(Bound::MinPerRegion);
+    }
+    if let Some(max) = settings.max_per_region {
+        if running > max {
+            running = max;
+            bound = Some(Bound::MaxPerRegion);
+        }
+    }
+    MachineTarget {
+        count: MachineCount::new(running.max(1), settings.standby_per_region),
+        load: settings
+            .requests_per_machine
+            .and(load.map(|(load, _)| load)),
+        forecast: load.is_some_and(|(_, forecast)| forecast),
+        wanted,
+        requests_per_machine: settings.requests_per_machine,
+        headroom: settings.headroom,
+        bound,
+    }
+}
+
+/// Lowers the targets so that their running machines add up to at most
+/// `max_total`: every region keeps one, then the busiest regions get
+/// theirs first.
+pub fn share_max_total(targets: &mut BTreeMap<Region, MachineTarget>, max_total: Option<u32>) {
+    let Some(max_total) = max_total else {
+        return;
+    };
+    let total: u64 = targets.values().map(|t| u64::from(t.count.running)).sum();
+    if total <= u64::from(max_total) {
+        return;
+    }
+    let mut pool = max_total.saturating_sub(targets.len() as u32);
+    let mut order: Vec<Region> = targets.keys().copied().collect();
+    order.sort_by(|a, b| {
+        let load = |region: &Region| targets[region].load.unwrap_or(0.0);
+        load(b).total_cmp(&load(a)).then(a.cmp(b))
+    });
+    for region in order {
+        let target = targets.get_mut(&region).expect("listed");
+        let extra = (target.count.running - 1).min(pool);
+        pool -= extra;
+        if 1 + extra < target.count.running {
+            target.count.running = 1 + extra;
+            target.bound = Some(Bound::MaxTotal);
+        }
+    }
+}
+
+/// Fits the planned deploys and the count changes into the tick's budget
+/// of `budget` machines started or stopped beyond one per planned move:
+/// deploys first (each gets at least one machine), then scale-ups (the
+/// largest shortfall first), then scale-downs. A scale-down whose region
+/// is cooling down (`cooling` says so) waits. Standbys cost nothing.
+pub fn fit(
+    plan: &mut MachinePlan,
+    moves: &[(Region, Move)],
+    staying: &BTreeSet<Region>,
+    mut budget: u32,
+    cooling: impl Fn(&Region) -> Option<u64>,
+) {
+    for (region, step) in moves {
+        if *step != Move::Deploy {
+            continue;
+        }
+        if let Some(target) = plan.targets.get_mut(region) {
+            let extra = (target.count.running - 1).min(budget);
+            budget -= extra;
+            if 1 + extra < target.count.running {
+                target.count.running = 1 + extra;
+                target.bound = Some(Bound::ActionLimit);
+            }
+        }
+    }
+    let mut ups = Vec::new();
+    let mut downs = Vec::new();
+    for region in staying {
+        let current = plan
+            .current
+            .get(region)
+            .copied()
+            .unwrap_or(MachineCount::ONE);
+        let target = plan.target(region);
+        if satisfies(current, target) {
+            continue;
+        }
+        if target.running > current.running {
+            ups.push((target.running - current.running, *region, current, target));
+        } else {
+            downs.push((*region, current, target));
+        }
+    }
+    ups.sort_by(|a, b| b.0.cmp(&a.0).then(a.1.cmp(&b.1)));
+    for (short, region, current, target) in ups {
+        let step = short.min(budget);
+        if step == 0 {
+            plan.held.insert(
+                region,
+                "max_actions_per_tick machines started or stopped this tick already".to_owned(),
+            );
+            continue;
+        }
+        budget -= step;
+        if step < short {
+            if let Some(target) = plan.targets.get_mut(&region) {
+                target.bound = Some(Bound::ActionLimit);
+            }
+        }
+        let to = MachineCount::new(current.running + step, target.standby);
+        plan.resizes.push(Resize {
+            region,
+            from: current,
+            to,
+        });
+    }
+    for (region, current, target) in downs {
+        // Fewer running machines, or only the standbys change.
+        let surplus = current.running.saturating_sub(target.running);
+        if surplus > 0 {
+            if let Some(left) = cooling(&region) {
+                plan.held.insert(
+                    region,
+                    format!(
+                        "scale-down from {} running waits for the cooldown ({left}s left)",
+                        current.running
+                    ),
+                );
+                continue;
+            }
+        }
+        let step = surplus.min(budget);
+        if surplus > 0 && step == 0 {
+            plan.held.insert(
+                region,
+                "max_actions_per_tick machines started or stopped this tick already".to_owned(),
+            );
+            continue;
+        }
+        budget -= step;
+        plan.resizes.push(Resize {
+            region,
+            from: current,
+            to: MachineCount::new(current.running - step, target.standby),
+        });
+    }
+}
+
+#[cfg(test)]
+mod tests;
