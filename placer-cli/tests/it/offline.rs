@@ -563,7 +563,7 @@ fn the_report_says_which_price_was_in_force_and_why() {
         (
             "budget.yml",
             "latency:\n  budget:\n    machine_hours: 9\n    period: 6h\n",
-            "spending",
+            "usual",
         ),
     ];
     let mut prices = Vec::new();
@@ -582,7 +582,7 @@ fn the_report_says_which_price_was_in_force_and_why() {
         );
     }
     insta::assert_json_snapshot!("backtest_prices", prices);
-    // A budget spends what it is given, no more.
+    // A budget sets no price, and spends what it is given, no more.
     let report = json_report(&workspace, &["--config", "budget.yml"]);
     let hours = report["rows"][0]["machine_hours"].as_f64().unwrap();
     assert!(hours <= 9.0 + 1e-6, "{hours}");
