@@ -83,7 +83,7 @@ impl FromIterator<(Region, RegionState)> for RegionMap {
     fn from_iter<I: IntoIterator<Item = (Region, RegionState)>>(entries: I) -> Self {
         let mut entries: Vec<_> = entries.into_iter().collect();
         // Stable: of equal regions the last given stays last.
-        entries.sort_by(|(a, _), (b, _)| a.cmp(b));
+        entries.sort_by_key(|(region, _)| *region);
         entries.reverse();
         entries.dedup_by(|(a, _), (b, _)| a == b);
         entries.reverse();
