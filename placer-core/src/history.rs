@@ -16,10 +16,22 @@ use serde::{Deserialize, Serialize};
 /// }
 /// assert_eq!(history.iter().collect::<Vec<_>>(), vec![2.0, 3.0, 4.0]);
 /// ```
-#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Default, PartialEq, Serialize, Deserialize)]
 #[serde(transparent)]
 pub struct RegionHistory {
     points: VecDeque<f64>,
+}
+
+/// A copy with the same room as the original: the engine copies its state
+/// at a tick while the status endpoints still show the previous one, then
+/// adds a point to every history; a copy of only the points held would be
+/// moved to a larger allocation at once.
+impl Clone for RegionHistory {
+    fn clone(&self) -> Self {
+        let mut points = VecDeque::with_capacity(self.points.capacity().max(self.points.len()));
+        points.extend(self.points.iter().copied());
+        RegionHistory { points }
+    }
 }
 
 impl RegionHistory {
@@ -79,5 +91,22 @@ impl RegionHistory {
 
     pub(crate) fn is_valid(&self) -> bool {
         self.points.iter().all(|p| p.is_finite() && *p >= 0.0)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::RegionHistory;
+
+    #[test]
+    fn a_copy_keeps_the_room_for_the_full_window() {
+        let mut history = RegionHistory::default();
+        for count in [1.0, 2.0, 3.0] {
+            history.push(count, 20);
+        }
+        let copy = history.clone();
+        assert_eq!(copy, history);
+        assert_eq!(copy.points.capacity(), history.points.capacity());
+        assert!(copy.points.capacity() >= 20);
     }
 }

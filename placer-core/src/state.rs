@@ -17,8 +17,10 @@ use crate::{
 
 mod backoff;
 mod pending;
+mod regions;
 pub use backoff::{RegionBackoff, FIRST_BACKOFF, MAX_BACKOFF};
 pub use pending::PendingDeploy;
+use regions::RegionMap;
 
 /// The format version written by this crate. Restoring a state written in
 /// another version fails with [`StateError::UnsupportedVersion`].
@@ -43,7 +45,7 @@ pub const STATE_FORMAT_VERSION: u32 = 1;
 #[serde(try_from = "VersionedState", into = "VersionedState")]
 pub struct EngineState {
     last_observation: Option<Timestamp>,
-    regions: BTreeMap<Region, RegionState>,
+    regions: RegionMap,
     /// Each policy's memory, under its name.
     policies: BTreeMap<String, serde_json::Value>,
     /// Regions whose deploy or removal the backend refused lately.
@@ -177,11 +179,16 @@ impl EngineState {
     /// Adds a successful observation: every known region gets a point (zero
     /// when the snapshot lacks it) and its streaks are updated.
     pub(crate) fn record(&mut self, snapshot: &TrafficSnapshot, config: &PlacerConfig) {
+        let new = snapshot
+            .iter()
+            .filter(|(region, _)| !self.regions.contains(region))
+            .count();
+        self.regions.reserve_exact(new);
         for (region, _) in snapshot.iter() {
-            self.regions.entry(*region).or_default();
+            self.regions.entry_or_default(*region);
         }
         let capacity = config.history_capacity();
-        for (region, state) in &mut self.regions {
+        for (region, state) in self.regions.iter_mut() {
             state.history.push(snapshot.requests(region), capacity);
             state.averages = Averages::of(&state.history, config);
             let Some(averages) = state.averages else {
@@ -248,7 +255,7 @@ impl EngineState {
     /// Notes that `action` was carried out on `region` at `at` (starts its
     /// cooldown).
     pub(crate) fn record_action(&mut self, region: &Region, action: Action, at: Timestamp) {
-        let state = self.regions.entry(*region).or_default();
+        let state = self.regions.entry_or_default(*region);
         state.last_action = Some(LastAction { at, action });
         // A fresh start for the streak that caused the move.
         state.high_streak = 0;
@@ -472,7 +479,7 @@ impl TryFrom<VersionedState> for EngineState {
         }
         Ok(EngineState {
             last_observation: stored.last_observation,
-            regions: stored.regions,
+            regions: stored.regions.into_iter().collect(),
             policies,
             backoffs: stored.backoffs,
             pending: stored.pending,
@@ -486,7 +493,7 @@ impl From<EngineState> for VersionedState {
         VersionedState {
             format_version: STATE_FORMAT_VERSION,
             last_observation: state.last_observation,
-            regions: state.regions,
+            regions: state.regions.into_entries().collect(),
             policies: state.policies,
             backoffs: state.backoffs,
             pending: state.pending,

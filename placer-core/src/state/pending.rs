@@ -110,7 +110,7 @@ impl EngineState {
             }
         });
         for (region, since) in shown {
-            let state = self.regions.entry(region).or_default();
+            let state = self.regions.entry_or_default(region);
             if state.last_action.is_none_or(|last| last.at < since) {
                 state.last_action = Some(LastAction {
                     at: since,
