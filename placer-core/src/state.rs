@@ -247,7 +247,7 @@ impl EngineState {
     /// or a removal, leaves the traffic streaks alone. Recorded as a
     /// deploy when machines were added, a removal when some were taken.
     pub(crate) fn record_resize(&mut self, region: &Region, up: bool, at: Timestamp) {
-        let state = self.regions.entry(*region).or_default();
+        let state = self.regions.entry_or_default(*region);
         let action = if up { Action::Deploy } else { Action::Remove };
         state.last_action = Some(LastAction { at, action });
     }
