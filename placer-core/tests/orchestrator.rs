@@ -494,3 +494,25 @@ fn a_region_the_in_memory_actuator_fails_is_backed_off_from() {
     assert!(report.actions.is_empty(), "{report:?}");
     assert_eq!(actuator.calls().len(), 1);
 }
+
+#[test]
+fn a_scale_that_fails_says_so_in_its_regions_machines() {
+    use placer_core::config::MachinesSettings;
+    let mut config = live();
+    config
+        .policy_settings
+        .set(&MachinesSettings::default().with_requests_per_machine(Some(100.0)));
+    let mut placer = Placer::new(config).unwrap();
+    let actuator = InMemoryActuator::new([r("iad")]);
+    actuator.fail_region(r("iad"));
+    let source =
+        ScriptedSource::from_snapshots([TrafficSnapshot::new(at(0), [("iad", 380.0)]).unwrap()]);
+    let report = block_on(placer.tick(&source, &actuator, at(0)));
+    let machines = report.regions[&r("iad")].machines.clone().expect("sized");
+    assert_eq!((machines.running, machines.target), (1, 5));
+    assert!(
+        machines.reason.contains("scaling to") && machines.reason.contains("deploy failed"),
+        "{}",
+        machines.reason
+    );
+}

@@ -435,6 +435,21 @@ fn machine_details(
         if let Some(held) = machines.held.get(&region) {
             reason = format!("{reason}; {held}");
         }
+        // A change of count that was not carried out says why, so a failed
+        // scale does not read as one still to come.
+        let unfinished = execution
+            .resizes
+            .iter()
+            .find(|(resize, outcome)| resize.region == region && *outcome != Outcome::Ok);
+        if let Some((resize, outcome)) = unfinished {
+            let what = match outcome {
+                Outcome::DryRun => "dry run".to_owned(),
+                Outcome::Failed(err) => format!("failed: {err}"),
+                Outcome::Skipped(why) => format!("skipped: {why}"),
+                Outcome::Ok => unreachable!("filtered out above"),
+            };
+            reason = format!("{reason}; scaling to {}: {what}", resize.to);
+        }
         detail.machines = Some(MachineDetail {
             running: current.running,
             standby: current.standby,
