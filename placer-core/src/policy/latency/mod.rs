@@ -180,12 +180,7 @@ impl LatencyPolicy {
         // observed ones, the deployed ones and each one's home) that are
         // deployed or may be deployed. A deployed region the platform takes
         // no new machine in may be kept, never deployed again.
-        let candidates: BTreeSet<Region> = view
-            .regions
-            .keys()
-            .filter(|r| view.deployed.contains(r) || view.may_deploy(r))
-            .copied()
-            .collect();
+        let candidates = placeable(view);
         let table = RttTable::over_platform(
             weights.iter().map(|(r, _)| *r),
             candidates,
@@ -550,5 +545,15 @@ fn hold_all(view: &PlanningView<'_>, reason: Reason) -> Vec<Decision> {
 mod budget_tests;
 #[cfg(test)]
 mod forecast_tests;
+/// The regions in play a machine may run in: the deployed ones, and those
+/// the platform takes new machines in.
+fn placeable(view: &PlanningView<'_>) -> BTreeSet<Region> {
+    view.regions
+        .keys()
+        .filter(|r| view.deployed.contains(r) || view.may_deploy(r))
+        .copied()
+        .collect()
+}
+
 #[cfg(test)]
 mod tests;

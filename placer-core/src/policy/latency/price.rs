@@ -428,15 +428,9 @@ fn spending_price(
 ) -> (f64, bool) {
     let config = view.config;
     let edges: Vec<Region> = view.regions.keys().copied().collect();
-    let candidates: Vec<Region> = view
-        .regions
-        .keys()
-        .filter(|r| view.deployed.contains(r) || view.may_deploy(r))
-        .copied()
-        .collect();
     let table = RttTable::over_platform(
         edges.iter().copied(),
-        candidates.iter().copied(),
+        super::placeable(view),
         inputs.model,
         view.platform,
     );
