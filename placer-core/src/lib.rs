@@ -13,9 +13,10 @@
 //! [`PlacerConfig::default()`] has `dry_run: true`. In dry-run the engine
 //! never asks a real actuator to change anything: with one whose
 //! [`is_simulation`](RegionActuator::is_simulation) is false (the default,
-//! and what a Fly actuator answers) every planned deploy and remove is
-//! reported as [`Outcome::DryRun`] and only
-//! [`deployed_regions`](RegionActuator::deployed_regions) is called. A
+//! and what a Fly actuator answers) every planned deploy, remove and change
+//! of machine count is reported as [`Outcome::DryRun`] and only the
+//! listing ([`deployment`](RegionActuator::deployment), or its shorthand
+//! [`deployed_regions`](RegionActuator::deployed_regions)) is called. A
 //! simulating actuator (such as [`InMemoryActuator`]) is changed in dry-run
 //! too, since that changes nothing real. Call
 //! [`with_dry_run(false)`](PlacerConfig::with_dry_run) to let the engine
