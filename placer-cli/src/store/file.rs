@@ -74,7 +74,18 @@ impl StateStore for FileStore {
 
     async fn save(&self, key: &StateKey, value: &[u8]) -> Result<(), StoreError> {
         let path = self.path(key);
-        write_atomically(&path, value).map_err(|err| StoreError::Write {
+        // Writing and flushing to disk blocks: on the blocking pool, the
+        // apps ticking at once flush their files side by side instead of
+        // holding the runtime's few worker threads one flush at a time.
+        let contents = value.to_vec();
+        let written = match tokio::runtime::Handle::try_current() {
+            Ok(runtime) => runtime
+                .spawn_blocking(move || write_atomically(&path, &contents))
+                .await
+                .unwrap_or_else(|joined| Err(io::Error::other(joined.to_string()))),
+            Err(_) => write_atomically(&path, &contents),
+        };
+        written.map_err(|err| StoreError::Write {
             at: self.location(key),
             problem: err.to_string(),
         })
@@ -109,6 +120,87 @@ mod tests {
             error.starts_with(&format!("cannot write file {path}: ")),
             "{error}"
         );
+    }
+
+    /// An engine state with history, policy memory and a forecaster in a
+    /// few regions, as a latency-policy app keeps after some ticks.
+    fn a_warmed_engine_state() -> placer_core::EngineState {
+        use placer_core::policy::PolicyName;
+        use placer_core::{Execution, Placer, PlacerConfig, Timestamp, TrafficSnapshot};
+        let config = PlacerConfig::default().with_policy(PolicyName::LATENCY);
+        let mut placer = Placer::new(config).unwrap();
+        let deployed = ["iad".parse().unwrap()].into_iter().collect();
+        for minute in 1..=30 {
+            let at = Timestamp::from_unix_seconds(60 * minute);
+            let busy = minute as f64;
+            let traffic = [("iad", 80.0 + busy), ("fra", 3.5 * busy), ("syd", 1.25)];
+            placer.observe(&TrafficSnapshot::new(at, traffic).unwrap());
+            let plan = placer.decide(&deployed, at);
+            placer.commit(plan, Execution::new(Vec::new()));
+        }
+        placer.state().clone()
+    }
+
+    #[tokio::test]
+    async fn an_engine_state_is_saved_on_one_line_and_the_indented_files_of_before_still_load() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = FileStore::new(dir.path());
+        let key = StateKey::new("shop", StateItem::EngineState);
+        let state = a_warmed_engine_state();
+        save_json(&store, &key, &state).await.unwrap();
+        let saved = fs::read_to_string(store.path(&key)).unwrap();
+        assert_eq!(saved.lines().count(), 1, "{saved}");
+        assert!(saved.ends_with("}\n"), "{saved}");
+        let Restored::Loaded(loaded) = load_json::<placer_core::EngineState>(&store, &key)
+            .await
+            .unwrap()
+        else {
+            panic!("expected the saved state to load");
+        };
+        assert_eq!(loaded, state);
+
+        // Earlier builds wrote the same JSON indented.
+        let indented = serde_json::to_string_pretty(&state).unwrap() + "\n";
+        assert!(indented.len() > saved.len() + saved.len() / 4);
+        fs::write(store.path(&key), &indented).unwrap();
+        let Restored::Loaded(loaded) = load_json::<placer_core::EngineState>(&store, &key)
+            .await
+            .unwrap()
+        else {
+            panic!("expected the indented state to load");
+        };
+        assert_eq!(loaded, state);
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn apps_saving_at_once_each_find_their_own_state_and_no_temporary_file() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut saves = tokio::task::JoinSet::new();
+        for app in 0..40 {
+            let store = FileStore::new(dir.path().join(format!("app-{app}")));
+            saves.spawn(async move {
+                let key = StateKey::new(format!("app-{app}"), StateItem::EngineState);
+                for round in 0..3 {
+                    save_json(&store, &key, &vec![app, round]).await.unwrap();
+                }
+            });
+        }
+        while let Some(saved) = saves.join_next().await {
+            saved.unwrap();
+        }
+        for app in 0..40 {
+            let store = FileStore::new(dir.path().join(format!("app-{app}")));
+            let key = StateKey::new(format!("app-{app}"), StateItem::EngineState);
+            assert!(matches!(
+                load_json::<Vec<u32>>(&store, &key).await.unwrap(),
+                Restored::Loaded(v) if v == [app, 2]
+            ));
+            let names: Vec<_> = fs::read_dir(dir.path().join(format!("app-{app}")))
+                .unwrap()
+                .map(|entry| entry.unwrap().file_name())
+                .collect();
+            assert_eq!(names, ["engine_state.json"]);
+        }
     }
 
     #[tokio::test]

@@ -400,7 +400,9 @@ pub async fn load_json<T: DeserializeOwned>(
     }
 }
 
-/// Writes `value` at `key` as pretty JSON.
+/// Writes `value` at `key` as compact JSON (one line; a reader of any
+/// JSON, and every earlier build's reader, reads it as it read the
+/// indented form written before).
 ///
 /// # Errors
 /// [`StoreError`] naming the file or key.
@@ -409,7 +411,7 @@ pub async fn save_json<T: Serialize>(
     key: &StateKey,
     value: &T,
 ) -> Result<(), StoreError> {
-    let mut bytes = serde_json::to_vec_pretty(value).map_err(|err| StoreError::Write {
+    let mut bytes = serde_json::to_vec(value).map_err(|err| StoreError::Write {
         at: store.location(key),
         problem: format!("cannot encode: {err}"),
     })?;
