@@ -1,7 +1,9 @@
 //! Ticks of many apps (1,000 by default) × 35 regions, live, by the real
 //! `fly-placer serve` process against a real VictoriaMetrics at its
 //! default flags holding every app's series and the fake Machines API:
-//! how long start and each tick take, where the time goes, the requests
+//! how long start and each tick take (and the serve process's CPU time
+//! in each, which depends far less than the wall time on what else runs
+//! on the machine), where the time goes, the requests
 //! the fake answered 429 beyond Fly's per-app limits (which it enforces),
 //! and the serve process's memory after every tick and every scrape.
 //!
@@ -240,8 +242,10 @@ fn run(apps: usize, rate: Option<f64>, extra: &str, ticks: usize, region_count: 
     let mut compressed_len = 0;
     let mut tick_times = Vec::new();
     let mut deploys = 0;
+    let mut tick_cpu = Vec::new();
     for tick in 1..=ticks {
         let started = Instant::now();
+        let cpu_before = cpu_secs(pid);
         let reports: serde_json::Map<String, serde_json::Value> = client
             .post(format!("http://{address}/trigger"))
             .send()
@@ -249,7 +253,9 @@ fn run(apps: usize, rate: Option<f64>, extra: &str, ticks: usize, region_count: 
             .json()
             .unwrap();
         let took = started.elapsed();
+        let cpu = cpu_secs(pid) - cpu_before;
         tick_times.push(took.as_secs_f64());
+        tick_cpu.push(cpu);
         let rss_ticked = memory(pid, "VmRSS");
         // Scraped as Prometheus scrapes: asking for gzip.
         let compressed = client
@@ -271,7 +277,7 @@ fn run(apps: usize, rate: Option<f64>, extra: &str, ticks: usize, region_count: 
         let (failed, deployed) = outcomes(&reports);
         deploys += deployed;
         println!(
-            "tick {tick:>3}: {:6.2} s, {failed} apps failed, {deployed} deploys; RSS after the tick {:6.1} MiB, after the scrape {:6.1} MiB",
+            "tick {tick:>3}: {:6.2} s ({cpu:.2} s of CPU), {failed} apps failed, {deployed} deploys; RSS after the tick {:6.1} MiB, after the scrape {:6.1} MiB",
             took.as_secs_f64(),
             mib(rss_ticked),
             mib(rss_scraped)
@@ -313,6 +319,17 @@ fn run(apps: usize, rate: Option<f64>, extra: &str, ticks: usize, region_count: 
         sorted[sorted.len() / 2],
         sorted[sorted.len() - 1]
     );
+    // The serve process's own work, whatever share of the machine it got.
+    let mut later_cpu = tick_cpu.get(1..).unwrap_or_default().to_vec();
+    if !later_cpu.is_empty() {
+        later_cpu.sort_by(f64::total_cmp);
+        println!(
+            "CPU time of the serve process in a tick: first {:.2} s; later ticks median {:.2} s, most {:.2} s",
+            tick_cpu[0],
+            later_cpu[later_cpu.len() / 2],
+            later_cpu[later_cpu.len() - 1]
+        );
+    }
     println!(
         "requests answered 429 beyond Fly's per-app limits (start / ticks): {throttled_at_start} / {}",
         api.throttled() - throttled_at_start
@@ -428,6 +445,18 @@ fn keep_smaps(pid: u32, stage: &str) {
 }
 
 /// A figure of `/proc/PID/status` (memory in KiB).
+/// CPU time the process has used, user and system, in seconds (from
+/// `/proc/PID/stat`, whose clock ticks are 1/100 s on Linux).
+fn cpu_secs(pid: u32) -> f64 {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap();
+    // The fields after the command name, which is in parentheses.
+    let fields: Vec<&str> = stat[stat.rfind(')').unwrap() + 2..]
+        .split_whitespace()
+        .collect();
+    let ticks: u64 = fields[11].parse::<u64>().unwrap() + fields[12].parse::<u64>().unwrap();
+    ticks as f64 / 100.0
+}
+
 fn memory(pid: u32, key: &str) -> u64 {
     let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap();
     status
