@@ -33,6 +33,11 @@ fn open(settings: StoreSettings) -> Opening {
     })
 }
 
+/// Files written at once by every file store of the process: enough for
+/// the disk to take several flushes together, few enough that the threads
+/// they block stay few.
+static WRITERS: tokio::sync::Semaphore = tokio::sync::Semaphore::const_new(8);
+
 /// Values as files in one directory.
 #[derive(Debug, Clone)]
 pub struct FileStore {
@@ -79,10 +84,13 @@ impl StateStore for FileStore {
         // holding the runtime's few worker threads one flush at a time.
         let contents = value.to_vec();
         let written = match tokio::runtime::Handle::try_current() {
-            Ok(runtime) => runtime
-                .spawn_blocking(move || write_atomically(&path, &contents))
-                .await
-                .unwrap_or_else(|joined| Err(io::Error::other(joined.to_string()))),
+            Ok(runtime) => {
+                let _turn = WRITERS.acquire().await;
+                runtime
+                    .spawn_blocking(move || write_atomically(&path, &contents))
+                    .await
+                    .unwrap_or_else(|joined| Err(io::Error::other(joined.to_string())))
+            }
             Err(_) => write_atomically(&path, &contents),
         };
         written.map_err(|err| StoreError::Write {
