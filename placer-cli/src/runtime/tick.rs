@@ -146,14 +146,7 @@ impl AppRunner {
             if report.is_ok() {
                 view.deployment = deployment;
                 view.deployment_as_of = Some(report.at);
-                view.latest_traffic = Some((
-                    report.at,
-                    report
-                        .regions
-                        .iter()
-                        .map(|(region, detail)| (*region, detail.requests))
-                        .collect(),
-                ));
+                view.latest_ok_report = Some(Arc::clone(&report));
             }
         }
         self.finished.send_replace(Some(Ok(Arc::clone(&report))));

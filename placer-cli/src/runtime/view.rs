@@ -3,7 +3,7 @@
 //! for a tick in flight. The service builds the endpoints' documents from
 //! it.
 
-use std::collections::{BTreeMap, BTreeSet, VecDeque};
+use std::collections::{BTreeSet, VecDeque};
 use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
@@ -43,6 +43,19 @@ impl From<&TickReport> for RecentTick {
     }
 }
 
+impl View {
+    /// When the latest successful observation was made, and its requests
+    /// per region in region order.
+    pub fn latest_traffic(&self) -> Option<(Timestamp, impl Iterator<Item = (Region, f64)> + '_)> {
+        let report = self.latest_ok_report.as_deref()?;
+        let traffic = report
+            .regions
+            .iter()
+            .map(|(region, detail)| (*region, detail.requests));
+        Some((report.at, traffic))
+    }
+}
+
 /// One app as the endpoints see it.
 #[derive(Debug, Clone)]
 pub struct View {
@@ -71,8 +84,11 @@ pub struct View {
     pub last_report: Option<Arc<TickReport>>,
     /// The latest ticks, newest first, at most `service.recent_ticks`.
     pub recent_ticks: VecDeque<RecentTick>,
-    /// Requests per region at the latest successful observation.
-    pub latest_traffic: Option<(Timestamp, BTreeMap<Region, f64>)>,
+    /// The latest successful tick's report: the same as `last_report`
+    /// unless a later tick failed. Its regions' requests are the latest
+    /// traffic ([`latest_traffic`](Self::latest_traffic)), kept through
+    /// failed ticks without a copy of their own.
+    pub latest_ok_report: Option<Arc<TickReport>>,
     /// How long the latest tick took.
     pub last_tick_duration: Duration,
     /// Ticks run since start.
