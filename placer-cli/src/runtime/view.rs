@@ -56,6 +56,21 @@ impl View {
     }
 }
 
+/// Puts `tick` first in `recent` and keeps the newest `keep` ticks, in
+/// room for exactly `keep` (growing by doubling would leave a third of
+/// it unused at the default 20, in every app).
+pub(crate) fn keep_recent(recent: &mut VecDeque<RecentTick>, tick: RecentTick, keep: usize) {
+    if keep > 0 {
+        recent.truncate(keep - 1);
+        recent.reserve_exact(keep - recent.len());
+        recent.push_front(tick);
+    }
+    recent.truncate(keep);
+    if recent.capacity() > keep {
+        recent.shrink_to(keep);
+    }
+}
+
 /// One app as the endpoints see it.
 #[derive(Debug, Clone)]
 pub struct View {
@@ -98,4 +113,40 @@ pub struct View {
     /// The picture of the platform's regions the latest tick planned over
     /// (the built-in one before the first tick).
     pub platform: Arc<PlatformRegions>,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn tick(seconds: i64) -> RecentTick {
+        RecentTick {
+            at: Timestamp::from_unix_seconds(seconds),
+            dry_run: true,
+            error: None,
+            actions: Vec::new(),
+            skipped: 0,
+        }
+    }
+
+    #[test]
+    fn the_recent_ticks_are_the_newest_first_in_room_for_exactly_as_many() {
+        let mut recent = VecDeque::new();
+        for seconds in 1..=25 {
+            keep_recent(&mut recent, tick(seconds), 20);
+            assert_eq!(recent.len(), seconds.min(20) as usize);
+            assert_eq!(recent.capacity(), 20);
+        }
+        let kept: Vec<i64> = recent.iter().map(|t| t.at.unix_millis() / 1000).collect();
+        assert_eq!(kept, (6..=25).rev().collect::<Vec<_>>());
+
+        // A smaller `service.recent_ticks` gives the room back.
+        keep_recent(&mut recent, tick(26), 5);
+        assert_eq!(recent.len(), 5);
+        assert!(recent.capacity() < 20, "{}", recent.capacity());
+        assert_eq!(recent[0].at, Timestamp::from_unix_seconds(26));
+
+        keep_recent(&mut recent, tick(27), 0);
+        assert!(recent.is_empty());
+    }
 }

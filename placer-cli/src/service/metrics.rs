@@ -322,10 +322,14 @@ impl Metrics {
                 })
                 .inc_by(0);
         }
-        self.config_valid.get_or_create(&self.app_labels(app)).set(1);
+        self.config_valid
+            .get_or_create(&self.app_labels(app))
+            .set(1);
         self.set_dry_run(app, dry_run);
         self.budget.get_or_create(&self.app_labels(app)).set(0.0);
-        self.budget_spent.get_or_create(&self.app_labels(app)).set(0.0);
+        self.budget_spent
+            .get_or_create(&self.app_labels(app))
+            .set(0.0);
         for source in PLATFORM_SOURCES {
             self.platform_regions
                 .get_or_create(&SourceLabels {
@@ -345,7 +349,9 @@ impl Metrics {
                 })
                 .inc_by(0);
         }
-        self.lease_busy.get_or_create(&self.app_labels(app)).inc_by(0);
+        self.lease_busy
+            .get_or_create(&self.app_labels(app))
+            .inc_by(0);
     }
 
     /// Sets what the process says of every app it places: the time between
@@ -390,7 +396,9 @@ impl Metrics {
 
     /// Counts deploys and removes found busy (a lease held elsewhere).
     pub fn observe_lease_busy(&self, app: &str, busy: u64) {
-        self.lease_busy.get_or_create(&self.app_labels(app)).inc_by(busy);
+        self.lease_busy
+            .get_or_create(&self.app_labels(app))
+            .inc_by(busy);
     }
 
     /// Records the picture of the platform's regions the app's latest tick
