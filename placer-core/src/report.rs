@@ -148,9 +148,10 @@ pub struct RegionDetail {
     /// Whether the region was deployed at the start of the tick.
     pub deployed: bool,
     /// Its machines, with a `machines:` section only (absent without, so
-    /// the report's shape is the seed's).
+    /// the report's shape is the seed's). Boxed: most reports have none,
+    /// and every region of every app's latest report is kept in memory.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub machines: Option<MachineDetail>,
+    pub machines: Option<Box<MachineDetail>>,
 }
 
 /// A region's machines in a tick report: what the listing showed at the

@@ -20,7 +20,6 @@ use placer_core::{network::LatencyModel, PlacerConfig};
 use crate::cli::GlobalArgs;
 use crate::config;
 use crate::config::file::LoadedConfig;
-use crate::config::sections::FileSettings;
 
 pub(crate) use backtest::backtest;
 pub(crate) use error::OfflineError;
@@ -40,7 +39,7 @@ fn load_config(args: &GlobalArgs) -> Result<(LoadedConfig, String), OfflineError
         let defaults = LoadedConfig {
             path: PathBuf::from(default_path),
             engine: PlacerConfig::default(),
-            settings: FileSettings::default(),
+            settings: Default::default(),
             text: "".into(),
             overrides: Default::default(),
             app: None,

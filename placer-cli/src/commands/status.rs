@@ -114,7 +114,7 @@ fn address(
         Err(_) => None,
     };
     let service = loaded
-        .map(|loaded| loaded.settings.service)
+        .map(|loaded| loaded.settings.service.clone())
         .unwrap_or_default();
     if let Some(url) = &args.url {
         let url = url.trim().trim_end_matches('/');

@@ -18,8 +18,9 @@ pub struct LoadedConfig {
     pub path: PathBuf,
     /// The engine's settings.
     pub engine: PlacerConfig,
-    /// The CLI's sections.
-    pub settings: FileSettings,
+    /// The CLI's sections, shared by the apps' narrowed copies (the same
+    /// for every app).
+    pub settings: std::sync::Arc<FileSettings>,
     /// The file's text, so that problems found later, when the file meets
     /// the environment and the flags, can name a key's line.
     pub text: std::sync::Arc<str>,
@@ -136,7 +137,7 @@ pub fn parse(text: &str, path: &Path) -> Result<LoadedConfig, ConfigError> {
     Ok(LoadedConfig {
         path: path.to_owned(),
         engine,
-        settings,
+        settings: std::sync::Arc::new(settings),
         text: text.into(),
         overrides: std::sync::Arc::new(overrides),
         app: None,

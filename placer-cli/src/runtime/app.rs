@@ -270,7 +270,7 @@ impl AppRunner {
             state: engine.placer.shared_state(),
             last_report: None,
             recent_ticks: VecDeque::new(),
-            latest_traffic: None,
+            latest_ok_report: None,
             last_tick_duration: Duration::ZERO,
             ticks: 0,
             persist_error: None,

@@ -14,6 +14,7 @@ use crate::cli::log_lines;
 use crate::runtime::app::{AppRunner, Engine};
 use crate::runtime::fenced::Fenced;
 use crate::runtime::store::restore_engine_state;
+use crate::runtime::view::keep_recent;
 use crate::runtime::{now, FinishedTick, Host, RecentTick, TickError, TickResult};
 
 impl AppRunner {
@@ -135,10 +136,7 @@ impl AppRunner {
             view.ticks += 1;
             view.last_report = Some(Arc::clone(&report));
             let keep = engine.loaded.settings.service.recent_ticks;
-            if keep > 0 {
-                view.recent_ticks.push_front(RecentTick::from(&*report));
-            }
-            view.recent_ticks.truncate(keep);
+            keep_recent(&mut view.recent_ticks, RecentTick::from(&*report), keep);
             view.last_tick_duration = took;
             view.state = engine.placer.shared_state();
             view.persist_error = saved.err().map(|err| err.to_string());
@@ -146,14 +144,7 @@ impl AppRunner {
             if report.is_ok() {
                 view.deployment = deployment;
                 view.deployment_as_of = Some(report.at);
-                view.latest_traffic = Some((
-                    report.at,
-                    report
-                        .regions
-                        .iter()
-                        .map(|(region, detail)| (*region, detail.requests))
-                        .collect(),
-                ));
+                view.latest_ok_report = Some(Arc::clone(&report));
             }
         }
         self.finished.send_replace(Some(Ok(Arc::clone(&report))));

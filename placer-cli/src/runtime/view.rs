@@ -3,7 +3,7 @@
 //! for a tick in flight. The service builds the endpoints' documents from
 //! it.
 
-use std::collections::{BTreeMap, BTreeSet, VecDeque};
+use std::collections::{BTreeSet, VecDeque};
 use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
@@ -43,6 +43,34 @@ impl From<&TickReport> for RecentTick {
     }
 }
 
+impl View {
+    /// When the latest successful observation was made, and its requests
+    /// per region in region order.
+    pub fn latest_traffic(&self) -> Option<(Timestamp, impl Iterator<Item = (Region, f64)> + '_)> {
+        let report = self.latest_ok_report.as_deref()?;
+        let traffic = report
+            .regions
+            .iter()
+            .map(|(region, detail)| (*region, detail.requests));
+        Some((report.at, traffic))
+    }
+}
+
+/// Puts `tick` first in `recent` and keeps the newest `keep` ticks, in
+/// room for exactly `keep` (growing by doubling would leave a third of
+/// it unused at the default 20, in every app).
+pub(crate) fn keep_recent(recent: &mut VecDeque<RecentTick>, tick: RecentTick, keep: usize) {
+    if keep > 0 {
+        recent.truncate(keep - 1);
+        recent.reserve_exact(keep - recent.len());
+        recent.push_front(tick);
+    }
+    recent.truncate(keep);
+    if recent.capacity() > keep {
+        recent.shrink_to(keep);
+    }
+}
+
 /// One app as the endpoints see it.
 #[derive(Debug, Clone)]
 pub struct View {
@@ -71,8 +99,11 @@ pub struct View {
     pub last_report: Option<Arc<TickReport>>,
     /// The latest ticks, newest first, at most `service.recent_ticks`.
     pub recent_ticks: VecDeque<RecentTick>,
-    /// Requests per region at the latest successful observation.
-    pub latest_traffic: Option<(Timestamp, BTreeMap<Region, f64>)>,
+    /// The latest successful tick's report: the same as `last_report`
+    /// unless a later tick failed. Its regions' requests are the latest
+    /// traffic ([`latest_traffic`](Self::latest_traffic)), kept through
+    /// failed ticks without a copy of their own.
+    pub latest_ok_report: Option<Arc<TickReport>>,
     /// How long the latest tick took.
     pub last_tick_duration: Duration,
     /// Ticks run since start.
@@ -82,4 +113,40 @@ pub struct View {
     /// The picture of the platform's regions the latest tick planned over
     /// (the built-in one before the first tick).
     pub platform: Arc<PlatformRegions>,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn tick(seconds: i64) -> RecentTick {
+        RecentTick {
+            at: Timestamp::from_unix_seconds(seconds),
+            dry_run: true,
+            error: None,
+            actions: Vec::new(),
+            skipped: 0,
+        }
+    }
+
+    #[test]
+    fn the_recent_ticks_are_the_newest_first_in_room_for_exactly_as_many() {
+        let mut recent = VecDeque::new();
+        for seconds in 1..=25 {
+            keep_recent(&mut recent, tick(seconds), 20);
+            assert_eq!(recent.len(), seconds.min(20) as usize);
+            assert_eq!(recent.capacity(), 20);
+        }
+        let kept: Vec<i64> = recent.iter().map(|t| t.at.unix_millis() / 1000).collect();
+        assert_eq!(kept, (6..=25).rev().collect::<Vec<_>>());
+
+        // A smaller `service.recent_ticks` gives the room back.
+        keep_recent(&mut recent, tick(26), 5);
+        assert_eq!(recent.len(), 5);
+        assert!(recent.capacity() < 20, "{}", recent.capacity());
+        assert_eq!(recent[0].at, Timestamp::from_unix_seconds(26));
+
+        keep_recent(&mut recent, tick(27), 0);
+        assert!(recent.is_empty());
+    }
 }

@@ -6,7 +6,7 @@
 //! latest report (the one its status endpoints show, shared) and deployment
 //! are kept, and the gauges are written from them at each scrape.
 
-use std::collections::{BTreeSet, HashMap};
+use std::collections::{BTreeSet, HashMap, HashSet};
 use std::sync::atomic::AtomicU64;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
@@ -35,20 +35,18 @@ type FloatGauge = Gauge<f64, AtomicU64>;
 
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 struct RegionLabels {
-    app: String,
+    app: AppName,
     region: String,
 }
 
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 struct AppLabels {
-    app: String,
+    app: AppName,
 }
 
-fn app_labels(app: &str) -> AppLabels {
-    AppLabels {
-        app: app.to_owned(),
-    }
-}
+/// An app's name in its series' labels: one allocation an app, which every
+/// series of the app shares (see [`Metrics::name`]).
+type AppName = Arc<str>;
 
 type HistogramFamily = Family<AppLabels, Histogram, fn() -> Histogram>;
 
@@ -58,38 +56,38 @@ fn tick_histogram() -> Histogram {
 
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 struct ActionLabels {
-    app: String,
+    app: AppName,
     action: &'static str,
     outcome: &'static str,
 }
 
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 struct ReasonLabels {
-    app: String,
+    app: AppName,
     reason: &'static str,
 }
 
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 struct ResultLabels {
-    app: String,
+    app: AppName,
     result: &'static str,
 }
 
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 struct SourceLabels {
-    app: String,
+    app: AppName,
     source: &'static str,
 }
 
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 struct OutcomeLabels {
-    app: String,
+    app: AppName,
     outcome: &'static str,
 }
 
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 struct StageLabels {
-    app: String,
+    app: AppName,
     stage: &'static str,
 }
 
@@ -138,6 +136,8 @@ pub struct Metrics {
     /// been counted since.
     api_counted: Mutex<HashMap<String, placer_fly::RequestCounts>>,
     lease_busy: Family<AppLabels, Counter>,
+    /// The apps' names as their series share them.
+    names: Mutex<HashSet<AppName>>,
 }
 
 impl Default for Metrics {
@@ -173,6 +173,7 @@ impl Metrics {
             api_requests: Family::default(),
             api_counted: Mutex::default(),
             lease_busy: Family::default(),
+            names: Mutex::default(),
         };
         let registry = &mut metrics.registry;
         registry.register_collector(Box::new(Arc::clone(&metrics.regions)));
@@ -272,13 +273,35 @@ impl Metrics {
         &self.notifications
     }
 
+    /// The app's name as its series' label: the same allocation for every
+    /// series of the app (a copy of its own per series would cost more than
+    /// the counters).
+    fn name(&self, app: &str) -> AppName {
+        let mut names = self
+            .names
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner());
+        if let Some(name) = names.get(app) {
+            return Arc::clone(name);
+        }
+        let name = AppName::from(app);
+        names.insert(Arc::clone(&name));
+        name
+    }
+
+    fn app_labels(&self, app: &str) -> AppLabels {
+        AppLabels {
+            app: self.name(app),
+        }
+    }
+
     /// Starts an app's series: its counters at 0, its config valid, its
     /// mode, no budget.
     pub fn add_app(&self, app: &str, dry_run: bool) {
         for result in TICK_RESULTS {
             self.ticks
                 .get_or_create(&ResultLabels {
-                    app: app.to_owned(),
+                    app: self.name(app),
                     result,
                 })
                 .inc_by(0);
@@ -286,7 +309,7 @@ impl Metrics {
         for stage in ERROR_STAGES {
             self.errors
                 .get_or_create(&StageLabels {
-                    app: app.to_owned(),
+                    app: self.name(app),
                     stage,
                 })
                 .inc_by(0);
@@ -294,35 +317,41 @@ impl Metrics {
         for result in RELOAD_RESULTS {
             self.reloads
                 .get_or_create(&ResultLabels {
-                    app: app.to_owned(),
+                    app: self.name(app),
                     result,
                 })
                 .inc_by(0);
         }
-        self.config_valid.get_or_create(&app_labels(app)).set(1);
+        self.config_valid
+            .get_or_create(&self.app_labels(app))
+            .set(1);
         self.set_dry_run(app, dry_run);
-        self.budget.get_or_create(&app_labels(app)).set(0.0);
-        self.budget_spent.get_or_create(&app_labels(app)).set(0.0);
+        self.budget.get_or_create(&self.app_labels(app)).set(0.0);
+        self.budget_spent
+            .get_or_create(&self.app_labels(app))
+            .set(0.0);
         for source in PLATFORM_SOURCES {
             self.platform_regions
                 .get_or_create(&SourceLabels {
-                    app: app.to_owned(),
+                    app: self.name(app),
                     source,
                 })
                 .set(0);
         }
         self.budget_period_end
-            .get_or_create(&app_labels(app))
+            .get_or_create(&self.app_labels(app))
             .set(0.0);
         for outcome in placer_fly::RequestCounts::OUTCOMES {
             self.api_requests
                 .get_or_create(&OutcomeLabels {
-                    app: app.to_owned(),
+                    app: self.name(app),
                     outcome,
                 })
                 .inc_by(0);
         }
-        self.lease_busy.get_or_create(&app_labels(app)).inc_by(0);
+        self.lease_busy
+            .get_or_create(&self.app_labels(app))
+            .inc_by(0);
     }
 
     /// Sets what the process says of every app it places: the time between
@@ -335,7 +364,7 @@ impl Metrics {
         leading: bool,
     ) {
         for app in apps {
-            let labels = app_labels(app);
+            let labels = self.app_labels(app);
             self.interval
                 .get_or_create(&labels)
                 .set(interval.as_secs_f64());
@@ -357,7 +386,7 @@ impl Metrics {
             let added = if now >= then { now - then } else { now };
             self.api_requests
                 .get_or_create(&OutcomeLabels {
-                    app: app.to_owned(),
+                    app: self.name(app),
                     outcome,
                 })
                 .inc_by(added);
@@ -367,7 +396,9 @@ impl Metrics {
 
     /// Counts deploys and removes found busy (a lease held elsewhere).
     pub fn observe_lease_busy(&self, app: &str, busy: u64) {
-        self.lease_busy.get_or_create(&app_labels(app)).inc_by(busy);
+        self.lease_busy
+            .get_or_create(&self.app_labels(app))
+            .inc_by(busy);
     }
 
     /// Records the picture of the platform's regions the app's latest tick
@@ -382,7 +413,7 @@ impl Metrics {
             };
             self.platform_regions
                 .get_or_create(&SourceLabels {
-                    app: app.to_owned(),
+                    app: self.name(app),
                     source,
                 })
                 .set(i64::try_from(deployable).unwrap_or(i64::MAX));
@@ -392,7 +423,7 @@ impl Metrics {
 
     /// Drops an app's gauges (an app no longer placed); its counters stay.
     pub fn remove_app(&self, app: &str) {
-        let labels = app_labels(app);
+        let labels = self.app_labels(app);
         self.config_valid.remove(&labels);
         self.dry_run.remove(&labels);
         self.budget.remove(&labels);
@@ -408,7 +439,7 @@ impl Metrics {
             .remove(app);
         for source in PLATFORM_SOURCES {
             self.platform_regions.remove(&SourceLabels {
-                app: app.to_owned(),
+                app: self.name(app),
                 source,
             });
         }
@@ -418,7 +449,7 @@ impl Metrics {
     /// Records the machine budget in force, what its current period has
     /// spent and when that period ends (all 0 without a budget).
     pub fn observe_budget(&self, app: &str, budget: Option<&BudgetUse>) {
-        let labels = app_labels(app);
+        let labels = self.app_labels(app);
         let Some(budget) = budget else {
             self.budget.get_or_create(&labels).set(0.0);
             self.budget_spent.get_or_create(&labels).set(0.0);
@@ -445,8 +476,10 @@ impl Metrics {
         took: Duration,
         deployment: &BTreeSet<Region>,
     ) {
-        let app = app.to_owned();
-        let labels = AppLabels { app: app.clone() };
+        let name = self.name(app);
+        let labels = AppLabels {
+            app: Arc::clone(&name),
+        };
         self.tick_duration
             .get_or_create(&labels)
             .observe(took.as_secs_f64());
@@ -460,7 +493,7 @@ impl Metrics {
         let result = if report.is_ok() { ok } else { failed };
         self.ticks
             .get_or_create(&ResultLabels {
-                app: app.clone(),
+                app: Arc::clone(&name),
                 result,
             })
             .inc();
@@ -471,7 +504,7 @@ impl Metrics {
             };
             self.errors
                 .get_or_create(&StageLabels {
-                    app: app.clone(),
+                    app: Arc::clone(&name),
                     stage,
                 })
                 .inc();
@@ -484,7 +517,7 @@ impl Metrics {
                 Outcome::Failed(_) => {
                     self.errors
                         .get_or_create(&StageLabels {
-                            app: app.clone(),
+                            app: Arc::clone(&name),
                             stage: STAGE_ACTION,
                         })
                         .inc();
@@ -499,7 +532,7 @@ impl Metrics {
             };
             self.actions
                 .get_or_create(&ActionLabels {
-                    app: app.clone(),
+                    app: Arc::clone(&name),
                     action,
                     outcome,
                 })
@@ -508,7 +541,7 @@ impl Metrics {
         for region in &report.ignored_regions {
             self.ignored
                 .get_or_create(&RegionLabels {
-                    app: app.clone(),
+                    app: Arc::clone(&name),
                     region: region.to_string(),
                 })
                 .inc();
@@ -516,7 +549,7 @@ impl Metrics {
         for skipped in &report.skipped {
             self.skips
                 .get_or_create(&ReasonLabels {
-                    app: app.clone(),
+                    app: Arc::clone(&name),
                     reason: skipped.reason.class(),
                 })
                 .inc();
@@ -524,7 +557,7 @@ impl Metrics {
         // The tick's regions replace the app's: regions that left the
         // report leave the gauges too.
         self.regions.apps().insert(
-            app,
+            app.to_owned(),
             AppRegions {
                 report: Arc::clone(report),
                 deployment: deployment.clone(),
@@ -536,7 +569,7 @@ impl Metrics {
     pub fn observe_persist_error(&self, app: &str) {
         self.errors
             .get_or_create(&StageLabels {
-                app: app.to_owned(),
+                app: self.name(app),
                 stage: STAGE_PERSIST,
             })
             .inc();
@@ -548,19 +581,19 @@ impl Metrics {
         let result = if applied { applied_label } else { rejected };
         self.reloads
             .get_or_create(&ResultLabels {
-                app: app.to_owned(),
+                app: self.name(app),
                 result,
             })
             .inc();
         self.config_valid
-            .get_or_create(&app_labels(app))
+            .get_or_create(&self.app_labels(app))
             .set(i64::from(applied));
     }
 
     /// Sets an app's dry-run gauge (before its first tick, too).
     pub fn set_dry_run(&self, app: &str, dry_run: bool) {
         self.dry_run
-            .get_or_create(&app_labels(app))
+            .get_or_create(&self.app_labels(app))
             .set(i64::from(dry_run));
     }
 

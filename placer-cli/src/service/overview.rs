@@ -184,13 +184,13 @@ fn forecast_word(status: &ForecastStatus) -> &'static str {
 
 /// The requests-weighted mean round trip to the nearest deployed region.
 fn mean_rtt_ms(view: &View, model: &LatencyModel) -> Option<f64> {
-    let (_, traffic) = view.latest_traffic.as_ref()?;
+    let (_, traffic) = view.latest_traffic()?;
     let (mut weighted, mut requests) = (0.0, 0.0);
     for (region, count) in traffic {
-        if *count <= 0.0 {
+        if count <= 0.0 {
             continue;
         }
-        let (_, rtt) = nearest_deployed(region, &view.deployment, model)?;
+        let (_, rtt) = nearest_deployed(&region, &view.deployment, model)?;
         weighted += rtt * count;
         requests += count;
     }
@@ -204,11 +204,28 @@ mod tests {
     use std::time::Duration;
 
     use placer_core::network::platform::PlatformRegions;
+    use placer_core::{RegionDetail, TickReport};
 
     use super::*;
 
     fn region(code: &str) -> Region {
         code.parse().unwrap()
+    }
+
+    /// A successful tick's report with these requests per region.
+    fn report(at: Timestamp, traffic: &[(&str, f64)]) -> TickReport {
+        let mut report: TickReport = serde_json::from_value(serde_json::json!({
+            "deployed": [], "removed": [], "skipped": [],
+            "current_deployment": [], "updated_deployment": [],
+            "at": at, "dry_run": true, "policy": "threshold",
+            "regions": {}, "actions": [], "error": null,
+        }))
+        .unwrap();
+        report.regions = traffic
+            .iter()
+            .map(|(code, requests)| (region(code), RegionDetail::new(*requests, false)))
+            .collect::<BTreeMap<_, _>>();
+        report
     }
 
     fn view(deployed: &[&str], traffic: &[(&str, f64)]) -> View {
@@ -229,13 +246,7 @@ mod tests {
             state: Arc::default(),
             last_report: None,
             recent_ticks: VecDeque::new(),
-            latest_traffic: Some((
-                at,
-                traffic
-                    .iter()
-                    .map(|(code, requests)| (region(code), *requests))
-                    .collect::<BTreeMap<_, _>>(),
-            )),
+            latest_ok_report: Some(Arc::new(report(at, traffic))),
             last_tick_duration: Duration::ZERO,
             ticks: 0,
             persist_error: None,

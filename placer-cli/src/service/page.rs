@@ -289,10 +289,9 @@ fn build(view: &View, app: String, apps: Vec<String>, now: Timestamp) -> PageDoc
         .iter()
         .map(|b| (b.region, b.remaining_seconds))
         .collect();
-    let traffic = view
-        .latest_traffic
-        .as_ref()
-        .map(|(_, traffic)| traffic.clone())
+    let traffic: BTreeMap<Region, f64> = view
+        .latest_traffic()
+        .map(|(_, traffic)| traffic.collect())
         .unwrap_or_default();
 
     let mut codes: BTreeSet<Region> = view.deployment.clone();

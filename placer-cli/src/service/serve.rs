@@ -15,8 +15,9 @@ use crate::service::Service;
 pub const CONFIG_POLL_INTERVAL: Duration = Duration::from_secs(1);
 
 /// Serves the API on `listener` with a tick every `interval`, until
-/// `shutdown` resolves; then finishes the tick in flight and saves the
-/// engine state.
+/// `shutdown` resolves; then finishes the ticks in flight (of a tick of
+/// every app, the apps ticking at that moment; the others skip it) and
+/// saves the engine state.
 ///
 /// # Errors
 /// The I/O error that stopped the server.
@@ -30,9 +31,15 @@ pub async fn serve(
     let refreshing = tokio::spawn(refresh_apps(Arc::clone(&service), stopped.clone()));
     let watching = tokio::spawn(watch_config(Arc::clone(&service), stopped));
     let result = axum::serve(listener, router(Arc::clone(&service)))
-        .with_graceful_shutdown(async move {
-            shutdown.await;
-            let _ = stop.send(true);
+        .with_graceful_shutdown({
+            let service = Arc::clone(&service);
+            async move {
+                shutdown.await;
+                // Before the server waits for the requests in flight: a
+                // `POST /trigger` of every app ends with the apps ticking now.
+                service.stop_ticking();
+                let _ = stop.send(true);
+            }
         })
         .await;
     // When the server failed on its own, the dropped sender stops the loops.

@@ -451,12 +451,11 @@ impl View {
     /// (kept through failed ones).
     pub fn traffic(&self) -> TrafficDocument {
         TrafficDocument {
-            at: self.latest_traffic.as_ref().map(|(at, _)| *at),
+            at: self.latest_traffic().map(|(at, _)| at),
             source: self.traffic_description.clone(),
             traffic: self
-                .latest_traffic
-                .as_ref()
-                .map(|(_, traffic)| traffic.clone())
+                .latest_traffic()
+                .map(|(_, traffic)| traffic.collect())
                 .unwrap_or_default(),
         }
     }

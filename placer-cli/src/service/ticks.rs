@@ -48,7 +48,8 @@ impl Service {
 
     /// Runs a tick of every app now, [`APPS_AT_ONCE`] at a time, and
     /// returns each app's report. One app's failure never stops another's
-    /// tick.
+    /// tick. Apps whose turn comes after [`stop_ticking`](Self::stop_ticking)
+    /// get [`TickError::ShuttingDown`].
     pub async fn tick_all(self: &Arc<Self>) -> BTreeMap<String, TickResult> {
         let runners = self.runners();
         if self.closing.load(Ordering::SeqCst) {
@@ -64,10 +65,17 @@ impl Service {
         let mut ticks = tokio::task::JoinSet::new();
         let at_once = Arc::new(tokio::sync::Semaphore::new(APPS_AT_ONCE));
         for (name, runner) in runners {
-            let host: Arc<dyn Host> = Arc::clone(self) as Arc<dyn Host>;
+            let service = Arc::clone(self);
             let at_once = Arc::clone(&at_once);
             ticks.spawn(async move {
                 let _turn = at_once.acquire_owned().await;
+                // Once the service is stopping, the apps still waiting for
+                // their turn skip this tick: only those in flight finish,
+                // so a stop does not wait for a tick of every app.
+                if service.closing.load(Ordering::SeqCst) {
+                    return (name, Err(TickError::ShuttingDown));
+                }
+                let host: Arc<dyn Host> = Arc::clone(&service) as Arc<dyn Host>;
                 (name, runner.tick(host).await)
             });
         }
@@ -80,6 +88,13 @@ impl Service {
         // Every app has its traffic: dropping the hold lets the answer go,
         // so it is not kept until the next tick.
         results
+    }
+
+    /// Stops taking ticks: from now on a tick asked for is refused, and
+    /// the apps of a tick of every app that have not started yet skip it.
+    /// [`close`](Self::close) then waits for the ticks in flight.
+    pub fn stop_ticking(&self) {
+        self.closing.store(true, Ordering::SeqCst);
     }
 
     /// Stops taking ticks, waits for the ticks in flight, saves the

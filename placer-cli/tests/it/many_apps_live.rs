@@ -472,3 +472,61 @@ fn a_tick_of_two_thousand_apps_with_long_names_fits_the_servers_query_limit() {
         batches.len() as u64
     );
 }
+
+#[test]
+fn a_stop_during_a_tick_of_every_app_waits_for_the_apps_ticking_only() {
+    // More apps than tick at once (64), every answer held back: when
+    // SIGTERM comes, the first 64 are in their listings and the others
+    // wait for a turn. Those skip the tick, so the stop does not wait for
+    // a tick of every app (minutes with 10,000).
+    let runtime = kit::runtime();
+    let (api, names) = fake_with_apps(&runtime, 80);
+    let config = format!(
+        "dry_run: true\n\
+         apps: [{}]\n\
+         service:\n  interval: 0\n\
+         simulation:\n  seed: 7\n\
+         fly:\n  api_url: {}\n  retry:\n    max_attempts: 1\n",
+        names.join(", "),
+        api.base_url()
+    );
+    let workspace = Workspace::new(&config);
+    let mut server = workspace.serve(&[], &[("FLY_API_TOKEN", TOKEN)]);
+    api.set_answer_delay(Duration::from_millis(2000));
+    let before = api.requests().len();
+    let url = server.url("/trigger");
+    let answer = std::thread::spawn(move || client().post(url).send().unwrap());
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while api.requests().len() < before + 64 {
+        assert!(
+            Instant::now() < deadline,
+            "the tick's listings did not come"
+        );
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    assert!(server.stop().success());
+
+    let response = answer.join().unwrap();
+    assert_eq!(response.status(), 502);
+    let reports: serde_json::Value = response.json().unwrap();
+    let skipped: Vec<&String> = names
+        .iter()
+        .filter(|name| reports[name.as_str()]["error"] == "the service is shutting down")
+        .collect();
+    let ticked = names
+        .iter()
+        .filter(|name| reports[name.as_str()]["at"].is_string())
+        .count();
+    assert_eq!((ticked, skipped.len()), (64, 16), "{reports}");
+    // Nothing was asked of the fake for the apps that skipped.
+    let requests = api.requests();
+    for name in skipped {
+        let prefix = format!("/v1/apps/{name}/");
+        assert!(
+            !requests[before..]
+                .iter()
+                .any(|r| r.path.starts_with(&prefix)),
+            "{name} was listed"
+        );
+    }
+}

@@ -450,12 +450,12 @@ fn machine_details(
             };
             reason = format!("{reason}; scaling to {}: {what}", resize.to);
         }
-        detail.machines = Some(MachineDetail {
+        detail.machines = Some(Box::new(MachineDetail {
             running: current.running,
             standby: current.standby,
             target: target.running,
             target_standby: target.standby,
             reason,
-        });
+        }));
     }
 }
