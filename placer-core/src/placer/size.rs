@@ -76,13 +76,13 @@ impl Placer {
             };
         }
         let loads = self.loads(plan, &after);
-        let mut targets: BTreeMap<Region, sizing::MachineTarget> = after
-            .iter()
-            .map(|region| {
-                let load = loads.get(region).copied().or(Some((0.0, false)));
-                (*region, sizing::target_for(load, &settings))
-            })
-            .collect();
+        let mut targets = sizing::share_by_load(
+            &after,
+            &loads,
+            deployment,
+            |region| self.adds_starting(region, plan.at),
+            &settings,
+        );
         sizing::share_max_total(&mut targets, settings.max_total);
         let mut machines = MachinePlan {
             current: deployment.clone(),
@@ -117,6 +117,18 @@ impl Placer {
                 .map(|left| left.as_secs_f64().ceil() as u64)
         });
         plan.machines = Some(machines);
+    }
+
+    /// Whether `region`'s last deploy or scale-up was less than
+    /// `machine_startup` ago: some of its machines have not started.
+    fn adds_starting(&self, region: &Region, now: crate::Timestamp) -> bool {
+        let startup = self.config.machine_startup;
+        self.state
+            .region(region)
+            .and_then(|state| state.last_action)
+            .is_some_and(|last| {
+                last.action == crate::Action::Deploy && now.duration_since(last.at) < startup
+            })
     }
 
     /// Each region of `after`'s load: its own and that of the regions it
