@@ -385,11 +385,16 @@ pub fn share_max_total(targets: &mut BTreeMap<Region, MachineTarget>, max_total:
 /// of `budget` machines started or stopped beyond one per planned move:
 /// deploys first (each gets at least one machine), then scale-ups (the
 /// largest shortfall first), then scale-downs. A scale-down whose region
-/// is cooling down (`cooling` says so) waits. Standbys cost nothing.
+/// is cooling down (`cooling` says so) waits. So does a scale-down while
+/// another region has machines that have not started yet: those of
+/// `starting` (deployed or scaled up less than `machine_startup` ago), and
+/// the deploys and scale-ups of this tick; the app's running machines
+/// serve its load until the new ones take over. Standbys cost nothing.
 pub fn fit(
     plan: &mut MachinePlan,
     moves: &[(Region, Move)],
     staying: &BTreeSet<Region>,
+    starting: &BTreeSet<Region>,
     mut budget: u32,
     cooling: impl Fn(&Region) -> Option<u64>,
 ) {
@@ -447,6 +452,19 @@ pub fn fit(
             to,
         });
     }
+    let mut adding: BTreeSet<Region> = starting.clone();
+    adding.extend(
+        moves
+            .iter()
+            .filter(|(_, step)| *step == Move::Deploy)
+            .map(|(region, _)| *region),
+    );
+    adding.extend(
+        plan.resizes
+            .iter()
+            .filter(|resize| resize.is_up())
+            .map(|resize| resize.region),
+    );
     for (region, current, target) in downs {
         // Fewer running machines, or only the standbys change.
         let surplus = current.running.saturating_sub(target.running);
@@ -456,6 +474,16 @@ pub fn fit(
                     region,
                     format!(
                         "scale-down from {} running waits for the cooldown ({left}s left)",
+                        current.running
+                    ),
+                );
+                continue;
+            }
+            if let Some(other) = adding.iter().find(|other| **other != region) {
+                plan.held.insert(
+                    region,
+                    format!(
+                        "scale-down from {} running waits for the machines added in {other} to start",
                         current.running
                     ),
                 );

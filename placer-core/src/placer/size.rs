@@ -111,7 +111,12 @@ impl Placer {
         let budget = max.saturating_sub(u32::try_from(moves.len()).unwrap_or(u32::MAX));
         let state = &self.state;
         let config = &self.config;
-        sizing::fit(&mut machines, &moves, &staying, budget, |region| {
+        let starting: BTreeSet<Region> = after
+            .iter()
+            .filter(|region| self.adds_starting(region, plan.at))
+            .copied()
+            .collect();
+        sizing::fit(&mut machines, &moves, &staying, &starting, budget, |region| {
             state
                 .cooldown_remaining(region, config, plan.at)
                 .map(|left| left.as_secs_f64().ceil() as u64)

@@ -104,6 +104,7 @@ fn scale_downs_wait_for_the_cooldown_and_the_budget_counts_machines() {
         &mut plan,
         &[(nrt, Move::Deploy)],
         &[iad, fra].into(),
+        &BTreeSet::new(),
         4,
         |region| (*region == fra).then_some(30),
     );
