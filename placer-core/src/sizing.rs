@@ -287,22 +287,23 @@ pub fn share_by_load(
                 0.0
             }
         };
-        // Bound the region furthest below its minimum first, else the one
-        // furthest above its maximum, and share again.
-        let low = free
-            .iter()
-            .filter(|region| quota(region) < f64::from(min))
-            .min_by(|a, b| quota(a).total_cmp(&quota(b)).then(a.cmp(b)));
-        if let Some(region) = low {
-            fixed.insert(*region, (min, Bound::MinPerRegion));
-            continue;
-        }
+        // Bound the region furthest above its maximum first (the others'
+        // quotas grow), else the one furthest below its minimum, and share
+        // again.
         let high = free
             .iter()
             .filter(|region| quota(region) > f64::from(max))
             .max_by(|a, b| quota(a).total_cmp(&quota(b)).then(b.cmp(a)));
         if let Some(region) = high {
             fixed.insert(*region, (max, Bound::MaxPerRegion));
+            continue;
+        }
+        let low = free
+            .iter()
+            .filter(|region| quota(region) < f64::from(min))
+            .min_by(|a, b| quota(a).total_cmp(&quota(b)).then(a.cmp(b)));
+        if let Some(region) = low {
+            fixed.insert(*region, (min, Bound::MinPerRegion));
             continue;
         }
         // Whole machines first; of the machines left, a region that runs

@@ -116,11 +116,18 @@ impl Placer {
             .filter(|region| self.adds_starting(region, plan.at))
             .copied()
             .collect();
-        sizing::fit(&mut machines, &moves, &staying, &starting, budget, |region| {
-            state
-                .cooldown_remaining(region, config, plan.at)
-                .map(|left| left.as_secs_f64().ceil() as u64)
-        });
+        sizing::fit(
+            &mut machines,
+            &moves,
+            &staying,
+            &starting,
+            budget,
+            |region| {
+                state
+                    .cooldown_remaining(region, config, plan.at)
+                    .map(|left| left.as_secs_f64().ceil() as u64)
+            },
+        );
         plan.machines = Some(machines);
     }
 
