@@ -270,14 +270,14 @@ pub fn share_by_load(
     let total = machines_for(total_load, settings);
     let min = settings.min_per_region;
     let max = settings.max_per_region.unwrap_or(u32::MAX).max(min);
-    let mut fixed: BTreeMap<Region, (u32, Bound)> = BTreeMap::new();
+    let mut fixed: BTreeMap<Region, u32> = BTreeMap::new();
     let shares = loop {
         let free: Vec<Region> = regions
             .iter()
             .filter(|region| !fixed.contains_key(region))
             .copied()
             .collect();
-        let taken: u64 = fixed.values().map(|(count, _)| u64::from(*count)).sum();
+        let taken: u64 = fixed.values().map(|count| u64::from(*count)).sum();
         let left = u64::from(total).saturating_sub(taken) as f64;
         let free_load: f64 = free.iter().map(weight).sum();
         let quota = |region: &Region| {
@@ -295,7 +295,7 @@ pub fn share_by_load(
             .filter(|region| quota(region) > f64::from(max))
             .max_by(|a, b| quota(a).total_cmp(&quota(b)).then(b.cmp(a)));
         if let Some(region) = high {
-            fixed.insert(*region, (max, Bound::MaxPerRegion));
+            fixed.insert(*region, max);
             continue;
         }
         let low = free
@@ -303,7 +303,7 @@ pub fn share_by_load(
             .filter(|region| quota(region) < f64::from(min))
             .min_by(|a, b| quota(a).total_cmp(&quota(b)).then(a.cmp(b)));
         if let Some(region) = low {
-            fixed.insert(*region, (min, Bound::MinPerRegion));
+            fixed.insert(*region, min);
             continue;
         }
         // Whole machines first; of the machines left, a region that runs
@@ -335,16 +335,46 @@ pub fn share_by_load(
         }
         break shares;
     };
+    let mut counts: BTreeMap<Region, u32> = regions
+        .iter()
+        .map(|region| {
+            let count = match fixed.get(region) {
+                Some(&count) => count,
+                None => shares[region].clamp(min, max),
+            };
+            (*region, count.max(1))
+        })
+        .collect();
+    // Bounds met one after the other can overshoot: no more than the app's
+    // count or one minimum per region, taken from the regions with the
+    // least load per machine.
+    let ceiling = u64::from(total).max(u64::from(min.max(1)) * regions.len() as u64);
+    while counts.values().map(|&n| u64::from(n)).sum::<u64>() > ceiling {
+        let lightest = counts
+            .iter()
+            .filter(|(_, &count)| count > min.max(1))
+            .min_by(|a, b| {
+                (weight(a.0) / f64::from(*a.1))
+                    .total_cmp(&(weight(b.0) / f64::from(*b.1)))
+                    .then(a.0.cmp(b.0))
+            })
+            .map(|(region, _)| *region);
+        match lightest {
+            Some(region) => *counts.get_mut(&region).expect("listed") -= 1,
+            None => break,
+        }
+    }
     for (region, target) in &mut targets {
-        let (running, bound) = match fixed.get(region) {
-            Some(&(count, bound)) => (count, Some(bound)),
-            None => (shares[region].clamp(min, max), None),
-        };
-        target.count.running = running.max(1);
-        target.bound = match bound {
-            // Raised to the minimum only when its own load asks for less.
-            Some(Bound::MinPerRegion) if target.wanted >= min => None,
-            other => other,
+        let running = counts[region];
+        target.count.running = running;
+        // A bound is named when it held the region's count against what
+        // its own load asks for.
+        target.bound = if running == max && target.wanted > max {
+            Some(Bound::MaxPerRegion)
+        } else if running == min && target.wanted < min {
+            Some(Bound::MinPerRegion)
+        } else {
+            None
         };
         target.app = Some(AppLoad {
             load: total_load,

@@ -395,6 +395,8 @@ mod properties {
             max in proptest::option::of(1u32..15),
             headroom in 0.0f64..1.0,
         ) {
+            // The config refuses a max_per_region below min_per_region.
+            prop_assume!(max.is_none_or(|max| max >= min));
             let settings = MachinesSettings::default()
                 .with_requests_per_machine(Some(per_machine))
                 .with_min_per_region(min)
