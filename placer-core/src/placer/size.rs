@@ -29,16 +29,20 @@ impl Placer {
     /// ([`RegionActuator::deployment`](crate::RegionActuator::deployment)).
     /// Does nothing without a `machines:` section.
     ///
-    /// Each region runs the forecast peak over the lead time (the latest
-    /// load while not forecasting) of its own traffic and of the undeployed
-    /// regions it is nearest to, divided by `requests_per_machine`, with
-    /// `headroom` on top, within `min_per_region` and `max_per_region`,
-    /// and `max_total` over the app, plus `standby_per_region` stopped
-    /// machines. Counting machines against `max_actions_per_tick`, the
-    /// plan's moves first (one each), then the extra machines of its
-    /// deploys, then scale-ups, then scale-downs; a scale-down waits for
-    /// its region's cooldown like a removal. Never below one running
-    /// machine in a deployed region.
+    /// A region's load is the forecast peak over the lead time (the latest
+    /// load while not forecasting) of its own traffic and of the
+    /// undeployed regions it is nearest to. The app runs the sum of its
+    /// regions' loads divided by `requests_per_machine`, with `headroom`
+    /// on top, rounded up once, shared among its regions by load
+    /// ([`sizing::share_by_load`]) within `min_per_region` and
+    /// `max_per_region`, and `max_total` over the app, plus
+    /// `standby_per_region` stopped machines. Counting machines against
+    /// `max_actions_per_tick`, the plan's moves first (one each), then the
+    /// extra machines of its deploys, then scale-ups, then scale-downs; a
+    /// scale-down waits for its region's cooldown like a removal, and
+    /// while another region has machines that have not started
+    /// (`machine_startup`). Never below one running machine in a deployed
+    /// region.
     ///
     /// ```
     /// use placer_core::config::MachinesSettings;
