@@ -8,11 +8,11 @@ use crate::policy::SettingsSection;
 ///
 /// Without the section (or with one that only repeats the defaults) every
 /// deployed region runs one machine and nothing else changes. With
-/// `requests_per_machine` set, each region's count follows its load: the
-/// forecast peak over the lead time (the latest load while not
-/// forecasting) divided by `requests_per_machine`, with `headroom` on top,
-/// within `min_per_region` and `max_per_region`, and `max_total` over the
-/// app.
+/// `requests_per_machine` set, the counts follow the load: the app's
+/// load (each region's forecast peak over the lead time, the latest load
+/// while not forecasting) divided by `requests_per_machine`, with
+/// `headroom` on top, shared among the regions by load, within
+/// `min_per_region` and `max_per_region`, and `max_total` over the app.
 ///
 /// ```
 /// # #[cfg(feature = "yaml")]

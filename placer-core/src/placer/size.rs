@@ -29,16 +29,20 @@ impl Placer {
     /// ([`RegionActuator::deployment`](crate::RegionActuator::deployment)).
     /// Does nothing without a `machines:` section.
     ///
-    /// Each region runs the forecast peak over the lead time (the latest
-    /// load while not forecasting) of its own traffic and of the undeployed
-    /// regions it is nearest to, divided by `requests_per_machine`, with
-    /// `headroom` on top, within `min_per_region` and `max_per_region`,
-    /// and `max_total` over the app, plus `standby_per_region` stopped
-    /// machines. Counting machines against `max_actions_per_tick`, the
-    /// plan's moves first (one each), then the extra machines of its
-    /// deploys, then scale-ups, then scale-downs; a scale-down waits for
-    /// its region's cooldown like a removal. Never below one running
-    /// machine in a deployed region.
+    /// A region's load is the forecast peak over the lead time (the latest
+    /// load while not forecasting) of its own traffic and of the
+    /// undeployed regions it is nearest to. The app runs the sum of its
+    /// regions' loads divided by `requests_per_machine`, with `headroom`
+    /// on top, rounded up once, shared among its regions by load
+    /// ([`sizing::share_by_load`]) within `min_per_region` and
+    /// `max_per_region`, and `max_total` over the app, plus
+    /// `standby_per_region` stopped machines. Counting machines against
+    /// `max_actions_per_tick`, the plan's moves first (one each), then the
+    /// extra machines of its deploys, then scale-ups, then scale-downs; a
+    /// scale-down waits for its region's cooldown like a removal, and
+    /// while another region has machines that have not started
+    /// (`machine_startup`). Never below one running machine in a deployed
+    /// region.
     ///
     /// ```
     /// use placer_core::config::MachinesSettings;
@@ -76,13 +80,13 @@ impl Placer {
             };
         }
         let loads = self.loads(plan, &after);
-        let mut targets: BTreeMap<Region, sizing::MachineTarget> = after
-            .iter()
-            .map(|region| {
-                let load = loads.get(region).copied().or(Some((0.0, false)));
-                (*region, sizing::target_for(load, &settings))
-            })
-            .collect();
+        let mut targets = sizing::share_by_load(
+            &after,
+            &loads,
+            deployment,
+            |region| self.adds_starting(region, plan.at),
+            &settings,
+        );
         sizing::share_max_total(&mut targets, settings.max_total);
         let mut machines = MachinePlan {
             current: deployment.clone(),
@@ -111,12 +115,36 @@ impl Placer {
         let budget = max.saturating_sub(u32::try_from(moves.len()).unwrap_or(u32::MAX));
         let state = &self.state;
         let config = &self.config;
-        sizing::fit(&mut machines, &moves, &staying, budget, |region| {
-            state
-                .cooldown_remaining(region, config, plan.at)
-                .map(|left| left.as_secs_f64().ceil() as u64)
-        });
+        let starting: BTreeSet<Region> = after
+            .iter()
+            .filter(|region| self.adds_starting(region, plan.at))
+            .copied()
+            .collect();
+        sizing::fit(
+            &mut machines,
+            &moves,
+            &staying,
+            &starting,
+            budget,
+            |region| {
+                state
+                    .cooldown_remaining(region, config, plan.at)
+                    .map(|left| left.as_secs_f64().ceil() as u64)
+            },
+        );
         plan.machines = Some(machines);
+    }
+
+    /// Whether `region`'s last deploy or scale-up was less than
+    /// `machine_startup` ago: some of its machines have not started.
+    fn adds_starting(&self, region: &Region, now: crate::Timestamp) -> bool {
+        let startup = self.config.machine_startup;
+        self.state
+            .region(region)
+            .and_then(|state| state.last_action)
+            .is_some_and(|last| {
+                last.action == crate::Action::Deploy && now.duration_since(last.at) < startup
+            })
     }
 
     /// Each region of `after`'s load: its own and that of the regions it

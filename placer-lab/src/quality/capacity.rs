@@ -35,8 +35,10 @@
 //! - **autoscaler**: what fly-autoscaler does with a fixed list of regions
 //!   ([`Capacity::autoscaler_regions`]): the total machine count for tick
 //!   `i` is `⌈load × (1 + headroom) / c⌉` (at least 1), from the total
-//!   requests of tick `i − 1` (tick 0's own for tick 0), spread round-robin
-//!   over the regions in code order; new machines start as the policy's do.
+//!   requests of tick `i − 1`, spread round-robin over the regions in code
+//!   order; new machines start as the policy's do. Like the policy, it has
+//!   seen no load before tick 0: tick 0 runs as many machines as the
+//!   policy starts with.
 //! - **oracle-counts**: the cheapest counts with no overloaded request,
 //!   placed in hindsight: each tick runs `⌈load / c⌉` machines (at least 1),
 //!   the fewest that can serve its requests, placed where its traffic is
@@ -228,7 +230,7 @@ pub fn report(
     let served: Vec<&BTreeMap<Region, u32>> = (0..trace.len())
         .map(|tick| machines.serving(tick))
         .collect();
-    let autoscaler = autoscaler_counts(trace, capacity);
+    let autoscaler = autoscaler_counts(trace, capacity, machines.initial());
     let oracle = oracle_counts(trace, machines.initial(), model, c);
     let rows = vec![
         evaluate(policy, trace, &served, startup_ticks, model, c),
@@ -403,17 +405,27 @@ fn machines_for(load: f64, c: f64) -> u32 {
     (load / c).ceil().clamp(1.0, f64::from(u32::MAX)) as u32
 }
 
-/// The autoscaler row's machines serving each tick.
-fn autoscaler_counts(trace: &Trace, capacity: &Capacity) -> Vec<BTreeMap<Region, u32>> {
+/// The autoscaler row's machines serving each tick: at tick 0 as many as
+/// the policy starts with (`initial`), spread over its regions; from tick
+/// 1 on, sized from the previous tick's load.
+fn autoscaler_counts(
+    trace: &Trace,
+    capacity: &Capacity,
+    initial: &BTreeMap<Region, u32>,
+) -> Vec<BTreeMap<Region, u32>> {
     let regions: Vec<Region> = capacity.autoscaler_regions.iter().copied().collect();
     let totals: Vec<f64> = trace
         .ticks()
         .iter()
         .map(|snapshot| snapshot.iter().map(|(_, requests)| requests).sum())
         .collect();
+    let start: u32 = initial.values().sum::<u32>().max(1);
     (0..trace.len())
         .map(|tick| {
-            let load = totals[tick.saturating_sub(1)];
+            if tick == 0 {
+                return round_robin(start, &regions);
+            }
+            let load = totals[tick - 1];
             let total = machines_for(
                 load * (1.0 + capacity.headroom),
                 capacity.requests_per_machine,

@@ -165,11 +165,17 @@ fn ready_counts_take_the_least_count_over_the_startup_window() {
 #[test]
 fn the_autoscaler_sizes_from_the_last_load_with_headroom_round_robin() {
     let t = trace(&[&[("iad", 100.0)], &[("syd", 500.0)], &[("syd", 500.0)]]);
-    let counts_by_tick = autoscaler_counts(&t, &capacity(100.0, &["iad", "fra"]));
-    // Tick 0: 100 × 1.2 / 100 → 2 machines, one in each.
-    assert_eq!(counts_by_tick[0], counts(&[("fra", 1), ("iad", 1)]));
-    // Tick 1 is sized from tick 0's load.
-    assert_eq!(counts_by_tick[1], counts_by_tick[0]);
+    let counts_by_tick = autoscaler_counts(
+        &t,
+        &capacity(100.0, &["iad", "fra"]),
+        &counts(&[("iad", 1)]),
+    );
+    // Tick 0: what the policy starts with, no load seen yet (not tick 0's
+    // own load, which would be hindsight).
+    assert_eq!(counts_by_tick[0], counts(&[("fra", 1)]));
+    // Tick 1 is sized from tick 0's load: 100 × 1.2 / 100 → 2 machines,
+    // one in each.
+    assert_eq!(counts_by_tick[1], counts(&[("fra", 1), ("iad", 1)]));
     // Tick 2 from tick 1's 500: 6 machines, three each.
     assert_eq!(counts_by_tick[2], counts(&[("fra", 3), ("iad", 3)]));
     assert_eq!(
