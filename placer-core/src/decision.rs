@@ -131,3 +131,64 @@ impl From<Decision<Move>> for Decision<Action> {
         Decision::new(planned.region, planned.action.into(), planned.reason)
     }
 }
+
+/// A change carried out on a region: a deploy, a removal, or a change of
+/// its machine count while it stays deployed (with a `machines:` section).
+/// What [`LastAction`](crate::state::LastAction) records.
+///
+/// Serialized as `"deploy"`, `"remove"` or `"resize"`, so states written
+/// before resizes had a name of their own still read.
+///
+/// ```
+/// use placer_core::{Action, Change, Move};
+///
+/// assert_eq!(Change::from(Move::Deploy), Action::Deploy);
+/// assert_eq!(Change::Resize.to_string(), "resize");
+/// assert_ne!(Change::Resize, Action::Deploy);
+/// assert_eq!(serde_json::to_string(&Change::Resize).unwrap(), r#""resize""#);
+/// ```
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Change {
+    /// The app started running in the region.
+    Deploy,
+    /// The app stopped running in the region.
+    Remove,
+    /// The region stayed deployed with another count of machines.
+    Resize,
+}
+
+impl fmt::Display for Change {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            Change::Deploy => "deploy",
+            Change::Remove => "remove",
+            Change::Resize => "resize",
+        })
+    }
+}
+
+impl From<Move> for Change {
+    fn from(step: Move) -> Self {
+        match step {
+            Move::Deploy => Change::Deploy,
+            Move::Remove => Change::Remove,
+        }
+    }
+}
+
+/// A deploy or remove equals its [`Action`]; a resize equals none.
+impl PartialEq<Action> for Change {
+    fn eq(&self, other: &Action) -> bool {
+        match (self, other) {
+            (Change::Deploy, Action::Deploy) | (Change::Remove, Action::Remove) => true,
+            _ => false,
+        }
+    }
+}
+
+impl PartialEq<Change> for Action {
+    fn eq(&self, other: &Change) -> bool {
+        other == self
+    }
+}
