@@ -157,7 +157,7 @@ fn a_region_the_budget_took_away_comes_back_once_it_is_paid_for() {
         .load::<LatencyMemory>()
         .budget_removed
         .contains(&r("syd")));
-    state.record_action(&r("syd"), Action::Remove, now());
+    state.record_action(&r("syd"), crate::Move::Remove, now());
     state.set_policy_memory(&cut.policy, cut.memory);
     for minute in 1..=6u32 {
         let plan = plan_at(&config, &state, &["iad"], now() + minute * MINUTE);
