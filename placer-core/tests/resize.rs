@@ -143,3 +143,28 @@ fn a_failed_tick_with_a_machines_section_has_an_empty_resized_list() {
     assert!(report.error.is_some());
     assert_eq!(report.resized, Some(Vec::new()));
 }
+
+#[test]
+fn an_empty_machines_section_turns_sizing_on_with_its_defaults() {
+    let empty = placer_core::config::from_yaml("dry_run: false\nmachines: {}\n", "c.yml").unwrap();
+    let mut placer = Placer::new(empty).unwrap();
+    assert!(placer.sizes_machines());
+    let actuator = InMemoryActuator::new([r("iad")]);
+    let report = block_on(placer.tick(&iad_at(380.0), &actuator, at(0)));
+    // One running machine a region (min_per_region), nothing to resize, but
+    // counts are reported.
+    assert_eq!(report.resized, Some(Vec::new()));
+    let iad = report.regions[&r("iad")]
+        .machines
+        .clone()
+        .expect("counts shown");
+    assert_eq!((iad.running, iad.target, iad.target_standby), (1, 1, 0));
+
+    // The same defaults written out are the same section; no section is
+    // one machine a region with nothing reported, as before.
+    let written =
+        placer_core::config::from_yaml("machines:\n  min_per_region: 1\n", "c.yml").unwrap();
+    assert!(Placer::new(written).unwrap().sizes_machines());
+    let none = placer_core::config::from_yaml("dry_run: false\n", "c.yml").unwrap();
+    assert!(!Placer::new(none).unwrap().sizes_machines());
+}

@@ -1,7 +1,7 @@
 //! [`PolicySettings`]: each built-in policy's section of the config, keyed
 //! by the section name the [registry](super::POLICIES) gives it.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::fmt;
 use std::sync::{Arc, OnceLock};
 
@@ -108,6 +108,8 @@ fn sections() -> impl Iterator<Item = SectionHooks> {
 #[derive(Debug, Clone, PartialEq)]
 pub struct PolicySettings {
     sections: BTreeMap<&'static str, Arc<serde_json::Value>>,
+    /// The sections a config wrote (even empty) or code [set](Self::set).
+    written: BTreeSet<&'static str>,
 }
 
 /// Every registered section's defaults, made once.
@@ -132,6 +134,7 @@ impl Default for PolicySettings {
     fn default() -> Self {
         PolicySettings {
             sections: default_sections().clone(),
+            written: BTreeSet::new(),
         }
     }
 }
@@ -146,10 +149,33 @@ impl PolicySettings {
             .unwrap_or_default()
     }
 
-    /// Replaces the settings of section `T`.
+    /// Replaces the settings of section `T`; the section then counts as
+    /// [written](Self::is_written).
     pub fn set<T: SettingsSection>(&mut self, settings: &T) {
         let value = serde_json::to_value(settings).expect("settings serialize to a serde value");
         self.sections.insert(T::KEY, shared(T::KEY, value));
+        self.written.insert(T::KEY);
+    }
+
+    /// Whether the config wrote section `T` — even empty, or with its
+    /// defaults only — or it was [set](Self::set). A section some step
+    /// turns on by being there (the sizing step's `machines:`) asks this.
+    ///
+    /// ```
+    /// # #[cfg(feature = "yaml")]
+    /// # fn main() {
+    /// use placer_core::config::MachinesSettings;
+    ///
+    /// let empty = placer_core::config::from_yaml("machines: {}\n", "c.yml").unwrap();
+    /// assert!(empty.policy_settings.is_written::<MachinesSettings>());
+    /// let none = placer_core::config::from_yaml("dry_run: true\n", "c.yml").unwrap();
+    /// assert!(!none.policy_settings.is_written::<MachinesSettings>());
+    /// # }
+    /// # #[cfg(not(feature = "yaml"))]
+    /// # fn main() {}
+    /// ```
+    pub fn is_written<T: SettingsSection>(&self) -> bool {
+        self.written.contains(T::KEY)
     }
 
     /// The top-level keys of every registered section.
@@ -208,6 +234,7 @@ impl<'de> Visitor<'de> for SectionsVisitor {
             settings
                 .sections
                 .insert(section.key, shared(section.key, value));
+            settings.written.insert(section.key);
         }
         Ok(settings)
     }
