@@ -180,10 +180,10 @@ impl From<Move> for Change {
 /// A deploy or remove equals its [`Action`]; a resize equals none.
 impl PartialEq<Action> for Change {
     fn eq(&self, other: &Action) -> bool {
-        match (self, other) {
-            (Change::Deploy, Action::Deploy) | (Change::Remove, Action::Remove) => true,
-            _ => false,
-        }
+        matches!(
+            (self, other),
+            (Change::Deploy, Action::Deploy) | (Change::Remove, Action::Remove)
+        )
     }
 }
 

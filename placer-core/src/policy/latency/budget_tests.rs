@@ -67,7 +67,7 @@ fn until_the_budget_pays_for_the_better_set_it_only_moves_towards_it() {
                 ["syd", "nrt", "iad"].contains(&action.region.as_str()),
                 "{plan:#?}"
             );
-            state.record_action(&action.region, action.action.into(), at);
+            state.record_action(&action.region, action.action, at);
             match action.action {
                 Move::Deploy => deployed.push(action.region.to_string()),
                 _ => deployed.retain(|code| code != action.region.as_str()),
