@@ -137,7 +137,8 @@ impl From<Decision<Move>> for Decision<Action> {
 /// What [`LastAction`](crate::state::LastAction) records.
 ///
 /// Serialized as `"deploy"`, `"remove"` or `"resize"`, so states written
-/// before resizes had a name of their own still read.
+/// before resizes had a name of their own still read (and `"none"`, which
+/// such states may hold).
 ///
 /// ```
 /// use placer_core::{Action, Change, Move};
@@ -156,6 +157,9 @@ pub enum Change {
     Remove,
     /// The region stayed deployed with another count of machines.
     Resize,
+    /// Nothing: only read from a state that recorded it, where it still
+    /// starts the region's cooldown. The engine never records it.
+    None,
 }
 
 impl fmt::Display for Change {
@@ -164,6 +168,7 @@ impl fmt::Display for Change {
             Change::Deploy => "deploy",
             Change::Remove => "remove",
             Change::Resize => "resize",
+            Change::None => "none",
         })
     }
 }
@@ -177,12 +182,15 @@ impl From<Move> for Change {
     }
 }
 
-/// A deploy or remove equals its [`Action`]; a resize equals none.
+/// A deploy, remove or none equals its [`Action`]; a resize equals none of
+/// them.
 impl PartialEq<Action> for Change {
     fn eq(&self, other: &Action) -> bool {
         matches!(
             (self, other),
-            (Change::Deploy, Action::Deploy) | (Change::Remove, Action::Remove)
+            (Change::Deploy, Action::Deploy)
+                | (Change::Remove, Action::Remove)
+                | (Change::None, Action::None)
         )
     }
 }
