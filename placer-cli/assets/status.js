@@ -137,7 +137,7 @@
         body = el("div", { class: "muted" }, "No change; " + t.skipped + " region" + (t.skipped === 1 ? "" : "s") + " left as they were.");
       } else {
         body = el("ul", {}, t.actions.map((a) => el("li", { class: a.failed ? "failed" : null }, [
-          el("span", { class: "act-" + a.action }, a.action + " " + a.region),
+          el("span", { class: "act-" + a.action }, a.action + " " + a.region + (a.machines ? " " + a.machines : "")),
           " — " + a.reason + " ",
           el("span", { class: "muted" }, "(" + a.outcome + ")"),
         ])));

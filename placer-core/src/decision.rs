@@ -131,3 +131,72 @@ impl From<Decision<Move>> for Decision<Action> {
         Decision::new(planned.region, planned.action.into(), planned.reason)
     }
 }
+
+/// A change carried out on a region: a deploy, a removal, or a change of
+/// its machine count while it stays deployed (with a `machines:` section).
+/// What [`LastAction`](crate::state::LastAction) records.
+///
+/// Serialized as `"deploy"`, `"remove"` or `"resize"`, so states written
+/// before resizes had a name of their own still read (and `"none"`, which
+/// such states may hold).
+///
+/// ```
+/// use placer_core::{Action, Change, Move};
+///
+/// assert_eq!(Change::from(Move::Deploy), Action::Deploy);
+/// assert_eq!(Change::Resize.to_string(), "resize");
+/// assert_ne!(Change::Resize, Action::Deploy);
+/// assert_eq!(serde_json::to_string(&Change::Resize).unwrap(), r#""resize""#);
+/// ```
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Change {
+    /// The app started running in the region.
+    Deploy,
+    /// The app stopped running in the region.
+    Remove,
+    /// The region stayed deployed with another count of machines.
+    Resize,
+    /// Nothing: only read from a state that recorded it, where it still
+    /// starts the region's cooldown. The engine never records it.
+    None,
+}
+
+impl fmt::Display for Change {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            Change::Deploy => "deploy",
+            Change::Remove => "remove",
+            Change::Resize => "resize",
+            Change::None => "none",
+        })
+    }
+}
+
+impl From<Move> for Change {
+    fn from(step: Move) -> Self {
+        match step {
+            Move::Deploy => Change::Deploy,
+            Move::Remove => Change::Remove,
+        }
+    }
+}
+
+/// A deploy, remove or none equals its [`Action`]; a resize equals none of
+/// them.
+impl PartialEq<Action> for Change {
+    fn eq(&self, other: &Action) -> bool {
+        matches!(
+            (self, other),
+            (Change::Deploy, Action::Deploy)
+                | (Change::Remove, Action::Remove)
+                | (Change::None, Action::None)
+        )
+    }
+}
+
+impl PartialEq<Change> for Action {
+    fn eq(&self, other: &Change) -> bool {
+        other == self
+    }
+}

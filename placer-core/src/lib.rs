@@ -137,14 +137,14 @@ pub use app_name::AppName;
 /// implemented without adding `async-trait` to your own dependencies.
 pub use async_trait::async_trait;
 pub use config::PlacerConfig;
-pub use decision::{Action, Decision, Move};
+pub use decision::{Action, Change, Decision, Move};
 pub use machines::MachineCount;
 pub use memory::{InMemoryActuator, ScriptedSource};
 pub use placer::{Execution, Placer};
 pub use planner::Plan;
 pub use reason::Reason;
 pub use region::Region;
-pub use report::{ActionOutcome, MachineDetail, Outcome, RegionDetail, TickReport};
+pub use report::{ActionOutcome, MachineDetail, Outcome, RegionDetail, ResizeOutcome, TickReport};
 pub use snapshot::TrafficSnapshot;
 pub use source::{MetricsError, MetricsSource};
 pub use state::EngineState;

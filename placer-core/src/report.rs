@@ -9,7 +9,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::forecast::ForecastStatus;
 use crate::policy::PolicyName;
-use crate::{ActuatorError, Decision, Move, Region, Timestamp};
+use crate::{ActuatorError, Decision, MachineCount, Move, Region, Timestamp};
 
 /// How a carried-out (or dry-run) action ended.
 ///
@@ -118,6 +118,94 @@ impl ActionOutcome {
     /// What came of carrying out `decision`.
     pub fn new(decision: Decision<Move>, outcome: Outcome) -> Self {
         ActionOutcome { decision, outcome }
+    }
+}
+
+/// One change of a deployed region's machine count the tick decided on
+/// (with a `machines:` section), and its outcome: the region stays
+/// deployed, with `from` machines before and `to` after. Serialized as
+/// `{"region", "from": {"running", "standby"}, "to": {…}, "reason",
+/// "outcome"}`, the outcome as an [`ActionOutcome`]'s.
+///
+/// ```
+/// use placer_core::{MachineCount, Outcome, ResizeOutcome};
+///
+/// let resize = ResizeOutcome::new(
+///     "iad".parse().unwrap(),
+///     MachineCount::new(3, 0),
+///     MachineCount::new(5, 0),
+///     "5 machines for 380 requests per 5 min (90 per machine, 20 % headroom)",
+///     Outcome::Ok,
+/// );
+/// assert!(resize.is_up());
+/// assert_eq!(
+///     serde_json::to_value(&resize).unwrap()["to"],
+///     serde_json::json!({"running": 5, "standby": 0})
+/// );
+/// ```
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[non_exhaustive]
+pub struct ResizeOutcome {
+    /// The region.
+    pub region: Region,
+    /// Its machines at the start of the tick, as listed.
+    pub from: MachineCount,
+    /// The machines it is brought to.
+    pub to: MachineCount,
+    /// Why that many, in a sentence (the sizing step's).
+    pub reason: String,
+    /// What happened.
+    pub outcome: Outcome,
+}
+
+impl ResizeOutcome {
+    /// What came of bringing `region` from `from` to `to` machines, for
+    /// `reason`.
+    pub fn new(
+        region: Region,
+        from: MachineCount,
+        to: MachineCount,
+        reason: impl Into<String>,
+        outcome: Outcome,
+    ) -> Self {
+        ResizeOutcome {
+            region,
+            from,
+            to,
+            reason: reason.into(),
+            outcome,
+        }
+    }
+
+    /// More running machines than before (or, with as many running, more
+    /// standbys).
+    pub fn is_up(&self) -> bool {
+        (self.to.running, self.to.standby) > (self.from.running, self.from.standby)
+    }
+
+    /// The change in words: `from 3 to 5 machines`, or with standbys
+    /// `from 3 running, 1 standby to 5 running, 1 standby`.
+    ///
+    /// ```
+    /// use placer_core::{MachineCount, Outcome, ResizeOutcome};
+    ///
+    /// let iad = "iad".parse().unwrap();
+    /// let plain = ResizeOutcome::new(iad, MachineCount::new(3, 0), MachineCount::new(5, 0), "", Outcome::Ok);
+    /// assert_eq!(plain.counts(), "from 3 to 5 machines");
+    /// let standby = ResizeOutcome::new(iad, MachineCount::new(1, 0), MachineCount::new(1, 1), "", Outcome::Ok);
+    /// assert_eq!(standby.counts(), "from 1 running, 0 standby to 1 running, 1 standby");
+    /// ```
+    pub fn counts(&self) -> String {
+        if self.from.standby == 0 && self.to.standby == 0 {
+            format!(
+                "from {} to {} machine{}",
+                self.from.running,
+                self.to.running,
+                if self.to.running == 1 { "" } else { "s" }
+            )
+        } else {
+            format!("from {} to {}", self.from, self.to)
+        }
     }
 }
 
@@ -265,6 +353,13 @@ pub struct TickReport {
     pub regions: BTreeMap<Region, RegionDetail>,
     /// Each deploy or remove decided on, with its outcome.
     pub actions: Vec<ActionOutcome>,
+    /// Each change of count of a region that stays deployed, with its
+    /// outcome (like [`actions`](Self::actions): carried out, dry run,
+    /// failed or skipped). Only with a `machines:` section: `None`, and
+    /// left out of the JSON, without one, so the report's shape is the
+    /// seed's; `deployed` and `removed` never list a resized region.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub resized: Option<Vec<ResizeOutcome>>,
     /// Why the tick could not observe or plan, if it could not.
     pub error: Option<TickError>,
     /// Regions in the traffic that are not Fly regions (not in the
@@ -416,6 +511,7 @@ impl TickReport {
             policy,
             regions: BTreeMap::new(),
             actions: Vec::new(),
+            resized: None,
             error: Some(error),
             ignored_regions: Vec::new(),
             forecast: None,
@@ -427,12 +523,28 @@ impl TickReport {
         self.error.is_none()
     }
 
-    /// True when any action failed (a [skipped](Outcome::Skipped) one did
-    /// not).
+    /// True when any action or resize failed (a
+    /// [skipped](Outcome::Skipped) one did not).
     pub fn has_failed_actions(&self) -> bool {
-        self.actions
-            .iter()
-            .any(|action| matches!(action.outcome, Outcome::Failed(_)))
+        self.failed_actions() > 0
+    }
+
+    /// How many actions and resizes failed.
+    pub fn failed_actions(&self) -> usize {
+        let failed = |outcome: &Outcome| matches!(outcome, Outcome::Failed(_));
+        self.actions.iter().filter(|a| failed(&a.outcome)).count()
+            + self.resizes().filter(|r| failed(&r.outcome)).count()
+    }
+
+    /// The tick's resizes, none without a `machines:` section.
+    pub fn resizes(&self) -> impl Iterator<Item = &ResizeOutcome> + '_ {
+        self.resized.iter().flatten()
+    }
+
+    /// True when the tick decided on any deploy, remove or resize,
+    /// whatever came of it.
+    pub fn decided_anything(&self) -> bool {
+        !self.actions.is_empty() || self.resizes().next().is_some()
     }
 }
 

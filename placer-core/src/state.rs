@@ -12,7 +12,7 @@ use crate::forecast::{ForecastState, HistoryOrigin};
 use crate::policy::{PolicyMemory, PolicyName};
 use crate::predictor::Averages;
 use crate::{
-    history::RegionHistory, Action, Move, PlacerConfig, Region, Timestamp, TrafficSnapshot,
+    history::RegionHistory, Change, Move, PlacerConfig, Region, Timestamp, TrafficSnapshot,
 };
 
 mod backoff;
@@ -72,7 +72,7 @@ pub struct RegionState {
     /// Consecutive observations with current traffic at or below
     /// `deployment_threshold`.
     pub low_streak: u32,
-    /// The last deploy or remove carried out on the region.
+    /// The last deploy, remove or resize carried out on the region.
     pub last_action: Option<LastAction>,
     /// The averages of `history` as of the last observation, kept so a plan
     /// does not compute them again; rebuilt from `history` on restore.
@@ -103,13 +103,18 @@ impl RegionState {
     }
 }
 
-/// A deploy or remove that was carried out, and when.
+/// A deploy, remove or resize that was carried out, and when.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 pub struct LastAction {
     /// When it was carried out.
     pub at: Timestamp,
-    /// What was done.
-    pub action: Action,
+    /// What was done (`deploy` and `remove` as states have always
+    /// written them).
+    pub action: Change,
+    /// Whether a resize added running machines, some of which may not
+    /// have started yet (written only when true).
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub scaled_up: bool,
 }
 
 /// Why a persisted state could not be restored.
@@ -245,18 +250,25 @@ impl EngineState {
     /// Notes that a deployed region's machine count changed at `at`: starts
     /// its cooldown (a later scale-down waits for it) and, unlike a deploy
     /// or a removal, leaves the traffic streaks alone. Recorded as a
-    /// deploy when machines were added, a removal when some were taken.
-    pub(crate) fn record_resize(&mut self, region: &Region, up: bool, at: Timestamp) {
+    /// [`Change::Resize`]: the region is not starting, as after a deploy.
+    pub(crate) fn record_resize(&mut self, region: &Region, at: Timestamp, scaled_up: bool) {
         let state = self.regions.entry_or_default(*region);
-        let action = if up { Action::Deploy } else { Action::Remove };
-        state.last_action = Some(LastAction { at, action });
+        state.last_action = Some(LastAction {
+            at,
+            action: Change::Resize,
+            scaled_up,
+        });
     }
 
     /// Notes that `action` was carried out on `region` at `at` (starts its
     /// cooldown).
-    pub(crate) fn record_action(&mut self, region: &Region, action: Action, at: Timestamp) {
+    pub(crate) fn record_action(&mut self, region: &Region, action: Move, at: Timestamp) {
         let state = self.regions.entry_or_default(*region);
-        state.last_action = Some(LastAction { at, action });
+        state.last_action = Some(LastAction {
+            at,
+            action: action.into(),
+            scaled_up: false,
+        });
         // A fresh start for the streak that caused the move.
         state.high_streak = 0;
         state.low_streak = 0;

@@ -9,8 +9,8 @@ use placer_core::config::InvalidConfig;
 use placer_core::forecast::WarmStart;
 use placer_core::policy::PolicySummary;
 use placer_core::{
-    network::LatencyModel, Action, InMemoryActuator, Outcome, Placer, PlacerConfig, Region,
-    RegionActuator, ScriptedSource, Timestamp, TrafficSnapshot,
+    network::LatencyModel, Action, InMemoryActuator, MachineCount, Outcome, Placer, PlacerConfig,
+    Region, RegionActuator, ScriptedSource, Timestamp, TrafficSnapshot,
 };
 
 use crate::quality::MachineTimeline;
@@ -30,6 +30,23 @@ pub struct TickDecision {
     /// was before counts).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub machines: Option<BTreeMap<Region, u32>>,
+    /// The tick's changes of count of regions that stayed deployed, carried
+    /// out, with a `machines:` section only (absent without, like
+    /// `machines`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub resized: Option<Vec<DecidedResize>>,
+}
+
+/// A change of a deployed region's machine count carried out during a
+/// replay.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct DecidedResize {
+    /// The region.
+    pub region: Region,
+    /// Its machines before.
+    pub from: MachineCount,
+    /// Its machines after.
+    pub to: MachineCount,
 }
 
 /// A deploy or remove carried out during a replay.
@@ -225,6 +242,17 @@ pub async fn replay_after(
                 })
                 .collect(),
             machines: machines_now,
+            resized: report.resized.as_ref().map(|resized| {
+                resized
+                    .iter()
+                    .filter(|r| r.outcome == Outcome::Ok)
+                    .map(|r| DecidedResize {
+                        region: r.region,
+                        from: r.from,
+                        to: r.to,
+                    })
+                    .collect()
+            }),
         });
         progress(index + 1);
     }
@@ -386,6 +414,7 @@ mod tests {
         assert!(plain.decisions.iter().all(|d| d.machines.is_none()));
         let line = serde_json::to_string(&plain.decisions[0]).unwrap();
         assert!(!line.contains("machines"), "{line}");
+        assert!(!line.contains("resized"), "{line}");
 
         let mut config = PlacerConfig::default();
         config.policy_settings.set(
@@ -397,6 +426,14 @@ mod tests {
         let first = sized.decisions[0].machines.clone().unwrap();
         assert_eq!(first, BTreeMap::from([(iad, 4)]));
         let line = serde_json::to_string(&sized.decisions[0]).unwrap();
-        assert!(line.ends_with(r#""machines":{"iad":4}}"#), "{line}");
+        // The change of count is listed as what it is, not as a deploy.
+        assert!(sized.decisions[0].actions.is_empty());
+        assert!(
+            line.ends_with(
+                r#""machines":{"iad":4},"resized":[{"region":"iad","from":{"running":1,"standby":0},"to":{"running":4,"standby":0}}]}"#
+            ),
+            "{line}"
+        );
+        assert_eq!(sized.decisions[1].resized, Some(Vec::new()));
     }
 }

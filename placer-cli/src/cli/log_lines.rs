@@ -27,8 +27,22 @@ pub(crate) fn tick(report: &TickReport) {
         return;
     }
     let mode = if report.dry_run { " (dry run)" } else { "" };
+    // With a `machines:` section the line also says what was resized.
+    let resized = report.resized.as_ref().map_or_else(String::new, |resized| {
+        let changed: Vec<String> = resized
+            .iter()
+            .filter(|resize| resize.outcome.changes_deployment())
+            .map(|resize| format!("{} {}", resize.region, resize.counts()))
+            .collect();
+        let changed = if changed.is_empty() {
+            "none".to_owned()
+        } else {
+            changed.join(", ")
+        };
+        format!("; resized {changed}")
+    });
     tracing::info!(
-        "tick{mode}: deployed {}; removed {}; {} regions left alone; deployment now {}",
+        "tick{mode}: deployed {}; removed {}{resized}; {} regions left alone; deployment now {}",
         regions(&report.deployed),
         regions(&report.removed),
         report.skipped.len(),
@@ -56,6 +70,21 @@ pub(crate) fn tick(report: &TickReport) {
                 "{} {} skipped: {reason}",
                 action.decision.action,
                 action.decision.region
+            ),
+            _ => {}
+        }
+    }
+    for resize in report.resizes() {
+        match &resize.outcome {
+            Outcome::Failed(error) => tracing::warn!(
+                "scaling {} {} failed: {error}",
+                resize.region,
+                resize.counts()
+            ),
+            Outcome::Skipped(reason) => tracing::info!(
+                "scaling {} {} skipped: {reason}",
+                resize.region,
+                resize.counts()
             ),
             _ => {}
         }

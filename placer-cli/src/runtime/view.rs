@@ -9,7 +9,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use placer_core::network::platform::PlatformRegions;
-use placer_core::report::{ActionOutcome, TickError};
+use placer_core::report::{ActionOutcome, ResizeOutcome, TickError};
 use placer_core::{EngineState, PlacerConfig, Region, TickReport, Timestamp};
 
 /// What a [`View`] keeps of an earlier tick for the status page's list of
@@ -27,6 +27,9 @@ pub struct RecentTick {
     pub error: Option<TickError>,
     /// Its deploys and removes, with their outcomes.
     pub actions: Vec<ActionOutcome>,
+    /// Its changes of count of regions that stay deployed (with a
+    /// `machines:` section), with their outcomes.
+    pub resized: Vec<ResizeOutcome>,
     /// How many regions it left alone.
     pub skipped: usize,
 }
@@ -38,6 +41,7 @@ impl From<&TickReport> for RecentTick {
             dry_run: report.dry_run,
             error: report.error.clone(),
             actions: report.actions.clone(),
+            resized: report.resizes().cloned().collect(),
             skipped: report.skipped.len(),
         }
     }

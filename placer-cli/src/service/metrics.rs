@@ -185,7 +185,7 @@ impl Metrics {
         );
         registry.register(
             "actions",
-            "Deploys and removes decided, by outcome (ok, dry_run, error, skipped)",
+            "Deploys, removes and resizes decided, by outcome (ok, dry_run, error, skipped)",
             metrics.actions.clone(),
         );
         registry.register(
@@ -196,7 +196,7 @@ impl Metrics {
         registry.register("ticks", "Ticks run, by result", metrics.ticks.clone());
         registry.register(
             "errors",
-            "Errors by stage: metrics (fetching traffic), deployment (listing regions), action (a deploy or remove), persist (saving state)",
+            "Errors by stage: metrics (fetching traffic), deployment (listing regions), action (a deploy, remove or resize), persist (saving state)",
             metrics.errors.clone(),
         );
         registry.register(
@@ -510,8 +510,19 @@ impl Metrics {
                 .inc();
             return;
         }
-        for action in &report.actions {
-            let outcome = match action.outcome {
+        let actions = report
+            .actions
+            .iter()
+            .map(|action| {
+                let name = match action.decision.action {
+                    Move::Deploy => "deploy",
+                    Move::Remove => "remove",
+                };
+                (name, &action.outcome)
+            })
+            .chain(report.resizes().map(|resize| ("resize", &resize.outcome)));
+        for (action, outcome) in actions {
+            let outcome = match outcome {
                 Outcome::Ok => "ok",
                 Outcome::DryRun => "dry_run",
                 Outcome::Failed(_) => {
@@ -525,10 +536,6 @@ impl Metrics {
                 }
                 Outcome::Skipped(_) => "skipped",
                 _ => "other",
-            };
-            let action = match action.decision.action {
-                Move::Deploy => "deploy",
-                Move::Remove => "remove",
             };
             self.actions
                 .get_or_create(&ActionLabels {

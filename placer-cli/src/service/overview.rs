@@ -6,7 +6,7 @@
 
 use placer_core::forecast::ForecastStatus;
 use placer_core::network::{nearest_deployed, LatencyModel};
-use placer_core::{Action, Region, Timestamp};
+use placer_core::{Region, Timestamp};
 use serde::{Deserialize, Serialize};
 
 use crate::runtime::View;
@@ -47,7 +47,7 @@ pub struct FleetRow {
     pub dry_run: bool,
     /// The deployed regions, as last observed.
     pub regions: Vec<Region>,
-    /// The newest deploy or remove carried out (or, in dry run, recorded).
+    /// The newest deploy, remove or resize carried out.
     pub last_change: Option<Change>,
     /// When the latest tick ran.
     pub last_tick_at: Option<Timestamp>,
@@ -63,11 +63,11 @@ pub struct FleetRow {
     pub mean_rtt_ms: Option<f64>,
 }
 
-/// A deploy or remove in [`FleetRow`].
+/// A deploy, remove or resize in [`FleetRow`].
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Change {
-    /// `deploy` or `remove`.
-    pub action: Action,
+    /// `deploy`, `remove` or `resize`.
+    pub action: placer_core::Change,
     /// The region.
     pub region: Region,
     /// When.

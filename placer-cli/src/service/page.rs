@@ -239,19 +239,21 @@ pub struct PageTick {
     pub dry_run: bool,
     /// Why it could not observe or plan, if it could not.
     pub error: Option<String>,
-    /// Its deploys and removes.
+    /// Its deploys and removes, then its resizes.
     pub actions: Vec<PageAction>,
     /// How many regions it left alone.
     pub skipped: usize,
 }
 
-/// One deploy or remove in a [`PageTick`].
+/// One deploy, remove or resize in a [`PageTick`].
 #[derive(Debug, Clone, Serialize)]
 pub struct PageAction {
     /// The region.
     pub region: Region,
-    /// `deploy` or `remove`.
-    pub action: Action,
+    /// `deploy`, `remove` or `resize`.
+    pub action: placer_core::Change,
+    /// A resize's counts (`from 3 to 5 machines`); `null` otherwise.
+    pub machines: Option<String>,
     /// Why, in words.
     pub reason: String,
     /// `ok`, `dry run`, `failed: …` or `skipped: …`.
@@ -472,27 +474,38 @@ fn reason(report: &TickReport, code: &Region) -> Option<String> {
 }
 
 fn tick(report: &RecentTick) -> PageTick {
+    let deploys_and_removes = report.actions.iter().map(|a| PageAction {
+        region: a.decision.region,
+        action: a.decision.action.into(),
+        machines: None,
+        reason: a.decision.reason.to_string(),
+        outcome: outcome_words(&a.outcome),
+        failed: matches!(a.outcome, Outcome::Failed(_)),
+    });
+    let resizes = report.resized.iter().map(|r| PageAction {
+        region: r.region,
+        action: placer_core::Change::Resize,
+        machines: Some(r.counts()),
+        reason: r.reason.clone(),
+        outcome: outcome_words(&r.outcome),
+        failed: matches!(r.outcome, Outcome::Failed(_)),
+    });
     PageTick {
         at: report.at,
         dry_run: report.dry_run,
         error: report.error.as_ref().map(ToString::to_string),
-        actions: report
-            .actions
-            .iter()
-            .map(|a| PageAction {
-                region: a.decision.region,
-                action: a.decision.action.into(),
-                reason: a.decision.reason.to_string(),
-                outcome: match &a.outcome {
-                    Outcome::Ok => "ok".to_owned(),
-                    Outcome::DryRun => "dry run".to_owned(),
-                    Outcome::Failed(e) => format!("failed: {e}"),
-                    Outcome::Skipped(why) => format!("skipped: {why}"),
-                    other => format!("{other:?}"),
-                },
-                failed: matches!(a.outcome, Outcome::Failed(_)),
-            })
-            .collect(),
+        actions: deploys_and_removes.chain(resizes).collect(),
         skipped: report.skipped,
+    }
+}
+
+/// `ok`, `dry run`, `failed: …` or `skipped: …`.
+fn outcome_words(outcome: &Outcome) -> String {
+    match outcome {
+        Outcome::Ok => "ok".to_owned(),
+        Outcome::DryRun => "dry run".to_owned(),
+        Outcome::Failed(e) => format!("failed: {e}"),
+        Outcome::Skipped(why) => format!("skipped: {why}"),
+        other => format!("{other:?}"),
     }
 }

@@ -7,7 +7,7 @@ use std::path::PathBuf;
 
 use placer_core::network::platform::{PlatformRegions, RegionsSource, Unavailable};
 use placer_core::predictor::Averages;
-use placer_core::{state::RegionBackoff, Action, Region, Timestamp};
+use placer_core::{state::RegionBackoff, Region, Timestamp};
 use serde::Serialize;
 
 use crate::runtime::View;
@@ -208,7 +208,7 @@ pub struct LastTick {
     pub duration_ms: u64,
     /// Why it could not observe or plan, if it could not.
     pub error: Option<String>,
-    /// Actions that failed.
+    /// Actions (deploys, removes and resizes) that failed.
     pub failed_actions: usize,
 }
 
@@ -239,8 +239,9 @@ pub struct StateDocument {
 pub struct Cooldown {
     /// The region.
     pub region: Region,
-    /// The action that started the cooldown.
-    pub last_action: Action,
+    /// The change that started the cooldown: `deploy`, `remove` or
+    /// `resize`.
+    pub last_action: placer_core::Change,
     /// When it was carried out.
     pub at: Timestamp,
     /// Seconds until the region may be acted on again.
@@ -321,11 +322,7 @@ impl View {
             at: report.at,
             duration_ms: self.last_tick_duration.as_millis() as u64,
             error: report.error.as_ref().map(ToString::to_string),
-            failed_actions: report
-                .actions
-                .iter()
-                .filter(|action| matches!(action.outcome, placer_core::Outcome::Failed(_)))
-                .count(),
+            failed_actions: report.failed_actions(),
         });
         let degraded = self.config_error.is_some()
             || self.persist_error.is_some()

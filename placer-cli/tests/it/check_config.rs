@@ -86,6 +86,22 @@ fn the_machines_section_is_shown_and_its_mistakes_named_at_their_line() {
 }
 
 #[test]
+fn an_empty_machines_section_is_shown_with_its_defaults_and_no_section_is_not() {
+    let workspace = Workspace::new("dry_run: true\nmachines: {}\n");
+    let output = workspace.run(&["check-config"], &[("PLACER_APP", "shop")]);
+    assert!(output.status.success(), "{}", stderr(&output));
+    let document: serde_json::Value = serde_json::from_str(&stdout(&output)).unwrap();
+    let machines = &document["engine"]["machines"];
+    assert_eq!(machines["min_per_region"], 1, "{document}");
+    assert_eq!(machines["standby_per_region"], 0, "{document}");
+
+    let workspace = Workspace::new("dry_run: true\n");
+    let output = workspace.run(&["check-config"], &[("PLACER_APP", "shop")]);
+    let document: serde_json::Value = serde_json::from_str(&stdout(&output)).unwrap();
+    assert!(document["engine"].get("machines").is_none(), "{document}");
+}
+
+#[test]
 fn settings_errors_name_file_line_and_key_and_never_a_password() {
     let workspace = Workspace::new("dry_run: true\n");
     let mut report = String::new();

@@ -379,3 +379,64 @@ fn with_a_machines_section_the_page_shows_counts_on_the_map_and_in_the_table() {
     drop(browser);
     assert!(server.stop().success());
 }
+
+#[ignore = "needs chromium and chromedriver"]
+#[test]
+fn a_resize_is_listed_among_the_latest_decisions() {
+    // Five requests a machine: the regions want more machines than a tick
+    // may start, so the ticks after their deploy scale them up.
+    let config = format!(
+        "{}\nmachines:\n  requests_per_machine: 5\n  standby_per_region: 1\n",
+        default_config()
+    );
+    let workspace = Workspace::new(&config);
+    let mut server = workspace.serve(&[], &[]);
+    for _ in 0..5 {
+        trigger(&server);
+    }
+    let status = get_json(&server.url("/api/status"));
+    let resizes: Vec<&Value> = status["recent_ticks"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .flat_map(|tick| tick["actions"].as_array().unwrap())
+        .filter(|action| action["action"] == "resize")
+        .collect();
+    assert!(!resizes.is_empty(), "{status}");
+    for resize in &resizes {
+        let machines = resize["machines"].as_str().unwrap();
+        assert!(machines.starts_with("from "), "{resize}");
+        assert!(
+            resize["reason"].as_str().unwrap().contains("per machine"),
+            "{resize}"
+        );
+    }
+    // The engine remembers it as a resize, not as a deploy.
+    let state = get_json(&server.url("/state"));
+    let cooldowns = state["cooldowns"].as_array().unwrap();
+    assert!(
+        cooldowns.iter().any(|c| c["last_action"] == "resize"),
+        "{state}"
+    );
+
+    let browser = Browser::start(1280, 900);
+    browser.goto(&server.url("/"));
+    let text = browser.wait_until(
+        "const a = document.querySelector('#ticks .act-resize'); return a && a.textContent",
+        WAIT,
+    );
+    let text = text.as_str().unwrap();
+    assert!(
+        text.starts_with("resize ") && text.contains(" from "),
+        "{text}"
+    );
+    browser.eval(
+        "document.getElementById('ticks').scrollIntoView(); return null",
+        vec![],
+    );
+    browser.screenshot("status-page-resize.png");
+    let errors = browser.console_errors();
+    assert!(errors.is_empty(), "console errors: {errors:?}");
+    drop(browser);
+    assert!(server.stop().success());
+}

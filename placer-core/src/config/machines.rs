@@ -6,13 +6,15 @@ use crate::policy::SettingsSection;
 
 /// How many machines each deployed region runs (the `machines:` section).
 ///
-/// Without the section (or with one that only repeats the defaults) every
-/// deployed region runs one machine and nothing else changes. With
-/// `requests_per_machine` set, the counts follow the load: the app's
-/// load (each region's forecast peak over the lead time, the latest load
-/// while not forecasting) divided by `requests_per_machine`, with
-/// `headroom` on top, shared among the regions by load, within
-/// `min_per_region` and `max_per_region`, and `max_total` over the app.
+/// Without the section every deployed region runs one machine and nothing
+/// else changes. With the section — even empty (`machines: {}`), which
+/// means its defaults — counts are listed, planned, reported and scaled
+/// (see [`Placer::sizes_machines`](crate::Placer::sizes_machines)). With
+/// `requests_per_machine` set, the counts follow the load: the app's load
+/// (each region's forecast peak over the lead time, the latest load while
+/// not forecasting) divided by `requests_per_machine`, with `headroom` on
+/// top, shared among the regions by load, within `min_per_region` and
+/// `max_per_region`, and `max_total` over the app.
 ///
 /// ```
 /// # #[cfg(feature = "yaml")]
@@ -84,9 +86,11 @@ impl Default for MachinesSettings {
 }
 
 impl MachinesSettings {
-    /// True when the section asks for anything but one running machine per
-    /// deployed region: counts are then planned, reported and scaled. False
-    /// for the defaults, which behave exactly as without the section.
+    /// True when the settings differ from the defaults. Sizing is on with
+    /// such settings, and with any `machines:` section a config writes or
+    /// code [sets](crate::policy::PolicySettings::set), even one that
+    /// repeats the defaults (see
+    /// [`Placer::sizes_machines`](crate::Placer::sizes_machines)).
     pub fn is_set(&self) -> bool {
         *self != MachinesSettings::default()
     }

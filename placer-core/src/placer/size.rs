@@ -10,16 +10,14 @@ use crate::sizing::{self, MachinePlan};
 use crate::{MachineCount, Move, Region};
 
 impl Placer {
-    /// Whether the config has a `machines:` section that asks for more
-    /// than one running machine per deployed region (see
-    /// [`MachinesSettings::is_set`]): then [`tick`](Self::tick) lists the
-    /// deployment with counts, [sizes](Self::size) each plan and scales
-    /// regions.
+    /// Whether the config has a `machines:` section — even an empty one,
+    /// which means its defaults ([`PolicySettings::is_written`](crate::policy::PolicySettings::is_written)) —
+    /// or settings other than the defaults ([`MachinesSettings::is_set`]):
+    /// then [`tick`](Self::tick) lists the deployment with counts,
+    /// [sizes](Self::size) each plan, scales regions and reports resizes.
     pub fn sizes_machines(&self) -> bool {
-        self.config
-            .policy_settings
-            .get::<MachinesSettings>()
-            .is_set()
+        let settings = &self.config.policy_settings;
+        settings.is_written::<MachinesSettings>() || settings.get::<MachinesSettings>().is_set()
     }
 
     /// Step 2b of a tick, after [`decide`](Self::decide): sets
@@ -27,7 +25,8 @@ impl Placer {
     /// plan's moves, and the count changes of regions that stay — from
     /// `deployment`, the counts the actuator listed
     /// ([`RegionActuator::deployment`](crate::RegionActuator::deployment)).
-    /// Does nothing without a `machines:` section.
+    /// Does nothing without a `machines:` section
+    /// ([`sizes_machines`](Self::sizes_machines)).
     ///
     /// A region's load is the forecast peak over the lead time (the latest
     /// load while not forecasting) of its own traffic and of the
@@ -69,7 +68,7 @@ impl Placer {
     /// ```
     pub fn size(&self, plan: &mut Plan, deployment: &BTreeMap<Region, MachineCount>) {
         let settings: MachinesSettings = self.config.policy_settings.get();
-        if !settings.is_set() {
+        if !self.sizes_machines() {
             return;
         }
         let mut after: BTreeSet<Region> = plan.deployed.clone();
@@ -143,7 +142,8 @@ impl Placer {
             .region(region)
             .and_then(|state| state.last_action)
             .is_some_and(|last| {
-                last.action == crate::Action::Deploy && now.duration_since(last.at) < startup
+                (last.action == crate::Action::Deploy || last.scaled_up)
+                    && now.duration_since(last.at) < startup
             })
     }
 

@@ -6,7 +6,9 @@ use std::sync::Arc;
 
 use super::Placer;
 use crate::planner::{self, Plan};
-use crate::report::{ActionOutcome, FailedStage, MachineDetail, Outcome, TickError, TickReport};
+use crate::report::{
+    ActionOutcome, FailedStage, MachineDetail, Outcome, ResizeOutcome, TickError, TickReport,
+};
 use crate::sizing::Resize;
 use crate::{
     Action, ActuatorError, Decision, MachineCount, MetricsSource, Move, Region, RegionActuator,
@@ -235,7 +237,7 @@ impl Placer {
             let Decision { region, action, .. } = &outcome.decision;
             match &outcome.outcome {
                 Outcome::Ok => {
-                    state.record_action(region, (*action).into(), plan.at);
+                    state.record_action(region, *action, plan.at);
                     done.insert(*region);
                 }
                 Outcome::Skipped(_) if execution.busy.contains(region) => {}
@@ -262,13 +264,33 @@ impl Placer {
         state.settle_backoffs(&carried_out, &done, plan.at);
         for (resize, outcome) in &execution.resizes {
             if *outcome == Outcome::Ok {
-                state.record_resize(&resize.region, resize.is_up(), plan.at);
+                state.record_resize(&resize.region, plan.at, resize.is_up());
             }
         }
         let mut regions = plan.regions;
         if let Some(machines) = &plan.machines {
             machine_details(&mut regions, machines, &execution);
         }
+        let resized = plan.machines.as_ref().map(|machines| {
+            execution
+                .resizes
+                .iter()
+                .map(|(resize, outcome)| {
+                    let reason = machines
+                        .targets
+                        .get(&resize.region)
+                        .map(ToString::to_string)
+                        .unwrap_or_default();
+                    ResizeOutcome::new(
+                        resize.region,
+                        resize.from,
+                        resize.to,
+                        reason,
+                        outcome.clone(),
+                    )
+                })
+                .collect()
+        });
 
         let updated = execution.updated(&listed);
         let pending: Vec<Region> = state
@@ -300,6 +322,7 @@ impl Placer {
             policy: plan.policy,
             regions,
             actions: execution.actions,
+            resized,
             error: None,
             ignored_regions: self.ignored.clone(),
             forecast: self
@@ -359,7 +382,9 @@ impl Placer {
             Err(err) => {
                 let current = actuator.deployed_regions().await.ok();
                 let error = TickError::new(FailedStage::FetchingTraffic, err);
-                return TickReport::failed(now, dry_run, policy, current.as_ref(), error);
+                let mut report = TickReport::failed(now, dry_run, policy, current.as_ref(), error);
+                report.resized = self.sizes_machines().then(Vec::new);
+                return report;
             }
         };
         let sizes = self.sizes_machines();
@@ -386,7 +411,9 @@ impl Placer {
             Ok(deployment) => deployment,
             Err(err) => {
                 let error = TickError::new(FailedStage::ListingDeployment, err);
-                return TickReport::failed(now, dry_run, policy, None, error);
+                let mut report = TickReport::failed(now, dry_run, policy, None, error);
+                report.resized = sizes.then(Vec::new);
+                return report;
             }
         };
         let deployed: BTreeSet<Region> = deployment

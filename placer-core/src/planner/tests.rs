@@ -152,7 +152,7 @@ fn cooldown_blocks_any_action_on_a_recently_changed_region() {
     // fra was deployed 100 s before the planning time: removing it now would flap.
     state.record_action(
         &r("fra"),
-        Action::Deploy,
+        crate::Move::Deploy,
         Timestamp::from_unix_seconds(T0 + 3500),
     );
     let plan = plan_for(&config, &state, &["iad", "fra"]);
@@ -165,7 +165,7 @@ fn cooldown_blocks_any_action_on_a_recently_changed_region() {
     let mut state = EngineState::default();
     state.record_action(
         &r("fra"),
-        Action::Remove,
+        crate::Move::Remove,
         Timestamp::from_unix_seconds(T0 + 3590),
     );
     for i in 0..5 {

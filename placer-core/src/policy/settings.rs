@@ -1,7 +1,7 @@
 //! [`PolicySettings`]: each built-in policy's section of the config, keyed
 //! by the section name the [registry](super::POLICIES) gives it.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::fmt;
 use std::sync::{Arc, OnceLock};
 
@@ -108,6 +108,18 @@ fn sections() -> impl Iterator<Item = SectionHooks> {
 #[derive(Debug, Clone, PartialEq)]
 pub struct PolicySettings {
     sections: BTreeMap<&'static str, Arc<serde_json::Value>>,
+    /// The sections [turned on by being there](turned_on_by_presence) that
+    /// a config wrote (even empty) or code [set](Self::set).
+    written: BTreeSet<&'static str>,
+}
+
+/// Whether section `key` changes what the engine does by being in the
+/// config at all, even empty: the sizing step's `machines:`. Only such
+/// sections are remembered as written, and left out of the printed
+/// config when they are not, so that the printed config reads back the
+/// same.
+fn turned_on_by_presence(key: &str) -> bool {
+    key == MachinesSettings::KEY
 }
 
 /// Every registered section's defaults, made once.
@@ -132,6 +144,7 @@ impl Default for PolicySettings {
     fn default() -> Self {
         PolicySettings {
             sections: default_sections().clone(),
+            written: BTreeSet::new(),
         }
     }
 }
@@ -146,10 +159,36 @@ impl PolicySettings {
             .unwrap_or_default()
     }
 
-    /// Replaces the settings of section `T`.
+    /// Replaces the settings of section `T`; the section then counts as
+    /// [written](Self::is_written).
     pub fn set<T: SettingsSection>(&mut self, settings: &T) {
         let value = serde_json::to_value(settings).expect("settings serialize to a serde value");
         self.sections.insert(T::KEY, shared(T::KEY, value));
+        if turned_on_by_presence(T::KEY) {
+            self.written.insert(T::KEY);
+        }
+    }
+
+    /// Whether the config wrote section `T` — even empty, or with its
+    /// defaults only — or it was [set](Self::set), for a section a step
+    /// turns on by being there (the sizing step's `machines:`); false for
+    /// every other section.
+    ///
+    /// ```
+    /// # #[cfg(feature = "yaml")]
+    /// # fn main() {
+    /// use placer_core::config::MachinesSettings;
+    ///
+    /// let empty = placer_core::config::from_yaml("machines: {}\n", "c.yml").unwrap();
+    /// assert!(empty.policy_settings.is_written::<MachinesSettings>());
+    /// let none = placer_core::config::from_yaml("dry_run: true\n", "c.yml").unwrap();
+    /// assert!(!none.policy_settings.is_written::<MachinesSettings>());
+    /// # }
+    /// # #[cfg(not(feature = "yaml"))]
+    /// # fn main() {}
+    /// ```
+    pub fn is_written<T: SettingsSection>(&self) -> bool {
+        self.written.contains(T::KEY)
     }
 
     /// The top-level keys of every registered section.
@@ -168,11 +207,15 @@ impl PolicySettings {
     }
 }
 
+/// Every section under its key, but `machines:` only when the config
+/// has it (see [`is_written`](PolicySettings::is_written)).
 impl Serialize for PolicySettings {
     fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        // A section turned on by being there is printed only when it is.
         serializer.collect_map(
             self.sections
                 .iter()
+                .filter(|(key, _)| !turned_on_by_presence(key) || self.written.contains(*key))
                 .map(|(key, value)| (key, value.as_ref())),
         )
     }
@@ -208,6 +251,9 @@ impl<'de> Visitor<'de> for SectionsVisitor {
             settings
                 .sections
                 .insert(section.key, shared(section.key, value));
+            if turned_on_by_presence(section.key) {
+                settings.written.insert(section.key);
+            }
         }
         Ok(settings)
     }

@@ -7,7 +7,7 @@ use std::time::Duration;
 use serde::{Deserialize, Serialize};
 
 use super::{EngineState, LastAction};
-use crate::{Action, PlacerConfig, Region, Timestamp};
+use crate::{Change, PlacerConfig, Region, Timestamp};
 
 /// A deploy the backend could not confirm but may have carried out
 /// ([`ActuatorError::InDoubt`](crate::ActuatorError::InDoubt)): its answer
@@ -114,7 +114,8 @@ impl EngineState {
             if state.last_action.is_none_or(|last| last.at < since) {
                 state.last_action = Some(LastAction {
                     at: since,
-                    action: Action::Deploy,
+                    action: Change::Deploy,
+                    scaled_up: false,
                 });
             }
         }

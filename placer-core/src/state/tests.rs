@@ -84,7 +84,7 @@ fn cooldown_remaining_counts_down_from_the_last_action() {
         ..PlacerConfig::default()
     };
     let mut state = EngineState::default();
-    state.record_action(&region("iad"), Action::Deploy, at(1000));
+    state.record_action(&region("iad"), Move::Deploy, at(1000));
     assert_eq!(
         state.cooldown_remaining(&region("iad"), &config, at(1030)),
         Some(std::time::Duration::from_secs(70))
@@ -129,7 +129,7 @@ fn state_round_trips_with_its_version_and_rejects_others() {
         &TrafficSnapshot::new(at(0), [("iad", 12.5)]).unwrap(),
         &config,
     );
-    state.record_action(&region("iad"), Action::Deploy, at(0));
+    state.record_action(&region("iad"), Move::Deploy, at(0));
     let json = serde_json::to_string(&state).unwrap();
     assert!(json.contains("\"format_version\":1"), "{json}");
     let restored: EngineState = serde_json::from_str(&json).unwrap();
@@ -161,7 +161,7 @@ fn a_pending_deploy_holds_until_listed_or_its_grace_passes() {
     state.settle_pending(&listed, &config, at(120));
     assert_eq!(state.pending_deploys().count(), 1);
     let fra = state.region(&region("fra")).unwrap().last_action.unwrap();
-    assert_eq!((fra.at, fra.action), (at(0), Action::Deploy));
+    assert_eq!((fra.at, fra.action), (at(0), Change::Deploy));
     assert!(state
         .pending_deploy(&region("nrt"), &config, at(120))
         .is_some());
@@ -190,4 +190,39 @@ fn pending_deploys_round_trip_and_older_states_load_without_them() {
     let loaded = EngineState::from_json(older).unwrap();
     assert_eq!(loaded.pending_deploys().count(), 0);
     assert!(!EngineState::default().to_json().contains("pending"));
+}
+
+#[test]
+fn a_resize_is_remembered_as_a_resize_and_older_states_still_read() {
+    let config = PlacerConfig {
+        cooldown_period: std::time::Duration::from_secs(100),
+        ..PlacerConfig::default()
+    };
+    let mut state = EngineState::default();
+    state.record_resize(&region("iad"), at(1000), false);
+    let last = state.region(&region("iad")).unwrap().last_action.unwrap();
+    assert_eq!(last.action, Change::Resize);
+    assert!(!last.scaled_up);
+    assert_ne!(last.action, crate::Action::Deploy);
+    // It starts the cooldown like any change.
+    assert_eq!(
+        state.cooldown_remaining(&region("iad"), &config, at(1040)),
+        Some(std::time::Duration::from_secs(60))
+    );
+    let json = state.to_json();
+    assert!(json.contains(r#""action":"resize""#), "{json}");
+    assert!(!json.contains("scaled_up"), "{json}");
+    let mut up = state.clone();
+    up.record_resize(&region("fra"), at(1000), true);
+    let up_json = up.to_json();
+    assert!(up_json.contains(r#""scaled_up":true"#), "{up_json}");
+    let read = EngineState::from_json(&up_json).unwrap();
+    assert!(read.region(&region("fra")).unwrap().last_action.unwrap().scaled_up);
+    assert_eq!(EngineState::from_json(&json).unwrap(), state);
+
+    // A state written before resizes had a name reads as it was written.
+    let old = r#"{"format_version":1,"regions":{"fra":{"last_action":{"at":"2026-12-01T00:00:00Z","action":"remove"}}}}"#;
+    let read = EngineState::from_json(old).unwrap();
+    let fra = read.region(&region("fra")).unwrap().last_action.unwrap();
+    assert_eq!(fra.action, Change::Remove);
 }

@@ -272,6 +272,40 @@ async fn counts_skipped_actions_ignored_regions_and_unavailable_and_pending_regi
 }
 
 #[tokio::test]
+async fn counts_resizes_as_actions_and_a_failed_one_as_an_error() {
+    let config = PlacerConfig::default().with_dry_run(false);
+    let mut report = Arc::unwrap_or_clone(reports(config, &[("iad", 30.0)], 1).await.remove(0));
+    report.resized = Some(vec![
+        placer_core::ResizeOutcome::new(
+            region("iad"),
+            placer_core::MachineCount::new(3, 0),
+            placer_core::MachineCount::new(5, 0),
+            "5 machines",
+            Outcome::Ok,
+        ),
+        placer_core::ResizeOutcome::new(
+            region("fra"),
+            placer_core::MachineCount::new(2, 0),
+            placer_core::MachineCount::new(1, 0),
+            "1 machine",
+            Outcome::Failed(placer_core::ActuatorError::Reported {
+                message: "HTTP 500".into(),
+            }),
+        ),
+    ]);
+    let metrics = Metrics::new();
+    metrics.observe_tick("shop", &Arc::new(report), Duration::ZERO, &BTreeSet::new());
+    let text = metrics.render();
+    for line in [
+        r#"fly_placer_actions_total{app="shop",action="resize",outcome="ok"} 1"#,
+        r#"fly_placer_actions_total{app="shop",action="resize",outcome="error"} 1"#,
+        r#"fly_placer_errors_total{app="shop",stage="action"} 1"#,
+    ] {
+        assert!(text.contains(line), "{line} missing from\n{text}");
+    }
+}
+
+#[tokio::test]
 async fn each_app_keeps_its_own_region_gauges() {
     let metrics = Metrics::new();
     let shop = reports(PlacerConfig::default(), &[("iad", 20.0), ("fra", 5.0)], 1).await;

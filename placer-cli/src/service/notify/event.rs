@@ -1,8 +1,12 @@
 //! The document a webhook is sent: one action a tick carried out (or, in
-//! dry run, would have), or one tick that failed.
+//! dry run, would have) — a deploy, a remove or a resize — or one tick
+//! that failed.
 
 use placer_core::report::FailedStage;
-use placer_core::{ActionOutcome, Move, Outcome, Region, TickReport, Timestamp};
+use placer_core::{
+    ActionOutcome, Change, MachineCount, Move, Outcome, Region, ResizeOutcome, TickReport,
+    Timestamp,
+};
 use serde::Serialize;
 
 use crate::runtime::TickError;
@@ -11,30 +15,31 @@ use crate::runtime::TickError;
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "snake_case")]
 pub enum EventKind {
-    /// A deploy or remove a tick decided on, with its outcome.
+    /// A deploy, remove or resize a tick decided on, with its outcome.
     Action,
     /// A tick that could not observe or plan, or did not run at all.
     TickFailed,
 }
 
 /// One notification. Every key is always there (`null` when it does not
-/// apply), so a receiver reads one shape.
+/// apply), so a receiver reads one shape; a resize adds `from` and `to`.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct Event {
     /// `action` or `tick_failed`.
     pub event: EventKind,
     /// The app.
     pub app: String,
-    /// `deploy` or `remove`; `null` for a failed tick.
-    pub action: Option<Move>,
+    /// `deploy`, `remove` or `resize`; `null` for a failed tick.
+    pub action: Option<Change>,
     /// The region acted on; `null` for a failed tick.
     pub region: Option<Region>,
     /// Why: the policy's reason for an action, the step that failed for a
     /// failed tick.
     pub reason: String,
-    /// The reason's class (as `fly_placer_skips_total` names them) for an
-    /// action; the failed step for a failed tick (`fetching_traffic`,
-    /// `listing_deployment`, `reading_state`, `crashed`).
+    /// The reason's class (as `fly_placer_skips_total` names them) for a
+    /// deploy or remove, `sizing` for a resize; the failed step for a
+    /// failed tick (`fetching_traffic`, `listing_deployment`,
+    /// `reading_state`, `crashed`).
     pub reason_class: &'static str,
     /// `ok`, `dry_run` (planned, not carried out), `failed` or `skipped`
     /// (refused on purpose); always `failed` for a failed tick.
@@ -47,11 +52,18 @@ pub struct Event {
     pub at: Timestamp,
     /// The same in one line, for chat (Slack's incoming webhooks read it).
     pub text: String,
+    /// A resize's machines before (`{"running", "standby"}`); left out of
+    /// other documents.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub from: Option<MachineCount>,
+    /// A resize's machines after; left out of other documents.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub to: Option<MachineCount>,
 }
 
 impl Event {
-    /// One event per action of `report`, or one for the tick when it
-    /// failed.
+    /// One event per action of `report` (its deploys and removes, then
+    /// its resizes), or one for the tick when it failed.
     pub fn of_report(app: &str, report: &TickReport) -> Vec<Event> {
         if let Some(error) = &report.error {
             let (reason, class) = match error.stage() {
@@ -70,11 +82,14 @@ impl Event {
                 report.at,
             )];
         }
-        report
+        let actions = report
             .actions
             .iter()
-            .map(|action| Event::action(app, action, report.dry_run, report.at))
-            .collect()
+            .map(|action| Event::action(app, action, report.dry_run, report.at));
+        let resizes = report
+            .resizes()
+            .map(|resize| Event::resize(app, resize, report.dry_run, report.at));
+        actions.chain(resizes).collect()
     }
 
     /// The event of a tick that did not run for `error`; `None` for the
@@ -128,19 +143,15 @@ impl Event {
             dry_run,
             at,
             text: chat_text(&text),
+            from: None,
+            to: None,
         }
     }
 
     fn action(app: &str, action: &ActionOutcome, dry_run: bool, at: Timestamp) -> Event {
         let decision = &action.decision;
         let (region, step) = (decision.region, decision.action);
-        let (outcome, detail) = match &action.outcome {
-            Outcome::Ok => ("ok", None),
-            Outcome::DryRun => ("dry_run", None),
-            Outcome::Failed(error) => ("failed", Some(error.to_string())),
-            Outcome::Skipped(why) => ("skipped", Some(why.clone())),
-            other => ("other", Some(format!("{other:?}"))),
-        };
+        let (outcome, detail) = outcome_and_detail(&action.outcome);
         let done = match (&action.outcome, step) {
             (Outcome::Ok, Move::Deploy) => format!("deployed {region}"),
             (Outcome::Ok, Move::Remove) => format!("removed {region}"),
@@ -158,7 +169,7 @@ impl Event {
         Event {
             event: EventKind::Action,
             app: app.to_owned(),
-            action: Some(step),
+            action: Some(step.into()),
             region: Some(region),
             reason,
             reason_class: decision.reason.class(),
@@ -167,7 +178,54 @@ impl Event {
             dry_run,
             at,
             text: chat_text(&text),
+            from: None,
+            to: None,
         }
+    }
+
+    fn resize(app: &str, resize: &ResizeOutcome, dry_run: bool, at: Timestamp) -> Event {
+        let region = resize.region;
+        let (outcome, detail) = outcome_and_detail(&resize.outcome);
+        let counts = resize.counts();
+        let done = match &resize.outcome {
+            Outcome::Ok => format!("scaled {region} {counts}"),
+            Outcome::DryRun => format!("would scale {region} {counts}"),
+            _ => format!("scaling {region} {counts} {outcome}"),
+        };
+        let detail_text = detail
+            .as_deref()
+            .map_or_else(String::new, |detail| format!(": {detail}"));
+        let text = format!(
+            "fly-placer: {app}{}: {done}{detail_text} ({})",
+            mode(dry_run),
+            resize.reason
+        );
+        Event {
+            event: EventKind::Action,
+            app: app.to_owned(),
+            action: Some(Change::Resize),
+            region: Some(region),
+            reason: resize.reason.clone(),
+            reason_class: "sizing",
+            outcome,
+            detail,
+            dry_run,
+            at,
+            text: chat_text(&text),
+            from: Some(resize.from),
+            to: Some(resize.to),
+        }
+    }
+}
+
+/// An outcome's word in a document, and its error or why it was skipped.
+fn outcome_and_detail(outcome: &Outcome) -> (&'static str, Option<String>) {
+    match outcome {
+        Outcome::Ok => ("ok", None),
+        Outcome::DryRun => ("dry_run", None),
+        Outcome::Failed(error) => ("failed", Some(error.to_string())),
+        Outcome::Skipped(why) => ("skipped", Some(why.clone())),
+        other => ("other", Some(format!("{other:?}"))),
     }
 }
 
@@ -256,6 +314,60 @@ mod tests {
             ("crashed", "failed", true)
         );
         assert!(Event::of_tick_not_run("shop", &TickError::ShuttingDown, false, at).is_none());
+    }
+
+    #[test]
+    fn each_resize_is_one_document() {
+        let mut tick = report(false);
+        let reason = "5 machines for 380 requests per 5 min (90 per machine, 20 % headroom)";
+        tick.resized = Some(vec![
+            ResizeOutcome::new(
+                region("iad"),
+                MachineCount::new(3, 0),
+                MachineCount::new(5, 0),
+                reason,
+                Outcome::Ok,
+            ),
+            ResizeOutcome::new(
+                region("fra"),
+                MachineCount::new(4, 1),
+                MachineCount::new(2, 1),
+                "2 machines for 150 requests per 5 min (90 per machine, 20 % headroom), 1 standby",
+                Outcome::Failed(ActuatorError::Reported {
+                    message: "HTTP 500".into(),
+                }),
+            ),
+        ]);
+        let events = Event::of_report("shop", &tick);
+        assert_eq!(events[0].action, Some(Change::Resize));
+        assert!(
+            events[0].text.starts_with(
+                "fly-placer: shop: scaled iad from 3 to 5 machines (5 machines for 380"
+            ),
+            "{}",
+            events[0].text
+        );
+        insta::assert_json_snapshot!(events);
+    }
+
+    #[test]
+    fn a_dry_run_resize_is_marked() {
+        let mut tick = report(true);
+        tick.resized = Some(vec![ResizeOutcome::new(
+            region("iad"),
+            MachineCount::new(1, 0),
+            MachineCount::new(3, 0),
+            "3 machines for 200 requests per 5 min (90 per machine, 20 % headroom)",
+            Outcome::DryRun,
+        )]);
+        insta::assert_json_snapshot!(Event::of_report("shop", &tick));
+    }
+
+    #[test]
+    fn a_tick_with_no_resize_sends_nothing() {
+        let mut tick = report(false);
+        tick.resized = Some(Vec::new());
+        assert!(Event::of_report("shop", &tick).is_empty());
     }
 
     #[test]

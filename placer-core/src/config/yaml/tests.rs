@@ -572,3 +572,24 @@ fn from_yaml_with_apps(text: &str) -> (PlacerConfig, ()) {
     let (config, Apps {}) = from_yaml_with::<Apps>(text, "c.yml").unwrap();
     (config, ())
 }
+
+#[test]
+fn a_machines_section_is_printed_only_when_written_and_reads_back_the_same() {
+    let plain = from_yaml("dry_run: true\n", "c.yml").unwrap();
+    let text = serde_yaml::to_string(&plain).unwrap();
+    assert!(!text.contains("\nmachines:"), "{text}");
+    assert_eq!(from_yaml(&text, "printed").unwrap(), plain);
+
+    let empty = from_yaml("machines: {}\n", "c.yml").unwrap();
+    assert!(empty
+        .policy_settings
+        .is_written::<crate::config::MachinesSettings>());
+    assert_ne!(empty, plain, "an empty section is not no section");
+    let text = serde_yaml::to_string(&empty).unwrap();
+    assert!(text.contains("\nmachines:"), "{text}");
+    let read = from_yaml(&text, "printed").unwrap();
+    assert_eq!(read, empty);
+    assert!(read
+        .policy_settings
+        .is_written::<crate::config::MachinesSettings>());
+}

@@ -67,7 +67,7 @@ fn until_the_budget_pays_for_the_better_set_it_only_moves_towards_it() {
                 ["syd", "nrt", "iad"].contains(&action.region.as_str()),
                 "{plan:#?}"
             );
-            state.record_action(&action.region, action.action.into(), at);
+            state.record_action(&action.region, action.action, at);
             match action.action {
                 Move::Deploy => deployed.push(action.region.to_string()),
                 _ => deployed.retain(|code| code != action.region.as_str()),
@@ -157,7 +157,7 @@ fn a_region_the_budget_took_away_comes_back_once_it_is_paid_for() {
         .load::<LatencyMemory>()
         .budget_removed
         .contains(&r("syd")));
-    state.record_action(&r("syd"), Action::Remove, now());
+    state.record_action(&r("syd"), crate::Move::Remove, now());
     state.set_policy_memory(&cut.policy, cut.memory);
     for minute in 1..=6u32 {
         let plan = plan_at(&config, &state, &["iad"], now() + minute * MINUTE);

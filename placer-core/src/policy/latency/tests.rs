@@ -243,7 +243,11 @@ fn a_move_never_counts_on_a_region_the_stabilization_window_holds_back() {
     let traffic = [("ord", 300.0), ("iad", 10.0), ("sjc", 10.0)];
     let mut state = state_with(&config, &traffic, 5);
     let now = now();
-    state.record_action(&r("ord"), Action::Remove, now - Duration::from_secs(600));
+    state.record_action(
+        &r("ord"),
+        crate::Move::Remove,
+        now - Duration::from_secs(600),
+    );
     let plan = plan_with(&config, &state, &["iad", "sjc"]);
     assert!(reason(&plan, "ord").contains("stabilization window"));
     // Without ord, iad is the region nearest its users: it must stay.
@@ -328,7 +332,7 @@ fn a_recent_move_is_not_undone_inside_the_stabilization_window() {
     let config = config();
     let mut state = state_with(&config, &[("fra", 200.0), ("ams", 20.0)], 5);
     let ten_minutes_ago = now() - Duration::from_secs(600);
-    state.record_action(&r("ams"), Action::Deploy, ten_minutes_ago);
+    state.record_action(&r("ams"), crate::Move::Deploy, ten_minutes_ago);
     let plan = plan_with(&config, &state, &["fra", "ams"]);
     assert!(plan.actions.is_empty());
     assert!(reason(&plan, "ams").contains("stabilization window (1200 seconds remaining)"));
@@ -464,7 +468,7 @@ fn with_a_start_up_time_a_region_stays_until_its_successor_has_started() {
         reason(&plan, "iad"),
         "To be removed once lhr, which takes over its users, has started (180 seconds remaining)"
     );
-    state.record_action(&r("lhr"), Action::Deploy, start);
+    state.record_action(&r("lhr"), crate::Move::Deploy, start);
     state.set_policy_memory(&PolicyName::LATENCY, plan.memory.clone());
 
     let minute = Duration::from_secs(60);
@@ -483,7 +487,11 @@ fn a_removal_waits_for_no_one_when_its_users_go_to_a_running_region() {
     config.machine_startup = Duration::from_secs(180);
     let mut state = state_with(&config, &MOVED_TO_LHR, 5);
     // lhr was deployed long ago and serves already.
-    state.record_action(&r("lhr"), Action::Deploy, now() - Duration::from_secs(7200));
+    state.record_action(
+        &r("lhr"),
+        crate::Move::Deploy,
+        now() - Duration::from_secs(7200),
+    );
     let plan = plan_with(&config, &state, &["iad", "lhr"]);
     assert_eq!(moves(&plan), ["remove iad"], "{plan:#?}");
 }
@@ -501,7 +509,7 @@ fn a_removal_waiting_for_start_up_does_not_keep_the_policy_moving() {
     let start = now();
     let plan = plan_at(&config, &state, &["iad"], start);
     assert_eq!(moves(&plan), ["deploy lhr"], "{plan:#?}");
-    state.record_action(&r("lhr"), Action::Deploy, start);
+    state.record_action(&r("lhr"), crate::Move::Deploy, start);
     state.set_policy_memory(&PolicyName::LATENCY, plan.memory.clone());
     let plan = plan_at(
         &config,
