@@ -129,6 +129,7 @@ mod tests {
             dry_run: true,
             error: None,
             actions: Vec::new(),
+            resized: Vec::new(),
             skipped: 0,
         }
     }

@@ -217,7 +217,13 @@ fn a_resize_is_remembered_as_a_resize_and_older_states_still_read() {
     let up_json = up.to_json();
     assert!(up_json.contains(r#""scaled_up":true"#), "{up_json}");
     let read = EngineState::from_json(&up_json).unwrap();
-    assert!(read.region(&region("fra")).unwrap().last_action.unwrap().scaled_up);
+    assert!(
+        read.region(&region("fra"))
+            .unwrap()
+            .last_action
+            .unwrap()
+            .scaled_up
+    );
     assert_eq!(EngineState::from_json(&json).unwrap(), state);
 
     // A state written before resizes had a name reads as it was written.
