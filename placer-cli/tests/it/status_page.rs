@@ -8,7 +8,7 @@ use std::collections::BTreeSet;
 use std::time::Duration;
 
 use crate::kit::browser::Browser;
-use crate::kit::{client, default_config, get_json, trigger, Workspace};
+use crate::kit::{client, default_config, get_json, trigger, Server, Workspace};
 use serde_json::Value;
 
 const WAIT: Duration = Duration::from_secs(30);
@@ -315,18 +315,26 @@ fn a_failed_tick_shows_in_red_with_its_reason() {
     assert!(server.stop().success());
 }
 
-#[ignore = "needs chromium and chromedriver"]
-#[test]
-fn with_a_machines_section_the_page_shows_counts_on_the_map_and_in_the_table() {
+/// A simulated serve with a `machines:` section (`requests_per_machine`
+/// and one standby a region), after `ticks` triggered ticks. The workspace
+/// is returned to keep its directory alive while the server runs.
+fn served_with_machines(requests_per_machine: u32, ticks: usize) -> (Workspace, Server) {
     let config = format!(
-        "{}\nmachines:\n  requests_per_machine: 20\n  standby_per_region: 1\n",
+        "{}\nmachines:\n  requests_per_machine: {requests_per_machine}\n  standby_per_region: 1\n",
         default_config()
     );
     let workspace = Workspace::new(&config);
-    let mut server = workspace.serve(&[], &[]);
-    for _ in 0..4 {
+    let server = workspace.serve(&[], &[]);
+    for _ in 0..ticks {
         trigger(&server);
     }
+    (workspace, server)
+}
+
+#[ignore = "needs chromium and chromedriver"]
+#[test]
+fn with_a_machines_section_the_page_shows_counts_on_the_map_and_in_the_table() {
+    let (_workspace, mut server) = served_with_machines(20, 4);
     let status = get_json(&server.url("/api/status"));
     let counted: Vec<&Value> = status["regions"]
         .as_array()
@@ -385,15 +393,7 @@ fn with_a_machines_section_the_page_shows_counts_on_the_map_and_in_the_table() {
 fn a_resize_is_listed_among_the_latest_decisions() {
     // Five requests a machine: the regions want more machines than a tick
     // may start, so the ticks after their deploy scale them up.
-    let config = format!(
-        "{}\nmachines:\n  requests_per_machine: 5\n  standby_per_region: 1\n",
-        default_config()
-    );
-    let workspace = Workspace::new(&config);
-    let mut server = workspace.serve(&[], &[]);
-    for _ in 0..5 {
-        trigger(&server);
-    }
+    let (_workspace, mut server) = served_with_machines(5, 5);
     let status = get_json(&server.url("/api/status"));
     let resizes: Vec<&Value> = status["recent_ticks"]
         .as_array()
