@@ -384,6 +384,21 @@ mod properties {
 
     const CODES: [&str; 6] = ["iad", "fra", "nrt", "syd", "gru", "jnb"];
 
+    /// The first `loads.len()` of [`CODES`] as an app's regions, each with
+    /// its load (not forecast).
+    fn regions_with_loads(loads: &[f64]) -> (BTreeSet<Region>, BTreeMap<Region, (f64, bool)>) {
+        let regions = CODES[..loads.len()]
+            .iter()
+            .map(|code| region(code))
+            .collect();
+        let load = CODES
+            .iter()
+            .zip(loads)
+            .map(|(code, load)| (region(code), (*load, false)))
+            .collect();
+        (regions, load)
+    }
+
     proptest! {
         #[test]
         fn shares_keep_the_bounds_and_cover_the_load(
@@ -402,13 +417,7 @@ mod properties {
                 .with_min_per_region(min)
                 .with_max_per_region(max)
                 .with_headroom(headroom);
-            let regions: BTreeSet<Region> =
-                CODES[..loads.len()].iter().map(|code| region(code)).collect();
-            let load: BTreeMap<Region, (f64, bool)> = CODES
-                .iter()
-                .zip(&loads)
-                .map(|(code, load)| (region(code), (*load, false)))
-                .collect();
+            let (regions, load) = regions_with_loads(&loads);
             let now: BTreeMap<Region, MachineCount> = CODES
                 .iter()
                 .zip(&current)
@@ -446,13 +455,7 @@ mod properties {
             max_total in 1u32..20,
         ) {
             let settings = settings(50.0);
-            let regions: BTreeSet<Region> =
-                CODES[..loads.len()].iter().map(|code| region(code)).collect();
-            let load: BTreeMap<Region, (f64, bool)> = CODES
-                .iter()
-                .zip(&loads)
-                .map(|(code, load)| (region(code), (*load, false)))
-                .collect();
+            let (regions, load) = regions_with_loads(&loads);
             let mut targets = share_by_load(&regions, &load, &BTreeMap::new(), |_| false, &settings);
             share_max_total(&mut targets, Some(max_total));
             let total: u32 = targets.values().map(|t| t.count.running).sum();
